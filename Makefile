@@ -1,0 +1,161 @@
+# mamori top-level Makefile (GNU make).  Run ./configure first.
+#
+# Layout it builds from (add files, not rules):
+#   src/*.c src/<module>/*.c   -> build/libmamoricore.a (everything but main and ctl)
+#   src/main.c                 -> build/mamorid
+#   src/ctl/*.c                -> build/mamorictl
+#   plugins/lib/*.c            -> build/libmamoriplugutil.a, linked into every plugin
+#   plugins/<name>/*.c         -> build/plugins/<name>.so
+#                                 (plugins/<name>/plugin.mk may set
+#                                  PLUGIN_CFLAGS_<name> and PLUGIN_LIBS_<name>)
+#   tests/unit/test_*.c        -> build/tests/test_* (check suites, one per module)
+#   tests/integration/*.sh     -> run by tests/run-integration.sh
+#   tests/bench/*.c            -> build/bench/* ; tests/bench/run.sh prints figures
+
+-include config.mk
+ifeq ($(VERSION),)
+$(error Run ./configure first)
+endif
+
+B := build
+DESTDIR ?=
+
+LIB_CFLAGS = $(EV_CFLAGS) $(CONFIG_CFLAGS) $(SQLITE_CFLAGS) $(SSL_CFLAGS) $(MOSQ_CFLAGS) \
+	$(CJSON_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) $(CARES_CFLAGS)
+CORE_LIBS = $(EV_LIBS) $(CONFIG_LIBS) $(SQLITE_LIBS) $(SSL_LIBS) $(MOSQ_LIBS) $(CJSON_LIBS) \
+	$(MHD_LIBS) $(CURL_LIBS) $(CARES_LIBS) -lpthread -ldl -lm
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -I. -Iinclude -Isrc $(OPT) $(WARN) $(SAN) $(USER_CFLAGS) \
+	-MMD -MP
+ALL_CFLAGS = $(BASE_CFLAGS) $(LIB_CFLAGS)
+ALL_LDFLAGS = $(SAN) $(USER_LDFLAGS)
+
+CORE_SRCS := $(filter-out src/main.c src/ctl/%,$(wildcard src/*.c src/*/*.c))
+CORE_OBJS := $(CORE_SRCS:%.c=$(B)/obj/%.o)
+CTL_SRCS := $(wildcard src/ctl/*.c)
+CTL_OBJS := $(CTL_SRCS:%.c=$(B)/obj/%.o)
+
+PLUGUTIL_SRCS := $(wildcard plugins/lib/*.c)
+PLUGUTIL_OBJS := $(PLUGUTIL_SRCS:%.c=$(B)/pobj/%.o)
+PLUGINS := $(filter-out lib,$(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/*.c)))))
+PLUGINS := $(sort $(PLUGINS))
+PLUGIN_SOS := $(PLUGINS:%=$(B)/plugins/%.so)
+-include $(wildcard plugins/*/plugin.mk)
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+TESTLIB_SRCS := $(wildcard tests/lib/*.c)
+TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(B)/obj/%.o)
+TESTPLUG_SRCS := $(wildcard tests/plugins/*.c)
+TESTPLUG_SOS := $(TESTPLUG_SRCS:tests/plugins/%.c=$(B)/tests/plugins/%.so)
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(B)/bench/%)
+TOOL_SRCS := $(wildcard contrib/*/*.c)
+TOOL_BINS := $(patsubst %.c,$(B)/tools/%,$(notdir $(filter-out contrib/plugin-skeleton/%,$(TOOL_SRCS))))
+
+.PHONY: all check unit integration bench install uninstall clean distclean format format-check demo
+all: $(B)/mamorid $(B)/mamorictl $(PLUGIN_SOS) $(TOOL_BINS)
+
+$(B)/obj/%.o: %.c config.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/pobj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -fPIC -fvisibility=hidden $(PLUGIN_CFLAGS_$(word 2,$(subst /, ,$<))) -c -o $@ $<
+
+$(B)/libmamoricore.a: $(CORE_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/libmamoriplugutil.a: $(PLUGUTIL_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^ $(if $(PLUGUTIL_OBJS),,/dev/null)
+
+$(B)/mamorid: $(B)/obj/src/main.o $(B)/libmamoricore.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CORE_LIBS)
+
+$(B)/mamorictl: $(CTL_OBJS) $(B)/libmamoricore.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CORE_LIBS)
+
+# Each plugin: its own objects + the shared plugin helpers, hidden visibility,
+# only mamori_plugin_v1 exported.
+define plugin_rule
+$(B)/plugins/$(1).so: $(patsubst %.c,$(B)/pobj/%.o,$(wildcard plugins/$(1)/*.c)) $(PLUGUTIL_OBJS)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_LDFLAGS) -shared -o $$@ $$^ $$(PLUGIN_LIBS_$(1))
+endef
+$(foreach p,$(PLUGINS),$(eval $(call plugin_rule,$(p))))
+
+$(B)/tests/plugins/%.so: tests/plugins/%.c include/mamori/plugin.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -fPIC -fvisibility=hidden -shared -o $@ $< $(ALL_LDFLAGS)
+
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(TESTLIB_OBJS) $(B)/libmamoricore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(CORE_LIBS)
+$(B)/obj/tests/unit/%.o: tests/unit/%.c config.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+
+$(B)/bench/%: $(B)/obj/tests/bench/%.o $(B)/libmamoricore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CORE_LIBS)
+
+define tool_rule
+$(B)/tools/$(notdir $(basename $(1))): $(B)/obj/$(basename $(1)).o $(B)/libmamoricore.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(CORE_LIBS)
+endef
+$(foreach t,$(filter-out contrib/plugin-skeleton/%,$(TOOL_SRCS)),$(eval $(call tool_rule,$(t))))
+
+unit: $(UNIT_BINS) $(TESTPLUG_SOS) $(PLUGIN_SOS)
+	@sh tests/run-unit.sh $(UNIT_BINS)
+
+integration: all $(TESTPLUG_SOS)
+	@sh tests/run-integration.sh
+
+check: all unit integration
+
+bench: all $(BENCH_BINS)
+	@sh tests/bench/run.sh
+
+demo: all
+	@sh contrib/demo/run.sh
+
+$(B)/mamori-plugin.pc: Makefile config.mk
+	@mkdir -p $(dir $@)
+	printf 'prefix=%s\nincludedir=%s\nplugindir=%s\n\nName: mamori-plugin\nDescription: build check plugins for mamorid (plugin ABI v1)\nVersion: %s\nCflags: -I$${includedir} -fPIC -fvisibility=hidden\n' \
+		'$(prefix)' '$(includedir)' '$(plugindir)' '$(VERSION)' >$@
+
+install: all $(B)/mamori-plugin.pc
+	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) $(DESTDIR)$(plugindir) \
+		$(DESTDIR)$(includedir)/mamori $(DESTDIR)$(libdir)/pkgconfig \
+		$(DESTDIR)$(pkgdatadir) $(DESTDIR)$(pkgconfdir) $(DESTDIR)$(statedir)
+	install -m 755 $(B)/mamorid $(DESTDIR)$(sbindir)/mamorid
+	install -m 755 $(B)/mamorictl $(DESTDIR)$(bindir)/mamorictl
+	$(if $(PLUGIN_SOS),install -m 644 $(PLUGIN_SOS) $(DESTDIR)$(plugindir)/)
+	install -m 644 include/mamori/plugin.h $(DESTDIR)$(includedir)/mamori/plugin.h
+	install -m 644 $(B)/mamori-plugin.pc $(DESTDIR)$(libdir)/pkgconfig/mamori-plugin.pc
+	cp -R share/mamori/. $(DESTDIR)$(pkgdatadir)/
+	install -m 644 etc/mamori.conf $(DESTDIR)$(pkgconfdir)/mamori.conf.example
+
+uninstall:
+	rm -f $(DESTDIR)$(sbindir)/mamorid $(DESTDIR)$(bindir)/mamorictl
+	rm -rf $(DESTDIR)$(plugindir) $(DESTDIR)$(includedir)/mamori $(DESTDIR)$(pkgdatadir)
+	rm -f $(DESTDIR)$(libdir)/pkgconfig/mamori-plugin.pc
+
+format:
+	clang-format -i $(shell git ls-files '*.c' '*.h')
+
+format-check:
+	@clang-format --dry-run --Werror $(shell git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(B)
+
+distclean: clean
+	rm -f config.mk config.h
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

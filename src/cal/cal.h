@@ -1,0 +1,68 @@
+/*
+ * cal: business calendars and business-time arithmetic.
+ *
+ * A calendar is weekly opening hours (several ranges per weekday, ranges
+ * may run past midnight, "00:00-24:00" for all day), an IANA time zone
+ * (DST-correct: local wall-clock hours), and holiday tables (dates on which
+ * the calendar is closed all day) plus one-off closures (absolute
+ * intervals).  Used by the scheduler (check_period) and the SLA clock
+ * (deadlines in business time).
+ *
+ * Pure: no logging, no global state, no I/O except cal_holidays_load.
+ * Time zones are computed without touching the process's TZ variable (no
+ * setenv/tzset/localtime): the zone is read from the system zoneinfo
+ * (TZif files under /usr/share/zoneinfo, package tzdata) into the calendar.
+ * All times are time_t seconds (UTC epoch).
+ */
+#ifndef MAMORI_CAL_H
+#define MAMORI_CAL_H
+
+#include <stddef.h>
+#include <time.h>
+
+struct cal;
+
+/* Error text buffer size for the functions below. */
+#define CAL_ERRLEN 256
+
+/* Create a calendar.  hours: strings like "mon-fri 09:00-12:00,13:00-17:30",
+ * "sat 10:00-14:00", "mon-sun 00:00-24:00", "fri 22:00-02:00" (overnight:
+ * the part after midnight belongs to the next day).  tz: IANA name such as
+ * "Asia/Tokyo" ("UTC" always works).  On error returns NULL and writes a
+ * message into err (which names the bad string). */
+struct cal *cal_new(const char *name, const char *tz, const char *const *hours, size_t n_hours,
+                    char *err, size_t errlen);
+void cal_free(struct cal *c);
+const char *cal_name(const struct cal *c);
+
+/* Load a holiday table CSV: lines "YYYY-MM-DD,name"; '#' comments and
+ * blank lines ignored.  Adds every date as a closed day (local dates in the
+ * calendar's zone).  Returns 0 or -1 with a message naming file and line. */
+int cal_holidays_load(struct cal *c, const char *path, char *err, size_t errlen);
+/* Add one closed local date. */
+int cal_add_holiday(struct cal *c, int year, int month, int day);
+/* One-off closure [from, to) in absolute time. */
+int cal_add_closure(struct cal *c, time_t from, time_t to);
+
+/* 1 if open at t. */
+int cal_is_open(const struct cal *c, time_t t);
+/* The next time >= t at which the calendar is open (t itself if open);
+ * (time_t)-1 if it never opens within ~2 years. */
+time_t cal_next_open(const struct cal *c, time_t t);
+/* The next time > t at which open/closed changes; (time_t)-1 if never. */
+time_t cal_next_change(const struct cal *c, time_t t);
+/* Add `seconds` of business (open) time to `start`: the instant at which
+ * that much open time has elapsed.  Example: Mon-Fri 09:00-17:30, start
+ * Friday 17:25, 15 minutes -> Monday 09:10 (Tuesday if Monday is closed).
+ * seconds == 0 returns cal_next_open(start).  (time_t)-1 on overflow. */
+time_t cal_add_business(const struct cal *c, time_t start, long long seconds);
+/* Open seconds in [from, to). */
+long long cal_business_between(const struct cal *c, time_t from, time_t to);
+
+/* Offset from UTC in seconds at t in the calendar's zone (for RFC 3339
+ * output such as "+09:00"). */
+long cal_utc_offset(const struct cal *c, time_t t);
+/* Format t as RFC 3339 in the calendar's zone: "2026-11-27T09:10:00+09:00". */
+int cal_format_rfc3339(const struct cal *c, time_t t, char *buf, size_t size);
+
+#endif
