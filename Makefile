@@ -5,6 +5,8 @@
 #   src/main.c                 -> build/mamorid
 #   src/ctl/*.c                -> build/mamorictl
 #   plugins/lib/*.c            -> build/libmamoriplugutil.a, linked into every plugin
+#                                 (an archive: a plugin gets only the objects it uses;
+#                                  plugins/lib/lib.mk may set PLUGIN_CFLAGS_lib)
 #   plugins/<name>/*.c         -> build/plugins/<name>.so
 #                                 (plugins/<name>/plugin.mk may set
 #                                  PLUGIN_CFLAGS_<name> and PLUGIN_LIBS_<name>)
@@ -39,7 +41,7 @@ PLUGUTIL_OBJS := $(PLUGUTIL_SRCS:%.c=$(B)/pobj/%.o)
 PLUGINS := $(filter-out lib,$(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/*.c)))))
 PLUGINS := $(sort $(PLUGINS))
 PLUGIN_SOS := $(PLUGINS:%=$(B)/plugins/%.so)
--include $(wildcard plugins/*/plugin.mk)
+-include $(wildcard plugins/*/plugin.mk plugins/lib/lib.mk)
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
@@ -61,7 +63,7 @@ $(B)/obj/%.o: %.c config.h
 
 $(B)/pobj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) -fPIC -fvisibility=hidden $(PLUGIN_CFLAGS_$(word 2,$(subst /, ,$<))) -c -o $@ $<
+	$(CC) $(BASE_CFLAGS) $(LIB_CFLAGS) $(SNMP_CFLAGS) -fPIC -fvisibility=hidden $(PLUGIN_CFLAGS_$(word 2,$(subst /, ,$<))) -c -o $@ $<
 
 $(B)/libmamoricore.a: $(CORE_OBJS)
 	@mkdir -p $(dir $@)
@@ -71,7 +73,7 @@ $(B)/libmamoricore.a: $(CORE_OBJS)
 $(B)/libmamoriplugutil.a: $(PLUGUTIL_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@
-	ar rcs $@ $^ $(if $(PLUGUTIL_OBJS),,/dev/null)
+	ar rcs $@ $^
 
 $(B)/mamorid: $(B)/obj/src/main.o $(B)/libmamoricore.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CORE_LIBS)
@@ -82,7 +84,7 @@ $(B)/mamorictl: $(CTL_OBJS) $(B)/libmamoricore.a
 # Each plugin: its own objects + the shared plugin helpers, hidden visibility,
 # only mamori_plugin_v1 exported.
 define plugin_rule
-$(B)/plugins/$(1).so: $(patsubst %.c,$(B)/pobj/%.o,$(wildcard plugins/$(1)/*.c)) $(PLUGUTIL_OBJS)
+$(B)/plugins/$(1).so: $(patsubst %.c,$(B)/pobj/%.o,$(wildcard plugins/$(1)/*.c)) $(B)/libmamoriplugutil.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_LDFLAGS) -shared -o $$@ $$^ $$(PLUGIN_LIBS_$(1))
 endef
@@ -99,7 +101,7 @@ $(B)/obj/tests/unit/%.o: tests/unit/%.c config.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
 
-$(B)/bench/%: $(B)/obj/tests/bench/%.o $(B)/libmamoricore.a
+$(B)/bench/%: $(B)/obj/tests/bench/%.o $(TESTLIB_OBJS) $(B)/libmamoricore.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CORE_LIBS)
 

@@ -224,7 +224,7 @@ struct mamori_proc_result {
 	int exited;                 /* 1: normal exit, `status` is the code */
 	int status;
 	int timed_out;
-	int spawn_errno;            /* != 0: exec failed, status is 127 */
+	int spawn_errno;            /* reserved: always 0 (spawn errors are returned by proc_spawn) */
 	const char *output;
 	size_t output_len;
 	int truncated;
@@ -308,7 +308,9 @@ struct mamori_host {
 
 	/* -- processes: spawned without copying the daemon (posix_spawn), in a
 	 *    new process group, reaped by the core; on timeout the group is
-	 *    killed.  cb is called exactly once unless proc_kill was called. -- */
+	 *    killed.  cb is called exactly once unless proc_kill was called.
+	 *    Returns 0, or MAMORI_E_IO with errno set when the program cannot
+	 *    be started (ENOENT, EACCES...): then cb is never called. -- */
 	int (*proc_spawn)(const struct mamori_spawn *req, mamori_proc_cb cb, void *ud,
 	                  struct mamori_proc **out);
 	/* Kill the process group and forget the callback; the core reaps it. */
@@ -340,6 +342,8 @@ struct mamori_host {
 	int (*data_path)(const char *rel, char *buf, size_t size);
 
 	/* -- checks -- */
+	/* The struct is the core's scratch, overwritten by the next call; its
+	 * strings live as long as the check. */
 	const struct mamori_check_info *(*check_info)(const struct mamori_check *chk);
 	struct mamori_check *(*run_check)(const struct mamori_run *run);
 	/* Complete a run: exactly once per run, never after check_cancel. */

@@ -65,4 +65,35 @@ long cal_utc_offset(const struct cal *c, time_t t);
 /* Format t as RFC 3339 in the calendar's zone: "2026-11-27T09:10:00+09:00". */
 int cal_format_rfc3339(const struct cal *c, time_t t, char *buf, size_t size);
 
+/* ---- additions (helper "cal"); existing signatures above are unchanged ---- */
+
+/* Maximum ranges per weekday (after expanding day lists). */
+#define CAL_MAX_RANGES 16
+
+/* Holiday table path for a config value: a value containing '/' is a path
+ * used as is; otherwise "jp" means DATADIR/holidays/jp.csv (datadir NULL:
+ * the installed MAMORI_DATADIR; tests pass "share/mamori").  Only
+ * [a-z0-9_-] names are accepted.  0 or -1. */
+int cal_holidays_path(const char *spec, const char *datadir, char *buf, size_t size);
+
+/* Local wall time in the calendar's zone -> instant.  A time in a DST gap
+ * moves forward to the end of the gap; one in an overlap is its first
+ * occurrence.  Fields are checked (month 1-12, ...); (time_t)-1 if bad. */
+time_t cal_local_time(const struct cal *c, int year, int month, int day, int hour, int min,
+                      int sec);
+/* Parse "YYYY-MM-DD", "YYYY-MM-DD HH:MM" or "YYYY-MM-DDTHH:MM[:SS]" as
+ * local time in the calendar's zone (config closures).  0 or -1. */
+int cal_parse_local(const struct cal *c, const char *s, time_t *out);
+/* 1 if the local date containing t is a holiday of the calendar. */
+int cal_is_holiday(const struct cal *c, time_t t);
+
+/* Japan's national holidays of one year (Act on National Holidays as in
+ * force from 2020, with the 2020/2021 Olympic moves), in date order.
+ * Returns the count (<= max) or -1 for years outside 2020..2099. */
+struct cal_holiday {
+	int month, day;
+	const char *name; /* "Coming of Age Day (成人の日)" */
+};
+int cal_jp_holidays(int year, struct cal_holiday *out, size_t max);
+
 #endif

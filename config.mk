@@ -1,0 +1,45 @@
+# Written by ./configure 
+VERSION = 0.1.0
+CC = cc
+OPT = -O2 -g
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter -Wformat=2 -Wno-format-nonliteral
+SAN = 
+USER_CFLAGS = 
+USER_LDFLAGS = 
+SANITIZERS = no
+prefix = /usr/local
+exec_prefix = /usr/local
+bindir = /usr/local/bin
+sbindir = /usr/local/sbin
+libdir = /usr/local/lib
+includedir = /usr/local/include
+datadir = /usr/local/share
+sysconfdir = /usr/local/etc
+localstatedir = /usr/local/var
+mandir = /usr/local/share/man
+plugindir = /usr/local/lib/mamori/plugins
+pkgdatadir = /usr/local/share/mamori
+pkgconfdir = /usr/local/etc/mamori
+statedir = /usr/local/var/lib/mamori
+EV_CFLAGS = 
+EV_LIBS = -lev
+CONFIG_CFLAGS = 
+CONFIG_LIBS = -lconfig 
+SQLITE_CFLAGS = 
+SQLITE_LIBS = -lsqlite3 
+SSL_CFLAGS = 
+SSL_LIBS = -lssl -lcrypto 
+MOSQ_CFLAGS = 
+MOSQ_LIBS = -lmosquitto 
+CJSON_CFLAGS = -I/usr/include/cjson 
+CJSON_LIBS = -lcjson 
+CARES_CFLAGS = 
+CARES_LIBS = -lcares 
+CURL_CFLAGS = -I/usr/include/x86_64-linux-gnu 
+CURL_LIBS = -lcurl 
+MHD_CFLAGS = -I/usr/include/p11-kit-1 
+MHD_LIBS = -lmicrohttpd 
+SNMP_CFLAGS = -DNETSNMP_USE_INLINE -DNETSNMP_ENABLE_IPV6 -DNETSNMP_REMOVE_U64 -DNETSNMP_USE_INLINE -Dlinux=linux -D_REENTRANT -D_GNU_SOURCE -DDEBIAN -I/usr/local/include -D_LARGEFILE_SOURCE -D_FILE_OFFSET_BITS=64 -I/usr/lib/x86_64-linux-gnu/perl/5.36/CORE -D_FORTIFY_SOURCE=2 -I. -I/usr/include 
+SNMP_LIBS = -L/usr/lib/x86_64-linux-gnu -lnetsnmp
+CHECK_CFLAGS = -pthread 
+CHECK_LIBS = -lcheck_pic -lrt -lm -lsubunit 

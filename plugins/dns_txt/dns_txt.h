@@ -1,0 +1,161 @@
+/*
+ * dns_txt plugin, internal header shared by its files (never installed).
+ *
+ * Files:
+ *   plugin.c   ABI glue: keys, init/destroy, check_prepare/release,
+ *              check_start/cancel, the result of a run.
+ *   resolver.c c-ares channels driven by the host's fd watchers and timers;
+ *              one channel per distinct `server` per instance; queries are
+ *              tracked per run so a cancelled run is never completed.
+ *   txt.c      record sets (strings of one record concatenated, RFC 7208
+ *              3.3), comparison for change detection, escaping for output.
+ *   spf.c      SPF syntax and DNS-lookup counting (RFC 7208 4.6.4).
+ *   policy.c   DMARC and DKIM record evaluation, tag-list parsing.
+ *
+ * Nothing here blocks: every query goes through c-ares on the host loop.
+ */
+#ifndef DNS_TXT_H
+#define DNS_TXT_H
+
+#include <regex.h>
+#include <stddef.h>
+
+#include <mamori/plugin.h>
+
+struct ares_txt_ext;
+
+enum dt_kind {
+	DT_EXISTS,
+	DT_EQUALS,
+	DT_CONTAINS,
+	DT_REGEX,
+	DT_SPF,
+	DT_DMARC,
+	DT_DKIM,
+};
+
+/* Outcome class of one TXT query, distinguished in the output. */
+enum dt_status {
+	DT_ST_OK,        /* answer with at least one TXT record */
+	DT_ST_NXDOMAIN,  /* the name does not exist */
+	DT_ST_NODATA,    /* the name exists, no TXT record */
+	DT_ST_SERVFAIL,  /* server failure (DNSSEC bogus, broken zone...) */
+	DT_ST_TIMEOUT,   /* no answer in time */
+	DT_ST_REFUSED,   /* connection refused / query refused */
+	DT_ST_ERROR,     /* anything else (malformed answer, ...) */
+	DT_ST_CANCELLED, /* channel destroyed; never reported */
+};
+
+/* One TXT record: its strings concatenated; may hold any byte, even NUL. */
+struct dt_txt {
+	char *data;   /* NUL-terminated copy for convenience */
+	size_t len;
+};
+
+struct dt_txtset {
+	struct dt_txt *v;
+	size_t n;
+};
+
+/* Limits on what one answer may make us keep (garbage defence). */
+#define DT_MAX_RECORDS 64
+#define DT_MAX_TOTAL (64 * 1024)
+
+/* ---- txt.c ---- */
+int dns_txt__set_from_ares(struct dt_txtset *set, const struct ares_txt_ext *list);
+int dns_txt__set_copy(struct dt_txtset *dst, const struct dt_txtset *src);
+void dns_txt__set_clear(struct dt_txtset *set);
+void dns_txt__set_sort(struct dt_txtset *set);
+/* Keep only records for which keep() returns 1. */
+void dns_txt__set_filter(struct dt_txtset *set, int (*keep)(const struct dt_txt *t));
+/* Differences between two sorted sets, written as text into buf:
+ * `removed "a", added "b"`.  Returns 1 when they differ, 0 when equal. */
+int dns_txt__set_diff(const struct dt_txtset *old, const struct dt_txtset *cur, char *buf,
+                      size_t size);
+/* Escape bytes for one line of output: printable ASCII kept, others \xNN;
+ * at most `max` input bytes, "..." appended when cut.  Always terminates. */
+void dns_txt__escape(const char *s, size_t len, size_t max, char *buf, size_t size);
+const char *dns_txt__status_text(int st);
+
+/* A verdict: worst state and its message, every problem in long output. */
+struct dt_verdict {
+	int state;
+	int has_msg;
+	char out[512];
+	char lng[8192];
+	size_t lng_len;
+};
+void dns_txt__verdict_init(struct dt_verdict *v);
+void dns_txt__raise(struct dt_verdict *v, int state, const char *fmt, ...) MAMORI_PRINTF(3, 4);
+void dns_txt__note(struct dt_verdict *v, const char *fmt, ...) MAMORI_PRINTF(2, 3);
+int dns_txt__worse(int a, int b);
+
+/* ---- resolver.c ---- */
+struct dt_inst;
+struct dt_chan;
+struct dt_query;
+typedef void (*dt_query_cb)(struct dt_query *q, int status, const struct dt_txtset *set,
+                            void *ud);
+
+struct dt_resolver_opts {
+	int timeout_ms;
+	int tries;
+};
+
+/* One plugin instance (one per `plugins` block). */
+struct dt_inst {
+	const struct mamori_host *host;
+	struct dt_resolver_opts opts;
+	struct dt_chan *chans;
+	int ares_ready;     /* ares_library_init succeeded */
+};
+
+/* Get (create on first use) the channel of `server` ("" or NULL: system
+ * resolver); reference counted, dns_txt__chan_put releases it. */
+int dns_txt__chan_get(struct dt_inst *in, const char *server, struct dt_chan **out);
+void dns_txt__chan_put(struct dt_chan *ch);
+/* Destroy every channel (pending queries end with DT_ST_CANCELLED). */
+void dns_txt__chans_destroy(struct dt_inst *in);
+
+/* A query belongs to an owner list (a run); detaching the list makes every
+ * later callback of its queries a silent no-op. */
+struct dt_qlist {
+	struct dt_query *head;
+	int pending;
+};
+int dns_txt__query(struct dt_chan *ch, const char *name, struct dt_qlist *owner, dt_query_cb cb,
+                   void *ud, long tag);
+long dns_txt__query_tag(const struct dt_query *q);
+const char *dns_txt__query_name(const struct dt_query *q);
+void dns_txt__qlist_detach(struct dt_qlist *l);
+
+/* ---- spf.c ---- */
+#define DT_SPF_MAX_LOOKUPS 10
+
+/* Per-run SPF evaluation state. */
+struct dt_spf {
+	int lookups;        /* terms that cost a DNS lookup, includes followed */
+	int final_all;      /* qualifier char of the effective `all`, 0: none */
+	int redirected;     /* the effective all came through redirect= */
+	int not_followed;   /* includes skipped (macros or over the limit) */
+};
+
+/* Is this record an SPF record ("v=spf1" then space or end)? */
+int dns_txt__is_spf(const struct dt_txt *t);
+/* Callback for each include/redirect target to resolve; `chain` is 1 when
+ * the target's `all` decides the result (redirect from the top chain). */
+typedef int (*dt_spf_follow_cb)(void *ud, const char *domain, int chain);
+/* Check one SPF record's syntax and count its lookups into `spf`; calls
+ * follow() for targets to resolve while the count is within the limit.
+ * Returns 0, or -1 with a description of the first syntax error in err. */
+int dns_txt__spf_eval(struct dt_spf *spf, const char *rec, size_t len, int chain,
+                      dt_spf_follow_cb follow, void *ud, char *err, size_t errsize);
+
+/* ---- policy.c ---- */
+int dns_txt__is_dmarc(const struct dt_txt *t);
+/* Judge the DMARC records found at _dmarc.<domain>. */
+void dns_txt__dmarc_judge(const struct dt_txtset *set, int none_state, struct dt_verdict *v);
+/* Judge the DKIM key records found at <selector>._domainkey.<domain>. */
+void dns_txt__dkim_judge(const struct dt_txtset *set, struct dt_verdict *v);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * host: the core side of the plugin ABI - fills struct mamori_host.
+ *
+ * The ABI's host functions carry no context argument (timer_new(cb, ud),
+ * now(), check_find(...)), so the host reaches the core through one
+ * process-wide binding set by host_bind: one mamorid process is one core.
+ * Everything check-related is delegated to `struct host_ops`, which the
+ * server (or the plugtest harness) implements; timers, fd watchers,
+ * processes, config getters and the perfdata helpers are implemented here
+ * on libev and the perf/config modules.
+ */
+#ifndef MAMORI_HOST_H
+#define MAMORI_HOST_H
+
+#include <mamori/plugin.h>
+
+struct ev_loop;
+struct proc_ctx;
+
+struct host_ops {
+	void (*run_complete)(void *ctx, struct mamori_run *run, const struct mamori_result *res);
+	struct mamori_check *(*run_check)(void *ctx, const struct mamori_run *run);
+	const struct mamori_check_info *(*check_info)(void *ctx, const struct mamori_check *chk);
+	int (*check_submit)(void *ctx, struct mamori_check *chk, const struct mamori_result *res);
+	struct mamori_check *(*check_find)(void *ctx, const char *customer, const char *asset,
+	                                   const char *check);
+	int (*asset_register)(void *ctx, void *inst, const struct mamori_asset_spec *spec);
+	int (*mqtt_subscribe)(void *ctx, void *inst, const char *filter, int qos, mamori_msg_cb cb,
+	                      void *ud, struct mamori_sub **out);
+	void (*mqtt_unsubscribe)(void *ctx, struct mamori_sub *s);
+	int (*mqtt_publish)(void *ctx, void *inst, const char *topic, const void *payload, size_t len,
+	                    int qos, int retain);
+	const char *(*mqtt_prefix)(void *ctx);
+};
+
+/* Bind the host to a loop, a process spawner and the server's ops.
+ * datadir: where host->data_path resolves relative names. */
+void host_bind(struct ev_loop *loop, struct proc_ctx *procs, const struct host_ops *ops, void *ctx,
+               const char *datadir);
+void host_unbind(void);
+const struct mamori_host *host_table(void);
+/* Map a plugin instance pointer to a name for log prefixes. */
+void host_name_instance(void *inst, const char *name);
+void host_forget_instance(void *inst);
+/* Counters of live plugin-owned objects (leak checks in tests). */
+unsigned host_live_timers(void);
+unsigned host_live_ios(void);
+
+#endif

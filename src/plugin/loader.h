@@ -1,0 +1,45 @@
+/*
+ * loader: finds, opens and validates plugin .so files.
+ *
+ * Owns the registry of plugin modules by name.  A file that fails to load,
+ * lacks the `mamori_plugin_v1` symbol, has another ABI major, a struct too
+ * small for its minor version, a missing mandatory function or a name that
+ * another file already registered is refused with a message naming the
+ * file; it is kept in the registry as "refused" under the name it claims
+ * (or its file name), so config can still refer to it and its checks go
+ * UNKNOWN with that message instead of stopping the daemon.
+ *
+ * dlopen(RTLD_NOW | RTLD_LOCAL): unresolved symbols fail at load, not at
+ * the first check; plugins cannot see each other's symbols.
+ */
+#ifndef MAMORI_LOADER_H
+#define MAMORI_LOADER_H
+
+#include <mamori/plugin.h>
+#include <stddef.h>
+
+struct plugin_mod {
+	char *name;
+	char *path;
+	void *dl;                           /* dlopen handle, NULL if refused */
+	const struct mamori_plugin *def;    /* NULL if refused */
+	char *refused;                      /* why it was refused, or NULL */
+};
+
+struct loader;
+
+struct loader *loader_new(void);
+void loader_free(struct loader *l); /* dlcloses everything */
+/* Load every *.so in dir (sorted by name).  Refusals are logged and kept.
+ * Returns the number of usable plugins, or -1 if dir cannot be read. */
+int loader_scan(struct loader *l, const char *dir);
+/* Load one file.  Returns the module (usable or refused). */
+struct plugin_mod *loader_load(struct loader *l, const char *path);
+struct plugin_mod *loader_find(const struct loader *l, const char *name);
+size_t loader_count(const struct loader *l);
+struct plugin_mod *loader_at(const struct loader *l, size_t i);
+/* Validate a plugin struct (used by loader_load; exposed for tests).
+ * Returns NULL if fine, else a static message. */
+const char *loader_check_def(const struct mamori_plugin *def);
+
+#endif

@@ -1,0 +1,107 @@
+# Shared helpers for integration tests (sourced, POSIX sh + bash-isms avoided).
+# Each test script: runs from the repository top, exits 0 = pass,
+# 77 = skipped (say why on stderr), anything else = fail.  It starts the real
+# servers it needs on loopback ports it picks, and stops them (trap).
+#
+#   . tests/integration/lib.sh
+#   it_init                       # makes $IT_TMP, installs cleanup trap
+#   port=$(it_free_port)
+#   it_bg name cmd args...        # start a background process, killed at exit
+#   it_wait_for 10 cmd args...    # poll until cmd succeeds (max 10 s)
+#   it_mamorid conf               # start build/mamorid -f -c conf in background
+#   it_state cust asset check     # prints "state|hard|output" from the state db
+#   it_fail "message"             # print and exit 1
+
+B=${B:-build}
+MAMORID=${MAMORID:-$B/mamorid}
+MAMORICTL=${MAMORICTL:-$B/mamorictl}
+PLUGIN_DIR=${PLUGIN_DIR:-$B/plugins}
+IT_NAME=$(basename "$0" .sh)
+IT_PIDS=""
+
+it_cleanup() {
+	for p in $IT_PIDS; do
+		kill "$p" 2>/dev/null
+	done
+	sleep 0.2
+	for p in $IT_PIDS; do
+		kill -9 "$p" 2>/dev/null
+	done
+	if [ -n "${IT_KEEP:-}" ]; then
+		echo "kept $IT_TMP" >&2
+	else
+		rm -rf "$IT_TMP"
+	fi
+}
+
+it_init() {
+	IT_TMP=$(mktemp -d "${TMPDIR:-/tmp}/mamori-it-$IT_NAME.XXXXXX")
+	trap it_cleanup EXIT
+	trap 'exit 1' INT TERM
+}
+
+it_fail() {
+	echo "FAIL $IT_NAME: $*" >&2
+	exit 1
+}
+
+it_skip() {
+	echo "SKIP $IT_NAME: $*" >&2
+	exit 77
+}
+
+# A free TCP port on 127.0.0.1 (bind to 0, read the port, release).
+it_free_port() {
+	python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()' 2>/dev/null ||
+		perl -MIO::Socket::INET -e 'my $s=IO::Socket::INET->new(LocalAddr=>"127.0.0.1",LocalPort=>0,Listen=>1) or die; print $s->sockport,"\n"'
+}
+
+it_bg() {
+	name=$1
+	shift
+	"$@" >"$IT_TMP/$name.log" 2>&1 &
+	IT_LAST_PID=$!
+	IT_PIDS="$IT_PIDS $IT_LAST_PID"
+}
+
+it_wait_for() {
+	limit=$1
+	shift
+	end=$(($(date +%s) + limit))
+	while ! "$@" >/dev/null 2>&1; do
+		if [ "$(date +%s)" -ge "$end" ]; then
+			return 1
+		fi
+		sleep 0.1
+	done
+	return 0
+}
+
+it_mamorid() {
+	it_bg mamorid "$MAMORID" -f -c "$1"
+	MAMORID_PID=$IT_LAST_PID
+}
+
+# it_state customer asset check -> "state|hard|attempt|output"
+it_state() {
+	sqlite3 -cmd '.timeout 2000' "$IT_STATE_DIR/mamori.db" \
+		"SELECT state||'|'||hard||'|'||attempt||'|'||output FROM check_state WHERE customer='$1' AND asset='$2' AND name='$3';" 2>/dev/null
+}
+
+# it_wait_state timeout customer asset check expected-prefix
+it_wait_state() {
+	_lim=$1
+	shift
+	_end=$(($(date +%s) + _lim))
+	while :; do
+		_s=$(it_state "$1" "$2" "$3")
+		case "$_s" in
+		"$4"*) return 0 ;;
+		esac
+		if [ "$(date +%s)" -ge "$_end" ]; then
+			echo "state of $1/$2/$3 is '$_s', expected '$4...'" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+}
