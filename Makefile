@@ -57,7 +57,7 @@ TOOL_BINS := $(patsubst %.c,$(B)/tools/%,$(notdir $(filter-out contrib/plugin-sk
 .PHONY: all check unit integration bench install uninstall clean distclean format format-check demo
 all: $(B)/mamorid $(B)/mamorictl $(PLUGIN_SOS) $(TOOL_BINS)
 
-$(B)/obj/%.o: %.c config.h
+$(B)/obj/%.o: %.c buildcfg.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -97,7 +97,7 @@ $(B)/tests/plugins/%.so: tests/plugins/%.c include/mamori/plugin.h
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(TESTLIB_OBJS) $(B)/libmamoricore.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(CORE_LIBS)
-$(B)/obj/tests/unit/%.o: tests/unit/%.c config.h
+$(B)/obj/tests/unit/%.o: tests/unit/%.c buildcfg.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
 
@@ -158,6 +158,6 @@ clean:
 	rm -rf $(B)
 
 distclean: clean
-	rm -f config.mk config.h
+	rm -f config.mk buildcfg.h
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

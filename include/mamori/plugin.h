@@ -391,6 +391,11 @@ struct mamori_host {
 	 * persisted, gets the customer's check templates for `type`, and is
 	 * visible everywhere.  MAMORI_E_EXISTS if it is already there. */
 	int (*asset_register)(void *inst, const struct mamori_asset_spec *spec);
+	/* The check_data this plugin's check_prepare returned for `chk` (for
+	 * passive plugins that receive reports for a check they found with
+	 * check_find).  Checks made from an agent template share the
+	 * template's data.  NULL for another plugin's check. */
+	void *(*check_data)(void *inst, const struct mamori_check *chk);
 
 	void *reserved[16];
 };

@@ -2,8 +2,9 @@
  * dns_txt plugin, internal header shared by its files (never installed).
  *
  * Files:
- *   plugin.c   ABI glue: keys, init/destroy, check_prepare/release,
- *              check_start/cancel, the result of a run.
+ *   plugin.c   ABI glue: keys, init/destroy, check_prepare/release.
+ *   run.c      one run: its queries, the SPF include walk, the verdict of
+ *              each kind, change detection, the result.
  *   resolver.c c-ares channels driven by the host's fd watchers and timers;
  *              one channel per distinct `server` per instance; queries are
  *              tracked per run so a cancelled run is never completed.
@@ -41,7 +42,8 @@ enum dt_status {
 	DT_ST_NODATA,    /* the name exists, no TXT record */
 	DT_ST_SERVFAIL,  /* server failure (DNSSEC bogus, broken zone...) */
 	DT_ST_TIMEOUT,   /* no answer in time */
-	DT_ST_REFUSED,   /* connection refused / query refused */
+	DT_ST_REFUSED,   /* the server answered REFUSED */
+	DT_ST_CONNREFUSED, /* nothing listens at the server's address */
 	DT_ST_ERROR,     /* anything else (malformed answer, ...) */
 	DT_ST_CANCELLED, /* channel destroyed; never reported */
 };
@@ -128,6 +130,29 @@ int dns_txt__query(struct dt_chan *ch, const char *name, struct dt_qlist *owner,
 long dns_txt__query_tag(const struct dt_query *q);
 const char *dns_txt__query_name(const struct dt_query *q);
 void dns_txt__qlist_detach(struct dt_qlist *l);
+
+/* One configured check (check_data). */
+struct dt_check {
+	struct dt_inst *in;
+	struct mamori_check *chk;
+	int kind;             /* enum dt_kind */
+	char *qname;          /* the name queried (with _dmarc. / selector) */
+	char *server;         /* canonical "ip:port", NULL: system resolver */
+	char *expect;
+	size_t expect_len;
+	regex_t re;
+	int re_ok;
+	struct dt_chan *chan;
+	int on_change;        /* state raised when the content changed */
+	int dmarc_none;       /* state for DMARC p=none */
+	struct dt_txtset last; /* content seen by the previous run */
+	int has_last;
+};
+
+/* ---- run.c ---- */
+struct dt_run;
+int dns_txt__run_start(struct dt_check *c, struct mamori_run *run, struct dt_run **out);
+void dns_txt__run_cancel(struct dt_run *r);
 
 /* ---- spf.c ---- */
 #define DT_SPF_MAX_LOOKUPS 10

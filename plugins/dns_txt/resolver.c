@@ -169,7 +169,11 @@ static int chan_new(struct dt_inst *in, const char *server, struct dt_chan **out
 	o.sock_state_cb_data = ch;
 	o.timeout = in->opts.timeout_ms;
 	o.tries = in->opts.tries;
-	o.flags = ARES_FLAG_EDNS;
+	/* NOCHECKRESP: hand SERVFAIL and REFUSED answers to us instead of
+	 * failing over and ending in "connection refused": the output must
+	 * say which it was.  The price: no failover to a second system
+	 * resolver on those two answers (timeouts still fail over). */
+	o.flags = ARES_FLAG_EDNS | ARES_FLAG_NOCHECKRESP;
 	o.ednspsz = EDNS_UDP_SIZE;
 	arc = ares_init_options(&ch->ares, &o, optmask);
 	if (arc != ARES_SUCCESS) {
@@ -269,6 +273,7 @@ static int map_status(int status)
 	case ARES_ETIMEOUT:
 		return DT_ST_TIMEOUT;
 	case ARES_ECONNREFUSED:
+		return DT_ST_CONNREFUSED;
 	case ARES_EREFUSED:
 		return DT_ST_REFUSED;
 	case ARES_EDESTRUCTION:

@@ -230,7 +230,9 @@ const char *dns_txt__status_text(int st)
 	case DT_ST_TIMEOUT:
 		return "timeout (no answer from the DNS server)";
 	case DT_ST_REFUSED:
-		return "refused by the DNS server";
+		return "REFUSED by the DNS server";
+	case DT_ST_CONNREFUSED:
+		return "connection refused (no DNS server listening)";
 	case DT_ST_CANCELLED:
 		return "cancelled";
 	default:

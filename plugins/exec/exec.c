@@ -283,15 +283,17 @@ static int exec_check_start(void *inst, struct mamori_run *run, void *check_data
 	const struct mamori_host *h = in->host;
 	struct exec_check *ck = check_data;
 	const struct mamori_check_info *info = h->check_info(ck->chk);
-	struct exec_run *rs = calloc(1, sizeof(*rs));
+	struct exec_run *rs;
 	char **argv = NULL;
 	int rc;
 
-	if (!rs)
+	if (!info)
+		return MAMORI_E_INVAL;
+	if (!(rs = calloc(1, sizeof(*rs))))
 		return MAMORI_E_NOMEM;
 	rs->ck = ck;
 	rs->run = run;
-	rs->timeout = info ? info->timeout : 0;
+	rs->timeout = info->timeout;
 	argv = exec_argv_expand(&ck->args, info);
 	if (!argv) {
 		free(rs);

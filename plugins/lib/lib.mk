@@ -1,3 +1,2 @@
-# Shared plugin helpers: netconn.c uses OpenSSL (plugins that use it link
-# $(SSL_LIBS) themselves).
-PLUGIN_CFLAGS_lib = $(SSL_CFLAGS)
+# plugins/lib: flags for the shared plugin helpers (jsonw.c needs cJSON headers).
+PLUGIN_CFLAGS_lib = $(CJSON_CFLAGS)

@@ -86,10 +86,10 @@ struct ml_xfer {
 	const char *upload; /* SMTP message */
 	size_t upload_len;
 	size_t upload_off;
+	void *rcpt; /* struct curl_slist * of SMTP recipients, freed with it */
 	char errbuf[256];
 };
 
-struct ml_inst *ml__inst_of(void *inst);
 int ml_curl_init(struct ml_inst *in);
 void ml_curl_cleanup(struct ml_inst *in);
 /* Create the transfer's easy handle with the options every transfer shares. */
@@ -134,15 +134,15 @@ struct ml_inst {
 	void *multi;  /* CURLM * */
 	struct mamori_timer *curl_timer;
 	struct ml_sock *socks;
-	int in_socket_action;
 };
 
 /* ---- probe.c / queue.c ---- */
-struct ml_run;
-int ml_probe_start(struct ml_check *c, struct mamori_run *run, struct ml_run **out);
-void ml_probe_cancel(struct ml_run *r);
-int ml_queue_start(struct ml_check *c, struct mamori_run *run, struct ml_run **out);
-void ml_queue_cancel(struct ml_run *r);
+/* Run states of both modes begin with `int mode`, so check_cancel can
+ * dispatch on the run state alone. */
+int ml_probe_start(struct ml_check *c, struct mamori_run *run, void **out);
+void ml_probe_cancel(void *run_state);
+int ml_queue_start(struct ml_check *c, struct mamori_run *run, void **out);
+void ml_queue_cancel(void *run_state);
 
 /* A threshold "value > limit" as a perfdata range 0:limit. */
 struct mamori_range ml_upper(double limit);

@@ -158,8 +158,9 @@ int utm_profile_parse(const char *text, struct utm_profile *p, char *err, size_t
 			*s = '\0';
 		for (s = line; isspace((unsigned char)*s); s++)
 			;
-		for (e = s + strlen(s); e > s && isspace((unsigned char)e[-1]); e--)
-			*--e = '\0', e++;
+		e = s + strlen(s);
+		while (e > s && isspace((unsigned char)e[-1]))
+			*--e = '\0';
 		if (!*s)
 			continue;
 		if (p->n == UTM_METRICS_MAX) {

@@ -101,12 +101,13 @@ struct utm_thresholds {
 struct utm_judge_in {
 	const struct utm_profile *profile;
 	const struct utm_values *values;
-	const char *const *ifaces;      /* names that must be up */
+	const char *const *ifaces;      /* names that must be up, "name" or "LABEL=name" */
 	size_t n_ifaces;
 	struct utm_thresholds cpu, memory, sessions;
 	double now;                     /* wall clock, seconds */
 	double prev_uptime;             /* seconds, < 0: no previous check */
 	double prev_check;              /* wall clock of the previous check */
+	double reboot_window;           /* WARNING while uptime < this (s); 0: off */
 	/* the host's range helpers (so the judge is pure and testable) */
 	int (*range_state)(const struct mamori_range *w, const struct mamori_range *c, double v);
 };
@@ -125,5 +126,80 @@ struct utm_judge_out {
 void utm_judge(const struct utm_judge_in *in, struct utm_judge_out *out);
 /* Worst of two Monitoring Plugins states (CRITICAL > WARNING > UNKNOWN > OK). */
 int utm_state_worse(int a, int b);
+
+/* ---- SNMP (snmpq.c, the only file that includes Net-SNMP) ---- */
+
+enum utm_auth { UTM_AUTH_MD5 = 1, UTM_AUTH_SHA, UTM_AUTH_SHA224, UTM_AUTH_SHA256,
+	        UTM_AUTH_SHA384, UTM_AUTH_SHA512 };
+enum utm_priv { UTM_PRIV_NONE = 0, UTM_PRIV_DES, UTM_PRIV_AES, UTM_PRIV_AES192,
+	        UTM_PRIV_AES256 };
+
+struct utm_snmp_conf {
+	int version;                    /* 2 (v2c) or 3 */
+	char peer[96];                  /* "udp:192.0.2.1:161" / "udp6:[::1]:161" */
+	double timeout;                 /* seconds per try */
+	int retries;
+	char *community;                /* v2c, secret */
+	char user[64];                  /* v3 */
+	int auth, priv;                 /* enum utm_auth / utm_priv */
+	unsigned char auth_ku[64], priv_ku[64]; /* password-derived keys (secret) */
+	size_t auth_ku_len, priv_ku_len;
+	/* learned: the agent's snmpEngineID (v3), kept between runs */
+	unsigned char engine_id[64];
+	size_t engine_id_len;
+};
+
+struct utm_snmp;
+/* err: 0, MAMORI_E_TIMEOUT (no answer), MAMORI_E_IO (error answer, msg). */
+typedef void (*utm_snmp_cb)(struct utm_snmp *q, int err, const char *msg, void *ud);
+
+/* Make the v3 keys from passwords (expensive, ~1 MB of hashing each:
+ * done once per check_prepare, not per run). */
+int utm_snmp_make_keys(struct utm_snmp_conf *c, const char *auth_pass, size_t auth_len,
+                       const char *priv_pass, size_t priv_len, char *err, size_t errsize);
+/* Start the query; cb runs exactly once, later, unless utm_snmp_free. */
+int utm_snmp_start(const struct mamori_host *host, struct utm_snmp_conf *conf,
+                   const struct utm_request *req, struct utm_values *out, utm_snmp_cb cb,
+                   void *ud, struct utm_snmp **qout);
+void utm_snmp_free(struct utm_snmp *q);
+/* Wipe and free the secrets of a conf. */
+void utm_snmp_conf_clear(struct utm_snmp_conf *c);
+
+/* ---- per-check data (conf.c parses it) ---- */
+
+struct utm_https {
+	char ip[64];
+	unsigned port;
+	char sni[256];          /* empty: none */
+	char url[300];
+	char *ca_file;
+	int verify;
+	long long warn_days, crit_days;
+	double timeout;
+};
+
+struct utm_check {
+	int has_snmp, has_https, running;
+	struct utm_snmp_conf snmp;
+	struct utm_profile profile;
+	char profile_name[64];
+	struct utm_request req;
+	char **ifaces;
+	size_t n_ifaces;
+	struct utm_thresholds cpu, memory, sessions;
+	double reboot_window;
+	double prev_uptime, prev_check;
+	struct utm_https https;
+};
+
+extern const struct mamori_key utm_instance_keys[];
+extern const struct mamori_key utm_check_keys[];
+int utm_check_prepare(void *inst, struct mamori_check *chk, const struct mamori_conf *conf,
+                      void **check_data);
+void utm_check_release(void *inst, struct mamori_check *chk, void *check_data);
+/* The plugin instance (utm.c). */
+struct utm_inst {
+	const struct mamori_host *host;
+};
 
 #endif

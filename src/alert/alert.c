@@ -284,6 +284,9 @@ int alert_on_check_event(struct alert_table *t, const struct alert_input *in, do
 		 * closed it on purpose; wait for a new problem edge. */
 		if (a->manual && !(ev->flags & (STATE_EV_HARD_CHANGE | STATE_EV_FLAP_START)))
 			return 0;
+		/* Closed by hand while flapping: flaps are not new problems. */
+		if (a->manual && in->st && in->st->flapping && !(ev->flags & STATE_EV_FLAP_START))
+			return 0;
 		if (now - a->resolved_at <= t->reopen_within)
 			return reopen(t, a, in, flap, now);
 	}

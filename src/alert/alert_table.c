@@ -63,6 +63,7 @@ void alert_table_free(struct alert_table *t)
 {
 	if (!t)
 		return;
+	sla_free(t->sla); /* first: it touches the clocks inside the alerts */
 	if (t->by_id.b) {
 		for (size_t i = 0; i <= t->by_id.mask; i++) {
 			struct alert *a = t->by_id.b[i];
@@ -75,7 +76,6 @@ void alert_table_free(struct alert_table *t)
 	}
 	free(t->by_id.b);
 	free(t->by_key.b);
-	sla_free(t->sla);
 	free(t->node);
 	free(t);
 }

@@ -283,8 +283,11 @@ int cal_add_holiday(struct cal *c, int year, int month, int day)
 
 int cal_is_holiday(const struct cal *c, time_t t)
 {
-	int64_t local = (int64_t)t + cal__tz_offset(c->tz, t);
+	int64_t local;
 
+	if (!CAL__T_OK(t))
+		return 0;
+	local = (int64_t)t + cal__tz_offset(c->tz, t);
 	return day_is_holiday(c, cal__floordiv(local, 86400));
 }
 
@@ -414,6 +417,18 @@ int cal__iter_next(struct cal__iter *it, int64_t *a, int64_t *b)
 }
 
 /* ---- local times ---- */
+
+int cal__always_open(const struct cal *c)
+{
+	int d;
+
+	if (c->nhol || c->nclo)
+		return 0;
+	for (d = 0; d < 7; d++) /* ranges are sorted: the first starts earliest */
+		if (!c->nwk[d] || c->wk[d][0].s != 0 || c->wk[d][0].e < 86400)
+			return 0;
+	return 1;
+}
 
 long cal__cal_offset(const struct cal *c, int64_t t)
 {

@@ -67,6 +67,19 @@ int cal_format_rfc3339(const struct cal *c, time_t t, char *buf, size_t size);
 
 /* ---- additions (helper "cal"); existing signatures above are unchanged ---- */
 
+/* Semantics of the functions above, decided by the cal module (see
+ * doc/calendars.md):
+ *  - a range belongs to the day it starts on: a holiday on Friday closes
+ *    "fri 22:00-02:00" entirely, a holiday on Saturday does not cut it;
+ *  - "mon 10:00-09:00" (end before start) is overnight (23 h); equal start
+ *    and end is an error; "24x7" alone means "mon-sun 00:00-24:00";
+ *  - wall-clock times in a DST gap move forward to the end of the gap, in
+ *    an overlap the first occurrence counts;
+ *  - instants outside about years -29000..33000 are refused (-1, 0 or
+ *    "closed"), seconds > 100 years in cal_add_business give -1;
+ *  - cal_next_change returns -1 also for a calendar open throughout the
+ *    next ~2 years (24x7). */
+
 /* Maximum ranges per weekday (after expanding day lists). */
 #define CAL_MAX_RANGES 16
 
@@ -89,7 +102,8 @@ int cal_is_holiday(const struct cal *c, time_t t);
 
 /* Japan's national holidays of one year (Act on National Holidays as in
  * force from 2020, with the 2020/2021 Olympic moves), in date order.
- * Returns the count (<= max) or -1 for years outside 2020..2099. */
+ * Returns the count, or -1 for years outside 2020..2099 or when more than
+ * max holidays would be written. */
 struct cal_holiday {
 	int month, day;
 	const char *name; /* "Coming of Age Day (成人の日)" */

@@ -63,8 +63,16 @@ void cal__iter_init(struct cal__iter *it, const struct cal *c, int64_t t);
  * may touch).  0 when found, -1 past the search horizon. */
 int cal__iter_next(struct cal__iter *it, int64_t *a, int64_t *b);
 
+/* 1 if every weekday has a range covering 00:00-24:00 and there are no
+ * holidays or closures (the fast path of a 24x7 calendar). */
+int cal__always_open(const struct cal *c);
 /* The zone offset at t of a calendar (cal.c owns struct cal). */
 long cal__cal_offset(const struct cal *c, int64_t t);
+
+/* Instants the module works with: about years -29000..33000.  Public
+ * functions refuse others, so no arithmetic below can overflow. */
+#define CAL__T_LIMIT 1000000000000LL
+#define CAL__T_OK(t) ((int64_t)(t) > -CAL__T_LIMIT && (int64_t)(t) < CAL__T_LIMIT)
 
 #define CAL__HORIZON_DAYS 800 /* "never opens within ~2 years" */
 

@@ -24,6 +24,8 @@ int cal_is_open(const struct cal *c, time_t t)
 	struct cal__iter it;
 	int64_t a, b;
 
+	if (!CAL__T_OK(t))
+		return 0;
 	cal__iter_init(&it, c, t);
 	return !cal__iter_next(&it, &a, &b) && a == (int64_t)t;
 }
@@ -33,6 +35,8 @@ time_t cal_next_open(const struct cal *c, time_t t)
 	struct cal__iter it;
 	int64_t a, b;
 
+	if (!CAL__T_OK(t))
+		return (time_t)-1;
 	cal__iter_init(&it, c, t);
 	if (cal__iter_next(&it, &a, &b))
 		return (time_t)-1;
@@ -44,6 +48,8 @@ time_t cal_next_change(const struct cal *c, time_t t)
 	struct cal__iter it;
 	int64_t a, b, a2, b2;
 
+	if (!CAL__T_OK(t) || cal__always_open(c))
+		return (time_t)-1;
 	cal__iter_init(&it, c, t);
 	if (cal__iter_next(&it, &a, &b))
 		return (time_t)-1; /* closed for the whole horizon */
@@ -64,7 +70,7 @@ time_t cal_add_business(const struct cal *c, time_t start, long long seconds)
 	struct cal__iter it;
 	int64_t a, b;
 
-	if (seconds < 0 || seconds > CAL_MAX_BUSINESS)
+	if (seconds < 0 || seconds > CAL_MAX_BUSINESS || !CAL__T_OK(start))
 		return (time_t)-1;
 	cal__iter_init(&it, c, start);
 	while (!cal__iter_next(&it, &a, &b)) {
@@ -81,8 +87,10 @@ long long cal_business_between(const struct cal *c, time_t from, time_t to)
 	int64_t a, b;
 	long long sum = 0;
 
-	if (to <= from)
+	if (to <= from || !CAL__T_OK(from))
 		return 0;
+	if (!CAL__T_OK(to))
+		to = (time_t)(CAL__T_LIMIT - 1);
 	cal__iter_init(&it, c, from);
 	while (!cal__iter_next(&it, &a, &b) && a < (int64_t)to)
 		sum += (b < (int64_t)to ? b : (int64_t)to) - a;
@@ -96,11 +104,14 @@ long cal_utc_offset(const struct cal *c, time_t t)
 
 int cal_format_rfc3339(const struct cal *c, time_t t, char *buf, size_t size)
 {
-	long off = cal_utc_offset(c, t), aoff = off < 0 ? -off : off;
-	int64_t local = (int64_t)t + off, days = cal__floordiv(local, 86400), y;
-	int64_t sod = local - days * 86400;
+	long off, aoff;
+	int64_t local, days, sod, y;
 	int m, d, n;
 
+	if (!CAL__T_OK(t))
+		return -1;
+	off = cal_utc_offset(c, t), aoff = off < 0 ? -off : off;
+	local = (int64_t)t + off, days = cal__floordiv(local, 86400), sod = local - days * 86400;
 	cal__civil_from_days(days, &y, &m, &d);
 	n = snprintf(buf, size, "%04lld-%02d-%02dT%02d:%02d:%02d%c%02ld:%02ld", (long long)y, m,
 	             d, (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60),

@@ -12,7 +12,7 @@
 #define MAMORI_CAL_INTERNAL
 #include "cal/cal.h"
 
-#include "config.h"
+#include "buildcfg.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -55,6 +55,8 @@ int cal_holidays_load(struct cal *c, const char *path, char *err, size_t errlen)
 	int y, m, d, lineno = 0;
 	FILE *f = fopen(path, "re");
 
+	if (!err || !errlen) /* the messages below need somewhere to go */
+		err = line, errlen = sizeof(line);
 	if (!f) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;

@@ -306,23 +306,29 @@ void cal__tz_free(struct cal_tz *z)
 static int tz_expand_rule(struct cal_tz *z)
 {
 	int64_t last = z->n ? z->at[z->n - 1] : INT64_MIN, y0, y, s, e, tr[2];
+	int64_t *at;
+	int32_t *off;
 	size_t cap, i;
 	int m, d;
 	long o[2];
 
-	if (!z->rule.has_dst) {
-		z->rule_from = z->n ? z->at[z->n - 1] : INT64_MIN;
-		if (!z->n)
-			z->off0 = (int32_t)z->rule.std_off;
+	z->rule_from = !z->n ? INT64_MIN : last == INT64_MAX ? last : last + 1;
+	if (!z->n)
+		z->off0 = (int32_t)z->rule.std_off;
+	if (!z->rule.has_dst)
 		return 0;
-	}
 	cal__civil_from_days(cal__floordiv(z->n ? last : 0, 86400), &y0, &m, &d);
 	if (y0 < 1900)
 		y0 = 1900;
+	if (y0 > CAL_TZ_EXPAND_YEAR)
+		return 0; /* a table reaching past the expansion: rule after it */
 	cap = z->n + (size_t)(CAL_TZ_EXPAND_YEAR - y0 + 1) * 2;
-	if (!(z->at = realloc(z->at, cap * sizeof(*z->at))) ||
-	    !(z->off = realloc(z->off, cap * sizeof(*z->off))))
+	if (!(at = realloc(z->at, cap * sizeof(*at))))
 		return -1;
+	z->at = at;
+	if (!(off = realloc(z->off, cap * sizeof(*off))))
+		return -1;
+	z->off = off;
 	for (y = y0; y <= CAL_TZ_EXPAND_YEAR; y++) {
 		rule_year(&z->rule, y, &s, &e);
 		tr[0] = s < e ? s : e, tr[1] = s < e ? e : s;
@@ -344,6 +350,8 @@ long cal__tz_offset(const struct cal_tz *z, int64_t t)
 {
 	size_t lo = 0, hi = z->n;
 
+	if (!CAL__T_OK(t)) /* clamp: garbage in must not overflow below */
+		t = t < 0 ? -CAL__T_LIMIT : CAL__T_LIMIT;
 	if (z->has_rule && t >= z->rule_from)
 		return rule_offset(&z->rule, t);
 	if (!z->n || t < z->at[0])
@@ -365,6 +373,8 @@ int64_t cal__tz_to_utc(const struct cal_tz *z, int64_t local)
 	int64_t best = INT64_MAX, lo = INT64_MAX, hi = INT64_MIN, t;
 	int i;
 
+	if (!CAL__T_OK(local))
+		local = local < 0 ? -CAL__T_LIMIT : CAL__T_LIMIT;
 	o[0] = cal__tz_offset(z, local - 2 * 86400);
 	o[2] = cal__tz_offset(z, local + 2 * 86400);
 	if (o[0] == o[2] && cal__tz_offset(z, local - o[0]) == o[0])

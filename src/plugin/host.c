@@ -312,6 +312,11 @@ static const char *h_mqtt_prefix(void)
 	return H.ops->mqtt_prefix ? H.ops->mqtt_prefix(H.ctx) : "mamori";
 }
 
+static void *h_check_data(void *inst, const struct mamori_check *chk)
+{
+	return H.ops->check_data ? H.ops->check_data(H.ctx, inst, chk) : NULL;
+}
+
 static int h_output_parse(char *text, struct mamori_result *res, struct mamori_perfdata *items,
                           size_t max_items)
 {
@@ -375,6 +380,7 @@ static const struct mamori_host host_fns = {
     .mqtt_publish = h_mqtt_publish,
     .mqtt_prefix = h_mqtt_prefix,
     .asset_register = h_asset_register,
+    .check_data = h_check_data,
 };
 
 void host_bind(struct ev_loop *loop, struct proc_ctx *procs, const struct host_ops *ops, void *ctx,

@@ -31,6 +31,7 @@ struct host_ops {
 	int (*mqtt_publish)(void *ctx, void *inst, const char *topic, const void *payload, size_t len,
 	                    int qos, int retain);
 	const char *(*mqtt_prefix)(void *ctx);
+	void *(*check_data)(void *ctx, void *inst, const struct mamori_check *chk);
 };
 
 /* Bind the host to a loop, a process spawner and the server's ops.

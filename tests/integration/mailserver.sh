@@ -278,9 +278,15 @@ ms_release() {
 	/usr/sbin/postqueue -c "$1/postfix" -f >/dev/null 2>&1
 }
 
-# ms_count DIR: number of messages in the probe mailbox (new + cur).
+# ms_count DIR: number of messages in the probe mailbox.
 ms_count() {
-	find "$1/mail/probe/new" "$1/mail/probe/cur" -type f 2>/dev/null | wc -l
+	/usr/bin/doveadm -c "$1/dovecot/dovecot.conf" search -u probe mailbox INBOX all 2>/dev/null | wc -l
+}
+
+# ms_drain DIR: expunge everything in the probe mailbox (through Dovecot,
+# so its index agrees; removing files behind its back does not).
+ms_drain() {
+	/usr/bin/doveadm -c "$1/dovecot/dovecot.conf" expunge -u probe mailbox INBOX all
 }
 
 case "${0##*/}" in
@@ -291,7 +297,8 @@ mailserver.sh)
 	hold) ms_hold "$2" "$3" ;;
 	release) ms_release "$2" ;;
 	count) ms_count "$2" ;;
-	*) echo "usage: mailserver.sh start|stop|hold on/off|release|count DIR" >&2; exit 2 ;;
+	drain) ms_drain "$2" ;;
+	*) echo "usage: mailserver.sh start|stop|hold|release|count|drain DIR [on|off]" >&2; exit 2 ;;
 	esac
 	;;
 esac

@@ -1,3 +1,0 @@
-build/tests/plugins/unresolved.so: tests/plugins/unresolved.c \
- include/mamori/plugin.h
-include/mamori/plugin.h:

@@ -1,0 +1,1100 @@
+/*
+ * config: libconfig -> struct mconf, with validation.  See config.h.
+ *
+ * Layout of this file: helpers and key tables, then one parse function
+ * per section (daemon, calendars, plugins, centers/routes, customers ->
+ * assets -> checks, downtimes), then cross-reference checks.  Every error
+ * goes to the sink with "file:line:"; parsing continues so a user sees all
+ * of them at once.
+ */
+#include "config/config.h"
+#include "cal/cal.h"
+#include "config/pconf.h"
+#include "plugin/loader.h"
+#include "util/hmap.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buildcfg.h"
+
+/* Set-flags of struct check_params. */
+enum {
+	P_INTERVAL = 1 << 0,
+	P_RETRY = 1 << 1,
+	P_TIMEOUT = 1 << 2,
+	P_STALE = 1 << 3,
+	P_ATTEMPTS = 1 << 4,
+	P_STALE_STATE = 1 << 5,
+	P_FLAP = 1 << 6,
+	P_FLAP_LOW = 1 << 7,
+	P_FLAP_HIGH = 1 << 8,
+	P_SERVICE = 1 << 9,
+	P_PERIOD = 1 << 10,
+};
+
+struct ctx {
+	struct mconf *c;
+	struct loader *loader;
+	const char *datadir;
+	config_err_fn err;
+	void *ud;
+	int errors;
+};
+
+#define K(n, t) {n, t, 0, NULL, NULL}
+#define KEND {NULL, 0, 0, NULL, NULL}
+
+/* Keys shared by `defaults` groups and check blocks. */
+#define PARAM_KEYS                                                                                 \
+	K("interval", MAMORI_KEY_DURATION), K("retry_interval", MAMORI_KEY_DURATION),               \
+	    K("max_attempts", MAMORI_KEY_INT), K("timeout", MAMORI_KEY_DURATION),                   \
+	    K("check_period", MAMORI_KEY_STRING), K("service", MAMORI_KEY_STRING),                  \
+	    K("stale_after", MAMORI_KEY_DURATION), K("stale_state", MAMORI_KEY_INT),                \
+	    K("flap_detection", MAMORI_KEY_BOOL), K("flap_low", MAMORI_KEY_FLOAT),                  \
+	    K("flap_high", MAMORI_KEY_FLOAT)
+
+static const struct mamori_key defaults_keys[] = {PARAM_KEYS, KEND};
+static const struct mamori_key check_core_keys[] = {K("name", MAMORI_KEY_STRING),
+                                                    K("plugin", MAMORI_KEY_STRING), PARAM_KEYS, KEND};
+static const struct mamori_key agent_core_keys[] = {K("auto_register", MAMORI_KEY_BOOL),
+                                                    K("asset_type", MAMORI_KEY_STRING), PARAM_KEYS,
+                                                    KEND};
+static const struct mamori_key root_keys[] = {
+    K("daemon", MAMORI_KEY_GROUP),   K("mqtt", MAMORI_KEY_GROUP),      K("http", MAMORI_KEY_GROUP),
+    K("calendars", -1),              K("centers", -1),                 K("routes", -1),
+    K("customers", -1),              K("plugins", -1),                 K("defaults", MAMORI_KEY_GROUP),
+    K("downtimes", -1),              KEND};
+static const struct mamori_key daemon_keys[] = {
+    K("state_dir", MAMORI_KEY_STRING),      K("plugin_dir", MAMORI_KEY_STRING),
+    K("data_dir", MAMORI_KEY_STRING),       K("log_level", MAMORI_KEY_STRING),
+    K("node", MAMORI_KEY_STRING),           K("flush_interval", MAMORI_KEY_DURATION),
+    K("retention_days", MAMORI_KEY_INT),    KEND};
+static const struct mamori_key calendar_keys[] = {
+    K("name", MAMORI_KEY_STRING),        K("timezone", MAMORI_KEY_STRING),
+    K("hours", MAMORI_KEY_STRING_LIST),  K("holidays", MAMORI_KEY_STRING_LIST),
+    K("closures", MAMORI_KEY_STRING_LIST), KEND};
+static const struct mamori_key customer_keys[] = {
+    K("id", MAMORI_KEY_STRING),       K("name", MAMORI_KEY_STRING),
+    K("region", MAMORI_KEY_STRING),   K("tags", MAMORI_KEY_STRING_LIST),
+    K("agents", -1),                  K("assets", -1),
+    K("defaults", MAMORI_KEY_GROUP),  K("sla", -1),
+    K("contact", -1),                 KEND};
+static const struct mamori_key asset_keys[] = {
+    K("name", MAMORI_KEY_STRING),   K("type", MAMORI_KEY_STRING),
+    K("address", MAMORI_KEY_STRING), K("parent", MAMORI_KEY_STRING),
+    K("checks", -1),                K("defaults", MAMORI_KEY_GROUP), KEND};
+static const struct mamori_key downtime_keys[] = {
+    K("customer", MAMORI_KEY_STRING), K("asset", MAMORI_KEY_STRING),
+    K("check", MAMORI_KEY_STRING),    K("start", MAMORI_KEY_STRING),
+    K("end", MAMORI_KEY_STRING),      K("weekly", MAMORI_KEY_STRING_LIST),
+    K("timezone", MAMORI_KEY_STRING), K("comment", MAMORI_KEY_STRING),
+    K("author", MAMORI_KEY_STRING),   KEND};
+
+/* ---- helpers ---- */
+
+static void report(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void report(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
+{
+	char msg[1024], where[512], full[1600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	snprintf(full, sizeof full, "%s: %s", pconf_where(s, where, sizeof where), msg);
+	x->err(x->ud, full);
+	x->errors++;
+}
+
+static void sink(void *ud, const char *msg)
+{
+	struct ctx *x = ud;
+	x->err(x->ud, msg);
+	/* counted by the caller through pconf_validate's return value */
+}
+
+static int validate(struct ctx *x, const config_setting_t *g, const struct mamori_key *a,
+                    const struct mamori_key *b, const char *what)
+{
+	/* Keys typed -1 are structural (lists/groups parsed by hand). */
+	int n = pconf_validate(g, a, b, what, sink, x);
+	x->errors += n;
+	return n;
+}
+
+static const char *str_member(const config_setting_t *g, const char *key)
+{
+	const config_setting_t *m = g ? config_setting_get_member(g, key) : NULL;
+	return m && config_setting_type(m) == CONFIG_TYPE_STRING ? config_setting_get_string(m) : NULL;
+}
+
+static char *dup_member(const config_setting_t *g, const char *key)
+{
+	const char *s = str_member(g, key);
+	return s ? xstrdup(s) : NULL;
+}
+
+/* A list or array member (or absent).  Reports a wrong type. */
+static const config_setting_t *list_member(struct ctx *x, const config_setting_t *g, const char *key)
+{
+	const config_setting_t *m = g ? config_setting_get_member(g, key) : NULL;
+	if (!m)
+		return NULL;
+	int t = config_setting_type(m);
+	if (t != CONFIG_TYPE_LIST && t != CONFIG_TYPE_ARRAY) {
+		report(x, m, "'%s' must be a list ( { ... }, { ... } )", key);
+		return NULL;
+	}
+	return m;
+}
+
+static int valid_ident(const char *s, int allow_dot)
+{
+	if (!s || !*s || strlen(s) > 128)
+		return 0;
+	for (const char *p = s; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+		/* Names become MQTT topic levels and DB keys: no / + # or control. */
+		if (ch < 0x20 || ch == '/' || ch == '+' || ch == '#' || ch == 0x7f || ch == ' ')
+			return 0;
+		if (!allow_dot && ch == '.' && p == s)
+			return 0;
+	}
+	return 1;
+}
+
+static uint64_t hash_setting(const config_setting_t *s, uint64_t h)
+{
+	const char *name = config_setting_name(s);
+	int t = config_setting_type(s);
+	char buf[64];
+	if (name)
+		h = hmap_hash(name, strlen(name)) ^ (h * 1099511628211ULL);
+	h = (h ^ (uint64_t)t) * 1099511628211ULL;
+	switch (t) {
+	case CONFIG_TYPE_GROUP:
+	case CONFIG_TYPE_LIST:
+	case CONFIG_TYPE_ARRAY:
+		for (int i = 0; i < config_setting_length(s); i++)
+			h = hash_setting(config_setting_get_elem(s, (unsigned)i), h);
+		return h;
+	case CONFIG_TYPE_STRING: {
+		const char *v = config_setting_get_string(s);
+		return hmap_hash(v, strlen(v)) ^ (h * 31);
+	}
+	case CONFIG_TYPE_FLOAT:
+		snprintf(buf, sizeof buf, "%.17g", config_setting_get_float(s));
+		break;
+	default:
+		snprintf(buf, sizeof buf, "%lld", config_setting_get_int64(s));
+		break;
+	}
+	return hmap_hash(buf, strlen(buf)) ^ (h * 31);
+}
+
+const char *service_name(int s)
+{
+	static const char *const names[] = {"other", "defender", "web", "mail", "utm", "dns"};
+	return s >= 0 && s < (int)ARRAY_LEN(names) ? names[s] : "other";
+}
+
+int service_parse(const char *s)
+{
+	for (int i = 0; i <= SERVICE_DNS; i++)
+		if (strcmp(s, service_name(i)) == 0)
+			return i;
+	return -1;
+}
+
+static int service_for_plugin(const char *plugin)
+{
+	if (strcmp(plugin, "defender") == 0)
+		return SERVICE_DEFENDER;
+	if (strcmp(plugin, "utm") == 0)
+		return SERVICE_UTM;
+	if (strcmp(plugin, "dns_txt") == 0)
+		return SERVICE_DNS;
+	if (strcmp(plugin, "mail_latency") == 0)
+		return SERVICE_MAIL;
+	return SERVICE_OTHER;
+}
+
+const struct cal *mconf_calendar(const struct mconf *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_calendars; i++)
+		if (strcmp(c->calendars[i].name, name) == 0)
+			return c->calendars[i].cal;
+	return NULL;
+}
+
+/* ---- check parameters and inheritance ---- */
+
+static uint32_t to_ms(double s)
+{
+	double ms = s * 1000.0;
+	return ms > 4e9 ? 4000000000u : (uint32_t)llround(ms);
+}
+
+static void parse_params(struct ctx *x, const config_setting_t *g, struct check_params *p)
+{
+	const config_setting_t *m;
+	double d;
+	memset(p, 0, sizeof *p);
+	if (!g)
+		return;
+	if ((m = config_setting_get_member(g, "interval")) && pconf_setting_duration(m, &d) == 0) {
+		if (d < 0.001 && d != 0)
+			report(x, m, "interval must be at least 1ms");
+		p->interval_ms = to_ms(d);
+		p->set |= P_INTERVAL;
+	}
+	if ((m = config_setting_get_member(g, "retry_interval")) && pconf_setting_duration(m, &d) == 0) {
+		p->retry_ms = to_ms(d);
+		p->set |= P_RETRY;
+	}
+	if ((m = config_setting_get_member(g, "timeout")) && pconf_setting_duration(m, &d) == 0) {
+		if (d <= 0)
+			report(x, m, "timeout must be more than 0");
+		p->timeout_ms = to_ms(d);
+		p->set |= P_TIMEOUT;
+	}
+	if ((m = config_setting_get_member(g, "stale_after")) && pconf_setting_duration(m, &d) == 0) {
+		p->stale_ms = to_ms(d);
+		p->set |= P_STALE;
+	}
+	if ((m = config_setting_get_member(g, "max_attempts")) && config_setting_type(m) == CONFIG_TYPE_INT) {
+		int v = config_setting_get_int(m);
+		if (v < 1 || v > 100)
+			report(x, m, "max_attempts must be 1..100");
+		p->max_attempts = (uint8_t)(v < 1 ? 1 : v > 100 ? 100 : v);
+		p->set |= P_ATTEMPTS;
+	}
+	if ((m = config_setting_get_member(g, "stale_state")) && config_setting_type(m) == CONFIG_TYPE_INT) {
+		int v = config_setting_get_int(m);
+		if (v < 0 || v > 3)
+			report(x, m, "stale_state must be 0..3");
+		p->stale_state = (uint8_t)(v & 3);
+		p->set |= P_STALE_STATE;
+	}
+	if ((m = config_setting_get_member(g, "flap_detection")) && config_setting_type(m) == CONFIG_TYPE_BOOL) {
+		p->flap_enabled = (uint8_t)config_setting_get_bool(m);
+		p->set |= P_FLAP;
+	}
+	int t;
+	if ((m = config_setting_get_member(g, "flap_low")) &&
+	    ((t = config_setting_type(m)) == CONFIG_TYPE_FLOAT || t == CONFIG_TYPE_INT)) {
+		p->flap_low = (float)(t == CONFIG_TYPE_FLOAT ? config_setting_get_float(m) : config_setting_get_int(m));
+		p->set |= P_FLAP_LOW;
+	}
+	if ((m = config_setting_get_member(g, "flap_high")) &&
+	    ((t = config_setting_type(m)) == CONFIG_TYPE_FLOAT || t == CONFIG_TYPE_INT)) {
+		p->flap_high = (float)(t == CONFIG_TYPE_FLOAT ? config_setting_get_float(m) : config_setting_get_int(m));
+		p->set |= P_FLAP_HIGH;
+	}
+	if ((m = config_setting_get_member(g, "service")) && config_setting_type(m) == CONFIG_TYPE_STRING) {
+		int sv = service_parse(config_setting_get_string(m));
+		if (sv < 0)
+			report(x, m, "unknown service '%s' (defender, web, mail, utm, dns, other)",
+			       config_setting_get_string(m));
+		p->service = (uint8_t)(sv < 0 ? 0 : sv);
+		p->set |= P_SERVICE;
+	}
+	if ((m = config_setting_get_member(g, "check_period")) && config_setting_type(m) == CONFIG_TYPE_STRING) {
+		p->period = mconf_calendar(x->c, config_setting_get_string(m));
+		if (!p->period)
+			report(x, m, "check_period: undefined calendar '%s'", config_setting_get_string(m));
+		p->set |= P_PERIOD;
+	}
+}
+
+/* Fill what `child` did not set from `parent`. */
+static void inherit(struct check_params *child, const struct check_params *parent)
+{
+#define INH(flag, field)                                                                           \
+	if (!(child->set & (flag)) && (parent->set & (flag))) {                                    \
+		child->field = parent->field;                                                      \
+		child->set |= (flag);                                                              \
+	}
+	INH(P_INTERVAL, interval_ms);
+	INH(P_RETRY, retry_ms);
+	INH(P_TIMEOUT, timeout_ms);
+	INH(P_STALE, stale_ms);
+	INH(P_ATTEMPTS, max_attempts);
+	INH(P_STALE_STATE, stale_state);
+	INH(P_FLAP, flap_enabled);
+	INH(P_FLAP_LOW, flap_low);
+	INH(P_FLAP_HIGH, flap_high);
+	INH(P_SERVICE, service);
+	INH(P_PERIOD, period);
+#undef INH
+}
+
+/* Built-in defaults (Nagios/Icinga habits): 5m interval, 1m retry, 3
+ * attempts, 60s timeout, flap detection 20%/30%.  Passive checks (agent
+ * reports) default to max_attempts = 1: each report is a complete
+ * observation.  The retry interval never exceeds the interval. */
+static void finish_params(struct check_params *p, const char *plugin, int passive)
+{
+	static const struct check_params builtin = {
+	    .interval_ms = 300000, .retry_ms = 60000, .timeout_ms = 60000, .max_attempts = 3,
+	    .stale_state = 2, .flap_enabled = 1, .flap_low = 20, .flap_high = 30,
+	    .set = P_INTERVAL | P_RETRY | P_TIMEOUT | P_ATTEMPTS | P_STALE_STATE | P_FLAP |
+	           P_FLAP_LOW | P_FLAP_HIGH};
+	if (passive && !(p->set & P_ATTEMPTS)) {
+		p->max_attempts = 1;
+		p->set |= P_ATTEMPTS;
+	}
+	if (!(p->set & P_SERVICE)) {
+		p->service = (uint8_t)service_for_plugin(plugin);
+		p->set |= P_SERVICE;
+	}
+	int had_retry = p->set & P_RETRY;
+	inherit(p, &builtin);
+	if (!had_retry && p->retry_ms > p->interval_ms)
+		p->retry_ms = p->interval_ms;
+}
+
+/* ---- sections ---- */
+
+static void parse_daemon(struct ctx *x, const config_setting_t *d)
+{
+	struct mconf *c = x->c;
+	if (d)
+		validate(x, d, daemon_keys, NULL, "daemon");
+	c->state_dir = dup_member(d, "state_dir");
+	c->plugin_dir = dup_member(d, "plugin_dir");
+	c->data_dir = dup_member(d, "data_dir");
+	c->node = dup_member(d, "node");
+	if (!c->state_dir)
+		c->state_dir = xstrdup(MAMORI_STATEDIR);
+	if (!c->plugin_dir)
+		c->plugin_dir = xstrdup(MAMORI_PLUGINDIR);
+	if (!c->data_dir)
+		c->data_dir = xstrdup(x->datadir ? x->datadir : MAMORI_DATADIR);
+	if (!c->node) {
+		char host[256] = "mamori";
+		gethostname(host, sizeof host - 1);
+		c->node = xstrdup(host);
+	}
+	if (!valid_ident(c->node, 0))
+		report(x, d, "daemon.node '%s' is not usable as an MQTT topic level", c->node);
+	c->log_level = LOG_LVL_INFO;
+	const char *lv = str_member(d, "log_level");
+	if (lv && (c->log_level = log_level_parse(lv)) < 0) {
+		report(x, config_setting_get_member(d, "log_level"),
+		       "log_level must be err, warning, notice, info or debug");
+		c->log_level = LOG_LVL_INFO;
+	}
+	c->flush_interval = 0.1;
+	const config_setting_t *m;
+	if (d && (m = config_setting_get_member(d, "flush_interval")))
+		pconf_setting_duration(m, &c->flush_interval);
+	c->retention_days = 400;
+	if (d && (m = config_setting_get_member(d, "retention_days")) && config_setting_type(m) == CONFIG_TYPE_INT)
+		c->retention_days = (uint32_t)config_setting_get_int(m);
+}
+
+static void fill_strings(const config_setting_t *m, const char **out, size_t max, size_t *n)
+{
+	*n = 0;
+	if (!m)
+		return;
+	if (config_setting_type(m) == CONFIG_TYPE_STRING) {
+		out[(*n)++] = config_setting_get_string(m);
+		return;
+	}
+	for (int i = 0; i < config_setting_length(m) && *n < max; i++) {
+		const char *s = config_setting_get_string(config_setting_get_elem(m, (unsigned)i));
+		if (s)
+			out[(*n)++] = s;
+	}
+}
+
+static void parse_calendar(struct ctx *x, const config_setting_t *g, struct cfg_calendar *out)
+{
+	char err[CAL_ERRLEN];
+	validate(x, g, calendar_keys, NULL, "calendar");
+	const char *name = str_member(g, "name");
+	const char *tz = str_member(g, "timezone");
+	if (!name || !tz) {
+		report(x, g, "calendar needs 'name' and 'timezone'");
+		return;
+	}
+	const char *hours[64];
+	size_t nh;
+	fill_strings(config_setting_get_member(g, "hours"), hours, 64, &nh);
+	if (!nh) {
+		report(x, g, "calendar '%s' needs 'hours' (e.g. [ \"mon-fri 09:00-17:30\" ])", name);
+		return;
+	}
+	struct cal *cal = cal_new(name, tz, hours, nh, err, sizeof err);
+	if (!cal) {
+		report(x, g, "calendar '%s': %s", name, err);
+		return;
+	}
+	const char *hol[32];
+	size_t nhol;
+	const config_setting_t *hm = config_setting_get_member(g, "holidays");
+	fill_strings(hm, hol, 32, &nhol);
+	for (size_t i = 0; i < nhol; i++) {
+		char path[1024];
+		if (cal_holidays_path(hol[i], x->c->data_dir, path, sizeof path) != 0 ||
+		    cal_holidays_load(cal, path, err, sizeof err) != 0) {
+			report(x, hm, "calendar '%s': holidays '%s': %s", name, hol[i],
+			       cal_holidays_path(hol[i], x->c->data_dir, path, sizeof path) ? "bad name" : err);
+		}
+	}
+	const char *clo[64];
+	size_t nclo;
+	const config_setting_t *cm = config_setting_get_member(g, "closures");
+	fill_strings(cm, clo, 64, &nclo);
+	for (size_t i = 0; i < nclo; i++) {
+		/* "2026-12-29 12:00/2027-01-04 09:00" in the calendar's zone */
+		char a[64], b[64];
+		time_t from, to;
+		const char *slash = strchr(clo[i], '/');
+		if (!slash || (size_t)(slash - clo[i]) >= sizeof a || strlen(slash + 1) >= sizeof b) {
+			report(x, cm, "closure '%s': use \"YYYY-MM-DD HH:MM/YYYY-MM-DD HH:MM\"", clo[i]);
+			continue;
+		}
+		memcpy(a, clo[i], (size_t)(slash - clo[i]));
+		a[slash - clo[i]] = '\0';
+		strcpy(b, slash + 1);
+		if (cal_parse_local(cal, a, &from) != 0 || cal_parse_local(cal, b, &to) != 0 || to <= from) {
+			report(x, cm, "closure '%s': use \"YYYY-MM-DD HH:MM/YYYY-MM-DD HH:MM\" (end after start)", clo[i]);
+			continue;
+		}
+		cal_add_closure(cal, from, to);
+	}
+	out->name = xstrdup(name);
+	out->cal = cal;
+}
+
+static void parse_calendars(struct ctx *x, const config_setting_t *root)
+{
+	const config_setting_t *l = list_member(x, root, "calendars");
+	int n = l ? config_setting_length(l) : 0;
+	struct mconf *c = x->c;
+	/* Built in: "always" (24x7 UTC), unless the user defines it. */
+	c->calendars = xcalloc((size_t)n + 1, sizeof *c->calendars);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+			report(x, g, "calendars: each entry must be a group { ... }");
+			continue;
+		}
+		struct cfg_calendar cal = {0};
+		parse_calendar(x, g, &cal);
+		if (!cal.name)
+			continue;
+		if (mconf_calendar(c, cal.name)) {
+			report(x, g, "duplicate calendar name '%s'", cal.name);
+			cal_free(cal.cal);
+			free(cal.name);
+			continue;
+		}
+		c->calendars[c->n_calendars++] = cal;
+	}
+	if (!mconf_calendar(c, "always")) {
+		char err[CAL_ERRLEN];
+		const char *h[] = {"mon-sun 00:00-24:00"};
+		c->calendars[c->n_calendars].cal = cal_new("always", "UTC", h, 1, err, sizeof err);
+		c->calendars[c->n_calendars].name = xstrdup("always");
+		if (c->calendars[c->n_calendars].cal)
+			c->n_calendars++;
+		else
+			free(c->calendars[c->n_calendars].name);
+	}
+}
+
+static int plugin_index(struct mconf *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_plugins; i++)
+		if (strcmp(c->plugins[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static const struct mamori_key plugin_core_keys[] = {
+    K("name", MAMORI_KEY_STRING), K("max_concurrent", MAMORI_KEY_INT), K("isolate", MAMORI_KEY_BOOL), KEND};
+
+static void parse_plugins(struct ctx *x, const config_setting_t *root)
+{
+	const config_setting_t *l = list_member(x, root, "plugins");
+	struct mconf *c = x->c;
+	size_t cap = (size_t)(l ? config_setting_length(l) : 0) + loader_count(x->loader) + 1;
+	c->plugins = xcalloc(cap, sizeof *c->plugins);
+	for (int i = 0; l && i < config_setting_length(l); i++) {
+		const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
+		const char *name = str_member(g, "name");
+		struct plugin_mod *m = name ? loader_find(x->loader, name) : NULL;
+		if (!name) {
+			report(x, g, "plugins: entry needs 'name'");
+			continue;
+		}
+		if (!m) {
+			report(x, g, "plugins: no plugin named '%s' in %s", name, c->plugin_dir);
+			continue;
+		}
+		if (plugin_index(c, name) >= 0) {
+			report(x, g, "plugins: '%s' configured twice", name);
+			continue;
+		}
+		char what[160];
+		snprintf(what, sizeof what, "plugin '%s'", name);
+		validate(x, g, m->def ? m->def->instance_keys : NULL, plugin_core_keys, what);
+		struct cfg_plugin *p = &c->plugins[c->n_plugins++];
+		p->name = xstrdup(name);
+		p->s = g;
+		p->hash = hash_setting(g, 0);
+		p->used = 1;
+		const config_setting_t *mc = config_setting_get_member(g, "max_concurrent");
+		if (mc && config_setting_type(mc) == CONFIG_TYPE_INT)
+			p->max_concurrent = config_setting_get_int(mc);
+		const config_setting_t *iso = config_setting_get_member(g, "isolate");
+		if (iso && config_setting_type(iso) == CONFIG_TYPE_BOOL && config_setting_get_bool(iso)) {
+			/* Not built yet: say so rather than silently running in-process. */
+			report(x, iso, "plugin '%s': isolate = true is not supported by this version", name);
+		}
+	}
+	/* A default instance for every other plugin. */
+	for (size_t i = 0; i < loader_count(x->loader); i++) {
+		struct plugin_mod *m = loader_at(x->loader, i);
+		if (plugin_index(c, m->name) >= 0)
+			continue;
+		struct cfg_plugin *p = &c->plugins[c->n_plugins++];
+		p->name = xstrdup(m->name);
+	}
+}
+
+static void parse_named_list(struct ctx *x, const config_setting_t *root, const char *key,
+                             char ***names, size_t *n)
+{
+	const config_setting_t *l = list_member(x, root, key);
+	*names = NULL;
+	*n = 0;
+	if (!l)
+		return;
+	*names = xcalloc((size_t)config_setting_length(l) + 1, sizeof **names);
+	for (int i = 0; i < config_setting_length(l); i++) {
+		const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
+		const char *name = str_member(g, "name");
+		if (!name || !valid_ident(name, 0)) {
+			report(x, g, "%s: entry needs a 'name' usable as an MQTT topic level", key);
+			continue;
+		}
+		for (size_t j = 0; j < *n; j++)
+			if (strcmp((*names)[j], name) == 0)
+				report(x, g, "%s: duplicate name '%s'", key, name);
+		const char *cal = str_member(g, "calendar");
+		if (cal && !mconf_calendar(x->c, cal))
+			report(x, config_setting_get_member(g, "calendar"), "%s '%s': undefined calendar '%s'",
+			       key, name, cal);
+		(*names)[(*n)++] = xstrdup(name);
+	}
+}
+
+static int center_known(const struct mconf *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_centers; i++)
+		if (strcmp(c->center_names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Routes are matched by the route module; here only their references. */
+static void check_routes(struct ctx *x, const config_setting_t *root)
+{
+	const config_setting_t *l = list_member(x, root, "routes");
+	for (int i = 0; l && i < config_setting_length(l); i++) {
+		const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
+		const char *center = str_member(g, "center");
+		if (!center)
+			report(x, g, "routes: each rule needs 'center'");
+		else if (!center_known(x->c, center))
+			report(x, config_setting_get_member(g, "center"), "routes: undefined center '%s'", center);
+	}
+}
+
+static int parse_check(struct ctx *x, const config_setting_t *g, const struct cfg_asset *a,
+                       const struct check_params *inherited, struct cfg_check *out)
+{
+	const char *plugin = str_member(g, "plugin");
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP || !plugin) {
+		report(x, g, "check of asset '%s' needs 'plugin'", a->name);
+		return -1;
+	}
+	int pi = plugin_index(x->c, plugin);
+	struct plugin_mod *m = loader_find(x->loader, plugin);
+	if (pi < 0 || !m) {
+		report(x, config_setting_get_member(g, "plugin"), "asset '%s': unknown plugin '%s'", a->name, plugin);
+		return -1;
+	}
+	const char *name = str_member(g, "name");
+	if (!name)
+		name = plugin;
+	if (!valid_ident(name, 0)) {
+		report(x, g, "asset '%s': check name '%s' is not usable as an MQTT topic level", a->name, name);
+		return -1;
+	}
+	char what[400];
+	snprintf(what, sizeof what, "check '%s' of asset '%s'", name, a->name);
+	/* A refused plugin has no key table: accept its keys unchecked, the
+	 * check will report UNKNOWN with the refusal. */
+	if (m->def)
+		validate(x, g, m->def->check_keys, check_core_keys, what);
+	int passive = m->def && (m->def->flags & MAMORI_PLUGIN_PASSIVE);
+	parse_params(x, g, &out->p);
+	inherit(&out->p, inherited);
+	finish_params(&out->p, plugin, passive);
+	out->name = xstrdup(name);
+	out->plugin = xstrdup(plugin);
+	out->pinst = (uint32_t)pi;
+	x->c->plugins[pi].used = 1;
+	out->s = g;
+	uint64_t h = hash_setting(g, 0);
+	if (a->address)
+		h ^= hmap_hash(a->address, strlen(a->address)) * 7;
+	h ^= hmap_hash(a->type, strlen(a->type)) * 13;
+	out->hash = h;
+	return 0;
+}
+
+static void parse_asset(struct ctx *x, const config_setting_t *g, struct cfg_customer *cu,
+                        const struct check_params *inherited, struct cfg_asset *a)
+{
+	char what[300];
+	const char *name = str_member(g, "name");
+	snprintf(what, sizeof what, "asset '%s' of customer '%s'", name ? name : "?", cu->id);
+	validate(x, g, asset_keys, NULL, what);
+	if (!name || !valid_ident(name, 1)) {
+		report(x, g, "customer '%s': asset needs a 'name' usable as an MQTT topic level", cu->id);
+		return;
+	}
+	a->name = xstrdup(name);
+	a->type = xstrdup(str_member(g, "type") ? str_member(g, "type") : "host");
+	a->address = dup_member(g, "address");
+	a->parent = dup_member(g, "parent");
+	struct check_params p;
+	const config_setting_t *d = config_setting_get_member(g, "defaults");
+	if (d)
+		validate(x, d, defaults_keys, NULL, "asset defaults");
+	parse_params(x, d, &p);
+	inherit(&p, inherited);
+	const config_setting_t *l = list_member(x, g, "checks");
+	int n = l ? config_setting_length(l) : 0;
+	a->checks = xcalloc((size_t)n + 1, sizeof *a->checks);
+	for (int i = 0; i < n; i++) {
+		struct cfg_check *ck = &a->checks[a->n_checks];
+		const config_setting_t *cg = config_setting_get_elem(l, (unsigned)i);
+		if (parse_check(x, cg, a, &p, ck) != 0)
+			continue;
+		for (size_t j = 0; j < a->n_checks; j++)
+			if (strcmp(a->checks[j].name, ck->name) == 0) {
+				report(x, cg, "asset '%s': duplicate check name '%s' (set 'name' to tell them apart)",
+				       a->name, ck->name);
+				break;
+			}
+		a->n_checks++;
+	}
+	x->c->n_checks += a->n_checks;
+}
+
+static void parse_agents(struct ctx *x, const config_setting_t *g, struct cfg_customer *cu,
+                         const struct check_params *inherited)
+{
+	if (!g)
+		return;
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+		report(x, g, "agents must be a group { defender = { ... }; }");
+		return;
+	}
+	int n = config_setting_length(g);
+	cu->agents = xcalloc((size_t)n + 1, sizeof *cu->agents);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *ag = config_setting_get_elem(g, (unsigned)i);
+		const char *plugin = config_setting_name(ag);
+		int pi = plugin_index(x->c, plugin);
+		struct plugin_mod *m = loader_find(x->loader, plugin);
+		if (pi < 0 || !m || config_setting_type(ag) != CONFIG_TYPE_GROUP) {
+			report(x, ag, "agents: unknown plugin '%s'", plugin);
+			continue;
+		}
+		if (m->def && !(m->def->flags & MAMORI_PLUGIN_PASSIVE)) {
+			report(x, ag, "agents: plugin '%s' is not fed by agents (not passive)", plugin);
+			continue;
+		}
+		char what[200];
+		snprintf(what, sizeof what, "agents.%s of customer '%s'", plugin, cu->id);
+		if (m->def)
+			validate(x, ag, m->def->check_keys, agent_core_keys, what);
+		struct cfg_agent *a = &cu->agents[cu->n_agents++];
+		a->plugin = xstrdup(plugin);
+		a->pinst = (uint32_t)pi;
+		x->c->plugins[pi].used = 1;
+		a->s = ag;
+		a->hash = hash_setting(ag, 0);
+		const config_setting_t *ar = config_setting_get_member(ag, "auto_register");
+		a->auto_register = ar && config_setting_type(ar) == CONFIG_TYPE_BOOL ? config_setting_get_bool(ar) : 0;
+		a->asset_type = xstrdup(str_member(ag, "asset_type") ? str_member(ag, "asset_type") : "pc");
+		parse_params(x, ag, &a->p);
+		inherit(&a->p, inherited);
+		if (!(a->p.set & P_STALE)) {
+			a->p.stale_ms = 15 * 60 * 1000; /* 3 x the agent's 5-minute report interval */
+			a->p.set |= P_STALE;
+		}
+		finish_params(&a->p, plugin, 1);
+	}
+}
+
+static int asset_index(const struct cfg_customer *cu, const char *name)
+{
+	for (size_t i = 0; i < cu->n_assets; i++)
+		if (strcmp(cu->assets[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void check_parents(struct ctx *x, struct cfg_customer *cu, const config_setting_t *l)
+{
+	for (size_t i = 0; i < cu->n_assets; i++) {
+		struct cfg_asset *a = &cu->assets[i];
+		if (!a->parent)
+			continue;
+		if (asset_index(cu, a->parent) < 0) {
+			report(x, l, "customer '%s': asset '%s' names undefined parent '%s'", cu->id, a->name, a->parent);
+			continue;
+		}
+		/* Follow the chain: a cycle would make every member unreachable forever. */
+		const struct cfg_asset *p = a;
+		for (size_t steps = 0; p && p->parent; steps++) {
+			if (steps > cu->n_assets) {
+				report(x, l, "customer '%s': parent chain of asset '%s' is a cycle", cu->id, a->name);
+				break;
+			}
+			int k = asset_index(cu, p->parent);
+			p = k >= 0 ? &cu->assets[k] : NULL;
+		}
+	}
+}
+
+static void parse_customer(struct ctx *x, const config_setting_t *g, const struct check_params *global,
+                           struct hmap *ids, struct cfg_customer *cu)
+{
+	const char *id = str_member(g, "id");
+	char what[200];
+	snprintf(what, sizeof what, "customer '%s'", id ? id : "?");
+	validate(x, g, customer_keys, NULL, what);
+	if (!id || !valid_ident(id, 0)) {
+		report(x, g, "customer needs an 'id' usable as an MQTT topic level");
+		return;
+	}
+	if (hmap_get(ids, id, strlen(id))) {
+		report(x, g, "duplicate customer id '%s'", id);
+		return;
+	}
+	cu->id = xstrdup(id);
+	hmap_put(ids, cu->id, strlen(cu->id), cu);
+	cu->name = xstrdup(str_member(g, "name") ? str_member(g, "name") : id);
+	cu->region = xstrdup(str_member(g, "region") ? str_member(g, "region") : "");
+	const char *tags[64];
+	size_t nt;
+	fill_strings(config_setting_get_member(g, "tags"), tags, 64, &nt);
+	cu->tags = xcalloc(nt + 1, sizeof *cu->tags);
+	for (size_t i = 0; i < nt; i++)
+		cu->tags[cu->n_tags++] = xstrdup(tags[i]);
+	cu->sla = config_setting_get_member(g, "sla");
+	struct check_params p;
+	const config_setting_t *d = config_setting_get_member(g, "defaults");
+	if (d)
+		validate(x, d, defaults_keys, NULL, "customer defaults");
+	parse_params(x, d, &p);
+	inherit(&p, global);
+	parse_agents(x, config_setting_get_member(g, "agents"), cu, &p);
+	const config_setting_t *l = list_member(x, g, "assets");
+	int n = l ? config_setting_length(l) : 0;
+	cu->assets = xcalloc((size_t)n + 1, sizeof *cu->assets);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *ag = config_setting_get_elem(l, (unsigned)i);
+		if (config_setting_type(ag) != CONFIG_TYPE_GROUP) {
+			report(x, ag, "assets: each entry must be a group { ... }");
+			continue;
+		}
+		struct cfg_asset *a = &cu->assets[cu->n_assets];
+		parse_asset(x, ag, cu, &p, a);
+		if (!a->name)
+			continue;
+		if (asset_index(cu, a->name) >= 0) {
+			report(x, ag, "customer '%s': duplicate asset name '%s'", cu->id, a->name);
+		}
+		cu->n_assets++;
+	}
+	check_parents(x, cu, l ? l : g);
+}
+
+static void parse_customers(struct ctx *x, const config_setting_t *root)
+{
+	const config_setting_t *l = list_member(x, root, "customers");
+	struct mconf *c = x->c;
+	struct check_params global;
+	const config_setting_t *d = config_setting_get_member(root, "defaults");
+	if (d)
+		validate(x, d, defaults_keys, NULL, "defaults");
+	parse_params(x, d, &global);
+	int n = l ? config_setting_length(l) : 0;
+	c->customers = xcalloc((size_t)n + 1, sizeof *c->customers);
+	struct hmap ids;
+	hmap_init(&ids);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+			report(x, g, "customers: each entry must be a group { ... }");
+			continue;
+		}
+		struct cfg_customer *cu = &c->customers[c->n_customers];
+		parse_customer(x, g, &global, &ids, cu);
+		if (cu->id)
+			c->n_customers++;
+	}
+	hmap_free(&ids);
+}
+
+static void parse_downtimes(struct ctx *x, const config_setting_t *root)
+{
+	const config_setting_t *l = list_member(x, root, "downtimes");
+	struct mconf *c = x->c;
+	int n = l ? config_setting_length(l) : 0;
+	c->downtimes = xcalloc((size_t)n + 1, sizeof *c->downtimes);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
+		validate(x, g, downtime_keys, NULL, "downtime");
+		struct cfg_downtime dt = {0};
+		const char *cust = str_member(g, "customer");
+		if (!cust) {
+			report(x, g, "downtime needs 'customer' (and optionally 'asset', 'check')");
+			continue;
+		}
+		const struct cfg_customer *cu = NULL;
+		for (size_t k = 0; k < c->n_customers; k++)
+			if (strcmp(c->customers[k].id, cust) == 0)
+				cu = &c->customers[k];
+		if (!cu) {
+			report(x, g, "downtime: undefined customer '%s'", cust);
+			continue;
+		}
+		const char *asset = str_member(g, "asset");
+		if (asset && asset_index(cu, asset) < 0)
+			report(x, g, "downtime: customer '%s' has no asset '%s'", cust, asset);
+		const char *tz = str_member(g, "timezone") ? str_member(g, "timezone") : "UTC";
+		const char *weekly[16];
+		size_t nw;
+		fill_strings(config_setting_get_member(g, "weekly"), weekly, 16, &nw);
+		char err[CAL_ERRLEN];
+		if (nw) {
+			dt.weekly = cal_new("downtime", tz, weekly, nw, err, sizeof err);
+			if (!dt.weekly) {
+				report(x, g, "downtime weekly: %s", err);
+				continue;
+			}
+		} else {
+			const char *s = str_member(g, "start"), *e = str_member(g, "end");
+			struct cal *zone = NULL;
+			const char *h[] = {"mon-sun 00:00-24:00"};
+			time_t ts, te;
+			zone = cal_new("tz", tz, h, 1, err, sizeof err);
+			if (!zone || !s || !e || cal_parse_local(zone, s, &ts) != 0 ||
+			    cal_parse_local(zone, e, &te) != 0 || te <= ts) {
+				report(x, g, "downtime needs 'start' and 'end' (\"YYYY-MM-DD HH:MM\", end after start) or 'weekly'");
+				cal_free(zone);
+				continue;
+			}
+			cal_free(zone);
+			dt.start = (double)ts;
+			dt.end = (double)te;
+		}
+		dt.customer = xstrdup(cust);
+		dt.asset = dup_member(g, "asset");
+		dt.check = dup_member(g, "check");
+		dt.comment = dup_member(g, "comment");
+		dt.author = dup_member(g, "author");
+		c->downtimes[c->n_downtimes++] = dt;
+	}
+}
+
+static struct mconf *parse_tree(struct ctx *x)
+{
+	const config_setting_t *root = config_root_setting(&x->c->tree);
+	validate(x, root, root_keys, NULL, "top level");
+	parse_daemon(x, config_setting_get_member(root, "daemon"));
+	parse_calendars(x, root);
+	parse_plugins(x, root);
+	x->c->mqtt = config_setting_get_member(root, "mqtt");
+	x->c->http = config_setting_get_member(root, "http");
+	x->c->centers = list_member(x, root, "centers");
+	x->c->routes = list_member(x, root, "routes");
+	parse_named_list(x, root, "centers", &x->c->center_names, &x->c->n_centers);
+	check_routes(x, root);
+	parse_customers(x, root);
+	parse_downtimes(x, root);
+	if (x->errors) {
+		mconf_free(x->c);
+		return NULL;
+	}
+	return x->c;
+}
+
+static struct mconf *load(const char *path, const char *text, struct loader *plugins,
+                          const char *datadir, config_err_fn err, void *ud)
+{
+	struct ctx x = {.loader = plugins, .datadir = datadir, .err = err, .ud = ud};
+	x.c = xcalloc(1, sizeof *x.c);
+	config_init(&x.c->tree);
+	x.c->tree_live = 1;
+	x.c->path = xstrdup(path ? path : "(string)");
+	if (path) {
+		char *dir = xstrdup(path);
+		config_set_include_dir(&x.c->tree, dirname(dir));
+		free(dir);
+	}
+	int ok = path ? config_read_file(&x.c->tree, path) : config_read_string(&x.c->tree, text);
+	if (!ok) {
+		char msg[1200];
+		const char *f = config_error_file(&x.c->tree);
+		if (config_error_type(&x.c->tree) == CONFIG_ERR_FILE_IO)
+			snprintf(msg, sizeof msg, "%s: cannot read file", path);
+		else
+			snprintf(msg, sizeof msg, "%s:%d: %s", f ? f : x.c->path, config_error_line(&x.c->tree),
+			         config_error_text(&x.c->tree));
+		err(ud, msg);
+		mconf_free(x.c);
+		return NULL;
+	}
+	return parse_tree(&x);
+}
+
+struct mconf *config_load(const char *path, struct loader *plugins, const char *datadir,
+                          config_err_fn err, void *ud)
+{
+	return load(path, NULL, plugins, datadir, err, ud);
+}
+
+struct mconf *config_load_string(const char *text, struct loader *plugins, const char *datadir,
+                                 config_err_fn err, void *ud)
+{
+	return load(NULL, text, plugins, datadir, err, ud);
+}
+
+int config_peek_daemon(const char *path, char **plugin_dir, char **data_dir, config_err_fn err, void *ud)
+{
+	config_t t;
+	config_init(&t);
+	char *dir = xstrdup(path);
+	config_set_include_dir(&t, dirname(dir));
+	free(dir);
+	if (!config_read_file(&t, path)) {
+		char msg[1200];
+		const char *f = config_error_file(&t);
+		if (config_error_type(&t) == CONFIG_ERR_FILE_IO)
+			snprintf(msg, sizeof msg, "%s: cannot read file", path);
+		else
+			snprintf(msg, sizeof msg, "%s:%d: %s", f ? f : path, config_error_line(&t), config_error_text(&t));
+		err(ud, msg);
+		config_destroy(&t);
+		return -1;
+	}
+	const config_setting_t *d = config_lookup(&t, "daemon");
+	const char *pd = str_member(d, "plugin_dir"), *dd = str_member(d, "data_dir");
+	*plugin_dir = xstrdup(pd ? pd : MAMORI_PLUGINDIR);
+	*data_dir = xstrdup(dd ? dd : MAMORI_DATADIR);
+	config_destroy(&t);
+	return 0;
+}
+
+void mconf_drop_tree(struct mconf *c)
+{
+	if (!c || !c->tree_live)
+		return;
+	config_destroy(&c->tree);
+	c->tree_live = 0;
+	c->mqtt = c->http = c->centers = c->routes = NULL;
+	for (size_t i = 0; i < c->n_plugins; i++)
+		c->plugins[i].s = NULL;
+	for (size_t i = 0; i < c->n_customers; i++) {
+		struct cfg_customer *cu = &c->customers[i];
+		cu->sla = NULL;
+		for (size_t j = 0; j < cu->n_agents; j++)
+			cu->agents[j].s = NULL;
+		for (size_t j = 0; j < cu->n_assets; j++)
+			for (size_t k = 0; k < cu->assets[j].n_checks; k++)
+				cu->assets[j].checks[k].s = NULL;
+	}
+}
+
+void mconf_free(struct mconf *c)
+{
+	if (!c)
+		return;
+	mconf_drop_tree(c);
+	for (size_t i = 0; i < c->n_customers; i++) {
+		struct cfg_customer *cu = &c->customers[i];
+		for (size_t j = 0; j < cu->n_assets; j++) {
+			struct cfg_asset *a = &cu->assets[j];
+			for (size_t k = 0; k < a->n_checks; k++) {
+				free(a->checks[k].name);
+				free(a->checks[k].plugin);
+			}
+			free(a->checks);
+			free(a->name);
+			free(a->type);
+			free(a->address);
+			free(a->parent);
+		}
+		for (size_t j = 0; j < cu->n_agents; j++) {
+			free(cu->agents[j].plugin);
+			free(cu->agents[j].asset_type);
+		}
+		for (size_t j = 0; j < cu->n_tags; j++)
+			free(cu->tags[j]);
+		free(cu->tags);
+		free(cu->agents);
+		free(cu->assets);
+		free(cu->id);
+		free(cu->name);
+		free(cu->region);
+	}
+	free(c->customers);
+	for (size_t i = 0; i < c->n_downtimes; i++) {
+		struct cfg_downtime *d = &c->downtimes[i];
+		free(d->customer);
+		free(d->asset);
+		free(d->check);
+		free(d->comment);
+		free(d->author);
+		cal_free(d->weekly);
+	}
+	free(c->downtimes);
+	for (size_t i = 0; i < c->n_calendars; i++) {
+		free(c->calendars[i].name);
+		cal_free(c->calendars[i].cal);
+	}
+	free(c->calendars);
+	for (size_t i = 0; i < c->n_plugins; i++)
+		free(c->plugins[i].name);
+	free(c->plugins);
+	for (size_t i = 0; i < c->n_centers; i++)
+		free(c->center_names[i]);
+	free(c->center_names);
+	free(c->state_dir);
+	free(c->plugin_dir);
+	free(c->data_dir);
+	free(c->node);
+	free(c->path);
+	free(c);
+}

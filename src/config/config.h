@@ -1,0 +1,168 @@
+/*
+ * config: the configuration file (libconfig) -> validated, typed objects.
+ *
+ * Owns syntax and reference checking: unknown keys, wrong types, duplicate
+ * names, references to undefined calendars, centers, plugins or parent
+ * assets are errors naming file and line, and a config with any error is
+ * refused whole (startup stops; a reload keeps the running config).
+ * Defaults are inherited global -> customer -> asset -> check through
+ * `defaults = { ... }` groups at each level.
+ *
+ * Plugin keys are validated against the plugin's own key table; the
+ * plugin's check_prepare is *not* called here (the server does that, with
+ * the libconfig tree still alive: it lives in struct mconf until
+ * mconf_free, and may be freed earlier with mconf_drop_tree).
+ *
+ * Must never: touch the event loop, open sockets, or keep pointers into
+ * the server's runtime objects.
+ */
+#ifndef MAMORI_CONFIG_H
+#define MAMORI_CONFIG_H
+
+#include <libconfig.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct loader;
+struct cal;
+
+enum service {
+	SERVICE_OTHER = 0,
+	SERVICE_DEFENDER,
+	SERVICE_WEB,
+	SERVICE_MAIL,
+	SERVICE_UTM,
+	SERVICE_DNS,
+};
+const char *service_name(int s);
+int service_parse(const char *s); /* -1 if unknown */
+
+/* Timing and policy of a check, inheritable. */
+struct check_params {
+	uint32_t interval_ms;
+	uint32_t retry_ms;
+	uint32_t timeout_ms;
+	uint32_t stale_ms;      /* passive freshness; 0 = none */
+	uint8_t max_attempts;
+	uint8_t stale_state;
+	uint8_t flap_enabled;
+	uint8_t service;
+	float flap_low, flap_high;
+	const struct cal *period; /* check_period, or NULL = always */
+	/* which fields were set at this level (for inheritance) */
+	uint32_t set;
+};
+
+struct cfg_check {
+	char *name;
+	char *plugin;
+	uint32_t pinst;          /* index into mconf.plugins */
+	struct check_params p;
+	const config_setting_t *s; /* valid while the tree lives */
+	uint64_t hash;           /* of its config text: reload keeps unchanged checks */
+};
+
+struct cfg_asset {
+	char *name;
+	char *type;
+	char *address;
+	char *parent;            /* parent asset name (same customer) or NULL */
+	struct cfg_check *checks;
+	size_t n_checks;
+};
+
+/* `agents = { defender = { auto_register; stale_after; ... } }`: every
+ * agent-reported asset of the customer gets a check `plugin` with these
+ * keys. */
+struct cfg_agent {
+	char *plugin;
+	uint32_t pinst;
+	int auto_register;
+	char *asset_type;        /* default "pc" */
+	struct check_params p;
+	const config_setting_t *s;
+	uint64_t hash;
+};
+
+struct cfg_customer {
+	char *id;
+	char *name;
+	char *region;
+	char **tags;
+	size_t n_tags;
+	struct cfg_asset *assets;
+	size_t n_assets;
+	struct cfg_agent *agents;
+	size_t n_agents;
+	const config_setting_t *sla; /* contract override, parsed by the sla module */
+};
+
+struct cfg_plugin {
+	char *name;              /* plugin name */
+	int max_concurrent;      /* 0 = unlimited */
+	int isolate;
+	const config_setting_t *s; /* its block, or NULL (default instance) */
+	uint64_t hash;
+	int used;                /* configured or used by a check: gets an instance */
+};
+
+struct cfg_calendar {
+	char *name;
+	struct cal *cal;
+};
+
+struct cfg_downtime {
+	char *customer, *asset, *check; /* asset/check NULL = all of it */
+	double start, end;
+	struct cal *weekly;      /* recurring window, owned */
+	char *comment, *author;
+};
+
+struct mconf {
+	char *path;
+	config_t tree;
+	int tree_live;
+	/* daemon */
+	char *state_dir;
+	char *plugin_dir;
+	char *data_dir;
+	char *node;
+	int log_level;
+	double flush_interval;   /* store group commit, seconds */
+	uint32_t retention_days;
+	/* sections other modules parse */
+	const config_setting_t *mqtt, *http, *centers, *routes;
+	struct cfg_calendar *calendars;
+	size_t n_calendars;
+	struct cfg_plugin *plugins;
+	size_t n_plugins;
+	struct cfg_customer *customers;
+	size_t n_customers;
+	struct cfg_downtime *downtimes;
+	size_t n_downtimes;
+	size_t n_checks;
+	char **center_names;
+	size_t n_centers;
+};
+
+/* Error sink: every error is reported (not just the first). */
+typedef void (*config_err_fn)(void *ud, const char *msg);
+
+/* Load and validate `path`.  The loader is used to check plugin names
+ * and keys (refused plugins are accepted by name: their checks go UNKNOWN
+ * at run time).  datadir overrides daemon.data_dir for holiday tables when
+ * not NULL.  Returns NULL after reporting every error to err(). */
+struct mconf *config_load(const char *path, struct loader *plugins, const char *datadir,
+                          config_err_fn err, void *ud);
+/* Parse only the daemon section (plugin_dir is needed before plugins load). */
+int config_peek_daemon(const char *path, char **plugin_dir, char **data_dir, config_err_fn err,
+                       void *ud);
+void mconf_drop_tree(struct mconf *c);
+void mconf_free(struct mconf *c);
+const struct cal *mconf_calendar(const struct mconf *c, const char *name);
+
+/* Parse a libconfig text (tests). */
+struct mconf *config_load_string(const char *text, struct loader *plugins, const char *datadir,
+                                 config_err_fn err, void *ud);
+
+#endif

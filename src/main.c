@@ -1,0 +1,143 @@
+/*
+ * mamorid: process setup, signals, and the event loop.
+ *
+ *   mamorid -c FILE [-f]        run (-f: foreground, log to stderr)
+ *   mamorid -c FILE --check-config
+ *   mamorid --version
+ *
+ * SIGHUP reloads the configuration (a bad file keeps the running one),
+ * SIGTERM/SIGINT stop cleanly: in-flight checks are cancelled and every
+ * check's state is saved.
+ */
+#include "buildcfg.h"
+#include "server/server.h"
+#include "util/log.h"
+
+#include <ev.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <mamori/plugin.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: mamorid -c FILE [-f] [--check-config]\n"
+	        "       mamorid --version\n"
+	        "  -c, --config FILE    configuration file (default %s/mamori.conf)\n"
+	        "  -f, --foreground     stay in the foreground and log to stderr\n"
+	        "      --check-config   validate the configuration and exit 0 (valid) or 1\n"
+	        "      --plugin-dir DIR override daemon.plugin_dir\n"
+	        "      --data-dir DIR   override daemon.data_dir\n"
+	        "  -V, --version        print the version and exit\n",
+	        MAMORI_SYSCONFDIR);
+}
+
+static void on_term(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	log_always("main", LOG_LVL_NOTICE, "signal %d: stopping", w->signum);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct server *s = w->data;
+	log_always("main", LOG_LVL_NOTICE, "SIGHUP: reloading configuration");
+	server_reload(s);
+}
+
+static int daemonize(void)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") != 0)
+		return -1;
+	int fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},   {"foreground", no_argument, NULL, 'f'},
+	    {"check-config", no_argument, NULL, 'k'},   {"version", no_argument, NULL, 'V'},
+	    {"plugin-dir", required_argument, NULL, 'p'}, {"data-dir", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+	struct server_opts opts = {.config_path = MAMORI_SYSCONFDIR "/mamori.conf"};
+	int foreground = 0, check_only = 0, c;
+	while ((c = getopt_long(argc, argv, "c:fVh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': opts.config_path = optarg; break;
+		case 'f': foreground = 1; break;
+		case 'k': check_only = 1; break;
+		case 'p': opts.plugin_dir = optarg; break;
+		case 'd': opts.data_dir = optarg; break;
+		case 'V':
+			printf("mamorid %s (plugin ABI %d.%d)\n", MAMORI_VERSION, MAMORI_PLUGIN_ABI_MAJOR,
+			       MAMORI_PLUGIN_ABI_MINOR);
+			return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	log_open("mamorid", 1, LOG_LVL_INFO);
+	if (check_only) {
+		log_set_level(LOG_LVL_WARNING);
+		return server_check_config(&opts);
+	}
+	if (!foreground && daemonize() != 0) {
+		perror("mamorid: cannot daemonize");
+		return 1;
+	}
+	log_open("mamorid", foreground, LOG_LVL_INFO);
+	struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
+	struct server *s = server_new(loop, &opts);
+	if (!s) {
+		log_always("main", LOG_LVL_ERR, "startup refused (see the errors above)");
+		return 1;
+	}
+	if (server_start(s) != 0) {
+		server_free(s);
+		return 1;
+	}
+	ev_signal sig_term, sig_int, sig_hup;
+	ev_signal_init(&sig_term, on_term, SIGTERM);
+	ev_signal_init(&sig_int, on_term, SIGINT);
+	ev_signal_init(&sig_hup, on_hup, SIGHUP);
+	sig_hup.data = s;
+	ev_signal_start(loop, &sig_term);
+	ev_signal_start(loop, &sig_int);
+	ev_signal_start(loop, &sig_hup);
+	log_always("main", LOG_LVL_NOTICE, "mamorid %s started (pid %d)", MAMORI_VERSION, (int)getpid());
+	ev_run(loop, 0);
+	server_stop(s);
+	server_free(s);
+	log_always("main", LOG_LVL_NOTICE, "stopped");
+	return 0;
+}

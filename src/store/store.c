@@ -1,0 +1,621 @@
+/*
+ * store: SQLite persistence with a writer thread.  See store.h.
+ *
+ * Threads: store_open/load_* run before the loop; afterwards only the
+ * writer thread touches the database handle.  The loop and the writer
+ * share `queue`, `busy` and the stats under `lock`.
+ */
+#include "store/store.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+enum op_type { OP_STATE, OP_ASSET, OP_FORGET };
+
+struct op {
+	enum op_type type;
+	union {
+		struct store_state_row st;
+		struct store_asset_row as;
+	} u;
+};
+
+/* Strings of a batch live in chunks that never move. */
+struct chunk {
+	struct chunk *next;
+	size_t used, size;
+	char data[];
+};
+
+struct store_batch {
+	struct op *ops;
+	size_t n, cap;
+	struct chunk *chunks;
+	struct store_batch *next;
+};
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	pthread_t thread;
+	int started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;     /* writer waits for work; store_sync waits for idle */
+	struct store_batch *head, *tail;
+	int busy;                /* writer holds a batch */
+	int stop;
+	struct ev_loop *loop;
+	ev_async async;
+	void (*done)(void *);
+	void *done_ud;
+	sqlite3_stmt *st_state, *st_asset, *st_forget;
+	struct store_stats stats;
+};
+
+/* ---- schema ---- */
+
+static const char *const migrations[] = {
+    /* 1: check state, registered assets */
+    "CREATE TABLE check_state ("
+    " customer TEXT NOT NULL, asset TEXT NOT NULL, name TEXT NOT NULL, plugin TEXT NOT NULL,"
+    " state INTEGER NOT NULL, hard INTEGER NOT NULL, attempt INTEGER NOT NULL,"
+    " hard_state INTEGER NOT NULL, flapping INTEGER NOT NULL, stale INTEGER NOT NULL,"
+    " hist INTEGER NOT NULL, n_hist INTEGER NOT NULL, flap_pct REAL NOT NULL,"
+    " last_check REAL, last_change REAL, last_hard_change REAL, next_check REAL,"
+    " output TEXT, long_output TEXT, perfdata TEXT,"
+    " ack INTEGER NOT NULL DEFAULT 0, ack_expires REAL, ack_author TEXT, ack_comment TEXT,"
+    " PRIMARY KEY (customer, asset, name)) WITHOUT ROWID;"
+    "CREATE TABLE asset ("
+    " customer TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL, address TEXT,"
+    " source TEXT NOT NULL, registered_at REAL NOT NULL,"
+    " PRIMARY KEY (customer, name)) WITHOUT ROWID;",
+};
+
+static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int pragma_int(sqlite3 *db, const char *sql, int *out)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int check_integrity(sqlite3 *db, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+		return -1;
+	}
+	int rc = sqlite3_step(st);
+	const char *res = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+	int ok = res && strcmp(res, "ok") == 0;
+	if (!ok)
+		snprintf(err, errlen, "%s", res ? res : sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return ok ? 0 : -1;
+}
+
+static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+	int version = 0;
+	if (pragma_int(db, "PRAGMA user_version", &version) != 0) {
+		snprintf(err, errlen, "%s: cannot read schema version: %s", path, sqlite3_errmsg(db));
+		return -1;
+	}
+	int latest = (int)(sizeof migrations / sizeof migrations[0]);
+	if (version > latest) {
+		snprintf(err, errlen,
+		         "%s has schema version %d, written by a newer mamori (this one knows up to %d); "
+		         "refusing to touch it",
+		         path, version, latest);
+		return -1;
+	}
+	for (int v = version; v < latest; v++) {
+		char e[512], sql[64];
+		if (exec_sql(db, "BEGIN IMMEDIATE", e, sizeof e) != 0 ||
+		    exec_sql(db, migrations[v], e, sizeof e) != 0) {
+			snprintf(err, errlen, "%s: migration to schema %d failed: %s", path, v + 1, e);
+			exec_sql(db, "ROLLBACK", e, sizeof e);
+			return -1;
+		}
+		snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+		if (exec_sql(db, sql, e, sizeof e) != 0 || exec_sql(db, "COMMIT", e, sizeof e) != 0) {
+			snprintf(err, errlen, "%s: migration to schema %d failed: %s", path, v + 1, e);
+			exec_sql(db, "ROLLBACK", e, sizeof e);
+			return -1;
+		}
+		if (v > 0 || version > 0)
+			log_notice("store", "migrated %s to schema %d", path, v + 1);
+	}
+	return 0;
+}
+
+static int prepare_all(struct store *s, char *err, size_t errlen)
+{
+	static const char *const ins_state =
+	    "INSERT OR REPLACE INTO check_state (customer, asset, name, plugin, state, hard, attempt,"
+	    " hard_state, flapping, stale, hist, n_hist, flap_pct, last_check, last_change,"
+	    " last_hard_change, next_check, output, long_output, perfdata, ack, ack_expires,"
+	    " ack_author, ack_comment) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	static const char *const ins_asset =
+	    "INSERT OR IGNORE INTO asset (customer, name, type, address, source, registered_at)"
+	    " VALUES (?,?,?,?,?,?)";
+	static const char *const del_state = "DELETE FROM check_state WHERE customer=? AND asset=? AND name=?";
+	if (sqlite3_prepare_v2(s->db, ins_state, -1, &s->st_state, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, ins_asset, -1, &s->st_asset, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, del_state, -1, &s->st_forget, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
+struct store *store_open(const char *state_dir, char *err, size_t errlen)
+{
+	struct stat sb;
+	if (stat(state_dir, &sb) != 0) {
+		if (mkdir(state_dir, 0750) != 0) {
+			snprintf(err, errlen, "cannot create state_dir %s: %s", state_dir, strerror(errno));
+			return NULL;
+		}
+	} else if (!S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "state_dir %s is not a directory", state_dir);
+		return NULL;
+	}
+	struct store *s = xcalloc(1, sizeof *s);
+	s->path = xasprintf("%s/%s", state_dir, STORE_FILE);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	char e[512];
+	if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	                    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open %s: %s", s->path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	/* A file that is not a database fails here ("file is not a database"). */
+	if (exec_sql(s->db, "PRAGMA journal_mode=WAL", e, sizeof e) != 0) {
+		snprintf(err, errlen, "%s is not a usable SQLite database (%s); it was left untouched", s->path, e);
+		goto fail;
+	}
+	if (check_integrity(s->db, e, sizeof e) != 0) {
+		snprintf(err, errlen, "%s is corrupt (%s); it was left untouched - restore a backup or move it away",
+		         s->path, e);
+		goto fail;
+	}
+	/* synchronous=NORMAL in WAL mode: a commit is durable against a
+	 * process crash (kill -9) at once, and against power loss at the
+	 * next checkpoint; no fsync per transaction. */
+	if (exec_sql(s->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", e, sizeof e) != 0 ||
+	    migrate(s->db, s->path, err, errlen) != 0 || prepare_all(s, err, errlen) != 0) {
+		if (!err[0])
+			snprintf(err, errlen, "%s: %s", s->path, e);
+		goto fail;
+	}
+	return s;
+fail:
+	sqlite3_finalize(s->st_state);
+	sqlite3_finalize(s->st_asset);
+	sqlite3_finalize(s->st_forget);
+	sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+	return NULL;
+}
+
+/* ---- batches ---- */
+
+struct store_batch *store_batch_new(void)
+{
+	return xcalloc(1, sizeof(struct store_batch));
+}
+
+void store_batch_free(struct store_batch *b)
+{
+	if (!b)
+		return;
+	while (b->chunks) {
+		struct chunk *c = b->chunks;
+		b->chunks = c->next;
+		free(c);
+	}
+	free(b->ops);
+	free(b);
+}
+
+size_t store_batch_rows(const struct store_batch *b)
+{
+	return b->n;
+}
+
+static const char *bdup(struct store_batch *b, const char *s)
+{
+	if (!s)
+		return NULL;
+	size_t n = strlen(s) + 1;
+	struct chunk *c = b->chunks;
+	if (!c || c->size - c->used < n) {
+		size_t size = n > 65536 ? n : 65536;
+		c = xmalloc(sizeof *c + size);
+		c->size = size;
+		c->used = 0;
+		c->next = b->chunks;
+		b->chunks = c;
+	}
+	char *p = c->data + c->used;
+	memcpy(p, s, n);
+	c->used += n;
+	return p;
+}
+
+static struct op *push(struct store_batch *b, enum op_type t)
+{
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 256;
+		b->ops = xrealloc(b->ops, b->cap * sizeof *b->ops);
+	}
+	struct op *o = &b->ops[b->n++];
+	memset(o, 0, sizeof *o);
+	o->type = t;
+	return o;
+}
+
+void store_batch_state(struct store_batch *b, const struct store_state_row *r)
+{
+	struct op *o = push(b, OP_STATE);
+	struct store_state_row *d = &o->u.st;
+	*d = *r;
+	d->customer = bdup(b, r->customer);
+	d->asset = bdup(b, r->asset);
+	d->name = bdup(b, r->name);
+	d->plugin = bdup(b, r->plugin);
+	d->output = bdup(b, r->output);
+	d->long_output = bdup(b, r->long_output);
+	d->perfdata = bdup(b, r->perfdata);
+	d->ack_author = bdup(b, r->ack_author);
+	d->ack_comment = bdup(b, r->ack_comment);
+}
+
+void store_batch_asset(struct store_batch *b, const struct store_asset_row *r)
+{
+	struct op *o = push(b, OP_ASSET);
+	struct store_asset_row *d = &o->u.as;
+	*d = *r;
+	d->customer = bdup(b, r->customer);
+	d->name = bdup(b, r->name);
+	d->type = bdup(b, r->type);
+	d->address = bdup(b, r->address);
+	d->source = bdup(b, r->source);
+}
+
+void store_batch_forget(struct store_batch *b, const char *customer, const char *asset, const char *name)
+{
+	struct op *o = push(b, OP_FORGET);
+	o->u.st.customer = bdup(b, customer);
+	o->u.st.asset = bdup(b, asset);
+	o->u.st.name = bdup(b, name);
+}
+
+/* ---- writer thread ---- */
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_time(sqlite3_stmt *st, int i, double t)
+{
+	if (t > 0)
+		sqlite3_bind_double(st, i, t);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static int apply_op(struct store *s, const struct op *o)
+{
+	sqlite3_stmt *st;
+	if (o->type == OP_STATE) {
+		const struct store_state_row *r = &o->u.st;
+		st = s->st_state;
+		bind_text(st, 1, r->customer);
+		bind_text(st, 2, r->asset);
+		bind_text(st, 3, r->name);
+		bind_text(st, 4, r->plugin ? r->plugin : "");
+		sqlite3_bind_int(st, 5, r->state);
+		sqlite3_bind_int(st, 6, r->hard);
+		sqlite3_bind_int(st, 7, r->attempt);
+		sqlite3_bind_int(st, 8, r->hard_state);
+		sqlite3_bind_int(st, 9, r->flapping);
+		sqlite3_bind_int(st, 10, r->stale);
+		sqlite3_bind_int64(st, 11, r->hist);
+		sqlite3_bind_int(st, 12, r->n_hist);
+		sqlite3_bind_double(st, 13, r->flap_pct);
+		bind_time(st, 14, r->last_check);
+		bind_time(st, 15, r->last_change);
+		bind_time(st, 16, r->last_hard_change);
+		bind_time(st, 17, r->next_check);
+		bind_text(st, 18, r->output);
+		bind_text(st, 19, r->long_output);
+		bind_text(st, 20, r->perfdata);
+		sqlite3_bind_int(st, 21, r->ack);
+		bind_time(st, 22, r->ack_expires);
+		bind_text(st, 23, r->ack_author);
+		bind_text(st, 24, r->ack_comment);
+	} else if (o->type == OP_ASSET) {
+		const struct store_asset_row *r = &o->u.as;
+		st = s->st_asset;
+		bind_text(st, 1, r->customer);
+		bind_text(st, 2, r->name);
+		bind_text(st, 3, r->type);
+		bind_text(st, 4, r->address);
+		bind_text(st, 5, r->source ? r->source : "");
+		sqlite3_bind_double(st, 6, r->registered_at);
+	} else {
+		st = s->st_forget;
+		bind_text(st, 1, o->u.st.customer);
+		bind_text(st, 2, o->u.st.asset);
+		bind_text(st, 3, o->u.st.name);
+	}
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static double mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void write_batch(struct store *s, struct store_batch *b)
+{
+	char e[512];
+	double t0 = mono();
+	uint64_t errors = 0;
+	if (exec_sql(s->db, "BEGIN", e, sizeof e) != 0) {
+		log_err("store", "BEGIN failed: %s", e);
+		errors++;
+	}
+	for (size_t i = 0; i < b->n; i++)
+		if (apply_op(s, &b->ops[i]) != 0) {
+			errors++;
+			log_err("store", "write failed: %s", sqlite3_errmsg(s->db));
+		}
+	if (exec_sql(s->db, "COMMIT", e, sizeof e) != 0) {
+		log_err("store", "COMMIT failed: %s", e);
+		exec_sql(s->db, "ROLLBACK", e, sizeof e);
+		errors++;
+	}
+	pthread_mutex_lock(&s->lock);
+	s->stats.batches++;
+	s->stats.rows += b->n;
+	s->stats.errors += errors;
+	s->stats.busy_seconds += mono() - t0;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void *writer(void *arg)
+{
+	struct store *s = arg;
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		while (!s->head && !s->stop)
+			pthread_cond_wait(&s->cond, &s->lock);
+		if (!s->head && s->stop)
+			break;
+		struct store_batch *b = s->head;
+		s->head = b->next;
+		if (!s->head)
+			s->tail = NULL;
+		s->busy = 1;
+		pthread_mutex_unlock(&s->lock);
+		write_batch(s, b);
+		store_batch_free(b);
+		pthread_mutex_lock(&s->lock);
+		s->busy = 0;
+		pthread_cond_broadcast(&s->cond);
+		if (s->loop)
+			ev_async_send(s->loop, &s->async);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static void on_async(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct store *s = w->data;
+	if (s->done)
+		s->done(s->done_ud);
+}
+
+int store_start(struct store *s, struct ev_loop *loop, void (*done)(void *ud), void *ud)
+{
+	s->loop = loop;
+	s->done = done;
+	s->done_ud = ud;
+	if (loop) {
+		ev_async_init(&s->async, on_async);
+		s->async.data = s;
+		ev_async_start(loop, &s->async);
+		ev_unref(loop); /* the writer's wake-up must not keep the loop alive */
+	}
+	if (pthread_create(&s->thread, NULL, writer, s) != 0)
+		return -1;
+	s->started = 1;
+	return 0;
+}
+
+void store_commit(struct store *s, struct store_batch *b)
+{
+	if (!s->started) {
+		write_batch(s, b);
+		store_batch_free(b);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	b->next = NULL;
+	if (s->tail)
+		s->tail->next = b;
+	else
+		s->head = b;
+	s->tail = b;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int store_busy(const struct store *s)
+{
+	struct store *m = (struct store *)s;
+	pthread_mutex_lock(&m->lock);
+	int busy = m->busy || m->head;
+	pthread_mutex_unlock(&m->lock);
+	return busy;
+}
+
+void store_sync(struct store *s)
+{
+	if (!s->started)
+		return;
+	pthread_mutex_lock(&s->lock);
+	while (s->busy || s->head)
+		pthread_cond_wait(&s->cond, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void store_get_stats(const struct store *s, struct store_stats *out)
+{
+	struct store *m = (struct store *)s;
+	pthread_mutex_lock(&m->lock);
+	*out = m->stats;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	if (s->started) {
+		pthread_mutex_lock(&s->lock);
+		s->stop = 1;
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->thread, NULL);
+		if (s->loop) {
+			ev_ref(s->loop);
+			ev_async_stop(s->loop, &s->async);
+		}
+	}
+	sqlite3_finalize(s->st_state);
+	sqlite3_finalize(s->st_asset);
+	sqlite3_finalize(s->st_forget);
+	/* Checkpoint so the WAL does not grow across restarts. */
+	sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	sqlite3_close(s->db);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s->path);
+	free(s);
+}
+
+/* ---- startup reads ---- */
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+int store_load_states(struct store *s, void (*cb)(void *, const struct store_state_row *), void *ud)
+{
+	sqlite3_stmt *st;
+	const char *sql =
+	    "SELECT customer, asset, name, plugin, state, hard, attempt, hard_state, flapping, stale,"
+	    " hist, n_hist, flap_pct, last_check, last_change, last_hard_change, next_check, output,"
+	    " long_output, perfdata, ack, ack_expires, ack_author, ack_comment FROM check_state";
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_state_row r = {
+		    .customer = col_text(st, 0),
+		    .asset = col_text(st, 1),
+		    .name = col_text(st, 2),
+		    .plugin = col_text(st, 3),
+		    .state = sqlite3_column_int(st, 4),
+		    .hard = sqlite3_column_int(st, 5),
+		    .attempt = sqlite3_column_int(st, 6),
+		    .hard_state = sqlite3_column_int(st, 7),
+		    .flapping = sqlite3_column_int(st, 8),
+		    .stale = sqlite3_column_int(st, 9),
+		    .hist = (uint32_t)sqlite3_column_int64(st, 10),
+		    .n_hist = sqlite3_column_int(st, 11),
+		    .flap_pct = sqlite3_column_double(st, 12),
+		    .last_check = sqlite3_column_double(st, 13),
+		    .last_change = sqlite3_column_double(st, 14),
+		    .last_hard_change = sqlite3_column_double(st, 15),
+		    .next_check = sqlite3_column_double(st, 16),
+		    .output = col_text(st, 17),
+		    .long_output = col_text(st, 18),
+		    .perfdata = col_text(st, 19),
+		    .ack = sqlite3_column_int(st, 20),
+		    .ack_expires = sqlite3_column_double(st, 21),
+		    .ack_author = col_text(st, 22),
+		    .ack_comment = col_text(st, 23),
+		};
+		if (r.customer && r.asset && r.name)
+			cb(ud, &r);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_load_assets(struct store *s, void (*cb)(void *, const struct store_asset_row *), void *ud)
+{
+	sqlite3_stmt *st;
+	const char *sql = "SELECT customer, name, type, address, source, registered_at FROM asset";
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_asset_row r = {
+		    .customer = col_text(st, 0),
+		    .name = col_text(st, 1),
+		    .type = col_text(st, 2),
+		    .address = col_text(st, 3),
+		    .source = col_text(st, 4),
+		    .registered_at = sqlite3_column_double(st, 5),
+		};
+		if (r.customer && r.name && r.type)
+			cb(ud, &r);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}

@@ -1,0 +1,133 @@
+#!/bin/sh
+# dns_txt end to end: a real mamorid runs dns_txt checks against a real
+# dnsmasq on a loopback port (TXT records for a verification token, SPF,
+# DMARC and DKIM with a key made here by openssl), a black-hole UDP port
+# (timeout) and a restart of dnsmasq with a changed record (change
+# detection).  States are read from the state db.
+. tests/integration/lib.sh
+
+DNSMASQ=${DNSMASQ:-/usr/sbin/dnsmasq}
+[ -x "$MAMORID" ] || it_skip "$MAMORID not built"
+[ -f "$PLUGIN_DIR/dns_txt.so" ] || it_skip "$PLUGIN_DIR/dns_txt.so not built"
+[ -x "$DNSMASQ" ] || it_skip "dnsmasq missing (Debian package dnsmasq-base)"
+command -v openssl >/dev/null || it_skip "openssl missing"
+command -v python3 >/dev/null || it_skip "python3 missing"
+command -v mosquitto >/dev/null || it_skip "mosquitto missing"
+command -v sqlite3 >/dev/null || it_skip "sqlite3 missing"
+
+it_init
+IT_STATE_DIR=$IT_TMP/state
+mkdir -p "$IT_STATE_DIR"
+
+mqtt_port=$(it_free_port)
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$mqtt_port" \
+	>"$IT_TMP/mosquitto.conf"
+it_bg mosquitto mosquitto -c "$IT_TMP/mosquitto.conf"
+
+# A DKIM key published as strings of 200 characters.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null |
+	openssl pkey -pubout -outform DER | base64 -w0 >"$IT_TMP/dkim.b64" ||
+	it_fail "openssl could not make a key"
+dkim=$(fold -w 200 "$IT_TMP/dkim.b64" | paste -sd, -)
+
+dns_port=$(it_free_port)
+hole_port=$(it_free_port)
+http_port=$(it_free_port)
+
+tcp_up() {
+	python3 -c 'import socket,sys;socket.create_connection(("127.0.0.1",int(sys.argv[1])),1)' "$1"
+}
+
+# start_dns TOKEN: dnsmasq with the verification token TOKEN.
+start_dns() {
+	it_bg dnsmasq "$DNSMASQ" --no-daemon --port="$dns_port" --listen-address=127.0.0.1 \
+		--bind-interfaces --no-resolv --no-hosts --pid-file= -C /dev/null --log-queries \
+		--local=/test/ \
+		--txt-record="example.test,mail-filter-verify=$1" \
+		--txt-record="example.test,v=spf1 ip4:192.0.2.0/24 include:_spf.mail.test -all" \
+		--txt-record="_spf.mail.test,v=spf1 a mx ~all" \
+		--txt-record="open.test,v=spf1 +all" \
+		--txt-record="_dmarc.example.test,v=DMARC1; p=reject; rua=mailto:dmarc@example.test" \
+		--txt-record="_dmarc.lax.test,v=DMARC1; p=none" \
+		--txt-record="mail._domainkey.example.test,v=DKIM1; k=rsa; p=$dkim" \
+		--txt-record="old._domainkey.example.test,v=DKIM1; k=rsa; p="
+	DNS_PID=$IT_LAST_PID
+	it_wait_for 10 tcp_up "$dns_port" || it_fail "dnsmasq did not start"
+}
+start_dns 9f86d081884c7d65
+
+# A black hole: a UDP socket nobody reads.
+it_bg hole python3 -c 'import socket,sys,time
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",int(sys.argv[1])));time.sleep(3600)' "$hole_port"
+
+abs_plugins=$(cd "$PLUGIN_DIR" && pwd)
+srv="server = \"127.0.0.1:$dns_port\"; interval = \"1s\"; max_attempts = 1;"
+cat >"$IT_TMP/mamori.conf" <<EOF
+daemon = { state_dir = "$IT_STATE_DIR"; plugin_dir = "$abs_plugins"; log_level = "debug"; };
+mqtt = { host = "127.0.0.1"; port = $mqtt_port; client_id = "mamorid-it-dns"; topic_prefix = "mamori"; };
+http = { listen = "127.0.0.1:$http_port"; };
+calendars = ( { name = "always"; timezone = "UTC"; hours = [ "mon-sun 00:00-24:00" ]; } );
+centers = ( { name = "cc-test"; calendar = "always";
+              tiers = ( { name = "contact-center"; ack_within = "15m"; resolve_within = "4h"; } ); } );
+routes = ( { center = "cc-test"; } );
+customers = (
+  { id = "c0001"; name = "DNS Test Co"; region = "aichi";
+    assets = (
+      { name = "example.test"; type = "domain"; address = "example.test";
+        checks = (
+          { plugin = "dns_txt"; name = "token"; kind = "regex"; server = "127.0.0.1:$dns_port";
+            interval = "3s"; max_attempts = 1;
+            expect = "^mail-filter-verify=[0-9a-f]{16}\$"; },
+          { plugin = "dns_txt"; name = "token_exact"; kind = "equals"; $srv
+            expect = "mail-filter-verify=9f86d081884c7d65"; },
+          { plugin = "dns_txt"; name = "spf"; kind = "spf"; $srv },
+          { plugin = "dns_txt"; name = "dmarc"; kind = "dmarc"; $srv },
+          { plugin = "dns_txt"; name = "dkim"; kind = "dkim"; selector = "mail"; $srv },
+          { plugin = "dns_txt"; name = "dkim_old"; kind = "dkim"; selector = "old"; $srv },
+          { plugin = "dns_txt"; name = "gone"; record = "gone.test"; $srv },
+          { plugin = "dns_txt"; name = "open_spf"; record = "open.test"; kind = "spf"; $srv },
+          { plugin = "dns_txt"; name = "lax_dmarc"; record = "lax.test"; kind = "dmarc"; $srv },
+          { plugin = "dns_txt"; name = "hole"; record = "example.test"; timeout = "1s";
+            server = "127.0.0.1:$hole_port"; interval = "2s"; max_attempts = 1; }
+        ); } ); } );
+EOF
+
+# A semantic error in a dns_txt check block stops the config, naming the key.
+sed 's#kind = "dmarc"; server#kind = "dmark"; server#' "$IT_TMP/mamori.conf" >"$IT_TMP/bad.conf"
+if "$MAMORID" -c "$IT_TMP/bad.conf" --check-config >"$IT_TMP/bad.log" 2>&1; then
+	it_fail "kind = \"dmark\" was accepted"
+fi
+grep -q "unknown kind" "$IT_TMP/bad.log" || it_fail "no clear error: $(cat "$IT_TMP/bad.log")"
+"$MAMORID" -c "$IT_TMP/mamori.conf" --check-config >"$IT_TMP/check.log" 2>&1 ||
+	it_fail "config refused: $(cat "$IT_TMP/check.log")"
+
+it_mamorid "$IT_TMP/mamori.conf"
+it_wait_for 10 test -f "$IT_STATE_DIR/mamori.db" || it_fail "no state db"
+
+a=example.test
+it_wait_state 20 c0001 $a token "0|" || it_fail "token"
+it_wait_state 20 c0001 $a token_exact "0|" || it_fail "token_exact"
+it_wait_state 20 c0001 $a spf "0|" || it_fail "spf"
+it_wait_state 20 c0001 $a dmarc "0|" || it_fail "dmarc"
+it_wait_state 20 c0001 $a dkim "0|" || it_fail "dkim"
+it_wait_state 20 c0001 $a dkim_old "2|" || it_fail "dkim_old (revoked key)"
+it_wait_state 20 c0001 $a gone "2|" || it_fail "gone (NXDOMAIN)"
+it_wait_state 20 c0001 $a open_spf "2|" || it_fail "open_spf (+all)"
+it_wait_state 20 c0001 $a lax_dmarc "1|" || it_fail "lax_dmarc (p=none)"
+it_wait_state 20 c0001 $a hole "3|" || it_fail "hole (timeout)"
+it_state c0001 $a gone | grep -q NXDOMAIN || it_fail "gone: $(it_state c0001 $a gone)"
+it_state c0001 $a dkim_old | grep -q revoked || it_fail "dkim_old: $(it_state c0001 $a dkim_old)"
+
+# The filter's token changes: equals goes CRITICAL, regex reports the change.
+kill "$DNS_PID"
+it_wait_for 10 sh -c "! kill -0 $DNS_PID 2>/dev/null"
+start_dns 0000000000000000
+# token runs every 3 s: its WARNING (the change) lasts one interval.
+it_wait_state 20 c0001 $a token "1|" || it_fail "token: change not reported"
+it_state c0001 $a token | grep -q 'removed "mail-filter-verify=9f86d081884c7d65"' ||
+	it_fail "token change text: $(it_state c0001 $a token)"
+it_wait_state 20 c0001 $a token_exact "2|" || it_fail "token_exact after change"
+it_wait_state 20 c0001 $a token "0|" || it_fail "token: back to OK after the change"
+
+kill -0 "$MAMORID_PID" 2>/dev/null || it_fail "mamorid died"
+exit 0

@@ -1,0 +1,476 @@
+/*
+ * test_cmd: mamori.cmd/1 parsing (every action, every error class,
+ * garbage), applying to alerts of the right/wrong center, idempotence by
+ * command id, and the mamori.alert/1 / mamori.cmdresult/1 JSON.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "cal/cal.h"
+#include "cmd/cmd.h"
+
+struct fx {
+	struct cal *cal;
+	struct sla_tier tiers[2];
+	struct sla_center centers[2];
+	struct sla_centers cs;
+	config_t cfg;
+	struct route_table *rt;
+	struct alert_table *t;
+	struct cmd_seen *seen;
+	char *last_json; /* mamori.alert/1 of the last event */
+	int n_events;
+	char alert_id[80];
+};
+
+static void on_emit(void *arg, const struct alert *a, const struct alert_event *ev)
+{
+	struct fx *f = arg;
+	free(f->last_json);
+	f->last_json = cmd_format_alert(a, ev, "n1");
+	ck_assert_ptr_nonnull(f->last_json);
+	f->n_events++;
+}
+
+#define T0 1795767900.0 /* 2026-11-27T17:25:00+09:00, a Friday */
+
+static struct fx *fx_new(void)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char err[256];
+	const char *h[] = { "mon-fri 09:00-17:30" };
+	f->cal = cal_new("jp", "Asia/Tokyo", h, 1, err, sizeof(err));
+	ck_assert_ptr_nonnull(f->cal);
+	f->tiers[0] = (struct sla_tier){ "contact-center", 15 * 60, 4 * 3600 };
+	f->tiers[1] = (struct sla_tier){ "back-office", 30 * 60, 8 * 3600 };
+	f->centers[0] = (struct sla_center){ "cc-east", { f->cal, f->tiers, 2, 3600 } };
+	f->centers[1] = (struct sla_center){ "cc-west", { f->cal, f->tiers, 2, 3600 } };
+	f->cs = (struct sla_centers){ f->centers, 2 };
+	config_init(&f->cfg);
+	ck_assert(config_read_string(&f->cfg, "routes = ( { service = \"utm\"; center = \"cc-west\"; },"
+	                                      " { center = \"cc-east\"; } );"));
+	f->rt = route_parse(config_lookup(&f->cfg, "routes"), &f->cs, err, sizeof(err));
+	struct alert_policy ap = { .node = "n1" };
+	f->t = alert_table_new(&ap, f->rt, on_emit, f);
+	f->seen = cmd_seen_new(1000);
+	/* one open alert, routed to cc-east */
+	struct check_state st;
+	struct state_policy pol = { .max_attempts = 1 };
+	struct state_context ctx = { 0 };
+	state_init(&st);
+	struct state_event ev = state_apply(&st, &pol, 2, T0);
+	struct alert_input in = { .key = "c0001/pc-1/defender", .customer = "c0001",
+		                  .asset = "pc-1", .check = "defender", .service = "defender",
+		                  .output = "Real-time protection off", .st = &st, .ev = &ev,
+		                  .ctx = &ctx };
+	ck_assert_int_eq(alert_on_check_event(f->t, &in, T0), 1);
+	snprintf(f->alert_id, sizeof(f->alert_id), "%s", alert_find_check(f->t, in.key)->id);
+	return f;
+}
+
+static void fx_free(struct fx *f)
+{
+	free(f->last_json);
+	cmd_seen_free(f->seen);
+	alert_table_free(f->t);
+	route_free(f->rt);
+	config_destroy(&f->cfg);
+	cal_free(f->cal);
+	free(f);
+}
+
+/* Send a command; returns the result and checks the answer's shape. */
+static enum cmd_err send(struct fx *f, const char *center, const char *json, double now,
+                         int *fresh)
+{
+	char *answer = NULL;
+	int fr;
+	enum cmd_err e = cmd_handle(f->t, f->seen, center, "n1", json, strlen(json), now, &answer,
+	                            fresh ? fresh : &fr);
+	ck_assert_ptr_nonnull(answer);
+	cJSON *o = cJSON_Parse(answer);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_str_eq(cJSON_GetObjectItem(o, "schema")->valuestring, "mamori.cmdresult/1");
+	ck_assert_int_eq(cJSON_IsTrue(cJSON_GetObjectItem(o, "ok")), e == CMD_OK);
+	ck_assert_str_eq(cJSON_GetObjectItem(o, "code")->valuestring, cmd_errname(e));
+	ck_assert_int_eq(cJSON_IsNull(cJSON_GetObjectItem(o, "error")), e == CMD_OK);
+	ck_assert_str_eq(cJSON_GetObjectItem(o, "node")->valuestring, "n1");
+	cJSON_Delete(o);
+	free(answer);
+	return e;
+}
+
+static char *cmdjson(const char *id, const char *action, const char *alert, const char *extra)
+{
+	static char buf[2048];
+	snprintf(buf, sizeof(buf),
+	         "{\"schema\":\"mamori.cmd/1\",\"id\":\"%s\",\"action\":\"%s\",\"alert\":\"%s\","
+	         "\"by\":\"Sato\"%s%s}",
+	         id, action, alert, extra ? "," : "", extra ? extra : "");
+	return buf;
+}
+
+static cJSON *last(struct fx *f)
+{
+	cJSON *o = cJSON_Parse(f->last_json);
+	ck_assert_ptr_nonnull(o);
+	return o;
+}
+
+static const char *sget(cJSON *o, const char *k)
+{
+	cJSON *i = cJSON_GetObjectItem(o, k);
+	return cJSON_IsString(i) ? i->valuestring : NULL;
+}
+
+START_TEST(alert_json)
+{
+	struct fx *f = fx_new();
+	cJSON *o = last(f);
+	ck_assert_str_eq(sget(o, "schema"), "mamori.alert/1");
+	ck_assert_str_eq(sget(o, "event"), "opened");
+	ck_assert_str_eq(sget(o, "id"), f->alert_id);
+	ck_assert_str_eq(sget(o, "node"), "n1");
+	ck_assert_str_eq(sget(o, "center"), "cc-east");
+	ck_assert_str_eq(sget(o, "customer"), "c0001");
+	ck_assert_str_eq(sget(o, "state"), "CRITICAL");
+	ck_assert_str_eq(sget(o, "severity"), "critical");
+	ck_assert_str_eq(sget(o, "status"), "open");
+	ck_assert_str_eq(sget(o, "tier_name"), "contact-center");
+	ck_assert_int_eq(cJSON_GetObjectItem(o, "tier")->valueint, 1);
+	ck_assert_int_eq(cJSON_GetObjectItem(o, "seq")->valueint, 1);
+	ck_assert_str_eq(sget(o, "opened_at"), "2026-11-27T17:25:00+09:00");
+	ck_assert_str_eq(sget(o, "ack_due"), "2026-11-30T09:10:00+09:00");
+	ck_assert_str_eq(sget(o, "resolve_due"), "2026-11-30T12:55:00+09:00");
+	ck_assert_str_eq(sget(o, "summary"), "Real-time protection off");
+	ck_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "resolved_at")));
+	cJSON_Delete(o);
+	fx_free(f);
+}
+END_TEST
+
+START_TEST(every_action)
+{
+	struct fx *f = fx_new();
+	const char *id = f->alert_id;
+	double now = T0 + 3 * 86400; /* Monday 17:25 */
+	ck_assert_int_eq(send(f, "cc-east", cmdjson("1", "ack", id, NULL), now, NULL), CMD_OK);
+	cJSON *o = last(f);
+	ck_assert_str_eq(sget(o, "event"), "acknowledged");
+	ck_assert_str_eq(sget(o, "actor"), "Sato");
+	ck_assert_str_eq(sget(o, "cmd"), "1");
+	ck_assert_str_eq(sget(o, "status"), "acknowledged");
+	ck_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "ack_due")));
+	cJSON_Delete(o);
+	ck_assert_int_eq(send(f, "cc-east", cmdjson("2", "unack", id, NULL), now, NULL), CMD_OK);
+	ck_assert_int_eq(send(f, "cc-east", cmdjson("3", "wait", id, "\"note\":\"customer away\""),
+	                      now, NULL),
+	                 CMD_OK);
+	o = last(f);
+	ck_assert_str_eq(sget(o, "event"), "waiting");
+	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(o, "waiting")));
+	ck_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "ack_due")));
+	ck_assert_int_eq(cJSON_GetObjectItem(o, "ack_left")->valueint, 900); /* unack restarted it */
+	cJSON_Delete(o);
+	ck_assert_int_eq(send(f, "cc-east", cmdjson("4", "comment", id, "\"note\":\"called\""), now,
+	                      NULL),
+	                 CMD_OK);
+	o = last(f);
+	ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(o, "waiting")));
+	cJSON_Delete(o);
+	ck_assert_int_eq(send(f, "cc-east", cmdjson("5", "escalate", id, NULL), now, NULL), CMD_OK);
+	o = last(f);
+	ck_assert_int_eq(cJSON_GetObjectItem(o, "tier")->valueint, 2);
+	ck_assert_str_eq(sget(o, "tier_name"), "back-office");
+	cJSON_Delete(o);
+	ck_assert_int_eq(send(f, "cc-east",
+	                      cmdjson("6", "dispatch", id,
+	                              "\"vendor\":\"Gifu IT\",\"planned_at\":\"2026-12-01T10:00:00+09:00\""),
+	                      now, NULL),
+	                 CMD_OK);
+	o = last(f);
+	cJSON *d = cJSON_GetObjectItem(o, "dispatch");
+	ck_assert_str_eq(sget(d, "vendor"), "Gifu IT");
+	ck_assert_str_eq(sget(d, "planned_at"), "2026-12-01T10:00:00+09:00");
+	cJSON_Delete(o);
+	ck_assert_int_eq(send(f, "cc-east", cmdjson("7", "resolve", id, "\"note\":\"reinstalled\""),
+	                      now + 60, NULL),
+	                 CMD_OK);
+	o = last(f);
+	ck_assert_str_eq(sget(o, "event"), "resolved");
+	ck_assert_str_eq(sget(o, "note"), "reinstalled");
+	ck_assert_int_eq(cJSON_GetObjectItem(o, "duration")->valueint, 3 * 86400 + 60);
+	ck_assert_int_eq(cJSON_GetObjectItem(o, "seq")->valueint, 8);
+	cJSON_Delete(o);
+	/* after resolve: a dispatch result may still be recorded, ack may not */
+	ck_assert_int_eq(send(f, "cc-east", cmdjson("8", "dispatch", id, "\"result\":\"done\""), now,
+	                      NULL),
+	                 CMD_OK);
+	ck_assert_int_eq(send(f, "cc-east", cmdjson("9", "ack", id, NULL), now, NULL), CMD_E_STATE);
+	ck_assert_int_eq(send(f, "cc-east", cmdjson("10", "escalate", id, NULL), now, NULL),
+	                 CMD_E_STATE);
+	fx_free(f);
+}
+END_TEST
+
+START_TEST(center_and_alert_checks)
+{
+	struct fx *f = fx_new();
+	ck_assert_int_eq(send(f, "cc-west", cmdjson("1", "ack", f->alert_id, NULL), T0, NULL),
+	                 CMD_E_WRONG_CENTER);
+	ck_assert_int_eq(send(f, "cc-east", cmdjson("2", "ack", "A-n1-nope", NULL), T0, NULL),
+	                 CMD_E_UNKNOWN_ALERT);
+	ck_assert_int_eq(f->n_events, 1); /* nothing happened */
+	ck_assert_int_eq(send(f, "cc-east", cmdjson("3", "ack", f->alert_id, NULL), T0, NULL),
+	                 CMD_OK);
+	ck_assert_int_eq(send(f, "cc-east", cmdjson("4", "ack", f->alert_id, NULL), T0, NULL),
+	                 CMD_E_STATE);
+	ck_assert_int_eq(send(f, "cc-east", cmdjson("5", "escalate", f->alert_id, NULL), T0, NULL),
+	                 CMD_OK);
+	ck_assert_int_eq(send(f, "cc-east", cmdjson("6", "escalate", f->alert_id, NULL), T0, NULL),
+	                 CMD_E_LAST_TIER);
+	fx_free(f);
+}
+END_TEST
+
+START_TEST(idempotent)
+{
+	struct fx *f = fx_new();
+	int fresh;
+	const char *c = cmdjson("abc", "comment", f->alert_id, "\"note\":\"x\"");
+	char copy[2048];
+	strcpy(copy, c);
+	ck_assert_int_eq(send(f, "cc-east", copy, T0, &fresh), CMD_OK);
+	ck_assert(fresh);
+	ck_assert_int_eq(f->n_events, 2);
+	ck_assert_int_eq(send(f, "cc-east", copy, T0 + 1, &fresh), CMD_OK);
+	ck_assert(!fresh);
+	ck_assert_int_eq(f->n_events, 2); /* acted once */
+	/* same id from another center is another command (and refused) */
+	ck_assert_int_eq(send(f, "cc-west", copy, T0, &fresh), CMD_E_WRONG_CENTER);
+	/* an error is answered the same way the second time */
+	strcpy(copy, cmdjson("x2", "ack", "A-none", NULL));
+	ck_assert_int_eq(send(f, "cc-east", copy, T0, &fresh), CMD_E_UNKNOWN_ALERT);
+	ck_assert_int_eq(send(f, "cc-east", copy, T0, &fresh), CMD_E_UNKNOWN_ALERT);
+	ck_assert_uint_eq(cmd_seen_count(f->seen), 3);
+	fx_free(f);
+}
+END_TEST
+
+START_TEST(seen_is_bounded)
+{
+	struct cmd_seen *s = cmd_seen_new(3);
+	char id[16];
+	for (int i = 0; i < 10; i++) {
+		snprintf(id, sizeof(id), "%d", i);
+		ck_assert_int_eq(cmd_seen_add(s, "cc", id, CMD_OK), 0);
+	}
+	ck_assert_uint_eq(cmd_seen_count(s), 3);
+	enum cmd_err e;
+	ck_assert_int_eq(cmd_seen_lookup(s, "cc", "9", &e), 1);
+	ck_assert_int_eq(cmd_seen_lookup(s, "cc", "7", &e), 1);
+	ck_assert_int_eq(cmd_seen_lookup(s, "cc", "6", &e), 0);
+	ck_assert_int_eq(cmd_seen_lookup(s, "cc2", "9", &e), 0);
+	cmd_seen_add(s, "cc", "9", CMD_E_STATE); /* update, no new entry */
+	ck_assert_int_eq(cmd_seen_lookup(s, "cc", "9", &e), 1);
+	ck_assert_int_eq(e, CMD_E_STATE);
+	ck_assert_uint_eq(cmd_seen_count(s), 3);
+	cmd_seen_free(s);
+}
+END_TEST
+
+START_TEST(parse_errors)
+{
+	static const struct {
+		const char *json;
+		enum cmd_err want;
+		const char *msg;
+	} cases[] = {
+		{ "", CMD_E_MALFORMED, "malformed" },
+		{ "{", CMD_E_MALFORMED, "malformed" },
+		{ "[1,2]", CMD_E_MALFORMED, "object" },
+		{ "\"ack\"", CMD_E_MALFORMED, "object" },
+		{ "{\"id\":\"1\",\"id\":\"2\"}", CMD_E_MALFORMED, "malformed" },
+		{ "{\"id\":\"1\",\"schema\":\"mamori.cmd/1\",\"action\":\"ack\",\"alert\":\"\xff\"}",
+		  CMD_E_MALFORMED, "UTF-8" },
+		{ "{\"schema\":\"mamori.cmd/1\",\"action\":\"ack\",\"alert\":\"A\",\"by\":\"x\"}",
+		  CMD_E_MISSING, "'id'" },
+		{ "{\"id\":5,\"schema\":\"mamori.cmd/1\"}", CMD_E_INVALID, "'id'" },
+		{ "{\"id\":\"1\",\"action\":\"ack\",\"alert\":\"A\",\"by\":\"x\"}", CMD_E_SCHEMA,
+		  "schema" },
+		{ "{\"id\":\"1\",\"schema\":\"mamori.cmd/2\",\"action\":\"ack\"}", CMD_E_SCHEMA,
+		  "schema" },
+		{ "{\"id\":\"1\",\"schema\":\"mamori.cmd/1\",\"alert\":\"A\",\"by\":\"x\"}",
+		  CMD_E_MISSING, "'action'" },
+		{ "{\"id\":\"1\",\"schema\":\"mamori.cmd/1\",\"action\":\"reboot\",\"alert\":\"A\"}",
+		  CMD_E_UNKNOWN_ACTION, "unknown action" },
+		{ "{\"id\":\"1\",\"schema\":\"mamori.cmd/1\",\"action\":[\"ack\"]}", CMD_E_INVALID,
+		  "'action'" },
+		{ "{\"id\":\"1\",\"schema\":\"mamori.cmd/1\",\"action\":\"ack\",\"by\":\"x\"}",
+		  CMD_E_MISSING, "'alert'" },
+		{ "{\"id\":\"1\",\"schema\":\"mamori.cmd/1\",\"action\":\"ack\",\"alert\":\"A\"}",
+		  CMD_E_MISSING, "'by'" },
+		{ "{\"id\":\"1\",\"schema\":\"mamori.cmd/1\",\"action\":\"ack\",\"alert\":\"A\","
+		  "\"by\":\"\"}",
+		  CMD_E_INVALID, "'by'" },
+		{ "{\"id\":\"1\",\"schema\":\"mamori.cmd/1\",\"action\":\"ack\",\"alert\":\"A\","
+		  "\"by\":\"x\",\"note\":7}",
+		  CMD_E_INVALID, "'note'" },
+		{ "{\"id\":\"1\",\"schema\":\"mamori.cmd/1\",\"action\":\"resolve\",\"alert\":\"A\","
+		  "\"by\":\"x\"}",
+		  CMD_E_MISSING, "'note'" },
+		{ "{\"id\":\"1\",\"schema\":\"mamori.cmd/1\",\"action\":\"dispatch\",\"alert\":\"A\","
+		  "\"by\":\"x\"}",
+		  CMD_E_MISSING, "dispatch needs" },
+		{ "{\"id\":\"1\",\"schema\":\"mamori.cmd/1\",\"action\":\"dispatch\",\"alert\":\"A\","
+		  "\"by\":\"x\",\"planned_at\":\"tomorrow\"}",
+		  CMD_E_INVALID, "planned_at" },
+		{ "{\"id\":\"a\\nb\",\"schema\":\"mamori.cmd/1\"}", CMD_E_INVALID, "'id'" },
+		{ "{\"id\":\"1\",\"schema\":\"mamori.cmd/1\",\"action\":\"ack\",\"alert\":\"A\","
+		  "\"by\":\"x\",\"x\":[[[[[[1]]]]]]}",
+		  CMD_E_MALFORMED, "malformed" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cmd c;
+		char msg[256] = "";
+		enum cmd_err e = cmd_parse(cases[i].json, strlen(cases[i].json), &c, msg, sizeof(msg));
+		ck_assert_msg(e == cases[i].want, "case %zu: got %s (%s)", i, cmd_errname(e), msg);
+		ck_assert_msg(strstr(msg, cases[i].msg) != NULL, "case %zu: message '%s'", i, msg);
+		cmd_clear(&c);
+	}
+	/* the id survives an error so the answer can carry it */
+	struct cmd c;
+	char msg[128];
+	const char *j = "{\"id\":\"k1\",\"schema\":\"mamori.cmd/1\",\"action\":\"nope\"}";
+	ck_assert_int_eq(cmd_parse(j, strlen(j), &c, msg, sizeof(msg)), CMD_E_UNKNOWN_ACTION);
+	ck_assert_str_eq(c.id, "k1");
+	cmd_clear(&c);
+	/* unknown extra fields are ignored */
+	j = "{\"id\":\"k2\",\"schema\":\"mamori.cmd/1\",\"action\":\"ack\",\"alert\":\"A\","
+	    "\"by\":\"x\",\"client\":\"cc-soft 2.1\"}";
+	ck_assert_int_eq(cmd_parse(j, strlen(j), &c, msg, sizeof(msg)), CMD_OK);
+	ck_assert_int_eq(c.action, ALERT_ACT_ACK);
+	cmd_clear(&c);
+	ck_assert_int_eq(cmd_parse(NULL, 0, &c, msg, sizeof(msg)), CMD_E_MALFORMED);
+}
+END_TEST
+
+START_TEST(garbage)
+{
+	/* random bytes and every truncation of a valid command: never OK
+	 * unless complete, never a crash (ASan/UBSan in CI) */
+	struct fx *f = fx_new();
+	char buf[512];
+	unsigned seed = 42;
+	for (int i = 0; i < 20000; i++) {
+		size_t n = (size_t)(i % 200);
+		for (size_t k = 0; k < n; k++) {
+			seed = seed * 1103515245u + 12345u;
+			buf[k] = (char)(seed >> 16);
+		}
+		char *answer = NULL;
+		int fresh;
+		ck_assert_int_ne(cmd_handle(f->t, f->seen, "cc-east", "n1", buf, n, T0, &answer, &fresh),
+		                 CMD_OK);
+		ck_assert_ptr_nonnull(answer);
+		free(answer);
+	}
+	const char *valid = cmdjson("t", "comment", f->alert_id, "\"note\":\"n\"");
+	char copy[2048];
+	strcpy(copy, valid);
+	size_t len = strlen(copy);
+	for (size_t cut = 0; cut < len; cut++) {
+		struct cmd c;
+		char msg[128];
+		ck_assert_int_ne(cmd_parse(copy, cut, &c, msg, sizeof(msg)), CMD_OK);
+		cmd_clear(&c);
+	}
+	struct cmd c;
+	char msg[128];
+	ck_assert_int_eq(cmd_parse(copy, len, &c, msg, sizeof(msg)), CMD_OK);
+	cmd_clear(&c);
+	/* deep nesting and a huge payload are refused early */
+	char *big = malloc(200001);
+	memset(big, '[', 200000);
+	big[200000] = 0;
+	ck_assert_int_eq(cmd_parse(big, 200000, &c, msg, sizeof(msg)), CMD_E_MALFORMED);
+	free(big);
+	fx_free(f);
+}
+END_TEST
+
+START_TEST(rfc3339)
+{
+	double t;
+	ck_assert_int_eq(cmd_parse_rfc3339("2026-11-27T17:25:00+09:00", &t), 0);
+	ck_assert_double_eq(t, T0);
+	ck_assert_int_eq(cmd_parse_rfc3339("2026-11-27T08:25:00Z", &t), 0);
+	ck_assert_double_eq(t, T0);
+	ck_assert_int_eq(cmd_parse_rfc3339("2026-11-27T08:25:00.5Z", &t), 0);
+	ck_assert_double_eq(t, T0 + 0.5);
+	ck_assert_int_eq(cmd_parse_rfc3339("2026-11-27T03:25:00-05:00", &t), 0);
+	ck_assert_double_eq(t, T0);
+	ck_assert_int_eq(cmd_parse_rfc3339("2028-02-29T00:00:00Z", &t), 0);
+	const char *bad[] = { "",
+		              "2026-11-27",
+		              "2026-11-27T17:25:00",
+		              "2026-11-27 17:25:00Z",
+		              "2026-13-01T00:00:00Z",
+		              "2026-02-29T00:00:00Z",
+		              "2026-11-31T00:00:00Z",
+		              "2026-11-27T24:00:00Z",
+		              "2026-11-27T17:25:00+0900",
+		              "2026-11-27T17:25:00+09:00x",
+		              "2026-11-27T17:25:00.Z",
+		              "20x6-11-27T17:25:00Z",
+		              "1969-12-31T23:59:59Z" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(cmd_parse_rfc3339(bad[i], &t) < 0, "accepted '%s'", bad[i]);
+}
+END_TEST
+
+START_TEST(result_json)
+{
+	char *s = cmd_format_result("c1", "A-x", CMD_E_WRONG_CENTER, NULL, "n1");
+	cJSON *o = cJSON_Parse(s);
+	ck_assert_str_eq(sget(o, "error"), "alert belongs to another center");
+	ck_assert_str_eq(sget(o, "code"), "wrong_center");
+	ck_assert_str_eq(sget(o, "id"), "c1");
+	ck_assert_str_eq(sget(o, "alert"), "A-x");
+	ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(o, "ok")));
+	cJSON_Delete(o);
+	free(s);
+	s = cmd_format_result(NULL, NULL, CMD_E_MALFORMED, "bad \"quote\"", NULL);
+	o = cJSON_Parse(s);
+	ck_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "id")));
+	ck_assert_str_eq(sget(o, "error"), "bad \"quote\"");
+	cJSON_Delete(o);
+	free(s);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cmd");
+	TCase *tc = tcase_create("core");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, alert_json);
+	tcase_add_test(tc, every_action);
+	tcase_add_test(tc, center_and_alert_checks);
+	tcase_add_test(tc, idempotent);
+	tcase_add_test(tc, seen_is_bounded);
+	tcase_add_test(tc, parse_errors);
+	tcase_add_test(tc, garbage);
+	tcase_add_test(tc, rfc3339);
+	tcase_add_test(tc, result_json);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

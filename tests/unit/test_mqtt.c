@@ -1,0 +1,506 @@
+/*
+ * Tests for src/mqtt.
+ *   pure:  topic matching, filter/topic validity, backoff, the `mqtt`
+ *          config group (unknown keys with line numbers).
+ *   live:  against a REAL mosquitto (Debian's /usr/sbin/mosquitto) that the
+ *          test starts on a free 127.0.0.1 port: publish/subscribe/PUBACK
+ *          tokens and the size limit; the loop keeps its timers on time
+ *          while the broker is black-holed; a broker restart mid-stream
+ *          loses no QoS 1 message.  Skipped when mosquitto is missing.
+ * The loop is pumped with ev_run(EVRUN_ONCE) and timers: no sleep().
+ */
+#include <check.h>
+#include <ev.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mqtt/mqtt.h"
+
+extern char **environ;
+
+/* ---- pure ---- */
+
+START_TEST(test_match)
+{
+	static const struct {
+		const char *f, *t;
+		int m;
+	} v[] = {
+	    {"a/b", "a/b", 1},       {"a/b", "a/c", 0},         {"a/+", "a/b", 1},
+	    {"a/+", "a/b/c", 0},     {"a/#", "a/b/c", 1},       {"a/#", "a", 1},
+	    {"#", "a/b", 1},         {"+/+", "/", 1},           {"+", "/a", 0},
+	    {"a/+/c", "a//c", 1},    {"#", "$SYS/x", 0},        {"+/x", "$SYS/x", 0},
+	    {"$SYS/#", "$SYS/x", 1}, {"a/b", "a/b/", 0},        {"a/b/", "a/b/", 1},
+	    {"mamori/v1/agents/+/+/defender", "mamori/v1/agents/c0001/PC-1/defender", 1},
+	    {"mamori/v1/agents/+/+/defender", "mamori/v1/agents/c0001/PC-1/status", 0},
+	    {"mamori/v1/agents/+/+/defender", "mamori/v1/agents/c0001/defender", 0},
+	    {"a", "ab", 0},          {"ab", "a", 0},            {"a/+", "a", 0},
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		ck_assert_msg(mqtt_topic_match(v[i].f, v[i].t) == v[i].m, "%s vs %s", v[i].f, v[i].t);
+}
+END_TEST
+
+START_TEST(test_valid)
+{
+	ck_assert(mqtt_filter_valid("a/+/b/#"));
+	ck_assert(mqtt_filter_valid("+"));
+	ck_assert(mqtt_filter_valid("#"));
+	ck_assert(!mqtt_filter_valid(""));
+	ck_assert(!mqtt_filter_valid("a/b#"));
+	ck_assert(!mqtt_filter_valid("a/#/b"));
+	ck_assert(!mqtt_filter_valid("a+/b"));
+	ck_assert(!mqtt_filter_valid("a/+b"));
+	ck_assert(mqtt_topic_valid("a/b"));
+	ck_assert(!mqtt_topic_valid("a/+"));
+	ck_assert(!mqtt_topic_valid("a/#"));
+	ck_assert(!mqtt_topic_valid(""));
+}
+END_TEST
+
+START_TEST(test_backoff)
+{
+	double prev = 0;
+	for (unsigned a = 0; a < 40; a++) {
+		double lo = mqtt_backoff(0.5, 30, a, 0.0), hi = mqtt_backoff(0.5, 30, a, 0.999999);
+		ck_assert(lo <= hi && hi <= 30.0 && lo >= 0.25);
+		ck_assert(hi >= prev || hi > 29.9);
+		prev = hi;
+	}
+	ck_assert(mqtt_backoff(0.5, 30, 0, 0) == 0.25);
+	ck_assert(mqtt_backoff(0.5, 30, 20, 0) == 15.0);
+	/* jitter spreads retries */
+	ck_assert(mqtt_backoff(1, 8, 3, 0.1) != mqtt_backoff(1, 8, 3, 0.9));
+}
+END_TEST
+
+static int parse_text(const char *text, struct mqtt_conf *c, char *err, size_t errlen)
+{
+	config_t cfg;
+	config_init(&cfg);
+	ck_assert_msg(config_read_string(&cfg, text) == CONFIG_TRUE, "libconfig: %s",
+	              config_error_text(&cfg));
+	mqtt_conf_init(c);
+	int rc = mqtt_conf_parse(config_lookup(&cfg, "mqtt"), c, err, errlen);
+	config_destroy(&cfg);
+	return rc;
+}
+
+START_TEST(test_conf)
+{
+	struct mqtt_conf c;
+	char err[256] = "";
+	ck_assert_int_eq(parse_text("mqtt = { host = \"broker.lan\"; port = 8883; client_id = \"n1\";\n"
+	                            "  topic_prefix = \"acme\"; node = \"east\"; username = \"srv\";\n"
+	                            "  password_file = \"/x\"; keepalive = 20; max_message_size = 2048;\n"
+	                            "  tls = { ca_file = \"/ca\"; cert_file = \"/c\"; key_file = \"/k\"; };\n"
+	                            "  reconnect_min = 1; reconnect_max = 5.5; };",
+	                            &c, err, sizeof(err)),
+	                 0);
+	ck_assert_str_eq(c.host, "broker.lan");
+	ck_assert_int_eq(c.port, 8883);
+	ck_assert_str_eq(c.topic_prefix, "acme");
+	ck_assert_str_eq(c.tls.key_file, "/k");
+	ck_assert_uint_eq(c.max_message_size, 2048);
+	ck_assert(c.reconnect_max == 5.5);
+	mqtt_conf_free(&c);
+
+	ck_assert_int_eq(parse_text("mqtt = {\n host = \"h\";\n hots = \"typo\"; };", &c, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, ":3:") && strstr(err, "hots") && strstr(err, "unknown key"), "%s", err);
+	mqtt_conf_free(&c);
+	ck_assert_int_eq(parse_text("mqtt = { port = 70000; };", &c, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "port"));
+	mqtt_conf_free(&c);
+	ck_assert_int_eq(parse_text("mqtt = { port = \"1883\"; };", &c, err, sizeof(err)), -1);
+	mqtt_conf_free(&c);
+	ck_assert_int_eq(parse_text("mqtt = { tls = { ca_file = \"/ca\"; pin = 1; }; };", &c, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "pin"));
+	mqtt_conf_free(&c);
+	ck_assert_int_eq(parse_text("mqtt = { tls = { cert_file = \"/c\"; }; };", &c, err, sizeof(err)), -1);
+	mqtt_conf_free(&c);
+	ck_assert_int_eq(parse_text("mqtt = { topic_prefix = \"a/b\"; };", &c, err, sizeof(err)), -1);
+	mqtt_conf_free(&c);
+	ck_assert_int_eq(parse_text("x = 1;", &c, err, sizeof(err)), 0); /* no group: defaults */
+	ck_assert_str_eq(c.host, "127.0.0.1");
+	mqtt_conf_free(&c);
+}
+END_TEST
+
+/* ---- live: a real mosquitto ---- */
+
+struct broker {
+	pid_t pid;
+	int port;
+	char dir[256], conf[300];
+};
+
+static int free_port(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof(a);
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	getsockname(s, (struct sockaddr *)&a, &l);
+	close(s);
+	return ntohs(a.sin_port);
+}
+
+static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop, (void)t, (void)revents;
+}
+
+/* Run the loop until done(ud) or `secs` pass; a 10 ms timer bounds each
+ * iteration so the condition is re-checked. */
+static void pump(struct ev_loop *loop, double secs, int (*done)(void *), void *ud)
+{
+	ev_timer t;
+	ev_timer_init(&t, tick_cb, 0.01, 0.01);
+	ev_timer_start(loop, &t);
+	double end = ev_time() + secs;
+	while (ev_time() < end && !(done && done(ud)))
+		ev_run(loop, EVRUN_ONCE);
+	ev_timer_stop(loop, &t);
+}
+
+static void broker_start(struct broker *b)
+{
+	FILE *f = fopen(b->conf, "w");
+	fprintf(f, "listener %d 127.0.0.1\nallow_anonymous true\npersistence true\n"
+	           "persistence_location %s/\nmax_inflight_messages 1000\nmax_queued_messages 100000\n"
+	           "log_type error\n", b->port, b->dir);
+	fclose(f);
+	char *argv[] = {"mosquitto", "-c", b->conf, NULL};
+	ck_assert_int_eq(posix_spawn(&b->pid, "/usr/sbin/mosquitto", NULL, NULL, argv, environ), 0);
+	/* wait until it listens */
+	for (int i = 0; i < 500; i++) {
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)b->port),
+		                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		int ok = connect(s, (struct sockaddr *)&a, sizeof(a)) == 0;
+		close(s);
+		if (ok)
+			return;
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+	}
+	ck_abort_msg("mosquitto did not start on port %d", b->port);
+}
+
+static void broker_stop(struct broker *b)
+{
+	if (b->pid > 0) {
+		kill(b->pid, SIGTERM);
+		waitpid(b->pid, NULL, 0);
+		b->pid = 0;
+	}
+}
+
+static void broker_init(struct broker *b)
+{
+	memset(b, 0, sizeof(*b));
+	snprintf(b->dir, sizeof(b->dir), "/tmp/mamori-test-mqtt.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(b->dir));
+	/* started as root, mosquitto drops to user "mosquitto": it must be able
+	 * to write its persistence file here */
+	ck_assert_int_eq(chmod(b->dir, 0777), 0);
+	snprintf(b->conf, sizeof(b->conf), "%s/mosquitto.conf", b->dir);
+	b->port = free_port();
+}
+
+static void broker_cleanup(struct broker *b)
+{
+	char cmd[400];
+	broker_stop(b);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", b->dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static struct mqtt *client(struct ev_loop *loop, int port, const char *id, size_t max_size)
+{
+	struct mqtt_conf c;
+	char err[256];
+	mqtt_conf_init(&c);
+	c.port = port;
+	free(c.client_id);
+	c.client_id = strdup(id);
+	c.reconnect_min = 0.1;
+	c.reconnect_max = 0.5;
+	c.connect_timeout = 1;
+	if (max_size)
+		c.max_message_size = max_size;
+	struct mqtt *m = mqtt_new(loop, &c, err, sizeof(err));
+	mqtt_conf_free(&c);
+	ck_assert_msg(m != NULL, "%s", err);
+	return m;
+}
+
+struct sink {
+	unsigned n, n_big;
+	unsigned char seen[4096];
+	unsigned distinct;
+	uint64_t acks;
+};
+
+static void on_msg(const char *topic, const void *p, size_t len, int qos, int retain, void *ud)
+{
+	struct sink *s = ud;
+	(void)topic, (void)qos, (void)retain;
+	s->n++;
+	if (len > 100)
+		s->n_big++;
+	unsigned seq = (unsigned)atoi(p);
+	if (seq < 4096 && !s->seen[seq]) {
+		s->seen[seq] = 1;
+		s->distinct++;
+	}
+}
+
+static void on_ack(uint64_t tok, void *ud)
+{
+	(void)tok;
+	((struct sink *)ud)->acks++;
+}
+
+static int is_connected(void *ud)
+{
+	return mqtt_counters(ud)->connected;
+}
+
+struct want {
+	struct sink *s;
+	unsigned distinct;
+	uint64_t acks;
+};
+
+static int got_all(void *ud)
+{
+	struct want *w = ud;
+	return w->s->distinct >= w->distinct && w->s->acks >= w->acks;
+}
+
+static int have_mosquitto(void)
+{
+	return access("/usr/sbin/mosquitto", X_OK) == 0;
+}
+
+START_TEST(test_live_pubsub)
+{
+	struct broker b;
+	struct sink s = {0};
+	if (!have_mosquitto())
+		return;
+	broker_init(&b);
+	broker_start(&b);
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct mqtt *m = client(loop, b.port, "t-pubsub", 1024);
+	mqtt_set_ack_cb(m, on_ack, &s);
+	ck_assert_ptr_null(mqtt_subscribe(m, "bad/#/x", 1, on_msg, &s));
+	struct mqtt_sub *sub = mqtt_subscribe(m, "t/+/x", 1, on_msg, &s);
+	ck_assert_ptr_nonnull(sub);
+	ck_assert_int_eq(mqtt_start(m), 0);
+	pump(loop, 5, is_connected, m);
+	ck_assert_int_eq(mqtt_counters(m)->connected, 1);
+	ck_assert_int_eq(mqtt_counters(m)->protocol, 5);
+	pump(loop, 0.3, NULL, NULL); /* let the SUBACK arrive */
+	char big[2000];
+	memset(big, 'x', sizeof(big));
+	big[0] = '9';
+	ck_assert_int_eq(mqtt_publish(m, "t/a/x", big, sizeof(big), 1, 0, NULL), 0);
+	for (unsigned i = 0; i < 1000; i++) {
+		char p[16];
+		uint64_t tok = 0;
+		int n = snprintf(p, sizeof(p), "%u", i);
+		ck_assert_int_eq(mqtt_publish(m, i % 2 ? "t/a/x" : "t/b/x", p, (size_t)n, 1, 0, &tok), 0);
+		ck_assert(tok > 0);
+	}
+	ck_assert_int_eq(mqtt_publish(m, "t/+/x", "x", 1, 1, 0, NULL), -1);
+	struct want w = {&s, 1000, 1001};
+	pump(loop, 10, got_all, &w);
+	ck_assert_uint_eq(s.distinct, 1000);
+	ck_assert_uint_eq(s.n_big, 0); /* over max_message_size: never delivered */
+	ck_assert_uint_eq(mqtt_counters(m)->rejected_size, 1);
+	ck_assert_uint_eq(s.acks, 1001);
+	ck_assert_uint_eq(mqtt_counters(m)->unacked, 0);
+	mqtt_unsubscribe(m, sub);
+	mqtt_free(m);
+	ev_loop_destroy(loop);
+	broker_cleanup(&b);
+}
+END_TEST
+
+struct lag {
+	double last, max;
+	unsigned ticks;
+};
+
+static void lag_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct lag *l = t->data;
+	double now = ev_time();
+	(void)loop, (void)revents;
+	if (l->last > 0 && now - l->last - 0.01 > l->max)
+		l->max = now - l->last - 0.01;
+	l->last = now;
+	l->ticks++;
+}
+
+/* A listener whose accept queue is full: further SYNs are dropped, so a
+ * connect to it hangs like a black-holed address - on loopback, without
+ * firewall rules. */
+static int blackhole(int *port, int *fillers, int nfill)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof(a);
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(s, 0), 0);
+	getsockname(s, (struct sockaddr *)&a, &l);
+	*port = ntohs(a.sin_port);
+	for (int i = 0; i < nfill; i++) {
+		fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		connect(fillers[i], (struct sockaddr *)&a, sizeof(a));
+	}
+	return s;
+}
+
+START_TEST(test_live_blackhole)
+{
+	int port, fill[4];
+	int ls = blackhole(&port, fill, 4);
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct mqtt *m = client(loop, port, "t-blackhole", 0);
+	struct lag l = {0};
+	ev_timer t;
+	ev_timer_init(&t, lag_cb, 0.01, 0.01);
+	t.data = &l;
+	ev_timer_start(loop, &t);
+	ck_assert_int_eq(mqtt_start(m), 0);
+	/* publishes while unreachable are accepted and queued */
+	ck_assert_int_eq(mqtt_publish(m, "t/q", "1", 1, 1, 0, NULL), 0);
+	double t0 = ev_time();
+	while (ev_time() - t0 < 3.0)
+		ev_run(loop, EVRUN_ONCE);
+	ck_assert_int_eq(mqtt_counters(m)->connected, 0);
+	ck_assert_uint_ge(l.ticks, 200);
+	ck_assert_msg(l.max < 0.05, "loop timer was %.3f s late", l.max);
+	double s0 = ev_time();
+	mqtt_free(m);
+	ck_assert_msg(ev_time() - s0 < 1.5, "stop took %.2f s", ev_time() - s0);
+	ev_timer_stop(loop, &t);
+	ev_loop_destroy(loop);
+	for (int i = 0; i < 4; i++)
+		close(fill[i]);
+	close(ls);
+	printf("mqtt: broker black-holed 3 s: %u timer ticks, max lateness %.1f ms\n", l.ticks,
+	       l.max * 1000);
+}
+END_TEST
+
+struct feeder {
+	struct mqtt *m;
+	struct broker *b;
+	unsigned next, total, per_tick, restart_at;
+	int restarted;
+};
+
+static void feed_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct feeder *f = t->data;
+	(void)loop, (void)revents;
+	for (unsigned k = 0; k < f->per_tick && f->next < f->total; k++, f->next++) {
+		char p[16];
+		int n = snprintf(p, sizeof(p), "%u", f->next);
+		ck_assert_int_eq(mqtt_publish(f->m, "r/seq", p, (size_t)n, 1, 0, NULL), 0);
+	}
+	if (!f->restarted && f->next >= f->restart_at) {
+		/* mid-stream: stop the broker (it saves its state), start it again */
+		f->restarted = 1;
+		broker_stop(f->b);
+		broker_start(f->b);
+	}
+	if (f->next >= f->total)
+		ev_timer_stop(loop, t);
+}
+
+static int both_connected(void *ud)
+{
+	struct mqtt **mm = ud;
+	return mqtt_counters(mm[0])->connected && mqtt_counters(mm[1])->connected;
+}
+
+START_TEST(test_live_restart)
+{
+	struct broker b;
+	struct sink s = {0}, acks = {0};
+	if (!have_mosquitto())
+		return;
+	broker_init(&b);
+	broker_start(&b);
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct mqtt *mm[2] = {client(loop, b.port, "t-pub", 0), client(loop, b.port, "t-sub", 0)};
+	mqtt_set_ack_cb(mm[0], on_ack, &acks);
+	ck_assert_ptr_nonnull(mqtt_subscribe(mm[1], "r/#", 1, on_msg, &s));
+	mqtt_start(mm[0]);
+	mqtt_start(mm[1]);
+	pump(loop, 5, both_connected, mm);
+	pump(loop, 0.3, NULL, NULL);
+	struct feeder f = {.m = mm[0], .b = &b, .total = 3000, .per_tick = 30, .restart_at = 1500};
+	ev_timer t;
+	ev_timer_init(&t, feed_cb, 0.01, 0.01);
+	t.data = &f;
+	ev_timer_start(loop, &t);
+	struct want w = {&s, 3000, 0};
+	pump(loop, 30, got_all, &w);
+	ev_timer_stop(loop, &t);
+	printf("mqtt: broker restart mid-stream: sent %u, received %u distinct (%u with duplicates), "
+	       "acks %llu, publisher reconnects %llu, subscriber reconnects %llu\n",
+	       f.next, s.distinct, s.n, (unsigned long long)acks.acks,
+	       (unsigned long long)mqtt_counters(mm[0])->reconnects,
+	       (unsigned long long)mqtt_counters(mm[1])->reconnects);
+	ck_assert_int_eq(f.restarted, 1);
+	ck_assert_uint_eq(s.distinct, 3000);
+	ck_assert_uint_ge(mqtt_counters(mm[0])->reconnects, 1);
+	ck_assert_uint_ge(mqtt_counters(mm[1])->reconnects, 1);
+	mqtt_free(mm[0]);
+	mqtt_free(mm[1]);
+	ev_loop_destroy(loop);
+	broker_cleanup(&b);
+}
+END_TEST
+
+static Suite *mqtt_suite(void)
+{
+	Suite *s = suite_create("mqtt");
+	TCase *tc = tcase_create("pure");
+	tcase_add_test(tc, test_match);
+	tcase_add_test(tc, test_valid);
+	tcase_add_test(tc, test_backoff);
+	tcase_add_test(tc, test_conf);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("live");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_live_pubsub);
+	tcase_add_test(tc, test_live_blackhole);
+	tcase_add_test(tc, test_live_restart);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(mqtt_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
