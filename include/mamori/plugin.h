@@ -64,6 +64,9 @@ extern "C" {
 #define MAMORI_PRINTF(f, a)
 #endif
 
+/* Mark a callback parameter a plugin does not use (-Wunused-parameter). */
+#define MAMORI_UNUSED(x) ((void)(x))
+
 /* True when a versioned struct `s` (pointer) is large enough to hold
  * `field`: use before reading a field added in a later minor version. */
 #define MAMORI_HAS_FIELD(s, type, field)                                                           \

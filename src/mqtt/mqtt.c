@@ -442,8 +442,9 @@ static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
 			break;
 		case EV_DOWN:
 			m->cnt.connected = 0;
-			log_warn("mqtt", "connection to %s:%d lost (%s)", m->conf.host, m->conf.port,
-			         mosquitto_strerror(e->rc));
+			log_msg("mqtt", m->stopping ? LOG_LVL_INFO : LOG_LVL_WARNING,
+			        "connection to %s:%d %s (%s)", m->conf.host, m->conf.port,
+			        m->stopping ? "closed" : "lost", mosquitto_strerror(e->rc));
 			if (m->conn_cb)
 				m->conn_cb(0, m->conn_ud);
 			break;

@@ -242,7 +242,7 @@ static void after_state(struct server *s, struct check *c, const struct state_ev
 	enum state_suppress why = state_suppressed(&c->st, &ctx);
 	log_event(c, ev, why);
 	if (s->hook)
-		s->hook(s->hook_ud, c->asset->cust->id, c->asset->name, c->name, ev);
+		s->hook(s->hook_ud, c->asset->cust->id, c->asset->name, c->name, ev, (int)why);
 }
 
 void check_mark_dirty(struct server *s, struct check *c)

@@ -420,3 +420,72 @@ void server_set_state_hook(struct server *s, server_state_hook hook, void *ud)
 	s->hook = hook;
 	s->hook_ud = ud;
 }
+
+/* ---- operator actions ---- */
+
+static struct check *find(const struct server *s, const char *customer, const char *asset,
+                          const char *check)
+{
+	char key[1024];
+	int n = snprintf(key, sizeof key, "%s/%s/%s", customer, asset, check);
+	if (n < 0 || (size_t)n >= sizeof key)
+		return NULL;
+	return hmap_get(&s->m.checks, key, (size_t)n);
+}
+
+int server_ack(struct server *s, const char *customer, const char *asset, const char *check,
+               const char *author, const char *comment, double expires)
+{
+	struct check *c = find(s, customer, asset, check);
+	if (!c || c->st.state == 0)
+		return -1;
+	c->flags |= CK_ACK;
+	c->ack_expires = expires;
+	check_mark_dirty(s, c);
+	log_notice("state", "%s: acknowledged by %s: %s", c->key, author ? author : "?", comment ? comment : "");
+	return 0;
+}
+
+int server_unack(struct server *s, const char *customer, const char *asset, const char *check)
+{
+	struct check *c = find(s, customer, asset, check);
+	if (!c)
+		return -1;
+	c->flags &= (uint8_t)~CK_ACK;
+	c->ack_expires = 0;
+	check_mark_dirty(s, c);
+	return 0;
+}
+
+int server_add_downtime(struct server *s, const char *customer, const char *asset, const char *check,
+                        double start, double end, const char *author, const char *comment)
+{
+	if (!hmap_get(&s->m.cust_by_id, customer, strlen(customer)) || end <= start)
+		return -1;
+	s->m.downtimes = xrealloc(s->m.downtimes, (s->m.n_downtimes + 1) * sizeof *s->m.downtimes);
+	struct cfg_downtime *d = &s->m.downtimes[s->m.n_downtimes++];
+	memset(d, 0, sizeof *d);
+	d->customer = xstrdup(customer);
+	d->asset = asset ? xstrdup(asset) : NULL;
+	d->check = check ? xstrdup(check) : NULL;
+	d->start = start;
+	d->end = end;
+	d->author = author ? xstrdup(author) : NULL;
+	d->comment = comment ? xstrdup(comment) : NULL;
+	return 0;
+}
+
+int server_submit(struct server *s, const char *customer, const char *asset, const char *check,
+                  int state, const char *output)
+{
+	struct check *c = find(s, customer, asset, check);
+	if (!c)
+		return -1;
+	struct mamori_result r = {.struct_size = sizeof r, .state = state, .output = output};
+	return server__host_ops.check_submit(s, (struct mamori_check *)c, &r);
+}
+
+double server_now(const struct server *s)
+{
+	return ev_now(s->loop);
+}

@@ -74,10 +74,28 @@ void server_flush(struct server *s, int wait);
 /* Scheduling lag histogram (benchmarks): fills p50/p99 in seconds. */
 void server_lag_percentiles(const struct server *s, double *p50, double *p99, double *max);
 void server_lag_reset(struct server *s);
-/* Set a notification hook for state changes (tests, alerts later). */
+/* Hook called for every result that changed something (state_event flags
+ * != 0): tests, and the alert module.  `suppressed` is an enum
+ * state_suppress (downtime, ack, unreachable, flapping). */
 struct state_event;
 typedef void (*server_state_hook)(void *ud, const char *customer, const char *asset,
-                                  const char *check, const struct state_event *ev);
+                                  const char *check, const struct state_event *ev, int suppressed);
 void server_set_state_hook(struct server *s, server_state_hook hook, void *ud);
+
+/* Acknowledge a check's problem: sticky until the check is OK again, or
+ * until `expires` (0 = never).  -1 if the check is unknown or OK. */
+int server_ack(struct server *s, const char *customer, const char *asset, const char *check,
+               const char *author, const char *comment, double expires);
+int server_unack(struct server *s, const char *customer, const char *asset, const char *check);
+/* Scheduled downtime at run time (asset/check NULL = the whole customer /
+ * asset).  Returns 0, or -1 if the customer is unknown. */
+int server_add_downtime(struct server *s, const char *customer, const char *asset,
+                        const char *check, double start, double end, const char *author,
+                        const char *comment);
+/* Submit a passive result through the core (API, tests). */
+int server_submit(struct server *s, const char *customer, const char *asset, const char *check,
+                  int state, const char *output);
+/* The wall-clock time the scheduler uses (ev_now). */
+double server_now(const struct server *s);
 
 #endif

@@ -9,7 +9,8 @@
  *    a hard change; a soft problem that recovers is a soft recovery (the
  *    hard state stays OK and nobody is told);
  *  - flapping: percent state change over the last 21 results, newer
- *    transitions weighted more (0.80 .. 1.18), start above flap_high, stop
+ *    transitions weighted more (0.80 .. 1.20, mean 1.0 so a check that
+ *    changes every time reads 100%), start above flap_high, stop
  *    below flap_low (hysteresis).
  */
 #include "state/state.h"
@@ -35,7 +36,7 @@ float state_flap_percent(uint32_t hist, unsigned n)
 	double changes = 0;
 	for (unsigned i = 0; i < FLAP_TRANSITIONS; i++)
 		if (hist & (1u << i)) /* bit 0 is the newest transition */
-			changes += 0.80 + (double)(FLAP_TRANSITIONS - 1 - i) * 0.02;
+			changes += 0.80 + 0.40 * (double)(FLAP_TRANSITIONS - 1 - i) / (FLAP_TRANSITIONS - 1);
 	return (float)(changes * 100.0 / FLAP_TRANSITIONS);
 }
 

@@ -441,6 +441,34 @@ START_TEST(many_alerts)
 }
 END_TEST
 
+
+static const struct sla_terms *new_terms(void *arg, const struct alert *a)
+{
+	return strcmp(a->customer, "c0001") == 0 ? arg : NULL;
+}
+
+START_TEST(rebind_after_reload)
+{
+	struct fx *f = fx_new(600);
+	feed_svc(f, "utm", 2, T0, "WAN down");
+	alert_act(f->t, alert_find(f->t, f->ev[0].id),
+	          &(struct alert_action){ .type = ALERT_ACT_ESCALATE, .actor = "op" }, T0 + 1);
+	struct alert *a = alert_find(f->t, f->ev[0].id);
+	ck_assert_uint_eq(a->sla.tier, 1);
+	struct sla_tier one[] = { { "only", 60, 0 } };
+	struct sla_terms t1 = { f->cal, one, 1, 0 };
+	alert_table_rebind(f->t, new_terms, &t1);
+	ck_assert_ptr_eq(a->sla.terms, &t1);
+	ck_assert_uint_eq(a->sla.tier, 0); /* clamped to the new tiers */
+	ck_assert_str_eq(alert_tier_name(a), "only");
+	ck_assert_double_eq(alert_next_due(f->t), a->sla.ack_due); /* deadlines kept */
+	alert_table_rebind(f->t, new_terms, NULL);
+	ck_assert_ptr_null(a->sla.terms);
+	ck_assert_double_eq(alert_next_due(f->t), -1);
+	fx_free(f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("alert");
@@ -459,6 +487,7 @@ int main(void)
 	tcase_add_test(tc, actions);
 	tcase_add_test(tc, prune_and_restore);
 	tcase_add_test(tc, many_alerts);
+	tcase_add_test(tc, rebind_after_reload);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -191,9 +191,12 @@ static char *repeat(char c, size_t n)
 
 static void start_main(void)
 {
-	char *long_a = repeat('a', 250), *long_z = repeat('z', 250);
+	char *long_a = repeat('a', 250), *long_z = repeat('z', 250), many_terms[1024] = "";
 	const char *ex[MAX_ARGS];
 	size_t n = 0;
+
+	for (int i = 0; i < 70; i++)
+		strcat(many_terms, " ip4:1.2.3.4");
 
 #define R(...) (ex[n++] = xfmt(__VA_ARGS__))
 	R("--local=/test/");
@@ -234,6 +237,10 @@ static void start_main(void)
 	R("--txt-record=spf-bin.test,v=spf1 mx\xff -all");
 	R("--txt-record=spf-redir2.test,v=spf1 redirect=a.test redirect=b.test");
 	R("--txt-record=spf-noinc.test,v=spf1 include:nx.test -all");
+	R("--txt-record=spf-many.test,v=spf1%s -all", many_terms);
+	R("--txt-record=spf-longinc.test,v=spf1 include:%s.test -all", long_a);
+	R("--txt-record=spf-qmod.test,v=spf1 +redirect=a.test");
+	R("--txt-record=spf-macro.test,v=spf1 exists:%%{i.x.test -all");
 	R("--txt-record=spf-redir.test,v=spf1 redirect=spf-plus.test");
 	R("--txt-record=spf-redirall.test,v=spf1 -all redirect=spf-plus.test");
 	/* DMARC */
@@ -513,6 +520,10 @@ START_TEST(t_spf_bad)
 	EXPECT("record = \"spf-cidr.test\"; kind = \"spf\";", MAMORI_CRITICAL, "prefix length");
 	EXPECT("record = \"spf-bin.test\"; kind = \"spf\";", MAMORI_CRITICAL, "non-ASCII");
 	EXPECT("record = \"spf-redir2.test\"; kind = \"spf\";", MAMORI_CRITICAL, "twice");
+	EXPECT("record = \"spf-many.test\"; kind = \"spf\";", MAMORI_CRITICAL, "too many terms");
+	EXPECT("record = \"spf-longinc.test\"; kind = \"spf\";", MAMORI_CRITICAL, "bad domain");
+	EXPECT("record = \"spf-qmod.test\"; kind = \"spf\";", MAMORI_CRITICAL, "modifier");
+	EXPECT("record = \"spf-macro.test\"; kind = \"spf\";", MAMORI_CRITICAL, "bad domain");
 	plugtest_free(pt);
 }
 END_TEST

@@ -21,7 +21,7 @@
 #include "plugins/mail_latency/parse.c"
 #include "tests/lib/plugtest.h"
 
-#define SO "build/plugins/mail_latency.so"
+#define SO so_path()
 #define MAILSERVER "tests/integration/mailserver.sh"
 
 static struct {
@@ -30,6 +30,15 @@ static struct {
 	char smtp[64], smtps[64], imap[64], imaps[64];
 	char ca[300], pw[300], badpw[300], postqueue[400];
 } S;
+
+/* The plugin under test: $B/plugins/mail_latency.so (B as in the Makefile). */
+static const char *so_path(void)
+{
+	static char path[300];
+	const char *b = getenv("B");
+	snprintf(path, sizeof(path), "%s/plugins/mail_latency.so", b && *b ? b : "build");
+	return path;
+}
 
 /* ---- parse ---- */
 
