@@ -129,13 +129,13 @@ static size_t clip_line(const char *s, size_t max)
 
 /* Store output, perfdata and long output in one blob; reuse the old one
  * when nothing changed (the common case: no allocation per result). */
-static void set_output(struct check *c, const char *out, size_t olen, const char *perf,
-                       size_t plen, const char *lng, size_t llen)
+static int set_output(struct check *c, const char *out, size_t olen, const char *perf,
+                      size_t plen, const char *lng, size_t llen)
 {
 	size_t need = olen + plen + llen + 3;
 	if (c->out && c->out_len == need && memcmp(c->out, out, olen) == 0 && c->out[olen] == '\0' &&
 	    memcmp(c->out + olen + 1, perf, plen) == 0 && memcmp(c->out + olen + plen + 2, lng, llen) == 0)
-		return;
+		return 0;
 	if (!c->out || c->out_len != need)
 		c->out = xrealloc(c->out, need);
 	memcpy(c->out, out, olen);
@@ -145,9 +145,10 @@ static void set_output(struct check *c, const char *out, size_t olen, const char
 	memcpy(c->out + olen + plen + 2, lng, llen);
 	c->out[need - 1] = '\0';
 	c->out_len = (uint32_t)need;
+	return 1;
 }
 
-static void store_result_text(struct check *c, const struct mamori_result *r)
+static int store_result_text(struct check *c, const struct mamori_result *r)
 {
 	const char *out = r->output ? r->output : "";
 	size_t olen = clip_line(out, MAX_OUTPUT);
@@ -166,7 +167,7 @@ static void store_result_text(struct check *c, const struct mamori_result *r)
 		perf = r->perf_text;
 		plen = clip_line(perf, MAX_PERF - 1);
 	}
-	set_output(c, out, olen, perf, plen, lng, llen);
+	return set_output(c, out, olen, perf, plen, lng, llen);
 }
 
 /* ---- state ---- */
@@ -273,13 +274,18 @@ void check_apply_result(struct server *s, struct check *c, const struct mamori_r
 	    .flap_low = c->p.flap_low,
 	    .flap_high = c->p.flap_high,
 	};
-	store_result_text(c, r);
+	int text_changed = store_result_text(c, r);
+	uint8_t attempt = c->st.attempt;
 	int st = r->state;
 	if (st < 0 || st > 3)
 		st = 3;
 	struct state_event ev = state_apply(&c->st, &pol, st, now);
 	after_state(s, c, &ev, now);
 	check_mark_dirty(s, c);
+	/* Subscribers see changes, not every repetition of the same result. */
+	if (ev.flags & (STATE_EV_CHANGE | STATE_EV_HARD_CHANGE | STATE_EV_FLAP_START | STATE_EV_FLAP_STOP) ||
+	    text_changed || attempt != c->st.attempt)
+		bus_publish_state(s, c);
 }
 
 /* ---- runs ---- */
@@ -406,11 +412,13 @@ static void check_due(struct server *s, struct check *c, double now)
 		if (!c->st.stale)
 			snprintf(msg, sizeof msg, "no result since %s (stale after %gs)", when, c->p.stale_ms / 1000.0);
 		struct mamori_result r = {.struct_size = sizeof r, .state = c->p.stale_state, .output = msg};
-		store_result_text(c, &r);
+		int text_changed = store_result_text(c, &r);
 		struct state_event ev = state_apply_stale(&c->st, c->p.stale_state, now);
 		s->stats.stale_events++;
 		after_state(s, c, &ev, now);
 		check_mark_dirty(s, c);
+		if (ev.flags || text_changed)
+			bus_publish_state(s, c);
 		sched_check_at(s, c, now + c->p.stale_ms / 1000.0);
 		return;
 	}

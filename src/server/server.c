@@ -182,7 +182,9 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 		free(data_dir);
 		data_dir = xstrdup(opts->data_dir);
 	}
-	host_bind(loop, s->procs, &server__host_ops, s, data_dir);
+	s->ops = server__host_ops;
+	bus_fill_ops(&s->ops);
+	host_bind(loop, s->procs, &s->ops, s, data_dir);
 	loader_scan(s->loader, plugin_dir);
 	free(plugin_dir);
 	free(data_dir);
@@ -200,6 +202,8 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 		}
 		store_load_states(s->store, on_state_row, s);
 	}
+	if (bus_open(s, s->conf->mqtt) != 0)
+		goto fail;
 	if (model_build(s, s->conf, &s->m, NULL) != 0)
 		goto fail;
 	move_globals(s, &s->m, s->conf);
@@ -221,6 +225,10 @@ int server_start(struct server *s)
 		return -1;
 	}
 	model_commit(s, &s->m, NULL);
+	if (bus_start(s) != 0) {
+		log_err("mqtt", "cannot start the broker connection");
+		return -1;
+	}
 	ev_timer_set(&s->flush_timer, s->conf->flush_interval, s->conf->flush_interval);
 	if (s->store)
 		ev_timer_start(s->loop, &s->flush_timer);
@@ -295,6 +303,7 @@ void server_stop(struct server *s)
 			check_mark_dirty(s, c);
 	}
 	server_flush(s, 1);
+	bus_close(s);
 	ev_timer_stop(s->loop, &s->wheel_timer);
 	ev_timer_stop(s->loop, &s->flush_timer);
 	ev_idle_stop(s->loop, &s->drain_idle);
@@ -307,6 +316,7 @@ void server_free(struct server *s)
 	if (!s->stopping && s->m.n_pinsts)
 		server_stop(s);
 	model_free(s, &s->m);
+	bus_close(s);
 	free_globals(&s->m);
 	if (s->store)
 		store_close(s->store);

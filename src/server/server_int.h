@@ -13,11 +13,13 @@
 #include "server/server.h"
 #include "state/state.h"
 #include "util/hmap.h"
+#include "plugin/host.h"
 
 #include <ev.h>
 #include <mamori/plugin.h>
 
 struct loader;
+struct mqtt;
 struct plugin_mod;
 struct proc_ctx;
 struct store;
@@ -131,6 +133,8 @@ struct server {
 	struct loader *loader;
 	struct proc_ctx *procs;
 	struct store *store;
+	struct mqtt *mqtt;       /* NULL without an `mqtt` config group */
+	struct host_ops ops;     /* what the host API calls back into */
 	struct model m;
 	struct hmap names;       /* interned check names */
 	struct wheel wheel;
@@ -163,6 +167,14 @@ int model_register_asset(struct server *s, struct customer *cu, const struct age
                          const char *name, const char *type, const char *address, double when,
                          int persist);
 const char *server__intern(struct server *s, const char *name);
+
+/* bus.c */
+int bus_open(struct server *s, const config_setting_t *group);
+int bus_start(struct server *s);
+void bus_close(struct server *s);
+void bus_fill_ops(struct host_ops *ops);
+void bus_publish_state(struct server *s, const struct check *c);
+void bus_time_rfc3339(double t, char *buf, size_t size);
 
 /* run.c */
 void sched_check_at(struct server *s, struct check *c, double when);

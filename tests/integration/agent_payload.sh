@@ -17,8 +17,11 @@ sed -n '/^\$MamoriFields = @(/,/^)/p' "$A/mamori-agent.ps1" | grep -o "'[A-Za-z]
 check_json() { # file
 	python3 - "$1" "$IT_TMP/fields" <<'PY' || it_fail "payload $1 does not match the contract"
 import json, re, sys
-raw = open(sys.argv[1], encoding="utf-8").read()
-p = json.loads(raw, object_pairs_hook=lambda kv: (len(set(k for k, _ in kv)) == len(kv) or sys.exit("dup key")) and dict(kv))
+def nodup(kv):
+    if len(set(k for k, _ in kv)) != len(kv):
+        sys.exit("duplicate key")
+    return dict(kv)
+p = json.loads(open(sys.argv[1], encoding="utf-8").read(), object_pairs_hook=nodup)
 fields = open(sys.argv[2]).read().split()
 keys = list(p)
 assert keys[:3] == ["schema", "ts", "agent_version"], keys[:3]
@@ -38,10 +41,25 @@ PY
 }
 
 if command -v pwsh >/dev/null 2>&1; then
-	cat >"$IT_TMP/run.ps1" <<EOF
+	cat >"$IT_TMP/run.ps1" <<PS1
 . ./$A/mamori-agent.ps1
 \$s = [pscustomobject]@{ ComputerName='PC-T'; AMRunningMode='Normal'; AMServiceEnabled=\$true;
   AntivirusEnabled=\$true; RealTimeProtectionEnabled=\$true; AntivirusSignatureAge=[uint32]2;
   QuickScanAge=[uint32]4294967295; AntivirusSignatureLastUpdated=(Get-Date '2026-11-26T03:41:10');
   IsTamperProtected=\$true; ComputerState=[uint32]0; NotInContract='x' }
 New-MamoriPayload \$s
+PS1
+	pwsh -NoProfile -File "$IT_TMP/run.ps1" >"$IT_TMP/out.json" || it_fail "pwsh failed"
+	check_json "$IT_TMP/out.json"
+	if grep -q NotInContract "$IT_TMP/out.json"; then it_fail "payload leaks fields outside the contract"; fi
+else
+	echo "pwsh not installed: checking the committed sample" >&2
+fi
+check_json "$A/sample-payload.json"
+python3 - "$A/sample-payload.json" "$IT_TMP/fields" <<'PY' || it_fail "sample lacks fields of \$MamoriFields"
+import json, sys
+p = json.load(open(sys.argv[1])); f = open(sys.argv[2]).read().split()
+missing = [k for k in f if k not in p]
+assert not missing, missing
+PY
+echo "PASS agent_payload"

@@ -259,6 +259,24 @@ START_TEST(test_fuzz)
 }
 END_TEST
 
+/* The Windows agent's committed sample (contrib/agent/windows) must pass
+ * the server's own checks and be judged OK. */
+START_TEST(test_agent_sample)
+{
+	struct defender_policy p;
+	struct defender_verdict v;
+	const char *path = getenv("MAMORI_AGENT_SAMPLE");
+	FILE *f = fopen(path ? path : "contrib/agent/windows/sample-payload.json", "rb");
+	ck_assert_ptr_nonnull(f);
+	char buf[8192];
+	size_t len = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	defender_policy_default(&p);
+	ck_assert_msg(defender_judge(buf, len, &p, &v) == 0, "sample rejected: %s", v.reason);
+	ck_assert_int_eq(v.state, MAMORI_OK);
+}
+END_TEST
+
 static Suite *defender_suite(void)
 {
 	Suite *s = suite_create("defender");
@@ -271,6 +289,7 @@ static Suite *defender_suite(void)
 	tcase_add_loop_test(tc, test_bad, 0, (int)(sizeof(bad_files) / sizeof(bad_files[0])));
 	tcase_add_test(tc, test_bad_inline);
 	tcase_add_test(tc, test_fuzz);
+	tcase_add_test(tc, test_agent_sample);
 	suite_add_tcase(s, tc);
 	return s;
 }
