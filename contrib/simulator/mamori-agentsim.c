@@ -393,8 +393,8 @@ int main(int argc, char **argv)
 			rc = 1;
 	}
 	double el = ev_time() - t0;
-	printf("sent %llu acked %llu bad %llu elapsed %.2f rate %.0f/s\n", sent, acked, bad, el,
-	       el > 0 ? (double)acked / el : 0.0);
+	printf("sent %llu acked %llu (incl. status) bad %llu elapsed %.2f rate %.0f reports/s\n", sent, acked, bad, el,
+	       el > 0 ? (double)sent / el : 0.0);
 	for (int k = 0; k < o.connections; k++) {
 		mqtt_free(ws[k].m);
 		ev_loop_destroy(ws[k].loop);

@@ -151,8 +151,13 @@ struct mamori_result {
 	/* Raw perfdata text in the Monitoring Plugins format, parsed by the core
 	 * when `perf` is NULL.  Convenient for exec-style plugins. */
 	const char *perf_text;
-	void *reserved[4];
+	unsigned flags;             /* MAMORI_RESULT_* */
+	unsigned reserved_u;
+	void *reserved[3];
 };
+/* Passive result: stop the freshness timer until the next result (the
+ * agent said goodbye, e.g. its "offline" last will: silence is expected). */
+#define MAMORI_RESULT_NO_FRESHNESS 0x1u
 
 /* ---- opaque core objects --------------------------------------------- */
 
@@ -399,6 +404,10 @@ struct mamori_host {
 	 * check_find).  Checks made from an agent template share the
 	 * template's data.  NULL for another plugin's check. */
 	void *(*check_data)(void *inst, const struct mamori_check *chk);
+	/* 1 if the named business calendar (config `calendars`, or the built-in
+	 * "always") is open at time t, 0 if closed, MAMORI_E_NOTFOUND if there
+	 * is no such calendar. */
+	int (*calendar_is_open)(const char *calendar, double t);
 
 	void *reserved[16];
 };

@@ -28,10 +28,12 @@
 #define LOGSLOTS 512
 #define LOG_EVERY 3600.0
 
+/* A check's thresholds.  Checks made from a customer's `agents.defender`
+ * template share one (the core prepares the template once); the core hands
+ * it back through host->check_data. */
 struct dcheck {
-	struct dcheck *next;            /* hash chain */
-	struct mamori_check *chk;
 	struct defender_policy pol;
+	char business_hours[64];        /* calendar for the offline severity, "" = none */
 };
 
 struct defender_counters {
@@ -51,63 +53,9 @@ struct defender {
 	struct mamori_sub *sub_report, *sub_status;
 	char *prefix;
 	size_t prefix_len;
-	struct dcheck **buckets;
-	size_t nbuckets, nchecks;
 	struct defender_counters cnt;
 	struct logslot logs[LOGSLOTS];
 };
-
-/* ---- check map: mamori_check pointer -> our policy ---- */
-
-static size_t ptr_hash(const void *p, size_t n)
-{
-	unsigned long long x = (unsigned long long)(uintptr_t)p;
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	return (size_t)(x & (n - 1));
-}
-
-static int map_grow(struct defender *d)
-{
-	size_t n = d->nbuckets ? d->nbuckets * 2 : 64;
-	struct dcheck **nb = calloc(n, sizeof(*nb));
-	if (!nb)
-		return MAMORI_E_NOMEM;
-	for (size_t i = 0; i < d->nbuckets; i++)
-		for (struct dcheck *c = d->buckets[i], *nx; c; c = nx) {
-			nx = c->next;
-			size_t h = ptr_hash(c->chk, n);
-			c->next = nb[h];
-			nb[h] = c;
-		}
-	free(d->buckets);
-	d->buckets = nb;
-	d->nbuckets = n;
-	return 0;
-}
-
-static struct dcheck *map_get(const struct defender *d, const struct mamori_check *chk)
-{
-	if (!d->nbuckets)
-		return NULL;
-	for (struct dcheck *c = d->buckets[ptr_hash(chk, d->nbuckets)]; c; c = c->next)
-		if (c->chk == chk)
-			return c;
-	return NULL;
-}
-
-static void map_del(struct defender *d, struct dcheck *dc)
-{
-	if (!d->nbuckets)
-		return;
-	for (struct dcheck **pp = &d->buckets[ptr_hash(dc->chk, d->nbuckets)]; *pp; pp = &(*pp)->next)
-		if (*pp == dc) {
-			*pp = dc->next;
-			d->nchecks--;
-			return;
-		}
-}
 
 /* ---- rate-limited complaints: one per customer/host per hour ---- */
 
@@ -163,7 +111,8 @@ static int topic_split(const struct defender *d, const char *topic, char *cust, 
 /* ---- messages ---- */
 
 /* Our check for customer/host, registering the asset if the core allows. */
-static struct dcheck *find_check(struct defender *d, const char *cust, const char *host)
+static struct dcheck *find_check(struct defender *d, const char *cust, const char *host,
+                                 struct mamori_check **out)
 {
 	const struct mamori_host *H = d->host;
 	struct mamori_check *chk = H->check_find(cust, host, "defender");
@@ -197,7 +146,8 @@ static struct dcheck *find_check(struct defender *d, const char *cust, const cha
 		}
 		chk = H->check_find(cust, host, "defender");
 	}
-	struct dcheck *dc = chk ? map_get(d, chk) : NULL;
+	struct dcheck *dc = chk ? H->check_data(d, chk) : NULL;
+	*out = chk;
 	if (!dc) {
 		/* a check named "defender" of another plugin, or no template */
 		d->cnt.not_ours++;
@@ -207,10 +157,10 @@ static struct dcheck *find_check(struct defender *d, const char *cust, const cha
 	return dc;
 }
 
-static void submit(struct defender *d, struct dcheck *dc, const struct mamori_result *res,
+static void submit(struct defender *d, struct mamori_check *chk, const struct mamori_result *res,
                    const char *cust, const char *host)
 {
-	int rc = d->host->check_submit(dc->chk, res);
+	int rc = d->host->check_submit(chk, res);
 	if (rc) {
 		d->cnt.submit_failed++;
 		if (may_log(d, cust, host))
@@ -226,7 +176,7 @@ static void on_report(struct defender *d, const struct mamori_msg *m, const char
 	struct defender_verdict v;
 	struct defender_policy def;
 	struct mamori_check *chk = H->check_find(cust, host, "defender");
-	struct dcheck *dc = chk ? map_get(d, chk) : NULL;
+	struct dcheck *dc = chk ? H->check_data(d, chk) : NULL;
 
 	d->cnt.reports++;
 	/* Judge before touching the asset registry (garbage must not create
@@ -241,7 +191,7 @@ static void on_report(struct defender *d, const struct mamori_msg *m, const char
 		return;
 	}
 	if (!dc) {
-		if (!(dc = find_check(d, cust, host)))
+		if (!(dc = find_check(d, cust, host, &chk)))
 			return;
 		if (defender_judge(m->payload, m->len, &dc->pol, &v) != 0)
 			return; /* cannot happen: same bytes, only thresholds differ */
@@ -255,7 +205,7 @@ static void on_report(struct defender *d, const struct mamori_msg *m, const char
 	struct mamori_result res = {.struct_size = sizeof(res), .state = v.state, .output = v.output,
 	                            .long_output = v.long_output, .perf = v.perf, .n_perf = v.n_perf};
 	d->cnt.accepted++;
-	submit(d, dc, &res, cust, host);
+	submit(d, chk, &res, cust, host);
 }
 
 static void on_status(struct defender *d, const struct mamori_msg *m, const char *cust,
@@ -273,17 +223,20 @@ static void on_status(struct defender *d, const struct mamori_msg *m, const char
 		return;
 	}
 	d->cnt.status_offline++;
-	struct dcheck *dc = find_check(d, cust, host);
+	struct mamori_check *chk;
+	struct dcheck *dc = find_check(d, cust, host, &chk);
 	if (!dc)
 		return;
-	/* TODO(business hours): the issue wants OK-with-note outside the
-	 * customer's business hours and WARNING inside (`business_hours` names a
-	 * calendar).  The host API has no calendar call yet (needed:
-	 * host->calendar_is_open(name, time) -> 1/0/error); until then the state
-	 * is the fixed `offline_state` (default OK). */
-	struct mamori_result res = {.struct_size = sizeof(res), .state = dc->pol.offline_state,
-	                            .output = "PC offline"};
-	submit(d, dc, &res, cust, host);
+	/* A PC switched off at night is normal: OK with a note outside the
+	 * customer's business hours, WARNING inside them (both configurable).
+	 * The freshness alarm stops until the PC reports again. */
+	int inside = dc->business_hours[0] &&
+	             d->host->calendar_is_open(dc->business_hours, d->host->now()) == 1;
+	struct mamori_result res = {.struct_size = sizeof(res),
+	                            .state = inside ? dc->pol.offline_business_state : dc->pol.offline_state,
+	                            .output = inside ? "PC offline during business hours" : "PC offline",
+	                            .flags = MAMORI_RESULT_NO_FRESHNESS};
+	submit(d, chk, &res, cust, host);
 }
 
 static void on_msg(struct mamori_sub *s, const struct mamori_msg *m, void *ud)
@@ -315,12 +268,6 @@ static void defender_destroy(void *inst)
 		d->host->mqtt_unsubscribe(d->sub_report);
 	if (d->sub_status)
 		d->host->mqtt_unsubscribe(d->sub_status);
-	for (size_t i = 0; i < d->nbuckets; i++)
-		for (struct dcheck *c = d->buckets[i], *nx; c; c = nx) {
-			nx = c->next;
-			free(c);
-		}
-	free(d->buckets);
 	free(d->prefix);
 	free(d);
 }
@@ -338,11 +285,12 @@ static int defender_init(const struct mamori_host *host, const struct mamori_con
 	if (!(d->prefix = strdup(host->mqtt_prefix())))
 		return rc;
 	d->prefix_len = strlen(d->prefix);
-	if ((rc = map_grow(d)))
-		return rc;
 	snprintf(filter, sizeof(filter), "%s/v1/agents/+/+/defender", d->prefix);
-	if ((rc = host->mqtt_subscribe(d, filter, 1, on_msg, d, &d->sub_report)))
+	if ((rc = host->mqtt_subscribe(d, filter, 1, on_msg, d, &d->sub_report))) {
+		if (rc == MAMORI_E_NOTSUP)
+			host->log(d, MAMORI_LOG_ERR, "agent reports arrive over MQTT: configure the mqtt section");
 		return rc;
+	}
 	snprintf(filter, sizeof(filter), "%s/v1/agents/+/+/status", d->prefix);
 	if ((rc = host->mqtt_subscribe(d, filter, 1, on_msg, d, &d->sub_status)))
 		return rc;
@@ -396,17 +344,15 @@ static int read_policy(struct defender *d, const struct mamori_conf *c, struct d
 	    (rc = conf_state(d, c, "passive_severity", &p->passive_state)) ||
 	    (rc = conf_state(d, c, "pending_severity", &p->pending_state)) ||
 	    (rc = conf_state(d, c, "never_scanned_severity", &p->never_scanned_state)) ||
-	    (rc = conf_state(d, c, "offline_state", &p->offline_state)))
+	    (rc = conf_state(d, c, "offline_state", &p->offline_state)) ||
+	    (rc = conf_state(d, c, "offline_business_state", &p->offline_business_state)))
 		return rc;
 	rc = d->host->conf_bool(c, "passive_ok", &b);
 	if (rc == 0)
 		p->passive_ok = b;
 	else if (rc != MAMORI_E_NOTFOUND)
 		return rc;
-	rc = d->host->conf_string(c, "business_hours", &cal);
-	if (rc == 0)
-		d->host->log(d, MAMORI_LOG_INFO, "business_hours '%s' noted; offline severity uses "
-		                                 "offline_state until the host offers calendars", cal);
+	(void)cal;
 	if (p->sig_crit_days && p->sig_warn_days > p->sig_crit_days)
 		return d->host->conf_error(c, "signature_age_warning", "must not exceed the critical age");
 	if (p->quick_crit_days && p->quick_warn_days > p->quick_crit_days)
@@ -419,7 +365,9 @@ static int defender_check_prepare(void *inst, struct mamori_check *chk,
 {
 	struct defender *d = inst;
 	struct dcheck *dc = calloc(1, sizeof(*dc));
+	const char *cal = NULL;
 	int rc;
+	(void)chk;
 	if (!dc)
 		return MAMORI_E_NOMEM;
 	defender_policy_default(&dc->pol);
@@ -427,33 +375,21 @@ static int defender_check_prepare(void *inst, struct mamori_check *chk,
 		free(dc);
 		return rc;
 	}
-	/* a reload prepares the same check again: replace the old entry */
-	struct dcheck *old = map_get(d, chk);
-	if (old)
-		map_del(d, old);
-	if (d->nchecks + 1 > d->nbuckets && (rc = map_grow(d))) {
-		free(dc);
-		return rc;
+	if (d->host->conf_string(conf, "business_hours", &cal) == 0) {
+		if (d->host->calendar_is_open(cal, d->host->now()) == MAMORI_E_NOTFOUND) {
+			free(dc);
+			return d->host->conf_error(conf, "business_hours", "no calendar named '%s'", cal);
+		}
+		snprintf(dc->business_hours, sizeof(dc->business_hours), "%s", cal);
 	}
-	dc->chk = chk;
-	size_t h = ptr_hash(chk, d->nbuckets);
-	dc->next = d->buckets[h];
-	d->buckets[h] = dc;
-	d->nchecks++;
 	*check_data = dc;
 	return 0;
 }
 
 static void defender_check_release(void *inst, struct mamori_check *chk, void *check_data)
 {
-	struct defender *d = inst;
-	struct dcheck *dc = check_data;
-	(void)chk;
-	if (!dc)
-		return;
-	if (map_get(d, dc->chk) == dc)
-		map_del(d, dc);
-	free(dc);
+	(void)inst, (void)chk;
+	free(check_data);
 }
 
 /* Passive: the core never schedules it; a manual run has nothing to do. */
@@ -482,8 +418,9 @@ static const struct mamori_key check_keys[] = {
     {"passive_severity", MAMORI_KEY_STRING, 0, "state for passive mode when not passive_ok; default warning", NULL},
     {"pending_severity", MAMORI_KEY_STRING, 0, "state for reboot/scan/manual steps pending; default warning", NULL},
     {"never_scanned_severity", MAMORI_KEY_STRING, 0, "state when no quick scan ever ran; default warning", NULL},
-    {"offline_state", MAMORI_KEY_STRING, 0, "state of \"PC offline\" (agent last will); default ok", NULL},
-    {"business_hours", MAMORI_KEY_STRING, 0, "calendar for offline severity (not yet used, see README)", NULL},
+    {"offline_state", MAMORI_KEY_STRING, 0, "state of \"PC offline\" (agent last will) outside business hours; default ok", NULL},
+    {"offline_business_state", MAMORI_KEY_STRING, 0, "state of \"PC offline\" inside business_hours; default warning", NULL},
+    {"business_hours", MAMORI_KEY_STRING, 0, "calendar of the customer's business hours (for the offline severity)", NULL},
     {NULL, 0, 0, NULL, NULL},
 };
 

@@ -36,6 +36,7 @@ void defender_policy_default(struct defender_policy *p)
 	    .passive_state = MAMORI_WARNING,
 	    .pending_state = MAMORI_WARNING,
 	    .offline_state = MAMORI_OK,
+	    .offline_business_state = MAMORI_WARNING,
 	    .max_size = JSONW_DEFAULT_MAX_SIZE,
 	};
 }

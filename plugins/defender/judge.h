@@ -34,7 +34,8 @@ struct defender_policy {
 	int passive_ok;             /* customer uses another antivirus: passive mode is OK */
 	int passive_state;          /* passive mode when !passive_ok: WARNING */
 	int pending_state;          /* ComputerState bits 0x1-0x8: WARNING */
-	int offline_state;          /* agent's last will "offline": OK (see defender.c TODO) */
+	int offline_state;          /* agent's last will "offline" outside business hours: OK */
+	int offline_business_state; /* ... inside the customer's business hours: WARNING */
 	size_t max_size;            /* payload limit, default 64 KiB */
 };
 

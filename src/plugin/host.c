@@ -317,6 +317,11 @@ static void *h_check_data(void *inst, const struct mamori_check *chk)
 	return H.ops->check_data ? H.ops->check_data(H.ctx, inst, chk) : NULL;
 }
 
+static int h_calendar_is_open(const char *calendar, double t)
+{
+	return H.ops->calendar_is_open ? H.ops->calendar_is_open(H.ctx, calendar, t) : MAMORI_E_NOTFOUND;
+}
+
 static int h_output_parse(char *text, struct mamori_result *res, struct mamori_perfdata *items,
                           size_t max_items)
 {
@@ -381,6 +386,7 @@ static const struct mamori_host host_fns = {
     .mqtt_prefix = h_mqtt_prefix,
     .asset_register = h_asset_register,
     .check_data = h_check_data,
+    .calendar_is_open = h_calendar_is_open,
 };
 
 void host_bind(struct ev_loop *loop, struct proc_ctx *procs, const struct host_ops *ops, void *ctx,

@@ -32,6 +32,7 @@ struct host_ops {
 	                    int qos, int retain);
 	const char *(*mqtt_prefix)(void *ctx);
 	void *(*check_data)(void *ctx, void *inst, const struct mamori_check *chk);
+	int (*calendar_is_open)(void *ctx, const char *calendar, double t);
 };
 
 /* Bind the host to a loop, a process spawner and the server's ops.

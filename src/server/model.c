@@ -176,6 +176,7 @@ static int add_check(struct server *s, struct model *m, const struct model *old,
 		c = model_check_new(s, a, name, strlen(name));
 		c->pi = pi;
 		c->hash = hash;
+		c->p = *p; /* check_info in check_prepare reports interval/timeout */
 		if (tpl) {
 			c->data = tpl->data;
 			c->flags |= CK_TEMPLATE;

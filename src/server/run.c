@@ -536,7 +536,10 @@ static int ops_check_submit(void *ctx, struct mamori_check *mc, const struct mam
 	s->stats.passive_results++;
 	check_apply_result(s, c, res, now);
 	if (c->flags & CK_PASSIVE) {
-		if (c->p.stale_ms) {
+		if (MAMORI_HAS_FIELD(res, struct mamori_result, flags) && (res->flags & MAMORI_RESULT_NO_FRESHNESS)) {
+			if (wheel_pending(&c->node))
+				wheel_del(&s->wheel, &c->node); /* silence is expected now */
+		} else if (c->p.stale_ms) {
 			sched_check_at(s, c, now + c->p.stale_ms / 1000.0);
 			if (!s->in_wheel && !ev_is_active(&s->wheel_timer))
 				sched_rearm(s);
@@ -592,6 +595,15 @@ static int ops_asset_register(void *ctx, void *inst, const struct mamori_asset_s
 	return 0;
 }
 
+static int ops_calendar_is_open(void *ctx, const char *name, double t)
+{
+	struct server *s = ctx;
+	for (size_t i = 0; name && i < s->m.n_calendars; i++)
+		if (strcmp(s->m.calendars[i].name, name) == 0)
+			return cal_is_open(s->m.calendars[i].cal, (time_t)t) ? 1 : 0;
+	return MAMORI_E_NOTFOUND;
+}
+
 static void *ops_check_data(void *ctx, void *inst, const struct mamori_check *mc)
 {
 	const struct check *c = (const struct check *)mc;
@@ -608,6 +620,7 @@ const struct host_ops server__host_ops = {
     .check_find = ops_check_find,
     .asset_register = ops_asset_register,
     .check_data = ops_check_data,
+    .calendar_is_open = ops_calendar_is_open,
 };
 
 /* ---- persistence ---- */

@@ -1,7 +1,7 @@
 /*
  * bench.h: small helpers shared by the benchmark programs in tests/bench
  * (clocks, CPU time, RSS, a growing text buffer for generated configs).
- * Header-only (static inline): the Makefile builds each tests/bench/*.c
+ * Header-only (static inline): the Makefile builds each .c file here
  * into its own program, so there is no shared object to put them in.
  */
 #ifndef MAMORI_BENCH_H

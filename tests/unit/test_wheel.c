@@ -46,8 +46,13 @@ static void fire_check(struct wheel_node *n, void *ud)
 	struct fctx *f = ud;
 	struct tnode *t = tn(n);
 	uint64_t tick = f->w->now - 1; /* the tick being processed */
-	if (!t->pending || t->expect != tick || tick < f->last_tick || wheel_pending(n))
+	if (!t->pending || t->expect != tick || tick < f->last_tick || wheel_pending(n)) {
+		if (!f->bad)
+			fprintf(stderr, "bad fire: pending %d expect %llu tick %llu last %llu\n", t->pending,
+			        (unsigned long long)t->expect, (unsigned long long)tick,
+			        (unsigned long long)f->last_tick);
 		f->bad++;
+	}
 	f->last_tick = tick;
 	t->pending = 0;
 	t->fired++;
