@@ -16,8 +16,8 @@ BUILD_PKGS="gcc make libc6-dev pkg-config libev-dev libconfig-dev libmosquitto-d
  check libsubunit-dev libsqlite3-dev libcjson-dev libc-ares-dev libcurl4-openssl-dev libsnmp-dev
  libmicrohttpd-dev"
 RUN_PKGS="mosquitto mosquitto-clients sqlite3 monitoring-plugins-basic openssl ca-certificates tzdata
- procps"
-TEST_PKGS="python3 dnsmasq-base snmpd snmp nagios4-core postfix dovecot-imapd dovecot-lmtpd
+ procps python3"
+TEST_PKGS="dnsmasq-base snmpd snmp nagios4-core postfix dovecot-imapd dovecot-lmtpd
  iproute2 psmisc"
 
 need_install() {

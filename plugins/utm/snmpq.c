@@ -309,12 +309,16 @@ static int q_response(int op, netsnmp_session *s, int reqid, netsnmp_pdu *pdu, v
 		q_done(q, MAMORI_E_TIMEOUT, "no SNMP answer from %s (timeout)", q->conf->peer);
 		return 1;
 	}
+	if (op == NETSNMP_CALLBACK_OP_RESEND)
+		return 1; /* informational: a retry went out */
+	if (op == NETSNMP_CALLBACK_OP_SEC_ERROR) {
+		q_done(q, MAMORI_E_IO, "%s", "SNMPv3 security error (keys or engine)");
+		return 1;
+	}
 	if (op != NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE || !pdu) {
-		{
 		char why[48];
 		snprintf(why, sizeof why, "SNMP transport error (%d)", op);
 		q_done(q, MAMORI_E_IO, "%s", why);
-		}
 		return 1;
 	}
 	if (pdu->command == SNMP_MSG_REPORT || q->phase == Q_DISCOVER) {

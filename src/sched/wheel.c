@@ -92,8 +92,11 @@ uint64_t wheel_next(const struct wheel *w)
 		uint64_t tick = block | ((uint64_t)idx << shift);
 		if (tick < best)
 			best = tick;
-		if (l == 0)
-			break; /* level 0 events are always the earliest */
+		/* Level 0 events are the earliest, except when `now` sits on a
+		 * slot boundary (after a jump): a higher level's current slot
+		 * then still awaits its cascade, due at `now` itself. */
+		if (best == w->now || (l == 0 && (w->now & (WHEEL_SLOTS - 1)) != 0))
+			break;
 	}
 	return best;
 }

@@ -189,6 +189,11 @@ static int in_downtime(const struct server *s, const struct check *c, double now
 	return 0;
 }
 
+int server__in_downtime(const struct server *s, const struct check *c, double now)
+{
+	return in_downtime(s, c, now);
+}
+
 static int parent_down(const struct check *c)
 {
 	int depth = 0;
@@ -244,6 +249,7 @@ static void after_state(struct server *s, struct check *c, const struct state_ev
 	log_event(c, ev, why);
 	if (s->hook)
 		s->hook(s->hook_ud, c->asset->cust->id, c->asset->name, c->name, ev, (int)why);
+	alerts_on_state(s, c, ev, &ctx, now);
 }
 
 void check_mark_dirty(struct server *s, struct check *c)
@@ -654,9 +660,11 @@ static void fill_row(const struct check *c, struct store_state_row *r, const str
 
 void server__flush(struct server *s)
 {
-	if (!s->store || !s->n_dirty)
+	if (!s->store || (!s->n_dirty && !alerts_pending(s)))
 		return;
-	struct store_batch *b = store_batch_new();
+	/* Alert rows and outbox messages caused by these changes are already
+	 * in the alerts' pending batch: one transaction for both. */
+	struct store_batch *b = alerts_take_batch(s);
 	for (size_t i = 0; i < s->n_dirty; i++) {
 		struct check *c = s->dirty[i];
 		if (!c)
@@ -668,7 +676,7 @@ void server__flush(struct server *s)
 	}
 	s->stats.rows_flushed += store_batch_rows(b);
 	s->n_dirty = 0;
-	store_commit(s->store, b);
+	alerts_batch_sent(s, store_commit(s->store, b));
 }
 
 void server__on_flush(struct ev_loop *loop, ev_timer *w, int revents)

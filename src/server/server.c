@@ -204,6 +204,8 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 	}
 	if (bus_open(s, s->conf->mqtt) != 0)
 		goto fail;
+	if (alerts_new(s) != 0)
+		goto fail;
 	if (model_build(s, s->conf, &s->m, NULL) != 0)
 		goto fail;
 	move_globals(s, &s->m, s->conf);
@@ -220,7 +222,7 @@ fail:
 
 int server_start(struct server *s)
 {
-	if (s->store && store_start(s->store, s->loop, NULL, NULL) != 0) {
+	if (s->store && store_start(s->store, s->loop, alerts_on_commit, s) != 0) {
 		log_err("store", "cannot start the writer thread");
 		return -1;
 	}
@@ -229,6 +231,7 @@ int server_start(struct server *s)
 		log_err("mqtt", "cannot start the broker connection");
 		return -1;
 	}
+	alerts_start(s);
 	ev_timer_set(&s->flush_timer, s->conf->flush_interval, s->conf->flush_interval);
 	if (s->store)
 		ev_timer_start(s->loop, &s->flush_timer);
@@ -244,12 +247,20 @@ static int reload(struct server *s, const char *text)
 		log_always("server", LOG_LVL_ERR, "reload refused: configuration has errors; the running configuration stays");
 		return -1;
 	}
-	struct model next;
-	if (model_build(s, c, &next, &s->m) != 0) {
-		log_always("server", LOG_LVL_ERR, "reload refused: plugins rejected the configuration; the running configuration stays");
+	struct alerts_conf *ac = alerts_conf_parse(s, c);
+	if (!ac) {
+		log_always("server", LOG_LVL_ERR, "reload refused: configuration has errors; the running configuration stays");
 		mconf_free(c);
 		return -1;
 	}
+	struct model next;
+	if (model_build(s, c, &next, &s->m) != 0) {
+		log_always("server", LOG_LVL_ERR, "reload refused: plugins rejected the configuration; the running configuration stays");
+		alerts_conf_free(ac);
+		mconf_free(c);
+		return -1;
+	}
+	alerts_conf_install(s, ac); /* before the old calendars go */
 	free_globals(&s->m);
 	move_globals(s, &next, c);
 	mconf_drop_tree(c);
@@ -290,6 +301,7 @@ void server_stop(struct server *s)
 	if (s->stopping)
 		return;
 	s->stopping = 1;
+	alerts_stop(s);
 	/* Cancel in-flight runs, then save every check's state. */
 	size_t it = 0;
 	const struct hmap_entry *e;
@@ -316,6 +328,7 @@ void server_free(struct server *s)
 	if (!s->stopping && s->m.n_pinsts)
 		server_stop(s);
 	model_free(s, &s->m);
+	alerts_free(s);
 	bus_close(s);
 	free_globals(&s->m);
 	if (s->store)

@@ -23,6 +23,9 @@ struct mqtt;
 struct plugin_mod;
 struct proc_ctx;
 struct store;
+struct store_batch;
+struct alerts;
+struct alerts_conf;
 
 /* One plugin instance (one `plugins` block, or the default one). */
 struct pinst {
@@ -134,6 +137,7 @@ struct server {
 	struct proc_ctx *procs;
 	struct store *store;
 	struct mqtt *mqtt;       /* NULL without an `mqtt` config group */
+	struct alerts *alerts;   /* alert pipeline glue (alerts.c) */
 	struct host_ops ops;     /* what the host API calls back into */
 	struct model m;
 	struct hmap names;       /* interned check names */
@@ -176,7 +180,23 @@ void bus_fill_ops(struct host_ops *ops);
 void bus_publish_state(struct server *s, const struct check *c);
 void bus_time_rfc3339(double t, char *buf, size_t size);
 
+/* alerts.c */
+int alerts_new(struct server *s);
+int alerts_start(struct server *s);
+void alerts_stop(struct server *s);
+void alerts_free(struct server *s);
+struct alerts_conf *alerts_conf_parse(struct server *s, struct mconf *c);
+void alerts_conf_install(struct server *s, struct alerts_conf *ac);
+void alerts_conf_free(struct alerts_conf *ac);
+void alerts_on_state(struct server *s, struct check *c, const struct state_event *ev,
+                     const struct state_context *ctx, double now);
+int alerts_pending(const struct server *s);
+struct store_batch *alerts_take_batch(struct server *s);
+void alerts_batch_sent(struct server *s, uint64_t number);
+void alerts_on_commit(void *ud);
+
 /* run.c */
+int server__in_downtime(const struct server *s, const struct check *c, double now);
 void sched_check_at(struct server *s, struct check *c, double when);
 void sched_first(struct server *s, struct check *c);
 void sched_rearm(struct server *s);

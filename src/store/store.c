@@ -5,7 +5,7 @@
  * writer thread touches the database handle.  The loop and the writer
  * share `queue`, `busy` and the stats under `lock`.
  */
-#include "store/store.h"
+#include "store/store_int.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -19,13 +19,14 @@
 #include <sys/stat.h>
 #include <time.h>
 
-enum op_type { OP_STATE, OP_ASSET, OP_FORGET };
+enum op_type { OP_STATE, OP_ASSET, OP_FORGET, OP_X };
 
 struct op {
 	enum op_type type;
 	union {
 		struct store_state_row st;
 		struct store_asset_row as;
+		const void *x; /* OP_X: an alert-table operation (store_alerts.c) */
 	} u;
 };
 
@@ -41,6 +42,7 @@ struct store_batch {
 	size_t n, cap;
 	struct chunk *chunks;
 	struct store_batch *next;
+	uint64_t number;
 };
 
 struct store {
@@ -58,27 +60,15 @@ struct store {
 	void (*done)(void *);
 	void *done_ud;
 	sqlite3_stmt *st_state, *st_asset, *st_forget;
+	struct store_x *x;
+	uint64_t submitted;      /* loop thread only */
+	uint64_t committed;      /* under lock */
 	struct store_stats stats;
 };
 
 /* ---- schema ---- */
 
-static const char *const migrations[] = {
-    /* 1: check state, registered assets */
-    "CREATE TABLE check_state ("
-    " customer TEXT NOT NULL, asset TEXT NOT NULL, name TEXT NOT NULL, plugin TEXT NOT NULL,"
-    " state INTEGER NOT NULL, hard INTEGER NOT NULL, attempt INTEGER NOT NULL,"
-    " hard_state INTEGER NOT NULL, flapping INTEGER NOT NULL, stale INTEGER NOT NULL,"
-    " hist INTEGER NOT NULL, n_hist INTEGER NOT NULL, flap_pct REAL NOT NULL,"
-    " last_check REAL, last_change REAL, last_hard_change REAL, next_check REAL,"
-    " output TEXT, long_output TEXT, perfdata TEXT,"
-    " ack INTEGER NOT NULL DEFAULT 0, ack_expires REAL, ack_author TEXT, ack_comment TEXT,"
-    " PRIMARY KEY (customer, asset, name)) WITHOUT ROWID;"
-    "CREATE TABLE asset ("
-    " customer TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL, address TEXT,"
-    " source TEXT NOT NULL, registered_at REAL NOT NULL,"
-    " PRIMARY KEY (customer, name)) WITHOUT ROWID;",
-};
+/* The steps themselves are in schema.c. */
 
 static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen)
 {
@@ -126,7 +116,7 @@ static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: cannot read schema version: %s", path, sqlite3_errmsg(db));
 		return -1;
 	}
-	int latest = (int)(sizeof migrations / sizeof migrations[0]);
+	int latest = store_schema_latest();
 	if (version > latest) {
 		snprintf(err, errlen,
 		         "%s has schema version %d, written by a newer mamori (this one knows up to %d); "
@@ -137,7 +127,7 @@ static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
 	for (int v = version; v < latest; v++) {
 		char e[512], sql[64];
 		if (exec_sql(db, "BEGIN IMMEDIATE", e, sizeof e) != 0 ||
-		    exec_sql(db, migrations[v], e, sizeof e) != 0) {
+		    exec_sql(db, store_schema_step(v + 1), e, sizeof e) != 0) {
 			snprintf(err, errlen, "%s: migration to schema %d failed: %s", path, v + 1, e);
 			exec_sql(db, "ROLLBACK", e, sizeof e);
 			return -1;
@@ -211,13 +201,15 @@ struct store *store_open(const char *state_dir, char *err, size_t errlen)
 	 * process crash (kill -9) at once, and against power loss at the
 	 * next checkpoint; no fsync per transaction. */
 	if (exec_sql(s->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", e, sizeof e) != 0 ||
-	    migrate(s->db, s->path, err, errlen) != 0 || prepare_all(s, err, errlen) != 0) {
+	    migrate(s->db, s->path, err, errlen) != 0 || prepare_all(s, err, errlen) != 0 ||
+	    !(s->x = store__x_open(s->db, e, sizeof e))) {
 		if (!err[0])
 			snprintf(err, errlen, "%s: %s", s->path, e);
 		goto fail;
 	}
 	return s;
 fail:
+	store__x_close(s->x);
 	sqlite3_finalize(s->st_state);
 	sqlite3_finalize(s->st_asset);
 	sqlite3_finalize(s->st_forget);
@@ -252,11 +244,9 @@ size_t store_batch_rows(const struct store_batch *b)
 	return b->n;
 }
 
-static const char *bdup(struct store_batch *b, const char *s)
+void *store__balloc(struct store_batch *b, size_t n)
 {
-	if (!s)
-		return NULL;
-	size_t n = strlen(s) + 1;
+	n = (n + 7) & ~(size_t)7;
 	struct chunk *c = b->chunks;
 	if (!c || c->size - c->used < n) {
 		size_t size = n > 65536 ? n : 65536;
@@ -267,9 +257,25 @@ static const char *bdup(struct store_batch *b, const char *s)
 		b->chunks = c;
 	}
 	char *p = c->data + c->used;
-	memcpy(p, s, n);
 	c->used += n;
 	return p;
+}
+
+const char *store__bdup(struct store_batch *b, const char *s)
+{
+	if (!s)
+		return NULL;
+	size_t n = strlen(s) + 1;
+	char *p = store__balloc(b, n);
+	memcpy(p, s, n);
+	return p;
+}
+
+#define bdup store__bdup
+
+sqlite3 *store__db(struct store *s)
+{
+	return s->db;
 }
 
 static struct op *push(struct store_batch *b, enum op_type t)
@@ -282,6 +288,12 @@ static struct op *push(struct store_batch *b, enum op_type t)
 	memset(o, 0, sizeof *o);
 	o->type = t;
 	return o;
+}
+
+void store__push_x(struct store_batch *b, void *xop)
+{
+	struct op *o = push(b, OP_X);
+	o->u.x = xop;
 }
 
 void store_batch_state(struct store_batch *b, const struct store_state_row *r)
@@ -341,6 +353,8 @@ static void bind_time(sqlite3_stmt *st, int i, double t)
 static int apply_op(struct store *s, const struct op *o)
 {
 	sqlite3_stmt *st;
+	if (o->type == OP_X)
+		return store__x_apply(s->x, s->db, o->u.x);
 	if (o->type == OP_STATE) {
 		const struct store_state_row *r = &o->u.st;
 		st = s->st_state;
@@ -438,9 +452,11 @@ static void *writer(void *arg)
 			s->tail = NULL;
 		s->busy = 1;
 		pthread_mutex_unlock(&s->lock);
+		uint64_t number = b->number;
 		write_batch(s, b);
 		store_batch_free(b);
 		pthread_mutex_lock(&s->lock);
+		s->committed = number;
 		s->busy = 0;
 		pthread_cond_broadcast(&s->cond);
 		if (s->loop)
@@ -474,12 +490,16 @@ int store_start(struct store *s, struct ev_loop *loop, void (*done)(void *ud), v
 	return 0;
 }
 
-void store_commit(struct store *s, struct store_batch *b)
+uint64_t store_commit(struct store *s, struct store_batch *b)
 {
+	uint64_t number = b->number = ++s->submitted;
 	if (!s->started) {
 		write_batch(s, b);
 		store_batch_free(b);
-		return;
+		pthread_mutex_lock(&s->lock);
+		s->committed = number;
+		pthread_mutex_unlock(&s->lock);
+		return number;
 	}
 	pthread_mutex_lock(&s->lock);
 	b->next = NULL;
@@ -490,6 +510,16 @@ void store_commit(struct store *s, struct store_batch *b)
 	s->tail = b;
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+	return number;
+}
+
+uint64_t store_committed(const struct store *s)
+{
+	struct store *m = (struct store *)s;
+	pthread_mutex_lock(&m->lock);
+	uint64_t n = m->committed;
+	pthread_mutex_unlock(&m->lock);
+	return n;
 }
 
 int store_busy(const struct store *s)
@@ -534,6 +564,7 @@ void store_close(struct store *s)
 			ev_async_stop(s->loop, &s->async);
 		}
 	}
+	store__x_close(s->x);
 	sqlite3_finalize(s->st_state);
 	sqlite3_finalize(s->st_asset);
 	sqlite3_finalize(s->st_forget);

@@ -24,7 +24,7 @@ struct ev_loop;
 struct store;
 struct store_batch;
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_FILE "mamori.db"
 
 struct store_state_row {
@@ -64,8 +64,12 @@ void store_batch_state(struct store_batch *b, const struct store_state_row *r);
 void store_batch_asset(struct store_batch *b, const struct store_asset_row *r);
 /* Remove state rows of checks that no longer exist (reload). */
 void store_batch_forget(struct store_batch *b, const char *customer, const char *asset, const char *name);
-/* Hand the batch to the writer (takes ownership).  Non-blocking. */
-void store_commit(struct store *s, struct store_batch *b);
+/* Hand the batch to the writer (takes ownership).  Non-blocking.
+ * Returns the batch's number (1, 2, ...: batches are written in order). */
+uint64_t store_commit(struct store *s, struct store_batch *b);
+/* Number of the last batch written (committed or, on a database error,
+ * given up: see stats.errors).  Read it in the `done` callback. */
+uint64_t store_committed(const struct store *s);
 /* 1 while a batch is queued or being written. */
 int store_busy(const struct store *s);
 /* Block until everything handed over is written (shutdown, tests). */
@@ -78,5 +82,81 @@ struct store_stats {
 	double busy_seconds;
 };
 void store_get_stats(const struct store *s, struct store_stats *out);
+
+/* ---- alerts, their history, SLA deadlines, commands, outbox (schema 2) ----
+ * Written by src/server/alerts.c in the same batch (transaction) as the
+ * check state that caused them.  Times are epoch seconds; 0 is NULL. */
+struct store_alert_row {
+	const char *id, *check_key, *customer, *asset, *check_name, *service, *center;
+	const char *also;      /* JSON array of centers, or NULL */
+	const char *summary, *status, *acked_by;
+	int contract, state, flapping, stale, manual;
+	int64_t count, seq;
+	double opened_at, updated_at, acked_at, resolved_at;
+	/* The SLA clock (table deadline); has_clock 0: no row. */
+	int has_clock;
+	const char *tier_name;
+	int tier, paused, acked, stopped, ack_breached, resolve_breached, breaches;
+	double ack_due, resolve_due, reannounce_at; /* 0: none */
+	double ack_left, resolve_left;              /* < 0: none */
+	/* Loading only: the newest dispatch record (vendor, plan, result). */
+	const char *vendor, *result;
+	double planned_at;
+};
+
+struct store_event_row {
+	const char *alert_id, *type, *actor, *note, *cmd_id, *payload;
+	int64_t seq;
+	double time;
+};
+
+struct store_dispatch_row {
+	const char *alert_id, *actor, *vendor, *result;
+	int64_t seq;
+	double time, planned_at;
+};
+
+struct store_outbox_row {
+	int64_t id;            /* assigned by the caller (store_outbox_last_id + 1 ...) */
+	const char *topic;
+	const void *payload;
+	size_t len;
+	int qos, retain;
+	double created;
+};
+
+/* Insert or replace the alert row and its deadline row. */
+void store_batch_alert(struct store_batch *b, const struct store_alert_row *r);
+void store_batch_event(struct store_batch *b, const struct store_event_row *r);
+void store_batch_dispatch(struct store_batch *b, const struct store_dispatch_row *r);
+void store_batch_outbox(struct store_batch *b, const struct store_outbox_row *r);
+/* The broker has the message (PUBACK): delete its row. */
+void store_batch_outbox_done(struct store_batch *b, int64_t id);
+void store_batch_cmd_seen(struct store_batch *b, const char *center, const char *id,
+                          const char *result, double time);
+/* Retention: delete at most `limit` alerts resolved before alerts_before
+ * (their events, deadline and dispatch rows go with them) and command ids
+ * older than cmds_before.  Runs in the writer thread. */
+void store_batch_prune(struct store_batch *b, double alerts_before, double cmds_before, int limit);
+
+/* Startup reads. */
+/* Every unresolved alert, then those resolved at or after resolved_since. */
+int store_load_alerts(struct store *s, double resolved_since,
+                      void (*cb)(void *ud, const struct store_alert_row *r), void *ud);
+/* Unsent outbox rows in id order. */
+int store_load_outbox(struct store *s, void (*cb)(void *ud, const struct store_outbox_row *r),
+                      void *ud);
+/* Highest outbox id ever used (0 if none): new rows continue after it. */
+int64_t store_outbox_last_id(struct store *s);
+/* The newest `limit` processed command ids, oldest first. */
+int store_load_cmd_seen(struct store *s, size_t limit,
+                        void (*cb)(void *ud, const char *center, const char *id, const char *result),
+                        void *ud);
+/* Number of alert rows (seeds the alert id counter). */
+int64_t store_alert_total(struct store *s);
+
+/* Schema steps (schema.c): step v takes user_version v-1 to v. */
+int store_schema_latest(void);
+const char *store_schema_step(int version);
 
 #endif

@@ -31,7 +31,8 @@ struct fctx {
 	uint64_t fired;
 	int bad;
 	/* optional behaviours */
-	struct tnode *victim;   /* delete this one when another fires */
+	struct tnode **kill;    /* when one of these fires, delete the others */
+	int nkill;
 	int readd_step;         /* re-add the fired node this many ticks on */
 	int readd_left;
 };
@@ -57,9 +58,12 @@ static void fire_check(struct wheel_node *n, void *ud)
 	t->pending = 0;
 	t->fired++;
 	f->fired++;
-	if (f->victim && f->victim != t && f->victim->pending) {
-		wheel_del(f->w, &f->victim->n);
-		f->victim->pending = 0;
+	for (int i = 0; i < f->nkill; i++) {
+		struct tnode *v = f->kill[i];
+		if (v != t && v->pending) {
+			wheel_del(f->w, &v->n);
+			v->pending = 0;
+		}
 	}
 	if (f->readd_step && f->readd_left > 0) {
 		f->readd_left--;
@@ -233,9 +237,7 @@ START_TEST(readd_during_fire)
 	f.readd_step = 0;
 	wheel_advance(&w, 205, fire_check, &f);
 	ck_assert_uint_eq(f.fired, 21);
-	struct fctx g = {.w = &w, .last_tick = w.now};
-	add(&w, &a, w.now);
-	ck_assert_uint_eq(g.fired, 0);
+	ck_assert(!wheel_pending(&a.n));
 }
 END_TEST
 
@@ -270,15 +272,15 @@ START_TEST(delete_other_during_fire)
 	add(&w, &b, 50);
 	add(&w, &c, 51);
 	add(&w, &d, 100000);
-	struct fctx f = {.w = &w};
+	struct tnode *ab[] = {&a, &b}, *cd[] = {&c, &d};
+	struct fctx f = {.w = &w, .kill = ab, .nkill = 2};
 	/* Whichever of a/b fires first deletes the other... */
-	f.victim = &b;
 	wheel_advance(&w, 50, fire_check, &f);
 	ck_assert_int_eq(a.fired + b.fired, 1);
 	ck_assert_int_eq(f.bad, 0);
 	ck_assert_uint_eq(w.count, 2);
-	/* ...and c deletes d (another level) when it fires. */
-	f.victim = &d;
+	/* ...and c deletes d (on another level) when it fires. */
+	f.kill = cd;
 	wheel_advance(&w, 200000, fire_check, &f);
 	ck_assert_int_eq(c.fired, 1);
 	ck_assert_int_eq(d.fired, 0);
@@ -287,26 +289,28 @@ START_TEST(delete_other_during_fire)
 }
 END_TEST
 
-START_TEST(delete_later_in_same_slot_during_fire)
+START_TEST(delete_rest_of_slot_during_fire)
 {
-	/* Three nodes in one slot: the first fired deletes the two others. */
+	/* Five nodes in one slot: the first fired deletes all the others,
+	 * including the one right behind it and the last of the list. */
 	struct wheel w;
-	struct tnode n[3] = {{0}};
+	struct tnode n[5];
+	struct tnode *k[5];
+	memset(n, 0, sizeof n);
 	wheel_init(&w, 0);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 5; i++) {
 		add(&w, &n[i], 7);
-	struct fctx f = {.w = &w};
-	for (int round = 0; round < 2; round++) {
-		f.victim = NULL;
-		wheel_advance(&w, 6, fire_check, &f);
+		k[i] = &n[i];
 	}
+	struct tnode later = {0};
+	add(&w, &later, 8);
+	struct fctx f = {.w = &w, .kill = k, .nkill = 5};
+	wheel_advance(&w, 6, fire_check, &f);
 	ck_assert_uint_eq(f.fired, 0);
-	/* fire_check deletes only one victim; set it up to remove a node that
-	 * is not the first fired by pointing at each in turn. */
-	f.victim = &n[0];
-	wheel_advance(&w, 7, fire_check, &f);
+	wheel_advance(&w, 8, fire_check, &f);
 	ck_assert_int_eq(f.bad, 0);
 	ck_assert_uint_eq(f.fired, 2);
+	ck_assert_int_eq(later.fired, 1);
 	ck_assert_uint_eq(w.count, 0);
 }
 END_TEST
@@ -369,7 +373,7 @@ int main(void)
 	tcase_add_test(tc, readd_during_fire);
 	tcase_add_test(tc, readd_at_current_tick_moves_on);
 	tcase_add_test(tc, delete_other_during_fire);
-	tcase_add_test(tc, delete_later_in_same_slot_during_fire);
+	tcase_add_test(tc, delete_rest_of_slot_during_fire);
 	tcase_add_test(tc, million_nodes_cost);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

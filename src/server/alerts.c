@@ -1,0 +1,813 @@
+/*
+ * alerts: the daemon's glue between the state engine and the alert
+ * pipeline (src/alert, src/route, src/sla, src/cmd), the store and MQTT.
+ *
+ *   run.c after_state -> alert_on_check_event -> emit(): alert row, event
+ *   row, deadline row and outbox rows into the PENDING store batch, which
+ *   the next flush commits together with the check states (one
+ *   transaction).  When the writer reports that batch committed, its
+ *   outbox messages are published at QoS 1 with a token; the PUBACK puts a
+ *   delete of the row into the pending batch.  A crash between commit and
+ *   PUBACK re-publishes at the next start (at least once; receivers dedupe
+ *   on id+seq).
+ *
+ * Group commit: an ev_prepare (once per loop iteration) cuts the pending
+ * batch as soon as it holds a message to publish and the writer is idle;
+ * otherwise batches coalesce while the writer works.  Deadlines: one
+ * ev_timer at alert_next_due.  Commands arrive on <prefix>/v1/cmd/+ and are
+ * answered through the outbox too, so an answer is only sent once the
+ * change it reports is durable.
+ *
+ * Must never: block, call back into the alert module from emit(), or
+ * publish an outbox message before its batch is committed.
+ */
+#define MAMORI_SERVER_INTERNAL
+#include "server/server_int.h"
+#include "alert/alert.h"
+#include "cmd/cmd.h"
+#include "mqtt/mqtt.h"
+#include "route/route.h"
+#include "sla/sla.h"
+#include "store/store.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CMD_SEEN_CAP 100000
+#define HOUSE_INTERVAL 2.0      /* downtime edges, memory pruning */
+#define PRUNE_EVERY 15          /* housekeeping turns between retention prunes (30 s) */
+#define PRUNE_LIMIT 1000        /* alerts deleted per prune (writer thread) */
+#define CMD_SEEN_KEEP (7 * 86400.0)
+#define DEFAULT_REOPEN 600.0
+
+struct outmsg {
+	struct outmsg *next;
+	int64_t id;      /* outbox row; 0: not stored (no store) */
+	uint64_t batch;  /* store batch holding the row; 0: already committed */
+	uint64_t token;
+	char *topic;
+	size_t len;
+	char payload[];
+};
+
+struct contract {
+	char *customer;
+	struct sla_terms *terms;
+};
+
+struct alerts_conf {
+	struct sla_centers centers;
+	struct route_table *routes;
+	struct hmap contracts; /* customer id -> struct contract */
+};
+
+struct alerts {
+	struct server *s;
+	struct alerts_conf *conf;
+	struct alert_table *t;
+	struct cmd_seen *seen;
+	struct store_batch *batch; /* pending: goes out with the next flush */
+	size_t batch_msgs;         /* outbox messages in it */
+	struct outmsg *pend_head, *pend_tail; /* rows in the pending batch */
+	struct outmsg *wait_head, *wait_tail; /* rows in batches not yet committed */
+	struct hmap inflight;      /* token -> outmsg, published, no PUBACK yet */
+	struct hmap open_keys;     /* check key -> own copy: unresolved alerts */
+	int64_t next_id;
+	ev_prepare prepare;
+	ev_timer due_timer;
+	ev_timer house_timer;
+	double armed;              /* due_timer's target, -1 none */
+	unsigned house_turns;
+	int dt_seen;               /* downtimes existed at the last pass */
+	struct mqtt_sub *cmd_sub;
+	uint64_t events, published, acked;
+};
+
+/* ---- configuration: centers, routes, contracts ---- */
+
+static const struct cal *cal_lookup(void *arg, const char *name)
+{
+	return mconf_calendar(arg, name);
+}
+
+void alerts_conf_free(struct alerts_conf *ac)
+{
+	if (!ac)
+		return;
+	route_free(ac->routes);
+	sla_centers_free(&ac->centers);
+	size_t it = 0;
+	const struct hmap_entry *e;
+	while (hmap_next(&ac->contracts, &it, &e)) {
+		struct contract *k = e->value;
+		sla_terms_free(k->terms);
+		free(k->customer);
+		free(k);
+	}
+	hmap_free(&ac->contracts);
+	free(ac);
+}
+
+/* Parse while c's tree is alive.  NULL after logging every error. */
+struct alerts_conf *alerts_conf_parse(struct server *s, struct mconf *c)
+{
+	struct alerts_conf *ac = xcalloc(1, sizeof *ac);
+	char err[512] = "";
+	int bad = 0;
+	hmap_init(&ac->contracts);
+	if (sla_centers_parse(c->centers, cal_lookup, c, &ac->centers, err, sizeof err) != 0) {
+		log_always("config", LOG_LVL_ERR, "%s", err);
+		alerts_conf_free(ac);
+		return NULL;
+	}
+	if (!(ac->routes = route_parse(c->routes, &ac->centers, err, sizeof err))) {
+		log_always("config", LOG_LVL_ERR, "%s", err);
+		bad = 1;
+	}
+	for (size_t i = 0; i < c->n_customers; i++) {
+		const struct cfg_customer *cu = &c->customers[i];
+		if (!cu->sla)
+			continue;
+		struct sla_terms *terms = sla_terms_parse(cu->sla, cal_lookup, c, err, sizeof err);
+		if (!terms) {
+			log_always("config", LOG_LVL_ERR, "%s", err);
+			bad = 1;
+			continue;
+		}
+		struct contract *k = xcalloc(1, sizeof *k);
+		k->customer = xstrdup(cu->id);
+		k->terms = terms;
+		struct contract *old = hmap_put(&ac->contracts, k->customer, strlen(k->customer), k);
+		if (old) {
+			sla_terms_free(old->terms);
+			free(old->customer);
+			free(old);
+		}
+	}
+	if (bad) {
+		alerts_conf_free(ac);
+		return NULL;
+	}
+	return ac;
+}
+
+static const struct sla_terms *contract_of(const struct alerts_conf *ac, const char *customer)
+{
+	if (!customer)
+		return NULL;
+	struct contract *k = hmap_get(&ac->contracts, customer, strlen(customer));
+	return k ? k->terms : NULL;
+}
+
+/* The terms an alert runs on: the customer's contract, else its center's. */
+static const struct sla_terms *terms_for(void *arg, const struct alert *a)
+{
+	const struct alerts_conf *ac = arg;
+	const struct sla_terms *t = contract_of(ac, a->customer);
+	if (t)
+		return t;
+	const struct sla_center *c = a->center ? sla_centers_find(&ac->centers, a->center) : NULL;
+	return c ? &c->terms : NULL;
+}
+
+/* Reload: the new routes and terms replace the old ones (call while the
+ * old calendars still exist). */
+void alerts_conf_install(struct server *s, struct alerts_conf *ac)
+{
+	struct alerts *al = s->alerts;
+	if (!al) {
+		alerts_conf_free(ac);
+		return;
+	}
+	alert_table_set_routes(al->t, ac->routes);
+	alert_table_rebind(al->t, terms_for, ac);
+	alerts_conf_free(al->conf);
+	al->conf = ac;
+	al->armed = -2; /* deadlines may have moved: re-arm */
+}
+
+/* ---- the pending batch and the outbox ---- */
+
+static struct store_batch *pending(struct alerts *al)
+{
+	if (!al->batch)
+		al->batch = store_batch_new();
+	return al->batch;
+}
+
+static void publish(struct alerts *al, struct outmsg *m)
+{
+	struct server *s = al->s;
+	if (mqtt_publish(s->mqtt, m->topic, m->payload, m->len, 1, 0, &m->token) != 0) {
+		/* Too large or invalid topic: it can never be sent; drop the row. */
+		log_err("alerts", "cannot publish to %s (%zu bytes); dropping it", m->topic, m->len);
+		if (m->id && s->store)
+			store_batch_outbox_done(pending(al), m->id);
+		free(m->topic);
+		free(m);
+		return;
+	}
+	al->published++;
+	hmap_put(&al->inflight, (const char *)&m->token, sizeof m->token, m);
+}
+
+/* Queue a message: with a store it is written to the outbox in the
+ * pending batch and published after the commit; without, at once. */
+static void queue_msg(struct alerts *al, const char *topic, const char *payload, double now)
+{
+	struct server *s = al->s;
+	if (!s->mqtt)
+		return;
+	size_t len = strlen(payload);
+	struct outmsg *m = xmalloc(sizeof *m + len + 1);
+	memset(m, 0, sizeof *m);
+	m->topic = xstrdup(topic);
+	m->len = len;
+	memcpy(m->payload, payload, len + 1);
+	if (!s->store) {
+		publish(al, m);
+		return;
+	}
+	m->id = ++al->next_id;
+	struct store_outbox_row r = {
+	    .id = m->id, .topic = topic, .payload = payload, .len = len, .qos = 1, .created = now};
+	store_batch_outbox(pending(al), &r);
+	al->batch_msgs++;
+	if (al->pend_tail)
+		al->pend_tail->next = m;
+	else
+		al->pend_head = m;
+	al->pend_tail = m;
+}
+
+int alerts_pending(const struct server *s)
+{
+	return s->alerts && s->alerts->batch && store_batch_rows(s->alerts->batch) > 0;
+}
+
+/* server__flush takes the pending batch and adds the check states. */
+struct store_batch *alerts_take_batch(struct server *s)
+{
+	struct alerts *al = s->alerts;
+	if (!al || !al->batch)
+		return store_batch_new();
+	struct store_batch *b = al->batch;
+	al->batch = NULL;
+	return b;
+}
+
+/* ... and tells us its number: its messages wait for that commit. */
+void alerts_batch_sent(struct server *s, uint64_t number)
+{
+	struct alerts *al = s->alerts;
+	if (!al || !al->pend_head)
+		return;
+	for (struct outmsg *m = al->pend_head; m; m = m->next)
+		m->batch = number;
+	if (al->wait_tail)
+		al->wait_tail->next = al->pend_head;
+	else
+		al->wait_head = al->pend_head;
+	al->wait_tail = al->pend_tail;
+	al->pend_head = al->pend_tail = NULL;
+	al->batch_msgs = 0;
+}
+
+/* The store's `done`: publish what the committed batches hold. */
+void alerts_on_commit(void *ud)
+{
+	struct server *s = ud;
+	struct alerts *al = s->alerts;
+	if (!al || !s->store)
+		return;
+	uint64_t done = store_committed(s->store);
+	while (al->wait_head && al->wait_head->batch <= done) {
+		struct outmsg *m = al->wait_head;
+		al->wait_head = m->next;
+		if (!al->wait_head)
+			al->wait_tail = NULL;
+		m->next = NULL;
+		publish(al, m);
+	}
+}
+
+static void on_puback(uint64_t token, void *ud)
+{
+	struct alerts *al = ud;
+	struct outmsg *m = hmap_del(&al->inflight, (const char *)&token, sizeof token);
+	if (!m)
+		return; /* a plugin's QoS 1 publish, not ours */
+	al->acked++;
+	if (m->id && al->s->store)
+		store_batch_outbox_done(pending(al), m->id);
+	free(m->topic);
+	free(m);
+}
+
+/* ---- emit: one alert event ---- */
+
+static char *also_json(const struct alert *a)
+{
+	if (!a->n_also)
+		return NULL;
+	cJSON *arr = cJSON_CreateArray();
+	for (size_t i = 0; i < a->n_also; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(a->also[i]));
+	char *j = cJSON_PrintUnformatted(arr);
+	cJSON_Delete(arr);
+	return j;
+}
+
+static void fill_alert_row(const struct alert *a, struct store_alert_row *r, char *also)
+{
+	memset(r, 0, sizeof *r);
+	r->id = a->id;
+	r->check_key = a->key;
+	r->customer = a->customer;
+	r->asset = a->asset;
+	r->check_name = a->check;
+	r->service = a->service;
+	r->center = a->center;
+	r->also = also;
+	r->summary = a->summary;
+	r->status = alert_status_name(a->status);
+	r->acked_by = a->acked_by;
+	r->contract = a->contract;
+	r->state = a->state;
+	r->flapping = a->flapping;
+	r->stale = a->stale;
+	r->manual = a->manual;
+	r->count = a->count;
+	r->seq = a->seq;
+	r->opened_at = a->opened_at;
+	r->updated_at = a->updated_at;
+	r->acked_at = a->acked_at;
+	r->resolved_at = a->resolved_at;
+	const struct sla_clock *c = &a->sla;
+	r->has_clock = c->terms != NULL;
+	r->tier_name = alert_tier_name(a);
+	r->tier = (int)c->tier;
+	r->paused = (int)c->paused;
+	r->acked = c->acked;
+	r->stopped = c->stopped;
+	r->ack_breached = c->ack_breached;
+	r->resolve_breached = c->resolve_breached;
+	r->ack_due = c->ack_due;
+	r->resolve_due = c->resolve_due;
+	r->ack_left = c->ack_left;
+	r->resolve_left = c->resolve_left;
+	r->reannounce_at = c->reannounce_at;
+	r->breaches = (int)c->breaches;
+}
+
+static void store_alert(struct alerts *al, const struct alert *a)
+{
+	char *also = also_json(a);
+	struct store_alert_row r;
+	fill_alert_row(a, &r, also);
+	store_batch_alert(pending(al), &r);
+	free(also);
+}
+
+static void track_open(struct alerts *al, const struct alert *a)
+{
+	size_t n = strlen(a->key);
+	if (a->status == ALERT_RESOLVED) {
+		free(hmap_del(&al->open_keys, a->key, n));
+	} else if (!hmap_get(&al->open_keys, a->key, n)) {
+		char *k = xstrdup(a->key);
+		hmap_put(&al->open_keys, k, n, k);
+	}
+}
+
+static void on_emit(void *arg, const struct alert *a, const struct alert_event *ev)
+{
+	struct alerts *al = arg;
+	struct server *s = al->s;
+	double now = ev->time;
+	char *json = cmd_format_alert(a, ev, s->conf->node);
+	if (!json) {
+		log_err("alerts", "%s: cannot format event %u (out of memory)", a->id, ev->seq);
+		return;
+	}
+	al->events++;
+	track_open(al, a);
+	if (s->store) {
+		store_alert(al, a);
+		struct store_event_row e = {
+		    .alert_id = a->id, .type = alert_event_name(ev->type), .actor = ev->actor,
+		    .note = ev->note, .cmd_id = ev->cmd_id, .payload = json, .seq = ev->seq, .time = now};
+		store_batch_event(pending(al), &e);
+		if (ev->type == ALERT_EV_DISPATCHED) {
+			struct store_dispatch_row d = {
+			    .alert_id = a->id, .actor = ev->actor, .vendor = a->dispatch.vendor,
+			    .result = a->dispatch.result, .seq = ev->seq, .time = now,
+			    .planned_at = a->dispatch.planned_at};
+			store_batch_dispatch(pending(al), &d);
+		}
+	}
+	if (s->mqtt && a->center) {
+		const char *prefix = mqtt_prefix(s->mqtt);
+		char topic[1024];
+		snprintf(topic, sizeof topic, "%s/v1/alerts/%s/%s", prefix, a->center, a->customer);
+		queue_msg(al, topic, json, now);
+		for (size_t i = 0; i < a->n_also; i++) {
+			snprintf(topic, sizeof topic, "%s/v1/alerts/%s/%s", prefix, a->also[i], a->customer);
+			queue_msg(al, topic, json, now);
+		}
+	}
+	if (ev->type == ALERT_EV_OPENED || ev->type == ALERT_EV_RESOLVED || ev->type == ALERT_EV_ESCALATED)
+		log_notice("alerts", "%s %s: %s/%s/%s -> %s tier %s", a->id, alert_event_name(ev->type),
+		           a->customer, a->asset, a->check, a->center ? a->center : "(no center)",
+		           alert_tier_name(a) ? alert_tier_name(a) : "-");
+	free(json);
+}
+
+/* ---- state results ---- */
+
+void alerts_on_state(struct server *s, struct check *c, const struct state_event *ev,
+                     const struct state_context *ctx, double now)
+{
+	struct alerts *al = s->alerts;
+	if (!al)
+		return;
+	const struct customer *cu = c->asset->cust;
+	struct alert_input in = {
+	    .key = c->key,
+	    .customer = cu->id,
+	    .asset = c->asset->name,
+	    .check = c->name,
+	    .service = service_name(c->p.service),
+	    .region = cu->region,
+	    .tags = (const char *const *)cu->tags,
+	    .n_tags = cu->n_tags,
+	    .output = check_output(c),
+	    .contract = contract_of(al->conf, cu->id),
+	    .st = &c->st,
+	    .ev = ev,
+	    .ctx = ctx,
+	};
+	if (alert_on_check_event(al->t, &in, now) == ALERT_E_NOMEM)
+		log_err("alerts", "%s: out of memory handling a result", c->key);
+}
+
+/* ---- commands ---- */
+
+static void on_cmd(const char *topic, const void *payload, size_t len, int qos, int retain, void *ud)
+{
+	struct alerts *al = ud;
+	struct server *s = al->s;
+	const char *prefix = mqtt_prefix(s->mqtt);
+	size_t pl = strlen(prefix);
+	if (strncmp(topic, prefix, pl) != 0 || strncmp(topic + pl, "/v1/cmd/", 8) != 0)
+		return;
+	const char *center = topic + pl + 8;
+	if (!*center || strchr(center, '/'))
+		return;
+	double now = ev_now(s->loop);
+	char *answer = NULL;
+	int fresh = 0;
+	enum cmd_err e = cmd_handle(al->t, al->seen, center, s->conf->node, payload, len, now, &answer,
+	                            &fresh);
+	if (!answer) {
+		log_err("alerts", "command on %s: no memory for the answer", topic);
+		return;
+	}
+	if (fresh && s->store) {
+		cJSON *o = cJSON_Parse(answer);
+		const cJSON *id = o ? cJSON_GetObjectItemCaseSensitive(o, "id") : NULL;
+		if (cJSON_IsString(id))
+			store_batch_cmd_seen(pending(al), center, id->valuestring, cmd_errname(e), now);
+		cJSON_Delete(o);
+	}
+	char rt[1024];
+	snprintf(rt, sizeof rt, "%s/result", topic);
+	queue_msg(al, rt, answer, now);
+	if (e != CMD_OK)
+		log_info("alerts", "command on %s refused: %s", topic, cmd_errname(e));
+	free(answer);
+}
+
+/* ---- timers ---- */
+
+static void rearm(struct alerts *al)
+{
+	double due = alert_next_due(al->t);
+	if (due == al->armed)
+		return;
+	struct ev_loop *loop = al->s->loop;
+	ev_timer_stop(loop, &al->due_timer);
+	al->armed = due;
+	if (due < 0)
+		return;
+	double in = due - ev_now(loop);
+	ev_timer_set(&al->due_timer, in > 0 ? in : 0, 0.);
+	ev_timer_start(loop, &al->due_timer);
+}
+
+static void on_due(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct alerts *al = w->data;
+	/* ev_timer runs on the monotonic clock; deadlines are wall time.  A
+	 * timer that fires early (clock steps) just re-arms. */
+	double now = ev_now(loop);
+	double due = alert_next_due(al->t);
+	if (due >= 0 && due <= now + 0.001)
+		alert_fire_due(al->t, due > now ? due : now);
+	al->armed = -2;
+	rearm(al);
+}
+
+/* Once per loop iteration, before it sleeps. */
+static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct alerts *al = w->data;
+	struct server *s = al->s;
+	if (al->batch_msgs && s->store && !store_busy(s->store))
+		server__flush(s);
+	rearm(al);
+}
+
+/* Downtime starting or ending without a result: pause or resume the SLA
+ * clocks of the unresolved alerts (only while downtimes exist). */
+static void downtime_pass(struct alerts *al, double now)
+{
+	struct server *s = al->s;
+	int any = s->m.n_downtimes > 0;
+	if (!any && !al->dt_seen)
+		return;
+	al->dt_seen = any;
+	size_t it = 0;
+	const struct hmap_entry *e;
+	while (hmap_next(&al->open_keys, &it, &e)) {
+		struct check *c = hmap_get(&s->m.checks, e->key, e->keylen);
+		struct alert *a = alert_find_check(al->t, e->key);
+		if (!a || a->status == ALERT_RESOLVED)
+			continue;
+		unsigned before = a->sla.paused;
+		alert_set_downtime(al->t, e->key, c && server__in_downtime(s, c, now), now);
+		if (a->sla.paused != before && s->store)
+			store_alert(al, a);
+	}
+}
+
+static void on_house(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct alerts *al = w->data;
+	struct server *s = al->s;
+	double now = ev_now(loop);
+	downtime_pass(al, now);
+	alert_prune(al->t, now, 4096);
+	if (s->store && ++al->house_turns % PRUNE_EVERY == 1) {
+		double keep = (s->conf->retention_days ? s->conf->retention_days : 400) * 86400.0;
+		store_batch_prune(pending(al), now - keep, now - CMD_SEEN_KEEP, PRUNE_LIMIT);
+	}
+}
+
+/* ---- startup: restore from the store ---- */
+
+static enum alert_status status_parse(const char *s)
+{
+	if (strcmp(s, "acknowledged") == 0)
+		return ALERT_ACKED;
+	return strcmp(s, "resolved") == 0 ? ALERT_RESOLVED : ALERT_OPEN;
+}
+
+static size_t also_parse(const char *json, char **out)
+{
+	size_t n = 0;
+	cJSON *arr = json ? cJSON_Parse(json) : NULL;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, arr)
+	{
+		if (n < ROUTE_MAX_ALSO && cJSON_IsString(it))
+			out[n++] = xstrdup(it->valuestring);
+	}
+	cJSON_Delete(arr);
+	return n;
+}
+
+static void on_alert_row(void *ud, const struct store_alert_row *r)
+{
+	struct alerts *al = ud;
+	struct alert a = {0};
+	a.id = (char *)r->id;
+	a.key = (char *)r->check_key;
+	a.customer = (char *)r->customer;
+	a.asset = (char *)r->asset;
+	a.check = (char *)r->check_name;
+	a.service = (char *)r->service;
+	a.summary = (char *)r->summary;
+	a.center = (char *)r->center;
+	a.acked_by = (char *)r->acked_by;
+	a.n_also = also_parse(r->also, a.also);
+	a.seq = (uint32_t)r->seq;
+	a.state = (uint8_t)(r->state & 3);
+	a.flapping = (uint8_t)!!r->flapping;
+	a.stale = (uint8_t)!!r->stale;
+	a.manual = (uint8_t)!!r->manual;
+	a.contract = (uint8_t)!!r->contract;
+	a.status = status_parse(r->status);
+	a.count = (uint32_t)r->count;
+	a.opened_at = r->opened_at;
+	a.updated_at = r->updated_at;
+	a.acked_at = r->acked_at;
+	a.resolved_at = r->resolved_at;
+	a.dispatch.vendor = (char *)r->vendor;
+	a.dispatch.result = (char *)r->result;
+	a.dispatch.planned_at = r->planned_at;
+	sla_clock_init(&a.sla);
+	const struct sla_terms *terms = NULL;
+	if (r->has_clock) {
+		struct sla_clock *c = &a.sla;
+		c->tier = (unsigned)(r->tier < 0 ? 0 : r->tier);
+		c->paused = (unsigned)r->paused;
+		c->acked = (unsigned char)!!r->acked;
+		c->stopped = (unsigned char)!!r->stopped;
+		c->ack_breached = (unsigned char)!!r->ack_breached;
+		c->resolve_breached = (unsigned char)!!r->resolve_breached;
+		c->ack_due = r->ack_due;
+		c->resolve_due = r->resolve_due;
+		c->ack_left = r->ack_left;
+		c->resolve_left = r->resolve_left;
+		c->reannounce_at = r->reannounce_at;
+		c->breaches = (unsigned)r->breaches;
+		terms = terms_for(al->conf, &a);
+	}
+	struct alert *got = alert_restore(al->t, &a, terms);
+	if (got)
+		track_open(al, got);
+	for (size_t i = 0; i < a.n_also; i++)
+		free(a.also[i]);
+}
+
+static void on_outbox_row(void *ud, const struct store_outbox_row *r)
+{
+	struct alerts *al = ud;
+	struct outmsg *m = xmalloc(sizeof *m + r->len + 1);
+	memset(m, 0, sizeof *m);
+	m->id = r->id;
+	m->topic = xstrdup(r->topic);
+	m->len = r->len;
+	if (r->len)
+		memcpy(m->payload, r->payload, r->len);
+	m->payload[r->len] = '\0';
+	if (al->wait_tail)
+		al->wait_tail->next = m;
+	else
+		al->wait_head = m;
+	al->wait_tail = m;
+}
+
+static void on_seen_row(void *ud, const char *center, const char *id, const char *result)
+{
+	struct alerts *al = ud;
+	enum cmd_err e = CMD_OK;
+	for (int i = 0; i < CMD_E__COUNT; i++)
+		if (result && strcmp(result, cmd_errname((enum cmd_err)i)) == 0)
+			e = (enum cmd_err)i;
+	cmd_seen_add(al->seen, center, id, e);
+}
+
+static void restore(struct alerts *al)
+{
+	struct server *s = al->s;
+	size_t n_out = 0;
+	double now = ev_now(s->loop);
+	store_load_cmd_seen(s->store, CMD_SEEN_CAP, on_seen_row, al);
+	if (store_load_alerts(s->store, now - DEFAULT_REOPEN, on_alert_row, al) != 0)
+		log_err("alerts", "cannot read the alerts from the store");
+	alert_table_set_counter(al->t, (uint64_t)store_alert_total(s->store));
+	al->next_id = store_outbox_last_id(s->store);
+	if (s->mqtt)
+		store_load_outbox(s->store, on_outbox_row, al);
+	for (struct outmsg *m = al->wait_head; m; m = m->next)
+		n_out++;
+	log_info("alerts", "restored %zu alerts (%zu unresolved), %zu unsent messages, %zu command ids",
+	         alert_count(al->t), (size_t)al->open_keys.count, n_out, cmd_seen_count(al->seen));
+}
+
+/* ---- lifecycle ---- */
+
+int alerts_new(struct server *s)
+{
+	struct alerts_conf *ac = alerts_conf_parse(s, s->conf);
+	if (!ac)
+		return -1;
+	struct alerts *al = xcalloc(1, sizeof *al);
+	al->s = s;
+	al->conf = ac;
+	al->armed = -2;
+	hmap_init(&al->inflight);
+	hmap_init(&al->open_keys);
+	struct alert_policy pol = {.node = s->conf->node, .reopen_within = DEFAULT_REOPEN};
+	al->t = alert_table_new(&pol, ac->routes, on_emit, al);
+	al->seen = cmd_seen_new(CMD_SEEN_CAP);
+	if (!al->t || !al->seen) {
+		log_err("alerts", "out of memory");
+		s->alerts = al;
+		alerts_free(s);
+		return -1;
+	}
+	ev_prepare_init(&al->prepare, on_prepare);
+	al->prepare.data = al;
+	ev_init(&al->due_timer, on_due);
+	al->due_timer.data = al;
+	ev_timer_init(&al->house_timer, on_house, HOUSE_INTERVAL, HOUSE_INTERVAL);
+	al->house_timer.data = al;
+	s->alerts = al;
+	if (s->store)
+		restore(al);
+	return 0;
+}
+
+int alerts_start(struct server *s)
+{
+	struct alerts *al = s->alerts;
+	if (!al)
+		return 0;
+	ev_prepare_start(s->loop, &al->prepare);
+	ev_unref(s->loop);
+	ev_timer_start(s->loop, &al->house_timer);
+	ev_unref(s->loop);
+	if (s->mqtt) {
+		char filter[512];
+		snprintf(filter, sizeof filter, "%s/v1/cmd/+", mqtt_prefix(s->mqtt));
+		mqtt_set_ack_cb(s->mqtt, on_puback, al);
+		al->cmd_sub = mqtt_subscribe(s->mqtt, filter, 1, on_cmd, al);
+		if (!al->cmd_sub)
+			log_err("alerts", "cannot subscribe to %s", filter);
+		/* Unsent messages from the last run: committed, publish now. */
+		alerts_on_commit(s);
+	}
+	/* Deadlines that passed while we were down fire once, now. */
+	size_t n = alert_fire_due(al->t, ev_now(s->loop));
+	if (n)
+		log_notice("alerts", "%zu deadline events were due while mamorid was down", n);
+	rearm(al);
+	return 0;
+}
+
+void alerts_stop(struct server *s)
+{
+	struct alerts *al = s->alerts;
+	if (!al)
+		return;
+	if (ev_is_active(&al->prepare)) {
+		ev_ref(s->loop);
+		ev_prepare_stop(s->loop, &al->prepare);
+	}
+	if (ev_is_active(&al->house_timer)) {
+		ev_ref(s->loop);
+		ev_timer_stop(s->loop, &al->house_timer);
+	}
+	ev_timer_stop(s->loop, &al->due_timer);
+	if (s->mqtt) {
+		mqtt_set_ack_cb(s->mqtt, NULL, NULL);
+		if (al->cmd_sub)
+			mqtt_unsubscribe(s->mqtt, al->cmd_sub);
+	}
+	al->cmd_sub = NULL;
+}
+
+static void free_list(struct outmsg *m)
+{
+	while (m) {
+		struct outmsg *n = m->next;
+		free(m->topic);
+		free(m);
+		m = n;
+	}
+}
+
+void alerts_free(struct server *s)
+{
+	struct alerts *al = s->alerts;
+	if (!al)
+		return;
+	alerts_stop(s);
+	alert_table_free(al->t);
+	cmd_seen_free(al->seen);
+	alerts_conf_free(al->conf);
+	store_batch_free(al->batch);
+	free_list(al->pend_head);
+	free_list(al->wait_head);
+	size_t it = 0;
+	const struct hmap_entry *e;
+	while (hmap_next(&al->inflight, &it, &e)) {
+		struct outmsg *m = e->value;
+		free(m->topic);
+		free(m);
+	}
+	hmap_free(&al->inflight);
+	it = 0;
+	while (hmap_next(&al->open_keys, &it, &e))
+		free(e->value);
+	hmap_free(&al->open_keys);
+	free(al);
+	s->alerts = NULL;
+}

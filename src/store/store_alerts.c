@@ -1,0 +1,497 @@
+/*
+ * store_alerts: the alert tables of schema 2 (alert, alert_event,
+ * deadline, dispatch, cmd_seen, outbox) - batch operations applied by the
+ * writer thread, and the startup reads.
+ *
+ * A batch operation is a copy made on the loop thread into the batch's
+ * own memory (store__balloc), so the caller may pass stack buffers; the
+ * writer applies it inside the batch's transaction with statements
+ * prepared once.  Must never: run on the loop thread after store_start
+ * except the load functions, which run before it.
+ */
+#include "store/store_int.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum x_kind { X_ALERT, X_EVENT, X_DISPATCH, X_OUTBOX, X_OUTBOX_DEL, X_CMD_SEEN, X_PRUNE };
+
+struct xop {
+	enum x_kind kind;
+	union {
+		struct store_alert_row al;
+		struct store_event_row ev;
+		struct store_dispatch_row di;
+		struct store_outbox_row ob;
+		struct {
+			const char *center, *id, *result;
+			double time;
+		} cs;
+		struct {
+			double alerts_before, cmds_before;
+			int limit;
+		} pr;
+	} u;
+};
+
+enum {
+	S_ALERT,
+	S_DEADLINE,
+	S_DEADLINE_DEL,
+	S_EVENT,
+	S_DISPATCH,
+	S_OUTBOX,
+	S_OUTBOX_DEL,
+	S_CMD_SEEN,
+	S_PRUNE_ALERTS,
+	S_PRUNE_CMDS,
+	S__COUNT
+};
+
+static const char *const sql[S__COUNT] = {
+    /* An upsert, not INSERT OR REPLACE: REPLACE deletes the old row, and
+     * ON DELETE CASCADE would take the alert's history with it. */
+    [S_ALERT] = "INSERT INTO alert (id, check_key, customer, asset, check_name, service,"
+                " center, also, contract, state, summary, status, flapping, stale, manual, count, seq,"
+                " opened_at, updated_at, acked_at, acked_by, resolved_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (id) DO UPDATE SET center = excluded.center, also = excluded.also,"
+                " contract = excluded.contract, state = excluded.state, summary = excluded.summary,"
+                " status = excluded.status, flapping = excluded.flapping, stale = excluded.stale,"
+                " manual = excluded.manual, count = excluded.count, seq = excluded.seq,"
+                " updated_at = excluded.updated_at, acked_at = excluded.acked_at,"
+                " acked_by = excluded.acked_by, resolved_at = excluded.resolved_at",
+    [S_DEADLINE] = "INSERT OR REPLACE INTO deadline (alert_id, tier, tier_name, paused, acked, stopped,"
+                   " ack_breached, resolve_breached, ack_due, resolve_due, ack_left, resolve_left,"
+                   " reannounce_at, breaches) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_DEADLINE_DEL] = "DELETE FROM deadline WHERE alert_id = ?",
+    [S_EVENT] = "INSERT OR IGNORE INTO alert_event (alert_id, seq, type, time, actor, note, cmd_id,"
+                " payload) VALUES (?,?,?,?,?,?,?,?)",
+    [S_DISPATCH] = "INSERT OR REPLACE INTO dispatch (alert_id, seq, time, actor, vendor, planned_at,"
+                   " result) VALUES (?,?,?,?,?,?,?)",
+    [S_OUTBOX] = "INSERT OR REPLACE INTO outbox (id, topic, payload, qos, retain, created)"
+                 " VALUES (?,?,?,?,?,?)",
+    [S_OUTBOX_DEL] = "DELETE FROM outbox WHERE id = ?",
+    [S_CMD_SEEN] = "INSERT OR REPLACE INTO cmd_seen (center, id, result, time) VALUES (?,?,?,?)",
+    [S_PRUNE_ALERTS] = "DELETE FROM alert WHERE id IN (SELECT id FROM alert WHERE resolved_at < ?"
+                       " LIMIT ?)",
+    [S_PRUNE_CMDS] = "DELETE FROM cmd_seen WHERE (center, id) IN (SELECT center, id FROM cmd_seen"
+                     " WHERE time < ? LIMIT ?)",
+};
+
+struct store_x {
+	sqlite3_stmt *st[S__COUNT];
+};
+
+struct store_x *store__x_open(sqlite3 *db, char *err, size_t errlen)
+{
+	struct store_x *x = calloc(1, sizeof *x);
+	if (!x) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	for (int i = 0; i < S__COUNT; i++)
+		if (sqlite3_prepare_v2(db, sql[i], -1, &x->st[i], NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "alert tables: %s", sqlite3_errmsg(db));
+			store__x_close(x);
+			return NULL;
+		}
+	return x;
+}
+
+void store__x_close(struct store_x *x)
+{
+	if (!x)
+		return;
+	for (int i = 0; i < S__COUNT; i++)
+		sqlite3_finalize(x->st[i]);
+	free(x);
+}
+
+/* ---- batch operations (loop thread) ---- */
+
+static struct xop *xpush(struct store_batch *b, enum x_kind kind)
+{
+	struct xop *o = store__balloc(b, sizeof *o);
+	memset(o, 0, sizeof *o);
+	o->kind = kind;
+	store__push_x(b, o);
+	return o;
+}
+
+#define D(f) (d->f = store__bdup(b, r->f))
+
+void store_batch_alert(struct store_batch *b, const struct store_alert_row *r)
+{
+	struct store_alert_row *d = &xpush(b, X_ALERT)->u.al;
+	*d = *r;
+	D(id), D(check_key), D(customer), D(asset), D(check_name), D(service), D(center);
+	D(also), D(summary), D(status), D(acked_by), D(tier_name);
+	d->vendor = d->result = NULL;
+}
+
+void store_batch_event(struct store_batch *b, const struct store_event_row *r)
+{
+	struct store_event_row *d = &xpush(b, X_EVENT)->u.ev;
+	*d = *r;
+	D(alert_id), D(type), D(actor), D(note), D(cmd_id), D(payload);
+}
+
+void store_batch_dispatch(struct store_batch *b, const struct store_dispatch_row *r)
+{
+	struct store_dispatch_row *d = &xpush(b, X_DISPATCH)->u.di;
+	*d = *r;
+	D(alert_id), D(actor), D(vendor), D(result);
+}
+
+void store_batch_outbox(struct store_batch *b, const struct store_outbox_row *r)
+{
+	struct store_outbox_row *d = &xpush(b, X_OUTBOX)->u.ob;
+	*d = *r;
+	D(topic);
+	void *p = store__balloc(b, r->len ? r->len : 1);
+	if (r->len)
+		memcpy(p, r->payload, r->len);
+	d->payload = p;
+}
+
+#undef D
+
+void store_batch_outbox_done(struct store_batch *b, int64_t id)
+{
+	xpush(b, X_OUTBOX_DEL)->u.ob.id = id;
+}
+
+void store_batch_cmd_seen(struct store_batch *b, const char *center, const char *id,
+                          const char *result, double time)
+{
+	struct xop *o = xpush(b, X_CMD_SEEN);
+	o->u.cs.center = store__bdup(b, center);
+	o->u.cs.id = store__bdup(b, id);
+	o->u.cs.result = store__bdup(b, result ? result : "ok");
+	o->u.cs.time = time;
+}
+
+void store_batch_prune(struct store_batch *b, double alerts_before, double cmds_before, int limit)
+{
+	struct xop *o = xpush(b, X_PRUNE);
+	o->u.pr.alerts_before = alerts_before;
+	o->u.pr.cmds_before = cmds_before;
+	o->u.pr.limit = limit > 0 ? limit : 1000;
+}
+
+/* ---- writer thread ---- */
+
+static void btext(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Times and deadlines: 0 (or less) is NULL. */
+static void btime(sqlite3_stmt *st, int i, double t)
+{
+	if (t > 0)
+		sqlite3_bind_double(st, i, t);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static int run(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int apply_alert(struct store_x *x, const struct store_alert_row *r)
+{
+	sqlite3_stmt *st = x->st[S_ALERT];
+	btext(st, 1, r->id);
+	btext(st, 2, r->check_key);
+	btext(st, 3, r->customer ? r->customer : "");
+	btext(st, 4, r->asset ? r->asset : "");
+	btext(st, 5, r->check_name ? r->check_name : "");
+	btext(st, 6, r->service);
+	btext(st, 7, r->center);
+	btext(st, 8, r->also);
+	sqlite3_bind_int(st, 9, r->contract);
+	sqlite3_bind_int(st, 10, r->state);
+	btext(st, 11, r->summary);
+	btext(st, 12, r->status);
+	sqlite3_bind_int(st, 13, r->flapping);
+	sqlite3_bind_int(st, 14, r->stale);
+	sqlite3_bind_int(st, 15, r->manual);
+	sqlite3_bind_int64(st, 16, r->count);
+	sqlite3_bind_int64(st, 17, r->seq);
+	sqlite3_bind_double(st, 18, r->opened_at);
+	sqlite3_bind_double(st, 19, r->updated_at);
+	btime(st, 20, r->acked_at);
+	btext(st, 21, r->acked_by);
+	btime(st, 22, r->resolved_at);
+	if (run(st) != 0)
+		return -1;
+	if (!r->has_clock) {
+		st = x->st[S_DEADLINE_DEL];
+		btext(st, 1, r->id);
+		return run(st);
+	}
+	st = x->st[S_DEADLINE];
+	btext(st, 1, r->id);
+	sqlite3_bind_int(st, 2, r->tier);
+	btext(st, 3, r->tier_name);
+	sqlite3_bind_int(st, 4, r->paused);
+	sqlite3_bind_int(st, 5, r->acked);
+	sqlite3_bind_int(st, 6, r->stopped);
+	sqlite3_bind_int(st, 7, r->ack_breached);
+	sqlite3_bind_int(st, 8, r->resolve_breached);
+	btime(st, 9, r->ack_due);
+	btime(st, 10, r->resolve_due);
+	if (r->ack_left >= 0)
+		sqlite3_bind_double(st, 11, r->ack_left);
+	if (r->resolve_left >= 0)
+		sqlite3_bind_double(st, 12, r->resolve_left);
+	btime(st, 13, r->reannounce_at);
+	sqlite3_bind_int(st, 14, r->breaches);
+	return run(st);
+}
+
+static int apply_prune(struct store_x *x, double alerts_before, double cmds_before, int limit)
+{
+	sqlite3_stmt *st = x->st[S_PRUNE_ALERTS];
+	sqlite3_bind_double(st, 1, alerts_before);
+	sqlite3_bind_int(st, 2, limit);
+	if (run(st) != 0)
+		return -1;
+	st = x->st[S_PRUNE_CMDS];
+	sqlite3_bind_double(st, 1, cmds_before);
+	sqlite3_bind_int(st, 2, limit);
+	return run(st);
+}
+
+int store__x_apply(struct store_x *x, sqlite3 *db, const void *xop)
+{
+	const struct xop *o = xop;
+	sqlite3_stmt *st;
+	switch (o->kind) {
+	case X_ALERT:
+		return apply_alert(x, &o->u.al);
+	case X_EVENT:
+		st = x->st[S_EVENT];
+		btext(st, 1, o->u.ev.alert_id);
+		sqlite3_bind_int64(st, 2, o->u.ev.seq);
+		btext(st, 3, o->u.ev.type);
+		sqlite3_bind_double(st, 4, o->u.ev.time);
+		btext(st, 5, o->u.ev.actor ? o->u.ev.actor : "mamori");
+		btext(st, 6, o->u.ev.note);
+		btext(st, 7, o->u.ev.cmd_id);
+		btext(st, 8, o->u.ev.payload ? o->u.ev.payload : "");
+		return run(st);
+	case X_DISPATCH:
+		st = x->st[S_DISPATCH];
+		btext(st, 1, o->u.di.alert_id);
+		sqlite3_bind_int64(st, 2, o->u.di.seq);
+		sqlite3_bind_double(st, 3, o->u.di.time);
+		btext(st, 4, o->u.di.actor ? o->u.di.actor : "mamori");
+		btext(st, 5, o->u.di.vendor);
+		btime(st, 6, o->u.di.planned_at);
+		btext(st, 7, o->u.di.result);
+		return run(st);
+	case X_OUTBOX:
+		st = x->st[S_OUTBOX];
+		sqlite3_bind_int64(st, 1, o->u.ob.id);
+		btext(st, 2, o->u.ob.topic);
+		sqlite3_bind_blob(st, 3, o->u.ob.payload, (int)o->u.ob.len, SQLITE_STATIC);
+		sqlite3_bind_int(st, 4, o->u.ob.qos);
+		sqlite3_bind_int(st, 5, o->u.ob.retain);
+		sqlite3_bind_double(st, 6, o->u.ob.created);
+		return run(st);
+	case X_OUTBOX_DEL:
+		st = x->st[S_OUTBOX_DEL];
+		sqlite3_bind_int64(st, 1, o->u.ob.id);
+		return run(st);
+	case X_CMD_SEEN:
+		st = x->st[S_CMD_SEEN];
+		btext(st, 1, o->u.cs.center);
+		btext(st, 2, o->u.cs.id);
+		btext(st, 3, o->u.cs.result);
+		sqlite3_bind_double(st, 4, o->u.cs.time);
+		return run(st);
+	case X_PRUNE:
+		return apply_prune(x, o->u.pr.alerts_before, o->u.pr.cmds_before, o->u.pr.limit);
+	}
+	(void)db;
+	return -1;
+}
+
+/* ---- startup reads ---- */
+
+static const char *ctext(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+static double cnum(sqlite3_stmt *st, int i, double null_value)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? null_value : sqlite3_column_double(st, i);
+}
+
+#define ALERT_COLS                                                                                  \
+	"SELECT a.id, a.check_key, a.customer, a.asset, a.check_name, a.service, a.center, a.also,"  \
+	" a.contract, a.state, a.summary, a.status, a.flapping, a.stale, a.manual, a.count, a.seq,"   \
+	" a.opened_at, a.updated_at, a.acked_at, a.acked_by, a.resolved_at,"                          \
+	" d.alert_id, d.tier, d.tier_name, d.paused, d.acked, d.stopped, d.ack_breached,"             \
+	" d.resolve_breached, d.ack_due, d.resolve_due, d.ack_left, d.resolve_left, d.reannounce_at," \
+	" d.breaches, p.vendor, p.planned_at, p.result"                                               \
+	" FROM alert a LEFT JOIN deadline d ON d.alert_id = a.id"                                     \
+	" LEFT JOIN dispatch p ON p.alert_id = a.id AND p.seq ="                                      \
+	" (SELECT max(seq) FROM dispatch WHERE alert_id = a.id)"
+
+static void read_alert(sqlite3_stmt *st, struct store_alert_row *r)
+{
+	memset(r, 0, sizeof *r);
+	r->id = ctext(st, 0);
+	r->check_key = ctext(st, 1);
+	r->customer = ctext(st, 2);
+	r->asset = ctext(st, 3);
+	r->check_name = ctext(st, 4);
+	r->service = ctext(st, 5);
+	r->center = ctext(st, 6);
+	r->also = ctext(st, 7);
+	r->contract = sqlite3_column_int(st, 8);
+	r->state = sqlite3_column_int(st, 9);
+	r->summary = ctext(st, 10);
+	r->status = ctext(st, 11);
+	r->flapping = sqlite3_column_int(st, 12);
+	r->stale = sqlite3_column_int(st, 13);
+	r->manual = sqlite3_column_int(st, 14);
+	r->count = sqlite3_column_int64(st, 15);
+	r->seq = sqlite3_column_int64(st, 16);
+	r->opened_at = cnum(st, 17, 0);
+	r->updated_at = cnum(st, 18, 0);
+	r->acked_at = cnum(st, 19, 0);
+	r->acked_by = ctext(st, 20);
+	r->resolved_at = cnum(st, 21, 0);
+	r->has_clock = sqlite3_column_type(st, 22) != SQLITE_NULL;
+	r->tier = sqlite3_column_int(st, 23);
+	r->tier_name = ctext(st, 24);
+	r->paused = sqlite3_column_int(st, 25);
+	r->acked = sqlite3_column_int(st, 26);
+	r->stopped = sqlite3_column_int(st, 27);
+	r->ack_breached = sqlite3_column_int(st, 28);
+	r->resolve_breached = sqlite3_column_int(st, 29);
+	r->ack_due = cnum(st, 30, 0);
+	r->resolve_due = cnum(st, 31, 0);
+	r->ack_left = cnum(st, 32, -1);
+	r->resolve_left = cnum(st, 33, -1);
+	r->reannounce_at = cnum(st, 34, 0);
+	r->breaches = sqlite3_column_int(st, 35);
+	r->vendor = ctext(st, 36);
+	r->planned_at = cnum(st, 37, 0);
+	r->result = ctext(st, 38);
+}
+
+static int load_alert_query(sqlite3 *db, const char *where, double arg, int bind,
+                            void (*cb)(void *, const struct store_alert_row *), void *ud)
+{
+	char q[2048];
+	snprintf(q, sizeof q, "%s %s ORDER BY a.opened_at", ALERT_COLS, where);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (bind)
+		sqlite3_bind_double(st, 1, arg);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_alert_row r;
+		read_alert(st, &r);
+		if (r.id && r.check_key && r.status)
+			cb(ud, &r);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_load_alerts(struct store *s, double resolved_since,
+                      void (*cb)(void *, const struct store_alert_row *), void *ud)
+{
+	sqlite3 *db = store__db(s);
+	/* Two queries so each uses its partial index. */
+	if (load_alert_query(db, "WHERE a.status <> 'resolved'", 0, 0, cb, ud) != 0)
+		return -1;
+	return load_alert_query(db, "WHERE a.resolved_at IS NOT NULL AND a.resolved_at >= ?",
+	                        resolved_since, 1, cb, ud);
+}
+
+int store_load_outbox(struct store *s, void (*cb)(void *, const struct store_outbox_row *), void *ud)
+{
+	sqlite3_stmt *st;
+	const char *q = "SELECT id, topic, payload, qos, retain, created FROM outbox ORDER BY id";
+	if (sqlite3_prepare_v2(store__db(s), q, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_outbox_row r = {
+		    .id = sqlite3_column_int64(st, 0),
+		    .topic = ctext(st, 1),
+		    .payload = sqlite3_column_blob(st, 2),
+		    .len = (size_t)sqlite3_column_bytes(st, 2),
+		    .qos = sqlite3_column_int(st, 3),
+		    .retain = sqlite3_column_int(st, 4),
+		    .created = sqlite3_column_double(st, 5),
+		};
+		if (r.topic)
+			cb(ud, &r);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int64_t scalar(sqlite3 *db, const char *q)
+{
+	sqlite3_stmt *st;
+	int64_t v = 0;
+	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+int64_t store_outbox_last_id(struct store *s)
+{
+	/* AUTOINCREMENT remembers the highest id ever used in sqlite_sequence,
+	 * even after the rows were deleted; ids are never reused. */
+	sqlite3 *db = store__db(s);
+	int64_t a = scalar(db, "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'");
+	int64_t b = scalar(db, "SELECT coalesce(max(id), 0) FROM outbox");
+	return a > b ? a : b;
+}
+
+int64_t store_alert_total(struct store *s)
+{
+	return scalar(store__db(s), "SELECT count(*) FROM alert");
+}
+
+int store_load_cmd_seen(struct store *s, size_t limit,
+                        void (*cb)(void *, const char *, const char *, const char *), void *ud)
+{
+	sqlite3_stmt *st;
+	const char *q = "SELECT center, id, result FROM (SELECT center, id, result, time FROM cmd_seen"
+	                " ORDER BY time DESC LIMIT ?) ORDER BY time";
+	if (sqlite3_prepare_v2(store__db(s), q, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)limit);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (ctext(st, 0) && ctext(st, 1))
+			cb(ud, ctext(st, 0), ctext(st, 1), ctext(st, 2));
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}

@@ -1,0 +1,29 @@
+/*
+ * store internals shared by the files of src/store (store.c: database,
+ * batches, writer thread; store_alerts.c: the alert tables).  Not for
+ * other modules.
+ */
+#ifndef MAMORI_STORE_INT_H
+#define MAMORI_STORE_INT_H
+
+#include "store/store.h"
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+struct store_x;
+
+/* store.c */
+/* Memory that lives as long as the batch (8-byte aligned, never moves). */
+void *store__balloc(struct store_batch *b, size_t n);
+const char *store__bdup(struct store_batch *b, const char *s);
+/* Append an alert-table operation made by store_alerts.c. */
+void store__push_x(struct store_batch *b, void *xop);
+sqlite3 *store__db(struct store *s);
+
+/* store_alerts.c (writer thread for apply, startup for the rest) */
+struct store_x *store__x_open(sqlite3 *db, char *err, size_t errlen);
+void store__x_close(struct store_x *x);
+int store__x_apply(struct store_x *x, sqlite3 *db, const void *xop);
+
+#endif
