@@ -156,10 +156,11 @@ done:
 static void on_snmp(struct utm_snmp *q, int err, const char *msg, void *ud)
 {
 	struct utm_run *r = ud;
+	/* msg lives in q: copy it before freeing q */
+	snprintf(r->snmp_msg, sizeof r->snmp_msg, "%s", msg);
+	r->snmp_err = err;
 	utm_snmp_free(q);
 	r->q = NULL;
-	r->snmp_err = err;
-	snprintf(r->snmp_msg, sizeof r->snmp_msg, "%s", msg);
 	if (--r->snmp_pending == 0 && r->https_pending == 0)
 		run_finish(r);
 }

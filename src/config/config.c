@@ -652,6 +652,13 @@ static int parse_check(struct ctx *x, const config_setting_t *g, const struct cf
 		validate(x, g, m->def->check_keys, check_core_keys, what);
 	int passive = m->def && (m->def->flags & MAMORI_PLUGIN_PASSIVE);
 	parse_params(x, g, &out->p);
+	/* Each agent report is a complete observation: a passive check is
+	 * hard at once unless its own block says otherwise (inherited
+	 * defaults are meant for active checks). */
+	if (passive && !(out->p.set & P_ATTEMPTS)) {
+		out->p.max_attempts = 1;
+		out->p.set |= P_ATTEMPTS;
+	}
 	inherit(&out->p, inherited);
 	finish_params(&out->p, plugin, passive);
 	out->name = xstrdup(name);
@@ -745,6 +752,10 @@ static void parse_agents(struct ctx *x, const config_setting_t *g, struct cfg_cu
 		a->auto_register = ar && config_setting_type(ar) == CONFIG_TYPE_BOOL ? config_setting_get_bool(ar) : 0;
 		a->asset_type = xstrdup(str_member(ag, "asset_type") ? str_member(ag, "asset_type") : "pc");
 		parse_params(x, ag, &a->p);
+		if (!(a->p.set & P_ATTEMPTS)) {
+			a->p.max_attempts = 1; /* see parse_check */
+			a->p.set |= P_ATTEMPTS;
+		}
 		inherit(&a->p, inherited);
 		if (!(a->p.set & P_STALE)) {
 			a->p.stale_ms = 15 * 60 * 1000; /* 3 x the agent's 5-minute report interval */

@@ -604,6 +604,10 @@ static int ops_asset_register(void *ctx, void *inst, const struct mamori_asset_s
 static int ops_calendar_is_open(void *ctx, const char *name, double t)
 {
 	struct server *s = ctx;
+	if (s->building) {
+		const struct cal *c = name ? mconf_calendar(s->building, name) : NULL;
+		return c ? (cal_is_open(c, (time_t)t) ? 1 : 0) : MAMORI_E_NOTFOUND;
+	}
 	for (size_t i = 0; name && i < s->m.n_calendars; i++)
 		if (strcmp(s->m.calendars[i].name, name) == 0)
 			return cal_is_open(s->m.calendars[i].cal, (time_t)t) ? 1 : 0;

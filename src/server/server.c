@@ -206,7 +206,10 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 		goto fail;
 	if (alerts_new(s) != 0)
 		goto fail;
-	if (model_build(s, s->conf, &s->m, NULL) != 0)
+	s->building = s->conf;
+	int built = model_build(s, s->conf, &s->m, NULL);
+	s->building = NULL;
+	if (built != 0)
 		goto fail;
 	move_globals(s, &s->m, s->conf);
 	mconf_drop_tree(s->conf);
@@ -254,7 +257,10 @@ static int reload(struct server *s, const char *text)
 		return -1;
 	}
 	struct model next;
-	if (model_build(s, c, &next, &s->m) != 0) {
+	s->building = c;
+	int built = model_build(s, c, &next, &s->m);
+	s->building = NULL;
+	if (built != 0) {
 		log_always("server", LOG_LVL_ERR, "reload refused: plugins rejected the configuration; the running configuration stays");
 		alerts_conf_free(ac);
 		mconf_free(c);

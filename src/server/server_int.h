@@ -133,6 +133,7 @@ struct server {
 	struct server_opts opts;
 	char *config_path;
 	struct mconf *conf;      /* current (tree dropped after load) */
+	struct mconf *building;  /* config being applied (calendars live there until commit) */
 	struct loader *loader;
 	struct proc_ctx *procs;
 	struct store *store;

@@ -18,6 +18,7 @@
  */
 #include "bench.h"
 #include "server/server.h"
+#include "util/log.h"
 
 #include <ev.h>
 #include <stdint.h>
@@ -115,6 +116,8 @@ static long hot_ok(const struct server *s, size_t hot)
 
 int main(int argc, char **argv)
 {
+	/* stderr, not syslog: run.sh keeps it for a failure report */
+	log_open("bench", 1, LOG_LVL_WARNING);
 	if (argc < 5) {
 		fprintf(stderr, "usage: exec_bench N HOT PARALLEL SECONDS\n");
 		return 2;

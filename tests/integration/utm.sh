@@ -46,12 +46,13 @@ override .1.3.6.1.4.1.12356.101.4.1.8.0 unsigned 1234
 $2
 EOF
 }
-snmpd_conf "$IT_TMP/snmpA/snmpd.conf" ""
-snmpd_conf "$IT_TMP/snmpB/snmpd.conf" "override .1.3.6.1.2.1.2.2.1.8.1 integer 2"
+snmpd_conf "$IT_TMP/snmpA.conf" ""
+snmpd_conf "$IT_TMP/snmpB.conf" "override .1.3.6.1.2.1.2.2.1.8.1 integer 2"
 
-start_snmpd() { # dir port logname
+# (the persistent dir gets its own snmpd.conf written at exit: keep ours apart)
+start_snmpd() { # name port logname
 	it_bg "$3" env SNMP_PERSISTENT_DIR="$IT_TMP/$1" "$SNMPD" -f -Lo -C \
-		-c "$IT_TMP/$1/snmpd.conf" -M /nonexistent -m "" "udp:127.0.0.1:$2"
+		-c "$IT_TMP/$1.conf" -M /nonexistent -m "" "udp:127.0.0.1:$2"
 	if command -v snmpget >/dev/null; then
 		it_wait_for 10 env MIBS= snmpget -v2c -c mamoritest -t 0.3 -r 0 "127.0.0.1:$2" \
 			1.3.6.1.2.1.1.3.0 || it_fail "snmpd $3 did not start"

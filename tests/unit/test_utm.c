@@ -29,7 +29,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define SO "build/plugins/utm.so"
+/* the plugin under test; UTM_TEST_SO overrides (e.g. a sanitizer build) */
+#define SO (getenv("UTM_TEST_SO") ? getenv("UTM_TEST_SO") : "build/plugins/utm.so")
 
 /* ---- pure --------------------------------------------------------- */
 
@@ -464,7 +465,8 @@ static void snmpd_start(int lo_down)
 	write_file("snmpd.conf", text);
 	snprintf(conf, sizeof conf, "%s/snmpd.conf", tmpdir);
 	snprintf(addr, sizeof addr, "udp:127.0.0.1:%u", snmpd_port);
-	snprintf(persist, sizeof persist, "SNMP_PERSISTENT_DIR=%s", tmpdir);
+	/* snmpd writes its own snmpd.conf into the persistent dir at exit */
+	snprintf(persist, sizeof persist, "SNMP_PERSISTENT_DIR=%s/persist", tmpdir);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
