@@ -437,7 +437,8 @@ struct mamori_plugin {
 
 	/* Validate and pre-parse one check block (config load or reload).
 	 * Report problems with host->conf_error and return its value.  The
-	 * returned *check_data is handed to every later call for this check. */
+	 * returned *check_data is handed to every later call for this check.
+	 * When it fails, check_release is NOT called: free what you built. */
 	int (*check_prepare)(void *inst, struct mamori_check *chk, const struct mamori_conf *conf,
 	                     void **check_data);
 	/* Forget a check; no run of it is in flight.  check_data may be NULL. */

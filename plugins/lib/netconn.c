@@ -148,12 +148,8 @@ static void handshake_step(struct netconn *c)
 		return;
 	}
 	switch (SSL_get_error(c->ssl, r)) {
-	case SSL_ERROR_WANT_READ:
-		c->host->io_set(c->io, MAMORI_IO_READ);
-		return;
-	case SSL_ERROR_WANT_WRITE:
-		c->host->io_set(c->io, MAMORI_IO_WRITE);
-		return;
+	case SSL_ERROR_WANT_READ: c->host->io_set(c->io, MAMORI_IO_READ); return;
+	case SSL_ERROR_WANT_WRITE: c->host->io_set(c->io, MAMORI_IO_WRITE); return;
 	case SSL_ERROR_SYSCALL:
 		netconn_fail(c, MAMORI_E_IO, "TLS handshake failed: %s",
 		             errno ? strerror(errno) : "connection closed by peer");

@@ -30,13 +30,13 @@
 struct netconn;
 
 struct netconn_opts {
-	const char *ip;         /* numeric IPv4/IPv6 address (required) */
-	unsigned port;          /* 1..65535 */
-	double timeout;         /* seconds for connect + handshake; <= 0: 10 */
-	int tls;                /* 1: TLS handshake after connect */
-	const char *sni;        /* server name to send and verify; NULL: none,
-	                         * the certificate is then checked against ip */
-	const char *ca_file;    /* PEM trust anchors; NULL: system store */
+	const char *ip;      /* numeric IPv4/IPv6 address (required) */
+	unsigned port;       /* 1..65535 */
+	double timeout;      /* seconds for connect + handshake; <= 0: 10 */
+	int tls;             /* 1: TLS handshake after connect */
+	const char *sni;     /* server name to send and verify; NULL: none,
+	                      * the certificate is then checked against ip */
+	const char *ca_file; /* PEM trust anchors; NULL: system store */
 };
 
 /* Stages, for messages: how far the attempt got. */
@@ -47,21 +47,21 @@ enum netconn_stage {
 };
 
 struct netconn_info {
-	int err;                /* 0 or enum mamori_err (TIMEOUT, IO, INVAL...) */
-	int stage;              /* enum netconn_stage reached (failed in, if err) */
-	char errmsg[256];       /* human text when err != 0 */
-	double connect_time;    /* seconds until TCP connected */
-	double total_time;      /* seconds until done (handshake included) */
+	int err;             /* 0 or enum mamori_err (TIMEOUT, IO, INVAL...) */
+	int stage;           /* enum netconn_stage reached (failed in, if err) */
+	char errmsg[256];    /* human text when err != 0 */
+	double connect_time; /* seconds until TCP connected */
+	double total_time;   /* seconds until done (handshake included) */
 	/* TLS only, valid when stage == NETCONN_DONE and err == 0: */
-	char protocol[16];      /* "TLSv1.3" */
-	int has_cert;           /* peer presented a certificate */
+	char protocol[16]; /* "TLSv1.3" */
+	int has_cert;      /* peer presented a certificate */
 	time_t not_before;
 	time_t not_after;
-	char subject[256];      /* one-line RFC 2253 form */
+	char subject[256]; /* one-line RFC 2253 form */
 	char issuer[256];
-	int verify_ok;          /* chain and name verified */
-	long verify_code;       /* X509_V_* */
-	char verify_text[128];  /* X509_verify_cert_error_string */
+	int verify_ok;         /* chain and name verified */
+	long verify_code;      /* X509_V_* */
+	char verify_text[128]; /* X509_verify_cert_error_string */
 };
 
 typedef void (*netconn_cb)(struct netconn *c, const struct netconn_info *info, void *ud);

@@ -17,7 +17,8 @@
 #include <strings.h>
 
 static const struct mamori_key range_keys[] = {
-	{ "warning", MAMORI_KEY_RANGE, 0, "WARNING range, Monitoring Plugins syntax (\"80\" = above 80)", NULL },
+	{ "warning", MAMORI_KEY_RANGE, 0,
+	  "WARNING range, Monitoring Plugins syntax (\"80\" = above 80)", NULL },
 	{ "critical", MAMORI_KEY_RANGE, 0, "CRITICAL range, Monitoring Plugins syntax", NULL },
 	{ NULL, 0, 0, NULL, NULL },
 };
@@ -27,9 +28,11 @@ static const struct mamori_key snmp_keys[] = {
 	{ "port", MAMORI_KEY_INT, 0, "UDP port (default 161)", NULL },
 	{ "community_file", MAMORI_KEY_FILE, 0, "v2c: file holding the community", NULL },
 	{ "user", MAMORI_KEY_STRING, 0, "v3: USM user name", NULL },
-	{ "auth_protocol", MAMORI_KEY_STRING, 0, "v3: MD5, SHA (default), SHA-224, SHA-256, SHA-384, SHA-512", NULL },
+	{ "auth_protocol", MAMORI_KEY_STRING, 0,
+	  "v3: MD5, SHA (default), SHA-224, SHA-256, SHA-384, SHA-512", NULL },
 	{ "auth_password_file", MAMORI_KEY_FILE, 0, "v3: file holding the auth password", NULL },
-	{ "priv_protocol", MAMORI_KEY_STRING, 0, "v3: AES (default), AES-192, AES-256, DES, none", NULL },
+	{ "priv_protocol", MAMORI_KEY_STRING, 0, "v3: AES (default), AES-192, AES-256, DES, none",
+	  NULL },
 	{ "priv_password_file", MAMORI_KEY_FILE, 0, "v3: file holding the privacy password", NULL },
 	{ "timeout", MAMORI_KEY_DURATION, 0, "per try (default 2s)", NULL },
 	{ "retries", MAMORI_KEY_INT, 0, "retries after the first try (default 1)", NULL },
@@ -38,10 +41,13 @@ static const struct mamori_key snmp_keys[] = {
 
 static const struct mamori_key https_keys[] = {
 	{ "url", MAMORI_KEY_STRING, 0, "https://HOST[:PORT]/ (default https://<address>/)", NULL },
-	{ "ca_file", MAMORI_KEY_FILE, 0, "PEM trust anchors (pin a self-signed certificate)", NULL },
+	{ "ca_file", MAMORI_KEY_FILE, 0, "PEM trust anchors (pin a self-signed certificate)",
+	  NULL },
 	{ "verify", MAMORI_KEY_BOOL, 0, "untrusted certificate is CRITICAL (default true)", NULL },
-	{ "warning_days", MAMORI_KEY_INT, 0, "WARNING when the certificate expires sooner (30)", NULL },
-	{ "critical_days", MAMORI_KEY_INT, 0, "CRITICAL when the certificate expires sooner (7)", NULL },
+	{ "warning_days", MAMORI_KEY_INT, 0, "WARNING when the certificate expires sooner (30)",
+	  NULL },
+	{ "critical_days", MAMORI_KEY_INT, 0, "CRITICAL when the certificate expires sooner (7)",
+	  NULL },
 	{ "timeout", MAMORI_KEY_DURATION, 0, "connect + handshake (default 10s)", NULL },
 	{ NULL, 0, 0, NULL, NULL },
 };
@@ -50,13 +56,17 @@ const struct mamori_key utm_instance_keys[] = { { NULL, 0, 0, NULL, NULL } };
 
 const struct mamori_key utm_check_keys[] = {
 	{ "snmp", MAMORI_KEY_GROUP, 0, "SNMP access (v2c or v3 authPriv)", snmp_keys },
-	{ "profile", MAMORI_KEY_STRING, 0, "vendor profile in share/mamori/profiles (default generic)", NULL },
-	{ "interfaces", MAMORI_KEY_STRING_LIST, 0, "interfaces that must be up: \"name\" or \"LABEL=name\"", NULL },
+	{ "profile", MAMORI_KEY_STRING, 0,
+	  "vendor profile in share/mamori/profiles (default generic)", NULL },
+	{ "interfaces", MAMORI_KEY_STRING_LIST, 0,
+	  "interfaces that must be up: \"name\" or \"LABEL=name\"", NULL },
 	{ "cpu", MAMORI_KEY_GROUP, 0, "CPU % thresholds (default 80/90)", range_keys },
 	{ "memory", MAMORI_KEY_GROUP, 0, "memory % thresholds (default 80/90)", range_keys },
 	{ "sessions", MAMORI_KEY_GROUP, 0, "session table thresholds (default none)", range_keys },
-	{ "reboot_window", MAMORI_KEY_DURATION, 0, "WARNING while uptime is below (default 30m, 0 off)", NULL },
-	{ "https", MAMORI_KEY_GROUP, 0, "HTTPS management endpoint and its certificate", https_keys },
+	{ "reboot_window", MAMORI_KEY_DURATION, 0,
+	  "WARNING while uptime is below (default 30m, 0 off)", NULL },
+	{ "https", MAMORI_KEY_GROUP, 0, "HTTPS management endpoint and its certificate",
+	  https_keys },
 	{ NULL, 0, 0, NULL, NULL },
 };
 
@@ -72,8 +82,8 @@ static int is_ip6(const char *s)
 	return inet_pton(AF_INET6, s, b) == 1;
 }
 
-static void thresholds(const struct mamori_host *h, const struct mamori_conf *conf,
-                       const char *key, const char *dw, const char *dc, struct utm_thresholds *t)
+static void thresholds(const struct mamori_host *h, const struct mamori_conf *conf, const char *key,
+                       const char *dw, const char *dc, struct utm_thresholds *t)
 {
 	const struct mamori_conf *g = NULL;
 	memset(t, 0, sizeof *t);
@@ -106,20 +116,24 @@ static int secret(const struct mamori_host *h, const struct mamori_conf *g, cons
 	return 0;
 }
 
-static int snmp_v3(const struct mamori_host *h, const struct mamori_conf *g, struct utm_snmp_conf *c)
+static int snmp_v3(const struct mamori_host *h, const struct mamori_conf *g,
+                   struct utm_snmp_conf *c)
 {
-	static const char *const an[] = { "MD5", "SHA", "SHA1", "SHA-224", "SHA-256", "SHA-384", "SHA-512", NULL };
-	static const int av[] = { UTM_AUTH_MD5, UTM_AUTH_SHA, UTM_AUTH_SHA, UTM_AUTH_SHA224,
+	static const char *const an[] = { "MD5",     "SHA",     "SHA1",    "SHA-224",
+		                          "SHA-256", "SHA-384", "SHA-512", NULL };
+	static const int av[] = { UTM_AUTH_MD5,    UTM_AUTH_SHA,    UTM_AUTH_SHA,   UTM_AUTH_SHA224,
 		                  UTM_AUTH_SHA256, UTM_AUTH_SHA384, UTM_AUTH_SHA512 };
-	static const char *const pn[] = { "AES", "AES-128", "AES-192", "AES-256", "DES", "none", NULL };
-	static const int pv[] = { UTM_PRIV_AES, UTM_PRIV_AES, UTM_PRIV_AES192, UTM_PRIV_AES256,
-		                  UTM_PRIV_DES, UTM_PRIV_NONE };
+	static const char *const pn[] = { "AES", "AES-128", "AES-192", "AES-256",
+		                          "DES", "none",    NULL };
+	static const int pv[] = { UTM_PRIV_AES,    UTM_PRIV_AES, UTM_PRIV_AES192,
+		                  UTM_PRIV_AES256, UTM_PRIV_DES, UTM_PRIV_NONE };
 	const char *user = NULL, *ap = "SHA", *pp = "AES";
 	char *apw = NULL, *ppw = NULL, err[160];
 	size_t alen = 0, plen = 0;
 	int rc;
 
-	if (h->conf_string(g, "user", &user) < 0 || !user || !*user || strlen(user) >= sizeof c->user)
+	if (h->conf_string(g, "user", &user) < 0 || !user || !*user ||
+	    strlen(user) >= sizeof c->user)
 		return h->conf_error(g, "user", "SNMPv3 needs a user (1..63 characters)");
 	snprintf(c->user, sizeof c->user, "%s", user);
 	h->conf_string(g, "auth_protocol", &ap);
@@ -167,7 +181,8 @@ static int snmp_conf(const struct mamori_host *h, const struct mamori_conf *g, c
 		return h->conf_error(g, "timeout", "timeout must be in (0, 60s]");
 	c->timeout = timeout;
 	c->retries = (int)retries;
-	snprintf(c->peer, sizeof c->peer, is_ip6(addr) ? "udp6:[%s]:%lld" : "udp:%s:%lld", addr, port);
+	snprintf(c->peer, sizeof c->peer, is_ip6(addr) ? "udp6:[%s]:%lld" : "udp:%s:%lld", addr,
+	         port);
 	if (strcmp(ver, "2c") == 0 || strcmp(ver, "2") == 0) {
 		c->version = 2;
 		return secret(h, g, "community_file", &c->community, &len);
@@ -221,7 +236,8 @@ static int url_parse(const char *url, const char *addr, struct utm_https *hs, co
 		if (!isalnum((unsigned char)*c) && *c != '-' && *c != '.')
 			return *why = "bad host name in url", -1;
 	if (!is_ip(addr))
-		return *why = "url names a host: the asset address must be its IP (no DNS lookups)", -1;
+		return *why = "url names a host: the asset address must be its IP (no DNS lookups)",
+		       -1;
 	snprintf(hs->ip, sizeof hs->ip, "%s", addr);
 	snprintf(hs->sni, sizeof hs->sni, "%s", host);
 	return 0;
@@ -245,7 +261,8 @@ static int https_conf(const struct mamori_host *h, const struct mamori_conf *g, 
 	if (!url) {
 		if (!is_ip(addr))
 			return h->conf_error(g, "url", "no url and the asset address is not an IP");
-		snprintf(hs->url, sizeof hs->url, is_ip6(addr) ? "https://[%s]/" : "https://%s/", addr);
+		snprintf(hs->url, sizeof hs->url, is_ip6(addr) ? "https://[%s]/" : "https://%s/",
+		         addr);
 		url = hs->url;
 	} else {
 		snprintf(hs->url, sizeof hs->url, "%s", url);
@@ -291,7 +308,8 @@ static int ifaces_conf(const struct mamori_host *h, const struct mamori_conf *co
 	for (size_t i = 0; i < n; i++) {
 		h->conf_list_item(conf, "interfaces", i, &s);
 		if (!*s || strlen(s) > 120)
-			return h->conf_error(conf, "interfaces", "interface names are 1..120 characters");
+			return h->conf_error(conf, "interfaces",
+			                     "interface names are 1..120 characters");
 		if (!(chk->ifaces[i] = strdup(s)))
 			return MAMORI_E_NOMEM;
 		chk->n_ifaces++;
@@ -323,8 +341,10 @@ static int prepare(void *vinst, struct mamori_check *mchk, const struct mamori_c
 	if (h->conf_group(conf, "snmp", &g) == 0 && g) {
 		chk->has_snmp = 1;
 		if (!is_ip(addr))
-			return h->conf_error(conf, "snmp", "the asset address '%s' must be an IP address "
-			                     "(names would need a blocking lookup)", addr);
+			return h->conf_error(conf, "snmp",
+			                     "the asset address '%s' must be an IP address "
+			                     "(names would need a blocking lookup)",
+			                     addr);
 		if ((rc = snmp_conf(h, g, addr, &chk->snmp)) < 0 ||
 		    (rc = profile_conf(h, conf, chk)) < 0)
 			return rc;
@@ -340,7 +360,8 @@ static int prepare(void *vinst, struct mamori_check *mchk, const struct mamori_c
 			return rc;
 	}
 	if (!chk->has_snmp && !chk->has_https)
-		return h->conf_error(conf, "snmp", "a utm check needs an snmp and/or an https block");
+		return h->conf_error(conf, "snmp",
+		                     "a utm check needs an snmp and/or an https block");
 	return 0;
 }
 

@@ -121,8 +121,8 @@ static int storage_percent(const struct utm_values *vs, const struct utm_oid *ty
 		const struct utm_vb *t = &vs->v[i];
 		struct utm_oid k;
 		double units, size, used;
-		if (t->oid.len != col.len + 1 || !utm_oid_under(&t->oid, &col) || t->type != UTM_V_OID ||
-		    t->oval.len != type->len ||
+		if (t->oid.len != col.len + 1 || !utm_oid_under(&t->oid, &col) ||
+		    t->type != UTM_V_OID || t->oval.len != type->len ||
 		    memcmp(t->oval.arc, type->arc, type->len * sizeof type->arc[0]))
 			continue;
 		k = t->oid;
@@ -146,18 +146,15 @@ static int metric_value(const struct utm_values *vs, const struct utm_metric *m,
 {
 	double a, b;
 	switch (m->method) {
-	case UTM_M_GET:
-		return vb_number(utm_values_get(vs, &m->a), out);
+	case UTM_M_GET: return vb_number(utm_values_get(vs, &m->a), out);
 	case UTM_M_PERCENT:
 		if (!vb_number(utm_values_get(vs, &m->a), &a) ||
 		    !vb_number(utm_values_get(vs, &m->b), &b) || b <= 0)
 			return 0;
 		*out = 100.0 * a / b;
 		return 1;
-	case UTM_M_STORAGE:
-		return storage_percent(vs, &m->a, out);
-	default:
-		return column_fold(vs, m, out);
+	case UTM_M_STORAGE: return storage_percent(vs, &m->a, out);
+	default: return column_fold(vs, m, out);
 	}
 }
 
@@ -210,14 +207,17 @@ static uint32_t iface_index(const struct utm_values *vs, const char *name)
 static void judge_ifaces(const struct utm_judge_in *in, struct utm_judge_out *o)
 {
 	for (size_t i = 0; i < in->n_ifaces; i++) {
-		const char *spec = in->ifaces[i], *eq = strchr(spec, '='), *name = eq ? eq + 1 : spec;
+		const char *spec = in->ifaces[i], *eq = strchr(spec, '='),
+		           *name = eq ? eq + 1 : spec;
 		char label[64];
 		uint32_t idx = iface_index(in->values, name);
 		struct utm_oid st;
 		double v = 0;
-		snprintf(label, sizeof label, "%.*s", eq ? (int)(eq - spec) : (int)strlen(spec), spec);
+		snprintf(label, sizeof label, "%.*s", eq ? (int)(eq - spec) : (int)strlen(spec),
+		         spec);
 		if (!idx) {
-			add_problem(o, MAMORI_CRITICAL, "%s down (interface %s not found)", label, name);
+			add_problem(o, MAMORI_CRITICAL, "%s down (interface %s not found)", label,
+			            name);
 			continue;
 		}
 		utm_oid_parse("1.3.6.1.2.1.2.2.1.8", &st);

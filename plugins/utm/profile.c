@@ -90,9 +90,8 @@ static const struct {
 	int method;
 	int nargs;
 } methods[] = {
-	{ "get", UTM_M_GET, 1 },     { "avg", UTM_M_AVG, 1 },
-	{ "sum", UTM_M_SUM, 1 },     { "max", UTM_M_MAX, 1 },
-	{ "percent", UTM_M_PERCENT, 2 }, { "hrstorage", UTM_M_STORAGE, 1 },
+	{ "get", UTM_M_GET, 1 }, { "avg", UTM_M_AVG, 1 },         { "sum", UTM_M_SUM, 1 },
+	{ "max", UTM_M_MAX, 1 }, { "percent", UTM_M_PERCENT, 2 }, { "hrstorage", UTM_M_STORAGE, 1 },
 };
 
 /* One non-comment line, already trimmed: "key = method arg [arg]". */
@@ -173,7 +172,8 @@ int utm_profile_parse(const char *text, struct utm_profile *p, char *err, size_t
 			return MAMORI_E_INVAL;
 		}
 		if (utm_profile_find(p, p->m[p->n].key)) {
-			snprintf(err, errsize, "line %d: duplicate key '%s'", lineno, p->m[p->n].key);
+			snprintf(err, errsize, "line %d: duplicate key '%s'", lineno,
+			         p->m[p->n].key);
 			return MAMORI_E_INVAL;
 		}
 		p->n++;
@@ -270,9 +270,7 @@ int utm_request_build(const struct utm_profile *p, int want_ifaces, struct utm_r
 	for (size_t i = 0; i < p->n; i++) {
 		const struct utm_metric *m = &p->m[i];
 		switch (m->method) {
-		case UTM_M_GET:
-			rc |= add_unique(req->scalar, &req->n_scalar, &m->a);
-			break;
+		case UTM_M_GET: rc |= add_unique(req->scalar, &req->n_scalar, &m->a); break;
 		case UTM_M_PERCENT:
 			rc |= add_unique(req->scalar, &req->n_scalar, &m->a);
 			rc |= add_unique(req->scalar, &req->n_scalar, &m->b);
@@ -283,8 +281,7 @@ int utm_request_build(const struct utm_profile *p, int want_ifaces, struct utm_r
 			rc |= add_text(req->column, &req->n_column, "1.3.6.1.2.1.25.2.3.1.5");
 			rc |= add_text(req->column, &req->n_column, "1.3.6.1.2.1.25.2.3.1.6");
 			break;
-		default:
-			rc |= add_unique(req->column, &req->n_column, &m->a);
+		default: rc |= add_unique(req->column, &req->n_column, &m->a);
 		}
 	}
 	if (want_ifaces) { /* IF-MIB ifDescr, ifOperStatus, ifName */

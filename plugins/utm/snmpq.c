@@ -45,8 +45,8 @@ struct utm_snmp {
 	struct mamori_io *io;
 	struct mamori_timer *timer;
 	int phase;
-	size_t col;             /* column being walked */
-	oid next[MAX_OID_LEN];  /* walk continues after this */
+	size_t col;            /* column being walked */
+	oid next[MAX_OID_LEN]; /* walk continues after this */
 	size_t next_len;
 	int finished, err, rediscover, retried;
 	char msg[200];
@@ -84,11 +84,26 @@ void utm_snmp_conf_clear(struct utm_snmp_conf *c)
 static void auth_proto(int a, const oid **p, size_t *len)
 {
 	switch (a) {
-	case UTM_AUTH_MD5: *p = usmHMACMD5AuthProtocol; *len = OID_LENGTH(usmHMACMD5AuthProtocol); break;
-	case UTM_AUTH_SHA224: *p = usmHMAC128SHA224AuthProtocol; *len = OID_LENGTH(usmHMAC128SHA224AuthProtocol); break;
-	case UTM_AUTH_SHA256: *p = usmHMAC192SHA256AuthProtocol; *len = OID_LENGTH(usmHMAC192SHA256AuthProtocol); break;
-	case UTM_AUTH_SHA384: *p = usmHMAC256SHA384AuthProtocol; *len = OID_LENGTH(usmHMAC256SHA384AuthProtocol); break;
-	case UTM_AUTH_SHA512: *p = usmHMAC384SHA512AuthProtocol; *len = OID_LENGTH(usmHMAC384SHA512AuthProtocol); break;
+	case UTM_AUTH_MD5:
+		*p = usmHMACMD5AuthProtocol;
+		*len = OID_LENGTH(usmHMACMD5AuthProtocol);
+		break;
+	case UTM_AUTH_SHA224:
+		*p = usmHMAC128SHA224AuthProtocol;
+		*len = OID_LENGTH(usmHMAC128SHA224AuthProtocol);
+		break;
+	case UTM_AUTH_SHA256:
+		*p = usmHMAC192SHA256AuthProtocol;
+		*len = OID_LENGTH(usmHMAC192SHA256AuthProtocol);
+		break;
+	case UTM_AUTH_SHA384:
+		*p = usmHMAC256SHA384AuthProtocol;
+		*len = OID_LENGTH(usmHMAC256SHA384AuthProtocol);
+		break;
+	case UTM_AUTH_SHA512:
+		*p = usmHMAC384SHA512AuthProtocol;
+		*len = OID_LENGTH(usmHMAC384SHA512AuthProtocol);
+		break;
 	default: *p = usmHMACSHA1AuthProtocol; *len = OID_LENGTH(usmHMACSHA1AuthProtocol);
 	}
 }
@@ -96,9 +111,18 @@ static void auth_proto(int a, const oid **p, size_t *len)
 static void priv_proto(int a, const oid **p, size_t *len)
 {
 	switch (a) {
-	case UTM_PRIV_DES: *p = usmDESPrivProtocol; *len = OID_LENGTH(usmDESPrivProtocol); break;
-	case UTM_PRIV_AES192: *p = usmAES192PrivProtocol; *len = OID_LENGTH(usmAES192PrivProtocol); break;
-	case UTM_PRIV_AES256: *p = usmAES256PrivProtocol; *len = OID_LENGTH(usmAES256PrivProtocol); break;
+	case UTM_PRIV_DES:
+		*p = usmDESPrivProtocol;
+		*len = OID_LENGTH(usmDESPrivProtocol);
+		break;
+	case UTM_PRIV_AES192:
+		*p = usmAES192PrivProtocol;
+		*len = OID_LENGTH(usmAES192PrivProtocol);
+		break;
+	case UTM_PRIV_AES256:
+		*p = usmAES256PrivProtocol;
+		*len = OID_LENGTH(usmAES256PrivProtocol);
+		break;
 	default: *p = usmAESPrivProtocol; *len = OID_LENGTH(usmAESPrivProtocol);
 	}
 }
@@ -160,7 +184,8 @@ static void q_send(struct utm_snmp *q, netsnmp_pdu *pdu)
 static void set_level(struct utm_snmp *q, netsnmp_pdu *pdu)
 {
 	if (q->conf->version == 3)
-		pdu->securityLevel = q->conf->priv ? SNMP_SEC_LEVEL_AUTHPRIV : SNMP_SEC_LEVEL_AUTHNOPRIV;
+		pdu->securityLevel =
+		    q->conf->priv ? SNMP_SEC_LEVEL_AUTHPRIV : SNMP_SEC_LEVEL_AUTHNOPRIV;
 }
 
 static void send_get(struct utm_snmp *q)
@@ -219,13 +244,16 @@ static int vb_store(struct utm_snmp *q, const netsnmp_variable_list *v)
 		vb.type = UTM_V_NUM;
 		vb.num = (double)*v->val.integer;
 		break;
-	case ASN_GAUGE: case ASN_COUNTER: case ASN_TIMETICKS:
+	case ASN_GAUGE:
+	case ASN_COUNTER:
+	case ASN_TIMETICKS:
 		vb.type = UTM_V_NUM;
 		vb.num = (double)(unsigned long)(*v->val.integer & 0xffffffffUL);
 		break;
 	case ASN_COUNTER64:
 		vb.type = UTM_V_NUM;
-		vb.num = (double)v->val.counter64->high * 4294967296.0 + (double)v->val.counter64->low;
+		vb.num =
+		    (double)v->val.counter64->high * 4294967296.0 + (double)v->val.counter64->low;
 		break;
 	case ASN_OCTET_STR:
 		vb.type = UTM_V_STR;
@@ -239,8 +267,7 @@ static int vb_store(struct utm_snmp *q, const netsnmp_variable_list *v)
 		for (size_t k = 0; k < v->val_len / sizeof(oid) && k < UTM_OID_MAX; k++)
 			vb.oval.arc[vb.oval.len++] = (uint32_t)v->val.objid[k];
 		break;
-	default: /* noSuchObject, noSuchInstance, endOfMibView, others */
-		return 1;
+	default: /* noSuchObject, noSuchInstance, endOfMibView, others */ return 1;
 	}
 	if (utm_values_add(q->out, &vb) < 0)
 		q_done(q, MAMORI_E_RANGE, "%s", "too many values in the answer");
@@ -256,8 +283,8 @@ static void on_walk(struct utm_snmp *q, netsnmp_pdu *pdu)
 		col[k] = c->arc[k];
 	for (netsnmp_variable_list *v = pdu->variables; v; v = v->next_variable) {
 		/* left the column, end of the MIB, or an agent going backwards */
-		if (v->type == SNMP_ENDOFMIBVIEW || snmp_oidtree_compare(col, c->len, v->name,
-		                                                            v->name_length) != 0 ||
+		if (v->type == SNMP_ENDOFMIBVIEW ||
+		    snmp_oidtree_compare(col, c->len, v->name, v->name_length) != 0 ||
 		    snmp_oid_compare(v->name, v->name_length, q->next, q->next_len) <= 0) {
 			more = 0;
 			break;
@@ -283,7 +310,8 @@ static void on_report(struct utm_snmp *q, netsnmp_pdu *pdu)
 	int type = pdu->command == SNMP_MSG_REPORT ? snmpv3_get_report_type(pdu) : 0;
 	if (q->phase == Q_DISCOVER || (type == SNMPERR_UNKNOWN_ENG_ID && !q->retried)) {
 		netsnmp_session *s = snmp_sess_session(q->sessp);
-		if (!pdu->securityEngineIDLen || pdu->securityEngineIDLen > sizeof q->conf->engine_id) {
+		if (!pdu->securityEngineIDLen ||
+		    pdu->securityEngineIDLen > sizeof q->conf->engine_id) {
 			q_done(q, MAMORI_E_IO, "%s", "SNMPv3 engine ID discovery failed");
 			return;
 		}
@@ -330,7 +358,8 @@ static int q_response(int op, netsnmp_session *s, int reqid, netsnmp_pdu *pdu, v
 	} else if (pdu->errstat != SNMP_ERR_NOERROR) {
 		q_done(q, MAMORI_E_IO, "SNMP error: %s", snmp_errstring((int)pdu->errstat));
 	} else if (q->phase == Q_GET) {
-		for (netsnmp_variable_list *v = pdu->variables; v && !q->finished; v = v->next_variable)
+		for (netsnmp_variable_list *v = pdu->variables; v && !q->finished;
+		     v = v->next_variable)
 			vb_store(q, v);
 		if (!q->finished)
 			walk_column(q);
@@ -352,8 +381,8 @@ static void set_engine(struct utm_snmp *q)
 	 * drop an entry made by another check or an older config, so the
 	 * keys used are this check's (a changed password takes effect). */
 	{
-		struct usmUser *u = usm_get_user(s->securityEngineID, s->securityEngineIDLen,
-		                                 q->conf->user);
+		struct usmUser *u =
+		    usm_get_user(s->securityEngineID, s->securityEngineIDLen, q->conf->user);
 		if (u) {
 			usm_remove_user(u);
 			usm_free_user(u);
@@ -515,8 +544,8 @@ static int q_reconnect(struct utm_snmp *q)
 }
 
 int utm_snmp_start(const struct mamori_host *host, struct utm_snmp_conf *conf,
-                   const struct utm_request *req, struct utm_values *out, utm_snmp_cb cb,
-                   void *ud, struct utm_snmp **qout)
+                   const struct utm_request *req, struct utm_values *out, utm_snmp_cb cb, void *ud,
+                   struct utm_snmp **qout)
 {
 	struct utm_snmp *q;
 

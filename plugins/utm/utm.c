@@ -38,8 +38,8 @@ struct utm_run {
 
 /* ---- result ---- */
 
-static void https_judge(const struct utm_check *chk, const struct netconn_info *h,
-                        double now, struct utm_judge_out *o, char *ok_text, size_t oksize)
+static void https_judge(const struct utm_check *chk, const struct netconn_info *h, double now,
+                        struct utm_judge_out *o, char *ok_text, size_t oksize)
 {
 	const struct utm_https *cfg = &chk->https;
 	int st = MAMORI_OK;
@@ -117,11 +117,18 @@ static void run_finish(struct utm_run *r)
 		         r->snmp_msg);
 	} else if (chk->has_snmp) {
 		struct utm_judge_in in = {
-			.profile = &chk->profile, .values = &r->values,
-			.ifaces = (const char *const *)chk->ifaces, .n_ifaces = chk->n_ifaces,
-			.cpu = chk->cpu, .memory = chk->memory, .sessions = chk->sessions,
-			.now = now, .prev_uptime = chk->prev_uptime, .prev_check = chk->prev_check,
-			.reboot_window = chk->reboot_window, .range_state = host->range_state,
+			.profile = &chk->profile,
+			.values = &r->values,
+			.ifaces = (const char *const *)chk->ifaces,
+			.n_ifaces = chk->n_ifaces,
+			.cpu = chk->cpu,
+			.memory = chk->memory,
+			.sessions = chk->sessions,
+			.now = now,
+			.prev_uptime = chk->prev_uptime,
+			.prev_check = chk->prev_check,
+			.reboot_window = chk->reboot_window,
+			.range_state = host->range_state,
 		};
 		utm_judge(&in, o);
 		if (o->uptime >= 0) {
@@ -202,15 +209,19 @@ static int utm_check_start(void *vinst, struct mamori_run *run, void *data, void
 	r->run = run;
 	chk->running = 1;
 	if (chk->has_snmp) {
-		rc = utm_snmp_start(inst->host, &chk->snmp, &chk->req, &r->values, on_snmp, r, &r->q);
+		rc = utm_snmp_start(inst->host, &chk->snmp, &chk->req, &r->values, on_snmp, r,
+		                    &r->q);
 		if (rc < 0)
 			goto fail;
 		r->snmp_pending = 1;
 	}
 	if (chk->has_https) {
 		struct netconn_opts o = {
-			.ip = chk->https.ip, .port = chk->https.port, .timeout = chk->https.timeout,
-			.tls = 1, .sni = chk->https.sni[0] ? chk->https.sni : NULL,
+			.ip = chk->https.ip,
+			.port = chk->https.port,
+			.timeout = chk->https.timeout,
+			.tls = 1,
+			.sni = chk->https.sni[0] ? chk->https.sni : NULL,
 			.ca_file = chk->https.ca_file,
 		};
 		rc = netconn_start(inst->host, &o, on_https, r, &r->nc);

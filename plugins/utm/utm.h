@@ -26,17 +26,17 @@ struct utm_oid {
 /* ---- profiles ---- */
 
 enum utm_method {
-	UTM_M_GET = 1,  /* get OID [UOM]          scalar value */
-	UTM_M_AVG,      /* avg COLUMN             average over the rows */
-	UTM_M_SUM,      /* sum COLUMN */
-	UTM_M_MAX,      /* max COLUMN */
-	UTM_M_PERCENT,  /* percent USED TOTAL     100 * used / total (scalars) */
-	UTM_M_STORAGE,  /* hrstorage TYPE_OID     HOST-RESOURCES-MIB row of that type, % used */
+	UTM_M_GET = 1, /* get OID [UOM]          scalar value */
+	UTM_M_AVG,     /* avg COLUMN             average over the rows */
+	UTM_M_SUM,     /* sum COLUMN */
+	UTM_M_MAX,     /* max COLUMN */
+	UTM_M_PERCENT, /* percent USED TOTAL     100 * used / total (scalars) */
+	UTM_M_STORAGE, /* hrstorage TYPE_OID     HOST-RESOURCES-MIB row of that type, % used */
 };
 
 struct utm_metric {
-	char key[48];           /* "cpu", "memory", "sessions", "perf.<label>" */
-	int method;             /* enum utm_method */
+	char key[48]; /* "cpu", "memory", "sessions", "perf.<label>" */
+	int method;   /* enum utm_method */
 	struct utm_oid a, b;
 	char uom[8];
 };
@@ -65,10 +65,10 @@ enum utm_vtype { UTM_V_NUM = 1, UTM_V_OID, UTM_V_STR };
 
 struct utm_vb {
 	struct utm_oid oid;
-	int type;               /* enum utm_vtype */
-	double num;             /* NUM (integers, gauges, counters, timeticks) */
-	struct utm_oid oval;    /* OID */
-	char str[64];           /* STR (truncated) */
+	int type;            /* enum utm_vtype */
+	double num;          /* NUM (integers, gauges, counters, timeticks) */
+	struct utm_oid oval; /* OID */
+	char str[64];        /* STR (truncated) */
 };
 
 struct utm_values {
@@ -101,13 +101,13 @@ struct utm_thresholds {
 struct utm_judge_in {
 	const struct utm_profile *profile;
 	const struct utm_values *values;
-	const char *const *ifaces;      /* names that must be up, "name" or "LABEL=name" */
+	const char *const *ifaces; /* names that must be up, "name" or "LABEL=name" */
 	size_t n_ifaces;
 	struct utm_thresholds cpu, memory, sessions;
-	double now;                     /* wall clock, seconds */
-	double prev_uptime;             /* seconds, < 0: no previous check */
-	double prev_check;              /* wall clock of the previous check */
-	double reboot_window;           /* WARNING while uptime < this (s); 0: off */
+	double now;           /* wall clock, seconds */
+	double prev_uptime;   /* seconds, < 0: no previous check */
+	double prev_check;    /* wall clock of the previous check */
+	double reboot_window; /* WARNING while uptime < this (s); 0: off */
 	/* the host's range helpers (so the judge is pure and testable) */
 	int (*range_state)(const struct mamori_range *w, const struct mamori_range *c, double v);
 };
@@ -120,7 +120,7 @@ struct utm_judge_out {
 	struct mamori_perfdata perf[UTM_PERF_MAX];
 	char perf_labels[UTM_PERF_MAX][48];
 	size_t n_perf;
-	double uptime;                  /* seconds, < 0 if not read */
+	double uptime; /* seconds, < 0 if not read */
 };
 
 void utm_judge(const struct utm_judge_in *in, struct utm_judge_out *out);
@@ -129,19 +129,24 @@ int utm_state_worse(int a, int b);
 
 /* ---- SNMP (snmpq.c, the only file that includes Net-SNMP) ---- */
 
-enum utm_auth { UTM_AUTH_MD5 = 1, UTM_AUTH_SHA, UTM_AUTH_SHA224, UTM_AUTH_SHA256,
-	        UTM_AUTH_SHA384, UTM_AUTH_SHA512 };
-enum utm_priv { UTM_PRIV_NONE = 0, UTM_PRIV_DES, UTM_PRIV_AES, UTM_PRIV_AES192,
-	        UTM_PRIV_AES256 };
+enum utm_auth {
+	UTM_AUTH_MD5 = 1,
+	UTM_AUTH_SHA,
+	UTM_AUTH_SHA224,
+	UTM_AUTH_SHA256,
+	UTM_AUTH_SHA384,
+	UTM_AUTH_SHA512
+};
+enum utm_priv { UTM_PRIV_NONE = 0, UTM_PRIV_DES, UTM_PRIV_AES, UTM_PRIV_AES192, UTM_PRIV_AES256 };
 
 struct utm_snmp_conf {
-	int version;                    /* 2 (v2c) or 3 */
-	char peer[96];                  /* "udp:192.0.2.1:161" / "udp6:[::1]:161" */
-	double timeout;                 /* seconds per try */
+	int version;    /* 2 (v2c) or 3 */
+	char peer[96];  /* "udp:192.0.2.1:161" / "udp6:[::1]:161" */
+	double timeout; /* seconds per try */
 	int retries;
-	char *community;                /* v2c, secret */
-	char user[64];                  /* v3 */
-	int auth, priv;                 /* enum utm_auth / utm_priv */
+	char *community;                        /* v2c, secret */
+	char user[64];                          /* v3 */
+	int auth, priv;                         /* enum utm_auth / utm_priv */
 	unsigned char auth_ku[64], priv_ku[64]; /* password-derived keys (secret) */
 	size_t auth_ku_len, priv_ku_len;
 	/* learned: the agent's snmpEngineID (v3), kept between runs */
@@ -159,8 +164,8 @@ int utm_snmp_make_keys(struct utm_snmp_conf *c, const char *auth_pass, size_t au
                        const char *priv_pass, size_t priv_len, char *err, size_t errsize);
 /* Start the query; cb runs exactly once, later, unless utm_snmp_free. */
 int utm_snmp_start(const struct mamori_host *host, struct utm_snmp_conf *conf,
-                   const struct utm_request *req, struct utm_values *out, utm_snmp_cb cb,
-                   void *ud, struct utm_snmp **qout);
+                   const struct utm_request *req, struct utm_values *out, utm_snmp_cb cb, void *ud,
+                   struct utm_snmp **qout);
 void utm_snmp_free(struct utm_snmp *q);
 /* Wipe and free the secrets of a conf. */
 void utm_snmp_conf_clear(struct utm_snmp_conf *c);
@@ -170,7 +175,7 @@ void utm_snmp_conf_clear(struct utm_snmp_conf *c);
 struct utm_https {
 	char ip[64];
 	unsigned port;
-	char sni[256];          /* empty: none */
+	char sni[256]; /* empty: none */
 	char url[300];
 	char *ca_file;
 	int verify;

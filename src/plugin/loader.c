@@ -135,7 +135,10 @@ struct plugin_mod *loader_load(struct loader *l, const char *path)
 	m->path = xstrdup(path);
 	m->name = file_stem(path);
 	dlerror();
-	m->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	/* RTLD_NODELETE: a plugin's code stays mapped after dlclose, so a
+	 * late callback cannot jump into unmapped memory and sanitizer
+	 * reports of libraries a plugin initialised once resolve to names. */
+	m->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (!m->dl) {
 		const char *e = dlerror();
 		return refuse(l, m, e ? e : "dlopen failed");

@@ -74,6 +74,7 @@ struct alerts {
 	size_t batch_msgs;         /* outbox messages in it */
 	struct outmsg *pend_head, *pend_tail; /* rows in the pending batch */
 	struct outmsg *wait_head, *wait_tail; /* rows in batches not yet committed */
+	struct hmap batch_alerts;  /* alert id -> its row's slot in the pending batch */
 	struct hmap inflight;      /* token -> outmsg, published, no PUBACK yet */
 	struct hmap open_keys;     /* check key -> own copy: unresolved alerts */
 	int64_t next_id;
@@ -257,6 +258,8 @@ struct store_batch *alerts_take_batch(struct server *s)
 		return store_batch_new();
 	struct store_batch *b = al->batch;
 	al->batch = NULL;
+	hmap_free(&al->batch_alerts);
+	hmap_init(&al->batch_alerts);
 	return b;
 }
 
@@ -369,7 +372,16 @@ static void store_alert(struct alerts *al, const struct alert *a)
 	char *also = also_json(a);
 	struct store_alert_row r;
 	fill_alert_row(a, &r, also);
-	store_batch_alert(pending(al), &r);
+	struct store_batch *b = pending(al);
+	size_t n = strlen(a->id);
+	void *slot = hmap_get(&al->batch_alerts, a->id, n);
+	if (slot) {
+		store_batch_alert_again(b, slot, &r);
+	} else {
+		slot = store_batch_alert(b, &r);
+		/* the key is the row's own copy of the id, alive with the batch */
+		hmap_put(&al->batch_alerts, store_batch_alert_id(slot), n, slot);
+	}
 	free(also);
 }
 
@@ -704,6 +716,7 @@ int alerts_new(struct server *s)
 	al->armed = -2;
 	hmap_init(&al->inflight);
 	hmap_init(&al->open_keys);
+	hmap_init(&al->batch_alerts);
 	struct alert_policy pol = {.node = s->conf->node, .reopen_within = DEFAULT_REOPEN};
 	al->t = alert_table_new(&pol, ac->routes, on_emit, al);
 	al->seen = cmd_seen_new(CMD_SEEN_CAP);
@@ -804,6 +817,7 @@ void alerts_free(struct server *s)
 		free(m);
 	}
 	hmap_free(&al->inflight);
+	hmap_free(&al->batch_alerts);
 	it = 0;
 	while (hmap_next(&al->open_keys, &it, &e))
 		free(e->value);

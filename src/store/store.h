@@ -125,8 +125,14 @@ struct store_outbox_row {
 	double created;
 };
 
-/* Insert or replace the alert row and its deadline row. */
-void store_batch_alert(struct store_batch *b, const struct store_alert_row *r);
+/* Insert or replace the alert row and its deadline row.  Returns a slot
+ * that store_batch_alert_again may overwrite while the batch is not
+ * committed: an alert with several events in one batch is written once
+ * (the row stays before its events, as the foreign keys need). */
+void *store_batch_alert(struct store_batch *b, const struct store_alert_row *r);
+void store_batch_alert_again(struct store_batch *b, void *slot, const struct store_alert_row *r);
+/* The slot's copy of the alert id (lives as long as the batch). */
+const char *store_batch_alert_id(const void *slot);
 void store_batch_event(struct store_batch *b, const struct store_event_row *r);
 void store_batch_dispatch(struct store_batch *b, const struct store_dispatch_row *r);
 void store_batch_outbox(struct store_batch *b, const struct store_outbox_row *r);

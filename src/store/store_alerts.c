@@ -123,13 +123,25 @@ static struct xop *xpush(struct store_batch *b, enum x_kind kind)
 
 #define D(f) (d->f = store__bdup(b, r->f))
 
-void store_batch_alert(struct store_batch *b, const struct store_alert_row *r)
+void store_batch_alert_again(struct store_batch *b, void *slot, const struct store_alert_row *r)
 {
-	struct store_alert_row *d = &xpush(b, X_ALERT)->u.al;
+	struct store_alert_row *d = &((struct xop *)slot)->u.al;
 	*d = *r;
 	D(id), D(check_key), D(customer), D(asset), D(check_name), D(service), D(center);
 	D(also), D(summary), D(status), D(acked_by), D(tier_name);
 	d->vendor = d->result = NULL;
+}
+
+const char *store_batch_alert_id(const void *slot)
+{
+	return ((const struct xop *)slot)->u.al.id;
+}
+
+void *store_batch_alert(struct store_batch *b, const struct store_alert_row *r)
+{
+	struct xop *o = xpush(b, X_ALERT);
+	store_batch_alert_again(b, o, r);
+	return o;
 }
 
 void store_batch_event(struct store_batch *b, const struct store_event_row *r)

@@ -8,12 +8,12 @@
 #
 # Parameters (environment):
 #   BENCH_QUICK=1            ~30 s version: short windows, smaller sizes
-#   BENCH_SECONDS            measuring window of each rate (default 5, quick 2)
+#   BENCH_SECONDS            measuring window of each rate (default 5, quick 1)
 #   BENCH_CPU                core the in-process benchmarks are pinned to (0)
 #   BENCH_PIPELINE_CHECKS    100000      BENCH_LAG_CHECKS     10000
 #   BENCH_EXEC_HOT           1000  exec checks due as fast as possible (= Nagios services)
 #   BENCH_EXEC_PARALLEL      8     children in flight (mamori max_concurrent, bare total)
-#   BENCH_EXEC_BIG           1000000 (quick 200000) configured checks, large daemon
+#   BENCH_EXEC_BIG           1000000 (quick 100000) configured checks, large daemon
 #   BENCH_RSS_BIG            1000000 (quick 200000)  BENCH_LOAD_CHECKS 100000
 #   BENCH_NAGIOS=0           skip Nagios
 #   BENCH_NAGIOS_MAXCONC     Nagios max_concurrent_checks (default BENCH_EXEC_PARALLEL,
@@ -23,9 +23,9 @@ cd "$(dirname "$0")/../.." || exit 1
 B=build/bench
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
-	T=${BENCH_SECONDS:-2}; BIG=${BENCH_EXEC_BIG:-200000}; RSSBIG=${BENCH_RSS_BIG:-200000}
+	T=${BENCH_SECONDS:-1}; BIG=${BENCH_EXEC_BIG:-100000}; RSSBIG=${BENCH_RSS_BIG:-200000}; WARM=2
 else
-	T=${BENCH_SECONDS:-5}; BIG=${BENCH_EXEC_BIG:-1000000}; RSSBIG=${BENCH_RSS_BIG:-1000000}
+	T=${BENCH_SECONDS:-5}; BIG=${BENCH_EXEC_BIG:-1000000}; RSSBIG=${BENCH_RSS_BIG:-1000000}; WARM=4
 fi
 CPU=${BENCH_CPU:-0}
 NPIPE=${BENCH_PIPELINE_CHECKS:-100000}
@@ -128,7 +128,7 @@ nagios_bench() {
 	i=0
 	while [ $i -lt 50 ] && ! $B/nagios_qh "$d/nagios.qh" >/dev/null 2>&1; do sleep 0.2; i=$((i + 1)); done
 	NAGIOS_PID=$(cat "$d/nagios.pid" 2>/dev/null)
-	sleep 4 # warm-up: the first checks all start together
+	sleep "$WARM" # warm-up: the first checks all start together
 	a=$($B/nagios_qh "$d/nagios.qh" 2>>"$LOG")
 	t0=$(date +%s.%N)
 	sleep "$T"

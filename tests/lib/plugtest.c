@@ -12,6 +12,7 @@
 
 #include <ev.h>
 #include <libconfig.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,7 @@ struct plugtest *plugtest_new(const char *so_path, const char *instance_conf)
 {
 	struct plugtest *pt = xcalloc(1, sizeof *pt);
 	last_error[0] = '\0';
+	signal(SIGPIPE, SIG_IGN); /* as mamorid does */
 	pt->loop = ev_default_loop(0);
 	pt->procs = proc_ctx_new(pt->loop);
 	host_bind(pt->loop, pt->procs, &ops, pt, "share/mamori");

@@ -71,8 +71,9 @@ static void io_fire(struct ev_loop *l, ev_io *w, int revents)
 {
 	struct mamori_io *io = (struct mamori_io *)w;
 	(void)l;
-	io->cb(io, io->fd, (revents & EV_READ ? MAMORI_IO_READ : 0) |
-	                       (revents & EV_WRITE ? MAMORI_IO_WRITE : 0),
+	io->cb(io, io->fd,
+	       (revents & EV_READ ? MAMORI_IO_READ : 0) |
+	           (revents & EV_WRITE ? MAMORI_IO_WRITE : 0),
 	       io->ud);
 }
 static void h_io_set(struct mamori_io *io, int events)
@@ -81,7 +82,8 @@ static void h_io_set(struct mamori_io *io, int events)
 	if (!events)
 		return;
 	ev_io_set(&io->w, io->fd,
-	          (events & MAMORI_IO_READ ? EV_READ : 0) | (events & MAMORI_IO_WRITE ? EV_WRITE : 0));
+	          (events & MAMORI_IO_READ ? EV_READ : 0) |
+	              (events & MAMORI_IO_WRITE ? EV_WRITE : 0));
 	ev_io_start(loop, &io->w);
 }
 static struct mamori_io *h_io_new(int fd, int events, mamori_io_cb cb, void *ud)
@@ -251,14 +253,9 @@ static void peer_io(struct mamori_io *io, int fd, int revents, void *ud)
 		return;
 	}
 	switch (SSL_get_error(p->ssl, r)) {
-	case SSL_ERROR_WANT_READ:
-		host.io_set(io, MAMORI_IO_READ);
-		break;
-	case SSL_ERROR_WANT_WRITE:
-		host.io_set(io, MAMORI_IO_WRITE);
-		break;
-	default:
-		host.io_set(io, 0);
+	case SSL_ERROR_WANT_READ: host.io_set(io, MAMORI_IO_READ); break;
+	case SSL_ERROR_WANT_WRITE: host.io_set(io, MAMORI_IO_WRITE); break;
+	default: host.io_set(io, 0);
 	}
 }
 
@@ -410,8 +407,8 @@ END_TEST
 
 START_TEST(garbage_addresses)
 {
-	static const char *bad[] = { "", "example.com", "999.1.1.1", "127.0.0.1:443", "1.2.3",
-		                     "::1::2", "127.0.0.1 ", "\xff\xfe", "0x7f.1" };
+	static const char *bad[] = { "",       "example.com", "999.1.1.1", "127.0.0.1:443", "1.2.3",
+		                     "::1::2", "127.0.0.1 ",  "\xff\xfe",  "0x7f.1" };
 	struct outcome o = { 0 };
 	struct netconn *c = (struct netconn *)&o;
 	struct netconn_opts opts = { .port = 443 };
@@ -435,8 +432,9 @@ START_TEST(tls_self_signed_untrusted)
 {
 	struct outcome o;
 	struct tls_server *s = tls_server_new("localhost", 10);
-	struct netconn_opts opts = { .ip = "127.0.0.1", .port = s->port, .timeout = 5, .tls = 1,
-		                     .sni = "localhost" };
+	struct netconn_opts opts = {
+		.ip = "127.0.0.1", .port = s->port, .timeout = 5, .tls = 1, .sni = "localhost"
+	};
 	time_t now = time(NULL);
 	run_attempt(&opts, &o);
 	ck_assert_int_eq(o.info.err, 0);
@@ -456,8 +454,12 @@ START_TEST(tls_pinned_ca_and_names)
 {
 	struct outcome o;
 	struct tls_server *s = tls_server_new("localhost", 365);
-	struct netconn_opts opts = { .ip = "127.0.0.1", .port = s->port, .timeout = 5, .tls = 1,
-		                     .sni = "localhost", .ca_file = s->cert_path };
+	struct netconn_opts opts = { .ip = "127.0.0.1",
+		                     .port = s->port,
+		                     .timeout = 5,
+		                     .tls = 1,
+		                     .sni = "localhost",
+		                     .ca_file = s->cert_path };
 	run_attempt(&opts, &o);
 	ck_assert_int_eq(o.info.err, 0);
 	ck_assert_msg(o.info.verify_ok, "verify: %s", o.info.verify_text);
@@ -484,8 +486,12 @@ START_TEST(tls_expired)
 {
 	struct outcome o;
 	struct tls_server *s = tls_server_new("localhost", -3);
-	struct netconn_opts opts = { .ip = "127.0.0.1", .port = s->port, .timeout = 5, .tls = 1,
-		                     .sni = "localhost", .ca_file = s->cert_path };
+	struct netconn_opts opts = { .ip = "127.0.0.1",
+		                     .port = s->port,
+		                     .timeout = 5,
+		                     .tls = 1,
+		                     .sni = "localhost",
+		                     .ca_file = s->cert_path };
 	run_attempt(&opts, &o);
 	ck_assert_int_eq(o.info.err, 0);
 	ck_assert_int_eq(o.info.verify_ok, 0);

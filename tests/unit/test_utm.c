@@ -36,8 +36,10 @@
 
 START_TEST(oid_parse)
 {
-	static const char *bad[] = { "", ".", "1", "1..3", "1.3.", "a.b", "1.3.6.x", "3.1",
-		                     "1.3.99999999999", "1.3 .6", "-1.3", "1.3.6.1\n" };
+	static const char *bad[] = { "",        ".",    "1",
+		                     "1..3",    "1.3.", "a.b",
+		                     "1.3.6.x", "3.1",  "1.3.99999999999",
+		                     "1.3 .6",  "-1.3", "1.3.6.1\n" };
 	struct utm_oid o;
 	char buf[64];
 	ck_assert_int_eq(utm_oid_parse(".1.3.6.1.2.1.1.3.0", &o), 0);
@@ -92,7 +94,8 @@ START_TEST(profile_parse_garbage)
 		err[0] = '\0';
 		ck_assert_msg(utm_profile_parse(bad[i].text, &p, err, sizeof err) == MAMORI_E_INVAL,
 		              "accepted #%zu", i);
-		ck_assert_msg(strstr(err, bad[i].want), "#%zu: '%s' lacks '%s'", i, err, bad[i].want);
+		ck_assert_msg(strstr(err, bad[i].want), "#%zu: '%s' lacks '%s'", i, err,
+		              bad[i].want);
 	}
 	memset(longline, 'x', sizeof longline - 1);
 	longline[sizeof longline - 1] = '\0';
@@ -356,21 +359,28 @@ START_TEST(config_errors)
 	} bad[] = {
 		{ "profile = \"generic\";", "127.0.0.1", "snmp and/or an https" },
 		{ "snmp = { community_file = \"@/community\"; };", "utm.example.jp", "IP address" },
-		{ "snmp = { version = \"1\"; community_file = \"@/community\"; };", "127.0.0.1", "version" },
+		{ "snmp = { version = \"1\"; community_file = \"@/community\"; };", "127.0.0.1",
+		  "version" },
 		{ "snmp = { port = 0; community_file = \"@/community\"; };", "127.0.0.1", "port" },
 		{ "snmp = { };", "127.0.0.1", "community_file" },
 		{ "snmp = { version = \"3\"; };", "127.0.0.1", "user" },
-		{ "snmp = { version = \"3\"; user = \"u\"; auth_protocol = \"SHA3\"; };", "127.0.0.1", "auth_protocol" },
-		{ "snmp = { version = \"3\"; user = \"u\"; auth_password_file = \"@/short\"; priv_protocol = \"none\"; };", "127.0.0.1", "8 characters" },
-		{ "snmp = { community_file = \"@/community\"; }; profile = \"../etc\";", "127.0.0.1", "profile" },
-		{ "snmp = { community_file = \"@/community\"; }; profile = \"nosuchvendor\";", "127.0.0.1", "nosuchvendor" },
+		{ "snmp = { version = \"3\"; user = \"u\"; auth_protocol = \"SHA3\"; };",
+		  "127.0.0.1", "auth_protocol" },
+		{ "snmp = { version = \"3\"; user = \"u\"; auth_password_file = \"@/short\"; "
+		  "priv_protocol = \"none\"; };",
+		  "127.0.0.1", "8 characters" },
+		{ "snmp = { community_file = \"@/community\"; }; profile = \"../etc\";",
+		  "127.0.0.1", "profile" },
+		{ "snmp = { community_file = \"@/community\"; }; profile = \"nosuchvendor\";",
+		  "127.0.0.1", "nosuchvendor" },
 		{ "interfaces = [ \"wan1\" ]; https = { };", "127.0.0.1", "snmp block" },
 		{ "https = { url = \"http://127.0.0.1/\"; };", "127.0.0.1", "https://" },
 		{ "https = { url = \"https://[::1/\"; };", "127.0.0.1", "IPv6" },
 		{ "https = { url = \"https://127.0.0.1:99999/\"; };", "127.0.0.1", "port" },
 		{ "https = { url = \"https://utm.example.jp/\"; };", "", "no DNS" },
 		{ "https = { url = \"https://ex ample/\"; };", "127.0.0.1", "url" },
-		{ "https = { warning_days = 3; critical_days = 9; };", "127.0.0.1", "critical_days" },
+		{ "https = { warning_days = 3; critical_days = 9; };", "127.0.0.1",
+		  "critical_days" },
 	};
 	struct plugtest *pt = load();
 	write_file("community", "public\n");
@@ -399,7 +409,8 @@ START_TEST(silent_agent_unknown)
 	struct plugtest_result r;
 	struct plugtest *pt = load();
 	write_file("community", "public\n");
-	ck_assert_int_eq(plugtest_prepare(pt, v2conf(conf, sizeof conf, port, NULL), "127.0.0.1"), 0);
+	ck_assert_int_eq(plugtest_prepare(pt, v2conf(conf, sizeof conf, port, NULL), "127.0.0.1"),
+	                 0);
 	ck_assert_int_eq(plugtest_run(pt, 5.0, &r), 0);
 	ck_assert_int_eq(r.state, MAMORI_UNKNOWN);
 	ck_assert_int_eq(r.completions, 1);
@@ -428,7 +439,8 @@ START_TEST(unreachable_box_critical)
 	write_file("community", "public\n");
 	snprintf(extra, sizeof extra, "https = { url = \"https://127.0.0.1:%u/\"; };",
 	         free_port(SOCK_STREAM));
-	ck_assert_int_eq(plugtest_prepare(pt, v2conf(conf, sizeof conf, port, extra), "127.0.0.1"), 0);
+	ck_assert_int_eq(plugtest_prepare(pt, v2conf(conf, sizeof conf, port, extra), "127.0.0.1"),
+	                 0);
 	ck_assert_int_eq(plugtest_run(pt, 5.0, &r), 0);
 	ck_assert_int_eq(r.state, MAMORI_CRITICAL);
 	ck_assert_ptr_nonnull(strstr(r.output, "UTM unreachable"));
@@ -446,8 +458,8 @@ static unsigned snmpd_port;
 static void snmpd_start(int lo_down)
 {
 	char conf[128], addr[64], persist[128];
-	char *const argv[] = { SNMPD, "-f", "-Lo", "-C", "-c", conf, "-M", "/nonexistent", "-m", "",
-		               addr, NULL };
+	char *const argv[] = { SNMPD, "-f",           "-Lo", "-C", "-c", conf,
+		               "-M",  "/nonexistent", "-m",  "",   addr, NULL };
 	char *const envp[] = { persist, NULL };
 	posix_spawn_file_actions_t fa;
 	char text[1024];
@@ -496,8 +508,10 @@ static void run_ready(struct plugtest *pt, struct plugtest_result *r)
 
 static char *liveconf(char *buf, size_t size, const char *snmp, const char *extra)
 {
-	snprintf(buf, size, "snmp = { port = %u; timeout = \"300ms\"; retries = 0; %s }; "
-	         "reboot_window = 0; %s", snmpd_port, snmp, extra);
+	snprintf(buf, size,
+	         "snmp = { port = %u; timeout = \"300ms\"; retries = 0; %s }; "
+	         "reboot_window = 0; %s",
+	         snmpd_port, snmp, extra);
 	return buf;
 }
 
@@ -521,9 +535,11 @@ START_TEST(live_v2c_v3_reboot)
 	{
 		char snmp[256];
 		snprintf(snmp, sizeof snmp, "community_file = \"%s/community\";", tmpdir);
-		ck_assert_int_eq(plugtest_prepare(pt, liveconf(conf, sizeof conf, snmp,
-		                                               "interfaces = [ \"LOOP=lo\" ];"),
-		                                  "127.0.0.1"), 0);
+		ck_assert_int_eq(plugtest_prepare(pt,
+		                                  liveconf(conf, sizeof conf, snmp,
+		                                           "interfaces = [ \"LOOP=lo\" ];"),
+		                                  "127.0.0.1"),
+		                 0);
 	}
 	run_ready(pt, &r);
 	ck_assert_msg(r.state == MAMORI_OK, "v2c: %d %s", r.state, r.output);
@@ -546,7 +562,8 @@ START_TEST(live_v2c_v3_reboot)
 	{
 		char snmp[256];
 		snprintf(snmp, sizeof snmp, "community_file = \"%s/wrong\";", tmpdir);
-		ck_assert_int_eq(plugtest_prepare(pt, liveconf(conf, sizeof conf, snmp, ""), "127.0.0.1"), 0);
+		ck_assert_int_eq(
+		    plugtest_prepare(pt, liveconf(conf, sizeof conf, snmp, ""), "127.0.0.1"), 0);
 		ck_assert_int_eq(plugtest_run(pt, 5.0, &r), 0);
 		ck_assert_int_eq(r.state, MAMORI_UNKNOWN);
 		ck_assert_ptr_nonnull(strstr(r.output, "no SNMP answer"));
@@ -557,10 +574,15 @@ START_TEST(live_v2c_v3_reboot)
 		snprintf(snmp, sizeof snmp,
 		         "version = \"3\"; user = \"mamori\"; auth_protocol = \"SHA\"; "
 		         "auth_password_file = \"%s/auth\"; priv_protocol = \"AES\"; "
-		         "priv_password_file = \"%s/priv\";", tmpdir, tmpdir);
-		ck_assert_int_eq(plugtest_prepare(pt, liveconf(conf, sizeof conf, snmp,
-		                      "profile = \"fortigate\"; sessions = { warning = \"1000\"; };"),
-		                                  "127.0.0.1"), 0);
+		         "priv_password_file = \"%s/priv\";",
+		         tmpdir, tmpdir);
+		ck_assert_int_eq(
+		    plugtest_prepare(
+		        pt,
+		        liveconf(conf, sizeof conf, snmp,
+		                 "profile = \"fortigate\"; sessions = { warning = \"1000\"; };"),
+		        "127.0.0.1"),
+		    0);
 		ck_assert_int_eq(plugtest_run(pt, 5.0, &r), 0);
 		ck_assert_msg(r.state == MAMORI_CRITICAL, "v3: %d %s", r.state, r.output);
 		ck_assert_ptr_nonnull(strstr(r.output, "cpu 95% (critical)"));
@@ -573,8 +595,10 @@ START_TEST(live_v2c_v3_reboot)
 		/* wrong password: an authentication Report, UNKNOWN */
 		snprintf(snmp, sizeof snmp,
 		         "version = \"3\"; user = \"mamori\"; auth_password_file = \"%s/badauth\"; "
-		         "priv_password_file = \"%s/priv\";", tmpdir, tmpdir);
-		ck_assert_int_eq(plugtest_prepare(pt, liveconf(conf, sizeof conf, snmp, ""), "127.0.0.1"), 0);
+		         "priv_password_file = \"%s/priv\";",
+		         tmpdir, tmpdir);
+		ck_assert_int_eq(
+		    plugtest_prepare(pt, liveconf(conf, sizeof conf, snmp, ""), "127.0.0.1"), 0);
 		ck_assert_int_eq(plugtest_run(pt, 5.0, &r), 0);
 		ck_assert_msg(r.state == MAMORI_UNKNOWN, "badauth: %d %s", r.state, r.output);
 		ck_assert_int_eq(r.completions, 1);
