@@ -45,6 +45,10 @@ enum {
 	S_OUTBOX,
 	S_OUTBOX_DEL,
 	S_CMD_SEEN,
+	S_PRUNE_PICK,
+	S_PRUNE_EVENTS,
+	S_PRUNE_DEADLINE,
+	S_PRUNE_DISPATCH,
 	S_PRUNE_ALERTS,
 	S_PRUNE_CMDS,
 	S__COUNT
@@ -75,13 +79,20 @@ static const char *const sql[S__COUNT] = {
                  " VALUES (?,?,?,?,?,?)",
     [S_OUTBOX_DEL] = "DELETE FROM outbox WHERE id = ?",
     [S_CMD_SEEN] = "INSERT OR REPLACE INTO cmd_seen (center, id, result, time) VALUES (?,?,?,?)",
-    [S_PRUNE_ALERTS] = "DELETE FROM alert WHERE id IN (SELECT id FROM alert WHERE resolved_at < ?"
-                       " LIMIT ?)",
+    /* Retention without relying on ON DELETE CASCADE (foreign keys are
+     * not enforced, see store.c): pick the alerts into a temp table, then
+     * delete their children and them. */
+    [S_PRUNE_PICK] = "INSERT INTO temp.prune_ids SELECT id FROM alert WHERE resolved_at < ? LIMIT ?",
+    [S_PRUNE_EVENTS] = "DELETE FROM alert_event WHERE alert_id IN (SELECT id FROM temp.prune_ids)",
+    [S_PRUNE_DEADLINE] = "DELETE FROM deadline WHERE alert_id IN (SELECT id FROM temp.prune_ids)",
+    [S_PRUNE_DISPATCH] = "DELETE FROM dispatch WHERE alert_id IN (SELECT id FROM temp.prune_ids)",
+    [S_PRUNE_ALERTS] = "DELETE FROM alert WHERE id IN (SELECT id FROM temp.prune_ids)",
     [S_PRUNE_CMDS] = "DELETE FROM cmd_seen WHERE (center, id) IN (SELECT center, id FROM cmd_seen"
                      " WHERE time < ? LIMIT ?)",
 };
 
 struct store_x {
+	sqlite3 *db;
 	sqlite3_stmt *st[S__COUNT];
 };
 
@@ -90,6 +101,15 @@ struct store_x *store__x_open(sqlite3 *db, char *err, size_t errlen)
 	struct store_x *x = calloc(1, sizeof *x);
 	if (!x) {
 		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	x->db = db;
+	char *msg = NULL;
+	if (sqlite3_exec(db, "CREATE TEMP TABLE IF NOT EXISTS prune_ids (id TEXT PRIMARY KEY)", NULL, NULL,
+	                 &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "alert tables: %s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		free(x);
 		return NULL;
 	}
 	for (int i = 0; i < S__COUNT; i++)
@@ -275,10 +295,14 @@ static int apply_alert(struct store_x *x, const struct store_alert_row *r)
 
 static int apply_prune(struct store_x *x, double alerts_before, double cmds_before, int limit)
 {
-	sqlite3_stmt *st = x->st[S_PRUNE_ALERTS];
+	sqlite3_stmt *st = x->st[S_PRUNE_PICK];
 	sqlite3_bind_double(st, 1, alerts_before);
 	sqlite3_bind_int(st, 2, limit);
-	if (run(st) != 0)
+	int rc = run(st);
+	for (int i = S_PRUNE_EVENTS; i <= S_PRUNE_ALERTS; i++)
+		rc |= run(x->st[i]);
+	rc |= sqlite3_exec(x->db, "DELETE FROM temp.prune_ids", NULL, NULL, NULL) != SQLITE_OK;
+	if (rc)
 		return -1;
 	st = x->st[S_PRUNE_CMDS];
 	sqlite3_bind_double(st, 1, cmds_before);

@@ -145,6 +145,7 @@ int main(int argc, char **argv)
 	free(text);
 	if (!s || server_start(s) != 0) {
 		fprintf(stderr, "exec_bench: the core refused the generated config\n");
+		rmdir(dir);
 		return 1;
 	}
 	run_for(loop, 2);
