@@ -24,6 +24,7 @@
 #include <ev.h>
 #include <fcntl.h>
 #include <mosquitto.h>
+#include <openssl/err.h>
 #include <mqtt_protocol.h>
 #include <netdb.h>
 #include <poll.h>
@@ -279,8 +280,23 @@ static int run_session(struct mqtt *m)
 	pthread_mutex_lock(&m->lock);
 	m->th_conn_result = -1;
 	pthread_mutex_unlock(&m->lock);
-	if (probe_tcp(m) != 0 || do_connect(m) != MOSQ_ERR_SUCCESS)
+	if (probe_tcp(m) != 0)
 		return 0;
+	int crc = do_connect(m);
+	if (crc != MOSQ_ERR_SUCCESS) {
+		/* Say why (identical lines are rate-limited by the log module):
+		 * a TLS failure names OpenSSL's reason, e.g. "certificate
+		 * verify failed", so an operator sees a wrong CA at once. */
+		unsigned long e = crc == MOSQ_ERR_TLS ? ERR_peek_last_error() : 0;
+		char why[256];
+		if (e)
+			ERR_error_string_n(e, why, sizeof why);
+		ERR_clear_error();
+		log_warn("mqtt", "cannot connect to %s:%d: %s%s%s", m->conf.host, m->conf.port,
+		         crc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(crc), e ? ": " : "",
+		         e ? why : "");
+		return 0;
+	}
 	double deadline = mono_now() + m->conf.connect_timeout;
 	for (;;) {
 		int rc = mosquitto_loop(m->mosq, 100, 1);
