@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+static void on_mosq_log(struct mosquitto *mosq, void *obj, int level, const char *str);
+
 #define MAX_UNACKED 60000 /* < 65536 message ids: a token per mid */
 
 enum ev_kind { EV_MSG, EV_ACK, EV_UP, EV_DOWN };
@@ -528,6 +530,7 @@ static int setup_mosq(struct mqtt *m, char *err, size_t errlen)
 	mosquitto_int_option(m->mosq, MOSQ_OPT_RECEIVE_MAXIMUM, c->inflight);
 	mosquitto_int_option(m->mosq, MOSQ_OPT_SEND_MAXIMUM, c->inflight);
 	mosquitto_connect_v5_callback_set(m->mosq, on_connect);
+	mosquitto_log_callback_set(m->mosq, on_mosq_log);
 	mosquitto_disconnect_v5_callback_set(m->mosq, on_disconnect);
 	mosquitto_publish_v5_callback_set(m->mosq, on_publish);
 	mosquitto_message_v5_callback_set(m->mosq, on_message);
@@ -551,6 +554,17 @@ static int setup_mosq(struct mqtt *m, char *err, size_t errlen)
 		}
 	}
 	return 0;
+}
+
+/* libmosquitto's own errors (e.g. "OpenSSL Error[0]: ... certificate verify
+ * failed") go to our log; it calls this from the connection thread, and
+ * the log module is thread-safe and rate-limits repeats. */
+static void on_mosq_log(struct mosquitto *mosq, void *obj, int level, const char *str)
+{
+	(void)mosq;
+	(void)obj;
+	if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING))
+		log_warn("mqtt", "libmosquitto: %s", str);
 }
 
 struct mqtt *mqtt_new(struct ev_loop *loop, const struct mqtt_conf *conf, char *err, size_t errlen)
