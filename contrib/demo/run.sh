@@ -4,34 +4,155 @@
 # agent simulator playing 30 PCs of 3 customers (some with Defender off,
 # aging signatures, silent agents and garbage payloads), and a status table
 # every 10 s.  Stop with Ctrl-C.  DEMO_SECONDS=N stops after N seconds.
+#
+# The network plugins get private servers too, all on 127.0.0.1 ports
+# picked here and stopped with the demo:
+#   dnsmasq          the customers' TXT records (token, SPF, DMARC, DKIM)
+#   snmpd            v2c, generated config, FortiGate values and a "wan1"
+#                    interface made with `override`
+#   openssl s_server the UTM's HTTPS management, certificate made here,
+#                    valid for 20 days (utm: WARNING)
+# mail_latency runs in queue mode on contrib/demo/postqueue.sh (why not a
+# real Postfix: see there).  Debian packages: dnsmasq-base, snmpd, openssl
+# (contrib/quickstart.sh installs them); a missing one is reported and its
+# checks go UNKNOWN/CRITICAL, the rest of the demo runs.
 set -eu
 cd "$(dirname "$0")/../.."
 top=$(pwd)
+demo="$top/contrib/demo"
 state="$top/demo-state"
 mkdir -p "$state"
-# A port the "UTM management" check can reach: a tiny listener.
-free_port() {
-	python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'
+free_port() { # tcp|udp
+	python3 -c 'import socket,sys
+s=socket.socket(type=socket.SOCK_DGRAM if sys.argv[1]=="udp" else socket.SOCK_STREAM)
+s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()' "${1:-tcp}"
 }
-port=$(free_port)
+tcp_up() {
+	python3 -c 'import socket,sys;socket.create_connection(("127.0.0.1",int(sys.argv[1])),1)' "$1" 2>/dev/null
+}
+# wait_for TENTHS CMD...: poll CMD every 0.1 s, at most TENTHS times.
+wait_for() {
+	n=$1
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
 mqttport=$(free_port)
-sed -e "s|@STATE@|$state|" -e "s|@PLUGINS@|$top/build/plugins|" -e "s|@DATA@|$top/share/mamori|" \
-	-e "s|@PORT@|$port|" -e "s|@MQTTPORT@|$mqttport|" contrib/demo/demo.conf.in >"$state/demo.conf"
+dnsport=$(free_port)
+snmpport=$(free_port udp)
+tlsport=$(free_port)
+sed -e "s|@STATE@|$state|g" -e "s|@PLUGINS@|$top/build/plugins|" -e "s|@DATA@|$top/share/mamori|" \
+	-e "s|@DEMO@|$demo|g" -e "s|@MQTTPORT@|$mqttport|" -e "s|@DNSPORT@|$dnsport|g" \
+	-e "s|@SNMPPORT@|$snmpport|g" -e "s|@TLSPORT@|$tlsport|g" \
+	contrib/demo/demo.conf.in >"$state/demo.conf"
 pids=""
 cleanup() {
 	for p in $pids; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 }
-trap cleanup EXIT INT TERM
-python3 -m http.server "$port" --bind 127.0.0.1 >/dev/null 2>&1 &
-pids="$pids $!"
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+missing() {
+	echo "demo: $1 missing (Debian package $2): its checks will not be OK" >&2
+}
+
 # A private broker for the demo only: loopback, anonymous.  Production uses
 # contrib/mosquitto/ (TLS, per-agent credentials, ACL).
 printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$mqttport" >"$state/mosquitto.conf"
 [ "$(id -u)" -eq 0 ] && printf 'user root\n' >>"$state/mosquitto.conf"
 /usr/sbin/mosquitto -c "$state/mosquitto.conf" >"$state/mosquitto.log" 2>&1 &
 pids="$pids $!"
-sleep 0.5
+
+# Keys and certificates (fresh each start, ~0.2 s).
+if command -v openssl >/dev/null; then
+	# DKIM: RSA 2048 for one customer (published as 200-character strings,
+	# a TXT string holds 255 at most), Ed25519 (raw 32 bytes) for another.
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null |
+		openssl pkey -pubout -outform DER | base64 -w0 | fold -w 200 | paste -sd, - >"$state/dkim-rsa.txt"
+	openssl genpkey -algorithm ed25519 2>/dev/null |
+		openssl pkey -pubout -outform DER | tail -c 32 | base64 -w0 >"$state/dkim-ed25519.txt"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 20 \
+		-subj "/CN=utm-1.tanaka-seisakusho.test" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+		-keyout "$state/utm-https.key" -out "$state/utm-https.crt" 2>/dev/null
+else
+	missing openssl openssl
+	: >"$state/dkim-rsa.txt"
+	: >"$state/dkim-ed25519.txt"
+fi
+(umask 077 && printf 'demo-community\n' >"$state/utm.community")
+
+# DNS: the customers' zones under .test, answered by dnsmasq only.
+cat >"$state/dnsmasq.conf" <<EOF
+port=$dnsport
+listen-address=127.0.0.1
+bind-interfaces
+no-resolv
+no-hosts
+local=/test/
+txt-record=tanaka-seisakusho.test,"mail-filter-verify=9f86d081884c7d65"
+txt-record=tanaka-seisakusho.test,"v=spf1 ip4:192.0.2.0/24 include:_spf.mailfilter.test -all"
+txt-record=_spf.mailfilter.test,"v=spf1 ip4:198.51.100.0/24 ip6:2001:db8::/32 ~all"
+txt-record=_dmarc.tanaka-seisakusho.test,"v=DMARC1; p=none; rua=mailto:dmarc@tanaka-seisakusho.test"
+txt-record=mamori._domainkey.tanaka-seisakusho.test,"v=DKIM1; k=rsa; p=",$(cat "$state/dkim-rsa.txt")
+txt-record=suzuki-dental.test,"google-site-verification=rXOxyZounnZasA8Z7oaD3c14JdjS9aKSWvsR1EbUSIQ"
+txt-record=suzuki-dental.test,"v=spf1 include:_spf.mailfilter.test +all"
+txt-record=_dmarc.suzuki-dental.test,"v=DMARC1; p=quarantine; rua=mailto:dmarc@suzuki-dental.test"
+txt-record=kato-accounting.test,"mail-filter-verify=2c26b46b68ffc68f"
+txt-record=kato-accounting.test,"v=spf1 mx include:_spf.mailfilter.test -all"
+txt-record=_mamori-verify.kato-accounting.test,"mamori-site-verification=kato-7d1f"
+txt-record=_dmarc.kato-accounting.test,"v=DMARC1; p=reject; rua=mailto:dmarc@kato-accounting.test"
+txt-record=mamori._domainkey.kato-accounting.test,"v=DKIM1; k=ed25519; p=$(cat "$state/dkim-ed25519.txt")"
+EOF
+dnsmasq=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
+if [ -x "$dnsmasq" ]; then
+	"$dnsmasq" --no-daemon --pid-file= -C "$state/dnsmasq.conf" >"$state/dnsmasq.log" 2>&1 &
+	pids="$pids $!"
+else
+	missing dnsmasq dnsmasq-base
+fi
+
+# SNMP: a FortiGate as far as the utm plugin's profile can tell.
+# `override` answers fixed values: CPU 23 %, memory 41 %, 1234 sessions,
+# and interface 1 (the loopback, always up) is named wan1.
+cat >"$state/snmpd.conf" <<EOF
+rocommunity demo-community 127.0.0.1
+override .1.3.6.1.2.1.31.1.1.1.1.1 octet_str "wan1"
+override .1.3.6.1.2.1.2.2.1.2.1 octet_str "wan1"
+override .1.3.6.1.4.1.12356.101.4.1.3.0 unsigned 23
+override .1.3.6.1.4.1.12356.101.4.1.4.0 unsigned 41
+override .1.3.6.1.4.1.12356.101.4.1.8.0 unsigned 1234
+override .1.3.6.1.4.1.12356.101.4.1.11.0 unsigned 17
+EOF
+snmpd=/usr/sbin/snmpd
+if [ -x "$snmpd" ]; then
+	# -C: only this config; -M/-m: no MIB files (faster start); its own
+	# persistent dir so nothing under /var/lib/snmp is touched.
+	mkdir -p "$state/snmp"
+	SNMP_PERSISTENT_DIR="$state/snmp" "$snmpd" -f -Lo -C -c "$state/snmpd.conf" -M /nonexistent -m "" \
+		"udp:127.0.0.1:$snmpport" >"$state/snmpd.log" 2>&1 &
+	pids="$pids $!"
+else
+	missing snmpd snmpd
+fi
+
+# HTTPS: the UTM's management page.
+if [ -f "$state/utm-https.crt" ]; then
+	openssl s_server -accept "127.0.0.1:$tlsport" -cert "$state/utm-https.crt" \
+		-key "$state/utm-https.key" -www -quiet >"$state/s_server.log" 2>&1 </dev/null &
+	pids="$pids $!"
+fi
+
+# Everything up? (at most 5 s each; usually well under 1 s in total)
+wait_for 50 tcp_up "$mqttport" || echo "demo: mosquitto did not start, see $state/mosquitto.log" >&2
+[ -x "$dnsmasq" ] && { wait_for 50 tcp_up "$dnsport" || echo "demo: dnsmasq did not start, see $state/dnsmasq.log" >&2; }
+[ -f "$state/utm-https.crt" ] && { wait_for 50 tcp_up "$tlsport" || echo "demo: s_server did not start" >&2; }
+[ -x "$snmpd" ] && { wait_for 50 grep -q '^NET-SNMP version' "$state/snmpd.log" ||
+	echo "demo: snmpd did not start, see $state/snmpd.log" >&2; }
+
 build/mamorid -c "$state/demo.conf" --check-config
 echo "demo: mamorid running; state in $state; Ctrl-C to stop"
 build/mamorid -f -c "$state/demo.conf" &
@@ -44,5 +165,5 @@ end=$(($(date +%s) + ${DEMO_SECONDS:-31536000}))
 while [ "$(date +%s)" -lt "$end" ]; do
 	sleep 10
 	echo "---- $(date '+%H:%M:%S') status (mamorictl -d $state status) ----"
-	build/mamorictl -d "$state" status | head -40 || true
+	build/mamorictl -d "$state" status | head -70 || true
 done

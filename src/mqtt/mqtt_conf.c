@@ -4,6 +4,7 @@
  * mqtt.c is the only file that includes <mosquitto.h>.
  */
 #include "mqtt/mqtt.h"
+#include "config/pconf.h"
 #include "util/mem.h"
 
 #include <math.h>
@@ -88,8 +89,8 @@ static int get_num(const config_setting_t *s, double lo, double hi, double *out,
 		v = config_setting_get_float(s);
 	else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
 		v = (double)config_setting_get_int64(s);
-	else
-		return where(s, err, errlen, "expected a number of seconds");
+	else if (t != CONFIG_TYPE_STRING || pconf_setting_duration(s, &v) != 0)
+		return where(s, err, errlen, "expected a duration such as \"500ms\", \"10s\" or a number of seconds");
 	if (!(v >= lo && v <= hi))
 		return where(s, err, errlen, "out of range");
 	*out = v;

@@ -334,10 +334,14 @@ void server_free(struct server *s)
 		return;
 	if (!s->stopping && s->m.n_pinsts)
 		server_stop(s);
+	/* model_free clears the whole model: keep its calendars and
+	 * downtimes to free them after the modules that still use them. */
+	struct model globals = {.downtimes = s->m.downtimes, .n_downtimes = s->m.n_downtimes,
+	                        .calendars = s->m.calendars, .n_calendars = s->m.n_calendars};
 	model_free(s, &s->m);
 	alerts_free(s);
 	bus_close(s);
-	free_globals(&s->m);
+	free_globals(&globals);
 	if (s->store)
 		store_close(s->store);
 	mconf_free(s->conf);
