@@ -121,7 +121,7 @@ integration: all $(TESTPLUG_SOS)
 check: all unit integration
 
 bench: all $(BENCH_BINS)
-	@sh tests/bench/run.sh
+	@sh tests/bench/all.sh
 
 demo: all
 	@sh contrib/demo/run.sh
