@@ -16,7 +16,7 @@ BUILD_PKGS="gcc make libc6-dev pkg-config libev-dev libconfig-dev libmosquitto-d
  check libsubunit-dev libsqlite3-dev libcjson-dev libc-ares-dev libcurl4-openssl-dev libsnmp-dev
  libmicrohttpd-dev"
 RUN_PKGS="mosquitto mosquitto-clients sqlite3 monitoring-plugins-basic openssl ca-certificates tzdata
- procps python3"
+ procps python3 dnsmasq-base snmpd"
 TEST_PKGS="dnsmasq-base snmpd snmp nagios4-core postfix dovecot-imapd dovecot-lmtpd
  iproute2 psmisc"
 

@@ -22,13 +22,27 @@ top=$(pwd)
 demo="$top/contrib/demo"
 state="$top/demo-state"
 mkdir -p "$state"
-free_port() { # tcp|udp
-	python3 -c 'import socket,sys
-s=socket.socket(type=socket.SOCK_DGRAM if sys.argv[1]=="udp" else socket.SOCK_STREAM)
-s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()' "${1:-tcp}"
-}
-tcp_up() {
-	python3 -c 'import socket,sys;socket.create_connection(("127.0.0.1",int(sys.argv[1])),1)' "$1" 2>/dev/null
+# python3 starts slowly on a busy machine: one call picks all ports, one
+# waits for all TCP servers.
+# shellcheck disable=SC2046
+set -- $(python3 -c 'import socket
+for t in "tcp", "tcp", "udp", "tcp":
+	s = socket.socket(type=socket.SOCK_DGRAM if t == "udp" else socket.SOCK_STREAM)
+	s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+mqttport=$1 dnsport=$2 snmpport=$3 tlsport=$4
+# tcp_wait NAME:PORT...: wait up to 5 s for each; name the ones that never answered.
+tcp_wait() {
+	python3 -c 'import socket,sys,time
+end = time.time() + 5
+for a in sys.argv[1:]:
+	name, port = a.split(":")
+	while True:
+		try:
+			socket.create_connection(("127.0.0.1", int(port)), 0.5).close(); break
+		except OSError:
+			if time.time() > end:
+				print("demo: %s did not start (see its log in the state dir)" % name, file=sys.stderr); break
+			time.sleep(0.05)' "$@"
 }
 # wait_for TENTHS CMD...: poll CMD every 0.1 s, at most TENTHS times.
 wait_for() {
@@ -41,10 +55,6 @@ wait_for() {
 	done
 	return 1
 }
-mqttport=$(free_port)
-dnsport=$(free_port)
-snmpport=$(free_port udp)
-tlsport=$(free_port)
 sed -e "s|@STATE@|$state|g" -e "s|@PLUGINS@|$top/build/plugins|" -e "s|@DATA@|$top/share/mamori|" \
 	-e "s|@DEMO@|$demo|g" -e "s|@MQTTPORT@|$mqttport|" -e "s|@DNSPORT@|$dnsport|g" \
 	-e "s|@SNMPPORT@|$snmpport|g" -e "s|@TLSPORT@|$tlsport|g" \
@@ -62,7 +72,7 @@ missing() {
 
 # A private broker for the demo only: loopback, anonymous.  Production uses
 # contrib/mosquitto/ (TLS, per-agent credentials, ACL).
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$mqttport" >"$state/mosquitto.conf"
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\nmax_inflight_messages 1000\n' "$mqttport" >"$state/mosquitto.conf"
 [ "$(id -u)" -eq 0 ] && printf 'user root\n' >>"$state/mosquitto.conf"
 /usr/sbin/mosquitto -c "$state/mosquitto.conf" >"$state/mosquitto.log" 2>&1 &
 pids="$pids $!"
@@ -120,6 +130,7 @@ fi
 # and interface 1 (the loopback, always up) is named wan1.
 cat >"$state/snmpd.conf" <<EOF
 rocommunity demo-community 127.0.0.1
+dontLogTCPWrappersConnects yes
 override .1.3.6.1.2.1.31.1.1.1.1.1 octet_str "wan1"
 override .1.3.6.1.2.1.2.2.1.2.1 octet_str "wan1"
 override .1.3.6.1.4.1.12356.101.4.1.3.0 unsigned 23
@@ -147,9 +158,11 @@ if [ -f "$state/utm-https.crt" ]; then
 fi
 
 # Everything up? (at most 5 s each; usually well under 1 s in total)
-wait_for 50 tcp_up "$mqttport" || echo "demo: mosquitto did not start, see $state/mosquitto.log" >&2
-[ -x "$dnsmasq" ] && { wait_for 50 tcp_up "$dnsport" || echo "demo: dnsmasq did not start, see $state/dnsmasq.log" >&2; }
-[ -f "$state/utm-https.crt" ] && { wait_for 50 tcp_up "$tlsport" || echo "demo: s_server did not start" >&2; }
+ports="mosquitto:$mqttport"
+[ -x "$dnsmasq" ] && ports="$ports dnsmasq:$dnsport"
+[ -f "$state/utm-https.crt" ] && ports="$ports s_server:$tlsport"
+# shellcheck disable=SC2086
+tcp_wait $ports
 [ -x "$snmpd" ] && { wait_for 50 grep -q '^NET-SNMP version' "$state/snmpd.log" ||
 	echo "demo: snmpd did not start, see $state/snmpd.log" >&2; }
 
