@@ -13,7 +13,7 @@
  * Two transports.  Plain TCP (the default): a small MQTT 3.1.1 publisher
  * written here (CONNECT, PUBLISH, PUBACK, PINGREQ, DISCONNECT), which
  * encodes many PUBLISH packets into one buffer and writes them with one
- * write(), and parses PUBACKs from one read() of up to 64 KiB.  Why not
+ * write(), and reads the PUBACKs once per 1 ms tick, many per read().  Why not
  * libmosquitto for this: it reads each packet's header byte by byte and
  * writes each packet with its own write() (plus a wake-up byte per
  * publish from another thread), ~50 us of CPU per report here, so the
@@ -86,7 +86,7 @@ struct worker {
 	struct body_cache bc;
 	/* raw transport */
 	int fd;
-	ev_io rio, wio;
+	ev_io wio;
 	char *wbuf;
 	size_t wlen, woff, wcap;
 	unsigned char rbuf[RAW_RBUF];
@@ -284,6 +284,13 @@ static int raw_publish(struct worker *w, const char *topic, const void *payload,
 static void on_ack(uint64_t tok, void *ud);
 static void pump(struct worker *w);
 
+static void raw_fail(struct worker *w, const char *what)
+{
+	fprintf(stderr, "mamori-agentsim: connection %d: %s\n", w->idx, what);
+	w->failed = 1;
+	ev_break(w->loop, EVBREAK_ALL);
+}
+
 /* Parse what the broker sent: PUBACKs and PINGRESPs (we subscribe to
  * nothing, so nothing else comes). */
 static int raw_parse(struct worker *w)
@@ -316,30 +323,27 @@ partial:
 	return 0;
 }
 
-static void raw_fail(struct worker *w, const char *what)
+/* Drain the socket until EAGAIN: all the PUBACKs that came since the
+ * last tick, in a few reads (reading on every ack would cost one wake-up
+ * and one read per report).  0 or -1 (failed). */
+static int raw_read(struct worker *w)
 {
-	fprintf(stderr, "mamori-agentsim: connection %d: %s\n", w->idx, what);
-	w->failed = 1;
-	ev_break(w->loop, EVBREAK_ALL);
-}
-
-static void raw_read_cb(struct ev_loop *loop, ev_io *io, int revents)
-{
-	struct worker *w = io->data;
-	(void)loop, (void)revents;
-	ssize_t n = read(w->fd, w->rbuf + w->rlen, sizeof(w->rbuf) - w->rlen);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return;
-	if (n <= 0) {
-		raw_fail(w, n == 0 ? "broker closed the connection" : strerror(errno));
-		return;
+	for (;;) {
+		ssize_t n = read(w->fd, w->rbuf + w->rlen, sizeof(w->rbuf) - w->rlen);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0) {
+			raw_fail(w, n == 0 ? "broker closed the connection" : strerror(errno));
+			return -1;
+		}
+		w->rlen += (size_t)n;
+		if (raw_parse(w)) {
+			raw_fail(w, "malformed packet from the broker");
+			return -1;
+		}
 	}
-	w->rlen += (size_t)n;
-	if (raw_parse(w)) {
-		raw_fail(w, "malformed packet from the broker");
-		return;
-	}
-	pump(w);
 }
 
 static void raw_write_cb(struct ev_loop *loop, ev_io *io, int revents)
@@ -413,10 +417,8 @@ static int raw_connect(struct worker *w, const char *password)
 		return -1;
 	}
 	fcntl(w->fd, F_SETFL, fcntl(w->fd, F_GETFL) | O_NONBLOCK);
-	ev_io_init(&w->rio, raw_read_cb, w->fd, EV_READ);
 	ev_io_init(&w->wio, raw_write_cb, w->fd, EV_WRITE);
-	w->rio.data = w->wio.data = w;
-	ev_io_start(w->loop, &w->rio);
+	w->wio.data = w;
 	return 0;
 }
 
@@ -521,9 +523,13 @@ static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)revents;
 	if (w->m && !mqtt_counters(w->m)->connected && w->sent == 0)
 		return;
-	if (!w->m && ev_now(loop) - w->last_ping > RAW_KEEPALIVE / 2) {
-		w->last_ping = ev_now(loop);
-		raw_packet(w, 0xc0, NULL, 0, NULL, 0); /* PINGREQ */
+	if (!w->m) {
+		if (raw_read(w))
+			return;
+		if (ev_now(loop) - w->last_ping > RAW_KEEPALIVE / 2) {
+			w->last_ping = ev_now(loop);
+			raw_packet(w, 0xc0, NULL, 0, NULL, 0); /* PINGREQ */
+		}
 	}
 	pump(w);
 }

@@ -114,6 +114,7 @@ struct cfg_calendar {
 struct cfg_downtime {
 	char *customer, *asset, *check; /* asset/check NULL = all of it */
 	double start, end;
+	int runtime;             /* added at run time (API), not from the file: kept across reloads */
 	struct cal *weekly;      /* recurring window, owned */
 	char *comment, *author;
 };

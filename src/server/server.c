@@ -267,8 +267,27 @@ static int reload(struct server *s, const char *text)
 		return -1;
 	}
 	alerts_conf_install(s, ac); /* before the old calendars go */
+	/* Downtimes added at run time survive a reload; the file's are
+	 * replaced by the new file's. */
+	size_t keep = 0;
+	for (size_t i = 0; i < s->m.n_downtimes; i++)
+		if (s->m.downtimes[i].runtime && s->m.downtimes[i].end > ev_now(s->loop))
+			keep++;
+	struct cfg_downtime *kept = keep ? xcalloc(keep, sizeof *kept) : NULL;
+	keep = 0;
+	for (size_t i = 0; i < s->m.n_downtimes; i++)
+		if (s->m.downtimes[i].runtime && s->m.downtimes[i].end > ev_now(s->loop)) {
+			kept[keep++] = s->m.downtimes[i];
+			memset(&s->m.downtimes[i], 0, sizeof s->m.downtimes[i]);
+		}
 	free_globals(&s->m);
 	move_globals(s, &next, c);
+	if (keep) {
+		next.downtimes = xrealloc(next.downtimes, (next.n_downtimes + keep) * sizeof *next.downtimes);
+		memcpy(next.downtimes + next.n_downtimes, kept, keep * sizeof *kept);
+		next.n_downtimes += keep;
+	}
+	free(kept);
 	mconf_drop_tree(c);
 	model_commit(s, &next, &s->m);
 	s->m = next;
@@ -504,6 +523,7 @@ int server_add_downtime(struct server *s, const char *customer, const char *asse
 	d->check = check ? xstrdup(check) : NULL;
 	d->start = start;
 	d->end = end;
+	d->runtime = 1;
 	d->author = author ? xstrdup(author) : NULL;
 	d->comment = comment ? xstrdup(comment) : NULL;
 	return 0;

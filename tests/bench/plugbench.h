@@ -4,7 +4,7 @@
  * (user+sys of this process: plugin, its libraries and the host's share;
  * the servers and spawned children are not counted, see pb_child_cpu).
  * Shared by utm_bench.c and mail_bench.c; header-only because the
- * Makefile builds each tests/bench/*.c into its own program.
+ * Makefile builds each C file of tests/bench into its own program.
  *
  * Each in-flight slot is its own prepared check (the core never runs one
  * check twice at once), restarted as soon as its run completes, until the
@@ -54,6 +54,7 @@ struct pb_slot {
 	struct mamori_run run;
 	void *data;
 	int prepared;
+	char name[32]; /* check name: distinct per slot (mail probes are tagged by it) */
 };
 
 struct pb {
@@ -107,7 +108,7 @@ static inline void pb_on_err(void *ud, const char *msg)
 }
 
 /* Load `so`, init an instance with no instance keys.  0 or -1. */
-static inline int pb_open(struct pb *b, const char *so, const char *address)
+static inline int pb_open(struct pb *b, const char *so)
 {
 	static const struct host_ops ops = {.run_complete = pb_ops_complete,
 	                                    .run_check = pb_ops_run_check,
@@ -123,7 +124,6 @@ static inline int pb_open(struct pb *b, const char *so, const char *address)
 		b->mod = NULL;
 		return -1;
 	}
-	(void)address;
 	return 0;
 }
 
@@ -150,10 +150,11 @@ static inline int pb_prepare(struct pb *b, const char *text, long n, const char 
 		config_t cfg;
 		int rc = -1;
 		s->run.slot = s;
+		snprintf(s->name, sizeof(s->name), "bench-%ld", i);
 		s->chk.info = (struct mamori_check_info){
 		    .struct_size = sizeof(s->chk.info), .customer = "c0001", .customer_name = "Bench",
 		    .region = "", .asset = "utm-1", .asset_type = "host", .address = address,
-		    .check = "bench", .service = "other", .interval = 60, .timeout = 30};
+		    .check = s->name, .service = "other", .interval = 60, .timeout = 30};
 		config_init(&cfg);
 		if (config_read_string(&cfg, text)) {
 			conf.s = config_lookup(&cfg, "check");

@@ -19,7 +19,7 @@ CONF=$IT_TMP/mamori.conf
 LOG=$IT_TMP/mamorid.log
 HEAD="daemon = { state_dir = \"$IT_STATE_DIR\"; plugin_dir = \"$PLUGIN_DIR\"; log_level = \"info\"; flush_interval = \"50ms\"; };"
 # keep: a soft CRITICAL that retries every 2.5 s and turns hard at attempt 3.
-KEEP="{ plugin = \"exec\"; name = \"keep\"; command = \"$NP/check_dummy 2 keep\"; interval = \"1h\";
+KEEP="{ plugin = \"exec\"; name = \"keep\"; command = \"$NP/check_dummy 2 keep\"; interval = \"300ms\";
         retry_interval = \"2500ms\"; max_attempts = 3; }"
 TICK="{ plugin = \"dummy\"; name = \"tick\"; interval = \"200ms\"; }"
 GONE="{ plugin = \"dummy\"; name = \"gone\"; state = 1; interval = \"300ms\"; }"
@@ -61,7 +61,7 @@ customers = ( { id = "c1"; assets = ( { name = "h";
 EOF
 kill -HUP "$PID"
 it_wait_for 10 grep -q "reload refused" "$LOG" || { cat "$LOG" >&2; it_fail "bad reload not refused"; }
-grep -q "mamori.conf:4: .*unknown key 'colour'" "$LOG" || { cat "$LOG" >&2; it_fail "no file:line for the bad reload"; }
+grep -q "mamori.conf:3: .*unknown key 'colour'" "$LOG" || { cat "$LOG" >&2; it_fail "no file:line for the bad reload"; }
 kill -0 "$PID" 2>/dev/null || it_fail "mamorid died on a bad reload"
 # Still checking, with the old config (new still exists).
 t1=$(last_check tick)
