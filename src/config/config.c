@@ -70,7 +70,8 @@ static const struct mamori_key root_keys[] = {
     K("daemon", MAMORI_KEY_GROUP),   K("mqtt", MAMORI_KEY_GROUP),      K("http", MAMORI_KEY_GROUP),
     K("calendars", -1),              K("centers", -1),                 K("routes", -1),
     K("customers", -1),              K("plugins", -1),                 K("defaults", MAMORI_KEY_GROUP),
-    K("downtimes", -1),              KEND};
+    K("downtimes", -1),              K("alerts", MAMORI_KEY_GROUP),    KEND};
+static const struct mamori_key alerts_keys[] = {K("reopen_within", MAMORI_KEY_DURATION), KEND};
 static const struct mamori_key daemon_keys[] = {
     K("state_dir", MAMORI_KEY_STRING),      K("plugin_dir", MAMORI_KEY_STRING),
     K("data_dir", MAMORI_KEY_STRING),       K("log_level", MAMORI_KEY_STRING),
@@ -944,6 +945,13 @@ static struct mconf *parse_tree(struct ctx *x)
 	const config_setting_t *root = config_root_setting(&x->c->tree);
 	validate(x, root, root_keys, NULL, "top level");
 	parse_daemon(x, config_setting_get_member(root, "daemon"));
+	const config_setting_t *al = config_setting_get_member(root, "alerts");
+	x->c->reopen_within = 600;
+	if (al && validate(x, al, alerts_keys, NULL, "alerts") == 0) {
+		const config_setting_t *m = config_setting_get_member(al, "reopen_within");
+		if (m)
+			pconf_setting_duration(m, &x->c->reopen_within);
+	}
 	parse_calendars(x, root);
 	parse_plugins(x, root);
 	x->c->mqtt = config_setting_get_member(root, "mqtt");

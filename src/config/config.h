@@ -130,6 +130,7 @@ struct mconf {
 	char *node;
 	int log_level;
 	double flush_interval;   /* store group commit, seconds */
+	double reopen_within;    /* alerts.reopen_within, seconds (default 600) */
 	uint32_t retention_days;
 	/* sections other modules parse */
 	const config_setting_t *mqtt, *http, *centers, *routes;

@@ -432,6 +432,10 @@ static void on_emit(void *arg, const struct alert *a, const struct alert_event *
 			queue_msg(al, topic, json, now);
 		}
 	}
+	if (!a->center && ev->type == ALERT_EV_OPENED)
+		log_warn("alerts", "%s (%s/%s/%s) matches no route: stored, but no contact center is told; "
+		         "end `routes` with a catch-all rule",
+		         a->id, a->customer, a->asset, a->check);
 	if (ev->type == ALERT_EV_OPENED || ev->type == ALERT_EV_RESOLVED || ev->type == ALERT_EV_ESCALATED)
 		log_notice("alerts", "%s %s: %s/%s/%s -> %s tier %s", a->id, alert_event_name(ev->type),
 		           a->customer, a->asset, a->check, a->center ? a->center : "(no center)",
@@ -691,7 +695,7 @@ static void restore(struct alerts *al)
 	size_t n_out = 0;
 	double now = ev_now(s->loop);
 	store_load_cmd_seen(s->store, CMD_SEEN_CAP, on_seen_row, al);
-	if (store_load_alerts(s->store, now - DEFAULT_REOPEN, on_alert_row, al) != 0)
+	if (store_load_alerts(s->store, now - (s->conf->reopen_within > 0 ? s->conf->reopen_within : DEFAULT_REOPEN), on_alert_row, al) != 0)
 		log_err("alerts", "cannot read the alerts from the store");
 	alert_table_set_counter(al->t, (uint64_t)store_alert_total(s->store));
 	al->next_id = store_outbox_last_id(s->store);
@@ -717,7 +721,8 @@ int alerts_new(struct server *s)
 	hmap_init(&al->inflight);
 	hmap_init(&al->open_keys);
 	hmap_init(&al->batch_alerts);
-	struct alert_policy pol = {.node = s->conf->node, .reopen_within = DEFAULT_REOPEN};
+	struct alert_policy pol = {.node = s->conf->node,
+	                           .reopen_within = s->conf->reopen_within > 0 ? s->conf->reopen_within : DEFAULT_REOPEN};
 	al->t = alert_table_new(&pol, ac->routes, on_emit, al);
 	al->seen = cmd_seen_new(CMD_SEEN_CAP);
 	if (!al->t || !al->seen) {
