@@ -237,6 +237,9 @@ const struct cal *mconf_calendar(const struct mconf *c, const char *name)
 
 /* ---- check parameters and inheritance ---- */
 
+/* Timing fields are kept in 32-bit milliseconds (memory per check). */
+#define MAX_DURATION_S (45.0 * 86400)
+
 static uint32_t to_ms(double s)
 {
 	double ms = s * 1000.0;
@@ -250,8 +253,13 @@ static void parse_params(struct ctx *x, const config_setting_t *g, struct check_
 	memset(p, 0, sizeof *p);
 	if (!g)
 		return;
+	static const char *const timing[] = {"interval", "retry_interval", "timeout", "stale_after"};
+	for (size_t i = 0; i < ARRAY_LEN(timing); i++)
+		if ((m = config_setting_get_member(g, timing[i])) && pconf_setting_duration(m, &d) == 0 &&
+		    d > MAX_DURATION_S)
+			report(x, m, "%s must not exceed 45 days", timing[i]);
 	if ((m = config_setting_get_member(g, "interval")) && pconf_setting_duration(m, &d) == 0) {
-		if (d < 0.001 && d != 0)
+		if (d < 0.001)
 			report(x, m, "interval must be at least 1ms");
 		p->interval_ms = to_ms(d);
 		p->set |= P_INTERVAL;

@@ -71,7 +71,7 @@ struct mqtt_conf {
 	size_t max_message_size; /* bytes, 65536; larger messages are dropped and counted */
 	int clean_session;      /* 0 (persistent session) */
 	int session_expiry;     /* MQTT 5 session expiry, seconds, 3600 */
-	int inflight;           /* QoS 1 messages in flight each way, 1000 */
+	int inflight;           /* QoS 1 in flight: receive 1000; send at most 100 (mqtt.c) */
 	size_t max_queue;       /* events waiting for the loop before back-pressure, 100000 */
 	double reconnect_min;   /* first retry delay, s, 0.5 */
 	double reconnect_max;   /* cap, s, 30 */

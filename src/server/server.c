@@ -355,8 +355,10 @@ void server_free(struct server *s)
 		server_stop(s);
 	/* model_free clears the whole model: keep its calendars and
 	 * downtimes to free them after the modules that still use them. */
-	struct model globals = {.downtimes = s->m.downtimes, .n_downtimes = s->m.n_downtimes,
-	                        .calendars = s->m.calendars, .n_calendars = s->m.n_calendars};
+	struct model globals = { .downtimes = s->m.downtimes,
+		                 .n_downtimes = s->m.n_downtimes,
+		                 .calendars = s->m.calendars,
+		                 .n_calendars = s->m.n_calendars };
 	model_free(s, &s->m);
 	alerts_free(s);
 	bus_close(s);

@@ -36,7 +36,8 @@ float state_flap_percent(uint32_t hist, unsigned n)
 	double changes = 0;
 	for (unsigned i = 0; i < FLAP_TRANSITIONS; i++)
 		if (hist & (1u << i)) /* bit 0 is the newest transition */
-			changes += 0.80 + 0.40 * (double)(FLAP_TRANSITIONS - 1 - i) / (FLAP_TRANSITIONS - 1);
+			changes += 0.80 + 0.40 * (double)(FLAP_TRANSITIONS - 1 - i) /
+			                      (FLAP_TRANSITIONS - 1);
 	return (float)(changes * 100.0 / FLAP_TRANSITIONS);
 }
 

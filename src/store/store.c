@@ -203,24 +203,29 @@ struct store *store_open(const char *state_dir, char *err, size_t errlen)
 	 * database fails at its first read ("file is not a database"). */
 	int version = 0;
 	if (pragma_int(s->db, "PRAGMA user_version", &version) != 0) {
-		snprintf(err, errlen, "%s is not a usable SQLite database (%s); it was left untouched", s->path,
+		snprintf(err, errlen,
+		         "%s is not a usable SQLite database (%s); it was left untouched", s->path,
 		         sqlite3_errmsg(s->db));
 		goto fail;
 	}
 	if (version > store_schema_latest()) {
 		snprintf(err, errlen,
-		         "%s has schema version %d, written by a newer mamori (this one knows up to %d); "
-		         "refusing to touch it",
+		         "%s has schema version %d, written by a newer mamori (this one knows "
+		         "up to %d); refusing to touch it",
 		         s->path, version, store_schema_latest());
 		goto fail;
 	}
 	if (check_integrity(s->db, e, sizeof e) != 0) {
-		snprintf(err, errlen, "%s is corrupt (%s); it was left untouched - restore a backup or move it away",
-		         s->path, e);
+		snprintf(
+		    err, errlen,
+		    "%s is corrupt (%s); it was left untouched - restore a backup or move it away",
+		    s->path, e);
 		goto fail;
 	}
 	if (exec_sql(s->db, "PRAGMA journal_mode=WAL", e, sizeof e) != 0) {
-		snprintf(err, errlen, "%s is not a usable SQLite database (%s); it was left untouched", s->path, e);
+		snprintf(err, errlen,
+		         "%s is not a usable SQLite database (%s); it was left untouched", s->path,
+		         e);
 		goto fail;
 	}
 	/* synchronous=NORMAL in WAL mode: a commit is durable against a

@@ -25,8 +25,8 @@
 # them in its results file); progress on stderr.  Exit 0, 1 on failure,
 # 77 when mosquitto or the binaries are missing.
 #
-# Environment: BENCH_QUICK=1 (~20 s), BENCH_AGENTS (A, 100000),
-# BENCH_AGENT_REPORTS (N; 400000, quick 100000), BENCH_AGENT_CUSTOMERS (M,
+# Environment: BENCH_QUICK=1 (~20 s), BENCH_AGENTS (A; 100000, quick 20000),
+# BENCH_AGENT_REPORTS (N; 300000, quick 60000), BENCH_AGENT_CUSTOMERS (M,
 # 100), BENCH_AGENT_CONNS (simulator connections, 2), BENCH_KEEP=1 (keep
 # the work directory and print its path).
 set -u
@@ -37,8 +37,11 @@ SIM=$B/tools/mamori-agentsim
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 FIX=tests/fixtures/defender/healthy.json
 QUICK=${BENCH_QUICK:-0}
-A=${BENCH_AGENTS:-100000}
-if [ "$QUICK" = 1 ]; then N=${BENCH_AGENT_REPORTS:-100000}; else N=${BENCH_AGENT_REPORTS:-400000}; fi
+if [ "$QUICK" = 1 ]; then
+	A=${BENCH_AGENTS:-20000}; N=${BENCH_AGENT_REPORTS:-60000}
+else
+	A=${BENCH_AGENTS:-100000}; N=${BENCH_AGENT_REPORTS:-300000}
+fi
 M=${BENCH_AGENT_CUSTOMERS:-100}
 K=${BENCH_AGENT_CONNS:-2}
 TIMEOUT=${BENCH_AGENT_TIMEOUT:-300}

@@ -202,6 +202,35 @@ row "4. RSS per check at 100000 (bytes)" "$(get rss_100k per_check_bytes)" "1024
 row "   RSS per check at $RSSBIG (bytes)" "$(get rss_big per_check_bytes)" "1024" "$(ratio "$(get rss_big per_check_bytes)" 1024)" "<= 1 KiB (after one run each: $(get rss_big after_run_bytes))"
 row "5. config load, $NLOAD checks (ms)" "$(get load load_ms)" "1000" "$(ratio "$(get load load_ms)" 1000)" "< 1 s"
 row "   reload, one check changed (ms)" "$(get load reload_ms)" "1000" "$(ratio "$(get load reload_ms)" 1000)" "< 1 s"
+# ==== 6. agent reports end to end (issue 3) =====================================
+# Section owned by tests/bench/agents_bench.sh (see its header and
+# doc/benchmarks.md, "Agent reports"): a real mosquitto, the agent simulator,
+# mamorid with the defender plugin, and a plain mosquitto_sub as reference.
+echo
+echo "6. agent reports end to end (simulator -> mosquitto -> mamorid -> SQLite)"
+if [ "${BENCH_AGENTS_SKIP:-0}" = 1 ]; then
+	echo "  skipped (BENCH_AGENTS_SKIP=1)"
+else
+	BENCH_QUICK=$QUICK sh tests/bench/agents_bench.sh >"$WORK/agents.out" 2>>"$LOG"
+	arc=$?
+	sed 's/^/  /' "$WORK/agents.out"
+	awk '{ print $1, $0 }' "$WORK/agents.out" >>"$RES" # the layout get() reads: name name value...
+	if [ "$arc" = 77 ]; then
+		echo "  skipped (mosquitto, mosquitto-clients or sqlite3 missing)"
+	elif [ "$arc" != 0 ]; then
+		echo "  agents FAILED"
+		FAILED=1
+	fi
+	ar=$(get agents_ref rate)
+	ae=$(get agents_e2e rate)
+	apa=$(get agents_rss per_agent_bytes)
+	echo
+	row "figure" "mamori" "reference" "ratio" "target / reference"
+	row "6. agent reports judged/s, end to end" "$ae" "$ar" "$(ratio "$ae" "$ar")" ">= 0.9 of bare mosquitto_sub, >= 50000/s"
+	row "   agent reports judged/s / 50000" "$ae" "50000" "$(ratio "$ae" 50000)" "absolute target"
+	row "   registrations/s (new PCs)" "$(get agents_reg rate)" "$ar" "$(ratio "$(get agents_reg rate)" "$ar")" "ref: bare mosquitto_sub"
+	row "   RSS per agent at $(get agents_rss agents) (bytes)" "$apa" "2048" "$(ratio "$apa" 2048)" "<= 2 KiB (after restart: $(get agents_rss_restart per_agent_bytes))"
+fi
 if [ "$FAILED" != 0 ]; then
 	echo
 	echo "some benchmarks FAILED; their log:"

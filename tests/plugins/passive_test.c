@@ -12,8 +12,8 @@ struct pt_inst {
 };
 
 static const struct mamori_key pt_check_keys[] = {
-    {"tag", MAMORI_KEY_STRING, 0, "free text, ignored", NULL},
-    {NULL, 0, 0, NULL, NULL},
+	{ "tag", MAMORI_KEY_STRING, 0, "free text, ignored", NULL },
+	{ NULL, 0, 0, NULL, NULL },
 };
 
 static int pt_init(const struct mamori_host *host, const struct mamori_conf *conf, void **inst)
@@ -31,7 +31,8 @@ static void pt_destroy(void *inst)
 	free(inst);
 }
 
-static int pt_prepare(void *inst, struct mamori_check *chk, const struct mamori_conf *conf, void **data)
+static int pt_prepare(void *inst, struct mamori_check *chk, const struct mamori_conf *conf,
+                      void **data)
 {
 	*data = NULL;
 	return 0;
@@ -41,6 +42,8 @@ static void pt_release(void *inst, struct mamori_check *chk, void *data)
 {
 }
 
-MAMORI_PLUGIN_DEFINE(.name = "passive_test", .version = "1", .description = "passive results for core tests",
+MAMORI_PLUGIN_DEFINE(.name = "passive_test", .version = "1",
+                     .description = "passive results for core tests",
                      .flags = MAMORI_PLUGIN_PASSIVE, .check_keys = pt_check_keys, .init = pt_init,
-                     .destroy = pt_destroy, .check_prepare = pt_prepare, .check_release = pt_release);
+                     .destroy = pt_destroy, .check_prepare = pt_prepare,
+                     .check_release = pt_release);

@@ -109,7 +109,7 @@ static void accepted(const char *text)
 }
 
 #define ONE_CHECK(check_body)                                                                      \
-	"customers = ( { id = \"c1\"; assets = ( { name = \"a1\"; checks = ( { " check_body          \
+	"customers = ( { id = \"c1\"; assets = ( { name = \"a1\"; checks = ( { " check_body        \
 	" } ); } ); } );\n"
 
 /* ---- unknown keys ---- */
@@ -136,7 +136,8 @@ END_TEST
 
 START_TEST(unknown_key_asset)
 {
-	refused("customers = ( { id = \"c1\";\n assets = ( { name = \"a1\";\n  adress = \"x\"; } ); } );\n",
+	refused("customers = ( { id = \"c1\";\n assets = ( { name = \"a1\";\n  adress = \"x\"; } "
+	        "); } );\n",
 	        "(config):3: asset 'a1' of customer 'c1': unknown key 'adress'", NULL);
 }
 END_TEST
@@ -158,7 +159,8 @@ END_TEST
 
 START_TEST(unknown_key_defaults)
 {
-	refused("defaults = {\n intervall = \"1m\"; };\n", "(config):2: defaults: unknown key 'intervall'", NULL);
+	refused("defaults = {\n intervall = \"1m\"; };\n",
+	        "(config):2: defaults: unknown key 'intervall'", NULL);
 }
 END_TEST
 
@@ -166,12 +168,14 @@ END_TEST
 
 START_TEST(wrong_types)
 {
-	refused("daemon = {\n log_level = 3; };\n", "(config):2: daemon: key 'log_level' must be a string", NULL);
-	refused(ONE_CHECK("plugin = \"dummy\";\n state = \"two\";"), "(config):2:", "'state' must be an integer");
-	refused(ONE_CHECK("plugin = \"dummy\";\n max_attempts = \"3\";"), "(config):2:",
-	        "'max_attempts' must be an integer");
-	refused(ONE_CHECK("plugin = \"dummy\";\n flap_detection = 1;"), "(config):2:",
-	        "'flap_detection' must be true or false");
+	refused("daemon = {\n log_level = 3; };\n",
+	        "(config):2: daemon: key 'log_level' must be a string", NULL);
+	refused(ONE_CHECK("plugin = \"dummy\";\n state = \"two\";"),
+	        "(config):2:", "'state' must be an integer");
+	refused(ONE_CHECK("plugin = \"dummy\";\n max_attempts = \"3\";"),
+	        "(config):2:", "'max_attempts' must be an integer");
+	refused(ONE_CHECK("plugin = \"dummy\";\n flap_detection = 1;"),
+	        "(config):2:", "'flap_detection' must be true or false");
 	refused("customers = { id = \"c1\"; };\n", "(config):1:", "must be a list");
 	refused("customers = (\n 42 );\n", "(config):2:", "must be a group");
 	refused(ONE_CHECK("plugin = 5;"), "(config):1:", "needs 'plugin'");
@@ -181,29 +185,38 @@ END_TEST
 
 START_TEST(bad_durations)
 {
-	static const char *const bad[] = {"\"5 minutes\"", "\"1x\"", "\"\"", "\"-5s\"", "-3",
-	                                  "\"s\"", "\"5m5\"", "\"NaNs\"", NULL};
+	static const char *const bad[] = { "\"5 minutes\"", "\"1x\"",  "\"\"",     "\"-5s\"", "-3",
+		                           "\"s\"",         "\"5m5\"", "\"NaNs\"", NULL };
 	for (int i = 0; bad[i]; i++) {
 		char text[512];
-		snprintf(text, sizeof text, ONE_CHECK("plugin = \"dummy\";\n interval = %s;"), bad[i]);
+		snprintf(text, sizeof text, ONE_CHECK("plugin = \"dummy\";\n interval = %s;"),
+		         bad[i]);
 		refused(text, "(config):2:", "bad duration");
 	}
-	refused(ONE_CHECK("plugin = \"dummy\";\n timeout = \"0s\";"), "(config):2:", "timeout must be more than 0");
+	refused(ONE_CHECK("plugin = \"dummy\";\n timeout = \"0s\";"),
+	        "(config):2:", "timeout must be more than 0");
 	refused("daemon = {\n flush_interval = \"soon\"; };\n", "(config):2:", "bad duration");
-	accepted(ONE_CHECK("plugin = \"dummy\"; interval = \"500ms\"; retry_interval = 30; timeout = \"1.5s\";"));
+	accepted(ONE_CHECK(
+	    "plugin = \"dummy\"; interval = \"500ms\"; retry_interval = 30; timeout = \"1.5s\";"));
 }
 END_TEST
 
 START_TEST(max_attempts_range)
 {
-	refused(ONE_CHECK("plugin = \"dummy\";\n max_attempts = 0;"), "(config):2:", "max_attempts must be 1..100");
-	refused(ONE_CHECK("plugin = \"dummy\";\n max_attempts = 101;"), "(config):2:", "max_attempts must be 1..100");
-	refused(ONE_CHECK("plugin = \"dummy\";\n max_attempts = -1;"), "(config):2:", "max_attempts must be 1..100");
-	refused("defaults = {\n max_attempts = 1000; };\n", "(config):2:", "max_attempts must be 1..100");
+	refused(ONE_CHECK("plugin = \"dummy\";\n max_attempts = 0;"),
+	        "(config):2:", "max_attempts must be 1..100");
+	refused(ONE_CHECK("plugin = \"dummy\";\n max_attempts = 101;"),
+	        "(config):2:", "max_attempts must be 1..100");
+	refused(ONE_CHECK("plugin = \"dummy\";\n max_attempts = -1;"),
+	        "(config):2:", "max_attempts must be 1..100");
+	refused("defaults = {\n max_attempts = 1000; };\n",
+	        "(config):2:", "max_attempts must be 1..100");
 	accepted(ONE_CHECK("plugin = \"dummy\"; max_attempts = 100;"));
 	accepted(ONE_CHECK("plugin = \"dummy\"; max_attempts = 1;"));
-	refused(ONE_CHECK("plugin = \"dummy\";\n stale_state = 4;"), "(config):2:", "stale_state must be 0..3");
-	refused(ONE_CHECK("plugin = \"dummy\";\n service = \"coffee\";"), "(config):2:", "unknown service 'coffee'");
+	refused(ONE_CHECK("plugin = \"dummy\";\n stale_state = 4;"),
+	        "(config):2:", "stale_state must be 0..3");
+	refused(ONE_CHECK("plugin = \"dummy\";\n service = \"coffee\";"),
+	        "(config):2:", "unknown service 'coffee'");
 }
 END_TEST
 
@@ -211,20 +224,23 @@ END_TEST
 
 START_TEST(duplicate_names)
 {
-	refused("customers = ( { id = \"c1\"; },\n { id = \"c1\"; } );\n", "(config):2: duplicate customer id 'c1'", NULL);
-	refused("customers = ( { id = \"c1\"; assets = ( { name = \"a\"; },\n { name = \"a\"; } ); } );\n",
+	refused("customers = ( { id = \"c1\"; },\n { id = \"c1\"; } );\n",
+	        "(config):2: duplicate customer id 'c1'", NULL);
+	refused("customers = ( { id = \"c1\"; assets = ( { name = \"a\"; },\n { name = \"a\"; } ); "
+	        "} );\n",
 	        "(config):2: customer 'c1': duplicate asset name 'a'", NULL);
-	refused(ONE_CHECK("plugin = \"dummy\"; },\n { plugin = \"dummy\";"), "(config):2:",
-	        "duplicate check name 'dummy'");
+	refused(ONE_CHECK("plugin = \"dummy\"; },\n { plugin = \"dummy\";"),
+	        "(config):2:", "duplicate check name 'dummy'");
 	/* Two checks of one plugin are fine once named apart. */
 	accepted(ONE_CHECK("plugin = \"dummy\"; }, { plugin = \"dummy\"; name = \"second\";"));
-	refused("calendars = ( { name = \"biz\"; timezone = \"UTC\"; hours = [\"mon-fri 09:00-17:00\"]; },\n"
+	refused("calendars = ( { name = \"biz\"; timezone = \"UTC\"; hours = [\"mon-fri "
+	        "09:00-17:00\"]; },\n"
 	        " { name = \"biz\"; timezone = \"UTC\"; hours = [\"mon-fri 09:00-17:00\"]; } );\n",
 	        "(config):2: duplicate calendar name 'biz'", NULL);
 	refused("plugins = ( { name = \"dummy\"; },\n { name = \"dummy\"; } );\n",
 	        "(config):2: plugins: 'dummy' configured twice", NULL);
-	refused("centers = ( { name = \"cc\"; },\n { name = \"cc\"; } );\n", "(config):2: centers: duplicate name 'cc'",
-	        NULL);
+	refused("centers = ( { name = \"cc\"; },\n { name = \"cc\"; } );\n",
+	        "(config):2: centers: duplicate name 'cc'", NULL);
 }
 END_TEST
 
@@ -232,19 +248,25 @@ END_TEST
 
 START_TEST(undefined_references)
 {
-	refused(ONE_CHECK("plugin = \"dummy\";\n check_period = \"office\";"), "(config):2:",
-	        "undefined calendar 'office'");
-	refused("centers = ( { name = \"cc\";\n calendar = \"nope\"; } );\n", "(config):2:", "undefined calendar 'nope'");
-	refused("centers = ( { name = \"cc\"; } );\nroutes = ( { service = \"utm\";\n center = \"elsewhere\"; } );\n",
+	refused(ONE_CHECK("plugin = \"dummy\";\n check_period = \"office\";"),
+	        "(config):2:", "undefined calendar 'office'");
+	refused("centers = ( { name = \"cc\";\n calendar = \"nope\"; } );\n",
+	        "(config):2:", "undefined calendar 'nope'");
+	refused("centers = ( { name = \"cc\"; } );\nroutes = ( { service = \"utm\";\n center = "
+	        "\"elsewhere\"; } );\n",
 	        "(config):3: routes: undefined center 'elsewhere'", NULL);
 	refused(ONE_CHECK("\n plugin = \"nosuch\";"), "(config):2:", "unknown plugin 'nosuch'");
-	refused("plugins = ( {\n name = \"nosuch\"; } );\n", "(config):1:", "no plugin named 'nosuch'");
-	refused("customers = ( { id = \"c1\";\n assets = ( { name = \"a\"; parent = \"gw\"; } ); } );\n",
+	refused("plugins = ( {\n name = \"nosuch\"; } );\n",
+	        "(config):1:", "no plugin named 'nosuch'");
+	refused("customers = ( { id = \"c1\";\n assets = ( { name = \"a\"; parent = \"gw\"; } ); } "
+	        ");\n",
 	        "(config):2:", "asset 'a' names undefined parent 'gw'");
-	refused("customers = ( { id = \"c1\";\n agents = { nosuch = { }; }; } );\n", "(config):2:",
-	        "agents: unknown plugin 'nosuch'");
-	refused("customers = ( { id = \"c1\";\n agents = { dummy = { }; }; } );\n", "(config):2:", "not passive");
-	refused("downtimes = ( {\n customer = \"ghost\"; start = \"2026-01-01 00:00\"; end = \"2026-01-02 00:00\"; } );\n",
+	refused("customers = ( { id = \"c1\";\n agents = { nosuch = { }; }; } );\n",
+	        "(config):2:", "agents: unknown plugin 'nosuch'");
+	refused("customers = ( { id = \"c1\";\n agents = { dummy = { }; }; } );\n",
+	        "(config):2:", "not passive");
+	refused("downtimes = ( {\n customer = \"ghost\"; start = \"2026-01-01 00:00\"; end = "
+	        "\"2026-01-02 00:00\"; } );\n",
 	        "(config):1:", "undefined customer 'ghost'");
 }
 END_TEST
@@ -254,8 +276,9 @@ START_TEST(parent_cycle)
 	refused("customers = ( { id = \"c1\";\n assets = ( { name = \"a\"; parent = \"b\"; },\n"
 	        " { name = \"b\"; parent = \"c\"; }, { name = \"c\"; parent = \"a\"; } ); } );\n",
 	        "(config):2:", "is a cycle");
-	refused("customers = ( { id = \"c1\";\n assets = ( { name = \"a\"; parent = \"a\"; } ); } );\n",
-	        "(config):2:", "is a cycle");
+	refused(
+	    "customers = ( { id = \"c1\";\n assets = ( { name = \"a\"; parent = \"a\"; } ); } );\n",
+	    "(config):2:", "is a cycle");
 	/* A chain is fine. */
 	accepted("customers = ( { id = \"c1\"; assets = ( { name = \"a\"; parent = \"b\"; },"
 	         " { name = \"b\"; parent = \"c\"; }, { name = \"c\"; } ); } );\n");
@@ -266,8 +289,8 @@ START_TEST(all_errors_reported)
 {
 	struct errs e;
 	struct mconf *c = load("bogus = 1;\n"
-	                       "daemon = { statedir = \"x\"; };\n"
-	                       ONE_CHECK("plugin = \"dummy\"; max_attempts = 0; colour = 1;"),
+	                       "daemon = { statedir = \"x\"; };\n" ONE_CHECK(
+	                           "plugin = \"dummy\"; max_attempts = 0; colour = 1;"),
 	                       &e);
 	ck_assert_ptr_null(c);
 	ck_assert_int_ge(e.n, 4);
@@ -280,8 +303,10 @@ END_TEST
 START_TEST(bad_names)
 {
 	refused("customers = ( { id = \"a/b\"; } );\n", "(config):1:", "MQTT topic level");
-	refused("customers = ( { id = \"c1\"; assets = ( { name = \"x#\"; } ); } );\n", "(config):1:", "MQTT topic level");
-	refused(ONE_CHECK("plugin = \"dummy\"; name = \"a+b\";"), "(config):1:", "MQTT topic level");
+	refused("customers = ( { id = \"c1\"; assets = ( { name = \"x#\"; } ); } );\n",
+	        "(config):1:", "MQTT topic level");
+	refused(ONE_CHECK("plugin = \"dummy\"; name = \"a+b\";"),
+	        "(config):1:", "MQTT topic level");
 }
 END_TEST
 
@@ -309,15 +334,19 @@ START_TEST(inheritance)
 {
 	struct errs e;
 	struct mconf *c = load(
-	    "defaults = { interval = \"10m\"; retry_interval = \"2m\"; max_attempts = 4; timeout = \"20s\"; };\n"
+	    "defaults = { interval = \"10m\"; retry_interval = \"2m\"; max_attempts = 4; timeout = "
+	    "\"20s\"; };\n"
 	    "customers = (\n"
 	    " { id = \"c1\"; defaults = { interval = \"5m\"; flap_detection = false; };\n"
 	    "   assets = ( { name = \"a1\"; defaults = { max_attempts = 2; service = \"web\"; };\n"
 	    "                checks = ( { plugin = \"dummy\"; timeout = \"7s\"; },\n"
-	    "                           { plugin = \"dummy\"; name = \"d2\"; interval = \"30s\"; max_attempts = 6; } ); },\n"
+	    "                           { plugin = \"dummy\"; name = \"d2\"; interval = \"30s\"; "
+	    "max_attempts = 6; } ); },\n"
 	    "              { name = \"a2\"; checks = ( { plugin = \"dummy\"; } ); } ); },\n"
-	    " { id = \"c2\"; assets = ( { name = \"a1\"; checks = ( { plugin = \"dummy\"; } ); } ); } );\n"
-	    "calendars = ( { name = \"biz\"; timezone = \"Asia/Tokyo\"; hours = [\"mon-fri 09:00-17:30\"]; } );\n",
+	    " { id = \"c2\"; assets = ( { name = \"a1\"; checks = ( { plugin = \"dummy\"; } ); } "
+	    "); } );\n"
+	    "calendars = ( { name = \"biz\"; timezone = \"Asia/Tokyo\"; hours = [\"mon-fri "
+	    "09:00-17:30\"]; } );\n",
 	    &e);
 	if (!c)
 		ck_abort_msg("refused: %s", e.buf);
@@ -339,7 +368,7 @@ START_TEST(inheritance)
 	ck_assert_uint_eq(k->p.service, SERVICE_OTHER);
 	k = find_check(c, "c2", "a1", "dummy");
 	ck_assert_uint_eq(k->p.interval_ms, 600000);
-	ck_assert_uint_eq(k->p.flap_enabled, 1);     /* built in */
+	ck_assert_uint_eq(k->p.flap_enabled, 1); /* built in */
 	ck_assert(k->p.flap_low == 20 && k->p.flap_high == 30);
 	ck_assert_ptr_nonnull(mconf_calendar(c, "biz"));
 	ck_assert_ptr_nonnull(mconf_calendar(c, "always")); /* built in */
@@ -350,7 +379,9 @@ END_TEST
 START_TEST(builtin_defaults)
 {
 	struct errs e;
-	struct mconf *c = load(ONE_CHECK("plugin = \"dummy\";") ONE_CHECK("plugin = \"dummy\"; interval = \"20s\";"), &e);
+	struct mconf *c = load(ONE_CHECK("plugin = \"dummy\";")
+	                           ONE_CHECK("plugin = \"dummy\"; interval = \"20s\";"),
+	                       &e);
 	/* (the second customers line is a duplicate setting: libconfig refuses it) */
 	if (c)
 		mconf_free(c);
@@ -373,14 +404,15 @@ END_TEST
 START_TEST(passive_defaults_to_one_attempt)
 {
 	struct errs e;
-	struct mconf *c = load(
-	    "defaults = { max_attempts = 4; };\n"
-	    "customers = ( { id = \"c1\"; defaults = { max_attempts = 3; };\n"
-	    "  agents = { passive_test = { auto_register = true; }; };\n"
-	    "  assets = ( { name = \"a1\"; checks = ( { plugin = \"passive_test\"; },\n"
-	    "    { plugin = \"passive_test\"; name = \"p2\"; max_attempts = 2; stale_after = \"1m\"; },\n"
-	    "    { plugin = \"dummy\"; } ); } ); } );\n",
-	    &e);
+	struct mconf *c =
+	    load("defaults = { max_attempts = 4; };\n"
+	         "customers = ( { id = \"c1\"; defaults = { max_attempts = 3; };\n"
+	         "  agents = { passive_test = { auto_register = true; }; };\n"
+	         "  assets = ( { name = \"a1\"; checks = ( { plugin = \"passive_test\"; },\n"
+	         "    { plugin = \"passive_test\"; name = \"p2\"; max_attempts = 2; stale_after = "
+	         "\"1m\"; },\n"
+	         "    { plugin = \"dummy\"; } ); } ); } );\n",
+	         &e);
 	if (!c)
 		ck_abort_msg("refused: %s", e.buf);
 	const struct cfg_check *k = find_check(c, "c1", "a1", "passive_test");
@@ -448,17 +480,21 @@ END_TEST
 static const char *const valid_full =
     "daemon = { log_level = \"info\"; node = \"n1\"; flush_interval = \"200ms\"; };\n"
     "defaults = { interval = \"1m\"; };\n"
-    "calendars = ( { name = \"biz\"; timezone = \"Asia/Tokyo\"; hours = [ \"mon-fri 09:00-17:30\" ]; } );\n"
+    "calendars = ( { name = \"biz\"; timezone = \"Asia/Tokyo\"; hours = [ \"mon-fri 09:00-17:30\" "
+    "]; } );\n"
     "centers = ( { name = \"cc\"; calendar = \"biz\"; } );\n"
     "routes = ( { service = \"utm\"; center = \"cc\"; }, { center = \"cc\"; } );\n"
     "plugins = ( { name = \"dummy\"; max_concurrent = 2; } );\n"
     "customers = ( { id = \"c1\"; name = \"C\"; tags = [ \"a\", \"b\" ];\n"
     "  agents = { passive_test = { auto_register = true; stale_after = \"15m\"; }; };\n"
     "  assets = ( { name = \"gw\"; type = \"utm\"; address = \"127.0.0.1\";\n"
-    "    checks = ( { plugin = \"dummy\"; state = 2; output = \"x\"; check_period = \"biz\"; } ); },\n"
+    "    checks = ( { plugin = \"dummy\"; state = 2; output = \"x\"; check_period = \"biz\"; } ); "
+    "},\n"
     "   { name = \"pc\"; parent = \"gw\";\n"
-    "    checks = ( { plugin = \"exec\"; command = \"/bin/true\"; max_attempts = 2; } ); } ); } );\n"
-    "downtimes = ( { customer = \"c1\"; asset = \"gw\"; start = \"2026-01-01 00:00\"; end = \"2026-01-02 00:00\"; },\n"
+    "    checks = ( { plugin = \"exec\"; command = \"/bin/true\"; max_attempts = 2; } ); } ); } "
+    ");\n"
+    "downtimes = ( { customer = \"c1\"; asset = \"gw\"; start = \"2026-01-01 00:00\"; end = "
+    "\"2026-01-02 00:00\"; },\n"
     "  { customer = \"c1\"; weekly = [ \"sun 02:00-04:00\" ]; timezone = \"Asia/Tokyo\"; } );\n";
 
 /* Any outcome is fine except a crash, or a refusal with no message. */
@@ -525,11 +561,14 @@ END_TEST
 START_TEST(garbage_type_confusion)
 {
 	/* Every structural key given every wrong shape. */
-	static const char *const keys[] = {"daemon", "calendars", "centers", "routes", "customers",
-	                                   "plugins", "defaults", "downtimes", "mqtt", "http"};
-	static const char *const shapes[] = {"1", "\"s\"", "true", "1.5", "( 1, 2 )", "[ 1, 2 ]", "( \"a\" )",
-	                                     "{ x = 1; }", "( { } )", "( { name = 1; id = 2; } )", "( ( ) )",
-	                                     "[ ]", "( )", "{ }"};
+	static const char *const keys[] = { "daemon",    "calendars", "centers",  "routes",
+		                            "customers", "plugins",   "defaults", "downtimes",
+		                            "mqtt",      "http" };
+	static const char *const shapes[] = {
+		"1",        "\"s\"",     "true",       "1.5",     "( 1, 2 )",
+		"[ 1, 2 ]", "( \"a\" )", "{ x = 1; }", "( { } )", "( { name = 1; id = 2; } )",
+		"( ( ) )",  "[ ]",       "( )",        "{ }"
+	};
 	char text[256];
 	for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
 		for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
@@ -537,26 +576,33 @@ START_TEST(garbage_type_confusion)
 			try_text(text);
 		}
 	static const char *const inner[] = {
-	    "customers = ( { id = \"c\"; assets = 1; } );",
-	    "customers = ( { id = \"c\"; assets = ( 1 ); } );",
-	    "customers = ( { id = \"c\"; assets = ( { name = \"a\"; checks = ( 1, \"x\", ( ) ); } ); } );",
-	    "customers = ( { id = \"c\"; assets = ( { name = \"a\"; checks = { plugin = \"dummy\"; }; } ); } );",
-	    "customers = ( { id = \"c\"; agents = 1; } );",
-	    "customers = ( { id = \"c\"; agents = { passive_test = 1; }; } );",
-	    "customers = ( { id = \"c\"; agents = { passive_test = ( ); }; } );",
-	    "customers = ( { id = \"c\"; tags = ( 1, 2 ); defaults = 3; } );",
-	    "customers = ( { id = 5; } );",
-	    "customers = ( { id = \"c\"; assets = ( { name = \"a\"; parent = 3; } ); } );",
-	    "calendars = ( { name = \"x\"; timezone = \"Nowhere/City\"; hours = [ \"mon 09:00-17:00\" ]; } );",
-	    "calendars = ( { name = \"x\"; timezone = \"UTC\"; hours = [ \"someday 25:00-99:99\" ]; } );",
-	    "calendars = ( { name = \"x\"; timezone = \"UTC\"; hours = ( 1 ); holidays = ( 2 ); } );",
-	    "calendars = ( { name = \"x\"; timezone = \"UTC\"; hours = \"mon 09:00-10:00\"; holidays = \"../../etc/passwd\"; } );",
-	    "calendars = ( { name = \"x\"; timezone = \"UTC\"; hours = \"mon 09:00-10:00\"; closures = [ \"garbage\", \"/\" ]; } );",
-	    "downtimes = ( { customer = 1; }, { } );",
-	    "routes = ( { center = 1; } );",
-	    "plugins = ( { name = \"exec\"; isolate = true; } );",
-	    "plugins = ( { name = 1; } );",
-	    "defaults = { check_period = \"nope\"; flap_low = \"x\"; flap_high = 1; };",
+		"customers = ( { id = \"c\"; assets = 1; } );",
+		"customers = ( { id = \"c\"; assets = ( 1 ); } );",
+		"customers = ( { id = \"c\"; assets = ( { name = \"a\"; checks = ( 1, \"x\", ( ) "
+		"); } ); } );",
+		"customers = ( { id = \"c\"; assets = ( { name = \"a\"; checks = { plugin = "
+		"\"dummy\"; }; } ); } );",
+		"customers = ( { id = \"c\"; agents = 1; } );",
+		"customers = ( { id = \"c\"; agents = { passive_test = 1; }; } );",
+		"customers = ( { id = \"c\"; agents = { passive_test = ( ); }; } );",
+		"customers = ( { id = \"c\"; tags = ( 1, 2 ); defaults = 3; } );",
+		"customers = ( { id = 5; } );",
+		"customers = ( { id = \"c\"; assets = ( { name = \"a\"; parent = 3; } ); } );",
+		"calendars = ( { name = \"x\"; timezone = \"Nowhere/City\"; hours = [ \"mon "
+		"09:00-17:00\" ]; } );",
+		"calendars = ( { name = \"x\"; timezone = \"UTC\"; hours = [ \"someday "
+		"25:00-99:99\" ]; } );",
+		"calendars = ( { name = \"x\"; timezone = \"UTC\"; hours = ( 1 ); holidays = ( 2 "
+		"); } );",
+		"calendars = ( { name = \"x\"; timezone = \"UTC\"; hours = \"mon 09:00-10:00\"; "
+		"holidays = \"../../etc/passwd\"; } );",
+		"calendars = ( { name = \"x\"; timezone = \"UTC\"; hours = \"mon 09:00-10:00\"; "
+		"closures = [ \"garbage\", \"/\" ]; } );",
+		"downtimes = ( { customer = 1; }, { } );",
+		"routes = ( { center = 1; } );",
+		"plugins = ( { name = \"exec\"; isolate = true; } );",
+		"plugins = ( { name = 1; } );",
+		"defaults = { check_period = \"nope\"; flap_low = \"x\"; flap_high = 1; };",
 	};
 	for (size_t i = 0; i < sizeof inner / sizeof inner[0]; i++)
 		try_text(inner[i]);

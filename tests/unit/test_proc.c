@@ -38,7 +38,8 @@ static void on_done(struct mamori_proc *p, const struct mamori_proc_result *r, v
 	x->truncated = r->truncated;
 	x->len = r->output_len;
 	x->duration = r->duration;
-	snprintf(x->out, sizeof x->out, "%.*s", (int)(r->output_len < sizeof x->out ? r->output_len : sizeof x->out - 1),
+	snprintf(x->out, sizeof x->out, "%.*s",
+	         (int)(r->output_len < sizeof x->out ? r->output_len : sizeof x->out - 1),
 	         r->output);
 }
 
@@ -130,11 +131,15 @@ static void fx_done(struct fx *f)
 	ck_assert_int_eq(count_children(&z), 0);
 }
 
-static int run_sh(struct fx *f, const char *script, double timeout, size_t max, int merge, struct res *r)
+static int run_sh(struct fx *f, const char *script, double timeout, size_t max, int merge,
+                  struct res *r)
 {
-	const char *argv[] = {"/bin/sh", "-c", script, NULL};
-	struct mamori_spawn req = {.struct_size = sizeof req, .argv = argv, .timeout = timeout,
-	                           .max_output = max, .merge_stderr = merge};
+	const char *argv[] = { "/bin/sh", "-c", script, NULL };
+	struct mamori_spawn req = { .struct_size = sizeof req,
+		                    .argv = argv,
+		                    .timeout = timeout,
+		                    .max_output = max,
+		                    .merge_stderr = merge };
 	memset(r, 0, sizeof *r);
 	int rc = proc_spawn(f->pc, &req, on_done, r, NULL);
 	if (rc != 0)
@@ -170,20 +175,24 @@ END_TEST
 START_TEST(stdin_data)
 {
 	struct fx f;
-	struct res r = {0};
+	struct res r = { 0 };
 	fx_init(&f);
-	const char *argv[] = {"/bin/cat", NULL};
-	struct mamori_spawn req = {.struct_size = sizeof req, .argv = argv, .stdin_data = "from stdin\n",
-	                           .stdin_len = 11};
+	const char *argv[] = { "/bin/cat", NULL };
+	struct mamori_spawn req = { .struct_size = sizeof req,
+		                    .argv = argv,
+		                    .stdin_data = "from stdin\n",
+		                    .stdin_len = 11 };
 	ck_assert_int_eq(proc_spawn(f.pc, &req, on_done, &r, NULL), 0);
 	ck_assert(pump_until(f.loop, &r.calls, 1, 10.0));
 	ck_assert_str_eq(r.out, "from stdin\n");
 	/* A child that ignores its stdin and exits does not hang us. */
 	static char big[1 << 20];
 	memset(big, 'z', sizeof big);
-	const char *argv2[] = {"/bin/true", NULL};
-	struct mamori_spawn req2 = {.struct_size = sizeof req2, .argv = argv2, .stdin_data = big,
-	                            .stdin_len = sizeof big};
+	const char *argv2[] = { "/bin/true", NULL };
+	struct mamori_spawn req2 = { .struct_size = sizeof req2,
+		                     .argv = argv2,
+		                     .stdin_data = big,
+		                     .stdin_len = sizeof big };
 	memset(&r, 0, sizeof r);
 	ck_assert_int_eq(proc_spawn(f.pc, &req2, on_done, &r, NULL), 0);
 	ck_assert(pump_until(f.loop, &r.calls, 1, 10.0));
@@ -199,7 +208,8 @@ START_TEST(output_cap)
 	fx_init(&f);
 	/* 4 MB of output, cap 1000: truncated, and the child is not blocked
 	 * on a full pipe (it exits normally). */
-	ck_assert_int_eq(run_sh(&f, "head -c 4000000 /dev/zero | tr '\\0' x; exit 0", 5.0, 1000, 0, &r), 0);
+	ck_assert_int_eq(
+	    run_sh(&f, "head -c 4000000 /dev/zero | tr '\\0' x; exit 0", 5.0, 1000, 0, &r), 0);
 	ck_assert_int_eq(r.timed_out, 0);
 	ck_assert_int_eq(r.exited, 1);
 	ck_assert_int_eq(r.status, 0);
@@ -282,8 +292,8 @@ START_TEST(no_zombies)
 	static struct res rs[N];
 	int done = 0;
 	for (int i = 0; i < N; i++) {
-		const char *argv[] = {i % 2 ? "/bin/true" : "/bin/false", NULL};
-		struct mamori_spawn req = {.struct_size = sizeof req, .argv = argv};
+		const char *argv[] = { i % 2 ? "/bin/true" : "/bin/false", NULL };
+		struct mamori_spawn req = { .struct_size = sizeof req, .argv = argv };
 		memset(&rs[i], 0, sizeof rs[i]);
 		ck_assert_int_eq(proc_spawn(f.pc, &req, on_done, &rs[i], NULL), 0);
 	}
@@ -312,10 +322,10 @@ END_TEST
 START_TEST(kill_forgets_callback)
 {
 	struct fx f;
-	struct res r = {0};
+	struct res r = { 0 };
 	fx_init(&f);
-	const char *argv[] = {"/bin/sleep", "30", NULL};
-	struct mamori_spawn req = {.struct_size = sizeof req, .argv = argv, .timeout = 60};
+	const char *argv[] = { "/bin/sleep", "30", NULL };
+	struct mamori_spawn req = { .struct_size = sizeof req, .argv = argv, .timeout = 60 };
 	struct mamori_proc *p = NULL;
 	ck_assert_int_eq(proc_spawn(f.pc, &req, on_done, &r, &p), 0);
 	ck_assert_ptr_nonnull(p);
@@ -331,8 +341,8 @@ START_TEST(kill_forgets_callback)
 	int z;
 	ck_assert_int_eq(count_children(&z), 0);
 	/* proc_ctx_free with children still running kills and reaps them. */
-	const char *argv2[] = {"/bin/sleep", "30", NULL};
-	struct mamori_spawn req2 = {.struct_size = sizeof req2, .argv = argv2};
+	const char *argv2[] = { "/bin/sleep", "30", NULL };
+	struct mamori_spawn req2 = { .struct_size = sizeof req2, .argv = argv2 };
 	ck_assert_int_eq(proc_spawn(f.pc, &req2, on_done, &r, NULL), 0);
 	ck_assert_int_eq(proc_spawn(f.pc, &req2, on_done, &r, NULL), 0);
 	fx_done(&f); /* asserts no children left */
@@ -343,21 +353,21 @@ END_TEST
 START_TEST(spawn_failure)
 {
 	struct fx f;
-	struct res r = {0};
+	struct res r = { 0 };
 	fx_init(&f);
-	const char *argv[] = {"/nonexistent/check_nothing", NULL};
-	struct mamori_spawn req = {.struct_size = sizeof req, .argv = argv};
+	const char *argv[] = { "/nonexistent/check_nothing", NULL };
+	struct mamori_spawn req = { .struct_size = sizeof req, .argv = argv };
 	struct mamori_proc *p = NULL;
 	int rc = proc_spawn(f.pc, &req, on_done, &r, &p);
 	ck_assert_int_lt(rc, 0);
 	ck_assert_ptr_null(p);
 	/* Not executable either. */
-	const char *argv2[] = {"/etc/hostname", NULL};
+	const char *argv2[] = { "/etc/hostname", NULL };
 	req.argv = argv2;
 	ck_assert_int_lt(proc_spawn(f.pc, &req, on_done, &r, NULL), 0);
 	/* Bad requests. */
 	ck_assert_int_lt(proc_spawn(f.pc, NULL, on_done, &r, NULL), 0);
-	const char *empty[] = {NULL};
+	const char *empty[] = { NULL };
 	req.argv = empty;
 	ck_assert_int_lt(proc_spawn(f.pc, &req, on_done, &r, NULL), 0);
 	req.argv = argv;

@@ -34,7 +34,7 @@ struct evrec {
 struct fx {
 	struct ev_loop *loop;
 	struct server *s;
-	char tmp[64];       /* temp dir: plugins/ and state/ */
+	char tmp[64]; /* temp dir: plugins/ and state/ */
 	char plugdir[128];
 	char statedir[128];
 	struct evrec ev[MAXEV];
@@ -62,8 +62,8 @@ static void link_plugin(struct fx *f, const char *rel, const char *as)
 	ck_assert_int_eq(symlink(src, dst), 0);
 }
 
-static void on_hook(void *ud, const char *cu, const char *as, const char *ck, const struct state_event *ev,
-                    int suppressed)
+static void on_hook(void *ud, const char *cu, const char *as, const char *ck,
+                    const struct state_event *ev, int suppressed)
 {
 	struct fx *f = ud;
 	if (f->n_ev >= MAXEV)
@@ -96,8 +96,11 @@ static void fx_init(struct fx *f)
 
 static struct server *fx_server(struct fx *f, const char *conf, int store, int spread)
 {
-	struct server_opts o = {.config_text = conf, .plugin_dir = f->plugdir, .state_dir = f->statedir,
-	                        .no_store = !store, .no_spread = !spread};
+	struct server_opts o = { .config_text = conf,
+		                 .plugin_dir = f->plugdir,
+		                 .state_dir = f->statedir,
+		                 .no_store = !store,
+		                 .no_spread = !spread };
 	return server_new(f->loop, &o);
 }
 
@@ -158,7 +161,7 @@ static struct server_stats stats(struct fx *f)
 }
 
 #define CONF1(asset_body)                                                                          \
-	"daemon = { log_level = \"err\"; };\n"                                                          \
+	"daemon = { log_level = \"err\"; };\n"                                                     \
 	"customers = ( { id = \"c1\"; assets = ( " asset_body " ); } );\n"
 
 /* ---- scheduling ---- */
@@ -167,7 +170,10 @@ START_TEST(interval_timing)
 {
 	struct fx f;
 	fx_init(&f);
-	fx_start(&f, CONF1("{ name = \"a\"; checks = ( { plugin = \"dummy\"; interval = \"50ms\"; } ); }"), 0, 0);
+	fx_start(
+	    &f,
+	    CONF1("{ name = \"a\"; checks = ( { plugin = \"dummy\"; interval = \"50ms\"; } ); }"),
+	    0, 0);
 	pump(&f, 1.0, NULL);
 	struct server_stats st = stats(&f);
 	/* ~21 runs in 1 s (t=0, 50ms, ...); allow slack, but not 2x. */
@@ -192,8 +198,11 @@ START_TEST(retry_interval_while_soft)
 {
 	struct fx f;
 	fx_init(&f);
-	fx_start(&f, CONF1("{ name = \"a\"; checks = ( { plugin = \"dummy\"; state = 2; interval = \"10s\";"
-	                   " retry_interval = \"30ms\"; max_attempts = 3; } ); }"), 0, 0);
+	fx_start(
+	    &f,
+	    CONF1("{ name = \"a\"; checks = ( { plugin = \"dummy\"; state = 2; interval = \"10s\";"
+	          " retry_interval = \"30ms\"; max_attempts = 3; } ); }"),
+	    0, 0);
 	ck_assert(pump(&f, 2.0, hard_seen));
 	/* Attempts 1 and 2 soft, the third hard, 30 ms apart (not 10 s). */
 	ck_assert_int_eq(f.n_ev, 3);
@@ -218,8 +227,11 @@ START_TEST(max_attempts_one_is_hard_at_once)
 {
 	struct fx f;
 	fx_init(&f);
-	fx_start(&f, CONF1("{ name = \"a\"; checks = ( { plugin = \"dummy\"; state = 1; interval = \"10s\";"
-	                   " retry_interval = \"10ms\"; max_attempts = 1; } ); }"), 0, 0);
+	fx_start(
+	    &f,
+	    CONF1("{ name = \"a\"; checks = ( { plugin = \"dummy\"; state = 1; interval = \"10s\";"
+	          " retry_interval = \"10ms\"; max_attempts = 1; } ); }"),
+	    0, 0);
 	ck_assert(pump(&f, 1.0, hard_seen));
 	ck_assert_int_eq(f.n_ev, 1);
 	pump(&f, 0.1, NULL);
@@ -245,15 +257,18 @@ START_TEST(first_runs_spread)
 	char conf[16384];
 	size_t off = 0;
 	fx_init(&f);
-	off += (size_t)snprintf(conf + off, sizeof conf - off,
-	                        "customers = ( { id = \"c1\"; assets = ( { name = \"a\"; checks = (");
+	off +=
+	    (size_t)snprintf(conf + off, sizeof conf - off,
+	                     "customers = ( { id = \"c1\"; assets = ( { name = \"a\"; checks = (");
 	for (int i = 0; i < 100; i++)
-		off += (size_t)snprintf(conf + off, sizeof conf - off, "%s{ plugin = \"dummy\"; name = \"k%d\"; interval = \"400ms\"; }",
-		                        i ? "," : "", i);
+		off += (size_t)snprintf(
+		    conf + off, sizeof conf - off,
+		    "%s{ plugin = \"dummy\"; name = \"k%d\"; interval = \"400ms\"; }", i ? "," : "",
+		    i);
 	snprintf(conf + off, sizeof conf - off, "); } ); } );\n");
 	fx_start(&f, conf, 0, 1);
 	double now = server_now(f.s), lo = 1e18, hi = 0;
-	int buckets[4] = {0};
+	int buckets[4] = { 0 };
 	for (int i = 0; i < 100; i++) {
 		char name[16];
 		snprintf(name, sizeof name, "k%d", i);
@@ -266,7 +281,8 @@ START_TEST(first_runs_spread)
 	}
 	/* Spread over the interval: every quarter gets some, none gets half. */
 	for (int b = 0; b < 4; b++)
-		ck_assert_msg(buckets[b] >= 5 && buckets[b] <= 50, "quarter %d holds %d of 100", b, buckets[b]);
+		ck_assert_msg(buckets[b] >= 5 && buckets[b] <= 50, "quarter %d holds %d of 100", b,
+		              buckets[b]);
 	ck_assert(hi - lo > 0.3);
 	/* Within about one interval every check ran (once or twice). */
 	ck_assert(pump(&f, 2.0, all_ran_once));
@@ -297,12 +313,14 @@ START_TEST(concurrency_limit)
 	char conf[4096];
 	size_t off = 0;
 	fx_init(&f);
-	off += (size_t)snprintf(conf + off, sizeof conf - off,
-	                        "plugins = ( { name = \"dummy\"; max_concurrent = 2; } );\n"
-	                        "customers = ( { id = \"c1\"; assets = ( { name = \"a\"; checks = (");
+	off +=
+	    (size_t)snprintf(conf + off, sizeof conf - off,
+	                     "plugins = ( { name = \"dummy\"; max_concurrent = 2; } );\n"
+	                     "customers = ( { id = \"c1\"; assets = ( { name = \"a\"; checks = (");
 	for (int i = 0; i < 6; i++)
 		off += (size_t)snprintf(conf + off, sizeof conf - off,
-		                        "%s{ plugin = \"dummy\"; name = \"k%d\"; delay = \"40ms\"; interval = \"1h\"; }",
+		                        "%s{ plugin = \"dummy\"; name = \"k%d\"; delay = \"40ms\"; "
+		                        "interval = \"1h\"; }",
 		                        i ? "," : "", i);
 	snprintf(conf + off, sizeof conf - off, "); } ); } );\n");
 	fx_start(&f, conf, 0, 0);
@@ -328,8 +346,11 @@ START_TEST(timeout_gives_unknown)
 {
 	struct fx f;
 	fx_init(&f);
-	fx_start(&f, CONF1("{ name = \"a\"; checks = ( { plugin = \"dummy\"; delay = \"2s\"; timeout = \"50ms\";"
-	                   " interval = \"1h\"; } ); }"), 0, 0);
+	fx_start(&f,
+	         CONF1("{ name = \"a\"; checks = ( { plugin = \"dummy\"; delay = \"2s\"; timeout = "
+	               "\"50ms\";"
+	               " interval = \"1h\"; } ); }"),
+	         0, 0);
 	double t0 = server_now(f.s);
 	ck_assert(pump(&f, 1.0, timed_out));
 	double took = server_now(f.s) - t0;
@@ -349,23 +370,27 @@ END_TEST
 START_TEST(check_period_closed)
 {
 	struct fx f;
-	static const char *const days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+	static const char *const days[] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat" };
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	/* Open only the day after tomorrow (UTC): closed now for sure. */
 	char conf[1024];
-	snprintf(conf, sizeof conf,
-	         "calendars = ( { name = \"later\"; timezone = \"UTC\"; hours = [ \"%s 00:00-24:00\" ]; } );\n" CONF1(
-	             "{ name = \"a\"; checks = ( { plugin = \"dummy\"; interval = \"20ms\"; check_period = \"later\"; },"
-	             " { plugin = \"dummy\"; name = \"always\"; interval = \"20ms\"; check_period = \"always\"; } ); }"),
-	         days[(tm.tm_wday + 2) % 7]);
+	snprintf(
+	    conf, sizeof conf,
+	    "calendars = ( { name = \"later\"; timezone = \"UTC\"; hours = [ \"%s 00:00-24:00\" ]; "
+	    "} );\n" CONF1("{ name = \"a\"; checks = ( { plugin = \"dummy\"; interval = \"20ms\"; "
+	                   "check_period = \"later\"; },"
+	                   " { plugin = \"dummy\"; name = \"always\"; interval = \"20ms\"; "
+	                   "check_period = \"always\"; } ); }"),
+	    days[(tm.tm_wday + 2) % 7]);
 	fx_init(&f);
 	fx_start(&f, conf, 0, 0);
 	pump(&f, 0.3, NULL);
 	struct server_check_view v = view(&f, "a", "dummy");
 	ck_assert_double_eq(v.last_check, 0);
-	ck_assert_msg(v.next_due > server_now(f.s) + 3600, "closed check due in %.0fs", v.next_due - server_now(f.s));
+	ck_assert_msg(v.next_due > server_now(f.s) + 3600, "closed check due in %.0fs",
+	              v.next_due - server_now(f.s));
 	ck_assert_double_lt(v.next_due, server_now(f.s) + 3 * 86400);
 	v = view(&f, "a", "always");
 	ck_assert(v.last_check > 0);
@@ -384,8 +409,11 @@ START_TEST(freshness_stale)
 {
 	struct fx f;
 	fx_init(&f);
-	fx_start(&f, CONF1("{ name = \"a\"; checks = ( { plugin = \"passive_test\"; stale_after = \"60ms\";"
-	                   " stale_state = 2; } ); }"), 0, 0);
+	fx_start(
+	    &f,
+	    CONF1("{ name = \"a\"; checks = ( { plugin = \"passive_test\"; stale_after = \"60ms\";"
+	          " stale_state = 2; } ); }"),
+	    0, 0);
 	ck_assert_int_eq(server_submit(f.s, "c1", "a", "passive_test", 0, "fine"), 0);
 	struct server_check_view v = view(&f, "a", "passive_test");
 	ck_assert_int_eq(v.state, 0);
@@ -402,7 +430,8 @@ START_TEST(freshness_stale)
 	v = view(&f, "a", "passive_test");
 	ck_assert_int_eq(v.state, 2);
 	ck_assert_int_eq(v.hard, 1);
-	ck_assert_msg(strstr(v.output, "no result since") && strstr(v.output, "stale after"), "output '%s'", v.output);
+	ck_assert_msg(strstr(v.output, "no result since") && strstr(v.output, "stale after"),
+	              "output '%s'", v.output);
 	ck_assert_uint_ge(stats(&f).stale_events, 1);
 	ck_assert(f.n_ev >= 1 && (f.ev[f.n_ev - 1].flags & STATE_EV_HARD_CHANGE));
 	/* A result clears it. */
@@ -420,8 +449,11 @@ START_TEST(freshness_without_any_result)
 {
 	struct fx f;
 	fx_init(&f);
-	fx_start(&f, CONF1("{ name = \"a\"; checks = ( { plugin = \"passive_test\"; stale_after = \"40ms\";"
-	                   " stale_state = 3; } ); }"), 0, 0);
+	fx_start(
+	    &f,
+	    CONF1("{ name = \"a\"; checks = ( { plugin = \"passive_test\"; stale_after = \"40ms\";"
+	          " stale_state = 3; } ); }"),
+	    0, 0);
 	ck_assert(pump(&f, 1.0, stale_now));
 	struct server_check_view v = view(&f, "a", "passive_test");
 	ck_assert_int_eq(v.state, 3);
@@ -450,12 +482,17 @@ START_TEST(dependency_unreachable)
 {
 	struct fx f;
 	fx_init(&f);
-	fx_start(&f, CONF1("{ name = \"gw\"; checks = ( { plugin = \"dummy\"; state = 2; max_attempts = 1; interval = \"1h\"; } ); },"
-	                   "{ name = \"pc\"; parent = \"gw\"; checks = ( { plugin = \"dummy\"; state = 2; max_attempts = 1;"
-	                   "  delay = \"30ms\"; interval = \"1h\"; } ); },"
-	                   "{ name = \"ok\"; checks = ( { plugin = \"dummy\"; state = 0; interval = \"1h\"; } ); },"
-	                   "{ name = \"pc2\"; parent = \"ok\"; checks = ( { plugin = \"dummy\"; state = 2; max_attempts = 1;"
-	                   "  delay = \"30ms\"; interval = \"1h\"; } ); }"),
+	fx_start(&f,
+	         CONF1("{ name = \"gw\"; checks = ( { plugin = \"dummy\"; state = 2; max_attempts "
+	               "= 1; interval = \"1h\"; } ); },"
+	               "{ name = \"pc\"; parent = \"gw\"; checks = ( { plugin = \"dummy\"; state = "
+	               "2; max_attempts = 1;"
+	               "  delay = \"30ms\"; interval = \"1h\"; } ); },"
+	               "{ name = \"ok\"; checks = ( { plugin = \"dummy\"; state = 0; interval = "
+	               "\"1h\"; } ); },"
+	               "{ name = \"pc2\"; parent = \"ok\"; checks = ( { plugin = \"dummy\"; state "
+	               "= 2; max_attempts = 1;"
+	               "  delay = \"30ms\"; interval = \"1h\"; } ); }"),
 	         0, 0);
 	ck_assert(pump(&f, 2.0, child_hard));
 	const struct evrec *gw = last_ev(&f, "gw", "dummy");
@@ -487,20 +524,25 @@ START_TEST(downtime_suppresses_until_end)
 	fx_init(&f);
 	fx_start(&f, PASSIVE1, 0, 0);
 	double now = server_now(f.s);
-	ck_assert_int_eq(server_add_downtime(f.s, "nosuch", NULL, NULL, now, now + 1, "t", "x"), -1);
+	ck_assert_int_eq(server_add_downtime(f.s, "nosuch", NULL, NULL, now, now + 1, "t", "x"),
+	                 -1);
 	ck_assert_int_eq(server_add_downtime(f.s, "c1", "a", NULL, now + 1, now, "t", "x"), -1);
-	ck_assert_int_eq(server_add_downtime(f.s, "c1", "a", NULL, now - 1, now + 0.1, "t", "maintenance"), 0);
+	ck_assert_int_eq(
+	    server_add_downtime(f.s, "c1", "a", NULL, now - 1, now + 0.1, "t", "maintenance"), 0);
 	ck_assert_int_eq(submit(&f, 2), STATE_SUPPRESS_DOWNTIME);
 	ck_assert(f.ev[f.n_ev - 1].flags & STATE_EV_HARD_CHANGE);
 	pump(&f, 0.12, NULL);
 	ck_assert_int_eq(submit(&f, 1), STATE_SUPPRESS_NONE);
 	/* A downtime of another asset or check does not apply. */
 	now = server_now(f.s);
-	ck_assert_int_eq(server_add_downtime(f.s, "c1", "other", NULL, now - 1, now + 10, "t", "x"), 0);
-	ck_assert_int_eq(server_add_downtime(f.s, "c1", "a", "otherc", now - 1, now + 10, "t", "x"), 0);
+	ck_assert_int_eq(server_add_downtime(f.s, "c1", "other", NULL, now - 1, now + 10, "t", "x"),
+	                 0);
+	ck_assert_int_eq(server_add_downtime(f.s, "c1", "a", "otherc", now - 1, now + 10, "t", "x"),
+	                 0);
 	ck_assert_int_eq(submit(&f, 2), STATE_SUPPRESS_NONE);
 	/* Whole customer. */
-	ck_assert_int_eq(server_add_downtime(f.s, "c1", NULL, NULL, now - 1, now + 10, "t", "x"), 0);
+	ck_assert_int_eq(server_add_downtime(f.s, "c1", NULL, NULL, now - 1, now + 10, "t", "x"),
+	                 0);
 	ck_assert_int_eq(submit(&f, 1), STATE_SUPPRESS_DOWNTIME);
 	fx_done(&f);
 }
@@ -512,12 +554,13 @@ START_TEST(ack_sticky_until_ok)
 	fx_init(&f);
 	fx_start(&f, PASSIVE1, 0, 0);
 	ck_assert_int_eq(submit(&f, 0), STATE_SUPPRESS_NONE);
-	ck_assert_int_eq(server_ack(f.s, "c1", "a", "passive_test", "op", "ok is not ackable", 0), -1);
+	ck_assert_int_eq(server_ack(f.s, "c1", "a", "passive_test", "op", "ok is not ackable", 0),
+	                 -1);
 	ck_assert_int_eq(submit(&f, 2), STATE_SUPPRESS_NONE);
 	ck_assert_int_eq(server_ack(f.s, "c1", "a", "passive_test", "op", "looking", 0), 0);
 	ck_assert_int_eq(submit(&f, 2), STATE_SUPPRESS_ACK);
 	ck_assert_int_eq(submit(&f, 1), STATE_SUPPRESS_ACK); /* another problem: still acked */
-	submit(&f, 0);                                        /* OK clears the ack */
+	submit(&f, 0);                                       /* OK clears the ack */
 	ck_assert_int_eq(submit(&f, 2), STATE_SUPPRESS_NONE);
 	/* unack */
 	ck_assert_int_eq(server_ack(f.s, "c1", "a", "passive_test", "op", "x", 0), 0);
@@ -534,7 +577,8 @@ START_TEST(ack_expires)
 	fx_init(&f);
 	fx_start(&f, PASSIVE1, 0, 0);
 	submit(&f, 2);
-	ck_assert_int_eq(server_ack(f.s, "c1", "a", "passive_test", "op", "short", server_now(f.s) + 0.05), 0);
+	ck_assert_int_eq(
+	    server_ack(f.s, "c1", "a", "passive_test", "op", "short", server_now(f.s) + 0.05), 0);
 	ck_assert_int_eq(submit(&f, 2), STATE_SUPPRESS_ACK);
 	pump(&f, 0.07, NULL);
 	ck_assert_int_eq(submit(&f, 2), STATE_SUPPRESS_NONE);
@@ -560,7 +604,8 @@ END_TEST
 /* ---- reload ---- */
 
 #define RELOAD_A                                                                                   \
-	"{ plugin = \"dummy\"; name = \"keep\"; state = 2; interval = \"1h\"; retry_interval = \"1h\"; }"
+	"{ plugin = \"dummy\"; name = \"keep\"; state = 2; interval = \"1h\"; retry_interval = "   \
+	"\"1h\"; }"
 #define RELOAD_C "{ plugin = \"dummy\"; name = \"gone\"; interval = \"1h\"; }"
 #define RELOAD_B "{ plugin = \"dummy\"; name = \"new\"; state = 1; interval = \"20ms\"; }"
 
@@ -578,7 +623,9 @@ START_TEST(reload_keeps_state_and_schedule)
 	struct server_check_view before = view(&f, "a", "keep");
 	ck_assert_int_eq(before.state, 2);
 	ck_assert_int_eq(before.attempt, 1);
-	ck_assert_int_eq(server_reload_text(f.s, CONF1("{ name = \"a\"; checks = ( " RELOAD_A ", " RELOAD_B " ); }")), 0);
+	ck_assert_int_eq(server_reload_text(f.s, CONF1("{ name = \"a\"; checks = ( " RELOAD_A
+	                                               ", " RELOAD_B " ); }")),
+	                 0);
 	struct server_check_view after = view(&f, "a", "keep");
 	ck_assert_int_eq(after.state, 2);
 	ck_assert_int_eq(after.attempt, 1);
@@ -592,9 +639,11 @@ START_TEST(reload_keeps_state_and_schedule)
 	pump(&f, 0.2, NULL);
 	ck_assert_int_eq(view(&f, "a", "new").state, 1);
 	/* A changed check keeps its state too. */
-	ck_assert_int_eq(server_reload_text(f.s, CONF1("{ name = \"a\"; checks = ( { plugin = \"dummy\"; name = \"keep\";"
-	                                                " state = 0; interval = \"1h\"; retry_interval = \"1h\"; } ); }")),
-	                 0);
+	ck_assert_int_eq(
+	    server_reload_text(
+	        f.s, CONF1("{ name = \"a\"; checks = ( { plugin = \"dummy\"; name = \"keep\";"
+	                   " state = 0; interval = \"1h\"; retry_interval = \"1h\"; } ); }")),
+	    0);
 	after = view(&f, "a", "keep");
 	ck_assert_int_eq(after.state, 2);
 	ck_assert_double_eq(after.last_check, before.last_check);
@@ -611,10 +660,15 @@ START_TEST(bad_reload_keeps_running_config)
 	ck_assert(pump(&f, 1.0, keep_ran));
 	struct server_check_view before = view(&f, "a", "keep");
 	/* Unknown key, syntax error, a plugin rejecting its check. */
-	ck_assert_int_eq(server_reload_text(f.s, CONF1("{ name = \"a\"; colour = 1; checks = ( " RELOAD_B " ); }")), -1);
+	ck_assert_int_eq(
+	    server_reload_text(f.s,
+	                       CONF1("{ name = \"a\"; colour = 1; checks = ( " RELOAD_B " ); }")),
+	    -1);
 	ck_assert_int_eq(server_reload_text(f.s, "customers = ( { id = "), -1);
-	ck_assert_int_eq(server_reload_text(f.s, CONF1("{ name = \"a\"; checks = ( { plugin = \"dummy\"; state = 9; } ); }")),
-	                 -1);
+	ck_assert_int_eq(
+	    server_reload_text(
+	        f.s, CONF1("{ name = \"a\"; checks = ( { plugin = \"dummy\"; state = 9; } ); }")),
+	    -1);
 	struct server_check_view v;
 	ck_assert_int_eq(server_check_view(f.s, "c1", "a", "gone", &v), 0);
 	ck_assert_int_eq(server_check_view(f.s, "c1", "a", "new", &v), -1);
@@ -622,7 +676,9 @@ START_TEST(bad_reload_keeps_running_config)
 	ck_assert_double_eq(after.last_check, before.last_check);
 	ck_assert_double_eq_tol(after.next_due, before.next_due, 0.002);
 	/* Still scheduling afterwards. */
-	ck_assert_int_eq(server_reload_text(f.s, CONF1("{ name = \"a\"; checks = ( " RELOAD_A ", " RELOAD_B " ); }")), 0);
+	ck_assert_int_eq(server_reload_text(f.s, CONF1("{ name = \"a\"; checks = ( " RELOAD_A
+	                                               ", " RELOAD_B " ); }")),
+	                 0);
 	pump(&f, 0.2, NULL);
 	ck_assert_int_eq(view(&f, "a", "new").state, 1);
 	fx_done(&f);
@@ -636,13 +692,20 @@ START_TEST(reload_during_runs)
 	struct fx f;
 	fx_init(&f);
 	const char *conf = "plugins = ( { name = \"dummy\"; max_concurrent = 1; } );\n" CONF1(
-	    "{ name = \"a\"; checks = ( { plugin = \"dummy\"; name = \"k0\"; delay = \"30ms\"; interval = \"50ms\"; },"
+	    "{ name = \"a\"; checks = ( { plugin = \"dummy\"; name = \"k0\"; delay = \"30ms\"; "
+	    "interval = \"50ms\"; },"
 	    " { plugin = \"dummy\"; name = \"k1\"; delay = \"30ms\"; interval = \"50ms\"; },"
 	    " { plugin = \"dummy\"; name = \"k2\"; delay = \"30ms\"; interval = \"50ms\"; } ); }");
 	fx_start(&f, conf, 0, 0);
 	for (int i = 0; i < 10; i++) {
 		pump(&f, 0.013 * (i % 3 + 1), NULL);
-		ck_assert_int_eq(server_reload_text(f.s, i % 2 ? conf : CONF1("{ name = \"a\"; checks = ( { plugin = \"dummy\"; name = \"k0\"; delay = \"30ms\"; interval = \"50ms\"; } ); }")), 0);
+		ck_assert_int_eq(
+		    server_reload_text(
+		        f.s, i % 2
+		                 ? conf
+		                 : CONF1("{ name = \"a\"; checks = ( { plugin = \"dummy\"; name = "
+		                         "\"k0\"; delay = \"30ms\"; interval = \"50ms\"; } ); }")),
+		    0);
 	}
 	pump(&f, 0.3, NULL);
 	ck_assert_uint_eq(stats(&f).late_completions, 0);
@@ -657,9 +720,10 @@ START_TEST(state_kept_across_restart)
 {
 	struct fx f;
 	fx_init(&f);
-	const char *conf = CONF1("{ name = \"a\"; checks = ( { plugin = \"dummy\"; state = 2; output = \"disk on fire\";"
-	                         " max_attempts = 1; interval = \"1h\"; } ); },"
-	                         "{ name = \"b\"; checks = ( { plugin = \"passive_test\"; } ); }");
+	const char *conf = CONF1(
+	    "{ name = \"a\"; checks = ( { plugin = \"dummy\"; state = 2; output = \"disk on fire\";"
+	    " max_attempts = 1; interval = \"1h\"; } ); },"
+	    "{ name = \"b\"; checks = ( { plugin = \"passive_test\"; } ); }");
 	fx_start(&f, conf, 1, 0);
 	ck_assert(pump(&f, 1.0, hard_seen));
 	server_submit(f.s, "c1", "b", "passive_test", 2, "agent says no");
@@ -695,8 +759,10 @@ START_TEST(plugin_rejects_check)
 {
 	struct fx f;
 	fx_init(&f);
-	ck_assert_ptr_null(fx_server(&f, CONF1("{ name = \"a\"; checks = ( { plugin = \"dummy\"; state = 7; } ); }"), 0, 0));
-	ck_assert_ptr_null(fx_server(&f, CONF1("{ name = \"a\"; checks = ( { plugin = \"nosuch\"; } ); }"), 0, 0));
+	ck_assert_ptr_null(fx_server(
+	    &f, CONF1("{ name = \"a\"; checks = ( { plugin = \"dummy\"; state = 7; } ); }"), 0, 0));
+	ck_assert_ptr_null(
+	    fx_server(&f, CONF1("{ name = \"a\"; checks = ( { plugin = \"nosuch\"; } ); }"), 0, 0));
 	fx_done(&f);
 }
 END_TEST
@@ -711,8 +777,10 @@ START_TEST(refused_plugin_goes_unknown)
 	struct fx f;
 	fx_init(&f);
 	link_plugin(&f, "tests/plugins/bad_abi.so", "bad_abi.so");
-	fx_start(&f, CONF1("{ name = \"a\"; checks = ( { plugin = \"bad_abi\"; interval = \"1h\"; },"
-	                   " { plugin = \"dummy\"; interval = \"1h\"; } ); }"), 0, 0);
+	fx_start(&f,
+	         CONF1("{ name = \"a\"; checks = ( { plugin = \"bad_abi\"; interval = \"1h\"; },"
+	               " { plugin = \"dummy\"; interval = \"1h\"; } ); }"),
+	         0, 0);
 	ck_assert(pump(&f, 1.0, any_ran));
 	struct server_check_view v = view(&f, "a", "bad_abi");
 	ck_assert_int_eq(v.state, 3);

@@ -15,8 +15,10 @@
 
 static struct state_policy pol_n(int max_attempts)
 {
-	struct state_policy p = {.max_attempts = (uint8_t)max_attempts, .flap_enabled = 1,
-	                         .flap_low = 20, .flap_high = 30};
+	struct state_policy p = { .max_attempts = (uint8_t)max_attempts,
+		                  .flap_enabled = 1,
+		                  .flap_low = 20,
+		                  .flap_high = 30 };
 	return p;
 }
 
@@ -226,7 +228,8 @@ START_TEST(flap_percent_weights)
 	ck_assert(state_flap_percent(1u << 20, 21) == 0);
 	/* Monotonic: adding a change never lowers the percent. */
 	for (unsigned i = 0; i < 20; i++)
-		ck_assert(state_flap_percent(0x5555u | (1u << i), 21) >= state_flap_percent(0x5555u, 21));
+		ck_assert(state_flap_percent(0x5555u | (1u << i), 21) >=
+		          state_flap_percent(0x5555u, 21));
 }
 END_TEST
 
@@ -304,7 +307,7 @@ START_TEST(flap_threshold_is_strict)
 	state_init(&st);
 	st.has_result = 1;
 	st.n_hist = 21;
-	st.hist = 0x7; /* bits 0,1,2 -> (1.2+1.18..)/20 */
+	st.hist = 0x7;                                    /* bits 0,1,2 -> (1.2+1.18..)/20 */
 	float pct = state_flap_percent(st.hist << 1, 21); /* after one stable result */
 	p.flap_high = pct;
 	p.flap_low = pct - 1;
@@ -373,7 +376,7 @@ START_TEST(suppression_order)
 	struct state_policy p = pol_n(1);
 	state_init(&st);
 	ap(&st, &p, 2, 1);
-	struct state_context all = {.in_downtime = 1, .acknowledged = 1, .parent_down = 1};
+	struct state_context all = { .in_downtime = 1, .acknowledged = 1, .parent_down = 1 };
 	st.flapping = 1;
 	ck_assert_int_eq(state_suppressed(&st, &all), STATE_SUPPRESS_DOWNTIME);
 	all.in_downtime = 0;
@@ -386,14 +389,14 @@ START_TEST(suppression_order)
 	ck_assert_int_eq(state_suppressed(&st, &all), STATE_SUPPRESS_NONE);
 	/* An ack means nothing once the check is OK. */
 	ap(&st, &p, 0, 2);
-	struct state_context ack = {.acknowledged = 1};
+	struct state_context ack = { .acknowledged = 1 };
 	ck_assert_int_eq(state_suppressed(&st, &ack), STATE_SUPPRESS_NONE);
 }
 END_TEST
 
 START_TEST(downtime_absolute_window)
 {
-	struct downtime d = {.start = 1000, .end = 2000, .recurring = NULL};
+	struct downtime d = { .start = 1000, .end = 2000, .recurring = NULL };
 	ck_assert(!downtime_active(&d, 999.999));
 	ck_assert(downtime_active(&d, 1000));
 	ck_assert(downtime_active(&d, 1999.9));
@@ -423,8 +426,9 @@ START_TEST(random_invariants)
 		state_init(&st);
 		for (int i = 0; i < 200; i++) {
 			int r = rand() % 6 - 1;
-			struct state_event ev = (rand() % 10 == 0) ? state_apply_stale(&st, rand() % 4, i)
-			                                          : state_apply(&st, &p, r, i);
+			struct state_event ev = (rand() % 10 == 0)
+			                            ? state_apply_stale(&st, rand() % 4, i)
+			                            : state_apply(&st, &p, r, i);
 			ck_assert_int_le(st.state, 3);
 			ck_assert_int_ge(st.attempt, 1);
 			ck_assert_int_le(st.attempt, p.max_attempts);

@@ -118,7 +118,8 @@ START_TEST(refuses_newer_schema)
 	char *before = slurp(t.db, &blen);
 	struct store *s = store_open(t.dir, err, sizeof err);
 	ck_assert_ptr_null(s);
-	ck_assert_msg(strstr(err, "schema version 99") && strstr(err, "newer mamori") && strstr(err, t.db),
+	ck_assert_msg(strstr(err, "schema version 99") && strstr(err, "newer mamori") &&
+	                  strstr(err, t.db),
 	              "message: %s", err);
 	assert_untouched(t.db, before, blen);
 	ck_assert_int_eq(user_version(t.db), 99);
@@ -158,9 +159,10 @@ START_TEST(refuses_corrupt_database)
 	struct tdir t;
 	char err[1024] = "";
 	tdir_init(&t);
-	exec_db(t.db, "PRAGMA page_size=1024; CREATE TABLE x (a, b); "
-	              "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 2000) "
-	              "INSERT INTO x SELECT i, hex(randomblob(40)) FROM n; CREATE INDEX xi ON x(b);");
+	exec_db(t.db,
+	        "PRAGMA page_size=1024; CREATE TABLE x (a, b); "
+	        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 2000) "
+	        "INSERT INTO x SELECT i, hex(randomblob(40)) FROM n; CREATE INDEX xi ON x(b);");
 	int fd = open(t.db, O_WRONLY);
 	ck_assert_int_ge(fd, 0);
 	char junk[1024];
@@ -172,7 +174,8 @@ START_TEST(refuses_corrupt_database)
 	char *before = slurp(t.db, &blen);
 	struct store *s = store_open(t.dir, err, sizeof err);
 	ck_assert_ptr_null(s);
-	ck_assert_msg(strstr(err, t.db) && (strstr(err, "corrupt") || strstr(err, "not a usable")), "message: %s", err);
+	ck_assert_msg(strstr(err, t.db) && (strstr(err, "corrupt") || strstr(err, "not a usable")),
+	              "message: %s", err);
 	assert_untouched(t.db, before, blen);
 	free(before);
 	tdir_done(&t);
@@ -230,14 +233,16 @@ START_TEST(migrates_old_schema)
 	tdir_init(&t);
 	/* A database at schema 1, as the first release wrote it. */
 	char sql[65536];
-	snprintf(sql, sizeof sql, "BEGIN; %s; PRAGMA user_version = 1; COMMIT;", store_schema_step(1));
+	snprintf(sql, sizeof sql, "BEGIN; %s; PRAGMA user_version = 1; COMMIT;",
+	         store_schema_step(1));
 	exec_db(t.db, sql);
-	exec_db(t.db, "INSERT INTO check_state (customer, asset, name, plugin, state, hard, attempt, hard_state,"
+	exec_db(t.db, "INSERT INTO check_state (customer, asset, name, plugin, state, hard, "
+	              "attempt, hard_state,"
 	              " flapping, stale, hist, n_hist, flap_pct, output, last_check)"
 	              " VALUES ('c1','a','k7','dummy',2,1,1,2,0,0,5,3,0,'old row',1000)");
 	struct store *s = store_open(t.dir, err, sizeof err);
 	ck_assert_msg(s != NULL, "%s", err);
-	struct loaded l = {0};
+	struct loaded l = { 0 };
 	ck_assert_int_eq(store_load_states(s, on_row, &l), 0);
 	store_close(s);
 	ck_assert_int_eq(user_version(t.db), STORE_SCHEMA_VERSION);
@@ -309,7 +314,7 @@ START_TEST(batches_applied)
 
 	s = store_open(t.dir, err, sizeof err);
 	ck_assert_ptr_nonnull(s);
-	struct loaded l = {0};
+	struct loaded l = { 0 };
 	ck_assert_int_eq(store_load_states(s, on_row, &l), 0);
 	store_close(s);
 	ck_assert_int_eq(l.n, 499);
@@ -350,7 +355,7 @@ START_TEST(empty_and_large_values)
 	ev_loop_destroy(loop);
 	s = store_open(t.dir, err, sizeof err);
 	ck_assert_ptr_nonnull(s);
-	struct loaded l = {0};
+	struct loaded l = { 0 };
 	store_load_states(s, on_row, &l);
 	store_close(s);
 	ck_assert_int_eq(l.n, 1);

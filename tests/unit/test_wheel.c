@@ -20,8 +20,8 @@
 
 struct tnode {
 	struct wheel_node n;
-	uint64_t expect;  /* tick at which it must fire */
-	int pending;      /* reference model */
+	uint64_t expect; /* tick at which it must fire */
+	int pending;     /* reference model */
 	int fired;
 };
 
@@ -31,9 +31,9 @@ struct fctx {
 	uint64_t fired;
 	int bad;
 	/* optional behaviours */
-	struct tnode **kill;    /* when one of these fires, delete the others */
+	struct tnode **kill; /* when one of these fires, delete the others */
 	int nkill;
-	int readd_step;         /* re-add the fired node this many ticks on */
+	int readd_step; /* re-add the fired node this many ticks on */
 	int readd_left;
 };
 
@@ -49,8 +49,8 @@ static void fire_check(struct wheel_node *n, void *ud)
 	uint64_t tick = f->w->now - 1; /* the tick being processed */
 	if (!t->pending || t->expect != tick || tick < f->last_tick || wheel_pending(n)) {
 		if (!f->bad)
-			fprintf(stderr, "bad fire: pending %d expect %llu tick %llu last %llu\n", t->pending,
-			        (unsigned long long)t->expect, (unsigned long long)tick,
+			fprintf(stderr, "bad fire: pending %d expect %llu tick %llu last %llu\n",
+			        t->pending, (unsigned long long)t->expect, (unsigned long long)tick,
 			        (unsigned long long)f->last_tick);
 		f->bad++;
 	}
@@ -91,14 +91,16 @@ static uint64_t rnd64(void)
 static uint64_t random_due(uint64_t now)
 {
 	switch (rand() % 8) {
-	case 0: return now > 100 ? now - (uint64_t)(rand() % 100) : 0;   /* past */
-	case 1: return now;                                              /* now */
-	case 2: return now + (uint64_t)(rand() % 64);                    /* level 0 */
-	case 3: return now + (uint64_t)(rand() % 5000);                  /* seconds */
-	case 4: return now + (uint64_t)(rand() % 600000);                /* minutes */
-	case 5: return now + rnd64() % (7ULL * 86400000);                /* days */
-	case 6: return now + ((uint64_t)64 << (6 * (rand() % 5))) - 1 + (uint64_t)(rand() % 3); /* boundaries */
-	default: return now + rnd64() % (MAXDUE + 1000);                 /* beyond the horizon */
+	case 0: return now > 100 ? now - (uint64_t)(rand() % 100) : 0; /* past */
+	case 1: return now;                                            /* now */
+	case 2: return now + (uint64_t)(rand() % 64);                  /* level 0 */
+	case 3: return now + (uint64_t)(rand() % 5000);                /* seconds */
+	case 4: return now + (uint64_t)(rand() % 600000);              /* minutes */
+	case 5: return now + rnd64() % (7ULL * 86400000);              /* days */
+	case 6:
+		return now + ((uint64_t)64 << (6 * (rand() % 5))) - 1 +
+		       (uint64_t)(rand() % 3);           /* boundaries */
+	default: return now + rnd64() % (MAXDUE + 1000); /* beyond the horizon */
 	}
 }
 
@@ -109,7 +111,7 @@ START_TEST(random_against_reference)
 	struct wheel w;
 	uint64_t start = 1000 + (uint64_t)_i * 987654321ULL; /* several origins */
 	wheel_init(&w, start);
-	struct fctx f = {.w = &w, .last_tick = start};
+	struct fctx f = { .w = &w, .last_tick = start };
 	srand(42 + (unsigned)_i);
 	uint64_t expected_fires = 0;
 	for (int op = 0; op < OPS; op++) {
@@ -140,8 +142,10 @@ START_TEST(random_against_reference)
 			f.last_tick = w.now;
 			wheel_advance(&w, to, fire_check, &f);
 			if (f.bad || f.fired != expected_fires || w.now != to + 1)
-				ck_abort_msg("op %d: advance to %llu: %d bad fires, %llu fired, %llu expected",
-				             op, (unsigned long long)to, f.bad, (unsigned long long)f.fired,
+				ck_abort_msg("op %d: advance to %llu: %d bad fires, %llu fired, "
+				             "%llu expected",
+				             op, (unsigned long long)to, f.bad,
+				             (unsigned long long)f.fired,
 				             (unsigned long long)expected_fires);
 			int overdue = 0;
 			for (int i = 0; i < N; i++)
@@ -179,12 +183,12 @@ END_TEST
 START_TEST(far_future_days)
 {
 	struct wheel w;
-	struct tnode a = {0}, b = {0}, c = {0};
+	struct tnode a = { 0 }, b = { 0 }, c = { 0 };
 	wheel_init(&w, 5);
-	struct fctx f = {.w = &w, .last_tick = 5};
-	add(&w, &a, 3ULL * 86400000 + 17);    /* 3 days */
-	add(&w, &b, 30ULL * 86400000 + 1);    /* 30 days */
-	add(&w, &c, 400ULL * 86400000);       /* 400 days */
+	struct fctx f = { .w = &w, .last_tick = 5 };
+	add(&w, &a, 3ULL * 86400000 + 17); /* 3 days */
+	add(&w, &b, 30ULL * 86400000 + 1); /* 30 days */
+	add(&w, &c, 400ULL * 86400000);    /* 400 days */
 	wheel_advance(&w, 3ULL * 86400000 + 16, fire_check, &f);
 	ck_assert_uint_eq(f.fired, 0);
 	wheel_advance(&w, 3ULL * 86400000 + 17, fire_check, &f);
@@ -201,9 +205,9 @@ END_TEST
 START_TEST(jump_over_empty_time)
 {
 	struct wheel w;
-	struct tnode a = {0};
+	struct tnode a = { 0 };
 	wheel_init(&w, 0);
-	struct fctx f = {.w = &w};
+	struct fctx f = { .w = &w };
 	/* Nothing scheduled: a huge jump is cheap and keeps the wheel sane. */
 	wheel_advance(&w, 1ULL << 40, fire_check, &f);
 	ck_assert_uint_eq(w.now, (1ULL << 40) + 1);
@@ -225,9 +229,9 @@ END_TEST
 START_TEST(readd_during_fire)
 {
 	struct wheel w;
-	struct tnode a = {0};
+	struct tnode a = { 0 };
 	wheel_init(&w, 100);
-	struct fctx f = {.w = &w, .last_tick = 100, .readd_step = 5, .readd_left = 1000};
+	struct fctx f = { .w = &w, .last_tick = 100, .readd_step = 5, .readd_left = 1000 };
 	add(&w, &a, 105);
 	wheel_advance(&w, 204, fire_check, &f);
 	/* Fires at 105, 110, ..., 200: 20 times, re-added at 205 now. */
@@ -254,9 +258,9 @@ static void fire_readd_now(struct wheel_node *n, void *ud)
 START_TEST(readd_at_current_tick_moves_on)
 {
 	struct wheel w;
-	struct tnode a = {0};
+	struct tnode a = { 0 };
 	wheel_init(&w, 0);
-	struct fctx f = {.w = &w, .readd_left = 1000000};
+	struct fctx f = { .w = &w, .readd_left = 1000000 };
 	wheel_add(&w, &a.n, 10);
 	wheel_advance(&w, 20, fire_readd_now, &f);
 	/* Once per tick from 10 to 20, not endlessly within tick 10. */
@@ -267,15 +271,15 @@ END_TEST
 START_TEST(delete_other_during_fire)
 {
 	struct wheel w;
-	struct tnode a = {0}, b = {0}, c = {0}, d = {0};
+	struct tnode a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 };
 	wheel_init(&w, 0);
 	/* a and b share a tick (one slot list), c is later, d much later. */
 	add(&w, &a, 50);
 	add(&w, &b, 50);
 	add(&w, &c, 51);
 	add(&w, &d, 100000);
-	struct tnode *ab[] = {&a, &b}, *cd[] = {&c, &d};
-	struct fctx f = {.w = &w, .kill = ab, .nkill = 2};
+	struct tnode *ab[] = { &a, &b }, *cd[] = { &c, &d };
+	struct fctx f = { .w = &w, .kill = ab, .nkill = 2 };
 	/* Whichever of a/b fires first deletes the other... */
 	wheel_advance(&w, 50, fire_check, &f);
 	ck_assert_int_eq(a.fired + b.fired, 1);
@@ -304,9 +308,9 @@ START_TEST(delete_rest_of_slot_during_fire)
 		add(&w, &n[i], 7);
 		k[i] = &n[i];
 	}
-	struct tnode later = {0};
+	struct tnode later = { 0 };
 	add(&w, &later, 8);
-	struct fctx f = {.w = &w, .kill = k, .nkill = 5};
+	struct fctx f = { .w = &w, .kill = k, .nkill = 5 };
 	wheel_advance(&w, 6, fire_check, &f);
 	ck_assert_uint_eq(f.fired, 0);
 	wheel_advance(&w, 8, fire_check, &f);
