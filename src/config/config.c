@@ -1064,6 +1064,28 @@ void mconf_drop_tree(struct mconf *c)
 	}
 }
 
+void cfg_downtimes_free(struct cfg_downtime *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(d[i].customer);
+		free(d[i].asset);
+		free(d[i].check);
+		free(d[i].comment);
+		free(d[i].author);
+		cal_free(d[i].weekly);
+	}
+	free(d);
+}
+
+void cfg_calendars_free(struct cfg_calendar *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(c[i].name);
+		cal_free(c[i].cal);
+	}
+	free(c);
+}
+
 void mconf_free(struct mconf *c)
 {
 	if (!c)
@@ -1097,21 +1119,8 @@ void mconf_free(struct mconf *c)
 		free(cu->region);
 	}
 	free(c->customers);
-	for (size_t i = 0; i < c->n_downtimes; i++) {
-		struct cfg_downtime *d = &c->downtimes[i];
-		free(d->customer);
-		free(d->asset);
-		free(d->check);
-		free(d->comment);
-		free(d->author);
-		cal_free(d->weekly);
-	}
-	free(c->downtimes);
-	for (size_t i = 0; i < c->n_calendars; i++) {
-		free(c->calendars[i].name);
-		cal_free(c->calendars[i].cal);
-	}
-	free(c->calendars);
+	cfg_downtimes_free(c->downtimes, c->n_downtimes);
+	cfg_calendars_free(c->calendars, c->n_calendars);
 	for (size_t i = 0; i < c->n_plugins; i++)
 		free(c->plugins[i].name);
 	free(c->plugins);

@@ -160,6 +160,10 @@ struct mconf *config_load(const char *path, struct loader *plugins, const char *
 int config_peek_daemon(const char *path, char **plugin_dir, char **data_dir, config_err_fn err,
                        void *ud);
 void mconf_drop_tree(struct mconf *c);
+/* Free arrays of calendars / downtimes (shared with the server, which
+ * takes them over from the config). */
+void cfg_calendars_free(struct cfg_calendar *c, size_t n);
+void cfg_downtimes_free(struct cfg_downtime *d, size_t n);
 void mconf_free(struct mconf *c);
 const struct cal *mconf_calendar(const struct mconf *c, const char *name);
 

@@ -126,21 +126,8 @@ static void move_globals(struct server *s, struct model *m, struct mconf *c)
 
 static void free_globals(struct model *m)
 {
-	for (size_t i = 0; i < m->n_downtimes; i++) {
-		struct cfg_downtime *d = &m->downtimes[i];
-		free(d->customer);
-		free(d->asset);
-		free(d->check);
-		free(d->comment);
-		free(d->author);
-		cal_free(d->weekly);
-	}
-	free(m->downtimes);
-	for (size_t i = 0; i < m->n_calendars; i++) {
-		free(m->calendars[i].name);
-		cal_free(m->calendars[i].cal);
-	}
-	free(m->calendars);
+	cfg_downtimes_free(m->downtimes, m->n_downtimes);
+	cfg_calendars_free(m->calendars, m->n_calendars);
 	m->downtimes = NULL;
 	m->calendars = NULL;
 	m->n_downtimes = m->n_calendars = 0;

@@ -373,7 +373,7 @@ void store_batch_forget(struct store_batch *b, const char *customer, const char 
 
 /* ---- writer thread ---- */
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
+void store__bind_text(sqlite3_stmt *st, int i, const char *s)
 {
 	if (s)
 		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
@@ -381,7 +381,7 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_null(st, i);
 }
 
-static void bind_time(sqlite3_stmt *st, int i, double t)
+void store__bind_time(sqlite3_stmt *st, int i, double t)
 {
 	if (t > 0)
 		sqlite3_bind_double(st, i, t);
@@ -397,10 +397,10 @@ static int apply_op(struct store *s, const struct op *o)
 	if (o->type == OP_STATE) {
 		const struct store_state_row *r = &o->u.st;
 		st = s->st_state;
-		bind_text(st, 1, r->customer);
-		bind_text(st, 2, r->asset);
-		bind_text(st, 3, r->name);
-		bind_text(st, 4, r->plugin ? r->plugin : "");
+		store__bind_text(st, 1, r->customer);
+		store__bind_text(st, 2, r->asset);
+		store__bind_text(st, 3, r->name);
+		store__bind_text(st, 4, r->plugin ? r->plugin : "");
 		sqlite3_bind_int(st, 5, r->state);
 		sqlite3_bind_int(st, 6, r->hard);
 		sqlite3_bind_int(st, 7, r->attempt);
@@ -410,31 +410,31 @@ static int apply_op(struct store *s, const struct op *o)
 		sqlite3_bind_int64(st, 11, r->hist);
 		sqlite3_bind_int(st, 12, r->n_hist);
 		sqlite3_bind_double(st, 13, r->flap_pct);
-		bind_time(st, 14, r->last_check);
-		bind_time(st, 15, r->last_change);
-		bind_time(st, 16, r->last_hard_change);
-		bind_time(st, 17, r->next_check);
-		bind_text(st, 18, r->output);
-		bind_text(st, 19, r->long_output);
-		bind_text(st, 20, r->perfdata);
+		store__bind_time(st, 14, r->last_check);
+		store__bind_time(st, 15, r->last_change);
+		store__bind_time(st, 16, r->last_hard_change);
+		store__bind_time(st, 17, r->next_check);
+		store__bind_text(st, 18, r->output);
+		store__bind_text(st, 19, r->long_output);
+		store__bind_text(st, 20, r->perfdata);
 		sqlite3_bind_int(st, 21, r->ack);
-		bind_time(st, 22, r->ack_expires);
-		bind_text(st, 23, r->ack_author);
-		bind_text(st, 24, r->ack_comment);
+		store__bind_time(st, 22, r->ack_expires);
+		store__bind_text(st, 23, r->ack_author);
+		store__bind_text(st, 24, r->ack_comment);
 	} else if (o->type == OP_ASSET) {
 		const struct store_asset_row *r = &o->u.as;
 		st = s->st_asset;
-		bind_text(st, 1, r->customer);
-		bind_text(st, 2, r->name);
-		bind_text(st, 3, r->type);
-		bind_text(st, 4, r->address);
-		bind_text(st, 5, r->source ? r->source : "");
+		store__bind_text(st, 1, r->customer);
+		store__bind_text(st, 2, r->name);
+		store__bind_text(st, 3, r->type);
+		store__bind_text(st, 4, r->address);
+		store__bind_text(st, 5, r->source ? r->source : "");
 		sqlite3_bind_double(st, 6, r->registered_at);
 	} else {
 		st = s->st_forget;
-		bind_text(st, 1, o->u.st.customer);
-		bind_text(st, 2, o->u.st.asset);
-		bind_text(st, 3, o->u.st.name);
+		store__bind_text(st, 1, o->u.st.customer);
+		store__bind_text(st, 2, o->u.st.asset);
+		store__bind_text(st, 3, o->u.st.name);
 	}
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);

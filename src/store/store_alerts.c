@@ -216,22 +216,6 @@ void store_batch_prune(struct store_batch *b, double alerts_before, double cmds_
 
 /* ---- writer thread ---- */
 
-static void btext(sqlite3_stmt *st, int i, const char *s)
-{
-	if (s)
-		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-/* Times and deadlines: 0 (or less) is NULL. */
-static void btime(sqlite3_stmt *st, int i, double t)
-{
-	if (t > 0)
-		sqlite3_bind_double(st, i, t);
-	else
-		sqlite3_bind_null(st, i);
-}
 
 static int run(sqlite3_stmt *st)
 {
@@ -244,18 +228,18 @@ static int run(sqlite3_stmt *st)
 static int apply_alert(struct store_x *x, const struct store_alert_row *r)
 {
 	sqlite3_stmt *st = x->st[S_ALERT];
-	btext(st, 1, r->id);
-	btext(st, 2, r->check_key);
-	btext(st, 3, r->customer ? r->customer : "");
-	btext(st, 4, r->asset ? r->asset : "");
-	btext(st, 5, r->check_name ? r->check_name : "");
-	btext(st, 6, r->service);
-	btext(st, 7, r->center);
-	btext(st, 8, r->also);
+	store__bind_text(st, 1, r->id);
+	store__bind_text(st, 2, r->check_key);
+	store__bind_text(st, 3, r->customer ? r->customer : "");
+	store__bind_text(st, 4, r->asset ? r->asset : "");
+	store__bind_text(st, 5, r->check_name ? r->check_name : "");
+	store__bind_text(st, 6, r->service);
+	store__bind_text(st, 7, r->center);
+	store__bind_text(st, 8, r->also);
 	sqlite3_bind_int(st, 9, r->contract);
 	sqlite3_bind_int(st, 10, r->state);
-	btext(st, 11, r->summary);
-	btext(st, 12, r->status);
+	store__bind_text(st, 11, r->summary);
+	store__bind_text(st, 12, r->status);
 	sqlite3_bind_int(st, 13, r->flapping);
 	sqlite3_bind_int(st, 14, r->stale);
 	sqlite3_bind_int(st, 15, r->manual);
@@ -263,32 +247,32 @@ static int apply_alert(struct store_x *x, const struct store_alert_row *r)
 	sqlite3_bind_int64(st, 17, r->seq);
 	sqlite3_bind_double(st, 18, r->opened_at);
 	sqlite3_bind_double(st, 19, r->updated_at);
-	btime(st, 20, r->acked_at);
-	btext(st, 21, r->acked_by);
-	btime(st, 22, r->resolved_at);
+	store__bind_time(st, 20, r->acked_at);
+	store__bind_text(st, 21, r->acked_by);
+	store__bind_time(st, 22, r->resolved_at);
 	if (run(st) != 0)
 		return -1;
 	if (!r->has_clock) {
 		st = x->st[S_DEADLINE_DEL];
-		btext(st, 1, r->id);
+		store__bind_text(st, 1, r->id);
 		return run(st);
 	}
 	st = x->st[S_DEADLINE];
-	btext(st, 1, r->id);
+	store__bind_text(st, 1, r->id);
 	sqlite3_bind_int(st, 2, r->tier);
-	btext(st, 3, r->tier_name);
+	store__bind_text(st, 3, r->tier_name);
 	sqlite3_bind_int(st, 4, r->paused);
 	sqlite3_bind_int(st, 5, r->acked);
 	sqlite3_bind_int(st, 6, r->stopped);
 	sqlite3_bind_int(st, 7, r->ack_breached);
 	sqlite3_bind_int(st, 8, r->resolve_breached);
-	btime(st, 9, r->ack_due);
-	btime(st, 10, r->resolve_due);
+	store__bind_time(st, 9, r->ack_due);
+	store__bind_time(st, 10, r->resolve_due);
 	if (r->ack_left >= 0)
 		sqlite3_bind_double(st, 11, r->ack_left);
 	if (r->resolve_left >= 0)
 		sqlite3_bind_double(st, 12, r->resolve_left);
-	btime(st, 13, r->reannounce_at);
+	store__bind_time(st, 13, r->reannounce_at);
 	sqlite3_bind_int(st, 14, r->breaches);
 	return run(st);
 }
@@ -319,29 +303,29 @@ int store__x_apply(struct store_x *x, sqlite3 *db, const void *xop)
 		return apply_alert(x, &o->u.al);
 	case X_EVENT:
 		st = x->st[S_EVENT];
-		btext(st, 1, o->u.ev.alert_id);
+		store__bind_text(st, 1, o->u.ev.alert_id);
 		sqlite3_bind_int64(st, 2, o->u.ev.seq);
-		btext(st, 3, o->u.ev.type);
+		store__bind_text(st, 3, o->u.ev.type);
 		sqlite3_bind_double(st, 4, o->u.ev.time);
-		btext(st, 5, o->u.ev.actor ? o->u.ev.actor : "mamori");
-		btext(st, 6, o->u.ev.note);
-		btext(st, 7, o->u.ev.cmd_id);
-		btext(st, 8, o->u.ev.payload ? o->u.ev.payload : "");
+		store__bind_text(st, 5, o->u.ev.actor ? o->u.ev.actor : "mamori");
+		store__bind_text(st, 6, o->u.ev.note);
+		store__bind_text(st, 7, o->u.ev.cmd_id);
+		store__bind_text(st, 8, o->u.ev.payload ? o->u.ev.payload : "");
 		return run(st);
 	case X_DISPATCH:
 		st = x->st[S_DISPATCH];
-		btext(st, 1, o->u.di.alert_id);
+		store__bind_text(st, 1, o->u.di.alert_id);
 		sqlite3_bind_int64(st, 2, o->u.di.seq);
 		sqlite3_bind_double(st, 3, o->u.di.time);
-		btext(st, 4, o->u.di.actor ? o->u.di.actor : "mamori");
-		btext(st, 5, o->u.di.vendor);
-		btime(st, 6, o->u.di.planned_at);
-		btext(st, 7, o->u.di.result);
+		store__bind_text(st, 4, o->u.di.actor ? o->u.di.actor : "mamori");
+		store__bind_text(st, 5, o->u.di.vendor);
+		store__bind_time(st, 6, o->u.di.planned_at);
+		store__bind_text(st, 7, o->u.di.result);
 		return run(st);
 	case X_OUTBOX:
 		st = x->st[S_OUTBOX];
 		sqlite3_bind_int64(st, 1, o->u.ob.id);
-		btext(st, 2, o->u.ob.topic);
+		store__bind_text(st, 2, o->u.ob.topic);
 		sqlite3_bind_blob(st, 3, o->u.ob.payload, (int)o->u.ob.len, SQLITE_STATIC);
 		sqlite3_bind_int(st, 4, o->u.ob.qos);
 		sqlite3_bind_int(st, 5, o->u.ob.retain);
@@ -353,9 +337,9 @@ int store__x_apply(struct store_x *x, sqlite3 *db, const void *xop)
 		return run(st);
 	case X_CMD_SEEN:
 		st = x->st[S_CMD_SEEN];
-		btext(st, 1, o->u.cs.center);
-		btext(st, 2, o->u.cs.id);
-		btext(st, 3, o->u.cs.result);
+		store__bind_text(st, 1, o->u.cs.center);
+		store__bind_text(st, 2, o->u.cs.id);
+		store__bind_text(st, 3, o->u.cs.result);
 		sqlite3_bind_double(st, 4, o->u.cs.time);
 		return run(st);
 	case X_PRUNE:

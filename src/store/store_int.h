@@ -20,6 +20,9 @@ const char *store__bdup(struct store_batch *b, const char *s);
 /* Append an alert-table operation made by store_alerts.c. */
 void store__push_x(struct store_batch *b, void *xop);
 sqlite3 *store__db(struct store *s);
+/* Bind a string (NULL binds NULL) / a time (<= 0 binds NULL). */
+void store__bind_text(sqlite3_stmt *st, int i, const char *s);
+void store__bind_time(sqlite3_stmt *st, int i, double t);
 
 /* store_alerts.c (writer thread for apply, startup for the rest) */
 struct store_x *store__x_open(sqlite3 *db, char *err, size_t errlen);

@@ -27,8 +27,9 @@
 #
 # Environment: BENCH_QUICK=1 (~20 s), BENCH_AGENTS (A; 100000, quick 20000),
 # BENCH_AGENT_REPORTS (N; 300000, quick 60000), BENCH_AGENT_CUSTOMERS (M,
-# 100), BENCH_AGENT_CONNS (simulator connections, 2), BENCH_KEEP=1 (keep
-# the work directory and print its path).
+# 100), BENCH_AGENT_CONNS (simulator connections, 2), BENCH_AGENT_MQTT
+# (extra keys for mamorid's mqtt group, e.g. "max_queue = 10000;"),
+# BENCH_KEEP=1 (keep the work directory and print its path).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 B=${B:-build}
@@ -128,7 +129,7 @@ ST=$W/state
 mkdir -p "$ST"
 {
 	echo "daemon = { state_dir = \"$ST\"; plugin_dir = \"$B/plugins\"; log_level = \"warning\"; };"
-	echo "mqtt = { host = \"127.0.0.1\"; port = $PORT; client_id = \"mamorid-bench\"; };"
+	echo "mqtt = { host = \"127.0.0.1\"; port = $PORT; client_id = \"mamorid-bench\"; ${BENCH_AGENT_MQTT:-} };"
 	echo 'calendars = ( { name = "always"; timezone = "UTC"; hours = [ "mon-sun 00:00-24:00" ]; } );'
 	echo 'centers = ( { name = "cc"; calendar = "always";'
 	echo '              tiers = ( { name = "t1"; ack_within = "15m"; resolve_within = "4h"; } ); } );'
