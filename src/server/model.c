@@ -652,10 +652,15 @@ int model_register_asset(struct server *s, struct customer *cu, const struct age
 	}
 	s->stats.checks = s->m.checks.count;
 	if (persist && s->store) {
-		struct store_batch *b = store_batch_new();
-		struct store_asset_row row = {cu->id, a->name, a->type, a->address, "agent", when};
-		store_batch_asset(b, &row);
-		store_commit(s->store, b);
+		/* Written with the next group commit, in the same transaction
+		 * as its first check state (one transaction per asset cost
+		 * most of a registration). */
+		if (s->n_new_assets == s->cap_new_assets) {
+			s->cap_new_assets = s->cap_new_assets ? s->cap_new_assets * 2 : 64;
+			s->new_assets = xrealloc(s->new_assets, s->cap_new_assets * sizeof *s->new_assets);
+		}
+		s->new_assets[s->n_new_assets++] = a;
 	}
+	s->trim_at = when + 2.0;
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +149,39 @@ static int set_output(struct check *c, const char *out, size_t olen, const char 
 	return 1;
 }
 
+static uint64_t mix(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ULL;
+	return h;
+}
+
+static uint64_t range_hash(uint64_t h, const struct mamori_range *r)
+{
+	h = mix(h, &r->start, sizeof r->start);
+	h = mix(h, &r->end, sizeof r->end);
+	unsigned char f[4] = {r->set, r->start_inf, r->end_inf, r->inside};
+	return mix(h, f, sizeof f);
+}
+
+/* Hash of everything perf_format prints (never 0, so 0 means "none"). */
+static uint64_t perf_items_hash(const struct mamori_perfdata *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++) {
+		h = mix(h, p[i].label ? p[i].label : "", p[i].label ? strlen(p[i].label) + 1 : 1);
+		h = mix(h, p[i].uom ? p[i].uom : "", p[i].uom ? strlen(p[i].uom) + 1 : 1);
+		h = mix(h, &p[i].value, sizeof p[i].value);
+		h = mix(h, &p[i].min, sizeof p[i].min);
+		h = mix(h, &p[i].max, sizeof p[i].max);
+		h = mix(h, &p[i].flags, sizeof p[i].flags);
+		h = range_hash(h, &p[i].warn);
+		h = range_hash(h, &p[i].crit);
+	}
+	return h | 1;
+}
+
 static int store_result_text(struct check *c, const struct mamori_result *r)
 {
 	const char *out = r->output ? r->output : "";
@@ -160,12 +194,27 @@ static int store_result_text(struct check *c, const struct mamori_result *r)
 	const char *perf = "";
 	size_t plen = 0;
 	if (r->perf && r->n_perf) {
-		int n = perf_format_all(r->perf, r->n_perf, pbuf, sizeof pbuf);
-		perf = pbuf;
-		plen = n < 0 ? 0 : (size_t)n >= sizeof pbuf ? sizeof pbuf - 1 : (size_t)n;
+		/* Formatting doubles costs more than the rest of a result: skip
+		 * it when the items are the same as last time. */
+		uint64_t h = perf_items_hash(r->perf, r->n_perf);
+		if (h == c->perf_hash && c->out) {
+			/* Copied: set_output may reallocate the blob it lives in. */
+			plen = strnlen(check_perf(c), sizeof pbuf - 1);
+			memcpy(pbuf, check_perf(c), plen);
+			pbuf[plen] = '\0';
+			perf = pbuf;
+		} else {
+			int n = perf_format_all(r->perf, r->n_perf, pbuf, sizeof pbuf);
+			perf = pbuf;
+			plen = n < 0 ? 0 : (size_t)n >= sizeof pbuf ? sizeof pbuf - 1 : (size_t)n;
+			c->perf_hash = h;
+		}
 	} else if (r->perf_text) {
+		c->perf_hash = 0;
 		perf = r->perf_text;
 		plen = clip_line(perf, MAX_PERF - 1);
+	} else {
+		c->perf_hash = 0;
 	}
 	return set_output(c, out, olen, perf, plen, lng, llen);
 }
@@ -664,11 +713,17 @@ static void fill_row(const struct check *c, struct store_state_row *r, const str
 
 void server__flush(struct server *s)
 {
-	if (!s->store || (!s->n_dirty && !alerts_pending(s)))
+	if (!s->store || (!s->n_dirty && !s->n_new_assets && !alerts_pending(s)))
 		return;
 	/* Alert rows and outbox messages caused by these changes are already
 	 * in the alerts' pending batch: one transaction for both. */
 	struct store_batch *b = alerts_take_batch(s);
+	for (size_t i = 0; i < s->n_new_assets; i++) {
+		const struct asset *a = s->new_assets[i];
+		struct store_asset_row row = {a->cust->id, a->name, a->type, a->address, "agent", a->registered_at};
+		store_batch_asset(b, &row);
+	}
+	s->n_new_assets = 0;
 	for (size_t i = 0; i < s->n_dirty; i++) {
 		struct check *c = s->dirty[i];
 		if (!c)
@@ -690,4 +745,10 @@ void server__on_flush(struct ev_loop *loop, ev_timer *w, int revents)
 	 * busy, changes keep coalescing in the dirty list. */
 	if (s->store && !store_busy(s->store))
 		server__flush(s);
+	/* After a burst of registrations (thousands of PCs at 9:00) the
+	 * allocator holds freed temporaries: hand them back once it is over. */
+	if (s->trim_at > 0 && ev_now(loop) > s->trim_at) {
+		s->trim_at = 0;
+		malloc_trim(0);
+	}
 }

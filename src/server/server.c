@@ -232,6 +232,9 @@ int server_start(struct server *s)
 static int reload(struct server *s, const char *text)
 {
 	double t0 = ev_time();
+	/* Newly registered assets are written before the model is rebuilt
+	 * (their pending rows point into the current model). */
+	server__flush(s);
 	struct mconf *c = load_conf(s, text);
 	if (!c) {
 		log_always("server", LOG_LVL_ERR, "reload refused: configuration has errors; the running configuration stays");
@@ -370,6 +373,7 @@ void server_free(struct server *s)
 	}
 	hmap_free(&s->restored);
 	free(s->dirty);
+	free(s->new_assets);
 	loader_free(s->loader);
 	proc_ctx_free(s->procs);
 	host_unbind();

@@ -107,6 +107,7 @@ struct check {
 	struct check_state st;
 	struct check_params p;
 	uint64_t hash;
+	uint64_t perf_hash;      /* of the last parsed perfdata: format only when it changes */
 	double ack_expires;
 	double run_started;
 	uint8_t flags;
@@ -149,6 +150,9 @@ struct server {
 	ev_idle drain_idle;      /* starts checks waiting behind limits */
 	struct check **dirty;
 	size_t n_dirty, cap_dirty;
+	struct asset **new_assets; /* registered since the last flush: written with it */
+	size_t n_new_assets, cap_new_assets;
+	double trim_at;          /* give freed memory back after a registration burst */
 	struct mamori_run *free_runs;
 	uint32_t run_gen;
 	struct server_stats stats;

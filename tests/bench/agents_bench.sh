@@ -26,7 +26,7 @@
 # 77 when mosquitto or the binaries are missing.
 #
 # Environment: BENCH_QUICK=1 (~20 s), BENCH_AGENTS (A; 100000, quick 20000),
-# BENCH_AGENT_REPORTS (N; 300000, quick 60000), BENCH_AGENT_CUSTOMERS (M,
+# BENCH_AGENT_REPORTS (N; 200000, quick 60000), BENCH_AGENT_CUSTOMERS (M,
 # 100), BENCH_AGENT_CONNS (simulator connections, 2), BENCH_AGENT_MQTT
 # (extra keys for mamorid's mqtt group, e.g. "max_queue = 10000;"),
 # BENCH_KEEP=1 (keep the work directory and print its path).
@@ -41,7 +41,7 @@ QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
 	A=${BENCH_AGENTS:-20000}; N=${BENCH_AGENT_REPORTS:-60000}
 else
-	A=${BENCH_AGENTS:-100000}; N=${BENCH_AGENT_REPORTS:-300000}
+	A=${BENCH_AGENTS:-100000}; N=${BENCH_AGENT_REPORTS:-200000}
 fi
 M=${BENCH_AGENT_CUSTOMERS:-100}
 K=${BENCH_AGENT_CONNS:-2}
@@ -104,7 +104,7 @@ field() { # field LINE KEY -> the word after KEY
 	printf '%s\n' "$1" | awk -v k="$2" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }'
 }
 dropped() {
-	mosquitto_sub -h 127.0.0.1 -p "$PORT" -t '$SYS/broker/publish/messages/dropped' -C 1 -W 3 2>/dev/null || echo "?"
+	mosquitto_sub -h 127.0.0.1 -p "$PORT" -t '$SYS/broker/publish/messages/dropped' -C 1 -W 5 2>/dev/null || echo n/a
 }
 
 # ---- ref: the bare subscriber ------------------------------------------------

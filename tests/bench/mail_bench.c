@@ -38,14 +38,17 @@ static int write_queue(const char *path)
 	FILE *f = fopen(path, "w");
 	if (!f)
 		return -1;
-	fprintf(f,
-	        "{\"queue_name\": \"active\", \"queue_id\": \"A1\", \"arrival_time\": %ld, "
-	        "\"message_size\": 2841, \"sender\": \"a@x.test\", \"recipients\": [{\"address\": \"b@y.test\"}]}\n"
-	        "{\"queue_name\": \"deferred\", \"queue_id\": \"B2\", \"arrival_time\": %ld, "
-	        "\"message_size\": 918, \"sender\": \"a@x.test\", \"recipients\": [{\"address\": \"c@y.test\", "
-	        "\"delay_reason\": \"connect to mx.y.test[192.0.2.25]:25: Connection timed out\"}]}\n"
-	        "{\"queue_name\": \"hold\", \"queue_id\": \"C3\", \"arrival_time\": %ld}\n",
-	        now - 3, now - 100, now - 50);
+	fprintf(
+	    f,
+	    "{\"queue_name\": \"active\", \"queue_id\": \"A1\", \"arrival_time\": %ld, "
+	    "\"message_size\": 2841, \"sender\": \"a@x.test\", \"recipients\": [{\"address\": "
+	    "\"b@y.test\"}]}\n"
+	    "{\"queue_name\": \"deferred\", \"queue_id\": \"B2\", \"arrival_time\": %ld, "
+	    "\"message_size\": 918, \"sender\": \"a@x.test\", \"recipients\": [{\"address\": "
+	    "\"c@y.test\", "
+	    "\"delay_reason\": \"connect to mx.y.test[192.0.2.25]:25: Connection timed out\"}]}\n"
+	    "{\"queue_name\": \"hold\", \"queue_id\": \"C3\", \"arrival_time\": %ld}\n",
+	    now - 3, now - 100, now - 50);
 	return fclose(f);
 }
 
@@ -125,7 +128,8 @@ static int queue(struct pb *b, const char *label, const char *cmd, long n, long 
 	char conf[512];
 	double k0 = pb_child_cpu();
 	snprintf(conf, sizeof(conf),
-	         "check = { mode = \"queue\"; queue_command = \"%s\"; warning = \"1h\"; critical = \"2h\"; };",
+	         "check = { mode = \"queue\"; queue_command = \"%s\"; warning = \"1h\"; critical = "
+	         "\"2h\"; };",
 	         cmd);
 	if (pb_measure(b, label, conf, n, conc, MAMORI_OK, "127.0.0.1") < 0)
 		return -1;
@@ -137,12 +141,14 @@ static int queue(struct pb *b, const char *label, const char *cmd, long n, long 
 static int probe(struct pb *b, const struct ms *m, long n)
 {
 	char conf[1024];
-	snprintf(conf, sizeof(conf),
-	         "check = { smtp = { url = \"%s\"; user = \"probe\"; password_file = \"%s\";"
-	         " from = \"bench@mamori.test\"; to = \"probe@probe.test\"; ca_file = \"%s\"; };"
-	         " imap = { url = \"%s\"; user = \"probe\"; password_file = \"%s\"; ca_file = \"%s\"; };"
-	         " poll_interval = \"200ms\"; warning = \"5s\"; critical = \"8s\"; lost_after = \"10s\"; };",
-	         m->smtp, m->pw, m->ca, m->imap, m->pw, m->ca);
+	snprintf(
+	    conf, sizeof(conf),
+	    "check = { smtp = { url = \"%s\"; user = \"probe\"; password_file = \"%s\";"
+	    " from = \"bench@mamori.test\"; to = \"probe@probe.test\"; ca_file = \"%s\"; };"
+	    " imap = { url = \"%s\"; user = \"probe\"; password_file = \"%s\"; ca_file = \"%s\"; };"
+	    " poll_interval = \"200ms\"; warning = \"5s\"; critical = \"8s\"; lost_after = "
+	    "\"10s\"; };",
+	    m->smtp, m->pw, m->ca, m->imap, m->pw, m->ca);
 	/* 8 in flight: Dovecot refuses more than 10 IMAP logins per user and
 	 * IP (mail_max_userip_connections), which the plugin reports as a
 	 * login failure */
@@ -153,11 +159,11 @@ int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 10000, conc = argc > 2 ? atol(argv[2]) : 8;
 	long probes = argc > 3 ? atol(argv[3]) : 1000;
-	const char *so = getenv("MAIL_LATENCY_SO") ? getenv("MAIL_LATENCY_SO")
-	                                           : "build/plugins/mail_latency.so";
+	const char *so =
+	    getenv("MAIL_LATENCY_SO") ? getenv("MAIL_LATENCY_SO") : "build/plugins/mail_latency.so";
 	char tmp[64] = "/tmp/mamori-mail-bench.XXXXXX", json[128], cmd[200];
-	struct ms m = {0};
-	struct pb b = {0};
+	struct ms m = { 0 };
+	struct pb b = { 0 };
 	int rc = 1;
 
 	if (n < 1 || conc < 1 || probes < 0 || !mkdtemp(tmp))
@@ -169,9 +175,11 @@ int main(int argc, char **argv)
 		goto out;
 	if (queue(&b, "mail queue (cat)", cmd, n, conc) != 0)
 		goto out;
-	reference((char *[]){"/bin/cat", json, NULL}, n / 10 > 0 ? n / 10 : 1);
-	if (geteuid() != 0 || access("/usr/sbin/postfix", X_OK) || access("/usr/sbin/dovecot", X_OK)) {
-		printf("%-22s skipped: needs root, postfix and dovecot (Debian: postfix dovecot-imapd dovecot-lmtpd)\n",
+	reference((char *[]){ "/bin/cat", json, NULL }, n / 10 > 0 ? n / 10 : 1);
+	if (geteuid() != 0 || access("/usr/sbin/postfix", X_OK) ||
+	    access("/usr/sbin/dovecot", X_OK)) {
+		printf("%-22s skipped: needs root, postfix and dovecot (Debian: postfix "
+		       "dovecot-imapd dovecot-lmtpd)\n",
 		       "mail postqueue/probe");
 		rc = 0;
 		goto out;

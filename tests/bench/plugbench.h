@@ -110,16 +110,16 @@ static inline void pb_on_err(void *ud, const char *msg)
 /* Load `so`, init an instance with no instance keys.  0 or -1. */
 static inline int pb_open(struct pb *b, const char *so)
 {
-	static const struct host_ops ops = {.run_complete = pb_ops_complete,
-	                                    .run_check = pb_ops_run_check,
-	                                    .check_info = pb_ops_info};
+	static const struct host_ops ops = { .run_complete = pb_ops_complete,
+		                             .run_check = pb_ops_run_check,
+		                             .check_info = pb_ops_info };
 	b->loop = ev_default_loop(0);
 	b->procs = proc_ctx_new(b->loop);
 	host_bind(b->loop, b->procs, &ops, b, "share/mamori");
 	b->ld = loader_new();
 	b->mod = loader_load(b->ld, so);
 	if (!b->mod || !b->mod->def ||
-	    b->mod->def->init(host_table(), &(struct mamori_conf){0}, &b->inst) != 0) {
+	    b->mod->def->init(host_table(), &(struct mamori_conf){ 0 }, &b->inst) != 0) {
 		fprintf(stderr, "cannot load or init %s\n", so);
 		b->mod = NULL;
 		return -1;
@@ -146,22 +146,30 @@ static inline int pb_prepare(struct pb *b, const char *text, long n, const char 
 	b->nslots = n;
 	for (long i = 0; i < n; i++) {
 		struct pb_slot *s = &b->slots[i];
-		struct mamori_conf conf = {.on_error = pb_on_err};
+		struct mamori_conf conf = { .on_error = pb_on_err };
 		config_t cfg;
 		int rc = -1;
 		s->run.slot = s;
 		snprintf(s->name, sizeof(s->name), "bench-%ld", i);
-		s->chk.info = (struct mamori_check_info){
-		    .struct_size = sizeof(s->chk.info), .customer = "c0001", .customer_name = "Bench",
-		    .region = "", .asset = "utm-1", .asset_type = "host", .address = address,
-		    .check = s->name, .service = "other", .interval = 60, .timeout = 30};
+		s->chk.info = (struct mamori_check_info){ .struct_size = sizeof(s->chk.info),
+			                                  .customer = "c0001",
+			                                  .customer_name = "Bench",
+			                                  .region = "",
+			                                  .asset = "utm-1",
+			                                  .asset_type = "host",
+			                                  .address = address,
+			                                  .check = s->name,
+			                                  .service = "other",
+			                                  .interval = 60,
+			                                  .timeout = 30 };
 		config_init(&cfg);
 		if (config_read_string(&cfg, text)) {
 			conf.s = config_lookup(&cfg, "check");
 			rc = b->mod->def->check_prepare(b->inst, &s->chk, &conf, &s->data);
 			pconf_release(&conf);
 		} else {
-			fprintf(stderr, "config line %d: %s\n", config_error_line(&cfg), config_error_text(&cfg));
+			fprintf(stderr, "config line %d: %s\n", config_error_line(&cfg),
+			        config_error_text(&cfg));
 		}
 		config_destroy(&cfg);
 		if (rc != 0)
@@ -197,8 +205,9 @@ static inline double pb_measure(struct pb *b, const char *label, const char *tex
 		}
 	ev_run(b->loop, 0);
 	us = (bench_cpu() - c0) * 1e6 / (double)n;
-	printf("%-22s %ld checks, %ld in flight: %.1f us CPU/check, %.0f checks/s wall%s%s\n", label,
-	       n, conc, us, (double)n / (bench_mono() - w0), b->bad ? ", NOT OK: " : "", b->first_bad);
+	printf("%-22s %ld checks, %ld in flight: %.1f us CPU/check, %.0f checks/s wall%s%s\n",
+	       label, n, conc, us, (double)n / (bench_mono() - w0), b->bad ? ", NOT OK: " : "",
+	       b->first_bad);
 	fflush(stdout);
 	pb_release(b);
 	return b->bad ? -1 : us;
@@ -218,7 +227,7 @@ static inline void pb_close(struct pb *b)
 /* A free 127.0.0.1 port for `type` (SOCK_STREAM or SOCK_DGRAM), -1. */
 static inline int pb_free_port(int type)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(a);
 	int fd = socket(AF_INET, type, 0), port = -1;
 	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
@@ -257,8 +266,9 @@ static inline void pb_stop(pid_t pid)
 /* Wait (max `ms`) until a TCP connect to 127.0.0.1:port succeeds. */
 static inline int pb_wait_tcp(int port, int ms)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = { .sin_family = AF_INET,
+		                 .sin_port = htons((uint16_t)port),
+		                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	for (int t = 0; t < ms; t += 50) {
 		int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
 		ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
@@ -287,7 +297,8 @@ static inline double pb_reference(char *const argv[], long n)
 	for (long i = 0; i < n; i++) {
 		int st;
 		pid_t pid = pb_spawn(argv, NULL);
-		if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+		    WEXITSTATUS(st) != 0)
 			return -1;
 	}
 	return (pb_child_cpu() - c0) * 1e6 / (double)n;
