@@ -83,7 +83,7 @@ fig() {
 ratio() {
 	awk -v a="${1:--}" -v b="${2:--}" 'BEGIN {
 		if (a == "-" || b == "-" || a == "" || b == "" || b + 0 == 0) print "-";
-		else printf "%.3f\n", a / b }'
+		else printf "%.4f\n", a / b }'
 }
 row() { printf '%-34s %12s %12s %8s  %s\n' "$1" "${2:--}" "${3:--}" "${4:--}" "$5"; }
 
