@@ -79,12 +79,15 @@ static int daemonize(void)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},   {"foreground", no_argument, NULL, 'f'},
-	    {"check-config", no_argument, NULL, 'k'},   {"version", no_argument, NULL, 'V'},
-	    {"plugin-dir", required_argument, NULL, 'p'}, {"data-dir", required_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
-	struct server_opts opts = {.config_path = MAMORI_SYSCONFDIR "/mamori.conf"};
+	static const struct option longopts[] = { { "config", required_argument, NULL, 'c' },
+		                                  { "foreground", no_argument, NULL, 'f' },
+		                                  { "check-config", no_argument, NULL, 'k' },
+		                                  { "version", no_argument, NULL, 'V' },
+		                                  { "plugin-dir", required_argument, NULL, 'p' },
+		                                  { "data-dir", required_argument, NULL, 'd' },
+		                                  { "help", no_argument, NULL, 'h' },
+		                                  { NULL, 0, NULL, 0 } };
+	struct server_opts opts = { .config_path = MAMORI_SYSCONFDIR "/mamori.conf" };
 	int foreground = 0, check_only = 0, c;
 	while ((c = getopt_long(argc, argv, "c:fVh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -94,8 +97,8 @@ int main(int argc, char **argv)
 		case 'p': opts.plugin_dir = optarg; break;
 		case 'd': opts.data_dir = optarg; break;
 		case 'V':
-			printf("mamorid %s (plugin ABI %d.%d)\n", MAMORI_VERSION, MAMORI_PLUGIN_ABI_MAJOR,
-			       MAMORI_PLUGIN_ABI_MINOR);
+			printf("mamorid %s (plugin ABI %d.%d)\n", MAMORI_VERSION,
+			       MAMORI_PLUGIN_ABI_MAJOR, MAMORI_PLUGIN_ABI_MINOR);
 			return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -134,7 +137,8 @@ int main(int argc, char **argv)
 	ev_signal_start(loop, &sig_term);
 	ev_signal_start(loop, &sig_int);
 	ev_signal_start(loop, &sig_hup);
-	log_always("main", LOG_LVL_NOTICE, "mamorid %s started (pid %d)", MAMORI_VERSION, (int)getpid());
+	log_always("main", LOG_LVL_NOTICE, "mamorid %s started (pid %d)", MAMORI_VERSION,
+	           (int)getpid());
 	ev_run(loop, 0);
 	server_stop(s);
 	server_free(s);

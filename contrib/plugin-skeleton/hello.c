@@ -27,10 +27,10 @@ struct hello_check {
 };
 
 static const struct mamori_key check_keys[] = {
-    {"greeting", MAMORI_KEY_STRING, MAMORI_KEY_REQUIRED, "text to report", NULL},
-    {"warn", MAMORI_KEY_RANGE, 0, "warning range for the greeting's length", NULL},
-    {"crit", MAMORI_KEY_RANGE, 0, "critical range for the greeting's length", NULL},
-    {NULL, 0, 0, NULL, NULL},
+	{ "greeting", MAMORI_KEY_STRING, MAMORI_KEY_REQUIRED, "text to report", NULL },
+	{ "warn", MAMORI_KEY_RANGE, 0, "warning range for the greeting's length", NULL },
+	{ "crit", MAMORI_KEY_RANGE, 0, "critical range for the greeting's length", NULL },
+	{ NULL, 0, 0, NULL, NULL },
 };
 
 static int hello_init(const struct mamori_host *host, const struct mamori_conf *conf, void **inst)
@@ -49,7 +49,8 @@ static void hello_destroy(void *inst)
 	free(inst); /* copes with NULL: init may have failed */
 }
 
-static int hello_prepare(void *inst, struct mamori_check *chk, const struct mamori_conf *conf, void **data)
+static int hello_prepare(void *inst, struct mamori_check *chk, const struct mamori_conf *conf,
+                         void **data)
 {
 	MAMORI_UNUSED(chk);
 	struct hello *h = inst;
@@ -82,13 +83,15 @@ static int hello_start(void *inst, struct mamori_run *run, void *data, void **ru
 	double len = (double)strlen(c->greeting);
 	char out[256];
 	snprintf(out, sizeof out, "%s from %s", c->greeting, info ? info->asset : "?");
-	struct mamori_perfdata p = {.label = "length", .uom = "", .value = len, .warn = c->warn, .crit = c->crit};
+	struct mamori_perfdata p = {
+		.label = "length", .uom = "", .value = len, .warn = c->warn, .crit = c->crit
+	};
 	struct mamori_result r = {
-	    .struct_size = sizeof r,
-	    .state = h->host->range_state(&c->warn, &c->crit, len),
-	    .output = out, /* copied by the core: stack buffers are fine */
-	    .perf = &p,
-	    .n_perf = 1,
+		.struct_size = sizeof r,
+		.state = h->host->range_state(&c->warn, &c->crit, len),
+		.output = out, /* copied by the core: stack buffers are fine */
+		.perf = &p,
+		.n_perf = 1,
 	};
 	h->host->run_complete(run, &r); /* completing inside check_start is allowed */
 	*run_state = NULL;

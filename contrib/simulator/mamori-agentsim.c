@@ -47,8 +47,8 @@
 #include "mqtt/mqtt.h"
 #include "util/log.h"
 
-#define RAW_RBUF 65536
-#define RAW_HIGH (256 * 1024) /* stop encoding while this much waits for write() */
+#define RAW_RBUF      65536
+#define RAW_HIGH      (256 * 1024) /* stop encoding while this much waits for write() */
 #define RAW_KEEPALIVE 60
 
 struct opts {
@@ -76,7 +76,7 @@ struct worker {
 	int idx;
 	pthread_t thr;
 	struct ev_loop *loop;
-	struct mqtt *m;             /* libmosquitto transport */
+	struct mqtt *m; /* libmosquitto transport */
 	ev_timer tick;
 	double t0, first_pub, last_ack, last_ping;
 	unsigned long long sent, acked, bad_sent, unacked, limit;
@@ -124,13 +124,13 @@ static void agent_names(const struct opts *o, unsigned i, char *cust, char *host
 static int bad_payload(unsigned k, char *buf, size_t size)
 {
 	static const char *const bad[] = {
-	    "{\"schema\":\"mamori.defender/1\",\"AMServiceEnabled\":tru",
-	    "{\"schema\":\"mamori.defender/1\",\"ComputerName\":\"PC-\xff\xfe\",\"AMServiceEnabled\":true}",
-	    "{\"schema\":\"mamori.defender/1\",\"AMServiceEnabled\":\"true\",\"AntivirusSignatureAge\":\"9\"}",
-	    "{\"schema\":\"mamori.defender/9\",\"AMServiceEnabled\":true}",
-	    "{\"schema\":\"mamori.defender/1\",\"AntivirusSignatureAge\":-1,\"QuickScanAge\":1e309}",
-	    "\"just a string\"",
-	    "",
+		"{\"schema\":\"mamori.defender/1\",\"AMServiceEnabled\":tru",
+		"{\"schema\":\"mamori.defender/1\",\"ComputerName\":\"PC-\xff\xfe\",\"AMServiceEnabled\":true}",
+		"{\"schema\":\"mamori.defender/1\",\"AMServiceEnabled\":\"true\",\"AntivirusSignatureAge\":\"9\"}",
+		"{\"schema\":\"mamori.defender/9\",\"AMServiceEnabled\":true}",
+		"{\"schema\":\"mamori.defender/1\",\"AntivirusSignatureAge\":-1,\"QuickScanAge\":1e309}",
+		"\"just a string\"",
+		"",
 	};
 	size_t n = sizeof(bad) / sizeof(bad[0]);
 	if (k % (n + 1) == n) { /* deep nesting */
@@ -148,7 +148,8 @@ static void body_build(struct body_cache *bc, time_t sec, unsigned age, int off)
 	const char *on = off ? "false" : "true";
 	gmtime_r(&sec, &tm);
 	strftime(bc->ts, sizeof(bc->ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	int n = snprintf(bc->text, sizeof(bc->text),
+	int n = snprintf(
+	    bc->text, sizeof(bc->text),
 	    "\"AMEngineVersion\":\"1.1.24090.11\","
 	    "\"AMProductVersion\":\"4.18.24090.11\",\"AMRunningMode\":\"Normal\","
 	    "\"AMServiceEnabled\":true,\"AMServiceVersion\":\"4.18.24090.11\","
@@ -182,10 +183,11 @@ static int report(struct worker *w, unsigned long long seq, enum fault f, const 
 	char seqf[48] = "";
 	if (w->o->seq)
 		snprintf(seqf, sizeof(seqf), "\"agent_seq\":%llu,", seq);
-	int n = snprintf(buf, size,
-	                 "{\"schema\":\"mamori.defender/1\",\"ts\":\"%s\",\"agent_version\":\"sim-1.0\",%s"
-	                 "\"ComputerName\":\"%s\",",
-	                 bc->ts, seqf, host);
+	int n = snprintf(
+	    buf, size,
+	    "{\"schema\":\"mamori.defender/1\",\"ts\":\"%s\",\"agent_version\":\"sim-1.0\",%s"
+	    "\"ComputerName\":\"%s\",",
+	    bc->ts, seqf, host);
 	if (n < 0 || !bc->len || (size_t)n + (size_t)bc->len >= size)
 		return -1;
 	memcpy(buf + n, bc->text, (size_t)bc->len + 1);
@@ -251,7 +253,8 @@ static int raw_flush(struct worker *w)
 			return 0;
 		}
 		if (n <= 0) {
-			fprintf(stderr, "mamori-agentsim: connection %d: write: %s\n", w->idx, strerror(errno));
+			fprintf(stderr, "mamori-agentsim: connection %d: write: %s\n", w->idx,
+			        strerror(errno));
 			return -1;
 		}
 		w->woff += (size_t)n;
@@ -278,7 +281,8 @@ static int raw_publish(struct worker *w, const char *topic, const void *payload,
 		vh[n++] = (unsigned char)(w->mid >> 8);
 		vh[n++] = (unsigned char)w->mid;
 	}
-	return raw_packet(w, (unsigned char)(0x30 | (qos << 1) | (retain ? 1 : 0)), vh, n, payload, len);
+	return raw_packet(w, (unsigned char)(0x30 | (qos << 1) | (retain ? 1 : 0)), vh, n, payload,
+	                  len);
 }
 
 static void on_ack(uint64_t tok, void *ud);
@@ -370,7 +374,7 @@ static int raw_str(unsigned char *p, const char *s)
 static int raw_connect(struct worker *w, const char *password)
 {
 	const struct opts *o = w->o;
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
 	char port[16], id[64];
 	unsigned char ca[4], vh[1024];
 	snprintf(port, sizeof(port), "%d", o->port);
@@ -388,12 +392,12 @@ static int raw_connect(struct worker *w, const char *password)
 	if (w->fd < 0)
 		return -1;
 	int one = 1;
-	struct timeval tv = {.tv_sec = 10};
+	struct timeval tv = { .tv_sec = 10 };
 	setsockopt(w->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(w->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	snprintf(id, sizeof(id), "agentsim-%ld-%d", (long)getpid(), w->idx);
 	int n = raw_str(vh, "MQTT");
-	vh[n++] = 4;                                          /* 3.1.1 */
+	vh[n++] = 4; /* 3.1.1 */
 	vh[n++] = (unsigned char)(0x02 | (o->username ? 0x80 : 0) | (password ? 0x40 : 0));
 	vh[n++] = 0;
 	vh[n++] = RAW_KEEPALIVE;
@@ -412,7 +416,8 @@ static int raw_connect(struct worker *w, const char *password)
 		got += (size_t)r;
 	}
 	if (ca[0] != 0x20 || ca[3] != 0) {
-		fprintf(stderr, "mamori-agentsim: connection %d: broker refused (CONNACK code %u)\n",
+		fprintf(stderr,
+		        "mamori-agentsim: connection %d: broker refused (CONNACK code %u)\n",
 		        w->idx, ca[3]);
 		return -1;
 	}
@@ -578,7 +583,8 @@ static void *worker_main(void *arg)
 	int rc = w->m ? start_mosq(w) : raw_connect(w, password);
 	free(password);
 	if (rc) {
-		fprintf(stderr, "mamori-agentsim: connection %d: broker %s:%d unreachable or refused\n",
+		fprintf(stderr,
+		        "mamori-agentsim: connection %d: broker %s:%d unreachable or refused\n",
 		        w->idx, w->o->host, w->o->port);
 		w->failed = 1;
 		if (w->m)
@@ -596,7 +602,8 @@ static void *worker_main(void *arg)
 }
 static void usage(FILE *f)
 {
-	fprintf(f,
+	fprintf(
+	    f,
 	    "Usage: mamori-agentsim [options]\n"
 	    "Plays N Windows agents of M customers publishing Defender reports over MQTT.\n"
 	    "  -H, --host HOST          broker host [127.0.0.1]\n"
@@ -629,18 +636,30 @@ static void usage(FILE *f)
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
-	    {"host", 1, 0, 'H'},         {"port", 1, 0, 'p'},          {"prefix", 1, 0, 1},
-	    {"username", 1, 0, 'u'},     {"password-file", 1, 0, 2},   {"tls-ca", 1, 0, 3},
-	    {"customers", 1, 0, 'c'},    {"agents", 1, 0, 'n'},        {"rate", 1, 0, 'r'},
-	    {"duration", 1, 0, 'd'},     {"count", 1, 0, 'N'},         {"connections", 1, 0, 'k'},
-	    {"qos", 1, 0, 'q'},          {"window", 1, 0, 'w'},        {"status", 0, 0, 4},
-	    {"seq", 0, 0, 5},            {"defender-off", 1, 0, 6},    {"aging", 1, 0, 7},
-	    {"silent", 1, 0, 8},         {"bad", 1, 0, 9},             {"seed", 1, 0, 10},          {"libmosquitto", 0, 0, 11},
-	    {"help", 0, 0, 'h'},         {0, 0, 0, 0},
+		{ "host", 1, 0, 'H' },        { "port", 1, 0, 'p' },
+		{ "prefix", 1, 0, 1 },        { "username", 1, 0, 'u' },
+		{ "password-file", 1, 0, 2 }, { "tls-ca", 1, 0, 3 },
+		{ "customers", 1, 0, 'c' },   { "agents", 1, 0, 'n' },
+		{ "rate", 1, 0, 'r' },        { "duration", 1, 0, 'd' },
+		{ "count", 1, 0, 'N' },       { "connections", 1, 0, 'k' },
+		{ "qos", 1, 0, 'q' },         { "window", 1, 0, 'w' },
+		{ "status", 0, 0, 4 },        { "seq", 0, 0, 5 },
+		{ "defender-off", 1, 0, 6 },  { "aging", 1, 0, 7 },
+		{ "silent", 1, 0, 8 },        { "bad", 1, 0, 9 },
+		{ "seed", 1, 0, 10 },         { "libmosquitto", 0, 0, 11 },
+		{ "help", 0, 0, 'h' },        { 0, 0, 0, 0 },
 	};
-	*o = (struct opts){.host = "127.0.0.1", .prefix = "mamori", .port = 1883, .qos = 1,
-	                   .connections = 2, .window = 2000, .customers = 3, .agents = 30,
-	                   .rate = 10, .duration = 10, .seed = 1};
+	*o = (struct opts){ .host = "127.0.0.1",
+		            .prefix = "mamori",
+		            .port = 1883,
+		            .qos = 1,
+		            .connections = 2,
+		            .window = 2000,
+		            .customers = 3,
+		            .agents = 30,
+		            .rate = 10,
+		            .duration = 10,
+		            .seed = 1 };
 	int c;
 	while ((c = getopt_long(argc, argv, "H:p:u:c:n:r:d:N:k:q:w:h", lo, NULL)) != -1) {
 		switch (c) {
@@ -671,8 +690,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		}
 	}
 	if (o->customers < 1 || o->agents < o->customers || o->connections < 1 ||
-	    o->connections > 64 || (unsigned)o->connections > o->agents || o->qos < 0 || o->qos > 1 ||
-	    o->window < 1 || o->window > 60000 || o->port < 1 || o->port > 65535 || o->rate < 0) {
+	    o->connections > 64 || (unsigned)o->connections > o->agents || o->qos < 0 ||
+	    o->qos > 1 || o->window < 1 || o->window > 60000 || o->port < 1 || o->port > 65535 ||
+	    o->rate < 0) {
 		fprintf(stderr, "mamori-agentsim: bad option values (see --help)\n");
 		return -1;
 	}

@@ -54,10 +54,10 @@ extern "C" {
 
 #define MAMORI_PLUGIN_ABI_MAJOR 1
 #define MAMORI_PLUGIN_ABI_MINOR 0
-#define MAMORI_PLUGIN_SYMBOL "mamori_plugin_v1"
+#define MAMORI_PLUGIN_SYMBOL    "mamori_plugin_v1"
 
 #if defined(__GNUC__)
-#define MAMORI_EXPORT __attribute__((visibility("default")))
+#define MAMORI_EXPORT       __attribute__((visibility("default")))
 #define MAMORI_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define MAMORI_EXPORT
@@ -117,41 +117,41 @@ enum mamori_log_level {
 struct mamori_range {
 	double start;
 	double end;
-	unsigned char set;          /* 0: no threshold given */
-	unsigned char start_inf;    /* start is -infinity ("~") */
-	unsigned char end_inf;      /* end is +infinity ("10:") */
-	unsigned char inside;       /* '@': alert when inside */
+	unsigned char set;       /* 0: no threshold given */
+	unsigned char start_inf; /* start is -infinity ("~") */
+	unsigned char end_inf;   /* end is +infinity ("10:") */
+	unsigned char inside;    /* '@': alert when inside */
 };
 
 /* One perfdata item: 'label'=value[UOM];[warn];[crit];[min];[max].
  * The core copies items handed to it; pointers need only live for the call. */
 struct mamori_perfdata {
-	const char *label;          /* without quotes; never empty */
-	const char *uom;            /* "", "s", "ms", "%", "B", "KB", "c", ... */
+	const char *label; /* without quotes; never empty */
+	const char *uom;   /* "", "s", "ms", "%", "B", "KB", "c", ... */
 	double value;
 	double min;
 	double max;
 	struct mamori_range warn;
 	struct mamori_range crit;
-	unsigned flags;             /* MAMORI_PERF_* */
+	unsigned flags; /* MAMORI_PERF_* */
 };
-#define MAMORI_PERF_HAS_MIN 0x1u
-#define MAMORI_PERF_HAS_MAX 0x2u
+#define MAMORI_PERF_HAS_MIN       0x1u
+#define MAMORI_PERF_HAS_MAX       0x2u
 #define MAMORI_PERF_VALUE_UNKNOWN 0x4u /* value was "U" */
 
 /* A check result.  Zero-initialise it and set what you have.  Everything is
  * copied by the core before run_complete/check_submit returns. */
 struct mamori_result {
-	uint32_t struct_size;       /* sizeof(struct mamori_result) */
-	int state;                  /* enum mamori_state */
-	const char *output;         /* first line, plain text, NULL = "" */
-	const char *long_output;    /* further lines, or NULL */
+	uint32_t struct_size;               /* sizeof(struct mamori_result) */
+	int state;                          /* enum mamori_state */
+	const char *output;                 /* first line, plain text, NULL = "" */
+	const char *long_output;            /* further lines, or NULL */
 	const struct mamori_perfdata *perf; /* parsed perfdata items, or NULL */
 	size_t n_perf;
 	/* Raw perfdata text in the Monitoring Plugins format, parsed by the core
 	 * when `perf` is NULL.  Convenient for exec-style plugins. */
 	const char *perf_text;
-	unsigned flags;             /* MAMORI_RESULT_* */
+	unsigned flags; /* MAMORI_RESULT_* */
 	unsigned reserved_u;
 	void *reserved[3];
 };
@@ -162,9 +162,9 @@ struct mamori_result {
 /* ---- opaque core objects --------------------------------------------- */
 
 struct mamori_host;
-struct mamori_conf;     /* a config group (instance block or check block) */
-struct mamori_check;    /* a configured check; lives until check_release */
-struct mamori_run;      /* one execution of a check; lives until completed/cancelled */
+struct mamori_conf;  /* a config group (instance block or check block) */
+struct mamori_check; /* a configured check; lives until check_release */
+struct mamori_run;   /* one execution of a check; lives until completed/cancelled */
 struct mamori_timer;
 struct mamori_io;
 struct mamori_async;
@@ -175,16 +175,16 @@ struct mamori_sub;
  * check (until check_release). Returned by host->check_info. */
 struct mamori_check_info {
 	uint32_t struct_size;
-	const char *customer;       /* customer id, e.g. "c0001" */
-	const char *customer_name;  /* display name */
-	const char *region;         /* customer region or "" */
-	const char *asset;          /* asset name, e.g. "utm-1" */
-	const char *asset_type;     /* "utm", "domain", "host", "pc", ... */
-	const char *address;        /* asset address or "" */
-	const char *check;          /* check name, unique within the asset */
-	const char *service;        /* defender, web, mail, utm, dns, other */
-	double interval;            /* seconds */
-	double timeout;             /* seconds */
+	const char *customer;      /* customer id, e.g. "c0001" */
+	const char *customer_name; /* display name */
+	const char *region;        /* customer region or "" */
+	const char *asset;         /* asset name, e.g. "utm-1" */
+	const char *asset_type;    /* "utm", "domain", "host", "pc", ... */
+	const char *address;       /* asset address or "" */
+	const char *check;         /* check name, unique within the asset */
+	const char *service;       /* defender, web, mail, utm, dns, other */
+	double interval;           /* seconds */
+	double timeout;            /* seconds */
 	void *reserved[4];
 };
 
@@ -193,13 +193,14 @@ struct mamori_check_info {
 enum mamori_key_type {
 	MAMORI_KEY_STRING = 1,
 	MAMORI_KEY_INT,
-	MAMORI_KEY_FLOAT,           /* accepts integers too */
+	MAMORI_KEY_FLOAT, /* accepts integers too */
 	MAMORI_KEY_BOOL,
-	MAMORI_KEY_DURATION,        /* string like "500ms", "30s", "15m", "4h", "1d", or a number of seconds */
-	MAMORI_KEY_RANGE,           /* threshold range string, "[@]start:end" */
-	MAMORI_KEY_STRING_LIST,     /* [ "a", "b" ] or ( "a", "b" ) */
-	MAMORI_KEY_GROUP,           /* { ... }; `sub` describes its keys */
-	MAMORI_KEY_FILE,            /* path to a readable file (secrets) */
+	MAMORI_KEY_DURATION,    /* string like "500ms", "30s", "15m", "4h", "1d", or a number of
+	                           seconds */
+	MAMORI_KEY_RANGE,       /* threshold range string, "[@]start:end" */
+	MAMORI_KEY_STRING_LIST, /* [ "a", "b" ] or ( "a", "b" ) */
+	MAMORI_KEY_GROUP,       /* { ... }; `sub` describes its keys */
+	MAMORI_KEY_FILE,        /* path to a readable file (secrets) */
 };
 #define MAMORI_KEY_REQUIRED 0x1u
 
@@ -208,16 +209,16 @@ enum mamori_key_type {
  * check_prepare is called, so a plugin only checks semantics. */
 struct mamori_key {
 	const char *name;
-	int type;                   /* enum mamori_key_type */
-	unsigned flags;             /* MAMORI_KEY_* */
-	const char *doc;            /* one line, shown by --help-plugin */
+	int type;                     /* enum mamori_key_type */
+	unsigned flags;               /* MAMORI_KEY_* */
+	const char *doc;              /* one line, shown by --help-plugin */
 	const struct mamori_key *sub; /* keys of a MAMORI_KEY_GROUP */
 };
 
 /* ---- callbacks --------------------------------------------------------- */
 
 typedef void (*mamori_timer_cb)(struct mamori_timer *t, void *ud);
-#define MAMORI_IO_READ 0x1
+#define MAMORI_IO_READ  0x1
 #define MAMORI_IO_WRITE 0x2
 typedef void (*mamori_io_cb)(struct mamori_io *io, int fd, int revents, void *ud);
 typedef void (*mamori_async_cb)(struct mamori_async *a, void *ud);
@@ -229,26 +230,26 @@ typedef void (*mamori_async_cb)(struct mamori_async *a, void *ud);
  * group after the timeout.  Valid only during the callback. */
 struct mamori_proc_result {
 	uint32_t struct_size;
-	int exited;                 /* 1: normal exit, `status` is the code */
+	int exited; /* 1: normal exit, `status` is the code */
 	int status;
 	int timed_out;
-	int spawn_errno;            /* reserved: always 0 (spawn errors are returned by proc_spawn) */
+	int spawn_errno; /* reserved: always 0 (spawn errors are returned by proc_spawn) */
 	const char *output;
 	size_t output_len;
 	int truncated;
-	double duration;            /* seconds */
+	double duration; /* seconds */
 	void *reserved[4];
 };
 typedef void (*mamori_proc_cb)(struct mamori_proc *p, const struct mamori_proc_result *r, void *ud);
 
 struct mamori_spawn {
 	uint32_t struct_size;
-	const char *const *argv;    /* argv[0] is the path (no PATH search) */
-	const char *const *envp;    /* NULL: a minimal default environment */
-	double timeout;             /* seconds; <= 0: none */
-	size_t max_output;          /* 0: default 64 KiB */
-	int merge_stderr;           /* 1: stderr goes to output too */
-	const char *stdin_data;     /* NULL: /dev/null */
+	const char *const *argv; /* argv[0] is the path (no PATH search) */
+	const char *const *envp; /* NULL: a minimal default environment */
+	double timeout;          /* seconds; <= 0: none */
+	size_t max_output;       /* 0: default 64 KiB */
+	int merge_stderr;        /* 1: stderr goes to output too */
+	const char *stdin_data;  /* NULL: /dev/null */
 	size_t stdin_len;
 	void *reserved[4];
 };
@@ -335,8 +336,10 @@ struct mamori_host {
 	int (*conf_duration)(const struct mamori_conf *c, const char *key, double *out_seconds);
 	int (*conf_range)(const struct mamori_conf *c, const char *key, struct mamori_range *out);
 	/* Element `i` of a string list; MAMORI_E_NOTFOUND past the end. */
-	int (*conf_list_item)(const struct mamori_conf *c, const char *key, size_t i, const char **out);
-	int (*conf_group)(const struct mamori_conf *c, const char *key, const struct mamori_conf **out);
+	int (*conf_list_item)(const struct mamori_conf *c, const char *key, size_t i,
+	                      const char **out);
+	int (*conf_group)(const struct mamori_conf *c, const char *key,
+	                  const struct mamori_conf **out);
 	/* Report a semantic error at the key's file and line; returns
 	 * MAMORI_E_CONFIG so a plugin can `return host->conf_error(...)`. */
 	int (*conf_error)(const struct mamori_conf *c, const char *key, const char *fmt, ...)
@@ -360,7 +363,8 @@ struct mamori_host {
 	 * Resets the check's freshness timer. */
 	int (*check_submit)(struct mamori_check *chk, const struct mamori_result *res);
 	/* Find a check by its names (any plugin's), NULL if none. */
-	struct mamori_check *(*check_find)(const char *customer, const char *asset, const char *check);
+	struct mamori_check *(*check_find)(const char *customer, const char *asset,
+	                                   const char *check);
 
 	/* -- thresholds and perfdata helpers -- */
 	/* Parse "[@]start:end"; returns 0 or MAMORI_E_INVAL. */
@@ -368,7 +372,8 @@ struct mamori_host {
 	/* 1 if `value` raises an alert for this range, 0 if not (or unset). */
 	int (*range_alert)(const struct mamori_range *r, double value);
 	/* State for a value against warning and critical ranges. */
-	int (*range_state)(const struct mamori_range *warn, const struct mamori_range *crit, double value);
+	int (*range_state)(const struct mamori_range *warn, const struct mamori_range *crit,
+	                   double value);
 	/* Format a perfdata item into buf (NUL-terminated, truncated to size);
 	 * returns the length it needed, like snprintf. */
 	int (*perf_format)(const struct mamori_perfdata *p, char *buf, size_t size);
@@ -414,16 +419,16 @@ struct mamori_host {
 
 /* ---- plugin -> core ------------------------------------------------------ */
 
-#define MAMORI_PLUGIN_PASSIVE 0x1u  /* results arrive by check_submit; not scheduled */
+#define MAMORI_PLUGIN_PASSIVE 0x1u /* results arrive by check_submit; not scheduled */
 
 struct mamori_plugin {
-	uint16_t abi_major;         /* MAMORI_PLUGIN_ABI_MAJOR */
-	uint16_t abi_minor;         /* MAMORI_PLUGIN_ABI_MINOR */
-	uint32_t struct_size;       /* sizeof(struct mamori_plugin) */
-	const char *name;           /* unique, [a-z0-9_]+ */
-	const char *version;        /* the plugin's own version */
-	const char *description;    /* one line */
-	unsigned flags;             /* MAMORI_PLUGIN_* */
+	uint16_t abi_major;                     /* MAMORI_PLUGIN_ABI_MAJOR */
+	uint16_t abi_minor;                     /* MAMORI_PLUGIN_ABI_MINOR */
+	uint32_t struct_size;                   /* sizeof(struct mamori_plugin) */
+	const char *name;                       /* unique, [a-z0-9_]+ */
+	const char *version;                    /* the plugin's own version */
+	const char *description;                /* one line */
+	unsigned flags;                         /* MAMORI_PLUGIN_* */
 	const struct mamori_key *instance_keys; /* keys of its `plugins` block */
 	const struct mamori_key *check_keys;    /* plugin keys of a check block */
 
@@ -464,12 +469,12 @@ struct mamori_plugin {
  *   MAMORI_PLUGIN_DEFINE(.name = "dummy", .version = "1.0", .init = my_init, ...);
  */
 #define MAMORI_PLUGIN_DEFINE(...)                                                                  \
-	MAMORI_EXPORT extern const struct mamori_plugin mamori_plugin_v1;                           \
-	const struct mamori_plugin mamori_plugin_v1 = {                                             \
-	    .abi_major = MAMORI_PLUGIN_ABI_MAJOR,                                                   \
-	    .abi_minor = MAMORI_PLUGIN_ABI_MINOR,                                                   \
-	    .struct_size = sizeof(struct mamori_plugin),                                            \
-	    __VA_ARGS__}
+	MAMORI_EXPORT extern const struct mamori_plugin mamori_plugin_v1;                          \
+	const struct mamori_plugin mamori_plugin_v1 = { .abi_major = MAMORI_PLUGIN_ABI_MAJOR,      \
+		                                        .abi_minor = MAMORI_PLUGIN_ABI_MINOR,      \
+		                                        .struct_size =                             \
+		                                            sizeof(struct mamori_plugin),          \
+		                                        __VA_ARGS__ }
 
 #ifdef __cplusplus
 }

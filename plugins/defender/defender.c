@@ -25,7 +25,7 @@
 
 #include "judge.h"
 
-#define LOGSLOTS 512
+#define LOGSLOTS  512
 #define LOG_EVERY 3600.0
 
 /* A check's thresholds.  Checks made from a customer's `agents.defender`
@@ -33,14 +33,14 @@
  * it back through host->check_data. */
 struct dcheck {
 	struct defender_policy pol;
-	char business_hours[64];        /* calendar for the offline severity, "" = none */
+	char business_hours[64]; /* calendar for the offline severity, "" = none */
 };
 
 struct defender_counters {
 	unsigned long long reports, accepted, status_online, status_offline;
 	unsigned long long rejected[DEF_R__COUNT];
-	unsigned long long bad_topic, bad_status, unknown_customer, registration_denied,
-	    registered, not_ours, name_mismatch, submit_failed;
+	unsigned long long bad_topic, bad_status, unknown_customer, registration_denied, registered,
+	    not_ours, name_mismatch, submit_failed;
 };
 
 struct logslot {
@@ -90,7 +90,8 @@ static int may_log(struct defender *d, const char *cust, const char *host)
 static int topic_split(const struct defender *d, const char *topic, char *cust, char *host,
                        size_t size, const char **kind)
 {
-	if (strncmp(topic, d->prefix, d->prefix_len) || strncmp(topic + d->prefix_len, "/v1/agents/", 11))
+	if (strncmp(topic, d->prefix, d->prefix_len) ||
+	    strncmp(topic + d->prefix_len, "/v1/agents/", 11))
 		return -1;
 	const char *c = topic + d->prefix_len + 11;
 	const char *s1 = strchr(c, '/');
@@ -117,27 +118,33 @@ static struct dcheck *find_check(struct defender *d, const char *cust, const cha
 	const struct mamori_host *H = d->host;
 	struct mamori_check *chk = H->check_find(cust, host, "defender");
 	if (!chk) {
-		struct mamori_asset_spec spec = {.struct_size = sizeof(spec), .customer = cust,
-		                                 .name = host, .type = "pc", .address = ""};
+		struct mamori_asset_spec spec = { .struct_size = sizeof(spec),
+			                          .customer = cust,
+			                          .name = host,
+			                          .type = "pc",
+			                          .address = "" };
 		int rc = H->asset_register(d, &spec);
 		if (rc == MAMORI_E_NOTFOUND) {
 			d->cnt.unknown_customer++;
 			if (may_log(d, cust, host))
-				H->log(d, MAMORI_LOG_WARNING, "report from unknown customer %s (host %s) rejected",
-				       cust, host);
+				H->log(d, MAMORI_LOG_WARNING,
+				       "report from unknown customer %s (host %s) rejected", cust,
+				       host);
 			return NULL;
 		}
 		if (rc == MAMORI_E_DENIED) {
 			d->cnt.registration_denied++;
 			if (may_log(d, cust, host))
-				H->log(d, MAMORI_LOG_WARNING,
-				       "report from unregistered host %s/%s rejected (auto_register off)", cust,
-				       host);
+				H->log(
+				    d, MAMORI_LOG_WARNING,
+				    "report from unregistered host %s/%s rejected (auto_register off)",
+				    cust, host);
 			return NULL;
 		}
 		if (rc != 0 && rc != MAMORI_E_EXISTS) {
 			if (may_log(d, cust, host))
-				H->log(d, MAMORI_LOG_ERR, "cannot register %s/%s: %s", cust, host, H->strerror(rc));
+				H->log(d, MAMORI_LOG_ERR, "cannot register %s/%s: %s", cust, host,
+				       H->strerror(rc));
 			return NULL;
 		}
 		if (rc == 0) {
@@ -152,7 +159,8 @@ static struct dcheck *find_check(struct defender *d, const char *cust, const cha
 		/* a check named "defender" of another plugin, or no template */
 		d->cnt.not_ours++;
 		if (may_log(d, cust, host))
-			H->log(d, MAMORI_LOG_WARNING, "%s/%s has no defender check of this plugin", cust, host);
+			H->log(d, MAMORI_LOG_WARNING, "%s/%s has no defender check of this plugin",
+			       cust, host);
 	}
 	return dc;
 }
@@ -199,11 +207,15 @@ static void on_report(struct defender *d, const struct mamori_msg *m, const char
 	if (v.computer_name[0] && strcasecmp(v.computer_name, host)) {
 		d->cnt.name_mismatch++;
 		if (may_log(d, cust, host))
-			H->log(d, MAMORI_LOG_NOTICE, "%s/%s reports ComputerName '%s' (topic wins)", cust,
-			       host, v.computer_name);
+			H->log(d, MAMORI_LOG_NOTICE, "%s/%s reports ComputerName '%s' (topic wins)",
+			       cust, host, v.computer_name);
 	}
-	struct mamori_result res = {.struct_size = sizeof(res), .state = v.state, .output = v.output,
-	                            .long_output = v.long_output, .perf = v.perf, .n_perf = v.n_perf};
+	struct mamori_result res = { .struct_size = sizeof(res),
+		                     .state = v.state,
+		                     .output = v.output,
+		                     .long_output = v.long_output,
+		                     .perf = v.perf,
+		                     .n_perf = v.n_perf };
 	d->cnt.accepted++;
 	submit(d, chk, &res, cust, host);
 }
@@ -218,8 +230,8 @@ static void on_status(struct defender *d, const struct mamori_msg *m, const char
 	if (m->len != 7 || memcmp(m->payload, "offline", 7)) {
 		d->cnt.bad_status++;
 		if (may_log(d, cust, host))
-			d->host->log(d, MAMORI_LOG_WARNING, "%s/%s: status is neither online nor offline",
-			             cust, host);
+			d->host->log(d, MAMORI_LOG_WARNING,
+			             "%s/%s: status is neither online nor offline", cust, host);
 		return;
 	}
 	d->cnt.status_offline++;
@@ -232,10 +244,12 @@ static void on_status(struct defender *d, const struct mamori_msg *m, const char
 	 * The freshness alarm stops until the PC reports again. */
 	int inside = dc->business_hours[0] &&
 	             d->host->calendar_is_open(dc->business_hours, d->host->now()) == 1;
-	struct mamori_result res = {.struct_size = sizeof(res),
-	                            .state = inside ? dc->pol.offline_business_state : dc->pol.offline_state,
-	                            .output = inside ? "PC offline during business hours" : "PC offline",
-	                            .flags = MAMORI_RESULT_NO_FRESHNESS};
+	struct mamori_result res = {
+		.struct_size = sizeof(res),
+		.state = inside ? dc->pol.offline_business_state : dc->pol.offline_state,
+		.output = inside ? "PC offline during business hours" : "PC offline",
+		.flags = MAMORI_RESULT_NO_FRESHNESS
+	};
 	submit(d, chk, &res, cust, host);
 }
 
@@ -272,7 +286,8 @@ static void defender_destroy(void *inst)
 	free(d);
 }
 
-static int defender_init(const struct mamori_host *host, const struct mamori_conf *conf, void **inst)
+static int defender_init(const struct mamori_host *host, const struct mamori_conf *conf,
+                         void **inst)
 {
 	char filter[512];
 	struct defender *d = calloc(1, sizeof(*d));
@@ -288,7 +303,8 @@ static int defender_init(const struct mamori_host *host, const struct mamori_con
 	snprintf(filter, sizeof(filter), "%s/v1/agents/+/+/defender", d->prefix);
 	if ((rc = host->mqtt_subscribe(d, filter, 1, on_msg, d, &d->sub_report))) {
 		if (rc == MAMORI_E_NOTSUP)
-			host->log(d, MAMORI_LOG_ERR, "agent reports arrive over MQTT: configure the mqtt section");
+			host->log(d, MAMORI_LOG_ERR,
+			          "agent reports arrive over MQTT: configure the mqtt section");
 		return rc;
 	}
 	snprintf(filter, sizeof(filter), "%s/v1/agents/+/+/status", d->prefix);
@@ -329,11 +345,11 @@ static int conf_days(struct defender *d, const struct mamori_conf *c, const char
 
 static int read_policy(struct defender *d, const struct mamori_conf *c, struct defender_policy *p)
 {
-	static const char *const days[] = {"signature_age_warning", "signature_age_critical",
-	                                   "quick_scan_age_warning", "quick_scan_age_critical",
-	                                   "full_scan_age_warning", "full_scan_age_critical"};
-	double *dst[] = {&p->sig_warn_days, &p->sig_crit_days, &p->quick_warn_days,
-	                 &p->quick_crit_days, &p->full_warn_days, &p->full_crit_days};
+	static const char *const days[] = { "signature_age_warning",  "signature_age_critical",
+		                            "quick_scan_age_warning", "quick_scan_age_critical",
+		                            "full_scan_age_warning",  "full_scan_age_critical" };
+	double *dst[] = { &p->sig_warn_days,   &p->sig_crit_days,  &p->quick_warn_days,
+		          &p->quick_crit_days, &p->full_warn_days, &p->full_crit_days };
 	int rc, b;
 	const char *cal;
 
@@ -354,9 +370,11 @@ static int read_policy(struct defender *d, const struct mamori_conf *c, struct d
 		return rc;
 	(void)cal;
 	if (p->sig_crit_days && p->sig_warn_days > p->sig_crit_days)
-		return d->host->conf_error(c, "signature_age_warning", "must not exceed the critical age");
+		return d->host->conf_error(c, "signature_age_warning",
+		                           "must not exceed the critical age");
 	if (p->quick_crit_days && p->quick_warn_days > p->quick_crit_days)
-		return d->host->conf_error(c, "quick_scan_age_warning", "must not exceed the critical age");
+		return d->host->conf_error(c, "quick_scan_age_warning",
+		                           "must not exceed the critical age");
 	return 0;
 }
 
@@ -378,7 +396,8 @@ static int defender_check_prepare(void *inst, struct mamori_check *chk,
 	if (d->host->conf_string(conf, "business_hours", &cal) == 0) {
 		if (d->host->calendar_is_open(cal, d->host->now()) == MAMORI_E_NOTFOUND) {
 			free(dc);
-			return d->host->conf_error(conf, "business_hours", "no calendar named '%s'", cal);
+			return d->host->conf_error(conf, "business_hours", "no calendar named '%s'",
+			                           cal);
 		}
 		snprintf(dc->business_hours, sizeof(dc->business_hours), "%s", cal);
 	}
@@ -404,30 +423,44 @@ static void defender_check_cancel(void *inst, struct mamori_run *run, void *run_
 	(void)inst, (void)run, (void)run_state;
 }
 
-static const struct mamori_key instance_keys[] = {{NULL, 0, 0, NULL, NULL}};
+static const struct mamori_key instance_keys[] = { { NULL, 0, 0, NULL, NULL } };
 
 static const struct mamori_key check_keys[] = {
-    {"signature_age_warning", MAMORI_KEY_INT, 0, "signature age (days) that warns; default 3", NULL},
-    {"signature_age_critical", MAMORI_KEY_INT, 0, "signature age (days) that is critical; default 7", NULL},
-    {"quick_scan_age_warning", MAMORI_KEY_INT, 0, "days since quick scan that warn; default 7", NULL},
-    {"quick_scan_age_critical", MAMORI_KEY_INT, 0, "days since quick scan, critical; default 14", NULL},
-    {"full_scan_age_warning", MAMORI_KEY_INT, 0, "days since full scan that warn; 0 = not judged (default)", NULL},
-    {"full_scan_age_critical", MAMORI_KEY_INT, 0, "days since full scan, critical; 0 = not judged", NULL},
-    {"tamper_severity", MAMORI_KEY_STRING, 0, "state when tamper protection is off; default warning", NULL},
-    {"passive_ok", MAMORI_KEY_BOOL, 0, "customer uses another antivirus: passive mode is OK", NULL},
-    {"passive_severity", MAMORI_KEY_STRING, 0, "state for passive mode when not passive_ok; default warning", NULL},
-    {"pending_severity", MAMORI_KEY_STRING, 0, "state for reboot/scan/manual steps pending; default warning", NULL},
-    {"never_scanned_severity", MAMORI_KEY_STRING, 0, "state when no quick scan ever ran; default warning", NULL},
-    {"offline_state", MAMORI_KEY_STRING, 0, "state of \"PC offline\" (agent last will) outside business hours; default ok", NULL},
-    {"offline_business_state", MAMORI_KEY_STRING, 0, "state of \"PC offline\" inside business_hours; default warning", NULL},
-    {"business_hours", MAMORI_KEY_STRING, 0, "calendar of the customer's business hours (for the offline severity)", NULL},
-    {NULL, 0, 0, NULL, NULL},
+	{ "signature_age_warning", MAMORI_KEY_INT, 0, "signature age (days) that warns; default 3",
+	  NULL },
+	{ "signature_age_critical", MAMORI_KEY_INT, 0,
+	  "signature age (days) that is critical; default 7", NULL },
+	{ "quick_scan_age_warning", MAMORI_KEY_INT, 0, "days since quick scan that warn; default 7",
+	  NULL },
+	{ "quick_scan_age_critical", MAMORI_KEY_INT, 0,
+	  "days since quick scan, critical; default 14", NULL },
+	{ "full_scan_age_warning", MAMORI_KEY_INT, 0,
+	  "days since full scan that warn; 0 = not judged (default)", NULL },
+	{ "full_scan_age_critical", MAMORI_KEY_INT, 0,
+	  "days since full scan, critical; 0 = not judged", NULL },
+	{ "tamper_severity", MAMORI_KEY_STRING, 0,
+	  "state when tamper protection is off; default warning", NULL },
+	{ "passive_ok", MAMORI_KEY_BOOL, 0, "customer uses another antivirus: passive mode is OK",
+	  NULL },
+	{ "passive_severity", MAMORI_KEY_STRING, 0,
+	  "state for passive mode when not passive_ok; default warning", NULL },
+	{ "pending_severity", MAMORI_KEY_STRING, 0,
+	  "state for reboot/scan/manual steps pending; default warning", NULL },
+	{ "never_scanned_severity", MAMORI_KEY_STRING, 0,
+	  "state when no quick scan ever ran; default warning", NULL },
+	{ "offline_state", MAMORI_KEY_STRING, 0,
+	  "state of \"PC offline\" (agent last will) outside business hours; default ok", NULL },
+	{ "offline_business_state", MAMORI_KEY_STRING, 0,
+	  "state of \"PC offline\" inside business_hours; default warning", NULL },
+	{ "business_hours", MAMORI_KEY_STRING, 0,
+	  "calendar of the customer's business hours (for the offline severity)", NULL },
+	{ NULL, 0, 0, NULL, NULL },
 };
 
-MAMORI_PLUGIN_DEFINE(.name = "defender", .version = "1.0",
-                     .description = "Windows Defender status from agent reports over MQTT (passive)",
-                     .flags = MAMORI_PLUGIN_PASSIVE, .instance_keys = instance_keys,
-                     .check_keys = check_keys, .init = defender_init, .destroy = defender_destroy,
-                     .check_prepare = defender_check_prepare,
-                     .check_release = defender_check_release, .check_start = defender_check_start,
-                     .check_cancel = defender_check_cancel);
+MAMORI_PLUGIN_DEFINE(
+        .name = "defender", .version = "1.0",
+        .description = "Windows Defender status from agent reports over MQTT (passive)",
+        .flags = MAMORI_PLUGIN_PASSIVE, .instance_keys = instance_keys, .check_keys = check_keys,
+        .init = defender_init, .destroy = defender_destroy, .check_prepare = defender_check_prepare,
+        .check_release = defender_check_release, .check_start = defender_check_start,
+        .check_cancel = defender_check_cancel);

@@ -14,8 +14,8 @@
 #include <string.h>
 
 static const char *const reject_names[DEF_R__COUNT] = {
-	[DEF_ACCEPTED] = "accepted", [DEF_R_JSON] = "json",     [DEF_R_NOT_OBJECT] = "not_object",
-	[DEF_R_SCHEMA] = "schema",   [DEF_R_TYPE] = "type",     [DEF_R_RANGE] = "range",
+	[DEF_ACCEPTED] = "accepted", [DEF_R_JSON] = "json", [DEF_R_NOT_OBJECT] = "not_object",
+	[DEF_R_SCHEMA] = "schema",   [DEF_R_TYPE] = "type", [DEF_R_RANGE] = "range",
 	[DEF_R_MISSING] = "missing", [DEF_R_DATE] = "date",
 };
 
@@ -27,23 +27,23 @@ const char *defender_reject_name(enum defender_reject r)
 void defender_policy_default(struct defender_policy *p)
 {
 	*p = (struct defender_policy){
-	    .sig_warn_days = 3,
-	    .sig_crit_days = 7,
-	    .quick_warn_days = 7,
-	    .quick_crit_days = 14,
-	    .never_scanned_state = MAMORI_WARNING,
-	    .tamper_state = MAMORI_WARNING,
-	    .passive_state = MAMORI_WARNING,
-	    .pending_state = MAMORI_WARNING,
-	    .offline_state = MAMORI_OK,
-	    .offline_business_state = MAMORI_WARNING,
-	    .max_size = JSONW_DEFAULT_MAX_SIZE,
+		.sig_warn_days = 3,
+		.sig_crit_days = 7,
+		.quick_warn_days = 7,
+		.quick_crit_days = 14,
+		.never_scanned_state = MAMORI_WARNING,
+		.tamper_state = MAMORI_WARNING,
+		.passive_state = MAMORI_WARNING,
+		.pending_state = MAMORI_WARNING,
+		.offline_state = MAMORI_OK,
+		.offline_business_state = MAMORI_WARNING,
+		.max_size = JSONW_DEFAULT_MAX_SIZE,
 	};
 }
 
 int defender_state_parse(const char *s)
 {
-	static const char *const names[] = {"ok", "warning", "critical", "unknown"};
+	static const char *const names[] = { "ok", "warning", "critical", "unknown" };
 	for (int i = 0; i < 4; i++)
 		if (!strcmp(s, names[i]))
 			return i;
@@ -79,7 +79,7 @@ static int digits(const char *s, int n, long *out)
 static int parse_rfc3339(const char *s, double *out)
 {
 	long y, mo, d, h, mi, se, oh = 0, om = 0;
-	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	if (strlen(s) < 20 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
 	    s[7] != '-' || digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
 	    digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
@@ -101,7 +101,8 @@ static int parse_rfc3339(const char *s, double *out)
 		p++;
 	else if (*p == '+' || *p == '-') {
 		sign = *p == '-' ? -1 : 1;
-		if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 23 || om > 59)
+		if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 23 ||
+		    om > 59)
 			return -1;
 		p += 6;
 	} else
@@ -230,24 +231,54 @@ static int read_date(const cJSON *o, const char *k, double *out, int *has,
  * is the member itself, so the jsonw_get_* helpers keep their checks.
  * Duplicate keys never get here (jsonw_parse rejects them). */
 enum fkey {
-	K_SCHEMA, K_SIG_AGE, K_QUICK, K_FULL, K_CSTATE, K_AS_AGE, K_NIS_AGE, K_AMSERVICE, K_AV,
-	K_RTP, K_AS, K_BEHAVIOR, K_IOAV, K_ONACCESS, K_NIS, K_TAMPER, K_OUTOFDATE, K_MODE, K_NAME,
-	K_TS, K_SIG_UPDATED, K__COUNT
+	K_SCHEMA,
+	K_SIG_AGE,
+	K_QUICK,
+	K_FULL,
+	K_CSTATE,
+	K_AS_AGE,
+	K_NIS_AGE,
+	K_AMSERVICE,
+	K_AV,
+	K_RTP,
+	K_AS,
+	K_BEHAVIOR,
+	K_IOAV,
+	K_ONACCESS,
+	K_NIS,
+	K_TAMPER,
+	K_OUTOFDATE,
+	K_MODE,
+	K_NAME,
+	K_TS,
+	K_SIG_UPDATED,
+	K__COUNT
 };
-#define FKEY(id, text) [id] = {text, sizeof(text) - 1}
+#define FKEY(id, text) [id] = { text, sizeof(text) - 1 }
 static const struct {
 	const char *text;
 	size_t len;
 } fkeys[K__COUNT] = {
-	FKEY(K_SCHEMA, "schema"), FKEY(K_SIG_AGE, "AntivirusSignatureAge"),
-	FKEY(K_QUICK, "QuickScanAge"), FKEY(K_FULL, "FullScanAge"), FKEY(K_CSTATE, "ComputerState"),
-	FKEY(K_AS_AGE, "AntispywareSignatureAge"), FKEY(K_NIS_AGE, "NISSignatureAge"),
-	FKEY(K_AMSERVICE, "AMServiceEnabled"), FKEY(K_AV, "AntivirusEnabled"),
-	FKEY(K_RTP, "RealTimeProtectionEnabled"), FKEY(K_AS, "AntispywareEnabled"),
-	FKEY(K_BEHAVIOR, "BehaviorMonitorEnabled"), FKEY(K_IOAV, "IoavProtectionEnabled"),
-	FKEY(K_ONACCESS, "OnAccessProtectionEnabled"), FKEY(K_NIS, "NISEnabled"),
-	FKEY(K_TAMPER, "IsTamperProtected"), FKEY(K_OUTOFDATE, "DefenderSignaturesOutOfDate"),
-	FKEY(K_MODE, "AMRunningMode"), FKEY(K_NAME, "ComputerName"), FKEY(K_TS, "ts"),
+	FKEY(K_SCHEMA, "schema"),
+	FKEY(K_SIG_AGE, "AntivirusSignatureAge"),
+	FKEY(K_QUICK, "QuickScanAge"),
+	FKEY(K_FULL, "FullScanAge"),
+	FKEY(K_CSTATE, "ComputerState"),
+	FKEY(K_AS_AGE, "AntispywareSignatureAge"),
+	FKEY(K_NIS_AGE, "NISSignatureAge"),
+	FKEY(K_AMSERVICE, "AMServiceEnabled"),
+	FKEY(K_AV, "AntivirusEnabled"),
+	FKEY(K_RTP, "RealTimeProtectionEnabled"),
+	FKEY(K_AS, "AntispywareEnabled"),
+	FKEY(K_BEHAVIOR, "BehaviorMonitorEnabled"),
+	FKEY(K_IOAV, "IoavProtectionEnabled"),
+	FKEY(K_ONACCESS, "OnAccessProtectionEnabled"),
+	FKEY(K_NIS, "NISEnabled"),
+	FKEY(K_TAMPER, "IsTamperProtected"),
+	FKEY(K_OUTOFDATE, "DefenderSignaturesOutOfDate"),
+	FKEY(K_MODE, "AMRunningMode"),
+	FKEY(K_NAME, "ComputerName"),
+	FKEY(K_TS, "ts"),
 	FKEY(K_SIG_UPDATED, "AntivirusSignatureLastUpdated"),
 };
 #undef FKEY
@@ -304,13 +335,10 @@ static int read_report(const cJSON *o, struct report *r, struct defender_verdict
 	if (read_u32(F(K_AS_AGE), 0, &tmp, &dummy, v) || read_u32(F(K_NIS_AGE), 0, &tmp, &dummy, v))
 		return -1;
 	if (read_bool(F(K_AMSERVICE), 1, &r->am_service, v) ||
-	    read_bool(F(K_AV), 1, &r->antivirus, v) ||
-	    read_bool(F(K_RTP), 1, &r->realtime, v) ||
+	    read_bool(F(K_AV), 1, &r->antivirus, v) || read_bool(F(K_RTP), 1, &r->realtime, v) ||
 	    read_bool(F(K_AS), 0, &r->antispyware, v) ||
-	    read_bool(F(K_BEHAVIOR), 0, &r->behavior, v) ||
-	    read_bool(F(K_IOAV), 0, &r->ioav, v) ||
-	    read_bool(F(K_ONACCESS), 0, &r->onaccess, v) ||
-	    read_bool(F(K_NIS), 0, &r->nis, v) ||
+	    read_bool(F(K_BEHAVIOR), 0, &r->behavior, v) || read_bool(F(K_IOAV), 0, &r->ioav, v) ||
+	    read_bool(F(K_ONACCESS), 0, &r->onaccess, v) || read_bool(F(K_NIS), 0, &r->nis, v) ||
 	    read_bool(F(K_TAMPER), 0, &r->tamper, v) ||
 	    read_bool(F(K_OUTOFDATE), 0, &r->sig_out_of_date, v))
 		return -1;
@@ -402,16 +430,17 @@ static void judge_computer_state(const struct report *r, const struct defender_p
 		unsigned bit;
 		const char *words;
 	} bits[] = {
-	    {0x1, "full scan required"},      {0x2, "reboot pending"},
-	    {0x4, "manual steps required"},   {0x8, "offline scan required"},
-	    {0x10, "critical failure"},
+		{ 0x1, "full scan required" },    { 0x2, "reboot pending" },
+		{ 0x4, "manual steps required" }, { 0x8, "offline scan required" },
+		{ 0x10, "critical failure" },
 	};
 	if (!r->has_state)
 		return;
 	unsigned cs = (unsigned)r->computer_state;
 	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
 		if (cs & bits[i].bit)
-			add(ps, bits[i].bit == 0x10 ? MAMORI_CRITICAL : p->pending_state, bits[i].words, 0);
+			add(ps, bits[i].bit == 0x10 ? MAMORI_CRITICAL : p->pending_state,
+			    bits[i].words, 0);
 	if (cs & ~0x1Fu)
 		add(ps, MAMORI_WARNING, "unknown computer state bits %.0f", (double)(cs & ~0x1Fu));
 }
@@ -425,7 +454,8 @@ static int is_passive(const char *mode)
 static void judge_protection(const struct report *r, const struct defender_policy *p,
                              struct problems *ps, char *note, size_t note_size)
 {
-	int stopped = r->am_service == 0 || (r->running_mode && !strcmp(r->running_mode, "Not running"));
+	int stopped =
+	    r->am_service == 0 || (r->running_mode && !strcmp(r->running_mode, "Not running"));
 	if (stopped) {
 		/* everything else is off as a consequence; say the cause only */
 		add(ps, MAMORI_CRITICAL, "antimalware service not running", 0);
@@ -436,7 +466,8 @@ static void judge_protection(const struct report *r, const struct defender_polic
 		if (p->passive_ok)
 			snprintf(note, note_size, "passive mode (other antivirus in use)");
 		else
-			add(ps, p->passive_state, "Defender in passive mode (another antivirus?)", 0);
+			add(ps, p->passive_state, "Defender in passive mode (another antivirus?)",
+			    0);
 		return;
 	}
 	if (r->antivirus == 0)
@@ -458,7 +489,7 @@ static void judge_protection(const struct report *r, const struct defender_polic
 static int severity_rank(int st)
 {
 	/* CRITICAL > UNKNOWN > WARNING > OK for ordering and the overall state */
-	static const int rank[] = {0, 1, 3, 2};
+	static const int rank[] = { 0, 1, 3, 2 };
 	return st >= 0 && st <= 3 ? rank[st] : 2;
 }
 
@@ -476,9 +507,11 @@ static void set_age_perf(struct mamori_perfdata *pd, const char *label, double a
 		pd->value = age;
 	/* ">= N alerts" is the Monitoring Plugins range "@N:" (inside N..inf) */
 	if (warn > 0)
-		pd->warn = (struct mamori_range){.start = warn, .set = 1, .end_inf = 1, .inside = 1};
+		pd->warn =
+		    (struct mamori_range){ .start = warn, .set = 1, .end_inf = 1, .inside = 1 };
 	if (crit > 0)
-		pd->crit = (struct mamori_range){.start = crit, .set = 1, .end_inf = 1, .inside = 1};
+		pd->crit =
+		    (struct mamori_range){ .start = crit, .set = 1, .end_inf = 1, .inside = 1 };
 }
 
 static void write_output(const struct report *r, const struct problems *ps, const char *note,
@@ -495,15 +528,17 @@ static void write_output(const struct report *r, const struct problems *ps, cons
 	for (int rank = 3; rank >= 0; rank--)
 		for (size_t i = 0; i < ps->n; i++)
 			if (severity_rank(ps->state[i]) == rank && off < sizeof(v->output))
-				off += (size_t)snprintf(v->output + off, sizeof(v->output) - off, "%s%s",
-				                        off ? "; " : "", ps->text[i]);
+				off += (size_t)snprintf(v->output + off, sizeof(v->output) - off,
+				                        "%s%s", off ? "; " : "", ps->text[i]);
 	if (worst == MAMORI_OK && off == 0) {
 		char scan[48] = "";
 		if (r->has_quick && r->quick_age != DEFENDER_NEVER)
 			snprintf(scan, sizeof(scan), ", quick scan %.0f day%s ago", r->quick_age,
 			         plural(r->quick_age));
-		snprintf(v->output, sizeof(v->output), "Defender OK: %s, signatures %.0f day%s old%s",
-		         note[0] ? note : "real-time protection on", r->sig_age, plural(r->sig_age), scan);
+		snprintf(v->output, sizeof(v->output),
+		         "Defender OK: %s, signatures %.0f day%s old%s",
+		         note[0] ? note : "real-time protection on", r->sig_age, plural(r->sig_age),
+		         scan);
 	} else if (note[0] && off < sizeof(v->output)) {
 		snprintf(v->output + off, sizeof(v->output) - off, "; %s", note);
 	}
@@ -512,7 +547,7 @@ static void write_output(const struct report *r, const struct problems *ps, cons
 int defender_judge(const void *payload, size_t len, const struct defender_policy *p,
                    struct defender_verdict *v)
 {
-	struct jsonw_limits lim = {.max_size = p->max_size};
+	struct jsonw_limits lim = { .max_size = p->max_size };
 	struct jsonw_error je;
 	struct report r;
 	struct problems ps;
@@ -526,7 +561,8 @@ int defender_judge(const void *payload, size_t len, const struct defender_policy
 	root = jsonw_parse(payload, len, &lim, &je);
 	if (!root) {
 		v->json_err = je.code;
-		snprintf(v->reason, sizeof(v->reason), "%s at byte %zu", jsonw_strerror(je.code), je.offset);
+		snprintf(v->reason, sizeof(v->reason), "%s at byte %zu", jsonw_strerror(je.code),
+		         je.offset);
 		v->reject = DEF_R_JSON;
 		goto out;
 	}
@@ -547,14 +583,15 @@ int defender_judge(const void *payload, size_t len, const struct defender_policy
 	write_output(&r, &ps, note, v);
 	snprintf(v->long_output, sizeof(v->long_output), "engine mode %s; computer state %.0f",
 	         r.running_mode ? r.running_mode : "?", r.has_state ? r.computer_state : 0);
-	set_age_perf(&v->perf[0], "signature_age_days", r.sig_age, p->sig_warn_days, p->sig_crit_days);
+	set_age_perf(&v->perf[0], "signature_age_days", r.sig_age, p->sig_warn_days,
+	             p->sig_crit_days);
 	v->n_perf = 1;
 	if (r.has_quick)
 		set_age_perf(&v->perf[v->n_perf++], "quick_scan_age_days", r.quick_age,
 		             p->quick_warn_days, p->quick_crit_days);
 	if (r.has_full)
-		set_age_perf(&v->perf[v->n_perf++], "full_scan_age_days", r.full_age, p->full_warn_days,
-		             p->full_crit_days);
+		set_age_perf(&v->perf[v->n_perf++], "full_scan_age_days", r.full_age,
+		             p->full_warn_days, p->full_crit_days);
 	rc = 0;
 out:
 	cJSON_Delete(root);

@@ -20,7 +20,7 @@
 #include "util/jsonw.h"
 
 #define DEFENDER_SCHEMA "mamori.defender/1"
-#define DEFENDER_NEVER 4294967295.0
+#define DEFENDER_NEVER  4294967295.0
 
 struct defender_policy {
 	double sig_warn_days;       /* signature_age_warning, default 3 (>= alerts) */
@@ -45,26 +45,26 @@ int defender_state_parse(const char *s);
 
 enum defender_reject {
 	DEF_ACCEPTED = 0,
-	DEF_R_JSON,         /* refused by jsonw (size, UTF-8, depth, syntax, dup key) */
-	DEF_R_NOT_OBJECT,   /* valid JSON but not an object */
-	DEF_R_SCHEMA,       /* schema missing or not mamori.defender/1 */
-	DEF_R_TYPE,         /* a known field has the wrong type */
-	DEF_R_RANGE,        /* a number out of range */
-	DEF_R_MISSING,      /* a required field is absent */
-	DEF_R_DATE,         /* a date in neither RFC 3339 nor \/Date(ms)\/ form */
+	DEF_R_JSON,       /* refused by jsonw (size, UTF-8, depth, syntax, dup key) */
+	DEF_R_NOT_OBJECT, /* valid JSON but not an object */
+	DEF_R_SCHEMA,     /* schema missing or not mamori.defender/1 */
+	DEF_R_TYPE,       /* a known field has the wrong type */
+	DEF_R_RANGE,      /* a number out of range */
+	DEF_R_MISSING,    /* a required field is absent */
+	DEF_R_DATE,       /* a date in neither RFC 3339 nor \/Date(ms)\/ form */
 	DEF_R__COUNT
 };
 
 struct defender_verdict {
-	enum defender_reject reject;    /* DEF_ACCEPTED or why not */
-	enum jsonw_err json_err;        /* when reject == DEF_R_JSON */
-	char reason[160];               /* rejection detail, plain words */
-	int state;                      /* enum mamori_state, when accepted */
+	enum defender_reject reject; /* DEF_ACCEPTED or why not */
+	enum jsonw_err json_err;     /* when reject == DEF_R_JSON */
+	char reason[160];            /* rejection detail, plain words */
+	int state;                   /* enum mamori_state, when accepted */
 	char output[512];
 	char long_output[512];
 	struct mamori_perfdata perf[3]; /* labels/uom point to string literals */
 	size_t n_perf;
-	char computer_name[64];         /* as reported (never trusted) */
+	char computer_name[64]; /* as reported (never trusted) */
 };
 
 /* Judge one report.  Returns 0 when accepted (v->state etc. set), or

@@ -37,20 +37,20 @@ enum dt_kind {
 
 /* Outcome class of one TXT query, distinguished in the output. */
 enum dt_status {
-	DT_ST_OK,        /* answer with at least one TXT record */
-	DT_ST_NXDOMAIN,  /* the name does not exist */
-	DT_ST_NODATA,    /* the name exists, no TXT record */
-	DT_ST_SERVFAIL,  /* server failure (DNSSEC bogus, broken zone...) */
-	DT_ST_TIMEOUT,   /* no answer in time */
-	DT_ST_REFUSED,   /* the server answered REFUSED */
+	DT_ST_OK,          /* answer with at least one TXT record */
+	DT_ST_NXDOMAIN,    /* the name does not exist */
+	DT_ST_NODATA,      /* the name exists, no TXT record */
+	DT_ST_SERVFAIL,    /* server failure (DNSSEC bogus, broken zone...) */
+	DT_ST_TIMEOUT,     /* no answer in time */
+	DT_ST_REFUSED,     /* the server answered REFUSED */
 	DT_ST_CONNREFUSED, /* nothing listens at the server's address */
-	DT_ST_ERROR,     /* anything else (malformed answer, ...) */
-	DT_ST_CANCELLED, /* channel destroyed; never reported */
+	DT_ST_ERROR,       /* anything else (malformed answer, ...) */
+	DT_ST_CANCELLED,   /* channel destroyed; never reported */
 };
 
 /* One TXT record: its strings concatenated; may hold any byte, even NUL. */
 struct dt_txt {
-	char *data;   /* NUL-terminated copy for convenience */
+	char *data; /* NUL-terminated copy for convenience */
 	size_t len;
 };
 
@@ -61,7 +61,7 @@ struct dt_txtset {
 
 /* Limits on what one answer may make us keep (garbage defence). */
 #define DT_MAX_RECORDS 64
-#define DT_MAX_TOTAL (64 * 1024)
+#define DT_MAX_TOTAL   (64 * 1024)
 
 /* ---- txt.c ---- */
 int dns_txt__set_from_ares(struct dt_txtset *set, const struct ares_txt_ext *list);
@@ -96,8 +96,7 @@ int dns_txt__worse(int a, int b);
 struct dt_inst;
 struct dt_chan;
 struct dt_query;
-typedef void (*dt_query_cb)(struct dt_query *q, int status, const struct dt_txtset *set,
-                            void *ud);
+typedef void (*dt_query_cb)(struct dt_query *q, int status, const struct dt_txtset *set, void *ud);
 
 struct dt_resolver_opts {
 	int timeout_ms;
@@ -109,7 +108,7 @@ struct dt_inst {
 	const struct mamori_host *host;
 	struct dt_resolver_opts opts;
 	struct dt_chan *chans;
-	int ares_ready;     /* ares_library_init succeeded */
+	int ares_ready; /* ares_library_init succeeded */
 };
 
 /* Get (create on first use) the channel of `server` ("" or NULL: system
@@ -135,16 +134,16 @@ void dns_txt__qlist_detach(struct dt_qlist *l);
 struct dt_check {
 	struct dt_inst *in;
 	struct mamori_check *chk;
-	int kind;             /* enum dt_kind */
-	char *qname;          /* the name queried (with _dmarc. / selector) */
-	char *server;         /* canonical "ip:port", NULL: system resolver */
+	int kind;     /* enum dt_kind */
+	char *qname;  /* the name queried (with _dmarc. / selector) */
+	char *server; /* canonical "ip:port", NULL: system resolver */
 	char *expect;
 	size_t expect_len;
 	regex_t re;
 	int re_ok;
 	struct dt_chan *chan;
-	int on_change;        /* state raised when the content changed */
-	int dmarc_none;       /* state for DMARC p=none */
+	int on_change;         /* state raised when the content changed */
+	int dmarc_none;        /* state for DMARC p=none */
 	struct dt_txtset last; /* content seen by the previous run */
 	int has_last;
 };
@@ -159,10 +158,10 @@ void dns_txt__run_cancel(struct dt_run *r);
 
 /* Per-run SPF evaluation state. */
 struct dt_spf {
-	int lookups;        /* terms that cost a DNS lookup, includes followed */
-	int final_all;      /* qualifier char of the effective `all`, 0: none */
-	int redirected;     /* the effective all came through redirect= */
-	int not_followed;   /* includes skipped (macros or over the limit) */
+	int lookups;      /* terms that cost a DNS lookup, includes followed */
+	int final_all;    /* qualifier char of the effective `all`, 0: none */
+	int redirected;   /* the effective all came through redirect= */
+	int not_followed; /* includes skipped (macros or over the limit) */
 };
 
 /* Is this record an SPF record ("v=spf1" then space or end)? */

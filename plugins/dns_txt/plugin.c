@@ -17,35 +17,39 @@
 #include "dns_txt.h"
 
 #define DEFAULT_TIMEOUT_MS 2000
-#define DEFAULT_TRIES 2
+#define DEFAULT_TRIES      2
 
 static const struct mamori_key instance_keys[] = {
-	{"query_timeout", MAMORI_KEY_DURATION, 0,
-	 "c-ares timeout of one try (default 2s); the check's timeout still bounds the run", NULL},
-	{"tries", MAMORI_KEY_INT, 0, "tries per server before a query times out (default 2)", NULL},
-	{NULL, 0, 0, NULL, NULL},
+	{ "query_timeout", MAMORI_KEY_DURATION, 0,
+	  "c-ares timeout of one try (default 2s); the check's timeout still bounds the run",
+	  NULL },
+	{ "tries", MAMORI_KEY_INT, 0, "tries per server before a query times out (default 2)",
+	  NULL },
+	{ NULL, 0, 0, NULL, NULL },
 };
 
 static const struct mamori_key check_keys[] = {
-	{"record", MAMORI_KEY_STRING, 0,
-	 "owner name to query; the domain for spf/dmarc/dkim (default: the asset address)", NULL},
-	{"kind", MAMORI_KEY_STRING, 0,
-	 "exists (default), equals, contains, regex, spf, dmarc, dkim", NULL},
-	{"expect", MAMORI_KEY_STRING, 0, "value for equals/contains, POSIX ERE for regex", NULL},
-	{"selector", MAMORI_KEY_STRING, 0, "DKIM selector (kind dkim)", NULL},
-	{"server", MAMORI_KEY_STRING, 0, "DNS server ip[:port] or [ipv6]:port (default: system)",
-	 NULL},
-	{"on_change", MAMORI_KEY_STRING, 0,
-	 "state when the content changes: ok, warning, critical (default warning, ok for "
-	 "spf/dmarc/dkim)", NULL},
-	{"dmarc_none", MAMORI_KEY_STRING, 0, "state for DMARC p=none (default warning)", NULL},
-	{NULL, 0, 0, NULL, NULL},
+	{ "record", MAMORI_KEY_STRING, 0,
+	  "owner name to query; the domain for spf/dmarc/dkim (default: the asset address)", NULL },
+	{ "kind", MAMORI_KEY_STRING, 0,
+	  "exists (default), equals, contains, regex, spf, dmarc, dkim", NULL },
+	{ "expect", MAMORI_KEY_STRING, 0, "value for equals/contains, POSIX ERE for regex", NULL },
+	{ "selector", MAMORI_KEY_STRING, 0, "DKIM selector (kind dkim)", NULL },
+	{ "server", MAMORI_KEY_STRING, 0, "DNS server ip[:port] or [ipv6]:port (default: system)",
+	  NULL },
+	{ "on_change", MAMORI_KEY_STRING, 0,
+	  "state when the content changes: ok, warning, critical (default warning, ok for "
+	  "spf/dmarc/dkim)",
+	  NULL },
+	{ "dmarc_none", MAMORI_KEY_STRING, 0, "state for DMARC p=none (default warning)", NULL },
+	{ NULL, 0, 0, NULL, NULL },
 };
 
-static const char *const kind_names[] = {[DT_EXISTS] = "exists", [DT_EQUALS] = "equals",
-                                         [DT_CONTAINS] = "contains", [DT_REGEX] = "regex",
-                                         [DT_SPF] = "spf", [DT_DMARC] = "dmarc",
-                                         [DT_DKIM] = "dkim"};
+static const char *const kind_names[] = {
+	[DT_EXISTS] = "exists", [DT_EQUALS] = "equals", [DT_CONTAINS] = "contains",
+	[DT_REGEX] = "regex",   [DT_SPF] = "spf",       [DT_DMARC] = "dmarc",
+	[DT_DKIM] = "dkim"
+};
 
 static int dt_init(const struct mamori_host *host, const struct mamori_conf *conf, void **inst)
 {
@@ -176,7 +180,8 @@ static void check_free(struct dt_check *c)
 	free(c);
 }
 
-static int prep_kind(struct dt_check *c, const struct mamori_host *h, const struct mamori_conf *conf)
+static int prep_kind(struct dt_check *c, const struct mamori_host *h,
+                     const struct mamori_conf *conf)
 {
 	const char *kind = "exists", *expect = NULL;
 	int need_expect, rc;
@@ -186,8 +191,10 @@ static int prep_kind(struct dt_check *c, const struct mamori_host *h, const stru
 		if (strcmp(kind, kind_names[c->kind]) == 0)
 			break;
 	if (c->kind > DT_DKIM)
-		return h->conf_error(conf, "kind", "unknown kind \"%s\" (exists, equals, contains, "
-		                                    "regex, spf, dmarc, dkim)", kind);
+		return h->conf_error(conf, "kind",
+		                     "unknown kind \"%s\" (exists, equals, contains, "
+		                     "regex, spf, dmarc, dkim)",
+		                     kind);
 	h->conf_string(conf, "expect", &expect);
 	need_expect = c->kind == DT_EQUALS || c->kind == DT_CONTAINS || c->kind == DT_REGEX;
 	if (need_expect && !expect)
@@ -217,7 +224,8 @@ static int prep_kind(struct dt_check *c, const struct mamori_host *h, const stru
 
 /* The default record is the asset's address, or the asset's name for an
  * asset of type "domain" (whose name is its domain). */
-static int prep_name(struct dt_check *c, const struct mamori_host *h, const struct mamori_conf *conf)
+static int prep_name(struct dt_check *c, const struct mamori_host *h,
+                     const struct mamori_conf *conf)
 {
 	const struct mamori_check_info *ci = h->check_info(c->chk);
 	const char *rec = ci && ci->address ? ci->address : "", *sel = NULL;
@@ -228,7 +236,8 @@ static int prep_name(struct dt_check *c, const struct mamori_host *h, const stru
 
 	h->conf_string(conf, "record", &rec);
 	if (rec[0] == '\0')
-		return h->conf_error(conf, "record", "`record` is required (the asset has no address)");
+		return h->conf_error(conf, "record",
+		                     "`record` is required (the asset has no address)");
 	if (!name_ok(rec))
 		return h->conf_error(conf, "record", "`record` is not a valid DNS name");
 	h->conf_string(conf, "selector", &sel);
@@ -250,8 +259,8 @@ static int prep_name(struct dt_check *c, const struct mamori_host *h, const stru
 	else
 		snprintf(c->qname, need, "%.*s", (int)rn, rec);
 	if (!name_ok(c->qname))
-		return h->conf_error(conf, sel ? "selector" : "record", "\"%s\" is not a valid DNS name",
-		                     c->qname);
+		return h->conf_error(conf, sel ? "selector" : "record",
+		                     "\"%s\" is not a valid DNS name", c->qname);
 	return 0;
 }
 
@@ -264,12 +273,14 @@ static int prep_states(struct dt_check *c, const struct mamori_host *h,
 	c->dmarc_none = MAMORI_WARNING;
 	h->conf_string(conf, "on_change", &oc);
 	if (oc && (c->on_change = state_parse(oc)) < 0)
-		return h->conf_error(conf, "on_change", "on_change must be ok, warning or critical");
+		return h->conf_error(conf, "on_change",
+		                     "on_change must be ok, warning or critical");
 	h->conf_string(conf, "dmarc_none", &dn);
 	if (dn && c->kind != DT_DMARC)
 		return h->conf_error(conf, "dmarc_none", "`dmarc_none` is only used by kind dmarc");
 	if (dn && (c->dmarc_none = state_parse(dn)) < 0)
-		return h->conf_error(conf, "dmarc_none", "dmarc_none must be ok, warning or critical");
+		return h->conf_error(conf, "dmarc_none",
+		                     "dmarc_none must be ok, warning or critical");
 	return 0;
 }
 
@@ -292,8 +303,8 @@ static int prep_server(struct dt_check *c, const struct mamori_host *h,
 	}
 	rc = dns_txt__chan_get(c->in, c->server, &c->chan);
 	if (rc)
-		return h->conf_error(conf, srv ? "server" : "record", "cannot set up the resolver: %s",
-		                     h->strerror(rc));
+		return h->conf_error(conf, srv ? "server" : "record",
+		                     "cannot set up the resolver: %s", h->strerror(rc));
 	return 0;
 }
 

@@ -16,7 +16,7 @@
 
 #include "dns_txt.h"
 
-#define MAX_TAGS 32
+#define MAX_TAGS     32
 #define MIN_RSA_BITS 1024 /* RFC 8301 3.2: verifiers must not accept less */
 
 struct tag {
@@ -111,12 +111,13 @@ void dns_txt__dmarc_judge(const struct dt_txtset *set, int none_state, struct dt
 		if (dns_txt__is_dmarc(&set->v[i]) && found++ == 0)
 			rec = &set->v[i];
 	if (!rec) {
-		dns_txt__raise(v, MAMORI_CRITICAL, "no DMARC record (no TXT starting with v=DMARC1)");
+		dns_txt__raise(v, MAMORI_CRITICAL,
+		               "no DMARC record (no TXT starting with v=DMARC1)");
 		return;
 	}
 	if (found > 1) {
-		dns_txt__raise(v, MAMORI_CRITICAL, "%zu DMARC records, receivers ignore all of them",
-		               found);
+		dns_txt__raise(v, MAMORI_CRITICAL,
+		               "%zu DMARC records, receivers ignore all of them", found);
 		return;
 	}
 	n = tags_parse(rec->data, rec->len, t, MAX_TAGS);
@@ -131,7 +132,8 @@ void dns_txt__dmarc_judge(const struct dt_txtset *set, int none_state, struct dt
 		return;
 	}
 	if (val_is(p, "none"))
-		dns_txt__raise(v, none_state, "DMARC p=none: monitoring only, spoofed mail is delivered");
+		dns_txt__raise(v, none_state,
+		               "DMARC p=none: monitoring only, spoofed mail is delivered");
 	sp = tag_get(t, n, "sp");
 	if (sp && !dmarc_policy_ok(sp))
 		dns_txt__raise(v, MAMORI_WARNING, "DMARC record has an invalid sp= policy");
@@ -242,8 +244,10 @@ void dns_txt__dkim_judge(const struct dt_txtset *set, struct dt_verdict *v)
 		return;
 	}
 	if (set->n > 1)
-		dns_txt__raise(v, MAMORI_WARNING, "%zu TXT records at the selector, verifiers may "
-		                                  "pick any", set->n);
+		dns_txt__raise(v, MAMORI_WARNING,
+		               "%zu TXT records at the selector, verifiers may "
+		               "pick any",
+		               set->n);
 	rec = &set->v[0];
 	n = tags_parse(rec->data, rec->len, t, MAX_TAGS);
 	if (n < 1 || memchr(rec->data, '\0', rec->len)) {

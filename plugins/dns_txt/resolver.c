@@ -24,8 +24,8 @@
 
 #include "dns_txt.h"
 
-#define DNS_CLASS_IN 1
-#define DNS_TYPE_TXT 16
+#define DNS_CLASS_IN  1
+#define DNS_TYPE_TXT  16
 #define EDNS_UDP_SIZE 1232 /* the DNS flag day 2020 value: no IP fragments */
 
 struct dt_sock {
@@ -36,7 +36,7 @@ struct dt_sock {
 struct dt_chan {
 	struct dt_inst *in;
 	struct dt_chan *next;
-	char *server;          /* "" for the system resolver */
+	char *server; /* "" for the system resolver */
 	int refs;
 	ares_channel ares;
 	int ares_ok;
@@ -262,25 +262,16 @@ static void q_unlink(struct dt_query *q)
 static int map_status(int status)
 {
 	switch (status) {
-	case ARES_SUCCESS:
-		return DT_ST_OK;
-	case ARES_ENOTFOUND:
-		return DT_ST_NXDOMAIN;
-	case ARES_ENODATA:
-		return DT_ST_NODATA;
-	case ARES_ESERVFAIL:
-		return DT_ST_SERVFAIL;
-	case ARES_ETIMEOUT:
-		return DT_ST_TIMEOUT;
-	case ARES_ECONNREFUSED:
-		return DT_ST_CONNREFUSED;
-	case ARES_EREFUSED:
-		return DT_ST_REFUSED;
+	case ARES_SUCCESS: return DT_ST_OK;
+	case ARES_ENOTFOUND: return DT_ST_NXDOMAIN;
+	case ARES_ENODATA: return DT_ST_NODATA;
+	case ARES_ESERVFAIL: return DT_ST_SERVFAIL;
+	case ARES_ETIMEOUT: return DT_ST_TIMEOUT;
+	case ARES_ECONNREFUSED: return DT_ST_CONNREFUSED;
+	case ARES_EREFUSED: return DT_ST_REFUSED;
 	case ARES_EDESTRUCTION:
-	case ARES_ECANCELLED:
-		return DT_ST_CANCELLED;
-	default:
-		return DT_ST_ERROR;
+	case ARES_ECANCELLED: return DT_ST_CANCELLED;
+	default: return DT_ST_ERROR;
 	}
 }
 
@@ -288,7 +279,7 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 {
 	struct dt_query *q = arg;
 	struct ares_txt_ext *list = NULL;
-	struct dt_txtset set = {NULL, 0};
+	struct dt_txtset set = { NULL, 0 };
 	int st;
 
 	(void)timeouts;

@@ -26,8 +26,8 @@ struct dt_run {
 	struct timespec t0;
 	int busy;
 	int done;
-	int top_st;            /* dt_status of the first query */
-	struct dt_txtset top;  /* its records */
+	int top_st;           /* dt_status of the first query */
+	struct dt_txtset top; /* its records */
 	struct dt_spf spf;
 	struct dt_verdict v;
 };
@@ -37,7 +37,7 @@ static void maybe_finish(struct dt_run *r);
 
 static const char *state_word(int st)
 {
-	static const char *const w[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+	static const char *const w[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
 
 	return st >= 0 && st <= 3 ? w[st] : "UNKNOWN";
 }
@@ -47,14 +47,11 @@ static const char *state_word(int st)
 static int status_state(int st)
 {
 	switch (st) {
-	case DT_ST_OK:
-		return MAMORI_OK;
+	case DT_ST_OK: return MAMORI_OK;
 	case DT_ST_NXDOMAIN:
 	case DT_ST_NODATA:
-	case DT_ST_SERVFAIL:
-		return MAMORI_CRITICAL;
-	default:
-		return MAMORI_UNKNOWN;
+	case DT_ST_SERVFAIL: return MAMORI_CRITICAL;
+	default: return MAMORI_UNKNOWN;
 	}
 }
 
@@ -64,8 +61,7 @@ static void raise_status(struct dt_run *r, const char *what, const char *name, i
 	int temp = status_state(st) == MAMORI_UNKNOWN;
 
 	dns_txt__raise(&r->v, status_state(st), "%s%s: %s%s%s", what, name,
-	               dns_txt__status_text(st), temp && srv ? " at " : "",
-	               temp && srv ? srv : "");
+	               dns_txt__status_text(st), temp && srv ? " at " : "", temp && srv ? srv : "");
 }
 
 static int spf_follow(void *ud, const char *domain, int chain)
@@ -79,8 +75,8 @@ static int spf_follow(void *ud, const char *domain, int chain)
 }
 
 /* An SPF record set at `name`: exactly one SPF record must be there. */
-static void spf_record(struct dt_run *r, const char *name, const struct dt_txtset *set,
-                       int chain, int top)
+static void spf_record(struct dt_run *r, const char *name, const struct dt_txtset *set, int chain,
+                       int top)
 {
 	const struct dt_txt *rec = NULL;
 	size_t n = 0;
@@ -90,12 +86,12 @@ static void spf_record(struct dt_run *r, const char *name, const struct dt_txtse
 		if (dns_txt__is_spf(&set->v[i]) && n++ == 0)
 			rec = &set->v[i];
 	if (n != 1) {
-		dns_txt__raise(&r->v, MAMORI_CRITICAL, "%s%s: %s SPF record%s", top ? "" : "included ",
-		               name, n ? "more than one" : "no", n ? "s (permerror)" : "");
+		dns_txt__raise(&r->v, MAMORI_CRITICAL, "%s%s: %s SPF record%s",
+		               top ? "" : "included ", name, n ? "more than one" : "no",
+		               n ? "s (permerror)" : "");
 		return;
 	}
-	if (dns_txt__spf_eval(&r->spf, rec->data, rec->len, chain, spf_follow, r, err,
-	                      sizeof(err)))
+	if (dns_txt__spf_eval(&r->spf, rec->data, rec->len, chain, spf_follow, r, err, sizeof(err)))
 		dns_txt__raise(&r->v, MAMORI_CRITICAL, "SPF %s%s: %s", top ? "" : "included from ",
 		               name, err);
 }
@@ -129,26 +125,24 @@ static int rec_matches(const struct dt_check *c, const struct dt_txt *t)
 	regmatch_t m;
 
 	switch (c->kind) {
-	case DT_EQUALS:
-		return t->len == c->expect_len && memcmp(t->data, c->expect, t->len) == 0;
-	case DT_CONTAINS:
-		return memmem(t->data, t->len, c->expect, c->expect_len) != NULL;
+	case DT_EQUALS: return t->len == c->expect_len && memcmp(t->data, c->expect, t->len) == 0;
+	case DT_CONTAINS: return memmem(t->data, t->len, c->expect, c->expect_len) != NULL;
 	case DT_REGEX:
 		/* REG_STARTEND: the record's length bounds the match, so a NUL
 		 * byte inside a record neither ends nor hides the text. */
 		m.rm_so = 0;
 		m.rm_eo = (regoff_t)t->len;
 		return regexec(&c->re, t->data, 1, &m, REG_STARTEND) == 0;
-	default:
-		return 1;
+	default: return 1;
 	}
 }
 
 static void judge_match(struct dt_run *r)
 {
 	const struct dt_check *c = r->c;
-	static const char *const verb[] = {[DT_EQUALS] = "equals", [DT_CONTAINS] = "contains",
-	                                   [DT_REGEX] = "matches"};
+	static const char *const verb[] = {
+		[DT_EQUALS] = "equals", [DT_CONTAINS] = "contains", [DT_REGEX] = "matches"
+	};
 	char esc[160];
 	size_t hits = 0;
 
@@ -182,7 +176,8 @@ static void judge_spf(struct dt_run *r)
 	if (s->final_all == '+')
 		dns_txt__raise(&r->v, MAMORI_CRITICAL, "SPF ends in +all%s: anyone may send", via);
 	else if (s->final_all == '?')
-		dns_txt__raise(&r->v, MAMORI_WARNING, "SPF ends in ?all%s: neutral, no protection", via);
+		dns_txt__raise(&r->v, MAMORI_WARNING, "SPF ends in ?all%s: neutral, no protection",
+		               via);
 	else if (!s->final_all)
 		dns_txt__raise(&r->v, MAMORI_WARNING, "SPF has no all%s: neutral by default", via);
 	else
@@ -249,9 +244,9 @@ static void judge(struct dt_run *r)
 	const struct dt_check *c = r->c;
 
 	if (r->top_st != DT_ST_OK) {
-		static const char *const what[] = {[DT_SPF] = "no SPF record, ",
-		                                   [DT_DMARC] = "no DMARC record, ",
-		                                   [DT_DKIM] = "no DKIM key, "};
+		static const char *const what[] = { [DT_SPF] = "no SPF record, ",
+			                            [DT_DMARC] = "no DMARC record, ",
+			                            [DT_DKIM] = "no DKIM key, " };
 		int authoritative = r->top_st == DT_ST_NXDOMAIN || r->top_st == DT_ST_NODATA;
 
 		raise_status(r, authoritative && c->kind >= DT_SPF ? what[c->kind] : "", c->qname,

@@ -31,7 +31,7 @@ struct spf_ctx {
 	struct dt_spf *spf;
 	struct spf_target tgt[DT_SPF_MAX_LOOKUPS + 1];
 	size_t ntgt;
-	int all_q;          /* qualifier of `all`, 0: none */
+	int all_q; /* qualifier of `all`, 0: none */
 	const char *redirect;
 	size_t redirect_n;
 	int has_exp;

@@ -219,24 +219,15 @@ void dns_txt__escape(const char *s, size_t len, size_t max, char *buf, size_t si
 const char *dns_txt__status_text(int st)
 {
 	switch (st) {
-	case DT_ST_OK:
-		return "OK";
-	case DT_ST_NXDOMAIN:
-		return "NXDOMAIN (no such name)";
-	case DT_ST_NODATA:
-		return "NODATA (name exists, no TXT record)";
-	case DT_ST_SERVFAIL:
-		return "SERVFAIL (server failure)";
-	case DT_ST_TIMEOUT:
-		return "timeout (no answer from the DNS server)";
-	case DT_ST_REFUSED:
-		return "REFUSED by the DNS server";
-	case DT_ST_CONNREFUSED:
-		return "connection refused (no DNS server listening)";
-	case DT_ST_CANCELLED:
-		return "cancelled";
-	default:
-		return "query failed (malformed or oversized answer)";
+	case DT_ST_OK: return "OK";
+	case DT_ST_NXDOMAIN: return "NXDOMAIN (no such name)";
+	case DT_ST_NODATA: return "NODATA (name exists, no TXT record)";
+	case DT_ST_SERVFAIL: return "SERVFAIL (server failure)";
+	case DT_ST_TIMEOUT: return "timeout (no answer from the DNS server)";
+	case DT_ST_REFUSED: return "REFUSED by the DNS server";
+	case DT_ST_CONNREFUSED: return "connection refused (no DNS server listening)";
+	case DT_ST_CANCELLED: return "cancelled";
+	default: return "query failed (malformed or oversized answer)";
 	}
 }
 
@@ -244,14 +235,10 @@ const char *dns_txt__status_text(int st)
 static int rank(int st)
 {
 	switch (st) {
-	case MAMORI_OK:
-		return 0;
-	case MAMORI_WARNING:
-		return 1;
-	case MAMORI_UNKNOWN:
-		return 2;
-	default:
-		return 3;
+	case MAMORI_OK: return 0;
+	case MAMORI_WARNING: return 1;
+	case MAMORI_UNKNOWN: return 2;
+	default: return 3;
 	}
 }
 

@@ -33,11 +33,11 @@ struct dummy_run {
 };
 
 static const struct mamori_key check_keys[] = {
-    {"state", MAMORI_KEY_INT, 0, "result state 0..3", NULL},
-    {"output", MAMORI_KEY_STRING, 0, "output text", NULL},
-    {"delay", MAMORI_KEY_DURATION, 0, "complete after this long", NULL},
-    {"perf", MAMORI_KEY_STRING, 0, "perfdata text", NULL},
-    {NULL, 0, 0, NULL, NULL},
+	{ "state", MAMORI_KEY_INT, 0, "result state 0..3", NULL },
+	{ "output", MAMORI_KEY_STRING, 0, "output text", NULL },
+	{ "delay", MAMORI_KEY_DURATION, 0, "complete after this long", NULL },
+	{ "perf", MAMORI_KEY_STRING, 0, "perfdata text", NULL },
+	{ NULL, 0, 0, NULL, NULL },
 };
 
 static int d_init(const struct mamori_host *host, const struct mamori_conf *conf, void **inst)
@@ -55,7 +55,8 @@ static void d_destroy(void *inst)
 	free(inst);
 }
 
-static int d_prepare(void *inst, struct mamori_check *chk, const struct mamori_conf *conf, void **data)
+static int d_prepare(void *inst, struct mamori_check *chk, const struct mamori_conf *conf,
+                     void **data)
 {
 	struct dummy *d = inst;
 	const struct mamori_host *h = d->host;
@@ -64,14 +65,15 @@ static int d_prepare(void *inst, struct mamori_check *chk, const struct mamori_c
 	double delay = 0;
 	h->conf_int(conf, "state", &state);
 	if (state < 0 || state > 3)
-		return h->conf_error(conf, "state", "must be 0 (OK), 1 (WARNING), 2 (CRITICAL) or 3 (UNKNOWN)");
+		return h->conf_error(conf, "state",
+		                     "must be 0 (OK), 1 (WARNING), 2 (CRITICAL) or 3 (UNKNOWN)");
 	h->conf_string(conf, "output", &out);
 	h->conf_string(conf, "perf", &perf);
 	h->conf_duration(conf, "delay", &delay);
 	struct dummy_check *c = calloc(1, sizeof *c);
 	if (!c)
 		return MAMORI_E_NOMEM;
-	static const char *const names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+	static const char *const names[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
 	char def[32];
 	snprintf(def, sizeof def, "dummy %s", names[state]);
 	c->state = (int)state;
@@ -101,10 +103,10 @@ static void d_release(void *inst, struct mamori_check *chk, void *data)
 static void complete(struct dummy *d, struct mamori_run *run, const struct dummy_check *c)
 {
 	struct mamori_result r = {
-	    .struct_size = sizeof r,
-	    .state = c->state,
-	    .output = c->output,
-	    .perf_text = c->perf,
+		.struct_size = sizeof r,
+		.state = c->state,
+		.output = c->output,
+		.perf_text = c->perf,
 	};
 	d->host->run_complete(run, &r);
 }
@@ -149,7 +151,7 @@ static void d_cancel(void *inst, struct mamori_run *run, void *run_state)
 	free(r);
 }
 
-MAMORI_PLUGIN_DEFINE(.name = "dummy", .version = "1.0", .description = "returns a configured result",
-                     .check_keys = check_keys, .init = d_init, .destroy = d_destroy,
-                     .check_prepare = d_prepare, .check_release = d_release, .check_start = d_start,
-                     .check_cancel = d_cancel);
+MAMORI_PLUGIN_DEFINE(.name = "dummy", .version = "1.0",
+                     .description = "returns a configured result", .check_keys = check_keys,
+                     .init = d_init, .destroy = d_destroy, .check_prepare = d_prepare,
+                     .check_release = d_release, .check_start = d_start, .check_cancel = d_cancel);

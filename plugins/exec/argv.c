@@ -28,7 +28,7 @@ static const char *const macro_names[EXEC_M_COUNT] = {
 
 struct lexer {
 	const char *p;
-	char *w;            /* write position in the store */
+	char *w; /* write position in the store */
 	int has_macros;
 	char *err;
 	size_t errsize;
@@ -54,7 +54,8 @@ static int lex_macro(struct lexer *lx)
 		return 0;
 	}
 	if (*name == '(' || *name == '{')
-		return lex_error(lx, "'$%.1s' is shell syntax, but no shell runs the command", name);
+		return lex_error(lx, "'$%.1s' is shell syntax, but no shell runs the command",
+		                 name);
 	while ((*end >= 'A' && *end <= 'Z') || (*end >= '0' && *end <= '9') || *end == '_')
 		end++;
 	len = (size_t)(end - name);
@@ -69,10 +70,11 @@ static int lex_macro(struct lexer *lx)
 	if (i == EXEC_M_COUNT) {
 		char tmp[64];
 		snprintf(tmp, sizeof(tmp), "%.*s", (int)(len < 40 ? len : 40), name);
-		return lex_error(lx,
-		                 "unknown macro $%s$ (known: $HOSTADDRESS$ $HOSTNAME$ $SERVICEDESC$ "
-		                 "$CUSTOMER$ $CUSTOMERNAME$ $REGION$ $$)",
-		                 tmp);
+		return lex_error(
+		    lx,
+		    "unknown macro $%s$ (known: $HOSTADDRESS$ $HOSTNAME$ $SERVICEDESC$ "
+		    "$CUSTOMER$ $CUSTOMERNAME$ $REGION$ $$)",
+		    tmp);
 	}
 	*lx->w++ = '$';
 	*lx->w++ = (char)('0' + i);
@@ -93,7 +95,8 @@ static int lex_double(struct lexer *lx)
 			return 0;
 		}
 		if (c == '`')
-			return lex_error(lx, "'%s' is shell syntax, but no shell runs the command", "`");
+			return lex_error(lx, "'%s' is shell syntax, but no shell runs the command",
+			                 "`");
 		if (c == '$') {
 			if (lex_macro(lx) != 0)
 				return MAMORI_E_INVAL;
@@ -215,7 +218,8 @@ int exec_argv_parse(const char *cmd, struct exec_argv *out, char *err, size_t er
 		goto fail;
 	}
 	if (strchr(out->argv[0], '$')) {
-		rc = lex_error(&lx, "the program path cannot contain macros or '$': %s", out->argv[0]);
+		rc = lex_error(&lx, "the program path cannot contain macros or '$': %s",
+		               out->argv[0]);
 		goto fail;
 	}
 	out->argv[out->argc] = NULL;

@@ -26,10 +26,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define EXEC_MAX_PERF 64
+#define EXEC_MAX_PERF         64
 #define EXEC_MAX_OUTPUT_LIMIT (16u << 20) /* max_output above this is a typo */
-#define EXEC_DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define EXEC_DEFAULT_LANG "LC_ALL=C.UTF-8" /* plugins print '.' decimals */
+#define EXEC_DEFAULT_PATH     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define EXEC_DEFAULT_LANG     "LC_ALL=C.UTF-8" /* plugins print '.' decimals */
 
 struct exec_inst {
 	const struct mamori_host *host;
@@ -39,9 +39,9 @@ struct exec_check {
 	struct exec_inst *inst;
 	struct mamori_check *chk;
 	struct exec_argv args;
-	char **envp;        /* NULL: the core's default environment */
+	char **envp; /* NULL: the core's default environment */
 	size_t n_env;
-	size_t max_output;  /* 0: the core's default */
+	size_t max_output; /* 0: the core's default */
 };
 
 struct exec_run {
@@ -94,13 +94,15 @@ static int check_program(const struct mamori_host *h, const struct mamori_conf *
 	struct stat st;
 	if (path[0] != '/')
 		return h->conf_error(conf, "command",
-		                     "'%s' is not an absolute path (there is no PATH search)", path);
+		                     "'%s' is not an absolute path (there is no PATH search)",
+		                     path);
 	if (stat(path, &st) != 0)
 		return h->conf_error(conf, "command", "%s: %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return h->conf_error(conf, "command", "%s: not a regular file", path);
 	if (access(path, X_OK) != 0)
-		return h->conf_error(conf, "command", "%s: not executable: %s", path, strerror(errno));
+		return h->conf_error(conf, "command", "%s: not executable: %s", path,
+		                     strerror(errno));
 	return 0;
 }
 
@@ -149,7 +151,8 @@ static int prepare_env(struct exec_check *ck, const struct mamori_host *h,
 	}
 	if (!env_has(ck->envp, n, "PATH=") && !(ck->envp[ck->n_env++] = strdup(EXEC_DEFAULT_PATH)))
 		return MAMORI_E_NOMEM;
-	if (!env_has(ck->envp, n, "LC_ALL=") && !(ck->envp[ck->n_env++] = strdup(EXEC_DEFAULT_LANG)))
+	if (!env_has(ck->envp, n, "LC_ALL=") &&
+	    !(ck->envp[ck->n_env++] = strdup(EXEC_DEFAULT_LANG)))
 		return MAMORI_E_NOMEM;
 	return 0;
 }
@@ -182,7 +185,8 @@ static int exec_check_prepare(void *inst, struct mamori_check *chk, const struct
 		goto fail;
 	if (h->conf_int(conf, "max_output", &max_output) == 0 &&
 	    (max_output < 1 || max_output > EXEC_MAX_OUTPUT_LIMIT)) {
-		rc = h->conf_error(conf, "max_output", "must be 1..%u bytes", EXEC_MAX_OUTPUT_LIMIT);
+		rc =
+		    h->conf_error(conf, "max_output", "must be 1..%u bytes", EXEC_MAX_OUTPUT_LIMIT);
 		goto fail;
 	}
 	ck->max_output = (size_t)max_output;
@@ -223,8 +227,8 @@ static void result_normal(const struct mamori_host *h, char *text, int state,
 /* Anything else: UNKNOWN with a reason, then the plugin's first line. */
 static void result_abnormal(const struct mamori_host *h, const struct exec_run *rs,
                             const struct mamori_proc_result *r, char *text,
-                            struct mamori_result *res, struct mamori_perfdata *items,
-                            char *msg, size_t msgsize)
+                            struct mamori_result *res, struct mamori_perfdata *items, char *msg,
+                            size_t msgsize)
 {
 	const char *hint = "";
 	int n;
@@ -232,7 +236,8 @@ static void result_abnormal(const struct mamori_host *h, const struct exec_run *
 	if (r->timed_out)
 		n = snprintf(msg, msgsize, "timed out after %gs", rs->timeout);
 	else if (!r->exited)
-		n = snprintf(msg, msgsize, "killed by signal %d (%s)", -r->status, strsignal(-r->status));
+		n = snprintf(msg, msgsize, "killed by signal %d (%s)", -r->status,
+		             strsignal(-r->status));
 	else {
 		if (r->status == 126)
 			hint = " (cannot execute: interpreter or permission problem?)";

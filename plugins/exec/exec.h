@@ -22,9 +22,9 @@ enum exec_macro {
 };
 
 struct exec_argv {
-	char **argv;    /* NULL-terminated, encoded as above; argv[0] is literal */
+	char **argv; /* NULL-terminated, encoded as above; argv[0] is literal */
 	size_t argc;
-	char *store;    /* all strings, back to back */
+	char *store; /* all strings, back to back */
 	int has_macros;
 };
 

@@ -21,45 +21,50 @@
 #define ML_TIMEOUT_SLACK 20.0
 
 static const struct mamori_key smtp_keys[] = {
-    {"url", MAMORI_KEY_STRING, 0, "smtp://host:587 (STARTTLS) or smtps://host:465", NULL},
-    {"user", MAMORI_KEY_STRING, 0, "SMTP AUTH user", NULL},
-    {"password_file", MAMORI_KEY_FILE, 0, "file holding the SMTP AUTH password", NULL},
-    {"from", MAMORI_KEY_STRING, 0, "envelope and header sender of the probe", NULL},
-    {"to", MAMORI_KEY_STRING, 0, "recipient: the address the IMAP mailbox receives", NULL},
-    {"ca_file", MAMORI_KEY_STRING, 0, "CA bundle to verify the server (default: system)", NULL},
-    {"starttls", MAMORI_KEY_BOOL, 0, "require STARTTLS on smtp:// (default true)", NULL},
-    {"tls_verify", MAMORI_KEY_BOOL, 0, "verify the certificate (default true)", NULL},
-    {NULL, 0, 0, NULL, NULL},
+	{ "url", MAMORI_KEY_STRING, 0, "smtp://host:587 (STARTTLS) or smtps://host:465", NULL },
+	{ "user", MAMORI_KEY_STRING, 0, "SMTP AUTH user", NULL },
+	{ "password_file", MAMORI_KEY_FILE, 0, "file holding the SMTP AUTH password", NULL },
+	{ "from", MAMORI_KEY_STRING, 0, "envelope and header sender of the probe", NULL },
+	{ "to", MAMORI_KEY_STRING, 0, "recipient: the address the IMAP mailbox receives", NULL },
+	{ "ca_file", MAMORI_KEY_STRING, 0, "CA bundle to verify the server (default: system)",
+	  NULL },
+	{ "starttls", MAMORI_KEY_BOOL, 0, "require STARTTLS on smtp:// (default true)", NULL },
+	{ "tls_verify", MAMORI_KEY_BOOL, 0, "verify the certificate (default true)", NULL },
+	{ NULL, 0, 0, NULL, NULL },
 };
 
 static const struct mamori_key imap_keys[] = {
-    {"url", MAMORI_KEY_STRING, 0, "imap://host:143 (STARTTLS) or imaps://host:993", NULL},
-    {"user", MAMORI_KEY_STRING, 0, "IMAP login", NULL},
-    {"password_file", MAMORI_KEY_FILE, 0, "file holding the IMAP password", NULL},
-    {"mailbox", MAMORI_KEY_STRING, 0, "mailbox to poll (default INBOX)", NULL},
-    {"ca_file", MAMORI_KEY_STRING, 0, "CA bundle to verify the server (default: system)", NULL},
-    {"starttls", MAMORI_KEY_BOOL, 0, "require STARTTLS on imap:// (default true)", NULL},
-    {"tls_verify", MAMORI_KEY_BOOL, 0, "verify the certificate (default true)", NULL},
-    {NULL, 0, 0, NULL, NULL},
+	{ "url", MAMORI_KEY_STRING, 0, "imap://host:143 (STARTTLS) or imaps://host:993", NULL },
+	{ "user", MAMORI_KEY_STRING, 0, "IMAP login", NULL },
+	{ "password_file", MAMORI_KEY_FILE, 0, "file holding the IMAP password", NULL },
+	{ "mailbox", MAMORI_KEY_STRING, 0, "mailbox to poll (default INBOX)", NULL },
+	{ "ca_file", MAMORI_KEY_STRING, 0, "CA bundle to verify the server (default: system)",
+	  NULL },
+	{ "starttls", MAMORI_KEY_BOOL, 0, "require STARTTLS on imap:// (default true)", NULL },
+	{ "tls_verify", MAMORI_KEY_BOOL, 0, "verify the certificate (default true)", NULL },
+	{ NULL, 0, 0, NULL, NULL },
 };
 
 static const struct mamori_key check_keys[] = {
-    {"mode", MAMORI_KEY_STRING, 0, "\"probe\" (default) or \"queue\"", NULL},
-    {"smtp", MAMORI_KEY_GROUP, 0, "probe: where the probe is sent", smtp_keys},
-    {"imap", MAMORI_KEY_GROUP, 0, "probe: where the probe is looked for", imap_keys},
-    {"warning", MAMORI_KEY_DURATION, 0, "probe: latency (2m); queue: oldest age (30m)", NULL},
-    {"critical", MAMORI_KEY_DURATION, 0, "probe: latency (10m); queue: oldest age (2h)", NULL},
-    {"lost_after", MAMORI_KEY_DURATION, 0, "probe: not delivered after this is CRITICAL (15m)", NULL},
-    {"poll_interval", MAMORI_KEY_DURATION, 0, "probe: IMAP poll period (15s)", NULL},
-    {"queue_command", MAMORI_KEY_STRING, 0, "queue: command (default /usr/sbin/postqueue -j)", NULL},
-    {"count_warning", MAMORI_KEY_INT, 0, "queue: WARNING above this many messages", NULL},
-    {"count_critical", MAMORI_KEY_INT, 0, "queue: CRITICAL above this many messages", NULL},
-    {NULL, 0, 0, NULL, NULL},
+	{ "mode", MAMORI_KEY_STRING, 0, "\"probe\" (default) or \"queue\"", NULL },
+	{ "smtp", MAMORI_KEY_GROUP, 0, "probe: where the probe is sent", smtp_keys },
+	{ "imap", MAMORI_KEY_GROUP, 0, "probe: where the probe is looked for", imap_keys },
+	{ "warning", MAMORI_KEY_DURATION, 0, "probe: latency (2m); queue: oldest age (30m)", NULL },
+	{ "critical", MAMORI_KEY_DURATION, 0, "probe: latency (10m); queue: oldest age (2h)",
+	  NULL },
+	{ "lost_after", MAMORI_KEY_DURATION, 0, "probe: not delivered after this is CRITICAL (15m)",
+	  NULL },
+	{ "poll_interval", MAMORI_KEY_DURATION, 0, "probe: IMAP poll period (15s)", NULL },
+	{ "queue_command", MAMORI_KEY_STRING, 0, "queue: command (default /usr/sbin/postqueue -j)",
+	  NULL },
+	{ "count_warning", MAMORI_KEY_INT, 0, "queue: WARNING above this many messages", NULL },
+	{ "count_critical", MAMORI_KEY_INT, 0, "queue: CRITICAL above this many messages", NULL },
+	{ NULL, 0, 0, NULL, NULL },
 };
 
 struct mamori_range ml_upper(double limit)
 {
-	struct mamori_range r = {.start = 0, .end = limit, .set = 1};
+	struct mamori_range r = { .start = 0, .end = limit, .set = 1 };
 	return r;
 }
 
@@ -139,7 +144,8 @@ static int endpoint_load(const struct mamori_host *h, const struct mamori_conf *
 	if (h->conf_group(conf, group, &g) != 0 || !g)
 		return h->conf_error(conf, group, "probe mode needs a `%s` group", group);
 	*gout = g;
-	if ((err = opt_string(h, g, "url", NULL, &ep->url)) || (err = opt_string(h, g, "user", NULL, &ep->user)) ||
+	if ((err = opt_string(h, g, "url", NULL, &ep->url)) ||
+	    (err = opt_string(h, g, "user", NULL, &ep->user)) ||
 	    (err = opt_string(h, g, "ca_file", NULL, &ep->ca_file)))
 		return err;
 	if (!ep->url || (strncmp(ep->url, schemes[0], strlen(schemes[0])) &&
@@ -165,16 +171,18 @@ static int address_ok(const char *s)
 	return s && strchr(s, '@') && !s[strcspn(s, "\r\n<> \t\"")];
 }
 
-static int prepare_probe(const struct mamori_host *h, struct ml_check *c, const struct mamori_conf *conf)
+static int prepare_probe(const struct mamori_host *h, struct ml_check *c,
+                         const struct mamori_conf *conf)
 {
-	static const char *const smtp_schemes[2] = {"smtp://", "smtps://"};
-	static const char *const imap_schemes[2] = {"imap://", "imaps://"};
+	static const char *const smtp_schemes[2] = { "smtp://", "smtps://" };
+	static const char *const imap_schemes[2] = { "imap://", "imaps://" };
 	const struct mamori_conf *sg, *ig;
 	int err;
 	if ((err = endpoint_load(h, conf, "smtp", smtp_schemes, &c->smtp, &sg)) ||
 	    (err = endpoint_load(h, conf, "imap", imap_schemes, &c->imap, &ig)))
 		return err;
-	if ((err = opt_string(h, sg, "from", NULL, &c->from)) || (err = opt_string(h, sg, "to", NULL, &c->to)) ||
+	if ((err = opt_string(h, sg, "from", NULL, &c->from)) ||
+	    (err = opt_string(h, sg, "to", NULL, &c->to)) ||
 	    (err = opt_string(h, ig, "mailbox", "INBOX", &c->mailbox)))
 		return err;
 	if (!address_ok(c->from))
@@ -187,7 +195,8 @@ static int prepare_probe(const struct mamori_host *h, struct ml_check *c, const 
 }
 
 /* Split queue_command on blanks (no shell, no PATH search). */
-static int prepare_queue(const struct mamori_host *h, struct ml_check *c, const struct mamori_conf *conf)
+static int prepare_queue(const struct mamori_host *h, struct ml_check *c,
+                         const struct mamori_conf *conf)
 {
 	const char *cmd = "/usr/sbin/postqueue -j";
 	int err = h->conf_string(conf, "queue_command", &cmd);
@@ -213,15 +222,16 @@ static int prepare_queue(const struct mamori_host *h, struct ml_check *c, const 
 		p += strspn(p, " \t");
 	}
 	if (n == 0 || c->argv[0][0] != '/')
-		return h->conf_error(conf, "queue_command", "queue_command must start with an absolute path");
+		return h->conf_error(conf, "queue_command",
+		                     "queue_command must start with an absolute path");
 	c->count_warning = c->count_critical = -1;
 	h->conf_int(conf, "count_warning", &c->count_warning);
 	h->conf_int(conf, "count_critical", &c->count_critical);
 	return 0;
 }
 
-static int prepare_times(const struct mamori_host *h, struct ml_check *c, const struct mamori_conf *conf,
-                         double timeout)
+static int prepare_times(const struct mamori_host *h, struct ml_check *c,
+                         const struct mamori_conf *conf, double timeout)
 {
 	int probe = c->mode == ML_PROBE;
 	c->warning = probe ? 120 : 1800;
@@ -239,16 +249,19 @@ static int prepare_times(const struct mamori_host *h, struct ml_check *c, const 
 	if (c->lost_after <= 0 || c->critical > c->lost_after)
 		return h->conf_error(conf, "lost_after", "lost_after must be > 0 and >= critical");
 	if (c->poll_interval < 0.1 || c->poll_interval > c->lost_after)
-		return h->conf_error(conf, "poll_interval", "poll_interval must be in 100ms..lost_after");
+		return h->conf_error(conf, "poll_interval",
+		                     "poll_interval must be in 100ms..lost_after");
 	if (timeout > 0 && timeout < c->lost_after + ML_TIMEOUT_SLACK)
-		return h->conf_error(conf, "lost_after",
-		                     "the check's timeout (%.0fs) must be at least lost_after + %.0fs: "
-		                     "set timeout = \"%.0fs\"",
-		                     timeout, ML_TIMEOUT_SLACK, c->lost_after + ML_TIMEOUT_SLACK);
+		return h->conf_error(
+		    conf, "lost_after",
+		    "the check's timeout (%.0fs) must be at least lost_after + %.0fs: "
+		    "set timeout = \"%.0fs\"",
+		    timeout, ML_TIMEOUT_SLACK, c->lost_after + ML_TIMEOUT_SLACK);
 	return 0;
 }
 
-static int ml_prepare(void *inst, struct mamori_check *chk, const struct mamori_conf *conf, void **out)
+static int ml_prepare(void *inst, struct mamori_check *chk, const struct mamori_conf *conf,
+                      void **out)
 {
 	struct ml_inst *in = inst;
 	const struct mamori_host *h = in->host;
@@ -261,8 +274,8 @@ static int ml_prepare(void *inst, struct mamori_check *chk, const struct mamori_
 	c->chk = chk;
 	const struct mamori_check_info *ci = h->check_info(chk);
 	ml_check_id(ci ? ci->customer : "", ci ? ci->asset : "", ci ? ci->check : "", c->id);
-	snprintf(c->name, sizeof(c->name), "%s/%s/%s", ci ? ci->customer : "?", ci ? ci->asset : "?",
-	         ci ? ci->check : "?");
+	snprintf(c->name, sizeof(c->name), "%s/%s/%s", ci ? ci->customer : "?",
+	         ci ? ci->asset : "?", ci ? ci->check : "?");
 	if ((err = h->conf_string(conf, "mode", &mode)) && err != MAMORI_E_NOTFOUND)
 		goto fail;
 	if (!strcmp(mode, "probe"))
@@ -270,7 +283,8 @@ static int ml_prepare(void *inst, struct mamori_check *chk, const struct mamori_
 	else if (!strcmp(mode, "queue"))
 		c->mode = ML_QUEUE;
 	else {
-		err = h->conf_error(conf, "mode", "mode must be \"probe\" or \"queue\", not \"%s\"", mode);
+		err = h->conf_error(conf, "mode", "mode must be \"probe\" or \"queue\", not \"%s\"",
+		                    mode);
 		goto fail;
 	}
 	err = c->mode == ML_PROBE ? prepare_probe(h, c, conf) : prepare_queue(h, c, conf);
@@ -306,7 +320,8 @@ static void ml_cancel(void *inst, struct mamori_run *run, void *run_state)
 }
 
 MAMORI_PLUGIN_DEFINE(.name = "mail_latency", .version = "1.0",
-                     .description = "mail delivery latency (SMTP probe to IMAP) and Postfix queue age",
+                     .description =
+                         "mail delivery latency (SMTP probe to IMAP) and Postfix queue age",
                      .check_keys = check_keys, .init = ml_init, .destroy = ml_destroy,
                      .check_prepare = ml_prepare, .check_release = ml_release,
                      .check_start = ml_start, .check_cancel = ml_cancel);

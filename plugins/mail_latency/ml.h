@@ -18,9 +18,9 @@
 
 #include <mamori/plugin.h>
 
-#define ML_ID_LEN 14    /* "m" + 13 hex digits */
-#define ML_TAG_MAX 64   /* <id>-<seq>-<send ms> */
-#define ML_MAX_UIDS 64  /* probes handled per poll; the rest wait a poll */
+#define ML_ID_LEN   14 /* "m" + 13 hex digits */
+#define ML_TAG_MAX  64 /* <id>-<seq>-<send ms> */
+#define ML_MAX_UIDS 64 /* probes handled per poll; the rest wait a poll */
 
 /* ---- parse.c (pure) ---- */
 
@@ -36,7 +36,8 @@ int ml_tag_format(const struct ml_tag *t, char *buf, size_t size);
 int ml_tag_find(const char *text, size_t len, const char *id, struct ml_tag *out);
 /* Check id from the check's names: stable across restarts, so a probe sent
  * before a restart is still recognised as ours when it arrives late. */
-void ml_check_id(const char *customer, const char *asset, const char *check, char out[ML_ID_LEN + 1]);
+void ml_check_id(const char *customer, const char *asset, const char *check,
+                 char out[ML_ID_LEN + 1]);
 
 /* UIDs from the untagged "* SEARCH ..." lines of a UID SEARCH response.
  * Returns how many were stored (at most max), or -1 on malformed input. */
@@ -60,8 +61,8 @@ int ml_uid_set(const uint32_t *uids, int n, char *buf, size_t size);
 /* Statistics of a `postqueue -j` listing (one JSON object per line). */
 struct ml_queue_stats {
 	long count;
-	double oldest_arrival;  /* epoch seconds; 0 when empty */
-	long per_queue[5];      /* maildrop, incoming, active, deferred, hold */
+	double oldest_arrival; /* epoch seconds; 0 when empty */
+	long per_queue[5];     /* maildrop, incoming, active, deferred, hold */
 	long other_queue;
 };
 /* Returns 0, or the 1-based number of the first malformed line. */
@@ -80,7 +81,7 @@ struct ml_xfer {
 	void *easy; /* CURL * */
 	ml_xfer_done_cb done;
 	void *ud;
-	char *out;        /* response body (IMAP untagged lines), NUL-terminated */
+	char *out; /* response body (IMAP untagged lines), NUL-terminated */
 	size_t out_len;
 	size_t out_cap;
 	const char *upload; /* SMTP message */
@@ -109,8 +110,8 @@ struct ml_endpoint {
 	char *user;
 	char *password; /* from password_file, wiped on free */
 	char *ca_file;
-	int starttls;   /* require STARTTLS on a plain URL */
-	int verify;     /* verify the server certificate */
+	int starttls; /* require STARTTLS on a plain URL */
+	int verify;   /* verify the server certificate */
 };
 
 struct ml_check {
@@ -131,7 +132,7 @@ struct ml_check {
 
 struct ml_inst {
 	const struct mamori_host *host;
-	void *multi;  /* CURLM * */
+	void *multi; /* CURLM * */
 	struct mamori_timer *curl_timer;
 	struct ml_sock *socks;
 };

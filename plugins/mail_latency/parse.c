@@ -14,7 +14,7 @@
 
 #include <cjson/cJSON.h>
 
-const char *const ml_queue_names[5] = {"maildrop", "incoming", "active", "deferred", "hold"};
+const char *const ml_queue_names[5] = { "maildrop", "incoming", "active", "deferred", "hold" };
 
 int ml_tag_format(const struct ml_tag *t, char *buf, size_t size)
 {
@@ -71,11 +71,12 @@ int ml_tag_find(const char *text, size_t len, const char *id, struct ml_tag *out
 	return 0;
 }
 
-void ml_check_id(const char *customer, const char *asset, const char *check, char out[ML_ID_LEN + 1])
+void ml_check_id(const char *customer, const char *asset, const char *check,
+                 char out[ML_ID_LEN + 1])
 {
 	/* FNV-1a 64 over the three names with separators; 52 bits kept. */
 	uint64_t h = 14695981039346656037ULL;
-	const char *parts[3] = {customer ? customer : "", asset ? asset : "", check ? check : ""};
+	const char *parts[3] = { customer ? customer : "", asset ? asset : "", check ? check : "" };
 	for (int i = 0; i < 3; i++) {
 		for (const unsigned char *s = (const unsigned char *)parts[i]; *s; s++)
 			h = (h ^ *s) * 1099511628211ULL;
@@ -154,8 +155,12 @@ int ml_imap_date_parse(const char *s, size_t len, double *out)
 	for (int i = 1; i < 5; i++)
 		if (!isdigit((unsigned char)zone[i]))
 			return -1;
-	struct tm tm = {.tm_mday = day, .tm_mon = (int)((m - months) / 3), .tm_year = year - 1900,
-	                .tm_hour = hh, .tm_min = mm, .tm_sec = ss};
+	struct tm tm = { .tm_mday = day,
+		         .tm_mon = (int)((m - months) / 3),
+		         .tm_year = year - 1900,
+		         .tm_hour = hh,
+		         .tm_min = mm,
+		         .tm_sec = ss };
 	time_t t = timegm(&tm);
 	int off = ((zone[1] - '0') * 10 + (zone[2] - '0')) * 3600 +
 	          ((zone[3] - '0') * 10 + (zone[4] - '0')) * 60;
@@ -187,7 +192,7 @@ int ml_imap_fetch_parse(const char *text, size_t len, const char *id, struct ml_
 		if (f == ls + 2 || !starts_ci(f, le, " FETCH ("))
 			continue;
 		f += 8;
-		struct ml_fetched m = {0};
+		struct ml_fetched m = { 0 };
 		unsigned long long v;
 		const char *u = fetch_item(f, le, "UID ");
 		if (!u || !parse_digits(u, le, &v) || v == 0 || v > UINT32_MAX)

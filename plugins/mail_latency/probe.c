@@ -79,24 +79,37 @@ static void probe_complete(struct probe_run *r, int state, const char *output,
                            const char *long_output)
 {
 	const struct mamori_host *h = r->in->host;
-	struct mamori_perfdata perf[3] = {{0}};
+	struct mamori_perfdata perf[3] = { { 0 } };
 	size_t n = 0;
 	if (r->found) {
-		perf[n] = (struct mamori_perfdata){.label = "latency", .uom = "s", .value = r->latency,
-		                                   .warn = ml_upper(r->c->warning),
-		                                   .crit = ml_upper(r->c->critical), .min = 0,
-		                                   .max = r->c->lost_after,
-		                                   .flags = MAMORI_PERF_HAS_MIN | MAMORI_PERF_HAS_MAX};
+		perf[n] =
+		    (struct mamori_perfdata){ .label = "latency",
+			                      .uom = "s",
+			                      .value = r->latency,
+			                      .warn = ml_upper(r->c->warning),
+			                      .crit = ml_upper(r->c->critical),
+			                      .min = 0,
+			                      .max = r->c->lost_after,
+			                      .flags = MAMORI_PERF_HAS_MIN | MAMORI_PERF_HAS_MAX };
 		n++;
 	}
-	perf[n++] = (struct mamori_perfdata){.label = "late_probes", .uom = "", .value = r->n_late,
-	                                     .min = 0, .flags = MAMORI_PERF_HAS_MIN};
+	perf[n++] = (struct mamori_perfdata){ .label = "late_probes",
+		                              .uom = "",
+		                              .value = r->n_late,
+		                              .min = 0,
+		                              .flags = MAMORI_PERF_HAS_MIN };
 	if (r->n_late)
-		perf[n++] = (struct mamori_perfdata){.label = "late_latency", .uom = "s",
-		                                     .value = r->late_max, .min = 0,
-		                                     .flags = MAMORI_PERF_HAS_MIN};
-	struct mamori_result res = {.struct_size = sizeof(res), .state = state, .output = output,
-	                            .long_output = long_output, .perf = perf, .n_perf = n};
+		perf[n++] = (struct mamori_perfdata){ .label = "late_latency",
+			                              .uom = "s",
+			                              .value = r->late_max,
+			                              .min = 0,
+			                              .flags = MAMORI_PERF_HAS_MIN };
+	struct mamori_result res = { .struct_size = sizeof(res),
+		                     .state = state,
+		                     .output = output,
+		                     .long_output = long_output,
+		                     .perf = perf,
+		                     .n_perf = n };
 	h->run_complete(r->run, &res);
 	probe_free(r);
 }
@@ -109,10 +122,12 @@ static void late_text(const struct probe_run *r, char *buf, size_t size)
 	for (int i = 0; i < r->n_late && i < ML_LATE_KEEP && off < size; i++) {
 		int w;
 		if (r->late[i].latency >= 0)
-			w = snprintf(buf + off, size - off, "late probe %s from an older run arrived after %.1f s\n",
+			w = snprintf(buf + off, size - off,
+			             "late probe %s from an older run arrived after %.1f s\n",
 			             r->late[i].tag, r->late[i].latency);
 		else
-			w = snprintf(buf + off, size - off, "late probe %s from an older run (time unknown)\n",
+			w = snprintf(buf + off, size - off,
+			             "late probe %s from an older run (time unknown)\n",
 			             r->late[i].tag);
 		if (w < 0)
 			break;
@@ -123,13 +138,13 @@ static void late_text(const struct probe_run *r, char *buf, size_t size)
 static void probe_finish_found(struct probe_run *r)
 {
 	const struct ml_check *c = r->c;
-	int state = r->latency > c->critical ? MAMORI_CRITICAL
+	int state = r->latency > c->critical  ? MAMORI_CRITICAL
 	            : r->latency > c->warning ? MAMORI_WARNING
 	                                      : MAMORI_OK;
-	static const char *const names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+	static const char *const names[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
 	char out[256], lng[2048];
-	snprintf(out, sizeof(out), "MAIL %s - probe delivered in %.1f s%s", names[state], r->latency,
-	         r->n_late ? " (late probes from older runs seen, see details)" : "");
+	snprintf(out, sizeof(out), "MAIL %s - probe delivered in %.1f s%s", names[state],
+	         r->latency, r->n_late ? " (late probes from older runs seen, see details)" : "");
 	late_text(r, lng, sizeof(lng));
 	probe_complete(r, state, out, lng[0] ? lng : NULL);
 }
@@ -138,7 +153,8 @@ static void probe_finish_lost(struct probe_run *r)
 {
 	char out[512], lng[2048];
 	snprintf(out, sizeof(out), "MAIL CRITICAL - probe not delivered within %.0f s (%s)%s%s",
-	         r->c->lost_after, r->tag, r->imap_err[0] ? "; last IMAP error: " : "", r->imap_err);
+	         r->c->lost_after, r->tag, r->imap_err[0] ? "; last IMAP error: " : "",
+	         r->imap_err);
 	late_text(r, lng, sizeof(lng));
 	probe_complete(r, MAMORI_CRITICAL, out, lng[0] ? lng : NULL);
 }
@@ -151,7 +167,8 @@ static void endpoint_opts(CURL *e, const struct ml_endpoint *ep)
 		curl_easy_setopt(e, CURLOPT_PASSWORD, ep->password);
 	/* smtp:// and imap:// must upgrade with STARTTLS unless told not to;
 	 * smtps:// and imaps:// are TLS from the first byte anyway. */
-	curl_easy_setopt(e, CURLOPT_USE_SSL, ep->starttls ? (long)CURLUSESSL_ALL : (long)CURLUSESSL_NONE);
+	curl_easy_setopt(e, CURLOPT_USE_SSL,
+	                 ep->starttls ? (long)CURLUSESSL_ALL : (long)CURLUSESSL_NONE);
 	if (ep->ca_file)
 		curl_easy_setopt(e, CURLOPT_CAINFO, ep->ca_file);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, ep->verify ? 1L : 0L);
@@ -228,7 +245,8 @@ static void classify(struct probe_run *r, const struct ml_fetched *f, int n)
 			r->latency = arrival > sent ? arrival - sent : 0;
 			continue;
 		}
-		struct probe_late *l = &r->late[r->n_late < ML_LATE_KEEP ? r->n_late : ML_LATE_KEEP - 1];
+		struct probe_late *l =
+		    &r->late[r->n_late < ML_LATE_KEEP ? r->n_late : ML_LATE_KEEP - 1];
 		l->latency = -1;
 		snprintf(l->tag, sizeof(l->tag), "(unreadable tag, uid %u)", (unsigned)f[i].uid);
 		if (f[i].has_tag) {
@@ -239,8 +257,9 @@ static void classify(struct probe_run *r, const struct ml_fetched *f, int n)
 				r->late_max = l->latency;
 		}
 		r->n_late++;
-		h->log(r->in, MAMORI_LOG_NOTICE, "%s: late probe %s from an older run arrived after %.1f s",
-		       r->c->name, l->tag, l->latency);
+		h->log(r->in, MAMORI_LOG_NOTICE,
+		       "%s: late probe %s from an older run arrived after %.1f s", r->c->name,
+		       l->tag, l->latency);
 	}
 }
 
@@ -251,10 +270,12 @@ static void imap_step(struct probe_run *r)
 	int n, err = 0;
 	switch (r->step) {
 	case P_SEARCH:
-		n = ml_imap_search_parse(r->x.out ? r->x.out : "", r->x.out_len, r->uids, ML_MAX_UIDS);
+		n = ml_imap_search_parse(r->x.out ? r->x.out : "", r->x.out_len, r->uids,
+		                         ML_MAX_UIDS);
 		if (n <= 0) {
 			if (n < 0)
-				snprintf(r->imap_err, sizeof(r->imap_err), "malformed SEARCH response");
+				snprintf(r->imap_err, sizeof(r->imap_err),
+				         "malformed SEARCH response");
 			schedule_poll(r, r->c->poll_interval);
 			return;
 		}
@@ -263,7 +284,8 @@ static void imap_step(struct probe_run *r)
 		err = imap_cmd(r, P_FETCH, "UID FETCH %s (UID INTERNALDATE ENVELOPE)", set);
 		break;
 	case P_FETCH:
-		n = ml_imap_fetch_parse(r->x.out ? r->x.out : "", r->x.out_len, r->c->id, f, ML_MAX_UIDS);
+		n = ml_imap_fetch_parse(r->x.out ? r->x.out : "", r->x.out_len, r->c->id, f,
+		                        ML_MAX_UIDS);
 		if (n < 0) {
 			snprintf(r->imap_err, sizeof(r->imap_err), "malformed FETCH response");
 			schedule_poll(r, r->c->poll_interval);
@@ -323,7 +345,8 @@ static void smtp_done(struct ml_xfer *x, int rc, void *ud)
 		return;
 	}
 	if (rc == CURLE_LOGIN_DENIED) {
-		snprintf(out, sizeof(out), "MAIL UNKNOWN - SMTP authentication failed for user %s: %s",
+		snprintf(out, sizeof(out),
+		         "MAIL UNKNOWN - SMTP authentication failed for user %s: %s",
 		         r->c->smtp.user ? r->c->smtp.user : "(none)", ml_xfer_error(x, rc));
 		probe_complete(r, MAMORI_UNKNOWN, out, NULL);
 		return;

@@ -13,10 +13,10 @@
 #include <string.h>
 
 #define SYSTEM_ACTOR "mamori"
-#define SUMMARY_MAX 512
+#define SUMMARY_MAX  512
 
 static const char *const ev_names[ALERT_EV_COUNT] = {
-	"opened",   "updated",  "acknowledged", "escalated", "sla_breach",     "dispatched",
+	"opened",   "updated",  "acknowledged", "escalated",      "sla_breach", "dispatched",
 	"resolved", "reopened", "commented",    "unacknowledged", "waiting",
 };
 
@@ -59,8 +59,7 @@ const char *alert_strerror(int err)
 	}
 }
 
-void alert__emit(struct alert_table *t, struct alert *a, const struct alert_event *tmpl,
-                 double now)
+void alert__emit(struct alert_table *t, struct alert *a, const struct alert_event *tmpl, double now)
 {
 	struct alert_event ev = *tmpl;
 	ev.seq = ++a->seq;
@@ -112,8 +111,9 @@ static int set_summary(struct alert *a, const char *output)
 
 static int fill_identity(struct alert *a, const struct alert_input *in)
 {
-	if (alert__set_str(&a->customer, in->customer) < 0 || alert__set_str(&a->asset, in->asset) < 0 ||
-	    alert__set_str(&a->check, in->check) < 0 || alert__set_str(&a->service, in->service) < 0)
+	if (alert__set_str(&a->customer, in->customer) < 0 ||
+	    alert__set_str(&a->asset, in->asset) < 0 || alert__set_str(&a->check, in->check) < 0 ||
+	    alert__set_str(&a->service, in->service) < 0)
 		return -1;
 	return 0;
 }
@@ -124,8 +124,12 @@ static int route_and_start(struct alert_table *t, struct alert *a, const struct 
 {
 	struct route_result rr;
 	struct route_input ri = {
-		.customer = in->customer, .tags = in->tags,         .n_tags = in->n_tags,
-		.region = in->region,     .service = in->service,   .severity = alert_severity_name(a->state),
+		.customer = in->customer,
+		.tags = in->tags,
+		.n_tags = in->n_tags,
+		.region = in->region,
+		.service = in->service,
+		.severity = alert_severity_name(a->state),
 		.check = in->check,
 	};
 	const struct sla_terms *terms = NULL;
@@ -147,8 +151,7 @@ static int route_and_start(struct alert_table *t, struct alert *a, const struct 
 	return 0;
 }
 
-static int open_alert(struct alert_table *t, const struct alert_input *in, int flapping,
-                      double now)
+static int open_alert(struct alert_table *t, const struct alert_input *in, int flapping, double now)
 {
 	struct alert *old = alert_find_check(t, in->key);
 	struct alert *a = alert__new(t, in->key, now);
@@ -309,8 +312,8 @@ double alert_next_due(const struct alert_table *t)
 	return sla_next_due(t->sla);
 }
 
-static void on_sla_fire(void *arg, struct sla_clock *c, enum sla_fire what,
-                        enum sla_deadline which, double now)
+static void on_sla_fire(void *arg, struct sla_clock *c, enum sla_fire what, enum sla_deadline which,
+                        double now)
 {
 	struct alert_table *t = arg;
 	struct alert *a = (struct alert *)((char *)c - offsetof(struct alert, sla));

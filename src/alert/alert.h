@@ -68,20 +68,20 @@ struct alert_dispatch {
 };
 
 struct alert {
-	char *id;          /* "A-<node>-<14 base32>", stable for life */
-	uint32_t seq;      /* seq of the last event */
-	char *key;         /* the caller's check key (e.g. "customer/asset/check") */
+	char *id;     /* "A-<node>-<14 base32>", stable for life */
+	uint32_t seq; /* seq of the last event */
+	char *key;    /* the caller's check key (e.g. "customer/asset/check") */
 	char *customer, *asset, *check, *service, *summary;
-	char *center;      /* owning center (NULL: no route matched) */
+	char *center; /* owning center (NULL: no route matched) */
 	char *also[ROUTE_MAX_ALSO];
 	size_t n_also;
-	uint8_t state;     /* last check state 0..3 */
+	uint8_t state; /* last check state 0..3 */
 	uint8_t flapping;
 	uint8_t stale;
-	uint8_t manual;    /* resolved by a command */
-	uint8_t contract;  /* terms are the customer's contract, not the center's */
+	uint8_t manual;   /* resolved by a command */
+	uint8_t contract; /* terms are the customer's contract, not the center's */
 	enum alert_status status;
-	uint32_t count;    /* problem results seen */
+	uint32_t count; /* problem results seen */
 	double opened_at, resolved_at, acked_at, updated_at;
 	char *acked_by;
 	struct alert_dispatch dispatch;
@@ -105,10 +105,10 @@ struct alert_event {
 typedef void (*alert_emit_fn)(void *arg, const struct alert *a, const struct alert_event *ev);
 
 struct alert_policy {
-	const char *node;       /* node name (ids, payloads); copied */
-	double reopen_within;   /* seconds; <= 0 means the default 600 */
-	double keep_resolved;   /* keep resolved alerts in memory this long (>= reopen_within) */
-	int updates_on_change;  /* 1: emit `updated` only when state or summary changed */
+	const char *node;      /* node name (ids, payloads); copied */
+	double reopen_within;  /* seconds; <= 0 means the default 600 */
+	double keep_resolved;  /* keep resolved alerts in memory this long (>= reopen_within) */
+	int updates_on_change; /* 1: emit `updated` only when state or summary changed */
 };
 
 /* Everything about one check result the lifecycle needs. */
@@ -117,11 +117,11 @@ struct alert_input {
 	const char *customer, *asset, *check, *service, *region;
 	const char *const *tags;
 	size_t n_tags;
-	const char *output;                 /* first line becomes the summary */
-	const struct sla_terms *contract;   /* customer's own terms, or NULL */
-	const struct check_state *st;       /* after state_apply */
-	const struct state_event *ev;       /* what state_apply returned */
-	const struct state_context *ctx;    /* downtime / ack / parent down */
+	const char *output;               /* first line becomes the summary */
+	const struct sla_terms *contract; /* customer's own terms, or NULL */
+	const struct check_state *st;     /* after state_apply */
+	const struct state_event *ev;     /* what state_apply returned */
+	const struct state_context *ctx;  /* downtime / ack / parent down */
 };
 
 struct alert_table;
@@ -189,9 +189,9 @@ void alert_table_rebind(struct alert_table *t, alert_terms_fn fn, void *arg);
 struct alert *alert_restore(struct alert_table *t, const struct alert *src,
                             const struct sla_terms *terms);
 
-const char *alert_event_name(enum alert_ev_type t);   /* "opened", ... */
-const char *alert_status_name(enum alert_status s);   /* "open", ... */
-const char *alert_severity_name(int state);           /* "warning", "critical", "unknown", "ok" */
-const char *alert_tier_name(const struct alert *a);   /* NULL if no SLA */
+const char *alert_event_name(enum alert_ev_type t); /* "opened", ... */
+const char *alert_status_name(enum alert_status s); /* "open", ... */
+const char *alert_severity_name(int state);         /* "warning", "critical", "unknown", "ok" */
+const char *alert_tier_name(const struct alert *a); /* NULL if no SLA */
 
 #endif

@@ -70,10 +70,8 @@ static enum alert_ev_type apply(struct alert_table *t, struct alert *a,
 	case ALERT_ACT_WAIT:
 		sla_pause(t->sla, &a->sla, SLA_PAUSE_WAIT, now);
 		return ALERT_EV_WAITING;
-	case ALERT_ACT_DISPATCH:
-		return ALERT_EV_DISPATCHED;
-	case ALERT_ACT_COMMENT:
-		break;
+	case ALERT_ACT_DISPATCH: return ALERT_EV_DISPATCHED;
+	case ALERT_ACT_COMMENT: break;
 	}
 	return ALERT_EV_COMMENTED;
 }

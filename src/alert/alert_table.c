@@ -34,8 +34,7 @@ static int buckets_init(struct alert_bucket_set *bs, size_t n)
 }
 
 struct alert_table *alert_table_new(const struct alert_policy *pol,
-                                    const struct route_table *routes, alert_emit_fn emit,
-                                    void *arg)
+                                    const struct route_table *routes, alert_emit_fn emit, void *arg)
 {
 	struct alert_table *t = calloc(1, sizeof(*t));
 	if (!t || !emit)
@@ -257,7 +256,8 @@ size_t alert_prune(struct alert_table *t, double now, size_t budget)
 		t->prune_cursor = (t->prune_cursor + 1) & t->by_id.mask;
 		for (struct alert *a = t->by_id.b[i], *next; a; a = next) {
 			next = a->next_id;
-			if (a->status == ALERT_RESOLVED && a->resolved_at + t->keep_resolved < now) {
+			if (a->status == ALERT_RESOLVED &&
+			    a->resolved_at + t->keep_resolved < now) {
 				alert__remove(t, a);
 				alert__free(a);
 				freed++;
@@ -279,13 +279,14 @@ void alert_table_rebind(struct alert_table *t, alert_terms_fn fn, void *arg)
 
 static int copy_strings(struct alert *a, const struct alert *src)
 {
-	int r = alert__set_str(&a->customer, src->customer) | alert__set_str(&a->asset, src->asset) |
-	        alert__set_str(&a->check, src->check) | alert__set_str(&a->service, src->service) |
-	        alert__set_str(&a->summary, src->summary) | alert__set_str(&a->center, src->center) |
-	        alert__set_str(&a->acked_by, src->acked_by) |
-	        alert__set_str(&a->dispatch.vendor, src->dispatch.vendor) |
-	        alert__set_str(&a->dispatch.result, src->dispatch.result) |
-	        alert__set_str(&a->id, src->id);
+	int r =
+	    alert__set_str(&a->customer, src->customer) | alert__set_str(&a->asset, src->asset) |
+	    alert__set_str(&a->check, src->check) | alert__set_str(&a->service, src->service) |
+	    alert__set_str(&a->summary, src->summary) | alert__set_str(&a->center, src->center) |
+	    alert__set_str(&a->acked_by, src->acked_by) |
+	    alert__set_str(&a->dispatch.vendor, src->dispatch.vendor) |
+	    alert__set_str(&a->dispatch.result, src->dispatch.result) |
+	    alert__set_str(&a->id, src->id);
 	for (size_t i = 0; i < src->n_also && i < ROUTE_MAX_ALSO; i++) {
 		r |= alert__set_str(&a->also[i], src->also[i]);
 		a->n_also = i + 1;

@@ -52,7 +52,7 @@ struct cal {
 };
 
 static void cal_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void cal_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -66,7 +66,7 @@ static void cal_err(char *err, size_t errlen, const char *fmt, ...)
 
 /* ---- hours strings ---- */
 
-static const char *const day_names[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+static const char *const day_names[7] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat" };
 
 static int parse_day(const char **pp)
 {
@@ -164,7 +164,8 @@ static int parse_hours(struct cal *c, const char *str, char *err, size_t errlen)
 			return -1;
 		}
 		if (s == e) {
-			cal_err(err, errlen, "hours \"%s\": empty range (all day is 00:00-24:00)", str);
+			cal_err(err, errlen, "hours \"%s\": empty range (all day is 00:00-24:00)",
+			        str);
 			return -1;
 		}
 		if (e < s)
@@ -435,8 +436,7 @@ long cal__cal_offset(const struct cal *c, int64_t t)
 	return cal__tz_offset(c->tz, t);
 }
 
-time_t cal_local_time(const struct cal *c, int year, int month, int day, int hour, int min,
-                      int sec)
+time_t cal_local_time(const struct cal *c, int year, int month, int day, int hour, int min, int sec)
 {
 	int64_t local;
 

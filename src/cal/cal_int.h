@@ -49,14 +49,14 @@ int64_t cal__tz_to_utc(const struct cal_tz *z, int64_t local);
 struct cal;
 struct cal__iter {
 	const struct cal *c;
-	int64_t day;       /* next local day whose ranges are expanded */
-	int64_t last_day;  /* stop after this day (search horizon) */
-	int ri;            /* next range index within `day` */
-	int day_loaded;    /* ranges of `day` are valid (not a holiday) */
-	int64_t cursor;    /* nothing before this is emitted again */
+	int64_t day;          /* next local day whose ranges are expanded */
+	int64_t last_day;     /* stop after this day (search horizon) */
+	int ri;               /* next range index within `day` */
+	int day_loaded;       /* ranges of `day` are valid (not a holiday) */
+	int64_t cursor;       /* nothing before this is emitted again */
 	int64_t cur_a, cur_b; /* piece being cut by closures */
 	int have_cur;
-	size_t ci;         /* first closure that may still matter */
+	size_t ci; /* first closure that may still matter */
 };
 void cal__iter_init(struct cal__iter *it, const struct cal *c, int64_t t);
 /* Next open piece [*a, *b) with *a >= t, sorted, non-overlapping (pieces

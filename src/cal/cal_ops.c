@@ -113,8 +113,8 @@ int cal_format_rfc3339(const struct cal *c, time_t t, char *buf, size_t size)
 	off = cal_utc_offset(c, t), aoff = off < 0 ? -off : off;
 	local = (int64_t)t + off, days = cal__floordiv(local, 86400), sod = local - days * 86400;
 	cal__civil_from_days(days, &y, &m, &d);
-	n = snprintf(buf, size, "%04lld-%02d-%02dT%02d:%02d:%02d%c%02ld:%02ld", (long long)y, m,
-	             d, (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60),
-	             off < 0 ? '-' : '+', aoff / 3600, aoff / 60 % 60);
+	n = snprintf(buf, size, "%04lld-%02d-%02dT%02d:%02d:%02d%c%02ld:%02ld", (long long)y, m, d,
+	             (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), off < 0 ? '-' : '+',
+	             aoff / 3600, aoff / 60 % 60);
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }

@@ -74,8 +74,9 @@ int cal_holidays_load(struct cal *c, const char *path, char *err, size_t errlen)
 		if (!*s || *s == '#')
 			continue;
 		if (parse_line(s, &y, &m, &d) || cal_add_holiday(c, y, m, d)) {
-			snprintf(err, errlen, "%s:%d: expected \"YYYY-MM-DD,name\" with a valid date",
-			         path, lineno);
+			snprintf(err, errlen,
+			         "%s:%d: expected \"YYYY-MM-DD,name\" with a valid date", path,
+			         lineno);
 			goto fail;
 		}
 	}
@@ -101,8 +102,8 @@ int cal_holidays_path(const char *spec, const char *datadir, char *buf, size_t s
 		n = snprintf(buf, size, "%s", spec);
 	} else {
 		for (p = spec; *p; p++)
-			if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' ||
-			      *p == '-'))
+			if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
+			      *p == '_' || *p == '-'))
 				return -1;
 		n = snprintf(buf, size, "%s/holidays/%s.csv", datadir ? datadir : MAMORI_DATADIR,
 		             spec);

@@ -26,8 +26,8 @@
 #include <unistd.h>
 
 #define CAL_TZ_EXPAND_YEAR 2200
-#define CAL_TZ_MAX_FILE (1 << 20)
-#define CAL_TZ_MAX_TRANS 100000
+#define CAL_TZ_MAX_FILE    (1 << 20)
+#define CAL_TZ_MAX_TRANS   100000
 
 struct tz_rule_day {
 	char kind;   /* 'J': Jn (1..365, no Feb 29), 'N': n (0..365), 'M': Mm.w.d */
@@ -43,16 +43,16 @@ struct tz_rule {
 
 struct cal_tz {
 	size_t n;
-	int64_t *at;    /* transition instants, ascending */
-	int32_t *off;   /* offset in effect from at[i] */
-	int32_t off0;   /* before the first transition */
+	int64_t *at;  /* transition instants, ascending */
+	int32_t *off; /* offset in effect from at[i] */
+	int32_t off0; /* before the first transition */
 	int has_rule;
 	struct tz_rule rule;
 	int64_t rule_from; /* at and after this, evaluate the rule */
 };
 
 static void tz_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void tz_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -116,7 +116,7 @@ static int is_leap(int64_t y)
 
 int cal__days_in_month(int64_t y, int m)
 {
-	static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	static const int dim[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 
 	if (m < 1 || m > 12)
 		return 0;
@@ -134,8 +134,7 @@ static int64_t rule_day(const struct tz_rule_day *r, int64_t y)
 	switch (r->kind) {
 	case 'J': /* 1..365, Feb 29 never counted */
 		return jan1 + r->a - 1 + (is_leap(y) && r->a >= 60);
-	case 'N':
-		return jan1 + r->a;
+	case 'N': return jan1 + r->a;
 	default:
 		first = cal__days_from_civil(y, r->a, 1);
 		d = (r->c - cal__weekday(first) + 7) % 7 + (r->b - 1) * 7;
@@ -445,8 +444,7 @@ static int64_t be64(const unsigned char *p)
 }
 
 /* Header at p; 0 and the block's length in *blen, or -1. */
-static int tzif_hdr(const unsigned char *p, size_t len, int tsz, struct tzif_hdr *h,
-                    size_t *blen)
+static int tzif_hdr(const unsigned char *p, size_t len, int tsz, struct tzif_hdr *h, size_t *blen)
 {
 	uint64_t n;
 
@@ -470,8 +468,7 @@ static int tzif_hdr(const unsigned char *p, size_t len, int tsz, struct tzif_hdr
 }
 
 /* Data block after its header: transitions and local time types. */
-static int tzif_block(const unsigned char *p, const struct tzif_hdr *h, int tsz,
-                      struct cal_tz *z)
+static int tzif_block(const unsigned char *p, const struct tzif_hdr *h, int tsz, struct cal_tz *z)
 {
 	const unsigned char *idx = p + (size_t)h->time * tsz, *tt = idx + h->time;
 	uint32_t i;

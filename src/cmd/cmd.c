@@ -18,14 +18,15 @@
 #include "util/jsonw.h"
 
 #define CMD_MAX_PAYLOAD (16u * 1024u)
-#define CMD_MAX_DEPTH 4
-#define MAX_ALERT_ID 160
-#define MAX_BY 128
-#define MAX_TEXT 4096
+#define CMD_MAX_DEPTH   4
+#define MAX_ALERT_ID    160
+#define MAX_BY          128
+#define MAX_TEXT        4096
 
 static const char *const err_names[CMD_E__COUNT] = {
-	"ok",      "malformed",     "schema",      "missing",   "invalid", "unknown_action",
-	"unknown_alert", "wrong_center", "state", "last_tier", "nomem",
+	"ok",      "malformed",      "schema",        "missing",
+	"invalid", "unknown_action", "unknown_alert", "wrong_center",
+	"state",   "last_tier",      "nomem",
 };
 
 const char *cmd_errname(enum cmd_err e)
@@ -34,7 +35,7 @@ const char *cmd_errname(enum cmd_err e)
 }
 
 static enum cmd_err fail(enum cmd_err e, char *msg, size_t msglen, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static enum cmd_err fail(enum cmd_err e, char *msg, size_t msglen, const char *fmt, ...)
 {
 	if (msg && msglen) {
@@ -50,8 +51,8 @@ static const struct {
 	const char *name;
 	enum alert_action_type type;
 } actions[] = {
-	{ "ack", ALERT_ACT_ACK },         { "unack", ALERT_ACT_UNACK },
-	{ "resolve", ALERT_ACT_RESOLVE }, { "escalate", ALERT_ACT_ESCALATE },
+	{ "ack", ALERT_ACT_ACK },           { "unack", ALERT_ACT_UNACK },
+	{ "resolve", ALERT_ACT_RESOLVE },   { "escalate", ALERT_ACT_ESCALATE },
 	{ "dispatch", ALERT_ACT_DISPATCH }, { "wait", ALERT_ACT_WAIT },
 	{ "comment", ALERT_ACT_COMMENT },
 };
@@ -73,13 +74,13 @@ static enum cmd_err get_text(const cJSON *o, const char *key, int required, size
 	int r = jsonw_get_string(o, key, &s);
 	*out = NULL;
 	if (r == 0)
-		return required ? fail(CMD_E_MISSING, msg, msglen, "missing field '%s'", key) : CMD_OK;
+		return required ? fail(CMD_E_MISSING, msg, msglen, "missing field '%s'", key)
+		                : CMD_OK;
 	if (r < 0)
 		return fail(CMD_E_INVALID, msg, msglen, "field '%s' must be a string", key);
 	if ((required && !*s) || strlen(s) > max || (ident && !printable(s)))
-		return fail(CMD_E_INVALID, msg, msglen,
-		            "field '%s' must be 1..%zu characters%s", key, max,
-		            ident ? " without control characters" : "");
+		return fail(CMD_E_INVALID, msg, msglen, "field '%s' must be 1..%zu characters%s",
+		            key, max, ident ? " without control characters" : "");
 	if (!(*out = strdup(s)))
 		return fail(CMD_E_NOMEM, msg, msglen, "out of memory");
 	return CMD_OK;
@@ -95,7 +96,8 @@ static enum cmd_err parse_head(const cJSON *o, struct cmd *c, char *msg, size_t 
 		return fail(CMD_E_MISSING, msg, msglen, "missing field 'id'");
 	else
 		return fail(CMD_E_INVALID, msg, msglen,
-		            "field 'id' must be a string of 1..%d printable characters", CMD_ID_MAX);
+		            "field 'id' must be a string of 1..%d printable characters",
+		            CMD_ID_MAX);
 	r = jsonw_get_string(o, "schema", &s);
 	if (r != 1 || strcmp(s, CMD_SCHEMA) != 0)
 		return fail(CMD_E_SCHEMA, msg, msglen, "field 'schema' must be \"%s\"", CMD_SCHEMA);
@@ -123,8 +125,9 @@ static enum cmd_err parse_dispatch(const cJSON *o, struct cmd *c, char *msg, siz
 		return e;
 	int r = jsonw_get_string(o, "planned_at", &s);
 	if (r < 0 || (r == 1 && cmd_parse_rfc3339(s, &c->planned_at) < 0))
-		return fail(CMD_E_INVALID, msg, msglen,
-		            "field 'planned_at' must be an RFC 3339 time (2026-11-27T09:10:00+09:00)");
+		return fail(
+		    CMD_E_INVALID, msg, msglen,
+		    "field 'planned_at' must be an RFC 3339 time (2026-11-27T09:10:00+09:00)");
 	if (!c->vendor && !c->result && r == 0)
 		return fail(CMD_E_MISSING, msg, msglen,
 		            "dispatch needs at least one of 'vendor', 'planned_at', 'result'");
@@ -186,8 +189,12 @@ enum cmd_err cmd_apply(struct alert_table *t, const char *center, const struct c
 		return fail(CMD_E_WRONG_CENTER, msg, msglen, "alert '%s' belongs to another center",
 		            c->alert);
 	struct alert_action act = {
-		.type = c->action, .actor = c->by,           .note = c->note,
-		.cmd_id = c->id,   .vendor = c->vendor,      .planned_at = c->planned_at,
+		.type = c->action,
+		.actor = c->by,
+		.note = c->note,
+		.cmd_id = c->id,
+		.vendor = c->vendor,
+		.planned_at = c->planned_at,
 		.result = c->result,
 	};
 	int r = alert_act(t, a, &act, now);
@@ -195,7 +202,8 @@ enum cmd_err cmd_apply(struct alert_table *t, const char *center, const struct c
 	case 0: return CMD_OK;
 	case ALERT_E_STATE:
 		return fail(CMD_E_STATE, msg, msglen, "cannot %s: alert is %s",
-		            c->action == ALERT_ACT_ACK ? "ack" : "do this", alert_status_name(a->status));
+		            c->action == ALERT_ACT_ACK ? "ack" : "do this",
+		            alert_status_name(a->status));
 	case ALERT_E_LAST_TIER:
 		return fail(CMD_E_LAST_TIER, msg, msglen, "alert is already at its last tier");
 	case ALERT_E_NOMEM: return fail(CMD_E_NOMEM, msg, msglen, "out of memory");
@@ -301,8 +309,8 @@ int cmd_seen_add(struct cmd_seen *s, const char *center, const char *id, enum cm
 }
 
 enum cmd_err cmd_handle(struct alert_table *t, struct cmd_seen *seen, const char *center,
-                        const char *node, const char *buf, size_t len, double now,
-                        char **answer, int *fresh)
+                        const char *node, const char *buf, size_t len, double now, char **answer,
+                        int *fresh)
 {
 	struct cmd c;
 	char msg[256] = "";

@@ -25,22 +25,22 @@
 
 #include "alert/alert.h"
 
-#define CMD_ID_MAX 128
-#define CMD_SCHEMA "mamori.cmd/1"
+#define CMD_ID_MAX        128
+#define CMD_SCHEMA        "mamori.cmd/1"
 #define CMD_RESULT_SCHEMA "mamori.cmdresult/1"
-#define ALERT_SCHEMA "mamori.alert/1"
+#define ALERT_SCHEMA      "mamori.alert/1"
 
 enum cmd_err {
 	CMD_OK = 0,
-	CMD_E_MALFORMED,      /* not JSON, not an object, bad UTF-8, too big ... */
-	CMD_E_SCHEMA,         /* missing or other "schema" */
-	CMD_E_MISSING,        /* a required field is missing */
-	CMD_E_INVALID,        /* a field has the wrong type or a bad value */
+	CMD_E_MALFORMED, /* not JSON, not an object, bad UTF-8, too big ... */
+	CMD_E_SCHEMA,    /* missing or other "schema" */
+	CMD_E_MISSING,   /* a required field is missing */
+	CMD_E_INVALID,   /* a field has the wrong type or a bad value */
 	CMD_E_UNKNOWN_ACTION,
 	CMD_E_UNKNOWN_ALERT,
-	CMD_E_WRONG_CENTER,   /* the alert belongs to another center */
-	CMD_E_STATE,          /* e.g. ack of a resolved alert */
-	CMD_E_LAST_TIER,      /* escalate at the last tier */
+	CMD_E_WRONG_CENTER, /* the alert belongs to another center */
+	CMD_E_STATE,        /* e.g. ack of a resolved alert */
+	CMD_E_LAST_TIER,    /* escalate at the last tier */
 	CMD_E_NOMEM,
 	CMD_E__COUNT
 };
@@ -51,8 +51,8 @@ struct cmd {
 	char id[CMD_ID_MAX + 1]; /* "" when the payload had no usable id */
 	enum alert_action_type action;
 	char *alert, *by, *note;
-	char *vendor, *result;   /* dispatch */
-	double planned_at;       /* dispatch; 0 when absent */
+	char *vendor, *result; /* dispatch */
+	double planned_at;     /* dispatch; 0 when absent */
 };
 
 /* Parse a payload.  Returns CMD_OK or an error with a message in msg
@@ -81,12 +81,12 @@ size_t cmd_seen_count(const struct cmd_seen *s);
  * memory).  *fresh is 1 when the command acted now (0: error or duplicate)
  * so the caller knows whether to persist the id.  Returns the result. */
 enum cmd_err cmd_handle(struct alert_table *t, struct cmd_seen *seen, const char *center,
-                        const char *node, const char *buf, size_t len, double now,
-                        char **answer, int *fresh);
+                        const char *node, const char *buf, size_t len, double now, char **answer,
+                        int *fresh);
 
 /* mamori.cmdresult/1; err_text may be NULL (then the default text). */
-char *cmd_format_result(const char *id, const char *alert_id, enum cmd_err e,
-                        const char *err_text, const char *node);
+char *cmd_format_result(const char *id, const char *alert_id, enum cmd_err e, const char *err_text,
+                        const char *node);
 /* mamori.alert/1 for one event of an alert (times in the calendar's
  * offset of the alert's SLA terms, UTC without terms).  Malloc'd. */
 char *cmd_format_alert(const struct alert *a, const struct alert_event *ev, const char *node);

@@ -53,7 +53,8 @@ static void add_time(cJSON *o, const char *k, const struct alert *a, double t)
 			buf[0] = 0;
 	} else {
 		struct tm tm;
-		if (!gmtime_r(&s, &tm) || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		if (!gmtime_r(&s, &tm) ||
+		    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 			buf[0] = 0;
 	}
 	if (buf[0])
@@ -69,8 +70,8 @@ static char *finish(cJSON *o)
 	return s;
 }
 
-char *cmd_format_result(const char *id, const char *alert_id, enum cmd_err e,
-                        const char *err_text, const char *node)
+char *cmd_format_result(const char *id, const char *alert_id, enum cmd_err e, const char *err_text,
+                        const char *node)
 {
 	cJSON *o = cJSON_CreateObject();
 	if (!o)
@@ -81,8 +82,10 @@ char *cmd_format_result(const char *id, const char *alert_id, enum cmd_err e,
 	if (e == CMD_OK)
 		cJSON_AddNullToObject(o, "error");
 	else
-		add_str(o, "error", err_text ? err_text
-		                             : (unsigned)e < CMD_E__COUNT ? default_text[e] : "error");
+		add_str(o, "error",
+		        err_text                     ? err_text
+		        : (unsigned)e < CMD_E__COUNT ? default_text[e]
+		                                     : "error");
 	cJSON_AddStringToObject(o, "code", cmd_errname(e));
 	add_str(o, "alert", alert_id);
 	add_str(o, "node", node);
@@ -131,7 +134,8 @@ static void add_event(cJSON *o, const struct alert *a, const struct alert_event 
 	if (ev->cmd_id)
 		cJSON_AddStringToObject(o, "cmd", ev->cmd_id);
 	if (ev->type == ALERT_EV_SLA_BREACH) {
-		cJSON_AddStringToObject(o, "breach", sla_deadline_name((enum sla_deadline)ev->breach));
+		cJSON_AddStringToObject(o, "breach",
+		                        sla_deadline_name((enum sla_deadline)ev->breach));
 		cJSON_AddBoolToObject(o, "reannounce", ev->reannounce);
 	}
 	if (ev->type == ALERT_EV_RESOLVED)
@@ -213,8 +217,8 @@ int cmd_parse_rfc3339(const char *s, double *out)
 	int sign = 0;
 	if ((*p == 'Z' || *p == 'z') && p[1] == 0)
 		sign = 0;
-	else if ((*p == '+' || *p == '-') && strlen(p) == 6 && !digits(p + 1, 2, &oh) && p[3] == ':' &&
-	         !digits(p + 4, 2, &om))
+	else if ((*p == '+' || *p == '-') && strlen(p) == 6 && !digits(p + 1, 2, &oh) &&
+	         p[3] == ':' && !digits(p + 4, 2, &om))
 		sign = *p == '+' ? 1 : -1;
 	else
 		return -1;
@@ -222,8 +226,12 @@ int cmd_parse_rfc3339(const char *s, double *out)
 	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
 	    (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || sec > 60 || oh > 23 || om > 59)
 		return -1;
-	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-		         .tm_hour = h, .tm_min = mi, .tm_sec = sec };
+	struct tm tm = { .tm_year = y - 1900,
+		         .tm_mon = mo - 1,
+		         .tm_mday = d,
+		         .tm_hour = h,
+		         .tm_min = mi,
+		         .tm_sec = sec };
 	time_t t = timegm(&tm);
 	if (t == (time_t)-1)
 		return -1;

@@ -48,55 +48,79 @@ struct ctx {
 	int errors;
 };
 
-#define K(n, t) {n, t, 0, NULL, NULL}
-#define KEND {NULL, 0, 0, NULL, NULL}
+#define K(n, t)                                                                                    \
+	{                                                                                          \
+		n, t, 0, NULL, NULL                                                                \
+	}
+#define KEND                                                                                       \
+	{                                                                                          \
+		NULL, 0, 0, NULL, NULL                                                             \
+	}
 
 /* Keys shared by `defaults` groups and check blocks. */
 #define PARAM_KEYS                                                                                 \
-	K("interval", MAMORI_KEY_DURATION), K("retry_interval", MAMORI_KEY_DURATION),               \
-	    K("max_attempts", MAMORI_KEY_INT), K("timeout", MAMORI_KEY_DURATION),                   \
-	    K("check_period", MAMORI_KEY_STRING), K("service", MAMORI_KEY_STRING),                  \
-	    K("stale_after", MAMORI_KEY_DURATION), K("stale_state", MAMORI_KEY_INT),                \
-	    K("flap_detection", MAMORI_KEY_BOOL), K("flap_low", MAMORI_KEY_FLOAT),                  \
+	K("interval", MAMORI_KEY_DURATION), K("retry_interval", MAMORI_KEY_DURATION),              \
+	    K("max_attempts", MAMORI_KEY_INT), K("timeout", MAMORI_KEY_DURATION),                  \
+	    K("check_period", MAMORI_KEY_STRING), K("service", MAMORI_KEY_STRING),                 \
+	    K("stale_after", MAMORI_KEY_DURATION), K("stale_state", MAMORI_KEY_INT),               \
+	    K("flap_detection", MAMORI_KEY_BOOL), K("flap_low", MAMORI_KEY_FLOAT),                 \
 	    K("flap_high", MAMORI_KEY_FLOAT)
 
-static const struct mamori_key defaults_keys[] = {PARAM_KEYS, KEND};
-static const struct mamori_key check_core_keys[] = {K("name", MAMORI_KEY_STRING),
-                                                    K("plugin", MAMORI_KEY_STRING), PARAM_KEYS, KEND};
-static const struct mamori_key agent_core_keys[] = {K("auto_register", MAMORI_KEY_BOOL),
-                                                    K("asset_type", MAMORI_KEY_STRING), PARAM_KEYS,
-                                                    KEND};
-static const struct mamori_key root_keys[] = {
-    K("daemon", MAMORI_KEY_GROUP),   K("mqtt", MAMORI_KEY_GROUP),      K("http", MAMORI_KEY_GROUP),
-    K("calendars", -1),              K("centers", -1),                 K("routes", -1),
-    K("customers", -1),              K("plugins", -1),                 K("defaults", MAMORI_KEY_GROUP),
-    K("downtimes", -1),              K("alerts", MAMORI_KEY_GROUP),    KEND};
-static const struct mamori_key alerts_keys[] = {K("reopen_within", MAMORI_KEY_DURATION), KEND};
+static const struct mamori_key defaults_keys[] = { PARAM_KEYS, KEND };
+static const struct mamori_key check_core_keys[] = { K("name", MAMORI_KEY_STRING),
+	                                             K("plugin", MAMORI_KEY_STRING), PARAM_KEYS,
+	                                             KEND };
+static const struct mamori_key agent_core_keys[] = { K("auto_register", MAMORI_KEY_BOOL),
+	                                             K("asset_type", MAMORI_KEY_STRING), PARAM_KEYS,
+	                                             KEND };
+static const struct mamori_key root_keys[] = { K("daemon", MAMORI_KEY_GROUP),
+	                                       K("mqtt", MAMORI_KEY_GROUP),
+	                                       K("http", MAMORI_KEY_GROUP),
+	                                       K("calendars", -1),
+	                                       K("centers", -1),
+	                                       K("routes", -1),
+	                                       K("customers", -1),
+	                                       K("plugins", -1),
+	                                       K("defaults", MAMORI_KEY_GROUP),
+	                                       K("downtimes", -1),
+	                                       K("alerts", MAMORI_KEY_GROUP),
+	                                       KEND };
+static const struct mamori_key alerts_keys[] = { K("reopen_within", MAMORI_KEY_DURATION), KEND };
 static const struct mamori_key daemon_keys[] = {
-    K("state_dir", MAMORI_KEY_STRING),      K("plugin_dir", MAMORI_KEY_STRING),
-    K("data_dir", MAMORI_KEY_STRING),       K("log_level", MAMORI_KEY_STRING),
-    K("node", MAMORI_KEY_STRING),           K("flush_interval", MAMORI_KEY_DURATION),
-    K("retention_days", MAMORI_KEY_INT),    KEND};
+	K("state_dir", MAMORI_KEY_STRING),   K("plugin_dir", MAMORI_KEY_STRING),
+	K("data_dir", MAMORI_KEY_STRING),    K("log_level", MAMORI_KEY_STRING),
+	K("node", MAMORI_KEY_STRING),        K("flush_interval", MAMORI_KEY_DURATION),
+	K("retention_days", MAMORI_KEY_INT), KEND
+};
 static const struct mamori_key calendar_keys[] = {
-    K("name", MAMORI_KEY_STRING),        K("timezone", MAMORI_KEY_STRING),
-    K("hours", MAMORI_KEY_STRING_LIST),  K("holidays", MAMORI_KEY_STRING_LIST),
-    K("closures", MAMORI_KEY_STRING_LIST), KEND};
-static const struct mamori_key customer_keys[] = {
-    K("id", MAMORI_KEY_STRING),       K("name", MAMORI_KEY_STRING),
-    K("region", MAMORI_KEY_STRING),   K("tags", MAMORI_KEY_STRING_LIST),
-    K("agents", -1),                  K("assets", -1),
-    K("defaults", MAMORI_KEY_GROUP),  K("sla", -1),
-    K("contact", -1),                 KEND};
-static const struct mamori_key asset_keys[] = {
-    K("name", MAMORI_KEY_STRING),   K("type", MAMORI_KEY_STRING),
-    K("address", MAMORI_KEY_STRING), K("parent", MAMORI_KEY_STRING),
-    K("checks", -1),                K("defaults", MAMORI_KEY_GROUP), KEND};
+	K("name", MAMORI_KEY_STRING),          K("timezone", MAMORI_KEY_STRING),
+	K("hours", MAMORI_KEY_STRING_LIST),    K("holidays", MAMORI_KEY_STRING_LIST),
+	K("closures", MAMORI_KEY_STRING_LIST), KEND
+};
+static const struct mamori_key customer_keys[] = { K("id", MAMORI_KEY_STRING),
+	                                           K("name", MAMORI_KEY_STRING),
+	                                           K("region", MAMORI_KEY_STRING),
+	                                           K("tags", MAMORI_KEY_STRING_LIST),
+	                                           K("agents", -1),
+	                                           K("assets", -1),
+	                                           K("defaults", MAMORI_KEY_GROUP),
+	                                           K("sla", -1),
+	                                           K("contact", -1),
+	                                           KEND };
+static const struct mamori_key asset_keys[] = { K("name", MAMORI_KEY_STRING),
+	                                        K("type", MAMORI_KEY_STRING),
+	                                        K("address", MAMORI_KEY_STRING),
+	                                        K("parent", MAMORI_KEY_STRING),
+	                                        K("checks", -1),
+	                                        K("defaults", MAMORI_KEY_GROUP),
+	                                        KEND };
 static const struct mamori_key downtime_keys[] = {
-    K("customer", MAMORI_KEY_STRING), K("asset", MAMORI_KEY_STRING),
-    K("check", MAMORI_KEY_STRING),    K("start", MAMORI_KEY_STRING),
-    K("end", MAMORI_KEY_STRING),      K("weekly", MAMORI_KEY_STRING_LIST),
-    K("timezone", MAMORI_KEY_STRING), K("comment", MAMORI_KEY_STRING),
-    K("author", MAMORI_KEY_STRING),   KEND};
+	K("customer", MAMORI_KEY_STRING), K("asset", MAMORI_KEY_STRING),
+	K("check", MAMORI_KEY_STRING),    K("start", MAMORI_KEY_STRING),
+	K("end", MAMORI_KEY_STRING),      K("weekly", MAMORI_KEY_STRING_LIST),
+	K("timezone", MAMORI_KEY_STRING), K("comment", MAMORI_KEY_STRING),
+	K("author", MAMORI_KEY_STRING),   KEND
+};
 
 /* ---- helpers ---- */
 
@@ -133,7 +157,8 @@ static int validate(struct ctx *x, const config_setting_t *g, const struct mamor
 static const char *str_member(const config_setting_t *g, const char *key)
 {
 	const config_setting_t *m = g ? config_setting_get_member(g, key) : NULL;
-	return m && config_setting_type(m) == CONFIG_TYPE_STRING ? config_setting_get_string(m) : NULL;
+	return m && config_setting_type(m) == CONFIG_TYPE_STRING ? config_setting_get_string(m)
+	                                                         : NULL;
 }
 
 static char *dup_member(const config_setting_t *g, const char *key)
@@ -143,7 +168,8 @@ static char *dup_member(const config_setting_t *g, const char *key)
 }
 
 /* A list or array member (or absent).  Reports a wrong type. */
-static const config_setting_t *list_member(struct ctx *x, const config_setting_t *g, const char *key)
+static const config_setting_t *list_member(struct ctx *x, const config_setting_t *g,
+                                           const char *key)
 {
 	const config_setting_t *m = g ? config_setting_get_member(g, key) : NULL;
 	if (!m)
@@ -193,16 +219,14 @@ static uint64_t hash_setting(const config_setting_t *s, uint64_t h)
 	case CONFIG_TYPE_FLOAT:
 		snprintf(buf, sizeof buf, "%.17g", config_setting_get_float(s));
 		break;
-	default:
-		snprintf(buf, sizeof buf, "%lld", config_setting_get_int64(s));
-		break;
+	default: snprintf(buf, sizeof buf, "%lld", config_setting_get_int64(s)); break;
 	}
 	return hmap_hash(buf, strlen(buf)) ^ (h * 31);
 }
 
 const char *service_name(int s)
 {
-	static const char *const names[] = {"other", "defender", "web", "mail", "utm", "dns"};
+	static const char *const names[] = { "other", "defender", "web", "mail", "utm", "dns" };
 	return s >= 0 && s < (int)ARRAY_LEN(names) ? names[s] : "other";
 }
 
@@ -253,10 +277,11 @@ static void parse_params(struct ctx *x, const config_setting_t *g, struct check_
 	memset(p, 0, sizeof *p);
 	if (!g)
 		return;
-	static const char *const timing[] = {"interval", "retry_interval", "timeout", "stale_after"};
+	static const char *const timing[] = { "interval", "retry_interval", "timeout",
+		                              "stale_after" };
 	for (size_t i = 0; i < ARRAY_LEN(timing); i++)
-		if ((m = config_setting_get_member(g, timing[i])) && pconf_setting_duration(m, &d) == 0 &&
-		    d > MAX_DURATION_S)
+		if ((m = config_setting_get_member(g, timing[i])) &&
+		    pconf_setting_duration(m, &d) == 0 && d > MAX_DURATION_S)
 			report(x, m, "%s must not exceed 45 days", timing[i]);
 	if ((m = config_setting_get_member(g, "interval")) && pconf_setting_duration(m, &d) == 0) {
 		if (d < 0.001)
@@ -264,7 +289,8 @@ static void parse_params(struct ctx *x, const config_setting_t *g, struct check_
 		p->interval_ms = to_ms(d);
 		p->set |= P_INTERVAL;
 	}
-	if ((m = config_setting_get_member(g, "retry_interval")) && pconf_setting_duration(m, &d) == 0) {
+	if ((m = config_setting_get_member(g, "retry_interval")) &&
+	    pconf_setting_duration(m, &d) == 0) {
 		p->retry_ms = to_ms(d);
 		p->set |= P_RETRY;
 	}
@@ -274,40 +300,47 @@ static void parse_params(struct ctx *x, const config_setting_t *g, struct check_
 		p->timeout_ms = to_ms(d);
 		p->set |= P_TIMEOUT;
 	}
-	if ((m = config_setting_get_member(g, "stale_after")) && pconf_setting_duration(m, &d) == 0) {
+	if ((m = config_setting_get_member(g, "stale_after")) &&
+	    pconf_setting_duration(m, &d) == 0) {
 		p->stale_ms = to_ms(d);
 		p->set |= P_STALE;
 	}
-	if ((m = config_setting_get_member(g, "max_attempts")) && config_setting_type(m) == CONFIG_TYPE_INT) {
+	if ((m = config_setting_get_member(g, "max_attempts")) &&
+	    config_setting_type(m) == CONFIG_TYPE_INT) {
 		int v = config_setting_get_int(m);
 		if (v < 1 || v > 100)
 			report(x, m, "max_attempts must be 1..100");
 		p->max_attempts = (uint8_t)(v < 1 ? 1 : v > 100 ? 100 : v);
 		p->set |= P_ATTEMPTS;
 	}
-	if ((m = config_setting_get_member(g, "stale_state")) && config_setting_type(m) == CONFIG_TYPE_INT) {
+	if ((m = config_setting_get_member(g, "stale_state")) &&
+	    config_setting_type(m) == CONFIG_TYPE_INT) {
 		int v = config_setting_get_int(m);
 		if (v < 0 || v > 3)
 			report(x, m, "stale_state must be 0..3");
 		p->stale_state = (uint8_t)(v & 3);
 		p->set |= P_STALE_STATE;
 	}
-	if ((m = config_setting_get_member(g, "flap_detection")) && config_setting_type(m) == CONFIG_TYPE_BOOL) {
+	if ((m = config_setting_get_member(g, "flap_detection")) &&
+	    config_setting_type(m) == CONFIG_TYPE_BOOL) {
 		p->flap_enabled = (uint8_t)config_setting_get_bool(m);
 		p->set |= P_FLAP;
 	}
 	int t;
 	if ((m = config_setting_get_member(g, "flap_low")) &&
 	    ((t = config_setting_type(m)) == CONFIG_TYPE_FLOAT || t == CONFIG_TYPE_INT)) {
-		p->flap_low = (float)(t == CONFIG_TYPE_FLOAT ? config_setting_get_float(m) : config_setting_get_int(m));
+		p->flap_low = (float)(t == CONFIG_TYPE_FLOAT ? config_setting_get_float(m)
+		                                             : config_setting_get_int(m));
 		p->set |= P_FLAP_LOW;
 	}
 	if ((m = config_setting_get_member(g, "flap_high")) &&
 	    ((t = config_setting_type(m)) == CONFIG_TYPE_FLOAT || t == CONFIG_TYPE_INT)) {
-		p->flap_high = (float)(t == CONFIG_TYPE_FLOAT ? config_setting_get_float(m) : config_setting_get_int(m));
+		p->flap_high = (float)(t == CONFIG_TYPE_FLOAT ? config_setting_get_float(m)
+		                                              : config_setting_get_int(m));
 		p->set |= P_FLAP_HIGH;
 	}
-	if ((m = config_setting_get_member(g, "service")) && config_setting_type(m) == CONFIG_TYPE_STRING) {
+	if ((m = config_setting_get_member(g, "service")) &&
+	    config_setting_type(m) == CONFIG_TYPE_STRING) {
 		int sv = service_parse(config_setting_get_string(m));
 		if (sv < 0)
 			report(x, m, "unknown service '%s' (defender, web, mail, utm, dns, other)",
@@ -315,10 +348,12 @@ static void parse_params(struct ctx *x, const config_setting_t *g, struct check_
 		p->service = (uint8_t)(sv < 0 ? 0 : sv);
 		p->set |= P_SERVICE;
 	}
-	if ((m = config_setting_get_member(g, "check_period")) && config_setting_type(m) == CONFIG_TYPE_STRING) {
+	if ((m = config_setting_get_member(g, "check_period")) &&
+	    config_setting_type(m) == CONFIG_TYPE_STRING) {
 		p->period = mconf_calendar(x->c, config_setting_get_string(m));
 		if (!p->period)
-			report(x, m, "check_period: undefined calendar '%s'", config_setting_get_string(m));
+			report(x, m, "check_period: undefined calendar '%s'",
+			       config_setting_get_string(m));
 		p->set |= P_PERIOD;
 	}
 }
@@ -351,11 +386,17 @@ static void inherit(struct check_params *child, const struct check_params *paren
  * observation.  The retry interval never exceeds the interval. */
 static void finish_params(struct check_params *p, const char *plugin, int passive)
 {
-	static const struct check_params builtin = {
-	    .interval_ms = 300000, .retry_ms = 60000, .timeout_ms = 60000, .max_attempts = 3,
-	    .stale_state = 2, .flap_enabled = 1, .flap_low = 20, .flap_high = 30,
-	    .set = P_INTERVAL | P_RETRY | P_TIMEOUT | P_ATTEMPTS | P_STALE_STATE | P_FLAP |
-	           P_FLAP_LOW | P_FLAP_HIGH};
+	static const struct check_params builtin = { .interval_ms = 300000,
+		                                     .retry_ms = 60000,
+		                                     .timeout_ms = 60000,
+		                                     .max_attempts = 3,
+		                                     .stale_state = 2,
+		                                     .flap_enabled = 1,
+		                                     .flap_low = 20,
+		                                     .flap_high = 30,
+		                                     .set = P_INTERVAL | P_RETRY | P_TIMEOUT |
+		                                            P_ATTEMPTS | P_STALE_STATE | P_FLAP |
+		                                            P_FLAP_LOW | P_FLAP_HIGH };
 	if (passive && !(p->set & P_ATTEMPTS)) {
 		p->max_attempts = 1;
 		p->set |= P_ATTEMPTS;
@@ -406,7 +447,8 @@ static void parse_daemon(struct ctx *x, const config_setting_t *d)
 	if (d && (m = config_setting_get_member(d, "flush_interval")))
 		pconf_setting_duration(m, &c->flush_interval);
 	c->retention_days = 400;
-	if (d && (m = config_setting_get_member(d, "retention_days")) && config_setting_type(m) == CONFIG_TYPE_INT)
+	if (d && (m = config_setting_get_member(d, "retention_days")) &&
+	    config_setting_type(m) == CONFIG_TYPE_INT)
 		c->retention_days = (uint32_t)config_setting_get_int(m);
 }
 
@@ -440,7 +482,8 @@ static void parse_calendar(struct ctx *x, const config_setting_t *g, struct cfg_
 	size_t nh;
 	fill_strings(config_setting_get_member(g, "hours"), hours, 64, &nh);
 	if (!nh) {
-		report(x, g, "calendar '%s' needs 'hours' (e.g. [ \"mon-fri 09:00-17:30\" ])", name);
+		report(x, g, "calendar '%s' needs 'hours' (e.g. [ \"mon-fri 09:00-17:30\" ])",
+		       name);
 		return;
 	}
 	struct cal *cal = cal_new(name, tz, hours, nh, err, sizeof err);
@@ -457,7 +500,9 @@ static void parse_calendar(struct ctx *x, const config_setting_t *g, struct cfg_
 		if (cal_holidays_path(hol[i], x->c->data_dir, path, sizeof path) != 0 ||
 		    cal_holidays_load(cal, path, err, sizeof err) != 0) {
 			report(x, hm, "calendar '%s': holidays '%s': %s", name, hol[i],
-			       cal_holidays_path(hol[i], x->c->data_dir, path, sizeof path) ? "bad name" : err);
+			       cal_holidays_path(hol[i], x->c->data_dir, path, sizeof path)
+			           ? "bad name"
+			           : err);
 		}
 	}
 	const char *clo[64];
@@ -469,15 +514,21 @@ static void parse_calendar(struct ctx *x, const config_setting_t *g, struct cfg_
 		char a[64], b[64];
 		time_t from, to;
 		const char *slash = strchr(clo[i], '/');
-		if (!slash || (size_t)(slash - clo[i]) >= sizeof a || strlen(slash + 1) >= sizeof b) {
-			report(x, cm, "closure '%s': use \"YYYY-MM-DD HH:MM/YYYY-MM-DD HH:MM\"", clo[i]);
+		if (!slash || (size_t)(slash - clo[i]) >= sizeof a ||
+		    strlen(slash + 1) >= sizeof b) {
+			report(x, cm, "closure '%s': use \"YYYY-MM-DD HH:MM/YYYY-MM-DD HH:MM\"",
+			       clo[i]);
 			continue;
 		}
 		memcpy(a, clo[i], (size_t)(slash - clo[i]));
 		a[slash - clo[i]] = '\0';
 		strcpy(b, slash + 1);
-		if (cal_parse_local(cal, a, &from) != 0 || cal_parse_local(cal, b, &to) != 0 || to <= from) {
-			report(x, cm, "closure '%s': use \"YYYY-MM-DD HH:MM/YYYY-MM-DD HH:MM\" (end after start)", clo[i]);
+		if (cal_parse_local(cal, a, &from) != 0 || cal_parse_local(cal, b, &to) != 0 ||
+		    to <= from) {
+			report(
+			    x, cm,
+			    "closure '%s': use \"YYYY-MM-DD HH:MM/YYYY-MM-DD HH:MM\" (end after start)",
+			    clo[i]);
 			continue;
 		}
 		cal_add_closure(cal, from, to);
@@ -499,7 +550,7 @@ static void parse_calendars(struct ctx *x, const config_setting_t *root)
 			report(x, g, "calendars: each entry must be a group { ... }");
 			continue;
 		}
-		struct cfg_calendar cal = {0};
+		struct cfg_calendar cal = { 0 };
 		parse_calendar(x, g, &cal);
 		if (!cal.name)
 			continue;
@@ -513,7 +564,7 @@ static void parse_calendars(struct ctx *x, const config_setting_t *root)
 	}
 	if (!mconf_calendar(c, "always")) {
 		char err[CAL_ERRLEN];
-		const char *h[] = {"mon-sun 00:00-24:00"};
+		const char *h[] = { "mon-sun 00:00-24:00" };
 		c->calendars[c->n_calendars].cal = cal_new("always", "UTC", h, 1, err, sizeof err);
 		c->calendars[c->n_calendars].name = xstrdup("always");
 		if (c->calendars[c->n_calendars].cal)
@@ -531,8 +582,9 @@ static int plugin_index(struct mconf *c, const char *name)
 	return -1;
 }
 
-static const struct mamori_key plugin_core_keys[] = {
-    K("name", MAMORI_KEY_STRING), K("max_concurrent", MAMORI_KEY_INT), K("isolate", MAMORI_KEY_BOOL), KEND};
+static const struct mamori_key plugin_core_keys[] = { K("name", MAMORI_KEY_STRING),
+	                                              K("max_concurrent", MAMORI_KEY_INT),
+	                                              K("isolate", MAMORI_KEY_BOOL), KEND };
 
 static void parse_plugins(struct ctx *x, const config_setting_t *root)
 {
@@ -568,9 +620,12 @@ static void parse_plugins(struct ctx *x, const config_setting_t *root)
 		if (mc && config_setting_type(mc) == CONFIG_TYPE_INT)
 			p->max_concurrent = config_setting_get_int(mc);
 		const config_setting_t *iso = config_setting_get_member(g, "isolate");
-		if (iso && config_setting_type(iso) == CONFIG_TYPE_BOOL && config_setting_get_bool(iso)) {
+		if (iso && config_setting_type(iso) == CONFIG_TYPE_BOOL &&
+		    config_setting_get_bool(iso)) {
 			/* Not built yet: say so rather than silently running in-process. */
-			report(x, iso, "plugin '%s': isolate = true is not supported by this version", name);
+			report(x, iso,
+			       "plugin '%s': isolate = true is not supported by this version",
+			       name);
 		}
 	}
 	/* A default instance for every other plugin. */
@@ -604,8 +659,8 @@ static void parse_named_list(struct ctx *x, const config_setting_t *root, const 
 				report(x, g, "%s: duplicate name '%s'", key, name);
 		const char *cal = str_member(g, "calendar");
 		if (cal && !mconf_calendar(x->c, cal))
-			report(x, config_setting_get_member(g, "calendar"), "%s '%s': undefined calendar '%s'",
-			       key, name, cal);
+			report(x, config_setting_get_member(g, "calendar"),
+			       "%s '%s': undefined calendar '%s'", key, name, cal);
 		(*names)[(*n)++] = xstrdup(name);
 	}
 }
@@ -628,7 +683,8 @@ static void check_routes(struct ctx *x, const config_setting_t *root)
 		if (!center)
 			report(x, g, "routes: each rule needs 'center'");
 		else if (!center_known(x->c, center))
-			report(x, config_setting_get_member(g, "center"), "routes: undefined center '%s'", center);
+			report(x, config_setting_get_member(g, "center"),
+			       "routes: undefined center '%s'", center);
 	}
 }
 
@@ -643,14 +699,16 @@ static int parse_check(struct ctx *x, const config_setting_t *g, const struct cf
 	int pi = plugin_index(x->c, plugin);
 	struct plugin_mod *m = loader_find(x->loader, plugin);
 	if (pi < 0 || !m) {
-		report(x, config_setting_get_member(g, "plugin"), "asset '%s': unknown plugin '%s'", a->name, plugin);
+		report(x, config_setting_get_member(g, "plugin"), "asset '%s': unknown plugin '%s'",
+		       a->name, plugin);
 		return -1;
 	}
 	const char *name = str_member(g, "name");
 	if (!name)
 		name = plugin;
 	if (!valid_ident(name, 0)) {
-		report(x, g, "asset '%s': check name '%s' is not usable as an MQTT topic level", a->name, name);
+		report(x, g, "asset '%s': check name '%s' is not usable as an MQTT topic level",
+		       a->name, name);
 		return -1;
 	}
 	char what[400];
@@ -691,7 +749,8 @@ static void parse_asset(struct ctx *x, const config_setting_t *g, struct cfg_cus
 	snprintf(what, sizeof what, "asset '%s' of customer '%s'", name ? name : "?", cu->id);
 	validate(x, g, asset_keys, NULL, what);
 	if (!name || !valid_ident(name, 1)) {
-		report(x, g, "customer '%s': asset needs a 'name' usable as an MQTT topic level", cu->id);
+		report(x, g, "customer '%s': asset needs a 'name' usable as an MQTT topic level",
+		       cu->id);
 		return;
 	}
 	a->name = xstrdup(name);
@@ -714,8 +773,10 @@ static void parse_asset(struct ctx *x, const config_setting_t *g, struct cfg_cus
 			continue;
 		for (size_t j = 0; j < a->n_checks; j++)
 			if (strcmp(a->checks[j].name, ck->name) == 0) {
-				report(x, cg, "asset '%s': duplicate check name '%s' (set 'name' to tell them apart)",
-				       a->name, ck->name);
+				report(
+				    x, cg,
+				    "asset '%s': duplicate check name '%s' (set 'name' to tell them apart)",
+				    a->name, ck->name);
 				break;
 			}
 		a->n_checks++;
@@ -744,7 +805,8 @@ static void parse_agents(struct ctx *x, const config_setting_t *g, struct cfg_cu
 			continue;
 		}
 		if (m->def && !(m->def->flags & MAMORI_PLUGIN_PASSIVE)) {
-			report(x, ag, "agents: plugin '%s' is not fed by agents (not passive)", plugin);
+			report(x, ag, "agents: plugin '%s' is not fed by agents (not passive)",
+			       plugin);
 			continue;
 		}
 		char what[200];
@@ -758,8 +820,11 @@ static void parse_agents(struct ctx *x, const config_setting_t *g, struct cfg_cu
 		a->s = ag;
 		a->hash = hash_setting(ag, 0);
 		const config_setting_t *ar = config_setting_get_member(ag, "auto_register");
-		a->auto_register = ar && config_setting_type(ar) == CONFIG_TYPE_BOOL ? config_setting_get_bool(ar) : 0;
-		a->asset_type = xstrdup(str_member(ag, "asset_type") ? str_member(ag, "asset_type") : "pc");
+		a->auto_register = ar && config_setting_type(ar) == CONFIG_TYPE_BOOL
+		                       ? config_setting_get_bool(ar)
+		                       : 0;
+		a->asset_type =
+		    xstrdup(str_member(ag, "asset_type") ? str_member(ag, "asset_type") : "pc");
 		parse_params(x, ag, &a->p);
 		if (!(a->p.set & P_ATTEMPTS)) {
 			a->p.max_attempts = 1; /* see parse_check */
@@ -767,7 +832,8 @@ static void parse_agents(struct ctx *x, const config_setting_t *g, struct cfg_cu
 		}
 		inherit(&a->p, inherited);
 		if (!(a->p.set & P_STALE)) {
-			a->p.stale_ms = 15 * 60 * 1000; /* 3 x the agent's 5-minute report interval */
+			a->p.stale_ms =
+			    15 * 60 * 1000; /* 3 x the agent's 5-minute report interval */
 			a->p.set |= P_STALE;
 		}
 		finish_params(&a->p, plugin, 1);
@@ -789,14 +855,16 @@ static void check_parents(struct ctx *x, struct cfg_customer *cu, const config_s
 		if (!a->parent)
 			continue;
 		if (asset_index(cu, a->parent) < 0) {
-			report(x, l, "customer '%s': asset '%s' names undefined parent '%s'", cu->id, a->name, a->parent);
+			report(x, l, "customer '%s': asset '%s' names undefined parent '%s'",
+			       cu->id, a->name, a->parent);
 			continue;
 		}
 		/* Follow the chain: a cycle would make every member unreachable forever. */
 		const struct cfg_asset *p = a;
 		for (size_t steps = 0; p && p->parent; steps++) {
 			if (steps > cu->n_assets) {
-				report(x, l, "customer '%s': parent chain of asset '%s' is a cycle", cu->id, a->name);
+				report(x, l, "customer '%s': parent chain of asset '%s' is a cycle",
+				       cu->id, a->name);
 				break;
 			}
 			int k = asset_index(cu, p->parent);
@@ -805,8 +873,9 @@ static void check_parents(struct ctx *x, struct cfg_customer *cu, const config_s
 	}
 }
 
-static void parse_customer(struct ctx *x, const config_setting_t *g, const struct check_params *global,
-                           struct hmap *ids, struct cfg_customer *cu)
+static void parse_customer(struct ctx *x, const config_setting_t *g,
+                           const struct check_params *global, struct hmap *ids,
+                           struct cfg_customer *cu)
 {
 	const char *id = str_member(g, "id");
 	char what[200];
@@ -895,7 +964,7 @@ static void parse_downtimes(struct ctx *x, const config_setting_t *root)
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
 		validate(x, g, downtime_keys, NULL, "downtime");
-		struct cfg_downtime dt = {0};
+		struct cfg_downtime dt = { 0 };
 		const char *cust = str_member(g, "customer");
 		if (!cust) {
 			report(x, g, "downtime needs 'customer' (and optionally 'asset', 'check')");
@@ -926,12 +995,14 @@ static void parse_downtimes(struct ctx *x, const config_setting_t *root)
 		} else {
 			const char *s = str_member(g, "start"), *e = str_member(g, "end");
 			struct cal *zone = NULL;
-			const char *h[] = {"mon-sun 00:00-24:00"};
+			const char *h[] = { "mon-sun 00:00-24:00" };
 			time_t ts, te;
 			zone = cal_new("tz", tz, h, 1, err, sizeof err);
 			if (!zone || !s || !e || cal_parse_local(zone, s, &ts) != 0 ||
 			    cal_parse_local(zone, e, &te) != 0 || te <= ts) {
-				report(x, g, "downtime needs 'start' and 'end' (\"YYYY-MM-DD HH:MM\", end after start) or 'weekly'");
+				report(
+				    x, g,
+				    "downtime needs 'start' and 'end' (\"YYYY-MM-DD HH:MM\", end after start) or 'weekly'");
 				cal_free(zone);
 				continue;
 			}
@@ -980,7 +1051,7 @@ static struct mconf *parse_tree(struct ctx *x)
 static struct mconf *load(const char *path, const char *text, struct loader *plugins,
                           const char *datadir, config_err_fn err, void *ud)
 {
-	struct ctx x = {.loader = plugins, .datadir = datadir, .err = err, .ud = ud};
+	struct ctx x = { .loader = plugins, .datadir = datadir, .err = err, .ud = ud };
 	x.c = xcalloc(1, sizeof *x.c);
 	config_init(&x.c->tree);
 	x.c->tree_live = 1;
@@ -997,8 +1068,8 @@ static struct mconf *load(const char *path, const char *text, struct loader *plu
 		if (config_error_type(&x.c->tree) == CONFIG_ERR_FILE_IO)
 			snprintf(msg, sizeof msg, "%s: cannot read file", path);
 		else
-			snprintf(msg, sizeof msg, "%s:%d: %s", f ? f : x.c->path, config_error_line(&x.c->tree),
-			         config_error_text(&x.c->tree));
+			snprintf(msg, sizeof msg, "%s:%d: %s", f ? f : x.c->path,
+			         config_error_line(&x.c->tree), config_error_text(&x.c->tree));
 		err(ud, msg);
 		mconf_free(x.c);
 		return NULL;
@@ -1018,7 +1089,8 @@ struct mconf *config_load_string(const char *text, struct loader *plugins, const
 	return load(NULL, text, plugins, datadir, err, ud);
 }
 
-int config_peek_daemon(const char *path, char **plugin_dir, char **data_dir, config_err_fn err, void *ud)
+int config_peek_daemon(const char *path, char **plugin_dir, char **data_dir, config_err_fn err,
+                       void *ud)
 {
 	config_t t;
 	config_init(&t);
@@ -1031,7 +1103,8 @@ int config_peek_daemon(const char *path, char **plugin_dir, char **data_dir, con
 		if (config_error_type(&t) == CONFIG_ERR_FILE_IO)
 			snprintf(msg, sizeof msg, "%s: cannot read file", path);
 		else
-			snprintf(msg, sizeof msg, "%s:%d: %s", f ? f : path, config_error_line(&t), config_error_text(&t));
+			snprintf(msg, sizeof msg, "%s:%d: %s", f ? f : path, config_error_line(&t),
+			         config_error_text(&t));
 		err(ud, msg);
 		config_destroy(&t);
 		return -1;

@@ -42,7 +42,7 @@ struct check_params {
 	uint32_t interval_ms;
 	uint32_t retry_ms;
 	uint32_t timeout_ms;
-	uint32_t stale_ms;      /* passive freshness; 0 = none */
+	uint32_t stale_ms; /* passive freshness; 0 = none */
 	uint8_t max_attempts;
 	uint8_t stale_state;
 	uint8_t flap_enabled;
@@ -56,17 +56,17 @@ struct check_params {
 struct cfg_check {
 	char *name;
 	char *plugin;
-	uint32_t pinst;          /* index into mconf.plugins */
+	uint32_t pinst; /* index into mconf.plugins */
 	struct check_params p;
 	const config_setting_t *s; /* valid while the tree lives */
-	uint64_t hash;           /* of its config text: reload keeps unchanged checks */
+	uint64_t hash;             /* of its config text: reload keeps unchanged checks */
 };
 
 struct cfg_asset {
 	char *name;
 	char *type;
 	char *address;
-	char *parent;            /* parent asset name (same customer) or NULL */
+	char *parent; /* parent asset name (same customer) or NULL */
 	struct cfg_check *checks;
 	size_t n_checks;
 };
@@ -78,7 +78,7 @@ struct cfg_agent {
 	char *plugin;
 	uint32_t pinst;
 	int auto_register;
-	char *asset_type;        /* default "pc" */
+	char *asset_type; /* default "pc" */
 	struct check_params p;
 	const config_setting_t *s;
 	uint64_t hash;
@@ -98,12 +98,12 @@ struct cfg_customer {
 };
 
 struct cfg_plugin {
-	char *name;              /* plugin name */
-	int max_concurrent;      /* 0 = unlimited */
+	char *name;         /* plugin name */
+	int max_concurrent; /* 0 = unlimited */
 	int isolate;
 	const config_setting_t *s; /* its block, or NULL (default instance) */
 	uint64_t hash;
-	int used;                /* configured or used by a check: gets an instance */
+	int used; /* configured or used by a check: gets an instance */
 };
 
 struct cfg_calendar {
@@ -114,8 +114,8 @@ struct cfg_calendar {
 struct cfg_downtime {
 	char *customer, *asset, *check; /* asset/check NULL = all of it */
 	double start, end;
-	int runtime;             /* added at run time (API), not from the file: kept across reloads */
-	struct cal *weekly;      /* recurring window, owned */
+	int runtime;        /* added at run time (API), not from the file: kept across reloads */
+	struct cal *weekly; /* recurring window, owned */
 	char *comment, *author;
 };
 
@@ -129,8 +129,8 @@ struct mconf {
 	char *data_dir;
 	char *node;
 	int log_level;
-	double flush_interval;   /* store group commit, seconds */
-	double reopen_within;    /* alerts.reopen_within, seconds (default 600) */
+	double flush_interval; /* store group commit, seconds */
+	double reopen_within;  /* alerts.reopen_within, seconds (default 600) */
 	uint32_t retention_days;
 	/* sections other modules parse */
 	const config_setting_t *mqtt, *http, *centers, *routes;

@@ -115,8 +115,10 @@ static int check_type(const config_setting_t *m, const struct mamori_key *k, con
 		if (rc == 0)
 			return 0;
 		if (rc != MAMORI_E_TYPE) {
-			pconf_report(on_error, ud, m, "%s: key '%s': bad duration (use e.g. \"500ms\", \"30s\", \"15m\", \"4h\", \"1d\")",
-			             what, k->name);
+			pconf_report(
+			    on_error, ud, m,
+			    "%s: key '%s': bad duration (use e.g. \"500ms\", \"30s\", \"15m\", \"4h\", \"1d\")",
+			    what, k->name);
 			return 1;
 		}
 		break;
@@ -126,8 +128,10 @@ static int check_type(const config_setting_t *m, const struct mamori_key *k, con
 		if (rc == 0)
 			return 0;
 		if (rc != MAMORI_E_TYPE) {
-			pconf_report(on_error, ud, m, "%s: key '%s': bad threshold range '%s'", what, k->name,
-			             config_setting_get_string(m) ? config_setting_get_string(m) : "");
+			pconf_report(on_error, ud, m, "%s: key '%s': bad threshold range '%s'",
+			             what, k->name,
+			             config_setting_get_string(m) ? config_setting_get_string(m)
+			                                          : "");
 			return 1;
 		}
 		break;
@@ -138,7 +142,8 @@ static int check_type(const config_setting_t *m, const struct mamori_key *k, con
 			for (int i = 0; i < n; i++) {
 				const config_setting_t *e = config_setting_get_elem(m, (unsigned)i);
 				if (config_setting_type(e) != CONFIG_TYPE_STRING) {
-					pconf_report(on_error, ud, e, "%s: key '%s': element %d must be a string",
+					pconf_report(on_error, ud, e,
+					             "%s: key '%s': element %d must be a string",
 					             what, k->name, i + 1);
 					return 1;
 				}
@@ -161,15 +166,15 @@ static int check_type(const config_setting_t *m, const struct mamori_key *k, con
 		if (t == CONFIG_TYPE_STRING) {
 			const char *path = config_setting_get_string(m);
 			if (access(path, R_OK) != 0) {
-				pconf_report(on_error, ud, m, "%s: key '%s': cannot read file %s: %s", what,
-				             k->name, path, strerror(errno));
+				pconf_report(on_error, ud, m,
+				             "%s: key '%s': cannot read file %s: %s", what, k->name,
+				             path, strerror(errno));
 				return 1;
 			}
 			return 0;
 		}
 		break;
-	default:
-		return 0;
+	default: return 0;
 	}
 	pconf_report(on_error, ud, m, "%s: key '%s' must be %s", what, k->name, type_name(k->type));
 	return 1;
@@ -183,14 +188,16 @@ static const struct mamori_key *find_key(const struct mamori_key *keys, const ch
 	return NULL;
 }
 
-static void list_keys(char *buf, size_t size, const struct mamori_key *a, const struct mamori_key *b)
+static void list_keys(char *buf, size_t size, const struct mamori_key *a,
+                      const struct mamori_key *b)
 {
 	size_t off = 0;
 	buf[0] = '\0';
-	const struct mamori_key *tabs[2] = {a, b};
+	const struct mamori_key *tabs[2] = { a, b };
 	for (int t = 0; t < 2; t++)
 		for (const struct mamori_key *k = tabs[t]; k && k->name && off < size; k++)
-			off += (size_t)snprintf(buf + off, size - off, "%s%s", off ? ", " : "", k->name);
+			off += (size_t)snprintf(buf + off, size - off, "%s%s", off ? ", " : "",
+			                        k->name);
 }
 
 int pconf_validate(const config_setting_t *group, const struct mamori_key *keys,
@@ -210,17 +217,19 @@ int pconf_validate(const config_setting_t *group, const struct mamori_key *keys,
 		if (!k) {
 			char known[700];
 			list_keys(known, sizeof known, keys, extra);
-			pconf_report(on_error, ud, m, "%s: unknown key '%s' (known: %s)", what, name,
-			             known[0] ? known : "none");
+			pconf_report(on_error, ud, m, "%s: unknown key '%s' (known: %s)", what,
+			             name, known[0] ? known : "none");
 			errors++;
 			continue;
 		}
 		errors += check_type(m, k, what, on_error, ud);
 	}
-	for (const struct mamori_key *tabs[2] = {keys, extra}, **tp = tabs; tp < tabs + 2; tp++)
+	for (const struct mamori_key *tabs[2] = { keys, extra }, **tp = tabs; tp < tabs + 2; tp++)
 		for (const struct mamori_key *k = *tp; k && k->name; k++)
-			if ((k->flags & MAMORI_KEY_REQUIRED) && !(group && config_setting_get_member(group, k->name))) {
-				pconf_report(on_error, ud, group, "%s: required key '%s' is missing", what, k->name);
+			if ((k->flags & MAMORI_KEY_REQUIRED) &&
+			    !(group && config_setting_get_member(group, k->name))) {
+				pconf_report(on_error, ud, group,
+				             "%s: required key '%s' is missing", what, k->name);
 				errors++;
 			}
 	return errors;

@@ -15,10 +15,10 @@
 typedef void (*pconf_err_fn)(void *ud, const char *msg);
 
 struct mamori_conf {
-	const config_setting_t *s;      /* a group (may be NULL: empty) */
-	pconf_err_fn on_error;          /* where conf_error messages go */
+	const config_setting_t *s; /* a group (may be NULL: empty) */
+	pconf_err_fn on_error;     /* where conf_error messages go */
 	void *ud;
-	struct mamori_conf *kids;       /* sub-groups handed out by conf_group */
+	struct mamori_conf *kids; /* sub-groups handed out by conf_group */
 	struct mamori_conf *next;
 };
 

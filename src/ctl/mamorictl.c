@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const state_names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+static const char *const state_names[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
 
 static int status(const char *dir, const char *filter, int problems_only)
 {
@@ -28,9 +28,10 @@ static int status(const char *dir, const char *filter, int problems_only)
 	}
 	sqlite3_busy_timeout(db, 2000);
 	sqlite3_stmt *st;
-	const char *sql = "SELECT customer, asset, name, state, hard, attempt, output FROM check_state"
-	                  " WHERE (?1 IS NULL OR customer = ?1 OR customer || '/' || asset = ?1)"
-	                  " AND (?2 = 0 OR state != 0) ORDER BY state = 0, state DESC, customer, asset, name";
+	const char *sql =
+	    "SELECT customer, asset, name, state, hard, attempt, output FROM check_state"
+	    " WHERE (?1 IS NULL OR customer = ?1 OR customer || '/' || asset = ?1)"
+	    " AND (?2 = 0 OR state != 0) ORDER BY state = 0, state DESC, customer, asset, name";
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
 		fprintf(stderr, "mamorictl: %s: %s\n", path, sqlite3_errmsg(db));
 		sqlite3_close(db);
@@ -42,8 +43,9 @@ static int status(const char *dir, const char *filter, int problems_only)
 	int n = 0;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		int s = sqlite3_column_int(st, 3) & 3;
-		printf("%-8s %-4s %s/%s/%s: %s\n", state_names[s], sqlite3_column_int(st, 4) ? "HARD" : "SOFT",
-		       sqlite3_column_text(st, 0), sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
+		printf("%-8s %-4s %s/%s/%s: %s\n", state_names[s],
+		       sqlite3_column_int(st, 4) ? "HARD" : "SOFT", sqlite3_column_text(st, 0),
+		       sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
 		       sqlite3_column_text(st, 6) ? (const char *)sqlite3_column_text(st, 6) : "");
 		n++;
 	}
@@ -58,10 +60,10 @@ int main(int argc, char **argv)
 {
 	const char *dir = MAMORI_STATEDIR;
 	int c, problems = 0;
-	static const struct option longopts[] = {{"state-dir", required_argument, NULL, 'd'},
-	                                         {"problems", no_argument, NULL, 'p'},
-	                                         {"version", no_argument, NULL, 'V'},
-	                                         {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = { { "state-dir", required_argument, NULL, 'd' },
+		                                  { "problems", no_argument, NULL, 'p' },
+		                                  { "version", no_argument, NULL, 'V' },
+		                                  { NULL, 0, NULL, 0 } };
 	while ((c = getopt_long(argc, argv, "d:pV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dir = optarg; break;

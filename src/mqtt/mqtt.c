@@ -53,7 +53,7 @@ struct event {
 	struct event *next;
 	int kind, qos, retain, mid, rc;
 	size_t len;
-	char *topic;            /* EV_MSG: points into the same allocation */
+	char *topic; /* EV_MSG: points into the same allocation */
 	char *payload;
 };
 
@@ -75,7 +75,7 @@ struct mqtt {
 	struct ev_loop *loop;
 	ev_async async;
 	struct mosquitto *mosq;
-	struct mqtt_conf conf;      /* private copy */
+	struct mqtt_conf conf; /* private copy */
 	char *will_topic;
 	char *password;
 
@@ -95,7 +95,7 @@ struct mqtt {
 	struct filter *filters;
 	struct mqtt_sub *subs;
 	int dispatching, have_dead;
-	uint64_t *tokens;           /* [65536]: mid -> token of an unacked QoS 1 publish */
+	uint64_t *tokens; /* [65536]: mid -> token of an unacked QoS 1 publish */
 	uint64_t next_token;
 	mqtt_ack_cb ack_cb;
 	void *ack_ud;
@@ -234,7 +234,7 @@ static int wait_or_stop(struct mqtt *m, double secs)
  * checked for stop every 100 ms.  0 when something accepts connections. */
 static int probe_tcp(struct mqtt *m)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
 	char port[16];
 	int ok = -1;
 	snprintf(port, sizeof(port), "%d", m->conf.port);
@@ -248,7 +248,7 @@ static int probe_tcp(struct mqtt *m)
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			ok = 0;
 		else if (errno == EINPROGRESS) {
-			struct pollfd p = {.fd = fd, .events = POLLOUT};
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
 			while (mono_now() < deadline && !is_stopping(m)) {
 				if (poll(&p, 1, 100) > 0) {
 					int err = 0;
@@ -272,8 +272,8 @@ static int do_connect(struct mqtt *m)
 		if (!m->conf.clean_session)
 			mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
 			                             (uint32_t)m->conf.session_expiry);
-		int rc = mosquitto_connect_bind_v5(m->mosq, m->conf.host, m->conf.port, m->conf.keepalive,
-		                                   NULL, props);
+		int rc = mosquitto_connect_bind_v5(m->mosq, m->conf.host, m->conf.port,
+		                                   m->conf.keepalive, NULL, props);
 		mosquitto_property_free_all(&props);
 		return rc;
 	}
@@ -302,8 +302,8 @@ static int run_session(struct mqtt *m)
 			ERR_error_string_n(e, why, sizeof why);
 		ERR_clear_error();
 		log_warn("mqtt", "cannot connect to %s:%d: %s%s%s", m->conf.host, m->conf.port,
-		         crc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(crc), e ? ": " : "",
-		         e ? why : "");
+		         crc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(crc),
+		         e ? ": " : "", e ? why : "");
 		return 0;
 	}
 	double deadline = mono_now() + m->conf.connect_timeout;
@@ -318,15 +318,16 @@ static int run_session(struct mqtt *m)
 		    (cr == MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION || cr == 1)) {
 			/* 3.1.1-only broker: fall back for good */
 			m->th_protocol = 4;
-			mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+			mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+			                     MQTT_PROTOCOL_V311);
 			log_notice("mqtt", "broker refused MQTT 5; using 3.1.1");
 			return 1; /* retry at once */
 		}
 		if (rc != MOSQ_ERR_SUCCESS || cr > 0)
 			break;
 		if (!established && mono_now() > deadline) {
-			log_warn("mqtt", "no CONNACK from %s:%d within %.0f s", m->conf.host, m->conf.port,
-			         m->conf.connect_timeout);
+			log_warn("mqtt", "no CONNACK from %s:%d within %.0f s", m->conf.host,
+			         m->conf.port, m->conf.connect_timeout);
 			break;
 		}
 		if (stop && !up)
@@ -341,7 +342,8 @@ static int run_session(struct mqtt *m)
 		int cr = m->th_conn_result;
 		pthread_mutex_unlock(&m->lock);
 		if (cr > 0)
-			log_warn("mqtt", "broker refused connection: %s", mosquitto_reason_string(cr));
+			log_warn("mqtt", "broker refused connection: %s",
+			         mosquitto_reason_string(cr));
 	}
 	mosquitto_disconnect(m->mosq);
 	return established;
@@ -456,15 +458,9 @@ static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
 	while (e) {
 		struct event *next = e->next;
 		switch (e->kind) {
-		case EV_MSG:
-			dispatch(m, e);
-			break;
-		case EV_ACK:
-			handle_ack(m, e->mid);
-			break;
-		case EV_UP:
-			handle_up(m, e->rc);
-			break;
+		case EV_MSG: dispatch(m, e); break;
+		case EV_ACK: handle_ack(m, e->mid); break;
+		case EV_UP: handle_up(m, e->rc); break;
 		case EV_DOWN:
 			m->cnt.connected = 0;
 			log_msg("mqtt", m->stopping ? LOG_LVL_INFO : LOG_LVL_WARNING,
@@ -509,7 +505,8 @@ static char *read_secret(const char *path, char *err, size_t errlen)
 	FILE *f = fopen(path, "r");
 	char buf[1024];
 	if (!f) {
-		snprintf(err, errlen, "mqtt: cannot read password_file %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "mqtt: cannot read password_file %s: %s", path,
+		         strerror(errno));
 		return NULL;
 	}
 	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -551,8 +548,8 @@ static int setup_mosq(struct mqtt *m, char *err, size_t errlen)
 		return -1;
 	}
 	if (c->tls.ca_file) {
-		rc = mosquitto_tls_set(m->mosq, c->tls.ca_file, NULL, c->tls.cert_file, c->tls.key_file,
-		                       NULL);
+		rc = mosquitto_tls_set(m->mosq, c->tls.ca_file, NULL, c->tls.cert_file,
+		                       c->tls.key_file, NULL);
 		if (!rc)
 			rc = mosquitto_tls_opts_set(m->mosq, 1, "tlsv1.2", NULL);
 		if (rc) {
@@ -593,7 +590,8 @@ struct mqtt *mqtt_new(struct ev_loop *loop, const struct mqtt_conf *conf, char *
 		snprintf(err, errlen, "mqtt: node/prefix give an invalid topic %s", m->will_topic);
 		goto fail;
 	}
-	if (m->conf.password_file && !(m->password = read_secret(m->conf.password_file, err, errlen)))
+	if (m->conf.password_file &&
+	    !(m->password = read_secret(m->conf.password_file, err, errlen)))
 		goto fail;
 	if (setup_mosq(m, err, errlen))
 		goto fail;
@@ -740,7 +738,8 @@ int mqtt_publish(struct mqtt *m, const char *topic, const void *payload, size_t 
 		m->cnt.publish_errors++;
 		return -1;
 	}
-	int rc = mosquitto_publish(m->mosq, &mid, topic, (int)len, payload, qos, retain ? true : false);
+	int rc =
+	    mosquitto_publish(m->mosq, &mid, topic, (int)len, payload, qos, retain ? true : false);
 	/* NO_CONN: QoS 1/2 messages are queued by libmosquitto all the same */
 	if (rc != MOSQ_ERR_SUCCESS && !(rc == MOSQ_ERR_NO_CONN && qos > 0)) {
 		m->cnt.publish_errors++;

@@ -60,25 +60,25 @@ struct mqtt;
 struct mqtt_sub;
 
 struct mqtt_conf {
-	char *host;             /* "127.0.0.1" */
-	int port;               /* 1883 (8883 when tls is set and port is not) */
-	char *client_id;        /* "mamorid" */
-	char *topic_prefix;     /* "mamori" */
-	char *node;             /* node name in server/{node}/status; default client_id */
-	char *username;         /* NULL: none */
-	char *password_file;    /* NULL: none; first line is the password */
-	int keepalive;          /* seconds, 30 */
+	char *host;              /* "127.0.0.1" */
+	int port;                /* 1883 (8883 when tls is set and port is not) */
+	char *client_id;         /* "mamorid" */
+	char *topic_prefix;      /* "mamori" */
+	char *node;              /* node name in server/{node}/status; default client_id */
+	char *username;          /* NULL: none */
+	char *password_file;     /* NULL: none; first line is the password */
+	int keepalive;           /* seconds, 30 */
 	size_t max_message_size; /* bytes, 65536; larger messages are dropped and counted */
-	int clean_session;      /* 0 (persistent session) */
-	int session_expiry;     /* MQTT 5 session expiry, seconds, 3600 */
-	int inflight;           /* QoS 1 in flight: receive 1000; send at most 100 (mqtt.c) */
-	size_t max_queue;       /* events waiting for the loop before back-pressure, 100000 */
-	double reconnect_min;   /* first retry delay, s, 0.5 */
-	double reconnect_max;   /* cap, s, 30 */
-	double connect_timeout; /* TCP+TLS+CONNACK, s, 10 */
-	int protocol;           /* 5 (try 5, fall back to 4 = 3.1.1) or 4 (3.1.1 only) */
+	int clean_session;       /* 0 (persistent session) */
+	int session_expiry;      /* MQTT 5 session expiry, seconds, 3600 */
+	int inflight;            /* QoS 1 in flight: receive 1000; send at most 100 (mqtt.c) */
+	size_t max_queue;        /* events waiting for the loop before back-pressure, 100000 */
+	double reconnect_min;    /* first retry delay, s, 0.5 */
+	double reconnect_max;    /* cap, s, 30 */
+	double connect_timeout;  /* TCP+TLS+CONNACK, s, 10 */
+	int protocol;            /* 5 (try 5, fall back to 4 = 3.1.1) or 4 (3.1.1 only) */
 	struct {
-		char *ca_file;  /* set: TLS on, broker certificate verified */
+		char *ca_file; /* set: TLS on, broker certificate verified */
 		char *cert_file;
 		char *key_file;
 	} tls;
@@ -92,26 +92,26 @@ int mqtt_conf_parse(const config_setting_t *group, struct mqtt_conf *c, char *er
 void mqtt_conf_free(struct mqtt_conf *c);
 
 struct mqtt_counters {
-	uint64_t msgs_in;           /* delivered to the loop (before size check) */
-	uint64_t msgs_dispatched;   /* handed to at least one subscriber */
-	uint64_t msgs_out;          /* publishes accepted by libmosquitto */
-	uint64_t acks;              /* PUBACKs for QoS 1 publishes */
-	uint64_t rejected_size;     /* over max_message_size */
-	uint64_t rejected_nosub;    /* no local subscriber matched */
-	uint64_t publish_errors;    /* mosquitto_publish refused */
-	uint64_t connects;          /* successful CONNACKs */
-	uint64_t reconnects;        /* connects after the first */
-	uint64_t connect_failures;  /* refused, unreachable, timed out */
+	uint64_t msgs_in;          /* delivered to the loop (before size check) */
+	uint64_t msgs_dispatched;  /* handed to at least one subscriber */
+	uint64_t msgs_out;         /* publishes accepted by libmosquitto */
+	uint64_t acks;             /* PUBACKs for QoS 1 publishes */
+	uint64_t rejected_size;    /* over max_message_size */
+	uint64_t rejected_nosub;   /* no local subscriber matched */
+	uint64_t publish_errors;   /* mosquitto_publish refused */
+	uint64_t connects;         /* successful CONNACKs */
+	uint64_t reconnects;       /* connects after the first */
+	uint64_t connect_failures; /* refused, unreachable, timed out */
 	uint64_t bytes_in, bytes_out;
-	uint64_t queue_depth;       /* events waiting for the loop (last drain) */
+	uint64_t queue_depth; /* events waiting for the loop (last drain) */
 	uint64_t queue_max_seen;
-	uint64_t unacked;           /* QoS 1 publishes without PUBACK yet */
-	int connected;              /* 1 while the broker session is up */
-	int protocol;               /* 5 or 4 (3.1.1) of the current/last session */
+	uint64_t unacked; /* QoS 1 publishes without PUBACK yet */
+	int connected;    /* 1 while the broker session is up */
+	int protocol;     /* 5 or 4 (3.1.1) of the current/last session */
 };
 
-typedef void (*mqtt_msg_cb)(const char *topic, const void *payload, size_t len, int qos,
-                            int retain, void *ud);
+typedef void (*mqtt_msg_cb)(const char *topic, const void *payload, size_t len, int qos, int retain,
+                            void *ud);
 typedef void (*mqtt_ack_cb)(uint64_t token, void *ud);
 typedef void (*mqtt_conn_cb)(int connected, void *ud);
 

@@ -90,7 +90,9 @@ static int get_num(const config_setting_t *s, double lo, double hi, double *out,
 	else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
 		v = (double)config_setting_get_int64(s);
 	else if (t != CONFIG_TYPE_STRING || pconf_setting_duration(s, &v) != 0)
-		return where(s, err, errlen, "expected a duration such as \"500ms\", \"10s\" or a number of seconds");
+		return where(
+		    s, err, errlen,
+		    "expected a duration such as \"500ms\", \"10s\" or a number of seconds");
 	if (!(v >= lo && v <= hi))
 		return where(s, err, errlen, "out of range");
 	*out = v;
@@ -109,7 +111,8 @@ static int parse_tls(const config_setting_t *g, struct mqtt_conf *c, char *err, 
 		             : !strcmp(k, "key_file")  ? &c->tls.key_file
 		                                       : NULL;
 		if (!dst)
-			return where(s, err, errlen, "unknown key in tls (ca_file, cert_file, key_file)");
+			return where(s, err, errlen,
+			             "unknown key in tls (ca_file, cert_file, key_file)");
 		if (get_str(s, dst, err, errlen))
 			return -1;
 	}
@@ -151,7 +154,8 @@ static int parse_key(const config_setting_t *s, struct mqtt_conf *c, char *err, 
 	else if (!strcmp(k, "keepalive"))
 		rc = get_int(s, 5, 3600, &v, err, errlen), c->keepalive = (int)v;
 	else if (!strcmp(k, "max_message_size"))
-		rc = get_int(s, 1024, 256LL * 1024 * 1024, &v, err, errlen), c->max_message_size = (size_t)v;
+		rc = get_int(s, 1024, 256LL * 1024 * 1024, &v, err, errlen),
+		c->max_message_size = (size_t)v;
 	else if (!strcmp(k, "session_expiry"))
 		rc = get_int(s, 0, 0xFFFFFFFFLL, &v, err, errlen), c->session_expiry = (int)v;
 	else if (!strcmp(k, "inflight"))

@@ -23,7 +23,8 @@ int perf_range_parse(const char *text, struct mamori_range *out);
  * 0 when it does not or r->set is 0.  NaN always alerts. */
 int perf_range_alert(const struct mamori_range *r, double value);
 /* OK/WARNING/CRITICAL for value against two (possibly unset) ranges. */
-int perf_range_state(const struct mamori_range *warn, const struct mamori_range *crit, double value);
+int perf_range_state(const struct mamori_range *warn, const struct mamori_range *crit,
+                     double value);
 /* Print a range back in canonical form; returns needed length (snprintf). */
 int perf_range_format(const struct mamori_range *r, char *buf, size_t size);
 

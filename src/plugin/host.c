@@ -152,7 +152,8 @@ static void h_timer_free(struct mamori_timer *t)
 static void io_thunk(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct mamori_io *io = (struct mamori_io *)w;
-	int ev = (revents & EV_READ ? MAMORI_IO_READ : 0) | (revents & EV_WRITE ? MAMORI_IO_WRITE : 0);
+	int ev =
+	    (revents & EV_READ ? MAMORI_IO_READ : 0) | (revents & EV_WRITE ? MAMORI_IO_WRITE : 0);
 	io->cb(io, w->fd, ev, io->ud);
 }
 
@@ -303,8 +304,9 @@ static void h_mqtt_unsubscribe(struct mamori_sub *s)
 static int h_mqtt_publish(void *inst, const char *topic, const void *payload, size_t len, int qos,
                           int retain)
 {
-	return H.ops->mqtt_publish ? H.ops->mqtt_publish(H.ctx, inst, topic, payload, len, qos, retain)
-	                           : MAMORI_E_NOTSUP;
+	return H.ops->mqtt_publish
+	           ? H.ops->mqtt_publish(H.ctx, inst, topic, payload, len, qos, retain)
+	           : MAMORI_E_NOTSUP;
 }
 
 static const char *h_mqtt_prefix(void)
@@ -319,7 +321,8 @@ static void *h_check_data(void *inst, const struct mamori_check *chk)
 
 static int h_calendar_is_open(const char *calendar, double t)
 {
-	return H.ops->calendar_is_open ? H.ops->calendar_is_open(H.ctx, calendar, t) : MAMORI_E_NOTFOUND;
+	return H.ops->calendar_is_open ? H.ops->calendar_is_open(H.ctx, calendar, t)
+	                               : MAMORI_E_NOTFOUND;
 }
 
 static int h_output_parse(char *text, struct mamori_result *res, struct mamori_perfdata *items,
@@ -339,54 +342,54 @@ static int h_duration_parse(const char *text, double *out)
 }
 
 static const struct mamori_host host_fns = {
-    .abi_major = MAMORI_PLUGIN_ABI_MAJOR,
-    .abi_minor = MAMORI_PLUGIN_ABI_MINOR,
-    .struct_size = sizeof(struct mamori_host),
-    .log = h_log,
-    .logv = h_logv,
-    .strerror = h_strerror,
-    .now = h_now,
-    .timer_new = h_timer_new,
-    .timer_start = h_timer_start,
-    .timer_stop = h_timer_stop,
-    .timer_free = h_timer_free,
-    .io_new = h_io_new,
-    .io_set = h_io_set,
-    .io_free = h_io_free,
-    .async_new = h_async_new,
-    .async_send = h_async_send,
-    .async_free = h_async_free,
-    .proc_spawn = h_proc_spawn,
-    .proc_kill = proc_kill,
-    .conf_string = pconf_string,
-    .conf_int = pconf_int,
-    .conf_float = pconf_float,
-    .conf_bool = pconf_bool,
-    .conf_duration = pconf_duration,
-    .conf_range = pconf_range,
-    .conf_list_item = pconf_list_item,
-    .conf_group = pconf_group,
-    .conf_error = h_conf_error,
-    .conf_secret = pconf_secret,
-    .data_path = h_data_path,
-    .check_info = h_check_info,
-    .run_check = h_run_check,
-    .run_complete = h_run_complete,
-    .check_submit = h_check_submit,
-    .check_find = h_check_find,
-    .range_parse = h_range_parse,
-    .range_alert = perf_range_alert,
-    .range_state = perf_range_state,
-    .perf_format = perf_format,
-    .output_parse = h_output_parse,
-    .duration_parse = h_duration_parse,
-    .mqtt_subscribe = h_mqtt_subscribe,
-    .mqtt_unsubscribe = h_mqtt_unsubscribe,
-    .mqtt_publish = h_mqtt_publish,
-    .mqtt_prefix = h_mqtt_prefix,
-    .asset_register = h_asset_register,
-    .check_data = h_check_data,
-    .calendar_is_open = h_calendar_is_open,
+	.abi_major = MAMORI_PLUGIN_ABI_MAJOR,
+	.abi_minor = MAMORI_PLUGIN_ABI_MINOR,
+	.struct_size = sizeof(struct mamori_host),
+	.log = h_log,
+	.logv = h_logv,
+	.strerror = h_strerror,
+	.now = h_now,
+	.timer_new = h_timer_new,
+	.timer_start = h_timer_start,
+	.timer_stop = h_timer_stop,
+	.timer_free = h_timer_free,
+	.io_new = h_io_new,
+	.io_set = h_io_set,
+	.io_free = h_io_free,
+	.async_new = h_async_new,
+	.async_send = h_async_send,
+	.async_free = h_async_free,
+	.proc_spawn = h_proc_spawn,
+	.proc_kill = proc_kill,
+	.conf_string = pconf_string,
+	.conf_int = pconf_int,
+	.conf_float = pconf_float,
+	.conf_bool = pconf_bool,
+	.conf_duration = pconf_duration,
+	.conf_range = pconf_range,
+	.conf_list_item = pconf_list_item,
+	.conf_group = pconf_group,
+	.conf_error = h_conf_error,
+	.conf_secret = pconf_secret,
+	.data_path = h_data_path,
+	.check_info = h_check_info,
+	.run_check = h_run_check,
+	.run_complete = h_run_complete,
+	.check_submit = h_check_submit,
+	.check_find = h_check_find,
+	.range_parse = h_range_parse,
+	.range_alert = perf_range_alert,
+	.range_state = perf_range_state,
+	.perf_format = perf_format,
+	.output_parse = h_output_parse,
+	.duration_parse = h_duration_parse,
+	.mqtt_subscribe = h_mqtt_subscribe,
+	.mqtt_unsubscribe = h_mqtt_unsubscribe,
+	.mqtt_publish = h_mqtt_publish,
+	.mqtt_prefix = h_mqtt_prefix,
+	.asset_register = h_asset_register,
+	.check_data = h_check_data,
+	.calendar_is_open = h_calendar_is_open,
 };
 
 void host_bind(struct ev_loop *loop, struct proc_ctx *procs, const struct host_ops *ops, void *ctx,

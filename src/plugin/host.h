@@ -28,8 +28,8 @@ struct host_ops {
 	int (*mqtt_subscribe)(void *ctx, void *inst, const char *filter, int qos, mamori_msg_cb cb,
 	                      void *ud, struct mamori_sub **out);
 	void (*mqtt_unsubscribe)(void *ctx, struct mamori_sub *s);
-	int (*mqtt_publish)(void *ctx, void *inst, const char *topic, const void *payload, size_t len,
-	                    int qos, int retain);
+	int (*mqtt_publish)(void *ctx, void *inst, const char *topic, const void *payload,
+	                    size_t len, int qos, int retain);
 	const char *(*mqtt_prefix)(void *ctx);
 	void *(*check_data)(void *ctx, void *inst, const struct mamori_check *chk);
 	int (*calendar_is_open)(void *ctx, const char *calendar, double t);

@@ -148,8 +148,9 @@ struct plugin_mod *loader_load(struct loader *l, const char *path)
 		return refuse(l, m, "no symbol " MAMORI_PLUGIN_SYMBOL " (not a mamori plugin?)");
 	if (def->abi_major != MAMORI_PLUGIN_ABI_MAJOR) {
 		char why[160];
-		snprintf(why, sizeof why, "ABI version %u.%u, this mamorid speaks %d.%d", def->abi_major,
-		         def->abi_minor, MAMORI_PLUGIN_ABI_MAJOR, MAMORI_PLUGIN_ABI_MINOR);
+		snprintf(why, sizeof why, "ABI version %u.%u, this mamorid speaks %d.%d",
+		         def->abi_major, def->abi_minor, MAMORI_PLUGIN_ABI_MAJOR,
+		         MAMORI_PLUGIN_ABI_MINOR);
 		if (valid_name(def->name)) {
 			free(m->name);
 			m->name = xstrdup(def->name);
@@ -164,13 +165,14 @@ struct plugin_mod *loader_load(struct loader *l, const char *path)
 	struct plugin_mod *other = loader_find(l, def->name);
 	if (other) {
 		char why[600];
-		snprintf(why, sizeof why, "duplicate plugin name '%s' (already loaded from %s)", def->name,
-		         other->path);
+		snprintf(why, sizeof why, "duplicate plugin name '%s' (already loaded from %s)",
+		         def->name, other->path);
 		return refuse(l, m, why);
 	}
 	m->def = def;
 	add(l, m);
-	log_info("plugin", "loaded %s %s from %s", def->name, def->version ? def->version : "?", path);
+	log_info("plugin", "loaded %s %s from %s", def->name, def->version ? def->version : "?",
+	         path);
 	return m;
 }
 

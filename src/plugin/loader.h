@@ -21,9 +21,9 @@
 struct plugin_mod {
 	char *name;
 	char *path;
-	void *dl;                           /* dlopen handle, NULL if refused */
-	const struct mamori_plugin *def;    /* NULL if refused */
-	char *refused;                      /* why it was refused, or NULL */
+	void *dl;                        /* dlopen handle, NULL if refused */
+	const struct mamori_plugin *def; /* NULL if refused */
+	char *refused;                   /* why it was refused, or NULL */
 };
 
 struct loader;

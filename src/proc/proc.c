@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #define DEFAULT_MAX_OUTPUT (64 * 1024)
-#define EOF_GRACE 0.5 /* seconds to wait for EOF after the child exited */
+#define EOF_GRACE          0.5 /* seconds to wait for EOF after the child exited */
 
 extern char **environ;
 
@@ -36,15 +36,15 @@ struct mamori_proc {
 	struct proc_ctx *pc;
 	struct mamori_proc *next, **pprev;
 	pid_t pid;
-	int fd;          /* output pipe, -1 when closed */
-	int in_fd;       /* stdin pipe when stdin_data given, else -1 */
+	int fd;    /* output pipe, -1 when closed */
+	int in_fd; /* stdin pipe when stdin_data given, else -1 */
 	const char *in_data;
 	char *in_copy;
 	size_t in_len, in_off;
 	ev_io io;
 	ev_io in_io;
 	ev_child child;
-	ev_timer timer;  /* timeout, then EOF grace */
+	ev_timer timer; /* timeout, then EOF grace */
 	char *buf;
 	size_t len, max;
 	int truncated;
@@ -55,8 +55,9 @@ struct mamori_proc {
 	void *ud;
 };
 
-static const char *const default_env[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                                          "LC_ALL=C.UTF-8", NULL};
+static const char *const default_env[] = {
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C.UTF-8", NULL
+};
 
 struct proc_ctx *proc_ctx_new(struct ev_loop *loop)
 {
@@ -118,15 +119,15 @@ static void p_maybe_done(struct mamori_proc *p)
 	}
 	if (p->cb) {
 		struct mamori_proc_result r = {
-		    .struct_size = sizeof r,
-		    .exited = p->exited,
-		    .status = p->status,
-		    .timed_out = p->timed_out,
-		    .spawn_errno = 0,
-		    .output = p->buf ? p->buf : "",
-		    .output_len = p->len,
-		    .truncated = p->truncated,
-		    .duration = ev_now(p->pc->loop) - p->started,
+			.struct_size = sizeof r,
+			.exited = p->exited,
+			.status = p->status,
+			.timed_out = p->timed_out,
+			.spawn_errno = 0,
+			.output = p->buf ? p->buf : "",
+			.output_len = p->len,
+			.truncated = p->truncated,
+			.duration = ev_now(p->pc->loop) - p->started,
 		};
 		if (p->buf)
 			p->buf[p->len] = '\0';
@@ -240,7 +241,7 @@ int proc_spawn(struct proc_ctx *pc, const struct mamori_spawn *req, mamori_proc_
 {
 	if (!req || !req->argv || !req->argv[0] || !cb)
 		return MAMORI_E_INVAL;
-	int outp[2] = {-1, -1}, inp[2] = {-1, -1};
+	int outp[2] = { -1, -1 }, inp[2] = { -1, -1 };
 	int devnull = -1;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;

@@ -20,8 +20,8 @@ struct strv {
 };
 
 enum { C_CUSTOMER, C_TAGS, C_REGION, C_SERVICE, C_SEVERITY, C_CHECK, C_COUNT };
-static const char *const cond_keys[C_COUNT] = { "customer", "tags", "region",
-	                                        "service", "severity", "check" };
+static const char *const cond_keys[C_COUNT] = { "customer", "tags",     "region",
+	                                        "service",  "severity", "check" };
 
 struct route_rule {
 	struct strv cond[C_COUNT];
@@ -35,7 +35,7 @@ struct route_table {
 };
 
 static void rerr(char *err, size_t errlen, const config_setting_t *s, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static void rerr(char *err, size_t errlen, const config_setting_t *s, const char *fmt, ...)
 {
 	const char *file = s ? config_setting_source_file(s) : NULL;
@@ -87,14 +87,16 @@ static int parse_cond(const config_setting_t *m, int which, struct strv *out, ch
 	int type = config_setting_type(m);
 	if (type == CONFIG_TYPE_STRING && which != C_TAGS)
 		return strv_push(out, config_setting_get_string(m));
-	if ((type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST) || config_setting_length(m) == 0)
+	if ((type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST) ||
+	    config_setting_length(m) == 0)
 		goto bad;
 	for (int i = 0; i < config_setting_length(m); i++) {
 		const config_setting_t *e = config_setting_get_elem(m, (unsigned)i);
 		if (config_setting_type(e) != CONFIG_TYPE_STRING)
 			goto bad;
 		if (which == C_SEVERITY && !valid_severity(config_setting_get_string(e))) {
-			rerr(err, errlen, m, "route: unknown severity '%s' (warning, critical, unknown)",
+			rerr(err, errlen, m,
+			     "route: unknown severity '%s' (warning, critical, unknown)",
 			     config_setting_get_string(e));
 			return -1;
 		}
@@ -103,8 +105,8 @@ static int parse_cond(const config_setting_t *m, int which, struct strv *out, ch
 	}
 	return 0;
 bad:
-	rerr(err, errlen, m, "route: '%s' must be %sa non-empty array of strings",
-	     cond_keys[which], which == C_TAGS ? "" : "a string or ");
+	rerr(err, errlen, m, "route: '%s' must be %sa non-empty array of strings", cond_keys[which],
+	     which == C_TAGS ? "" : "a string or ");
 	return -1;
 }
 
@@ -122,7 +124,8 @@ static int parse_member(const config_setting_t *m, struct route_rule *r,
 			if (parse_cond(m, c, &r->cond[c], err, errlen) < 0)
 				return -1;
 			if (c == C_SEVERITY && !valid_severity(r->cond[c].v[0])) {
-				rerr(err, errlen, m, "route: unknown severity '%s'", r->cond[c].v[0]);
+				rerr(err, errlen, m, "route: unknown severity '%s'",
+				     r->cond[c].v[0]);
 				return -1;
 			}
 			return 0;
@@ -135,7 +138,8 @@ static int parse_member(const config_setting_t *m, struct route_rule *r,
 		}
 		r->center = sla_centers_find(centers, config_setting_get_string(m));
 		if (!r->center) {
-			rerr(err, errlen, m, "route: undefined center '%s'", config_setting_get_string(m));
+			rerr(err, errlen, m, "route: undefined center '%s'",
+			     config_setting_get_string(m));
 			return -1;
 		}
 		return 0;
@@ -160,7 +164,8 @@ static int parse_rule(const config_setting_t *g, struct route_rule *r,
 		return -1;
 	}
 	for (int i = 0; i < config_setting_length(g); i++)
-		if (parse_member(config_setting_get_elem(g, (unsigned)i), r, centers, err, errlen) < 0)
+		if (parse_member(config_setting_get_elem(g, (unsigned)i), r, centers, err, errlen) <
+		    0)
 			return -1;
 	if (!r->center) {
 		rerr(err, errlen, g, "route: missing 'center'");
@@ -190,8 +195,8 @@ struct route_table *route_parse(const config_setting_t *routes, const struct sla
 	}
 	for (size_t i = 0; i < n; i++) {
 		t->n = i + 1;
-		if (parse_rule(config_setting_get_elem(routes, (unsigned)i), &t->rules[i], centers, err,
-		               errlen) < 0)
+		if (parse_rule(config_setting_get_elem(routes, (unsigned)i), &t->rules[i], centers,
+		               err, errlen) < 0)
 			goto fail;
 	}
 	return t;
@@ -243,8 +248,8 @@ static int has_all_tags(const struct strv *want, const struct route_input *in)
 
 static int rule_matches(const struct route_rule *r, const struct route_input *in)
 {
-	return any_of(&r->cond[C_CUSTOMER], in->customer, 0) && has_all_tags(&r->cond[C_TAGS], in) &&
-	       any_of(&r->cond[C_REGION], in->region, 0) &&
+	return any_of(&r->cond[C_CUSTOMER], in->customer, 0) &&
+	       has_all_tags(&r->cond[C_TAGS], in) && any_of(&r->cond[C_REGION], in->region, 0) &&
 	       any_of(&r->cond[C_SERVICE], in->service, 0) &&
 	       any_of(&r->cond[C_SEVERITY], in->severity, 0) &&
 	       any_of(&r->cond[C_CHECK], in->check, 1);
@@ -261,8 +266,7 @@ static void add_also(struct route_result *out, const struct sla_center *c)
 		out->also[out->n_also++] = c;
 }
 
-int route_match(const struct route_table *t, const struct route_input *in,
-                struct route_result *out)
+int route_match(const struct route_table *t, const struct route_input *in, struct route_result *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->rule = -1;

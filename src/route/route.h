@@ -32,17 +32,17 @@ struct route_input {
 	const char *customer;
 	const char *const *tags; /* customer's tags */
 	size_t n_tags;
-	const char *region;      /* may be NULL */
-	const char *service;     /* defender, web, mail, utm, dns, other; may be NULL */
-	const char *severity;    /* "warning", "critical", "unknown" */
-	const char *check;       /* check name */
+	const char *region;   /* may be NULL */
+	const char *service;  /* defender, web, mail, utm, dns, other; may be NULL */
+	const char *severity; /* "warning", "critical", "unknown" */
+	const char *check;    /* check name */
 };
 
 struct route_result {
 	const struct sla_center *center; /* NULL: no rule matched */
 	const struct sla_center *also[ROUTE_MAX_ALSO];
 	size_t n_also;
-	int rule;                        /* index of the owning rule, -1 if none */
+	int rule; /* index of the owning rule, -1 if none */
 };
 
 struct route_table;

@@ -14,8 +14,8 @@
 
 #include <stdint.h>
 
-#define WHEEL_BITS 6
-#define WHEEL_SLOTS (1u << WHEEL_BITS)
+#define WHEEL_BITS   6
+#define WHEEL_SLOTS  (1u << WHEEL_BITS)
 #define WHEEL_LEVELS 7
 
 struct wheel_node {

@@ -37,17 +37,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CMD_SEEN_CAP 100000
-#define HOUSE_INTERVAL 2.0      /* downtime edges, memory pruning */
-#define PRUNE_EVERY 15          /* housekeeping turns between retention prunes (30 s) */
-#define PRUNE_LIMIT 1000        /* alerts deleted per prune (writer thread) */
-#define CMD_SEEN_KEEP (7 * 86400.0)
+#define CMD_SEEN_CAP   100000
+#define HOUSE_INTERVAL 2.0  /* downtime edges, memory pruning */
+#define PRUNE_EVERY    15   /* housekeeping turns between retention prunes (30 s) */
+#define PRUNE_LIMIT    1000 /* alerts deleted per prune (writer thread) */
+#define CMD_SEEN_KEEP  (7 * 86400.0)
 #define DEFAULT_REOPEN 600.0
 
 struct outmsg {
 	struct outmsg *next;
-	int64_t id;      /* outbox row; 0: not stored (no store) */
-	uint64_t batch;  /* store batch holding the row; 0: already committed */
+	int64_t id;     /* outbox row; 0: not stored (no store) */
+	uint64_t batch; /* store batch holding the row; 0: already committed */
 	uint64_t token;
 	char *topic;
 	size_t len;
@@ -70,20 +70,20 @@ struct alerts {
 	struct alerts_conf *conf;
 	struct alert_table *t;
 	struct cmd_seen *seen;
-	struct store_batch *batch; /* pending: goes out with the next flush */
-	size_t batch_msgs;         /* outbox messages in it */
+	struct store_batch *batch;            /* pending: goes out with the next flush */
+	size_t batch_msgs;                    /* outbox messages in it */
 	struct outmsg *pend_head, *pend_tail; /* rows in the pending batch */
 	struct outmsg *wait_head, *wait_tail; /* rows in batches not yet committed */
-	struct hmap batch_alerts;  /* alert id -> its row's slot in the pending batch */
-	struct hmap inflight;      /* token -> outmsg, published, no PUBACK yet */
-	struct hmap open_keys;     /* check key -> own copy: unresolved alerts */
+	struct hmap batch_alerts;             /* alert id -> its row's slot in the pending batch */
+	struct hmap inflight;                 /* token -> outmsg, published, no PUBACK yet */
+	struct hmap open_keys;                /* check key -> own copy: unresolved alerts */
 	int64_t next_id;
 	ev_prepare prepare;
 	ev_timer due_timer;
 	ev_timer house_timer;
-	double armed;              /* due_timer's target, -1 none */
+	double armed; /* due_timer's target, -1 none */
 	unsigned house_turns;
-	int dt_seen;               /* downtimes existed at the last pass */
+	int dt_seen; /* downtimes existed at the last pass */
 	struct mqtt_sub *cmd_sub;
 	uint64_t events, published, acked;
 };
@@ -142,7 +142,8 @@ struct alerts_conf *alerts_conf_parse(struct server *s, struct mconf *c)
 		struct contract *k = xcalloc(1, sizeof *k);
 		k->customer = xstrdup(cu->id);
 		k->terms = terms;
-		struct contract *old = hmap_put(&ac->contracts, k->customer, strlen(k->customer), k);
+		struct contract *old =
+		    hmap_put(&ac->contracts, k->customer, strlen(k->customer), k);
 		if (old) {
 			sla_terms_free(old->terms);
 			free(old->customer);
@@ -205,7 +206,8 @@ static void publish(struct alerts *al, struct outmsg *m)
 	struct server *s = al->s;
 	if (mqtt_publish(s->mqtt, m->topic, m->payload, m->len, 1, 0, &m->token) != 0) {
 		/* Too large or invalid topic: it can never be sent; drop the row. */
-		log_err("alerts", "cannot publish to %s (%zu bytes); dropping it", m->topic, m->len);
+		log_err("alerts", "cannot publish to %s (%zu bytes); dropping it", m->topic,
+		        m->len);
 		if (m->id && s->store)
 			store_batch_outbox_done(pending(al), m->id);
 		free(m->topic);
@@ -234,8 +236,12 @@ static void queue_msg(struct alerts *al, const char *topic, const char *payload,
 		return;
 	}
 	m->id = ++al->next_id;
-	struct store_outbox_row r = {
-	    .id = m->id, .topic = topic, .payload = payload, .len = len, .qos = 1, .created = now};
+	struct store_outbox_row r = { .id = m->id,
+		                      .topic = topic,
+		                      .payload = payload,
+		                      .len = len,
+		                      .qos = 1,
+		                      .created = now };
 	store_batch_outbox(pending(al), &r);
 	al->batch_msgs++;
 	if (al->pend_tail)
@@ -410,15 +416,23 @@ static void on_emit(void *arg, const struct alert *a, const struct alert_event *
 	track_open(al, a);
 	if (s->store) {
 		store_alert(al, a);
-		struct store_event_row e = {
-		    .alert_id = a->id, .type = alert_event_name(ev->type), .actor = ev->actor,
-		    .note = ev->note, .cmd_id = ev->cmd_id, .payload = json, .seq = ev->seq, .time = now};
+		struct store_event_row e = { .alert_id = a->id,
+			                     .type = alert_event_name(ev->type),
+			                     .actor = ev->actor,
+			                     .note = ev->note,
+			                     .cmd_id = ev->cmd_id,
+			                     .payload = json,
+			                     .seq = ev->seq,
+			                     .time = now };
 		store_batch_event(pending(al), &e);
 		if (ev->type == ALERT_EV_DISPATCHED) {
-			struct store_dispatch_row d = {
-			    .alert_id = a->id, .actor = ev->actor, .vendor = a->dispatch.vendor,
-			    .result = a->dispatch.result, .seq = ev->seq, .time = now,
-			    .planned_at = a->dispatch.planned_at};
+			struct store_dispatch_row d = { .alert_id = a->id,
+				                        .actor = ev->actor,
+				                        .vendor = a->dispatch.vendor,
+				                        .result = a->dispatch.result,
+				                        .seq = ev->seq,
+				                        .time = now,
+				                        .planned_at = a->dispatch.planned_at };
 			store_batch_dispatch(pending(al), &d);
 		}
 	}
@@ -428,17 +442,21 @@ static void on_emit(void *arg, const struct alert *a, const struct alert_event *
 		snprintf(topic, sizeof topic, "%s/v1/alerts/%s/%s", prefix, a->center, a->customer);
 		queue_msg(al, topic, json, now);
 		for (size_t i = 0; i < a->n_also; i++) {
-			snprintf(topic, sizeof topic, "%s/v1/alerts/%s/%s", prefix, a->also[i], a->customer);
+			snprintf(topic, sizeof topic, "%s/v1/alerts/%s/%s", prefix, a->also[i],
+			         a->customer);
 			queue_msg(al, topic, json, now);
 		}
 	}
 	if (!a->center && ev->type == ALERT_EV_OPENED)
-		log_warn("alerts", "%s (%s/%s/%s) matches no route: stored, but no contact center is told; "
+		log_warn("alerts",
+		         "%s (%s/%s/%s) matches no route: stored, but no contact center is told; "
 		         "end `routes` with a catch-all rule",
 		         a->id, a->customer, a->asset, a->check);
-	if (ev->type == ALERT_EV_OPENED || ev->type == ALERT_EV_RESOLVED || ev->type == ALERT_EV_ESCALATED)
-		log_notice("alerts", "%s %s: %s/%s/%s -> %s tier %s", a->id, alert_event_name(ev->type),
-		           a->customer, a->asset, a->check, a->center ? a->center : "(no center)",
+	if (ev->type == ALERT_EV_OPENED || ev->type == ALERT_EV_RESOLVED ||
+	    ev->type == ALERT_EV_ESCALATED)
+		log_notice("alerts", "%s %s: %s/%s/%s -> %s tier %s", a->id,
+		           alert_event_name(ev->type), a->customer, a->asset, a->check,
+		           a->center ? a->center : "(no center)",
 		           alert_tier_name(a) ? alert_tier_name(a) : "-");
 	free(json);
 }
@@ -453,19 +471,19 @@ void alerts_on_state(struct server *s, struct check *c, const struct state_event
 		return;
 	const struct customer *cu = c->asset->cust;
 	struct alert_input in = {
-	    .key = c->key,
-	    .customer = cu->id,
-	    .asset = c->asset->name,
-	    .check = c->name,
-	    .service = service_name(c->p.service),
-	    .region = cu->region,
-	    .tags = (const char *const *)cu->tags,
-	    .n_tags = cu->n_tags,
-	    .output = check_output(c),
-	    .contract = contract_of(al->conf, cu->id),
-	    .st = &c->st,
-	    .ev = ev,
-	    .ctx = ctx,
+		.key = c->key,
+		.customer = cu->id,
+		.asset = c->asset->name,
+		.check = c->name,
+		.service = service_name(c->p.service),
+		.region = cu->region,
+		.tags = (const char *const *)cu->tags,
+		.n_tags = cu->n_tags,
+		.output = check_output(c),
+		.contract = contract_of(al->conf, cu->id),
+		.st = &c->st,
+		.ev = ev,
+		.ctx = ctx,
 	};
 	if (alert_on_check_event(al->t, &in, now) == ALERT_E_NOMEM)
 		log_err("alerts", "%s: out of memory handling a result", c->key);
@@ -473,7 +491,8 @@ void alerts_on_state(struct server *s, struct check *c, const struct state_event
 
 /* ---- commands ---- */
 
-static void on_cmd(const char *topic, const void *payload, size_t len, int qos, int retain, void *ud)
+static void on_cmd(const char *topic, const void *payload, size_t len, int qos, int retain,
+                   void *ud)
 {
 	struct alerts *al = ud;
 	struct server *s = al->s;
@@ -487,8 +506,8 @@ static void on_cmd(const char *topic, const void *payload, size_t len, int qos, 
 	double now = ev_now(s->loop);
 	char *answer = NULL;
 	int fresh = 0;
-	enum cmd_err e = cmd_handle(al->t, al->seen, center, s->conf->node, payload, len, now, &answer,
-	                            &fresh);
+	enum cmd_err e =
+	    cmd_handle(al->t, al->seen, center, s->conf->node, payload, len, now, &answer, &fresh);
 	if (!answer) {
 		log_err("alerts", "command on %s: no memory for the answer", topic);
 		return;
@@ -497,7 +516,8 @@ static void on_cmd(const char *topic, const void *payload, size_t len, int qos, 
 		cJSON *o = cJSON_Parse(answer);
 		const cJSON *id = o ? cJSON_GetObjectItemCaseSensitive(o, "id") : NULL;
 		if (cJSON_IsString(id))
-			store_batch_cmd_seen(pending(al), center, id->valuestring, cmd_errname(e), now);
+			store_batch_cmd_seen(pending(al), center, id->valuestring, cmd_errname(e),
+			                     now);
 		cJSON_Delete(o);
 	}
 	char rt[1024];
@@ -610,7 +630,7 @@ static size_t also_parse(const char *json, char **out)
 static void on_alert_row(void *ud, const struct store_alert_row *r)
 {
 	struct alerts *al = ud;
-	struct alert a = {0};
+	struct alert a = { 0 };
 	a.id = (char *)r->id;
 	a.key = (char *)r->check_key;
 	a.customer = (char *)r->customer;
@@ -623,10 +643,10 @@ static void on_alert_row(void *ud, const struct store_alert_row *r)
 	a.n_also = also_parse(r->also, a.also);
 	a.seq = (uint32_t)r->seq;
 	a.state = (uint8_t)(r->state & 3);
-	a.flapping = (uint8_t)!!r->flapping;
-	a.stale = (uint8_t)!!r->stale;
-	a.manual = (uint8_t)!!r->manual;
-	a.contract = (uint8_t)!!r->contract;
+	a.flapping = (uint8_t) !!r->flapping;
+	a.stale = (uint8_t) !!r->stale;
+	a.manual = (uint8_t) !!r->manual;
+	a.contract = (uint8_t) !!r->contract;
 	a.status = status_parse(r->status);
 	a.count = (uint32_t)r->count;
 	a.opened_at = r->opened_at;
@@ -695,7 +715,10 @@ static void restore(struct alerts *al)
 	size_t n_out = 0;
 	double now = ev_now(s->loop);
 	store_load_cmd_seen(s->store, CMD_SEEN_CAP, on_seen_row, al);
-	if (store_load_alerts(s->store, now - (s->conf->reopen_within > 0 ? s->conf->reopen_within : DEFAULT_REOPEN), on_alert_row, al) != 0)
+	if (store_load_alerts(
+	        s->store,
+	        now - (s->conf->reopen_within > 0 ? s->conf->reopen_within : DEFAULT_REOPEN),
+	        on_alert_row, al) != 0)
 		log_err("alerts", "cannot read the alerts from the store");
 	alert_table_set_counter(al->t, (uint64_t)store_alert_total(s->store));
 	al->next_id = store_outbox_last_id(s->store);
@@ -703,7 +726,8 @@ static void restore(struct alerts *al)
 		store_load_outbox(s->store, on_outbox_row, al);
 	for (struct outmsg *m = al->wait_head; m; m = m->next)
 		n_out++;
-	log_info("alerts", "restored %zu alerts (%zu unresolved), %zu unsent messages, %zu command ids",
+	log_info("alerts",
+	         "restored %zu alerts (%zu unresolved), %zu unsent messages, %zu command ids",
 	         alert_count(al->t), (size_t)al->open_keys.count, n_out, cmd_seen_count(al->seen));
 }
 
@@ -721,8 +745,10 @@ int alerts_new(struct server *s)
 	hmap_init(&al->inflight);
 	hmap_init(&al->open_keys);
 	hmap_init(&al->batch_alerts);
-	struct alert_policy pol = {.node = s->conf->node,
-	                           .reopen_within = s->conf->reopen_within > 0 ? s->conf->reopen_within : DEFAULT_REOPEN};
+	struct alert_policy pol = { .node = s->conf->node,
+		                    .reopen_within = s->conf->reopen_within > 0
+		                                         ? s->conf->reopen_within
+		                                         : DEFAULT_REOPEN };
 	al->t = alert_table_new(&pol, ac->routes, on_emit, al);
 	al->seen = cmd_seen_new(CMD_SEEN_CAP);
 	if (!al->t || !al->seen) {

@@ -71,16 +71,21 @@ void bus_close(struct server *s)
 
 /* ---- host API ---- */
 
-static void sub_shim(const char *topic, const void *payload, size_t len, int qos, int retain, void *ud)
+static void sub_shim(const char *topic, const void *payload, size_t len, int qos, int retain,
+                     void *ud)
 {
 	struct mamori_sub *w = ud;
-	struct mamori_msg m = {
-	    .struct_size = sizeof m, .topic = topic, .payload = payload, .len = len, .qos = qos, .retain = retain};
+	struct mamori_msg m = { .struct_size = sizeof m,
+		                .topic = topic,
+		                .payload = payload,
+		                .len = len,
+		                .qos = qos,
+		                .retain = retain };
 	w->cb(w, &m, w->ud);
 }
 
-static int ops_subscribe(void *ctx, void *inst, const char *filter, int qos, mamori_msg_cb cb, void *ud,
-                         struct mamori_sub **out)
+static int ops_subscribe(void *ctx, void *inst, const char *filter, int qos, mamori_msg_cb cb,
+                         void *ud, struct mamori_sub **out)
 {
 	struct server *s = ctx;
 	if (!s->mqtt)
@@ -110,13 +115,14 @@ static void ops_unsubscribe(void *ctx, struct mamori_sub *w)
 	free(w);
 }
 
-static int ops_publish(void *ctx, void *inst, const char *topic, const void *payload, size_t len, int qos,
-                       int retain)
+static int ops_publish(void *ctx, void *inst, const char *topic, const void *payload, size_t len,
+                       int qos, int retain)
 {
 	struct server *s = ctx;
 	if (!s->mqtt)
 		return MAMORI_E_NOTSUP;
-	return mqtt_publish(s->mqtt, topic, payload, len, qos, retain, NULL) == 0 ? 0 : MAMORI_E_INVAL;
+	return mqtt_publish(s->mqtt, topic, payload, len, qos, retain, NULL) == 0 ? 0
+	                                                                          : MAMORI_E_INVAL;
 }
 
 static const char *ops_prefix(void *ctx)
@@ -191,8 +197,8 @@ void bus_publish_state(struct server *s, const struct check *c)
 	if (!s->mqtt)
 		return;
 	char topic[1024], t1[40], t2[40];
-	snprintf(topic, sizeof topic, "%s/v1/state/%s/%s/%s", mqtt_prefix(s->mqtt), c->asset->cust->id,
-	         c->asset->name, c->name);
+	snprintf(topic, sizeof topic, "%s/v1/state/%s/%s/%s", mqtt_prefix(s->mqtt),
+	         c->asset->cust->id, c->asset->name, c->name);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "schema", "mamori.state/1");
 	cJSON_AddStringToObject(o, "node", s->conf->node);

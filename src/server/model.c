@@ -100,13 +100,14 @@ static struct pinst *pinst_make(struct server *s, const struct cfg_plugin *cp, i
 		p->broken = xstrdup(mod && mod->refused ? mod->refused : "plugin not loaded");
 		return p;
 	}
-	struct mamori_conf conf = {.s = cp->s, .on_error = conf_err_log, .ud = errors};
+	struct mamori_conf conf = { .s = cp->s, .on_error = conf_err_log, .ud = errors };
 	int before = *errors;
 	int rc = mod->def->init(host_table(), &conf, &p->inst);
 	pconf_release(&conf);
 	if (rc != 0) {
 		if (*errors == before) {
-			log_err("config", "plugin '%s': init failed: %s", cp->name, host_table()->strerror(rc));
+			log_err("config", "plugin '%s': init failed: %s", cp->name,
+			        host_table()->strerror(rc));
 			(*errors)++;
 		}
 		mod->def->destroy(p->inst);
@@ -128,20 +129,21 @@ static struct pinst *find_pinst(struct model *m, const char *name)
 
 /* ---- checks ---- */
 
-static int prepare_check(struct server *s, struct check *c, const config_setting_t *set, int *errors)
+static int prepare_check(struct server *s, struct check *c, const config_setting_t *set,
+                         int *errors)
 {
 	struct pinst *p = c->pi;
 	if (!p->inst || !p->mod->def->check_prepare)
 		return 0; /* broken plugin: the check will report UNKNOWN */
-	struct mamori_conf conf = {.s = set, .on_error = conf_err_log, .ud = errors};
+	struct mamori_conf conf = { .s = set, .on_error = conf_err_log, .ud = errors };
 	int before = *errors;
 	int rc = p->mod->def->check_prepare(p->inst, (struct mamori_check *)c, &conf, &c->data);
 	pconf_release(&conf);
 	if (rc != 0) {
 		if (*errors == before) {
 			char where[512];
-			log_err("config", "%s: check %s: %s", pconf_where(set, where, sizeof where), c->key,
-			        host_table()->strerror(rc));
+			log_err("config", "%s: check %s: %s", pconf_where(set, where, sizeof where),
+			        c->key, host_table()->strerror(rc));
 			(*errors)++;
 		}
 		c->data = NULL;
@@ -162,9 +164,9 @@ static void check_free(struct server *s, struct check *c)
 /* Add a check to a new asset: reuse the old object when nothing changed,
  * else make and prepare a new one. */
 static int add_check(struct server *s, struct model *m, const struct model *old, struct asset *a,
-                     const char *name, struct pinst *pi, const struct check_params *p, uint64_t hash,
-                     const config_setting_t *set, int passive, const struct agent_tpl *tpl,
-                     int *errors)
+                     const char *name, struct pinst *pi, const struct check_params *p,
+                     uint64_t hash, const config_setting_t *set, int passive,
+                     const struct agent_tpl *tpl, int *errors)
 {
 	char key[1024];
 	int klen = snprintf(key, sizeof key, "%s/%s/%s", a->cust->id, a->name, name);
@@ -268,7 +270,8 @@ static void tpl_prepare(struct server *s, const struct model *old, struct custom
 	struct customer *ocu = old ? hmap_get(&old->cust_by_id, cu->id, strlen(cu->id)) : NULL;
 	for (size_t i = 0; ocu && i < ocu->n_agents; i++) {
 		struct agent_tpl *o = &ocu->agents[i];
-		if (strcmp(o->plugin, t->plugin) == 0 && o->hash == t->hash && o->pi == t->pi && o->prepared) {
+		if (strcmp(o->plugin, t->plugin) == 0 && o->hash == t->hash && o->pi == t->pi &&
+		    o->prepared) {
 			t->data = o->data;
 			t->prepared = 1;
 			t->borrowed = 1;
@@ -333,20 +336,23 @@ static void build_customer(struct server *s, struct model *m, const struct model
 		for (size_t k = 0; k < ca->n_checks; k++) {
 			const struct cfg_check *ck = &ca->checks[k];
 			struct pinst *pi = find_pinst(m, ck->plugin);
-			int passive = pi->mod && pi->mod->def && (pi->mod->def->flags & MAMORI_PLUGIN_PASSIVE);
-			add_check(s, m, old, a, ck->name, pi, &ck->p, ck->hash, ck->s, passive, NULL, errors);
+			int passive = pi->mod && pi->mod->def &&
+			              (pi->mod->def->flags & MAMORI_PLUGIN_PASSIVE);
+			add_check(s, m, old, a, ck->name, pi, &ck->p, ck->hash, ck->s, passive,
+			          NULL, errors);
 		}
 		/* An asset configured with the type of an agent template (e.g. a
 		 * PC listed by hand) gets the template's checks too. */
 		for (size_t t = 0; t < cu->n_agents; t++)
 			if (strcmp(cu->agents[t].asset_type, a->type) == 0) {
 				char key[1024];
-				int kl = snprintf(key, sizeof key, "%s/%s/%s", cu->id, a->name, cu->agents[t].plugin);
+				int kl = snprintf(key, sizeof key, "%s/%s/%s", cu->id, a->name,
+				                  cu->agents[t].plugin);
 				if (!hmap_get(&m->checks, key, (size_t)kl)) {
 					struct agent_tpl *tp = &cu->agents[t];
 					add_check(s, m, old, a, tp->plugin, tp->pi, &tp->p,
-					          tp->hash ^ hmap_hash(a->type, strlen(a->type)), NULL, 1, tp,
-					          errors);
+					          tp->hash ^ hmap_hash(a->type, strlen(a->type)),
+					          NULL, 1, tp, errors);
 				}
 			}
 	}
@@ -385,7 +391,7 @@ int model_build(struct server *s, struct mconf *c, struct model *m, const struct
 	}
 	/* Registered assets: from the previous model on reload, from the
 	 * database at startup. */
-	struct reg_ctx rc = {s, m, old, &errors};
+	struct reg_ctx rc = { s, m, old, &errors };
 	for (size_t i = 0; i < c->n_customers; i++) {
 		struct customer *cu = m->custs[i];
 		for (size_t t = 0; t < cu->n_agents; t++)
@@ -400,7 +406,8 @@ int model_build(struct server *s, struct mconf *c, struct model *m, const struct
 			while (cu && hmap_next(&ocu->assets, &it, &e)) {
 				const struct asset *oa = e->value;
 				if (oa->registered)
-					restore_registered(&rc, cu, oa->name, oa->type, oa->address, oa->registered_at);
+					restore_registered(&rc, cu, oa->name, oa->type, oa->address,
+					                   oa->registered_at);
 			}
 		}
 	} else if (s->store) {
@@ -479,9 +486,9 @@ static void link_model(struct model *m)
 			struct asset *a = e->value;
 			a->checks = NULL;
 			a->crit_checks = 0;
-			a->parent = a->parent_name
-			                ? hmap_get(&m->custs[i]->assets, a->parent_name, strlen(a->parent_name))
-			                : NULL;
+			a->parent = a->parent_name ? hmap_get(&m->custs[i]->assets, a->parent_name,
+			                                      strlen(a->parent_name))
+			                           : NULL;
 		}
 	}
 	size_t it = 0;
@@ -571,11 +578,13 @@ void model_commit(struct server *s, struct model *m, struct model *old)
 				if (!cu->agents[t].borrowed)
 					continue;
 				for (size_t k = 0; k < ocu->n_agents; k++)
-					if (ocu->agents[k].data == cu->agents[t].data && ocu->agents[k].prepared) {
+					if (ocu->agents[k].data == cu->agents[t].data &&
+					    ocu->agents[k].prepared) {
 						ocu->agents[k].borrowed = 1;
 						cu->agents[t].borrowed = 0;
 						cu->agents[t].pseudo = ocu->agents[k].pseudo;
-						cu->agents[t].pseudo_asset = ocu->agents[k].pseudo_asset;
+						cu->agents[t].pseudo_asset =
+						    ocu->agents[k].pseudo_asset;
 						ocu->agents[k].pseudo = NULL;
 						ocu->agents[k].pseudo_asset = NULL;
 						if (cu->agents[t].pseudo)
@@ -657,7 +666,8 @@ int model_register_asset(struct server *s, struct customer *cu, const struct age
 		 * most of a registration). */
 		if (s->n_new_assets == s->cap_new_assets) {
 			s->cap_new_assets = s->cap_new_assets ? s->cap_new_assets * 2 : 64;
-			s->new_assets = xrealloc(s->new_assets, s->cap_new_assets * sizeof *s->new_assets);
+			s->new_assets =
+			    xrealloc(s->new_assets, s->cap_new_assets * sizeof *s->new_assets);
 		}
 		s->new_assets[s->n_new_assets++] = a;
 	}

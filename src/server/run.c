@@ -28,9 +28,9 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_OUTPUT 8192       /* first line kept */
+#define MAX_OUTPUT      8192 /* first line kept */
 #define MAX_LONG_OUTPUT 65536
-#define MAX_PERF 8192
+#define MAX_PERF        8192
 
 uint64_t server__tick(const struct server *s, double t)
 {
@@ -95,7 +95,7 @@ void sched_first(struct server *s, struct check *c)
 
 static void sched_next(struct server *s, struct check *c, double now)
 {
-	struct state_policy pol = {.max_attempts = c->p.max_attempts};
+	struct state_policy pol = { .max_attempts = c->p.max_attempts };
 	uint32_t ms = state_wants_retry(&c->st, &pol) ? c->p.retry_ms : c->p.interval_ms;
 	sched_check_at(s, c, now + ms / 1000.0);
 }
@@ -130,12 +130,13 @@ static size_t clip_line(const char *s, size_t max)
 
 /* Store output, perfdata and long output in one blob; reuse the old one
  * when nothing changed (the common case: no allocation per result). */
-static int set_output(struct check *c, const char *out, size_t olen, const char *perf,
-                      size_t plen, const char *lng, size_t llen)
+static int set_output(struct check *c, const char *out, size_t olen, const char *perf, size_t plen,
+                      const char *lng, size_t llen)
 {
 	size_t need = olen + plen + llen + 3;
-	if (c->out && c->out_len == need && memcmp(c->out, out, olen) == 0 && c->out[olen] == '\0' &&
-	    memcmp(c->out + olen + 1, perf, plen) == 0 && memcmp(c->out + olen + plen + 2, lng, llen) == 0)
+	if (c->out && c->out_len == need && memcmp(c->out, out, olen) == 0 &&
+	    c->out[olen] == '\0' && memcmp(c->out + olen + 1, perf, plen) == 0 &&
+	    memcmp(c->out + olen + plen + 2, lng, llen) == 0)
 		return 0;
 	if (!c->out || c->out_len != need)
 		c->out = xrealloc(c->out, need);
@@ -161,7 +162,7 @@ static uint64_t range_hash(uint64_t h, const struct mamori_range *r)
 {
 	h = mix(h, &r->start, sizeof r->start);
 	h = mix(h, &r->end, sizeof r->end);
-	unsigned char f[4] = {r->set, r->start_inf, r->end_inf, r->inside};
+	unsigned char f[4] = { r->set, r->start_inf, r->end_inf, r->inside };
 	return mix(h, f, sizeof f);
 }
 
@@ -231,7 +232,7 @@ static int in_downtime(const struct server *s, const struct check *c, double now
 			continue;
 		if (d->check && strcmp(d->check, c->name) != 0)
 			continue;
-		struct downtime w = {.start = d->start, .end = d->end, .recurring = d->weekly};
+		struct downtime w = { .start = d->start, .end = d->end, .recurring = d->weekly };
 		if (downtime_active(&w, now))
 			return 1;
 	}
@@ -254,18 +255,21 @@ static int parent_down(const struct check *c)
 
 static void log_event(const struct check *c, const struct state_event *ev, enum state_suppress why)
 {
-	static const char *const why_text[] = {"", " (in downtime)", " (acknowledged)", " (unreachable: parent down)",
-	                                       " (flapping)"};
+	static const char *const why_text[] = { "", " (in downtime)", " (acknowledged)",
+		                                " (unreachable: parent down)", " (flapping)" };
 	if (ev->flags & STATE_EV_HARD_CHANGE)
-		log_notice("state", "%s: HARD %s%s: %s", c->key, state_name(ev->new_state), why_text[why],
-		           check_output(c));
+		log_notice("state", "%s: HARD %s%s: %s", c->key, state_name(ev->new_state),
+		           why_text[why], check_output(c));
 	else if (ev->flags & STATE_EV_CHANGE)
 		log_info("state", "%s: %s %s attempt %u/%u: %s", c->key, ev->hard ? "HARD" : "SOFT",
-		         state_name(ev->new_state), ev->attempt, c->p.max_attempts, check_output(c));
+		         state_name(ev->new_state), ev->attempt, c->p.max_attempts,
+		         check_output(c));
 	if (ev->flags & STATE_EV_FLAP_START)
-		log_notice("state", "%s: started flapping (%.1f%% state change)", c->key, ev->flap_pct);
+		log_notice("state", "%s: started flapping (%.1f%% state change)", c->key,
+		           ev->flap_pct);
 	if (ev->flags & STATE_EV_FLAP_STOP)
-		log_notice("state", "%s: stopped flapping (%.1f%% state change)", c->key, ev->flap_pct);
+		log_notice("state", "%s: stopped flapping (%.1f%% state change)", c->key,
+		           ev->flap_pct);
 }
 
 static void after_state(struct server *s, struct check *c, const struct state_event *ev, double now)
@@ -287,12 +291,13 @@ static void after_state(struct server *s, struct check *c, const struct state_ev
 		c->flags &= (uint8_t)~CK_DOWNCOUNT;
 	}
 	/* Acknowledgement is sticky until OK, or until it expires. */
-	if ((c->flags & CK_ACK) && (c->st.state == 0 || (c->ack_expires > 0 && now >= c->ack_expires)))
+	if ((c->flags & CK_ACK) &&
+	    (c->st.state == 0 || (c->ack_expires > 0 && now >= c->ack_expires)))
 		c->flags &= (uint8_t)~CK_ACK;
 	struct state_context ctx = {
-	    .in_downtime = (uint8_t)in_downtime(s, c, now),
-	    .acknowledged = (uint8_t)!!(c->flags & CK_ACK),
-	    .parent_down = (uint8_t)parent_down(c),
+		.in_downtime = (uint8_t)in_downtime(s, c, now),
+		.acknowledged = (uint8_t) !!(c->flags & CK_ACK),
+		.parent_down = (uint8_t)parent_down(c),
 	};
 	enum state_suppress why = state_suppressed(&c->st, &ctx);
 	log_event(c, ev, why);
@@ -321,13 +326,14 @@ void check_clean(struct server *s, struct check *c)
 	}
 }
 
-void check_apply_result(struct server *s, struct check *c, const struct mamori_result *r, double now)
+void check_apply_result(struct server *s, struct check *c, const struct mamori_result *r,
+                        double now)
 {
 	struct state_policy pol = {
-	    .max_attempts = c->p.max_attempts,
-	    .flap_enabled = c->p.flap_enabled,
-	    .flap_low = c->p.flap_low,
-	    .flap_high = c->p.flap_high,
+		.max_attempts = c->p.max_attempts,
+		.flap_enabled = c->p.flap_enabled,
+		.flap_low = c->p.flap_low,
+		.flap_high = c->p.flap_high,
 	};
 	int text_changed = store_result_text(c, r);
 	uint8_t attempt = c->st.attempt;
@@ -338,7 +344,8 @@ void check_apply_result(struct server *s, struct check *c, const struct mamori_r
 	after_state(s, c, &ev, now);
 	check_mark_dirty(s, c);
 	/* Subscribers see changes, not every repetition of the same result. */
-	if (ev.flags & (STATE_EV_CHANGE | STATE_EV_HARD_CHANGE | STATE_EV_FLAP_START | STATE_EV_FLAP_STOP) ||
+	if (ev.flags & (STATE_EV_CHANGE | STATE_EV_HARD_CHANGE | STATE_EV_FLAP_START |
+	                STATE_EV_FLAP_STOP) ||
 	    text_changed || attempt != c->st.attempt)
 		bus_publish_state(s, c);
 }
@@ -389,7 +396,7 @@ static void run_end(struct server *s, struct check *c)
 
 static void result_now(struct server *s, struct check *c, int state, const char *output)
 {
-	struct mamori_result r = {.struct_size = sizeof r, .state = state, .output = output};
+	struct mamori_result r = { .struct_size = sizeof r, .state = state, .output = output };
 	double now = ev_now(s->loop);
 	check_apply_result(s, c, &r, now);
 	sched_next(s, c, now);
@@ -465,8 +472,11 @@ static void check_due(struct server *s, struct check *c, double now)
 			snprintf(msg, sizeof msg, "%s", check_output(c));
 		}
 		if (!c->st.stale)
-			snprintf(msg, sizeof msg, "no result since %s (stale after %gs)", when, c->p.stale_ms / 1000.0);
-		struct mamori_result r = {.struct_size = sizeof r, .state = c->p.stale_state, .output = msg};
+			snprintf(msg, sizeof msg, "no result since %s (stale after %gs)", when,
+			         c->p.stale_ms / 1000.0);
+		struct mamori_result r = { .struct_size = sizeof r,
+			                   .state = c->p.stale_state,
+			                   .output = msg };
 		int text_changed = store_result_text(c, &r);
 		struct state_event ev = state_apply_stale(&c->st, c->p.stale_state, now);
 		s->stats.stale_events++;
@@ -515,7 +525,8 @@ void server__on_drain(struct ev_loop *loop, ev_idle *w, int revents)
 	double now = ev_now(loop);
 	for (size_t i = 0; i < s->m.n_pinsts; i++) {
 		struct pinst *p = s->m.pinsts[i];
-		while (p->wait_head && (!p->max_concurrent || p->running < (unsigned)p->max_concurrent)) {
+		while (p->wait_head &&
+		       (!p->max_concurrent || p->running < (unsigned)p->max_concurrent)) {
 			struct check *c = p->wait_head;
 			p->wait_head = c->wnext;
 			if (!p->wait_head)
@@ -537,7 +548,9 @@ static void ops_run_complete(void *ctx, struct mamori_run *r, const struct mamor
 	struct server *s = ctx;
 	if (!r || !r->active || !r->chk || r->chk->run != r) {
 		s->stats.late_completions++;
-		log_warn("plugin", "a plugin completed a run that was already completed or cancelled (plugin bug)");
+		log_warn(
+		    "plugin",
+		    "a plugin completed a run that was already completed or cancelled (plugin bug)");
 		return;
 	}
 	struct check *c = r->chk;
@@ -591,7 +604,8 @@ static int ops_check_submit(void *ctx, struct mamori_check *mc, const struct mam
 	s->stats.passive_results++;
 	check_apply_result(s, c, res, now);
 	if (c->flags & CK_PASSIVE) {
-		if (MAMORI_HAS_FIELD(res, struct mamori_result, flags) && (res->flags & MAMORI_RESULT_NO_FRESHNESS)) {
+		if (MAMORI_HAS_FIELD(res, struct mamori_result, flags) &&
+		    (res->flags & MAMORI_RESULT_NO_FRESHNESS)) {
 			if (wheel_pending(&c->node))
 				wheel_del(&s->wheel, &c->node); /* silence is expected now */
 		} else if (c->p.stale_ms) {
@@ -603,7 +617,8 @@ static int ops_check_submit(void *ctx, struct mamori_check *mc, const struct mam
 	return 0;
 }
 
-static struct mamori_check *ops_check_find(void *ctx, const char *cu, const char *as, const char *ck)
+static struct mamori_check *ops_check_find(void *ctx, const char *cu, const char *as,
+                                           const char *ck)
 {
 	struct server *s = ctx;
 	if (!cu || !as || !ck)
@@ -645,8 +660,8 @@ static int ops_asset_register(void *ctx, void *inst, const struct mamori_asset_s
 	if (!tpl || !tpl->auto_register)
 		return MAMORI_E_DENIED;
 	model_register_asset(s, cu, tpl, spec->name, spec->type, spec->address, ev_now(s->loop), 1);
-	log_notice("model", "registered asset %s/%s (type %s) reported by its agent", cu->id, spec->name,
-	           spec->type ? spec->type : tpl->asset_type);
+	log_notice("model", "registered asset %s/%s (type %s) reported by its agent", cu->id,
+	           spec->name, spec->type ? spec->type : tpl->asset_type);
 	return 0;
 }
 
@@ -672,14 +687,14 @@ static void *ops_check_data(void *ctx, void *inst, const struct mamori_check *mc
 }
 
 const struct host_ops server__host_ops = {
-    .run_complete = ops_run_complete,
-    .run_check = ops_run_check,
-    .check_info = ops_check_info,
-    .check_submit = ops_check_submit,
-    .check_find = ops_check_find,
-    .asset_register = ops_asset_register,
-    .check_data = ops_check_data,
-    .calendar_is_open = ops_calendar_is_open,
+	.run_complete = ops_run_complete,
+	.run_check = ops_run_check,
+	.check_info = ops_check_info,
+	.check_submit = ops_check_submit,
+	.check_find = ops_check_find,
+	.asset_register = ops_asset_register,
+	.check_data = ops_check_data,
+	.calendar_is_open = ops_calendar_is_open,
 };
 
 /* ---- persistence ---- */
@@ -720,7 +735,8 @@ void server__flush(struct server *s)
 	struct store_batch *b = alerts_take_batch(s);
 	for (size_t i = 0; i < s->n_new_assets; i++) {
 		const struct asset *a = s->new_assets[i];
-		struct store_asset_row row = {a->cust->id, a->name, a->type, a->address, "agent", a->registered_at};
+		struct store_asset_row row = { a->cust->id, a->name, a->type,
+			                       a->address,  "agent", a->registered_at };
 		store_batch_asset(b, &row);
 	}
 	s->n_new_assets = 0;

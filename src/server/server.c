@@ -68,13 +68,16 @@ static void apply_restored(struct server *s)
 		if (c) {
 			const struct store_state_row *r = &x->row;
 			c->st.state = (uint8_t)(r->state & 3);
-			c->st.hard = (uint8_t)!!r->hard;
-			c->st.attempt = (uint8_t)(r->attempt < 1 ? 1 : r->attempt > 100 ? 100 : r->attempt);
+			c->st.hard = (uint8_t) !!r->hard;
+			c->st.attempt = (uint8_t)(r->attempt < 1     ? 1
+			                          : r->attempt > 100 ? 100
+			                                             : r->attempt);
 			c->st.hard_state = (uint8_t)(r->hard_state & 3);
-			c->st.flapping = (uint8_t)!!r->flapping;
-			c->st.stale = (uint8_t)!!r->stale;
+			c->st.flapping = (uint8_t) !!r->flapping;
+			c->st.stale = (uint8_t) !!r->stale;
 			c->st.hist = r->hist;
-			c->st.n_hist = (uint8_t)(r->n_hist > STATE_FLAP_WINDOW ? STATE_FLAP_WINDOW : r->n_hist);
+			c->st.n_hist = (uint8_t)(r->n_hist > STATE_FLAP_WINDOW ? STATE_FLAP_WINDOW
+			                                                       : r->n_hist);
 			c->st.flap_pct = (float)r->flap_pct;
 			c->st.last_check = r->last_check;
 			c->st.last_change = r->last_change;
@@ -83,7 +86,8 @@ static void apply_restored(struct server *s)
 			if (r->ack)
 				c->flags |= CK_ACK;
 			c->ack_expires = r->ack_expires;
-			size_t lo = strlen(r->output), lp = strlen(r->perfdata), ll = strlen(r->long_output);
+			size_t lo = strlen(r->output), lp = strlen(r->perfdata),
+			       ll = strlen(r->long_output);
 			c->out_len = (uint32_t)(lo + lp + ll + 3);
 			c->out = xmalloc(c->out_len);
 			memcpy(c->out, r->output, lo + 1);
@@ -103,8 +107,9 @@ static void apply_restored(struct server *s)
 
 static struct mconf *load_conf(struct server *s, const char *text)
 {
-	struct mconf *c = text ? config_load_string(text, s->loader, s->opts.data_dir, log_config_error, s)
-	                       : config_load(s->config_path, s->loader, s->opts.data_dir, log_config_error, s);
+	struct mconf *c =
+	    text ? config_load_string(text, s->loader, s->opts.data_dir, log_config_error, s)
+	         : config_load(s->config_path, s->loader, s->opts.data_dir, log_config_error, s);
 	if (c && s->opts.state_dir) {
 		free(c->state_dir);
 		c->state_dir = xstrdup(s->opts.state_dir);
@@ -155,7 +160,8 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 	/* Plugins first: the config is validated against their key tables. */
 	char *plugin_dir = NULL, *data_dir = NULL;
 	if (s->config_path) {
-		if (config_peek_daemon(s->config_path, &plugin_dir, &data_dir, log_config_error, s) != 0)
+		if (config_peek_daemon(s->config_path, &plugin_dir, &data_dir, log_config_error,
+		                       s) != 0)
 			goto fail;
 	} else {
 		plugin_dir = xstrdup(MAMORI_PLUGINDIR);
@@ -237,12 +243,16 @@ static int reload(struct server *s, const char *text)
 	server__flush(s);
 	struct mconf *c = load_conf(s, text);
 	if (!c) {
-		log_always("server", LOG_LVL_ERR, "reload refused: configuration has errors; the running configuration stays");
+		log_always(
+		    "server", LOG_LVL_ERR,
+		    "reload refused: configuration has errors; the running configuration stays");
 		return -1;
 	}
 	struct alerts_conf *ac = alerts_conf_parse(s, c);
 	if (!ac) {
-		log_always("server", LOG_LVL_ERR, "reload refused: configuration has errors; the running configuration stays");
+		log_always(
+		    "server", LOG_LVL_ERR,
+		    "reload refused: configuration has errors; the running configuration stays");
 		mconf_free(c);
 		return -1;
 	}
@@ -251,7 +261,9 @@ static int reload(struct server *s, const char *text)
 	int built = model_build(s, c, &next, &s->m);
 	s->building = NULL;
 	if (built != 0) {
-		log_always("server", LOG_LVL_ERR, "reload refused: plugins rejected the configuration; the running configuration stays");
+		log_always(
+		    "server", LOG_LVL_ERR,
+		    "reload refused: plugins rejected the configuration; the running configuration stays");
 		alerts_conf_free(ac);
 		mconf_free(c);
 		return -1;
@@ -273,7 +285,8 @@ static int reload(struct server *s, const char *text)
 	free_globals(&s->m);
 	move_globals(s, &next, c);
 	if (keep) {
-		next.downtimes = xrealloc(next.downtimes, (next.n_downtimes + keep) * sizeof *next.downtimes);
+		next.downtimes =
+		    xrealloc(next.downtimes, (next.n_downtimes + keep) * sizeof *next.downtimes);
 		memcpy(next.downtimes + next.n_downtimes, kept, keep * sizeof *kept);
 		next.n_downtimes += keep;
 	}
@@ -290,7 +303,8 @@ static int reload(struct server *s, const char *text)
 	sched_rearm(s);
 	/* No malloc_trim here: the next reload reuses these pages instead of
 	 * faulting them in again (page faults dominated reload time). */
-	log_always("server", LOG_LVL_NOTICE, "configuration reloaded in %.0f ms: %zu customers, %zu checks",
+	log_always("server", LOG_LVL_NOTICE,
+	           "configuration reloaded in %.0f ms: %zu customers, %zu checks",
 	           (ev_time() - t0) * 1000, s->m.n_custs, (size_t)s->m.checks.count);
 	return 0;
 }
@@ -389,8 +403,8 @@ int server_check_config(const struct server_opts *opts)
 	struct server *s = server_new(loop, &o);
 	int ok = s != NULL;
 	if (s) {
-		printf("configuration OK: %zu customers, %zu checks, %zu plugin instances\n", s->m.n_custs,
-		       (size_t)s->m.checks.count, s->m.n_pinsts);
+		printf("configuration OK: %zu customers, %zu checks, %zu plugin instances\n",
+		       s->m.n_custs, (size_t)s->m.checks.count, s->m.n_pinsts);
 		for (size_t i = 0; i < loader_count(s->loader); i++) {
 			struct plugin_mod *m = loader_at(s->loader, i);
 			if (m->refused)
@@ -488,7 +502,8 @@ int server_ack(struct server *s, const char *customer, const char *asset, const 
 	c->flags |= CK_ACK;
 	c->ack_expires = expires;
 	check_mark_dirty(s, c);
-	log_notice("state", "%s: acknowledged by %s: %s", c->key, author ? author : "?", comment ? comment : "");
+	log_notice("state", "%s: acknowledged by %s: %s", c->key, author ? author : "?",
+	           comment ? comment : "");
 	return 0;
 }
 
@@ -503,8 +518,9 @@ int server_unack(struct server *s, const char *customer, const char *asset, cons
 	return 0;
 }
 
-int server_add_downtime(struct server *s, const char *customer, const char *asset, const char *check,
-                        double start, double end, const char *author, const char *comment)
+int server_add_downtime(struct server *s, const char *customer, const char *asset,
+                        const char *check, double start, double end, const char *author,
+                        const char *comment)
 {
 	if (!hmap_get(&s->m.cust_by_id, customer, strlen(customer)) || end <= start)
 		return -1;
@@ -528,7 +544,7 @@ int server_submit(struct server *s, const char *customer, const char *asset, con
 	struct check *c = find(s, customer, asset, check);
 	if (!c)
 		return -1;
-	struct mamori_result r = {.struct_size = sizeof r, .state = state, .output = output};
+	struct mamori_result r = { .struct_size = sizeof r, .state = state, .output = output };
 	return server__host_ops.check_submit(s, (struct mamori_check *)c, &r);
 }
 

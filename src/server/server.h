@@ -20,28 +20,28 @@ struct server;
 
 struct server_opts {
 	const char *config_path;
-	const char *config_text;   /* instead of a file (tests, benchmarks) */
-	const char *plugin_dir;    /* override daemon.plugin_dir */
-	const char *data_dir;      /* override daemon.data_dir */
-	const char *state_dir;     /* override daemon.state_dir */
-	int no_store;              /* benchmarks: keep state in memory only */
-	int no_spread;             /* first runs at once instead of spread */
+	const char *config_text; /* instead of a file (tests, benchmarks) */
+	const char *plugin_dir;  /* override daemon.plugin_dir */
+	const char *data_dir;    /* override daemon.data_dir */
+	const char *state_dir;   /* override daemon.state_dir */
+	int no_store;            /* benchmarks: keep state in memory only */
+	int no_spread;           /* first runs at once instead of spread */
 };
 
 struct server_stats {
-	uint64_t checks;           /* configured */
+	uint64_t checks; /* configured */
 	uint64_t runs_started;
 	uint64_t runs_completed;
 	uint64_t runs_timed_out;
 	uint64_t runs_cancelled;
 	uint64_t passive_results;
 	uint64_t stale_events;
-	uint64_t late_completions;  /* plugin bugs: completion after cancel/complete */
+	uint64_t late_completions; /* plugin bugs: completion after cancel/complete */
 	uint64_t state_changes;
 	uint64_t hard_changes;
 	uint64_t rows_flushed;
-	uint64_t waiting;          /* checks queued behind a concurrency limit */
-	double lag_max;            /* worst scheduling lag seen (s) */
+	uint64_t waiting; /* checks queued behind a concurrency limit */
+	double lag_max;   /* worst scheduling lag seen (s) */
 };
 
 /* Create and load the configuration (errors are logged with file:line).

@@ -32,12 +32,12 @@ struct pinst {
 	struct plugin_mod *mod;
 	void *inst;
 	char *name;
-	char *broken;            /* refused plugin: why its checks are UNKNOWN */
+	char *broken; /* refused plugin: why its checks are UNKNOWN */
 	uint64_t hash;
-	int max_concurrent;      /* 0 = unlimited */
+	int max_concurrent; /* 0 = unlimited */
 	unsigned running;
 	struct check *wait_head, *wait_tail;
-	int used;                /* reload bookkeeping */
+	int used; /* reload bookkeeping */
 };
 
 struct agent_tpl {
@@ -51,9 +51,9 @@ struct agent_tpl {
 	/* Prepared once per template and shared by every asset's check of
 	 * it (100,000 PCs, one set of thresholds). */
 	void *data;
-	struct check *pseudo;    /* the check handed to check_prepare (asset "*") */
+	struct check *pseudo; /* the check handed to check_prepare (asset "*") */
 	struct asset *pseudo_asset;
-	uint8_t borrowed;        /* data belongs to another model's template */
+	uint8_t borrowed; /* data belongs to another model's template */
 	uint8_t prepared;
 };
 
@@ -63,25 +63,25 @@ struct customer {
 	size_t n_tags;
 	struct agent_tpl *agents;
 	size_t n_agents;
-	struct hmap assets;      /* name -> struct asset */
+	struct hmap assets; /* name -> struct asset */
 };
 
 struct asset {
 	struct customer *cust;
 	char *name, *type, *address, *parent_name;
 	struct asset *parent;
-	struct check *checks;    /* list through check->anext */
-	uint32_t crit_checks;    /* checks in hard CRITICAL: the asset counts as down */
-	uint8_t registered;      /* auto-registered by an agent (persisted) */
+	struct check *checks; /* list through check->anext */
+	uint32_t crit_checks; /* checks in hard CRITICAL: the asset counts as down */
+	uint8_t registered;   /* auto-registered by an agent (persisted) */
 	double registered_at;
 };
 
 enum {
 	CK_PASSIVE = 0x01,
-	CK_WAITING = 0x02,       /* in its pinst's wait queue */
-	CK_DOWNCOUNT = 0x04,     /* counted in asset->crit_checks */
-	CK_ACK = 0x08,           /* problem acknowledged (sticky until OK) */
-	CK_TEMPLATE = 0x10,      /* made from an agent template */
+	CK_WAITING = 0x02,   /* in its pinst's wait queue */
+	CK_DOWNCOUNT = 0x04, /* counted in asset->crit_checks */
+	CK_ACK = 0x08,       /* problem acknowledged (sticky until OK) */
+	CK_TEMPLATE = 0x10,  /* made from an agent template */
 };
 
 struct mamori_run {
@@ -93,32 +93,32 @@ struct mamori_run {
 };
 
 struct check {
-	struct wheel_node node;  /* schedule, run timeout or freshness */
+	struct wheel_node node; /* schedule, run timeout or freshness */
 	struct asset *asset;
-	const char *name;        /* interned */
+	const char *name; /* interned */
 	struct pinst *pi;
-	void *data;              /* plugin's check_data */
-	struct mamori_run *run;  /* in flight, or NULL */
-	struct check *wnext;     /* wait queue */
-	struct check *anext;     /* asset's list */
-	char *out;               /* "output\0perfdata\0long_output\0" */
+	void *data;             /* plugin's check_data */
+	struct mamori_run *run; /* in flight, or NULL */
+	struct check *wnext;    /* wait queue */
+	struct check *anext;    /* asset's list */
+	char *out;              /* "output\0perfdata\0long_output\0" */
 	uint32_t out_len;
-	uint32_t dirty;          /* 1 + index in s->dirty, 0 = clean */
+	uint32_t dirty; /* 1 + index in s->dirty, 0 = clean */
 	struct check_state st;
 	struct check_params p;
 	uint64_t hash;
-	uint64_t perf_hash;      /* of the last parsed perfdata: format only when it changes */
+	uint64_t perf_hash; /* of the last parsed perfdata: format only when it changes */
 	double ack_expires;
 	double run_started;
 	uint8_t flags;
-	char key[];              /* "customer/asset/check" */
+	char key[]; /* "customer/asset/check" */
 };
 
 struct model {
 	struct customer **custs;
 	size_t n_custs;
 	struct hmap cust_by_id;
-	struct hmap checks;      /* key -> struct check */
+	struct hmap checks; /* key -> struct check */
 	struct pinst **pinsts;
 	size_t n_pinsts;
 	struct cfg_downtime *downtimes; /* owned copy (moved from mconf) */
@@ -133,26 +133,26 @@ struct server {
 	struct ev_loop *loop;
 	struct server_opts opts;
 	char *config_path;
-	struct mconf *conf;      /* current (tree dropped after load) */
-	struct mconf *building;  /* config being applied (calendars live there until commit) */
+	struct mconf *conf;     /* current (tree dropped after load) */
+	struct mconf *building; /* config being applied (calendars live there until commit) */
 	struct loader *loader;
 	struct proc_ctx *procs;
 	struct store *store;
-	struct mqtt *mqtt;       /* NULL without an `mqtt` config group */
-	struct alerts *alerts;   /* alert pipeline glue (alerts.c) */
-	struct host_ops ops;     /* what the host API calls back into */
+	struct mqtt *mqtt;     /* NULL without an `mqtt` config group */
+	struct alerts *alerts; /* alert pipeline glue (alerts.c) */
+	struct host_ops ops;   /* what the host API calls back into */
 	struct model m;
-	struct hmap names;       /* interned check names */
+	struct hmap names; /* interned check names */
 	struct wheel wheel;
-	double t0;               /* wall time of wheel tick 0 */
+	double t0; /* wall time of wheel tick 0 */
 	ev_timer wheel_timer;
 	ev_timer flush_timer;
-	ev_idle drain_idle;      /* starts checks waiting behind limits */
+	ev_idle drain_idle; /* starts checks waiting behind limits */
 	struct check **dirty;
 	size_t n_dirty, cap_dirty;
 	struct asset **new_assets; /* registered since the last flush: written with it */
 	size_t n_new_assets, cap_new_assets;
-	double trim_at;          /* give freed memory back after a registration burst */
+	double trim_at; /* give freed memory back after a registration burst */
 	struct mamori_run *free_runs;
 	uint32_t run_gen;
 	struct server_stats stats;
@@ -160,9 +160,9 @@ struct server {
 	uint64_t lag_count;
 	server_state_hook hook;
 	void *hook_ud;
-	struct hmap restored;    /* key -> struct store_state_row copy (startup only) */
+	struct hmap restored; /* key -> struct store_state_row copy (startup only) */
 	int stopping;
-	int in_wheel;            /* inside wheel_advance: it rearms afterwards */
+	int in_wheel; /* inside wheel_advance: it rearms afterwards */
 	struct mamori_check_info info_scratch;
 };
 
@@ -207,7 +207,8 @@ void sched_first(struct server *s, struct check *c);
 void sched_rearm(struct server *s);
 void run_cancel(struct server *s, struct check *c, const char *why);
 void run_finish_now(struct server *s, struct check *c, int state, const char *output);
-void check_apply_result(struct server *s, struct check *c, const struct mamori_result *r, double now);
+void check_apply_result(struct server *s, struct check *c, const struct mamori_result *r,
+                        double now);
 void check_mark_dirty(struct server *s, struct check *c);
 void check_clean(struct server *s, struct check *c);
 void server__on_wheel(struct ev_loop *loop, ev_timer *w, int revents);

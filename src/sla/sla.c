@@ -284,7 +284,8 @@ void sla_resume(struct sla *s, struct sla_clock *c, unsigned reason, double now)
 	if (c->ack_left >= 0)
 		c->ack_due = c->ack_left > 0 ? due_after(c->terms, now, c->ack_left) : now;
 	if (c->resolve_left >= 0)
-		c->resolve_due = c->resolve_left > 0 ? due_after(c->terms, now, c->resolve_left) : now;
+		c->resolve_due =
+		    c->resolve_left > 0 ? due_after(c->terms, now, c->resolve_left) : now;
 	if (c->reannounce_at > 0 && c->reannounce_at < now)
 		c->reannounce_at = now;
 	c->ack_left = c->resolve_left = -1;

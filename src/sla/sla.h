@@ -38,7 +38,7 @@ struct sla_terms {
 	const struct cal *cal;  /* borrowed: the daemon owns calendars */
 	struct sla_tier *tiers; /* n_tiers >= 1 */
 	size_t n_tiers;
-	double reannounce;      /* business seconds between re-announced breaches at the last tier */
+	double reannounce; /* business seconds between re-announced breaches at the last tier */
 };
 
 /* A contact center: name and its default terms. */
@@ -87,18 +87,18 @@ struct sla_clock {
 	unsigned tier;                 /* index into terms->tiers */
 	unsigned paused;               /* enum sla_pause bits */
 	unsigned char acked;
-	unsigned char stopped;         /* resolved: no more deadlines */
-	unsigned char ack_breached;    /* at the last tier: ack deadline passed */
+	unsigned char stopped;      /* resolved: no more deadlines */
+	unsigned char ack_breached; /* at the last tier: ack deadline passed */
 	unsigned char resolve_breached;
-	double ack_due;                /* absolute; 0: none */
+	double ack_due; /* absolute; 0: none */
 	double resolve_due;
-	double ack_left;               /* business seconds left while paused; <0: none */
+	double ack_left; /* business seconds left while paused; <0: none */
 	double resolve_left;
-	double reannounce_at;          /* 0: none */
-	unsigned breaches;             /* total breaches recorded */
+	double reannounce_at; /* 0: none */
+	unsigned breaches;    /* total breaches recorded */
 	/* index bookkeeping (owned by struct sla) */
 	double key;
-	size_t pos;                    /* SLA_NOT_QUEUED when not in the heap */
+	size_t pos; /* SLA_NOT_QUEUED when not in the heap */
 };
 #define SLA_NOT_QUEUED ((size_t)-1)
 

@@ -53,7 +53,7 @@ int sla_parse_duration(const char *s, double *out)
 }
 
 static void conf_err(char *err, size_t errlen, const config_setting_t *s, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static void conf_err(char *err, size_t errlen, const config_setting_t *s, const char *fmt, ...)
 {
 	const char *file = s ? config_setting_source_file(s) : NULL;
@@ -111,7 +111,8 @@ static int get_dur(const config_setting_t *g, const char *key, double *out, cons
 		return -1;
 	if (s && sla_parse_duration(s, out) < 0) {
 		conf_err(err, errlen, config_setting_get_member(g, key),
-		         "%s: '%s' is not a duration (e.g. \"15m\", \"4h\", \"1d\"): \"%s\"", what, key, s);
+		         "%s: '%s' is not a duration (e.g. \"15m\", \"4h\", \"1d\"): \"%s\"", what,
+		         key, s);
 		return -1;
 	}
 	return 0;
@@ -122,7 +123,8 @@ static int parse_tier(const config_setting_t *g, struct sla_tier *t, char *err, 
 	static const char *const keys[] = { "name", "ack_within", "resolve_within", NULL };
 	const char *name;
 	if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-		conf_err(err, errlen, g, "tier: must be a group { name; ack_within; resolve_within; }");
+		conf_err(err, errlen, g,
+		         "tier: must be a group { name; ack_within; resolve_within; }");
 		return -1;
 	}
 	if (check_keys(g, keys, "tier", err, errlen) < 0 ||
@@ -161,7 +163,8 @@ static int parse_terms_keys(const config_setting_t *g, struct sla_terms *t, cons
 		return -1;
 	const config_setting_t *tl = config_setting_get_member(g, "tiers");
 	if (!tl || !config_setting_is_aggregate(tl) || config_setting_length(tl) == 0) {
-		conf_err(err, errlen, tl ? tl : g, "%s: 'tiers' must be a non-empty list of groups", what);
+		conf_err(err, errlen, tl ? tl : g, "%s: 'tiers' must be a non-empty list of groups",
+		         what);
 		return -1;
 	}
 	size_t n = (size_t)config_setting_length(tl);
@@ -172,7 +175,8 @@ static int parse_terms_keys(const config_setting_t *g, struct sla_terms *t, cons
 	}
 	for (size_t i = 0; i < n; i++) {
 		t->n_tiers = i + 1;
-		if (parse_tier(config_setting_get_elem(tl, (unsigned)i), &t->tiers[i], err, errlen) < 0)
+		if (parse_tier(config_setting_get_elem(tl, (unsigned)i), &t->tiers[i], err,
+		               errlen) < 0)
 			return -1;
 	}
 	return 0;
@@ -221,7 +225,8 @@ static int parse_center(const config_setting_t *g, struct sla_center *c,
 	if (!(c->name = strdup(name)))
 		return -1;
 	if (strchr(name, '/') || strchr(name, '+') || strchr(name, '#')) {
-		conf_err(err, errlen, g, "center '%s': name must not contain '/', '+' or '#'", name);
+		conf_err(err, errlen, g, "center '%s': name must not contain '/', '+' or '#'",
+		         name);
 		return -1;
 	}
 	return parse_terms_keys(g, &c->terms, "center", cal_lookup, arg, err, errlen);
@@ -253,7 +258,8 @@ int sla_centers_parse(const config_setting_t *list, sla_cal_lookup_fn cal_lookup
 			goto fail;
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(out->v[j].name, out->v[i].name) == 0) {
-				conf_err(err, errlen, g, "center '%s' defined twice", out->v[i].name);
+				conf_err(err, errlen, g, "center '%s' defined twice",
+				         out->v[i].name);
 				goto fail;
 			}
 		}

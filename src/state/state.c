@@ -19,7 +19,7 @@
 #include <string.h>
 
 #define FLAP_TRANSITIONS (STATE_FLAP_WINDOW - 1)
-#define FLAP_MASK ((1u << FLAP_TRANSITIONS) - 1)
+#define FLAP_MASK        ((1u << FLAP_TRANSITIONS) - 1)
 
 void state_init(struct check_state *st)
 {
@@ -72,7 +72,7 @@ static void flap_update(struct check_state *st, const struct state_policy *pol, 
 struct state_event state_apply(struct check_state *st, const struct state_policy *pol, int result,
                                double now)
 {
-	struct state_event ev = {0};
+	struct state_event ev = { 0 };
 	unsigned max_att = pol->max_attempts ? pol->max_attempts : 1;
 	if (result < 0 || result > 3)
 		result = 3;
@@ -135,7 +135,7 @@ struct state_event state_apply(struct check_state *st, const struct state_policy
 struct state_event state_apply_stale(struct check_state *st, int stale_state, double now)
 {
 	/* Silence is judged hard at once: it has lasted stale_after already. */
-	struct state_policy pol = {.max_attempts = 1, .flap_enabled = 0};
+	struct state_policy pol = { .max_attempts = 1, .flap_enabled = 0 };
 	uint8_t was_flapping = st->flapping;
 	struct state_event ev = state_apply(st, &pol, stale_state, now);
 	/* Freshness must not stop flap tracking of the real results. */
@@ -165,7 +165,7 @@ enum state_suppress state_suppressed(const struct check_state *st, const struct 
 
 const char *state_name(int state)
 {
-	static const char *const names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+	static const char *const names[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
 	return state >= 0 && state <= 3 ? names[state] : "UNKNOWN";
 }
 

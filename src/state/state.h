@@ -18,27 +18,27 @@
 #define STATE_FLAP_WINDOW 21 /* results remembered for flap detection (Nagios: 21) */
 
 struct state_policy {
-	uint8_t max_attempts;   /* >= 1; attempt at which a problem becomes hard */
+	uint8_t max_attempts; /* >= 1; attempt at which a problem becomes hard */
 	uint8_t flap_enabled;
-	float flap_low;         /* percent; flapping stops below this (Nagios default 20) */
-	float flap_high;        /* percent; flapping starts above this (Nagios default 30) */
+	float flap_low;  /* percent; flapping stops below this (Nagios default 20) */
+	float flap_high; /* percent; flapping starts above this (Nagios default 30) */
 };
 
 /* Compact per-check state; kept in memory for every check (size matters:
  * 1,000,000 checks). */
 struct check_state {
-	uint8_t state;          /* last result state (0..3) */
-	uint8_t hard_state;     /* last hard state */
-	uint8_t attempt;        /* current attempt, 1..max_attempts */
-	uint8_t hard;           /* 1 if `state` is hard */
+	uint8_t state;      /* last result state (0..3) */
+	uint8_t hard_state; /* last hard state */
+	uint8_t attempt;    /* current attempt, 1..max_attempts */
+	uint8_t hard;       /* 1 if `state` is hard */
 	uint8_t flapping;
-	uint8_t n_hist;         /* results in flap history (<= 21) */
-	uint8_t has_result;     /* 0 until the first result */
-	uint8_t stale;          /* 1 when the last "result" came from freshness */
-	uint32_t hist;          /* bit i: state changed at result i (newest = bit 0) */
-	float flap_pct;         /* last computed percent state change */
+	uint8_t n_hist;     /* results in flap history (<= 21) */
+	uint8_t has_result; /* 0 until the first result */
+	uint8_t stale;      /* 1 when the last "result" came from freshness */
+	uint32_t hist;      /* bit i: state changed at result i (newest = bit 0) */
+	float flap_pct;     /* last computed percent state change */
 	double last_check;
-	double last_change;     /* last change of `state` */
+	double last_change; /* last change of `state` */
 	double last_hard_change;
 };
 
@@ -49,8 +49,8 @@ enum state_event_flags {
 	STATE_EV_SOFT = 0x04,        /* result is a soft problem (retry soon) */
 	STATE_EV_FLAP_START = 0x08,
 	STATE_EV_FLAP_STOP = 0x10,
-	STATE_EV_RECOVERY = 0x20,    /* hard problem -> OK */
-	STATE_EV_HARD_PROBLEM = 0x40,/* result is a hard problem (new or continuing) */
+	STATE_EV_RECOVERY = 0x20,     /* hard problem -> OK */
+	STATE_EV_HARD_PROBLEM = 0x40, /* result is a hard problem (new or continuing) */
 };
 
 struct state_event {
@@ -83,13 +83,13 @@ enum state_suppress {
 	STATE_SUPPRESS_DOWNTIME = 1,
 	STATE_SUPPRESS_ACK = 2,
 	STATE_SUPPRESS_UNREACHABLE = 3,
-	STATE_SUPPRESS_FLAPPING = 4,  /* still alerted once as "flapping"; no per-flap alerts */
+	STATE_SUPPRESS_FLAPPING = 4, /* still alerted once as "flapping"; no per-flap alerts */
 };
 
 struct state_context {
 	uint8_t in_downtime;
-	uint8_t acknowledged;   /* ack active (sticky until OK; expiry handled by caller) */
-	uint8_t parent_down;    /* a parent asset is in a hard problem state */
+	uint8_t acknowledged; /* ack active (sticky until OK; expiry handled by caller) */
+	uint8_t parent_down;  /* a parent asset is in a hard problem state */
 };
 /* Why an alert-worthy event should be suppressed, or NONE. */
 enum state_suppress state_suppressed(const struct check_state *st, const struct state_context *ctx);

@@ -149,7 +149,7 @@ static const char step2[] =
     "\tcreated REAL NOT NULL\n"
     ");\n";
 
-static const char *const steps[] = {step1, step2};
+static const char *const steps[] = { step1, step2 };
 
 int store_schema_latest(void)
 {

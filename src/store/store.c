@@ -51,9 +51,9 @@ struct store {
 	pthread_t thread;
 	int started;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;     /* writer waits for work; store_sync waits for idle */
+	pthread_cond_t cond; /* writer waits for work; store_sync waits for idle */
 	struct store_batch *head, *tail;
-	int busy;                /* writer holds a batch */
+	int busy; /* writer holds a batch */
 	int stop;
 	struct ev_loop *loop;
 	ev_async async;
@@ -61,8 +61,8 @@ struct store {
 	void *done_ud;
 	sqlite3_stmt *st_state, *st_asset, *st_forget;
 	struct store_x *x;
-	uint64_t submitted;      /* loop thread only */
-	uint64_t committed;      /* under lock */
+	uint64_t submitted; /* loop thread only */
+	uint64_t committed; /* under lock */
 	struct store_stats stats;
 };
 
@@ -113,28 +113,33 @@ static int migrate(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
 	int version = 0;
 	if (pragma_int(db, "PRAGMA user_version", &version) != 0) {
-		snprintf(err, errlen, "%s: cannot read schema version: %s", path, sqlite3_errmsg(db));
+		snprintf(err, errlen, "%s: cannot read schema version: %s", path,
+		         sqlite3_errmsg(db));
 		return -1;
 	}
 	int latest = store_schema_latest();
 	if (version > latest) {
-		snprintf(err, errlen,
-		         "%s has schema version %d, written by a newer mamori (this one knows up to %d); "
-		         "refusing to touch it",
-		         path, version, latest);
+		snprintf(
+		    err, errlen,
+		    "%s has schema version %d, written by a newer mamori (this one knows up to %d); "
+		    "refusing to touch it",
+		    path, version, latest);
 		return -1;
 	}
 	for (int v = version; v < latest; v++) {
 		char e[512], sql[64];
 		if (exec_sql(db, "BEGIN IMMEDIATE", e, sizeof e) != 0 ||
 		    exec_sql(db, store_schema_step(v + 1), e, sizeof e) != 0) {
-			snprintf(err, errlen, "%s: migration to schema %d failed: %s", path, v + 1, e);
+			snprintf(err, errlen, "%s: migration to schema %d failed: %s", path, v + 1,
+			         e);
 			exec_sql(db, "ROLLBACK", e, sizeof e);
 			return -1;
 		}
 		snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
-		if (exec_sql(db, sql, e, sizeof e) != 0 || exec_sql(db, "COMMIT", e, sizeof e) != 0) {
-			snprintf(err, errlen, "%s: migration to schema %d failed: %s", path, v + 1, e);
+		if (exec_sql(db, sql, e, sizeof e) != 0 ||
+		    exec_sql(db, "COMMIT", e, sizeof e) != 0) {
+			snprintf(err, errlen, "%s: migration to schema %d failed: %s", path, v + 1,
+			         e);
 			exec_sql(db, "ROLLBACK", e, sizeof e);
 			return -1;
 		}
@@ -165,7 +170,8 @@ static int prepare_all(struct store *s, char *err, size_t errlen)
 	static const char *const ins_asset =
 	    "INSERT OR IGNORE INTO asset (customer, name, type, address, source, registered_at)"
 	    " VALUES (?,?,?,?,?,?)";
-	static const char *const del_state = "DELETE FROM check_state WHERE customer=? AND asset=? AND name=?";
+	static const char *const del_state =
+	    "DELETE FROM check_state WHERE customer=? AND asset=? AND name=?";
 	if (sqlite3_prepare_v2(s->db, ins_state, -1, &s->st_state, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db, ins_asset, -1, &s->st_asset, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db, del_state, -1, &s->st_forget, NULL) != SQLITE_OK) {
@@ -180,7 +186,8 @@ struct store *store_open(const char *state_dir, char *err, size_t errlen)
 	struct stat sb;
 	if (stat(state_dir, &sb) != 0) {
 		if (mkdir(state_dir, 0750) != 0) {
-			snprintf(err, errlen, "cannot create state_dir %s: %s", state_dir, strerror(errno));
+			snprintf(err, errlen, "cannot create state_dir %s: %s", state_dir,
+			         strerror(errno));
 			return NULL;
 		}
 	} else if (!S_ISDIR(sb.st_mode)) {
@@ -192,9 +199,11 @@ struct store *store_open(const char *state_dir, char *err, size_t errlen)
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	char e[512];
-	if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	if (sqlite3_open_v2(s->path, &s->db,
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 	                    NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "cannot open %s: %s", s->path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		snprintf(err, errlen, "cannot open %s: %s", s->path,
+		         s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
@@ -238,7 +247,8 @@ struct store *store_open(const char *state_dir, char *err, size_t errlen)
 	/* 64 MiB page cache: check_state of 100,000 checks stays in memory, so
 	 * a batch costs B-tree work, not page reads (the default 2 MiB made
 	 * the writer read pages for every row). */
-	if (exec_sql(s->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF; PRAGMA cache_size=-65536",
+	if (exec_sql(s->db,
+	             "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF; PRAGMA cache_size=-65536",
 	             e, sizeof e) != 0 ||
 	    migrate(s->db, s->path, err, errlen) != 0 || prepare_all(s, err, errlen) != 0 ||
 	    !(s->x = store__x_open(s->db, e, sizeof e))) {
@@ -363,7 +373,8 @@ void store_batch_asset(struct store_batch *b, const struct store_asset_row *r)
 	d->source = bdup(b, r->source);
 }
 
-void store_batch_forget(struct store_batch *b, const char *customer, const char *asset, const char *name)
+void store_batch_forget(struct store_batch *b, const char *customer, const char *asset,
+                        const char *name)
 {
 	struct op *o = push(b, OP_FORGET);
 	o->u.st.customer = bdup(b, customer);
@@ -635,30 +646,30 @@ int store_load_states(struct store *s, void (*cb)(void *, const struct store_sta
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_state_row r = {
-		    .customer = col_text(st, 0),
-		    .asset = col_text(st, 1),
-		    .name = col_text(st, 2),
-		    .plugin = col_text(st, 3),
-		    .state = sqlite3_column_int(st, 4),
-		    .hard = sqlite3_column_int(st, 5),
-		    .attempt = sqlite3_column_int(st, 6),
-		    .hard_state = sqlite3_column_int(st, 7),
-		    .flapping = sqlite3_column_int(st, 8),
-		    .stale = sqlite3_column_int(st, 9),
-		    .hist = (uint32_t)sqlite3_column_int64(st, 10),
-		    .n_hist = sqlite3_column_int(st, 11),
-		    .flap_pct = sqlite3_column_double(st, 12),
-		    .last_check = sqlite3_column_double(st, 13),
-		    .last_change = sqlite3_column_double(st, 14),
-		    .last_hard_change = sqlite3_column_double(st, 15),
-		    .next_check = sqlite3_column_double(st, 16),
-		    .output = col_text(st, 17),
-		    .long_output = col_text(st, 18),
-		    .perfdata = col_text(st, 19),
-		    .ack = sqlite3_column_int(st, 20),
-		    .ack_expires = sqlite3_column_double(st, 21),
-		    .ack_author = col_text(st, 22),
-		    .ack_comment = col_text(st, 23),
+			.customer = col_text(st, 0),
+			.asset = col_text(st, 1),
+			.name = col_text(st, 2),
+			.plugin = col_text(st, 3),
+			.state = sqlite3_column_int(st, 4),
+			.hard = sqlite3_column_int(st, 5),
+			.attempt = sqlite3_column_int(st, 6),
+			.hard_state = sqlite3_column_int(st, 7),
+			.flapping = sqlite3_column_int(st, 8),
+			.stale = sqlite3_column_int(st, 9),
+			.hist = (uint32_t)sqlite3_column_int64(st, 10),
+			.n_hist = sqlite3_column_int(st, 11),
+			.flap_pct = sqlite3_column_double(st, 12),
+			.last_check = sqlite3_column_double(st, 13),
+			.last_change = sqlite3_column_double(st, 14),
+			.last_hard_change = sqlite3_column_double(st, 15),
+			.next_check = sqlite3_column_double(st, 16),
+			.output = col_text(st, 17),
+			.long_output = col_text(st, 18),
+			.perfdata = col_text(st, 19),
+			.ack = sqlite3_column_int(st, 20),
+			.ack_expires = sqlite3_column_double(st, 21),
+			.ack_author = col_text(st, 22),
+			.ack_comment = col_text(st, 23),
 		};
 		if (r.customer && r.asset && r.name)
 			cb(ud, &r);
@@ -676,12 +687,12 @@ int store_load_assets(struct store *s, void (*cb)(void *, const struct store_ass
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_asset_row r = {
-		    .customer = col_text(st, 0),
-		    .name = col_text(st, 1),
-		    .type = col_text(st, 2),
-		    .address = col_text(st, 3),
-		    .source = col_text(st, 4),
-		    .registered_at = sqlite3_column_double(st, 5),
+			.customer = col_text(st, 0),
+			.name = col_text(st, 1),
+			.type = col_text(st, 2),
+			.address = col_text(st, 3),
+			.source = col_text(st, 4),
+			.registered_at = sqlite3_column_double(st, 5),
 		};
 		if (r.customer && r.name && r.type)
 			cb(ud, &r);

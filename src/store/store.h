@@ -25,7 +25,7 @@ struct store;
 struct store_batch;
 
 #define STORE_SCHEMA_VERSION 2
-#define STORE_FILE "mamori.db"
+#define STORE_FILE           "mamori.db"
 
 struct store_state_row {
 	const char *customer, *asset, *name, *plugin;
@@ -35,8 +35,8 @@ struct store_state_row {
 	double flap_pct;
 	double last_check, last_change, last_hard_change, next_check;
 	const char *output, *long_output, *perfdata;
-	int ack;               /* acknowledged (sticky until OK) */
-	double ack_expires;    /* 0 = never */
+	int ack;            /* acknowledged (sticky until OK) */
+	double ack_expires; /* 0 = never */
 	const char *ack_author, *ack_comment;
 };
 
@@ -53,8 +53,10 @@ int store_start(struct store *s, struct ev_loop *loop, void (*done)(void *ud), v
 /* Wait for pending batches, stop the thread, close the database. */
 void store_close(struct store *s);
 
-int store_load_states(struct store *s, void (*cb)(void *ud, const struct store_state_row *r), void *ud);
-int store_load_assets(struct store *s, void (*cb)(void *ud, const struct store_asset_row *r), void *ud);
+int store_load_states(struct store *s, void (*cb)(void *ud, const struct store_state_row *r),
+                      void *ud);
+int store_load_assets(struct store *s, void (*cb)(void *ud, const struct store_asset_row *r),
+                      void *ud);
 
 struct store_batch *store_batch_new(void);
 void store_batch_free(struct store_batch *b);
@@ -63,7 +65,8 @@ size_t store_batch_rows(const struct store_batch *b);
 void store_batch_state(struct store_batch *b, const struct store_state_row *r);
 void store_batch_asset(struct store_batch *b, const struct store_asset_row *r);
 /* Remove state rows of checks that no longer exist (reload). */
-void store_batch_forget(struct store_batch *b, const char *customer, const char *asset, const char *name);
+void store_batch_forget(struct store_batch *b, const char *customer, const char *asset,
+                        const char *name);
 /* Hand the batch to the writer (takes ownership).  Non-blocking.
  * Returns the batch's number (1, 2, ...: batches are written in order). */
 uint64_t store_commit(struct store *s, struct store_batch *b);
@@ -88,7 +91,7 @@ void store_get_stats(const struct store *s, struct store_stats *out);
  * check state that caused them.  Times are epoch seconds; 0 is NULL. */
 struct store_alert_row {
 	const char *id, *check_key, *customer, *asset, *check_name, *service, *center;
-	const char *also;      /* JSON array of centers, or NULL */
+	const char *also; /* JSON array of centers, or NULL */
 	const char *summary, *status, *acked_by;
 	int contract, state, flapping, stale, manual;
 	int64_t count, seq;
@@ -117,7 +120,7 @@ struct store_dispatch_row {
 };
 
 struct store_outbox_row {
-	int64_t id;            /* assigned by the caller (store_outbox_last_id + 1 ...) */
+	int64_t id; /* assigned by the caller (store_outbox_last_id + 1 ...) */
 	const char *topic;
 	const void *payload;
 	size_t len;
@@ -156,7 +159,8 @@ int store_load_outbox(struct store *s, void (*cb)(void *ud, const struct store_o
 int64_t store_outbox_last_id(struct store *s);
 /* The newest `limit` processed command ids, oldest first. */
 int store_load_cmd_seen(struct store *s, size_t limit,
-                        void (*cb)(void *ud, const char *center, const char *id, const char *result),
+                        void (*cb)(void *ud, const char *center, const char *id,
+                                   const char *result),
                         void *ud);
 /* Number of alert rows (seeds the alert id counter). */
 int64_t store_alert_total(struct store *s);

@@ -55,40 +55,50 @@ enum {
 };
 
 static const char *const sql[S__COUNT] = {
-    /* An upsert, not INSERT OR REPLACE: REPLACE deletes the old row, and
-     * ON DELETE CASCADE would take the alert's history with it. */
-    [S_ALERT] = "INSERT INTO alert (id, check_key, customer, asset, check_name, service,"
-                " center, also, contract, state, summary, status, flapping, stale, manual, count, seq,"
-                " opened_at, updated_at, acked_at, acked_by, resolved_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                " ON CONFLICT (id) DO UPDATE SET center = excluded.center, also = excluded.also,"
-                " contract = excluded.contract, state = excluded.state, summary = excluded.summary,"
-                " status = excluded.status, flapping = excluded.flapping, stale = excluded.stale,"
-                " manual = excluded.manual, count = excluded.count, seq = excluded.seq,"
-                " updated_at = excluded.updated_at, acked_at = excluded.acked_at,"
-                " acked_by = excluded.acked_by, resolved_at = excluded.resolved_at",
-    [S_DEADLINE] = "INSERT OR REPLACE INTO deadline (alert_id, tier, tier_name, paused, acked, stopped,"
-                   " ack_breached, resolve_breached, ack_due, resolve_due, ack_left, resolve_left,"
-                   " reannounce_at, breaches) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    [S_DEADLINE_DEL] = "DELETE FROM deadline WHERE alert_id = ?",
-    [S_EVENT] = "INSERT OR IGNORE INTO alert_event (alert_id, seq, type, time, actor, note, cmd_id,"
-                " payload) VALUES (?,?,?,?,?,?,?,?)",
-    [S_DISPATCH] = "INSERT OR REPLACE INTO dispatch (alert_id, seq, time, actor, vendor, planned_at,"
-                   " result) VALUES (?,?,?,?,?,?,?)",
-    [S_OUTBOX] = "INSERT OR REPLACE INTO outbox (id, topic, payload, qos, retain, created)"
-                 " VALUES (?,?,?,?,?,?)",
-    [S_OUTBOX_DEL] = "DELETE FROM outbox WHERE id = ?",
-    [S_CMD_SEEN] = "INSERT OR REPLACE INTO cmd_seen (center, id, result, time) VALUES (?,?,?,?)",
-    /* Retention without relying on ON DELETE CASCADE (foreign keys are
-     * not enforced, see store.c): pick the alerts into a temp table, then
-     * delete their children and them. */
-    [S_PRUNE_PICK] = "INSERT INTO temp.prune_ids SELECT id FROM alert WHERE resolved_at < ? LIMIT ?",
-    [S_PRUNE_EVENTS] = "DELETE FROM alert_event WHERE alert_id IN (SELECT id FROM temp.prune_ids)",
-    [S_PRUNE_DEADLINE] = "DELETE FROM deadline WHERE alert_id IN (SELECT id FROM temp.prune_ids)",
-    [S_PRUNE_DISPATCH] = "DELETE FROM dispatch WHERE alert_id IN (SELECT id FROM temp.prune_ids)",
-    [S_PRUNE_ALERTS] = "DELETE FROM alert WHERE id IN (SELECT id FROM temp.prune_ids)",
-    [S_PRUNE_CMDS] = "DELETE FROM cmd_seen WHERE (center, id) IN (SELECT center, id FROM cmd_seen"
-                     " WHERE time < ? LIMIT ?)",
+	/* An upsert, not INSERT OR REPLACE: REPLACE deletes the old row, and
+	 * ON DELETE CASCADE would take the alert's history with it. */
+	[S_ALERT] =
+	    "INSERT INTO alert (id, check_key, customer, asset, check_name, service,"
+	    " center, also, contract, state, summary, status, flapping, stale, manual, count, seq,"
+	    " opened_at, updated_at, acked_at, acked_by, resolved_at)"
+	    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+	    " ON CONFLICT (id) DO UPDATE SET center = excluded.center, also = excluded.also,"
+	    " contract = excluded.contract, state = excluded.state, summary = excluded.summary,"
+	    " status = excluded.status, flapping = excluded.flapping, stale = excluded.stale,"
+	    " manual = excluded.manual, count = excluded.count, seq = excluded.seq,"
+	    " updated_at = excluded.updated_at, acked_at = excluded.acked_at,"
+	    " acked_by = excluded.acked_by, resolved_at = excluded.resolved_at",
+	[S_DEADLINE] =
+	    "INSERT OR REPLACE INTO deadline (alert_id, tier, tier_name, paused, acked, stopped,"
+	    " ack_breached, resolve_breached, ack_due, resolve_due, ack_left, resolve_left,"
+	    " reannounce_at, breaches) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	[S_DEADLINE_DEL] = "DELETE FROM deadline WHERE alert_id = ?",
+	[S_EVENT] =
+	    "INSERT OR IGNORE INTO alert_event (alert_id, seq, type, time, actor, note, cmd_id,"
+	    " payload) VALUES (?,?,?,?,?,?,?,?)",
+	[S_DISPATCH] =
+	    "INSERT OR REPLACE INTO dispatch (alert_id, seq, time, actor, vendor, planned_at,"
+	    " result) VALUES (?,?,?,?,?,?,?)",
+	[S_OUTBOX] = "INSERT OR REPLACE INTO outbox (id, topic, payload, qos, retain, created)"
+	             " VALUES (?,?,?,?,?,?)",
+	[S_OUTBOX_DEL] = "DELETE FROM outbox WHERE id = ?",
+	[S_CMD_SEEN] =
+	    "INSERT OR REPLACE INTO cmd_seen (center, id, result, time) VALUES (?,?,?,?)",
+	/* Retention without relying on ON DELETE CASCADE (foreign keys are
+	 * not enforced, see store.c): pick the alerts into a temp table, then
+	 * delete their children and them. */
+	[S_PRUNE_PICK] =
+	    "INSERT INTO temp.prune_ids SELECT id FROM alert WHERE resolved_at < ? LIMIT ?",
+	[S_PRUNE_EVENTS] =
+	    "DELETE FROM alert_event WHERE alert_id IN (SELECT id FROM temp.prune_ids)",
+	[S_PRUNE_DEADLINE] =
+	    "DELETE FROM deadline WHERE alert_id IN (SELECT id FROM temp.prune_ids)",
+	[S_PRUNE_DISPATCH] =
+	    "DELETE FROM dispatch WHERE alert_id IN (SELECT id FROM temp.prune_ids)",
+	[S_PRUNE_ALERTS] = "DELETE FROM alert WHERE id IN (SELECT id FROM temp.prune_ids)",
+	[S_PRUNE_CMDS] =
+	    "DELETE FROM cmd_seen WHERE (center, id) IN (SELECT center, id FROM cmd_seen"
+	    " WHERE time < ? LIMIT ?)",
 };
 
 struct store_x {
@@ -105,8 +115,8 @@ struct store_x *store__x_open(sqlite3 *db, char *err, size_t errlen)
 	}
 	x->db = db;
 	char *msg = NULL;
-	if (sqlite3_exec(db, "CREATE TEMP TABLE IF NOT EXISTS prune_ids (id TEXT PRIMARY KEY)", NULL, NULL,
-	                 &msg) != SQLITE_OK) {
+	if (sqlite3_exec(db, "CREATE TEMP TABLE IF NOT EXISTS prune_ids (id TEXT PRIMARY KEY)",
+	                 NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "alert tables: %s", msg ? msg : sqlite3_errmsg(db));
 		sqlite3_free(msg);
 		free(x);
@@ -216,7 +226,6 @@ void store_batch_prune(struct store_batch *b, double alerts_before, double cmds_
 
 /* ---- writer thread ---- */
 
-
 static int run(sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
@@ -299,8 +308,7 @@ int store__x_apply(struct store_x *x, sqlite3 *db, const void *xop)
 	const struct xop *o = xop;
 	sqlite3_stmt *st;
 	switch (o->kind) {
-	case X_ALERT:
-		return apply_alert(x, &o->u.al);
+	case X_ALERT: return apply_alert(x, &o->u.al);
 	case X_EVENT:
 		st = x->st[S_EVENT];
 		store__bind_text(st, 1, o->u.ev.alert_id);
@@ -358,11 +366,12 @@ static const char *ctext(sqlite3_stmt *st, int i)
 
 static double cnum(sqlite3_stmt *st, int i, double null_value)
 {
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? null_value : sqlite3_column_double(st, i);
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? null_value
+	                                                 : sqlite3_column_double(st, i);
 }
 
-#define ALERT_COLS                                                                                  \
-	"SELECT a.id, a.check_key, a.customer, a.asset, a.check_name, a.service, a.center, a.also,"  \
+#define ALERT_COLS                                                                                    \
+	"SELECT a.id, a.check_key, a.customer, a.asset, a.check_name, a.service, a.center, a.also,"   \
 	" a.contract, a.state, a.summary, a.status, a.flapping, a.stale, a.manual, a.count, a.seq,"   \
 	" a.opened_at, a.updated_at, a.acked_at, a.acked_by, a.resolved_at,"                          \
 	" d.alert_id, d.tier, d.tier_name, d.paused, d.acked, d.stopped, d.ack_breached,"             \
@@ -448,7 +457,8 @@ int store_load_alerts(struct store *s, double resolved_since,
 	                        resolved_since, 1, cb, ud);
 }
 
-int store_load_outbox(struct store *s, void (*cb)(void *, const struct store_outbox_row *), void *ud)
+int store_load_outbox(struct store *s, void (*cb)(void *, const struct store_outbox_row *),
+                      void *ud)
 {
 	sqlite3_stmt *st;
 	const char *q = "SELECT id, topic, payload, qos, retain, created FROM outbox ORDER BY id";
@@ -457,13 +467,13 @@ int store_load_outbox(struct store *s, void (*cb)(void *, const struct store_out
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_outbox_row r = {
-		    .id = sqlite3_column_int64(st, 0),
-		    .topic = ctext(st, 1),
-		    .payload = sqlite3_column_blob(st, 2),
-		    .len = (size_t)sqlite3_column_bytes(st, 2),
-		    .qos = sqlite3_column_int(st, 3),
-		    .retain = sqlite3_column_int(st, 4),
-		    .created = sqlite3_column_double(st, 5),
+			.id = sqlite3_column_int64(st, 0),
+			.topic = ctext(st, 1),
+			.payload = sqlite3_column_blob(st, 2),
+			.len = (size_t)sqlite3_column_bytes(st, 2),
+			.qos = sqlite3_column_int(st, 3),
+			.retain = sqlite3_column_int(st, 4),
+			.created = sqlite3_column_double(st, 5),
 		};
 		if (r.topic)
 			cb(ud, &r);
@@ -489,7 +499,8 @@ int64_t store_outbox_last_id(struct store *s)
 	/* AUTOINCREMENT remembers the highest id ever used in sqlite_sequence,
 	 * even after the rows were deleted; ids are never reused. */
 	sqlite3 *db = store__db(s);
-	int64_t a = scalar(db, "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'");
+	int64_t a =
+	    scalar(db, "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'");
 	int64_t b = scalar(db, "SELECT coalesce(max(id), 0) FROM outbox");
 	return a > b ? a : b;
 }
@@ -503,8 +514,9 @@ int store_load_cmd_seen(struct store *s, size_t limit,
                         void (*cb)(void *, const char *, const char *, const char *), void *ud)
 {
 	sqlite3_stmt *st;
-	const char *q = "SELECT center, id, result FROM (SELECT center, id, result, time FROM cmd_seen"
-	                " ORDER BY time DESC LIMIT ?) ORDER BY time";
+	const char *q =
+	    "SELECT center, id, result FROM (SELECT center, id, result, time FROM cmd_seen"
+	    " ORDER BY time DESC LIMIT ?) ORDER BY time";
 	if (sqlite3_prepare_v2(store__db(s), q, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)limit);

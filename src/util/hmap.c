@@ -40,7 +40,8 @@ static struct hmap_entry *find(const struct hmap *m, const char *key, size_t len
 		struct hmap_entry *e = &m->e[i];
 		if (!e->key)
 			return NULL;
-		if (e->key != TOMBSTONE && e->hash == h && e->keylen == len && memcmp(e->key, key, len) == 0)
+		if (e->key != TOMBSTONE && e->hash == h && e->keylen == len &&
+		    memcmp(e->key, key, len) == 0)
 			return e;
 	}
 }
@@ -85,7 +86,7 @@ void *hmap_put(struct hmap *m, const char *key, size_t len, void *value)
 		i = (i + 1) & mask;
 	if (m->e[i].key == TOMBSTONE)
 		m->tomb--;
-	m->e[i] = (struct hmap_entry){key, len, h, value};
+	m->e[i] = (struct hmap_entry){ key, len, h, value };
 	m->count++;
 	return NULL;
 }

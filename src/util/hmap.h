@@ -19,7 +19,7 @@ struct hmap_entry {
 
 struct hmap {
 	struct hmap_entry *e;
-	size_t cap;     /* power of two or 0 */
+	size_t cap; /* power of two or 0 */
 	size_t count;
 	size_t tomb;
 };

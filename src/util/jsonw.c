@@ -28,15 +28,9 @@ static const char *const err_text[JSONW_E__COUNT] = {
 };
 
 static const char *const err_name[JSONW_E__COUNT] = {
-	[JSONW_OK] = "ok",
-	[JSONW_E_EMPTY] = "empty",
-	[JSONW_E_SIZE] = "size",
-	[JSONW_E_UTF8] = "utf8",
-	[JSONW_E_CONTROL] = "control",
-	[JSONW_E_DEPTH] = "depth",
-	[JSONW_E_SYNTAX] = "syntax",
-	[JSONW_E_TRAILING] = "trailing",
-	[JSONW_E_DUPKEY] = "dupkey",
+	[JSONW_OK] = "ok",           [JSONW_E_EMPTY] = "empty",       [JSONW_E_SIZE] = "size",
+	[JSONW_E_UTF8] = "utf8",     [JSONW_E_CONTROL] = "control",   [JSONW_E_DEPTH] = "depth",
+	[JSONW_E_SYNTAX] = "syntax", [JSONW_E_TRAILING] = "trailing", [JSONW_E_DUPKEY] = "dupkey",
 	[JSONW_E_NOMEM] = "nomem",
 };
 
@@ -205,7 +199,7 @@ enum jsonw_err jsonw_prescan(const char *buf, size_t len, const struct jsonw_lim
 			continue;
 		}
 		/* c == '"': scan the string */
-		for (i++; i < len; ) {
+		for (i++; i < len;) {
 			c = p[i];
 			if (t.k[c] & S_PLAIN) {
 				i++;

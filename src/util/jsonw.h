@@ -26,31 +26,31 @@
 #include <stddef.h>
 #include <cJSON.h>
 
-#define JSONW_DEFAULT_MAX_SIZE (64u * 1024u)
+#define JSONW_DEFAULT_MAX_SIZE  (64u * 1024u)
 #define JSONW_DEFAULT_MAX_DEPTH 32
 
 enum jsonw_err {
 	JSONW_OK = 0,
-	JSONW_E_EMPTY,      /* no bytes, or only whitespace */
-	JSONW_E_SIZE,       /* larger than max_size */
-	JSONW_E_UTF8,       /* invalid UTF-8 */
-	JSONW_E_CONTROL,    /* NUL byte, raw control character or \u0000 in a string */
-	JSONW_E_DEPTH,      /* nested deeper than max_depth */
-	JSONW_E_SYNTAX,     /* not JSON (cJSON refused it) */
-	JSONW_E_TRAILING,   /* bytes after the JSON value */
-	JSONW_E_DUPKEY,     /* an object has the same key twice */
+	JSONW_E_EMPTY,    /* no bytes, or only whitespace */
+	JSONW_E_SIZE,     /* larger than max_size */
+	JSONW_E_UTF8,     /* invalid UTF-8 */
+	JSONW_E_CONTROL,  /* NUL byte, raw control character or \u0000 in a string */
+	JSONW_E_DEPTH,    /* nested deeper than max_depth */
+	JSONW_E_SYNTAX,   /* not JSON (cJSON refused it) */
+	JSONW_E_TRAILING, /* bytes after the JSON value */
+	JSONW_E_DUPKEY,   /* an object has the same key twice */
 	JSONW_E_NOMEM,
 	JSONW_E__COUNT
 };
 
 struct jsonw_limits {
-	size_t max_size;    /* bytes; 0 = JSONW_DEFAULT_MAX_SIZE */
-	int max_depth;      /* 0 = JSONW_DEFAULT_MAX_DEPTH */
+	size_t max_size; /* bytes; 0 = JSONW_DEFAULT_MAX_SIZE */
+	int max_depth;   /* 0 = JSONW_DEFAULT_MAX_DEPTH */
 };
 
 struct jsonw_error {
 	enum jsonw_err code;
-	size_t offset;      /* byte offset of the problem (best effort) */
+	size_t offset; /* byte offset of the problem (best effort) */
 };
 
 /* Parse `len` bytes of `buf` (need not be NUL-terminated).  lim may be

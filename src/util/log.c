@@ -34,9 +34,10 @@ static struct {
 	void (*hook)(int, const char *, void *);
 	void *hook_ud;
 	struct rate_slot slots[RATE_SLOTS];
-} L = {PTHREAD_MUTEX_INITIALIZER, 1, LOG_LVL_INFO, 0, 0, NULL, NULL, {{0}}};
+} L = { PTHREAD_MUTEX_INITIALIZER, 1, LOG_LVL_INFO, 0, 0, NULL, NULL, { { 0 } } };
 
-static const char *level_names[] = {"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"};
+static const char *level_names[] = { "emerg",   "alert",  "crit", "err",
+	                             "warning", "notice", "info", "debug" };
 
 void log_open(const char *ident, int foreground, int level)
 {
@@ -114,8 +115,8 @@ static void emit(const char *module, int level, const char *text)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s\n", tm.tm_year + 1900,
-		        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-		        level_names[level & 7], line);
+		        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		        ts.tv_nsec / 1000000, level_names[level & 7], line);
 	} else {
 		syslog(level, "%s", line);
 	}
@@ -132,7 +133,8 @@ static int rate_ok(const char *module, const char *text)
 	if (s->hash != h || now - s->window_start > LOG_RATE_WINDOW) {
 		if (s->suppressed) {
 			char msg[128];
-			snprintf(msg, sizeof msg, "(%u similar messages suppressed)", s->suppressed);
+			snprintf(msg, sizeof msg, "(%u similar messages suppressed)",
+			         s->suppressed);
 			emit(s->module, LOG_LVL_NOTICE, msg);
 		}
 		s->hash = h;

@@ -12,10 +12,16 @@
 
 #include <stdarg.h>
 
-enum { LOG_LVL_ERR = 3, LOG_LVL_WARNING = 4, LOG_LVL_NOTICE = 5, LOG_LVL_INFO = 6, LOG_LVL_DEBUG = 7 };
+enum {
+	LOG_LVL_ERR = 3,
+	LOG_LVL_WARNING = 4,
+	LOG_LVL_NOTICE = 5,
+	LOG_LVL_INFO = 6,
+	LOG_LVL_DEBUG = 7
+};
 
 #define LOG_RATE_WINDOW 60.0
-#define LOG_RATE_BURST 5
+#define LOG_RATE_BURST  5
 
 /* Set up: foreground=1 logs to stderr.  ident for syslog. */
 void log_open(const char *ident, int foreground, int level);
@@ -23,19 +29,21 @@ void log_set_level(int level);
 int log_get_level(void);
 /* Parse "err", "warning", "notice", "info", "debug"; -1 if unknown. */
 int log_level_parse(const char *s);
-void log_msg(const char *module, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void log_msg(const char *module, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void log_vmsg(const char *module, int level, const char *fmt, va_list ap);
 /* Same, but bypasses rate limiting (startup messages, summaries). */
-void log_always(const char *module, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void log_always(const char *module, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Number of messages suppressed by rate limiting so far (for tests/metrics). */
 unsigned long log_suppressed_total(void);
 /* Capture hook for tests: when set, every emitted line is passed to it too. */
 void log_set_hook(void (*hook)(int level, const char *line, void *ud), void *ud);
 
-#define log_err(m, ...) log_msg(m, LOG_LVL_ERR, __VA_ARGS__)
-#define log_warn(m, ...) log_msg(m, LOG_LVL_WARNING, __VA_ARGS__)
+#define log_err(m, ...)    log_msg(m, LOG_LVL_ERR, __VA_ARGS__)
+#define log_warn(m, ...)   log_msg(m, LOG_LVL_WARNING, __VA_ARGS__)
 #define log_notice(m, ...) log_msg(m, LOG_LVL_NOTICE, __VA_ARGS__)
-#define log_info(m, ...) log_msg(m, LOG_LVL_INFO, __VA_ARGS__)
-#define log_debug(m, ...) log_msg(m, LOG_LVL_DEBUG, __VA_ARGS__)
+#define log_info(m, ...)   log_msg(m, LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(m, ...)  log_msg(m, LOG_LVL_DEBUG, __VA_ARGS__)
 
 #endif

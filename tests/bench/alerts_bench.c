@@ -56,25 +56,47 @@ static int bench_persist(long n)
 	for (long i = 0; i < n; i++) {
 		if (!b)
 			b = store_batch_new();
-		long alert = i / 4; /* 4 events per alert: opened, sla_breach, escalated, resolved */
+		long alert =
+		    i / 4; /* 4 events per alert: opened, sla_breach, escalated, resolved */
 		snprintf(id, sizeof id, "A-bench-%010ld", alert);
 		snprintf(key, sizeof key, "c%04ld/pc-%ld/defender", alert % 1000, alert);
-		struct store_alert_row a = {
-		    .id = id, .check_key = key, .customer = "c0001", .asset = "pc", .check_name = "defender",
-		    .service = "defender", .center = "cc-east", .summary = "real-time protection off",
-		    .status = i % 4 == 3 ? "resolved" : "open", .state = 2, .count = 1, .seq = i % 4 + 1,
-		    .opened_at = 1e9, .updated_at = 1e9 + (double)i, .has_clock = 1, .tier_name = "t1",
-		    .ack_due = 2e9, .resolve_due = 2e9, .ack_left = -1, .resolve_left = -1};
+		struct store_alert_row a = { .id = id,
+			                     .check_key = key,
+			                     .customer = "c0001",
+			                     .asset = "pc",
+			                     .check_name = "defender",
+			                     .service = "defender",
+			                     .center = "cc-east",
+			                     .summary = "real-time protection off",
+			                     .status = i % 4 == 3 ? "resolved" : "open",
+			                     .state = 2,
+			                     .count = 1,
+			                     .seq = i % 4 + 1,
+			                     .opened_at = 1e9,
+			                     .updated_at = 1e9 + (double)i,
+			                     .has_clock = 1,
+			                     .tier_name = "t1",
+			                     .ack_due = 2e9,
+			                     .resolve_due = 2e9,
+			                     .ack_left = -1,
+			                     .resolve_left = -1 };
 		/* as the daemon does: one alert row per alert and batch */
 		if (slot && strcmp(store_batch_alert_id(slot), id) == 0)
 			store_batch_alert_again(b, slot, &a);
 		else
 			slot = store_batch_alert(b, &a);
-		struct store_event_row e = {.alert_id = id, .type = "updated", .actor = "mamori",
-		                            .payload = payload, .seq = i % 4 + 1, .time = 1e9 + (double)i};
+		struct store_event_row e = { .alert_id = id,
+			                     .type = "updated",
+			                     .actor = "mamori",
+			                     .payload = payload,
+			                     .seq = i % 4 + 1,
+			                     .time = 1e9 + (double)i };
 		store_batch_event(b, &e);
-		struct store_outbox_row o = {.id = i + 1, .topic = "mamori/v1/alerts/cc-east/c0001",
-		                             .payload = payload, .len = sizeof payload - 1, .qos = 1};
+		struct store_outbox_row o = { .id = i + 1,
+			                      .topic = "mamori/v1/alerts/cc-east/c0001",
+			                      .payload = payload,
+			                      .len = sizeof payload - 1,
+			                      .qos = 1 };
 		store_batch_outbox(b, &o);
 		/* group commit: cut a batch whenever the writer is idle */
 		if ((i & 63) == 63 && !store_busy(s)) {
@@ -137,12 +159,14 @@ static void send_next(struct lat *l)
 	ev_timer_again(l->loop, &l->timeout);
 }
 
-static void on_alert(const char *topic, const void *payload, size_t len, int qos, int retain, void *ud)
+static void on_alert(const char *topic, const void *payload, size_t len, int qos, int retain,
+                     void *ud)
 {
 	struct lat *l = ud;
 	if (!memmem(payload, len, "PC-LAT", 6))
 		return;
-	int opened = memmem(payload, len, "\"event\":\"opened\"", 16) || memmem(payload, len, "\"event\":\"reopened\"", 18);
+	int opened = memmem(payload, len, "\"event\":\"opened\"", 16) ||
+	             memmem(payload, len, "\"event\":\"reopened\"", 18);
 	int resolved = memmem(payload, len, "\"event\":\"resolved\"", 18) != NULL;
 	if (!l->sent || (l->bad && !opened) || (!l->bad && !resolved))
 		return;
@@ -162,7 +186,8 @@ static void on_start(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	fprintf(stderr, "latency: no alert event within 10 s (round %d)\n", ((struct lat *)w->data)->round);
+	fprintf(stderr, "latency: no alert event within 10 s (round %d)\n",
+	        ((struct lat *)w->data)->round);
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -174,7 +199,7 @@ static int cmp_double(const void *a, const void *b)
 
 static int bench_latency(const char *host, int port, int rounds, const char *fixtures)
 {
-	struct lat l = {.loop = ev_default_loop(0), .rounds = rounds};
+	struct lat l = { .loop = ev_default_loop(0), .rounds = rounds };
 	char p[512];
 	snprintf(p, sizeof p, "%s/realtime-off.json", fixtures);
 	l.off = slurp(p, &l.off_len);
@@ -210,8 +235,9 @@ static int bench_latency(const char *host, int port, int rounds, const char *fix
 		return 1;
 	}
 	qsort(l.samples, (size_t)l.n, sizeof *l.samples, cmp_double);
-	printf("latency samples=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n", l.n, l.samples[l.n / 2] * 1e3,
-	       l.samples[(int)(l.n * 0.99)] * 1e3, l.samples[l.n - 1] * 1e3);
+	printf("latency samples=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n", l.n,
+	       l.samples[l.n / 2] * 1e3, l.samples[(int)(l.n * 0.99)] * 1e3,
+	       l.samples[l.n - 1] * 1e3);
 	free(l.samples);
 	free(l.off);
 	free(l.ok);

@@ -73,7 +73,7 @@ static void finish(struct slot *s, struct driver_result *res)
 
 static struct driver_result drive(char *const *argv, size_t par, double seconds)
 {
-	struct driver_result res = {0, 0};
+	struct driver_result res = { 0, 0 };
 	struct slot slots[MAX_PAR];
 	struct pollfd pfd[MAX_PAR];
 	char buf[4096];
@@ -111,10 +111,12 @@ int main(int argc, char **argv)
 	double seconds = argc > 1 ? atof(argv[1]) : 5;
 	int par = argc > 2 ? atoi(argv[2]) : 8;
 	long procs = argc > 3 ? atol(argv[3]) : sysconf(_SC_NPROCESSORS_ONLN);
-	static char *def_argv[] = {"/usr/lib/nagios/plugins/check_dummy", "0", "bench", NULL};
+	static char *def_argv[] = { "/usr/lib/nagios/plugins/check_dummy", "0", "bench", NULL };
 	char *const *pargv = argc > 4 ? argv + 4 : def_argv;
 	if (seconds <= 0 || par < 1 || par > MAX_PAR || procs < 1 || procs > 64) {
-		fprintf(stderr, "usage: bare_spawn [seconds] [parallel 1..%d] [procs] [program args...]\n", MAX_PAR);
+		fprintf(stderr,
+		        "usage: bare_spawn [seconds] [parallel 1..%d] [procs] [program args...]\n",
+		        MAX_PAR);
 		return 2;
 	}
 	int rp[2];
@@ -135,7 +137,7 @@ int main(int argc, char **argv)
 		}
 	}
 	close(rp[1]);
-	struct driver_result tot = {0, 0}, r;
+	struct driver_result tot = { 0, 0 }, r;
 	while (read(rp[0], &r, sizeof r) == (ssize_t)sizeof r) {
 		tot.runs += r.runs;
 		tot.bad += r.bad;
@@ -150,7 +152,8 @@ int main(int argc, char **argv)
 	printf("bare_spawn %.0f/s runs %llu seconds %.2f cpu %.2f procs %ld parallel %d\n",
 	       (double)tot.runs / wall, (unsigned long long)tot.runs, wall, cpu, procs, par);
 	if (tot.bad) {
-		fprintf(stderr, "bare_spawn: %llu children did not exit 0\n", (unsigned long long)tot.bad);
+		fprintf(stderr, "bare_spawn: %llu children did not exit 0\n",
+		        (unsigned long long)tot.bad);
 		return 1;
 	}
 	return tot.runs ? 0 : 1;

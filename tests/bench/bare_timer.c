@@ -65,7 +65,7 @@ static void stub_run_complete(struct mamori_run *run, const struct mamori_result
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct btimer *t = (struct btimer *)w;
-	struct mamori_run run = {t->b};
+	struct mamori_run run = { t->b };
 	void *rs = NULL;
 	t->b->started++;
 	if (t->b->def->check_start(t->b->inst, &run, t->b->data, &rs) != 0)
@@ -110,8 +110,8 @@ int main(int argc, char **argv)
 	double seconds = argc > 1 ? atof(argv[1]) : 3;
 	long k = argc > 2 ? atol(argv[2]) : 100000;
 	const char *path = argc > 3 ? argv[3] : "build/plugins/dummy.so";
-	struct mamori_host host = {0};
-	struct bare b = {.loop = ev_default_loop(EVFLAG_AUTO)};
+	struct mamori_host host = { 0 };
+	struct bare b = { .loop = ev_default_loop(EVFLAG_AUTO) };
 	if (seconds <= 0 || k < 1) {
 		fprintf(stderr, "usage: bare_timer [seconds] [timers] [plugin.so]\n");
 		return 2;
@@ -132,11 +132,12 @@ int main(int argc, char **argv)
 	double c0 = bench_cpu(), w0 = bench_mono();
 	ev_run(b.loop, 0);
 	double cpu = bench_cpu() - c0, wall = bench_mono() - w0;
-	printf("bare_timer %.0f/s calls %llu cpu %.2f wall %.2f timers %ld\n", (double)b.completed / cpu,
-	       (unsigned long long)b.completed, cpu, wall, k);
+	printf("bare_timer %.0f/s calls %llu cpu %.2f wall %.2f timers %ld\n",
+	       (double)b.completed / cpu, (unsigned long long)b.completed, cpu, wall, k);
 	if (b.bad || b.completed != b.started) {
-		fprintf(stderr, "bare_timer: %llu bad, %llu started, %llu completed\n", (unsigned long long)b.bad,
-		        (unsigned long long)b.started, (unsigned long long)b.completed);
+		fprintf(stderr, "bare_timer: %llu bad, %llu started, %llu completed\n",
+		        (unsigned long long)b.bad, (unsigned long long)b.started,
+		        (unsigned long long)b.completed);
 		return 1;
 	}
 	b.def->check_release(b.inst, NULL, b.data);

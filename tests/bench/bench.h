@@ -101,7 +101,8 @@ static inline void bench_buf_free(struct bench_buf *b)
  * of 100 assets of 10 checks (c000000/a00/k0), each check's own keys
  * written by `check` (e.g. `plugin = "dummy";`). */
 static inline void bench_gen_config(struct bench_buf *b, const char *header, size_t n,
-                                    void (*check)(struct bench_buf *b, size_t i, void *ud), void *ud)
+                                    void (*check)(struct bench_buf *b, size_t i, void *ud),
+                                    void *ud)
 {
 	bench_printf(b, "%s\ncustomers = (\n", header);
 	if (!n)
@@ -109,7 +110,8 @@ static inline void bench_gen_config(struct bench_buf *b, const char *header, siz
 	for (size_t i = 0; i < n; i++) {
 		size_t k = i % 10, a = (i / 10) % 100, cu = i / 1000;
 		if (!k && !a)
-			bench_printf(b, "%s{ id = \"c%06zu\"; assets = (\n", cu ? ") } ) },\n" : "", cu);
+			bench_printf(b, "%s{ id = \"c%06zu\"; assets = (\n", cu ? ") } ) },\n" : "",
+			             cu);
 		else if (!k)
 			bench_printf(b, ") },\n");
 		if (!k)

@@ -68,7 +68,8 @@ static void ctx_init(struct bench_ctx *c, int store)
 	c->opts.data_dir = env_or("BENCH_DATA_DIR", "share/mamori");
 	c->opts.no_store = !store;
 	if (store) {
-		snprintf(c->state_dir, sizeof c->state_dir, "%s/mamori-bench.XXXXXX", env_or("TMPDIR", "/tmp"));
+		snprintf(c->state_dir, sizeof c->state_dir, "%s/mamori-bench.XXXXXX",
+		         env_or("TMPDIR", "/tmp"));
 		if (!mkdtemp(c->state_dir)) {
 			perror("core_bench: mkdtemp");
 			exit(1);
@@ -99,7 +100,7 @@ static void dummy_check(struct bench_buf *b, size_t i, void *ud)
 
 static char *gen_dummy(size_t n, const char *interval, size_t changed)
 {
-	struct bench_buf b = {0};
+	struct bench_buf b = { 0 };
 	char header[512];
 	snprintf(header, sizeof header, header_fmt, interval, interval);
 	bench_gen_config(&b, header, n, dummy_check, changed == SIZE_MAX ? NULL : &changed);
@@ -135,9 +136,10 @@ static int bench_pipeline(size_t n, double seconds, int store)
 	double cpu = bench_cpu() - c0, wall = bench_mono() - w0;
 	server_get_stats(s, &z);
 	uint64_t done = z.runs_completed - a.runs_completed, rows = z.rows_flushed - a.rows_flushed;
-	printf("pipeline_%s %.0f/s completed %llu cpu %.2f wall %.2f wall_rate %.0f/s rows_recorded %.0f/s checks %zu\n",
-	       store ? "store" : "nostore", (double)done / cpu, (unsigned long long)done, cpu, wall,
-	       (double)done / wall, (double)rows / wall, n);
+	printf(
+	    "pipeline_%s %.0f/s completed %llu cpu %.2f wall %.2f wall_rate %.0f/s rows_recorded %.0f/s checks %zu\n",
+	    store ? "store" : "nostore", (double)done / cpu, (unsigned long long)done, cpu, wall,
+	    (double)done / wall, (double)rows / wall, n);
 	/* The store group-commits the latest state of each dirty check; in a
 	 * short window a single large batch may still be in flight, so the
 	 * proof that states were recorded is the total after the final flush. */
@@ -220,7 +222,7 @@ static int bench_lag(size_t n, double seconds)
 		return 1;
 	run_for(c.loop, 1.5); /* every check has had its first (spread) run */
 	server_lag_reset(s);
-	struct lag_sampler ls = {.s = s};
+	struct lag_sampler ls = { .s = s };
 	if (n >= LAG_SAMPLE) {
 		ev_check_init(&ls.w, on_sample);
 		ev_check_start(c.loop, &ls.w);
@@ -239,8 +241,10 @@ static int bench_lag(size_t n, double seconds)
 	size_t samples = ls.n;
 	double exact = sampled_p99(&ls);
 	free(ls.lags);
-	printf("lag p99_ms %.3f samples %zu hist_p99_ms_le %.3f hist_p50_ms_le %.3f max_ms %.3f rate %.0f/s cpu_pct %.1f checks %zu\n",
-	       exact * 1e3, samples, p99 * 1e3, p50 * 1e3, max * 1e3, (double)done / wall, 100 * cpu / wall, n);
+	printf(
+	    "lag p99_ms %.3f samples %zu hist_p99_ms_le %.3f hist_p50_ms_le %.3f max_ms %.3f rate %.0f/s cpu_pct %.1f checks %zu\n",
+	    exact * 1e3, samples, p99 * 1e3, p50 * 1e3, max * 1e3, (double)done / wall,
+	    100 * cpu / wall, n);
 	server_stop(s);
 	server_free(s);
 	ctx_cleanup(&c);
@@ -268,8 +272,9 @@ static int bench_load(size_t n)
 	double same = bench_mono() - t0;
 	struct server_stats st;
 	server_get_stats(s, &st);
-	printf("load load_ms %.0f reload_ms %.0f reload_same_ms %.0f checks %llu config_bytes %zu\n", load * 1e3,
-	       reload * 1e3, same * 1e3, (unsigned long long)st.checks, strlen(text));
+	printf(
+	    "load load_ms %.0f reload_ms %.0f reload_same_ms %.0f checks %llu config_bytes %zu\n",
+	    load * 1e3, reload * 1e3, same * 1e3, (unsigned long long)st.checks, strlen(text));
 	free(text);
 	free(text2);
 	server_stop(s);
@@ -294,15 +299,16 @@ static int bench_rss(size_t n)
 	long rss1 = bench_rss_kib();
 	if (server_start(s) != 0)
 		return 1;
-	struct server_stats st = {0};
+	struct server_stats st = { 0 };
 	for (int i = 0; i < 600 && st.runs_completed < n; i++) {
 		run_for(c.loop, 0.05);
 		server_get_stats(s, &st);
 	}
 	long rss2 = bench_rss_kib();
-	printf("rss per_check_bytes %.0f after_run_bytes %.0f empty_kib %ld loaded_kib %ld ran_kib %ld checks %zu ran %llu\n",
-	       (double)(rss1 - rss0) * 1024 / (double)n, (double)(rss2 - rss0) * 1024 / (double)n, rss0, rss1,
-	       rss2, n, (unsigned long long)st.runs_completed);
+	printf(
+	    "rss per_check_bytes %.0f after_run_bytes %.0f empty_kib %ld loaded_kib %ld ran_kib %ld checks %zu ran %llu\n",
+	    (double)(rss1 - rss0) * 1024 / (double)n, (double)(rss2 - rss0) * 1024 / (double)n,
+	    rss0, rss1, rss2, n, (unsigned long long)st.runs_completed);
 	server_stop(s);
 	server_free(s);
 	server_free(empty);
@@ -312,7 +318,9 @@ static int bench_rss(size_t n)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: core_bench pipeline N SECONDS store|nostore | lag N SECONDS | load N | rss N\n");
+	fprintf(
+	    stderr,
+	    "usage: core_bench pipeline N SECONDS store|nostore | lag N SECONDS | load N | rss N\n");
 	exit(2);
 }
 

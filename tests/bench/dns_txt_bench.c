@@ -92,7 +92,7 @@ static void on_err(void *ud, const char *msg)
 static int prepare(struct bench *b, const char *text)
 {
 	config_t cfg;
-	struct mamori_conf conf = {.on_error = on_err};
+	struct mamori_conf conf = { .on_error = on_err };
 	int rc = -1;
 
 	config_init(&cfg);
@@ -129,16 +129,17 @@ static int measure(struct bench *b, const char *label, const char *conf, long n,
 		if (start_one(b, &b->runs[i]) != 0)
 			return -1;
 	ev_run(b->loop, 0);
-	printf("dns_txt %-7s %ld checks, %ld in flight: %.1f us CPU/check, %.0f checks/s wall%s%s\n",
-	       label, n, conc, (cpu_now() - c0) * 1e6 / n, n / (ev_time() - w0),
-	       b->bad ? ", NOT OK: " : "", b->first_bad);
+	printf(
+	    "dns_txt %-7s %ld checks, %ld in flight: %.1f us CPU/check, %.0f checks/s wall%s%s\n",
+	    label, n, conc, (cpu_now() - c0) * 1e6 / n, n / (ev_time() - w0),
+	    b->bad ? ", NOT OK: " : "", b->first_bad);
 	b->mod->def->check_release(b->inst, &b->chk, b->data);
 	return b->bad ? -1 : 0;
 }
 
 static int free_port(void)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(a);
 	int fd = socket(AF_INET, SOCK_DGRAM, 0), port = -1;
 
@@ -154,15 +155,27 @@ static int free_port(void)
 static pid_t dnsmasq(int port)
 {
 	char portarg[32];
-	const char *argv[] = {"/usr/sbin/dnsmasq", "--no-daemon", portarg,
-	                      "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv",
-	                      "--no-hosts", "--pid-file=", "-C", "/dev/null",
-	                      "--log-facility=/dev/null", "--local=/test/",
-	                      "--txt-record=a.test,mail-filter-verify=9f86d081884c7d65",
-	                      "--txt-record=spf.test,v=spf1 ip4:192.0.2.0/24 include:_i.spf.test -all",
-	                      "--txt-record=_i.spf.test,v=spf1 a mx ~all", NULL};
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	const char *argv[] = {
+		"/usr/sbin/dnsmasq",
+		"--no-daemon",
+		portarg,
+		"--listen-address=127.0.0.1",
+		"--bind-interfaces",
+		"--no-resolv",
+		"--no-hosts",
+		"--pid-file=",
+		"-C",
+		"/dev/null",
+		"--log-facility=/dev/null",
+		"--local=/test/",
+		"--txt-record=a.test,mail-filter-verify=9f86d081884c7d65",
+		"--txt-record=spf.test,v=spf1 ip4:192.0.2.0/24 include:_i.spf.test -all",
+		"--txt-record=_i.spf.test,v=spf1 a mx ~all",
+		NULL
+	};
+	struct sockaddr_in a = { .sin_family = AF_INET,
+		                 .sin_port = htons((uint16_t)port),
+		                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 
@@ -188,11 +201,12 @@ static pid_t dnsmasq(int port)
 
 int main(int argc, char **argv)
 {
-	static const struct host_ops ops = {
-	    .run_complete = ops_complete, .run_check = ops_run_check, .check_info = ops_info};
+	static const struct host_ops ops = { .run_complete = ops_complete,
+		                             .run_check = ops_run_check,
+		                             .check_info = ops_info };
 	long n = argc > 1 ? atol(argv[1]) : 10000, conc = argc > 2 ? atol(argv[2]) : 50;
 	const char *so = getenv("DNS_TXT_SO") ? getenv("DNS_TXT_SO") : "build/plugins/dns_txt.so";
-	struct bench b = {0};
+	struct bench b = { 0 };
 	struct proc_ctx *procs;
 	struct loader *ld;
 	char conf[256];
@@ -214,8 +228,8 @@ int main(int argc, char **argv)
 	host_bind(b.loop, procs, &ops, &b, "share/mamori");
 	ld = loader_new();
 	b.mod = loader_load(ld, so);
-	if (!b.mod || !b.mod->def || b.mod->def->init(host_table(), &(struct mamori_conf){0},
-	                                              &b.inst) != 0) {
+	if (!b.mod || !b.mod->def ||
+	    b.mod->def->init(host_table(), &(struct mamori_conf){ 0 }, &b.inst) != 0) {
 		fprintf(stderr, "dns_txt_bench: cannot load %s\n", so);
 		goto out;
 	}

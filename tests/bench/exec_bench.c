@@ -55,9 +55,14 @@ static void exec_check(struct bench_buf *b, size_t i, void *ud)
 {
 	const struct gen *g = ud;
 	if (i < g->hot)
-		bench_printf(b, "plugin = \"exec\"; command = \"%s\"; interval = \"1ms\"; retry_interval = \"1ms\";", g->cmd);
+		bench_printf(
+		    b,
+		    "plugin = \"exec\"; command = \"%s\"; interval = \"1ms\"; retry_interval = \"1ms\";",
+		    g->cmd);
 	else
-		bench_printf(b, "plugin = \"exec\"; command = \"%s x%zu\"; check_period = \"idle\";", g->cmd, i);
+		bench_printf(b,
+		             "plugin = \"exec\"; command = \"%s x%zu\"; check_period = \"idle\";",
+		             g->cmd, i);
 }
 
 /* A calendar open for two minutes about 12 hours from now (UTC). */
@@ -68,24 +73,27 @@ static void idle_hours(char *buf, size_t size)
 	gmtime_r(&t, &tm);
 	if (tm.tm_hour == 23 && tm.tm_min >= 58)
 		tm.tm_min = 50;
-	snprintf(buf, size, "mon-sun %02d:%02d-%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_hour, tm.tm_min + 2);
+	snprintf(buf, size, "mon-sun %02d:%02d-%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_hour,
+	         tm.tm_min + 2);
 	if (tm.tm_min + 2 >= 60)
-		snprintf(buf, size, "mon-sun %02d:%02d-%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_hour + 1,
-		         tm.tm_min + 2 - 60);
+		snprintf(buf, size, "mon-sun %02d:%02d-%02d:%02d", tm.tm_hour, tm.tm_min,
+		         tm.tm_hour + 1, tm.tm_min + 2 - 60);
 }
 
 static char *gen_config(size_t n, size_t hot, int parallel)
 {
 	char hours[64], header[1024];
 	idle_hours(hours, sizeof hours);
-	snprintf(header, sizeof header,
-	         "daemon = { log_level = \"warning\"; };\n"
-	         "defaults = { interval = \"1d\"; retry_interval = \"1d\"; max_attempts = 3; timeout = \"10s\"; };\n"
-	         "plugins = ( { name = \"exec\"; max_concurrent = %d; } );\n"
-	         "calendars = ( { name = \"idle\"; timezone = \"UTC\"; hours = [ \"%s\" ]; } );\n",
-	         parallel, hours);
-	struct gen g = {hot, env_or("BENCH_CHECK_DUMMY", "/usr/lib/nagios/plugins/check_dummy 0 bench")};
-	struct bench_buf b = {0};
+	snprintf(
+	    header, sizeof header,
+	    "daemon = { log_level = \"warning\"; };\n"
+	    "defaults = { interval = \"1d\"; retry_interval = \"1d\"; max_attempts = 3; timeout = \"10s\"; };\n"
+	    "plugins = ( { name = \"exec\"; max_concurrent = %d; } );\n"
+	    "calendars = ( { name = \"idle\"; timezone = \"UTC\"; hours = [ \"%s\" ]; } );\n",
+	    parallel, hours);
+	struct gen g = { hot, env_or("BENCH_CHECK_DUMMY",
+		                     "/usr/lib/nagios/plugins/check_dummy 0 bench") };
+	struct bench_buf b = { 0 };
 	bench_gen_config(&b, header, n, exec_check, &g);
 	return b.p;
 }
@@ -106,7 +114,8 @@ static long hot_ok(const struct server *s, size_t hot)
 		if (v.last_check <= 0)
 			continue;
 		if (v.state != 0 || strncmp(v.output, "OK", 2) != 0) {
-			fprintf(stderr, "exec_bench: %s/%s/%s: state %d: %s\n", cu, as, ck, v.state, v.output);
+			fprintf(stderr, "exec_bench: %s/%s/%s: state %d: %s\n", cu, as, ck, v.state,
+			        v.output);
 			return -1;
 		}
 		ran++;
@@ -135,9 +144,9 @@ int main(int argc, char **argv)
 	if (!mkdtemp(dir))
 		return 1;
 	struct server_opts o = {
-	    .plugin_dir = env_or("BENCH_PLUGIN_DIR", "build/plugins"),
-	    .data_dir = env_or("BENCH_DATA_DIR", "share/mamori"),
-	    .state_dir = dir,
+		.plugin_dir = env_or("BENCH_PLUGIN_DIR", "build/plugins"),
+		.data_dir = env_or("BENCH_DATA_DIR", "share/mamori"),
+		.state_dir = dir,
 	};
 	char *text = gen_config(n, hot, parallel);
 	o.config_text = text;
@@ -157,9 +166,10 @@ int main(int argc, char **argv)
 	server_get_stats(s, &z);
 	uint64_t done = z.runs_completed - a.runs_completed;
 	int ok = done && hot_ok(s, hot) > 0 && z.runs_timed_out == a.runs_timed_out;
-	printf("exec %.0f/s completed %llu seconds %.2f self_cpu_us_per_check %.0f rss_kib %ld checks %zu hot %zu parallel %d\n",
-	       (double)done / wall, (unsigned long long)done, wall, done ? cpu * 1e6 / (double)done : 0,
-	       bench_rss_kib(), n, hot, parallel);
+	printf(
+	    "exec %.0f/s completed %llu seconds %.2f self_cpu_us_per_check %.0f rss_kib %ld checks %zu hot %zu parallel %d\n",
+	    (double)done / wall, (unsigned long long)done, wall,
+	    done ? cpu * 1e6 / (double)done : 0, bench_rss_kib(), n, hot, parallel);
 	fflush(stdout);
 	server_stop(s);
 	server_free(s);

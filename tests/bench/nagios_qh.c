@@ -20,7 +20,7 @@
 
 static int qh_connect(const char *path)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof sa.sun_path) {
 		fprintf(stderr, "nagios_qh: socket path too long\n");
 		return -1;
@@ -74,7 +74,7 @@ fail:
 static long long sum_started(const char *reply)
 {
 	long long sum = -1;
-	for (const char *p = reply; (p = strstr(p, "jobs_started=")); ) {
+	for (const char *p = reply; (p = strstr(p, "jobs_started="));) {
 		p += strlen("jobs_started=");
 		char *end;
 		long long v = strtoll(p, &end, 10);

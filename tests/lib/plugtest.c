@@ -84,7 +84,8 @@ static void ops_run_complete(void *ctx, struct mamori_run *run, const struct mam
 	struct plugtest *pt = run->pt;
 	pt->completions++;
 	if (run->cancelled || run->done) {
-		fprintf(stderr, "plugtest: run completed after %s\n", run->cancelled ? "cancel" : "completion");
+		fprintf(stderr, "plugtest: run completed after %s\n",
+		        run->cancelled ? "cancel" : "completion");
 		return;
 	}
 	run->done = 1;
@@ -92,7 +93,8 @@ static void ops_run_complete(void *ctx, struct mamori_run *run, const struct mam
 		struct plugtest_result *o = pt->res;
 		o->state = r->state;
 		snprintf(o->output, sizeof o->output, "%s", r->output ? r->output : "");
-		snprintf(o->long_output, sizeof o->long_output, "%s", r->long_output ? r->long_output : "");
+		snprintf(o->long_output, sizeof o->long_output, "%s",
+		         r->long_output ? r->long_output : "");
 		o->perf[0] = '\0';
 		if (r->perf && r->n_perf) {
 			perf_format_all(r->perf, r->n_perf, o->perf, sizeof o->perf);
@@ -109,9 +111,9 @@ static void ops_run_complete(void *ctx, struct mamori_run *run, const struct mam
 }
 
 static const struct host_ops ops = {
-    .run_complete = ops_run_complete,
-    .run_check = ops_run_check,
-    .check_info = ops_check_info,
+	.run_complete = ops_run_complete,
+	.run_check = ops_run_check,
+	.check_info = ops_check_info,
 };
 
 struct plugtest *plugtest_new(const char *so_path, const char *instance_conf)
@@ -125,22 +127,26 @@ struct plugtest *plugtest_new(const char *so_path, const char *instance_conf)
 	pt->loader = loader_new();
 	pt->mod = loader_load(pt->loader, so_path);
 	if (!pt->mod || !pt->mod->def) {
-		snprintf(last_error, sizeof last_error, "%s", pt->mod && pt->mod->refused ? pt->mod->refused : "load failed");
+		snprintf(last_error, sizeof last_error, "%s",
+		         pt->mod && pt->mod->refused ? pt->mod->refused : "load failed");
 		goto fail;
 	}
 	config_t cfg;
 	config_init(&cfg);
 	char *text = xasprintf("plugin = { %s };", instance_conf ? instance_conf : "");
-	struct mamori_conf conf = {.on_error = on_err, .ud = last_error};
+	struct mamori_conf conf = { .on_error = on_err, .ud = last_error };
 	int rc = -1;
 	if (!config_read_string(&cfg, text)) {
-		snprintf(last_error, sizeof last_error, "line %d: %s", config_error_line(&cfg), config_error_text(&cfg));
+		snprintf(last_error, sizeof last_error, "line %d: %s", config_error_line(&cfg),
+		         config_error_text(&cfg));
 	} else {
 		conf.s = config_lookup(&cfg, "plugin");
-		if (pconf_validate(conf.s, pt->mod->def->instance_keys, NULL, "plugin block", on_err, last_error) == 0) {
+		if (pconf_validate(conf.s, pt->mod->def->instance_keys, NULL, "plugin block",
+		                   on_err, last_error) == 0) {
 			rc = pt->mod->def->init(host_table(), &conf, &pt->inst);
 			if (rc != 0 && !last_error[0])
-				snprintf(last_error, sizeof last_error, "init failed: %s", host_table()->strerror(rc));
+				snprintf(last_error, sizeof last_error, "init failed: %s",
+				         host_table()->strerror(rc));
 		}
 	}
 	pconf_release(&conf);
@@ -162,14 +168,14 @@ fail:
 }
 
 static const struct mamori_key core_check_keys[] = {
-    {"name", MAMORI_KEY_STRING, 0, NULL, NULL},
-    {"plugin", MAMORI_KEY_STRING, 0, NULL, NULL},
-    {"interval", MAMORI_KEY_DURATION, 0, NULL, NULL},
-    {"retry_interval", MAMORI_KEY_DURATION, 0, NULL, NULL},
-    {"max_attempts", MAMORI_KEY_INT, 0, NULL, NULL},
-    {"timeout", MAMORI_KEY_DURATION, 0, NULL, NULL},
-    {"service", MAMORI_KEY_STRING, 0, NULL, NULL},
-    {NULL, 0, 0, NULL, NULL},
+	{ "name", MAMORI_KEY_STRING, 0, NULL, NULL },
+	{ "plugin", MAMORI_KEY_STRING, 0, NULL, NULL },
+	{ "interval", MAMORI_KEY_DURATION, 0, NULL, NULL },
+	{ "retry_interval", MAMORI_KEY_DURATION, 0, NULL, NULL },
+	{ "max_attempts", MAMORI_KEY_INT, 0, NULL, NULL },
+	{ "timeout", MAMORI_KEY_DURATION, 0, NULL, NULL },
+	{ "service", MAMORI_KEY_STRING, 0, NULL, NULL },
+	{ NULL, 0, 0, NULL, NULL },
 };
 
 static void release_check(struct plugtest *pt)
@@ -202,24 +208,29 @@ int plugtest_prepare(struct plugtest *pt, const char *check_conf, const char *as
 	config_init(&cfg);
 	char *text = xasprintf("check = {\n%s\n};", check_conf ? check_conf : "");
 	int rc = MAMORI_E_CONFIG;
-	struct mamori_conf conf = {.on_error = on_err, .ud = pt->err};
+	struct mamori_conf conf = { .on_error = on_err, .ud = pt->err };
 	if (!config_read_string(&cfg, text)) {
-		snprintf(pt->err, sizeof pt->err, "line %d: %s", config_error_line(&cfg), config_error_text(&cfg));
+		snprintf(pt->err, sizeof pt->err, "line %d: %s", config_error_line(&cfg),
+		         config_error_text(&cfg));
 		goto out;
 	}
 	conf.s = config_lookup(&cfg, "check");
-	if (pconf_validate(conf.s, pt->mod->def->check_keys, core_check_keys, "check", on_err, pt->err))
+	if (pconf_validate(conf.s, pt->mod->def->check_keys, core_check_keys, "check", on_err,
+	                   pt->err))
 		goto out;
 	double d;
 	if (pconf_duration(&conf, "timeout", &d) == 0)
 		i->timeout = d;
 	if (pconf_duration(&conf, "interval", &d) == 0)
 		i->interval = d;
-	rc = pt->mod->def->check_prepare ? pt->mod->def->check_prepare(pt->inst, &pt->chk, &conf, &pt->chk.data) : 0;
+	rc = pt->mod->def->check_prepare
+	         ? pt->mod->def->check_prepare(pt->inst, &pt->chk, &conf, &pt->chk.data)
+	         : 0;
 	if (rc == 0)
 		pt->chk.prepared = 1;
 	else if (!pt->err[0])
-		snprintf(pt->err, sizeof pt->err, "check_prepare failed: %s", host_table()->strerror(rc));
+		snprintf(pt->err, sizeof pt->err, "check_prepare failed: %s",
+		         host_table()->strerror(rc));
 out:
 	pconf_release(&conf);
 	free(text);

@@ -24,11 +24,11 @@ struct plugtest;
 
 struct plugtest_result {
 	int state;
-	int completions;        /* how many times run_complete was called */
+	int completions; /* how many times run_complete was called */
 	char output[4096];
 	char long_output[16384];
-	char perf[4096];        /* perfdata re-formatted by the core */
-	double duration;        /* seconds from start to completion */
+	char perf[4096]; /* perfdata re-formatted by the core */
+	double duration; /* seconds from start to completion */
 };
 
 /* Load `so_path` and create an instance.  instance_conf may be NULL.

@@ -5,6 +5,8 @@ static int i(const struct mamori_host *h, const struct mamori_conf *c, void **in
 {
 	return mamori_symbol_that_does_not_exist();
 }
-static void d(void *inst) {}
-MAMORI_PLUGIN_DEFINE(.name = "unresolved", .version = "0", .flags = MAMORI_PLUGIN_PASSIVE, .init = i,
-                     .destroy = d);
+static void d(void *inst)
+{
+}
+MAMORI_PLUGIN_DEFINE(.name = "unresolved", .version = "0", .flags = MAMORI_PLUGIN_PASSIVE,
+                     .init = i, .destroy = d);

@@ -73,16 +73,18 @@ static struct fx *fx_new(double reopen)
 	f->centers[1] = (struct sla_center){ "cc-west", { f->cal, f->tiers, 2, 900 } };
 	f->cs = (struct sla_centers){ f->centers, 2 };
 	config_init(&f->cfg);
-	ck_assert(config_read_string(&f->cfg, "routes = ( { service = \"utm\"; center = \"cc-west\"; },"
-	                                      " { customer = \"nobody\"; center = \"cc-east\"; } );"));
+	ck_assert(config_read_string(&f->cfg,
+	                             "routes = ( { service = \"utm\"; center = \"cc-west\"; },"
+	                             " { customer = \"nobody\"; center = \"cc-east\"; } );"));
 	f->rt = route_parse(config_lookup(&f->cfg, "routes"), &f->cs, err, sizeof(err));
 	ck_assert_msg(f->rt != NULL, "%s", err);
 	struct alert_policy ap = { .node = "n1", .reopen_within = reopen };
 	f->t = alert_table_new(&ap, f->rt, on_emit, f);
 	ck_assert_ptr_nonnull(f->t);
 	state_init(&f->st);
-	f->pol = (struct state_policy){ .max_attempts = 1, .flap_enabled = 0, .flap_low = 20,
-		                        .flap_high = 30 };
+	f->pol = (struct state_policy){
+		.max_attempts = 1, .flap_enabled = 0, .flap_low = 20, .flap_high = 30
+	};
 	return f;
 }
 
@@ -99,10 +101,14 @@ static void fx_free(struct fx *f)
 static int feed_svc(struct fx *f, const char *service, int result, double now, const char *out)
 {
 	struct state_event ev = state_apply(&f->st, &f->pol, result, now);
-	struct alert_input in = { .key = "c0001/pc-1/defender", .customer = "c0001",
-		                  .asset = "pc-1",                .check = "defender",
-		                  .service = service,             .output = out,
-		                  .st = &f->st,                   .ev = &ev,
+	struct alert_input in = { .key = "c0001/pc-1/defender",
+		                  .customer = "c0001",
+		                  .asset = "pc-1",
+		                  .check = "defender",
+		                  .service = service,
+		                  .output = out,
+		                  .st = &f->st,
+		                  .ev = &ev,
 		                  .ctx = &f->ctx };
 	int r = alert_on_check_event(f->t, &in, now);
 	ck_assert_int_ge(r, 0);
@@ -253,9 +259,14 @@ START_TEST(stale_opens)
 	struct fx *f = fx_new(600);
 	feed(f, 0, T0);
 	struct state_event ev = state_apply_stale(&f->st, 2, T0 + 900);
-	struct alert_input in = { .key = "c0001/pc-1/defender", .customer = "c0001", .asset = "pc-1",
-		                  .check = "defender", .service = "defender",
-		                  .output = "no report for 15m", .st = &f->st, .ev = &ev,
+	struct alert_input in = { .key = "c0001/pc-1/defender",
+		                  .customer = "c0001",
+		                  .asset = "pc-1",
+		                  .check = "defender",
+		                  .service = "defender",
+		                  .output = "no report for 15m",
+		                  .st = &f->st,
+		                  .ev = &ev,
 		                  .ctx = &f->ctx };
 	ck_assert_int_eq(alert_on_check_event(f->t, &in, T0 + 900), 1);
 	ck_assert_int_eq(f->ev[0].type, ALERT_EV_OPENED);
@@ -339,8 +350,14 @@ START_TEST(contract_terms)
 	struct sla_tier premium[] = { { "premium-24x7", 30, 600 } };
 	struct sla_terms contract = { f->cal, premium, 1, 60 };
 	struct state_event ev = state_apply(&f->st, &f->pol, 2, T0);
-	struct alert_input in = { .key = "k", .customer = "c0002", .asset = "utm-1", .check = "utm",
-		                  .service = "utm", .contract = &contract, .st = &f->st, .ev = &ev,
+	struct alert_input in = { .key = "k",
+		                  .customer = "c0002",
+		                  .asset = "utm-1",
+		                  .check = "utm",
+		                  .service = "utm",
+		                  .contract = &contract,
+		                  .st = &f->st,
+		                  .ev = &ev,
 		                  .ctx = &f->ctx };
 	ck_assert_int_eq(alert_on_check_event(f->t, &in, T0), 1);
 	struct alert *a = alert_find_check(f->t, "k");
@@ -371,18 +388,22 @@ START_TEST(actions)
 	ck_assert_int_eq(alert_act(f->t, a, &act, T0 + 600), 0);
 	ck_assert_uint_eq(a->sla.tier, 1);
 	ck_assert_int_eq(alert_act(f->t, a, &act, T0 + 601), ALERT_E_LAST_TIER);
-	act = (struct alert_action){ .type = ALERT_ACT_DISPATCH, .actor = "op", .vendor = "Gifu IT",
+	act = (struct alert_action){ .type = ALERT_ACT_DISPATCH,
+		                     .actor = "op",
+		                     .vendor = "Gifu IT",
 		                     .planned_at = T0 + 86400 };
 	ck_assert_int_eq(alert_act(f->t, a, &act, T0 + 700), 0);
 	ck_assert_str_eq(a->dispatch.vendor, "Gifu IT");
-	act = (struct alert_action){ .type = ALERT_ACT_DISPATCH, .actor = "vendor",
+	act = (struct alert_action){ .type = ALERT_ACT_DISPATCH,
+		                     .actor = "vendor",
 		                     .result = "replaced the UTM power supply" };
 	ck_assert_int_eq(alert_act(f->t, a, &act, T0 + 90000), 0);
 	ck_assert_str_eq(a->dispatch.vendor, "Gifu IT");
 	ck_assert_str_eq(a->dispatch.result, "replaced the UTM power supply");
 	int n = f->n;
-	const enum alert_ev_type want[] = { ALERT_EV_WAITING, ALERT_EV_COMMENTED, ALERT_EV_ESCALATED,
-		                            ALERT_EV_DISPATCHED, ALERT_EV_DISPATCHED };
+	const enum alert_ev_type want[] = { ALERT_EV_WAITING, ALERT_EV_COMMENTED,
+		                            ALERT_EV_ESCALATED, ALERT_EV_DISPATCHED,
+		                            ALERT_EV_DISPATCHED };
 	for (int i = 0; i < 5; i++)
 		ck_assert_int_eq(f->ev[n - 5 + i].type, want[i]);
 	for (int i = 1; i < n; i++)
@@ -429,8 +450,14 @@ START_TEST(many_alerts)
 		state_init(&st);
 		struct state_event ev = state_apply(&st, &f->pol, 2, T0);
 		snprintf(key, sizeof(key), "c%05d/utm/utm", i);
-		struct alert_input in = { .key = key, .customer = key, .asset = "utm", .check = "utm",
-			                  .service = "utm", .st = &st, .ev = &ev, .ctx = &f->ctx };
+		struct alert_input in = { .key = key,
+			                  .customer = key,
+			                  .asset = "utm",
+			                  .check = "utm",
+			                  .service = "utm",
+			                  .st = &st,
+			                  .ev = &ev,
+			                  .ctx = &f->ctx };
 		f->n = 0;
 		ck_assert_int_eq(alert_on_check_event(f->t, &in, T0 + i * 0.001), 1);
 	}
@@ -440,7 +467,6 @@ START_TEST(many_alerts)
 	fx_free(f);
 }
 END_TEST
-
 
 static const struct sla_terms *new_terms(void *arg, const struct alert *a)
 {

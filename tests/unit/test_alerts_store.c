@@ -19,7 +19,8 @@ static char dir[256];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof dir, "%s/mamori-ast.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	snprintf(dir, sizeof dir, "%s/mamori-ast.XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 }
 
@@ -72,13 +73,30 @@ END_TEST
 
 static struct store_alert_row sample_alert(const char *id, const char *status, int64_t seq)
 {
-	struct store_alert_row r = {
-	    .id = id, .check_key = "c1/pc-1/defender", .customer = "c1", .asset = "pc-1",
-	    .check_name = "defender", .service = "defender", .center = "cc-east",
-	    .also = "[\"cc-copy\"]", .summary = "real-time protection off", .status = status,
-	    .state = 2, .count = 3, .seq = seq, .opened_at = 1000.5, .updated_at = 1010,
-	    .has_clock = 1, .tier_name = "back-office", .tier = 1, .paused = 2, .ack_due = 2000,
-	    .resolve_due = 0, .ack_left = -1, .resolve_left = 77.5, .breaches = 4};
+	struct store_alert_row r = { .id = id,
+		                     .check_key = "c1/pc-1/defender",
+		                     .customer = "c1",
+		                     .asset = "pc-1",
+		                     .check_name = "defender",
+		                     .service = "defender",
+		                     .center = "cc-east",
+		                     .also = "[\"cc-copy\"]",
+		                     .summary = "real-time protection off",
+		                     .status = status,
+		                     .state = 2,
+		                     .count = 3,
+		                     .seq = seq,
+		                     .opened_at = 1000.5,
+		                     .updated_at = 1010,
+		                     .has_clock = 1,
+		                     .tier_name = "back-office",
+		                     .tier = 1,
+		                     .paused = 2,
+		                     .ack_due = 2000,
+		                     .resolve_due = 0,
+		                     .ack_left = -1,
+		                     .resolve_left = 77.5,
+		                     .breaches = 4 };
 	return r;
 }
 
@@ -105,11 +123,19 @@ START_TEST(alert_round_trip)
 	struct store_batch *b = store_batch_new();
 	struct store_alert_row a = sample_alert("A-1", "open", 1);
 	store_batch_alert(b, &a);
-	struct store_event_row e = {.alert_id = "A-1", .type = "opened", .actor = "mamori", .seq = 1,
-	                            .time = 1000.5, .payload = "{\"id\":\"A-1\",\"seq\":1}"};
+	struct store_event_row e = { .alert_id = "A-1",
+		                     .type = "opened",
+		                     .actor = "mamori",
+		                     .seq = 1,
+		                     .time = 1000.5,
+		                     .payload = "{\"id\":\"A-1\",\"seq\":1}" };
 	store_batch_event(b, &e);
-	struct store_dispatch_row d = {.alert_id = "A-1", .actor = "Sato", .vendor = "Vendor K.K.",
-	                               .seq = 1, .time = 1001, .planned_at = 5000};
+	struct store_dispatch_row d = { .alert_id = "A-1",
+		                        .actor = "Sato",
+		                        .vendor = "Vendor K.K.",
+		                        .seq = 1,
+		                        .time = 1001,
+		                        .planned_at = 5000 };
 	store_batch_dispatch(b, &d);
 	ck_assert_uint_eq(store_commit(s, b), 1);
 	ck_assert_uint_eq(store_committed(s), 1);
@@ -126,7 +152,7 @@ START_TEST(alert_round_trip)
 	store_close(s);
 
 	s = open_store();
-	struct got g = {0};
+	struct got g = { 0 };
 	ck_assert_int_eq(store_load_alerts(s, 0, on_alert, &g), 0);
 	ck_assert_int_eq(g.n, 1);
 	ck_assert_str_eq(g.id, "A-1");
@@ -152,7 +178,8 @@ START_TEST(alert_round_trip)
 	snprintf(path, sizeof path, "%s/%s", dir, STORE_FILE);
 	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
 	sqlite3_stmt *st;
-	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM alert_event", -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM alert_event", -1, &st, NULL),
+	                 SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
 	ck_assert_int_eq(sqlite3_column_int(st, 0), 2);
 	sqlite3_finalize(st);
@@ -176,7 +203,7 @@ START_TEST(resolved_window)
 	a.check_key = "c1/pc-3/defender";
 	store_batch_alert(b, &a);
 	store_commit(s, b);
-	struct got g = {0};
+	struct got g = { 0 };
 	ck_assert_int_eq(store_load_alerts(s, 500, on_alert, &g), 0);
 	ck_assert_int_eq(g.n, 2); /* the open one and the one resolved after 500 */
 	ck_assert_str_eq(g.id, "A-new");
@@ -213,9 +240,13 @@ START_TEST(outbox_lifecycle)
 	ck_assert_int_eq(store_outbox_last_id(s), 0);
 	struct store_batch *b = store_batch_new();
 	/* garbage payload: binary with NUL bytes survives as is */
-	static const unsigned char bin[] = {0, 1, 2, 0xff, 0xfe, '"', 0, 'x'};
-	struct store_outbox_row r = {.id = 1, .topic = "mamori/v1/alerts/cc-east/c1", .payload = bin,
-	                             .len = sizeof bin, .qos = 1, .created = 10};
+	static const unsigned char bin[] = { 0, 1, 2, 0xff, 0xfe, '"', 0, 'x' };
+	struct store_outbox_row r = { .id = 1,
+		                      .topic = "mamori/v1/alerts/cc-east/c1",
+		                      .payload = bin,
+		                      .len = sizeof bin,
+		                      .qos = 1,
+		                      .created = 10 };
 	store_batch_outbox(b, &r);
 	r.id = 2;
 	r.payload = "{}";
@@ -231,7 +262,7 @@ START_TEST(outbox_lifecycle)
 	store_close(s);
 
 	s = open_store();
-	struct obox o = {0};
+	struct obox o = { 0 };
 	ck_assert_int_eq(store_load_outbox(s, on_outbox, &o), 0);
 	ck_assert_int_eq(o.n, 2);
 	ck_assert_int_eq(o.ids[0], 1);
@@ -277,15 +308,16 @@ START_TEST(cmd_seen_and_prune)
 	struct store_alert_row a = sample_alert("A-gone", "resolved", 1);
 	a.resolved_at = 50;
 	store_batch_alert(b, &a);
-	struct store_event_row e = {.alert_id = "A-gone", .type = "resolved", .seq = 1, .time = 50,
-	                            .payload = "{}"};
+	struct store_event_row e = {
+		.alert_id = "A-gone", .type = "resolved", .seq = 1, .time = 50, .payload = "{}"
+	};
 	store_batch_event(b, &e);
 	a = sample_alert("A-kept", "resolved", 1);
 	a.resolved_at = 5000;
 	store_batch_alert(b, &a);
 	store_commit(s, b);
 
-	struct seen x = {0};
+	struct seen x = { 0 };
 	ck_assert_int_eq(store_load_cmd_seen(s, 3, on_seen, &x), 0);
 	ck_assert_int_eq(x.n, 3);
 	ck_assert_str_eq(x.last, "cc-east|cmd-9|wrong_center"); /* newest last */
@@ -293,7 +325,7 @@ START_TEST(cmd_seen_and_prune)
 	b = store_batch_new();
 	store_batch_prune(b, 1000, 105, 100);
 	store_commit(s, b);
-	struct got g = {0};
+	struct got g = { 0 };
 	store_load_alerts(s, 0, on_alert, &g);
 	ck_assert_int_eq(g.n, 1);
 	ck_assert_str_eq(g.id, "A-kept");
@@ -308,7 +340,8 @@ START_TEST(cmd_seen_and_prune)
 	snprintf(path, sizeof path, "%s/%s", dir, STORE_FILE);
 	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
 	sqlite3_stmt *st;
-	sqlite3_prepare_v2(db, "SELECT count(*) FROM alert_event WHERE alert_id = 'A-gone'", -1, &st, NULL);
+	sqlite3_prepare_v2(db, "SELECT count(*) FROM alert_event WHERE alert_id = 'A-gone'", -1,
+	                   &st, NULL);
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
 	ck_assert_int_eq(sqlite3_column_int(st, 0), 0);
 	sqlite3_finalize(st);

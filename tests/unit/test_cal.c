@@ -32,7 +32,7 @@ static const char *srcdir(void)
 
 static struct cal *mk(const char *tz, const char *h1, const char *h2)
 {
-	const char *hours[2] = {h1, h2};
+	const char *hours[2] = { h1, h2 };
 	char err[CAL_ERRLEN];
 	struct cal *c = cal_new("t", tz, hours, h2 ? 2 : 1, err, sizeof(err));
 
@@ -58,11 +58,11 @@ static time_t at(const struct cal *c, const char *s)
 	return t;
 }
 
-#define ASSERT_TIME(c, t, want)                                                                \
-	do {                                                                                   \
-		char buf_[64];                                                                 \
-		ck_assert_int_eq(cal_format_rfc3339((c), (t), buf_, sizeof(buf_)), 0);         \
-		ck_assert_str_eq(buf_, (want));                                                \
+#define ASSERT_TIME(c, t, want)                                                                    \
+	do {                                                                                       \
+		char buf_[64];                                                                     \
+		ck_assert_int_eq(cal_format_rfc3339((c), (t), buf_, sizeof(buf_)), 0);             \
+		ck_assert_str_eq(buf_, (want));                                                    \
 	} while (0)
 
 /* ---- the contract example (DOMAIN.md) ---- */
@@ -117,10 +117,12 @@ START_TEST(test_lunch_break)
 	ck_assert(cal_is_open(c, at(c, "2026-06-01 12:00") - 1));
 	ck_assert(!cal_is_open(c, at(c, "2026-06-01 12:00")));
 	ck_assert(cal_is_open(c, at(c, "2026-06-01 13:00")));
-	ck_assert_int_eq(cal_business_between(c, at(c, "2026-06-01 08:00"),
-	                                      at(c, "2026-06-01 18:00")), 7 * 3600 + 1800);
-	ck_assert_int_eq(cal_business_between(c, at(c, "2026-06-01 00:00"),
-	                                      at(c, "2026-06-08 00:00")), 5 * (7 * 3600 + 1800));
+	ck_assert_int_eq(
+	    cal_business_between(c, at(c, "2026-06-01 08:00"), at(c, "2026-06-01 18:00")),
+	    7 * 3600 + 1800);
+	ck_assert_int_eq(
+	    cal_business_between(c, at(c, "2026-06-01 00:00"), at(c, "2026-06-08 00:00")),
+	    5 * (7 * 3600 + 1800));
 	ASSERT_TIME(c, cal_next_change(c, at(c, "2026-06-01 10:00")), "2026-06-01T12:00:00+09:00");
 	ASSERT_TIME(c, cal_next_change(c, at(c, "2026-06-01 12:00")), "2026-06-01T13:00:00+09:00");
 	ASSERT_TIME(c, cal_next_open(c, at(c, "2026-06-05 17:30")), "2026-06-08T09:00:00+09:00");
@@ -151,15 +153,17 @@ START_TEST(test_overnight)
 
 	/* end before start is overnight: 23 hours */
 	c = mk("UTC", "mon 10:00-09:00", NULL);
-	ck_assert_int_eq(cal_business_between(c, at(c, "2026-06-01 00:00"),
-	                                      at(c, "2026-06-08 00:00")), 23 * 3600);
+	ck_assert_int_eq(
+	    cal_business_between(c, at(c, "2026-06-01 00:00"), at(c, "2026-06-08 00:00")),
+	    23 * 3600);
 	ck_assert(cal_is_open(c, at(c, "2026-06-02 08:59")));
 	cal_free(c);
 
 	/* an overnight range overlapping the next day's range counts once */
 	c = mk("UTC", "mon-sun 20:00-08:00", "mon-sun 06:00-10:00");
-	ck_assert_int_eq(cal_business_between(c, at(c, "2026-06-02 00:00"),
-	                                      at(c, "2026-06-03 00:00")), 14 * 3600);
+	ck_assert_int_eq(
+	    cal_business_between(c, at(c, "2026-06-02 00:00"), at(c, "2026-06-03 00:00")),
+	    14 * 3600);
 	ASSERT_TIME(c, cal_next_change(c, at(c, "2026-06-02 07:00")), "2026-06-02T10:00:00+00:00");
 	cal_free(c);
 }
@@ -167,7 +171,7 @@ END_TEST
 
 START_TEST(test_24x7_utc)
 {
-	const char *spec[2] = {"mon-sun 00:00-24:00", "24x7"};
+	const char *spec[2] = { "mon-sun 00:00-24:00", "24x7" };
 	int i;
 
 	for (i = 0; i < 2; i++) {
@@ -185,9 +189,11 @@ START_TEST(test_24x7_utc)
 		/* not the fast path any more: walks the days */
 		ck_assert_int_eq(cal_add_holiday(c, 2030, 1, 1), 0);
 		ck_assert_int_eq(cal_next_change(c, t), (time_t)-1);
-		ck_assert_int_eq(cal_add_closure(c, at(c, "2027-03-01 00:00"), at(c, "2027-03-02 00:00")), 0);
+		ck_assert_int_eq(
+		    cal_add_closure(c, at(c, "2027-03-01 00:00"), at(c, "2027-03-02 00:00")), 0);
 		ASSERT_TIME(c, cal_next_change(c, t), "2027-03-01T00:00:00+00:00");
-		ASSERT_TIME(c, cal_next_change(c, at(c, "2027-03-01 00:00")), "2027-03-02T00:00:00+00:00");
+		ASSERT_TIME(c, cal_next_change(c, at(c, "2027-03-01 00:00")),
+		            "2027-03-02T00:00:00+00:00");
 		ck_assert_int_eq(cal_business_between(c, t, t + 365 * 86400), 364 * 86400);
 		cal_free(c);
 	}
@@ -199,8 +205,9 @@ START_TEST(test_berlin_spring)
 	/* 2026-03-29: 02:00 CET -> 03:00 CEST; 02:00-03:00 does not exist */
 	struct cal *c = mk("Europe/Berlin", "24x7", NULL);
 
-	ck_assert_int_eq(cal_business_between(c, at(c, "2026-03-28 00:00"),
-	                                      at(c, "2026-03-30 00:00")), 47 * 3600);
+	ck_assert_int_eq(
+	    cal_business_between(c, at(c, "2026-03-28 00:00"), at(c, "2026-03-30 00:00")),
+	    47 * 3600);
 	ASSERT_TIME(c, cal_add_business(c, at(c, "2026-03-29 01:30"), 3600),
 	            "2026-03-29T03:30:00+02:00");
 	/* a local time in the gap moves forward to the end of the gap */
@@ -211,15 +218,16 @@ START_TEST(test_berlin_spring)
 
 	c = mk("Europe/Berlin", "sun 02:30-04:00", NULL);
 	ASSERT_TIME(c, cal_next_open(c, at(c, "2026-03-29 00:00")), "2026-03-29T03:00:00+02:00");
-	ck_assert_int_eq(cal_business_between(c, at(c, "2026-03-29 00:00"),
-	                                      at(c, "2026-03-30 00:00")), 3600);
+	ck_assert_int_eq(
+	    cal_business_between(c, at(c, "2026-03-29 00:00"), at(c, "2026-03-30 00:00")), 3600);
 	cal_free(c);
 
 	c = mk("Europe/Berlin", "mon-fri 09:00-17:00", NULL);
 	ASSERT_TIME(c, cal_add_business(c, at(c, "2026-03-27 16:30"), 3600),
 	            "2026-03-30T09:30:00+02:00");
 	ck_assert_int_eq(cal_add_business(c, at(c, "2026-03-27 16:30"), 3600) -
-	                 at(c, "2026-03-27 16:30"), 3 * 86400 - 7 * 3600 - 3600);
+	                     at(c, "2026-03-27 16:30"),
+	                 3 * 86400 - 7 * 3600 - 3600);
 	cal_free(c);
 }
 END_TEST
@@ -230,8 +238,9 @@ START_TEST(test_berlin_autumn)
 	struct cal *c = mk("Europe/Berlin", "24x7", NULL);
 	time_t first = at(c, "2026-10-25 02:30");
 
-	ck_assert_int_eq(cal_business_between(c, at(c, "2026-10-24 00:00"),
-	                                      at(c, "2026-10-26 00:00")), 49 * 3600);
+	ck_assert_int_eq(
+	    cal_business_between(c, at(c, "2026-10-24 00:00"), at(c, "2026-10-26 00:00")),
+	    49 * 3600);
 	/* the first occurrence counts */
 	ASSERT_TIME(c, first, "2026-10-25T02:30:00+02:00");
 	ASSERT_TIME(c, first + 3600, "2026-10-25T02:30:00+01:00");
@@ -241,8 +250,9 @@ START_TEST(test_berlin_autumn)
 	cal_free(c);
 
 	c = mk("Europe/Berlin", "sun 01:00-03:00", NULL);
-	ck_assert_int_eq(cal_business_between(c, at(c, "2026-10-25 00:00"),
-	                                      at(c, "2026-10-26 00:00")), 3 * 3600);
+	ck_assert_int_eq(
+	    cal_business_between(c, at(c, "2026-10-25 00:00"), at(c, "2026-10-26 00:00")),
+	    3 * 3600);
 	ASSERT_TIME(c, cal_next_change(c, at(c, "2026-10-25 01:00")), "2026-10-25T03:00:00+01:00");
 	ASSERT_TIME(c, cal_add_business(c, at(c, "2026-10-25 01:30"), 3600),
 	            "2026-10-25T02:30:00+02:00");
@@ -269,8 +279,9 @@ START_TEST(test_new_york)
 	ck_assert_int_eq(cal_utc_offset(c, at(c, "2199-07-01 12:00")), -4 * 3600);
 	ck_assert_int_eq(cal_utc_offset(c, at(c, "2350-07-01 12:00")), -4 * 3600);
 	ck_assert_int_eq(cal_utc_offset(c, at(c, "2350-12-01 12:00")), -5 * 3600);
-	ck_assert_int_eq(cal_business_between(c, at(c, "2026-03-02 00:00"),
-	                                      at(c, "2026-03-16 00:00")), 10 * 8 * 3600);
+	ck_assert_int_eq(
+	    cal_business_between(c, at(c, "2026-03-02 00:00"), at(c, "2026-03-16 00:00")),
+	    10 * 8 * 3600);
 	cal_free(c);
 }
 END_TEST
@@ -285,11 +296,13 @@ START_TEST(test_year_boundary)
 	ASSERT_TIME(c, cal_add_business(c, at(c, "2026-12-31 17:00"), 3600),
 	            "2027-01-04T09:30:00+09:00");
 	/* the help desk's year-end closure, Dec 29 to Jan 3 */
-	ck_assert_int_eq(cal_add_closure(c, at(c, "2026-12-29 00:00"), at(c, "2027-01-04 00:00")), 0);
+	ck_assert_int_eq(cal_add_closure(c, at(c, "2026-12-29 00:00"), at(c, "2027-01-04 00:00")),
+	                 0);
 	ASSERT_TIME(c, cal_add_business(c, at(c, "2026-12-28 17:00"), 3600),
 	            "2027-01-04T09:30:00+09:00");
-	ck_assert_int_eq(cal_business_between(c, at(c, "2026-12-28 00:00"),
-	                                      at(c, "2027-01-05 00:00")), 2 * 8 * 3600 + 3600);
+	ck_assert_int_eq(
+	    cal_business_between(c, at(c, "2026-12-28 00:00"), at(c, "2027-01-05 00:00")),
+	    2 * 8 * 3600 + 3600);
 	t = at(c, "2026-12-31 23:59");
 	ck_assert(!cal_is_open(c, t));
 	ASSERT_TIME(c, cal_next_change(c, t), "2027-01-04T09:00:00+09:00");
@@ -310,8 +323,9 @@ START_TEST(test_golden_week)
 	            "2026-05-07T10:00:00+09:00");
 	ck_assert(cal_is_holiday(c, at(c, "2026-05-06 12:00")));
 	ck_assert(!cal_is_holiday(c, at(c, "2026-05-07 12:00")));
-	ck_assert_int_eq(cal_business_between(c, at(c, "2026-04-27 00:00"),
-	                                      at(c, "2026-05-11 00:00")), 6 * 30600);
+	ck_assert_int_eq(
+	    cal_business_between(c, at(c, "2026-04-27 00:00"), at(c, "2026-05-11 00:00")),
+	    6 * 30600);
 	cal_free(c);
 }
 END_TEST
@@ -321,21 +335,28 @@ START_TEST(test_closures)
 	struct cal *c = mk("UTC", "mon-fri 09:00-17:00", NULL);
 
 	/* a closure in the middle of a day splits it */
-	ck_assert_int_eq(cal_add_closure(c, at(c, "2026-06-01 12:00"), at(c, "2026-06-01 14:00")), 0);
-	ck_assert_int_eq(cal_business_between(c, at(c, "2026-06-01 00:00"),
-	                                      at(c, "2026-06-02 00:00")), 6 * 3600);
+	ck_assert_int_eq(cal_add_closure(c, at(c, "2026-06-01 12:00"), at(c, "2026-06-01 14:00")),
+	                 0);
+	ck_assert_int_eq(
+	    cal_business_between(c, at(c, "2026-06-01 00:00"), at(c, "2026-06-02 00:00")),
+	    6 * 3600);
 	ASSERT_TIME(c, cal_add_business(c, at(c, "2026-06-01 11:00"), 2 * 3600),
 	            "2026-06-01T15:00:00+00:00");
 	ck_assert(!cal_is_open(c, at(c, "2026-06-01 13:00")));
 	ASSERT_TIME(c, cal_next_change(c, at(c, "2026-06-01 13:00")), "2026-06-01T14:00:00+00:00");
 	/* overlapping and touching closures merge */
-	ck_assert_int_eq(cal_add_closure(c, at(c, "2026-06-01 13:00"), at(c, "2026-06-01 15:00")), 0);
-	ck_assert_int_eq(cal_add_closure(c, at(c, "2026-06-01 15:00"), at(c, "2026-06-01 16:00")), 0);
-	ck_assert_int_eq(cal_add_closure(c, at(c, "2026-06-01 08:00"), at(c, "2026-06-01 10:00")), 0);
-	ck_assert_int_eq(cal_business_between(c, at(c, "2026-06-01 00:00"),
-	                                      at(c, "2026-06-02 00:00")), 3 * 3600);
+	ck_assert_int_eq(cal_add_closure(c, at(c, "2026-06-01 13:00"), at(c, "2026-06-01 15:00")),
+	                 0);
+	ck_assert_int_eq(cal_add_closure(c, at(c, "2026-06-01 15:00"), at(c, "2026-06-01 16:00")),
+	                 0);
+	ck_assert_int_eq(cal_add_closure(c, at(c, "2026-06-01 08:00"), at(c, "2026-06-01 10:00")),
+	                 0);
+	ck_assert_int_eq(
+	    cal_business_between(c, at(c, "2026-06-01 00:00"), at(c, "2026-06-02 00:00")),
+	    3 * 3600);
 	/* a closure covering a whole day and beyond */
-	ck_assert_int_eq(cal_add_closure(c, at(c, "2026-06-02 16:00"), at(c, "2026-06-04 10:00")), 0);
+	ck_assert_int_eq(cal_add_closure(c, at(c, "2026-06-02 16:00"), at(c, "2026-06-04 10:00")),
+	                 0);
 	ASSERT_TIME(c, cal_add_business(c, at(c, "2026-06-02 15:00"), 2 * 3600),
 	            "2026-06-04T11:00:00+00:00");
 	ck_assert_int_eq(cal_add_closure(c, 100, 100), -1);
@@ -346,10 +367,24 @@ END_TEST
 START_TEST(test_bad_hours)
 {
 	static const char *const bad[] = {
-		"mon-fri 9-5", "xyz 09:00-10:00", "mon 25:00-26:00", "mon 09:00-09:00",
-		"mon 24:00-01:00", "mon 09:60-10:00", "mon", "mon 09:00", "mon 09:00-10:00,",
-		"mon 09:00-10:00 x", "mon-xyz 09:00-10:00", "", "   ", "mon,,tue 09:00-10:00",
-		"mon 09:00-24:30", "monday09:00-10:00", "mon 9:0-10:00", "mon -09:00-10:00",
+		"mon-fri 9-5",
+		"xyz 09:00-10:00",
+		"mon 25:00-26:00",
+		"mon 09:00-09:00",
+		"mon 24:00-01:00",
+		"mon 09:60-10:00",
+		"mon",
+		"mon 09:00",
+		"mon 09:00-10:00,",
+		"mon 09:00-10:00 x",
+		"mon-xyz 09:00-10:00",
+		"",
+		"   ",
+		"mon,,tue 09:00-10:00",
+		"mon 09:00-24:30",
+		"monday09:00-10:00",
+		"mon 9:0-10:00",
+		"mon -09:00-10:00",
 	};
 	char err[CAL_ERRLEN];
 	const char *h[1];
@@ -358,8 +393,8 @@ START_TEST(test_bad_hours)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		h[0] = bad[i];
 		err[0] = 0;
-		ck_assert_msg(cal_new("x", "UTC", h, 1, err, sizeof(err)) == NULL, "accepted \"%s\"",
-		              bad[i]);
+		ck_assert_msg(cal_new("x", "UTC", h, 1, err, sizeof(err)) == NULL,
+		              "accepted \"%s\"", bad[i]);
 		ck_assert_msg(strstr(err, bad[i]) != NULL, "error does not name \"%s\": %s", bad[i],
 		              err);
 	}
@@ -372,8 +407,9 @@ START_TEST(test_bad_hours)
 	{
 		struct cal *c = mk("UTC", "MON,Wed,fri-sun 9:00-10:00", NULL);
 
-		ck_assert_int_eq(cal_business_between(c, at(c, "2026-06-01 00:00"),
-		                                      at(c, "2026-06-08 00:00")), 5 * 3600);
+		ck_assert_int_eq(
+		    cal_business_between(c, at(c, "2026-06-01 00:00"), at(c, "2026-06-08 00:00")),
+		    5 * 3600);
 		cal_free(c);
 	}
 }
@@ -381,10 +417,12 @@ END_TEST
 
 START_TEST(test_bad_zone)
 {
-	static const char *const bad[] = {"Mars/Olympus", "../../etc/passwd", "", "/etc/passwd",
-	                                  "Asia", "Asia//Tokyo", "Asia/Tokyo\n"};
+	static const char *const bad[] = {
+		"Mars/Olympus", "../../etc/passwd", "", "/etc/passwd", "Asia",
+		"Asia//Tokyo",  "Asia/Tokyo\n"
+	};
 	char err[CAL_ERRLEN];
-	const char *h[1] = {"24x7"};
+	const char *h[1] = { "24x7" };
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -392,18 +430,20 @@ START_TEST(test_bad_zone)
 		ck_assert_ptr_null(cal_new("x", bad[i], h, 1, err, sizeof(err)));
 		ck_assert_msg(err[0], "no message for \"%s\"", bad[i]);
 	}
-	ck_assert_ptr_nonnull(strstr((cal_new("x", "Mars/Olympus", h, 1, err, sizeof(err)), err),
-	                             "Mars/Olympus"));
+	ck_assert_ptr_nonnull(
+	    strstr((cal_new("x", "Mars/Olympus", h, 1, err, sizeof(err)), err), "Mars/Olympus"));
 }
 END_TEST
 
 START_TEST(test_parse_local)
 {
 	struct cal *c = mk("Asia/Tokyo", "24x7", NULL);
-	static const char *const bad[] = {"2026-02-30", "2026-13-01", "2026-1-01", "26-01-01",
-	                                  "2026-01-01 9:00", "2026-01-01 24:01", "2026-01-01x",
-	                                  "2026-01-01 10:00:60", "2026-01-01 10:00:", "",
-	                                  "2026-01- 1", "1800-01-01"};
+	static const char *const bad[] = { "2026-02-30",        "2026-13-01",
+		                           "2026-1-01",         "26-01-01",
+		                           "2026-01-01 9:00",   "2026-01-01 24:01",
+		                           "2026-01-01x",       "2026-01-01 10:00:60",
+		                           "2026-01-01 10:00:", "",
+		                           "2026-01- 1",        "1800-01-01" };
 	time_t t;
 	size_t i;
 
@@ -442,10 +482,11 @@ static uint64_t rng_next(uint64_t *s)
 
 START_TEST(test_tz_vs_glibc)
 {
-	static const char *const zones[] = {"Asia/Tokyo",       "Europe/Berlin", "America/New_York",
-	                                    "Australia/Sydney", "Asia/Kolkata",  "America/Sao_Paulo",
-	                                    "Europe/London",    "Pacific/Chatham"};
-	const char *h[1] = {"24x7"};
+	static const char *const zones[] = { "Asia/Tokyo",       "Europe/Berlin",
+		                             "America/New_York", "Australia/Sydney",
+		                             "Asia/Kolkata",     "America/Sao_Paulo",
+		                             "Europe/London",    "Pacific/Chatham" };
+	const char *h[1] = { "24x7" };
 	char err[CAL_ERRLEN];
 	uint64_t s = 88172645463325252ULL;
 	size_t z;
@@ -474,10 +515,17 @@ START_TEST(test_tz_posix_rule)
 	struct cal_tz *r = cal__tz_posix("CET-1CEST,M3.5.0,M10.5.0/3", err, sizeof(err));
 	struct cal_tz *s = cal__tz_posix("<+1030>-10:30<+11>-11,M10.1.0,M4.1.0", err, sizeof(err));
 	struct cal *c = mk("Europe/Berlin", "24x7", NULL);
-	static const char *const bad[] = {"", "C", "CET", "CET-1CEST,M3.5.0", "CET-1CEST,M13.5.0,M10.5.0",
-	                                  "CET-1CEST,M3.6.0,M10.5.0", "CET-1CEST,J0,J10",
-	                                  "CET-1CEST,M3.5.0,M10.5.0/3x", "CET-25", "<+10-10",
-	                                  "CET-1:60"};
+	static const char *const bad[] = { "",
+		                           "C",
+		                           "CET",
+		                           "CET-1CEST,M3.5.0",
+		                           "CET-1CEST,M13.5.0,M10.5.0",
+		                           "CET-1CEST,M3.6.0,M10.5.0",
+		                           "CET-1CEST,J0,J10",
+		                           "CET-1CEST,M3.5.0,M10.5.0/3x",
+		                           "CET-25",
+		                           "<+10-10",
+		                           "CET-1:60" };
 	int64_t t;
 	size_t i;
 
@@ -486,8 +534,8 @@ START_TEST(test_tz_posix_rule)
 	for (t = 1893456000; t < 4102444800LL; t += 86400 / 4 + 1)
 		ck_assert_int_eq(cal__tz_offset(r, t), cal_utc_offset(c, (time_t)t));
 	/* southern hemisphere: DST over the new year */
-	ck_assert_int_eq(cal__tz_offset(s, 1767268800), 11 * 3600);  /* 2026-01-01 12:00Z */
-	ck_assert_int_eq(cal__tz_offset(s, 1782907200), 37800);      /* 2026-07-01 12:00Z */
+	ck_assert_int_eq(cal__tz_offset(s, 1767268800), 11 * 3600); /* 2026-01-01 12:00Z */
+	ck_assert_int_eq(cal__tz_offset(s, 1782907200), 37800);     /* 2026-07-01 12:00Z */
 	/* beyond the expanded years: the rule is evaluated directly */
 	ck_assert_int_eq(cal__tz_offset(r, 11676009600LL + 180 * 86400), 7200); /* 2340-06-29 */
 	ck_assert_int_eq(cal__tz_offset(r, 11676009600LL), 3600);               /* 2340-01-01 */
@@ -523,13 +571,13 @@ START_TEST(test_tzif_v1)
 
 	memset(b, 0, sizeof(b));
 	memcpy(b, "TZif", 4);
-	b[35] = 1; /* timecnt */
-	b[39] = 2; /* typecnt */
-	b[43] = 8; /* charcnt */
+	b[35] = 1;                                          /* timecnt */
+	b[39] = 2;                                          /* typecnt */
+	b[43] = 8;                                          /* charcnt */
 	p[0] = 0x38, p[1] = 0x6d, p[2] = 0x43, p[3] = 0x80; /* 946684800 */
 	p[4] = 1;
 	p += 5;
-	p[0] = 0xff, p[1] = 0xff, p[2] = 0xf1, p[3] = 0xf0; /* -3600 */
+	p[0] = 0xff, p[1] = 0xff, p[2] = 0xf1, p[3] = 0xf0;           /* -3600 */
 	p[6 + 2] = 0x1c, p[6 + 3] = 0x20, p[6 + 4] = 1, p[6 + 5] = 4; /* 7200, dst */
 	memcpy(p + 12, "AAA\0BBB", 8);
 	z = cal__tz_parse(b, sizeof(b), err, sizeof(err));
@@ -591,61 +639,106 @@ END_TEST
 /* ---- Japan's holidays ---- */
 
 /* The Cabinet Office's lists (内閣府「国民の祝日について」). */
-static const char *const jp_2024[] = {
-	"2024-01-01,New Year's Day (元日)", "2024-01-08,Coming of Age Day (成人の日)",
-	"2024-02-11,National Foundation Day (建国記念の日)", "2024-02-12,Substitute Holiday (振替休日)",
-	"2024-02-23,Emperor's Birthday (天皇誕生日)", "2024-03-20,Vernal Equinox Day (春分の日)",
-	"2024-04-29,Showa Day (昭和の日)", "2024-05-03,Constitution Memorial Day (憲法記念日)",
-	"2024-05-04,Greenery Day (みどりの日)", "2024-05-05,Children's Day (こどもの日)",
-	"2024-05-06,Substitute Holiday (振替休日)", "2024-07-15,Marine Day (海の日)",
-	"2024-08-11,Mountain Day (山の日)", "2024-08-12,Substitute Holiday (振替休日)",
-	"2024-09-16,Respect for the Aged Day (敬老の日)", "2024-09-22,Autumnal Equinox Day (秋分の日)",
-	"2024-09-23,Substitute Holiday (振替休日)", "2024-10-14,Sports Day (スポーツの日)",
-	"2024-11-03,Culture Day (文化の日)", "2024-11-04,Substitute Holiday (振替休日)",
-	"2024-11-23,Labor Thanksgiving Day (勤労感謝の日)", NULL};
-static const char *const jp_2025[] = {
-	"2025-01-01,New Year's Day (元日)", "2025-01-13,Coming of Age Day (成人の日)",
-	"2025-02-11,National Foundation Day (建国記念の日)", "2025-02-23,Emperor's Birthday (天皇誕生日)",
-	"2025-02-24,Substitute Holiday (振替休日)", "2025-03-20,Vernal Equinox Day (春分の日)",
-	"2025-04-29,Showa Day (昭和の日)", "2025-05-03,Constitution Memorial Day (憲法記念日)",
-	"2025-05-04,Greenery Day (みどりの日)", "2025-05-05,Children's Day (こどもの日)",
-	"2025-05-06,Substitute Holiday (振替休日)", "2025-07-21,Marine Day (海の日)",
-	"2025-08-11,Mountain Day (山の日)", "2025-09-15,Respect for the Aged Day (敬老の日)",
-	"2025-09-23,Autumnal Equinox Day (秋分の日)", "2025-10-13,Sports Day (スポーツの日)",
-	"2025-11-03,Culture Day (文化の日)", "2025-11-23,Labor Thanksgiving Day (勤労感謝の日)",
-	"2025-11-24,Substitute Holiday (振替休日)", NULL};
-static const char *const jp_2026[] = {
-	"2026-01-01,New Year's Day (元日)", "2026-01-12,Coming of Age Day (成人の日)",
-	"2026-02-11,National Foundation Day (建国記念の日)", "2026-02-23,Emperor's Birthday (天皇誕生日)",
-	"2026-03-20,Vernal Equinox Day (春分の日)", "2026-04-29,Showa Day (昭和の日)",
-	"2026-05-03,Constitution Memorial Day (憲法記念日)", "2026-05-04,Greenery Day (みどりの日)",
-	"2026-05-05,Children's Day (こどもの日)", "2026-05-06,Substitute Holiday (振替休日)",
-	"2026-07-20,Marine Day (海の日)", "2026-08-11,Mountain Day (山の日)",
-	"2026-09-21,Respect for the Aged Day (敬老の日)", "2026-09-22,Citizens' Holiday (国民の休日)",
-	"2026-09-23,Autumnal Equinox Day (秋分の日)", "2026-10-12,Sports Day (スポーツの日)",
-	"2026-11-03,Culture Day (文化の日)", "2026-11-23,Labor Thanksgiving Day (勤労感謝の日)", NULL};
+static const char *const jp_2024[] = { "2024-01-01,New Year's Day (元日)",
+	                               "2024-01-08,Coming of Age Day (成人の日)",
+	                               "2024-02-11,National Foundation Day (建国記念の日)",
+	                               "2024-02-12,Substitute Holiday (振替休日)",
+	                               "2024-02-23,Emperor's Birthday (天皇誕生日)",
+	                               "2024-03-20,Vernal Equinox Day (春分の日)",
+	                               "2024-04-29,Showa Day (昭和の日)",
+	                               "2024-05-03,Constitution Memorial Day (憲法記念日)",
+	                               "2024-05-04,Greenery Day (みどりの日)",
+	                               "2024-05-05,Children's Day (こどもの日)",
+	                               "2024-05-06,Substitute Holiday (振替休日)",
+	                               "2024-07-15,Marine Day (海の日)",
+	                               "2024-08-11,Mountain Day (山の日)",
+	                               "2024-08-12,Substitute Holiday (振替休日)",
+	                               "2024-09-16,Respect for the Aged Day (敬老の日)",
+	                               "2024-09-22,Autumnal Equinox Day (秋分の日)",
+	                               "2024-09-23,Substitute Holiday (振替休日)",
+	                               "2024-10-14,Sports Day (スポーツの日)",
+	                               "2024-11-03,Culture Day (文化の日)",
+	                               "2024-11-04,Substitute Holiday (振替休日)",
+	                               "2024-11-23,Labor Thanksgiving Day (勤労感謝の日)",
+	                               NULL };
+static const char *const jp_2025[] = { "2025-01-01,New Year's Day (元日)",
+	                               "2025-01-13,Coming of Age Day (成人の日)",
+	                               "2025-02-11,National Foundation Day (建国記念の日)",
+	                               "2025-02-23,Emperor's Birthday (天皇誕生日)",
+	                               "2025-02-24,Substitute Holiday (振替休日)",
+	                               "2025-03-20,Vernal Equinox Day (春分の日)",
+	                               "2025-04-29,Showa Day (昭和の日)",
+	                               "2025-05-03,Constitution Memorial Day (憲法記念日)",
+	                               "2025-05-04,Greenery Day (みどりの日)",
+	                               "2025-05-05,Children's Day (こどもの日)",
+	                               "2025-05-06,Substitute Holiday (振替休日)",
+	                               "2025-07-21,Marine Day (海の日)",
+	                               "2025-08-11,Mountain Day (山の日)",
+	                               "2025-09-15,Respect for the Aged Day (敬老の日)",
+	                               "2025-09-23,Autumnal Equinox Day (秋分の日)",
+	                               "2025-10-13,Sports Day (スポーツの日)",
+	                               "2025-11-03,Culture Day (文化の日)",
+	                               "2025-11-23,Labor Thanksgiving Day (勤労感謝の日)",
+	                               "2025-11-24,Substitute Holiday (振替休日)",
+	                               NULL };
+static const char *const jp_2026[] = { "2026-01-01,New Year's Day (元日)",
+	                               "2026-01-12,Coming of Age Day (成人の日)",
+	                               "2026-02-11,National Foundation Day (建国記念の日)",
+	                               "2026-02-23,Emperor's Birthday (天皇誕生日)",
+	                               "2026-03-20,Vernal Equinox Day (春分の日)",
+	                               "2026-04-29,Showa Day (昭和の日)",
+	                               "2026-05-03,Constitution Memorial Day (憲法記念日)",
+	                               "2026-05-04,Greenery Day (みどりの日)",
+	                               "2026-05-05,Children's Day (こどもの日)",
+	                               "2026-05-06,Substitute Holiday (振替休日)",
+	                               "2026-07-20,Marine Day (海の日)",
+	                               "2026-08-11,Mountain Day (山の日)",
+	                               "2026-09-21,Respect for the Aged Day (敬老の日)",
+	                               "2026-09-22,Citizens' Holiday (国民の休日)",
+	                               "2026-09-23,Autumnal Equinox Day (秋分の日)",
+	                               "2026-10-12,Sports Day (スポーツの日)",
+	                               "2026-11-03,Culture Day (文化の日)",
+	                               "2026-11-23,Labor Thanksgiving Day (勤労感謝の日)",
+	                               NULL };
 /* Olympic years: only the moved days and their consequences are listed
  * in full, the rest is checked by the complete-list years above. */
-static const char *const jp_2020[] = {
-	"2020-01-01,New Year's Day (元日)", "2020-01-13,Coming of Age Day (成人の日)",
-	"2020-02-11,National Foundation Day (建国記念の日)", "2020-02-23,Emperor's Birthday (天皇誕生日)",
-	"2020-02-24,Substitute Holiday (振替休日)", "2020-03-20,Vernal Equinox Day (春分の日)",
-	"2020-04-29,Showa Day (昭和の日)", "2020-05-03,Constitution Memorial Day (憲法記念日)",
-	"2020-05-04,Greenery Day (みどりの日)", "2020-05-05,Children's Day (こどもの日)",
-	"2020-05-06,Substitute Holiday (振替休日)", "2020-07-23,Marine Day (海の日)",
-	"2020-07-24,Sports Day (スポーツの日)", "2020-08-10,Mountain Day (山の日)",
-	"2020-09-21,Respect for the Aged Day (敬老の日)", "2020-09-22,Autumnal Equinox Day (秋分の日)",
-	"2020-11-03,Culture Day (文化の日)", "2020-11-23,Labor Thanksgiving Day (勤労感謝の日)", NULL};
-static const char *const jp_2021[] = {
-	"2021-01-01,New Year's Day (元日)", "2021-01-11,Coming of Age Day (成人の日)",
-	"2021-02-11,National Foundation Day (建国記念の日)", "2021-02-23,Emperor's Birthday (天皇誕生日)",
-	"2021-03-20,Vernal Equinox Day (春分の日)", "2021-04-29,Showa Day (昭和の日)",
-	"2021-05-03,Constitution Memorial Day (憲法記念日)", "2021-05-04,Greenery Day (みどりの日)",
-	"2021-05-05,Children's Day (こどもの日)", "2021-07-22,Marine Day (海の日)",
-	"2021-07-23,Sports Day (スポーツの日)", "2021-08-08,Mountain Day (山の日)",
-	"2021-08-09,Substitute Holiday (振替休日)", "2021-09-20,Respect for the Aged Day (敬老の日)",
-	"2021-09-23,Autumnal Equinox Day (秋分の日)", "2021-11-03,Culture Day (文化の日)",
-	"2021-11-23,Labor Thanksgiving Day (勤労感謝の日)", NULL};
+static const char *const jp_2020[] = { "2020-01-01,New Year's Day (元日)",
+	                               "2020-01-13,Coming of Age Day (成人の日)",
+	                               "2020-02-11,National Foundation Day (建国記念の日)",
+	                               "2020-02-23,Emperor's Birthday (天皇誕生日)",
+	                               "2020-02-24,Substitute Holiday (振替休日)",
+	                               "2020-03-20,Vernal Equinox Day (春分の日)",
+	                               "2020-04-29,Showa Day (昭和の日)",
+	                               "2020-05-03,Constitution Memorial Day (憲法記念日)",
+	                               "2020-05-04,Greenery Day (みどりの日)",
+	                               "2020-05-05,Children's Day (こどもの日)",
+	                               "2020-05-06,Substitute Holiday (振替休日)",
+	                               "2020-07-23,Marine Day (海の日)",
+	                               "2020-07-24,Sports Day (スポーツの日)",
+	                               "2020-08-10,Mountain Day (山の日)",
+	                               "2020-09-21,Respect for the Aged Day (敬老の日)",
+	                               "2020-09-22,Autumnal Equinox Day (秋分の日)",
+	                               "2020-11-03,Culture Day (文化の日)",
+	                               "2020-11-23,Labor Thanksgiving Day (勤労感謝の日)",
+	                               NULL };
+static const char *const jp_2021[] = { "2021-01-01,New Year's Day (元日)",
+	                               "2021-01-11,Coming of Age Day (成人の日)",
+	                               "2021-02-11,National Foundation Day (建国記念の日)",
+	                               "2021-02-23,Emperor's Birthday (天皇誕生日)",
+	                               "2021-03-20,Vernal Equinox Day (春分の日)",
+	                               "2021-04-29,Showa Day (昭和の日)",
+	                               "2021-05-03,Constitution Memorial Day (憲法記念日)",
+	                               "2021-05-04,Greenery Day (みどりの日)",
+	                               "2021-05-05,Children's Day (こどもの日)",
+	                               "2021-07-22,Marine Day (海の日)",
+	                               "2021-07-23,Sports Day (スポーツの日)",
+	                               "2021-08-08,Mountain Day (山の日)",
+	                               "2021-08-09,Substitute Holiday (振替休日)",
+	                               "2021-09-20,Respect for the Aged Day (敬老の日)",
+	                               "2021-09-23,Autumnal Equinox Day (秋分の日)",
+	                               "2021-11-03,Culture Day (文化の日)",
+	                               "2021-11-23,Labor Thanksgiving Day (勤労感謝の日)",
+	                               NULL };
 
 static void assert_jp_year(int year, const char *const *want)
 {
@@ -683,8 +776,9 @@ static int gen_jp(FILE *out, int from, int to)
 	struct cal_holiday h[40];
 	int y, n, i;
 
-	fprintf(out, "# Japan's national holidays %d-%d (国民の祝日), generated by\n"
-	             "# build/tests/test_cal --gen-jp %d %d from src/cal/jp.c; see README.md.\n",
+	fprintf(out,
+	        "# Japan's national holidays %d-%d (国民の祝日), generated by\n"
+	        "# build/tests/test_cal --gen-jp %d %d from src/cal/jp.c; see README.md.\n",
 	        from, to, from, to);
 	for (y = from; y <= to; y++) {
 		if ((n = cal_jp_holidays(y, h, 40)) < 0)
@@ -726,9 +820,18 @@ static int write_file(const char *path, const char *text)
 START_TEST(test_holiday_csv_garbage)
 {
 	static const char *const bad[] = {
-		"2026-02-30,Nope\n", "2026-13-01,Nope\n", "2026-1-01,Nope\n", "2026-01-01\n",
-		"2026-01-01,\n", "2026/01/01,Slash\n", "# ok\n\nxyz\n", "2026-01-01;Semicolon\n",
-		"2026-01-01,tab\there\n", "\x01\x02\x03\xff\n", ",\n", "2026-01-01 ,x\n",
+		"2026-02-30,Nope\n",
+		"2026-13-01,Nope\n",
+		"2026-1-01,Nope\n",
+		"2026-01-01\n",
+		"2026-01-01,\n",
+		"2026/01/01,Slash\n",
+		"# ok\n\nxyz\n",
+		"2026-01-01;Semicolon\n",
+		"2026-01-01,tab\there\n",
+		"\x01\x02\x03\xff\n",
+		",\n",
+		"2026-01-01 ,x\n",
 	};
 	char path[] = "/tmp/test_cal_XXXXXX", err[CAL_ERRLEN], buf[512];
 	struct cal *c = mk("Asia/Tokyo", "24x7", NULL);
@@ -740,7 +843,8 @@ START_TEST(test_holiday_csv_garbage)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ck_assert_int_eq(write_file(path, bad[i]), 0);
 		err[0] = 0;
-		ck_assert_msg(cal_holidays_load(c, path, err, sizeof(err)) == -1, "accepted %s", bad[i]);
+		ck_assert_msg(cal_holidays_load(c, path, err, sizeof(err)) == -1, "accepted %s",
+		              bad[i]);
 		ck_assert_msg(strstr(err, path) && strstr(err, ":"), "no file:line in %s", err);
 	}
 	ck_assert_int_eq(write_file(path, "2026-01-01,ok\n\n"), 0);
@@ -780,7 +884,7 @@ static double now_s(void)
 
 static int bench_zone(const char *zone)
 {
-	const char *hours[1] = {"mon-fri 09:00-17:30"};
+	const char *hours[1] = { "mon-fri 09:00-17:30" };
 	char err[CAL_ERRLEN] = "", path[512], dd[400];
 	struct cal *c = cal_new("b", zone, hours, 1, err, sizeof(err));
 	time_t base, gw, sink = 0;
@@ -789,7 +893,8 @@ static int bench_zone(const char *zone)
 
 	snprintf(dd, sizeof(dd), "%s/share/mamori", srcdir());
 	if (!c || cal_holidays_path("jp", dd, path, sizeof(path)) ||
-	    cal_holidays_load(c, path, err, sizeof(err)) || cal_parse_local(c, "2026-01-01", &base) ||
+	    cal_holidays_load(c, path, err, sizeof(err)) ||
+	    cal_parse_local(c, "2026-01-01", &base) ||
 	    cal_parse_local(c, "2026-05-01 10:00", &gw)) {
 		fprintf(stderr, "bench setup: %s\n", err);
 		return 1;
@@ -827,16 +932,26 @@ static Suite *cal_suite(void)
 		const char *name;
 		const TTest *fn;
 	} tests[] = {
-		{"contract", test_contract},         {"lunch", test_lunch_break},
-		{"overnight", test_overnight},       {"24x7", test_24x7_utc},
-		{"berlin_spring", test_berlin_spring}, {"berlin_autumn", test_berlin_autumn},
-		{"new_york", test_new_york},         {"year_boundary", test_year_boundary},
-		{"golden_week", test_golden_week},   {"closures", test_closures},
-		{"bad_hours", test_bad_hours},       {"bad_zone", test_bad_zone},
-		{"parse_local", test_parse_local},   {"tz_vs_glibc", test_tz_vs_glibc},
-		{"tz_posix_rule", test_tz_posix_rule}, {"tzif_v1", test_tzif_v1},
-		{"tzif_garbage", test_tzif_garbage}, {"jp_rules", test_jp_rules},
-		{"jp_csv", test_jp_csv_matches_rules}, {"holiday_csv", test_holiday_csv_garbage},
+		{ "contract", test_contract },
+		{ "lunch", test_lunch_break },
+		{ "overnight", test_overnight },
+		{ "24x7", test_24x7_utc },
+		{ "berlin_spring", test_berlin_spring },
+		{ "berlin_autumn", test_berlin_autumn },
+		{ "new_york", test_new_york },
+		{ "year_boundary", test_year_boundary },
+		{ "golden_week", test_golden_week },
+		{ "closures", test_closures },
+		{ "bad_hours", test_bad_hours },
+		{ "bad_zone", test_bad_zone },
+		{ "parse_local", test_parse_local },
+		{ "tz_vs_glibc", test_tz_vs_glibc },
+		{ "tz_posix_rule", test_tz_posix_rule },
+		{ "tzif_v1", test_tzif_v1 },
+		{ "tzif_garbage", test_tzif_garbage },
+		{ "jp_rules", test_jp_rules },
+		{ "jp_csv", test_jp_csv_matches_rules },
+		{ "holiday_csv", test_holiday_csv_garbage },
 	};
 	Suite *s = suite_create("cal");
 	size_t i;

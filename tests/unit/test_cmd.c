@@ -51,8 +51,9 @@ static struct fx *fx_new(void)
 	f->centers[1] = (struct sla_center){ "cc-west", { f->cal, f->tiers, 2, 3600 } };
 	f->cs = (struct sla_centers){ f->centers, 2 };
 	config_init(&f->cfg);
-	ck_assert(config_read_string(&f->cfg, "routes = ( { service = \"utm\"; center = \"cc-west\"; },"
-	                                      " { center = \"cc-east\"; } );"));
+	ck_assert(config_read_string(&f->cfg,
+	                             "routes = ( { service = \"utm\"; center = \"cc-west\"; },"
+	                             " { center = \"cc-east\"; } );"));
 	f->rt = route_parse(config_lookup(&f->cfg, "routes"), &f->cs, err, sizeof(err));
 	struct alert_policy ap = { .node = "n1" };
 	f->t = alert_table_new(&ap, f->rt, on_emit, f);
@@ -63,9 +64,14 @@ static struct fx *fx_new(void)
 	struct state_context ctx = { 0 };
 	state_init(&st);
 	struct state_event ev = state_apply(&st, &pol, 2, T0);
-	struct alert_input in = { .key = "c0001/pc-1/defender", .customer = "c0001",
-		                  .asset = "pc-1", .check = "defender", .service = "defender",
-		                  .output = "Real-time protection off", .st = &st, .ev = &ev,
+	struct alert_input in = { .key = "c0001/pc-1/defender",
+		                  .customer = "c0001",
+		                  .asset = "pc-1",
+		                  .check = "defender",
+		                  .service = "defender",
+		                  .output = "Real-time protection off",
+		                  .st = &st,
+		                  .ev = &ev,
 		                  .ctx = &ctx };
 	ck_assert_int_eq(alert_on_check_event(f->t, &in, T0), 1);
 	snprintf(f->alert_id, sizeof(f->alert_id), "%s", alert_find_check(f->t, in.key)->id);
@@ -84,8 +90,7 @@ static void fx_free(struct fx *f)
 }
 
 /* Send a command; returns the result and checks the answer's shape. */
-static enum cmd_err send(struct fx *f, const char *center, const char *json, double now,
-                         int *fresh)
+static enum cmd_err send(struct fx *f, const char *center, const char *json, double now, int *fresh)
 {
 	char *answer = NULL;
 	int fr;
@@ -167,18 +172,19 @@ START_TEST(every_action)
 	ck_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "ack_due")));
 	cJSON_Delete(o);
 	ck_assert_int_eq(send(f, "cc-east", cmdjson("2", "unack", id, NULL), now, NULL), CMD_OK);
-	ck_assert_int_eq(send(f, "cc-east", cmdjson("3", "wait", id, "\"note\":\"customer away\""),
-	                      now, NULL),
-	                 CMD_OK);
+	ck_assert_int_eq(
+	    send(f, "cc-east", cmdjson("3", "wait", id, "\"note\":\"customer away\""), now, NULL),
+	    CMD_OK);
 	o = last(f);
 	ck_assert_str_eq(sget(o, "event"), "waiting");
 	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(o, "waiting")));
 	ck_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "ack_due")));
-	ck_assert_int_eq(cJSON_GetObjectItem(o, "ack_left")->valueint, 900); /* unack restarted it */
+	ck_assert_int_eq(cJSON_GetObjectItem(o, "ack_left")->valueint,
+	                 900); /* unack restarted it */
 	cJSON_Delete(o);
-	ck_assert_int_eq(send(f, "cc-east", cmdjson("4", "comment", id, "\"note\":\"called\""), now,
-	                      NULL),
-	                 CMD_OK);
+	ck_assert_int_eq(
+	    send(f, "cc-east", cmdjson("4", "comment", id, "\"note\":\"called\""), now, NULL),
+	    CMD_OK);
 	o = last(f);
 	ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(o, "waiting")));
 	cJSON_Delete(o);
@@ -187,11 +193,12 @@ START_TEST(every_action)
 	ck_assert_int_eq(cJSON_GetObjectItem(o, "tier")->valueint, 2);
 	ck_assert_str_eq(sget(o, "tier_name"), "back-office");
 	cJSON_Delete(o);
-	ck_assert_int_eq(send(f, "cc-east",
-	                      cmdjson("6", "dispatch", id,
-	                              "\"vendor\":\"Gifu IT\",\"planned_at\":\"2026-12-01T10:00:00+09:00\""),
-	                      now, NULL),
-	                 CMD_OK);
+	ck_assert_int_eq(
+	    send(f, "cc-east",
+	         cmdjson("6", "dispatch", id,
+	                 "\"vendor\":\"Gifu IT\",\"planned_at\":\"2026-12-01T10:00:00+09:00\""),
+	         now, NULL),
+	    CMD_OK);
 	o = last(f);
 	cJSON *d = cJSON_GetObjectItem(o, "dispatch");
 	ck_assert_str_eq(sget(d, "vendor"), "Gifu IT");
@@ -207,9 +214,9 @@ START_TEST(every_action)
 	ck_assert_int_eq(cJSON_GetObjectItem(o, "seq")->valueint, 8);
 	cJSON_Delete(o);
 	/* after resolve: a dispatch result may still be recorded, ack may not */
-	ck_assert_int_eq(send(f, "cc-east", cmdjson("8", "dispatch", id, "\"result\":\"done\""), now,
-	                      NULL),
-	                 CMD_OK);
+	ck_assert_int_eq(
+	    send(f, "cc-east", cmdjson("8", "dispatch", id, "\"result\":\"done\""), now, NULL),
+	    CMD_OK);
 	ck_assert_int_eq(send(f, "cc-east", cmdjson("9", "ack", id, NULL), now, NULL), CMD_E_STATE);
 	ck_assert_int_eq(send(f, "cc-east", cmdjson("10", "escalate", id, NULL), now, NULL),
 	                 CMD_E_STATE);
@@ -337,7 +344,8 @@ START_TEST(parse_errors)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct cmd c;
 		char msg[256] = "";
-		enum cmd_err e = cmd_parse(cases[i].json, strlen(cases[i].json), &c, msg, sizeof(msg));
+		enum cmd_err e =
+		    cmd_parse(cases[i].json, strlen(cases[i].json), &c, msg, sizeof(msg));
 		ck_assert_msg(e == cases[i].want, "case %zu: got %s (%s)", i, cmd_errname(e), msg);
 		ck_assert_msg(strstr(msg, cases[i].msg) != NULL, "case %zu: message '%s'", i, msg);
 		cmd_clear(&c);
@@ -374,8 +382,9 @@ START_TEST(garbage)
 		}
 		char *answer = NULL;
 		int fresh;
-		ck_assert_int_ne(cmd_handle(f->t, f->seen, "cc-east", "n1", buf, n, T0, &answer, &fresh),
-		                 CMD_OK);
+		ck_assert_int_ne(
+		    cmd_handle(f->t, f->seen, "cc-east", "n1", buf, n, T0, &answer, &fresh),
+		    CMD_OK);
 		ck_assert_ptr_nonnull(answer);
 		free(answer);
 	}

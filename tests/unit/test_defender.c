@@ -40,15 +40,16 @@ static const struct {
 	int state;
 	const char *words; /* must appear in the output */
 } vectors[] = {
-    {"healthy.json", MAMORI_OK, "Defender OK: real-time protection on, signatures 0 days old"},
-    {"realtime-off.json", MAMORI_CRITICAL, "real-time protection off"},
-    {"service-stopped.json", MAMORI_CRITICAL, "antimalware service not running"},
-    {"passive-third-party-av.json", MAMORI_WARNING, "passive mode"},
-    {"stale-signatures.json", MAMORI_CRITICAL, "signatures 9 days old"},
-    {"tamper-off.json", MAMORI_WARNING, "tamper protection off"},
-    {"never-scanned.json", MAMORI_WARNING, "no quick scan ever"},
-    {"reboot-pending.json", MAMORI_WARNING, "reboot pending"},
-    {"powershell51-dates.json", MAMORI_OK, "Defender OK"},
+	{ "healthy.json", MAMORI_OK,
+	  "Defender OK: real-time protection on, signatures 0 days old" },
+	{ "realtime-off.json", MAMORI_CRITICAL, "real-time protection off" },
+	{ "service-stopped.json", MAMORI_CRITICAL, "antimalware service not running" },
+	{ "passive-third-party-av.json", MAMORI_WARNING, "passive mode" },
+	{ "stale-signatures.json", MAMORI_CRITICAL, "signatures 9 days old" },
+	{ "tamper-off.json", MAMORI_WARNING, "tamper protection off" },
+	{ "never-scanned.json", MAMORI_WARNING, "no quick scan ever" },
+	{ "reboot-pending.json", MAMORI_WARNING, "reboot pending" },
+	{ "powershell51-dates.json", MAMORI_OK, "Defender OK" },
 };
 
 START_TEST(test_vectors)
@@ -58,8 +59,8 @@ START_TEST(test_vectors)
 	defender_policy_default(&p);
 	ck_assert_int_eq(judge_file(vectors[_i].file, &p, &v), 0);
 	ck_assert_int_eq(v.reject, DEF_ACCEPTED);
-	ck_assert_msg(v.state == vectors[_i].state, "%s: state %d, expected %d (%s)", vectors[_i].file,
-	              v.state, vectors[_i].state, v.output);
+	ck_assert_msg(v.state == vectors[_i].state, "%s: state %d, expected %d (%s)",
+	              vectors[_i].file, v.state, vectors[_i].state, v.output);
 	ck_assert_msg(strstr(v.output, vectors[_i].words), "%s: output '%s' lacks '%s'",
 	              vectors[_i].file, v.output, vectors[_i].words);
 	ck_assert_str_eq(v.computer_name, "PC-001");
@@ -122,31 +123,42 @@ START_TEST(test_policy)
 END_TEST
 
 #define J(lit, pol, v) defender_judge(lit, sizeof(lit) - 1, pol, v)
-#define BASE "{\"schema\":\"mamori.defender/1\",\"AMServiceEnabled\":true,\"AntivirusEnabled\":true,"
+#define BASE                                                                                       \
+	"{\"schema\":\"mamori.defender/1\",\"AMServiceEnabled\":true,\"AntivirusEnabled\":true,"
 
 START_TEST(test_thresholds_and_bits)
 {
 	struct defender_policy p;
 	struct defender_verdict v;
 	defender_policy_default(&p);
-	ck_assert_int_eq(J(BASE "\"RealTimeProtectionEnabled\":true,\"AntivirusSignatureAge\":2}", &p, &v), 0);
+	ck_assert_int_eq(
+	    J(BASE "\"RealTimeProtectionEnabled\":true,\"AntivirusSignatureAge\":2}", &p, &v), 0);
 	ck_assert_int_eq(v.state, MAMORI_OK);
-	ck_assert_int_eq(J(BASE "\"RealTimeProtectionEnabled\":true,\"AntivirusSignatureAge\":3}", &p, &v), 0);
+	ck_assert_int_eq(
+	    J(BASE "\"RealTimeProtectionEnabled\":true,\"AntivirusSignatureAge\":3}", &p, &v), 0);
 	ck_assert_int_eq(v.state, MAMORI_WARNING);
-	ck_assert_int_eq(J(BASE "\"RealTimeProtectionEnabled\":true,\"AntivirusSignatureAge\":7}", &p, &v), 0);
+	ck_assert_int_eq(
+	    J(BASE "\"RealTimeProtectionEnabled\":true,\"AntivirusSignatureAge\":7}", &p, &v), 0);
 	ck_assert_int_eq(v.state, MAMORI_CRITICAL);
 	ck_assert_int_eq(J(BASE "\"RealTimeProtectionEnabled\":true,\"AntivirusSignatureAge\":1,"
-	                        "\"QuickScanAge\":15}", &p, &v), 0);
+	                        "\"QuickScanAge\":15}",
+	                   &p, &v),
+	                 0);
 	ck_assert_int_eq(v.state, MAMORI_CRITICAL);
 	ck_assert_str_eq(v.output, "last quick scan 15 days ago");
 	ck_assert_int_eq(J(BASE "\"RealTimeProtectionEnabled\":false,\"AntivirusSignatureAge\":9,"
-	                        "\"ComputerState\":31}", &p, &v), 0);
+	                        "\"ComputerState\":31}",
+	                   &p, &v),
+	                 0);
 	ck_assert_int_eq(v.state, MAMORI_CRITICAL);
-	ck_assert_str_eq(v.output, "real-time protection off; signatures 9 days old; critical failure; "
-	                           "full scan required; reboot pending; manual steps required; "
-	                           "offline scan required");
-	ck_assert_int_eq(J(BASE "\"RealTimeProtectionEnabled\":true,\"AntivirusSignatureAge\":4294967295}",
-	                   &p, &v), 0);
+	ck_assert_str_eq(v.output,
+	                 "real-time protection off; signatures 9 days old; critical failure; "
+	                 "full scan required; reboot pending; manual steps required; "
+	                 "offline scan required");
+	ck_assert_int_eq(
+	    J(BASE "\"RealTimeProtectionEnabled\":true,\"AntivirusSignatureAge\":4294967295}", &p,
+	      &v),
+	    0);
 	ck_assert_int_eq(v.state, MAMORI_CRITICAL);
 	ck_assert_str_eq(v.output, "signatures never updated");
 }
@@ -167,10 +179,20 @@ START_TEST(test_dates)
 	ck_assert_int_eq(defender_parse_date("1970-01-01T00:00:00Z", &t), 0);
 	ck_assert(t == 0);
 	static const char *const bad[] = {
-	    "", "2026-11-26", "2026-13-26T03:41:10Z", "2026-11-31T03:41:10Z", "2026-11-26T24:00:00Z",
-	    "2026-11-26T03:41:10", "2026-11-26T03:41:10+9:00", "2026-11-26T03:41:10Zjunk",
-	    "/Date()/", "/Date(12a)/", "/Date(1795632070000)", "\\/Date(1)\\/", "/Date(99999999999999999999)/",
-	    "2026-11-26T03:41:10.Z",
+		"",
+		"2026-11-26",
+		"2026-13-26T03:41:10Z",
+		"2026-11-31T03:41:10Z",
+		"2026-11-26T24:00:00Z",
+		"2026-11-26T03:41:10",
+		"2026-11-26T03:41:10+9:00",
+		"2026-11-26T03:41:10Zjunk",
+		"/Date()/",
+		"/Date(12a)/",
+		"/Date(1795632070000)",
+		"\\/Date(1)\\/",
+		"/Date(99999999999999999999)/",
+		"2026-11-26T03:41:10.Z",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ck_assert_msg(defender_parse_date(bad[i], &t) == -1, "accepted '%s'", bad[i]);
@@ -181,11 +203,11 @@ static const struct {
 	const char *file;
 	enum defender_reject why;
 } bad_files[] = {
-    {"bad/deep-nesting.json", DEF_R_JSON}, {"bad/empty.json", DEF_R_JSON},
-    {"bad/invalid-utf8.json", DEF_R_JSON}, {"bad/not-an-object.json", DEF_R_NOT_OBJECT},
-    {"bad/out-of-range.json", DEF_R_RANGE}, {"bad/oversized.json", DEF_R_JSON},
-    {"bad/truncated.json", DEF_R_JSON},     {"bad/unknown-schema.json", DEF_R_SCHEMA},
-    {"bad/wrong-types.json", DEF_R_TYPE},
+	{ "bad/deep-nesting.json", DEF_R_JSON },  { "bad/empty.json", DEF_R_JSON },
+	{ "bad/invalid-utf8.json", DEF_R_JSON },  { "bad/not-an-object.json", DEF_R_NOT_OBJECT },
+	{ "bad/out-of-range.json", DEF_R_RANGE }, { "bad/oversized.json", DEF_R_JSON },
+	{ "bad/truncated.json", DEF_R_JSON },     { "bad/unknown-schema.json", DEF_R_SCHEMA },
+	{ "bad/wrong-types.json", DEF_R_TYPE },
 };
 
 START_TEST(test_bad)
@@ -208,21 +230,42 @@ START_TEST(test_bad_inline)
 	defender_policy_default(&p);
 	ck_assert_int_eq(J("{\"schema\":\"mamori.defender/1\"}", &p, &v), -1);
 	ck_assert_int_eq(v.reject, DEF_R_MISSING);
-	ck_assert_int_eq(J(BASE "\"RealTimeProtectionEnabled\":true,\"AntivirusSignatureAge\":1.5}", &p, &v), -1);
+	ck_assert_int_eq(
+	    J(BASE "\"RealTimeProtectionEnabled\":true,\"AntivirusSignatureAge\":1.5}", &p, &v),
+	    -1);
 	ck_assert_int_eq(v.reject, DEF_R_RANGE);
-	ck_assert_int_eq(J(BASE "\"RealTimeProtectionEnabled\":true,\"AntivirusSignatureAge\":4294967296}", &p, &v), -1);
+	ck_assert_int_eq(
+	    J(BASE "\"RealTimeProtectionEnabled\":true,\"AntivirusSignatureAge\":4294967296}", &p,
+	      &v),
+	    -1);
 	ck_assert_int_eq(v.reject, DEF_R_RANGE);
-	ck_assert_int_eq(J(BASE "\"RealTimeProtectionEnabled\":true,\"AntivirusSignatureAge\":1,\"ts\":\"yesterday\"}", &p, &v), -1);
+	ck_assert_int_eq(
+	    J(BASE
+	      "\"RealTimeProtectionEnabled\":true,\"AntivirusSignatureAge\":1,\"ts\":\"yesterday\"}",
+	      &p, &v),
+	    -1);
 	ck_assert_int_eq(v.reject, DEF_R_DATE);
-	ck_assert_int_eq(J(BASE "\"RealTimeProtectionEnabled\":true,\"AntivirusSignatureAge\":1,\"AMRunningMode\":7}", &p, &v), -1);
+	ck_assert_int_eq(
+	    J(BASE
+	      "\"RealTimeProtectionEnabled\":true,\"AntivirusSignatureAge\":1,\"AMRunningMode\":7}",
+	      &p, &v),
+	    -1);
 	ck_assert_int_eq(v.reject, DEF_R_TYPE);
-	ck_assert_int_eq(J(BASE "\"RealTimeProtectionEnabled\":true,\"RealTimeProtectionEnabled\":false,\"AntivirusSignatureAge\":1}", &p, &v), -1);
+	ck_assert_int_eq(
+	    J(BASE
+	      "\"RealTimeProtectionEnabled\":true,\"RealTimeProtectionEnabled\":false,\"AntivirusSignatureAge\":1}",
+	      &p, &v),
+	    -1);
 	ck_assert_int_eq(v.reject, DEF_R_JSON);
 	ck_assert_int_eq(v.json_err, JSONW_E_DUPKEY);
 	ck_assert_int_eq(J("[]", &p, &v), -1);
 	ck_assert_int_eq(v.reject, DEF_R_NOT_OBJECT);
 	/* unknown extra fields are fine */
-	ck_assert_int_eq(J(BASE "\"RealTimeProtectionEnabled\":true,\"AntivirusSignatureAge\":1,\"NewField2030\":{\"x\":[1]}}", &p, &v), 0);
+	ck_assert_int_eq(
+	    J(BASE
+	      "\"RealTimeProtectionEnabled\":true,\"AntivirusSignatureAge\":1,\"NewField2030\":{\"x\":[1]}}",
+	      &p, &v),
+	    0);
 }
 END_TEST
 
@@ -252,7 +295,8 @@ START_TEST(test_fuzz)
 		if (rc == 0)
 			ck_assert(v.state >= MAMORI_OK && v.state <= MAMORI_UNKNOWN && v.output[0]);
 		else
-			ck_assert(v.reject > DEF_ACCEPTED && v.reject < DEF_R__COUNT && v.reason[0]);
+			ck_assert(v.reject > DEF_ACCEPTED && v.reject < DEF_R__COUNT &&
+			          v.reason[0]);
 	}
 	free(buf);
 	free(base);

@@ -39,7 +39,8 @@ extern char **environ;
 
 #define DNSMASQ "/usr/sbin/dnsmasq"
 /* A made-up root trust anchor: nothing validates under it. */
-#define FAKE_ANCHOR "--trust-anchor=.,20326,8,2,E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D"
+#define FAKE_ANCHOR                                                                                \
+	"--trust-anchor=.,20326,8,2,E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D"
 #define MAX_ARGS 96
 
 static struct {
@@ -62,7 +63,7 @@ static const char *srv(int which, int port)
 
 static int free_port(void)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(a);
 	int fd = socket(AF_INET, SOCK_DGRAM, 0), port;
 
@@ -77,9 +78,10 @@ static int free_port(void)
 /* Poll `port` with a TXT query for `name` until any answer comes (5 s). */
 static int wait_dns(int port, const char *name)
 {
-	unsigned char q[300] = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0}, r[512];
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	unsigned char q[300] = { 0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0 }, r[512];
+	struct sockaddr_in a = { .sin_family = AF_INET,
+		                 .sin_port = htons((uint16_t)port),
+		                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	size_t n = 12;
 	int fd = socket(AF_INET, SOCK_DGRAM, 0), ok = 0;
 
@@ -95,7 +97,7 @@ static int wait_dns(int port, const char *name)
 	memcpy(q + n, "\0\0\x10\0\x01", 5);
 	n += 5;
 	for (int i = 0; i < 50 && !ok; i++) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
 		sendto(fd, q, n, 0, (struct sockaddr *)&a, sizeof(a));
 		if (poll(&pfd, 1, 100) == 1 && recv(fd, r, sizeof(r), 0) > 0)
@@ -114,9 +116,9 @@ static pid_t dnsmasq(int port, const char *const *extra)
 	pid_t pid;
 
 	snprintf(portarg, sizeof(portarg), "--port=%d", port);
-	for (const char *a0[] = {DNSMASQ, "--no-daemon", portarg, "--listen-address=127.0.0.1",
-	                         "--bind-interfaces", "--no-resolv", "--no-hosts", "--pid-file=",
-	                         "-C", "/dev/null", "--log-facility=/dev/null", NULL},
+	for (const char *a0[] = { DNSMASQ, "--no-daemon", portarg, "--listen-address=127.0.0.1",
+	                          "--bind-interfaces", "--no-resolv", "--no-hosts", "--pid-file=",
+	                          "-C", "/dev/null", "--log-facility=/dev/null", NULL },
 	                **p = a0;
 	     *p; p++)
 		argv[n++] = *p;
@@ -213,8 +215,8 @@ static void start_main(void)
 	R("--host-record=nodata.test,127.0.0.1");
 	/* 2000 bytes in one record: too big for UDP with EDNS 1232, so the
 	 * answer is truncated and c-ares retries over TCP. */
-	R("--txt-record=long.test,%s,%s,%s,%s,%s,%s,%s,%s", long_a, long_a, long_a, long_a,
-	  long_a, long_a, long_a, long_z);
+	R("--txt-record=long.test,%s,%s,%s,%s,%s,%s,%s,%s", long_a, long_a, long_a, long_a, long_a,
+	  long_a, long_a, long_z);
 	R("--txt-record=bin.test,x\xff\xfe\x7f\ty\"q\\");
 	R("--txt-record=oversize.test,%s%s", long_a, long_z); /* 500 bytes in one string */
 	/* SPF */
@@ -274,7 +276,7 @@ static void start_main(void)
 static void start_chg(const char *value)
 {
 	char *rec = xfmt("--txt-record=chg.test,%s", value);
-	const char *ex[] = {"--local=/test/", rec, "--txt-record=chg.test,stable", NULL};
+	const char *ex[] = { "--local=/test/", rec, "--txt-record=chg.test,stable", NULL };
 
 	F.chg_pid = dnsmasq(F.chg_port, ex);
 	ck_assert_msg(wait_dns(F.chg_port, "chg.test"), "dnsmasq (chg) did not answer");
@@ -283,8 +285,9 @@ static void start_chg(const char *value)
 
 static void servers_up(void)
 {
-	const char *up[] = {"--local=/invalid/", "--txt-record=x.servfail.invalid,unsigned", NULL};
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	const char *up[] = { "--local=/invalid/", "--txt-record=x.servfail.invalid,unsigned",
+		             NULL };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(a);
 
 	F.so = getenv("DNS_TXT_SO") ? getenv("DNS_TXT_SO") : "build/plugins/dns_txt.so";
@@ -300,7 +303,8 @@ static void servers_up(void)
 	ck_assert_int_eq(getsockname(F.hole_fd, (struct sockaddr *)&a, &len), 0);
 	F.hole_port = ntohs(a.sin_port);
 	F.up_pid = dnsmasq(F.up_port, up);
-	ck_assert_msg(wait_dns(F.up_port, "x.servfail.invalid"), "dnsmasq (upstream) did not answer");
+	ck_assert_msg(wait_dns(F.up_port, "x.servfail.invalid"),
+	              "dnsmasq (upstream) did not answer");
 	start_main();
 }
 
@@ -348,7 +352,7 @@ static struct plugtest_result run1(struct plugtest *pt, const char *conf)
 	do {                                                                                       \
 		struct plugtest_result r_ = run1(pt, conf);                                        \
 		ck_assert_msg(r_.state == (st) && strstr(r_.output, text),                         \
-		              "%s: state %d output \"%s\" (want %d, \"%s\")\n%s", conf, r_.state, \
+		              "%s: state %d output \"%s\" (want %d, \"%s\")\n%s", conf, r_.state,  \
 		              r_.output, st, text, r_.long_output);                                \
 	} while (0)
 
@@ -600,23 +604,23 @@ START_TEST(t_change)
 	start_chg("v1");
 	ck_assert_int_eq(plugtest_prepare(pt, c, ""), 0);
 	ck_assert_int_eq(plugtest_prepare(pt2, c2, ""), 0);
-	ck_assert_int_eq(run_chg(pt).state, MAMORI_OK);  /* baseline */
+	ck_assert_int_eq(run_chg(pt).state, MAMORI_OK); /* baseline */
 	ck_assert_int_eq(run_chg(pt2).state, MAMORI_OK);
-	ck_assert_int_eq(run_chg(pt).state, MAMORI_OK);  /* unchanged */
+	ck_assert_int_eq(run_chg(pt).state, MAMORI_OK); /* unchanged */
 	stop(&F.chg_pid);
 	start_chg("v2");
 	r = run_chg(pt);
 	ck_assert_msg(r.state == MAMORI_WARNING && strstr(r.output, "removed \"v1\"") &&
 	                  strstr(r.output, "added \"v2\"") && !strstr(r.output, "stable"),
 	              "%d %s", r.state, r.output);
-	ck_assert_int_eq(run_chg(pt).state, MAMORI_OK);  /* new baseline */
+	ck_assert_int_eq(run_chg(pt).state, MAMORI_OK); /* new baseline */
 	r = run_chg(pt2);
 	ck_assert_msg(r.state == MAMORI_OK && strstr(r.long_output, "TXT changed"), "%s",
 	              r.long_output);
 	/* the name disappears: NXDOMAIN is CRITICAL and both records "removed" */
 	stop(&F.chg_pid);
 	{
-		const char *ex[] = {"--local=/test/", "--txt-record=other.test,x", NULL};
+		const char *ex[] = { "--local=/test/", "--txt-record=other.test,x", NULL };
 
 		F.chg_pid = dnsmasq(F.chg_port, ex);
 		ck_assert(wait_dns(F.chg_port, "other.test"));
@@ -640,25 +644,26 @@ START_TEST(t_config_errors)
 	static const struct {
 		const char *conf, *err;
 	} cases[] = {
-	    {"record = \"a.test\"; kind = \"txt\";", "unknown kind"},
-	    {"record = \"a.test\"; kind = \"equals\";", "needs `expect`"},
-	    {"record = \"a.test\"; expect = \"x\";", "not used by kind exists"},
-	    {"record = \"a.test\"; kind = \"regex\"; expect = \"(unclosed\";", "regular expression"},
-	    {"record = \"a.test\"; kind = \"contains\"; expect = \"\";", "empty"},
-	    {"record = \"bad name.test\";", "not a valid DNS name"},
-	    {"record = \"a..test\";", "not a valid DNS name"},
-	    {"record = \"\";", "required"},
-	    {"kind = \"exists\";", "required"},
-	    {"record = \"dk.test\"; kind = \"dkim\";", "needs `selector`"},
-	    {"record = \"a.test\"; selector = \"s\";", "only used by kind dkim"},
-	    {"record = \"a.test\"; on_change = \"maybe\";", "on_change must be"},
-	    {"record = \"a.test\"; dmarc_none = \"ok\";", "only used by kind dmarc"},
-	    {"record = \"a.test\"; server = \"dns.example\";", "IP address"},
-	    {"record = \"a.test\"; server = \"127.0.0.1:0\";", "IP address"},
-	    {"record = \"a.test\"; server = \"127.0.0.1:99999\";", "IP address"},
-	    {"record = \"a.test\"; server = \"[::1\";", "IP address"},
-	    {"record = \"a.test\"; kind = 5;", ""},   /* wrong type: the core says */
-	    {"record = \"a.test\"; colour = \"red\";", ""}, /* unknown key: the core says */
+		{ "record = \"a.test\"; kind = \"txt\";", "unknown kind" },
+		{ "record = \"a.test\"; kind = \"equals\";", "needs `expect`" },
+		{ "record = \"a.test\"; expect = \"x\";", "not used by kind exists" },
+		{ "record = \"a.test\"; kind = \"regex\"; expect = \"(unclosed\";",
+		  "regular expression" },
+		{ "record = \"a.test\"; kind = \"contains\"; expect = \"\";", "empty" },
+		{ "record = \"bad name.test\";", "not a valid DNS name" },
+		{ "record = \"a..test\";", "not a valid DNS name" },
+		{ "record = \"\";", "required" },
+		{ "kind = \"exists\";", "required" },
+		{ "record = \"dk.test\"; kind = \"dkim\";", "needs `selector`" },
+		{ "record = \"a.test\"; selector = \"s\";", "only used by kind dkim" },
+		{ "record = \"a.test\"; on_change = \"maybe\";", "on_change must be" },
+		{ "record = \"a.test\"; dmarc_none = \"ok\";", "only used by kind dmarc" },
+		{ "record = \"a.test\"; server = \"dns.example\";", "IP address" },
+		{ "record = \"a.test\"; server = \"127.0.0.1:0\";", "IP address" },
+		{ "record = \"a.test\"; server = \"127.0.0.1:99999\";", "IP address" },
+		{ "record = \"a.test\"; server = \"[::1\";", "IP address" },
+		{ "record = \"a.test\"; kind = 5;", "" },         /* wrong type: the core says */
+		{ "record = \"a.test\"; colour = \"red\";", "" }, /* unknown key: the core says */
 	};
 	struct plugtest *pt = pt_new(NULL);
 
@@ -671,8 +676,10 @@ START_TEST(t_config_errors)
 	}
 	/* accepted forms of server */
 	ck_assert_int_eq(plugtest_prepare(pt, "record = \"a.test\"; server = \"::1\";", ""), 0);
-	ck_assert_int_eq(plugtest_prepare(pt, "record = \"a.test\"; server = \"[::1]:53\";", ""), 0);
-	ck_assert_int_eq(plugtest_prepare(pt, "record = \"a.test\"; server = \"127.0.0.1\";", ""), 0);
+	ck_assert_int_eq(plugtest_prepare(pt, "record = \"a.test\"; server = \"[::1]:53\";", ""),
+	                 0);
+	ck_assert_int_eq(plugtest_prepare(pt, "record = \"a.test\"; server = \"127.0.0.1\";", ""),
+	                 0);
 	plugtest_free(pt);
 	ck_assert_ptr_null(plugtest_new(F.so, "tries = 0;"));
 	ck_assert_ptr_null(plugtest_new(F.so, "query_timeout = \"2h\";"));
@@ -692,7 +699,8 @@ START_TEST(t_garbage)
 	ck_assert_int_eq(r.state, MAMORI_OK);
 	ck_assert_msg(strstr(r.long_output, "x\\xff\\xfe\\x7f\\x09y\\x22q\\x5c"), "%s",
 	              r.long_output);
-	EXPECT("record = \"bin.test\"; kind = \"regex\"; expect = \"^x.*y\";", MAMORI_OK, "matches");
+	EXPECT("record = \"bin.test\"; kind = \"regex\"; expect = \"^x.*y\";", MAMORI_OK,
+	       "matches");
 	EXPECT("record = \"bin.test\"; kind = \"contains\"; expect = \"\\\"q\";", MAMORI_OK,
 	       "contains");
 	/* a 2000-byte record over TCP, concatenated from 8 strings */
@@ -716,15 +724,19 @@ static Suite *dns_txt_suite(void)
 		const char *name;
 		const TTest *fn;
 	} tests[] = {
-	    {"exists", t_exists},     {"match", t_match},
-	    {"errors", t_nxdomain_nodata_servfail},
-	    {"timeout", t_timeout_refused},
-	    {"core_timeout", t_core_timeout},
-	    {"cancel", t_cancel},     {"spf_good", t_spf_good},
-	    {"spf_bad", t_spf_bad},   {"dmarc", t_dmarc},
-	    {"dkim", t_dkim},         {"change", t_change},
-	    {"config", t_config_errors},
-	    {"garbage", t_garbage},
+		{ "exists", t_exists },
+		{ "match", t_match },
+		{ "errors", t_nxdomain_nodata_servfail },
+		{ "timeout", t_timeout_refused },
+		{ "core_timeout", t_core_timeout },
+		{ "cancel", t_cancel },
+		{ "spf_good", t_spf_good },
+		{ "spf_bad", t_spf_bad },
+		{ "dmarc", t_dmarc },
+		{ "dkim", t_dkim },
+		{ "change", t_change },
+		{ "config", t_config_errors },
+		{ "garbage", t_garbage },
 	};
 	Suite *s = suite_create("dns_txt");
 

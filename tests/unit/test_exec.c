@@ -17,7 +17,7 @@
 #include "tests/lib/plugtest.h"
 
 #define SO_DEFAULT "build/plugins/exec.so"
-#define DUMMY "/usr/lib/nagios/plugins/check_dummy"
+#define DUMMY      "/usr/lib/nagios/plugins/check_dummy"
 
 struct fx {
 	char dir[64];
@@ -86,8 +86,8 @@ static void run(struct fx *f)
 
 START_TEST(dummy_states)
 {
-	static const char *want[] = { "OK: all good 0", "WARNING: all good 1", "CRITICAL: all good 2",
-		                      "UNKNOWN: all good 3" };
+	static const char *want[] = { "OK: all good 0", "WARNING: all good 1",
+		                      "CRITICAL: all good 2", "UNKNOWN: all good 3" };
 	struct fx *f = fx_new();
 	int s;
 	if (access(DUMMY, X_OK) != 0) {
@@ -247,11 +247,12 @@ START_TEST(quoting_and_macros)
 	script(f, "args.sh", "for a in \"$@\"; do printf '[%s]' \"$a\"; done; echo", path,
 	       sizeof(path));
 	/* The command as libconfig text: \" and \\\\ are libconfig escapes. */
-	snprintf(cmd, sizeof(cmd),
-	         "%s 'a b' \\\"c\\\\\\\"d\\\" e\\\\ f $HOSTADDRESS$ '$HOSTNAME$' \\\"$SERVICEDESC$\\\" "
-	         "$CUSTOMER$ \\\"$CUSTOMERNAME$\\\" x$REGION$y $$HOME 'p;q&r' '' \\\\$ "
-	         "\\\"\\\\$\\\"",
-	         path);
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "%s 'a b' \\\"c\\\\\\\"d\\\" e\\\\ f $HOSTADDRESS$ '$HOSTNAME$' \\\"$SERVICEDESC$\\\" "
+	    "$CUSTOMER$ \\\"$CUSTOMERNAME$\\\" x$REGION$y $$HOME 'p;q&r' '' \\\\$ "
+	    "\\\"\\\\$\\\"",
+	    path);
 	prepare(f, cmd, NULL);
 	run(f);
 	ck_assert_int_eq(f->r.state, MAMORI_OK);
@@ -265,13 +266,15 @@ START_TEST(environment_and_limits)
 {
 	struct fx *f = fx_new();
 	char path[128];
-	script(f, "env.sh", "echo \"FOO=$FOO PATH=${PATH:+set} LC_ALL=$LC_ALL\"", path, sizeof(path));
+	script(f, "env.sh", "echo \"FOO=$FOO PATH=${PATH:+set} LC_ALL=$LC_ALL\"", path,
+	       sizeof(path));
 	prepare(f, path, "env = [ \"FOO=bar baz\", \"LC_ALL=C\" ];");
 	run(f);
 	ck_assert_str_eq(f->r.output, "FOO=bar baz PATH=set LC_ALL=C");
 
-	script(f, "big.sh", "i=0; while [ $i -lt 200 ]; do echo 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'; "
-	                    "i=$((i+1)); done",
+	script(f, "big.sh",
+	       "i=0; while [ $i -lt 200 ]; do echo 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'; "
+	       "i=$((i+1)); done",
 	       path, sizeof(path));
 	prepare(f, path, "max_output = 100;");
 	run(f);
@@ -315,7 +318,8 @@ static const struct {
 	{ "command = \"/bin/true $HOME\";", "'$HOME' is not a macro" },
 	{ "command = \"/bin/true $\";", "is not a macro" },
 	{ "command = \"/bin/true \\\\\";", "backslash at the end" },
-	{ "command = \"/nonexistent/check_x -H $HOSTADDRESS$\";", "/nonexistent/check_x: No such file" },
+	{ "command = \"/nonexistent/check_x -H $HOSTADDRESS$\";",
+	  "/nonexistent/check_x: No such file" },
 	{ "command = \"check_dummy 0\";", "'check_dummy' is not an absolute path" },
 	{ "command = \"/tmp\";", "/tmp: not a regular file" },
 	{ "command = \"   \";", "empty command" },
@@ -346,7 +350,8 @@ START_TEST(config_errors)
 	ck_assert_msg(strstr(plugtest_error(f->pt), "noexec.sh: not executable"), "%s",
 	              plugtest_error(f->pt));
 	/* quoted metacharacters are fine: they reach the program as text */
-	ck_assert_int_eq(plugtest_prepare(f->pt, "command = \"/bin/true 'a|b' \\\"x;y\\\"\";", ""), 0);
+	ck_assert_int_eq(plugtest_prepare(f->pt, "command = \"/bin/true 'a|b' \\\"x;y\\\"\";", ""),
+	                 0);
 	fx_free(f);
 }
 END_TEST

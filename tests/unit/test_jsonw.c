@@ -38,9 +38,15 @@ static enum jsonw_err parse_code(const char *s, size_t len, const struct jsonw_l
 #define CODE(lit) parse_code(lit, sizeof(lit) - 1, NULL)
 
 static const char *const good_files[] = {
-	"healthy.json",       "never-scanned.json",      "passive-third-party-av.json",
-	"powershell51-dates.json", "realtime-off.json",  "reboot-pending.json",
-	"service-stopped.json", "stale-signatures.json", "tamper-off.json",
+	"healthy.json",
+	"never-scanned.json",
+	"passive-third-party-av.json",
+	"powershell51-dates.json",
+	"realtime-off.json",
+	"reboot-pending.json",
+	"service-stopped.json",
+	"stale-signatures.json",
+	"tamper-off.json",
 };
 
 START_TEST(test_good_vectors)
@@ -63,11 +69,11 @@ static const struct {
 	const char *file;
 	enum jsonw_err code; /* JSONW_OK: valid JSON, refused later by its consumer */
 } bad_files[] = {
-	{"bad/deep-nesting.json", JSONW_E_SIZE}, {"bad/empty.json", JSONW_E_EMPTY},
-	{"bad/invalid-utf8.json", JSONW_E_UTF8}, {"bad/not-an-object.json", JSONW_OK},
-	{"bad/out-of-range.json", JSONW_OK},      {"bad/oversized.json", JSONW_E_SIZE},
-	{"bad/truncated.json", JSONW_E_SYNTAX},   {"bad/unknown-schema.json", JSONW_OK},
-	{"bad/wrong-types.json", JSONW_OK},
+	{ "bad/deep-nesting.json", JSONW_E_SIZE }, { "bad/empty.json", JSONW_E_EMPTY },
+	{ "bad/invalid-utf8.json", JSONW_E_UTF8 }, { "bad/not-an-object.json", JSONW_OK },
+	{ "bad/out-of-range.json", JSONW_OK },     { "bad/oversized.json", JSONW_E_SIZE },
+	{ "bad/truncated.json", JSONW_E_SYNTAX },  { "bad/unknown-schema.json", JSONW_OK },
+	{ "bad/wrong-types.json", JSONW_OK },
 };
 
 START_TEST(test_bad_vectors)
@@ -85,7 +91,7 @@ START_TEST(test_deep_nesting_depth)
 {
 	size_t len;
 	char *buf = load("bad/deep-nesting.json", &len);
-	struct jsonw_limits lim = {.max_size = 1024 * 1024};
+	struct jsonw_limits lim = { .max_size = 1024 * 1024 };
 	size_t off = 0;
 	ck_assert_int_eq(jsonw_prescan(buf, len, &lim, &off), JSONW_E_DEPTH);
 	ck_assert_uint_eq(off, 32);
@@ -97,35 +103,37 @@ END_TEST
 START_TEST(test_depth_limit_exact)
 {
 	char buf[200];
-	struct jsonw_limits lim = {.max_depth = 32};
+	struct jsonw_limits lim = { .max_depth = 32 };
 	for (int d = 31; d <= 33; d++) {
 		memset(buf, '[', (size_t)d);
 		memset(buf + d, ']', (size_t)d);
-		ck_assert_int_eq(parse_code(buf, 2 * (size_t)d, &lim), d <= 32 ? JSONW_OK : JSONW_E_DEPTH);
+		ck_assert_int_eq(parse_code(buf, 2 * (size_t)d, &lim),
+		                 d <= 32 ? JSONW_OK : JSONW_E_DEPTH);
 	}
 	/* brackets inside strings do not count */
-	ck_assert_int_eq(CODE("{\"a\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}"), JSONW_OK);
+	ck_assert_int_eq(CODE("{\"a\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}"),
+	                 JSONW_OK);
 }
 END_TEST
 
 START_TEST(test_utf8)
 {
-	ck_assert_int_eq(CODE("\"\xe6\x97\xa5\xe6\x9c\xac\""), JSONW_OK);     /* 日本 */
-	ck_assert_int_eq(CODE("\"\xf0\x9f\x98\x80\""), JSONW_OK);             /* U+1F600 */
-	ck_assert_int_eq(CODE("\"\xc2\x80\""), JSONW_OK);                     /* U+0080 */
-	ck_assert_int_eq(CODE("\"\xf4\x8f\xbf\xbf\""), JSONW_OK);             /* U+10FFFF */
-	ck_assert_int_eq(CODE("\"\xc0\x80\""), JSONW_E_UTF8);                 /* overlong NUL */
-	ck_assert_int_eq(CODE("\"\xc1\xbf\""), JSONW_E_UTF8);                 /* overlong */
-	ck_assert_int_eq(CODE("\"\xe0\x80\xaf\""), JSONW_E_UTF8);             /* overlong '/' */
-	ck_assert_int_eq(CODE("\"\xf0\x80\x80\xaf\""), JSONW_E_UTF8);         /* overlong */
-	ck_assert_int_eq(CODE("\"\xed\xa0\x80\""), JSONW_E_UTF8);             /* surrogate */
-	ck_assert_int_eq(CODE("\"\xf4\x90\x80\x80\""), JSONW_E_UTF8);         /* > U+10FFFF */
+	ck_assert_int_eq(CODE("\"\xe6\x97\xa5\xe6\x9c\xac\""), JSONW_OK); /* 日本 */
+	ck_assert_int_eq(CODE("\"\xf0\x9f\x98\x80\""), JSONW_OK);         /* U+1F600 */
+	ck_assert_int_eq(CODE("\"\xc2\x80\""), JSONW_OK);                 /* U+0080 */
+	ck_assert_int_eq(CODE("\"\xf4\x8f\xbf\xbf\""), JSONW_OK);         /* U+10FFFF */
+	ck_assert_int_eq(CODE("\"\xc0\x80\""), JSONW_E_UTF8);             /* overlong NUL */
+	ck_assert_int_eq(CODE("\"\xc1\xbf\""), JSONW_E_UTF8);             /* overlong */
+	ck_assert_int_eq(CODE("\"\xe0\x80\xaf\""), JSONW_E_UTF8);         /* overlong '/' */
+	ck_assert_int_eq(CODE("\"\xf0\x80\x80\xaf\""), JSONW_E_UTF8);     /* overlong */
+	ck_assert_int_eq(CODE("\"\xed\xa0\x80\""), JSONW_E_UTF8);         /* surrogate */
+	ck_assert_int_eq(CODE("\"\xf4\x90\x80\x80\""), JSONW_E_UTF8);     /* > U+10FFFF */
 	ck_assert_int_eq(CODE("\"\xf5\x80\x80\x80\""), JSONW_E_UTF8);
 	ck_assert_int_eq(CODE("\"\xff\""), JSONW_E_UTF8);
-	ck_assert_int_eq(CODE("\"\x80\""), JSONW_E_UTF8);                     /* lone continuation */
-	ck_assert_int_eq(CODE("\"\xe6\x97\""), JSONW_E_UTF8);                 /* truncated sequence */
-	ck_assert_int_eq(CODE("\"\xe6\x97"), JSONW_E_UTF8);                   /* truncated at end */
-	ck_assert_int_eq(CODE("[1,\xe6]"), JSONW_E_UTF8);                     /* outside strings too */
+	ck_assert_int_eq(CODE("\"\x80\""), JSONW_E_UTF8);     /* lone continuation */
+	ck_assert_int_eq(CODE("\"\xe6\x97\""), JSONW_E_UTF8); /* truncated sequence */
+	ck_assert_int_eq(CODE("\"\xe6\x97"), JSONW_E_UTF8);   /* truncated at end */
+	ck_assert_int_eq(CODE("[1,\xe6]"), JSONW_E_UTF8);     /* outside strings too */
 }
 END_TEST
 
@@ -155,7 +163,7 @@ START_TEST(test_syntax_and_trailing)
 	ck_assert_int_eq(CODE("\"\\x\""), JSONW_E_SYNTAX);
 	ck_assert_int_eq(CODE("\"\\ud800\""), JSONW_E_SYNTAX); /* lone surrogate escape */
 	ck_assert_int_eq(parse_code(NULL, 0, NULL), JSONW_E_EMPTY);
-	struct jsonw_limits lim = {.max_size = 4};
+	struct jsonw_limits lim = { .max_size = 4 };
 	ck_assert_int_eq(parse_code("[1,2]", 5, &lim), JSONW_E_SIZE);
 	ck_assert_int_eq(parse_code("[12]", 4, &lim), JSONW_OK);
 }
@@ -250,8 +258,9 @@ START_TEST(test_fuzz)
 		} else {
 			len = rng_next(&seed) % 64;
 			for (size_t k = 0; k < len; k++)
-				buf[k] = rng_next(&seed) % 2 ? alphabet[rng_next(&seed) % (sizeof(alphabet) - 1)]
-				                             : (char)rng_next(&seed);
+				buf[k] = rng_next(&seed) % 2
+				             ? alphabet[rng_next(&seed) % (sizeof(alphabet) - 1)]
+				             : (char)rng_next(&seed);
 		}
 		struct jsonw_error e;
 		cJSON *r = jsonw_parse(buf, len, NULL, &e);
@@ -264,7 +273,8 @@ START_TEST(test_fuzz)
 		char *again = cJSON_PrintUnformatted(r);
 		ck_assert_ptr_nonnull(again);
 		cJSON *r2 = jsonw_parse(again, strlen(again), NULL, &e);
-		ck_assert_msg(r2 != NULL, "accepted input does not round-trip: %s", jsonw_strerror(e.code));
+		ck_assert_msg(r2 != NULL, "accepted input does not round-trip: %s",
+		              jsonw_strerror(e.code));
 		cJSON_Delete(r2);
 		free(again);
 		cJSON_Delete(r);
@@ -283,12 +293,14 @@ static double best_rate(const char *buf, size_t len, int strict)
 		struct timespec t0, t1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		for (int i = 0; i < n; i++) {
-			cJSON *r = strict ? jsonw_parse(buf, len, NULL, NULL) : cJSON_ParseWithLength(buf, len);
+			cJSON *r = strict ? jsonw_parse(buf, len, NULL, NULL)
+			                  : cJSON_ParseWithLength(buf, len);
 			ck_assert_ptr_nonnull(r);
 			cJSON_Delete(r);
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		double s =
+		    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 		if (n / s > best)
 			best = n / s;
 	}
@@ -310,8 +322,10 @@ static Suite *jsonw_suite(void)
 {
 	Suite *s = suite_create("jsonw");
 	TCase *tc = tcase_create("core");
-	tcase_add_loop_test(tc, test_good_vectors, 0, (int)(sizeof(good_files) / sizeof(good_files[0])));
-	tcase_add_loop_test(tc, test_bad_vectors, 0, (int)(sizeof(bad_files) / sizeof(bad_files[0])));
+	tcase_add_loop_test(tc, test_good_vectors, 0,
+	                    (int)(sizeof(good_files) / sizeof(good_files[0])));
+	tcase_add_loop_test(tc, test_bad_vectors, 0,
+	                    (int)(sizeof(bad_files) / sizeof(bad_files[0])));
 	tcase_add_test(tc, test_deep_nesting_depth);
 	tcase_add_test(tc, test_depth_limit_exact);
 	tcase_add_test(tc, test_utf8);

@@ -75,7 +75,10 @@ START_TEST(dummy_states_and_delay)
 	struct plugtest *pt = plugtest_new("build/plugins/dummy.so", NULL);
 	ck_assert_ptr_nonnull(pt);
 	struct plugtest_result r;
-	ck_assert_int_eq(plugtest_prepare(pt, "state = 2; output = \"disk full\"; perf = \"'used'=91%;80;90;0;100\";", NULL), 0);
+	ck_assert_int_eq(
+	    plugtest_prepare(
+	        pt, "state = 2; output = \"disk full\"; perf = \"'used'=91%;80;90;0;100\";", NULL),
+	    0);
 	ck_assert_int_eq(plugtest_run(pt, 2, &r), 0);
 	ck_assert_int_eq(r.state, 2);
 	ck_assert_str_eq(r.output, "disk full");

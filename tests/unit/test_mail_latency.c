@@ -21,12 +21,12 @@
 #include "plugins/mail_latency/parse.c"
 #include "tests/lib/plugtest.h"
 
-#define SO so_path()
+#define SO         so_path()
 #define MAILSERVER "tests/integration/mailserver.sh"
 
 static struct {
-	char dir[256];   /* temp dir: servers and fixtures */
-	int up;          /* servers running */
+	char dir[256]; /* temp dir: servers and fixtures */
+	int up;        /* servers running */
 	char smtp[64], smtps[64], imap[64], imaps[64];
 	char ca[300], pw[300], badpw[300], postqueue[400];
 } S;
@@ -44,7 +44,7 @@ static const char *so_path(void)
 
 START_TEST(tag_roundtrip)
 {
-	struct ml_tag t = {.seq = 42, .sent_ms = 1700000000123ULL}, u;
+	struct ml_tag t = { .seq = 42, .sent_ms = 1700000000123ULL }, u;
 	char buf[ML_TAG_MAX], id[ML_ID_LEN + 1], other[ML_ID_LEN + 1];
 	ml_check_id("c1", "a1", "mail", id);
 	ml_check_id("c1", "a1", "mail2", other);
@@ -131,7 +131,7 @@ END_TEST
 
 START_TEST(uid_set)
 {
-	uint32_t u[3] = {1, 22, 4294967295u};
+	uint32_t u[3] = { 1, 22, 4294967295u };
 	char buf[32];
 	ck_assert_int_eq(ml_uid_set(u, 3, buf, sizeof(buf)), 15);
 	ck_assert_str_eq(buf, "1,22,4294967295");
@@ -175,8 +175,10 @@ START_TEST(parse_garbage)
 	struct ml_tag t;
 	double d;
 	ml_check_id("c", "a", "k", id);
-	const char *seeds[] = {"* SEARCH 1 2 3\r\n", "* 1 FETCH (UID 7 INTERNALDATE \"26-Nov-2026 18:09:57 +0000\")\r\n",
-	                       "{\"queue_name\": \"hold\", \"arrival_time\": 1}\n", "26-Nov-2026 18:09:57 +0000"};
+	const char *seeds[] = { "* SEARCH 1 2 3\r\n",
+		                "* 1 FETCH (UID 7 INTERNALDATE \"26-Nov-2026 18:09:57 +0000\")\r\n",
+		                "{\"queue_name\": \"hold\", \"arrival_time\": 1}\n",
+		                "26-Nov-2026 18:09:57 +0000" };
 	unsigned x = 12345;
 	for (int i = 0; i < 20000; i++) {
 		size_t n = (x = x * 1103515245u + 12345u) % sizeof(buf);
@@ -217,12 +219,13 @@ static void expect_conf_error(const char *conf, const char *needle)
 {
 	struct plugtest *pt = load();
 	ck_assert_int_ne(plugtest_prepare(pt, conf, NULL), 0);
-	ck_assert_msg(strstr(plugtest_error(pt), needle), "error '%s' lacks '%s'", plugtest_error(pt),
-	              needle);
+	ck_assert_msg(strstr(plugtest_error(pt), needle), "error '%s' lacks '%s'",
+	              plugtest_error(pt), needle);
 	plugtest_free(pt);
 }
 
-#define GOOD_SMTP "smtp = { url = \"smtp://127.0.0.1:1\"; from = \"a@b.test\"; to = \"p@probe.test\"; };"
+#define GOOD_SMTP                                                                                  \
+	"smtp = { url = \"smtp://127.0.0.1:1\"; from = \"a@b.test\"; to = \"p@probe.test\"; };"
 #define GOOD_IMAP "imap = { url = \"imap://127.0.0.1:1\"; };"
 
 START_TEST(config_errors)
@@ -231,21 +234,34 @@ START_TEST(config_errors)
 	expect_conf_error("timeout = \"100s\";", "needs a `smtp` group");
 	expect_conf_error(GOOD_SMTP "timeout = \"100s\";", "needs a `imap` group");
 	expect_conf_error("smtp = { url = \"http://x\"; from = \"a@b\"; to = \"c@d\"; };" GOOD_IMAP
-	                  "timeout = \"1000s\";", "smtp.url must start");
-	expect_conf_error("smtp = { url = \"smtp://x\"; user = \"u\"; from = \"a@b\"; to = \"c@d\"; };" GOOD_IMAP
-	                  "timeout = \"1000s\";", "password_file");
-	expect_conf_error("smtp = { url = \"smtp://x\"; from = \"a@b\"; to = \"c@d\\r\\nBcc: x@y\"; };" GOOD_IMAP
-	                  "timeout = \"1000s\";", "smtp.to");
-	expect_conf_error(GOOD_SMTP GOOD_IMAP "lost_after = \"60s\"; warning = \"1s\"; critical = \"30s\"; timeout = \"30s\";",
-	                  "timeout (30s) must be at least lost_after");
-	expect_conf_error(GOOD_SMTP GOOD_IMAP "warning = \"5m\"; critical = \"1m\"; timeout = \"1000s\";",
+	                  "timeout = \"1000s\";",
+	                  "smtp.url must start");
+	expect_conf_error(
+	    "smtp = { url = \"smtp://x\"; user = \"u\"; from = \"a@b\"; to = \"c@d\"; };" GOOD_IMAP
+	    "timeout = \"1000s\";",
+	    "password_file");
+	expect_conf_error(
+	    "smtp = { url = \"smtp://x\"; from = \"a@b\"; to = \"c@d\\r\\nBcc: x@y\"; };" GOOD_IMAP
+	    "timeout = \"1000s\";",
+	    "smtp.to");
+	expect_conf_error(
+	    GOOD_SMTP GOOD_IMAP
+	    "lost_after = \"60s\"; warning = \"1s\"; critical = \"30s\"; timeout = \"30s\";",
+	    "timeout (30s) must be at least lost_after");
+	expect_conf_error(GOOD_SMTP GOOD_IMAP
+	                  "warning = \"5m\"; critical = \"1m\"; timeout = \"1000s\";",
 	                  "warning <= critical");
-	expect_conf_error(GOOD_SMTP GOOD_IMAP "lost_after = \"1m\"; timeout = \"100s\";", "lost_after");
+	expect_conf_error(GOOD_SMTP GOOD_IMAP "lost_after = \"1m\"; timeout = \"100s\";",
+	                  "lost_after");
 	expect_conf_error("mode = \"queue\"; queue_command = \"postqueue -j\";", "absolute path");
 	expect_conf_error("smtp = { url = \"smtp://x\"; port = 3; };", "port");
 	struct plugtest *pt = load();
-	ck_assert_int_eq(plugtest_prepare(pt, GOOD_SMTP GOOD_IMAP "lost_after = \"60s\"; warning = \"10s\"; "
-	                                      "critical = \"30s\"; timeout = \"80s\";", NULL), 0);
+	ck_assert_int_eq(plugtest_prepare(pt,
+	                                  GOOD_SMTP GOOD_IMAP
+	                                  "lost_after = \"60s\"; warning = \"10s\"; "
+	                                  "critical = \"30s\"; timeout = \"80s\";",
+	                                  NULL),
+	                 0);
 	plugtest_free(pt);
 }
 END_TEST
@@ -286,19 +302,22 @@ START_TEST(queue_fixture)
 	r = queue_run("exit 0", "");
 	ck_assert_int_eq(r.state, MAMORI_OK);
 	ck_assert_msg(strstr(r.output, "0 messages"), "%s", r.output);
-	snprintf(body, sizeof(body),
-	         "[ \"$1\" = arg1 ] || exit 3\n"
-	         "echo '{\"queue_name\": \"deferred\", \"queue_id\": \"A\", \"arrival_time\": %ld}'\n"
-	         "echo '{\"queue_name\": \"hold\", \"queue_id\": \"B\", \"arrival_time\": %ld}'",
-	         now - 100, now - 4000);
+	snprintf(
+	    body, sizeof(body),
+	    "[ \"$1\" = arg1 ] || exit 3\n"
+	    "echo '{\"queue_name\": \"deferred\", \"queue_id\": \"A\", \"arrival_time\": %ld}'\n"
+	    "echo '{\"queue_name\": \"hold\", \"queue_id\": \"B\", \"arrival_time\": %ld}'",
+	    now - 100, now - 4000);
 	r = queue_run(body, "warning = \"1h\"; critical = \"2h\";");
 	ck_assert_int_eq(r.state, MAMORI_WARNING);
 	ck_assert_msg(strstr(r.output, "2 messages"), "%s", r.output);
 	ck_assert_msg(strstr(r.long_output, "deferred 1, hold 1"), "%s", r.long_output);
 	ck_assert_msg(strstr(r.perf, "messages=2"), "%s", r.perf);
-	r = queue_run(body, "warning = \"3h\"; critical = \"4h\"; count_warning = 0; count_critical = 1;");
+	r = queue_run(
+	    body, "warning = \"3h\"; critical = \"4h\"; count_warning = 0; count_critical = 1;");
 	ck_assert_int_eq(r.state, MAMORI_CRITICAL);
-	r = queue_run(body, "warning = \"3h\"; critical = \"4h\"; count_warning = 1; count_critical = 5;");
+	r = queue_run(
+	    body, "warning = \"3h\"; critical = \"4h\"; count_warning = 1; count_critical = 5;");
 	ck_assert_int_eq(r.state, MAMORI_WARNING);
 	r = queue_run(body, "warning = \"3h\"; critical = \"4h\";");
 	ck_assert_int_eq(r.state, MAMORI_OK);
@@ -359,7 +378,9 @@ static void servers_start(void)
 			v++;
 			v[strcspn(v, "\"")] = '\0';
 		}
-#define SET(k, field, fmt) if (!strcmp(line, k)) snprintf(S.field, sizeof(S.field), fmt, v)
+#define SET(k, field, fmt)                                                                         \
+	if (!strcmp(line, k))                                                                      \
+	snprintf(S.field, sizeof(S.field), fmt, v)
 		SET("MS_SMTP_PORT", smtp, "smtp://127.0.0.1:%s");
 		SET("MS_SMTPS_PORT", smtps, "smtps://127.0.0.1:%s");
 		SET("MS_IMAP_PORT", imap, "imap://127.0.0.1:%s");
@@ -377,7 +398,8 @@ static void servers_start(void)
 static void ms(const char *verb, const char *arg)
 {
 	char cmd[800];
-	snprintf(cmd, sizeof(cmd), "sh %s %s %s/ms %s >/dev/null 2>&1", MAILSERVER, verb, S.dir, arg);
+	snprintf(cmd, sizeof(cmd), "sh %s %s %s/ms %s >/dev/null 2>&1", MAILSERVER, verb, S.dir,
+	         arg);
 	ck_assert_int_eq(system(cmd), 0);
 }
 
@@ -406,12 +428,13 @@ static struct plugtest *probe_check(const char *smtp, const char *to, const char
                                     const char *spw, const char *ipw, const char *extra)
 {
 	char conf[2048];
-	snprintf(conf, sizeof(conf),
-	         "smtp = { url = \"%s\"; user = \"probe\"; password_file = \"%s\"; from = \"mon@mamori.test\";"
-	         " to = \"%s\"; ca_file = \"%s\"; };\n"
-	         "imap = { url = \"%s\"; user = \"probe\"; password_file = \"%s\"; ca_file = \"%s\"; };\n"
-	         "poll_interval = \"200ms\"; %s",
-	         smtp, spw, to, S.ca, imap, ipw, S.ca, extra);
+	snprintf(
+	    conf, sizeof(conf),
+	    "smtp = { url = \"%s\"; user = \"probe\"; password_file = \"%s\"; from = \"mon@mamori.test\";"
+	    " to = \"%s\"; ca_file = \"%s\"; };\n"
+	    "imap = { url = \"%s\"; user = \"probe\"; password_file = \"%s\"; ca_file = \"%s\"; };\n"
+	    "poll_interval = \"200ms\"; %s",
+	    smtp, spw, to, S.ca, imap, ipw, S.ca, extra);
 	struct plugtest *pt = load();
 	ck_assert_msg(plugtest_prepare(pt, conf, NULL) == 0, "%s", plugtest_error(pt));
 	return pt;
@@ -428,8 +451,9 @@ START_TEST(probe_delivered)
 {
 	NEED_SERVERS();
 	struct plugtest_result r;
-	struct plugtest *pt = probe_check(S.smtp, "probe@probe.test", S.imap, S.pw, S.pw,
-	                                  "warning = \"5s\"; critical = \"8s\"; lost_after = \"10s\"; timeout = \"30s\";");
+	struct plugtest *pt = probe_check(
+	    S.smtp, "probe@probe.test", S.imap, S.pw, S.pw,
+	    "warning = \"5s\"; critical = \"8s\"; lost_after = \"10s\"; timeout = \"30s\";");
 	ck_assert_int_eq(plugtest_run(pt, 25, &r), 0);
 	ck_assert_int_eq(r.completions, 1);
 	ck_assert_msg(r.state == MAMORI_OK, "%d %s", r.state, r.output);
@@ -439,8 +463,9 @@ START_TEST(probe_delivered)
 	ck_assert_int_eq(mailbox_count(), 0); /* the probe was deleted */
 	/* implicit TLS on both sides */
 	plugtest_free(pt);
-	pt = probe_check(S.smtps, "probe@probe.test", S.imaps, S.pw, S.pw,
-	                 "warning = \"5s\"; critical = \"8s\"; lost_after = \"10s\"; timeout = \"30s\";");
+	pt = probe_check(
+	    S.smtps, "probe@probe.test", S.imaps, S.pw, S.pw,
+	    "warning = \"5s\"; critical = \"8s\"; lost_after = \"10s\"; timeout = \"30s\";");
 	ck_assert_int_eq(plugtest_run(pt, 25, &r), 0);
 	ck_assert_msg(r.state == MAMORI_OK, "%d %s", r.state, r.output);
 	ck_assert_int_eq(mailbox_count(), 0);
@@ -452,15 +477,18 @@ START_TEST(probe_auth_failure)
 {
 	NEED_SERVERS();
 	struct plugtest_result r;
-	struct plugtest *pt = probe_check(S.smtp, "probe@probe.test", S.imap, S.badpw, S.pw,
-	                                  "lost_after = \"10s\"; warning = \"5s\"; critical = \"5s\"; timeout = \"30s\";");
+	struct plugtest *pt = probe_check(
+	    S.smtp, "probe@probe.test", S.imap, S.badpw, S.pw,
+	    "lost_after = \"10s\"; warning = \"5s\"; critical = \"5s\"; timeout = \"30s\";");
 	ck_assert_int_eq(plugtest_run(pt, 25, &r), 0);
 	ck_assert_msg(r.state == MAMORI_UNKNOWN, "%d %s", r.state, r.output);
-	ck_assert_msg(strstr(r.output, "SMTP authentication failed for user probe"), "%s", r.output);
+	ck_assert_msg(strstr(r.output, "SMTP authentication failed for user probe"), "%s",
+	              r.output);
 	ck_assert_msg(!strstr(r.output, "secret"), "password leaked: %s", r.output);
 	plugtest_free(pt);
-	pt = probe_check(S.smtp, "probe@probe.test", S.imap, S.pw, S.badpw,
-	                 "lost_after = \"10s\"; warning = \"5s\"; critical = \"5s\"; timeout = \"30s\";");
+	pt = probe_check(
+	    S.smtp, "probe@probe.test", S.imap, S.pw, S.badpw,
+	    "lost_after = \"10s\"; warning = \"5s\"; critical = \"5s\"; timeout = \"30s\";");
 	ck_assert_int_eq(plugtest_run(pt, 25, &r), 0);
 	ck_assert_msg(r.state == MAMORI_UNKNOWN, "%d %s", r.state, r.output);
 	ck_assert_msg(strstr(r.output, "IMAP login failed"), "%s", r.output);
@@ -477,8 +505,9 @@ START_TEST(probe_lost)
 {
 	NEED_SERVERS();
 	struct plugtest_result r;
-	struct plugtest *pt = probe_check(S.smtp, "probe@lost.test", S.imap, S.pw, S.pw,
-	                                  "lost_after = \"2s\"; warning = \"1s\"; critical = \"2s\"; timeout = \"30s\";");
+	struct plugtest *pt = probe_check(
+	    S.smtp, "probe@lost.test", S.imap, S.pw, S.pw,
+	    "lost_after = \"2s\"; warning = \"1s\"; critical = \"2s\"; timeout = \"30s\";");
 	ck_assert_int_eq(plugtest_run(pt, 25, &r), 0);
 	ck_assert_int_eq(r.completions, 1);
 	ck_assert_msg(r.state == MAMORI_CRITICAL, "%d %s", r.state, r.output);
@@ -493,8 +522,9 @@ START_TEST(probe_delayed)
 	NEED_SERVERS();
 	struct plugtest_result r;
 	/* slow.test: a transport that holds every message 3 s */
-	struct plugtest *pt = probe_check(S.smtp, "probe@slow.test", S.imap, S.pw, S.pw,
-	                                  "warning = \"2s\"; critical = \"8s\"; lost_after = \"10s\"; timeout = \"30s\";");
+	struct plugtest *pt = probe_check(
+	    S.smtp, "probe@slow.test", S.imap, S.pw, S.pw,
+	    "warning = \"2s\"; critical = \"8s\"; lost_after = \"10s\"; timeout = \"30s\";");
 	ck_assert_int_eq(plugtest_run(pt, 25, &r), 0);
 	ck_assert_msg(r.state == MAMORI_WARNING, "%d %s", r.state, r.output);
 	double lat = -1;
@@ -511,17 +541,21 @@ START_TEST(probe_late)
 	NEED_SERVERS();
 	struct plugtest_result r;
 	/* run 1: the slow path (3 s) with lost_after 1 s: reported lost */
-	struct plugtest *pt = probe_check(S.smtp, "probe@slow.test", S.imap, S.pw, S.pw,
-	                                  "lost_after = \"1s\"; warning = \"1s\"; critical = \"1s\"; timeout = \"30s\";");
+	struct plugtest *pt = probe_check(
+	    S.smtp, "probe@slow.test", S.imap, S.pw, S.pw,
+	    "lost_after = \"1s\"; warning = \"1s\"; critical = \"1s\"; timeout = \"30s\";");
 	ck_assert_int_eq(plugtest_run(pt, 25, &r), 0);
-	ck_assert_msg(r.state == MAMORI_CRITICAL && strstr(r.output, "not delivered"), "%s", r.output);
+	ck_assert_msg(r.state == MAMORI_CRITICAL && strstr(r.output, "not delivered"), "%s",
+	              r.output);
 	/* run 2 (same check): its own probe arrives after the old one */
 	plugtest_free(pt);
-	pt = probe_check(S.smtp, "probe@slow.test", S.imap, S.pw, S.pw,
-	                 "lost_after = \"10s\"; warning = \"6s\"; critical = \"8s\"; timeout = \"30s\";");
+	pt = probe_check(
+	    S.smtp, "probe@slow.test", S.imap, S.pw, S.pw,
+	    "lost_after = \"10s\"; warning = \"6s\"; critical = \"8s\"; timeout = \"30s\";");
 	ck_assert_int_eq(plugtest_run(pt, 25, &r), 0);
 	ck_assert_msg(r.state == MAMORI_OK, "%d %s", r.state, r.output);
-	ck_assert_msg(strstr(r.long_output, "from an older run arrived after"), "%s", r.long_output);
+	ck_assert_msg(strstr(r.long_output, "from an older run arrived after"), "%s",
+	              r.long_output);
 	ck_assert_msg(strstr(r.perf, "late_probes=1"), "%s", r.perf);
 	ck_assert_msg(strstr(r.perf, "late_latency="), "%s", r.perf);
 	ck_assert_int_eq(mailbox_count(), 0);
@@ -536,12 +570,14 @@ START_TEST(queue_real)
 	char conf[600];
 	ms("hold", "on");
 	/* the probe is accepted, then held: lost for this run */
-	struct plugtest *pt = probe_check(S.smtp, "probe@probe.test", S.imap, S.pw, S.pw,
-	                                  "lost_after = \"1s\"; warning = \"1s\"; critical = \"1s\"; timeout = \"30s\";");
+	struct plugtest *pt = probe_check(
+	    S.smtp, "probe@probe.test", S.imap, S.pw, S.pw,
+	    "lost_after = \"1s\"; warning = \"1s\"; critical = \"1s\"; timeout = \"30s\";");
 	ck_assert_int_eq(plugtest_run(pt, 25, &r), 0);
 	ck_assert_int_eq(r.state, MAMORI_CRITICAL);
 	plugtest_free(pt);
-	snprintf(conf, sizeof(conf), "mode = \"queue\"; queue_command = \"%s\"; count_warning = 0;", S.postqueue);
+	snprintf(conf, sizeof(conf), "mode = \"queue\"; queue_command = \"%s\"; count_warning = 0;",
+	         S.postqueue);
 	pt = load();
 	ck_assert_msg(plugtest_prepare(pt, conf, NULL) == 0, "%s", plugtest_error(pt));
 	ck_assert_int_eq(plugtest_run(pt, 10, &r), 0);
@@ -561,8 +597,9 @@ END_TEST
 START_TEST(probe_cancel)
 {
 	NEED_SERVERS();
-	struct plugtest *pt = probe_check(S.smtp, "probe@lost.test", S.imap, S.pw, S.pw,
-	                                  "lost_after = \"10s\"; warning = \"5s\"; critical = \"5s\"; timeout = \"30s\";");
+	struct plugtest *pt = probe_check(
+	    S.smtp, "probe@lost.test", S.imap, S.pw, S.pw,
+	    "lost_after = \"10s\"; warning = \"5s\"; critical = \"5s\"; timeout = \"30s\";");
 	ck_assert_int_eq(plugtest_run_cancel(pt, 0, 0.5), 0);   /* during SMTP */
 	ck_assert_int_eq(plugtest_run_cancel(pt, 1.5, 1.0), 0); /* while polling */
 	plugtest_free(pt);

@@ -35,18 +35,31 @@ START_TEST(test_match)
 		const char *f, *t;
 		int m;
 	} v[] = {
-	    {"a/b", "a/b", 1},       {"a/b", "a/c", 0},         {"a/+", "a/b", 1},
-	    {"a/+", "a/b/c", 0},     {"a/#", "a/b/c", 1},       {"a/#", "a", 1},
-	    {"#", "a/b", 1},         {"+/+", "/", 1},           {"+", "/a", 0},
-	    {"a/+/c", "a//c", 1},    {"#", "$SYS/x", 0},        {"+/x", "$SYS/x", 0},
-	    {"$SYS/#", "$SYS/x", 1}, {"a/b", "a/b/", 0},        {"a/b/", "a/b/", 1},
-	    {"mamori/v1/agents/+/+/defender", "mamori/v1/agents/c0001/PC-1/defender", 1},
-	    {"mamori/v1/agents/+/+/defender", "mamori/v1/agents/c0001/PC-1/status", 0},
-	    {"mamori/v1/agents/+/+/defender", "mamori/v1/agents/c0001/defender", 0},
-	    {"a", "ab", 0},          {"ab", "a", 0},            {"a/+", "a", 0},
+		{ "a/b", "a/b", 1 },
+		{ "a/b", "a/c", 0 },
+		{ "a/+", "a/b", 1 },
+		{ "a/+", "a/b/c", 0 },
+		{ "a/#", "a/b/c", 1 },
+		{ "a/#", "a", 1 },
+		{ "#", "a/b", 1 },
+		{ "+/+", "/", 1 },
+		{ "+", "/a", 0 },
+		{ "a/+/c", "a//c", 1 },
+		{ "#", "$SYS/x", 0 },
+		{ "+/x", "$SYS/x", 0 },
+		{ "$SYS/#", "$SYS/x", 1 },
+		{ "a/b", "a/b/", 0 },
+		{ "a/b/", "a/b/", 1 },
+		{ "mamori/v1/agents/+/+/defender", "mamori/v1/agents/c0001/PC-1/defender", 1 },
+		{ "mamori/v1/agents/+/+/defender", "mamori/v1/agents/c0001/PC-1/status", 0 },
+		{ "mamori/v1/agents/+/+/defender", "mamori/v1/agents/c0001/defender", 0 },
+		{ "a", "ab", 0 },
+		{ "ab", "a", 0 },
+		{ "a/+", "a", 0 },
 	};
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-		ck_assert_msg(mqtt_topic_match(v[i].f, v[i].t) == v[i].m, "%s vs %s", v[i].f, v[i].t);
+		ck_assert_msg(mqtt_topic_match(v[i].f, v[i].t) == v[i].m, "%s vs %s", v[i].f,
+		              v[i].t);
 }
 END_TEST
 
@@ -99,13 +112,14 @@ START_TEST(test_conf)
 {
 	struct mqtt_conf c;
 	char err[256] = "";
-	ck_assert_int_eq(parse_text("mqtt = { host = \"broker.lan\"; port = 8883; client_id = \"n1\";\n"
-	                            "  topic_prefix = \"acme\"; node = \"east\"; username = \"srv\";\n"
-	                            "  password_file = \"/x\"; keepalive = 20; max_message_size = 2048;\n"
-	                            "  tls = { ca_file = \"/ca\"; cert_file = \"/c\"; key_file = \"/k\"; };\n"
-	                            "  reconnect_min = 1; reconnect_max = 5.5; };",
-	                            &c, err, sizeof(err)),
-	                 0);
+	ck_assert_int_eq(
+	    parse_text("mqtt = { host = \"broker.lan\"; port = 8883; client_id = \"n1\";\n"
+	               "  topic_prefix = \"acme\"; node = \"east\"; username = \"srv\";\n"
+	               "  password_file = \"/x\"; keepalive = 20; max_message_size = 2048;\n"
+	               "  tls = { ca_file = \"/ca\"; cert_file = \"/c\"; key_file = \"/k\"; };\n"
+	               "  reconnect_min = 1; reconnect_max = 5.5; };",
+	               &c, err, sizeof(err)),
+	    0);
 	ck_assert_str_eq(c.host, "broker.lan");
 	ck_assert_int_eq(c.port, 8883);
 	ck_assert_str_eq(c.topic_prefix, "acme");
@@ -114,20 +128,26 @@ START_TEST(test_conf)
 	ck_assert(c.reconnect_max == 5.5);
 	mqtt_conf_free(&c);
 
-	ck_assert_int_eq(parse_text("mqtt = {\n host = \"h\";\n hots = \"typo\"; };", &c, err, sizeof(err)), -1);
-	ck_assert_msg(strstr(err, ":3:") && strstr(err, "hots") && strstr(err, "unknown key"), "%s", err);
+	ck_assert_int_eq(
+	    parse_text("mqtt = {\n host = \"h\";\n hots = \"typo\"; };", &c, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, ":3:") && strstr(err, "hots") && strstr(err, "unknown key"), "%s",
+	              err);
 	mqtt_conf_free(&c);
 	ck_assert_int_eq(parse_text("mqtt = { port = 70000; };", &c, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "port"));
 	mqtt_conf_free(&c);
 	ck_assert_int_eq(parse_text("mqtt = { port = \"1883\"; };", &c, err, sizeof(err)), -1);
 	mqtt_conf_free(&c);
-	ck_assert_int_eq(parse_text("mqtt = { tls = { ca_file = \"/ca\"; pin = 1; }; };", &c, err, sizeof(err)), -1);
+	ck_assert_int_eq(
+	    parse_text("mqtt = { tls = { ca_file = \"/ca\"; pin = 1; }; };", &c, err, sizeof(err)),
+	    -1);
 	ck_assert_ptr_nonnull(strstr(err, "pin"));
 	mqtt_conf_free(&c);
-	ck_assert_int_eq(parse_text("mqtt = { tls = { cert_file = \"/c\"; }; };", &c, err, sizeof(err)), -1);
+	ck_assert_int_eq(
+	    parse_text("mqtt = { tls = { cert_file = \"/c\"; }; };", &c, err, sizeof(err)), -1);
 	mqtt_conf_free(&c);
-	ck_assert_int_eq(parse_text("mqtt = { topic_prefix = \"a/b\"; };", &c, err, sizeof(err)), -1);
+	ck_assert_int_eq(parse_text("mqtt = { topic_prefix = \"a/b\"; };", &c, err, sizeof(err)),
+	                 -1);
 	mqtt_conf_free(&c);
 	ck_assert_int_eq(parse_text("x = 1;", &c, err, sizeof(err)), 0); /* no group: defaults */
 	ck_assert_str_eq(c.host, "127.0.0.1");
@@ -146,7 +166,7 @@ struct broker {
 static int free_port(void)
 {
 	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t l = sizeof(a);
 	ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
 	getsockname(s, (struct sockaddr *)&a, &l);
@@ -175,22 +195,25 @@ static void pump(struct ev_loop *loop, double secs, int (*done)(void *), void *u
 static void broker_start(struct broker *b)
 {
 	FILE *f = fopen(b->conf, "w");
-	fprintf(f, "listener %d 127.0.0.1\nallow_anonymous true\npersistence true\n"
-	           "persistence_location %s/\nmax_inflight_messages 1000\nmax_queued_messages 100000\n"
-	           "log_type error\n", b->port, b->dir);
+	fprintf(f,
+	        "listener %d 127.0.0.1\nallow_anonymous true\npersistence true\n"
+	        "persistence_location %s/\nmax_inflight_messages 1000\nmax_queued_messages 100000\n"
+	        "log_type error\n",
+	        b->port, b->dir);
 	fclose(f);
-	char *argv[] = {"mosquitto", "-c", b->conf, NULL};
+	char *argv[] = { "mosquitto", "-c", b->conf, NULL };
 	ck_assert_int_eq(posix_spawn(&b->pid, "/usr/sbin/mosquitto", NULL, NULL, argv, environ), 0);
 	/* wait until it listens */
 	for (int i = 0; i < 500; i++) {
 		int s = socket(AF_INET, SOCK_STREAM, 0);
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)b->port),
-		                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		struct sockaddr_in a = { .sin_family = AF_INET,
+			                 .sin_port = htons((uint16_t)b->port),
+			                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 		int ok = connect(s, (struct sockaddr *)&a, sizeof(a)) == 0;
 		close(s);
 		if (ok)
 			return;
-		struct timespec ts = {0, 10000000};
+		struct timespec ts = { 0, 10000000 };
 		nanosleep(&ts, NULL);
 	}
 	ck_abort_msg("mosquitto did not start on port %d", b->port);
@@ -296,7 +319,7 @@ static int have_mosquitto(void)
 START_TEST(test_live_pubsub)
 {
 	struct broker b;
-	struct sink s = {0};
+	struct sink s = { 0 };
 	if (!have_mosquitto())
 		return;
 	broker_init(&b);
@@ -320,11 +343,12 @@ START_TEST(test_live_pubsub)
 		char p[16];
 		uint64_t tok = 0;
 		int n = snprintf(p, sizeof(p), "%u", i);
-		ck_assert_int_eq(mqtt_publish(m, i % 2 ? "t/a/x" : "t/b/x", p, (size_t)n, 1, 0, &tok), 0);
+		ck_assert_int_eq(
+		    mqtt_publish(m, i % 2 ? "t/a/x" : "t/b/x", p, (size_t)n, 1, 0, &tok), 0);
 		ck_assert(tok > 0);
 	}
 	ck_assert_int_eq(mqtt_publish(m, "t/+/x", "x", 1, 1, 0, NULL), -1);
-	struct want w = {&s, 1000, 1001};
+	struct want w = { &s, 1000, 1001 };
 	pump(loop, 10, got_all, &w);
 	ck_assert_uint_eq(s.distinct, 1000);
 	ck_assert_uint_eq(s.n_big, 0); /* over max_message_size: never delivered */
@@ -360,7 +384,7 @@ static void lag_cb(struct ev_loop *loop, ev_timer *t, int revents)
 static int blackhole(int *port, int *fillers, int nfill)
 {
 	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t l = sizeof(a);
 	ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
 	ck_assert_int_eq(listen(s, 0), 0);
@@ -379,7 +403,7 @@ START_TEST(test_live_blackhole)
 	int ls = blackhole(&port, fill, 4);
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct mqtt *m = client(loop, port, "t-blackhole", 0);
-	struct lag l = {0};
+	struct lag l = { 0 };
 	ev_timer t;
 	ev_timer_init(&t, lag_cb, 0.01, 0.01);
 	t.data = &l;
@@ -441,32 +465,35 @@ static int both_connected(void *ud)
 START_TEST(test_live_restart)
 {
 	struct broker b;
-	struct sink s = {0}, acks = {0};
+	struct sink s = { 0 }, acks = { 0 };
 	if (!have_mosquitto())
 		return;
 	broker_init(&b);
 	broker_start(&b);
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct mqtt *mm[2] = {client(loop, b.port, "t-pub", 0), client(loop, b.port, "t-sub", 0)};
+	struct mqtt *mm[2] = { client(loop, b.port, "t-pub", 0), client(loop, b.port, "t-sub", 0) };
 	mqtt_set_ack_cb(mm[0], on_ack, &acks);
 	ck_assert_ptr_nonnull(mqtt_subscribe(mm[1], "r/#", 1, on_msg, &s));
 	mqtt_start(mm[0]);
 	mqtt_start(mm[1]);
 	pump(loop, 5, both_connected, mm);
 	pump(loop, 0.3, NULL, NULL);
-	struct feeder f = {.m = mm[0], .b = &b, .total = 3000, .per_tick = 30, .restart_at = 1500};
+	struct feeder f = {
+		.m = mm[0], .b = &b, .total = 3000, .per_tick = 30, .restart_at = 1500
+	};
 	ev_timer t;
 	ev_timer_init(&t, feed_cb, 0.01, 0.01);
 	t.data = &f;
 	ev_timer_start(loop, &t);
-	struct want w = {&s, 3000, 0};
+	struct want w = { &s, 3000, 0 };
 	pump(loop, 30, got_all, &w);
 	ev_timer_stop(loop, &t);
-	printf("mqtt: broker restart mid-stream: sent %u, received %u distinct (%u with duplicates), "
-	       "acks %llu, publisher reconnects %llu, subscriber reconnects %llu\n",
-	       f.next, s.distinct, s.n, (unsigned long long)acks.acks,
-	       (unsigned long long)mqtt_counters(mm[0])->reconnects,
-	       (unsigned long long)mqtt_counters(mm[1])->reconnects);
+	printf(
+	    "mqtt: broker restart mid-stream: sent %u, received %u distinct (%u with duplicates), "
+	    "acks %llu, publisher reconnects %llu, subscriber reconnects %llu\n",
+	    f.next, s.distinct, s.n, (unsigned long long)acks.acks,
+	    (unsigned long long)mqtt_counters(mm[0])->reconnects,
+	    (unsigned long long)mqtt_counters(mm[1])->reconnects);
 	ck_assert_int_eq(f.restarted, 1);
 	ck_assert_uint_eq(s.distinct, 3000);
 	ck_assert_uint_ge(mqtt_counters(mm[0])->reconnects, 1);

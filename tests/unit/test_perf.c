@@ -51,15 +51,17 @@ END_TEST
 START_TEST(range_errors)
 {
 	static const char *bad[] = {
-		"", "@", "~", "20:10", "-5", " 10", "10 ", "10:20:30", "abc", "1e400", "nan",
-		"inf", "~:~", "10:~", "@@1", "0x10", "1,5", "--1", "1e", "+", ".", "10;", "~10",
-		"99999999999999999999999:1", "1:2x",
+		"",     "@",     "~",   "20:10", "-5",  " 10",  "10 ", "10:20:30",
+		"abc",  "1e400", "nan", "inf",   "~:~", "10:~", "@@1", "0x10",
+		"1,5",  "--1",   "1e",  "+",     ".",   "10;",  "~10", "99999999999999999999999:1",
+		"1:2x",
 	};
 	size_t i;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct mamori_range r;
 		memset(&r, 0xa5, sizeof(r));
-		ck_assert_msg(perf_range_parse(bad[i], &r) == MAMORI_E_INVAL, "'%s' accepted", bad[i]);
+		ck_assert_msg(perf_range_parse(bad[i], &r) == MAMORI_E_INVAL, "'%s' accepted",
+		              bad[i]);
 		ck_assert_msg(!r.set && r.start == 0 && r.end == 0, "'%s' not zeroed", bad[i]);
 	}
 	ck_assert_int_eq(perf_range_parse(NULL, &(struct mamori_range){ 0 }), MAMORI_E_INVAL);
@@ -103,10 +105,28 @@ END_TEST
 
 START_TEST(range_format_roundtrip)
 {
-	static const char *in[] = { "10", "10:", "~:10", "10:20", "@10:20", "@~:", "-5:-1",
-		                    "0.1:0.3", "1e-300", "@0:", "123456789012345678" };
-	static const char *canon[] = { "10", "10:", "~:10", "10:20", "@10:20", "@~:", "-5:-1",
-		                       "0.1:0.3", "1e-300", "@0:", "1.2345678901234568e+17" };
+	static const char *in[] = { "10",
+		                    "10:",
+		                    "~:10",
+		                    "10:20",
+		                    "@10:20",
+		                    "@~:",
+		                    "-5:-1",
+		                    "0.1:0.3",
+		                    "1e-300",
+		                    "@0:",
+		                    "123456789012345678" };
+	static const char *canon[] = { "10",
+		                       "10:",
+		                       "~:10",
+		                       "10:20",
+		                       "@10:20",
+		                       "@~:",
+		                       "-5:-1",
+		                       "0.1:0.3",
+		                       "1e-300",
+		                       "@0:",
+		                       "1.2345678901234568e+17" };
 	size_t i;
 	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
 		struct mamori_range a = rng(in[i], 0), b;
@@ -138,8 +158,8 @@ START_TEST(perf_basic)
 	struct mamori_perfdata it[NITEMS];
 	char buf[512];
 	size_t bad = 99;
-	int n = parse("time=0.003s;1;2;0;10 'in use'=42% 'it''s'=5KB;;;; size=U c=17c",
-	              it, buf, sizeof(buf), &bad);
+	int n = parse("time=0.003s;1;2;0;10 'in use'=42% 'it''s'=5KB;;;; size=U c=17c", it, buf,
+	              sizeof(buf), &bad);
 	ck_assert_int_eq(n, 5);
 	ck_assert_int_eq((int)bad, 0);
 	ck_assert_str_eq(it[0].label, "time");
@@ -163,8 +183,8 @@ END_TEST
 
 START_TEST(perf_uoms)
 {
-	static const char *uoms[] = { "", "s", "ms", "us", "%", "B", "KB", "MB", "GB", "TB", "c",
-		                      "dBm", "req/s", "°C", "x/y" };
+	static const char *uoms[] = { "",   "s",  "ms", "us",  "%",     "B",  "KB", "MB",
+		                      "GB", "TB", "c",  "dBm", "req/s", "°C", "x/y" };
 	size_t i;
 	for (i = 0; i < sizeof(uoms) / sizeof(uoms[0]); i++) {
 		struct mamori_perfdata it[NITEMS];
@@ -439,12 +459,13 @@ START_TEST(durations)
 		const char *text;
 		double secs;
 	} ok[] = {
-		{ "500ms", 0.5 }, { "30s", 30 },     { "15m", 900 },   { "4h", 14400 },
-		{ "1d", 86400 },  { "1w", 604800 },  { "90", 90 },     { "1h30m", 5400 },
+		{ "500ms", 0.5 }, { "30s", 30 },       { "15m", 900 }, { "4h", 14400 },
+		{ "1d", 86400 },  { "1w", 604800 },    { "90", 90 },   { "1h30m", 5400 },
 		{ "2.5s", 2.5 },  { "1m500ms", 60.5 }, { "0", 0 },     { "1d2h3m4s5ms", 93784.005 },
 	};
-	static const char *bad[] = { "", "s", "-5s", "5x", "1m30m", "30s1m", " 5s", "5s ", "1e3s",
-		                     "inf", "nan", "5 s", "1h30", "5S", "..5s", "1e400", "+5s" };
+	static const char *bad[] = { "",     "s",   "-5s",  "5x",    "1m30m", "30s1m",
+		                     " 5s",  "5s ", "1e3s", "inf",   "nan",   "5 s",
+		                     "1h30", "5S",  "..5s", "1e400", "+5s" };
 	size_t i;
 	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		double d = -1;
@@ -453,7 +474,8 @@ START_TEST(durations)
 	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		double d = 42;
-		ck_assert_msg(perf_duration_parse(bad[i], &d) == MAMORI_E_INVAL, "'%s' accepted", bad[i]);
+		ck_assert_msg(perf_duration_parse(bad[i], &d) == MAMORI_E_INVAL, "'%s' accepted",
+		              bad[i]);
 		ck_assert(d == 42);
 	}
 	ck_assert_int_eq(perf_duration_parse(NULL, &(double){ 0 }), MAMORI_E_INVAL);

@@ -22,11 +22,11 @@ struct fixture {
 };
 
 static const char *centers_text =
-	"centers = (\n"
-	" { name = \"cc-east\"; calendar = \"x\"; tiers = ( { name = \"t1\"; } ); },\n"
-	" { name = \"cc-west\"; calendar = \"x\"; tiers = ( { name = \"t1\"; } ); },\n"
-	" { name = \"cc-gov\"; calendar = \"x\"; tiers = ( { name = \"t1\"; } ); },\n"
-	" { name = \"noc\"; calendar = \"x\"; tiers = ( { name = \"t1\"; } ); } );\n";
+    "centers = (\n"
+    " { name = \"cc-east\"; calendar = \"x\"; tiers = ( { name = \"t1\"; } ); },\n"
+    " { name = \"cc-west\"; calendar = \"x\"; tiers = ( { name = \"t1\"; } ); },\n"
+    " { name = \"cc-gov\"; calendar = \"x\"; tiers = ( { name = \"t1\"; } ); },\n"
+    " { name = \"noc\"; calendar = \"x\"; tiers = ( { name = \"t1\"; } ); } );\n";
 
 static int load(struct fixture *f, const char *routes)
 {
@@ -59,20 +59,23 @@ static const char *route_of(struct fixture *f, const struct route_input *in)
 }
 
 static const char *trial_routes =
-	"routes = (\n"
-	" { tags = [\"gov\", \"premium\"]; center = \"cc-gov\"; },\n"
-	" { service = \"utm\"; center = \"cc-west\"; },\n"
-	" { region = [\"gifu\", \"mie\"]; severity = \"warning\"; center = \"cc-west\"; },\n"
-	" { check = \"defender*\"; customer = [\"c0009\"]; center = \"cc-west\"; },\n"
-	" { center = \"cc-east\"; } );\n";
+    "routes = (\n"
+    " { tags = [\"gov\", \"premium\"]; center = \"cc-gov\"; },\n"
+    " { service = \"utm\"; center = \"cc-west\"; },\n"
+    " { region = [\"gifu\", \"mie\"]; severity = \"warning\"; center = \"cc-west\"; },\n"
+    " { check = \"defender*\"; customer = [\"c0009\"]; center = \"cc-west\"; },\n"
+    " { center = \"cc-east\"; } );\n";
 
 START_TEST(first_match_wins)
 {
 	struct fixture f;
 	ck_assert_int_eq(load(&f, trial_routes), 0);
 	ck_assert_uint_eq(route_count(f.rt), 5);
-	struct route_input in = { .customer = "c0001", .region = "aichi", .service = "utm",
-		                  .severity = "critical", .check = "utm" };
+	struct route_input in = { .customer = "c0001",
+		                  .region = "aichi",
+		                  .service = "utm",
+		                  .severity = "critical",
+		                  .check = "utm" };
 	ck_assert_str_eq(route_of(&f, &in), "cc-west");
 	in.service = "defender";
 	ck_assert_str_eq(route_of(&f, &in), "cc-east");
@@ -87,8 +90,13 @@ START_TEST(tags_region_severity_check)
 	struct fixture f;
 	ck_assert_int_eq(load(&f, trial_routes), 0);
 	const char *gov[] = { "premium", "gov", "x" };
-	struct route_input in = { .customer = "c0001", .tags = gov, .n_tags = 2, .region = "aichi",
-		                  .service = "utm", .severity = "critical", .check = "utm" };
+	struct route_input in = { .customer = "c0001",
+		                  .tags = gov,
+		                  .n_tags = 2,
+		                  .region = "aichi",
+		                  .service = "utm",
+		                  .severity = "critical",
+		                  .check = "utm" };
 	ck_assert_str_eq(route_of(&f, &in), "cc-gov"); /* all tags present */
 	in.tags = gov + 1;
 	in.n_tags = 2; /* "gov", "x": premium missing */
@@ -112,15 +120,17 @@ END_TEST
 START_TEST(continue_adds_also)
 {
 	struct fixture f;
-	ck_assert_int_eq(load(&f, "routes = (\n"
-	                          " { severity = \"critical\"; center = \"noc\"; continue = true; },\n"
-	                          " { service = \"utm\"; center = \"cc-west\"; continue = true; },\n"
-	                          " { center = \"cc-east\"; },\n"
-	                          " { center = \"cc-gov\"; } );\n"),
+	ck_assert_int_eq(load(&f,
+	                      "routes = (\n"
+	                      " { severity = \"critical\"; center = \"noc\"; continue = true; },\n"
+	                      " { service = \"utm\"; center = \"cc-west\"; continue = true; },\n"
+	                      " { center = \"cc-east\"; },\n"
+	                      " { center = \"cc-gov\"; } );\n"),
 	                 0);
 	struct route_result r;
-	struct route_input in = { .customer = "c1", .service = "utm", .severity = "critical",
-		                  .check = "utm" };
+	struct route_input in = {
+		.customer = "c1", .service = "utm", .severity = "critical", .check = "utm"
+	};
 	ck_assert_int_eq(route_match(f.rt, &in, &r), 0);
 	ck_assert_str_eq(r.center->name, "noc");
 	ck_assert_int_eq(r.rule, 0);
@@ -161,13 +171,17 @@ START_TEST(config_errors)
 		{ "routes = (\n { service = \"utm\"; center = \"cc-north\"; } );",
 		  ":7: route: undefined center 'cc-north'" },
 		{ "routes = (\n { service = \"utm\"; } );", ":7: route: missing 'center'" },
-		{ "routes = (\n { severity = \"fatal\"; center = \"noc\"; } );", "unknown severity 'fatal'" },
+		{ "routes = (\n { severity = \"fatal\"; center = \"noc\"; } );",
+		  "unknown severity 'fatal'" },
 		{ "routes = (\n { severity = [\"warning\", \"bad\"]; center = \"noc\"; } );",
 		  "unknown severity 'bad'" },
-		{ "routes = (\n { tags = \"gov\"; center = \"noc\"; } );", "'tags' must be a non-empty array" },
-		{ "routes = (\n { service = 5; center = \"noc\"; } );", "'service' must be a string or" },
+		{ "routes = (\n { tags = \"gov\"; center = \"noc\"; } );",
+		  "'tags' must be a non-empty array" },
+		{ "routes = (\n { service = 5; center = \"noc\"; } );",
+		  "'service' must be a string or" },
 		{ "routes = (\n { service = []; center = \"noc\"; } );", "'service' must be" },
-		{ "routes = (\n { center = \"noc\"; continue = \"yes\"; } );", "'continue' must be true" },
+		{ "routes = (\n { center = \"noc\"; continue = \"yes\"; } );",
+		  "'continue' must be true" },
 		{ "routes = (\n { center = 1; } );", "'center' must be a string" },
 		{ "routes = ( \"noc\" );", "must be a group" },
 		{ "routes = { center = \"noc\"; };", "routes: must be a list" },

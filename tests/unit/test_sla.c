@@ -15,8 +15,9 @@
 /* Epoch seconds of a local wall time at a fixed UTC offset (hours). */
 static double at(int y, int mo, int d, int h, int mi, int off_h)
 {
-	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-		         .tm_hour = h, .tm_min = mi };
+	struct tm tm = {
+		.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi
+	};
 	return (double)timegm(&tm) - off_h * 3600;
 }
 
@@ -311,8 +312,10 @@ START_TEST(durations)
 	ck_assert_double_eq(d, 5400);
 	ck_assert_int_eq(sla_parse_duration("1d", &d), 0);
 	ck_assert_double_eq(d, 86400);
-	const char *bad[] = { "", "m", "15", "15x", "-5m", " 5m", "5m ", "1.5h", "99999999999999s",
-		              "\xff", "5mm", "401d" };
+	const char *bad[] = { "",     "m",    "15",
+		              "15x",  "-5m",  " 5m",
+		              "5m ",  "1.5h", "99999999999999s",
+		              "\xff", "5mm",  "401d" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ck_assert_msg(sla_parse_duration(bad[i], &d) < 0, "accepted '%s'", bad[i]);
 	ck_assert_int_eq(sla_parse_duration(NULL, &d), -1);
@@ -395,7 +398,8 @@ START_TEST(terms_config)
 	                                   "\"premium\"; ack_within = \"5m\"; } ); };\n"
 	                                   "bad = { calendar = \"always\"; tiers = ( { name = "
 	                                   "\"p\"; } ); extra = 1; };"));
-	struct sla_terms *t = sla_terms_parse(config_lookup(&cfg, "sla"), lookup, c, err, sizeof(err));
+	struct sla_terms *t =
+	    sla_terms_parse(config_lookup(&cfg, "sla"), lookup, c, err, sizeof(err));
 	ck_assert_ptr_nonnull(t);
 	ck_assert_uint_eq(t->n_tiers, 1);
 	ck_assert_str_eq(t->tiers[0].name, "premium");
@@ -403,7 +407,8 @@ START_TEST(terms_config)
 	ck_assert_double_eq(t->tiers[0].resolve_within, 0);
 	ck_assert_double_eq(t->reannounce, 3600);
 	sla_terms_free(t);
-	ck_assert_ptr_null(sla_terms_parse(config_lookup(&cfg, "bad"), lookup, c, err, sizeof(err)));
+	ck_assert_ptr_null(
+	    sla_terms_parse(config_lookup(&cfg, "bad"), lookup, c, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "unknown key 'extra'"));
 	config_destroy(&cfg);
 	cal_free(c);
