@@ -622,10 +622,15 @@ static void parse_plugins(struct ctx *x, const config_setting_t *root)
 		const config_setting_t *iso = config_setting_get_member(g, "isolate");
 		if (iso && config_setting_type(iso) == CONFIG_TYPE_BOOL &&
 		    config_setting_get_bool(iso)) {
-			/* Not built yet: say so rather than silently running in-process. */
-			report(x, iso,
-			       "plugin '%s': isolate = true is not supported by this version",
-			       name);
+			/* A host process has no MQTT, check_submit or asset
+			 * registration (src/plughost/plughost.h). */
+			if (m->def && (m->def->flags & MAMORI_PLUGIN_PASSIVE))
+				report(x, iso,
+				       "plugin '%s': isolate = true is not possible for a passive "
+				       "plugin",
+				       name);
+			else
+				p->isolate = 1;
 		}
 	}
 	/* A default instance for every other plugin. */

@@ -16,6 +16,7 @@
 #include "config/pconf.h"
 #include "plugin/host.h"
 #include "plugin/loader.h"
+#include "plugin/proxy.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -102,6 +103,21 @@ static struct pinst *pinst_make(struct server *s, const struct cfg_plugin *cp, i
 	}
 	struct mamori_conf conf = { .s = cp->s, .on_error = conf_err_log, .ud = errors };
 	int before = *errors;
+	if (cp->isolate) {
+		/* In a host process of its own: a synthetic module forwards. */
+		struct proxy *px = proxy_new(s->loop, mod, &conf);
+		pconf_release(&conf);
+		if (!px) {
+			if (*errors == before)
+				(*errors)++;
+			pinst_free(p);
+			return NULL;
+		}
+		p->mod = proxy_mod(px);
+		p->inst = px;
+		host_name_instance(p->inst, mod->def->name);
+		return p;
+	}
 	int rc = mod->def->init(host_table(), &conf, &p->inst);
 	pconf_release(&conf);
 	if (rc != 0) {

@@ -1,0 +1,490 @@
+/*
+ * plughost: the isolated plugin host process.  See plughost.h.
+ *
+ * Owns: one plugin instance, its prepared checks and runs in flight, keyed
+ * by the ids the core's proxy chose.  Must never: touch the core's state
+ * (there is none here), block its loop, or answer a run twice - runs come
+ * from a free list and carry an `active` flag like the core's, so a plugin
+ * that completes twice is caught instead of writing freed memory.
+ * When the socket closes (mamorid stopped or dropped the instance) it
+ * cancels what runs, releases the checks, destroys the instance and exits.
+ */
+#include "plughost/plughost.h"
+#include "config/pconf.h"
+#include "plughost/wire.h"
+#include "plugin/host.h"
+#include "perf/perf.h"
+#include "plugin/loader.h"
+#include "proc/proc.h"
+#include "util/hmap.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <ev.h>
+#include <fcntl.h>
+#include <libconfig.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#define N_INFO_STRS 8
+
+struct mamori_check {
+	uint32_t id;
+	void *data;
+	struct mamori_check_info info;
+	char *strs[N_INFO_STRS];
+};
+
+struct mamori_run {
+	uint32_t id;
+	struct mamori_check *chk;
+	void *state;
+	uint8_t active, starting, done;
+	struct mamori_run *next_free;
+};
+
+struct ph {
+	struct ev_loop *loop;
+	int fd;
+	ev_io io;
+	struct wbuf in, out;
+	struct loader *loader;
+	const char *path;
+	const struct mamori_plugin *def;
+	const char *refused;
+	void *inst;
+	struct proc_ctx *procs;
+	struct hmap checks; /* id -> struct mamori_check */
+	struct hmap runs;   /* id -> struct mamori_run (active) */
+	struct mamori_run *free_runs;
+	struct wbuf errs; /* config errors of the current init/prepare */
+	struct host_ops ops;
+};
+
+/* ---- output ---- */
+
+static void ph_flush(struct ph *ph)
+{
+	int rc = wire_flush(ph->fd, &ph->out);
+	if (rc < 0) {
+		ev_break(ph->loop, EVBREAK_ALL); /* the core is gone */
+		return;
+	}
+	int want = EV_READ | (rc > 0 ? EV_WRITE : 0);
+	if ((ph->io.events & (EV_READ | EV_WRITE)) != want) {
+		ev_io_stop(ph->loop, &ph->io);
+		ev_io_set(&ph->io, ph->fd, want);
+		ev_io_start(ph->loop, &ph->io);
+	}
+}
+
+static void send_reply(struct ph *ph, int type, uint32_t seq, int rc)
+{
+	size_t m = wire_begin(&ph->out, type);
+	wbuf_u32(&ph->out, seq);
+	wbuf_i32(&ph->out, rc);
+	wbuf_put(&ph->errs, "", 1);
+	wbuf_str(&ph->out, ph->errs.p);
+	wire_end(&ph->out, m);
+	ph->errs.len = 0;
+	ph_flush(ph);
+}
+
+/* Errors arrive as "(config):LINE: text"; the line is of the text the core
+ * sent, meaningless to the user, so keep the text: the core puts it at
+ * the key's real file:line. */
+static void on_conf_error(void *ud, const char *msg)
+{
+	struct ph *ph = ud;
+	if (strncmp(msg, "(config):", 9) == 0) {
+		const char *p = strstr(msg, ": ");
+		if (p)
+			msg = p + 2;
+	}
+	wbuf_put(&ph->errs, msg, strlen(msg));
+	wbuf_put(&ph->errs, "\n", 1);
+}
+
+/* ---- host_ops: what the plugin reaches through the host API ---- */
+
+static void send_result(struct ph *ph, uint32_t id, int rc, const struct mamori_result *res)
+{
+	char perf[8192] = "";
+	const char *perf_text = res ? res->perf_text : NULL;
+	if (res && res->perf && res->n_perf) {
+		/* Parsed items travel as text; the core parses them back. */
+		perf_format_all(res->perf, res->n_perf, perf, sizeof perf);
+		perf_text = perf;
+	}
+	size_t m = wire_begin(&ph->out, WIRE_RESULT);
+	wbuf_u32(&ph->out, id);
+	wbuf_i32(&ph->out, rc);
+	wbuf_i32(&ph->out, res ? res->state : MAMORI_UNKNOWN);
+	wbuf_u32(&ph->out, res ? res->flags : 0);
+	wbuf_str(&ph->out, res ? res->output : NULL);
+	wbuf_str(&ph->out, res ? res->long_output : NULL);
+	wbuf_str(&ph->out, perf_text);
+	wire_end(&ph->out, m);
+	ph_flush(ph);
+}
+
+static void run_put(struct ph *ph, struct mamori_run *r)
+{
+	hmap_del(&ph->runs, (const char *)&r->id, sizeof r->id);
+	r->active = 0;
+	r->next_free = ph->free_runs;
+	ph->free_runs = r;
+}
+
+static void ops_run_complete(void *ctx, struct mamori_run *run, const struct mamori_result *res)
+{
+	struct ph *ph = ctx;
+	if (!run || !run->active || run->done) {
+		log_warn("plughost", "plugin completed a run twice or after cancel (ignored)");
+		return;
+	}
+	run->done = 1;
+	send_result(ph, run->id, 0, res);
+	if (!run->starting)
+		run_put(ph, run);
+}
+
+static struct mamori_check *ops_run_check(void *ctx, const struct mamori_run *run)
+{
+	return run ? run->chk : NULL;
+}
+
+static const struct mamori_check_info *ops_check_info(void *ctx, const struct mamori_check *chk)
+{
+	return chk ? &chk->info : NULL;
+}
+
+static void *ops_check_data(void *ctx, void *inst, const struct mamori_check *chk)
+{
+	struct ph *ph = ctx;
+	return chk && inst == ph->inst ? chk->data : NULL;
+}
+
+/* ---- requests ---- */
+
+static int parse_conf(config_t *cfg, const char *text)
+{
+	config_init(cfg);
+	if (config_read_string(cfg, text ? text : "") != CONFIG_TRUE) {
+		log_err("plughost", "bad config text from the core: %s", config_error_text(cfg));
+		return -1;
+	}
+	return 0;
+}
+
+static void do_init(struct ph *ph, struct rbuf *r)
+{
+	uint32_t seq = rbuf_u32(r);
+	const char *datadir = rbuf_str(r);
+	int level = rbuf_i32(r);
+	const char *text = rbuf_str(r);
+	int rc = MAMORI_E_INVAL;
+	config_t cfg;
+	if (r->bad || ph->def) {
+		send_reply(ph, WIRE_INIT_R, seq, rc);
+		return;
+	}
+	if (level >= LOG_LVL_ERR && level <= LOG_LVL_DEBUG)
+		log_set_level(level);
+	host_bind(ph->loop, ph->procs, &ph->ops, ph, datadir);
+	/* Loaded now, with the core's log level in force. */
+	struct plugin_mod *m = loader_load(ph->loader, ph->path);
+	ph->def = m ? m->def : NULL;
+	ph->refused = m ? m->refused : NULL;
+	if (!ph->def) {
+		on_conf_error(ph, ph->refused ? ph->refused : "plugin not loaded");
+		send_reply(ph, WIRE_INIT_R, seq, MAMORI_E_NOTSUP);
+		return;
+	}
+	if (parse_conf(&cfg, text) == 0) {
+		struct mamori_conf conf = { .s = config_root_setting(&cfg),
+			                    .on_error = on_conf_error,
+			                    .ud = ph };
+		rc = ph->def->init(host_table(), &conf, &ph->inst);
+		pconf_release(&conf);
+		if (rc != 0) {
+			ph->def->destroy(ph->inst);
+			ph->inst = NULL;
+		} else {
+			host_name_instance(ph->inst, ph->def->name);
+		}
+	}
+	config_destroy(&cfg);
+	send_reply(ph, WIRE_INIT_R, seq, rc);
+}
+
+static void check_free(struct mamori_check *c)
+{
+	for (size_t i = 0; i < N_INFO_STRS; i++)
+		free(c->strs[i]);
+	free(c);
+}
+
+static struct mamori_check *check_decode(struct rbuf *r)
+{
+	struct mamori_check *c = xcalloc(1, sizeof *c);
+	c->id = rbuf_u32(r);
+	for (size_t i = 0; i < N_INFO_STRS; i++) {
+		const char *s = rbuf_str(r);
+		c->strs[i] = xstrdup(s ? s : "");
+	}
+	struct mamori_check_info *in = &c->info;
+	in->struct_size = sizeof *in;
+	in->customer = c->strs[0];
+	in->customer_name = c->strs[1];
+	in->region = c->strs[2];
+	in->asset = c->strs[3];
+	in->asset_type = c->strs[4];
+	in->address = c->strs[5];
+	in->check = c->strs[6];
+	in->service = c->strs[7];
+	in->interval = rbuf_f64(r);
+	in->timeout = rbuf_f64(r);
+	return c;
+}
+
+static void do_prepare(struct ph *ph, struct rbuf *r)
+{
+	uint32_t seq = rbuf_u32(r);
+	struct mamori_check *c = check_decode(r);
+	const char *text = rbuf_str(r);
+	int rc = MAMORI_E_INVAL;
+	config_t cfg;
+	if (r->bad || !ph->inst || hmap_get(&ph->checks, (const char *)&c->id, sizeof c->id)) {
+		if (!ph->inst)
+			on_conf_error(ph, "plugin instance not initialised");
+		check_free(c);
+		send_reply(ph, WIRE_PREPARE_R, seq, r->bad || ph->inst ? rc : MAMORI_E_NOTSUP);
+		return;
+	}
+	if (parse_conf(&cfg, text) == 0) {
+		struct mamori_conf conf = { .s = config_root_setting(&cfg),
+			                    .on_error = on_conf_error,
+			                    .ud = ph };
+		rc = ph->def->check_prepare(ph->inst, c, &conf, &c->data);
+		pconf_release(&conf);
+	}
+	config_destroy(&cfg);
+	if (rc == 0)
+		hmap_put(&ph->checks, (const char *)&c->id, sizeof c->id, c);
+	else
+		check_free(c);
+	send_reply(ph, WIRE_PREPARE_R, seq, rc);
+}
+
+static void do_release(struct ph *ph, struct rbuf *r)
+{
+	uint32_t id = rbuf_u32(r);
+	struct mamori_check *c =
+	    r->bad ? NULL : hmap_del(&ph->checks, (const char *)&id, sizeof id);
+	if (!c)
+		return;
+	ph->def->check_release(ph->inst, c, c->data);
+	check_free(c);
+}
+
+static struct mamori_run *run_get(struct ph *ph, uint32_t id, struct mamori_check *c)
+{
+	struct mamori_run *run = ph->free_runs;
+	if (run)
+		ph->free_runs = run->next_free;
+	else
+		run = xmalloc(sizeof *run);
+	memset(run, 0, sizeof *run);
+	run->id = id;
+	run->chk = c;
+	run->active = 1;
+	hmap_put(&ph->runs, (const char *)&run->id, sizeof run->id, run);
+	return run;
+}
+
+static void do_start(struct ph *ph, struct rbuf *r)
+{
+	uint32_t id = rbuf_u32(r);
+	uint32_t cid = rbuf_u32(r);
+	if (r->bad || hmap_get(&ph->runs, (const char *)&id, sizeof id))
+		return;
+	struct mamori_check *c = hmap_get(&ph->checks, (const char *)&cid, sizeof cid);
+	if (!c) {
+		struct mamori_result res = { .struct_size = sizeof res,
+			                     .state = MAMORI_UNKNOWN,
+			                     .output =
+			                         "plugin host: check not prepared (see the log)" };
+		send_result(ph, id, 0, &res);
+		return;
+	}
+	struct mamori_run *run = run_get(ph, id, c);
+	void *state = NULL;
+	/* `starting`: a completion inside check_start must not free the run
+	 * while the plugin may still write *run_state. */
+	run->starting = 1;
+	int rc = ph->def->check_start(ph->inst, run, c->data, &state);
+	run->starting = 0;
+	run->state = state;
+	if (run->done) {
+		run_put(ph, run);
+	} else if (rc != 0) {
+		send_result(ph, id, rc, NULL);
+		run_put(ph, run);
+	}
+}
+
+static void do_cancel(struct ph *ph, struct rbuf *r)
+{
+	uint32_t id = rbuf_u32(r);
+	struct mamori_run *run = r->bad ? NULL : hmap_get(&ph->runs, (const char *)&id, sizeof id);
+	if (!run)
+		return; /* completed already: the core drops that result */
+	ph->def->check_cancel(ph->inst, run, run->state);
+	run_put(ph, run);
+}
+
+static void do_ping(struct ph *ph, struct rbuf *r)
+{
+	uint32_t seq = rbuf_u32(r);
+	size_t m = wire_begin(&ph->out, WIRE_PONG);
+	wbuf_u32(&ph->out, seq);
+	wire_end(&ph->out, m);
+	ph_flush(ph);
+}
+
+static int dispatch(struct ph *ph, int type, struct rbuf *r)
+{
+	int needs_inst = type == WIRE_RELEASE || type == WIRE_START || type == WIRE_CANCEL;
+	if (needs_inst && !ph->inst)
+		return type == WIRE_START ? -1 : 0; /* the core never starts before init */
+	switch (type) {
+	case WIRE_INIT: do_init(ph, r); break;
+	case WIRE_PREPARE: do_prepare(ph, r); break;
+	case WIRE_RELEASE: do_release(ph, r); break;
+	case WIRE_START: do_start(ph, r); break;
+	case WIRE_CANCEL: do_cancel(ph, r); break;
+	case WIRE_PING: do_ping(ph, r); break;
+	default: return -1;
+	}
+	return r->bad ? -1 : 0;
+}
+
+static void on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ph *ph = w->data;
+	if (revents & EV_WRITE)
+		ph_flush(ph);
+	if (!(revents & EV_READ))
+		return;
+	int eof = wire_fill(ph->fd, &ph->in) < 0;
+	size_t off = 0;
+	for (;;) {
+		struct rbuf body;
+		int type;
+		long n = wire_frame(ph->in.p + off, ph->in.len - off, &body, &type);
+		if (n == 0)
+			break;
+		if (n < 0 || dispatch(ph, type, &body) != 0) {
+			log_err("plughost", "malformed message from the core: stopping");
+			eof = 1;
+			break;
+		}
+		off += (size_t)n;
+	}
+	wbuf_consume(&ph->in, off);
+	if (eof)
+		ev_break(loop, EVBREAK_ALL);
+}
+
+/* ---- process ---- */
+
+static int stderr_is_devnull(void)
+{
+	struct stat a, b;
+	return fstat(2, &a) == 0 && stat("/dev/null", &b) == 0 && a.st_rdev == b.st_rdev &&
+	       S_ISCHR(a.st_mode);
+}
+
+static void ph_cleanup(struct ph *ph)
+{
+	size_t it = 0;
+	const struct hmap_entry *e;
+	while (ph->inst && hmap_next(&ph->runs, &it, &e)) {
+		struct mamori_run *run = e->value;
+		ph->def->check_cancel(ph->inst, run, run->state);
+	}
+	it = 0;
+	while (hmap_next(&ph->runs, &it, &e))
+		free(e->value);
+	hmap_free(&ph->runs);
+	while (ph->free_runs) {
+		struct mamori_run *run = ph->free_runs;
+		ph->free_runs = run->next_free;
+		free(run);
+	}
+	it = 0;
+	while (hmap_next(&ph->checks, &it, &e)) {
+		struct mamori_check *c = e->value;
+		if (ph->inst)
+			ph->def->check_release(ph->inst, c, c->data);
+		check_free(c);
+	}
+	hmap_free(&ph->checks);
+	if (ph->inst) {
+		ph->def->destroy(ph->inst);
+		host_forget_instance(ph->inst);
+	}
+	ev_io_stop(ph->loop, &ph->io);
+	proc_ctx_free(ph->procs);
+	host_unbind();
+	loader_free(ph->loader);
+	wbuf_free(&ph->in);
+	wbuf_free(&ph->out);
+	wbuf_free(&ph->errs);
+	close(ph->fd);
+}
+
+int plughost_main(int fd, const char *plugin_path)
+{
+#ifdef __linux__
+	prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive mamorid */
+#endif
+	/* Only the core decides when this process ends (it closes the socket);
+	 * a terminal's ^C or a HUP to the group must not kill it first. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	log_open("mamorid", !stderr_is_devnull(), LOG_LVL_INFO);
+	if (fd < 0 || fcntl(fd, F_SETFL, O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		log_err("plughost", "bad socket fd %d", fd);
+		return 2;
+	}
+	struct ph ph;
+	memset(&ph, 0, sizeof ph);
+	ph.fd = fd;
+	ph.loop = ev_default_loop(EVFLAG_AUTO);
+	ph.procs = proc_ctx_new(ph.loop);
+	hmap_init(&ph.checks);
+	hmap_init(&ph.runs);
+	ph.ops.run_complete = ops_run_complete;
+	ph.ops.run_check = ops_run_check;
+	ph.ops.check_info = ops_check_info;
+	ph.ops.check_data = ops_check_data;
+	host_bind(ph.loop, ph.procs, &ph.ops, &ph, NULL);
+	ph.loader = loader_new();
+	ph.path = plugin_path;
+	ev_io_init(&ph.io, on_io, fd, EV_READ);
+	ph.io.data = &ph;
+	ev_io_start(ph.loop, &ph.io);
+	ev_run(ph.loop, 0);
+	ph_cleanup(&ph);
+	return 0;
+}

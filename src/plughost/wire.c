@@ -1,0 +1,188 @@
+/*
+ * wire: message framing for the isolated plugin host.  See wire.h.
+ */
+#include "plughost/wire.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+void wbuf_free(struct wbuf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof *b);
+}
+
+void wbuf_put(struct wbuf *b, const void *data, size_t n)
+{
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n)
+			cap *= 2;
+		b->p = xrealloc(b->p, cap);
+		b->cap = cap;
+	}
+	if (n)
+		memcpy(b->p + b->len, data, n);
+	b->len += n;
+}
+
+void wbuf_u32(struct wbuf *b, uint32_t v)
+{
+	wbuf_put(b, &v, sizeof v);
+}
+
+void wbuf_i32(struct wbuf *b, int32_t v)
+{
+	wbuf_put(b, &v, sizeof v);
+}
+
+void wbuf_f64(struct wbuf *b, double v)
+{
+	wbuf_put(b, &v, sizeof v);
+}
+
+void wbuf_str(struct wbuf *b, const char *s)
+{
+	if (!s) {
+		wbuf_u32(b, 0);
+		return;
+	}
+	size_t n = strlen(s) + 1;
+	if (n > WIRE_MAX / 2)
+		n = WIRE_MAX / 2; /* never build a frame the reader refuses */
+	wbuf_u32(b, (uint32_t)n);
+	wbuf_put(b, s, n - 1);
+	wbuf_put(b, "", 1);
+}
+
+void wbuf_consume(struct wbuf *b, size_t n)
+{
+	if (n >= b->len) {
+		b->len = 0;
+		return;
+	}
+	memmove(b->p, b->p + n, b->len - n);
+	b->len -= n;
+}
+
+size_t wire_begin(struct wbuf *b, int type)
+{
+	size_t start = b->len;
+	unsigned char t = (unsigned char)type;
+	wbuf_u32(b, 0);
+	wbuf_put(b, &t, 1);
+	return start;
+}
+
+void wire_end(struct wbuf *b, size_t start)
+{
+	uint32_t n = (uint32_t)(b->len - start - sizeof n);
+	memcpy(b->p + start, &n, sizeof n);
+}
+
+static const void *take(struct rbuf *r, size_t n)
+{
+	if (r->bad || r->len - r->off < n) {
+		r->bad = 1;
+		return NULL;
+	}
+	const void *p = r->p + r->off;
+	r->off += n;
+	return p;
+}
+
+uint32_t rbuf_u32(struct rbuf *r)
+{
+	uint32_t v = 0;
+	const void *p = take(r, sizeof v);
+	if (p)
+		memcpy(&v, p, sizeof v);
+	return v;
+}
+
+int32_t rbuf_i32(struct rbuf *r)
+{
+	int32_t v = 0;
+	const void *p = take(r, sizeof v);
+	if (p)
+		memcpy(&v, p, sizeof v);
+	return v;
+}
+
+double rbuf_f64(struct rbuf *r)
+{
+	double v = 0;
+	const void *p = take(r, sizeof v);
+	if (p)
+		memcpy(&v, p, sizeof v);
+	return v;
+}
+
+const char *rbuf_str(struct rbuf *r)
+{
+	uint32_t n = rbuf_u32(r);
+	if (r->bad || n == 0)
+		return NULL;
+	const char *s = take(r, n);
+	if (!s || s[n - 1] != '\0') {
+		r->bad = 1;
+		return NULL;
+	}
+	return s;
+}
+
+long wire_frame(const char *buf, size_t len, struct rbuf *body, int *type)
+{
+	uint32_t n;
+	if (len < sizeof n)
+		return 0;
+	memcpy(&n, buf, sizeof n);
+	if (n == 0 || n > WIRE_MAX)
+		return -1;
+	if (len - sizeof n < n)
+		return 0;
+	*type = (unsigned char)buf[sizeof n];
+	body->p = buf + sizeof n + 1;
+	body->len = n - 1;
+	body->off = 0;
+	body->bad = 0;
+	return (long)(sizeof n + n);
+}
+
+int wire_flush(int fd, struct wbuf *out)
+{
+	while (out->off < out->len) {
+		ssize_t n = send(fd, out->p + out->off, out->len - out->off, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -1;
+		}
+		out->off += (size_t)n;
+	}
+	out->off = out->len = 0;
+	return 0;
+}
+
+int wire_fill(int fd, struct wbuf *in)
+{
+	char tmp[65536];
+	for (;;) {
+		ssize_t n = read(fd, tmp, sizeof tmp);
+		if (n > 0) {
+			wbuf_put(in, tmp, (size_t)n);
+			if (in->len > (size_t)WIRE_MAX + 4096)
+				return 0; /* let the caller consume first */
+			continue;
+		}
+		if (n == 0)
+			return -1;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+	}
+}

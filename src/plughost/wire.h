@@ -1,0 +1,79 @@
+/*
+ * wire: the framing and encoding of messages between mamorid and an
+ * isolated plugin host (see src/plugin/proxy.c and src/plughost/plughost.c).
+ *
+ * A frame is [u32 body length][body]; the body starts with a u8 message
+ * type followed by fields: u32/i32 (native order: both ends are the same
+ * binary on the same machine), f64, and strings as [u32 n][n bytes] where
+ * n counts a terminating NUL and n = 0 means NULL.  The reader never trusts
+ * a length: a malformed body marks the reader bad, a malformed frame header
+ * makes wire_frame return -1 (the peer is then treated as broken).
+ * Nothing here blocks: wire_flush and wire_fill stop at EAGAIN.
+ */
+#ifndef MAMORI_WIRE_H
+#define MAMORI_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WIRE_MAX (16u * 1024 * 1024) /* largest body accepted */
+
+enum wire_type {
+	/* core -> host */
+	WIRE_INIT = 1, /* seq, datadir, log level, instance config text */
+	WIRE_PREPARE,  /* seq, check id, check_info fields, check config text */
+	WIRE_RELEASE,  /* check id */
+	WIRE_START,    /* run id, check id */
+	WIRE_CANCEL,   /* run id */
+	WIRE_PING,     /* seq */
+	/* host -> core */
+	WIRE_INIT_R = 32, /* seq, rc, error text */
+	WIRE_PREPARE_R,   /* seq, rc, error text (one error per line) */
+	WIRE_RESULT,      /* run id, rc, state, flags, output, long output, perfdata */
+	WIRE_PONG,        /* seq */
+	WIRE_LOG,         /* level, text (reserved) */
+};
+
+struct wbuf {
+	char *p;
+	size_t len, cap, off; /* off: bytes already sent (wire_flush) */
+};
+
+struct rbuf {
+	const char *p;
+	size_t len, off;
+	int bad; /* a read ran past the end or a string was malformed */
+};
+
+void wbuf_free(struct wbuf *b);
+void wbuf_put(struct wbuf *b, const void *data, size_t n);
+void wbuf_u32(struct wbuf *b, uint32_t v);
+void wbuf_i32(struct wbuf *b, int32_t v);
+void wbuf_f64(struct wbuf *b, double v);
+void wbuf_str(struct wbuf *b, const char *s); /* NULL allowed */
+/* Drop the first n bytes (consumed input). */
+void wbuf_consume(struct wbuf *b, size_t n);
+
+/* Start a frame of `type` in b; returns its offset for wire_end. */
+size_t wire_begin(struct wbuf *b, int type);
+void wire_end(struct wbuf *b, size_t start);
+
+uint32_t rbuf_u32(struct rbuf *r);
+int32_t rbuf_i32(struct rbuf *r);
+double rbuf_f64(struct rbuf *r);
+/* Pointer into the frame (NUL-terminated), or NULL for a NULL string. */
+const char *rbuf_str(struct rbuf *r);
+
+/* Look for a complete frame at the start of buf.  Returns its total size
+ * (> 0) and fills body/type, 0 if more bytes are needed, -1 if the header
+ * is garbage (empty or oversized body). */
+long wire_frame(const char *buf, size_t len, struct rbuf *body, int *type);
+
+/* Send what is pending in out (non-blocking).  0: all sent, 1: some left
+ * (wait for POLLOUT), -1: error (peer gone). */
+int wire_flush(int fd, struct wbuf *out);
+/* Read what is available into in (non-blocking).  0: ok (maybe nothing),
+ * -1: EOF or error. */
+int wire_fill(int fd, struct wbuf *in);
+
+#endif

@@ -1,0 +1,382 @@
+/*
+ * Unit tests: isolate = true (src/plugin/proxy.c, src/plughost/).
+ *
+ * The server runs on a real libev loop; isolated instances run in host
+ * processes spawned from /proc/self/exe, so this binary's main() serves
+ * `--plugin-host FD PATH` like mamorid does.  The loop is pumped with
+ * EVRUN_ONCE and a guard timer (no sleep).  Plugins come from the build
+ * directory this binary lives in, linked into a temporary plugin_dir.
+ */
+#include "plughost/plughost.h"
+#include "plughost/wire.h"
+#include "server/server.h"
+#include "util/log.h"
+
+#include <check.h>
+#include <ev.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct fx {
+	struct ev_loop *loop;
+	struct server *s;
+	char tmp[64];
+	char plugdir[128];
+	char logs[8192]; /* captured error lines */
+	size_t logs_len;
+	int seen_host_down; /* a view showed "plugin host" */
+	int seen_timeout;
+};
+
+static char builddir[PATH_MAX];
+
+static void on_log(int level, const char *line, void *ud)
+{
+	struct fx *f = ud;
+	size_t n = strlen(line);
+	if (f->logs_len + n + 2 < sizeof f->logs) {
+		memcpy(f->logs + f->logs_len, line, n);
+		f->logs_len += n;
+		f->logs[f->logs_len++] = '\n';
+		f->logs[f->logs_len] = '\0';
+	}
+}
+
+static void link_plugin(struct fx *f, const char *rel, const char *as)
+{
+	char src[PATH_MAX + 64], dst[256];
+	snprintf(src, sizeof src, "%s/%s", builddir, rel);
+	snprintf(dst, sizeof dst, "%s/%s", f->plugdir, as);
+	ck_assert_msg(access(src, R_OK) == 0, "missing %s (build it first)", src);
+	ck_assert_int_eq(symlink(src, dst), 0);
+}
+
+static void fx_init(struct fx *f)
+{
+	memset(f, 0, sizeof *f);
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	ck_assert_int_gt(n, 0);
+	exe[n] = '\0';
+	snprintf(builddir, sizeof builddir, "%s", dirname(dirname(exe)));
+	log_set_level(LOG_LVL_ERR);
+	log_set_hook(on_log, f);
+	snprintf(f->tmp, sizeof f->tmp, "/tmp/mamori-iso.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(f->tmp));
+	snprintf(f->plugdir, sizeof f->plugdir, "%s/plugins", f->tmp);
+	ck_assert_int_eq(mkdir(f->plugdir, 0700), 0);
+	link_plugin(f, "plugins/dummy.so", "dummy.so");
+	link_plugin(f, "plugins/exec.so", "exec.so");
+	link_plugin(f, "tests/plugins/crashy.so", "crashy.so");
+	link_plugin(f, "tests/plugins/passive_test.so", "passive_test.so");
+	f->loop = ev_default_loop(0);
+	ev_now_update(f->loop);
+}
+
+static struct server *fx_server(struct fx *f, const char *conf)
+{
+	struct server_opts o = {
+		.config_text = conf, .plugin_dir = f->plugdir, .no_store = 1, .no_spread = 1
+	};
+	return server_new(f->loop, &o);
+}
+
+static void fx_start(struct fx *f, const char *conf)
+{
+	f->s = fx_server(f, conf);
+	ck_assert_msg(f->s != NULL, "server_new refused:\n%s\n%s", conf, f->logs);
+	ck_assert_int_eq(server_start(f->s), 0);
+}
+
+static void fx_done(struct fx *f)
+{
+	if (f->s)
+		server_free(f->s);
+	f->s = NULL;
+	log_set_hook(NULL, NULL);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->tmp);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void guard_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+}
+
+static int pump(struct fx *f, double secs, int (*cond)(struct fx *f))
+{
+	ev_timer guard;
+	ev_timer_init(&guard, guard_cb, 0.005, 0.005);
+	ev_timer_start(f->loop, &guard);
+	ev_now_update(f->loop);
+	double end = ev_now(f->loop) + secs;
+	int met = 0;
+	while (ev_now(f->loop) < end) {
+		ev_run(f->loop, EVRUN_ONCE);
+		if (cond && cond(f)) {
+			met = 1;
+			break;
+		}
+	}
+	ev_timer_stop(f->loop, &guard);
+	return met;
+}
+
+static struct server_check_view view(struct fx *f, const char *ck)
+{
+	struct server_check_view v;
+	ck_assert_msg(server_check_view(f->s, "c1", "h", ck, &v) == 0, "no check %s", ck);
+	return v;
+}
+
+static struct server_stats stats(struct fx *f)
+{
+	struct server_stats st;
+	server_get_stats(f->s, &st);
+	return st;
+}
+
+#define CONF(plugins, checks)                                                                      \
+	"daemon = { log_level = \"err\"; };\nplugins = ( " plugins " );\n"                         \
+	"customers = ( { id = \"c1\"; assets = ( { name = \"h\"; checks = ( " checks               \
+	" ); } ); } );\n"
+
+/* ---- wire: the parser never trusts its input ---- */
+
+START_TEST(wire_roundtrip_and_garbage)
+{
+	struct wbuf b = { 0 };
+	size_t m = wire_begin(&b, WIRE_RESULT);
+	wbuf_u32(&b, 7);
+	wbuf_i32(&b, -3);
+	wbuf_f64(&b, 2.5);
+	wbuf_str(&b, "hello");
+	wbuf_str(&b, NULL);
+	wire_end(&b, m);
+	struct rbuf r;
+	int type = 0;
+	ck_assert_int_eq(wire_frame(b.p, b.len - 1, &r, &type), 0); /* incomplete */
+	ck_assert_int_eq(wire_frame(b.p, b.len, &r, &type), (long)b.len);
+	ck_assert_int_eq(type, WIRE_RESULT);
+	ck_assert_uint_eq(rbuf_u32(&r), 7);
+	ck_assert_int_eq(rbuf_i32(&r), -3);
+	ck_assert(rbuf_f64(&r) == 2.5);
+	ck_assert_str_eq(rbuf_str(&r), "hello");
+	ck_assert_ptr_null(rbuf_str(&r));
+	ck_assert_int_eq(r.bad, 0);
+	rbuf_u32(&r); /* past the end */
+	ck_assert_int_eq(r.bad, 1);
+	/* A string whose length runs past the frame, or lacks its NUL. */
+	char bad[] = { 9, 0, 0, 0, 'a', 'b', 'c' };
+	struct rbuf rb = { .p = bad, .len = sizeof bad };
+	ck_assert_ptr_null(rbuf_str(&rb));
+	ck_assert_int_eq(rb.bad, 1);
+	char nonul[] = { 3, 0, 0, 0, 'a', 'b', 'c' };
+	struct rbuf rn = { .p = nonul, .len = sizeof nonul };
+	ck_assert_ptr_null(rbuf_str(&rn));
+	ck_assert_int_eq(rn.bad, 1);
+	/* Oversized or empty frame headers are refused. */
+	uint32_t huge = WIRE_MAX + 1, zero = 0;
+	ck_assert_int_eq(wire_frame((const char *)&huge, sizeof huge, &r, &type), -1);
+	ck_assert_int_eq(wire_frame((const char *)&zero, sizeof zero, &r, &type), -1);
+	/* Random garbage: any answer but a crash or an overread (ASan). */
+	srand(42);
+	for (int i = 0; i < 20000; i++) {
+		char g[64];
+		size_t n = (size_t)(rand() % (int)sizeof g);
+		for (size_t k = 0; k < n; k++)
+			g[k] = (char)(rand() % 4 == 0 ? rand() % 8 : rand());
+		char *heap = malloc(n ? n : 1);
+		memcpy(heap, g, n);
+		long fl = wire_frame(heap, n, &r, &type);
+		ck_assert(fl <= (long)n);
+		for (int k = 0; fl > 0 && k < 8 && !r.bad; k++)
+			(k % 2 ? (void)rbuf_str(&r) : (void)rbuf_u32(&r));
+		free(heap);
+	}
+	wbuf_free(&b);
+}
+END_TEST
+
+/* ---- dummy and exec isolated ---- */
+
+static int both_done(struct fx *f)
+{
+	return view(f, "d").last_check > 0 && view(f, "e").last_check > 0;
+}
+
+START_TEST(dummy_and_exec_isolated)
+{
+	struct fx f;
+	fx_init(&f);
+	fx_start(&f,
+	         CONF("{ name = \"dummy\"; isolate = true; }, { name = \"exec\"; isolate = true; }",
+	              "{ plugin = \"dummy\"; name = \"d\"; state = 2; output = \"iso crit\";"
+	              " perf = \"'t'=5ms;10;20\"; interval = \"1h\"; },"
+	              " { plugin = \"exec\"; name = \"e\"; interval = \"1h\"; command ="
+	              " \"/usr/lib/nagios/plugins/check_dummy 1 warned\"; }"));
+	ck_assert_msg(pump(&f, 10.0, both_done), "no results: %s", f.logs);
+	struct server_check_view v = view(&f, "d");
+	ck_assert_int_eq(v.state, 2);
+	ck_assert_str_eq(v.output, "iso crit");
+	ck_assert_msg(strstr(v.perfdata, "'t'=5ms;10;20") != NULL, "perf '%s'", v.perfdata);
+	if (access("/usr/lib/nagios/plugins/check_dummy", X_OK) == 0) {
+		v = view(&f, "e");
+		ck_assert_int_eq(v.state, 1);
+		ck_assert_msg(strstr(v.output, "warned") != NULL, "output '%s'", v.output);
+	}
+	ck_assert_uint_eq(stats(&f).runs_completed, 2);
+	fx_done(&f);
+}
+END_TEST
+
+static int timed_out(struct fx *f)
+{
+	return stats(f).runs_timed_out > 0;
+}
+
+START_TEST(timeout_cancels_isolated_run)
+{
+	struct fx f;
+	fx_init(&f);
+	fx_start(&f, CONF("{ name = \"dummy\"; isolate = true; }",
+	                  "{ plugin = \"dummy\"; name = \"d\"; delay = \"1s\"; timeout = \"100ms\";"
+	                  " interval = \"1h\"; }"));
+	ck_assert(pump(&f, 5.0, timed_out));
+	struct server_check_view v = view(&f, "d");
+	ck_assert_int_eq(v.state, 3);
+	ck_assert_msg(strstr(v.output, "timed out") != NULL, "output '%s'", v.output);
+	/* The child cancelled it: no completion arrives later. */
+	pump(&f, 1.5, NULL);
+	ck_assert_uint_eq(stats(&f).late_completions, 0);
+	ck_assert_uint_eq(stats(&f).runs_completed, 0);
+	fx_done(&f);
+}
+END_TEST
+
+/* ---- crash and hang ---- */
+
+static int recovered(struct fx *f)
+{
+	struct server_check_view v = view(f, "x");
+	if (strstr(v.output, "plugin host"))
+		f->seen_host_down = 1;
+	if (strstr(v.output, "timed out"))
+		f->seen_timeout = 1;
+	return strcmp(v.output, "recovered") == 0;
+}
+
+static void crash_case(const char *mode, double timeout_s, double limit)
+{
+	struct fx f;
+	fx_init(&f);
+	char conf[2048];
+	snprintf(conf, sizeof conf,
+	         CONF("{ name = \"crashy\"; isolate = true; }",
+	              "{ plugin = \"crashy\"; name = \"x\"; mode = \"%s\"; marker = \"%s/m\";"
+	              " interval = \"100ms\"; retry_interval = \"100ms\"; timeout = \"%gs\"; },"
+	              " { plugin = \"dummy\"; name = \"d\"; interval = \"50ms\"; }"),
+	         mode, f.tmp, timeout_s);
+	fx_start(&f, conf);
+	ck_assert_msg(pump(&f, limit, recovered), "not recovered: '%s'\n%s", view(&f, "x").output,
+	              f.logs);
+	ck_assert_msg(f.seen_host_down || f.seen_timeout, "never UNKNOWN: %s", f.logs);
+	/* The in-process check kept its schedule meanwhile. */
+	struct server_check_view d = view(&f, "d");
+	ck_assert_int_eq(d.state, 0);
+	ck_assert_msg(ev_now(f.loop) - d.last_check < 1.0, "dummy stalled: last %.3f now %.3f",
+	              d.last_check, ev_now(f.loop));
+	ck_assert_msg(strstr(f.logs, "plugin host of 'crashy'") != NULL, "no log: %s", f.logs);
+	fx_done(&f);
+}
+
+START_TEST(segv_costs_only_its_checks)
+{
+	crash_case("segv_once", 2.0, 10.0);
+}
+END_TEST
+
+START_TEST(hang_times_out_and_restarts)
+{
+	crash_case("hang_once", 0.3, 20.0);
+}
+END_TEST
+
+START_TEST(always_crashing_stays_unknown)
+{
+	struct fx f;
+	fx_init(&f);
+	fx_start(&f,
+	         CONF("{ name = \"crashy\"; isolate = true; }",
+	              "{ plugin = \"crashy\"; name = \"x\"; mode = \"segv\"; interval = \"100ms\";"
+	              " retry_interval = \"100ms\"; },"
+	              " { plugin = \"dummy\"; name = \"d\"; interval = \"50ms\"; }"));
+	pump(&f, 2.5, NULL);
+	struct server_check_view v = view(&f, "x");
+	ck_assert_int_eq(v.state, 3);
+	ck_assert_msg(strstr(v.output, "plugin host") != NULL, "output '%s'", v.output);
+	ck_assert_int_eq(view(&f, "d").state, 0);
+	fx_done(&f);
+}
+END_TEST
+
+/* ---- config ---- */
+
+START_TEST(prepare_error_is_config_error)
+{
+	struct fx f;
+	fx_init(&f);
+	struct server *s =
+	    fx_server(&f, CONF("{ name = \"crashy\"; isolate = true; }",
+	                       "{ plugin = \"crashy\"; name = \"x\";\n mode = \"bogus\"; }"));
+	ck_assert_ptr_null(s);
+	ck_assert_msg(strstr(f.logs, ":4: key 'mode': unknown mode 'bogus'") != NULL, "logs: %s",
+	              f.logs);
+	fx_done(&f);
+}
+END_TEST
+
+START_TEST(passive_cannot_be_isolated)
+{
+	struct fx f;
+	fx_init(&f);
+	struct server *s = fx_server(&f, CONF("{ name = \"passive_test\"; isolate = true; }", ""));
+	ck_assert_ptr_null(s);
+	ck_assert_msg(strstr(f.logs, "not possible for a passive plugin") != NULL, "logs: %s",
+	              f.logs);
+	fx_done(&f);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+	/* Isolated instances spawn this binary as their host. */
+	if (argc == 4 && strcmp(argv[1], "--plugin-host") == 0)
+		return plughost_main(atoi(argv[2]), argv[3]);
+	signal(SIGPIPE, SIG_IGN);
+	Suite *s = suite_create("isolate");
+	TCase *tc = tcase_create("wire");
+	tcase_add_test(tc, wire_roundtrip_and_garbage);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("proxy");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, dummy_and_exec_isolated);
+	tcase_add_test(tc, timeout_cancels_isolated_run);
+	tcase_add_test(tc, segv_costs_only_its_checks);
+	tcase_add_test(tc, hang_times_out_and_restarts);
+	tcase_add_test(tc, always_crashing_stays_unknown);
+	tcase_add_test(tc, prepare_error_is_config_error);
+	tcase_add_test(tc, passive_cannot_be_isolated);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
