@@ -600,7 +600,7 @@ START_TEST(garbage_type_confusion)
 		"closures = [ \"garbage\", \"/\" ]; } );",
 		"downtimes = ( { customer = 1; }, { } );",
 		"routes = ( { center = 1; } );",
-		"plugins = ( { name = \"exec\"; isolate = true; } );",
+		"plugins = ( { name = \"exec\"; isolate = \"yes\"; } );",
 		"plugins = ( { name = 1; } );",
 		"defaults = { check_period = \"nope\"; flap_low = \"x\"; flap_high = 1; };",
 	};
