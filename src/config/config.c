@@ -1,11 +1,12 @@
 /*
  * config: libconfig -> struct mconf, with validation.  See config.h.
  *
- * Layout of this file: helpers and key tables, then one parse function
- * per section (daemon, calendars, plugins, centers/routes, customers ->
- * assets -> checks, downtimes), then cross-reference checks.  Every error
- * goes to the sink with "file:line:"; parsing continues so a user sees all
- * of them at once.
+ * Layout: key tables, helpers shared with config_customers.c (declared in
+ * config_int.h), check parameters and their inheritance, then one parse
+ * function per section (daemon, calendars, plugins, centers/routes; the
+ * customer tree and downtimes are in config_customers.c), then loading and
+ * freeing.  Every error goes to the sink with "file:line:"; parsing
+ * continues so a user sees all of them at once.
  */
 #include "config/config.h"
 #include "cal/cal.h"
@@ -23,56 +24,8 @@
 #include <unistd.h>
 
 #include "buildcfg.h"
+#include "config/config_int.h"
 
-/* Set-flags of struct check_params. */
-enum {
-	P_INTERVAL = 1 << 0,
-	P_RETRY = 1 << 1,
-	P_TIMEOUT = 1 << 2,
-	P_STALE = 1 << 3,
-	P_ATTEMPTS = 1 << 4,
-	P_STALE_STATE = 1 << 5,
-	P_FLAP = 1 << 6,
-	P_FLAP_LOW = 1 << 7,
-	P_FLAP_HIGH = 1 << 8,
-	P_SERVICE = 1 << 9,
-	P_PERIOD = 1 << 10,
-};
-
-struct ctx {
-	struct mconf *c;
-	struct loader *loader;
-	const char *datadir;
-	config_err_fn err;
-	void *ud;
-	int errors;
-};
-
-#define K(n, t)                                                                                    \
-	{                                                                                          \
-		n, t, 0, NULL, NULL                                                                \
-	}
-#define KEND                                                                                       \
-	{                                                                                          \
-		NULL, 0, 0, NULL, NULL                                                             \
-	}
-
-/* Keys shared by `defaults` groups and check blocks. */
-#define PARAM_KEYS                                                                                 \
-	K("interval", MAMORI_KEY_DURATION), K("retry_interval", MAMORI_KEY_DURATION),              \
-	    K("max_attempts", MAMORI_KEY_INT), K("timeout", MAMORI_KEY_DURATION),                  \
-	    K("check_period", MAMORI_KEY_STRING), K("service", MAMORI_KEY_STRING),                 \
-	    K("stale_after", MAMORI_KEY_DURATION), K("stale_state", MAMORI_KEY_INT),               \
-	    K("flap_detection", MAMORI_KEY_BOOL), K("flap_low", MAMORI_KEY_FLOAT),                 \
-	    K("flap_high", MAMORI_KEY_FLOAT)
-
-static const struct mamori_key defaults_keys[] = { PARAM_KEYS, KEND };
-static const struct mamori_key check_core_keys[] = { K("name", MAMORI_KEY_STRING),
-	                                             K("plugin", MAMORI_KEY_STRING), PARAM_KEYS,
-	                                             KEND };
-static const struct mamori_key agent_core_keys[] = { K("auto_register", MAMORI_KEY_BOOL),
-	                                             K("asset_type", MAMORI_KEY_STRING), PARAM_KEYS,
-	                                             KEND };
 static const struct mamori_key root_keys[] = { K("daemon", MAMORI_KEY_GROUP),
 	                                       K("mqtt", MAMORI_KEY_GROUP),
 	                                       K("http", MAMORI_KEY_GROUP),
@@ -97,36 +50,10 @@ static const struct mamori_key calendar_keys[] = {
 	K("hours", MAMORI_KEY_STRING_LIST),    K("holidays", MAMORI_KEY_STRING_LIST),
 	K("closures", MAMORI_KEY_STRING_LIST), KEND
 };
-static const struct mamori_key customer_keys[] = { K("id", MAMORI_KEY_STRING),
-	                                           K("name", MAMORI_KEY_STRING),
-	                                           K("region", MAMORI_KEY_STRING),
-	                                           K("tags", MAMORI_KEY_STRING_LIST),
-	                                           K("agents", -1),
-	                                           K("assets", -1),
-	                                           K("defaults", MAMORI_KEY_GROUP),
-	                                           K("sla", -1),
-	                                           K("contact", -1),
-	                                           KEND };
-static const struct mamori_key asset_keys[] = { K("name", MAMORI_KEY_STRING),
-	                                        K("type", MAMORI_KEY_STRING),
-	                                        K("address", MAMORI_KEY_STRING),
-	                                        K("parent", MAMORI_KEY_STRING),
-	                                        K("checks", -1),
-	                                        K("defaults", MAMORI_KEY_GROUP),
-	                                        KEND };
-static const struct mamori_key downtime_keys[] = {
-	K("customer", MAMORI_KEY_STRING), K("asset", MAMORI_KEY_STRING),
-	K("check", MAMORI_KEY_STRING),    K("start", MAMORI_KEY_STRING),
-	K("end", MAMORI_KEY_STRING),      K("weekly", MAMORI_KEY_STRING_LIST),
-	K("timezone", MAMORI_KEY_STRING), K("comment", MAMORI_KEY_STRING),
-	K("author", MAMORI_KEY_STRING),   KEND
-};
 
 /* ---- helpers ---- */
 
-static void report(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void report(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
+void config__report(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
 {
 	char msg[1024], where[512], full[1600];
 	va_list ap;
@@ -145,8 +72,8 @@ static void sink(void *ud, const char *msg)
 	/* counted by the caller through pconf_validate's return value */
 }
 
-static int validate(struct ctx *x, const config_setting_t *g, const struct mamori_key *a,
-                    const struct mamori_key *b, const char *what)
+int config__validate(struct ctx *x, const config_setting_t *g, const struct mamori_key *a,
+                     const struct mamori_key *b, const char *what)
 {
 	/* Keys typed -1 are structural (lists/groups parsed by hand). */
 	int n = pconf_validate(g, a, b, what, sink, x);
@@ -154,35 +81,35 @@ static int validate(struct ctx *x, const config_setting_t *g, const struct mamor
 	return n;
 }
 
-static const char *str_member(const config_setting_t *g, const char *key)
+const char *config__str_member(const config_setting_t *g, const char *key)
 {
 	const config_setting_t *m = g ? config_setting_get_member(g, key) : NULL;
 	return m && config_setting_type(m) == CONFIG_TYPE_STRING ? config_setting_get_string(m)
 	                                                         : NULL;
 }
 
-static char *dup_member(const config_setting_t *g, const char *key)
+char *config__dup_member(const config_setting_t *g, const char *key)
 {
-	const char *s = str_member(g, key);
+	const char *s = config__str_member(g, key);
 	return s ? xstrdup(s) : NULL;
 }
 
 /* A list or array member (or absent).  Reports a wrong type. */
-static const config_setting_t *list_member(struct ctx *x, const config_setting_t *g,
-                                           const char *key)
+const config_setting_t *config__list_member(struct ctx *x, const config_setting_t *g,
+                                            const char *key)
 {
 	const config_setting_t *m = g ? config_setting_get_member(g, key) : NULL;
 	if (!m)
 		return NULL;
 	int t = config_setting_type(m);
 	if (t != CONFIG_TYPE_LIST && t != CONFIG_TYPE_ARRAY) {
-		report(x, m, "'%s' must be a list ( { ... }, { ... } )", key);
+		config__report(x, m, "'%s' must be a list ( { ... }, { ... } )", key);
 		return NULL;
 	}
 	return m;
 }
 
-static int valid_ident(const char *s, int allow_dot)
+int config__valid_ident(const char *s, int allow_dot)
 {
 	if (!s || !*s || strlen(s) > 128)
 		return 0;
@@ -197,7 +124,7 @@ static int valid_ident(const char *s, int allow_dot)
 	return 1;
 }
 
-static uint64_t hash_setting(const config_setting_t *s, uint64_t h)
+uint64_t config__hash_setting(const config_setting_t *s, uint64_t h)
 {
 	const char *name = config_setting_name(s);
 	int t = config_setting_type(s);
@@ -210,7 +137,7 @@ static uint64_t hash_setting(const config_setting_t *s, uint64_t h)
 	case CONFIG_TYPE_LIST:
 	case CONFIG_TYPE_ARRAY:
 		for (int i = 0; i < config_setting_length(s); i++)
-			h = hash_setting(config_setting_get_elem(s, (unsigned)i), h);
+			h = config__hash_setting(config_setting_get_elem(s, (unsigned)i), h);
 		return h;
 	case CONFIG_TYPE_STRING: {
 		const char *v = config_setting_get_string(s);
@@ -270,7 +197,7 @@ static uint32_t to_ms(double s)
 	return ms > 4e9 ? 4000000000u : (uint32_t)llround(ms);
 }
 
-static void parse_params(struct ctx *x, const config_setting_t *g, struct check_params *p)
+void config__parse_params(struct ctx *x, const config_setting_t *g, struct check_params *p)
 {
 	const config_setting_t *m;
 	double d;
@@ -282,10 +209,10 @@ static void parse_params(struct ctx *x, const config_setting_t *g, struct check_
 	for (size_t i = 0; i < ARRAY_LEN(timing); i++)
 		if ((m = config_setting_get_member(g, timing[i])) &&
 		    pconf_setting_duration(m, &d) == 0 && d > MAX_DURATION_S)
-			report(x, m, "%s must not exceed 45 days", timing[i]);
+			config__report(x, m, "%s must not exceed 45 days", timing[i]);
 	if ((m = config_setting_get_member(g, "interval")) && pconf_setting_duration(m, &d) == 0) {
 		if (d < 0.001)
-			report(x, m, "interval must be at least 1ms");
+			config__report(x, m, "interval must be at least 1ms");
 		p->interval_ms = to_ms(d);
 		p->set |= P_INTERVAL;
 	}
@@ -296,7 +223,7 @@ static void parse_params(struct ctx *x, const config_setting_t *g, struct check_
 	}
 	if ((m = config_setting_get_member(g, "timeout")) && pconf_setting_duration(m, &d) == 0) {
 		if (d <= 0)
-			report(x, m, "timeout must be more than 0");
+			config__report(x, m, "timeout must be more than 0");
 		p->timeout_ms = to_ms(d);
 		p->set |= P_TIMEOUT;
 	}
@@ -309,7 +236,7 @@ static void parse_params(struct ctx *x, const config_setting_t *g, struct check_
 	    config_setting_type(m) == CONFIG_TYPE_INT) {
 		int v = config_setting_get_int(m);
 		if (v < 1 || v > 100)
-			report(x, m, "max_attempts must be 1..100");
+			config__report(x, m, "max_attempts must be 1..100");
 		p->max_attempts = (uint8_t)(v < 1 ? 1 : v > 100 ? 100 : v);
 		p->set |= P_ATTEMPTS;
 	}
@@ -317,7 +244,7 @@ static void parse_params(struct ctx *x, const config_setting_t *g, struct check_
 	    config_setting_type(m) == CONFIG_TYPE_INT) {
 		int v = config_setting_get_int(m);
 		if (v < 0 || v > 3)
-			report(x, m, "stale_state must be 0..3");
+			config__report(x, m, "stale_state must be 0..3");
 		p->stale_state = (uint8_t)(v & 3);
 		p->set |= P_STALE_STATE;
 	}
@@ -343,8 +270,9 @@ static void parse_params(struct ctx *x, const config_setting_t *g, struct check_
 	    config_setting_type(m) == CONFIG_TYPE_STRING) {
 		int sv = service_parse(config_setting_get_string(m));
 		if (sv < 0)
-			report(x, m, "unknown service '%s' (defender, web, mail, utm, dns, other)",
-			       config_setting_get_string(m));
+			config__report(
+			    x, m, "unknown service '%s' (defender, web, mail, utm, dns, other)",
+			    config_setting_get_string(m));
 		p->service = (uint8_t)(sv < 0 ? 0 : sv);
 		p->set |= P_SERVICE;
 	}
@@ -352,14 +280,14 @@ static void parse_params(struct ctx *x, const config_setting_t *g, struct check_
 	    config_setting_type(m) == CONFIG_TYPE_STRING) {
 		p->period = mconf_calendar(x->c, config_setting_get_string(m));
 		if (!p->period)
-			report(x, m, "check_period: undefined calendar '%s'",
-			       config_setting_get_string(m));
+			config__report(x, m, "check_period: undefined calendar '%s'",
+			               config_setting_get_string(m));
 		p->set |= P_PERIOD;
 	}
 }
 
 /* Fill what `child` did not set from `parent`. */
-static void inherit(struct check_params *child, const struct check_params *parent)
+void config__inherit(struct check_params *child, const struct check_params *parent)
 {
 #define INH(flag, field)                                                                           \
 	if (!(child->set & (flag)) && (parent->set & (flag))) {                                    \
@@ -384,7 +312,7 @@ static void inherit(struct check_params *child, const struct check_params *paren
  * attempts, 60s timeout, flap detection 20%/30%.  Passive checks (agent
  * reports) default to max_attempts = 1: each report is a complete
  * observation.  The retry interval never exceeds the interval. */
-static void finish_params(struct check_params *p, const char *plugin, int passive)
+void config__finish_params(struct check_params *p, const char *plugin, int passive)
 {
 	static const struct check_params builtin = { .interval_ms = 300000,
 		                                     .retry_ms = 60000,
@@ -406,7 +334,7 @@ static void finish_params(struct check_params *p, const char *plugin, int passiv
 		p->set |= P_SERVICE;
 	}
 	int had_retry = p->set & P_RETRY;
-	inherit(p, &builtin);
+	config__inherit(p, &builtin);
 	if (!had_retry && p->retry_ms > p->interval_ms)
 		p->retry_ms = p->interval_ms;
 }
@@ -417,11 +345,11 @@ static void parse_daemon(struct ctx *x, const config_setting_t *d)
 {
 	struct mconf *c = x->c;
 	if (d)
-		validate(x, d, daemon_keys, NULL, "daemon");
-	c->state_dir = dup_member(d, "state_dir");
-	c->plugin_dir = dup_member(d, "plugin_dir");
-	c->data_dir = dup_member(d, "data_dir");
-	c->node = dup_member(d, "node");
+		config__validate(x, d, daemon_keys, NULL, "daemon");
+	c->state_dir = config__dup_member(d, "state_dir");
+	c->plugin_dir = config__dup_member(d, "plugin_dir");
+	c->data_dir = config__dup_member(d, "data_dir");
+	c->node = config__dup_member(d, "node");
 	if (!c->state_dir)
 		c->state_dir = xstrdup(MAMORI_STATEDIR);
 	if (!c->plugin_dir)
@@ -433,13 +361,14 @@ static void parse_daemon(struct ctx *x, const config_setting_t *d)
 		gethostname(host, sizeof host - 1);
 		c->node = xstrdup(host);
 	}
-	if (!valid_ident(c->node, 0))
-		report(x, d, "daemon.node '%s' is not usable as an MQTT topic level", c->node);
+	if (!config__valid_ident(c->node, 0))
+		config__report(x, d, "daemon.node '%s' is not usable as an MQTT topic level",
+		               c->node);
 	c->log_level = LOG_LVL_INFO;
-	const char *lv = str_member(d, "log_level");
+	const char *lv = config__str_member(d, "log_level");
 	if (lv && (c->log_level = log_level_parse(lv)) < 0) {
-		report(x, config_setting_get_member(d, "log_level"),
-		       "log_level must be err, warning, notice, info or debug");
+		config__report(x, config_setting_get_member(d, "log_level"),
+		               "log_level must be err, warning, notice, info or debug");
 		c->log_level = LOG_LVL_INFO;
 	}
 	c->flush_interval = 0.1;
@@ -452,7 +381,7 @@ static void parse_daemon(struct ctx *x, const config_setting_t *d)
 		c->retention_days = (uint32_t)config_setting_get_int(m);
 }
 
-static void fill_strings(const config_setting_t *m, const char **out, size_t max, size_t *n)
+void config__fill_strings(const config_setting_t *m, const char **out, size_t max, size_t *n)
 {
 	*n = 0;
 	if (!m)
@@ -471,44 +400,44 @@ static void fill_strings(const config_setting_t *m, const char **out, size_t max
 static void parse_calendar(struct ctx *x, const config_setting_t *g, struct cfg_calendar *out)
 {
 	char err[CAL_ERRLEN];
-	validate(x, g, calendar_keys, NULL, "calendar");
-	const char *name = str_member(g, "name");
-	const char *tz = str_member(g, "timezone");
+	config__validate(x, g, calendar_keys, NULL, "calendar");
+	const char *name = config__str_member(g, "name");
+	const char *tz = config__str_member(g, "timezone");
 	if (!name || !tz) {
-		report(x, g, "calendar needs 'name' and 'timezone'");
+		config__report(x, g, "calendar needs 'name' and 'timezone'");
 		return;
 	}
 	const char *hours[64];
 	size_t nh;
-	fill_strings(config_setting_get_member(g, "hours"), hours, 64, &nh);
+	config__fill_strings(config_setting_get_member(g, "hours"), hours, 64, &nh);
 	if (!nh) {
-		report(x, g, "calendar '%s' needs 'hours' (e.g. [ \"mon-fri 09:00-17:30\" ])",
-		       name);
+		config__report(
+		    x, g, "calendar '%s' needs 'hours' (e.g. [ \"mon-fri 09:00-17:30\" ])", name);
 		return;
 	}
 	struct cal *cal = cal_new(name, tz, hours, nh, err, sizeof err);
 	if (!cal) {
-		report(x, g, "calendar '%s': %s", name, err);
+		config__report(x, g, "calendar '%s': %s", name, err);
 		return;
 	}
 	const char *hol[32];
 	size_t nhol;
 	const config_setting_t *hm = config_setting_get_member(g, "holidays");
-	fill_strings(hm, hol, 32, &nhol);
+	config__fill_strings(hm, hol, 32, &nhol);
 	for (size_t i = 0; i < nhol; i++) {
 		char path[1024];
 		if (cal_holidays_path(hol[i], x->c->data_dir, path, sizeof path) != 0 ||
 		    cal_holidays_load(cal, path, err, sizeof err) != 0) {
-			report(x, hm, "calendar '%s': holidays '%s': %s", name, hol[i],
-			       cal_holidays_path(hol[i], x->c->data_dir, path, sizeof path)
-			           ? "bad name"
-			           : err);
+			config__report(x, hm, "calendar '%s': holidays '%s': %s", name, hol[i],
+			               cal_holidays_path(hol[i], x->c->data_dir, path, sizeof path)
+			                   ? "bad name"
+			                   : err);
 		}
 	}
 	const char *clo[64];
 	size_t nclo;
 	const config_setting_t *cm = config_setting_get_member(g, "closures");
-	fill_strings(cm, clo, 64, &nclo);
+	config__fill_strings(cm, clo, 64, &nclo);
 	for (size_t i = 0; i < nclo; i++) {
 		/* "2026-12-29 12:00/2027-01-04 09:00" in the calendar's zone */
 		char a[64], b[64];
@@ -516,8 +445,9 @@ static void parse_calendar(struct ctx *x, const config_setting_t *g, struct cfg_
 		const char *slash = strchr(clo[i], '/');
 		if (!slash || (size_t)(slash - clo[i]) >= sizeof a ||
 		    strlen(slash + 1) >= sizeof b) {
-			report(x, cm, "closure '%s': use \"YYYY-MM-DD HH:MM/YYYY-MM-DD HH:MM\"",
-			       clo[i]);
+			config__report(x, cm,
+			               "closure '%s': use \"YYYY-MM-DD HH:MM/YYYY-MM-DD HH:MM\"",
+			               clo[i]);
 			continue;
 		}
 		memcpy(a, clo[i], (size_t)(slash - clo[i]));
@@ -525,7 +455,7 @@ static void parse_calendar(struct ctx *x, const config_setting_t *g, struct cfg_
 		strcpy(b, slash + 1);
 		if (cal_parse_local(cal, a, &from) != 0 || cal_parse_local(cal, b, &to) != 0 ||
 		    to <= from) {
-			report(
+			config__report(
 			    x, cm,
 			    "closure '%s': use \"YYYY-MM-DD HH:MM/YYYY-MM-DD HH:MM\" (end after start)",
 			    clo[i]);
@@ -539,7 +469,7 @@ static void parse_calendar(struct ctx *x, const config_setting_t *g, struct cfg_
 
 static void parse_calendars(struct ctx *x, const config_setting_t *root)
 {
-	const config_setting_t *l = list_member(x, root, "calendars");
+	const config_setting_t *l = config__list_member(x, root, "calendars");
 	int n = l ? config_setting_length(l) : 0;
 	struct mconf *c = x->c;
 	/* Built in: "always" (24x7 UTC), unless the user defines it. */
@@ -547,7 +477,7 @@ static void parse_calendars(struct ctx *x, const config_setting_t *root)
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
 		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-			report(x, g, "calendars: each entry must be a group { ... }");
+			config__report(x, g, "calendars: each entry must be a group { ... }");
 			continue;
 		}
 		struct cfg_calendar cal = { 0 };
@@ -555,7 +485,7 @@ static void parse_calendars(struct ctx *x, const config_setting_t *root)
 		if (!cal.name)
 			continue;
 		if (mconf_calendar(c, cal.name)) {
-			report(x, g, "duplicate calendar name '%s'", cal.name);
+			config__report(x, g, "duplicate calendar name '%s'", cal.name);
 			cal_free(cal.cal);
 			free(cal.name);
 			continue;
@@ -574,7 +504,7 @@ static void parse_calendars(struct ctx *x, const config_setting_t *root)
 	}
 }
 
-static int plugin_index(struct mconf *c, const char *name)
+int config__plugin_index(struct mconf *c, const char *name)
 {
 	for (size_t i = 0; i < c->n_plugins; i++)
 		if (strcmp(c->plugins[i].name, name) == 0)
@@ -588,33 +518,35 @@ static const struct mamori_key plugin_core_keys[] = { K("name", MAMORI_KEY_STRIN
 
 static void parse_plugins(struct ctx *x, const config_setting_t *root)
 {
-	const config_setting_t *l = list_member(x, root, "plugins");
+	const config_setting_t *l = config__list_member(x, root, "plugins");
 	struct mconf *c = x->c;
 	size_t cap = (size_t)(l ? config_setting_length(l) : 0) + loader_count(x->loader) + 1;
 	c->plugins = xcalloc(cap, sizeof *c->plugins);
 	for (int i = 0; l && i < config_setting_length(l); i++) {
 		const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
-		const char *name = str_member(g, "name");
+		const char *name = config__str_member(g, "name");
 		struct plugin_mod *m = name ? loader_find(x->loader, name) : NULL;
 		if (!name) {
-			report(x, g, "plugins: entry needs 'name'");
+			config__report(x, g, "plugins: entry needs 'name'");
 			continue;
 		}
 		if (!m) {
-			report(x, g, "plugins: no plugin named '%s' in %s", name, c->plugin_dir);
+			config__report(x, g, "plugins: no plugin named '%s' in %s", name,
+			               c->plugin_dir);
 			continue;
 		}
-		if (plugin_index(c, name) >= 0) {
-			report(x, g, "plugins: '%s' configured twice", name);
+		if (config__plugin_index(c, name) >= 0) {
+			config__report(x, g, "plugins: '%s' configured twice", name);
 			continue;
 		}
 		char what[160];
 		snprintf(what, sizeof what, "plugin '%s'", name);
-		validate(x, g, m->def ? m->def->instance_keys : NULL, plugin_core_keys, what);
+		config__validate(x, g, m->def ? m->def->instance_keys : NULL, plugin_core_keys,
+		                 what);
 		struct cfg_plugin *p = &c->plugins[c->n_plugins++];
 		p->name = xstrdup(name);
 		p->s = g;
-		p->hash = hash_setting(g, 0);
+		p->hash = config__hash_setting(g, 0);
 		p->used = 1;
 		const config_setting_t *mc = config_setting_get_member(g, "max_concurrent");
 		if (mc && config_setting_type(mc) == CONFIG_TYPE_INT)
@@ -625,10 +557,11 @@ static void parse_plugins(struct ctx *x, const config_setting_t *root)
 			/* A host process has no MQTT, check_submit or asset
 			 * registration (src/plughost/plughost.h). */
 			if (m->def && (m->def->flags & MAMORI_PLUGIN_PASSIVE))
-				report(x, iso,
-				       "plugin '%s': isolate = true is not possible for a passive "
-				       "plugin",
-				       name);
+				config__report(
+				    x, iso,
+				    "plugin '%s': isolate = true is not possible for a passive "
+				    "plugin",
+				    name);
 			else
 				p->isolate = 1;
 		}
@@ -636,7 +569,7 @@ static void parse_plugins(struct ctx *x, const config_setting_t *root)
 	/* A default instance for every other plugin. */
 	for (size_t i = 0; i < loader_count(x->loader); i++) {
 		struct plugin_mod *m = loader_at(x->loader, i);
-		if (plugin_index(c, m->name) >= 0)
+		if (config__plugin_index(c, m->name) >= 0)
 			continue;
 		struct cfg_plugin *p = &c->plugins[c->n_plugins++];
 		p->name = xstrdup(m->name);
@@ -646,7 +579,7 @@ static void parse_plugins(struct ctx *x, const config_setting_t *root)
 static void parse_named_list(struct ctx *x, const config_setting_t *root, const char *key,
                              char ***names, size_t *n)
 {
-	const config_setting_t *l = list_member(x, root, key);
+	const config_setting_t *l = config__list_member(x, root, key);
 	*names = NULL;
 	*n = 0;
 	if (!l)
@@ -654,18 +587,19 @@ static void parse_named_list(struct ctx *x, const config_setting_t *root, const 
 	*names = xcalloc((size_t)config_setting_length(l) + 1, sizeof **names);
 	for (int i = 0; i < config_setting_length(l); i++) {
 		const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
-		const char *name = str_member(g, "name");
-		if (!name || !valid_ident(name, 0)) {
-			report(x, g, "%s: entry needs a 'name' usable as an MQTT topic level", key);
+		const char *name = config__str_member(g, "name");
+		if (!name || !config__valid_ident(name, 0)) {
+			config__report(
+			    x, g, "%s: entry needs a 'name' usable as an MQTT topic level", key);
 			continue;
 		}
 		for (size_t j = 0; j < *n; j++)
 			if (strcmp((*names)[j], name) == 0)
-				report(x, g, "%s: duplicate name '%s'", key, name);
-		const char *cal = str_member(g, "calendar");
+				config__report(x, g, "%s: duplicate name '%s'", key, name);
+		const char *cal = config__str_member(g, "calendar");
 		if (cal && !mconf_calendar(x->c, cal))
-			report(x, config_setting_get_member(g, "calendar"),
-			       "%s '%s': undefined calendar '%s'", key, name, cal);
+			config__report(x, config_setting_get_member(g, "calendar"),
+			               "%s '%s': undefined calendar '%s'", key, name, cal);
 		(*names)[(*n)++] = xstrdup(name);
 	}
 }
@@ -681,357 +615,26 @@ static int center_known(const struct mconf *c, const char *name)
 /* Routes are matched by the route module; here only their references. */
 static void check_routes(struct ctx *x, const config_setting_t *root)
 {
-	const config_setting_t *l = list_member(x, root, "routes");
+	const config_setting_t *l = config__list_member(x, root, "routes");
 	for (int i = 0; l && i < config_setting_length(l); i++) {
 		const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
-		const char *center = str_member(g, "center");
+		const char *center = config__str_member(g, "center");
 		if (!center)
-			report(x, g, "routes: each rule needs 'center'");
+			config__report(x, g, "routes: each rule needs 'center'");
 		else if (!center_known(x->c, center))
-			report(x, config_setting_get_member(g, "center"),
-			       "routes: undefined center '%s'", center);
-	}
-}
-
-static int parse_check(struct ctx *x, const config_setting_t *g, const struct cfg_asset *a,
-                       const struct check_params *inherited, struct cfg_check *out)
-{
-	const char *plugin = str_member(g, "plugin");
-	if (config_setting_type(g) != CONFIG_TYPE_GROUP || !plugin) {
-		report(x, g, "check of asset '%s' needs 'plugin'", a->name);
-		return -1;
-	}
-	int pi = plugin_index(x->c, plugin);
-	struct plugin_mod *m = loader_find(x->loader, plugin);
-	if (pi < 0 || !m) {
-		report(x, config_setting_get_member(g, "plugin"), "asset '%s': unknown plugin '%s'",
-		       a->name, plugin);
-		return -1;
-	}
-	const char *name = str_member(g, "name");
-	if (!name)
-		name = plugin;
-	if (!valid_ident(name, 0)) {
-		report(x, g, "asset '%s': check name '%s' is not usable as an MQTT topic level",
-		       a->name, name);
-		return -1;
-	}
-	char what[400];
-	snprintf(what, sizeof what, "check '%s' of asset '%s'", name, a->name);
-	/* A refused plugin has no key table: accept its keys unchecked, the
-	 * check will report UNKNOWN with the refusal. */
-	if (m->def)
-		validate(x, g, m->def->check_keys, check_core_keys, what);
-	int passive = m->def && (m->def->flags & MAMORI_PLUGIN_PASSIVE);
-	parse_params(x, g, &out->p);
-	/* Each agent report is a complete observation: a passive check is
-	 * hard at once unless its own block says otherwise (inherited
-	 * defaults are meant for active checks). */
-	if (passive && !(out->p.set & P_ATTEMPTS)) {
-		out->p.max_attempts = 1;
-		out->p.set |= P_ATTEMPTS;
-	}
-	inherit(&out->p, inherited);
-	finish_params(&out->p, plugin, passive);
-	out->name = xstrdup(name);
-	out->plugin = xstrdup(plugin);
-	out->pinst = (uint32_t)pi;
-	x->c->plugins[pi].used = 1;
-	out->s = g;
-	uint64_t h = hash_setting(g, 0);
-	if (a->address)
-		h ^= hmap_hash(a->address, strlen(a->address)) * 7;
-	h ^= hmap_hash(a->type, strlen(a->type)) * 13;
-	out->hash = h;
-	return 0;
-}
-
-static void parse_asset(struct ctx *x, const config_setting_t *g, struct cfg_customer *cu,
-                        const struct check_params *inherited, struct cfg_asset *a)
-{
-	char what[300];
-	const char *name = str_member(g, "name");
-	snprintf(what, sizeof what, "asset '%s' of customer '%s'", name ? name : "?", cu->id);
-	validate(x, g, asset_keys, NULL, what);
-	if (!name || !valid_ident(name, 1)) {
-		report(x, g, "customer '%s': asset needs a 'name' usable as an MQTT topic level",
-		       cu->id);
-		return;
-	}
-	a->name = xstrdup(name);
-	a->type = xstrdup(str_member(g, "type") ? str_member(g, "type") : "host");
-	a->address = dup_member(g, "address");
-	a->parent = dup_member(g, "parent");
-	struct check_params p;
-	const config_setting_t *d = config_setting_get_member(g, "defaults");
-	if (d)
-		validate(x, d, defaults_keys, NULL, "asset defaults");
-	parse_params(x, d, &p);
-	inherit(&p, inherited);
-	const config_setting_t *l = list_member(x, g, "checks");
-	int n = l ? config_setting_length(l) : 0;
-	a->checks = xcalloc((size_t)n + 1, sizeof *a->checks);
-	for (int i = 0; i < n; i++) {
-		struct cfg_check *ck = &a->checks[a->n_checks];
-		const config_setting_t *cg = config_setting_get_elem(l, (unsigned)i);
-		if (parse_check(x, cg, a, &p, ck) != 0)
-			continue;
-		for (size_t j = 0; j < a->n_checks; j++)
-			if (strcmp(a->checks[j].name, ck->name) == 0) {
-				report(
-				    x, cg,
-				    "asset '%s': duplicate check name '%s' (set 'name' to tell them apart)",
-				    a->name, ck->name);
-				break;
-			}
-		a->n_checks++;
-	}
-	x->c->n_checks += a->n_checks;
-}
-
-static void parse_agents(struct ctx *x, const config_setting_t *g, struct cfg_customer *cu,
-                         const struct check_params *inherited)
-{
-	if (!g)
-		return;
-	if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-		report(x, g, "agents must be a group { defender = { ... }; }");
-		return;
-	}
-	int n = config_setting_length(g);
-	cu->agents = xcalloc((size_t)n + 1, sizeof *cu->agents);
-	for (int i = 0; i < n; i++) {
-		const config_setting_t *ag = config_setting_get_elem(g, (unsigned)i);
-		const char *plugin = config_setting_name(ag);
-		int pi = plugin_index(x->c, plugin);
-		struct plugin_mod *m = loader_find(x->loader, plugin);
-		if (pi < 0 || !m || config_setting_type(ag) != CONFIG_TYPE_GROUP) {
-			report(x, ag, "agents: unknown plugin '%s'", plugin);
-			continue;
-		}
-		if (m->def && !(m->def->flags & MAMORI_PLUGIN_PASSIVE)) {
-			report(x, ag, "agents: plugin '%s' is not fed by agents (not passive)",
-			       plugin);
-			continue;
-		}
-		char what[200];
-		snprintf(what, sizeof what, "agents.%s of customer '%s'", plugin, cu->id);
-		if (m->def)
-			validate(x, ag, m->def->check_keys, agent_core_keys, what);
-		struct cfg_agent *a = &cu->agents[cu->n_agents++];
-		a->plugin = xstrdup(plugin);
-		a->pinst = (uint32_t)pi;
-		x->c->plugins[pi].used = 1;
-		a->s = ag;
-		a->hash = hash_setting(ag, 0);
-		const config_setting_t *ar = config_setting_get_member(ag, "auto_register");
-		a->auto_register = ar && config_setting_type(ar) == CONFIG_TYPE_BOOL
-		                       ? config_setting_get_bool(ar)
-		                       : 0;
-		a->asset_type =
-		    xstrdup(str_member(ag, "asset_type") ? str_member(ag, "asset_type") : "pc");
-		parse_params(x, ag, &a->p);
-		if (!(a->p.set & P_ATTEMPTS)) {
-			a->p.max_attempts = 1; /* see parse_check */
-			a->p.set |= P_ATTEMPTS;
-		}
-		inherit(&a->p, inherited);
-		if (!(a->p.set & P_STALE)) {
-			a->p.stale_ms =
-			    15 * 60 * 1000; /* 3 x the agent's 5-minute report interval */
-			a->p.set |= P_STALE;
-		}
-		finish_params(&a->p, plugin, 1);
-	}
-}
-
-static int asset_index(const struct cfg_customer *cu, const char *name)
-{
-	for (size_t i = 0; i < cu->n_assets; i++)
-		if (strcmp(cu->assets[i].name, name) == 0)
-			return (int)i;
-	return -1;
-}
-
-static void check_parents(struct ctx *x, struct cfg_customer *cu, const config_setting_t *l)
-{
-	for (size_t i = 0; i < cu->n_assets; i++) {
-		struct cfg_asset *a = &cu->assets[i];
-		if (!a->parent)
-			continue;
-		if (asset_index(cu, a->parent) < 0) {
-			report(x, l, "customer '%s': asset '%s' names undefined parent '%s'",
-			       cu->id, a->name, a->parent);
-			continue;
-		}
-		/* Follow the chain: a cycle would make every member unreachable forever. */
-		const struct cfg_asset *p = a;
-		for (size_t steps = 0; p && p->parent; steps++) {
-			if (steps > cu->n_assets) {
-				report(x, l, "customer '%s': parent chain of asset '%s' is a cycle",
-				       cu->id, a->name);
-				break;
-			}
-			int k = asset_index(cu, p->parent);
-			p = k >= 0 ? &cu->assets[k] : NULL;
-		}
-	}
-}
-
-static void parse_customer(struct ctx *x, const config_setting_t *g,
-                           const struct check_params *global, struct hmap *ids,
-                           struct cfg_customer *cu)
-{
-	const char *id = str_member(g, "id");
-	char what[200];
-	snprintf(what, sizeof what, "customer '%s'", id ? id : "?");
-	validate(x, g, customer_keys, NULL, what);
-	if (!id || !valid_ident(id, 0)) {
-		report(x, g, "customer needs an 'id' usable as an MQTT topic level");
-		return;
-	}
-	if (hmap_get(ids, id, strlen(id))) {
-		report(x, g, "duplicate customer id '%s'", id);
-		return;
-	}
-	cu->id = xstrdup(id);
-	hmap_put(ids, cu->id, strlen(cu->id), cu);
-	cu->name = xstrdup(str_member(g, "name") ? str_member(g, "name") : id);
-	cu->region = xstrdup(str_member(g, "region") ? str_member(g, "region") : "");
-	const char *tags[64];
-	size_t nt;
-	fill_strings(config_setting_get_member(g, "tags"), tags, 64, &nt);
-	cu->tags = xcalloc(nt + 1, sizeof *cu->tags);
-	for (size_t i = 0; i < nt; i++)
-		cu->tags[cu->n_tags++] = xstrdup(tags[i]);
-	cu->sla = config_setting_get_member(g, "sla");
-	struct check_params p;
-	const config_setting_t *d = config_setting_get_member(g, "defaults");
-	if (d)
-		validate(x, d, defaults_keys, NULL, "customer defaults");
-	parse_params(x, d, &p);
-	inherit(&p, global);
-	parse_agents(x, config_setting_get_member(g, "agents"), cu, &p);
-	const config_setting_t *l = list_member(x, g, "assets");
-	int n = l ? config_setting_length(l) : 0;
-	cu->assets = xcalloc((size_t)n + 1, sizeof *cu->assets);
-	for (int i = 0; i < n; i++) {
-		const config_setting_t *ag = config_setting_get_elem(l, (unsigned)i);
-		if (config_setting_type(ag) != CONFIG_TYPE_GROUP) {
-			report(x, ag, "assets: each entry must be a group { ... }");
-			continue;
-		}
-		struct cfg_asset *a = &cu->assets[cu->n_assets];
-		parse_asset(x, ag, cu, &p, a);
-		if (!a->name)
-			continue;
-		if (asset_index(cu, a->name) >= 0) {
-			report(x, ag, "customer '%s': duplicate asset name '%s'", cu->id, a->name);
-		}
-		cu->n_assets++;
-	}
-	check_parents(x, cu, l ? l : g);
-}
-
-static void parse_customers(struct ctx *x, const config_setting_t *root)
-{
-	const config_setting_t *l = list_member(x, root, "customers");
-	struct mconf *c = x->c;
-	struct check_params global;
-	const config_setting_t *d = config_setting_get_member(root, "defaults");
-	if (d)
-		validate(x, d, defaults_keys, NULL, "defaults");
-	parse_params(x, d, &global);
-	int n = l ? config_setting_length(l) : 0;
-	c->customers = xcalloc((size_t)n + 1, sizeof *c->customers);
-	struct hmap ids;
-	hmap_init(&ids);
-	for (int i = 0; i < n; i++) {
-		const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
-		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-			report(x, g, "customers: each entry must be a group { ... }");
-			continue;
-		}
-		struct cfg_customer *cu = &c->customers[c->n_customers];
-		parse_customer(x, g, &global, &ids, cu);
-		if (cu->id)
-			c->n_customers++;
-	}
-	hmap_free(&ids);
-}
-
-static void parse_downtimes(struct ctx *x, const config_setting_t *root)
-{
-	const config_setting_t *l = list_member(x, root, "downtimes");
-	struct mconf *c = x->c;
-	int n = l ? config_setting_length(l) : 0;
-	c->downtimes = xcalloc((size_t)n + 1, sizeof *c->downtimes);
-	for (int i = 0; i < n; i++) {
-		const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
-		validate(x, g, downtime_keys, NULL, "downtime");
-		struct cfg_downtime dt = { 0 };
-		const char *cust = str_member(g, "customer");
-		if (!cust) {
-			report(x, g, "downtime needs 'customer' (and optionally 'asset', 'check')");
-			continue;
-		}
-		const struct cfg_customer *cu = NULL;
-		for (size_t k = 0; k < c->n_customers; k++)
-			if (strcmp(c->customers[k].id, cust) == 0)
-				cu = &c->customers[k];
-		if (!cu) {
-			report(x, g, "downtime: undefined customer '%s'", cust);
-			continue;
-		}
-		const char *asset = str_member(g, "asset");
-		if (asset && asset_index(cu, asset) < 0)
-			report(x, g, "downtime: customer '%s' has no asset '%s'", cust, asset);
-		const char *tz = str_member(g, "timezone") ? str_member(g, "timezone") : "UTC";
-		const char *weekly[16];
-		size_t nw;
-		fill_strings(config_setting_get_member(g, "weekly"), weekly, 16, &nw);
-		char err[CAL_ERRLEN];
-		if (nw) {
-			dt.weekly = cal_new("downtime", tz, weekly, nw, err, sizeof err);
-			if (!dt.weekly) {
-				report(x, g, "downtime weekly: %s", err);
-				continue;
-			}
-		} else {
-			const char *s = str_member(g, "start"), *e = str_member(g, "end");
-			struct cal *zone = NULL;
-			const char *h[] = { "mon-sun 00:00-24:00" };
-			time_t ts, te;
-			zone = cal_new("tz", tz, h, 1, err, sizeof err);
-			if (!zone || !s || !e || cal_parse_local(zone, s, &ts) != 0 ||
-			    cal_parse_local(zone, e, &te) != 0 || te <= ts) {
-				report(
-				    x, g,
-				    "downtime needs 'start' and 'end' (\"YYYY-MM-DD HH:MM\", end after start) or 'weekly'");
-				cal_free(zone);
-				continue;
-			}
-			cal_free(zone);
-			dt.start = (double)ts;
-			dt.end = (double)te;
-		}
-		dt.customer = xstrdup(cust);
-		dt.asset = dup_member(g, "asset");
-		dt.check = dup_member(g, "check");
-		dt.comment = dup_member(g, "comment");
-		dt.author = dup_member(g, "author");
-		c->downtimes[c->n_downtimes++] = dt;
+			config__report(x, config_setting_get_member(g, "center"),
+			               "routes: undefined center '%s'", center);
 	}
 }
 
 static struct mconf *parse_tree(struct ctx *x)
 {
 	const config_setting_t *root = config_root_setting(&x->c->tree);
-	validate(x, root, root_keys, NULL, "top level");
+	config__validate(x, root, root_keys, NULL, "top level");
 	parse_daemon(x, config_setting_get_member(root, "daemon"));
 	const config_setting_t *al = config_setting_get_member(root, "alerts");
 	x->c->reopen_within = 600;
-	if (al && validate(x, al, alerts_keys, NULL, "alerts") == 0) {
+	if (al && config__validate(x, al, alerts_keys, NULL, "alerts") == 0) {
 		const config_setting_t *m = config_setting_get_member(al, "reopen_within");
 		if (m)
 			pconf_setting_duration(m, &x->c->reopen_within);
@@ -1040,12 +643,12 @@ static struct mconf *parse_tree(struct ctx *x)
 	parse_plugins(x, root);
 	x->c->mqtt = config_setting_get_member(root, "mqtt");
 	x->c->http = config_setting_get_member(root, "http");
-	x->c->centers = list_member(x, root, "centers");
-	x->c->routes = list_member(x, root, "routes");
+	x->c->centers = config__list_member(x, root, "centers");
+	x->c->routes = config__list_member(x, root, "routes");
 	parse_named_list(x, root, "centers", &x->c->center_names, &x->c->n_centers);
 	check_routes(x, root);
-	parse_customers(x, root);
-	parse_downtimes(x, root);
+	config__parse_customers(x, root);
+	config__parse_downtimes(x, root);
 	if (x->errors) {
 		mconf_free(x->c);
 		return NULL;
@@ -1115,7 +718,8 @@ int config_peek_daemon(const char *path, char **plugin_dir, char **data_dir, con
 		return -1;
 	}
 	const config_setting_t *d = config_lookup(&t, "daemon");
-	const char *pd = str_member(d, "plugin_dir"), *dd = str_member(d, "data_dir");
+	const char *pd = config__str_member(d, "plugin_dir"),
+	           *dd = config__str_member(d, "data_dir");
 	*plugin_dir = xstrdup(pd ? pd : MAMORI_PLUGINDIR);
 	*data_dir = xstrdup(dd ? dd : MAMORI_DATADIR);
 	config_destroy(&t);
