@@ -6,10 +6,13 @@
  * TLS connect, backoff and jitter all happen there, never on the libev
  * loop).  Everything it receives - messages, PUBACKs, connect and
  * disconnect events - goes through one locked queue and one ev_async to the
- * loop thread, where subscribers and the ack callback run.  Every function
- * below is called on the loop thread.  When the loop falls behind, the
- * queue fills to `max_queue` and the mosquitto thread waits: TCP
- * back-pressure to the broker instead of dropping acknowledged messages.
+ * loop thread, in batches (all that one read burst brought, at most 64
+ * events: one lock and one wake-up per batch, not per message), where
+ * subscribers and the ack callback run.  Every function below is called on
+ * the loop thread.  When the loop falls behind, the queue fills to
+ * `max_queue` (plus at most one batch) and the mosquitto thread waits: TCP
+ * back-pressure to the broker instead of dropping acknowledged messages; a
+ * batch's PUBACKs leave only once the loop's queue has taken it.
  *
  * Session and delivery.  clean_session = false (MQTT 5: clean start off and
  * a session expiry), so the broker keeps our subscriptions and queues QoS 1
@@ -105,6 +108,8 @@ struct mqtt_counters {
 	uint64_t bytes_in, bytes_out;
 	uint64_t queue_depth; /* events waiting for the loop (last drain) */
 	uint64_t queue_max_seen;
+	uint64_t batches; /* hand-overs from the connection thread; msgs_in / batches
+	                   * is the mean batch size */
 	uint64_t unacked; /* QoS 1 publishes without PUBACK yet */
 	int connected;    /* 1 while the broker session is up */
 	int protocol;     /* 5 or 4 (3.1.1) of the current/last session */

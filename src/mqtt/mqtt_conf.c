@@ -1,7 +1,8 @@
 /*
  * mqtt_conf: the `mqtt` config group and the pure helpers of the mqtt
  * module (topic matching, validation, backoff).  No libmosquitto here:
- * mqtt.c is the only file that includes <mosquitto.h>.
+ * src/mqtt/mqtt.c and mqtt_thread.c are the only files that include
+ * <mosquitto.h>.
  */
 #include "mqtt/mqtt.h"
 #include "config/pconf.h"

@@ -6,7 +6,9 @@
  *          test starts on a free 127.0.0.1 port: publish/subscribe/PUBACK
  *          tokens and the size limit; the loop keeps its timers on time
  *          while the broker is black-holed; a broker restart mid-stream
- *          loses no QoS 1 message.  Skipped when mosquitto is missing.
+ *          loses no QoS 1 message; back-pressure (a full queue waits, drops
+ *          nothing) and batches; a publish wakes the connection thread.
+ *          Skipped when mosquitto is missing.
  * The loop is pumped with ev_run(EVRUN_ONCE) and timers: no sleep().
  */
 #include <check.h>
@@ -485,8 +487,9 @@ START_TEST(test_live_restart)
 	ev_timer_init(&t, feed_cb, 0.01, 0.01);
 	t.data = &f;
 	ev_timer_start(loop, &t);
-	struct want w = { &s, 3000, 0 };
+	struct want w = { &s, 3000, 0 }, wa = { &acks, 0, 3000 };
 	pump(loop, 30, got_all, &w);
+	pump(loop, 10, got_all, &wa); /* unacked ones are re-sent after the reconnect */
 	ev_timer_stop(loop, &t);
 	printf(
 	    "mqtt: broker restart mid-stream: sent %u, received %u distinct (%u with duplicates), "
@@ -496,10 +499,110 @@ START_TEST(test_live_restart)
 	    (unsigned long long)mqtt_counters(mm[1])->reconnects);
 	ck_assert_int_eq(f.restarted, 1);
 	ck_assert_uint_eq(s.distinct, 3000);
+	ck_assert_uint_eq(acks.acks, 3000);
+	ck_assert_uint_eq(mqtt_counters(mm[0])->unacked, 0);
 	ck_assert_uint_ge(mqtt_counters(mm[0])->reconnects, 1);
 	ck_assert_uint_ge(mqtt_counters(mm[1])->reconnects, 1);
 	mqtt_free(mm[0]);
 	mqtt_free(mm[1]);
+	ev_loop_destroy(loop);
+	broker_cleanup(&b);
+}
+END_TEST
+
+/* Back-pressure and batching: the subscriber's loop is not run while 2000
+ * QoS 1 messages arrive, so its connection thread fills the queue to
+ * max_queue (16) and waits instead of dropping; once the loop runs again
+ * every message arrives, and the queue never held more than max_queue plus
+ * one batch (64 events). */
+START_TEST(test_live_backpressure)
+{
+	struct broker b;
+	struct sink s = { 0 }, acks = { 0 };
+	if (!have_mosquitto())
+		return;
+	broker_init(&b);
+	broker_start(&b);
+	struct ev_loop *lp = ev_loop_new(EVFLAG_AUTO), *ls = ev_loop_new(EVFLAG_AUTO);
+	struct mqtt *pub = client(lp, b.port, "t-bp-pub", 0);
+	struct mqtt_conf c;
+	char err[256];
+	mqtt_conf_init(&c);
+	c.port = b.port;
+	free(c.client_id);
+	c.client_id = strdup("t-bp-sub");
+	c.max_queue = 16;
+	struct mqtt *sub = mqtt_new(ls, &c, err, sizeof(err));
+	mqtt_conf_free(&c);
+	ck_assert_msg(sub != NULL, "%s", err);
+	mqtt_set_ack_cb(pub, on_ack, &acks);
+	ck_assert_ptr_nonnull(mqtt_subscribe(sub, "bp/#", 1, on_msg, &s));
+	mqtt_start(pub);
+	mqtt_start(sub);
+	pump(lp, 5, is_connected, pub);
+	pump(ls, 5, is_connected, sub);
+	pump(ls, 0.3, NULL, NULL); /* SUBACK */
+	for (unsigned i = 0; i < 2000; i++) {
+		char p[16];
+		int n = snprintf(p, sizeof(p), "%u", i);
+		ck_assert_int_eq(mqtt_publish(pub, "bp/x", p, (size_t)n, 1, 0, NULL), 0);
+	}
+	struct want wa = { &acks, 0, 2000 };
+	pump(lp, 10, got_all, &wa); /* the broker has them all; sub's loop idle */
+	ck_assert_uint_eq(acks.acks, 2000);
+	pump(lp, 0.3, NULL, NULL);
+	ck_assert_uint_eq(s.n, 0);
+	struct want w = { &s, 2000, 0 };
+	pump(ls, 10, got_all, &w);
+	const struct mqtt_counters *k = mqtt_counters(sub);
+	printf("mqtt: back-pressure: %u delivered, queue max %llu (max_queue 16), %llu batches\n",
+	       s.distinct, (unsigned long long)k->queue_max_seen, (unsigned long long)k->batches);
+	ck_assert_uint_eq(s.distinct, 2000);
+	ck_assert_uint_ge(k->queue_max_seen, 16);
+	ck_assert_uint_lt(k->queue_max_seen, 16 + 64);
+	ck_assert_uint_ge(k->batches, 2000 / 64);
+	ck_assert_uint_le(k->batches, k->msgs_in);
+	mqtt_free(pub);
+	mqtt_free(sub);
+	ev_loop_destroy(lp);
+	ev_loop_destroy(ls);
+	broker_cleanup(&b);
+}
+END_TEST
+
+static int one_ack(void *ud)
+{
+	return ((struct sink *)ud)->acks > 0;
+}
+
+/* A publish wakes the connection thread at once (eventfd), not at its
+ * next poll timeout (100 ms): 20 publish -> PUBACK round trips, one at a
+ * time, on an otherwise idle connection. */
+START_TEST(test_live_publish_wakes)
+{
+	struct broker b;
+	struct sink acks = { 0 };
+	if (!have_mosquitto())
+		return;
+	broker_init(&b);
+	broker_start(&b);
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct mqtt *m = client(loop, b.port, "t-wake", 0);
+	mqtt_set_ack_cb(m, on_ack, &acks);
+	mqtt_start(m);
+	pump(loop, 5, is_connected, m);
+	pump(loop, 0.3, NULL, NULL);
+	double t0 = ev_time();
+	for (int i = 0; i < 20; i++) {
+		acks.acks = 0;
+		ck_assert_int_eq(mqtt_publish(m, "w/x", "1", 1, 1, 0, NULL), 0);
+		pump(loop, 2, one_ack, &acks);
+		ck_assert_uint_eq(acks.acks, 1);
+	}
+	double dt = ev_time() - t0;
+	printf("mqtt: 20 publish->PUBACK round trips in %.1f ms\n", dt * 1000);
+	ck_assert_msg(dt < 0.5, "20 round trips took %.3f s", dt);
+	mqtt_free(m);
 	ev_loop_destroy(loop);
 	broker_cleanup(&b);
 }
@@ -519,6 +622,8 @@ static Suite *mqtt_suite(void)
 	tcase_add_test(tc, test_live_pubsub);
 	tcase_add_test(tc, test_live_blackhole);
 	tcase_add_test(tc, test_live_restart);
+	tcase_add_test(tc, test_live_backpressure);
+	tcase_add_test(tc, test_live_publish_wakes);
 	suite_add_tcase(s, tc);
 	return s;
 }
