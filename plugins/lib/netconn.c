@@ -41,6 +41,7 @@ struct netconn {
 	SSL *ssl;
 	char *sni;
 	char *ca_file;
+	struct netconn_ctxcache *cache; /* the caller's, may be NULL */
 	char ip[INET6_ADDRSTRLEN];
 	double t0;
 	struct netconn_info info;
@@ -173,18 +174,80 @@ static int is_ip_literal(const char *s)
 	return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
 }
 
+struct ctxcache_entry {
+	struct ctxcache_entry *next;
+	SSL_CTX *ctx;
+	char ca_file[]; /* "" = system store */
+};
+
+struct netconn_ctxcache {
+	struct ctxcache_entry *head;
+};
+
+struct netconn_ctxcache *netconn_ctxcache_new(void)
+{
+	return calloc(1, sizeof(struct netconn_ctxcache));
+}
+
+void netconn_ctxcache_free(struct netconn_ctxcache *cc)
+{
+	if (!cc)
+		return;
+	while (cc->head) {
+		struct ctxcache_entry *e = cc->head;
+		cc->head = e->next;
+		SSL_CTX_free(e->ctx);
+		free(e);
+	}
+	free(cc);
+}
+
+static SSL_CTX *ctx_make(const char *ca_file)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx)
+		return NULL;
+	if (ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1
+	            : SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	/* Verify but do not abort: the caller wants the dates of an untrusted
+	 * certificate too, and decides what an untrusted one means. */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	return ctx;
+}
+
+/* A context for ca_file with a reference for the caller, from the cache
+ * when there is one. */
+static SSL_CTX *ctx_get(struct netconn_ctxcache *cc, const char *ca_file)
+{
+	const char *key = ca_file ? ca_file : "";
+	for (struct ctxcache_entry *e = cc ? cc->head : NULL; e; e = e->next)
+		if (strcmp(e->ca_file, key) == 0) {
+			SSL_CTX_up_ref(e->ctx);
+			return e->ctx;
+		}
+	SSL_CTX *ctx = ctx_make(ca_file);
+	if (!ctx || !cc)
+		return ctx;
+	struct ctxcache_entry *e = malloc(sizeof *e + strlen(key) + 1);
+	if (!e)
+		return ctx;
+	strcpy(e->ca_file, key);
+	e->ctx = ctx;
+	SSL_CTX_up_ref(ctx);
+	e->next = cc->head;
+	cc->head = e;
+	return ctx;
+}
+
 static int tls_setup(struct netconn *c)
 {
 	X509_VERIFY_PARAM *vp;
-	c->ctx = SSL_CTX_new(TLS_client_method());
+	c->ctx = ctx_get(c->cache, c->ca_file);
 	if (!c->ctx)
-		return MAMORI_E_NOMEM;
-	if (c->ca_file ? SSL_CTX_load_verify_locations(c->ctx, c->ca_file, NULL) != 1
-	               : SSL_CTX_set_default_verify_paths(c->ctx) != 1)
 		return MAMORI_E_CONFIG;
-	/* Verify but do not abort: the caller wants the dates of an untrusted
-	 * certificate too, and decides what an untrusted one means. */
-	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
 	c->ssl = SSL_new(c->ctx);
 	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1)
 		return MAMORI_E_NOMEM;
@@ -259,6 +322,7 @@ static int netconn_copy_opts(struct netconn *c, const struct netconn_opts *o)
 	c->tls = o->tls;
 	if (o->sni && !(c->sni = strdup(o->sni)))
 		return MAMORI_E_NOMEM;
+	c->cache = o->cache;
 	if (o->ca_file && !(c->ca_file = strdup(o->ca_file)))
 		return MAMORI_E_NOMEM;
 	return 0;

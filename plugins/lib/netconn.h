@@ -37,7 +37,16 @@ struct netconn_opts {
 	const char *sni;     /* server name to send and verify; NULL: none,
 	                      * the certificate is then checked against ip */
 	const char *ca_file; /* PEM trust anchors; NULL: system store */
+	/* Optional: reuse TLS contexts (one per ca_file) across attempts.
+	 * Building a context and loading its trust anchors cost more than
+	 * the handshake; a plugin keeps one cache per instance. */
+	struct netconn_ctxcache *cache;
 };
+
+struct netconn_ctxcache;
+struct netconn_ctxcache *netconn_ctxcache_new(void);
+/* Frees the cache's references; attempts in progress keep their own. */
+void netconn_ctxcache_free(struct netconn_ctxcache *cc);
 
 /* Stages, for messages: how far the attempt got. */
 enum netconn_stage {

@@ -223,6 +223,7 @@ static int utm_check_start(void *vinst, struct mamori_run *run, void *data, void
 			.tls = 1,
 			.sni = chk->https.sni[0] ? chk->https.sni : NULL,
 			.ca_file = chk->https.ca_file,
+			.cache = inst->tls,
 		};
 		rc = netconn_start(inst->host, &o, on_https, r, &r->nc);
 		if (rc < 0)
@@ -251,12 +252,18 @@ static int utm_init(const struct mamori_host *host, const struct mamori_conf *co
 	if (!inst)
 		return MAMORI_E_NOMEM;
 	inst->host = host;
+	if (!(inst->tls = netconn_ctxcache_new()))
+		return MAMORI_E_NOMEM;
 	return 0;
 }
 
 static void utm_destroy(void *inst)
 {
-	free(inst);
+	struct utm_inst *u = inst;
+	if (!u)
+		return;
+	netconn_ctxcache_free(u->tls);
+	free(u);
 }
 
 MAMORI_PLUGIN_DEFINE(.name = "utm", .version = "1.0",

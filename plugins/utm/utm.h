@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <mamori/plugin.h>
 
+struct netconn_ctxcache;
+
 #define UTM_OID_MAX 64
 
 struct utm_oid {
@@ -205,6 +207,7 @@ void utm_check_release(void *inst, struct mamori_check *chk, void *check_data);
 /* The plugin instance (utm.c). */
 struct utm_inst {
 	const struct mamori_host *host;
+	struct netconn_ctxcache *tls; /* TLS contexts shared by this instance's https checks */
 };
 
 #endif
