@@ -178,7 +178,8 @@ int alert_act(struct alert_table *t, struct alert *a, const struct alert_action 
  * `budget` buckets per call (call once per loop iteration or timer). */
 size_t alert_prune(struct alert_table *t, double now, size_t budget);
 
-/* After a reload: new terms for every unresolved alert (NULL: no SLA). */
+/* After a reload: new terms for every alert in memory (NULL: no SLA);
+ * a resolved alert keeps its clock stopped and uses them if it reopens. */
 typedef const struct sla_terms *(*alert_terms_fn)(void *arg, const struct alert *a);
 void alert_table_rebind(struct alert_table *t, alert_terms_fn fn, void *arg);
 

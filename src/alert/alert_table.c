@@ -269,12 +269,11 @@ size_t alert_prune(struct alert_table *t, double now, size_t budget)
 
 void alert_table_rebind(struct alert_table *t, alert_terms_fn fn, void *arg)
 {
+	/* Resolved alerts take the new terms too (their clock stays stopped):
+	 * a reopen restarts the clock from them. */
 	for (size_t i = 0; i <= t->by_id.mask; i++)
 		for (struct alert *a = t->by_id.b[i]; a; a = a->next_id)
-			if (a->status != ALERT_RESOLVED)
-				sla_rebind(t->sla, &a->sla, fn(arg, a));
-			else
-				a->sla.terms = NULL; /* old terms are about to be freed */
+			sla_rebind(t->sla, &a->sla, fn(arg, a));
 }
 
 static int copy_strings(struct alert *a, const struct alert *src)
@@ -316,7 +315,7 @@ struct alert *alert_restore(struct alert_table *t, const struct alert *src,
 	a->updated_at = src->updated_at;
 	a->dispatch.planned_at = src->dispatch.planned_at;
 	a->sla = src->sla;
-	a->sla.terms = a->status == ALERT_RESOLVED ? NULL : terms;
+	a->sla.terms = terms; /* resolved: kept for a reopen, clock stopped below */
 	struct alert *old = alert_find_check(t, a->key);
 	if (old) { /* keep the newer incident of a check */
 		if (old->opened_at > a->opened_at)
