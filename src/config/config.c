@@ -197,77 +197,110 @@ static uint32_t to_ms(double s)
 	return ms > 4e9 ? 4000000000u : (uint32_t)llround(ms);
 }
 
+/* The members config__parse_params reads, in the order it reads them. */
+enum {
+	PM_INTERVAL,
+	PM_RETRY,
+	PM_TIMEOUT,
+	PM_STALE,
+	PM_ATTEMPTS,
+	PM_STALE_STATE,
+	PM_FLAP,
+	PM_FLAP_LOW,
+	PM_FLAP_HIGH,
+	PM_SERVICE,
+	PM_PERIOD,
+	PM_COUNT
+};
+
+/* One walk over the group's members instead of a linear
+ * config_setting_get_member scan per key (11 scans per check).  The
+ * first member of a name wins, as with config_setting_get_member. */
+static void param_members(const config_setting_t *g, const config_setting_t **out)
+{
+	static const char *const names[PM_COUNT] = {
+		"interval",     "retry_interval", "timeout",        "stale_after",
+		"max_attempts", "stale_state",    "flap_detection", "flap_low",
+		"flap_high",    "service",        "check_period",
+	};
+	memset(out, 0, PM_COUNT * sizeof *out);
+	int n = config_setting_length(g);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(m);
+		for (size_t k = 0; name && k < PM_COUNT; k++)
+			if (!out[k] && strcmp(name, names[k]) == 0) {
+				out[k] = m;
+				break;
+			}
+	}
+}
+
 void config__parse_params(struct ctx *x, const config_setting_t *g, struct check_params *p)
 {
-	const config_setting_t *m;
+	const config_setting_t *m, *pm[PM_COUNT];
 	double d;
 	memset(p, 0, sizeof *p);
 	if (!g)
 		return;
+	param_members(g, pm);
 	static const char *const timing[] = { "interval", "retry_interval", "timeout",
 		                              "stale_after" };
-	for (size_t i = 0; i < ARRAY_LEN(timing); i++)
-		if ((m = config_setting_get_member(g, timing[i])) &&
-		    pconf_setting_duration(m, &d) == 0 && d > MAX_DURATION_S)
+	for (size_t i = 0; i < ARRAY_LEN(timing); i++) /* PM_INTERVAL .. PM_STALE */
+		if ((m = pm[i]) && pconf_setting_duration(m, &d) == 0 && d > MAX_DURATION_S)
 			config__report(x, m, "%s must not exceed 45 days", timing[i]);
-	if ((m = config_setting_get_member(g, "interval")) && pconf_setting_duration(m, &d) == 0) {
+	if ((m = pm[PM_INTERVAL]) && pconf_setting_duration(m, &d) == 0) {
 		if (d < 0.001)
 			config__report(x, m, "interval must be at least 1ms");
 		p->interval_ms = to_ms(d);
 		p->set |= P_INTERVAL;
 	}
-	if ((m = config_setting_get_member(g, "retry_interval")) &&
-	    pconf_setting_duration(m, &d) == 0) {
+	if ((m = pm[PM_RETRY]) && pconf_setting_duration(m, &d) == 0) {
 		p->retry_ms = to_ms(d);
 		p->set |= P_RETRY;
 	}
-	if ((m = config_setting_get_member(g, "timeout")) && pconf_setting_duration(m, &d) == 0) {
+	if ((m = pm[PM_TIMEOUT]) && pconf_setting_duration(m, &d) == 0) {
 		if (d <= 0)
 			config__report(x, m, "timeout must be more than 0");
 		p->timeout_ms = to_ms(d);
 		p->set |= P_TIMEOUT;
 	}
-	if ((m = config_setting_get_member(g, "stale_after")) &&
-	    pconf_setting_duration(m, &d) == 0) {
+	if ((m = pm[PM_STALE]) && pconf_setting_duration(m, &d) == 0) {
 		p->stale_ms = to_ms(d);
 		p->set |= P_STALE;
 	}
-	if ((m = config_setting_get_member(g, "max_attempts")) &&
-	    config_setting_type(m) == CONFIG_TYPE_INT) {
+	if ((m = pm[PM_ATTEMPTS]) && config_setting_type(m) == CONFIG_TYPE_INT) {
 		int v = config_setting_get_int(m);
 		if (v < 1 || v > 100)
 			config__report(x, m, "max_attempts must be 1..100");
 		p->max_attempts = (uint8_t)(v < 1 ? 1 : v > 100 ? 100 : v);
 		p->set |= P_ATTEMPTS;
 	}
-	if ((m = config_setting_get_member(g, "stale_state")) &&
-	    config_setting_type(m) == CONFIG_TYPE_INT) {
+	if ((m = pm[PM_STALE_STATE]) && config_setting_type(m) == CONFIG_TYPE_INT) {
 		int v = config_setting_get_int(m);
 		if (v < 0 || v > 3)
 			config__report(x, m, "stale_state must be 0..3");
 		p->stale_state = (uint8_t)(v & 3);
 		p->set |= P_STALE_STATE;
 	}
-	if ((m = config_setting_get_member(g, "flap_detection")) &&
-	    config_setting_type(m) == CONFIG_TYPE_BOOL) {
+	if ((m = pm[PM_FLAP]) && config_setting_type(m) == CONFIG_TYPE_BOOL) {
 		p->flap_enabled = (uint8_t)config_setting_get_bool(m);
 		p->set |= P_FLAP;
 	}
 	int t;
-	if ((m = config_setting_get_member(g, "flap_low")) &&
+	if ((m = pm[PM_FLAP_LOW]) &&
 	    ((t = config_setting_type(m)) == CONFIG_TYPE_FLOAT || t == CONFIG_TYPE_INT)) {
 		p->flap_low = (float)(t == CONFIG_TYPE_FLOAT ? config_setting_get_float(m)
 		                                             : config_setting_get_int(m));
 		p->set |= P_FLAP_LOW;
 	}
-	if ((m = config_setting_get_member(g, "flap_high")) &&
+	if ((m = pm[PM_FLAP_HIGH]) &&
 	    ((t = config_setting_type(m)) == CONFIG_TYPE_FLOAT || t == CONFIG_TYPE_INT)) {
 		p->flap_high = (float)(t == CONFIG_TYPE_FLOAT ? config_setting_get_float(m)
 		                                              : config_setting_get_int(m));
 		p->set |= P_FLAP_HIGH;
 	}
-	if ((m = config_setting_get_member(g, "service")) &&
-	    config_setting_type(m) == CONFIG_TYPE_STRING) {
+	if ((m = pm[PM_SERVICE]) && config_setting_type(m) == CONFIG_TYPE_STRING) {
 		int sv = service_parse(config_setting_get_string(m));
 		if (sv < 0)
 			config__report(
@@ -276,8 +309,7 @@ void config__parse_params(struct ctx *x, const config_setting_t *g, struct check
 		p->service = (uint8_t)(sv < 0 ? 0 : sv);
 		p->set |= P_SERVICE;
 	}
-	if ((m = config_setting_get_member(g, "check_period")) &&
-	    config_setting_type(m) == CONFIG_TYPE_STRING) {
+	if ((m = pm[PM_PERIOD]) && config_setting_type(m) == CONFIG_TYPE_STRING) {
 		p->period = mconf_calendar(x->c, config_setting_get_string(m));
 		if (!p->period)
 			config__report(x, m, "check_period: undefined calendar '%s'",
@@ -741,8 +773,11 @@ void mconf_drop_tree(struct mconf *c)
 		for (size_t j = 0; j < cu->n_agents; j++)
 			cu->agents[j].s = NULL;
 		for (size_t j = 0; j < cu->n_assets; j++)
-			for (size_t k = 0; k < cu->assets[j].n_checks; k++)
-				cu->assets[j].checks[k].s = NULL;
+			for (size_t k = 0; k < cu->assets[j].n_checks; k++) {
+				struct cfg_check *ck = &cu->assets[j].checks[k];
+				ck->s = NULL;
+				ck->name = ck->plugin = NULL; /* they were the tree's */
+			}
 	}
 }
 
@@ -777,10 +812,6 @@ void mconf_free(struct mconf *c)
 		struct cfg_customer *cu = &c->customers[i];
 		for (size_t j = 0; j < cu->n_assets; j++) {
 			struct cfg_asset *a = &cu->assets[j];
-			for (size_t k = 0; k < a->n_checks; k++) {
-				free(a->checks[k].name);
-				free(a->checks[k].plugin);
-			}
 			free(a->checks);
 			free(a->name);
 			free(a->type);

@@ -54,8 +54,11 @@ struct check_params {
 };
 
 struct cfg_check {
-	char *name;
-	char *plugin;
+	/* name and plugin point into the libconfig tree: valid while it
+	 * lives (NULL after mconf_drop_tree); 100,000 checks made 200,000
+	 * small copies otherwise. */
+	const char *name;
+	const char *plugin;
 	uint32_t pinst; /* index into mconf.plugins */
 	struct check_params p;
 	const config_setting_t *s; /* valid while the tree lives */

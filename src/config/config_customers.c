@@ -88,8 +88,8 @@ static int parse_check(struct ctx *x, const config_setting_t *g, const struct cf
 	}
 	config__inherit(&out->p, inherited);
 	config__finish_params(&out->p, plugin, passive);
-	out->name = xstrdup(name);
-	out->plugin = xstrdup(plugin);
+	out->name = name;
+	out->plugin = plugin;
 	out->pinst = (uint32_t)pi;
 	x->c->plugins[pi].used = 1;
 	out->s = g;
@@ -211,13 +211,15 @@ static int asset_index(const struct cfg_customer *cu, const char *name)
 	return -1;
 }
 
-static void check_parents(struct ctx *x, struct cfg_customer *cu, const config_setting_t *l)
+/* byname: asset name -> first struct cfg_asset of that name. */
+static void check_parents(struct ctx *x, struct cfg_customer *cu, const config_setting_t *l,
+                          const struct hmap *byname)
 {
 	for (size_t i = 0; i < cu->n_assets; i++) {
 		struct cfg_asset *a = &cu->assets[i];
 		if (!a->parent)
 			continue;
-		if (asset_index(cu, a->parent) < 0) {
+		if (!hmap_get(byname, a->parent, strlen(a->parent))) {
 			config__report(x, l,
 			               "customer '%s': asset '%s' names undefined parent '%s'",
 			               cu->id, a->name, a->parent);
@@ -232,8 +234,7 @@ static void check_parents(struct ctx *x, struct cfg_customer *cu, const config_s
 				    cu->id, a->name);
 				break;
 			}
-			int k = asset_index(cu, p->parent);
-			p = k >= 0 ? &cu->assets[k] : NULL;
+			p = hmap_get(byname, p->parent, strlen(p->parent));
 		}
 	}
 }
@@ -276,6 +277,11 @@ static void parse_customer(struct ctx *x, const config_setting_t *g,
 	const config_setting_t *l = config__list_member(x, g, "assets");
 	int n = l ? config_setting_length(l) : 0;
 	cu->assets = xcalloc((size_t)n + 1, sizeof *cu->assets);
+	/* Names of the assets so far: duplicate and parent checks were
+	 * quadratic in the number of assets of a customer. */
+	struct hmap byname;
+	hmap_init(&byname);
+	hmap_reserve(&byname, (size_t)n);
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *ag = config_setting_get_elem(l, (unsigned)i);
 		if (config_setting_type(ag) != CONFIG_TYPE_GROUP) {
@@ -286,13 +292,15 @@ static void parse_customer(struct ctx *x, const config_setting_t *g,
 		parse_asset(x, ag, cu, &p, a);
 		if (!a->name)
 			continue;
-		if (asset_index(cu, a->name) >= 0) {
+		if (hmap_get(&byname, a->name, strlen(a->name)))
 			config__report(x, ag, "customer '%s': duplicate asset name '%s'", cu->id,
 			               a->name);
-		}
+		else
+			hmap_put(&byname, a->name, strlen(a->name), a);
 		cu->n_assets++;
 	}
-	check_parents(x, cu, l ? l : g);
+	check_parents(x, cu, l ? l : g, &byname);
+	hmap_free(&byname);
 }
 
 void config__parse_customers(struct ctx *x, const config_setting_t *root)

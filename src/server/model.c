@@ -49,6 +49,25 @@ struct check *model_check_new(struct server *s, struct asset *a, const char *nam
 	return c;
 }
 
+/* "customer/asset/name" into buf (snprintf's format parsing was a
+ * visible part of a reload of 100,000 checks); returns the length of
+ * what buf holds (truncated if too small: names of <= 128 bytes fit). */
+static int check_key(char *buf, size_t size, const struct asset *a, const char *name)
+{
+	size_t lc = strlen(a->cust->id), la = strlen(a->name), ln = strlen(name);
+	size_t len = lc + la + ln + 2;
+	if (len >= size) {
+		snprintf(buf, size, "%s/%s/%s", a->cust->id, a->name, name);
+		return (int)strlen(buf);
+	}
+	memcpy(buf, a->cust->id, lc);
+	buf[lc] = '/';
+	memcpy(buf + lc + 1, a->name, la);
+	buf[lc + 1 + la] = '/';
+	memcpy(buf + lc + la + 2, name, ln + 1);
+	return (int)len;
+}
+
 static void conf_err_log(void *ud, const char *msg)
 {
 	int *errors = ud;
@@ -185,8 +204,11 @@ static int add_check(struct server *s, struct model *m, const struct model *old,
                      const struct agent_tpl *tpl, int *errors)
 {
 	char key[1024];
-	int klen = snprintf(key, sizeof key, "%s/%s/%s", a->cust->id, a->name, name);
-	struct check *oc = old ? hmap_get(&old->checks, key, (size_t)klen) : NULL;
+	int klen = check_key(key, sizeof key, a, name);
+	/* One hash of the key for both maps (the key of a new check is the
+	 * same string). */
+	uint64_t kh = hmap_hash(key, (size_t)klen);
+	struct check *oc = old ? hmap_get_h(&old->checks, key, (size_t)klen, kh) : NULL;
 	struct check *c;
 	if (oc && oc->pi == pi && oc->hash == hash && (!tpl || oc->data == tpl->data)) {
 		c = oc; /* reused as it is; moved at commit */
@@ -205,7 +227,10 @@ static int add_check(struct server *s, struct model *m, const struct model *old,
 	}
 	/* Asset links of a reused check are rewritten at commit; record the
 	 * new owner in a side table keyed by the check. */
-	hmap_put(&m->checks, c->key, strlen(c->key), c);
+	size_t clen = strlen(c->key);
+	if (clen != (size_t)klen) /* cannot happen with names of <= 128 bytes */
+		kh = hmap_hash(c->key, clen);
+	hmap_put_h(&m->checks, c->key, clen, kh, c);
 	c->p = c == oc ? c->p : *p;
 	if (c != oc && passive)
 		c->flags |= CK_PASSIVE;
@@ -331,6 +356,7 @@ static void build_customer(struct server *s, struct model *m, const struct model
                            const struct cfg_customer *cc, int *errors)
 {
 	struct customer *cu = customer_new(cc);
+	hmap_reserve(&cu->assets, cc->n_assets);
 	m->custs[m->n_custs++] = cu;
 	hmap_put(&m->cust_by_id, cu->id, strlen(cu->id), cu);
 	cu->agents = xcalloc(cc->n_agents + 1, sizeof *cu->agents);
@@ -382,6 +408,10 @@ int model_build(struct server *s, struct mconf *c, struct model *m, const struct
 	memset(m, 0, sizeof *m);
 	hmap_init(&m->cust_by_id);
 	hmap_init(&m->checks);
+	/* Sized once: growing a map of 100,000 checks rehashed it 14 times. */
+	size_t expect = old && old->checks.count > c->n_checks ? old->checks.count : c->n_checks;
+	hmap_reserve(&m->checks, expect);
+	hmap_reserve(&m->cust_by_id, c->n_customers);
 	m->pinsts = xcalloc(c->n_plugins + 1, sizeof *m->pinsts);
 	for (size_t i = 0; i < c->n_plugins; i++) {
 		if (!c->plugins[i].used)

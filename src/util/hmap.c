@@ -46,11 +46,8 @@ static struct hmap_entry *find(const struct hmap *m, const char *key, size_t len
 	}
 }
 
-static void grow(struct hmap *m)
+static void rehash(struct hmap *m, size_t ncap)
 {
-	size_t ncap = m->cap ? m->cap * 2 : 16;
-	if (m->cap && m->tomb > m->count)
-		ncap = m->cap; /* mostly tombstones: rehash at the same size */
 	struct hmap_entry *old = m->e;
 	size_t ocap = m->cap;
 	m->e = xcalloc(ncap, sizeof *m->e);
@@ -68,9 +65,31 @@ static void grow(struct hmap *m)
 	free(old);
 }
 
+static void grow(struct hmap *m)
+{
+	size_t ncap = m->cap ? m->cap * 2 : 16;
+	if (m->cap && m->tomb > m->count)
+		ncap = m->cap; /* mostly tombstones: rehash at the same size */
+	rehash(m, ncap);
+}
+
+void hmap_reserve(struct hmap *m, size_t n)
+{
+	/* The same load limit as hmap_put: at most 3/4 full. */
+	size_t ncap = m->cap ? m->cap : 16;
+	while ((n + 1) * 4 > ncap * 3)
+		ncap *= 2;
+	if (ncap > m->cap)
+		rehash(m, ncap);
+}
+
 void *hmap_put(struct hmap *m, const char *key, size_t len, void *value)
 {
-	uint64_t h = hmap_hash(key, len);
+	return hmap_put_h(m, key, len, hmap_hash(key, len), value);
+}
+
+void *hmap_put_h(struct hmap *m, const char *key, size_t len, uint64_t h, void *value)
+{
 	struct hmap_entry *e = find(m, key, len, h);
 	if (e) {
 		void *prev = e->value;
@@ -93,7 +112,12 @@ void *hmap_put(struct hmap *m, const char *key, size_t len, void *value)
 
 void *hmap_get(const struct hmap *m, const char *key, size_t len)
 {
-	struct hmap_entry *e = find(m, key, len, hmap_hash(key, len));
+	return hmap_get_h(m, key, len, hmap_hash(key, len));
+}
+
+void *hmap_get_h(const struct hmap *m, const char *key, size_t len, uint64_t h)
+{
+	struct hmap_entry *e = find(m, key, len, h);
 	return e ? e->value : NULL;
 }
 
