@@ -21,12 +21,13 @@ IT_STATE_DIR=$IT_TMP/state
 mkdir -p "$IT_STATE_DIR" "$IT_TMP/ms"
 chmod 755 "$IT_TMP"
 
+# stop the servers (even half-started ones: they daemonize) before lib.sh's
+# cleanup removes the directory
+trap 'ms_stop "$IT_TMP/ms"; it_cleanup' EXIT
 MS_SLOW_DELAY=3 ms_start "$IT_TMP/ms" >"$IT_TMP/ms.env" 2>"$IT_TMP/ms.err"
 rc=$?
 [ $rc -eq 77 ] && it_skip "mail servers cannot run here: $(cat "$IT_TMP/ms.err")"
 [ $rc -eq 0 ] || it_fail "mail servers did not start: $(cat "$IT_TMP/ms.err")"
-# stop them before lib.sh's cleanup removes the directory
-trap 'ms_stop "$IT_TMP/ms"; it_cleanup' EXIT
 . "$IT_TMP/ms.env"
 
 mqtt_port=$(it_free_port)
