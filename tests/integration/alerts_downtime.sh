@@ -23,14 +23,9 @@ it_init
 command -v mosquitto_sub >/dev/null 2>&1 || it_skip "mosquitto-clients not installed"
 command -v sqlite3 >/dev/null 2>&1 || it_skip "sqlite3 not installed"
 command -v python3 >/dev/null 2>&1 || it_skip "python3 not installed"
-MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
-[ -x "$MOSQUITTO" ] || it_skip "mosquitto not installed"
 V=tests/fixtures/defender
 
-port=$(it_free_port)
-printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$port" >"$IT_TMP/mosq.conf"
-it_bg mosquitto "$MOSQUITTO" -c "$IT_TMP/mosq.conf"
-it_wait_for 10 mosquitto_pub -h 127.0.0.1 -p "$port" -t probe -m x || it_fail "broker did not start"
+it_mosquitto
 
 IT_STATE_DIR=$IT_TMP/state
 mkdir -p "$IT_STATE_DIR"

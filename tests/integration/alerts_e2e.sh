@@ -14,13 +14,9 @@ it_init
 command -v mosquitto_sub >/dev/null 2>&1 || it_skip "mosquitto-clients not installed"
 command -v sqlite3 >/dev/null 2>&1 || it_skip "sqlite3 not installed"
 command -v python3 >/dev/null 2>&1 || it_skip "python3 not installed"
-MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 V=tests/fixtures/defender
 
-port=$(it_free_port)
-printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$port" >"$IT_TMP/mosq.conf"
-it_bg mosquitto "$MOSQUITTO" -c "$IT_TMP/mosq.conf"
-it_wait_for 10 mosquitto_pub -h 127.0.0.1 -p "$port" -t probe -m x || it_fail "broker did not start"
+it_mosquitto
 
 IT_STATE_DIR=$IT_TMP/state
 mkdir -p "$IT_STATE_DIR"
@@ -48,10 +44,7 @@ it_bg sub mosquitto_sub -h 127.0.0.1 -p "$port" -q 1 -F '%U %t %p' \
 SUB_LOG=$IT_TMP/sub.log
 sleep 0.3
 it_mamorid "$IT_TMP/mamori.conf"
-it_wait_for 10 grep -q '"online"' "$IT_TMP/mamorid.log" ||
-	it_wait_for 10 mosquitto_sub -h 127.0.0.1 -p "$port" -t 'mamori/v1/server/+/status' -C 1 -W 1 ||
-	it_fail "mamorid did not connect"
-sleep 0.5
+it_wait_online
 
 # field EVENT FIELD: FIELD of the last message whose "event" is EVENT
 field() {

@@ -35,12 +35,7 @@ EOF
 "$MAMORID" -c "$IT_TMP/mamori.conf" --check-config >"$IT_TMP/check.log" 2>&1 ||
 	it_skip "mamorid does not accept this config yet: $(head -3 "$IT_TMP/check.log")"
 it_mamorid "$IT_TMP/mamori.conf"
-# Reports published before mamorid subscribed would be dropped by the
-# broker: wait for its retained "online".
-server_online() {
-	mosquitto_sub -h 127.0.0.1 -p "$port" -t 'mamori/v1/server/+/status' -C 1 -W 1 2>/dev/null | grep -q online
-}
-it_wait_for 10 server_online || it_fail "mamorid did not come online on the broker"
+it_wait_online
 
 pubfile() { # customer host file
 	mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t "mamori/v1/agents/$1/$2/defender" -f "$3" ||

@@ -11,6 +11,8 @@
 #   it_mamorid conf               # start build/mamorid -f -c conf in background
 #   it_state cust asset check     # prints "state|hard|output" from the state db
 #   it_fail "message"             # print and exit 1
+#   it_mosquitto [conf lines...]  # private broker on a free port: sets $port
+#   it_wait_online                # until mamorid's retained "online" is on $port
 
 B=${B:-build}
 MAMORID=${MAMORID:-$B/mamorid}
@@ -104,4 +106,29 @@ it_wait_state() {
 		fi
 		sleep 0.1
 	done
+}
+
+# it_mosquitto [extra config lines...]: a private anonymous broker on a free
+# loopback port (sets $port and $MOSQ_PID; skips when mosquitto is missing).
+it_mosquitto() {
+	_mosq=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+	[ -x "$_mosq" ] || it_skip "mosquitto not installed"
+	command -v mosquitto_pub >/dev/null 2>&1 || it_skip "mosquitto-clients not installed"
+	port=$(it_free_port)
+	printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$port" >"$IT_TMP/mosq.conf"
+	for _l in "$@"; do
+		printf '%s\n' "$_l" >>"$IT_TMP/mosq.conf"
+	done
+	it_bg mosquitto "$_mosq" -c "$IT_TMP/mosq.conf"
+	MOSQ_PID=$IT_LAST_PID
+	it_wait_for 10 mosquitto_pub -h 127.0.0.1 -p "$port" -t probe -m x || it_fail "broker did not start"
+}
+
+# it_wait_online: mamorid subscribed and published its retained "online"
+# (reports published before would be dropped by the broker).
+it_online_() {
+	mosquitto_sub -h 127.0.0.1 -p "$port" -t 'mamori/v1/server/+/status' -C 1 -W 1 2>/dev/null | grep -q online
+}
+it_wait_online() {
+	it_wait_for 15 it_online_ || it_fail "mamorid did not come online on the broker"
 }
