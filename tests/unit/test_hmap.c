@@ -12,7 +12,7 @@
 
 START_TEST(random_against_reference)
 {
-	static char keys[NKEYS][16];
+	static char keys[NKEYS][32];
 	static int present[NKEYS];
 	struct hmap m;
 	hmap_init(&m);
@@ -55,7 +55,7 @@ END_TEST
 
 START_TEST(reserve_and_precomputed_hash)
 {
-	static char keys[3000][16];
+	static char keys[3000][32];
 	for (size_t n = 0; n < 3000; n += 37) {
 		struct hmap m;
 		hmap_init(&m);
