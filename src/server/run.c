@@ -50,6 +50,12 @@ void sched_check_at(struct server *s, struct check *c, double when)
 	if (wheel_pending(&c->node))
 		wheel_del(&s->wheel, &c->node);
 	wheel_add(&s->wheel, &c->node, server__tick(s, when));
+	/* Outside wheel_advance (which re-arms when it is done), a due time
+	 * earlier than the armed timer must move the timer: a passive result,
+	 * a completion from an I/O callback, a newly registered asset. */
+	if (!s->in_wheel && (!ev_is_active(&s->wheel_timer) ||
+	                     when < ev_now(s->loop) + ev_timer_remaining(s->loop, &s->wheel_timer)))
+		sched_rearm(s);
 }
 
 void sched_rearm(struct server *s)
@@ -471,9 +477,11 @@ static void check_due(struct server *s, struct check *c, double now)
 		} else if (c->st.stale) {
 			snprintf(msg, sizeof msg, "%s", check_output(c));
 		}
+		/* Passive checks are fed by agents: say it the way the help desk
+		 * thinks of it (the PC's agent went quiet). */
 		if (!c->st.stale)
-			snprintf(msg, sizeof msg, "no result since %s (stale after %gs)", when,
-			         c->p.stale_ms / 1000.0);
+			snprintf(msg, sizeof msg, "agent silent since %s (no report within %gs)",
+			         when, c->p.stale_ms / 1000.0);
 		struct mamori_result r = { .struct_size = sizeof r,
 			                   .state = c->p.stale_state,
 			                   .output = msg };
@@ -558,13 +566,7 @@ static void ops_run_complete(void *ctx, struct mamori_run *r, const struct mamor
 	s->stats.runs_completed++;
 	run_end(s, c);
 	check_apply_result(s, c, res, now);
-	sched_next(s, c, now);
-	/* A completion from an I/O callback: the wheel timer may need to move
-	 * earlier (the next run is due sooner than anything armed). */
-	if (!s->in_wheel && (!ev_is_active(&s->wheel_timer) ||
-	                     server__time(s, c->node.due) <
-	                         ev_now(s->loop) + ev_timer_remaining(s->loop, &s->wheel_timer)))
-		sched_rearm(s);
+	sched_next(s, c, now); /* re-arms the wheel timer if this is due sooner */
 }
 
 static struct mamori_check *ops_run_check(void *ctx, const struct mamori_run *r)
@@ -610,8 +612,6 @@ static int ops_check_submit(void *ctx, struct mamori_check *mc, const struct mam
 				wheel_del(&s->wheel, &c->node); /* silence is expected now */
 		} else if (c->p.stale_ms) {
 			sched_check_at(s, c, now + c->p.stale_ms / 1000.0);
-			if (!s->in_wheel && !ev_is_active(&s->wheel_timer))
-				sched_rearm(s);
 		}
 	}
 	return 0;

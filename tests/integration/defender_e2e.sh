@@ -30,7 +30,8 @@ centers = ( { name = "cc-east"; calendar = "always";
 routes = ( { center = "cc-east"; } );
 customers = (
   { id = "c0001"; name = "IT one"; agents = { defender = { auto_register = true; stale_after = "15m"; }; }; },
-  { id = "c0002"; name = "IT two"; agents = { defender = { auto_register = false; stale_after = "15m"; }; }; } );
+  { id = "c0002"; name = "IT two"; agents = { defender = { auto_register = false; stale_after = "15m"; }; }; },
+  { id = "c0003"; name = "IT three"; agents = { defender = { auto_register = true; stale_after = "3s"; }; }; } );
 EOF
 "$MAMORID" -c "$IT_TMP/mamori.conf" --check-config >"$IT_TMP/check.log" 2>&1 ||
 	it_skip "mamorid does not accept this config yet: $(head -3 "$IT_TMP/check.log")"
@@ -90,5 +91,18 @@ _end=$(($(date +%s) + 10))
 until mosquitto_sub -h 127.0.0.1 -p "$port" -t mamori/v1/state/c0001/PC-healthy/defender -C 1 -W 2 | grep -q 'PC offline'; do
 	[ "$(date +%s)" -lt "$_end" ] || it_fail "no 'PC offline' state"
 done
+# freshness: a PC that reported once and then went quiet turns CRITICAL
+# "agent silent since ..." after stale_after (3 s for c0003); after its
+# "offline" last will it must not (silence is expected then)
+pubfile c0003 PC-quiet "$V/healthy.json"
+pubfile c0003 PC-off "$V/healthy.json"
+wait_state c0003 PC-quiet 0 || it_fail "c0003 report not judged"
+mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t mamori/v1/agents/c0003/PC-off/status -m offline
+_end=$(($(date +%s) + 12))
+until mosquitto_sub -h 127.0.0.1 -p "$port" -t mamori/v1/state/c0003/PC-quiet/defender -C 1 -W 2 | grep -q '"state":2.*agent silent since'; do
+	[ "$(date +%s)" -lt "$_end" ] || it_fail "a silent agent did not go CRITICAL 'agent silent since'"
+done
+mosquitto_sub -h 127.0.0.1 -p "$port" -t mamori/v1/state/c0003/PC-off/defender -C 1 -W 2 | grep -q 'PC offline' ||
+	it_fail "PC-off did not stay 'PC offline' (freshness must be suspended after offline)"
 kill -0 "$MAMORID_PID" || it_fail "mamorid died"
 echo "PASS defender_e2e"

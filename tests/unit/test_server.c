@@ -430,7 +430,8 @@ START_TEST(freshness_stale)
 	v = view(&f, "a", "passive_test");
 	ck_assert_int_eq(v.state, 2);
 	ck_assert_int_eq(v.hard, 1);
-	ck_assert_msg(strstr(v.output, "no result since") && strstr(v.output, "stale after"),
+	ck_assert_msg(strstr(v.output, "agent silent since") &&
+	                  strstr(v.output, "no report within"),
 	              "output '%s'", v.output);
 	ck_assert_uint_ge(stats(&f).stale_events, 1);
 	ck_assert(f.n_ev >= 1 && (f.ev[f.n_ev - 1].flags & STATE_EV_HARD_CHANGE));
@@ -457,7 +458,8 @@ START_TEST(freshness_without_any_result)
 	ck_assert(pump(&f, 1.0, stale_now));
 	struct server_check_view v = view(&f, "a", "passive_test");
 	ck_assert_int_eq(v.state, 3);
-	ck_assert_msg(strstr(v.output, "no result since start") != NULL, "output '%s'", v.output);
+	ck_assert_msg(strstr(v.output, "agent silent since start") != NULL, "output '%s'",
+	              v.output);
 	fx_done(&f);
 }
 END_TEST
