@@ -17,6 +17,7 @@
 # The test takes 15-75 s (about 45 on average), depending on the second of
 # the minute it starts.
 . tests/integration/lib.sh
+. tests/integration/alerts.lib
 it_init
 [ -x "$MAMORID" ] || it_skip "no $MAMORID yet"
 [ -f "$PLUGIN_DIR/defender.so" ] || it_skip "defender plugin not built"
@@ -66,29 +67,6 @@ it_mamorid "$CONF"
 it_wait_for 15 sh -c "mosquitto_pub -h 127.0.0.1 -p $port -q 1 -t mamori/v1/cmd/cc -m '{}' &&
 	grep -q '/cmd/cc/result' '$SUB_LOG'" || it_fail "mamorid did not connect: $(tail -3 "$LOG")"
 
-# q SELECTOR FIELD: FIELD of the last alert message matching SELECTOR
-# (event=NAME[,asset=X]); _recv = arrival time; `count` counts matches.
-q() {
-	python3 - "$SUB_LOG" "$1" "$2" <<'PY'
-import json, sys
-want = dict(kv.split("=", 1) for kv in sys.argv[2].split(","))
-last, n = "", 0
-for line in open(sys.argv[1], errors="replace"):
-    parts = line.rstrip("\n").split(" ", 2)
-    if len(parts) < 3 or "/alerts/" not in parts[1]:
-        continue
-    try:
-        d = json.loads(parts[2])
-    except ValueError:
-        continue
-    if any(str(d.get(k)) != v for k, v in want.items()):
-        continue
-    n += 1
-    v = parts[0] if sys.argv[3] == "_recv" else d.get(sys.argv[3])
-    last = "" if v is None else str(v)
-print(n if sys.argv[3] == "count" else last)
-PY
-}
 seen() { grep -q "\"event\":\"$1\".*\"asset\":\"$2\"\|\"asset\":\"$2\".*\"event\":\"$1\"" "$SUB_LOG"; }
 wait_seen() { it_wait_for "${3:-15}" seen "$1" "$2"; }
 report() { # asset fixture

@@ -8,6 +8,7 @@
 # repeated command id acts once; a healthy report resolves the alert.
 # Finally every alert_event row in the database was received.
 . tests/integration/lib.sh
+. tests/integration/alerts.lib
 it_init
 [ -x "$MAMORID" ] || it_skip "no $MAMORID yet"
 [ -f "$PLUGIN_DIR/defender.so" ] || it_skip "defender plugin not built"
@@ -71,22 +72,6 @@ wait_event() { # event [timeout]
 		[ "$(date +%s)" -lt "$_end" ] || return 1
 		sleep 0.1
 	done
-}
-answer() { # command-id -> "ok|code"
-	python3 - "$SUB_LOG" "$1" <<'PY'
-import json, sys
-for line in open(sys.argv[1], errors="replace"):
-    parts = line.rstrip("\n").split(" ", 2)
-    if len(parts) < 3 or not parts[1].endswith("/result"):
-        continue
-    try:
-        d = json.loads(parts[2])
-    except ValueError:
-        continue
-    if d.get("id") == sys.argv[2]:
-        print("%s|%s|%s" % (d.get("ok"), d.get("code"), parts[1]))
-        break
-PY
 }
 wait_answer() {
 	_end=$(($(date +%s) + 30))

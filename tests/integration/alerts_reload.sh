@@ -15,6 +15,7 @@
 #     reopen_within reopens with a running SLA clock (current terms), and
 #     so does one resolved before a restart.
 . tests/integration/lib.sh
+. tests/integration/alerts.lib
 it_init
 [ -x "$MAMORID" ] || it_skip "no $MAMORID yet"
 [ -f "$PLUGIN_DIR/defender.so" ] || it_skip "defender plugin not built"
@@ -58,54 +59,6 @@ it_mamorid "$CONF"
 it_wait_for 15 sh -c "mosquitto_pub -h 127.0.0.1 -p $port -q 1 -t mamori/v1/cmd/cc-east -m '{}' &&
 	grep -q '/cmd/cc-east/result' '$SUB_LOG'" || it_fail "mamorid did not connect: $(tail -3 "$LOG")"
 
-# q SELECTOR FIELD: FIELD of the last alert message matching SELECTOR
-# (SELECTOR: event=NAME[,asset=X]); _recv and _topic are the arrival time
-# and topic; `count` instead of FIELD counts the matches.
-q() {
-	python3 - "$SUB_LOG" "$1" "$2" <<'PY'
-import json, sys
-want = dict(kv.split("=", 1) for kv in sys.argv[2].split(","))
-last, n = "", 0
-for line in open(sys.argv[1], errors="replace"):
-    parts = line.rstrip("\n").split(" ", 2)
-    if len(parts) < 3 or "/alerts/" not in parts[1]:
-        continue
-    try:
-        d = json.loads(parts[2])
-    except ValueError:
-        continue
-    if any(str(d.get(k)) != v for k, v in want.items()):
-        continue
-    n += 1
-    f = sys.argv[3]
-    v = parts[0] if f == "_recv" else parts[1] if f == "_topic" else d.get(f)
-    last = "" if v is None else str(v)
-print(n if sys.argv[3] == "count" else last)
-PY
-}
-wait_q() { # selector [timeout]
-	_end=$(($(date +%s) + ${2:-20}))
-	while [ -z "$(q "$1" id)" ]; do
-		[ "$(date +%s)" -lt "$_end" ] || return 1
-		sleep 0.1
-	done
-}
-answer() { # command-id -> "ok|code|topic"
-	python3 - "$SUB_LOG" "$1" <<'PY'
-import json, sys
-for line in open(sys.argv[1], errors="replace"):
-    parts = line.rstrip("\n").split(" ", 2)
-    if len(parts) < 3 or not parts[1].endswith("/result"):
-        continue
-    try:
-        d = json.loads(parts[2])
-    except ValueError:
-        continue
-    if d.get("id") == sys.argv[2]:
-        print("%s|%s|%s" % (d.get("ok"), d.get("code"), parts[1]))
-        break
-PY
-}
 cmd() { # center cmd-id action alert-id -> prints the answer
 	mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t "mamori/v1/cmd/$1" \
 		-m "{\"schema\":\"mamori.cmd/1\",\"id\":\"$2\",\"action\":\"$3\",\"alert\":\"$4\",\"by\":\"Sato\",\"note\":\"n\"}" ||
