@@ -226,6 +226,7 @@ static int setup_mosq(struct mqtt *m, char *err, size_t errlen)
 struct mqtt *mqtt_new(struct ev_loop *loop, const struct mqtt_conf *conf, char *err, size_t errlen)
 {
 	struct mqtt *m = xcalloc(1, sizeof(*m));
+	mqtt_io_init(&m->io);
 	mosquitto_lib_init(); /* idempotent and reference-counted in 2.x */
 	m->loop = loop;
 	conf_copy(&m->conf, conf);
@@ -313,6 +314,7 @@ void mqtt_free(struct mqtt *m)
 	}
 	if (m->efd >= 0)
 		close(m->efd);
+	mqtt_io_free(&m->io);
 	for (struct mqtt__filter *f = m->filters, *n; f; f = n) {
 		n = f->next;
 		free(f->text);

@@ -16,6 +16,7 @@
 #define MAMORI_MQTT_INT_H
 
 #include "mqtt/mqtt.h"
+#include "mqtt/mqtt_io.h"
 
 #include <ev.h>
 #include <mosquitto.h>
@@ -77,7 +78,7 @@ struct mqtt {
 	size_t blen, bmsgs;
 	uint64_t b_rejected, b_bytes_in;
 	uint64_t b_seen;          /* events (and dropped messages) ever collected */
-	int dense, sparse_rounds; /* read_burst's mode */
+	struct mqtt_io io;        /* the broker socket's buffers (mqtt_io.c) */
 
 	/* loop */
 	struct mqtt__filter *filters;

@@ -58,9 +58,6 @@
  * queue's overshoot past max_queue.  64: a batch's lock and wake-up cost
  * about as much as reading one report, so larger batches gain little. */
 #define BATCH_MAX   64
-/* Sparse traffic: one round in this many reads until the socket would
- * block, to notice when packets start to pile up (see read_burst). */
-#define PROBE_EVERY 8
 /* poll timeout: the connect deadline and the 2 s stop grace are checked
  * this often; stop and publishes wake the thread at once (eventfd). */
 #define POLL_MS     100
@@ -286,35 +283,25 @@ static int do_connect(struct mqtt *m)
 
 /* ---- the session's poll loop ---- */
 
-/* Read what the socket has.  Dense traffic (the last probe found more
- * than one packet waiting): call mosquitto_loop_read until a call brings
- * no event (the socket would block, or a packet such as PINGRESP that
- * makes none) or BATCH_MAX calls, *more = 1 then: do not wait in the next
- * poll.  errno cannot tell "would block" here: libmosquitto's wake-up
- * write for each PUBACK fails with EAGAIN once its socket pair is full.
- * Sparse traffic (one packet per wake-up, the usual case while we keep up
- * with the broker): the call that finds the socket empty costs as much as
- * a packet's own reads, so read one packet per poll and probe for more
- * only every PROBE_EVERY rounds.  A single call may read several packets
+/* Read what the socket has: call mosquitto_loop_read (one packet per
+ * call, from mqtt_io's buffer) until the buffer is empty and the last real
+ * read found the socket drained, or BATCH_MAX calls (*more = 1 then: do
+ * not wait in the next poll).  A single call may read several packets
  * (libmosquitto allows one per queued outgoing message); batch_add
  * flushes a full batch by itself. */
 static int read_burst(struct mqtt *m, int *more)
 {
-	int probe = m->dense || ++m->sparse_rounds >= PROBE_EVERY;
-	int calls = probe ? BATCH_MAX : 1, i;
-	for (i = 0; i < calls; i++) {
-		uint64_t seen = m->b_seen;
+	int i;
+	for (i = 0; i < BATCH_MAX; i++) {
 		int rc = mosquitto_loop_read(m->mosq, 1);
 		if (rc != MOSQ_ERR_SUCCESS)
 			return rc;
-		if (m->b_seen == seen || mosquitto_socket(m->mosq) < 0)
+		if (mosquitto_socket(m->mosq) < 0)
+			break;
+		if (mqtt_io_pending_in(&m->io) == 0 && m->io.drained)
 			break;
 	}
-	if (probe) {
-		m->sparse_rounds = 0;
-		m->dense = i >= 2; /* i calls brought events before one did not */
-		*more = i == calls;
-	}
+	*more = mqtt_io_pending_in(&m->io) > 0 || i == BATCH_MAX;
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -329,17 +316,24 @@ static void take_kick(struct mqtt *m)
 	atomic_store(&m->kicked, 0);
 }
 
-/* Write what libmosquitto queued (after a burst: its PUBACKs). */
+/* Move what libmosquitto queued (after a burst: its PUBACKs; the loop's
+ * publishes) into mqtt_io's output, then out with one write. */
 static int write_queued(struct mqtt *m)
 {
-	/* mosquitto_loop_write calls packet__write (which writes every
-	 * queued packet until the socket would block) up to once per queued
-	 * QoS>0 message, stopping early when errno is EAGAIN; a successful
-	 * write leaves errno alone, so EAGAIN here makes it stop after the
-	 * first call instead of re-checking an empty queue hundreds of times
-	 * under its mutexes. */
-	errno = EAGAIN;
-	return mosquitto_loop_write(m->mosq, 1);
+	int rc = MOSQ_ERR_SUCCESS;
+	if (mosquitto_want_write(m->mosq)) {
+		/* mosquitto_loop_write calls packet__write (which writes every
+		 * queued packet until the socket would block) up to once per
+		 * queued QoS>0 message, stopping early when errno is EAGAIN; a
+		 * successful write leaves errno alone, so EAGAIN here makes it
+		 * stop after the first call instead of re-checking an empty
+		 * queue hundreds of times under its mutexes. */
+		errno = EAGAIN;
+		rc = mosquitto_loop_write(m->mosq, 1);
+	}
+	if (m->io.fd >= 0 && mqtt_io_flush(&m->io) != 0 && rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_loop_read(m->mosq, 1); /* reports the error: disconnect path */
+	return rc;
 }
 
 /* One round: wait for the socket or a kick, read a burst, hand its events
@@ -354,23 +348,25 @@ static int session_io(struct mqtt *m, int *more)
 	/* mosquitto_want_write reads libmosquitto's queue without its mutex
 	 * (mosquitto_loop takes it; we cannot): a stale "no" costs nothing,
 	 * the loop's kick after queueing wakes this poll again. */
-	if (mosquitto_want_write(m->mosq))
+	if (mosquitto_want_write(m->mosq) || mqtt_io_pending_out(&m->io))
 		p[0].events |= POLLOUT;
-	int n = poll(p, 2, *more ? 0 : POLL_MS);
+	int buffered = mqtt_io_pending_in(&m->io) > 0;
+	int n = poll(p, 2, *more || buffered ? 0 : POLL_MS);
 	if (n < 0)
 		return errno == EINTR ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ERRNO;
 	if (p[1].revents & POLLIN)
 		take_kick(m);
 	int rc = MOSQ_ERR_SUCCESS;
 	*more = 0;
-	if (p[0].revents & (POLLIN | POLLERR | POLLHUP))
+	if (buffered || (p[0].revents & (POLLIN | POLLERR | POLLHUP)))
 		rc = read_burst(m, more);
 	batch_flush(m); /* the loop has the messages before their PUBACKs leave */
-	if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(m->mosq) >= 0 &&
-	    mosquitto_want_write(m->mosq))
+	if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(m->mosq) >= 0)
 		rc = write_queued(m);
 	if (rc == MOSQ_ERR_SUCCESS)
 		rc = mosquitto_loop_misc(m->mosq);
+	if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(m->mosq) >= 0)
+		rc = write_queued(m); /* a PINGREQ */
 	batch_flush(m); /* acks of QoS 0 publishes, a lost connection */
 	return rc;
 }
@@ -401,6 +397,7 @@ static int run_session(struct mqtt *m)
 		         e ? ": " : "", e ? why : "");
 		return 0;
 	}
+	mqtt_io_attach(&m->io, mosquitto_socket(m->mosq));
 	double deadline = mono_now() + m->conf.connect_timeout;
 	for (;;) {
 		int rc = session_io(m, &more);
@@ -441,6 +438,9 @@ static int run_session(struct mqtt *m)
 			         mosquitto_reason_string(cr));
 	}
 	mosquitto_disconnect(m->mosq);
+	if (mosquitto_socket(m->mosq) >= 0)
+		write_queued(m); /* DISCONNECT: libmosquitto closes after it */
+	mqtt_io_detach(&m->io);
 	batch_flush(m);
 	return established;
 }

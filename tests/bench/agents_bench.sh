@@ -122,6 +122,11 @@ wait "$SUB" || die "mosquitto_sub did not receive $N reports within ${TIMEOUT}s"
 t1=$(now)
 b1=$(cpu_ticks "$BROKER")
 t0=$(field "$out" first_publish)
+# Drop the reference's persistent session: left behind, the broker would
+# queue every later report for that offline client too (and charge the
+# work to mamorid's run).
+mosquitto_sub -h 127.0.0.1 -p "$PORT" -i bench-ref -t 'mamori/v1/agents/+/+/defender' -E ||
+	die "mosquitto_sub (clearing the reference session)"
 echo "agents_ref $(awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f/s", n / (b - a) }') reports $N seconds $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') sim_rate $(field "$out" rate) broker_cpu_us $(awk -v t="$((b1 - b0))" -v n="$N" 'BEGIN { printf "%.1f", t * 1e4 / n }')"
 
 # ---- mamorid ------------------------------------------------------------------
