@@ -1,11 +1,9 @@
 /*
- * mqtt: the loop-thread half of the mqtt module (see mqtt.h for the
- * contract, mqtt_int.h for the split).  Here: draining the batches the
- * connection thread (mqtt_thread.c) hands over through one locked queue
- * and one ev_async, dispatch to local subscribers, PUBACK tokens,
- * subscribe/publish, construction and shutdown.  Nothing here waits for
- * the network: publish and subscribe only queue packets in libmosquitto
- * and kick the connection thread (mqtt__kick), which writes them.
+ * mqtt: subscribers, dispatch, PUBACK tokens, subscribe/publish and
+ * construction (see mqtt.h for the contract, mqtt_int.h for the split).
+ * Nothing here waits for the network: publish and subscribe only queue
+ * packets in libmosquitto; the session (mqtt_session.c) writes them before
+ * the loop sleeps.
  */
 #include "mqtt/mqtt_int.h"
 #include "util/log.h"
@@ -28,16 +26,7 @@
  * ~100,000 publishes/s at a 1 ms round trip. */
 #define SEND_WINDOW 100
 
-void mqtt__kick(struct mqtt *m)
-{
-	if (m->efd < 0 || atomic_exchange(&m->kicked, 1))
-		return; /* a wake-up is already on its way */
-	uint64_t one = 1;
-	ssize_t r = write(m->efd, &one, sizeof(one));
-	(void)r; /* EAGAIN only when the counter is full: it wakes anyway */
-}
-
-/* ---- loop thread: draining the queue ---- */
+/* ---- what the session hands over (loop thread) ---- */
 
 static void broker_subscribe_all(struct mqtt *m)
 {
@@ -45,24 +34,31 @@ static void broker_subscribe_all(struct mqtt *m)
 		mosquitto_subscribe(m->mosq, NULL, f->text, f->qos);
 }
 
-static void dispatch(struct mqtt *m, const struct mqtt__event *e)
+static void sweep_dead(struct mqtt *m);
+
+void mqtt__dispatch(struct mqtt *m, const char *topic, const void *payload, size_t len, int qos,
+                    int retain)
 {
-	int hit = 0;
+	int hit = 0, in_lib = m->io.in_lib;
 	m->cnt.msgs_in++;
 	m->dispatching++;
+	m->io.in_lib = 0; /* subscribers' own writes are theirs (mqtt_io.c) */
 	for (struct mqtt_sub *s = m->subs; s; s = s->next)
-		if (!s->dead && mqtt_topic_match(s->filter, e->topic)) {
+		if (!s->dead && mqtt_topic_match(s->filter, topic)) {
 			hit = 1;
-			s->cb(e->topic, e->payload, e->len, e->qos, e->retain, s->ud);
+			s->cb(topic, payload, len, qos, retain, s->ud);
 		}
+	m->io.in_lib = in_lib;
 	m->dispatching--;
 	if (hit)
 		m->cnt.msgs_dispatched++;
 	else
 		m->cnt.rejected_nosub++;
+	if (m->have_dead && !m->dispatching)
+		sweep_dead(m);
 }
 
-static void handle_ack(struct mqtt *m, int mid)
+void mqtt__handle_ack(struct mqtt *m, int mid)
 {
 	uint64_t tok = m->tokens[(uint16_t)mid];
 	if (!tok)
@@ -70,11 +66,15 @@ static void handle_ack(struct mqtt *m, int mid)
 	m->tokens[(uint16_t)mid] = 0;
 	m->cnt.acks++;
 	m->cnt.unacked--;
-	if (m->ack_cb)
+	if (m->ack_cb) {
+		int in_lib = m->io.in_lib;
+		m->io.in_lib = 0;
 		m->ack_cb(tok, m->ack_ud);
+		m->io.in_lib = in_lib;
+	}
 }
 
-static void handle_up(struct mqtt *m, int protocol)
+void mqtt__handle_up(struct mqtt *m, int protocol)
 {
 	m->cnt.connected = 1;
 	m->cnt.protocol = protocol;
@@ -84,9 +84,18 @@ static void handle_up(struct mqtt *m, int protocol)
 	         protocol == 5 ? "5" : "3.1.1");
 	broker_subscribe_all(m);
 	mosquitto_publish(m->mosq, NULL, m->will_topic, 6, "online", 1, true);
-	mqtt__kick(m);
 	if (m->conn_cb)
 		m->conn_cb(1, m->conn_ud);
+}
+
+void mqtt__handle_down(struct mqtt *m, int rc)
+{
+	m->cnt.connected = 0;
+	log_msg("mqtt", m->stopping_loop ? LOG_LVL_INFO : LOG_LVL_WARNING,
+	        "connection to %s:%d %s (%s)", m->conf.host, m->conf.port,
+	        m->stopping_loop ? "closed" : "lost", mosquitto_strerror(rc));
+	if (m->conn_cb)
+		m->conn_cb(0, m->conn_ud);
 }
 
 static void sweep_dead(struct mqtt *m)
@@ -101,46 +110,6 @@ static void sweep_dead(struct mqtt *m)
 			pp = &s->next;
 	}
 	m->have_dead = 0;
-}
-
-static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
-{
-	struct mqtt *m = CONTAINER_OF(w, struct mqtt, async);
-	(void)loop, (void)revents;
-	pthread_mutex_lock(&m->lock);
-	struct mqtt__event *e = m->qhead;
-	m->cnt.queue_depth = m->qlen;
-	if (m->qlen > m->cnt.queue_max_seen)
-		m->cnt.queue_max_seen = m->qlen;
-	m->qhead = NULL;
-	m->qtail = &m->qhead;
-	m->qlen = 0;
-	m->cnt.rejected_size = m->th_rejected_size;
-	m->cnt.connect_failures = m->th_connect_failures;
-	m->cnt.bytes_in = m->th_bytes_in;
-	m->cnt.batches = m->th_batches;
-	pthread_cond_broadcast(&m->cond); /* wake a back-pressured thread */
-	pthread_mutex_unlock(&m->lock);
-	while (e) {
-		struct mqtt__event *next = e->next;
-		switch (e->kind) {
-		case QE_MSG: dispatch(m, e); break;
-		case QE_ACK: handle_ack(m, e->mid); break;
-		case QE_UP: handle_up(m, e->rc); break;
-		case QE_DOWN:
-			m->cnt.connected = 0;
-			log_msg("mqtt", m->stopping ? LOG_LVL_INFO : LOG_LVL_WARNING,
-			        "connection to %s:%d %s (%s)", m->conf.host, m->conf.port,
-			        m->stopping ? "closed" : "lost", mosquitto_strerror(e->rc));
-			if (m->conn_cb)
-				m->conn_cb(0, m->conn_ud);
-			break;
-		}
-		free(e);
-		e = next;
-	}
-	if (m->have_dead && !m->dispatching)
-		sweep_dead(m);
 }
 
 /* ---- construction ---- */
@@ -232,18 +201,9 @@ struct mqtt *mqtt_new(struct ev_loop *loop, const struct mqtt_conf *conf, char *
 	conf_copy(&m->conf, conf);
 	m->will_topic = xasprintf("%s/v1/server/%s/status", m->conf.topic_prefix, m->conf.node);
 	m->tokens = xcalloc(65536, sizeof(*m->tokens));
-	m->qtail = &m->qhead;
-	m->btail = &m->bhead;
-	m->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	m->th_protocol = m->conf.protocol;
 	m->seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)m;
 	pthread_mutex_init(&m->lock, NULL);
-	pthread_cond_init(&m->cond, NULL);
-	ev_async_init(&m->async, async_cb);
-	if (m->efd < 0) {
-		snprintf(err, errlen, "mqtt: eventfd: %s", strerror(errno));
-		goto fail;
-	}
+	mqtt__session_init(m);
 	if (!mqtt_topic_valid(m->will_topic)) {
 		snprintf(err, errlen, "mqtt: node/prefix give an invalid topic %s", m->will_topic);
 		goto fail;
@@ -259,44 +219,6 @@ fail:
 	return NULL;
 }
 
-int mqtt_start(struct mqtt *m)
-{
-	if (m->thr_started)
-		return 0;
-	ev_async_start(m->loop, &m->async);
-	ev_unref(m->loop); /* the watcher alone must not keep ev_run alive */
-	if (pthread_create(&m->thr, NULL, mqtt__thread_main, m) != 0) {
-		ev_ref(m->loop);
-		ev_async_stop(m->loop, &m->async);
-		return -1;
-	}
-	m->thr_started = 1;
-	return 0;
-}
-
-void mqtt_stop(struct mqtt *m)
-{
-	if (!m || !m->thr_started)
-		return;
-	pthread_mutex_lock(&m->lock);
-	int up = m->th_connected;
-	m->stopping = 1;
-	pthread_cond_broadcast(&m->cond);
-	pthread_mutex_unlock(&m->lock);
-	if (up) {
-		/* a clean DISCONNECT suppresses the will: say offline ourselves */
-		mosquitto_publish(m->mosq, NULL, m->will_topic, 7, "offline", 1, true);
-		mosquitto_disconnect(m->mosq);
-	}
-	mqtt__kick(m); /* out of poll() now */
-	pthread_join(m->thr, NULL);
-	m->thr_started = 0;
-	ev_ref(m->loop);
-	ev_async_stop(m->loop, &m->async);
-	async_cb(m->loop, &m->async, 0); /* deliver what is left (acks) */
-	m->cnt.connected = 0;
-}
-
 void mqtt_free(struct mqtt *m)
 {
 	if (!m)
@@ -304,16 +226,6 @@ void mqtt_free(struct mqtt *m)
 	mqtt_stop(m);
 	if (m->mosq)
 		mosquitto_destroy(m->mosq);
-	for (struct mqtt__event *e = m->qhead, *n; e; e = n) {
-		n = e->next;
-		free(e);
-	}
-	for (struct mqtt__event *e = m->bhead, *n; e; e = n) {
-		n = e->next;
-		free(e);
-	}
-	if (m->efd >= 0)
-		close(m->efd);
 	mqtt_io_free(&m->io);
 	for (struct mqtt__filter *f = m->filters, *n; f; f = n) {
 		n = f->next;
@@ -333,7 +245,6 @@ void mqtt_free(struct mqtt *m)
 	free(m->tokens);
 	mqtt_conf_free(&m->conf);
 	pthread_mutex_destroy(&m->lock);
-	pthread_cond_destroy(&m->cond);
 	free(m);
 	mosquitto_lib_cleanup();
 }
@@ -354,16 +265,12 @@ struct mqtt_sub *mqtt_subscribe(struct mqtt *m, const char *filter, int qos, mqt
 		f->qos = qos;
 		f->next = m->filters;
 		m->filters = f;
-		if (m->cnt.connected) {
+		if (m->cnt.connected)
 			mosquitto_subscribe(m->mosq, NULL, filter, qos);
-			mqtt__kick(m);
-		}
 	} else if (qos > f->qos) {
 		f->qos = qos;
-		if (m->cnt.connected) {
+		if (m->cnt.connected)
 			mosquitto_subscribe(m->mosq, NULL, filter, qos);
-			mqtt__kick(m);
-		}
 	}
 	f->refs++;
 	struct mqtt_sub *s = xcalloc(1, sizeof(*s));
@@ -384,10 +291,8 @@ void mqtt_unsubscribe(struct mqtt *m, struct mqtt_sub *s)
 		if (strcmp(f->text, s->filter))
 			continue;
 		if (--f->refs == 0) {
-			if (m->cnt.connected) {
+			if (m->cnt.connected)
 				mosquitto_unsubscribe(m->mosq, NULL, f->text);
-				mqtt__kick(m);
-			}
 			*pp = f->next;
 			free(f->text);
 			free(f);
@@ -417,7 +322,6 @@ int mqtt_publish(struct mqtt *m, const char *topic, const void *payload, size_t 
 		m->cnt.publish_errors++;
 		return -1;
 	}
-	mqtt__kick(m);
 	m->cnt.msgs_out++;
 	m->cnt.bytes_out += len;
 	if (qos > 0) {

@@ -1,18 +1,17 @@
 /*
  * mqtt: the daemon's single broker connection (libmosquitto), on the loop.
  *
- * Threads.  libmosquitto runs in one thread this module owns (its own
- * connect/loop cycle, not mosquitto_loop_start: name resolution, TCP and
- * TLS connect, backoff and jitter all happen there, never on the libev
- * loop).  Everything it receives - messages, PUBACKs, connect and
- * disconnect events - goes through one locked queue and one ev_async to the
- * loop thread, in batches (all that one read burst brought, at most 64
- * events: one lock and one wake-up per batch, not per message), where
- * subscribers and the ack callback run.  Every function below is called on
- * the loop thread.  When the loop falls behind, the queue fills to
- * `max_queue` (plus at most one batch) and the mosquitto thread waits: TCP
- * back-pressure to the broker instead of dropping acknowledged messages; a
- * batch's PUBACKs leave only once the loop's queue has taken it.
+ * Threads.  A short-lived connector thread per attempt resolves the name,
+ * probes TCP (bounded by connect_timeout) and runs libmosquitto's blocking
+ * connect; never the libev loop.  The session then runs on the loop
+ * (mqtt_session.c): an ev_io reads the broker socket in bursts through a
+ * 64 KiB buffer (mqtt_io.c), messages go straight from libmosquitto's
+ * callback to the subscribers (no copy, no queue), and what libmosquitto
+ * queued (PUBACKs, publishes) leaves in one write before the loop sleeps.
+ * Every function below is called on the loop thread.  While the loop is
+ * busy it does not read: TCP pushes back on the broker, which queues; an
+ * acknowledged message is never dropped here.  A message's PUBACK leaves
+ * after its subscribers have run.
  *
  * Session and delivery.  clean_session = false (MQTT 5: clean start off and
  * a session expiry), so the broker keeps our subscriptions and queues QoS 1
@@ -47,7 +46,7 @@
  *     restart the outbox re-publishes unacked rows and gets new tokens).
  *   - host->mqtt_prefix -> mqtt_prefix(m).
  *   - metrics: mqtt_counters(m) (a snapshot updated on the loop thread).
- *   - shutdown: mqtt_stop(m) (publishes offline, disconnects, joins; at most
+ *   - shutdown: mqtt_stop(m) (publishes offline, disconnects; at most
  *     ~2 s), then mqtt_free(m).
  */
 #ifndef MAMORI_MQTT_H
@@ -75,7 +74,6 @@ struct mqtt_conf {
 	int clean_session;       /* 0 (persistent session) */
 	int session_expiry;      /* MQTT 5 session expiry, seconds, 3600 */
 	int inflight;            /* QoS 1 in flight: receive 1000; send at most 100 (mqtt.c) */
-	size_t max_queue;        /* events waiting for the loop before back-pressure, 100000 */
 	double reconnect_min;    /* first retry delay, s, 0.5 */
 	double reconnect_max;    /* cap, s, 30 */
 	double connect_timeout;  /* TCP+TLS+CONNACK, s, 10 */
@@ -106,10 +104,8 @@ struct mqtt_counters {
 	uint64_t reconnects;       /* connects after the first */
 	uint64_t connect_failures; /* refused, unreachable, timed out */
 	uint64_t bytes_in, bytes_out;
-	uint64_t queue_depth; /* events waiting for the loop (last drain) */
-	uint64_t queue_max_seen;
-	uint64_t batches; /* hand-overs from the connection thread; msgs_in / batches
-	                   * is the mean batch size */
+	uint64_t batches; /* read bursts that brought messages; msgs_in / batches
+	                   * is the mean number per wake-up */
 	uint64_t unacked; /* QoS 1 publishes without PUBACK yet */
 	int connected;    /* 1 while the broker session is up */
 	int protocol;     /* 5 or 4 (3.1.1) of the current/last session */
@@ -123,9 +119,10 @@ typedef void (*mqtt_conn_cb)(int connected, void *ud);
 /* Create (nothing connects yet).  Copies conf.  NULL + message on error
  * (bad TLS files, unreadable password file, ...). */
 struct mqtt *mqtt_new(struct ev_loop *loop, const struct mqtt_conf *conf, char *err, size_t errlen);
-/* Start the connection thread.  0 or -1. */
+/* Start connecting (the connector thread, then the session).  0. */
 int mqtt_start(struct mqtt *m);
-/* Publish "offline", disconnect cleanly, stop the thread.  Idempotent. */
+/* Publish "offline", disconnect cleanly (at most ~2 s), no more
+ * attempts.  Idempotent. */
 void mqtt_stop(struct mqtt *m);
 void mqtt_free(struct mqtt *m);
 

@@ -24,7 +24,6 @@ void mqtt_conf_init(struct mqtt_conf *c)
 	c->max_message_size = 64 * 1024;
 	c->session_expiry = 3600;
 	c->inflight = 1000;
-	c->max_queue = 100000;
 	c->reconnect_min = 0.5;
 	c->reconnect_max = 30;
 	c->connect_timeout = 10;
@@ -161,8 +160,6 @@ static int parse_key(const config_setting_t *s, struct mqtt_conf *c, char *err, 
 		rc = get_int(s, 0, 0xFFFFFFFFLL, &v, err, errlen), c->session_expiry = (int)v;
 	else if (!strcmp(k, "inflight"))
 		rc = get_int(s, 1, 65535, &v, err, errlen), c->inflight = (int)v;
-	else if (!strcmp(k, "max_queue"))
-		rc = get_int(s, 100, 10000000, &v, err, errlen), c->max_queue = (size_t)v;
 	else if (!strcmp(k, "protocol"))
 		rc = get_int(s, 4, 5, &v, err, errlen), c->protocol = (int)v;
 	else if (!strcmp(k, "clean_session")) {

@@ -1,16 +1,18 @@
 /*
  * mqtt_int: what the two halves of the mqtt module share.  Private to
  * src/mqtt (the rest of the daemon sees mqtt.h only).
- *   mqtt.c         the loop thread: draining the queue, subscribers,
- *                  publish, construction and shutdown;
- *   mqtt_thread.c  the connection thread: libmosquitto's callbacks, the
- *                  batches handed to the loop, connect/backoff, the poll
- *                  loop around mosquitto_loop_read/_write/_misc.
+ *   mqtt.c          subscribers, dispatch, publish and PUBACK tokens,
+ *                   construction;
+ *   mqtt_session.c  the connector thread (probe, connect) and the session
+ *                   on the loop: libmosquitto's callbacks, read bursts,
+ *                   writes, keepalive, backoff, start/stop;
+ *   mqtt_io.c       buffered I/O on the broker socket.
  * src/mqtt is the only module that includes <mosquitto.h>.
  *
- * Who owns what in struct mqtt: "lock" fields only under m->lock, "thread"
- * fields only on the connection thread, "loop" fields only on the loop
- * thread (and in mqtt_stop/mqtt_free once the thread is joined).
+ * Who owns what in struct mqtt: "lock" fields only under m->lock, "loop"
+ * fields only on the loop thread.  While the connector thread runs, the
+ * loop leaves libmosquitto's connection alone (publish and subscribe only
+ * queue, under libmosquitto's own mutexes).
  */
 #ifndef MAMORI_MQTT_INT_H
 #define MAMORI_MQTT_INT_H
@@ -22,17 +24,6 @@
 #include <mosquitto.h>
 #include <pthread.h>
 #include <stdatomic.h>
-
-/* Events the connection thread hands to the loop. */
-enum mqtt__ev_kind { QE_MSG, QE_ACK, QE_UP, QE_DOWN };
-
-struct mqtt__event {
-	struct mqtt__event *next;
-	int kind, qos, retain, mid, rc;
-	size_t len;
-	char *topic; /* QE_MSG: points into the same allocation */
-	char *payload;
-};
 
 struct mqtt__filter {
 	struct mqtt__filter *next;
@@ -48,39 +39,43 @@ struct mqtt_sub {
 	int dead;
 };
 
+enum mqtt__phase { PH_IDLE, PH_CONNECTING, PH_BACKOFF, PH_SESSION };
+
 struct mqtt {
 	struct ev_loop *loop;
-	ev_async async;
 	struct mosquitto *mosq;
 	struct mqtt_conf conf; /* private copy, read-only after mqtt_new */
 	char *will_topic;
 	char *password;
-	/* The loop wakes the connection thread through this eventfd after
-	 * queueing packets in libmosquitto (publish, subscribe, disconnect);
-	 * `kicked` makes that one write() per wake-up, not one per publish. */
-	int efd;
-	atomic_int kicked;
 
+	/* the connector thread and what it reports (lock) */
 	pthread_t thr;
-	int thr_started;
+	int thr_running; /* loop: joined when its ev_async arrives */
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	/* lock */
-	struct mqtt__event *qhead, **qtail;
-	size_t qlen;
 	int stopping;
-	int th_connected, th_protocol, th_conn_result;
-	uint64_t th_rejected_size, th_connect_failures, th_bytes_in, th_batches;
+	int conn_done, conn_rc; /* rc: MOSQ_ERR_*, -1 when the probe failed */
+	char conn_why[256];
+	ev_async async;
+
+	/* loop: the session (mqtt_session.c) */
+	int started, stopping_loop;
+	enum mqtt__phase phase;
+	int protocol;    /* 5, or 4 after the broker refused 5 */
+	int conn_result; /* CONNACK reason; -1 none yet */
+	int established; /* CONNACK 0 received in this session */
+	int up_pending, down_pending, down_rc;
+	unsigned attempt; /* backoff step */
 	unsigned seed;
+	double deadline; /* CONNACK expected by then */
+	int watching;    /* sock_w's events, 0 stopped */
+	struct mqtt_io io;
+	ev_io sock_w;
+	ev_idle more_w;    /* buffered input left after a burst */
+	ev_prepare prep_w; /* queued writes leave before the loop sleeps */
+	ev_timer misc_w;   /* keepalive, CONNACK deadline */
+	ev_timer retry_w;  /* backoff */
 
-	/* thread: the batch being collected (handed over by batch_flush) */
-	struct mqtt__event *bhead, **btail;
-	size_t blen, bmsgs;
-	uint64_t b_rejected, b_bytes_in;
-	uint64_t b_seen;          /* events (and dropped messages) ever collected */
-	struct mqtt_io io;        /* the broker socket's buffers (mqtt_io.c) */
-
-	/* loop */
+	/* loop: subscribers and tokens (mqtt.c) */
 	struct mqtt__filter *filters;
 	struct mqtt_sub *subs;
 	int dispatching, have_dead;
@@ -93,10 +88,14 @@ struct mqtt {
 	struct mqtt_counters cnt;
 };
 
-/* mqtt_thread.c */
+/* mqtt_session.c */
 void mqtt__set_callbacks(struct mqtt *m);
-void *mqtt__thread_main(void *arg);
-/* mqtt.c: wake the connection thread (loop thread; cheap when repeated). */
-void mqtt__kick(struct mqtt *m);
+void mqtt__session_init(struct mqtt *m);
+/* mqtt.c: what the session hands over (loop thread). */
+void mqtt__dispatch(struct mqtt *m, const char *topic, const void *payload, size_t len, int qos,
+                    int retain);
+void mqtt__handle_ack(struct mqtt *m, int mid);
+void mqtt__handle_up(struct mqtt *m, int protocol);
+void mqtt__handle_down(struct mqtt *m, int rc);
 
 #endif

@@ -56,7 +56,29 @@ typedef ssize_t (*read_fn)(int, void *, size_t);
 typedef ssize_t (*write_fn)(int, const void *, size_t);
 typedef int (*close_fn)(int);
 
-static _Thread_local struct mqtt_io *tl_io;
+/* The sessions attached on this thread (the daemon has one; tests run a
+ * few clients on one loop).  tl_n == 0 is the whole cost of the wrappers
+ * on other threads. */
+#define MAX_ATTACHED 8
+static _Thread_local struct mqtt_io *tl_io[MAX_ATTACHED];
+static _Thread_local int tl_n;
+
+static struct mqtt_io *io_of(int fd)
+{
+	for (int i = 0; i < tl_n; i++)
+		if (tl_io[i]->fd == fd)
+			return tl_io[i];
+	return NULL;
+}
+
+static void forget(struct mqtt_io *io)
+{
+	for (int i = 0; i < tl_n; i++)
+		if (tl_io[i] == io) {
+			tl_io[i] = tl_io[--tl_n];
+			return;
+		}
+}
 
 /* libc's (or a sanitizer's) read/write.  Resolved on first use; a race
  * between threads resolves the same pointer twice, harmlessly. */
@@ -131,13 +153,14 @@ void mqtt_io_attach(struct mqtt_io *io, int fd)
 	io->out_len = 0;
 	io->err = 0;
 	io->drained = 0;
-	tl_io = io;
+	forget(io);
+	if (fd >= 0 && tl_n < MAX_ATTACHED) /* beyond: plain unbuffered I/O */
+		tl_io[tl_n++] = io;
 }
 
 void mqtt_io_detach(struct mqtt_io *io)
 {
-	if (tl_io == io)
-		tl_io = NULL;
+	forget(io);
 	io->fd = -1;
 	io->in_pos = io->in_len = 0;
 	io->out_len = 0;
@@ -229,13 +252,16 @@ static ssize_t io_write(struct mqtt_io *io, const void *buf, size_t n)
 	return (ssize_t)n;
 }
 
-/* libmosquitto's wake-up byte: one 0 byte to an AF_UNIX stream socket
- * that is not ours.  Checked once per descriptor, then remembered. */
+/* libmosquitto's wake-up byte: one 0 byte, written inside a libmosquitto
+ * call (mqtt_io_enter/leave; subscriber callbacks run outside), to an
+ * AF_UNIX stream socket that is not the broker's.  Learnt once; that
+ * descriptor is libmosquitto's until mosquitto_destroy. */
 static int is_wake_write(struct mqtt_io *io, int fd, const void *buf, size_t n)
 {
 	if (fd == io->wake_fd)
 		return 1;
-	if (n != 1 || *(const unsigned char *)buf != 0 || io->wake_fd != -1 || fd == io->fd)
+	if (n != 1 || !io->in_lib || *(const unsigned char *)buf != 0 || io->wake_fd != -1 ||
+	    fd == io->fd)
 		return 0;
 	int domain = 0, type = 0;
 	socklen_t l = sizeof domain;
@@ -250,20 +276,21 @@ static int is_wake_write(struct mqtt_io *io, int fd, const void *buf, size_t n)
 
 ssize_t read(int fd, void *buf, size_t n)
 {
-	struct mqtt_io *io = tl_io;
-	if (io && fd == io->fd)
+	struct mqtt_io *io = tl_n && fd >= 0 ? io_of(fd) : NULL;
+	if (io)
 		return io_read(io, buf, n);
 	return real_read(fd, buf, n);
 }
 
 ssize_t write(int fd, const void *buf, size_t n)
 {
-	struct mqtt_io *io = tl_io;
-	if (io) {
-		if (fd == io->fd)
+	if (tl_n && fd >= 0) {
+		struct mqtt_io *io = io_of(fd);
+		if (io)
 			return io_write(io, buf, n);
-		if (is_wake_write(io, fd, buf, n))
-			return (ssize_t)n;
+		for (int i = 0; i < tl_n; i++)
+			if (is_wake_write(tl_io[i], fd, buf, n))
+				return (ssize_t)n;
 	}
 	return real_write(fd, buf, n);
 }
@@ -272,12 +299,10 @@ ssize_t write(int fd, const void *buf, size_t n)
  * OpenSSL after its close_notify): what was collected goes out first. */
 int close(int fd)
 {
-	struct mqtt_io *io = tl_io;
-	if (io && fd == io->fd && fd >= 0) {
+	struct mqtt_io *io = tl_n && fd >= 0 ? io_of(fd) : NULL;
+	if (io) {
 		mqtt_io_flush(io);
-		io->fd = -1;
-		io->in_pos = io->in_len = 0;
-		io->out_len = 0;
+		mqtt_io_detach(io);
 	}
 	return real_close(fd);
 }

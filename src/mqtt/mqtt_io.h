@@ -14,6 +14,7 @@ struct mqtt_io {
 	int wake_fd; /* libmosquitto's socket-pair write end, once seen */
 	int err;     /* errno of a failed flush: the next read/write reports it */
 	int drained; /* the last real read found the socket empty (or short) */
+	int in_lib;  /* inside a libmosquitto call (not in a subscriber) */
 	char *in;
 	size_t in_pos, in_len;
 	char *out;
@@ -29,6 +30,17 @@ void mqtt_io_free(struct mqtt_io *io);
 /* Write what was collected; what the socket does not take stays (poll
  * for POLLOUT while mqtt_io_pending_out).  -1 once the socket failed. */
 int mqtt_io_flush(struct mqtt_io *io);
+
+/* Around libmosquitto calls on the session's thread. */
+static inline void mqtt_io_enter(struct mqtt_io *io)
+{
+	io->in_lib++;
+}
+
+static inline void mqtt_io_leave(struct mqtt_io *io)
+{
+	io->in_lib--;
+}
 
 static inline size_t mqtt_io_pending_in(const struct mqtt_io *io)
 {
