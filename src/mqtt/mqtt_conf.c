@@ -1,7 +1,7 @@
 /*
  * mqtt_conf: the `mqtt` config group and the pure helpers of the mqtt
  * module (topic matching, validation, backoff).  No libmosquitto here:
- * src/mqtt/mqtt.c and mqtt_thread.c are the only files that include
+ * src/mqtt/mqtt.c and mqtt_session.c are the only files that include
  * <mosquitto.h>.
  */
 #include "mqtt/mqtt.h"

@@ -1,5 +1,5 @@
 /*
- * mqtt_io: buffered socket I/O for libmosquitto on the connection thread.
+ * mqtt_io: buffered socket I/O for libmosquitto on the session's thread.
  *
  * Why: libmosquitto (2.0) reads a packet with one read() for the command
  * byte, one per byte of the remaining length, then one for the body: four
@@ -10,16 +10,17 @@
  * libmosquitto has no hook for its socket I/O, so this file defines read()
  * and write() for the process (the executable's definitions come first in
  * the dynamic linker's lookup, as with any interposer) and serves them:
- *   - on the connection thread only (a thread-local pointer, set by
- *     mqtt_io_attach for the life of one session) and only for the broker
- *     socket: reads come from a 64 KiB buffer that one real read() fills,
- *     writes are collected and leave with one real write() when the thread
- *     calls mqtt_io_flush (after each read burst: all PUBACKs of a burst in
- *     one segment, which also spares the broker wake-ups);
- *   - libmosquitto's wake-up byte to its socket pair is dropped on this
- *     thread: only mosquitto_loop reads that pair and we never call it (its
- *     buffer would be full and each write fail with EAGAIN, which
- *     libmosquitto ignores - same effect, one system call less);
+ *   - on the thread that runs the session only (the loop's; thread-local
+ *     pointers, set by mqtt_io_attach for the life of one session) and only
+ *     for the broker socket: reads come from a 64 KiB buffer that one real read() fills,
+ *     writes are collected and leave with one real write() when the session
+ *     calls mqtt_io_flush (after each read burst and before the loop
+ *     sleeps: all PUBACKs of a burst in one segment, which also spares the
+ *     broker wake-ups);
+ *   - libmosquitto's wake-up byte to its socket pair is dropped: only
+ *     mosquitto_loop reads that pair and we never call it (its buffer
+ *     would be full and each write fail with EAGAIN, which libmosquitto
+ *     ignores - same effect, one system call less);
  *   - everything else (other threads, other descriptors) goes straight to
  *     the next definition (libc's, or a sanitizer's interceptor), found
  *     with dlsym(RTLD_NEXT).

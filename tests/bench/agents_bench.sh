@@ -18,6 +18,9 @@
 #         per report (all its threads) and the broker's.
 #   rss_restart  mamorid restarted on the same state (A agents loaded from
 #         SQLite): RSS per agent without the registration's heap history.
+#   backlog  N reports queued at the broker for an absent subscriber, then
+#         drained: mosquitto_sub vs mamorid (started cold).  The broker only
+#         delivers then, so this is closer to the subscriber's own ceiling.
 # The broker never drops (max_queued_messages 0 here); its dropped-message
 # counter is read from $SYS and printed, and must stay 0.
 #
@@ -28,7 +31,7 @@
 # Environment: BENCH_QUICK=1 (~20 s), BENCH_AGENTS (A; 100000, quick 20000),
 # BENCH_AGENT_REPORTS (N; 200000, quick 60000), BENCH_AGENT_CUSTOMERS (M,
 # 100), BENCH_AGENT_CONNS (simulator connections, 2), BENCH_AGENT_MQTT
-# (extra keys for mamorid's mqtt group, e.g. "max_queue = 10000;"),
+# (extra keys for mamorid's mqtt group, e.g. "protocol = 4;"),
 # BENCH_KEEP=1 (keep the work directory and print its path).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -133,7 +136,7 @@ echo "agents_ref $(awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f/s",
 ST=$W/state
 mkdir -p "$ST"
 {
-	echo "daemon = { state_dir = \"$ST\"; plugin_dir = \"$B/plugins\"; log_level = \"warning\"; };"
+	echo "daemon = { state_dir = \"$ST\"; plugin_dir = \"$B/plugins\"; log_level = \"warning\"; node = \"bench\"; };"
 	echo "mqtt = { host = \"127.0.0.1\"; port = $PORT; client_id = \"mamorid-bench\"; ${BENCH_AGENT_MQTT:-} };"
 	echo 'calendars = ( { name = "always"; timezone = "UTC"; hours = [ "mon-sun 00:00-24:00" ]; } );'
 	echo 'centers = ( { name = "cc"; calendar = "always";'
@@ -160,7 +163,7 @@ start_mamorid() {
 stop_mamorid() {
 	kill "$MPID" 2>/dev/null
 	wait "$MPID" 2>/dev/null
-	mosquitto_pub -h 127.0.0.1 -p "$PORT" -r -n -t 'mamori/v1/server/mamorid-bench/status'
+	mosquitto_pub -h 127.0.0.1 -p "$PORT" -r -n -t 'mamori/v1/server/bench/status'
 }
 row_of() { # row_of ASSET -> 1 once c0001/ASSET/defender is in SQLite
 	[ "$(sqlite3 -cmd '.timeout 2000' "$ST/mamori.db" \
@@ -209,4 +212,45 @@ start_mamorid
 wait_for 60 row_of MARK-e2e || die "state lost over restart"
 rss2=$(rss_kb "$MPID")
 echo "agents_rss_restart per_agent_bytes $(awk -v a="$rss0" -v b="$rss2" -v n="$A" 'BEGIN { printf "%.0f", (b - a) * 1024 / n }') agents $A rss_kb $rss2"
+
+# ---- backlog: N reports queued at the broker while the subscriber is away ----
+# The broker then only delivers (no publisher to serve at the same time),
+# so this shows what the subscriber itself can take.  ref: mosquitto_sub's
+# persistent session; mamorid: its own (clean_session = false).  Rate = N /
+# (subscriber connected -> N-th report received / the marker persisted).
+# mamorid's CPU figure includes its start-up (loading A agents).
+say "backlog: $N reports queued for an absent subscriber, then drained"
+mosquitto_sub -h 127.0.0.1 -p "$PORT" -i bench-bl -c -q 1 -t 'mamori/v1/agents/+/+/defender' -E ||
+	die "mosquitto_sub -E (backlog)"
+sim "$A" "$N" >/dev/null || die "simulator (backlog ref): $(tail -3 "$W/sim.err")"
+t0=$(now)
+mosquitto_sub -h 127.0.0.1 -p "$PORT" -i bench-bl -c -q 1 -t 'mamori/v1/agents/+/+/defender' \
+	-C "$N" -W "$TIMEOUT" >/dev/null 2>"$W/sub.err" || die "mosquitto_sub (backlog) did not get $N reports"
+t1=$(now)
+mosquitto_sub -h 127.0.0.1 -p "$PORT" -i bench-bl -t 'mamori/v1/agents/+/+/defender' -E ||
+	die "mosquitto_sub (clearing the backlog session)"
+ref_bl=$(awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
+stop_mamorid
+sim "$A" "$N" >/dev/null || die "simulator (backlog): $(tail -3 "$W/sim.err")"
+mosquitto_pub -h 127.0.0.1 -p "$PORT" -q 1 -t "mamori/v1/agents/c0001/MARK-bl/defender" -f "$FIX" ||
+	die "backlog marker"
+# t0: mamorid's "online" (it follows CONNACK, when the broker starts
+# sending the backlog, by well under a millisecond): start-up (config,
+# SQLite, plugins) is not part of the drain.
+(mosquitto_sub -h 127.0.0.1 -p "$PORT" -t 'mamori/v1/server/+/status' -C 1 -W "$TIMEOUT" |
+	grep -q online && now >"$W/online.t") &
+WATCH=$!
+sleep 0.3
+rm -f "$W/online.t"
+"$MAMORID" -f -c "$W/mamori.conf" >>"$W/mamorid.log" 2>&1 &
+MPID=$!
+PIDS="$PIDS $MPID"
+c0=$(cpu_ticks "$MPID")
+wait_for "$TIMEOUT" row_of MARK-bl || die "backlog marker never persisted ($(tail -3 "$W/mamorid.log"))"
+t1=$(now)
+c1=$(cpu_ticks "$MPID")
+wait "$WATCH" 2>/dev/null
+[ -s "$W/online.t" ] || die "no online status seen (backlog)"
+t0=$(cat "$W/online.t")
+echo "agents_backlog $(awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f/s", n / (b - a) }') reports $N ref_mosquitto_sub ${ref_bl}/s ratio $(awk -v n="$N" -v a="$t0" -v b="$t1" -v r="$ref_bl" 'BEGIN { printf "%.2f", n / (b - a) / r }') mamorid_cpu_us $(awk -v t="$((c1 - c0))" -v n="$N" 'BEGIN { printf "%.1f", t * 1e4 / n }')"
 exit 0

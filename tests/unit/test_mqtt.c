@@ -649,7 +649,7 @@ static int one_ack(void *ud)
 	return ((struct sink *)ud)->acks > 0;
 }
 
-/* A publish wakes the connection thread at once (eventfd), not at its
+/* A publish leaves at once (before the loop sleeps), not at its
  * next poll timeout (100 ms): 20 publish -> PUBACK round trips, one at a
  * time, on an otherwise idle connection. */
 START_TEST(test_live_publish_wakes)
