@@ -219,8 +219,13 @@ static void publish(struct alerts *al, struct outmsg *m)
 }
 
 /* Queue a message: with a store it is written to the outbox in the
- * pending batch and published after the commit; without, at once. */
-static void queue_msg(struct alerts *al, const char *topic, const char *payload, double now)
+ * pending batch and published after the commit; without, at once.  A
+ * message that publishes an alert event names it (ref_id, ref_seq): its
+ * outbox row then refers to the event row, which must already be in the
+ * pending batch, instead of holding a second copy of the payload (schema
+ * 3).  The outmsg keeps its own copy for publishing. */
+static void queue_msg(struct alerts *al, const char *topic, const char *payload, double now,
+                      const char *ref_id, int64_t ref_seq)
 {
 	struct server *s = al->s;
 	if (!s->mqtt)
@@ -240,6 +245,8 @@ static void queue_msg(struct alerts *al, const char *topic, const char *payload,
 		                      .topic = topic,
 		                      .payload = payload,
 		                      .len = len,
+		                      .alert_id = ref_id,
+		                      .seq = ref_seq,
 		                      .qos = 1,
 		                      .created = now };
 	store_batch_outbox(pending(al), &r);
@@ -440,11 +447,12 @@ static void on_emit(void *arg, const struct alert *a, const struct alert_event *
 		const char *prefix = mqtt_prefix(s->mqtt);
 		char topic[1024];
 		snprintf(topic, sizeof topic, "%s/v1/alerts/%s/%s", prefix, a->center, a->customer);
-		queue_msg(al, topic, json, now);
+		/* by reference: the event row holding json is in the batch above */
+		queue_msg(al, topic, json, now, a->id, ev->seq);
 		for (size_t i = 0; i < a->n_also; i++) {
 			snprintf(topic, sizeof topic, "%s/v1/alerts/%s/%s", prefix, a->also[i],
 			         a->customer);
-			queue_msg(al, topic, json, now);
+			queue_msg(al, topic, json, now, a->id, ev->seq);
 		}
 	}
 	if (!a->center && ev->type == ALERT_EV_OPENED)
@@ -522,7 +530,7 @@ static void on_cmd(const char *topic, const void *payload, size_t len, int qos, 
 	}
 	char rt[1024];
 	snprintf(rt, sizeof rt, "%s/result", topic);
-	queue_msg(al, rt, answer, now);
+	queue_msg(al, rt, answer, now, NULL, 0);
 	if (e != CMD_OK)
 		log_info("alerts", "command on %s refused: %s", topic, cmd_errname(e));
 	free(answer);

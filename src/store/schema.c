@@ -1,9 +1,10 @@
 /*
  * schema: the store's migration steps as SQL text.
  *
- * Step 2 is share/mamori/sql/0002_alerts.sql embedded byte for byte (the
- * .sql file is the documentation copy; tests/unit/test_alerts_store.c
- * fails when the two differ).  To change the schema, add a step: a new
+ * Steps 2 and 3 are share/mamori/sql/0002_alerts.sql and
+ * 0003_outbox_ref.sql embedded byte for byte (the .sql files are the
+ * documentation copies; tests/unit/test_alerts_store.c fails when they
+ * differ).  To change the schema, add a step: a new
  * .sql file and a new string here, never an edit of a released step.
  */
 #include "store/store.h"
@@ -149,7 +150,36 @@ static const char step2[] =
     "\tcreated REAL NOT NULL\n"
     ");\n";
 
-static const char *const steps[] = { step1, step2 };
+/* share/mamori/sql/0003_outbox_ref.sql */
+static const char step3[] =
+    "-- mamori schema migration 3 (PRAGMA user_version 2 -> 3): an outbox row\n"
+    "-- that publishes an alert event refers to the event instead of holding a\n"
+    "-- second copy of its payload.  Run by the store inside its migration\n"
+    "-- transaction (no BEGIN/COMMIT here); see README.md in this folder.\n"
+    "--\n"
+    "-- `payload` NULL means \"the payload of alert_event (alert_id, seq)\": the\n"
+    "-- store resolves it when it loads the outbox at startup.  Other messages\n"
+    "-- (command results) keep their own payload.  `id` has no AUTOINCREMENT\n"
+    "-- (that cost a sqlite_sequence write per insert): ids only name rows for\n"
+    "-- the delete on PUBACK, and the daemon continues after max(id) at startup.\n"
+    "CREATE TABLE outbox_v3 (\n"
+    "\tid       INTEGER PRIMARY KEY,\n"
+    "\ttopic    TEXT NOT NULL,\n"
+    "\tpayload  BLOB,                     -- NULL: alert_event (alert_id, seq).payload\n"
+    "\talert_id TEXT,\n"
+    "\tseq      INTEGER,\n"
+    "\tqos      INTEGER NOT NULL DEFAULT 1 CHECK (qos IN (0, 1, 2)),\n"
+    "\tretain   INTEGER NOT NULL DEFAULT 0,\n"
+    "\tcreated  REAL NOT NULL,\n"
+    "\tCHECK (payload IS NOT NULL OR (alert_id IS NOT NULL AND seq IS NOT NULL))\n"
+    ");\n"
+    "-- Rows written by schema 2 keep their own payload.\n"
+    "INSERT INTO outbox_v3 (id, topic, payload, qos, retain, created)\n"
+    "\tSELECT id, topic, payload, qos, retain, created FROM outbox ORDER BY id;\n"
+    "DROP TABLE outbox;\n"
+    "ALTER TABLE outbox_v3 RENAME TO outbox;\n";
+
+static const char *const steps[] = { step1, step2, step3 };
 
 int store_schema_latest(void)
 {

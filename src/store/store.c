@@ -3,7 +3,10 @@
  *
  * Threads: store_open/load_* run before the loop; afterwards only the
  * writer thread touches the database handle.  The loop and the writer
- * share `queue`, `busy` and the stats under `lock`.
+ * share `queue`, `busy` and the stats under `lock`.  WAL checkpoints run
+ * on a third thread with its own connection (store_ckpt.c); the writer
+ * brackets each batch with store__ckpt_enter/leave so that the rare
+ * RESTART checkpoint can hold it off.
  */
 #include "store/store_int.h"
 #include "util/log.h"
@@ -61,6 +64,7 @@ struct store {
 	void *done_ud;
 	sqlite3_stmt *st_state, *st_asset, *st_forget;
 	struct store_x *x;
+	struct store_ckpt *ck;
 	uint64_t submitted; /* loop thread only */
 	uint64_t committed; /* under lock */
 	struct store_stats stats;
@@ -251,18 +255,22 @@ struct store *store_open(const char *state_dir, char *err, size_t errlen)
 	             "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF; PRAGMA cache_size=-65536",
 	             e, sizeof e) != 0 ||
 	    migrate(s->db, s->path, err, errlen) != 0 || prepare_all(s, err, errlen) != 0 ||
-	    !(s->x = store__x_open(s->db, e, sizeof e))) {
+	    !(s->x = store__x_open(s->db, e, sizeof e)) ||
+	    !(s->ck = store__ckpt_new(s->db, s->path, e, sizeof e))) {
 		if (!err[0])
 			snprintf(err, errlen, "%s: %s", s->path, e);
 		goto fail;
 	}
 	return s;
 fail:
+	store__ckpt_free(s->ck);
 	store__x_close(s->x);
 	sqlite3_finalize(s->st_state);
 	sqlite3_finalize(s->st_asset);
 	sqlite3_finalize(s->st_forget);
 	sqlite3_close(s->db);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
 	free(s->path);
 	free(s);
 	return NULL;
@@ -463,6 +471,7 @@ static double mono(void)
 static void write_batch(struct store *s, struct store_batch *b)
 {
 	char e[512];
+	store__ckpt_enter(s->ck);
 	double t0 = mono();
 	uint64_t errors = 0;
 	if (exec_sql(s->db, "BEGIN", e, sizeof e) != 0) {
@@ -479,6 +488,7 @@ static void write_batch(struct store *s, struct store_batch *b)
 		exec_sql(s->db, "ROLLBACK", e, sizeof e);
 		errors++;
 	}
+	store__ckpt_leave(s->ck);
 	pthread_mutex_lock(&s->lock);
 	s->stats.batches++;
 	s->stats.rows += b->n;
@@ -537,6 +547,7 @@ int store_start(struct store *s, struct ev_loop *loop, void (*done)(void *ud), v
 	if (pthread_create(&s->thread, NULL, writer, s) != 0)
 		return -1;
 	s->started = 1;
+	store__ckpt_start(s->ck); /* on failure, checkpoints stay inline */
 	return 0;
 }
 
@@ -597,6 +608,12 @@ void store_get_stats(const struct store *s, struct store_stats *out)
 	pthread_mutex_lock(&m->lock);
 	*out = m->stats;
 	pthread_mutex_unlock(&m->lock);
+	store__ckpt_stats(m->ck, out);
+}
+
+void store_set_checkpoint(struct store *s, int pages, int64_t max_wal_bytes)
+{
+	store__ckpt_tune(s->ck, pages, max_wal_bytes);
 }
 
 void store_close(struct store *s)
@@ -614,11 +631,13 @@ void store_close(struct store *s)
 			ev_async_stop(s->loop, &s->async);
 		}
 	}
+	/* The writer is done: stop the checkpointer and close its connection,
+	 * then checkpoint everything so the WAL does not grow across restarts. */
+	store__ckpt_free(s->ck);
 	store__x_close(s->x);
 	sqlite3_finalize(s->st_state);
 	sqlite3_finalize(s->st_asset);
 	sqlite3_finalize(s->st_forget);
-	/* Checkpoint so the WAL does not grow across restarts. */
 	sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	sqlite3_close(s->db);
 	pthread_mutex_destroy(&s->lock);

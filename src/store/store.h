@@ -9,6 +9,9 @@
  * two flushes is written once, and a new batch is only cut when the
  * previous one is committed, so a slow disk delays history, never checks.
  *
+ * WAL checkpoints run on a checkpointer thread with its own connection
+ * (store_ckpt.c), so the writer does not stall on them.
+ *
  * Reads (startup) are synchronous, before the loop runs.
  * Schema: versioned with PRAGMA user_version and forward migrations; a
  * database written by a newer mamori is refused; a corrupt database is
@@ -24,7 +27,7 @@ struct ev_loop;
 struct store;
 struct store_batch;
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_FILE           "mamori.db"
 
 struct store_state_row {
@@ -83,8 +86,21 @@ struct store_stats {
 	uint64_t rows;
 	uint64_t errors;
 	double busy_seconds;
+	/* The checkpointer thread (see store.c): PASSIVE checkpoints run,
+	 * RESTART checkpoints forced by the WAL bound (the writer waits for
+	 * those), and the seconds spent in each kind. */
+	uint64_t checkpoints, checkpoint_restarts;
+	double checkpoint_seconds, restart_seconds;
 };
 void store_get_stats(const struct store *s, struct store_stats *out);
+
+/* WAL checkpoints: a PASSIVE checkpoint whenever the WAL has grown by
+ * `pages` pages since the last one, a RESTART (the writer waits) when it
+ * holds more than `max_wal_bytes`.  Defaults STORE_CKPT_PAGES and
+ * STORE_WAL_MAX; call before store_start (tests use small values). */
+#define STORE_CKPT_PAGES 2000
+#define STORE_WAL_MAX    (64 * 1024 * 1024)
+void store_set_checkpoint(struct store *s, int pages, int64_t max_wal_bytes);
 
 /* ---- alerts, their history, SLA deadlines, commands, outbox (schema 2) ----
  * Written by src/server/alerts.c in the same batch (transaction) as the
@@ -119,11 +135,18 @@ struct store_dispatch_row {
 	double time, planned_at;
 };
 
+/* An outbox row either carries its payload or refers to the alert event
+ * it publishes (alert_id, seq: schema 3).  store_batch_outbox copies the
+ * payload only when alert_id is NULL; the event row must be earlier in the
+ * same batch (or an earlier one).  store_load_outbox always returns the
+ * payload, resolved from alert_event for a reference. */
 struct store_outbox_row {
 	int64_t id; /* assigned by the caller (store_outbox_last_id + 1 ...) */
 	const char *topic;
 	const void *payload;
 	size_t len;
+	const char *alert_id; /* NULL: the row holds payload/len */
+	int64_t seq;
 	int qos, retain;
 	double created;
 };
@@ -152,10 +175,13 @@ void store_batch_prune(struct store_batch *b, double alerts_before, double cmds_
 /* Every unresolved alert, then those resolved at or after resolved_since. */
 int store_load_alerts(struct store *s, double resolved_since,
                       void (*cb)(void *ud, const struct store_alert_row *r), void *ud);
-/* Unsent outbox rows in id order. */
+/* Unsent outbox rows in id order.  A reference whose alert event is gone
+ * is logged and deleted, never passed on. */
 int store_load_outbox(struct store *s, void (*cb)(void *ud, const struct store_outbox_row *r),
                       void *ud);
-/* Highest outbox id ever used (0 if none): new rows continue after it. */
+/* Highest id in the outbox (0 if empty): new rows continue after it.
+ * Ids are reused once the outbox is empty across a restart, which is safe:
+ * they only name rows for the delete on PUBACK within one process. */
 int64_t store_outbox_last_id(struct store *s);
 /* The newest `limit` processed command ids, oldest first. */
 int store_load_cmd_seen(struct store *s, size_t limit,

@@ -3,6 +3,11 @@
  * deadline, dispatch, cmd_seen, outbox) - batch operations applied by the
  * writer thread, and the startup reads.
  *
+ * Outbox (schema 3): a message that publishes an alert event stores only
+ * a reference (alert_id, seq) to the event row, which holds the payload
+ * once; store_load_outbox resolves it with a LEFT JOIN and drops (logs,
+ * deletes) a row whose event is gone.  Other messages keep a payload.
+ *
  * A batch operation is a copy made on the loop thread into the batch's
  * own memory (store__balloc), so the caller may pass stack buffers; the
  * writer applies it inside the batch's transaction with statements
@@ -10,6 +15,7 @@
  * except the load functions, which run before it.
  */
 #include "store/store_int.h"
+#include "util/log.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -79,8 +85,8 @@ static const char *const sql[S__COUNT] = {
 	[S_DISPATCH] =
 	    "INSERT OR REPLACE INTO dispatch (alert_id, seq, time, actor, vendor, planned_at,"
 	    " result) VALUES (?,?,?,?,?,?,?)",
-	[S_OUTBOX] = "INSERT OR REPLACE INTO outbox (id, topic, payload, qos, retain, created)"
-	             " VALUES (?,?,?,?,?,?)",
+	[S_OUTBOX] = "INSERT OR REPLACE INTO outbox (id, topic, payload, alert_id, seq, qos,"
+	             " retain, created) VALUES (?,?,?,?,?,?,?,?)",
 	[S_OUTBOX_DEL] = "DELETE FROM outbox WHERE id = ?",
 	[S_CMD_SEEN] =
 	    "INSERT OR REPLACE INTO cmd_seen (center, id, result, time) VALUES (?,?,?,?)",
@@ -193,6 +199,14 @@ void store_batch_outbox(struct store_batch *b, const struct store_outbox_row *r)
 	struct store_outbox_row *d = &xpush(b, X_OUTBOX)->u.ob;
 	*d = *r;
 	D(topic);
+	if (r->alert_id) {
+		/* by reference: alert_event (alert_id, seq) holds the payload */
+		D(alert_id);
+		d->payload = NULL;
+		d->len = 0;
+		return;
+	}
+	d->seq = 0;
 	void *p = store__balloc(b, r->len ? r->len : 1);
 	if (r->len)
 		memcpy(p, r->payload, r->len);
@@ -334,10 +348,16 @@ int store__x_apply(struct store_x *x, sqlite3 *db, const void *xop)
 		st = x->st[S_OUTBOX];
 		sqlite3_bind_int64(st, 1, o->u.ob.id);
 		store__bind_text(st, 2, o->u.ob.topic);
-		sqlite3_bind_blob(st, 3, o->u.ob.payload, (int)o->u.ob.len, SQLITE_STATIC);
-		sqlite3_bind_int(st, 4, o->u.ob.qos);
-		sqlite3_bind_int(st, 5, o->u.ob.retain);
-		sqlite3_bind_double(st, 6, o->u.ob.created);
+		if (o->u.ob.alert_id) {
+			store__bind_text(st, 4, o->u.ob.alert_id);
+			sqlite3_bind_int64(st, 5, o->u.ob.seq);
+		} else {
+			/* never NULL here: the copy is at least 1 byte */
+			sqlite3_bind_blob(st, 3, o->u.ob.payload, (int)o->u.ob.len, SQLITE_STATIC);
+		}
+		sqlite3_bind_int(st, 6, o->u.ob.qos);
+		sqlite3_bind_int(st, 7, o->u.ob.retain);
+		sqlite3_bind_double(st, 8, o->u.ob.created);
 		return run(st);
 	case X_OUTBOX_DEL:
 		st = x->st[S_OUTBOX_DEL];
@@ -457,13 +477,54 @@ int store_load_alerts(struct store *s, double resolved_since,
 	                        resolved_since, 1, cb, ud);
 }
 
+/* Rows whose event is gone (retention, a damaged file): their ids. */
+struct lost {
+	int64_t *ids;
+	size_t n, cap;
+};
+
+static void lost_add(struct lost *l, int64_t id)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		int64_t *p = realloc(l->ids, cap * sizeof *p);
+		if (!p)
+			return; /* stays in the table; tried again next start */
+		l->ids = p;
+		l->cap = cap;
+	}
+	l->ids[l->n++] = id;
+}
+
+static void lost_delete(sqlite3 *db, const struct lost *l)
+{
+	sqlite3_stmt *st;
+	if (!l->n ||
+	    sqlite3_prepare_v2(db, "DELETE FROM outbox WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	for (size_t i = 0; i < l->n; i++) {
+		sqlite3_bind_int64(st, 1, l->ids[i]);
+		run(st);
+	}
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_finalize(st);
+}
+
 int store_load_outbox(struct store *s, void (*cb)(void *, const struct store_outbox_row *),
                       void *ud)
 {
 	sqlite3_stmt *st;
-	const char *q = "SELECT id, topic, payload, qos, retain, created FROM outbox ORDER BY id";
-	if (sqlite3_prepare_v2(store__db(s), q, -1, &st, NULL) != SQLITE_OK)
+	/* A NULL payload is the event's: resolved here, in id order. */
+	const char *q =
+	    "SELECT o.id, o.topic, coalesce(o.payload, e.payload), o.qos, o.retain, o.created,"
+	    " o.alert_id, o.seq, o.payload IS NULL AND e.payload IS NULL"
+	    " FROM outbox o LEFT JOIN alert_event e"
+	    " ON o.payload IS NULL AND e.alert_id = o.alert_id AND e.seq = o.seq ORDER BY o.id";
+	sqlite3 *db = store__db(s);
+	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
 		return -1;
+	struct lost lost = { 0 };
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_outbox_row r = {
@@ -474,11 +535,25 @@ int store_load_outbox(struct store *s, void (*cb)(void *, const struct store_out
 			.qos = sqlite3_column_int(st, 3),
 			.retain = sqlite3_column_int(st, 4),
 			.created = sqlite3_column_double(st, 5),
+			.alert_id = ctext(st, 6),
+			.seq = sqlite3_column_int64(st, 7),
 		};
-		if (r.topic)
-			cb(ud, &r);
+		if (sqlite3_column_int(st, 8) || !r.topic) {
+			log_warn("store",
+			         "outbox row %lld (%s) refers to event %s seq %lld, which is gone;"
+			         " deleting the row",
+			         (long long)r.id, r.topic ? r.topic : "no topic",
+			         r.alert_id ? r.alert_id : "?", (long long)r.seq);
+			lost_add(&lost, r.id);
+			continue;
+		}
+		if (!r.payload)
+			r.payload = "";
+		cb(ud, &r);
 	}
 	sqlite3_finalize(st);
+	lost_delete(db, &lost);
+	free(lost.ids);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -496,13 +571,9 @@ static int64_t scalar(sqlite3 *db, const char *q)
 
 int64_t store_outbox_last_id(struct store *s)
 {
-	/* AUTOINCREMENT remembers the highest id ever used in sqlite_sequence,
-	 * even after the rows were deleted; ids are never reused. */
-	sqlite3 *db = store__db(s);
-	int64_t a =
-	    scalar(db, "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'");
-	int64_t b = scalar(db, "SELECT coalesce(max(id), 0) FROM outbox");
-	return a > b ? a : b;
+	/* Schema 3 has no AUTOINCREMENT: the highest id present.  Every row
+	 * present is loaded at startup, so new ids never meet an old row. */
+	return scalar(store__db(s), "SELECT coalesce(max(id), 0) FROM outbox");
 }
 
 int64_t store_alert_total(struct store *s)

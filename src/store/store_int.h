@@ -1,6 +1,7 @@
 /*
  * store internals shared by the files of src/store (store.c: database,
- * batches, writer thread; store_alerts.c: the alert tables).  Not for
+ * batches, writer thread; store_alerts.c: the alert tables; store_ckpt.c:
+ * the checkpointer thread).  Not for
  * other modules.
  */
 #ifndef MAMORI_STORE_INT_H
@@ -10,6 +11,7 @@
 
 #include <sqlite3.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct store_x;
 
@@ -23,6 +25,18 @@ sqlite3 *store__db(struct store *s);
 /* Bind a string (NULL binds NULL) / a time (<= 0 binds NULL). */
 void store__bind_text(sqlite3_stmt *st, int i, const char *s);
 void store__bind_time(sqlite3_stmt *st, int i, double t);
+
+/* store_ckpt.c: WAL checkpoints on their own thread and connection.
+ * The writer brackets each batch with enter/leave (a RESTART holds it). */
+struct store_ckpt;
+struct store_ckpt *store__ckpt_new(sqlite3 *wdb, const char *path, char *err, size_t errlen);
+void store__ckpt_enter(struct store_ckpt *c);
+void store__ckpt_leave(struct store_ckpt *c);
+void store__ckpt_tune(struct store_ckpt *c, int pages, int64_t max_bytes);
+int store__ckpt_start(struct store_ckpt *c);
+void store__ckpt_stop(struct store_ckpt *c);
+void store__ckpt_stats(struct store_ckpt *c, struct store_stats *out);
+void store__ckpt_free(struct store_ckpt *c);
 
 /* store_alerts.c (writer thread for apply, startup for the rest) */
 struct store_x *store__x_open(sqlite3 *db, char *err, size_t errlen);

@@ -56,18 +56,22 @@ static char *read_all(const char *path)
 
 START_TEST(schema_file_identical)
 {
+	static const char *const files[] = { NULL, NULL, "0002_alerts.sql", "0003_outbox_ref.sql" };
 	const char *path = getenv("MAMORI_SQL_DIR") ? getenv("MAMORI_SQL_DIR") : "share/mamori/sql";
-	char file[512];
-	snprintf(file, sizeof file, "%s/0002_alerts.sql", path);
-	char *text = read_all(file);
-	ck_assert_msg(text != NULL, "cannot read %s (run from the repository top)", file);
 	ck_assert_int_eq(store_schema_latest(), STORE_SCHEMA_VERSION);
-	ck_assert_ptr_nonnull(store_schema_step(2));
-	ck_assert_msg(strcmp(text, store_schema_step(2)) == 0,
-	              "src/store/schema.c step 2 differs from %s", file);
+	ck_assert_int_eq(STORE_SCHEMA_VERSION, 3);
+	for (int v = 2; v <= 3; v++) {
+		char file[512];
+		snprintf(file, sizeof file, "%s/%s", path, files[v]);
+		char *text = read_all(file);
+		ck_assert_msg(text != NULL, "cannot read %s (run from the repository top)", file);
+		ck_assert_ptr_nonnull(store_schema_step(v));
+		ck_assert_msg(strcmp(text, store_schema_step(v)) == 0,
+		              "src/store/schema.c step %d differs from %s", v, file);
+		free(text);
+	}
 	ck_assert_ptr_null(store_schema_step(0));
 	ck_assert_ptr_null(store_schema_step(STORE_SCHEMA_VERSION + 1));
-	free(text);
 }
 END_TEST
 
@@ -270,12 +274,16 @@ START_TEST(outbox_lifecycle)
 	ck_assert_uint_eq(o.lens[0], sizeof bin);
 	ck_assert_int_eq(memcmp(o.first, bin, sizeof bin), 0);
 	ck_assert_str_eq(o.topic, "mamori/v1/alerts/cc-east/c1");
-	/* ids are never reused, even after every row is gone */
+	/* schema 3: the highest id present; an empty outbox starts over */
+	ck_assert_int_eq(store_outbox_last_id(s), 3);
 	b = store_batch_new();
-	store_batch_outbox_done(b, 1);
 	store_batch_outbox_done(b, 3);
 	store_commit(s, b);
-	ck_assert_int_eq(store_outbox_last_id(s), 3);
+	ck_assert_int_eq(store_outbox_last_id(s), 1);
+	b = store_batch_new();
+	store_batch_outbox_done(b, 1);
+	store_commit(s, b);
+	ck_assert_int_eq(store_outbox_last_id(s), 0);
 	o.n = 0;
 	store_load_outbox(s, on_outbox, &o);
 	ck_assert_int_eq(o.n, 0);

@@ -1,0 +1,325 @@
+/*
+ * test_store_outbox: the outbox of schema 3 - migration of a schema-2
+ * database with outbox rows (payloads kept, ids kept), rows that refer to
+ * their alert event instead of holding the payload (resolved at load, in
+ * id order, interleaved with rows that keep a payload), a reference whose
+ * event is missing (logged and deleted, never passed on), garbage rows
+ * written behind the store's back, and ids after a restart.
+ */
+#include "store/store.h"
+
+#include <check.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[256], path[512];
+
+static void setup(void)
+{
+	snprintf(dir, sizeof dir, "%s/mamori-sob.XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/%s", dir, STORE_FILE);
+}
+
+static void teardown(void)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static struct store *open_store(void)
+{
+	char err[1024] = "";
+	struct store *s = store_open(dir, err, sizeof err);
+	ck_assert_msg(s != NULL, "store_open: %s", err);
+	return s;
+}
+
+static void exec_db(const char *sql)
+{
+	sqlite3 *db;
+	char *msg = NULL;
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+	ck_assert_msg(rc == SQLITE_OK, "%s: %s", sql, msg ? msg : "?");
+	sqlite3_close(db);
+}
+
+static int exec_rc(const char *sql)
+{
+	sqlite3 *db;
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc;
+}
+
+static long long scalar(const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	long long v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+#define MAXROWS 16
+
+struct loaded {
+	int n;
+	int64_t ids[MAXROWS];
+	char topics[MAXROWS][64];
+	char payloads[MAXROWS][64];
+	size_t lens[MAXROWS];
+};
+
+static void on_row(void *ud, const struct store_outbox_row *r)
+{
+	struct loaded *l = ud;
+	ck_assert_ptr_nonnull(r->topic);
+	ck_assert_ptr_nonnull(r->payload);
+	if (l->n < MAXROWS) {
+		l->ids[l->n] = r->id;
+		l->lens[l->n] = r->len;
+		snprintf(l->topics[l->n], sizeof l->topics[0], "%s", r->topic);
+		size_t k = r->len < sizeof l->payloads[0] - 1 ? r->len : sizeof l->payloads[0] - 1;
+		memcpy(l->payloads[l->n], r->payload, k);
+		l->payloads[l->n][k] = 0;
+	}
+	l->n++;
+}
+
+static void load(struct store *s, struct loaded *l)
+{
+	memset(l, 0, sizeof *l);
+	ck_assert_int_eq(store_load_outbox(s, on_row, l), 0);
+}
+
+START_TEST(migrates_v2_outbox)
+{
+	/* a database as schema 2 wrote it: AUTOINCREMENT ids, payload copies */
+	char *sql = NULL;
+	size_t n = strlen(store_schema_step(1)) + strlen(store_schema_step(2)) + 1024;
+	sql = malloc(n);
+	snprintf(sql, n, "BEGIN; %s %s PRAGMA user_version = 2; COMMIT;", store_schema_step(1),
+	         store_schema_step(2));
+	exec_db(sql);
+	free(sql);
+	exec_db(
+	    "INSERT INTO alert (id, check_key, customer, asset, check_name, state, status, seq,"
+	    " opened_at, updated_at) VALUES ('A-1', 'c/a/x', 'c', 'a', 'x', 2, 'open', 1, 1, 1);"
+	    "INSERT INTO alert_event (alert_id, seq, type, time, actor, payload)"
+	    " VALUES ('A-1', 1, 'opened', 1, 'mamori', '{\"seq\":1}');"
+	    "INSERT INTO outbox (topic, payload, created) VALUES ('t/1', 'p-one', 1);"
+	    "INSERT INTO outbox (topic, payload, created) VALUES ('t/2', 'p-two', 2);"
+	    "INSERT INTO outbox (topic, payload, created) VALUES ('t/3', 'p-three', 3);"
+	    "INSERT INTO outbox (topic, payload, qos, retain, created)"
+	    " VALUES ('t/4', x'00ff00', 0, 1, 4);"
+	    "DELETE FROM outbox WHERE id IN (1, 3);");
+	struct store *s = open_store();
+	ck_assert_int_eq(scalar("PRAGMA user_version"), 3);
+	struct loaded l;
+	load(s, &l);
+	ck_assert_int_eq(l.n, 2);
+	ck_assert_int_eq(l.ids[0], 2);
+	ck_assert_str_eq(l.topics[0], "t/2");
+	ck_assert_str_eq(l.payloads[0], "p-two");
+	ck_assert_int_eq(l.ids[1], 4);
+	ck_assert_uint_eq(l.lens[1], 3);
+	ck_assert_int_eq(memcmp(l.payloads[1], "\0\xff\0", 3), 0);
+	ck_assert_int_eq(store_outbox_last_id(s), 4);
+	/* the new columns work: a reference to the migrated event */
+	struct store_batch *b = store_batch_new();
+	struct store_outbox_row r = {
+		.id = 5, .topic = "t/5", .alert_id = "A-1", .seq = 1, .qos = 1, .created = 5
+	};
+	store_batch_outbox(b, &r);
+	store_commit(s, b);
+	struct store_stats st;
+	store_get_stats(s, &st);
+	ck_assert_uint_eq(st.errors, 0);
+	load(s, &l);
+	ck_assert_int_eq(l.n, 3);
+	ck_assert_str_eq(l.payloads[2], "{\"seq\":1}");
+	store_close(s);
+	/* qos/retain survived the copy; the events are untouched */
+	ck_assert_int_eq(scalar("SELECT qos * 10 + retain FROM outbox WHERE id = 4"), 1);
+	ck_assert_int_eq(scalar("SELECT count(*) FROM alert_event"), 1);
+	ck_assert_int_eq(scalar("SELECT count(*) FROM sqlite_master WHERE name = 'outbox_v3'"), 0);
+}
+END_TEST
+
+static void add_event(struct store_batch *b, const char *id, int64_t seq, const char *payload)
+{
+	struct store_event_row e = {
+		.alert_id = id, .type = "opened", .seq = seq, .time = 1, .payload = payload
+	};
+	store_batch_event(b, &e);
+}
+
+static void add_ref(struct store_batch *b, int64_t id, const char *topic, const char *alert,
+                    int64_t seq)
+{
+	/* a payload pointer is passed too: the store must not copy it */
+	struct store_outbox_row r = { .id = id,
+		                      .topic = topic,
+		                      .payload = "NOT-STORED",
+		                      .len = 10,
+		                      .alert_id = alert,
+		                      .seq = seq,
+		                      .qos = 1,
+		                      .created = 1 };
+	store_batch_outbox(b, &r);
+}
+
+static void add_plain(struct store_batch *b, int64_t id, const char *topic, const char *payload)
+{
+	struct store_outbox_row r = {
+		.id = id, .topic = topic, .payload = payload, .len = strlen(payload), .qos = 1
+	};
+	store_batch_outbox(b, &r);
+}
+
+START_TEST(references_load_in_order)
+{
+	struct store *s = open_store();
+	struct store_batch *b = store_batch_new();
+	add_event(b, "A-1", 1, "{\"a\":1,\"seq\":1}");
+	add_ref(b, 1, "cc-east", "A-1", 1);
+	add_ref(b, 2, "cc-copy", "A-1", 1); /* an `also` center: same event */
+	add_plain(b, 3, "result", "{\"ok\":true}");
+	add_event(b, "A-2", 1, "{\"a\":2,\"seq\":1}");
+	add_ref(b, 4, "cc-east", "A-2", 1);
+	store_commit(s, b);
+	b = store_batch_new();
+	add_event(b, "A-1", 2, "{\"a\":1,\"seq\":2}");
+	add_ref(b, 5, "cc-east", "A-1", 2);
+	store_commit(s, b);
+	/* one copy of each payload: references hold none */
+	ck_assert_int_eq(scalar("SELECT count(*) FROM outbox WHERE payload IS NULL"), 4);
+	ck_assert_int_eq(scalar("SELECT count(*) FROM outbox WHERE payload = 'NOT-STORED'"), 0);
+	store_close(s);
+
+	s = open_store();
+	struct loaded l;
+	load(s, &l);
+	ck_assert_int_eq(l.n, 5);
+	static const char *const want[] = { "{\"a\":1,\"seq\":1}", "{\"a\":1,\"seq\":1}",
+		                            "{\"ok\":true}", "{\"a\":2,\"seq\":1}",
+		                            "{\"a\":1,\"seq\":2}" };
+	static const char *const topics[] = { "cc-east", "cc-copy", "result", "cc-east",
+		                              "cc-east" };
+	for (int i = 0; i < 5; i++) {
+		ck_assert_int_eq(l.ids[i], i + 1);
+		ck_assert_str_eq(l.payloads[i], want[i]);
+		ck_assert_str_eq(l.topics[i], topics[i]);
+		ck_assert_uint_eq(l.lens[i], strlen(want[i]));
+	}
+	store_close(s);
+}
+END_TEST
+
+START_TEST(missing_event_dropped)
+{
+	struct store *s = open_store();
+	struct store_batch *b = store_batch_new();
+	add_event(b, "A-1", 1, "{\"seq\":1}");
+	add_ref(b, 1, "t", "A-1", 1);
+	add_ref(b, 2, "t", "A-9", 1); /* no such alert */
+	add_ref(b, 3, "t", "A-1", 7); /* no such seq */
+	add_plain(b, 4, "t", "plain");
+	store_commit(s, b);
+	store_close(s);
+	/* garbage behind the store's back: odd types, a binary alert id */
+	exec_db("INSERT INTO outbox (id, topic, payload, created) VALUES (6, 't', 42, 0);"
+	        "INSERT INTO outbox (id, topic, alert_id, seq, created)"
+	        " VALUES (7, 't', x'00ff', 'x', 'y');"
+	        "INSERT INTO outbox (id, topic, alert_id, seq, created)"
+	        " VALUES (8, 't', 'A-1', '1', 0);");
+	/* the CHECK refuses a row with neither a payload nor a reference */
+	ck_assert_int_ne(exec_rc("INSERT INTO outbox (id, topic, created) VALUES (9, 't', 0)"),
+	                 SQLITE_OK);
+	ck_assert_int_ne(exec_rc("INSERT INTO outbox (id, topic, alert_id, created)"
+	                         " VALUES (9, 't', 'A-1', 0)"),
+	                 SQLITE_OK);
+
+	s = open_store();
+	struct loaded l;
+	load(s, &l);
+	ck_assert_int_eq(l.n, 4);
+	ck_assert_int_eq(l.ids[0], 1);
+	ck_assert_str_eq(l.payloads[0], "{\"seq\":1}");
+	ck_assert_int_eq(l.ids[1], 4);
+	ck_assert_str_eq(l.payloads[1], "plain");
+	ck_assert_int_eq(l.ids[2], 6);
+	ck_assert_str_eq(l.payloads[2], "42");
+	ck_assert_int_eq(l.ids[3], 8); /* '1' became 1: INTEGER affinity */
+	ck_assert_str_eq(l.payloads[3], "{\"seq\":1}");
+	store_close(s);
+	/* the dangling rows are gone for good; the others stay until PUBACK */
+	ck_assert_int_eq(scalar("SELECT count(*) FROM outbox"), 4);
+	ck_assert_int_eq(scalar("SELECT count(*) FROM outbox WHERE id IN (2, 3, 7)"), 0);
+}
+END_TEST
+
+START_TEST(ids_after_restart)
+{
+	struct store *s = open_store();
+	ck_assert_int_eq(store_start(s, NULL, NULL, NULL), 0);
+	struct store_batch *b = store_batch_new();
+	int64_t id = store_outbox_last_id(s);
+	ck_assert_int_eq(id, 0);
+	for (int i = 0; i < 5; i++) {
+		char p[16];
+		snprintf(p, sizeof p, "m%d", i);
+		add_plain(b, ++id, "t", p);
+	}
+	store_commit(s, b);
+	b = store_batch_new();
+	for (int64_t i = 1; i <= 3; i++)
+		store_batch_outbox_done(b, i); /* PUBACKs */
+	store_commit(s, b);
+	store_close(s);
+
+	s = open_store();
+	id = store_outbox_last_id(s);
+	ck_assert_int_eq(id, 5);
+	b = store_batch_new();
+	add_plain(b, ++id, "t", "m-new");
+	store_commit(s, b);
+	struct loaded l;
+	load(s, &l);
+	ck_assert_int_eq(l.n, 3);
+	ck_assert_int_eq(l.ids[0], 4);
+	ck_assert_int_eq(l.ids[1], 5);
+	ck_assert_int_eq(l.ids[2], 6);
+	ck_assert_str_eq(l.payloads[2], "m-new");
+	store_close(s);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *su = suite_create("store_outbox");
+	TCase *tc = tcase_create("outbox");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, migrates_v2_outbox);
+	tcase_add_test(tc, references_load_in_order);
+	tcase_add_test(tc, missing_event_dropped);
+	tcase_add_test(tc, ids_after_restart);
+	suite_add_tcase(su, tc);
+	SRunner *sr = srunner_create(su);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
