@@ -47,7 +47,10 @@ static void add_time(cJSON *o, const char *k, const struct alert *a, double t)
 		cJSON_AddNullToObject(o, k);
 		return;
 	}
-	time_t s = (time_t)llround(t);
+	/* Whole seconds, truncated as a clock shows them: an event at
+	 * 21:00:29.6 happened at 21:00:29, not in a second that had not
+	 * begun (rounding once published times ahead of the event). */
+	time_t s = (time_t)floor(t);
 	if (a && a->sla.terms && a->sla.terms->cal) {
 		if (cal_format_rfc3339(a->sla.terms->cal, s, buf, sizeof(buf)) < 0)
 			buf[0] = 0;

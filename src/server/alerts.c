@@ -372,8 +372,12 @@ static void fill_alert_row(const struct alert *a, struct store_alert_row *r, cha
 	r->stopped = c->stopped;
 	r->ack_breached = c->ack_breached;
 	r->resolve_breached = c->resolve_breached;
-	r->ack_due = c->ack_due;
-	r->resolve_due = c->resolve_due;
+	/* While paused the due times mean nothing (the clock keeps the
+	 * business seconds left, and resuming computes new ones): the row says
+	 * NULL, so a reader never sees a deadline that is not running. */
+	int running = !c->paused || c->stopped;
+	r->ack_due = running ? c->ack_due : 0;
+	r->resolve_due = running ? c->resolve_due : 0;
 	r->ack_left = c->ack_left;
 	r->resolve_left = c->resolve_left;
 	r->reannounce_at = c->reannounce_at;

@@ -9,7 +9,8 @@
 #         result opens it.
 #   PC-2: its alert opens first (no downtime), then a reload adds a
 #         downtime for PC-2: within one downtime pass (2 s) the SLA clock
-#         pauses (deadline row: paused bit 2, ack_left = what remained);
+#         pauses (deadline row: paused bit 2, ack_left = what remained,
+#         ack_due NULL while paused);
 #         an update meanwhile publishes ack_due null / ack_left; no
 #         sla_breach before E although the original ack_due passed; after
 #         E the clock resumes and sla_breach + escalated follow about
@@ -93,6 +94,8 @@ paused() { [ "$(db "SELECT paused FROM deadline WHERE alert_id = '$id2'")" = 2 ]
 it_wait_for 5 paused || it_fail "PC-2's clock did not pause: $(db "SELECT * FROM deadline WHERE alert_id = '$id2'")"
 left=$(db "SELECT ack_left FROM deadline WHERE alert_id = '$id2'")
 python3 -c 'import sys; assert 0 < float(sys.argv[1]) <= 6' "$left" || it_fail "paused with ack_left '$left'"
+[ "$(db "SELECT coalesce(ack_due, 'null') FROM deadline WHERE alert_id = '$id2'")" = null ] ||
+	it_fail "paused deadline row keeps ack_due: $(db "SELECT * FROM deadline WHERE alert_id = '$id2'")"
 seen sla_breach PC-2 && it_fail "sla_breach before the pause (the reload took too long?)"
 
 # 3. PC-1: a problem during its downtime opens nothing; PC-2 update shows the pause
