@@ -106,7 +106,9 @@ struct mqtt_counters {
 	uint64_t bytes_in, bytes_out;
 	uint64_t batches; /* read bursts that brought messages; msgs_in / batches
 	                   * is the mean number per wake-up */
-	uint64_t unacked; /* QoS 1 publishes without PUBACK yet */
+	uint64_t unacked; /* QoS 1 publishes without PUBACK yet: the outgoing
+	                   * queue's depth (incoming messages are not queued
+	                   * here: an unread socket pushes back on the broker) */
 	int connected;    /* 1 while the broker session is up */
 	int protocol;     /* 5 or 4 (3.1.1) of the current/last session */
 };
