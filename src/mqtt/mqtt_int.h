@@ -70,7 +70,7 @@ struct mqtt {
 	int watching;    /* sock_w's events, 0 stopped */
 	struct mqtt_io io;
 	ev_io sock_w;
-	ev_idle more_w;    /* buffered input left after a burst */
+	ev_idle more_w;    /* buffered input left: the loop must not sleep */
 	ev_prepare prep_w; /* queued writes leave before the loop sleeps */
 	ev_timer misc_w;   /* keepalive, CONNACK deadline */
 	ev_timer retry_w;  /* backoff */

@@ -409,11 +409,19 @@ static void more_cb(struct ev_loop *loop, ev_idle *w, int revents)
 	session_read(m);
 }
 
-/* Before the loop sleeps: what this iteration queued goes out together. */
+/* Before the loop sleeps: what this iteration queued goes out together.
+ * Input left in mqtt_io's buffer gets a burst here too: more_w alone
+ * would starve while timers keep the loop busy (idle watchers run only
+ * when nothing else is pending), and the socket may have nothing to make
+ * sock_w fire. */
 static void prep_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct mqtt *m = CONTAINER_OF(w, struct mqtt, prep_w);
 	(void)loop, (void)revents;
+	if (mqtt_io_pending_in(&m->io)) {
+		session_read(m); /* writes at its end */
+		return;
+	}
 	if (!mosquitto_want_write(m->mosq) && !mqtt_io_pending_out(&m->io))
 		return;
 	int rc = session_write(m);
