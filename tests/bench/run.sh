@@ -228,6 +228,10 @@ else
 	row "figure" "mamori" "reference" "ratio" "target / reference"
 	row "6. agent reports judged/s, end to end" "$ae" "$ar" "$(ratio "$ae" "$ar")" ">= 0.9 of bare mosquitto_sub, >= 50000/s"
 	row "   agent reports judged/s / 50000" "$ae" "50000" "$(ratio "$ae" 50000)" "absolute target"
+	abl=$(get agents_backlog rate)
+	abr=$(get agents_backlog ref_mosquitto_sub)
+	row "   backlog drained/s (broker only delivers)" "$abl" "$abr" "$(ratio "$abl" "$abr")" "ref: bare mosquitto_sub, same backlog"
+	row "   backlog drained/s / 50000" "$abl" "50000" "$(ratio "$abl" 50000)" "the subscriber side alone"
 	row "   registrations/s (new PCs)" "$(get agents_reg rate)" "$ar" "$(ratio "$(get agents_reg rate)" "$ar")" "ref: bare mosquitto_sub"
 	row "   RSS per agent at $(get agents_rss agents) (bytes)" "$apa" "2048" "$(ratio "$apa" 2048)" "<= 2 KiB (after restart: $(get agents_rss_restart per_agent_bytes))"
 fi
