@@ -310,17 +310,17 @@ int mqtt_publish(struct mqtt *m, const char *topic, const void *payload, size_t 
 {
 	int mid = 0;
 	if (!mqtt_topic_valid(topic) || qos < 0 || qos > 2 || len > 268435455u)
-		return -1;
+		return MQTT_PUB_NEVER;
 	if (qos > 0 && m->cnt.unacked >= MAX_UNACKED) {
 		m->cnt.publish_errors++;
-		return -1;
+		return MQTT_PUB_LATER; /* PUBACKs free the window */
 	}
 	int rc =
 	    mosquitto_publish(m->mosq, &mid, topic, (int)len, payload, qos, retain ? true : false);
 	/* NO_CONN: QoS 1/2 messages are queued by libmosquitto all the same */
 	if (rc != MOSQ_ERR_SUCCESS && !(rc == MOSQ_ERR_NO_CONN && qos > 0)) {
 		m->cnt.publish_errors++;
-		return -1;
+		return rc == MOSQ_ERR_NOMEM ? MQTT_PUB_LATER : MQTT_PUB_NEVER;
 	}
 	m->cnt.msgs_out++;
 	m->cnt.bytes_out += len;

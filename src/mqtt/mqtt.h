@@ -138,7 +138,12 @@ void mqtt_unsubscribe(struct mqtt *m, struct mqtt_sub *s);
 
 /* Publish (payload copied).  QoS 1 with token != NULL: *token is set and
  * the ack callback gets it on PUBACK.  Works while disconnected (queued).
- * 0, or -1 (invalid topic/qos, too large, out of memory). */
+ * Returns 0, MQTT_PUB_NEVER (-1: invalid topic/qos, too large: this
+ * message can never be sent) or MQTT_PUB_LATER (-2: not now - the QoS 1
+ * window of unacknowledged messages is full (a long broker outage) or
+ * libmosquitto is out of memory; publish it again after PUBACKs arrive). */
+#define MQTT_PUB_NEVER (-1)
+#define MQTT_PUB_LATER (-2)
 int mqtt_publish(struct mqtt *m, const char *topic, const void *payload, size_t len, int qos,
                  int retain, uint64_t *token);
 void mqtt_set_ack_cb(struct mqtt *m, mqtt_ack_cb cb, void *ud);

@@ -113,8 +113,7 @@ static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_
 	}
 	/* libmosquitto allocates payloadlen + 1 and zeroes the last byte:
 	 * subscribers get a NUL-terminated payload, as promised. */
-	mqtt__dispatch(m, msg->topic, msg->payload ? msg->payload : "", len, msg->qos,
-	               msg->retain);
+	mqtt__dispatch(m, msg->topic, msg->payload ? msg->payload : "", len, msg->qos, msg->retain);
 }
 
 /* libmosquitto's own errors (e.g. "OpenSSL Error[0]: ... certificate verify
@@ -550,8 +549,7 @@ void mqtt_stop(struct mqtt *m)
 		/* out goes "offline"; then DISCONNECT (libmosquitto closes after it) */
 		while (mono_now() < end && mosquitto_socket(m->mosq) >= 0 &&
 		       (mosquitto_want_write(m->mosq) || mqtt_io_pending_out(&m->io))) {
-			if (lib_write(m) != MOSQ_ERR_SUCCESS ||
-			    mqtt_io_flush(&m->io) != 0)
+			if (lib_write(m) != MOSQ_ERR_SUCCESS || mqtt_io_flush(&m->io) != 0)
 				break;
 			if (mqtt_io_pending_out(&m->io)) {
 				struct pollfd p = { .fd = m->io.fd, .events = POLLOUT };

@@ -157,9 +157,9 @@ START_TEST(alert_json)
 	/* times are truncated to the second, never rounded ahead of the event */
 	char id[100];
 	snprintf(id, sizeof id, "%s", f->alert_id);
-	ck_assert_int_eq(send(f, "cc-east", cmdjson("c-t", "comment", id, "\"note\":\"x\""),
-	                      T0 + 60.6, NULL),
-	                 CMD_OK);
+	ck_assert_int_eq(
+	    send(f, "cc-east", cmdjson("c-t", "comment", id, "\"note\":\"x\""), T0 + 60.6, NULL),
+	    CMD_OK);
 	o = last(f);
 	ck_assert_str_eq(sget(o, "event"), "commented");
 	ck_assert_str_eq(sget(o, "time"), "2026-11-27T17:26:00+09:00");
