@@ -38,7 +38,9 @@ static const struct mamori_key root_keys[] = { K("daemon", MAMORI_KEY_GROUP),
 	                                       K("downtimes", -1),
 	                                       K("alerts", MAMORI_KEY_GROUP),
 	                                       KEND };
-static const struct mamori_key alerts_keys[] = { K("reopen_within", MAMORI_KEY_DURATION), KEND };
+static const struct mamori_key alerts_keys[] = { K("reopen_within", MAMORI_KEY_DURATION),
+	                                         K("outbox_memory", MAMORI_KEY_INT),
+	                                         K("outbox_inflight", MAMORI_KEY_INT), KEND };
 static const struct mamori_key daemon_keys[] = {
 	K("state_dir", MAMORI_KEY_STRING),   K("plugin_dir", MAMORI_KEY_STRING),
 	K("data_dir", MAMORI_KEY_STRING),    K("log_level", MAMORI_KEY_STRING),
@@ -659,18 +661,40 @@ static void check_routes(struct ctx *x, const config_setting_t *root)
 	}
 }
 
+/* An optional integer member of g within [lo, hi] into *out. */
+static void int_in(struct ctx *x, const config_setting_t *g, const char *name, int lo, int hi,
+                   uint32_t *out)
+{
+	const config_setting_t *m = config_setting_get_member(g, name);
+	if (!m || config_setting_type(m) != CONFIG_TYPE_INT)
+		return;
+	int v = config_setting_get_int(m);
+	if (v < lo || v > hi)
+		config__report(x, m, "alerts.%s must be between %d and %d", name, lo, hi);
+	else
+		*out = (uint32_t)v;
+}
+
+static void parse_alerts(struct ctx *x, const config_setting_t *al)
+{
+	x->c->reopen_within = 600;
+	x->c->outbox_memory = 10000;
+	x->c->outbox_inflight = 1000;
+	if (!al || config__validate(x, al, alerts_keys, NULL, "alerts") != 0)
+		return;
+	const config_setting_t *m = config_setting_get_member(al, "reopen_within");
+	if (m)
+		pconf_setting_duration(m, &x->c->reopen_within);
+	int_in(x, al, "outbox_memory", 1, 10000000, &x->c->outbox_memory);
+	int_in(x, al, "outbox_inflight", 1, 50000, &x->c->outbox_inflight);
+}
+
 static struct mconf *parse_tree(struct ctx *x)
 {
 	const config_setting_t *root = config_root_setting(&x->c->tree);
 	config__validate(x, root, root_keys, NULL, "top level");
 	parse_daemon(x, config_setting_get_member(root, "daemon"));
-	const config_setting_t *al = config_setting_get_member(root, "alerts");
-	x->c->reopen_within = 600;
-	if (al && config__validate(x, al, alerts_keys, NULL, "alerts") == 0) {
-		const config_setting_t *m = config_setting_get_member(al, "reopen_within");
-		if (m)
-			pconf_setting_duration(m, &x->c->reopen_within);
-	}
+	parse_alerts(x, config_setting_get_member(root, "alerts"));
 	parse_calendars(x, root);
 	parse_plugins(x, root);
 	x->c->mqtt = config_setting_get_member(root, "mqtt");

@@ -134,6 +134,11 @@ struct mconf {
 	int log_level;
 	double flush_interval; /* store group commit, seconds */
 	double reopen_within;  /* alerts.reopen_within, seconds (default 600) */
+	/* alerts.outbox_memory: committed unsent messages kept in memory
+	 * (default 10,000; the rest wait in the outbox table);
+	 * alerts.outbox_inflight: of those, handed to MQTT without PUBACK
+	 * (default 1,000). */
+	uint32_t outbox_memory, outbox_inflight;
 	uint32_t retention_days;
 	/* sections other modules parse */
 	const config_setting_t *mqtt, *http, *centers, *routes;

@@ -12,7 +12,9 @@
  * WAL checkpoints run on a checkpointer thread with its own connection
  * (store_ckpt.c), so the writer does not stall on them.
  *
- * Reads (startup) are synchronous, before the loop runs.
+ * Reads (startup) are synchronous, before the loop runs; the one read
+ * while running (store_batch_outbox_read) runs in the writer thread and
+ * reports through the same `done`.
  * Schema: versioned with PRAGMA user_version and forward migrations; a
  * database written by a newer mamori is refused; a corrupt database is
  * reported at open and never replaced.
@@ -183,6 +185,30 @@ int store_load_outbox(struct store *s, void (*cb)(void *ud, const struct store_o
  * Ids are reused once the outbox is empty across a restart, which is safe:
  * they only name rows for the delete on PUBACK within one process. */
 int64_t store_outbox_last_id(struct store *s);
+/* Reading the outbox in pieces: the daemon keeps a bounded number of
+ * messages in memory and reloads the rest from the table as the broker
+ * takes them.  A read returns the rows with from <= id <= upto in id
+ * order, at most `limit` of them, payloads resolved as store_load_outbox
+ * does; a reference whose event is gone is logged, deleted and skipped
+ * (it counts towards the limit).  `next` is the first id the read did not
+ * look at: upto + 1 when it reached upto, else the id after the last row
+ * it looked at - the `from` of the following read. */
+struct store_outbox_read;
+struct store_outbox_read *store_outbox_read_new(int64_t from, int64_t upto, size_t limit);
+void store_outbox_read_free(struct store_outbox_read *rd);
+/* Run the read in the writer thread, inside b's transaction, after b's
+ * earlier operations.  The caller keeps ownership of rd and must keep it
+ * until b is written (store_committed() >= b's number, or store_sync);
+ * if b is freed unwritten, rd stays unread. */
+void store_batch_outbox_read(struct store_batch *b, struct store_outbox_read *rd);
+/* Run it now on the calling thread: before store_start only (startup). */
+int store_outbox_read_now(struct store *s, struct store_outbox_read *rd);
+/* 1 done, 0 not run yet, -1 failed (nothing returned, next unchanged). */
+int store_outbox_read_status(const struct store_outbox_read *rd);
+size_t store_outbox_read_count(const struct store_outbox_read *rd);
+/* Row i (valid until store_outbox_read_free). */
+const struct store_outbox_row *store_outbox_read_row(const struct store_outbox_read *rd, size_t i);
+int64_t store_outbox_read_next(const struct store_outbox_read *rd);
 /* The newest `limit` processed command ids, oldest first. */
 int store_load_cmd_seen(struct store *s, size_t limit,
                         void (*cb)(void *ud, const char *center, const char *id,

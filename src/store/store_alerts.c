@@ -5,8 +5,8 @@
  *
  * Outbox (schema 3): a message that publishes an alert event stores only
  * a reference (alert_id, seq) to the event row, which holds the payload
- * once; store_load_outbox resolves it with a LEFT JOIN and drops (logs,
- * deletes) a row whose event is gone.  Other messages keep a payload.
+ * once; the reads (store_outbox.c) resolve it with a LEFT JOIN and drop
+ * (log, delete) a row whose event is gone.  Other messages keep a payload.
  *
  * A batch operation is a copy made on the loop thread into the batch's
  * own memory (store__balloc), so the caller may pass stack buffers; the
@@ -22,7 +22,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum x_kind { X_ALERT, X_EVENT, X_DISPATCH, X_OUTBOX, X_OUTBOX_DEL, X_CMD_SEEN, X_PRUNE };
+enum x_kind {
+	X_ALERT,
+	X_EVENT,
+	X_DISPATCH,
+	X_OUTBOX,
+	X_OUTBOX_DEL,
+	X_OUTBOX_READ,
+	X_CMD_SEEN,
+	X_PRUNE
+};
 
 struct xop {
 	enum x_kind kind;
@@ -31,6 +40,7 @@ struct xop {
 		struct store_event_row ev;
 		struct store_dispatch_row di;
 		struct store_outbox_row ob;
+		struct store_outbox_read *rd;
 		struct {
 			const char *center, *id, *result;
 			double time;
@@ -50,6 +60,7 @@ enum {
 	S_DISPATCH,
 	S_OUTBOX,
 	S_OUTBOX_DEL,
+	S_OUTBOX_READ,
 	S_CMD_SEEN,
 	S_PRUNE_PICK,
 	S_PRUNE_EVENTS,
@@ -88,6 +99,7 @@ static const char *const sql[S__COUNT] = {
 	[S_OUTBOX] = "INSERT OR REPLACE INTO outbox (id, topic, payload, alert_id, seq, qos,"
 	             " retain, created) VALUES (?,?,?,?,?,?,?,?)",
 	[S_OUTBOX_DEL] = "DELETE FROM outbox WHERE id = ?",
+	[S_OUTBOX_READ] = STORE__OUTBOX_READ_SQL,
 	[S_CMD_SEEN] =
 	    "INSERT OR REPLACE INTO cmd_seen (center, id, result, time) VALUES (?,?,?,?)",
 	/* Retention without relying on ON DELETE CASCADE (foreign keys are
@@ -218,6 +230,11 @@ void store_batch_outbox(struct store_batch *b, const struct store_outbox_row *r)
 void store_batch_outbox_done(struct store_batch *b, int64_t id)
 {
 	xpush(b, X_OUTBOX_DEL)->u.ob.id = id;
+}
+
+void store_batch_outbox_read(struct store_batch *b, struct store_outbox_read *rd)
+{
+	xpush(b, X_OUTBOX_READ)->u.rd = rd;
 }
 
 void store_batch_cmd_seen(struct store_batch *b, const char *center, const char *id,
@@ -363,6 +380,8 @@ int store__x_apply(struct store_x *x, sqlite3 *db, const void *xop)
 		st = x->st[S_OUTBOX_DEL];
 		sqlite3_bind_int64(st, 1, o->u.ob.id);
 		return run(st);
+	case X_OUTBOX_READ:
+		return store__outbox_read(o->u.rd, x->st[S_OUTBOX_READ], x->st[S_OUTBOX_DEL]);
 	case X_CMD_SEEN:
 		st = x->st[S_CMD_SEEN];
 		store__bind_text(st, 1, o->u.cs.center);
@@ -477,86 +496,6 @@ int store_load_alerts(struct store *s, double resolved_since,
 	                        resolved_since, 1, cb, ud);
 }
 
-/* Rows whose event is gone (retention, a damaged file): their ids. */
-struct lost {
-	int64_t *ids;
-	size_t n, cap;
-};
-
-static void lost_add(struct lost *l, int64_t id)
-{
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		int64_t *p = realloc(l->ids, cap * sizeof *p);
-		if (!p)
-			return; /* stays in the table; tried again next start */
-		l->ids = p;
-		l->cap = cap;
-	}
-	l->ids[l->n++] = id;
-}
-
-static void lost_delete(sqlite3 *db, const struct lost *l)
-{
-	sqlite3_stmt *st;
-	if (!l->n ||
-	    sqlite3_prepare_v2(db, "DELETE FROM outbox WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
-		return;
-	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-	for (size_t i = 0; i < l->n; i++) {
-		sqlite3_bind_int64(st, 1, l->ids[i]);
-		run(st);
-	}
-	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	sqlite3_finalize(st);
-}
-
-int store_load_outbox(struct store *s, void (*cb)(void *, const struct store_outbox_row *),
-                      void *ud)
-{
-	sqlite3_stmt *st;
-	/* A NULL payload is the event's: resolved here, in id order. */
-	const char *q =
-	    "SELECT o.id, o.topic, coalesce(o.payload, e.payload), o.qos, o.retain, o.created,"
-	    " o.alert_id, o.seq, o.payload IS NULL AND e.payload IS NULL"
-	    " FROM outbox o LEFT JOIN alert_event e"
-	    " ON o.payload IS NULL AND e.alert_id = o.alert_id AND e.seq = o.seq ORDER BY o.id";
-	sqlite3 *db = store__db(s);
-	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	struct lost lost = { 0 };
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_outbox_row r = {
-			.id = sqlite3_column_int64(st, 0),
-			.topic = ctext(st, 1),
-			.payload = sqlite3_column_blob(st, 2),
-			.len = (size_t)sqlite3_column_bytes(st, 2),
-			.qos = sqlite3_column_int(st, 3),
-			.retain = sqlite3_column_int(st, 4),
-			.created = sqlite3_column_double(st, 5),
-			.alert_id = ctext(st, 6),
-			.seq = sqlite3_column_int64(st, 7),
-		};
-		if (sqlite3_column_int(st, 8) || !r.topic) {
-			log_warn("store",
-			         "outbox row %lld (%s) refers to event %s seq %lld, which is gone;"
-			         " deleting the row",
-			         (long long)r.id, r.topic ? r.topic : "no topic",
-			         r.alert_id ? r.alert_id : "?", (long long)r.seq);
-			lost_add(&lost, r.id);
-			continue;
-		}
-		if (!r.payload)
-			r.payload = "";
-		cb(ud, &r);
-	}
-	sqlite3_finalize(st);
-	lost_delete(db, &lost);
-	free(lost.ids);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
 static int64_t scalar(sqlite3 *db, const char *q)
 {
 	sqlite3_stmt *st;
@@ -571,8 +510,8 @@ static int64_t scalar(sqlite3 *db, const char *q)
 
 int64_t store_outbox_last_id(struct store *s)
 {
-	/* Schema 3 has no AUTOINCREMENT: the highest id present.  Every row
-	 * present is loaded at startup, so new ids never meet an old row. */
+	/* Schema 3 has no AUTOINCREMENT: the highest id present.  New ids
+	 * continue after every row present (loaded at startup or later). */
 	return scalar(store__db(s), "SELECT coalesce(max(id), 0) FROM outbox");
 }
 

@@ -1,7 +1,7 @@
 /*
  * store internals shared by the files of src/store (store.c: database,
- * batches, writer thread; store_alerts.c: the alert tables; store_ckpt.c:
- * the checkpointer thread).  Not for
+ * batches, writer thread; store_alerts.c: the alert tables; store_outbox.c:
+ * outbox reads; store_ckpt.c: the checkpointer thread).  Not for
  * other modules.
  */
 #ifndef MAMORI_STORE_INT_H
@@ -42,5 +42,19 @@ void store__ckpt_free(struct store_ckpt *c);
 struct store_x *store__x_open(sqlite3 *db, char *err, size_t errlen);
 void store__x_close(struct store_x *x);
 int store__x_apply(struct store_x *x, sqlite3 *db, const void *xop);
+
+/* The outbox in id order, a NULL payload resolved from its event; the
+ * last column says the event is gone. */
+#define STORE__OUTBOX_READ_SQL                                                                     \
+	"SELECT o.id, o.topic, coalesce(o.payload, e.payload), o.qos, o.retain, o.created,"        \
+	" o.alert_id, o.seq, o.payload IS NULL AND e.payload IS NULL"                              \
+	" FROM outbox o LEFT JOIN alert_event e"                                                   \
+	" ON o.payload IS NULL AND e.alert_id = o.alert_id AND e.seq = o.seq"                      \
+	" WHERE o.id >= ? AND o.id <= ? ORDER BY o.id LIMIT ?"
+
+/* store_outbox.c: run a read with sel (prepared from the SQL above) and
+ * del ("DELETE FROM outbox WHERE id = ?") on the writer thread,
+ * inside its transaction.  0 or -1. */
+int store__outbox_read(struct store_outbox_read *rd, sqlite3_stmt *sel, sqlite3_stmt *del);
 
 #endif

@@ -4,11 +4,16 @@
  * their alert event instead of holding the payload (resolved at load, in
  * id order, interleaved with rows that keep a payload), a reference whose
  * event is missing (logged and deleted, never passed on), garbage rows
- * written behind the store's back, and ids after a restart.
+ * written behind the store's back, and ids after a restart.  Reads in
+ * pieces (store_outbox_read_*: what the daemon's bounded outbox reloads
+ * with): id order, limit, upper bound, references resolved, missing events
+ * skipped but counted, `next`, at startup and in the writer thread inside a
+ * batch (sees the batch's earlier rows, not its later ones).
  */
 #include "store/store.h"
 
 #include <check.h>
+#include <stdint.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,6 +312,210 @@ START_TEST(ids_after_restart)
 }
 END_TEST
 
+/* ---- reads in pieces ---- */
+
+static void collect(const struct store_outbox_read *rd, struct loaded *l)
+{
+	memset(l, 0, sizeof *l);
+	ck_assert_int_eq(store_outbox_read_status(rd), 1);
+	for (size_t i = 0; i < store_outbox_read_count(rd); i++) {
+		const struct store_outbox_row *r = store_outbox_read_row(rd, i);
+		ck_assert_ptr_nonnull(r);
+		/* the payload is NUL-terminated for the daemon's convenience */
+		ck_assert_int_eq(((const char *)r->payload)[r->len], '\0');
+		on_row(l, r);
+	}
+	ck_assert_ptr_null(store_outbox_read_row(rd, store_outbox_read_count(rd)));
+}
+
+/* ids 1..10: references to A-1 seq 1..5 (odd ids; seq 3's event, id 5's,
+ * is missing), plain payloads (even ids), then 11 above most reads' bound */
+static void fill_ten(struct store *s)
+{
+	struct store_batch *b = store_batch_new();
+	for (int seq = 1; seq <= 5; seq++) {
+		char p[32];
+		snprintf(p, sizeof p, "{\"seq\":%d}", seq);
+		if (seq != 3)
+			add_event(b, "A-1", seq, p);
+		add_ref(b, 2 * seq - 1, "ref", "A-1", seq);
+		snprintf(p, sizeof p, "plain-%d", 2 * seq);
+		add_plain(b, 2 * seq, "plain", p);
+	}
+	add_plain(b, 11, "late", "eleven");
+	store_commit(s, b);
+}
+
+START_TEST(read_in_pieces)
+{
+	struct store *s = open_store();
+	fill_ten(s);
+	struct loaded l;
+	int64_t from = INT64_MIN;
+	int64_t got[16];
+	int n = 0, reads = 0;
+	while (from <= 10) {
+		struct store_outbox_read *rd = store_outbox_read_new(from, 10, 3);
+		ck_assert_int_eq(store_outbox_read_status(rd), 0);
+		ck_assert_int_eq(store_outbox_read_now(s, rd), 0);
+		collect(rd, &l);
+		ck_assert_int_le(l.n, 3);
+		for (int i = 0; i < l.n; i++) {
+			ck_assert_int_lt(n, 16);
+			got[n++] = l.ids[i];
+			if (l.ids[i] % 2)
+				ck_assert_str_eq(l.topics[i], "ref");
+			else
+				ck_assert_str_eq(l.topics[i], "plain");
+		}
+		int64_t next = store_outbox_read_next(rd);
+		ck_assert_int_gt(next, from);
+		from = next;
+		store_outbox_read_free(rd);
+		ck_assert_int_lt(++reads, 10);
+	}
+	/* 1 2 3 | 4 6 (5 lost, counted) | 7 8 9 | 10 */
+	static const int64_t want[] = { 1, 2, 3, 4, 6, 7, 8, 9, 10 };
+	ck_assert_int_eq(n, 9);
+	for (int i = 0; i < n; i++)
+		ck_assert_int_eq(got[i], want[i]);
+	ck_assert_int_eq(from, 11); /* reached the upper bound: upto + 1 */
+	ck_assert_int_eq(reads, 4); /* 3 rows looked at per read, the lost one counted */
+	store_close(s);
+	/* the lost reference is gone from the table, the rest stays */
+	ck_assert_int_eq(scalar("SELECT count(*) FROM outbox WHERE id = 5"), 0);
+	ck_assert_int_eq(scalar("SELECT count(*) FROM outbox"), 10);
+}
+END_TEST
+
+START_TEST(read_payloads_resolved)
+{
+	struct store *s = open_store();
+	fill_ten(s);
+	struct store_outbox_read *rd = store_outbox_read_new(1, 1000, 100);
+	ck_assert_int_eq(store_outbox_read_now(s, rd), 0);
+	struct loaded l;
+	collect(rd, &l);
+	ck_assert_int_eq(l.n, 10); /* 11 rows, 3 is lost */
+	ck_assert_str_eq(l.payloads[0], "{\"seq\":1}");
+	ck_assert_str_eq(l.payloads[1], "plain-2");
+	ck_assert_str_eq(l.payloads[2], "{\"seq\":2}");
+	ck_assert_str_eq(l.payloads[3], "plain-4");
+	ck_assert_int_eq(l.ids[4], 6); /* id 5: A-1 seq 3 is gone */
+	ck_assert_str_eq(l.payloads[5], "{\"seq\":4}");
+	ck_assert_str_eq(l.payloads[9], "eleven");
+	ck_assert_uint_eq(l.lens[9], 6);
+	ck_assert_int_eq(store_outbox_read_next(rd), 1001);
+	/* the alert id of a reference comes along; a plain row has none */
+	ck_assert_str_eq(store_outbox_read_row(rd, 0)->alert_id, "A-1");
+	ck_assert_int_eq(store_outbox_read_row(rd, 0)->seq, 1);
+	ck_assert_ptr_null(store_outbox_read_row(rd, 1)->alert_id);
+	store_outbox_read_free(rd);
+	/* degenerate reads: nothing, next stays */
+	rd = store_outbox_read_new(7, 6, 10);
+	ck_assert_int_eq(store_outbox_read_now(s, rd), 0);
+	ck_assert_int_eq(store_outbox_read_status(rd), 1);
+	ck_assert_uint_eq(store_outbox_read_count(rd), 0);
+	ck_assert_int_eq(store_outbox_read_next(rd), 7);
+	store_outbox_read_free(rd);
+	rd = store_outbox_read_new(1, 10, 0);
+	ck_assert_int_eq(store_outbox_read_now(s, rd), 0);
+	ck_assert_uint_eq(store_outbox_read_count(rd), 0);
+	ck_assert_int_eq(store_outbox_read_next(rd), 1);
+	store_outbox_read_free(rd);
+	/* an empty range at the very top: next must not overflow */
+	rd = store_outbox_read_new(INT64_MAX - 1, INT64_MAX, 5);
+	ck_assert_int_eq(store_outbox_read_now(s, rd), 0);
+	ck_assert_int_eq(store_outbox_read_next(rd), INT64_MAX);
+	store_outbox_read_free(rd);
+	store_outbox_read_free(NULL);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(read_in_writer_batch)
+{
+	struct store *s = open_store();
+	ck_assert_int_eq(store_start(s, NULL, NULL, NULL), 0);
+	fill_ten(s);
+	/* one batch: a read, two new rows, a read, a PUBACK delete, a read */
+	struct store_outbox_read *before = store_outbox_read_new(9, 100, 10);
+	struct store_outbox_read *after = store_outbox_read_new(9, 100, 10);
+	struct store_outbox_read *bounded = store_outbox_read_new(9, 12, 2);
+	struct store_batch *b = store_batch_new();
+	store_batch_outbox_read(b, before);
+	add_plain(b, 12, "t", "twelve");
+	add_event(b, "A-2", 1, "{\"a\":2}");
+	add_ref(b, 13, "ref", "A-2", 1);
+	store_batch_outbox_read(b, after);
+	store_batch_outbox_done(b, 9);
+	store_batch_outbox_read(b, bounded);
+	uint64_t number = store_commit(s, b);
+	store_sync(s);
+	ck_assert_uint_ge(store_committed(s), number);
+	struct loaded l;
+	collect(before, &l);
+	ck_assert_int_eq(l.n, 3);
+	ck_assert_int_eq(l.ids[0], 9);
+	ck_assert_int_eq(l.ids[2], 11);
+	collect(after, &l);
+	ck_assert_int_eq(l.n, 5);
+	ck_assert_int_eq(l.ids[3], 12);
+	ck_assert_int_eq(l.ids[4], 13);
+	ck_assert_str_eq(l.payloads[4], "{\"a\":2}");
+	ck_assert_int_eq(store_outbox_read_next(after), 101);
+	collect(bounded, &l); /* 9 is deleted: 10, 11, then the limit */
+	ck_assert_int_eq(l.n, 2);
+	ck_assert_int_eq(l.ids[0], 10);
+	ck_assert_int_eq(l.ids[1], 11);
+	ck_assert_int_eq(store_outbox_read_next(bounded), 12);
+	store_outbox_read_free(before);
+	store_outbox_read_free(after);
+	store_outbox_read_free(bounded);
+	/* a batch freed unwritten leaves its read unread */
+	struct store_outbox_read *never = store_outbox_read_new(1, 100, 10);
+	b = store_batch_new();
+	store_batch_outbox_read(b, never);
+	store_batch_free(b);
+	ck_assert_int_eq(store_outbox_read_status(never), 0);
+	ck_assert_uint_eq(store_outbox_read_count(never), 0);
+	store_outbox_read_free(never);
+	struct store_stats st;
+	store_get_stats(s, &st);
+	ck_assert_uint_eq(st.errors, 0);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(read_garbage_rows)
+{
+	struct store *s = open_store();
+	store_close(s);
+	/* rows written behind the store's back: odd types everywhere */
+	exec_db("INSERT INTO outbox (id, topic, payload, created) VALUES (1, 't', 42, 0);"
+	        "INSERT INTO outbox (id, topic, payload, created) VALUES (2, 7, x'00', 'x');"
+	        "INSERT INTO outbox (id, topic, alert_id, seq, created)"
+	        " VALUES (3, 't', x'00ff', 'x', 'y');"
+	        "INSERT INTO outbox (id, topic, payload, created) VALUES (-5, 't', 'neg', 0);"
+	        "INSERT INTO outbox (id, topic, payload, created) VALUES (4, 't', '', 0);");
+	s = open_store();
+	struct store_outbox_read *rd = store_outbox_read_new(INT64_MIN, 4, 100);
+	ck_assert_int_eq(store_outbox_read_now(s, rd), 0);
+	struct loaded l;
+	collect(rd, &l);
+	ck_assert_int_eq(l.n, 4);
+	ck_assert_int_eq(l.ids[0], -5);
+	ck_assert_str_eq(l.payloads[1], "42");
+	ck_assert_str_eq(l.topics[2], "7");
+	ck_assert_uint_eq(l.lens[2], 1);
+	ck_assert_int_eq(l.ids[3], 4);
+	ck_assert_uint_eq(l.lens[3], 0);
+	store_outbox_read_free(rd);
+	store_close(s);
+	ck_assert_int_eq(scalar("SELECT count(*) FROM outbox WHERE id = 3"), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("store_outbox");
@@ -316,6 +525,10 @@ int main(void)
 	tcase_add_test(tc, references_load_in_order);
 	tcase_add_test(tc, missing_event_dropped);
 	tcase_add_test(tc, ids_after_restart);
+	tcase_add_test(tc, read_in_pieces);
+	tcase_add_test(tc, read_payloads_resolved);
+	tcase_add_test(tc, read_in_writer_batch);
+	tcase_add_test(tc, read_garbage_rows);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
