@@ -394,6 +394,28 @@ static int have_mosquitto(void)
 	return access("/usr/sbin/mosquitto", X_OK) == 0;
 }
 
+/* mqtt_publish's answers without a broker: QoS 1 publishes queue (they
+ * go out after a connect) up to the window, then "later" (the caller keeps
+ * the message); what can never be sent is "never". */
+START_TEST(test_publish_codes)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct mqtt *m = client(loop, 1, "t-codes", 0); /* never started */
+	ck_assert_int_eq(mqtt_publish(m, "a/+/b", "x", 1, 1, 0, NULL), MQTT_PUB_NEVER);
+	ck_assert_int_eq(mqtt_publish(m, "a/b", "x", 1, 3, 0, NULL), MQTT_PUB_NEVER);
+	unsigned n = 0;
+	int rc;
+	while ((rc = mqtt_publish(m, "a/b", "x", 1, 1, 0, NULL)) == 0 && n < 100000)
+		n++;
+	ck_assert_int_eq(rc, MQTT_PUB_LATER);
+	ck_assert_uint_ge(n, 1000);
+	ck_assert_uint_lt(n, 65536);
+	ck_assert_uint_eq(mqtt_counters(m)->unacked, n);
+	mqtt_free(m);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
 START_TEST(test_live_pubsub)
 {
 	struct broker b;
@@ -691,6 +713,7 @@ static Suite *mqtt_suite(void)
 	tcase_add_test(tc, test_backoff);
 	tcase_add_test(tc, test_conf);
 	tcase_add_test(tc, test_io);
+	tcase_add_test(tc, test_publish_codes);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("live");
 	tcase_set_timeout(tc, 60);
