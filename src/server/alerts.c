@@ -18,27 +18,15 @@
  * answered through the outbox too, so an answer is only sent once the
  * change it reports is durable.
  *
- * Outbox in memory (bounded).  A committed message waits in `ready` (id
- * order) until it is handed to MQTT; at most alerts.outbox_inflight are
- * handed over without PUBACK (libmosquitto sends 100 at a time anyway), and
- * a refusal "not now" (MQTT_PUB_LATER: its window is full) keeps the
- * message at the head of `ready` until PUBACKs (or the housekeeping timer)
- * pump again.  At most alerts.outbox_memory committed messages (ready +
- * in flight) stay in memory: beyond that a committed message is freed - its
- * row is in the outbox table - and so is every later one while any older
- * row waits only in the table (ids disk_next..disk_max), so the order
- * stays the id order.  When memory drains to half the bound, a read of the
- * next rows (id >= disk_next, <= disk_max, at most the free room) rides in
- * the pending batch to the writer thread and its rows join `ready` when
- * that batch is reported written.  Startup loads at most the bound the
- * same way.  A broker outage therefore costs a bounded amount of memory,
- * and no message is ever dropped for lack of room.
+ * The outbox in memory (the ready queue, its bound in memory, reloading
+ * from the table) is alerts_outbox.c; struct alerts is in alerts_int.h.
  *
  * Must never: block, call back into the alert module from emit(), or
  * publish an outbox message before its batch is committed.
  */
 #define MAMORI_SERVER_INTERNAL
 #include "server/server_int.h"
+#include "server/alerts_int.h"
 #include "alert/alert.h"
 #include "cmd/cmd.h"
 #include "mqtt/mqtt.h"
@@ -53,68 +41,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CMD_SEEN_CAP    100000
-#define HOUSE_INTERVAL  2.0  /* downtime edges, memory pruning */
-#define PRUNE_EVERY     15   /* housekeeping turns between retention prunes (30 s) */
-#define PRUNE_LIMIT     1000 /* alerts deleted per prune (writer thread) */
-#define CMD_SEEN_KEEP   (7 * 86400.0)
-#define DEFAULT_REOPEN  600.0
-#define OUTBOX_MEMORY   10000      /* alerts.outbox_memory default */
-#define OUTBOX_INFLIGHT 1000       /* alerts.outbox_inflight default */
-#define RD_TAKEN        UINT64_MAX /* the read's batch was taken, number not known yet */
-
-struct outmsg {
-	struct outmsg *next;
-	int64_t id;     /* outbox row; 0: not stored (no store) */
-	uint64_t batch; /* store batch holding the row; 0: already committed */
-	uint64_t token;
-	char *topic;
-	size_t len;
-	char payload[];
-};
-
-struct contract {
-	char *customer;
-	struct sla_terms *terms;
-};
-
-struct alerts_conf {
-	struct sla_centers centers;
-	struct route_table *routes;
-	struct hmap contracts; /* customer id -> struct contract */
-};
-
-struct alerts {
-	struct server *s;
-	struct alerts_conf *conf;
-	struct alert_table *t;
-	struct cmd_seen *seen;
-	struct store_batch *batch;            /* pending: goes out with the next flush */
-	size_t batch_msgs;                    /* outbox messages in it */
-	struct outmsg *pend_head, *pend_tail; /* rows in the pending batch */
-	struct outmsg *wait_head, *wait_tail; /* rows in batches not yet committed */
-	struct hmap batch_alerts;             /* alert id -> its row's slot in the pending batch */
-	struct hmap inflight;                 /* token -> outmsg, published, no PUBACK yet */
-	struct outmsg *ready_head, *ready_tail; /* committed, not handed to MQTT yet */
-	size_t n_ready;
-	int64_t disk_next, disk_max;  /* committed rows only in the table; none if next > max */
-	struct store_outbox_read *rd; /* a reload in flight */
-	uint64_t rd_batch;            /* its batch: 0 still pending, RD_TAKEN, or the number */
-	double rd_retry;              /* after a failed read: not before this time */
-	size_t mem_peak;              /* most committed messages in memory at once */
-	uint64_t reloaded;            /* messages read back from the table */
-	int window_full;              /* MQTT said "not now"; logged once */
-	struct hmap open_keys;        /* check key -> own copy: unresolved alerts */
-	int64_t next_id;
-	ev_prepare prepare;
-	ev_timer due_timer;
-	ev_timer house_timer;
-	double armed; /* due_timer's target, -1 none */
-	unsigned house_turns;
-	int dt_seen; /* downtimes existed at the last pass */
-	struct mqtt_sub *cmd_sub;
-	uint64_t events, published, acked;
-};
+#define CMD_SEEN_CAP   100000
+#define PRUNE_EVERY    15   /* housekeeping turns between retention prunes (30 s) */
+#define PRUNE_LIMIT    1000 /* alerts deleted per prune (writer thread) */
+#define CMD_SEEN_KEEP  (7 * 86400.0)
+#define DEFAULT_REOPEN 600.0
 
 /* ---- configuration: centers, routes, contracts ---- */
 
@@ -220,308 +151,6 @@ void alerts_conf_install(struct server *s, struct alerts_conf *ac)
 	al->armed = -2; /* deadlines may have moved: re-arm */
 }
 
-/* ---- the pending batch and the outbox ---- */
-
-static struct store_batch *pending(struct alerts *al)
-{
-	if (!al->batch)
-		al->batch = store_batch_new();
-	return al->batch;
-}
-
-static void free_msg(struct outmsg *m)
-{
-	free(m->topic);
-	free(m);
-}
-
-static size_t mem_cap(const struct alerts *al)
-{
-	uint32_t n = al->s->conf ? al->s->conf->outbox_memory : 0;
-	return n ? n : OUTBOX_MEMORY;
-}
-
-static size_t inflight_cap(const struct alerts *al)
-{
-	uint32_t n = al->s->conf ? al->s->conf->outbox_inflight : 0;
-	size_t cap = n ? n : OUTBOX_INFLIGHT, mem = mem_cap(al);
-	return cap < mem ? cap : mem;
-}
-
-static size_t in_memory(const struct alerts *al)
-{
-	return al->n_ready + al->inflight.count;
-}
-
-/* Rows committed but only in the table (not in memory). */
-static int spilled(const struct alerts *al)
-{
-	return al->disk_next <= al->disk_max;
-}
-
-static void ready_push(struct alerts *al, struct outmsg *m)
-{
-	m->next = NULL;
-	if (al->ready_tail)
-		al->ready_tail->next = m;
-	else
-		al->ready_head = m;
-	al->ready_tail = m;
-	al->n_ready++;
-	if (in_memory(al) > al->mem_peak)
-		al->mem_peak = in_memory(al);
-}
-
-static struct outmsg *ready_pop(struct alerts *al)
-{
-	struct outmsg *m = al->ready_head;
-	al->ready_head = m->next;
-	if (!al->ready_head)
-		al->ready_tail = NULL;
-	al->n_ready--;
-	m->next = NULL;
-	return m;
-}
-
-/* Hand one message to MQTT: 0, MQTT_PUB_LATER (m untouched) or
- * MQTT_PUB_NEVER (m and its row are gone). */
-static int publish(struct alerts *al, struct outmsg *m)
-{
-	struct server *s = al->s;
-	int rc = mqtt_publish(s->mqtt, m->topic, m->payload, m->len, 1, 0, &m->token);
-	if (rc == MQTT_PUB_LATER) {
-		if (!al->window_full++)
-			log_warn("alerts",
-			         "MQTT cannot take more unacknowledged messages now; %zu outbox"
-			         " messages wait for PUBACKs",
-			         al->n_ready + 1);
-		return rc;
-	}
-	if (rc != 0) {
-		/* Too large or invalid topic: it can never be sent; drop the row. */
-		log_err("alerts", "cannot publish to %s (%zu bytes); dropping it", m->topic,
-		        m->len);
-		if (m->id && s->store)
-			store_batch_outbox_done(pending(al), m->id);
-		free_msg(m);
-		return MQTT_PUB_NEVER;
-	}
-	if (al->window_full)
-		log_info("alerts", "MQTT takes outbox messages again");
-	al->window_full = 0;
-	al->published++;
-	hmap_put(&al->inflight, (const char *)&m->token, sizeof m->token, m);
-	return 0;
-}
-
-/* Reload the next rows from the table once memory drained to half the
- * bound: a read in the pending batch, run by the writer thread. */
-static void reload(struct alerts *al)
-{
-	struct server *s = al->s;
-	size_t cap = mem_cap(al), have = in_memory(al);
-	if (!spilled(al) || al->rd || !s->store || have > cap / 2 || ev_now(s->loop) < al->rd_retry)
-		return;
-	al->rd = store_outbox_read_new(al->disk_next, al->disk_max, cap - have);
-	al->rd_batch = 0;
-	store_batch_outbox_read(pending(al), al->rd);
-}
-
-/* Hand ready messages to MQTT in id order, up to the in-flight cap. */
-static void pump(struct alerts *al)
-{
-	size_t cap = inflight_cap(al);
-	while (al->ready_head && al->inflight.count < cap) {
-		struct outmsg *m = ready_pop(al);
-		if (publish(al, m) == MQTT_PUB_LATER) {
-			m->next = al->ready_head; /* back to the head: order kept */
-			al->ready_head = m;
-			if (!al->ready_tail)
-				al->ready_tail = m;
-			al->n_ready++;
-			break;
-		}
-	}
-	reload(al);
-}
-
-/* Queue a message: with a store it is written to the outbox in the
- * pending batch and published after the commit; without, at once.  A
- * message that publishes an alert event names it (ref_id, ref_seq): its
- * outbox row then refers to the event row, which must already be in the
- * pending batch, instead of holding a second copy of the payload (schema
- * 3).  The outmsg keeps its own copy for publishing. */
-static void queue_msg(struct alerts *al, const char *topic, const char *payload, double now,
-                      const char *ref_id, int64_t ref_seq)
-{
-	struct server *s = al->s;
-	if (!s->mqtt)
-		return;
-	size_t len = strlen(payload);
-	struct outmsg *m = xmalloc(sizeof *m + len + 1);
-	memset(m, 0, sizeof *m);
-	m->topic = xstrdup(topic);
-	m->len = len;
-	memcpy(m->payload, payload, len + 1);
-	if (!s->store) {
-		ready_push(al, m); /* nothing to reload from: not bounded */
-		pump(al);
-		return;
-	}
-	m->id = ++al->next_id;
-	struct store_outbox_row r = { .id = m->id,
-		                      .topic = topic,
-		                      .payload = payload,
-		                      .len = len,
-		                      .alert_id = ref_id,
-		                      .seq = ref_seq,
-		                      .qos = 1,
-		                      .created = now };
-	store_batch_outbox(pending(al), &r);
-	al->batch_msgs++;
-	if (al->pend_tail)
-		al->pend_tail->next = m;
-	else
-		al->pend_head = m;
-	al->pend_tail = m;
-}
-
-int alerts_pending(const struct server *s)
-{
-	return s->alerts && s->alerts->batch && store_batch_rows(s->alerts->batch) > 0;
-}
-
-/* server__flush takes the pending batch and adds the check states. */
-struct store_batch *alerts_take_batch(struct server *s)
-{
-	struct alerts *al = s->alerts;
-	if (!al || !al->batch)
-		return store_batch_new();
-	struct store_batch *b = al->batch;
-	al->batch = NULL;
-	if (al->rd && !al->rd_batch)
-		al->rd_batch = RD_TAKEN;
-	hmap_free(&al->batch_alerts);
-	hmap_init(&al->batch_alerts);
-	return b;
-}
-
-/* ... and tells us its number: its messages wait for that commit. */
-void alerts_batch_sent(struct server *s, uint64_t number)
-{
-	struct alerts *al = s->alerts;
-	if (!al)
-		return;
-	if (al->rd && al->rd_batch == RD_TAKEN)
-		al->rd_batch = number;
-	if (!al->pend_head)
-		return;
-	for (struct outmsg *m = al->pend_head; m; m = m->next)
-		m->batch = number;
-	if (al->wait_tail)
-		al->wait_tail->next = al->pend_head;
-	else
-		al->wait_head = al->pend_head;
-	al->wait_tail = al->pend_tail;
-	al->pend_head = al->pend_tail = NULL;
-	al->batch_msgs = 0;
-}
-
-static struct outmsg *msg_from_row(const struct store_outbox_row *r)
-{
-	struct outmsg *m = xmalloc(sizeof *m + r->len + 1);
-	memset(m, 0, sizeof *m);
-	m->id = r->id;
-	m->topic = xstrdup(r->topic);
-	m->len = r->len;
-	if (r->len)
-		memcpy(m->payload, r->payload, r->len);
-	m->payload[r->len] = '\0';
-	return m;
-}
-
-/* The rows a reload read join `ready` (their ids are older than any
- * message committed since the reload was asked for). */
-static void reload_done(struct alerts *al, uint64_t done)
-{
-	struct store_outbox_read *rd = al->rd;
-	if (!rd || !al->rd_batch || al->rd_batch == RD_TAKEN || al->rd_batch > done)
-		return;
-	al->rd = NULL;
-	al->rd_batch = 0;
-	if (store_outbox_read_status(rd) != 1) {
-		log_err("alerts", "cannot reload outbox messages from id %lld; retrying",
-		        (long long)al->disk_next);
-		al->rd_retry = ev_now(al->s->loop) + HOUSE_INTERVAL;
-		store_outbox_read_free(rd);
-		return;
-	}
-	size_t n = store_outbox_read_count(rd);
-	for (size_t i = 0; i < n; i++)
-		ready_push(al, msg_from_row(store_outbox_read_row(rd, i)));
-	al->reloaded += n;
-	al->disk_next = store_outbox_read_next(rd);
-	store_outbox_read_free(rd);
-	if (!spilled(al))
-		log_notice("alerts",
-		           "outbox backlog in the table drained: %llu messages reloaded, at most"
-		           " %zu in memory (outbox_memory %zu)",
-		           (unsigned long long)al->reloaded, al->mem_peak, mem_cap(al));
-}
-
-/* A committed message: into memory, or - the bound reached, or older rows
- * waiting only in the table - left to its row. */
-static void take_committed(struct alerts *al, struct outmsg *m)
-{
-	if (m->id && (spilled(al) || in_memory(al) >= mem_cap(al))) {
-		if (!spilled(al)) {
-			al->disk_next = m->id;
-			log_notice("alerts",
-			           "outbox: %zu messages in memory (outbox_memory); later ones"
-			           " wait in the table until the broker takes them",
-			           in_memory(al));
-		}
-		al->disk_max = m->id;
-		free_msg(m);
-		return;
-	}
-	ready_push(al, m);
-}
-
-/* The store's `done`: reloaded rows, then the committed batches' messages. */
-void alerts_on_commit(void *ud)
-{
-	struct server *s = ud;
-	struct alerts *al = s->alerts;
-	if (!al || !s->store)
-		return;
-	uint64_t done = store_committed(s->store);
-	reload_done(al, done);
-	while (al->wait_head && al->wait_head->batch <= done) {
-		struct outmsg *m = al->wait_head;
-		al->wait_head = m->next;
-		if (!al->wait_head)
-			al->wait_tail = NULL;
-		take_committed(al, m);
-	}
-	pump(al);
-}
-
-static void on_puback(uint64_t token, void *ud)
-{
-	struct alerts *al = ud;
-	struct outmsg *m = hmap_del(&al->inflight, (const char *)&token, sizeof token);
-	if (m) {
-		al->acked++;
-		if (m->id && al->s->store)
-			store_batch_outbox_done(pending(al), m->id);
-		free_msg(m);
-	} else if (!al->window_full) {
-		return; /* a plugin's QoS 1 publish, not ours */
-	}
-	pump(al);
-}
-
 /* ---- emit: one alert event ---- */
 
 static char *also_json(const struct alert *a)
@@ -587,7 +216,7 @@ static void store_alert(struct alerts *al, const struct alert *a)
 	char *also = also_json(a);
 	struct store_alert_row r;
 	fill_alert_row(a, &r, also);
-	struct store_batch *b = pending(al);
+	struct store_batch *b = alerts__pending(al);
 	size_t n = strlen(a->id);
 	void *slot = hmap_get(&al->batch_alerts, a->id, n);
 	if (slot) {
@@ -633,7 +262,7 @@ static void on_emit(void *arg, const struct alert *a, const struct alert_event *
 			                     .payload = json,
 			                     .seq = ev->seq,
 			                     .time = now };
-		store_batch_event(pending(al), &e);
+		store_batch_event(alerts__pending(al), &e);
 		if (ev->type == ALERT_EV_DISPATCHED) {
 			struct store_dispatch_row d = { .alert_id = a->id,
 				                        .actor = ev->actor,
@@ -642,7 +271,7 @@ static void on_emit(void *arg, const struct alert *a, const struct alert_event *
 				                        .seq = ev->seq,
 				                        .time = now,
 				                        .planned_at = a->dispatch.planned_at };
-			store_batch_dispatch(pending(al), &d);
+			store_batch_dispatch(alerts__pending(al), &d);
 		}
 	}
 	if (s->mqtt && a->center) {
@@ -650,11 +279,11 @@ static void on_emit(void *arg, const struct alert *a, const struct alert_event *
 		char topic[1024];
 		snprintf(topic, sizeof topic, "%s/v1/alerts/%s/%s", prefix, a->center, a->customer);
 		/* by reference: the event row holding json is in the batch above */
-		queue_msg(al, topic, json, now, a->id, ev->seq);
+		alerts__queue_msg(al, topic, json, now, a->id, ev->seq);
 		for (size_t i = 0; i < a->n_also; i++) {
 			snprintf(topic, sizeof topic, "%s/v1/alerts/%s/%s", prefix, a->also[i],
 			         a->customer);
-			queue_msg(al, topic, json, now, a->id, ev->seq);
+			alerts__queue_msg(al, topic, json, now, a->id, ev->seq);
 		}
 	}
 	if (!a->center && ev->type == ALERT_EV_OPENED)
@@ -726,13 +355,13 @@ static void on_cmd(const char *topic, const void *payload, size_t len, int qos, 
 		cJSON *o = cJSON_Parse(answer);
 		const cJSON *id = o ? cJSON_GetObjectItemCaseSensitive(o, "id") : NULL;
 		if (cJSON_IsString(id))
-			store_batch_cmd_seen(pending(al), center, id->valuestring, cmd_errname(e),
-			                     now);
+			store_batch_cmd_seen(alerts__pending(al), center, id->valuestring,
+			                     cmd_errname(e), now);
 		cJSON_Delete(o);
 	}
 	char rt[1024];
 	snprintf(rt, sizeof rt, "%s/result", topic);
-	queue_msg(al, rt, answer, now, NULL, 0);
+	alerts__queue_msg(al, rt, answer, now, NULL, 0);
 	if (e != CMD_OK)
 		log_info("alerts", "command on %s refused: %s", topic, cmd_errname(e));
 	free(answer);
@@ -809,10 +438,11 @@ static void on_house(struct ev_loop *loop, ev_timer *w, int revents)
 	downtime_pass(al, now);
 	alert_prune(al->t, now, 4096);
 	if (s->mqtt)
-		pump(al); /* after "not now" without PUBACKs, a failed reload */
+		alerts__pump(al); /* after "not now" without PUBACKs, a failed reload */
 	if (s->store && ++al->house_turns % PRUNE_EVERY == 1) {
 		double keep = (s->conf->retention_days ? s->conf->retention_days : 400) * 86400.0;
-		store_batch_prune(pending(al), now - keep, now - CMD_SEEN_KEEP, PRUNE_LIMIT);
+		store_batch_prune(alerts__pending(al), now - keep, now - CMD_SEEN_KEEP,
+		                  PRUNE_LIMIT);
 	}
 }
 
@@ -903,31 +533,6 @@ static void on_seen_row(void *ud, const char *center, const char *id, const char
 	cmd_seen_add(al->seen, center, id, e);
 }
 
-/* Unsent messages of the last run: at most the bound into memory, the
- * rest (ids up to the last one) left to reload().  A failed read leaves
- * everything to reload(). */
-static void restore_outbox(struct alerts *al)
-{
-	struct server *s = al->s;
-	al->disk_next = INT64_MIN;
-	al->disk_max = al->next_id;
-	struct store_outbox_read *rd = store_outbox_read_new(INT64_MIN, al->next_id, mem_cap(al));
-	if (store_outbox_read_now(s->store, rd) == 0) {
-		size_t n = store_outbox_read_count(rd);
-		for (size_t i = 0; i < n; i++)
-			ready_push(al, msg_from_row(store_outbox_read_row(rd, i)));
-		al->disk_next = store_outbox_read_next(rd);
-	} else {
-		log_err("alerts", "cannot read the outbox; retrying once running");
-	}
-	store_outbox_read_free(rd);
-	if (spilled(al))
-		log_notice("alerts",
-		           "outbox: %zu unsent messages in memory (outbox_memory); ids %lld to %lld"
-		           " wait in the table",
-		           al->n_ready, (long long)al->disk_next, (long long)al->disk_max);
-}
-
 static void restore(struct alerts *al)
 {
 	struct server *s = al->s;
@@ -942,12 +547,12 @@ static void restore(struct alerts *al)
 	alert_table_set_counter(al->t, (uint64_t)store_alert_total(s->store));
 	al->next_id = store_outbox_last_id(s->store);
 	if (s->mqtt)
-		restore_outbox(al);
+		alerts__restore_outbox(al);
 	n_out = al->n_ready;
 	log_info("alerts",
 	         "restored %zu alerts (%zu unresolved), %zu unsent messages%s, %zu command ids",
 	         alert_count(al->t), (size_t)al->open_keys.count, n_out,
-	         spilled(al) ? " in memory (more wait in the table)" : "",
+	         alerts__spilled(al) ? " in memory (more wait in the table)" : "",
 	         cmd_seen_count(al->seen));
 }
 
@@ -1002,13 +607,13 @@ int alerts_start(struct server *s)
 	if (s->mqtt) {
 		char filter[512];
 		snprintf(filter, sizeof filter, "%s/v1/cmd/+", mqtt_prefix(s->mqtt));
-		mqtt_set_ack_cb(s->mqtt, on_puback, al);
+		mqtt_set_ack_cb(s->mqtt, alerts__on_puback, al);
 		al->cmd_sub = mqtt_subscribe(s->mqtt, filter, 1, on_cmd, al);
 		if (!al->cmd_sub)
 			log_err("alerts", "cannot subscribe to %s", filter);
 		/* Unsent messages from the last run: committed, publish now. */
 		alerts_on_commit(s);
-		pump(al); /* also without a store */
+		alerts__pump(al); /* also without a store */
 	}
 	/* Deadlines that passed while we were down fire once, now. */
 	size_t n = alert_fire_due(al->t, ev_now(s->loop));
@@ -1040,16 +645,6 @@ void alerts_stop(struct server *s)
 	al->cmd_sub = NULL;
 }
 
-static void free_list(struct outmsg *m)
-{
-	while (m) {
-		struct outmsg *n = m->next;
-		free(m->topic);
-		free(m);
-		m = n;
-	}
-}
-
 void alerts_free(struct server *s)
 {
 	struct alerts *al = s->alerts;
@@ -1060,9 +655,9 @@ void alerts_free(struct server *s)
 	cmd_seen_free(al->seen);
 	alerts_conf_free(al->conf);
 	store_batch_free(al->batch);
-	free_list(al->pend_head);
-	free_list(al->wait_head);
-	free_list(al->ready_head);
+	alerts__free_list(al->pend_head);
+	alerts__free_list(al->wait_head);
+	alerts__free_list(al->ready_head);
 	if (al->rd) {
 		/* a read handed to the writer fills rd: wait for it (shutdown) */
 		if (al->rd_batch && al->rd_batch != RD_TAKEN && s->store)
@@ -1072,7 +667,7 @@ void alerts_free(struct server *s)
 	size_t it = 0;
 	const struct hmap_entry *e;
 	while (hmap_next(&al->inflight, &it, &e))
-		free_msg(e->value);
+		alerts__free_msg(e->value);
 	hmap_free(&al->inflight);
 	hmap_free(&al->batch_alerts);
 	it = 0;
