@@ -153,10 +153,12 @@ void mqtt_io_attach(struct mqtt_io *io, int fd)
 	io->in_pos = io->in_len = 0;
 	io->out_len = 0;
 	io->err = 0;
-	io->drained = 0;
 	forget(io);
-	if (fd >= 0 && tl_n < MAX_ATTACHED) /* beyond: plain unbuffered I/O */
+	if (fd >= 0 && tl_n < MAX_ATTACHED) {
 		tl_io[tl_n++] = io;
+		io->drained = 0;
+	} else
+		io->drained = 1; /* plain unbuffered I/O: one read per wake-up */
 }
 
 void mqtt_io_detach(struct mqtt_io *io)
