@@ -29,7 +29,7 @@ static int status(const char *dir, const char *filter, int problems_only)
 	sqlite3_busy_timeout(db, 2000);
 	sqlite3_stmt *st;
 	const char *sql =
-	    "SELECT customer, asset, name, state, hard, attempt, output FROM check_state"
+	    "SELECT customer, asset, name, state, hard, attempt, output, last_check FROM check_state"
 	    " WHERE (?1 IS NULL OR customer = ?1 OR customer || '/' || asset = ?1)"
 	    " AND (?2 = 0 OR state != 0) ORDER BY state = 0, state DESC, customer, asset, name";
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -43,10 +43,19 @@ static int status(const char *dir, const char *filter, int problems_only)
 	int n = 0;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		int s = sqlite3_column_int(st, 3) & 3;
-		printf("%-8s %-4s %s/%s/%s: %s\n", state_names[s],
-		       sqlite3_column_int(st, 4) ? "HARD" : "SOFT", sqlite3_column_text(st, 0),
-		       sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
-		       sqlite3_column_text(st, 6) ? (const char *)sqlite3_column_text(st, 6) : "");
+		/* never checked (e.g. a PC whose agent has not reported yet):
+		 * PENDING, as Nagios says, not a made-up OK */
+		int pending = sqlite3_column_type(st, 7) == SQLITE_NULL;
+		const char *out = (const char *)sqlite3_column_text(st, 6);
+		printf("%-8s %-4s %s/%s/%s: %s\n", pending ? "PENDING" : state_names[s],
+		       pending                     ? "-"
+		       : sqlite3_column_int(st, 4) ? "HARD"
+		                                   : "SOFT",
+		       sqlite3_column_text(st, 0), sqlite3_column_text(st, 1),
+		       sqlite3_column_text(st, 2),
+		       pending ? "no result yet"
+		       : out   ? out
+		               : "");
 		n++;
 	}
 	sqlite3_finalize(st);
