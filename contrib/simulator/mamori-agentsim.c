@@ -37,6 +37,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,7 @@ struct worker {
 	struct mqtt *m; /* libmosquitto transport */
 	ev_timer tick;
 	double t0, first_pub, last_ack, last_ping;
+	double stop_at; /* elapsed time when a stop signal was seen; 0 none */
 	unsigned long long sent, acked, bad_sent, unacked, limit;
 	unsigned next_agent; /* index among this worker's agents */
 	unsigned n_agents, round;
@@ -479,12 +481,26 @@ static void on_ack(uint64_t tok, void *ud)
 	w->last_ack = ev_now(w->loop);
 }
 
+/* SIGTERM/SIGINT: stop publishing, wait up to 5 s for the PUBACKs, then
+ * print the summary as at the end of a run (the benches stop background
+ * traffic this way). */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
 static int finished(struct worker *w, double el)
 {
 	const struct opts *o = w->o;
-	if (!((o->duration > 0 && el >= o->duration) || (w->limit && w->sent >= w->limit)))
+	if (stop_requested && w->stop_at == 0)
+		w->stop_at = el;
+	if (!((o->duration > 0 && el >= o->duration) || (w->limit && w->sent >= w->limit) ||
+	      stop_requested))
 		return 0;
-	if (w->unacked == 0 || el > o->duration + 30) {
+	if (w->unacked == 0 || el > o->duration + 30 || (w->stop_at > 0 && el > w->stop_at + 5)) {
 		w->done = 1;
 		if (!w->m) { /* clean end of session: no will, no error logged */
 			raw_packet(w, 0xe0, NULL, 0, NULL, 0);
@@ -761,6 +777,10 @@ int main(int argc, char **argv)
 	for (int k = 0; k < o.connections; k++)
 		if (worker_init(&ws[k], &o, k))
 			return 1;
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	double t0 = ev_time();
 	for (int k = 0; k < o.connections; k++)
 		pthread_create(&ws[k].thr, NULL, worker_main, &ws[k]);

@@ -49,7 +49,7 @@ PIDS="$PIDS $SIM"
 sleep 3 # background at full rate, every PC registered
 "$B/bench/alerts_bench" latency 127.0.0.1 "$port" "$ROUNDS"
 rc=$?
-kill "$SIM" 2>/dev/null
+kill -TERM "$SIM" 2>/dev/null # it stops publishing and prints its summary
 wait "$SIM" 2>/dev/null
 echo "background rate_target=$RATE agents=$AGENTS sim=\"$(tail -1 "$TMP/sim.log" | tr -d '\n')\""
 [ $rc = 0 ] || sed 's/^/  mamorid| /' "$TMP/mamorid.log" | tail -20 >&2
