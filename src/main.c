@@ -114,6 +114,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* A file-size limit (ulimit -f) reached: EFBIG, which the store
+	 * survives (the batch is kept and retried), not death by signal. */
+	signal(SIGXFSZ, SIG_IGN);
 	log_open("mamorid", 1, LOG_LVL_INFO);
 	if (check_only) {
 		log_set_level(LOG_LVL_WARNING);

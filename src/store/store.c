@@ -24,6 +24,9 @@
 
 enum op_type { OP_STATE, OP_ASSET, OP_FORGET, OP_X };
 
+#define STORE_RETRY_MIN 0.1 /* s: first retry of a batch that failed */
+#define STORE_RETRY_MAX 5.0
+
 struct op {
 	enum op_type type;
 	union {
@@ -56,7 +59,8 @@ struct store {
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* writer waits for work; store_sync waits for idle */
 	struct store_batch *head, *tail;
-	int busy; /* writer holds a batch */
+	int busy;    /* writer holds a batch */
+	int failing; /* its last attempt to write it failed: retrying */
 	int stop;
 	struct ev_loop *loop;
 	ev_async async;
@@ -468,33 +472,112 @@ static double mono(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void write_batch(struct store *s, struct store_batch *b)
+/* Errors that say nothing about the rows: the disk is full, I/O failed,
+ * memory or a lock was short.  The whole batch is rolled back and written
+ * again later.  Anything else (a constraint, a value too big) is the row's
+ * own fault: it is logged and skipped, the rest of the batch is kept. */
+static int transient(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_NOMEM:
+	case SQLITE_CANTOPEN:
+	case SQLITE_PROTOCOL:
+	case SQLITE_READONLY:
+	case SQLITE_INTERRUPT: return 1;
+	default: return 0;
+	}
+}
+
+/* One transaction for the batch.  0: committed; -1: rolled back as a
+ * whole (why says why), to be written again. */
+static int write_batch(struct store *s, struct store_batch *b, char *why, size_t whylen)
 {
 	char e[512];
 	store__ckpt_enter(s->ck);
 	double t0 = mono();
 	uint64_t errors = 0;
+	int ok = 1;
 	if (exec_sql(s->db, "BEGIN", e, sizeof e) != 0) {
-		log_err("store", "BEGIN failed: %s", e);
-		errors++;
+		snprintf(why, whylen, "BEGIN: %s", e);
+		ok = 0;
 	}
-	for (size_t i = 0; i < b->n; i++)
+	for (size_t i = 0; ok && i < b->n; i++)
 		if (apply_op(s, &b->ops[i]) != 0) {
+			/* SQLite may have rolled the transaction back by itself */
+			if (transient(sqlite3_extended_errcode(s->db)) ||
+			    sqlite3_get_autocommit(s->db)) {
+				snprintf(why, whylen, "%s", sqlite3_errmsg(s->db));
+				ok = 0;
+				break;
+			}
 			errors++;
-			log_err("store", "write failed: %s", sqlite3_errmsg(s->db));
+			log_err("store", "write failed (row skipped): %s", sqlite3_errmsg(s->db));
 		}
-	if (exec_sql(s->db, "COMMIT", e, sizeof e) != 0) {
-		log_err("store", "COMMIT failed: %s", e);
-		exec_sql(s->db, "ROLLBACK", e, sizeof e);
-		errors++;
+	if (ok && exec_sql(s->db, "COMMIT", e, sizeof e) != 0) {
+		snprintf(why, whylen, "COMMIT: %s", e);
+		ok = 0;
 	}
+	if (!ok && !sqlite3_get_autocommit(s->db))
+		exec_sql(s->db, "ROLLBACK", e, sizeof e);
 	store__ckpt_leave(s->ck);
 	pthread_mutex_lock(&s->lock);
-	s->stats.batches++;
-	s->stats.rows += b->n;
+	if (ok) {
+		s->stats.batches++;
+		s->stats.rows += b->n;
+	} else
+		s->stats.retries++;
 	s->stats.errors += errors;
 	s->stats.busy_seconds += mono() - t0;
 	pthread_mutex_unlock(&s->lock);
+	return ok ? 0 : -1;
+}
+
+/* Write b until it is written.  A batch that failed (disk full, I/O
+ * error) is kept and tried again with a capped backoff: the batches
+ * behind it wait, store_committed does not move, so nothing they hold is
+ * published or acknowledged meanwhile.  Only a stop gives up (logged).
+ * Called without the lock. */
+static void write_until_done(struct store *s, struct store_batch *b)
+{
+	char why[600] = "";
+	double delay = STORE_RETRY_MIN;
+	unsigned tries = 0;
+	while (write_batch(s, b, why, sizeof why) != 0) {
+		tries++;
+		pthread_mutex_lock(&s->lock);
+		s->failing = 1;
+		pthread_cond_broadcast(&s->cond); /* store_sync stops waiting for us */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		double t = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + delay;
+		ts.tv_sec = (time_t)t;
+		ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+		while (!s->stop && pthread_cond_timedwait(&s->cond, &s->lock, &ts) != ETIMEDOUT)
+			;
+		int stop = s->stop;
+		pthread_mutex_unlock(&s->lock);
+		if (stop) {
+			log_err("store", "stopping: a batch of %zu rows was not written (%s)", b->n,
+			        why);
+			break;
+		}
+		/* identical lines are rate-limited by the log module */
+		log_err("store",
+		        "cannot write to %s (%s); the batch is kept and written again until it"
+		        " works - nothing it holds is published meanwhile",
+		        s->path, why);
+		delay = delay * 2 < STORE_RETRY_MAX ? delay * 2 : STORE_RETRY_MAX;
+	}
+	pthread_mutex_lock(&s->lock);
+	int was = s->failing;
+	s->failing = 0;
+	pthread_mutex_unlock(&s->lock);
+	if (was && tries && !s->stop)
+		log_notice("store", "%s written again after %u failed attempts", s->path, tries);
 }
 
 static void *writer(void *arg)
@@ -513,7 +596,7 @@ static void *writer(void *arg)
 		s->busy = 1;
 		pthread_mutex_unlock(&s->lock);
 		uint64_t number = b->number;
-		write_batch(s, b);
+		write_until_done(s, b);
 		store_batch_free(b);
 		pthread_mutex_lock(&s->lock);
 		s->committed = number;
@@ -555,7 +638,9 @@ uint64_t store_commit(struct store *s, struct store_batch *b)
 {
 	uint64_t number = b->number = ++s->submitted;
 	if (!s->started) {
-		write_batch(s, b);
+		char why[600];
+		if (write_batch(s, b, why, sizeof why) != 0)
+			log_err("store", "cannot write to %s: %s", s->path, why);
 		store_batch_free(b);
 		pthread_mutex_lock(&s->lock);
 		s->committed = number;
@@ -597,7 +682,7 @@ void store_sync(struct store *s)
 	if (!s->started)
 		return;
 	pthread_mutex_lock(&s->lock);
-	while (s->busy || s->head)
+	while ((s->busy || s->head) && !s->failing)
 		pthread_cond_wait(&s->cond, &s->lock);
 	pthread_mutex_unlock(&s->lock);
 }

@@ -75,18 +75,22 @@ void store_batch_forget(struct store_batch *b, const char *customer, const char 
 /* Hand the batch to the writer (takes ownership).  Non-blocking.
  * Returns the batch's number (1, 2, ...: batches are written in order). */
 uint64_t store_commit(struct store *s, struct store_batch *b);
-/* Number of the last batch written (committed or, on a database error,
- * given up: see stats.errors).  Read it in the `done` callback. */
+/* Number of the last batch written.  A batch that cannot be written (disk
+ * full, I/O error) is kept and tried again (stats.retries), so this does
+ * not move past it until it is written; only store_close gives up on it
+ * (logged).  Read it in the `done` callback. */
 uint64_t store_committed(const struct store *s);
 /* 1 while a batch is queued or being written. */
 int store_busy(const struct store *s);
-/* Block until everything handed over is written (shutdown, tests). */
+/* Block until everything handed over is written (shutdown, tests), or
+ * until the writer is retrying a batch it cannot write. */
 void store_sync(struct store *s);
 
 struct store_stats {
 	uint64_t batches;
 	uint64_t rows;
-	uint64_t errors;
+	uint64_t errors;  /* rows that failed on their own and were skipped */
+	uint64_t retries; /* batch writes rolled back (disk full, I/O error) and tried again */
 	double busy_seconds;
 	/* The checkpointer thread (see store.c): PASSIVE checkpoints run,
 	 * RESTART checkpoints forced by the WAL bound (the writer waits for

@@ -1,8 +1,9 @@
 /*
  * Unit tests: the SQLite store (src/store): schema creation and
  * migration, refusal of a database written by a newer mamori and of a
- * corrupt file (both left byte-for-byte untouched), and state batches
- * written by the writer thread and read back.
+ * corrupt file (both left byte-for-byte untouched), state batches
+ * written by the writer thread and read back, and a batch that meets a
+ * full disk kept and written again.
  */
 #include "store/store.h"
 #include "util/log.h"
@@ -14,7 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct tdir {
@@ -330,6 +334,78 @@ START_TEST(batches_applied)
 }
 END_TEST
 
+/* Disk full: the process's file-size limit (RLIMIT_FSIZE, as `ulimit -f`
+ * or a full disk would) makes SQLite fail with SQLITE_FULL while writing a
+ * batch.  The batch is rolled back and kept; store_committed does not move
+ * (so nothing it holds would be published); once the limit is lifted the
+ * same batch is written whole. */
+static uint64_t wait_committed(struct store *s, uint64_t n, double secs)
+{
+	struct timespec d = { 0, 10 * 1000 * 1000 };
+	for (double t = 0; t < secs && store_committed(s) < n; t += 0.01)
+		nanosleep(&d, NULL);
+	return store_committed(s);
+}
+
+START_TEST(full_disk_batch_kept)
+{
+	struct tdir t;
+	char err[1024] = "", big[1024];
+	struct rlimit old, lim;
+	tdir_init(&t);
+	signal(SIGXFSZ, SIG_IGN); /* EFBIG instead of a signal, as mamorid does */
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	struct store *s = store_open(t.dir, err, sizeof err);
+	ck_assert_msg(s != NULL, "%s", err);
+	ck_assert_int_eq(store_start(s, NULL, NULL, NULL), 0);
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = 0;
+	struct store_batch *b = store_batch_new();
+	struct store_state_row r;
+	fill(&r, 1, "before", "written before the disk filled up");
+	store_batch_state(b, &r);
+	uint64_t n1 = store_commit(s, b);
+	store_sync(s);
+	ck_assert_uint_eq(store_committed(s), n1);
+	/* no file may grow any more */
+	struct stat st_db, st_wal;
+	char wal[160];
+	snprintf(wal, sizeof wal, "%s-wal", t.db);
+	ck_assert_int_eq(stat(t.db, &st_db), 0);
+	if (stat(wal, &st_wal) != 0)
+		st_wal.st_size = 0;
+	lim = old;
+	lim.rlim_cur = (rlim_t)(st_db.st_size > st_wal.st_size ? st_db.st_size : st_wal.st_size);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	b = store_batch_new();
+	for (int i = 0; i < 3000; i++) { /* ~3 MB: more than any room left */
+		char name[16];
+		snprintf(name, sizeof name, "k%d", i);
+		fill(&r, i, name, big);
+		store_batch_state(b, &r);
+	}
+	uint64_t n2 = store_commit(s, b);
+	store_sync(s); /* returns once the writer is retrying */
+	struct store_stats st;
+	store_get_stats(s, &st);
+	ck_assert_uint_ge(st.retries, 1);
+	ck_assert_uint_eq(store_committed(s), n1);
+	ck_assert_int_eq(store_busy(s), 1);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	ck_assert_uint_eq(wait_committed(s, n2, 20.0), n2);
+	store_get_stats(s, &st);
+	ck_assert_uint_eq(st.errors, 0);
+	store_close(s);
+	s = store_open(t.dir, err, sizeof err);
+	ck_assert_msg(s != NULL, "%s", err);
+	struct loaded l = { 0 };
+	ck_assert_int_eq(store_load_states(s, on_row, &l), 0);
+	store_close(s);
+	ck_assert_int_eq(l.n, 3001);
+	tdir_done(&t);
+}
+END_TEST
+
 START_TEST(empty_and_large_values)
 {
 	struct tdir t;
@@ -377,6 +453,7 @@ int main(void)
 	tcase_add_test(tc, migrates_old_schema);
 	tcase_add_test(tc, batches_applied);
 	tcase_add_test(tc, empty_and_large_values);
+	tcase_add_test(tc, full_disk_batch_kept);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
