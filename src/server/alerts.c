@@ -659,10 +659,17 @@ void alerts_free(struct server *s)
 	alerts__free_list(al->wait_head);
 	alerts__free_list(al->ready_head);
 	if (al->rd) {
-		/* a read handed to the writer fills rd: wait for it (shutdown) */
-		if (al->rd_batch && al->rd_batch != RD_TAKEN && s->store)
+		/* a read handed to the writer fills rd: wait for it (shutdown).
+		 * If the writer is retrying a batch the disk refuses, store_sync
+		 * returns without it: rd stays with the writer (a leak at exit,
+		 * never a use after free). */
+		int mine = 1;
+		if (al->rd_batch && al->rd_batch != RD_TAKEN && s->store) {
 			store_sync(s->store);
-		store_outbox_read_free(al->rd);
+			mine = store_committed(s->store) >= al->rd_batch;
+		}
+		if (mine)
+			store_outbox_read_free(al->rd);
 	}
 	size_t it = 0;
 	const struct hmap_entry *e;
