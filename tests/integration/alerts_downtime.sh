@@ -20,11 +20,7 @@
 . tests/integration/lib.sh
 . tests/integration/alerts.lib
 it_init
-[ -x "$MAMORID" ] || it_skip "no $MAMORID yet"
-[ -f "$PLUGIN_DIR/defender.so" ] || it_skip "defender plugin not built"
-command -v mosquitto_sub >/dev/null 2>&1 || it_skip "mosquitto-clients not installed"
-command -v sqlite3 >/dev/null 2>&1 || it_skip "sqlite3 not installed"
-command -v python3 >/dev/null 2>&1 || it_skip "python3 not installed"
+alerts_require sqlite3
 V=tests/fixtures/defender
 
 it_mosquitto

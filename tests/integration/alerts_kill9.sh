@@ -15,12 +15,9 @@
 #   - no check ever had two unresolved alerts at once (no double open);
 #   - the outbox is empty.
 . tests/integration/lib.sh
+. tests/integration/alerts.lib
 it_init
-[ -x "$MAMORID" ] || it_skip "no $MAMORID yet"
-[ -f "$PLUGIN_DIR/defender.so" ] || it_skip "defender plugin not built"
-command -v mosquitto_sub >/dev/null 2>&1 || it_skip "mosquitto-clients not installed"
-command -v sqlite3 >/dev/null 2>&1 || it_skip "sqlite3 not installed"
-command -v python3 >/dev/null 2>&1 || it_skip "python3 not installed"
+alerts_require sqlite3
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 HOSTS=${ALERTS_HOSTS:-24}
 KILLS=${ALERTS_KILLS:-6}

@@ -7,6 +7,7 @@
  * corrupt databases are refused and left untouched.
  */
 #include "store/store.h"
+#include "tests/lib/tmpdir.h"
 
 #include <check.h>
 #include <sqlite3.h>
@@ -19,16 +20,12 @@ static char dir[256];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof dir, "%s/mamori-ast.XXXXXX",
-	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(tmpdir_make(dir, sizeof dir, "ast"), 0);
 }
 
 static void teardown(void)
 {
-	char cmd[600];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(tmpdir_remove(dir), 0);
 }
 
 static struct store *open_store(void)

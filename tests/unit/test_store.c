@@ -6,6 +6,7 @@
  * full disk kept and written again.
  */
 #include "store/store.h"
+#include "tests/lib/tmpdir.h"
 #include "util/log.h"
 
 #include <check.h>
@@ -29,16 +30,13 @@ struct tdir {
 static void tdir_init(struct tdir *t)
 {
 	log_set_level(LOG_LVL_ERR);
-	snprintf(t->dir, sizeof t->dir, "/tmp/mamori-store.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(t->dir));
+	ck_assert_int_eq(tmpdir_make(t->dir, sizeof t->dir, "store"), 0);
 	snprintf(t->db, sizeof t->db, "%s/%s", t->dir, STORE_FILE);
 }
 
 static void tdir_done(struct tdir *t)
 {
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
-	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(tmpdir_remove(t->dir), 0);
 }
 
 static int user_version(const char *path)

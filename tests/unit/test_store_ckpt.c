@@ -8,6 +8,7 @@
  * every row is in the database.
  */
 #include "store/store.h"
+#include "tests/lib/tmpdir.h"
 
 #include <check.h>
 #include <sqlite3.h>
@@ -27,18 +28,14 @@ static char dir[256], path[512], wal[520];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof dir, "%s/mamori-sck.XXXXXX",
-	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(tmpdir_make(dir, sizeof dir, "sck"), 0);
 	snprintf(path, sizeof path, "%s/%s", dir, STORE_FILE);
 	snprintf(wal, sizeof wal, "%s-wal", path);
 }
 
 static void teardown(void)
 {
-	char cmd[600];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(tmpdir_remove(dir), 0);
 }
 
 static struct store *open_store(void)

@@ -11,6 +11,7 @@
  * batch (sees the batch's earlier rows, not its later ones).
  */
 #include "store/store.h"
+#include "tests/lib/tmpdir.h"
 
 #include <check.h>
 #include <stdint.h>
@@ -24,17 +25,13 @@ static char dir[256], path[512];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof dir, "%s/mamori-sob.XXXXXX",
-	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(tmpdir_make(dir, sizeof dir, "sob"), 0);
 	snprintf(path, sizeof path, "%s/%s", dir, STORE_FILE);
 }
 
 static void teardown(void)
 {
-	char cmd[600];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(tmpdir_remove(dir), 0);
 }
 
 static struct store *open_store(void)
