@@ -81,61 +81,38 @@ static void forget(struct mqtt_io *io)
 		}
 }
 
-/* libc's (or a sanitizer's) read/write.  Resolved on first use; a race
- * between threads resolves the same pointer twice, harmlessly. */
-static _Atomic(read_fn) next_read;
-static _Atomic(write_fn) next_write;
-static _Atomic(close_fn) next_close;
+/* libc's (or a sanitizer's) read/write/close: the next definition after
+ * ours, looked up on first use (a race between threads looks up the same
+ * pointer twice, harmlessly); the raw system call if there is none. */
+static _Atomic(void *) next_read, next_write, next_close;
 
-static ssize_t sys_read(int fd, void *buf, size_t n)
+static void *next_sym(_Atomic(void *) *slot, const char *name)
 {
-	return syscall(SYS_read, fd, buf, n);
+	void *f = atomic_load_explicit(slot, memory_order_relaxed);
+	if (!f) {
+		f = dlsym(RTLD_NEXT, name);
+		atomic_store_explicit(slot, f, memory_order_relaxed);
+	}
+	return f;
 }
 
-static ssize_t sys_write(int fd, const void *buf, size_t n)
-{
-	return syscall(SYS_write, fd, buf, n);
-}
-
+/* POSIX: dlsym's void * converts to a function pointer. */
 static ssize_t real_read(int fd, void *buf, size_t n)
 {
-	read_fn f = atomic_load_explicit(&next_read, memory_order_relaxed);
-	if (!f) {
-		f = (read_fn)dlsym(RTLD_NEXT, "read");
-		if (!f)
-			f = sys_read;
-		atomic_store_explicit(&next_read, f, memory_order_relaxed);
-	}
-	return f(fd, buf, n);
+	read_fn f = (read_fn)next_sym(&next_read, "read");
+	return f ? f(fd, buf, n) : syscall(SYS_read, fd, buf, n);
 }
 
 static ssize_t real_write(int fd, const void *buf, size_t n)
 {
-	write_fn f = atomic_load_explicit(&next_write, memory_order_relaxed);
-	if (!f) {
-		f = (write_fn)dlsym(RTLD_NEXT, "write");
-		if (!f)
-			f = sys_write;
-		atomic_store_explicit(&next_write, f, memory_order_relaxed);
-	}
-	return f(fd, buf, n);
-}
-
-static int sys_close(int fd)
-{
-	return (int)syscall(SYS_close, fd);
+	write_fn f = (write_fn)next_sym(&next_write, "write");
+	return f ? f(fd, buf, n) : syscall(SYS_write, fd, buf, n);
 }
 
 static int real_close(int fd)
 {
-	close_fn f = atomic_load_explicit(&next_close, memory_order_relaxed);
-	if (!f) {
-		f = (close_fn)dlsym(RTLD_NEXT, "close");
-		if (!f)
-			f = sys_close;
-		atomic_store_explicit(&next_close, f, memory_order_relaxed);
-	}
-	return f(fd);
+	close_fn f = (close_fn)next_sym(&next_close, "close");
+	return f ? f(fd) : (int)syscall(SYS_close, fd);
 }
 
 void mqtt_io_init(struct mqtt_io *io)
