@@ -10,7 +10,7 @@
  * check's state is saved.
  */
 #include "buildcfg.h"
-#include "plughost/plughost.h"
+#include "plugin/isolate.h"
 #include "server/server.h"
 #include "util/log.h"
 
@@ -91,7 +91,7 @@ int main(int argc, char **argv)
 	struct server_opts opts = { .config_path = MAMORI_SYSCONFDIR "/mamori.conf" };
 	int foreground = 0, check_only = 0, c;
 	/* Hidden: mamorid started by itself as the host of an isolated plugin
-	 * (`isolate = true`, src/plughost); not for people. */
+	 * (`isolate = true`, src/plugin/isolate.c); not for people. */
 	if (argc == 4 && strcmp(argv[1], "--plugin-host") == 0)
 		return plughost_main(atoi(argv[2]), argv[3]);
 	while ((c = getopt_long(argc, argv, "c:fVh", longopts, NULL)) != -1) {

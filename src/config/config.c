@@ -589,7 +589,7 @@ static void parse_plugins(struct ctx *x, const config_setting_t *root)
 		if (iso && config_setting_type(iso) == CONFIG_TYPE_BOOL &&
 		    config_setting_get_bool(iso)) {
 			/* A host process has no MQTT, check_submit or asset
-			 * registration (src/plughost/plughost.h). */
+			 * registration (src/plugin/isolate.h). */
 			if (m->def && (m->def->flags & MAMORI_PLUGIN_PASSIVE))
 				config__report(
 				    x, iso,

@@ -1,6 +1,6 @@
 /* pconf: plugin config access and key-table validation.  See pconf.h. */
 #include "config/pconf.h"
-#include "perf/perf.h"
+#include "perfdata/perfdata.h"
 #include "util/mem.h"
 
 #include <errno.h>

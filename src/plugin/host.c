@@ -6,7 +6,7 @@
  */
 #include "plugin/host.h"
 #include "config/pconf.h"
-#include "perf/perf.h"
+#include "perfdata/perfdata.h"
 #include "proc/proc.h"
 #include "util/hmap.h"
 #include "util/log.h"

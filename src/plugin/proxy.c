@@ -3,7 +3,7 @@
  *
  * The child is `mamorid --plugin-host 3 PATH` (this very binary, found
  * through /proc/self/exe), spawned with posix_spawn and one end of a
- * socketpair as fd 3; src/plughost/ is its side.  Messages: wire.h.
+ * socketpair as fd 3; src/plugin/isolate.c is its side.  Messages: wire.h.
  *
  * Asynchronous on the loop: runs (START -> RESULT), cancels, releases and
  * pings.  Writes are buffered and non-blocking; an io watcher reads.
@@ -30,7 +30,7 @@
 #include "config/pconf.h"
 #include "plugin/host.h"
 #include "plugin/loader.h"
-#include "plughost/wire.h"
+#include "plugin/wire.h"
 #include "util/hmap.h"
 #include "util/log.h"
 #include "util/mem.h"

@@ -1,6 +1,6 @@
 /*
  * alerts: the daemon's glue between the state engine and the alert
- * pipeline (src/alert, src/route, src/sla, src/cmd), the store and MQTT.
+ * pipeline (src/alert, src/route, src/sla, src/proto), the store and MQTT.
  *
  *   run.c after_state -> alert_on_check_event -> emit(): alert row, event
  *   row, deadline row and outbox rows into the PENDING store batch, which
@@ -28,7 +28,7 @@
 #include "server/server_int.h"
 #include "server/alerts_int.h"
 #include "alert/alert.h"
-#include "cmd/cmd.h"
+#include "proto/cmd.h"
 #include "mqtt/mqtt.h"
 #include "route/route.h"
 #include "sla/sla.h"

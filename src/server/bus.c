@@ -10,7 +10,7 @@
 #define MAMORI_SERVER_INTERNAL
 #include "server/server_int.h"
 #include "mqtt/mqtt.h"
-#include "perf/perf.h"
+#include "perfdata/perfdata.h"
 #include "plugin/host.h"
 #include "util/log.h"
 #include "util/mem.h"

@@ -14,7 +14,7 @@
 #define MAMORI_SERVER_INTERNAL
 #include "server/server_int.h"
 #include "cal/cal.h"
-#include "perf/perf.h"
+#include "perfdata/perfdata.h"
 #include "plugin/host.h"
 #include "plugin/loader.h"
 #include "store/store.h"

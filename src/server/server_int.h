@@ -9,7 +9,7 @@
 #endif
 
 #include "config/config.h"
-#include "sched/wheel.h"
+#include "wheel/wheel.h"
 #include "server/server.h"
 #include "state/state.h"
 #include "util/hmap.h"

@@ -4,7 +4,7 @@
  */
 #include "plugtest.h"
 #include "config/pconf.h"
-#include "perf/perf.h"
+#include "perfdata/perfdata.h"
 #include "plugin/host.h"
 #include "plugin/loader.h"
 #include "proc/proc.h"

@@ -11,7 +11,7 @@
 #include <cJSON.h>
 
 #include "cal/cal.h"
-#include "cmd/cmd.h"
+#include "proto/cmd.h"
 
 struct fx {
 	struct cal *cal;

@@ -1,5 +1,5 @@
 /*
- * Unit tests: isolate = true (src/plugin/proxy.c, src/plughost/).
+ * Unit tests: isolate = true (src/plugin/proxy.c, src/plugin/isolate.c).
  *
  * The server runs on a real libev loop; isolated instances run in host
  * processes spawned from /proc/self/exe, so this binary's main() serves
@@ -7,8 +7,8 @@
  * EVRUN_ONCE and a guard timer (no sleep).  Plugins come from the build
  * directory this binary lives in, linked into a temporary plugin_dir.
  */
-#include "plughost/plughost.h"
-#include "plughost/wire.h"
+#include "plugin/isolate.h"
+#include "plugin/wire.h"
 #include "server/server.h"
 #include "util/log.h"
 

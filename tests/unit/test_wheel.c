@@ -1,5 +1,5 @@
 /*
- * Unit tests: the timing wheel (src/sched/wheel) on virtual ticks.
+ * Unit tests: the timing wheel (src/wheel) on virtual ticks.
  *
  * A brute-force reference model (an array of pending dues) is driven with
  * the same random adds, deletes and advances as the wheel; every node must
@@ -8,7 +8,7 @@
  * time, re-add and delete from inside the fire callback, and a 1,000,000
  * node timing that is printed, not asserted.
  */
-#include "sched/wheel.h"
+#include "wheel/wheel.h"
 
 #include <check.h>
 #include <stdio.h>

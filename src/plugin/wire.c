@@ -1,7 +1,7 @@
 /*
  * wire: message framing for the isolated plugin host.  See wire.h.
  */
-#include "plughost/wire.h"
+#include "plugin/wire.h"
 #include "util/mem.h"
 
 #include <errno.h>

@@ -1,12 +1,12 @@
 /*
- * cmd_json.c: the JSON the alert pipeline publishes (mamori.alert/1,
+ * format.c: the JSON the alert pipeline publishes (mamori.alert/1,
  * mamori.cmdresult/1) and RFC 3339 input.
  *
  * Times are printed in the offset of the alert's SLA calendar (so a Tokyo
  * center reads "+09:00"), rounded to whole seconds; without SLA terms, in
  * UTC ("Z").  Absent times are JSON null, never 0 or "".
  */
-#include "cmd/cmd.h"
+#include "proto/cmd.h"
 
 #include <math.h>
 #include <stdio.h>

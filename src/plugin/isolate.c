@@ -1,5 +1,5 @@
 /*
- * plughost: the isolated plugin host process.  See plughost.h.
+ * isolate: the isolated plugin host process (the child side).  See isolate.h.
  *
  * Owns: one plugin instance, its prepared checks and runs in flight, keyed
  * by the ids the core's proxy chose.  Must never: touch the core's state
@@ -9,11 +9,11 @@
  * When the socket closes (mamorid stopped or dropped the instance) it
  * cancels what runs, releases the checks, destroys the instance and exits.
  */
-#include "plughost/plughost.h"
+#include "plugin/isolate.h"
 #include "config/pconf.h"
-#include "plughost/wire.h"
+#include "plugin/wire.h"
 #include "plugin/host.h"
-#include "perf/perf.h"
+#include "perfdata/perfdata.h"
 #include "plugin/loader.h"
 #include "proc/proc.h"
 #include "util/hmap.h"

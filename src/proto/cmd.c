@@ -7,7 +7,7 @@
  * so that newer contact-center software can send more; a missing or wrong
  * required field is an error that names the field.
  */
-#include "cmd/cmd.h"
+#include "proto/cmd.h"
 
 #include <stdarg.h>
 #include <stdio.h>

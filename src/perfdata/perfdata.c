@@ -19,7 +19,7 @@
  * back to strtod for the rare long or extreme numbers.  strtod and the %g
  * of the formatters assume LC_NUMERIC "C" (mamorid never changes it).
  */
-#include "perf/perf.h"
+#include "perfdata/perfdata.h"
 
 #include <errno.h>
 #include <math.h>

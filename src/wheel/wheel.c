@@ -7,7 +7,7 @@
  * its nodes are re-placed and land on lower levels.  Higher levels are
  * cascaded first so a node can fall several levels within one tick.
  */
-#include "sched/wheel.h"
+#include "wheel/wheel.h"
 
 #include <string.h>
 

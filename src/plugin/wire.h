@@ -1,6 +1,6 @@
 /*
  * wire: the framing and encoding of messages between mamorid and an
- * isolated plugin host (see src/plugin/proxy.c and src/plughost/plughost.c).
+ * isolated plugin host (see src/plugin/proxy.c and src/plugin/isolate.c).
  *
  * A frame is [u32 body length][body]; the body starts with a u8 message
  * type followed by fields: u32/i32 (native order: both ends are the same

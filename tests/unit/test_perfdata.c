@@ -1,5 +1,5 @@
 /*
- * Unit tests for src/perf: threshold ranges, perfdata, plugin output
+ * Unit tests for src/perfdata: threshold ranges, perfdata, plugin output
  * splitting and durations, including garbage and random input (run under
  * ASan in CI: the point of the random loops is "never crash, never read
  * past the NUL").
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "perf/perf.h"
+#include "perfdata/perfdata.h"
 
 #define NITEMS 64
 

@@ -1,5 +1,5 @@
 /*
- * plughost: the isolated plugin host process (`isolate = true`).
+ * isolate: the isolated plugin host process (`isolate = true`).
  *
  * mamorid runs itself again as `mamorid --plugin-host FD PATH`: the child
  * dlopens the plugin at PATH with the real loader, runs it on its own libev
