@@ -336,3 +336,41 @@ size_t alert_fire_due(struct alert_table *t, double now)
 {
 	return sla_fire_due(t->sla, now, on_sla_fire, t);
 }
+
+/* A manual inquiry (a customer calls in): an alert nobody's check raised.
+ * Its key is the caller's ("customer/inquiry/<n>" say), routed like any
+ * alert by customer, service and region; its clock starts now. */
+int alert_open_manual(struct alert_table *t, const struct alert_input *in, int severity,
+                      const char *actor, const char *note, double now)
+{
+	if (!in || !in->key || !in->customer || !actor || severity < 1 || severity > 3)
+		return ALERT_E_INVAL;
+	struct alert *cur = alert_find_check(t, in->key);
+	if (cur && cur->status != ALERT_RESOLVED)
+		return ALERT_E_STATE; /* one open alert per key */
+	struct alert *a = alert__new(t, in->key, now);
+	if (!a || fill_identity(a, in) < 0 || set_summary(a, in->output) < 0)
+		goto fail;
+	a->state = (uint8_t)severity;
+	a->count = 1;
+	a->opened_at = now;
+	a->status = ALERT_OPEN;
+	if (route_and_start(t, a, in, now) < 0)
+		goto fail;
+	if (cur) {
+		alert__remove(t, cur);
+		alert__free(cur);
+	}
+	if (alert__insert(t, a) < 0)
+		goto fail;
+	struct alert_event ev = {
+		.type = ALERT_EV_OPENED, .actor = actor, .note = note, .breach = -1
+	};
+	alert__emit(t, a, &ev, now);
+	return 0;
+fail:
+	if (a)
+		sla_stop(t->sla, &a->sla);
+	alert__free(a);
+	return ALERT_E_NOMEM;
+}

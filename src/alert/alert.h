@@ -8,7 +8,7 @@
  * order, each with the next `seq` of its alert.  The callback sees the
  * alert exactly as it is at that event (format/store it there and then).
  *
- * Semantics (issue 4):
+ * Semantics:
  * - a hard problem (or a stale check) opens an alert unless suppressed
  *   (downtime, ack, unreachable parent: state_suppressed); one per check;
  * - further problem results update it (count, last state); recovery
@@ -138,11 +138,22 @@ struct sla *alert_table_sla(struct alert_table *t);
 size_t alert_count(const struct alert_table *t);
 
 struct alert *alert_find(const struct alert_table *t, const char *id);
+/* Every alert in memory (unresolved ones and resolved ones not yet
+ * pruned), in no particular order.  fn must not change the table. */
+typedef void (*alert_each_fn)(void *arg, const struct alert *a);
+void alert_table_each(const struct alert_table *t, alert_each_fn fn, void *arg);
 struct alert *alert_find_check(const struct alert_table *t, const char *key);
 
 /* Feed one state-engine result.  Returns the number of events emitted or
  * ALERT_E_NOMEM. */
 int alert_on_check_event(struct alert_table *t, const struct alert_input *in, double now);
+/* Open an alert by hand (a manual inquiry): in->key names it (one
+ * unresolved alert per key), in->output is its summary, severity 1..3;
+ * in->st/ev/ctx are not used.  Emits `opened` with the actor and note.
+ * 0, ALERT_E_STATE (an unresolved alert has this key), ALERT_E_INVAL or
+ * ALERT_E_NOMEM. */
+int alert_open_manual(struct alert_table *t, const struct alert_input *in, int severity,
+                      const char *actor, const char *note, double now);
 /* Downtime started/ended for a check without a new result: pauses or
  * resumes its open alert's SLA clock. */
 void alert_set_downtime(struct alert_table *t, const char *key, int on, double now);

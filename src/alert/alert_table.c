@@ -334,3 +334,10 @@ fail:
 	alert__free(a);
 	return NULL;
 }
+
+void alert_table_each(const struct alert_table *t, alert_each_fn fn, void *arg)
+{
+	for (size_t i = 0; i <= t->by_id.mask; i++)
+		for (struct alert *a = t->by_id.b[i]; a; a = a->next_id)
+			fn(arg, a);
+}

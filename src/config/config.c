@@ -808,6 +808,7 @@ void mconf_drop_tree(struct mconf *c)
 void cfg_downtimes_free(struct cfg_downtime *d, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		free(d[i].id);
 		free(d[i].customer);
 		free(d[i].asset);
 		free(d[i].check);

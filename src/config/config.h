@@ -115,9 +115,11 @@ struct cfg_calendar {
 };
 
 struct cfg_downtime {
+	char *id;                       /* "config-N" (the file's N-th) or a runtime id */
 	char *customer, *asset, *check; /* asset/check NULL = all of it */
 	double start, end;
-	int runtime;        /* added at run time (API), not from the file: kept across reloads */
+	int runtime;        /* added at run time (API): persisted, kept across reloads */
+	double created;     /* runtime: when it was added */
 	struct cal *weekly; /* recurring window, owned */
 	char *comment, *author;
 };

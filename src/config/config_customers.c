@@ -394,6 +394,7 @@ void config__parse_downtimes(struct ctx *x, const config_setting_t *root)
 		dt.check = config__dup_member(g, "check");
 		dt.comment = config__dup_member(g, "comment");
 		dt.author = config__dup_member(g, "author");
+		dt.id = xasprintf("config-%zu", c->n_downtimes + 1);
 		c->downtimes[c->n_downtimes++] = dt;
 	}
 }

@@ -27,6 +27,8 @@ static struct {
 	unsigned timers, ios;
 } H;
 
+#define MQTT_CTX (H.ops->mqtt_ctx ? H.ops->mqtt_ctx : H.ctx)
+
 struct mamori_timer {
 	ev_timer w;
 	mamori_timer_cb cb;
@@ -291,27 +293,28 @@ static int h_asset_register(void *inst, const struct mamori_asset_spec *spec)
 static int h_mqtt_subscribe(void *inst, const char *filter, int qos, mamori_msg_cb cb, void *ud,
                             struct mamori_sub **out)
 {
-	return H.ops->mqtt_subscribe ? H.ops->mqtt_subscribe(H.ctx, inst, filter, qos, cb, ud, out)
-	                             : MAMORI_E_NOTSUP;
+	return H.ops->mqtt_subscribe
+	           ? H.ops->mqtt_subscribe(MQTT_CTX, inst, filter, qos, cb, ud, out)
+	           : MAMORI_E_NOTSUP;
 }
 
 static void h_mqtt_unsubscribe(struct mamori_sub *s)
 {
 	if (H.ops->mqtt_unsubscribe && s)
-		H.ops->mqtt_unsubscribe(H.ctx, s);
+		H.ops->mqtt_unsubscribe(MQTT_CTX, s);
 }
 
 static int h_mqtt_publish(void *inst, const char *topic, const void *payload, size_t len, int qos,
                           int retain)
 {
 	return H.ops->mqtt_publish
-	           ? H.ops->mqtt_publish(H.ctx, inst, topic, payload, len, qos, retain)
+	           ? H.ops->mqtt_publish(MQTT_CTX, inst, topic, payload, len, qos, retain)
 	           : MAMORI_E_NOTSUP;
 }
 
 static const char *h_mqtt_prefix(void)
 {
-	return H.ops->mqtt_prefix ? H.ops->mqtt_prefix(H.ctx) : "mamori";
+	return H.ops->mqtt_prefix ? H.ops->mqtt_prefix(MQTT_CTX) : "mamori";
 }
 
 static void *h_check_data(void *inst, const struct mamori_check *chk)

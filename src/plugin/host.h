@@ -33,6 +33,9 @@ struct host_ops {
 	const char *(*mqtt_prefix)(void *ctx);
 	void *(*check_data)(void *ctx, void *inst, const struct mamori_check *chk);
 	int (*calendar_is_open)(void *ctx, const char *calendar, double t);
+	/* The mqtt_* ops get this context instead of host_bind's when it is
+	 * set (the daemon's broker side is another module than its checks). */
+	void *mqtt_ctx;
 };
 
 /* Bind the host to a loop, a process spawner and the server's ops.

@@ -179,38 +179,6 @@ void cmd_clear(struct cmd *c)
 	memset(c, 0, sizeof(*c));
 }
 
-enum cmd_err cmd_apply(struct alert_table *t, const char *center, const struct cmd *c, double now,
-                       char *msg, size_t msglen)
-{
-	struct alert *a = alert_find(t, c->alert);
-	if (!a)
-		return fail(CMD_E_UNKNOWN_ALERT, msg, msglen, "unknown alert '%s'", c->alert);
-	if (!a->center || !center || strcmp(a->center, center) != 0)
-		return fail(CMD_E_WRONG_CENTER, msg, msglen, "alert '%s' belongs to another center",
-		            c->alert);
-	struct alert_action act = {
-		.type = c->action,
-		.actor = c->by,
-		.note = c->note,
-		.cmd_id = c->id,
-		.vendor = c->vendor,
-		.planned_at = c->planned_at,
-		.result = c->result,
-	};
-	int r = alert_act(t, a, &act, now);
-	switch (r) {
-	case 0: return CMD_OK;
-	case ALERT_E_STATE:
-		return fail(CMD_E_STATE, msg, msglen, "cannot %s: alert is %s",
-		            c->action == ALERT_ACT_ACK ? "ack" : "do this",
-		            alert_status_name(a->status));
-	case ALERT_E_LAST_TIER:
-		return fail(CMD_E_LAST_TIER, msg, msglen, "alert is already at its last tier");
-	case ALERT_E_NOMEM: return fail(CMD_E_NOMEM, msg, msglen, "out of memory");
-	default: return fail(CMD_E_INVALID, msg, msglen, "%s", alert_strerror(r));
-	}
-}
-
 /* --- processed ids --- */
 
 struct seen_entry {
@@ -306,27 +274,4 @@ int cmd_seen_add(struct cmd_seen *s, const char *center, const char *id, enum cm
 	s->head = (s->head + 1) % s->cap;
 	s->n++;
 	return 0;
-}
-
-enum cmd_err cmd_handle(struct alert_table *t, struct cmd_seen *seen, const char *center,
-                        const char *node, const char *buf, size_t len, double now, char **answer,
-                        int *fresh)
-{
-	struct cmd c;
-	char msg[256] = "";
-	enum cmd_err e = cmd_parse(buf, len, &c, msg, sizeof(msg));
-	*fresh = 0;
-	if (e == CMD_OK) {
-		if (seen && cmd_seen_lookup(seen, center, c.id, &e)) {
-			msg[0] = 0; /* same answer as the first time, nothing done */
-		} else {
-			e = cmd_apply(t, center, &c, now, msg, sizeof(msg));
-			*fresh = e == CMD_OK;
-			if (seen)
-				cmd_seen_add(seen, center, c.id, e);
-		}
-	}
-	*answer = cmd_format_result(c.id[0] ? c.id : NULL, c.alert, e, msg[0] ? msg : NULL, node);
-	cmd_clear(&c);
-	return e;
 }

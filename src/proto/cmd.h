@@ -12,9 +12,9 @@
  *      mamori.alert/1 on mamori/v1/alerts/{center}/{customer} (cmd_format_alert).
  *
  * Commands are idempotent by (center, id): struct cmd_seen remembers
- * processed ids (bounded, oldest forgotten first; the daemon persists them
- * in the cmd_seen table and re-adds them at startup) and a repeated
- * command gets the first answer again without acting.
+ * processed ids (bounded, oldest forgotten first); the service layer
+ * (src/app) applies commands, persists the ids and answers a repeated
+ * command with the first answer again without acting.
  *
  * Pure: no I/O, no logging; JSON input goes through jsonw (strict).
  */
@@ -61,10 +61,6 @@ struct cmd {
 enum cmd_err cmd_parse(const char *buf, size_t len, struct cmd *c, char *msg, size_t msglen);
 void cmd_clear(struct cmd *c);
 
-/* Apply a parsed command that arrived on the topic of `center`. */
-enum cmd_err cmd_apply(struct alert_table *t, const char *center, const struct cmd *c, double now,
-                       char *msg, size_t msglen);
-
 /* Processed command ids. */
 struct cmd_seen;
 struct cmd_seen *cmd_seen_new(size_t capacity); /* e.g. 100000 */
@@ -75,14 +71,6 @@ int cmd_seen_lookup(const struct cmd_seen *s, const char *center, const char *id
 /* Remember (center, id) -> result; the oldest entry goes when full. */
 int cmd_seen_add(struct cmd_seen *s, const char *center, const char *id, enum cmd_err result);
 size_t cmd_seen_count(const struct cmd_seen *s);
-
-/* The whole path for one message: parse, dedupe, apply, remember, and
- * format the mamori.cmdresult/1 answer into *answer (malloc'd; NULL on no
- * memory).  *fresh is 1 when the command acted now (0: error or duplicate)
- * so the caller knows whether to persist the id.  Returns the result. */
-enum cmd_err cmd_handle(struct alert_table *t, struct cmd_seen *seen, const char *center,
-                        const char *node, const char *buf, size_t len, double now, char **answer,
-                        int *fresh);
 
 /* mamori.cmdresult/1; err_text may be NULL (then the default text). */
 char *cmd_format_result(const char *id, const char *alert_id, enum cmd_err e, const char *err_text,

@@ -1,10 +1,18 @@
 /*
  * server: lifecycle of mamorid's top-level object (new, start, reload,
- * stop, free) and read-only views for tests and benchmarks.  See server.h.
+ * stop, free): it creates every module, wires them together and tears
+ * them down in order.  No logic of its own beyond that, and the thin
+ * views for tests and benchmarks.  See server.h.
  */
-#define MAMORI_SERVER_INTERNAL
 #include "server/server_int.h"
+#include "alert/alert.h"
+#include "alerting/alerting.h"
+#include "app/app.h"
+#include "bus/bus.h"
 #include "cal/cal.h"
+#include "events/events.h"
+#include "ingress/mqtt_cmd.h"
+#include "journal/journal.h"
 #include "plugin/host.h"
 #include "plugin/loader.h"
 #include "proc/proc.h"
@@ -64,7 +72,7 @@ static void apply_restored(struct server *s)
 	size_t n = 0;
 	while (hmap_next(&s->restored, &it, &e)) {
 		struct restored *x = e->value;
-		struct check *c = hmap_get(&s->m.checks, e->key, e->keylen);
+		struct check *c = registry_check_key(&s->reg, e->key, e->keylen);
 		if (c) {
 			const struct store_state_row *r = &x->row;
 			c->st.state = (uint8_t)(r->state & 3);
@@ -85,7 +93,6 @@ static void apply_restored(struct server *s)
 			c->st.has_result = r->last_check > 0;
 			if (r->ack)
 				c->flags |= CK_ACK;
-			c->ack_expires = r->ack_expires;
 			size_t lo = strlen(r->output), lp = strlen(r->perfdata),
 			       ll = strlen(r->long_output);
 			c->out_len = (uint32_t)(lo + lp + ll + 3);
@@ -117,25 +124,13 @@ static struct mconf *load_conf(struct server *s, const char *text)
 	return c;
 }
 
-static void move_globals(struct server *s, struct model *m, struct mconf *c)
+/* The test hook (server_set_state_hook) as an EVENT_STATE subscriber. */
+static void on_hook(void *ud, const struct event *e)
 {
-	m->downtimes = c->downtimes;
-	m->n_downtimes = c->n_downtimes;
-	c->downtimes = NULL;
-	c->n_downtimes = 0;
-	m->calendars = c->calendars;
-	m->n_calendars = c->n_calendars;
-	c->calendars = NULL;
-	c->n_calendars = 0;
-}
-
-static void free_globals(struct model *m)
-{
-	cfg_downtimes_free(m->downtimes, m->n_downtimes);
-	cfg_calendars_free(m->calendars, m->n_calendars);
-	m->downtimes = NULL;
-	m->calendars = NULL;
-	m->n_downtimes = m->n_calendars = 0;
+	struct server *s = ud;
+	const struct event_state *es = e->detail;
+	if (s->hook && es && es->ev->flags)
+		s->hook(s->hook_ud, es->customer, es->asset, es->check, es->ev, es->suppressed);
 }
 
 struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
@@ -144,18 +139,10 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 	s->loop = loop;
 	s->opts = *opts;
 	s->config_path = opts->config_path ? xstrdup(opts->config_path) : NULL;
-	hmap_init(&s->names);
 	hmap_init(&s->restored);
-	s->t0 = ev_now(loop) - 1.0;
-	wheel_init(&s->wheel, 0);
-	ev_init(&s->wheel_timer, server__on_wheel);
-	s->wheel_timer.data = s;
-	ev_init(&s->flush_timer, server__on_flush);
-	s->flush_timer.data = s;
-	ev_idle_init(&s->drain_idle, server__on_drain);
-	s->drain_idle.data = s;
 	s->procs = proc_ctx_new(loop);
 	s->loader = loader_new();
+	s->events = events_new(0);
 
 	/* Plugins first: the config is validated against their key tables. */
 	char *plugin_dir = NULL, *data_dir = NULL;
@@ -175,9 +162,15 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 		free(data_dir);
 		data_dir = xstrdup(opts->data_dir);
 	}
-	s->ops = server__host_ops;
-	bus_fill_ops(&s->ops);
-	host_bind(loop, s->procs, &s->ops, s, data_dir);
+	/* The engine and the registry exist before the plugins are loaded:
+	 * plugin init may call back into the host (calendars, check info). */
+	struct registry_hooks hooks;
+	struct engine_opts eo = { .no_store = opts->no_store, .no_spread = opts->no_spread };
+	s->engine = engine_new(loop, &s->reg, NULL, s->events, &eo);
+	engine_registry_hooks(s->engine, &hooks);
+	registry_init(&s->reg, loop, s->loader, &hooks);
+	s->ops = engine_host_ops;
+	host_bind(loop, s->procs, &s->ops, s->engine, data_dir);
 	loader_scan(s->loader, plugin_dir);
 	free(plugin_dir);
 	free(data_dir);
@@ -195,21 +188,44 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 		}
 		store_load_states(s->store, on_state_row, s);
 	}
-	if (bus_open(s, s->conf->mqtt) != 0)
+	s->journal = journal_new(loop, s->store, s->conf->flush_interval);
+	engine_attach(s->engine, s->journal, s->conf->node);
+	registry_attach(&s->reg, s->store, s->journal, s->events, s->conf->node);
+	if (!(s->bus = bus_open(loop, s->conf->mqtt, s->conf->node, s->events)))
 		goto fail;
-	if (alerts_new(s) != 0)
+	bus_fill_ops(s->bus, &s->ops);
+	struct alerting_deps ad = { .loop = loop,
+		                    .reg = &s->reg,
+		                    .journal = s->journal,
+		                    .events = s->events,
+		                    .store = s->store,
+		                    .mqtt = bus_mqtt(s->bus),
+		                    .conf = s->conf };
+	if (!(s->alerts = alerting_new(&ad)))
 		goto fail;
-	s->building = s->conf;
-	int built = model_build(s, s->conf, &s->m, NULL);
-	s->building = NULL;
+	struct app_deps pd = { .loop = loop,
+		               .reg = &s->reg,
+		               .engine = s->engine,
+		               .alerts = alerting_table(s->alerts),
+		               .alerting = s->alerts,
+		               .journal = s->journal,
+		               .events = s->events,
+		               .store = s->store,
+		               .node = s->conf->node };
+	if (!(s->app = app_new(&pd)))
+		goto fail;
+	s->reg.building = s->conf;
+	int built = model_build(&s->reg, s->conf, &s->reg.m, NULL);
+	s->reg.building = NULL;
 	if (built != 0)
 		goto fail;
-	move_globals(s, &s->m, s->conf);
+	registry_take_globals(&s->reg, &s->reg.m, s->conf, ev_now(loop));
+	registry_restore_downtimes(&s->reg, ev_now(loop));
 	mconf_drop_tree(s->conf);
 	apply_restored(s);
 	malloc_trim(0); /* give back the config tree's memory */
-	log_info("server", "configuration loaded: %zu customers, %zu checks", s->m.n_custs,
-	         (size_t)s->m.checks.count);
+	log_info("server", "configuration loaded: %zu customers, %zu checks", s->reg.m.n_custs,
+	         (size_t)s->reg.m.checks.count);
 	return s;
 fail:
 	server_free(s);
@@ -218,20 +234,19 @@ fail:
 
 int server_start(struct server *s)
 {
-	if (s->store && store_start(s->store, s->loop, alerts_on_commit, s) != 0) {
+	if (s->store && store_start(s->store, s->loop, journal_on_commit, s->journal) != 0) {
 		log_err("store", "cannot start the writer thread");
 		return -1;
 	}
-	model_commit(s, &s->m, NULL);
-	if (bus_start(s) != 0) {
+	model_commit(&s->reg, &s->reg.m, NULL);
+	if (bus_start(s->bus) != 0) {
 		log_err("mqtt", "cannot start the broker connection");
 		return -1;
 	}
-	alerts_start(s);
-	ev_timer_set(&s->flush_timer, s->conf->flush_interval, s->conf->flush_interval);
-	if (s->store)
-		ev_timer_start(s->loop, &s->flush_timer);
-	sched_rearm(s);
+	s->mqtt_cmd = mqtt_cmd_new(s->app, bus_mqtt(s->bus), s->conf->node);
+	alerting_start(s->alerts);
+	journal_start(s->journal);
+	engine_rearm(s->engine);
 	return 0;
 }
 
@@ -240,7 +255,7 @@ static int reload(struct server *s, const char *text)
 	double t0 = ev_time();
 	/* Newly registered assets are written before the model is rebuilt
 	 * (their pending rows point into the current model). */
-	server__flush(s);
+	journal_flush(s->journal, 0);
 	struct mconf *c = load_conf(s, text);
 	if (!c) {
 		log_always(
@@ -248,7 +263,7 @@ static int reload(struct server *s, const char *text)
 		    "reload refused: configuration has errors; the running configuration stays");
 		return -1;
 	}
-	struct alerts_conf *ac = alerts_conf_parse(s, c);
+	struct alerts_conf *ac = alerting_conf_parse(c);
 	if (!ac) {
 		log_always(
 		    "server", LOG_LVL_ERR,
@@ -257,55 +272,35 @@ static int reload(struct server *s, const char *text)
 		return -1;
 	}
 	struct model next;
-	s->building = c;
-	int built = model_build(s, c, &next, &s->m);
-	s->building = NULL;
+	s->reg.building = c;
+	int built = model_build(&s->reg, c, &next, &s->reg.m);
+	s->reg.building = NULL;
 	if (built != 0) {
 		log_always(
 		    "server", LOG_LVL_ERR,
 		    "reload refused: plugins rejected the configuration; the running configuration stays");
-		alerts_conf_free(ac);
+		alerting_conf_free(ac);
 		mconf_free(c);
 		return -1;
 	}
-	alerts_conf_install(s, ac); /* before the old calendars go */
-	/* Downtimes added at run time survive a reload; the file's are
-	 * replaced by the new file's. */
-	size_t keep = 0;
-	for (size_t i = 0; i < s->m.n_downtimes; i++)
-		if (s->m.downtimes[i].runtime && s->m.downtimes[i].end > ev_now(s->loop))
-			keep++;
-	struct cfg_downtime *kept = keep ? xcalloc(keep, sizeof *kept) : NULL;
-	keep = 0;
-	for (size_t i = 0; i < s->m.n_downtimes; i++)
-		if (s->m.downtimes[i].runtime && s->m.downtimes[i].end > ev_now(s->loop)) {
-			kept[keep++] = s->m.downtimes[i];
-			memset(&s->m.downtimes[i], 0, sizeof s->m.downtimes[i]);
-		}
-	free_globals(&s->m);
-	move_globals(s, &next, c);
-	if (keep) {
-		next.downtimes =
-		    xrealloc(next.downtimes, (next.n_downtimes + keep) * sizeof *next.downtimes);
-		memcpy(next.downtimes + next.n_downtimes, kept, keep * sizeof *kept);
-		next.n_downtimes += keep;
-	}
-	free(kept);
+	alerting_conf_install(s->alerts, ac, c); /* before the old calendars go */
+	registry_take_globals(&s->reg, &next, c, ev_now(s->loop));
 	mconf_drop_tree(c);
-	model_commit(s, &next, &s->m);
-	s->m = next;
+	model_commit(&s->reg, &next, &s->reg.m);
+	s->reg.m = next;
 	/* Keep the store's configured directory: moving it needs a restart. */
 	free(c->state_dir);
 	c->state_dir = xstrdup(s->conf->state_dir);
 	mconf_free(s->conf);
 	s->conf = c;
+	journal_set_interval(s->journal, c->flush_interval);
 	log_set_level(c->log_level);
-	sched_rearm(s);
+	engine_rearm(s->engine);
 	/* No malloc_trim here: the next reload reuses these pages instead of
 	 * faulting them in again (page faults dominated reload time). */
 	log_always("server", LOG_LVL_NOTICE,
 	           "configuration reloaded in %.0f ms: %zu customers, %zu checks",
-	           (ev_time() - t0) * 1000, s->m.n_custs, (size_t)s->m.checks.count);
+	           (ev_time() - t0) * 1000, s->reg.m.n_custs, (size_t)s->reg.m.checks.count);
 	return 0;
 }
 
@@ -321,9 +316,7 @@ int server_reload_text(struct server *s, const char *text)
 
 void server_flush(struct server *s, int wait)
 {
-	server__flush(s);
-	if (wait && s->store)
-		store_sync(s->store);
+	journal_flush(s->journal, wait);
 }
 
 void server_stop(struct server *s)
@@ -331,66 +324,55 @@ void server_stop(struct server *s)
 	if (s->stopping)
 		return;
 	s->stopping = 1;
-	alerts_stop(s);
+	mqtt_cmd_free(s->mqtt_cmd);
+	s->mqtt_cmd = NULL;
+	alerting_stop(s->alerts);
 	/* Cancel in-flight runs, then save every check's state. */
-	size_t it = 0;
-	const struct hmap_entry *e;
-	while (hmap_next(&s->m.checks, &it, &e)) {
-		struct check *c = e->value;
-		if (c->run) {
-			run_cancel(s, c, "shutdown");
-			sched_check_at(s, c, ev_now(s->loop)); /* run it first thing next start */
-		}
-		if (!s->opts.no_store)
-			check_mark_dirty(s, c);
-	}
+	engine_stop(s->engine);
 	server_flush(s, 1);
-	bus_close(s);
-	ev_timer_stop(s->loop, &s->wheel_timer);
-	ev_timer_stop(s->loop, &s->flush_timer);
-	ev_idle_stop(s->loop, &s->drain_idle);
+	journal_stop(s->journal);
+	bus_close(s->bus);
 }
 
 void server_free(struct server *s)
 {
 	if (!s)
 		return;
-	if (!s->stopping && s->m.n_pinsts)
+	if (!s->stopping && s->reg.m.n_pinsts)
 		server_stop(s);
+	mqtt_cmd_free(s->mqtt_cmd);
 	/* model_free clears the whole model: keep its calendars and
 	 * downtimes to free them after the modules that still use them. */
-	struct model globals = { .downtimes = s->m.downtimes,
-		                 .n_downtimes = s->m.n_downtimes,
-		                 .calendars = s->m.calendars,
-		                 .n_calendars = s->m.n_calendars };
-	model_free(s, &s->m);
-	alerts_free(s);
-	bus_close(s);
-	free_globals(&globals);
+	struct model globals = { .downtimes = s->reg.m.downtimes,
+		                 .n_downtimes = s->reg.m.n_downtimes,
+		                 .calendars = s->reg.m.calendars,
+		                 .n_calendars = s->reg.m.n_calendars };
+	if (s->reg.hooks.retire)
+		model_free(&s->reg, &s->reg.m);
+	app_free(s->app);
+	alerting_free(s->alerts);
+	bus_free(s->bus);
+	registry_free_globals(&globals);
 	if (s->store)
 		store_close(s->store);
+	journal_free(s->journal);
 	mconf_free(s->conf);
-	while (s->free_runs) {
-		struct mamori_run *r = s->free_runs;
-		s->free_runs = r->next_free;
-		free(r);
-	}
+	engine_free(s->engine);
+	if (s->reg.hooks.retire)
+		registry_fini(&s->reg);
 	size_t it = 0;
 	const struct hmap_entry *e;
-	while (hmap_next(&s->names, &it, &e))
-		free(e->value);
-	hmap_free(&s->names);
 	while (hmap_next(&s->restored, &it, &e)) {
 		struct restored *x = e->value;
 		free(x->strings);
 		free(x);
 	}
 	hmap_free(&s->restored);
-	free(s->dirty);
-	free(s->new_assets);
 	loader_free(s->loader);
 	proc_ctx_free(s->procs);
 	host_unbind();
+	events_unsubscribe(s->events, s->hook_sub);
+	events_free(s->events);
 	free(s->config_path);
 	free(s);
 }
@@ -404,7 +386,7 @@ int server_check_config(const struct server_opts *opts)
 	int ok = s != NULL;
 	if (s) {
 		printf("configuration OK: %zu customers, %zu checks, %zu plugin instances\n",
-		       s->m.n_custs, (size_t)s->m.checks.count, s->m.n_pinsts);
+		       s->reg.m.n_custs, (size_t)s->reg.m.checks.count, s->reg.m.n_pinsts);
 		for (size_t i = 0; i < loader_count(s->loader); i++) {
 			struct plugin_mod *m = loader_at(s->loader, i);
 			if (m->refused)
@@ -418,18 +400,15 @@ int server_check_config(const struct server_opts *opts)
 
 /* ---- views ---- */
 
-void server_get_stats(const struct server *s, struct server_stats *out)
+void server_get_stats(const struct server *s, struct engine_stats *out)
 {
-	*out = s->stats;
-	out->checks = s->m.checks.count;
+	engine_get_stats(s->engine, out);
 }
 
 int server_check_view(const struct server *s, const char *customer, const char *asset,
                       const char *check, struct server_check_view *out)
 {
-	char key[1024];
-	int n = snprintf(key, sizeof key, "%s/%s/%s", customer, asset, check);
-	const struct check *c = hmap_get(&s->m.checks, key, (size_t)n);
+	const struct check *c = registry_check(&s->reg, customer, asset, check);
 	if (!c)
 		return -1;
 	out->state = c->st.state;
@@ -439,8 +418,9 @@ int server_check_view(const struct server *s, const char *customer, const char *
 	out->flapping = c->st.flapping;
 	out->stale = c->st.stale;
 	out->running = c->run != NULL;
+	out->acknowledged = !!(c->flags & CK_ACK);
 	out->last_check = c->st.last_check;
-	out->next_due = wheel_pending(&c->node) ? server__time(s, c->node.due) : 0;
+	out->next_due = engine_next_due(s->engine, c);
 	out->output = check_output(c);
 	out->perfdata = check_perf(c);
 	out->long_output = check_long(c);
@@ -449,103 +429,70 @@ int server_check_view(const struct server *s, const char *customer, const char *
 
 void server_lag_percentiles(const struct server *s, double *p50, double *p99, double *max)
 {
-	uint64_t total = s->lag_count, acc = 0;
-	*p50 = *p99 = 0;
-	int got50 = 0;
-	for (unsigned b = 0; b < LAG_BUCKETS && total; b++) {
-		acc += s->lag_hist[b];
-		/* bucket b holds lags below 2^b microseconds */
-		double upper = (b == 0 ? 1.0 : (double)(1ULL << b)) / 1e6;
-		if (!got50 && acc * 2 >= total) {
-			*p50 = upper;
-			got50 = 1;
-		}
-		if (acc * 100 >= total * 99) {
-			*p99 = upper;
-			break;
-		}
-	}
-	*max = s->stats.lag_max;
+	engine_lag_percentiles(s->engine, p50, p99, max);
 }
 
 void server_lag_reset(struct server *s)
 {
-	memset(s->lag_hist, 0, sizeof s->lag_hist);
-	s->lag_count = 0;
-	s->stats.lag_max = 0;
+	engine_lag_reset(s->engine);
 }
 
 void server_set_state_hook(struct server *s, server_state_hook hook, void *ud)
 {
 	s->hook = hook;
 	s->hook_ud = ud;
+	if (!s->hook_sub)
+		s->hook_sub = events_subscribe(s->events, EVENT_MASK(EVENT_STATE), on_hook, s);
 }
 
-/* ---- operator actions ---- */
-
-static struct check *find(const struct server *s, const char *customer, const char *asset,
-                          const char *check)
+struct app *server_app(struct server *s)
 {
-	char key[1024];
-	int n = snprintf(key, sizeof key, "%s/%s/%s", customer, asset, check);
-	if (n < 0 || (size_t)n >= sizeof key)
-		return NULL;
-	return hmap_get(&s->m.checks, key, (size_t)n);
+	return s->app;
 }
+
+struct events *server_events(struct server *s)
+{
+	return s->events;
+}
+
+/* ---- operator actions (tests): the service layer with an admin scope ---- */
+
+static const struct app_scope admin = { .all = 1 };
 
 int server_ack(struct server *s, const char *customer, const char *asset, const char *check,
-               const char *author, const char *comment, double expires)
+               const char *author, const char *comment)
 {
-	struct check *c = find(s, customer, asset, check);
-	if (!c || c->st.state == 0)
-		return -1;
-	c->flags |= CK_ACK;
-	c->ack_expires = expires;
-	check_mark_dirty(s, c);
-	log_notice("state", "%s: acknowledged by %s: %s", c->key, author ? author : "?",
-	           comment ? comment : "");
-	return 0;
+	struct app_result r;
+	return app_check_ack(s->app, &admin, customer, asset, check, 1, author, comment, &r, NULL,
+	                     NULL) == APP_OK
+	           ? 0
+	           : -1;
 }
 
 int server_unack(struct server *s, const char *customer, const char *asset, const char *check)
 {
-	struct check *c = find(s, customer, asset, check);
-	if (!c)
-		return -1;
-	c->flags &= (uint8_t)~CK_ACK;
-	c->ack_expires = 0;
-	check_mark_dirty(s, c);
-	return 0;
+	struct app_result r;
+	return app_check_ack(s->app, &admin, customer, asset, check, 0, "mamori", NULL, &r, NULL,
+	                     NULL) == APP_OK
+	           ? 0
+	           : -1;
 }
 
 int server_add_downtime(struct server *s, const char *customer, const char *asset,
                         const char *check, double start, double end, const char *author,
                         const char *comment)
 {
-	if (!hmap_get(&s->m.cust_by_id, customer, strlen(customer)) || end <= start)
-		return -1;
-	s->m.downtimes = xrealloc(s->m.downtimes, (s->m.n_downtimes + 1) * sizeof *s->m.downtimes);
-	struct cfg_downtime *d = &s->m.downtimes[s->m.n_downtimes++];
-	memset(d, 0, sizeof *d);
-	d->customer = xstrdup(customer);
-	d->asset = asset ? xstrdup(asset) : NULL;
-	d->check = check ? xstrdup(check) : NULL;
-	d->start = start;
-	d->end = end;
-	d->runtime = 1;
-	d->author = author ? xstrdup(author) : NULL;
-	d->comment = comment ? xstrdup(comment) : NULL;
-	return 0;
+	struct app_result r;
+	return app_downtime_add(s->app, &admin, customer, asset, check, start, end,
+	                        author ? author : "mamori", comment, &r, NULL, NULL) == APP_OK
+	           ? 0
+	           : -1;
 }
 
 int server_submit(struct server *s, const char *customer, const char *asset, const char *check,
                   int state, const char *output)
 {
-	struct check *c = find(s, customer, asset, check);
-	if (!c)
-		return -1;
-	struct mamori_result r = { .struct_size = sizeof r, .state = state, .output = output };
-	return server__host_ops.check_submit(s, (struct mamori_check *)c, &r);
+	return app_submit(s->app, &admin, customer, asset, check, state, output) == APP_OK ? 0 : -1;
 }
 
 double server_now(const struct server *s)

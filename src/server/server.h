@@ -1,16 +1,19 @@
 /*
- * server: the top-level object of mamorid.  Owns the loop's watchers, the
- * plugin loader and instances, the runtime model (customers, assets,
- * checks), the scheduler wheel, the spawner and the store, and wires them:
+ * server: the top-level object of mamorid - it creates the modules, wires
+ * them and runs their lifecycle (new, start, reload, stop, free):
  *
- *   wheel -> plugin check_start -> run_complete -> state engine -> dirty
- *   list -> store batch (group commit) ; passive results and freshness the
- *   same way from check_submit.
+ *   engine (wheel -> plugin runs -> state engine) -> EVENT_STATE -> events
+ *   hub -> alerting, bus (MQTT state), tests; every durable change -> the
+ *   journal's pending batch -> store writer (group commit) -> outbox
+ *   publishing and command completion.  Front ends reach it through the
+ *   service layer (server_app: src/app).
  *
  * Public API for main.c, tests and benchmarks.
  */
 #ifndef MAMORI_SERVER_H
 #define MAMORI_SERVER_H
+
+#include "engine/engine.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -26,22 +29,6 @@ struct server_opts {
 	const char *state_dir;   /* override daemon.state_dir */
 	int no_store;            /* benchmarks: keep state in memory only */
 	int no_spread;           /* first runs at once instead of spread */
-};
-
-struct server_stats {
-	uint64_t checks; /* configured */
-	uint64_t runs_started;
-	uint64_t runs_completed;
-	uint64_t runs_timed_out;
-	uint64_t runs_cancelled;
-	uint64_t passive_results;
-	uint64_t stale_events;
-	uint64_t late_completions; /* plugin bugs: completion after cancel/complete */
-	uint64_t state_changes;
-	uint64_t hard_changes;
-	uint64_t rows_flushed;
-	uint64_t waiting; /* checks queued behind a concurrency limit */
-	double lag_max;   /* worst scheduling lag seen (s) */
 };
 
 /* Create and load the configuration (errors are logged with file:line).
@@ -60,10 +47,10 @@ void server_free(struct server *s);
 /* --check-config: validate only.  0 = valid. */
 int server_check_config(const struct server_opts *opts);
 
-void server_get_stats(const struct server *s, struct server_stats *out);
+void server_get_stats(const struct server *s, struct engine_stats *out);
 /* Find a check's state (tests): returns 0 and fills; -1 if unknown. */
 struct server_check_view {
-	int state, hard, attempt, hard_state, flapping, stale, running;
+	int state, hard, attempt, hard_state, flapping, stale, running, acknowledged;
 	double last_check, next_due;
 	const char *output, *perfdata, *long_output;
 };
@@ -75,26 +62,28 @@ void server_flush(struct server *s, int wait);
 void server_lag_percentiles(const struct server *s, double *p50, double *p99, double *max);
 void server_lag_reset(struct server *s);
 /* Hook called for every result that changed something (state_event flags
- * != 0): tests, and the alert module.  `suppressed` is an enum
+ * != 0): tests (an EVENT_STATE subscriber).  `suppressed` is an enum
  * state_suppress (downtime, ack, unreachable, flapping). */
 struct state_event;
 typedef void (*server_state_hook)(void *ud, const char *customer, const char *asset,
                                   const char *check, const struct state_event *ev, int suppressed);
 void server_set_state_hook(struct server *s, server_state_hook hook, void *ud);
 
-/* Acknowledge a check's problem: sticky until the check is OK again, or
- * until `expires` (0 = never).  -1 if the check is unknown or OK. */
+/* Shortcuts to the service layer with an admin scope (tests, bench):
+ * acknowledge / unacknowledge the problem of a check (its unresolved
+ * alert; -1 if it has none), add a downtime (-1 if invalid), submit a
+ * passive result (-1 if the check is unknown). */
 int server_ack(struct server *s, const char *customer, const char *asset, const char *check,
-               const char *author, const char *comment, double expires);
+               const char *author, const char *comment);
 int server_unack(struct server *s, const char *customer, const char *asset, const char *check);
-/* Scheduled downtime at run time (asset/check NULL = the whole customer /
- * asset).  Returns 0, or -1 if the customer is unknown. */
 int server_add_downtime(struct server *s, const char *customer, const char *asset,
                         const char *check, double start, double end, const char *author,
                         const char *comment);
-/* Submit a passive result through the core (API, tests). */
 int server_submit(struct server *s, const char *customer, const char *asset, const char *check,
                   int state, const char *output);
+/* The service layer and the event hub (front ends, tests). */
+struct app *server_app(struct server *s);
+struct events *server_events(struct server *s);
 /* The wall-clock time the scheduler uses (ev_now). */
 double server_now(const struct server *s);
 

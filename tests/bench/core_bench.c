@@ -129,7 +129,7 @@ static int bench_pipeline(size_t n, double seconds, int store)
 	if (server_start(s) != 0)
 		return 1;
 	run_for(c.loop, seconds < 2 ? seconds / 2 : 1); /* warm up: caches, store pages */
-	struct server_stats a, z;
+	struct engine_stats a, z;
 	server_get_stats(s, &a);
 	double c0 = bench_cpu(), w0 = bench_mono();
 	run_for(c.loop, seconds);
@@ -175,7 +175,7 @@ static void sample_key(size_t idx, size_t n, char *cu, char *as, char *ck)
 static void on_sample(struct ev_loop *loop, ev_check *w, int revents)
 {
 	struct lag_sampler *ls = (struct lag_sampler *)w;
-	struct server_stats st;
+	struct engine_stats st;
 	server_get_stats(ls->s, &st);
 	for (size_t k = 0; k < LAG_SAMPLE; k++) {
 		char cu[24], as[24], ck[24];
@@ -227,7 +227,7 @@ static int bench_lag(size_t n, double seconds)
 		ev_check_init(&ls.w, on_sample);
 		ev_check_start(c.loop, &ls.w);
 	}
-	struct server_stats a, z;
+	struct engine_stats a, z;
 	server_get_stats(s, &a);
 	double c0 = bench_cpu(), w0 = bench_mono();
 	run_for(c.loop, seconds);
@@ -270,7 +270,7 @@ static int bench_load(size_t n)
 	t0 = bench_mono();
 	int rc2 = server_reload_text(s, text2);
 	double same = bench_mono() - t0;
-	struct server_stats st;
+	struct engine_stats st;
 	server_get_stats(s, &st);
 	printf(
 	    "load load_ms %.0f reload_ms %.0f reload_same_ms %.0f checks %llu config_bytes %zu\n",
@@ -299,7 +299,7 @@ static int bench_rss(size_t n)
 	long rss1 = bench_rss_kib();
 	if (server_start(s) != 0)
 		return 1;
-	struct server_stats st = { 0 };
+	struct engine_stats st = { 0 };
 	for (int i = 0; i < 600 && st.runs_completed < n; i++) {
 		run_for(c.loop, 0.05);
 		server_get_stats(s, &st);

@@ -158,7 +158,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	run_for(loop, 2);
-	struct server_stats a, z;
+	struct engine_stats a, z;
 	server_get_stats(s, &a);
 	double c0 = bench_cpu(), w0 = bench_mono();
 	run_for(loop, seconds);

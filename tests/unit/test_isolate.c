@@ -135,9 +135,9 @@ static struct server_check_view view(struct fx *f, const char *ck)
 	return v;
 }
 
-static struct server_stats stats(struct fx *f)
+static struct engine_stats stats(struct fx *f)
 {
-	struct server_stats st;
+	struct engine_stats st;
 	server_get_stats(f->s, &st);
 	return st;
 }

@@ -1,22 +1,22 @@
 /*
- * alerts_int: what alerts.c (the alert glue) and alerts_outbox.c (the
- * outbox in memory: the pending batch's messages, the ready queue, the
- * bound and the reload) share.  Private to src/server.
+ * alerting_int: what alerting.c (the alert glue) and outbox.c (the outbox
+ * in memory: the pending batch's messages, the ready queue, the bound and
+ * the reload) share.  Private to src/alerting.
  */
-#ifndef MAMORI_ALERTS_INT_H
-#define MAMORI_ALERTS_INT_H
+#ifndef MAMORI_ALERTING_INT_H
+#define MAMORI_ALERTING_INT_H
 
-#include "server/server_int.h"
+#include "alerting/alerting.h"
+#include "config/config.h"
 #include "sla/sla.h"
 #include "util/hmap.h"
 
 #include <ev.h>
 #include <stdint.h>
 
-#define HOUSE_INTERVAL  2.0        /* downtime edges, memory pruning, outbox retries */
-#define OUTBOX_MEMORY   10000      /* alerts.outbox_memory default */
-#define OUTBOX_INFLIGHT 1000       /* alerts.outbox_inflight default */
-#define RD_TAKEN        UINT64_MAX /* the read's batch was taken, number not known yet */
+#define HOUSE_INTERVAL  2.0   /* downtime edges, memory pruning, outbox retries */
+#define OUTBOX_MEMORY   10000 /* alerts.outbox_memory default */
+#define OUTBOX_INFLIGHT 1000  /* alerts.outbox_inflight default */
 
 struct outmsg {
 	struct outmsg *next;
@@ -40,12 +40,17 @@ struct alerts_conf {
 };
 
 struct alerts {
-	struct server *s;
+	struct ev_loop *loop;
+	struct registry *reg;
+	struct journal *journal;
+	struct events *hub;
+	struct store *store;
+	struct mqtt *mqtt;
+	struct mconf *mc; /* the running config (node, retention, outbox bounds) */
+	struct events_sub *state_sub;
 	struct alerts_conf *conf;
 	struct alert_table *t;
-	struct cmd_seen *seen;
-	struct store_batch *batch;            /* pending: goes out with the next flush */
-	size_t batch_msgs;                    /* outbox messages in it */
+	size_t batch_msgs;                    /* outbox messages in the pending batch */
 	struct outmsg *pend_head, *pend_tail; /* rows in the pending batch */
 	struct outmsg *wait_head, *wait_tail; /* rows in batches not yet committed */
 	struct hmap batch_alerts;             /* alert id -> its row's slot in the pending batch */
@@ -54,7 +59,7 @@ struct alerts {
 	size_t n_ready;
 	int64_t disk_next, disk_max;  /* committed rows only in the table; none if next > max */
 	struct store_outbox_read *rd; /* a reload in flight */
-	uint64_t rd_batch;            /* its batch: 0 still pending, RD_TAKEN, or the number */
+	uint64_t rd_batch;            /* its batch: 0 still pending, or the number */
 	double rd_retry;              /* after a failed read: not before this time */
 	size_t mem_peak;              /* most committed messages in memory at once */
 	uint64_t reloaded;            /* messages read back from the table */
@@ -67,12 +72,13 @@ struct alerts {
 	double armed; /* due_timer's target, -1 none */
 	unsigned house_turns;
 	int dt_seen; /* downtimes existed at the last pass */
-	struct mqtt_sub *cmd_sub;
 	uint64_t events, published, acked;
 };
 
-/* alerts_outbox.c */
-struct store_batch *alerts__pending(struct alerts *al);
+/* outbox.c */
+/* The journal cut the pending batch (number) / wrote up to `done`. */
+void alerts__on_cut(void *ud, uint64_t number);
+void alerts__on_done(void *ud, uint64_t done);
 /* Queue a message (see alerts_outbox.c); ref_id/ref_seq name the alert
  * event whose row holds the payload, NULL for other messages. */
 void alerts__queue_msg(struct alerts *al, const char *topic, const char *payload, double now,

@@ -1,6 +1,7 @@
 /*
- * model: the runtime objects (plugin instances, customers, assets, checks)
- * built from a validated config, and the reload that swaps them.
+ * registry: the runtime objects (plugin instances, customers, assets,
+ * checks) built from a validated config, and the reload that swaps them.
+ * See registry.h; downtimes are registry_downtime.c.
  *
  * Reload is two-phase so a bad file changes nothing: model_build prepares
  * everything new (plugin instances whose block changed, checks that are new
@@ -8,11 +9,12 @@
  * returns an error if any plugin rejects its config; model_commit then
  * moves unchanged checks over as they are (state, schedule, even a run in
  * flight) and hands state and schedule of changed checks to their new
- * objects.  Unchanged checks cost a hash lookup each, so a reload of
- * 100,000 checks takes milliseconds, and no check stalls.
+ * objects (through the hooks: the engine moves schedules and runs).
+ * Unchanged checks cost a hash lookup each, so a reload of 100,000 checks
+ * takes milliseconds, and no check stalls.
  */
-#define MAMORI_SERVER_INTERNAL
-#include "server/server_int.h"
+#include "registry/registry.h"
+#include "journal/journal.h"
 #include "config/pconf.h"
 #include "plugin/host.h"
 #include "plugin/loader.h"
@@ -21,29 +23,31 @@
 #include "util/log.h"
 #include "util/mem.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-const char *server__intern(struct server *s, const char *name)
+const char *registry_intern(struct registry *r, const char *name)
 {
 	size_t n = strlen(name);
-	const char *v = hmap_get(&s->names, name, n);
+	const char *v = hmap_get(&r->names, name, n);
 	if (v)
 		return v;
 	char *copy = xstrndup(name, n);
-	hmap_put(&s->names, copy, n, copy);
+	hmap_put(&r->names, copy, n, copy);
 	return copy;
 }
 
-struct check *model_check_new(struct server *s, struct asset *a, const char *name, size_t name_len)
+struct check *model_check_new(struct registry *r, struct asset *a, const char *name,
+                              size_t name_len)
 {
 	size_t klen = strlen(a->cust->id) + strlen(a->name) + name_len + 3;
 	struct check *c = xcalloc(1, sizeof *c + klen);
 	snprintf(c->key, klen, "%s/%s/%.*s", a->cust->id, a->name, (int)name_len, name);
 	char tmp[256];
 	snprintf(tmp, sizeof tmp, "%.*s", (int)name_len, name);
-	c->name = server__intern(s, tmp);
+	c->name = registry_intern(r, tmp);
 	c->asset = a;
 	state_init(&c->st);
 	return c;
@@ -108,9 +112,9 @@ static void pinst_free(struct pinst *p)
 	free(p);
 }
 
-static struct pinst *pinst_make(struct server *s, const struct cfg_plugin *cp, int *errors)
+static struct pinst *pinst_make(struct registry *r, const struct cfg_plugin *cp, int *errors)
 {
-	struct plugin_mod *mod = loader_find(s->loader, cp->name);
+	struct plugin_mod *mod = loader_find(r->loader, cp->name);
 	struct pinst *p = xcalloc(1, sizeof *p);
 	p->name = xstrdup(cp->name);
 	p->hash = cp->hash;
@@ -124,7 +128,7 @@ static struct pinst *pinst_make(struct server *s, const struct cfg_plugin *cp, i
 	int before = *errors;
 	if (cp->isolate) {
 		/* In a host process of its own: a synthetic module forwards. */
-		struct proxy *px = proxy_new(s->loop, mod, &conf);
+		struct proxy *px = proxy_new(r->loop, mod, &conf);
 		pconf_release(&conf);
 		if (!px) {
 			if (*errors == before)
@@ -164,7 +168,7 @@ static struct pinst *find_pinst(struct model *m, const char *name)
 
 /* ---- checks ---- */
 
-static int prepare_check(struct server *s, struct check *c, const config_setting_t *set,
+static int prepare_check(struct registry *r, struct check *c, const config_setting_t *set,
                          int *errors)
 {
 	struct pinst *p = c->pi;
@@ -187,7 +191,7 @@ static int prepare_check(struct server *s, struct check *c, const config_setting
 	return 0;
 }
 
-static void check_free(struct server *s, struct check *c)
+static void check_free(struct registry *r, struct check *c)
 {
 	/* Template checks share their template's data: released with it. */
 	if (!(c->flags & CK_TEMPLATE) && c->pi && c->pi->inst && c->pi->mod->def->check_release)
@@ -198,7 +202,7 @@ static void check_free(struct server *s, struct check *c)
 
 /* Add a check to a new asset: reuse the old object when nothing changed,
  * else make and prepare a new one. */
-static int add_check(struct server *s, struct model *m, const struct model *old, struct asset *a,
+static int add_check(struct registry *r, struct model *m, const struct model *old, struct asset *a,
                      const char *name, struct pinst *pi, const struct check_params *p,
                      uint64_t hash, const config_setting_t *set, int passive,
                      const struct agent_tpl *tpl, int *errors)
@@ -213,14 +217,14 @@ static int add_check(struct server *s, struct model *m, const struct model *old,
 	if (oc && oc->pi == pi && oc->hash == hash && (!tpl || oc->data == tpl->data)) {
 		c = oc; /* reused as it is; moved at commit */
 	} else {
-		c = model_check_new(s, a, name, strlen(name));
+		c = model_check_new(r, a, name, strlen(name));
 		c->pi = pi;
 		c->hash = hash;
 		c->p = *p; /* check_info in check_prepare reports interval/timeout */
 		if (tpl) {
 			c->data = tpl->data;
 			c->flags |= CK_TEMPLATE;
-		} else if (prepare_check(s, c, set, errors) != 0) {
+		} else if (prepare_check(r, c, set, errors) != 0) {
 			free(c);
 			return -1;
 		}
@@ -263,14 +267,14 @@ static struct asset *asset_new(struct customer *cu, const char *name, const char
 	return a;
 }
 
-static int template_checks(struct server *s, struct model *m, const struct model *old,
+static int template_checks(struct registry *r, struct model *m, const struct model *old,
                            struct customer *cu, struct asset *a, int *errors)
 {
 	int rc = 0;
 	for (size_t i = 0; i < cu->n_agents; i++) {
 		struct agent_tpl *t = &cu->agents[i];
 		uint64_t h = t->hash ^ hmap_hash(a->type, strlen(a->type));
-		if (add_check(s, m, old, a, t->plugin, t->pi, &t->p, h, NULL, 1, t, errors) != 0)
+		if (add_check(r, m, old, a, t->plugin, t->pi, &t->p, h, NULL, 1, t, errors) != 0)
 			rc = -1;
 	}
 	return rc;
@@ -278,7 +282,7 @@ static int template_checks(struct server *s, struct model *m, const struct model
 
 /* Assets registered by agents (persisted) survive reloads and restarts. */
 struct reg_ctx {
-	struct server *s;
+	struct registry *reg;
 	struct model *m;
 	const struct model *old;
 	int *errors;
@@ -292,7 +296,7 @@ static void restore_registered(struct reg_ctx *r, struct customer *cu, const cha
 	struct asset *a = asset_new(cu, name, type, address, NULL);
 	a->registered = 1;
 	a->registered_at = when;
-	template_checks(r->s, r->m, r->old, cu, a, r->errors);
+	template_checks(r->reg, r->m, r->old, cu, a, r->errors);
 }
 
 static void on_asset_row(void *ud, const struct store_asset_row *row)
@@ -305,7 +309,7 @@ static void on_asset_row(void *ud, const struct store_asset_row *row)
 
 /* Prepare a template once, or borrow the data of an identical template
  * of the running model (reload). */
-static void tpl_prepare(struct server *s, const struct model *old, struct customer *cu,
+static void tpl_prepare(struct registry *r, const struct model *old, struct customer *cu,
                         struct agent_tpl *t, int *errors)
 {
 	struct customer *ocu = old ? hmap_get(&old->cust_by_id, cu->id, strlen(cu->id)) : NULL;
@@ -324,20 +328,20 @@ static void tpl_prepare(struct server *s, const struct model *old, struct custom
 	t->pseudo_asset->name = xstrdup("*");
 	t->pseudo_asset->type = xstrdup(t->asset_type);
 	t->pseudo_asset->address = xstrdup("");
-	t->pseudo = model_check_new(s, t->pseudo_asset, t->plugin, strlen(t->plugin));
+	t->pseudo = model_check_new(r, t->pseudo_asset, t->plugin, strlen(t->plugin));
 	t->pseudo->pi = t->pi;
 	t->pseudo->p = t->p;
-	if (prepare_check(s, t->pseudo, t->s, errors) == 0)
+	if (prepare_check(r, t->pseudo, t->s, errors) == 0)
 		t->prepared = 1;
 	t->data = t->pseudo->data;
 }
 
-static void tpl_release(struct server *s, struct agent_tpl *t)
+static void tpl_release(struct registry *r, struct agent_tpl *t)
 {
 	if (t->pseudo) {
 		if (!t->borrowed && t->prepared) {
 			t->pseudo->data = t->data;
-			check_free(s, t->pseudo);
+			check_free(r, t->pseudo);
 		} else {
 			free(t->pseudo);
 		}
@@ -352,7 +356,7 @@ static void tpl_release(struct server *s, struct agent_tpl *t)
 	t->pseudo_asset = NULL;
 }
 
-static void build_customer(struct server *s, struct model *m, const struct model *old,
+static void build_customer(struct registry *r, struct model *m, const struct model *old,
                            const struct cfg_customer *cc, int *errors)
 {
 	struct customer *cu = customer_new(cc);
@@ -370,7 +374,7 @@ static void build_customer(struct server *s, struct model *m, const struct model
 		t->p = ca->p;
 		t->hash = ca->hash;
 		t->s = ca->s;
-		tpl_prepare(s, old, cu, t, errors);
+		tpl_prepare(r, old, cu, t, errors);
 	}
 	for (size_t i = 0; i < cc->n_assets; i++) {
 		const struct cfg_asset *ca = &cc->assets[i];
@@ -380,7 +384,7 @@ static void build_customer(struct server *s, struct model *m, const struct model
 			struct pinst *pi = find_pinst(m, ck->plugin);
 			int passive = pi->mod && pi->mod->def &&
 			              (pi->mod->def->flags & MAMORI_PLUGIN_PASSIVE);
-			add_check(s, m, old, a, ck->name, pi, &ck->p, ck->hash, ck->s, passive,
+			add_check(r, m, old, a, ck->name, pi, &ck->p, ck->hash, ck->s, passive,
 			          NULL, errors);
 		}
 		/* An asset configured with the type of an agent template (e.g. a
@@ -392,7 +396,7 @@ static void build_customer(struct server *s, struct model *m, const struct model
 				                  cu->agents[t].plugin);
 				if (!hmap_get(&m->checks, key, (size_t)kl)) {
 					struct agent_tpl *tp = &cu->agents[t];
-					add_check(s, m, old, a, tp->plugin, tp->pi, &tp->p,
+					add_check(r, m, old, a, tp->plugin, tp->pi, &tp->p,
 					          tp->hash ^ hmap_hash(a->type, strlen(a->type)),
 					          NULL, 1, tp, errors);
 				}
@@ -402,7 +406,7 @@ static void build_customer(struct server *s, struct model *m, const struct model
 		cu->agents[t].s = NULL;
 }
 
-int model_build(struct server *s, struct mconf *c, struct model *m, const struct model *old)
+int model_build(struct registry *r, struct mconf *c, struct model *m, const struct model *old)
 {
 	int errors = 0;
 	memset(m, 0, sizeof *m);
@@ -420,7 +424,7 @@ int model_build(struct server *s, struct mconf *c, struct model *m, const struct
 		if (p) {
 			p->max_concurrent = c->plugins[i].max_concurrent;
 		} else {
-			p = pinst_make(s, &c->plugins[i], &errors);
+			p = pinst_make(r, &c->plugins[i], &errors);
 		}
 		if (p)
 			m->pinsts[m->n_pinsts++] = p;
@@ -433,11 +437,11 @@ int model_build(struct server *s, struct mconf *c, struct model *m, const struct
 	for (size_t i = 0; i < c->n_customers; i++) {
 		/* The customer's template tree pointers are needed while
 		 * building its registered assets below; keep them until then. */
-		build_customer(s, m, old, &c->customers[i], &errors);
+		build_customer(r, m, old, &c->customers[i], &errors);
 	}
 	/* Registered assets: from the previous model on reload, from the
 	 * database at startup. */
-	struct reg_ctx rc = { s, m, old, &errors };
+	struct reg_ctx rc = { r, m, old, &errors };
 	for (size_t i = 0; i < c->n_customers; i++) {
 		struct customer *cu = m->custs[i];
 		for (size_t t = 0; t < cu->n_agents; t++)
@@ -456,8 +460,8 @@ int model_build(struct server *s, struct mconf *c, struct model *m, const struct
 					                   oa->registered_at);
 			}
 		}
-	} else if (s->store) {
-		store_load_assets(s->store, on_asset_row, &rc);
+	} else if (r->store) {
+		store_load_assets(r->store, on_asset_row, &rc);
 	}
 	for (size_t i = 0; i < m->n_custs; i++)
 		for (size_t t = 0; t < m->custs[i]->n_agents; t++)
@@ -466,11 +470,11 @@ int model_build(struct server *s, struct mconf *c, struct model *m, const struct
 		goto fail;
 	return 0;
 fail:
-	model_discard(s, m, old);
+	model_discard(r, m, old);
 	return -1;
 }
 
-static void customer_free(struct server *s, struct customer *cu, int free_assets)
+static void customer_free(struct registry *r, struct customer *cu, int free_assets)
 {
 	size_t it = 0;
 	const struct hmap_entry *e;
@@ -484,7 +488,7 @@ static void customer_free(struct server *s, struct customer *cu, int free_assets
 	}
 	hmap_free(&cu->assets);
 	for (size_t i = 0; i < cu->n_agents; i++) {
-		tpl_release(s, &cu->agents[i]);
+		tpl_release(r, &cu->agents[i]);
 		free(cu->agents[i].plugin);
 		free(cu->agents[i].asset_type);
 	}
@@ -500,7 +504,7 @@ static void customer_free(struct server *s, struct customer *cu, int free_assets
 
 /* Throw away a model that was built but not committed: free what is new,
  * leave what belongs to `old` alone. */
-void model_discard(struct server *s, struct model *m, const struct model *old)
+void model_discard(struct registry *r, struct model *m, const struct model *old)
 {
 	size_t it = 0;
 	const struct hmap_entry *e;
@@ -508,11 +512,11 @@ void model_discard(struct server *s, struct model *m, const struct model *old)
 		struct check *c = e->value;
 		struct check *oc = old ? hmap_get(&old->checks, c->key, strlen(c->key)) : NULL;
 		if (oc != c)
-			check_free(s, c);
+			check_free(r, c);
 	}
 	hmap_free(&m->checks);
 	for (size_t i = 0; i < m->n_custs; i++)
-		customer_free(s, m->custs[i], 1);
+		customer_free(r, m->custs[i], 1);
 	free(m->custs);
 	hmap_free(&m->cust_by_id);
 	for (size_t i = 0; i < m->n_pinsts; i++)
@@ -562,7 +566,6 @@ static void copy_state(struct check *to, const struct check *from)
 {
 	to->st = from->st;
 	to->flags |= from->flags & CK_ACK;
-	to->ack_expires = from->ack_expires;
 	if (from->out) {
 		to->out = xmalloc(from->out_len);
 		memcpy(to->out, from->out, from->out_len);
@@ -570,9 +573,9 @@ static void copy_state(struct check *to, const struct check *from)
 	}
 }
 
-void model_commit(struct server *s, struct model *m, struct model *old)
+void model_commit(struct registry *r, struct model *m, struct model *old)
 {
-	struct store_batch *forget = s->store ? store_batch_new() : NULL;
+	struct store_batch *forget = r->store ? store_batch_new() : NULL;
 	/* Old checks: keep (same object in m), hand over, or drop. */
 	size_t it = 0;
 	const struct hmap_entry *e;
@@ -581,40 +584,15 @@ void model_commit(struct server *s, struct model *m, struct model *old)
 		struct check *nc = hmap_get(&m->checks, oc->key, strlen(oc->key));
 		if (nc == oc)
 			continue;
-		if (oc->run)
-			run_cancel(s, oc, "reload");
-		if (wheel_pending(&oc->node)) {
-			if (nc && !(nc->flags & CK_PASSIVE) == !(oc->flags & CK_PASSIVE))
-				sched_check_at(s, nc, server__time(s, oc->node.due));
-			wheel_del(&s->wheel, &oc->node);
-		}
+		r->hooks.retire(r->hooks.ud, oc, nc);
 		if (nc)
 			copy_state(nc, oc);
 		else if (forget)
 			store_batch_forget(forget, oc->asset->cust->id, oc->asset->name, oc->name);
-		check_clean(s, oc);
 		oc->flags &= (uint8_t)~CK_WAITING;
-		check_free(s, oc);
+		check_free(r, oc);
 	}
-	/* Wait queues are rebuilt from the surviving checks. */
-	for (size_t i = 0; i < m->n_pinsts; i++)
-		m->pinsts[i]->wait_head = m->pinsts[i]->wait_tail = NULL;
 	link_model(m);
-	it = 0;
-	while (hmap_next(&m->checks, &it, &e)) {
-		struct check *c = e->value;
-		if (c->flags & CK_WAITING) {
-			struct pinst *p = c->pi;
-			c->wnext = NULL;
-			if (p->wait_tail)
-				p->wait_tail->wnext = c;
-			else
-				p->wait_head = c;
-			p->wait_tail = c;
-		}
-		if (!wheel_pending(&c->node) && !c->run && !(c->flags & CK_WAITING))
-			sched_first(s, c);
-	}
 	if (old) {
 		/* Template data borrowed by the new model changes owner. */
 		for (size_t i = 0; i < m->n_custs; i++) {
@@ -639,7 +617,7 @@ void model_commit(struct server *s, struct model *m, struct model *old)
 			}
 		}
 		for (size_t i = 0; i < old->n_custs; i++)
-			customer_free(s, old->custs[i], 1);
+			customer_free(r, old->custs[i], 1);
 		free(old->custs);
 		hmap_free(&old->cust_by_id);
 		hmap_free(&old->checks);
@@ -655,28 +633,26 @@ void model_commit(struct server *s, struct model *m, struct model *old)
 	}
 	if (forget) {
 		if (store_batch_rows(forget))
-			store_commit(s->store, forget);
+			store_commit(r->store, forget);
 		else
 			store_batch_free(forget);
 	}
-	s->stats.checks = m->checks.count;
+	/* The engine rebuilds its wait queues and schedules new checks. */
+	r->hooks.committed(r->hooks.ud, m);
 }
 
-void model_free(struct server *s, struct model *m)
+void model_free(struct registry *r, struct model *m)
 {
 	size_t it = 0;
 	const struct hmap_entry *e;
 	while (hmap_next(&m->checks, &it, &e)) {
 		struct check *c = e->value;
-		if (c->run)
-			run_cancel(s, c, "shutdown");
-		wheel_del(&s->wheel, &c->node);
-		check_clean(s, c);
-		check_free(s, c);
+		r->hooks.retire(r->hooks.ud, c, NULL);
+		check_free(r, c);
 	}
 	hmap_free(&m->checks);
 	for (size_t i = 0; i < m->n_custs; i++)
-		customer_free(s, m->custs[i], 1);
+		customer_free(r, m->custs[i], 1);
 	free(m->custs);
 	hmap_free(&m->cust_by_id);
 	for (size_t i = 0; i < m->n_pinsts; i++)
@@ -685,7 +661,7 @@ void model_free(struct server *s, struct model *m)
 	memset(m, 0, sizeof *m);
 }
 
-int model_register_asset(struct server *s, struct customer *cu, const struct agent_tpl *tpl,
+int model_register_asset(struct registry *r, struct customer *cu, const struct agent_tpl *tpl,
                          const char *name, const char *type, const char *address, double when,
                          int persist)
 {
@@ -694,29 +670,117 @@ int model_register_asset(struct server *s, struct customer *cu, const struct age
 	a->registered_at = when;
 	for (size_t i = 0; i < cu->n_agents; i++) {
 		struct agent_tpl *t = &cu->agents[i];
-		struct check *c = model_check_new(s, a, t->plugin, strlen(t->plugin));
+		struct check *c = model_check_new(r, a, t->plugin, strlen(t->plugin));
 		c->pi = t->pi;
 		c->p = t->p;
 		c->flags |= CK_PASSIVE | CK_TEMPLATE;
 		c->hash = t->hash ^ hmap_hash(a->type, strlen(a->type));
 		c->data = t->data;
-		hmap_put(&s->m.checks, c->key, strlen(c->key), c);
+		hmap_put(&r->m.checks, c->key, strlen(c->key), c);
 		c->anext = a->checks;
 		a->checks = c;
-		sched_first(s, c);
+		r->hooks.added(r->hooks.ud, c);
 	}
-	s->stats.checks = s->m.checks.count;
-	if (persist && s->store) {
+	if (persist && r->store) {
 		/* Written with the next group commit, in the same transaction
 		 * as its first check state (one transaction per asset cost
 		 * most of a registration). */
-		if (s->n_new_assets == s->cap_new_assets) {
-			s->cap_new_assets = s->cap_new_assets ? s->cap_new_assets * 2 : 64;
-			s->new_assets =
-			    xrealloc(s->new_assets, s->cap_new_assets * sizeof *s->new_assets);
+		if (r->n_new_assets == r->cap_new_assets) {
+			r->cap_new_assets = r->cap_new_assets ? r->cap_new_assets * 2 : 64;
+			r->new_assets =
+			    xrealloc(r->new_assets, r->cap_new_assets * sizeof *r->new_assets);
 		}
-		s->new_assets[s->n_new_assets++] = a;
+		r->new_assets[r->n_new_assets++] = a;
 	}
-	s->trim_at = when + 2.0;
+	/* After a burst of registrations (thousands of PCs at 9:00) the
+	 * allocator holds freed temporaries: hand them back once it is over. */
+	ev_timer_again(r->loop, &r->trim_timer);
 	return 0;
+}
+
+/* ---- the registry object ---- */
+
+static void on_trim(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	malloc_trim(0);
+}
+
+static int assets_pending(void *ud)
+{
+	struct registry *r = ud;
+	return r->n_new_assets > 0;
+}
+
+/* Journal source: registered assets go with the next batch, in the same
+ * transaction as their first check states (one transaction per asset
+ * cost most of a registration). */
+static void assets_fill(void *ud, struct store_batch *b)
+{
+	struct registry *r = ud;
+	for (size_t i = 0; i < r->n_new_assets; i++) {
+		const struct asset *a = r->new_assets[i];
+		struct store_asset_row row = { a->cust->id, a->name, a->type,
+			                       a->address,  "agent", a->registered_at };
+		store_batch_asset(b, &row);
+	}
+	r->n_new_assets = 0;
+}
+
+void registry_init(struct registry *r, struct ev_loop *loop, struct loader *loader,
+                   const struct registry_hooks *hooks)
+{
+	memset(r, 0, sizeof *r);
+	r->loop = loop;
+	r->loader = loader;
+	r->hooks = *hooks;
+	r->node = "";
+	hmap_init(&r->names);
+	ev_init(&r->trim_timer, on_trim);
+	r->trim_timer.repeat = 2.0;
+	r->trim_timer.data = r;
+}
+
+void registry_attach(struct registry *r, struct store *store, struct journal *journal,
+                     struct events *events, const char *node)
+{
+	r->store = store;
+	r->journal = journal;
+	r->events = events;
+	r->node = node ? node : "";
+	if (journal && store)
+		journal_add_source(journal, assets_fill, assets_pending, r);
+}
+
+void registry_fini(struct registry *r)
+{
+	ev_timer_stop(r->loop, &r->trim_timer);
+	size_t it = 0;
+	const struct hmap_entry *e;
+	while (hmap_next(&r->names, &it, &e))
+		free(e->value);
+	hmap_free(&r->names);
+	free(r->new_assets);
+	r->new_assets = NULL;
+}
+
+struct customer *registry_customer(const struct registry *r, const char *id)
+{
+	return id ? hmap_get(&r->m.cust_by_id, id, strlen(id)) : NULL;
+}
+
+struct check *registry_check_key(const struct registry *r, const char *key, size_t len)
+{
+	return hmap_get(&r->m.checks, key, len);
+}
+
+struct check *registry_check(const struct registry *r, const char *customer, const char *asset,
+                             const char *check)
+{
+	if (!customer || !asset || !check)
+		return NULL;
+	char key[1024];
+	int n = snprintf(key, sizeof key, "%s/%s/%s", customer, asset, check);
+	if (n < 0 || (size_t)n >= sizeof key)
+		return NULL;
+	return hmap_get(&r->m.checks, key, (size_t)n);
 }

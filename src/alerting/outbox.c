@@ -1,5 +1,5 @@
 /*
- * alerts_outbox: the alert outbox in memory (see alerts.c for the whole
+ * outbox: the alert outbox in memory (see alerting.h for the whole
  * pipeline).  A message is queued with the pending store batch (its row in
  * the same transaction as the change that caused it), waits for that
  * commit, then waits in `ready` (id order) until it is handed to MQTT; at
@@ -20,8 +20,8 @@
  * same way.  A broker outage therefore costs a bounded amount of memory,
  * and no message is ever dropped for lack of room.
  */
-#define MAMORI_SERVER_INTERNAL
-#include "server/alerts_int.h"
+#include "alerting/alerting_int.h"
+#include "journal/journal.h"
 #include "mqtt/mqtt.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -31,14 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- the pending batch and the outbox ---- */
-
-struct store_batch *alerts__pending(struct alerts *al)
-{
-	if (!al->batch)
-		al->batch = store_batch_new();
-	return al->batch;
-}
+/* ---- the outbox ---- */
 
 void alerts__free_msg(struct outmsg *m)
 {
@@ -48,13 +41,13 @@ void alerts__free_msg(struct outmsg *m)
 
 static size_t mem_cap(const struct alerts *al)
 {
-	uint32_t n = al->s->conf ? al->s->conf->outbox_memory : 0;
+	uint32_t n = al->mc ? al->mc->outbox_memory : 0;
 	return n ? n : OUTBOX_MEMORY;
 }
 
 static size_t inflight_cap(const struct alerts *al)
 {
-	uint32_t n = al->s->conf ? al->s->conf->outbox_inflight : 0;
+	uint32_t n = al->mc ? al->mc->outbox_inflight : 0;
 	size_t cap = n ? n : OUTBOX_INFLIGHT, mem = mem_cap(al);
 	return cap < mem ? cap : mem;
 }
@@ -98,8 +91,7 @@ static struct outmsg *ready_pop(struct alerts *al)
  * MQTT_PUB_NEVER (m and its row are gone). */
 static int publish(struct alerts *al, struct outmsg *m)
 {
-	struct server *s = al->s;
-	int rc = mqtt_publish(s->mqtt, m->topic, m->payload, m->len, 1, 0, &m->token);
+	int rc = mqtt_publish(al->mqtt, m->topic, m->payload, m->len, 1, 0, &m->token);
 	if (rc == MQTT_PUB_LATER) {
 		if (!al->window_full++)
 			log_warn("alerts",
@@ -112,8 +104,8 @@ static int publish(struct alerts *al, struct outmsg *m)
 		/* Too large or invalid topic: it can never be sent; drop the row. */
 		log_err("alerts", "cannot publish to %s (%zu bytes); dropping it", m->topic,
 		        m->len);
-		if (m->id && s->store)
-			store_batch_outbox_done(alerts__pending(al), m->id);
+		if (m->id && al->store)
+			store_batch_outbox_done(journal_batch(al->journal), m->id);
 		alerts__free_msg(m);
 		return MQTT_PUB_NEVER;
 	}
@@ -129,14 +121,14 @@ static int publish(struct alerts *al, struct outmsg *m)
  * bound: a read in the pending batch, run by the writer thread. */
 static void reload(struct alerts *al)
 {
-	struct server *s = al->s;
 	size_t cap = mem_cap(al), have = in_memory(al);
-	if (!alerts__spilled(al) || al->rd || !s->store || have > cap / 2 ||
-	    ev_now(s->loop) < al->rd_retry)
+	if (!alerts__spilled(al) || al->rd || !al->store || have > cap / 2 ||
+	    ev_now(al->loop) < al->rd_retry)
 		return;
 	al->rd = store_outbox_read_new(al->disk_next, al->disk_max, cap - have);
 	al->rd_batch = 0;
-	store_batch_outbox_read(alerts__pending(al), al->rd);
+	store_batch_outbox_read(journal_batch(al->journal), al->rd);
+	journal_urgent(al->journal);
 }
 
 /* Hand ready messages to MQTT in id order, up to the in-flight cap. */
@@ -166,8 +158,7 @@ void alerts__pump(struct alerts *al)
 void alerts__queue_msg(struct alerts *al, const char *topic, const char *payload, double now,
                        const char *ref_id, int64_t ref_seq)
 {
-	struct server *s = al->s;
-	if (!s->mqtt)
+	if (!al->mqtt)
 		return;
 	size_t len = strlen(payload);
 	struct outmsg *m = xmalloc(sizeof *m + len + 1);
@@ -175,7 +166,7 @@ void alerts__queue_msg(struct alerts *al, const char *topic, const char *payload
 	m->topic = xstrdup(topic);
 	m->len = len;
 	memcpy(m->payload, payload, len + 1);
-	if (!s->store) {
+	if (!al->store) {
 		ready_push(al, m); /* nothing to reload from: not bounded */
 		alerts__pump(al);
 		return;
@@ -189,8 +180,9 @@ void alerts__queue_msg(struct alerts *al, const char *topic, const char *payload
 		                      .seq = ref_seq,
 		                      .qos = 1,
 		                      .created = now };
-	store_batch_outbox(alerts__pending(al), &r);
+	store_batch_outbox(journal_batch(al->journal), &r);
 	al->batch_msgs++;
+	journal_urgent(al->journal); /* publish as soon as it is durable */
 	if (al->pend_tail)
 		al->pend_tail->next = m;
 	else
@@ -198,33 +190,13 @@ void alerts__queue_msg(struct alerts *al, const char *topic, const char *payload
 	al->pend_tail = m;
 }
 
-int alerts_pending(const struct server *s)
+/* The journal cut the pending batch: its messages wait for its commit. */
+void alerts__on_cut(void *ud, uint64_t number)
 {
-	return s->alerts && s->alerts->batch && store_batch_rows(s->alerts->batch) > 0;
-}
-
-/* server__flush takes the pending batch and adds the check states. */
-struct store_batch *alerts_take_batch(struct server *s)
-{
-	struct alerts *al = s->alerts;
-	if (!al || !al->batch)
-		return store_batch_new();
-	struct store_batch *b = al->batch;
-	al->batch = NULL;
-	if (al->rd && !al->rd_batch)
-		al->rd_batch = RD_TAKEN;
+	struct alerts *al = ud;
 	hmap_free(&al->batch_alerts);
 	hmap_init(&al->batch_alerts);
-	return b;
-}
-
-/* ... and tells us its number: its messages wait for that commit. */
-void alerts_batch_sent(struct server *s, uint64_t number)
-{
-	struct alerts *al = s->alerts;
-	if (!al)
-		return;
-	if (al->rd && al->rd_batch == RD_TAKEN)
+	if (al->rd && !al->rd_batch)
 		al->rd_batch = number;
 	if (!al->pend_head)
 		return;
@@ -257,14 +229,14 @@ static struct outmsg *msg_from_row(const struct store_outbox_row *r)
 static void reload_done(struct alerts *al, uint64_t done)
 {
 	struct store_outbox_read *rd = al->rd;
-	if (!rd || !al->rd_batch || al->rd_batch == RD_TAKEN || al->rd_batch > done)
+	if (!rd || !al->rd_batch || al->rd_batch > done)
 		return;
 	al->rd = NULL;
 	al->rd_batch = 0;
 	if (store_outbox_read_status(rd) != 1) {
 		log_err("alerts", "cannot reload outbox messages from id %lld; retrying",
 		        (long long)al->disk_next);
-		al->rd_retry = ev_now(al->s->loop) + HOUSE_INTERVAL;
+		al->rd_retry = ev_now(al->loop) + HOUSE_INTERVAL;
 		store_outbox_read_free(rd);
 		return;
 	}
@@ -300,14 +272,11 @@ static void take_committed(struct alerts *al, struct outmsg *m)
 	ready_push(al, m);
 }
 
-/* The store's `done`: reloaded rows, then the committed batches' messages. */
-void alerts_on_commit(void *ud)
+/* The journal's `done`: reloaded rows, then the committed batches'
+ * messages. */
+void alerts__on_done(void *ud, uint64_t done)
 {
-	struct server *s = ud;
-	struct alerts *al = s->alerts;
-	if (!al || !s->store)
-		return;
-	uint64_t done = store_committed(s->store);
+	struct alerts *al = ud;
 	reload_done(al, done);
 	while (al->wait_head && al->wait_head->batch <= done) {
 		struct outmsg *m = al->wait_head;
@@ -325,8 +294,8 @@ void alerts__on_puback(uint64_t token, void *ud)
 	struct outmsg *m = hmap_del(&al->inflight, (const char *)&token, sizeof token);
 	if (m) {
 		al->acked++;
-		if (m->id && al->s->store)
-			store_batch_outbox_done(alerts__pending(al), m->id);
+		if (m->id && al->store)
+			store_batch_outbox_done(journal_batch(al->journal), m->id);
 		alerts__free_msg(m);
 	} else if (!al->window_full) {
 		return; /* a plugin's QoS 1 publish, not ours */
@@ -339,11 +308,10 @@ void alerts__on_puback(uint64_t token, void *ud)
  * everything to reload(). */
 void alerts__restore_outbox(struct alerts *al)
 {
-	struct server *s = al->s;
 	al->disk_next = INT64_MIN;
 	al->disk_max = al->next_id;
 	struct store_outbox_read *rd = store_outbox_read_new(INT64_MIN, al->next_id, mem_cap(al));
-	if (store_outbox_read_now(s->store, rd) == 0) {
+	if (store_outbox_read_now(al->store, rd) == 0) {
 		size_t n = store_outbox_read_count(rd);
 		for (size_t i = 0; i < n; i++)
 			ready_push(al, msg_from_row(store_outbox_read_row(rd, i)));

@@ -1,35 +1,22 @@
 /*
- * alerts: the daemon's glue between the state engine and the alert
- * pipeline (src/alert, src/route, src/sla, src/proto), the store and MQTT.
- *
- *   run.c after_state -> alert_on_check_event -> emit(): alert row, event
- *   row, deadline row and outbox rows into the PENDING store batch, which
- *   the next flush commits together with the check states (one
- *   transaction).  When the writer reports that batch committed, its
- *   outbox messages are published at QoS 1 with a token; the PUBACK puts a
- *   delete of the row into the pending batch.  A crash between commit and
- *   PUBACK re-publishes at the next start (at least once; receivers dedupe
- *   on id+seq).
- *
- * Group commit: an ev_prepare (once per loop iteration) cuts the pending
- * batch as soon as it holds a message to publish and the writer is idle;
- * otherwise batches coalesce while the writer works.  Deadlines: one
- * ev_timer at alert_next_due.  Commands arrive on <prefix>/v1/cmd/+ and are
- * answered through the outbox too, so an answer is only sent once the
- * change it reports is durable.
- *
- * The outbox in memory (the ready queue, its bound in memory, reloading
- * from the table) is alerts_outbox.c; struct alerts is in alerts_int.h.
+ * alerting: the alert pipeline's glue (see alerting.h): configuration of
+ * centers, routes and contracts, emit() of alert events into the journal,
+ * the outbox and the hub, the state subscriber, deadlines, housekeeping
+ * and the restore at startup.  The outbox in memory (the ready queue, its
+ * bound, reloading from the table) is outbox.c; struct alerts is in
+ * alerting_int.h.
  *
  * Must never: block, call back into the alert module from emit(), or
  * publish an outbox message before its batch is committed.
  */
-#define MAMORI_SERVER_INTERNAL
-#include "server/server_int.h"
-#include "server/alerts_int.h"
+#include "alerting/alerting.h"
+#include "alerting/alerting_int.h"
 #include "alert/alert.h"
-#include "proto/cmd.h"
+#include "events/events.h"
+#include "journal/journal.h"
 #include "mqtt/mqtt.h"
+#include "proto/cmd.h"
+#include "registry/registry.h"
 #include "route/route.h"
 #include "sla/sla.h"
 #include "store/store.h"
@@ -41,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CMD_SEEN_CAP   100000
 #define PRUNE_EVERY    15   /* housekeeping turns between retention prunes (30 s) */
 #define PRUNE_LIMIT    1000 /* alerts deleted per prune (writer thread) */
 #define CMD_SEEN_KEEP  (7 * 86400.0)
@@ -54,7 +40,7 @@ static const struct cal *cal_lookup(void *arg, const char *name)
 	return mconf_calendar(arg, name);
 }
 
-void alerts_conf_free(struct alerts_conf *ac)
+void alerting_conf_free(struct alerts_conf *ac)
 {
 	if (!ac)
 		return;
@@ -73,7 +59,7 @@ void alerts_conf_free(struct alerts_conf *ac)
 }
 
 /* Parse while c's tree is alive.  NULL after logging every error. */
-struct alerts_conf *alerts_conf_parse(struct server *s, struct mconf *c)
+struct alerts_conf *alerting_conf_parse(struct mconf *c)
 {
 	struct alerts_conf *ac = xcalloc(1, sizeof *ac);
 	char err[512] = "";
@@ -81,7 +67,7 @@ struct alerts_conf *alerts_conf_parse(struct server *s, struct mconf *c)
 	hmap_init(&ac->contracts);
 	if (sla_centers_parse(c->centers, cal_lookup, c, &ac->centers, err, sizeof err) != 0) {
 		log_always("config", LOG_LVL_ERR, "%s", err);
-		alerts_conf_free(ac);
+		alerting_conf_free(ac);
 		return NULL;
 	}
 	if (!(ac->routes = route_parse(c->routes, &ac->centers, err, sizeof err))) {
@@ -110,7 +96,7 @@ struct alerts_conf *alerts_conf_parse(struct server *s, struct mconf *c)
 		}
 	}
 	if (bad) {
-		alerts_conf_free(ac);
+		alerting_conf_free(ac);
 		return NULL;
 	}
 	return ac;
@@ -137,16 +123,12 @@ static const struct sla_terms *terms_for(void *arg, const struct alert *a)
 
 /* Reload: the new routes and terms replace the old ones (call while the
  * old calendars still exist). */
-void alerts_conf_install(struct server *s, struct alerts_conf *ac)
+void alerting_conf_install(struct alerts *al, struct alerts_conf *ac, struct mconf *c)
 {
-	struct alerts *al = s->alerts;
-	if (!al) {
-		alerts_conf_free(ac);
-		return;
-	}
+	al->mc = c;
 	alert_table_set_routes(al->t, ac->routes);
 	alert_table_rebind(al->t, terms_for, ac);
-	alerts_conf_free(al->conf);
+	alerting_conf_free(al->conf);
 	al->conf = ac;
 	al->armed = -2; /* deadlines may have moved: re-arm */
 }
@@ -216,7 +198,7 @@ static void store_alert(struct alerts *al, const struct alert *a)
 	char *also = also_json(a);
 	struct store_alert_row r;
 	fill_alert_row(a, &r, also);
-	struct store_batch *b = alerts__pending(al);
+	struct store_batch *b = journal_batch(al->journal);
 	size_t n = strlen(a->id);
 	void *slot = hmap_get(&al->batch_alerts, a->id, n);
 	if (slot) {
@@ -243,16 +225,15 @@ static void track_open(struct alerts *al, const struct alert *a)
 static void on_emit(void *arg, const struct alert *a, const struct alert_event *ev)
 {
 	struct alerts *al = arg;
-	struct server *s = al->s;
 	double now = ev->time;
-	char *json = cmd_format_alert(a, ev, s->conf->node);
+	char *json = cmd_format_alert(a, ev, al->mc->node);
 	if (!json) {
 		log_err("alerts", "%s: cannot format event %u (out of memory)", a->id, ev->seq);
 		return;
 	}
 	al->events++;
 	track_open(al, a);
-	if (s->store) {
+	if (journal_durable(al->journal)) {
 		store_alert(al, a);
 		struct store_event_row e = { .alert_id = a->id,
 			                     .type = alert_event_name(ev->type),
@@ -262,7 +243,7 @@ static void on_emit(void *arg, const struct alert *a, const struct alert_event *
 			                     .payload = json,
 			                     .seq = ev->seq,
 			                     .time = now };
-		store_batch_event(alerts__pending(al), &e);
+		store_batch_event(journal_batch(al->journal), &e);
 		if (ev->type == ALERT_EV_DISPATCHED) {
 			struct store_dispatch_row d = { .alert_id = a->id,
 				                        .actor = ev->actor,
@@ -271,11 +252,11 @@ static void on_emit(void *arg, const struct alert *a, const struct alert_event *
 				                        .seq = ev->seq,
 				                        .time = now,
 				                        .planned_at = a->dispatch.planned_at };
-			store_batch_dispatch(alerts__pending(al), &d);
+			store_batch_dispatch(journal_batch(al->journal), &d);
 		}
 	}
-	if (s->mqtt && a->center) {
-		const char *prefix = mqtt_prefix(s->mqtt);
+	if (al->mqtt && a->center) {
+		const char *prefix = mqtt_prefix(al->mqtt);
 		char topic[1024];
 		snprintf(topic, sizeof topic, "%s/v1/alerts/%s/%s", prefix, a->center, a->customer);
 		/* by reference: the event row holding json is in the batch above */
@@ -297,74 +278,72 @@ static void on_emit(void *arg, const struct alert *a, const struct alert_event *
 		           alert_event_name(ev->type), a->customer, a->asset, a->check,
 		           a->center ? a->center : "(no center)",
 		           alert_tier_name(a) ? alert_tier_name(a) : "-");
+	struct event_alert ea = { .alert = a, .ev = ev };
+	struct event out = { .type = EVENT_ALERT,
+		             .time = now,
+		             .customer = a->customer,
+		             .center = a->center,
+		             .subject = a->id,
+		             .json = json,
+		             .detail = &ea };
+	events_emit(al->hub, &out);
 	free(json);
 }
 
-/* ---- state results ---- */
+/* ---- state results (EVENT_STATE subscriber) ---- */
 
-void alerts_on_state(struct server *s, struct check *c, const struct state_event *ev,
-                     const struct state_context *ctx, double now)
-{
-	struct alerts *al = s->alerts;
-	if (!al)
-		return;
-	const struct customer *cu = c->asset->cust;
-	struct alert_input in = {
-		.key = c->key,
-		.customer = cu->id,
-		.asset = c->asset->name,
-		.check = c->name,
-		.service = service_name(c->p.service),
-		.region = cu->region,
-		.tags = (const char *const *)cu->tags,
-		.n_tags = cu->n_tags,
-		.output = check_output(c),
-		.contract = contract_of(al->conf, cu->id),
-		.st = &c->st,
-		.ev = ev,
-		.ctx = ctx,
-	};
-	if (alert_on_check_event(al->t, &in, now) == ALERT_E_NOMEM)
-		log_err("alerts", "%s: out of memory handling a result", c->key);
-}
-
-/* ---- commands ---- */
-
-static void on_cmd(const char *topic, const void *payload, size_t len, int qos, int retain,
-                   void *ud)
+static void on_state(void *ud, const struct event *e)
 {
 	struct alerts *al = ud;
-	struct server *s = al->s;
-	const char *prefix = mqtt_prefix(s->mqtt);
-	size_t pl = strlen(prefix);
-	if (strncmp(topic, prefix, pl) != 0 || strncmp(topic + pl, "/v1/cmd/", 8) != 0)
-		return;
-	const char *center = topic + pl + 8;
-	if (!*center || strchr(center, '/'))
-		return;
-	double now = ev_now(s->loop);
-	char *answer = NULL;
-	int fresh = 0;
-	enum cmd_err e =
-	    cmd_handle(al->t, al->seen, center, s->conf->node, payload, len, now, &answer, &fresh);
-	if (!answer) {
-		log_err("alerts", "command on %s: no memory for the answer", topic);
-		return;
-	}
-	if (fresh && s->store) {
-		cJSON *o = cJSON_Parse(answer);
-		const cJSON *id = o ? cJSON_GetObjectItemCaseSensitive(o, "id") : NULL;
-		if (cJSON_IsString(id))
-			store_batch_cmd_seen(alerts__pending(al), center, id->valuestring,
-			                     cmd_errname(e), now);
-		cJSON_Delete(o);
-	}
-	char rt[1024];
-	snprintf(rt, sizeof rt, "%s/result", topic);
-	alerts__queue_msg(al, rt, answer, now, NULL, 0);
-	if (e != CMD_OK)
-		log_info("alerts", "command on %s refused: %s", topic, cmd_errname(e));
-	free(answer);
+	const struct event_state *es = e->detail;
+	if (!es || !es->ev->flags)
+		return; /* nothing the state engine decided: no alert business */
+	struct alert_input in = {
+		.key = es->key,
+		.customer = es->customer,
+		.asset = es->asset,
+		.check = es->check,
+		.service = es->service,
+		.region = es->region,
+		.tags = es->tags,
+		.n_tags = es->n_tags,
+		.output = es->output,
+		.contract = contract_of(al->conf, es->customer),
+		.st = es->st,
+		.ev = es->ev,
+		.ctx = es->ctx,
+	};
+	if (alert_on_check_event(al->t, &in, e->time) == ALERT_E_NOMEM)
+		log_err("alerts", "%s: out of memory handling a result", es->key);
+}
+
+/* ---- actions ---- */
+
+struct alert_table *alerting_table(struct alerts *al)
+{
+	return al->t;
+}
+
+int alerting_act(struct alerts *al, struct alert *a, const struct alert_action *act, double now)
+{
+	return alert_act(al->t, a, act, now);
+}
+
+void alerting_queue_msg(struct alerts *al, const char *topic, const char *payload, double now)
+{
+	alerts__queue_msg(al, topic, payload, now, NULL, 0);
+}
+
+void alerting_get_stats(const struct alerts *al, struct alerting_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	out->events = al->events;
+	out->published = al->published;
+	out->acked = al->acked;
+	out->open = al->open_keys.count;
+	out->ready = al->n_ready;
+	out->inflight = al->inflight.count;
+	out->in_memory = al->n_ready + al->inflight.count;
 }
 
 /* ---- timers ---- */
@@ -374,7 +353,7 @@ static void rearm(struct alerts *al)
 	double due = alert_next_due(al->t);
 	if (due == al->armed)
 		return;
-	struct ev_loop *loop = al->s->loop;
+	struct ev_loop *loop = al->loop;
 	ev_timer_stop(loop, &al->due_timer);
 	al->armed = due;
 	if (due < 0)
@@ -401,9 +380,6 @@ static void on_due(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct alerts *al = w->data;
-	struct server *s = al->s;
-	if ((al->batch_msgs || (al->rd && !al->rd_batch)) && s->store && !store_busy(s->store))
-		server__flush(s);
 	rearm(al);
 }
 
@@ -411,21 +387,20 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
  * clocks of the unresolved alerts (only while downtimes exist). */
 static void downtime_pass(struct alerts *al, double now)
 {
-	struct server *s = al->s;
-	int any = s->m.n_downtimes > 0;
+	int any = al->reg->m.n_downtimes > 0;
 	if (!any && !al->dt_seen)
 		return;
 	al->dt_seen = any;
 	size_t it = 0;
 	const struct hmap_entry *e;
 	while (hmap_next(&al->open_keys, &it, &e)) {
-		struct check *c = hmap_get(&s->m.checks, e->key, e->keylen);
+		struct check *c = registry_check_key(al->reg, e->key, e->keylen);
 		struct alert *a = alert_find_check(al->t, e->key);
 		if (!a || a->status == ALERT_RESOLVED)
 			continue;
 		unsigned before = a->sla.paused;
-		alert_set_downtime(al->t, e->key, c && server__in_downtime(s, c, now), now);
-		if (a->sla.paused != before && s->store)
+		alert_set_downtime(al->t, e->key, c && registry_in_downtime(al->reg, c, now), now);
+		if (a->sla.paused != before && journal_durable(al->journal))
 			store_alert(al, a);
 	}
 }
@@ -433,15 +408,14 @@ static void downtime_pass(struct alerts *al, double now)
 static void on_house(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct alerts *al = w->data;
-	struct server *s = al->s;
 	double now = ev_now(loop);
 	downtime_pass(al, now);
 	alert_prune(al->t, now, 4096);
-	if (s->mqtt)
+	if (al->mqtt)
 		alerts__pump(al); /* after "not now" without PUBACKs, a failed reload */
-	if (s->store && ++al->house_turns % PRUNE_EVERY == 1) {
-		double keep = (s->conf->retention_days ? s->conf->retention_days : 400) * 86400.0;
-		store_batch_prune(alerts__pending(al), now - keep, now - CMD_SEEN_KEEP,
+	if (journal_durable(al->journal) && ++al->house_turns % PRUNE_EVERY == 1) {
+		double keep = (al->mc->retention_days ? al->mc->retention_days : 400) * 86400.0;
+		store_batch_prune(journal_batch(al->journal), now - keep, now - CMD_SEEN_KEEP,
 		                  PRUNE_LIMIT);
 	}
 }
@@ -523,65 +497,55 @@ static void on_alert_row(void *ud, const struct store_alert_row *r)
 		free(a.also[i]);
 }
 
-static void on_seen_row(void *ud, const char *center, const char *id, const char *result)
-{
-	struct alerts *al = ud;
-	enum cmd_err e = CMD_OK;
-	for (int i = 0; i < CMD_E__COUNT; i++)
-		if (result && strcmp(result, cmd_errname((enum cmd_err)i)) == 0)
-			e = (enum cmd_err)i;
-	cmd_seen_add(al->seen, center, id, e);
-}
-
 static void restore(struct alerts *al)
 {
-	struct server *s = al->s;
 	size_t n_out = 0;
-	double now = ev_now(s->loop);
-	store_load_cmd_seen(s->store, CMD_SEEN_CAP, on_seen_row, al);
+	double now = ev_now(al->loop);
 	if (store_load_alerts(
-	        s->store,
-	        now - (s->conf->reopen_within > 0 ? s->conf->reopen_within : DEFAULT_REOPEN),
+	        al->store,
+	        now - (al->mc->reopen_within > 0 ? al->mc->reopen_within : DEFAULT_REOPEN),
 	        on_alert_row, al) != 0)
 		log_err("alerts", "cannot read the alerts from the store");
-	alert_table_set_counter(al->t, (uint64_t)store_alert_total(s->store));
-	al->next_id = store_outbox_last_id(s->store);
-	if (s->mqtt)
+	alert_table_set_counter(al->t, (uint64_t)store_alert_total(al->store));
+	al->next_id = store_outbox_last_id(al->store);
+	if (al->mqtt)
 		alerts__restore_outbox(al);
 	n_out = al->n_ready;
-	log_info("alerts",
-	         "restored %zu alerts (%zu unresolved), %zu unsent messages%s, %zu command ids",
+	log_info("alerts", "restored %zu alerts (%zu unresolved), %zu unsent messages%s",
 	         alert_count(al->t), (size_t)al->open_keys.count, n_out,
-	         alerts__spilled(al) ? " in memory (more wait in the table)" : "",
-	         cmd_seen_count(al->seen));
+	         alerts__spilled(al) ? " in memory (more wait in the table)" : "");
 }
 
 /* ---- lifecycle ---- */
 
-int alerts_new(struct server *s)
+struct alerts *alerting_new(const struct alerting_deps *d)
 {
-	struct alerts_conf *ac = alerts_conf_parse(s, s->conf);
+	struct alerts_conf *ac = alerting_conf_parse(d->conf);
 	if (!ac)
-		return -1;
+		return NULL;
 	struct alerts *al = xcalloc(1, sizeof *al);
-	al->s = s;
+	al->loop = d->loop;
+	al->reg = d->reg;
+	al->journal = d->journal;
+	al->hub = d->events;
+	al->store = d->store;
+	al->mqtt = d->mqtt;
+	al->mc = d->conf;
 	al->conf = ac;
 	al->armed = -2;
 	al->disk_next = 1; /* nothing in the table only */
 	hmap_init(&al->inflight);
 	hmap_init(&al->open_keys);
 	hmap_init(&al->batch_alerts);
-	struct alert_policy pol = { .node = s->conf->node,
-		                    .reopen_within = s->conf->reopen_within > 0
-		                                         ? s->conf->reopen_within
+	struct alert_policy pol = { .node = d->conf->node,
+		                    .reopen_within = d->conf->reopen_within > 0
+		                                         ? d->conf->reopen_within
 		                                         : DEFAULT_REOPEN };
 	al->t = alert_table_new(&pol, ac->routes, on_emit, al);
-	al->seen = cmd_seen_new(CMD_SEEN_CAP);
-	if (!al->t || !al->seen) {
+	if (!al->t) {
 		log_err("alerts", "out of memory");
-		s->alerts = al;
-		alerts_free(s);
-		return -1;
+		alerting_free(al);
+		return NULL;
 	}
 	ev_prepare_init(&al->prepare, on_prepare);
 	al->prepare.data = al;
@@ -589,72 +553,60 @@ int alerts_new(struct server *s)
 	al->due_timer.data = al;
 	ev_timer_init(&al->house_timer, on_house, HOUSE_INTERVAL, HOUSE_INTERVAL);
 	al->house_timer.data = al;
-	s->alerts = al;
-	if (s->store)
+	if (al->store)
 		restore(al);
-	return 0;
+	journal_on_cut(al->journal, alerts__on_cut, al);
+	journal_on_done(al->journal, alerts__on_done, al);
+	al->state_sub = events_subscribe(al->hub, EVENT_MASK(EVENT_STATE), on_state, al);
+	return al;
 }
 
-int alerts_start(struct server *s)
+int alerting_start(struct alerts *al)
 {
-	struct alerts *al = s->alerts;
-	if (!al)
-		return 0;
-	ev_prepare_start(s->loop, &al->prepare);
-	ev_unref(s->loop);
-	ev_timer_start(s->loop, &al->house_timer);
-	ev_unref(s->loop);
-	if (s->mqtt) {
-		char filter[512];
-		snprintf(filter, sizeof filter, "%s/v1/cmd/+", mqtt_prefix(s->mqtt));
-		mqtt_set_ack_cb(s->mqtt, alerts__on_puback, al);
-		al->cmd_sub = mqtt_subscribe(s->mqtt, filter, 1, on_cmd, al);
-		if (!al->cmd_sub)
-			log_err("alerts", "cannot subscribe to %s", filter);
+	ev_prepare_start(al->loop, &al->prepare);
+	ev_unref(al->loop);
+	ev_timer_start(al->loop, &al->house_timer);
+	ev_unref(al->loop);
+	if (al->mqtt) {
+		mqtt_set_ack_cb(al->mqtt, alerts__on_puback, al);
 		/* Unsent messages from the last run: committed, publish now. */
-		alerts_on_commit(s);
+		if (al->store)
+			alerts__on_done(al, store_committed(al->store));
 		alerts__pump(al); /* also without a store */
 	}
 	/* Deadlines that passed while we were down fire once, now. */
-	size_t n = alert_fire_due(al->t, ev_now(s->loop));
+	size_t n = alert_fire_due(al->t, ev_now(al->loop));
 	if (n)
 		log_notice("alerts", "%zu deadline events were due while mamorid was down", n);
 	rearm(al);
 	return 0;
 }
 
-void alerts_stop(struct server *s)
+void alerting_stop(struct alerts *al)
 {
-	struct alerts *al = s->alerts;
 	if (!al)
 		return;
 	if (ev_is_active(&al->prepare)) {
-		ev_ref(s->loop);
-		ev_prepare_stop(s->loop, &al->prepare);
+		ev_ref(al->loop);
+		ev_prepare_stop(al->loop, &al->prepare);
 	}
 	if (ev_is_active(&al->house_timer)) {
-		ev_ref(s->loop);
-		ev_timer_stop(s->loop, &al->house_timer);
+		ev_ref(al->loop);
+		ev_timer_stop(al->loop, &al->house_timer);
 	}
-	ev_timer_stop(s->loop, &al->due_timer);
-	if (s->mqtt) {
-		mqtt_set_ack_cb(s->mqtt, NULL, NULL);
-		if (al->cmd_sub)
-			mqtt_unsubscribe(s->mqtt, al->cmd_sub);
-	}
-	al->cmd_sub = NULL;
+	ev_timer_stop(al->loop, &al->due_timer);
+	if (al->mqtt)
+		mqtt_set_ack_cb(al->mqtt, NULL, NULL);
 }
 
-void alerts_free(struct server *s)
+void alerting_free(struct alerts *al)
 {
-	struct alerts *al = s->alerts;
 	if (!al)
 		return;
-	alerts_stop(s);
+	alerting_stop(al);
+	events_unsubscribe(al->hub, al->state_sub);
 	alert_table_free(al->t);
-	cmd_seen_free(al->seen);
-	alerts_conf_free(al->conf);
-	store_batch_free(al->batch);
+	alerting_conf_free(al->conf);
 	alerts__free_list(al->pend_head);
 	alerts__free_list(al->wait_head);
 	alerts__free_list(al->ready_head);
@@ -664,9 +616,9 @@ void alerts_free(struct server *s)
 		 * returns without it: rd stays with the writer (a leak at exit,
 		 * never a use after free). */
 		int mine = 1;
-		if (al->rd_batch && al->rd_batch != RD_TAKEN && s->store) {
-			store_sync(s->store);
-			mine = store_committed(s->store) >= al->rd_batch;
+		if (al->rd_batch && al->store) {
+			store_sync(al->store);
+			mine = store_committed(al->store) >= al->rd_batch;
 		}
 		if (mine)
 			store_outbox_read_free(al->rd);
@@ -682,5 +634,4 @@ void alerts_free(struct server *s)
 		free(e->value);
 	hmap_free(&al->open_keys);
 	free(al);
-	s->alerts = NULL;
 }

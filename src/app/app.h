@@ -1,0 +1,235 @@
+/*
+ * app: the service layer - the one door through which every front end
+ * (the MQTT command topic today, the HTTP API and mamorictl next) reads
+ * and changes mamori.
+ *
+ * - Queries return COPIES owned by the caller (free them with the
+ *   matching *_free): a reload frees registry objects and pruning frees
+ *   resolved alerts, so no pointer into either may outlive the call.
+ *   Lists are keyset-paged: a page holds at most `limit` rows (<= 1000)
+ *   and a cursor to continue after its last row.
+ * - Commands take the caller's scope (which centers and customers it may
+ *   act on), validate, apply, and complete only once the change is
+ *   durable: the synchronous result says what happened; `done` (optional)
+ *   runs when the journal reports it written.  Alert actions are
+ *   idempotent by (origin, id): a repeated id gets the first answer again
+ *   without acting; the ids are persisted and restored.
+ * - Subscriptions replay the hub's ring after a sequence number, then
+ *   deliver live events, filtered by the scope.
+ *
+ * What "acknowledge" means: one thing, the alert's.  An operator takes
+ * ownership of the problem: the alert's ack clock stops (SLA), it shows
+ * as acknowledged, and its check is marked acknowledged (published in
+ * mamori.state/1) until the problem is over (the check is OK again, so
+ * the alert resolves) or someone unacknowledges it.  A check without an
+ * unresolved alert has nothing to acknowledge.
+ *
+ * Must never: block; hand out registry or alert pointers; act outside
+ * the caller's scope.  Depends on registry, engine, alerting, alert,
+ * journal, events, proto (cmd_seen), store (reads).
+ */
+#ifndef MAMORI_APP_H
+#define MAMORI_APP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct alert_action;
+struct alert_table;
+struct alerts;
+struct engine;
+struct events;
+struct ev_loop;
+struct journal;
+struct registry;
+struct store;
+struct app;
+
+#define APP_PAGE_MAX 1000
+#define APP_MSG_MAX  256
+
+enum app_err {
+	APP_OK = 0,
+	APP_E_INVALID = -1,   /* a bad argument (the message says which) */
+	APP_E_NOTFOUND = -2,  /* unknown alert, check, customer or downtime */
+	APP_E_FORBIDDEN = -3, /* outside the caller's scope */
+	APP_E_STATE = -4,     /* not allowed in the alert's status */
+	APP_E_LAST_TIER = -5, /* escalate at the last tier */
+	APP_E_NOMEM = -6,
+	APP_E_DENIED = -7, /* e.g. deleting a downtime from the file */
+};
+const char *app_strerror(int err);
+
+/* Who is asking.  all: everything (admin, the daemon itself).  Else an
+ * alert is in scope when its center is one of `centers`, and a customer
+ * when it is one of `customers` (n_customers 0: every customer, for
+ * reading; alerts stay limited by centers). */
+struct app_scope {
+	int all;
+	const char *const *centers;
+	size_t n_centers;
+	const char *const *customers;
+	size_t n_customers;
+};
+
+struct app_deps {
+	struct ev_loop *loop;
+	struct registry *reg;
+	struct engine *engine;
+	struct alert_table *alerts; /* the alert table (its emit persists and publishes) */
+	struct alerts *alerting;    /* the outbox for answers (app_send); may be NULL */
+	struct journal *journal;    /* NULL: nothing persisted, done runs at once */
+	struct events *events;
+	struct store *store; /* command ids at startup; NULL: none */
+	const char *node;
+	/* The clock (tests: virtual time); NULL: ev_now(loop). */
+	double (*clock)(void *ud);
+	void *clock_ud;
+};
+struct app *app_new(const struct app_deps *d);
+/* Command ids remembered for idempotency. */
+size_t app_seen_count(const struct app *a);
+void app_free(struct app *a);
+
+/* ---- queries ---- */
+
+struct app_page {
+	const char *after; /* cursor of the previous page, or NULL */
+	unsigned limit;    /* 1..APP_PAGE_MAX; 0: 100 */
+};
+
+struct app_check {
+	char *key, *customer, *asset, *check, *service, *plugin;
+	int state, hard, attempt, max_attempts, hard_state, flapping, stale, running;
+	int acknowledged, in_downtime, passive, has_result;
+	double last_check, last_change, next_due;
+	char *output, *perfdata, *long_output;
+};
+struct app_check_filter {
+	const char *customer, *asset, *service; /* NULL: any */
+	int state;                              /* -1 any, 0..3 */
+	int hard;                               /* -1 any, 0 soft, 1 hard */
+	int acknowledged;                       /* -1 any */
+	int problems;                           /* 1: state != OK only */
+};
+struct app_checks {
+	struct app_check *rows;
+	size_t n;
+	char *next; /* cursor for the next page, NULL at the end */
+};
+/* Checks ordered by key.  APP_E_INVALID (limit, filter), APP_E_FORBIDDEN
+ * (customer out of scope) or APP_OK with *out set. */
+int app_checks(struct app *a, const struct app_scope *sc, const struct app_check_filter *f,
+               const struct app_page *pg, struct app_checks **out, char *msg, size_t msglen);
+int app_check_get(struct app *a, const struct app_scope *sc, const char *customer,
+                  const char *asset, const char *check, struct app_check *out);
+void app_check_clear(struct app_check *c);
+void app_checks_free(struct app_checks *l);
+
+struct app_customer {
+	char *id, *name, *region;
+	size_t n_assets, n_checks;
+	int worst; /* worst current state of its checks (0..3; 3 UNKNOWN sorts below 2) */
+};
+struct app_customers {
+	struct app_customer *rows;
+	size_t n;
+};
+int app_customers(struct app *a, const struct app_scope *sc, struct app_customers **out);
+void app_customers_free(struct app_customers *l);
+
+struct app_alert {
+	char *id, *key, *customer, *asset, *check, *service, *summary, *center, *tier;
+	char *status, *severity, *acked_by;
+	uint32_t seq, count;
+	double opened_at, updated_at, acked_at, resolved_at;
+	double ack_due, resolve_due; /* 0: none or paused */
+	int paused, ack_breached, resolve_breached;
+};
+struct app_alert_filter {
+	const char *center, *customer, *status, *service; /* status: open|acknowledged|resolved|unresolved */
+	int severity;                                     /* -1 any, 1..3 */
+	double due_before;                                /* 0 any */
+};
+struct app_alerts {
+	struct app_alert *rows;
+	size_t n;
+	char *next;
+};
+/* Alerts in memory (every unresolved one, recently resolved ones), newest
+ * first (opened_at, then id); older history is the store's. */
+int app_alerts(struct app *a, const struct app_scope *sc, const struct app_alert_filter *f,
+               const struct app_page *pg, struct app_alerts **out, char *msg, size_t msglen);
+int app_alert_get(struct app *a, const struct app_scope *sc, const char *id,
+                  struct app_alert *out);
+void app_alert_clear(struct app_alert *x);
+void app_alerts_free(struct app_alerts *l);
+
+struct app_downtime {
+	char *id, *customer, *asset, *check, *author, *comment;
+	double start, end, created;
+	int runtime, recurring, active;
+};
+struct app_downtimes {
+	struct app_downtime *rows;
+	size_t n;
+};
+int app_downtimes(struct app *a, const struct app_scope *sc, struct app_downtimes **out);
+void app_downtimes_free(struct app_downtimes *l);
+
+/* ---- commands ---- */
+
+struct app_result {
+	int err;      /* enum app_err */
+	int fresh;    /* 1: acted now; 0: refused, or a repeat of an id already seen */
+	int repeated; /* 1: the id was seen before (err is the first answer's) */
+	char msg[APP_MSG_MAX];
+	char id[128]; /* the alert or downtime it concerns */
+};
+typedef void (*app_done_fn)(void *ud, const struct app_result *r);
+
+/* An action on an alert (ack, unack, resolve, escalate, dispatch, wait,
+ * comment).  origin + idem_id make the idempotency key (idem_id NULL or
+ * "": not deduplicated).  Returns r->err. */
+int app_alert_act(struct app *a, const struct app_scope *sc, const char *alert_id,
+                  const struct alert_action *act, const char *origin, const char *idem_id,
+                  struct app_result *r, app_done_fn done, void *ud);
+/* Acknowledge (on != 0) or unacknowledge the problem of a check: the
+ * action on its unresolved alert (APP_E_NOTFOUND without one). */
+int app_check_ack(struct app *a, const struct app_scope *sc, const char *customer,
+                  const char *asset, const char *check, int on, const char *actor,
+                  const char *note, struct app_result *r, app_done_fn done, void *ud);
+/* Open an alert by hand (a manual inquiry).  key: "customer/asset/check"
+ * that names it (an asset and check of the caller's choosing, e.g.
+ * "c1/inquiry/phone-1"). */
+int app_alert_open(struct app *a, const struct app_scope *sc, const char *customer,
+                   const char *asset, const char *check, const char *service, int severity,
+                   const char *summary, const char *actor, struct app_result *r,
+                   app_done_fn done, void *ud);
+int app_downtime_add(struct app *a, const struct app_scope *sc, const char *customer,
+                     const char *asset, const char *check, double start, double end,
+                     const char *author, const char *comment, struct app_result *r,
+                     app_done_fn done, void *ud);
+int app_downtime_delete(struct app *a, const struct app_scope *sc, const char *id,
+                        struct app_result *r, app_done_fn done, void *ud);
+/* Send a message through the durable outbox: written with the pending
+ * batch, published (QoS 1, at least once) once that batch is written -
+ * an answer never runs ahead of the change it reports. */
+void app_send(struct app *a, const char *topic, const char *payload);
+/* A passive result (API, tests). */
+int app_submit(struct app *a, const struct app_scope *sc, const char *customer, const char *asset,
+               const char *check, int state, const char *output);
+
+/* ---- subscriptions ---- */
+
+struct event;
+struct app_sub;
+typedef void (*app_event_fn)(void *ud, const struct event *e);
+/* Replay the ring after `after` (0: nothing to replay), then live events
+ * of the types in mask, both filtered by scope.  *gap is set to 1 when
+ * the ring no longer reaches back to `after` (the consumer must reload). */
+struct app_sub *app_subscribe(struct app *a, const struct app_scope *sc, uint64_t after,
+                              uint32_t mask, app_event_fn fn, void *ud, int *gap);
+void app_unsubscribe(struct app *a, struct app_sub *s);
+
+#endif

@@ -1,0 +1,25 @@
+/*
+ * app internals shared by app.c (queries, subscriptions) and command.c
+ * (actions, downtimes, idempotency).  Not for other modules.
+ */
+#ifndef MAMORI_APP_INT_H
+#define MAMORI_APP_INT_H
+
+#include "app/app.h"
+
+struct cmd_seen;
+
+struct app {
+	struct app_deps d;
+	char node[128];
+	struct cmd_seen *seen;
+	uint64_t inquiries;
+};
+
+double app__now(const struct app *a);
+int app__customer_in_scope(const struct app_scope *sc, const char *customer);
+int app__center_in_scope(const struct app_scope *sc, const char *center);
+int app__fail(struct app_result *r, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

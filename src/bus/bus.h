@@ -1,0 +1,35 @@
+/*
+ * bus: the daemon's side of the broker.  Owns the mqtt object (when the
+ * config has an `mqtt` group), implements the plugin host's mqtt_* ops,
+ * and publishes the retained <prefix>/v1/state/{customer}/{asset}/{check}
+ * message (mamori.state/1) of every EVENT_STATE that changed something a
+ * subscriber shows.
+ *
+ * Must never: block; include <mosquitto.h> (only src/mqtt does).
+ * Depends on mqtt, events, proto.
+ */
+#ifndef MAMORI_BUS_H
+#define MAMORI_BUS_H
+
+#include <libconfig.h>
+
+struct bus;
+struct ev_loop;
+struct events;
+struct host_ops;
+struct mqtt;
+
+/* group NULL: no broker (plugins get MAMORI_E_NOTSUP).  NULL after
+ * logging on a bad group. */
+struct bus *bus_open(struct ev_loop *loop, const config_setting_t *group, const char *node,
+                     struct events *events);
+int bus_start(struct bus *b);
+/* Stop publishing and close the broker connection. */
+void bus_close(struct bus *b);
+void bus_free(struct bus *b);
+/* The broker connection, or NULL without one. */
+struct mqtt *bus_mqtt(const struct bus *b);
+/* Fill the mqtt_* ops (their context is b). */
+void bus_fill_ops(struct bus *b, struct host_ops *ops);
+
+#endif

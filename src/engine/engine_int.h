@@ -1,0 +1,57 @@
+/*
+ * engine internals shared by engine.c (scheduling, runs, results) and
+ * hostops.c (the plugin host's check ops).  Not for other modules.
+ */
+#ifndef MAMORI_ENGINE_INT_H
+#define MAMORI_ENGINE_INT_H
+
+#include "engine/engine.h"
+#include "registry/registry.h"
+#include "wheel/wheel.h"
+
+#include <ev.h>
+#include <mamori/plugin.h>
+
+#define LAG_BUCKETS 64
+
+struct mamori_run {
+	struct check *chk;
+	void *state;
+	uint32_t gen;
+	uint8_t active;
+	struct mamori_run *next_free;
+};
+
+struct engine {
+	struct ev_loop *loop;
+	struct registry *reg;
+	struct journal *journal;
+	struct events *events;
+	struct engine_opts opts;
+	char node[128]; /* for the state JSON */
+	struct wheel wheel;
+	double t0; /* wall time of wheel tick 0 */
+	ev_timer wheel_timer;
+	ev_idle drain_idle; /* starts checks waiting behind limits */
+	struct check **dirty;
+	size_t n_dirty, cap_dirty;
+	struct mamori_run *free_runs;
+	uint32_t run_gen;
+	struct engine_stats stats;
+	uint32_t lag_hist[LAG_BUCKETS];
+	uint64_t lag_count;
+	int stopping;
+	int in_wheel; /* inside wheel_advance: it rearms afterwards */
+	struct mamori_check_info info_scratch;
+};
+
+/* engine.c */
+void engine__sched_at(struct engine *e, struct check *c, double when);
+void engine__sched_next(struct engine *e, struct check *c, double now);
+void engine__run_end(struct engine *e, struct check *c);
+void engine__apply_result(struct engine *e, struct check *c, const struct mamori_result *r,
+                          double now);
+uint64_t engine__tick(const struct engine *e, double t);
+double engine__time(const struct engine *e, uint64_t tick);
+
+#endif

@@ -1,0 +1,119 @@
+/*
+ * ingress/mqtt_cmd: mamori.cmd/1 -> app -> mamori.cmdresult/1 (see
+ * mqtt_cmd.h).
+ */
+#include "ingress/mqtt_cmd.h"
+#include "alert/alert.h"
+#include "app/app.h"
+#include "mqtt/mqtt.h"
+#include "proto/cmd.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct mqtt_cmd {
+	struct app *app;
+	struct mqtt *mqtt;
+	struct mqtt_sub *sub;
+	char node[128];
+};
+
+static enum cmd_err code_of(int err)
+{
+	switch (err) {
+	case APP_OK: return CMD_OK;
+	case APP_E_NOTFOUND: return CMD_E_UNKNOWN_ALERT;
+	case APP_E_FORBIDDEN: return CMD_E_WRONG_CENTER;
+	case APP_E_STATE: return CMD_E_STATE;
+	case APP_E_LAST_TIER: return CMD_E_LAST_TIER;
+	case APP_E_NOMEM: return CMD_E_NOMEM;
+	default: return CMD_E_INVALID;
+	}
+}
+
+char *mqtt_cmd_answer(struct mqtt_cmd *mc, const char *center, const void *payload, size_t len,
+                      int *fresh)
+{
+	if (fresh)
+		*fresh = 0;
+	struct cmd c;
+	char msg[256] = "";
+	enum cmd_err e = cmd_parse(payload, len, &c, msg, sizeof msg);
+	if (e == CMD_OK) {
+		const char *centers[1] = { center };
+		struct app_scope sc = { .centers = centers, .n_centers = 1 };
+		struct alert_action act = { .type = c.action,
+			                    .actor = c.by,
+			                    .note = c.note,
+			                    .cmd_id = c.id,
+			                    .vendor = c.vendor,
+			                    .planned_at = c.planned_at,
+			                    .result = c.result };
+		struct app_result r;
+		app_alert_act(mc->app, &sc, c.alert, &act, center, c.id, &r, NULL, NULL);
+		e = code_of(r.err);
+		snprintf(msg, sizeof msg, "%s", r.msg);
+		if (fresh)
+			*fresh = r.fresh;
+	}
+	char *answer =
+	    cmd_format_result(c.id[0] ? c.id : NULL, c.alert, e, msg[0] ? msg : NULL, mc->node);
+	if (e != CMD_OK)
+		log_info("alerts", "command from %s refused: %s", center, cmd_errname(e));
+	cmd_clear(&c);
+	return answer;
+}
+
+void mqtt_cmd_handle(struct mqtt_cmd *mc, const char *topic, const void *payload, size_t len)
+{
+	const char *prefix = mqtt_prefix(mc->mqtt);
+	size_t pl = strlen(prefix);
+	if (strncmp(topic, prefix, pl) != 0 || strncmp(topic + pl, "/v1/cmd/", 8) != 0)
+		return;
+	const char *center = topic + pl + 8;
+	if (!*center || strchr(center, '/'))
+		return;
+	char *answer = mqtt_cmd_answer(mc, center, payload, len, NULL);
+	if (!answer) {
+		log_err("alerts", "command on %s: no memory for the answer", topic);
+		return;
+	}
+	char rt[1024];
+	snprintf(rt, sizeof rt, "%s/result", topic);
+	app_send(mc->app, rt, answer);
+	free(answer);
+}
+
+static void on_msg(const char *topic, const void *payload, size_t len, int qos, int retain,
+                   void *ud)
+{
+	mqtt_cmd_handle(ud, topic, payload, len);
+}
+
+struct mqtt_cmd *mqtt_cmd_new(struct app *app, struct mqtt *mqtt, const char *node)
+{
+	struct mqtt_cmd *mc = xcalloc(1, sizeof *mc);
+	mc->app = app;
+	mc->mqtt = mqtt;
+	snprintf(mc->node, sizeof mc->node, "%s", node ? node : "");
+	if (mqtt) {
+		char filter[512];
+		snprintf(filter, sizeof filter, "%s/v1/cmd/+", mqtt_prefix(mqtt));
+		mc->sub = mqtt_subscribe(mqtt, filter, 1, on_msg, mc);
+		if (!mc->sub)
+			log_err("alerts", "cannot subscribe to %s", filter);
+	}
+	return mc;
+}
+
+void mqtt_cmd_free(struct mqtt_cmd *mc)
+{
+	if (!mc)
+		return;
+	if (mc->mqtt && mc->sub)
+		mqtt_unsubscribe(mc->mqtt, mc->sub);
+	free(mc);
+}
