@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/bench/agents_bench.sh: agent reports end to end (issue 3), run by
+# tests/bench/agents_bench.sh: agent reports end to end, run by
 # tests/bench/run.sh (section 6) or on its own from the repository top.
 #
 # A real mosquitto on a free loopback port with contrib/mosquitto's

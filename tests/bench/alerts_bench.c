@@ -1,5 +1,5 @@
 /*
- * alerts_bench: two figures of issue 4.
+ * alerts_bench: the two alert figures of make bench (section "alerts").
  *
  *   alerts_bench persist [N]
  *     Alert events persisted per second with group commit: the loop side
@@ -17,7 +17,7 @@
  *     times each publish to the arrival of the alert event (opened /
  *     reopened / resolved) on mamori/v1/alerts/#.  Prints p50/p99/max.
  *
- * Output: "key=value" lines for tests/bench/run.sh.
+ * Output: "key=value" lines for tests/bench/section-alerts.sh.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem (the Makefile defines it; a build by hand may not) */

@@ -202,7 +202,7 @@ row "4. RSS per check at 100000 (bytes)" "$(get rss_100k per_check_bytes)" "1024
 row "   RSS per check at $RSSBIG (bytes)" "$(get rss_big per_check_bytes)" "1024" "$(ratio "$(get rss_big per_check_bytes)" 1024)" "<= 1 KiB (after one run each: $(get rss_big after_run_bytes))"
 row "5. config load, $NLOAD checks (ms)" "$(get load load_ms)" "1000" "$(ratio "$(get load load_ms)" 1000)" "< 1 s"
 row "   reload, one check changed (ms)" "$(get load reload_ms)" "1000" "$(ratio "$(get load reload_ms)" 1000)" "< 1 s"
-# ==== 6. agent reports end to end (issue 3) =====================================
+# ==== 6. agent reports end to end ===============================================
 # Section owned by tests/bench/agents_bench.sh (see its header and
 # doc/benchmarks.md, "Agent reports"): a real mosquitto, the agent simulator,
 # mamorid with the defender plugin, and a plain mosquitto_sub as reference.

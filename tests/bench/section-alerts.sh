@@ -1,5 +1,5 @@
 #!/bin/sh
-# Alert figures (issue 4): events persisted per second with group commit,
+# Alert figures: events persisted per second with group commit,
 # and the latency from an agent's publish to the alert at a subscriber.
 B=${B:-build}
 N=200000

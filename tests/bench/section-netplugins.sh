@@ -1,5 +1,5 @@
 #!/bin/sh
-# ==== network plugins (issue 5): dns_txt, utm, mail_latency ====
+# ==== network plugins: dns_txt, utm, mail_latency ====
 # mamori's CPU per check (user+sys of the process running the plugin
 # through the real loader and host API; the servers and spawned commands
 # are not counted) with 10,000 checks against real local servers

@@ -20,8 +20,8 @@ chmod 0644 "$pw" "$IT_TMP"
 chmod 0755 "$IT_TMP"
 cp contrib/mosquitto/mamori.acl "$IT_TMP/acl"
 chmod 0644 "$IT_TMP/acl"
-# The throughput and ACL settings of contrib/mosquitto.conf; listeners and
-# paths replaced for the test.
+# The throughput and ACL settings of contrib/mosquitto/mosquitto.conf;
+# listeners and paths replaced for the test.
 grep -E '^(per_listener_settings|allow_anonymous|max_inflight_messages|max_queued_messages|set_tcp_nodelay|message_size_limit)' \
 	contrib/mosquitto/mosquitto.conf >"$IT_TMP/mosquitto.conf"
 cat >>"$IT_TMP/mosquitto.conf" <<EOC

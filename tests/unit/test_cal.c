@@ -65,7 +65,7 @@ static time_t at(const struct cal *c, const char *s)
 		ck_assert_str_eq(buf_, (want));                                                    \
 	} while (0)
 
-/* ---- the contract example (DOMAIN.md) ---- */
+/* ---- the deadline example of doc/calendars.md (Friday 17:25 + 15 min) ---- */
 
 START_TEST(test_contract)
 {

@@ -3,7 +3,7 @@
  * compiled into this test): every test vector with the verdict its README
  * gives, thresholds, dates in both forms, every bad payload rejected with a
  * reason, and random mutations that must never crash or be half-judged.
- * Fixtures: tests/fixtures/defender (copy of ../shared/data/defender).
+ * Fixtures: tests/fixtures/defender (or the folder in $MAMORI_FIXTURES).
  */
 #include <check.h>
 #include <stdint.h>
