@@ -54,7 +54,7 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(B)/bench/%)
 TOOL_SRCS := $(wildcard contrib/*/*.c)
 TOOL_BINS := $(patsubst %.c,$(B)/tools/%,$(notdir $(filter-out contrib/plugin-skeleton/%,$(TOOL_SRCS))))
 
-.PHONY: all check unit integration bench install uninstall clean distclean format format-check demo
+.PHONY: all check lint unit integration bench install uninstall clean distclean format format-check demo
 all: $(B)/mamorid $(B)/mamorictl $(PLUGIN_SOS) $(TOOL_BINS)
 
 $(B)/obj/%.o: %.c buildcfg.h
@@ -118,7 +118,10 @@ unit: $(UNIT_BINS) $(TESTPLUG_SOS) $(PLUGIN_SOS)
 integration: all $(TESTPLUG_SOS)
 	@sh tests/run-integration.sh
 
-check: all unit integration
+lint:
+	@sh tests/lint/layers.sh
+
+check: all unit integration lint
 
 bench: all $(BENCH_BINS)
 	@sh tests/bench/all.sh

@@ -18,6 +18,7 @@
 
 #include <ev.h>
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -429,11 +430,17 @@ struct alert_walk {
 	size_t n, cap;
 };
 
+/* Times in whole microseconds, the cursor's precision. */
+static long long usec(double t)
+{
+	return llround(t * 1e6);
+}
+
 /* Newest first: opened_at descending, then id descending. */
 static int before_in_order(double t1, const char *id1, double t2, const char *id2)
 {
-	if (t1 != t2)
-		return t1 > t2;
+	if (usec(t1) != usec(t2))
+		return usec(t1) > usec(t2);
 	return strcmp(id1, id2) > 0;
 }
 
@@ -506,11 +513,11 @@ int app_alerts(struct app *a, const struct app_scope *sc, const struct app_alert
 		return APP_E_INVALID;
 	}
 	struct alert_walk w = { .sc = sc, .f = f };
-	/* cursor: "<opened_at with ms>|<id>" */
+	/* cursor: "<opened_at in microseconds>|<id>" */
 	if (pg && pg->after) {
 		const char *bar = strchr(pg->after, '|');
 		char *end = NULL;
-		w.after_t = bar ? strtod(pg->after, &end) : 0;
+		w.after_t = bar ? (double)strtoll(pg->after, &end, 10) / 1e6 : 0;
 		if (!bar || end != bar || !bar[1]) {
 			snprintf(msg, msglen, "bad cursor");
 			return APP_E_INVALID;
@@ -528,14 +535,14 @@ int app_alerts(struct app *a, const struct app_scope *sc, const struct app_alert
 		copy_alert(w.cand[i], &l->rows[i]);
 	l->n = take;
 	if (w.n > take)
-		l->next = xasprintf("%.6f|%s", w.cand[take - 1]->opened_at, w.cand[take - 1]->id);
+		l->next =
+		    xasprintf("%lld|%s", usec(w.cand[take - 1]->opened_at), w.cand[take - 1]->id);
 	free(w.cand);
 	*out = l;
 	return APP_OK;
 }
 
-int app_alert_get(struct app *a, const struct app_scope *sc, const char *id,
-                  struct app_alert *out)
+int app_alert_get(struct app *a, const struct app_scope *sc, const char *id, struct app_alert *out)
 {
 	memset(out, 0, sizeof *out);
 	const struct alert *al = id ? alert_find(a->d.alerts, id) : NULL;
@@ -620,7 +627,7 @@ static int event_in_scope(const struct app_scope *sc, const struct event *e)
 static void sub_deliver(void *ud, const struct event *e)
 {
 	struct app_sub *s = ud;
-	if (event_in_scope(&s->sc, e))
+	if (e->json && event_in_scope(&s->sc, e))
 		s->fn(s->ud, e);
 }
 
@@ -634,7 +641,7 @@ struct app_sub *app_subscribe(struct app *a, const struct app_scope *sc, uint64_
 	s->ud = ud;
 	s->mask = mask;
 	*gap = 0;
-	if (after && events_replay(a->d.events, after, mask, sub_deliver, s) != 0)
+	if (after != APP_LIVE_ONLY && events_replay(a->d.events, after, mask, sub_deliver, s) != 0)
 		*gap = 1;
 	s->sub = events_subscribe(a->d.events, mask, sub_deliver, s);
 	return s;

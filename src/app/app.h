@@ -147,9 +147,10 @@ struct app_alert {
 	int paused, ack_breached, resolve_breached;
 };
 struct app_alert_filter {
-	const char *center, *customer, *status, *service; /* status: open|acknowledged|resolved|unresolved */
-	int severity;                                     /* -1 any, 1..3 */
-	double due_before;                                /* 0 any */
+	const char *center, *customer, *status,
+	    *service;      /* status: open|acknowledged|resolved|unresolved */
+	int severity;      /* -1 any, 1..3 */
+	double due_before; /* 0 any */
 };
 struct app_alerts {
 	struct app_alert *rows;
@@ -160,8 +161,7 @@ struct app_alerts {
  * first (opened_at, then id); older history is the store's. */
 int app_alerts(struct app *a, const struct app_scope *sc, const struct app_alert_filter *f,
                const struct app_page *pg, struct app_alerts **out, char *msg, size_t msglen);
-int app_alert_get(struct app *a, const struct app_scope *sc, const char *id,
-                  struct app_alert *out);
+int app_alert_get(struct app *a, const struct app_scope *sc, const char *id, struct app_alert *out);
 void app_alert_clear(struct app_alert *x);
 void app_alerts_free(struct app_alerts *l);
 
@@ -197,15 +197,15 @@ int app_alert_act(struct app *a, const struct app_scope *sc, const char *alert_i
 /* Acknowledge (on != 0) or unacknowledge the problem of a check: the
  * action on its unresolved alert (APP_E_NOTFOUND without one). */
 int app_check_ack(struct app *a, const struct app_scope *sc, const char *customer,
-                  const char *asset, const char *check, int on, const char *actor,
-                  const char *note, struct app_result *r, app_done_fn done, void *ud);
+                  const char *asset, const char *check, int on, const char *actor, const char *note,
+                  struct app_result *r, app_done_fn done, void *ud);
 /* Open an alert by hand (a manual inquiry).  key: "customer/asset/check"
  * that names it (an asset and check of the caller's choosing, e.g.
  * "c1/inquiry/phone-1"). */
 int app_alert_open(struct app *a, const struct app_scope *sc, const char *customer,
                    const char *asset, const char *check, const char *service, int severity,
-                   const char *summary, const char *actor, struct app_result *r,
-                   app_done_fn done, void *ud);
+                   const char *summary, const char *actor, struct app_result *r, app_done_fn done,
+                   void *ud);
 int app_downtime_add(struct app *a, const struct app_scope *sc, const char *customer,
                      const char *asset, const char *check, double start, double end,
                      const char *author, const char *comment, struct app_result *r,
@@ -225,9 +225,12 @@ int app_submit(struct app *a, const struct app_scope *sc, const char *customer, 
 struct event;
 struct app_sub;
 typedef void (*app_event_fn)(void *ud, const struct event *e);
-/* Replay the ring after `after` (0: nothing to replay), then live events
- * of the types in mask, both filtered by scope.  *gap is set to 1 when
- * the ring no longer reaches back to `after` (the consumer must reload). */
+#define APP_LIVE_ONLY UINT64_MAX
+/* Replay the ring's events after `after` (0: all it holds; APP_LIVE_ONLY:
+ * none), then live events of the types in mask, both filtered by scope.
+ * Only events with a rendering (e->json: a change a client is shown) are
+ * delivered, live as in replay.  *gap is set to 1 when the ring no
+ * longer reaches back to `after` (the consumer must reload). */
 struct app_sub *app_subscribe(struct app *a, const struct app_scope *sc, uint64_t after,
                               uint32_t mask, app_event_fn fn, void *ud, int *gap);
 void app_unsubscribe(struct app *a, struct app_sub *s);

@@ -98,13 +98,19 @@ static void emit_command(struct app *a, const char *origin, const char *id, cons
 		                    .fresh = r->fresh };
 	if (!a->d.events)
 		return;
+	/* its rendering is the answer the MQTT contract gives (replayed to a
+	 * live stream as it is) */
+	char *json =
+	    cmd_format_result(id, alert_id, to_cmd(r->err), r->msg[0] ? r->msg : NULL, a->node);
 	struct event e = { .type = EVENT_COMMAND,
 		           .time = app__now(a),
 		           .customer = customer,
 		           .center = center,
 		           .subject = id,
+		           .json = json,
 		           .detail = &ec };
 	events_emit(a->d.events, &e);
+	free(json);
 }
 
 static const char *action_name(int t)
@@ -123,7 +129,8 @@ static int apply_act(struct app *a, const struct app_scope *sc, struct alert *al
 		return app__fail(r, APP_E_INVALID, "an action needs its actor");
 	if (!sc->all && (!al->center || !app__center_in_scope(sc, al->center) ||
 	                 !app__customer_in_scope(sc, al->customer)))
-		return app__fail(r, APP_E_FORBIDDEN, "alert '%s' belongs to another center", al->id);
+		return app__fail(r, APP_E_FORBIDDEN, "alert '%s' belongs to another center",
+		                 al->id);
 	double now = app__now(a);
 	int rc = alert_act(a->d.alerts, al, act, now);
 	switch (rc) {
@@ -144,9 +151,8 @@ static void mirror_ack(struct app *a, const struct alert *al, int type)
 {
 	if (type != ALERT_ACT_ACK && type != ALERT_ACT_UNACK && type != ALERT_ACT_RESOLVE)
 		return;
-	struct check *c = al->key && a->d.reg
-	                      ? registry_check_key(a->d.reg, al->key, strlen(al->key))
-	                      : NULL;
+	struct check *c =
+	    al->key && a->d.reg ? registry_check_key(a->d.reg, al->key, strlen(al->key)) : NULL;
 	if (c && a->d.engine)
 		engine_set_ack(a->d.engine, c, type == ALERT_ACT_ACK);
 }
@@ -179,14 +185,14 @@ int app_alert_act(struct app *a, const struct app_scope *sc, const char *alert_i
 			store_batch_cmd_seen(journal_batch(a->d.journal), origin, idem_id,
 			                     cmd_errname(to_cmd(r->err)), now);
 	}
-	emit_command(a, origin, idem_id, action_name(act->type), alert_id,
-	             al ? al->center : NULL, al ? al->customer : NULL, r);
+	emit_command(a, origin, idem_id, action_name(act->type), alert_id, al ? al->center : NULL,
+	             al ? al->customer : NULL, r);
 	return finish(a, r, done, ud);
 }
 
 int app_check_ack(struct app *a, const struct app_scope *sc, const char *customer,
-                  const char *asset, const char *check, int on, const char *actor,
-                  const char *note, struct app_result *r, app_done_fn done, void *ud)
+                  const char *asset, const char *check, int on, const char *actor, const char *note,
+                  struct app_result *r, app_done_fn done, void *ud)
 {
 	memset(r, 0, sizeof *r);
 	const struct check *c = registry_check(a->d.reg, customer, asset, check);
@@ -206,17 +212,20 @@ int app_check_ack(struct app *a, const struct app_scope *sc, const char *custome
 
 int app_alert_open(struct app *a, const struct app_scope *sc, const char *customer,
                    const char *asset, const char *check, const char *service, int severity,
-                   const char *summary, const char *actor, struct app_result *r,
-                   app_done_fn done, void *ud)
+                   const char *summary, const char *actor, struct app_result *r, app_done_fn done,
+                   void *ud)
 {
 	memset(r, 0, sizeof *r);
 	const struct customer *cu = registry_customer(a->d.reg, customer);
 	if (!cu)
-		return app__fail(r, APP_E_NOTFOUND, "unknown customer '%s'", customer ? customer : "");
+		return app__fail(r, APP_E_NOTFOUND, "unknown customer '%s'",
+		                 customer ? customer : "");
 	if (!app__customer_in_scope(sc, customer))
-		return app__fail(r, APP_E_FORBIDDEN, "customer '%s' is outside your scope", customer);
+		return app__fail(r, APP_E_FORBIDDEN, "customer '%s' is outside your scope",
+		                 customer);
 	if (!asset || !*asset || !check || !*check || strchr(asset, '/') || strchr(check, '/'))
-		return app__fail(r, APP_E_INVALID, "an inquiry needs an asset and a name without '/'");
+		return app__fail(r, APP_E_INVALID,
+		                 "an inquiry needs an asset and a name without '/'");
 	if (!summary || !*summary || !actor || !*actor)
 		return app__fail(r, APP_E_INVALID, "an inquiry needs a summary and its actor");
 	char key[1024];
@@ -263,7 +272,8 @@ int app_downtime_add(struct app *a, const struct app_scope *sc, const char *cust
 	if (!customer || !*customer)
 		return app__fail(r, APP_E_INVALID, "a downtime needs its customer");
 	if (!app__customer_in_scope(sc, customer))
-		return app__fail(r, APP_E_FORBIDDEN, "customer '%s' is outside your scope", customer);
+		return app__fail(r, APP_E_FORBIDDEN, "customer '%s' is outside your scope",
+		                 customer);
 	if (!author || !*author)
 		return app__fail(r, APP_E_INVALID, "a downtime needs its author");
 	const char *why = NULL;
@@ -292,7 +302,8 @@ int app_downtime_delete(struct app *a, const struct app_scope *sc, const char *i
 	int rc = registry_downtime_delete(a->d.reg, id, app__now(a));
 	if (rc == MAMORI_E_DENIED)
 		return app__fail(r, APP_E_DENIED,
-		                 "downtime '%s' comes from the configuration file: edit the file", id);
+		                 "downtime '%s' comes from the configuration file: edit the file",
+		                 id);
 	if (rc != 0)
 		return app__fail(r, from_mamori(rc), "cannot delete downtime '%s'", id);
 	r->fresh = 1;

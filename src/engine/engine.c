@@ -294,7 +294,10 @@ static void emit_state(struct engine *e, struct check *c, const struct state_eve
 		.source = c,
 	};
 	/* The rendering subscribers publish and the replay ring keeps: made
-	 * once, only when something visible changed. */
+	 * once, only when something visible changed (a continuing problem
+	 * with the same output is an event for alerting, not a change to
+	 * show, and formatting it per result would cost more than the rest
+	 * of the result's handling). */
 	char *json = NULL;
 	if (visible) {
 		struct proto_state ps = { .node = e->node,

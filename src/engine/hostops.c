@@ -111,7 +111,8 @@ static int ops_asset_register(void *ctx, void *inst, const struct mamori_asset_s
 	struct engine *e = ctx;
 	if (!spec || !spec->customer || !valid_asset_name(spec->name))
 		return MAMORI_E_INVAL;
-	struct customer *cu = hmap_get(&e->reg->m.cust_by_id, spec->customer, strlen(spec->customer));
+	struct customer *cu =
+	    hmap_get(&e->reg->m.cust_by_id, spec->customer, strlen(spec->customer));
 	if (!cu)
 		return MAMORI_E_NOTFOUND;
 	if (hmap_get(&cu->assets, spec->name, strlen(spec->name)))
@@ -122,7 +123,8 @@ static int ops_asset_register(void *ctx, void *inst, const struct mamori_asset_s
 			tpl = &cu->agents[i];
 	if (!tpl || !tpl->auto_register)
 		return MAMORI_E_DENIED;
-	model_register_asset(e->reg, cu, tpl, spec->name, spec->type, spec->address, ev_now(e->loop), 1);
+	model_register_asset(e->reg, cu, tpl, spec->name, spec->type, spec->address,
+	                     ev_now(e->loop), 1);
 	log_notice("model", "registered asset %s/%s (type %s) reported by its agent", cu->id,
 	           spec->name, spec->type ? spec->type : tpl->asset_type);
 	return 0;
@@ -159,4 +161,3 @@ const struct host_ops engine_host_ops = {
 	.check_data = ops_check_data,
 	.calendar_is_open = ops_calendar_is_open,
 };
-

@@ -95,8 +95,8 @@ static void keep(struct events *h, const struct event *ev)
 		sl = &h->ring[(h->head + h->n++) % h->cap];
 	}
 	free(sl->mem);
-	sl->mem = xmalloc(len0(ev->customer) + len0(ev->center) + len0(ev->subject) +
-	                  len0(ev->json) + 1);
+	sl->mem =
+	    xmalloc(len0(ev->customer) + len0(ev->center) + len0(ev->subject) + len0(ev->json) + 1);
 	char *p = sl->mem;
 	sl->customer = put(&p, ev->customer);
 	sl->center = put(&p, ev->center);

@@ -123,8 +123,7 @@ int journal_durable(const struct journal *j)
 	return j->store != NULL;
 }
 
-void journal_add_source(struct journal *j, journal_fill_fn fill, int (*pending)(void *ud),
-                        void *ud)
+void journal_add_source(struct journal *j, journal_fill_fn fill, int (*pending)(void *ud), void *ud)
 {
 	if (j->n_src < MAX_HOOKS)
 		j->src[j->n_src++] = (struct source){ fill, pending, ud };

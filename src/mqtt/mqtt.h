@@ -28,7 +28,7 @@
  * "online" is published (retained) after every connect, "offline" on
  * mqtt_stop.
  *
- * Wiring (for the lead):
+ * Wiring (how the daemon uses it: src/bus, src/alerting, src/ingress):
  *   - config: mqtt_conf_init(&c); mqtt_conf_parse(config_lookup(cfg, "mqtt"),
  *     &c, err, sizeof err) (unknown keys -> error with file:line);
  *     m = mqtt_new(loop, &c, err, sizeof err); mqtt_conf_free(&c) (mqtt_new

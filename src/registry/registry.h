@@ -155,8 +155,8 @@ struct registry {
 	struct events *events;
 	struct registry_hooks hooks;
 	struct model m;
-	struct hmap names;      /* interned check names */
-	struct mconf *building; /* config being applied (its calendars until commit) */
+	struct hmap names;         /* interned check names */
+	struct mconf *building;    /* config being applied (its calendars until commit) */
 	struct asset **new_assets; /* registered since the last cut: written with it */
 	size_t n_new_assets, cap_new_assets;
 	const char *node;
