@@ -51,7 +51,7 @@ struct ctx {
 	    K("flap_detection", MAMORI_KEY_BOOL), K("flap_low", MAMORI_KEY_FLOAT),                 \
 	    K("flap_high", MAMORI_KEY_FLOAT)
 
-/* config.c */
+/* config_params.c */
 void config__report(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int config__validate(struct ctx *x, const config_setting_t *g, const struct mamori_key *a,
@@ -65,6 +65,7 @@ uint64_t config__hash_setting(const config_setting_t *s, uint64_t h);
 void config__parse_params(struct ctx *x, const config_setting_t *g, struct check_params *p);
 void config__inherit(struct check_params *child, const struct check_params *parent);
 void config__finish_params(struct check_params *p, const char *plugin, int passive);
+/* config.c */
 void config__fill_strings(const config_setting_t *m, const char **out, size_t max, size_t *n);
 int config__plugin_index(struct mconf *c, const char *name);
 

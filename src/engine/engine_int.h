@@ -45,6 +45,9 @@ struct engine {
 	struct mamori_check_info info_scratch;
 };
 
+/* output.c: store a result's texts in c; 1 if they changed. */
+int engine__store_text(struct check *c, const struct mamori_result *r);
+
 /* engine.c */
 void engine__sched_at(struct engine *e, struct check *c, double when);
 void engine__sched_next(struct engine *e, struct check *c, double now);

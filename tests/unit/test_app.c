@@ -41,7 +41,7 @@ static char builddir[PATH_MAX];
 	" { name = \"t2\"; ack_within = \"30m\"; resolve_within = \"8h\"; } ); },"                 \
 	" { name = \"cc-west\"; calendar = \"always\"; tiers = ("                                  \
 	" { name = \"w1\"; ack_within = \"15m\"; resolve_within = \"4h\"; } ); } );\n"             \
-	"routes = ( { customer = \"c2\"; center = \"cc-west\"; }, { center = \"cc-east\"; } );\n" \
+	"routes = ( { customer = \"c2\"; center = \"cc-west\"; }, { center = \"cc-east\"; } );\n"  \
 	"downtimes = ( { customer = \"c2\"; asset = \"b\"; start = \"2030-01-01 00:00\";"          \
 	" end = \"2030-01-02 00:00\"; comment = \"planned\"; } );\n"                               \
 	"customers = ( { id = \"c1\"; name = \"One\"; assets = ("                                  \
@@ -56,10 +56,9 @@ static const char *east_c[] = { "cc-east" };
 static const struct app_scope east = { .centers = east_c, .n_centers = 1 };
 static const char *c2_only[] = { "c2" };
 static const char *west_c[] = { "cc-west" };
-static const struct app_scope viewer_c2 = { .centers = west_c,
-	                                    .n_centers = 1,
-	                                    .customers = c2_only,
-	                                    .n_customers = 1 };
+static const struct app_scope viewer_c2 = {
+	.centers = west_c, .n_centers = 1, .customers = c2_only, .n_customers = 1
+};
 
 static void find_builddir(void)
 {
@@ -195,14 +194,16 @@ START_TEST(queries_copy_page_and_scope)
 
 	/* filters, scope and bad input */
 	ck_assert_int_eq(app_submit(f.app, &admin, "c1", "b", "passive_test", 1, "slow"), APP_OK);
-	struct app_check_filter probs = { .state = -1, .hard = -1, .acknowledged = -1,
-		                          .problems = 1 };
+	struct app_check_filter probs = {
+		.state = -1, .hard = -1, .acknowledged = -1, .problems = 1
+	};
 	ck_assert_int_eq(app_checks(f.app, &admin, &probs, NULL, &p1, msg, sizeof msg), APP_OK);
 	ck_assert_uint_eq(p1->n, 1);
 	ck_assert_str_eq(p1->rows[0].output, "slow");
 	app_checks_free(p1);
-	struct app_check_filter c1 = { .customer = "c1", .state = -1, .hard = -1,
-		                       .acknowledged = -1 };
+	struct app_check_filter c1 = {
+		.customer = "c1", .state = -1, .hard = -1, .acknowledged = -1
+	};
 	ck_assert_int_eq(app_checks(f.app, &viewer_c2, &c1, NULL, &p1, msg, sizeof msg),
 	                 APP_E_FORBIDDEN);
 	ck_assert_ptr_null(p1);
@@ -210,10 +211,10 @@ START_TEST(queries_copy_page_and_scope)
 	ck_assert_uint_eq(p1->n, 1);
 	app_checks_free(p1);
 	pg = (struct app_page){ .limit = APP_PAGE_MAX + 1 };
-	ck_assert_int_eq(app_checks(f.app, &admin, &all, &pg, &p1, msg, sizeof msg),
-	                 APP_E_INVALID);
-	struct app_check_filter bad = { .customer = "nosuch", .state = -1, .hard = -1,
-		                        .acknowledged = -1 };
+	ck_assert_int_eq(app_checks(f.app, &admin, &all, &pg, &p1, msg, sizeof msg), APP_E_INVALID);
+	struct app_check_filter bad = {
+		.customer = "nosuch", .state = -1, .hard = -1, .acknowledged = -1
+	};
 	ck_assert_int_eq(app_checks(f.app, &admin, &bad, NULL, &p1, msg, sizeof msg),
 	                 APP_E_NOTFOUND);
 	struct app_check one;
@@ -244,9 +245,8 @@ START_TEST(actions_scope_idempotency_and_durability)
 	struct alert_action ack = { .type = ALERT_ACT_ACK, .actor = "Sato", .note = "mine" };
 	struct app_result r;
 	/* another center's alert: refused, nothing changes */
-	ck_assert_int_eq(
-	    app_alert_act(f.app, &east, west, &ack, "cc-east", "x1", &r, NULL, NULL),
-	    APP_E_FORBIDDEN);
+	ck_assert_int_eq(app_alert_act(f.app, &east, west, &ack, "cc-east", "x1", &r, NULL, NULL),
+	                 APP_E_FORBIDDEN);
 	ck_assert_ptr_nonnull(strstr(r.msg, "belongs to another center"));
 	ck_assert_int_eq(r.fresh, 0);
 	/* an unknown alert */
@@ -309,8 +309,7 @@ START_TEST(actions_scope_idempotency_and_durability)
 	ck_assert_str_eq(l->rows[0].id, id);
 	app_alerts_free(l);
 	flt = (struct app_alert_filter){ .status = "bogus", .severity = -1 };
-	ck_assert_int_eq(app_alerts(f.app, &east, &flt, NULL, &l, msg, sizeof msg),
-	                 APP_E_INVALID);
+	ck_assert_int_eq(app_alerts(f.app, &east, &flt, NULL, &l, msg, sizeof msg), APP_E_INVALID);
 	struct app_page bad = { .after = "no-bar", .limit = 10 };
 	ck_assert_int_eq(app_alerts(f.app, &east, NULL, &bad, &l, msg, sizeof msg), APP_E_INVALID);
 	fx_done(&f);
@@ -383,8 +382,8 @@ START_TEST(downtimes_with_ids)
 	                                  NULL, &r, NULL, NULL),
 	                 APP_E_INVALID);
 	/* a good one: an id, listed, in force */
-	ck_assert_int_eq(app_downtime_add(f.app, &admin, "c1", "a", NULL, now - 1, now + 3600,
-	                                  "op", "patching", &r, on_done, &f),
+	ck_assert_int_eq(app_downtime_add(f.app, &admin, "c1", "a", NULL, now - 1, now + 3600, "op",
+	                                  "patching", &r, on_done, &f),
 	                 APP_OK);
 	char id[128];
 	snprintf(id, sizeof id, "%s", r.id);
@@ -470,14 +469,14 @@ START_TEST(subscriptions_replay_and_scope)
 	/* replay since `start`: the admin sees both alerts and both states */
 	struct got all = { 0 }, east_only = { 0 };
 	int gap = 0;
-	struct app_sub *s1 = app_subscribe(f.app, &admin, start, EVENT_MASK_ALL, on_event, &all,
-	                                   &gap);
+	struct app_sub *s1 =
+	    app_subscribe(f.app, &admin, start, EVENT_MASK_ALL, on_event, &all, &gap);
 	ck_assert_int_eq(gap, 0);
 	ck_assert_int_eq(all.alerts, 2);
 	ck_assert_int_ge(all.states, 2);
 	/* a cc-east operator: c1's alert, not c2's (routed to cc-west) */
-	struct app_sub *s2 = app_subscribe(f.app, &east, start, EVENT_MASK(EVENT_ALERT), on_event,
-	                                   &east_only, &gap);
+	struct app_sub *s2 =
+	    app_subscribe(f.app, &east, start, EVENT_MASK(EVENT_ALERT), on_event, &east_only, &gap);
 	ck_assert_int_eq(east_only.alerts, 1);
 	ck_assert_str_eq(east_only.last, a);
 	/* live */
@@ -495,7 +494,8 @@ START_TEST(subscriptions_replay_and_scope)
 		ck_assert_int_eq(app_alert_act(f.app, &admin, a, &c, NULL, NULL, &r, NULL, NULL),
 		                 APP_OK);
 	struct got g = { 0 };
-	struct app_sub *s3 = app_subscribe(f.app, &admin, start, EVENT_MASK_ALL, on_event, &g, &gap);
+	struct app_sub *s3 =
+	    app_subscribe(f.app, &admin, start, EVENT_MASK_ALL, on_event, &g, &gap);
 	ck_assert_int_eq(gap, 1);
 	ck_assert_int_eq(g.n, 0);
 	app_unsubscribe(f.app, s3);

@@ -39,8 +39,12 @@ static void src_fill(void *ud, struct store_batch *b)
 	for (; f->pending_rows > 0; f->pending_rows--) {
 		char name[32];
 		snprintf(name, sizeof name, "k%d", f->filled++);
-		struct store_state_row r = { .customer = "c1", .asset = "a", .name = name,
-			                     .plugin = "dummy", .state = 2, .hard = 1 };
+		struct store_state_row r = { .customer = "c1",
+			                     .asset = "a",
+			                     .name = name,
+			                     .plugin = "dummy",
+			                     .state = 2,
+			                     .hard = 1 };
 		store_batch_state(b, &r);
 	}
 }
