@@ -97,14 +97,38 @@ static int alert_in_scope(const struct app_scope *sc, const struct alert *al)
 	return 0;
 }
 
+void app__remember_made(struct app *a, const char *origin, const char *idem, const char *id)
+{
+	/* bounded with cmd_seen: forget everything once it is as large (the
+	 * code stays in cmd_seen; only the created id of a repeat is lost) */
+	if (a->made.count >= CMD_SEEN_CAP) {
+		size_t it = 0;
+		const struct hmap_entry *e;
+		while (hmap_next(&a->made, &it, &e))
+			free(e->value);
+		hmap_free(&a->made);
+		hmap_init(&a->made);
+	}
+	char *k = xasprintf("%s\n%s", origin, idem);
+	char *v = xasprintf("%s%c%s", id, 0, k); /* the key lives after the value */
+	free(k);
+	const char *key = v + strlen(v) + 1;
+	free(hmap_put(&a->made, key, strlen(key), v));
+}
+
 static void on_seen_row(void *ud, const char *center, const char *id, const char *result)
 {
 	struct app *a = ud;
 	enum cmd_err e = CMD_OK;
+	const char *colon = result ? strchr(result, ':') : NULL;
+	size_t n = colon ? (size_t)(colon - result) : result ? strlen(result) : 0;
 	for (int i = 0; i < CMD_E__COUNT; i++)
-		if (result && strcmp(result, cmd_errname((enum cmd_err)i)) == 0)
+		if (result && strlen(cmd_errname((enum cmd_err)i)) == n &&
+		    strncmp(result, cmd_errname((enum cmd_err)i), n) == 0)
 			e = (enum cmd_err)i;
 	cmd_seen_add(a->seen, center, id, e);
+	if (colon && colon[1])
+		app__remember_made(a, center, id, colon + 1);
 }
 
 struct app *app_new(const struct app_deps *d)
@@ -114,6 +138,7 @@ struct app *app_new(const struct app_deps *d)
 	snprintf(a->node, sizeof a->node, "%s", d->node ? d->node : "");
 	a->d.node = a->node;
 	a->seen = cmd_seen_new(CMD_SEEN_CAP);
+	hmap_init(&a->made);
 	if (!a->seen) {
 		free(a);
 		return NULL;
@@ -130,6 +155,11 @@ void app_free(struct app *a)
 	if (!a)
 		return;
 	cmd_seen_free(a->seen);
+	size_t it = 0;
+	const struct hmap_entry *e;
+	while (hmap_next(&a->made, &it, &e))
+		free(e->value);
+	hmap_free(&a->made);
 	free(a);
 }
 

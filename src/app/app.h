@@ -188,9 +188,12 @@ struct app_result {
 };
 typedef void (*app_done_fn)(void *ud, const struct app_result *r);
 
+/* Every command below that takes origin + idem_id is idempotent by that
+ * pair (idem_id NULL or "": not deduplicated): a repeat within the
+ * remembered window (100,000 ids, 7 days in the store) gets the first
+ * answer (r->repeated) and changes nothing.  Returns r->err. */
 /* An action on an alert (ack, unack, resolve, escalate, dispatch, wait,
- * comment).  origin + idem_id make the idempotency key (idem_id NULL or
- * "": not deduplicated).  Returns r->err. */
+ * comment). */
 int app_alert_act(struct app *a, const struct app_scope *sc, const char *alert_id,
                   const struct alert_action *act, const char *origin, const char *idem_id,
                   struct app_result *r, app_done_fn done, void *ud);
@@ -204,14 +207,18 @@ int app_check_ack(struct app *a, const struct app_scope *sc, const char *custome
  * "c1/inquiry/phone-1"). */
 int app_alert_open(struct app *a, const struct app_scope *sc, const char *customer,
                    const char *asset, const char *check, const char *service, int severity,
-                   const char *summary, const char *actor, struct app_result *r, app_done_fn done,
-                   void *ud);
+                   const char *summary, const char *actor, const char *origin, const char *idem_id,
+                   struct app_result *r, app_done_fn done, void *ud);
+/* A downtime at run time (asset/check NULL: the whole customer/asset);
+ * r->id is its id.  A repeat names the downtime the first request made. */
 int app_downtime_add(struct app *a, const struct app_scope *sc, const char *customer,
                      const char *asset, const char *check, double start, double end,
-                     const char *author, const char *comment, struct app_result *r,
-                     app_done_fn done, void *ud);
+                     const char *author, const char *comment, const char *origin,
+                     const char *idem_id, struct app_result *r, app_done_fn done, void *ud);
+/* Only runtime downtimes can be deleted (APP_E_DENIED for the file's). */
 int app_downtime_delete(struct app *a, const struct app_scope *sc, const char *id,
-                        struct app_result *r, app_done_fn done, void *ud);
+                        const char *origin, const char *idem_id, struct app_result *r,
+                        app_done_fn done, void *ud);
 /* Send a message through the durable outbox: written with the pending
  * batch, published (QoS 1, at least once) once that batch is written -
  * an answer never runs ahead of the change it reports. */

@@ -6,6 +6,7 @@
 #define MAMORI_APP_INT_H
 
 #include "app/app.h"
+#include "util/hmap.h"
 
 struct cmd_seen;
 
@@ -13,10 +14,12 @@ struct app {
 	struct app_deps d;
 	char node[128];
 	struct cmd_seen *seen;
+	struct hmap made; /* "origin\nid" -> what that command created (own copies) */
 	uint64_t inquiries;
 };
 
 double app__now(const struct app *a);
+void app__remember_made(struct app *a, const char *origin, const char *idem, const char *id);
 int app__customer_in_scope(const struct app_scope *sc, const char *customer);
 int app__center_in_scope(const struct app_scope *sc, const char *center);
 int app__fail(struct app_result *r, int err, const char *fmt, ...)

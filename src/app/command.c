@@ -17,6 +17,7 @@
 #include "registry/registry.h"
 #include "store/store.h"
 #include "util/log.h"
+#include "util/hmap.h"
 #include "util/mem.h"
 
 #include <ev.h>
@@ -120,6 +121,41 @@ static const char *action_name(int t)
 	return t >= 0 && t <= ALERT_ACT_COMMENT ? names[t] : "?";
 }
 
+/* Idempotency: (origin, id) -> the first answer.  The code lives in
+ * cmd_seen (bounded); a command that created something (a downtime, an
+ * inquiry) also remembers what it created, so a repeat names it again.
+ * Persisted with the change in the same batch as "ok" or "ok:<id>". */
+static int idem_repeat(struct app *a, const char *origin, const char *idem, struct app_result *r)
+{
+	enum cmd_err seen;
+	if (!idem || !*idem || !origin || !cmd_seen_lookup(a->seen, origin, idem, &seen))
+		return 0;
+	r->repeated = 1;
+	r->err = from_cmd(seen);
+	char k[512];
+	snprintf(k, sizeof k, "%s\n%s", origin, idem);
+	const char *made = hmap_get(&a->made, k, strlen(k));
+	if (made)
+		snprintf(r->id, sizeof r->id, "%s", made);
+	return 1;
+}
+
+static void idem_record(struct app *a, const char *origin, const char *idem,
+                        const struct app_result *r, int created)
+{
+	if (!idem || !*idem || !origin)
+		return;
+	cmd_seen_add(a->seen, origin, idem, to_cmd(r->err));
+	if (created && r->err == APP_OK && r->id[0])
+		app__remember_made(a, origin, idem, r->id);
+	if (r->fresh && a->d.journal && journal_durable(a->d.journal)) {
+		char res[200];
+		snprintf(res, sizeof res, "%s%s%s", cmd_errname(to_cmd(r->err)),
+		         created && r->id[0] ? ":" : "", created ? r->id : "");
+		store_batch_cmd_seen(journal_batch(a->d.journal), origin, idem, res, app__now(a));
+	}
+}
+
 /* ---- alert actions ---- */
 
 static int apply_act(struct app *a, const struct app_scope *sc, struct alert *al,
@@ -163,28 +199,14 @@ int app_alert_act(struct app *a, const struct app_scope *sc, const char *alert_i
 {
 	memset(r, 0, sizeof *r);
 	snprintf(r->id, sizeof r->id, "%s", alert_id ? alert_id : "");
-	int dedupe = idem_id && *idem_id && origin;
-	enum cmd_err seen;
-	if (dedupe && cmd_seen_lookup(a->seen, origin, idem_id, &seen)) {
-		/* the same answer as the first time, nothing done */
-		r->repeated = 1;
-		r->err = from_cmd(seen);
-		return finish(a, r, done, ud);
-	}
+	if (idem_repeat(a, origin, idem_id, r))
+		return finish(a, r, done, ud); /* the first answer, nothing done */
 	struct alert *al = alert_id ? alert_find(a->d.alerts, alert_id) : NULL;
 	if (!al)
 		app__fail(r, APP_E_NOTFOUND, "unknown alert '%s'", alert_id ? alert_id : "");
 	else if (apply_act(a, sc, al, act, r) == APP_OK)
 		mirror_ack(a, al, act->type);
-	if (dedupe) {
-		double now = app__now(a);
-		cmd_seen_add(a->seen, origin, idem_id, to_cmd(r->err));
-		/* Persisted with the change it records (same batch): a repeat
-		 * after a restart gets the same answer. */
-		if (r->fresh && a->d.journal && journal_durable(a->d.journal))
-			store_batch_cmd_seen(journal_batch(a->d.journal), origin, idem_id,
-			                     cmd_errname(to_cmd(r->err)), now);
-	}
+	idem_record(a, origin, idem_id, r, 0);
 	emit_command(a, origin, idem_id, action_name(act->type), alert_id, al ? al->center : NULL,
 	             al ? al->customer : NULL, r);
 	return finish(a, r, done, ud);
@@ -210,12 +232,10 @@ int app_check_ack(struct app *a, const struct app_scope *sc, const char *custome
 	return app_alert_act(a, sc, id, &act, NULL, NULL, r, done, ud);
 }
 
-int app_alert_open(struct app *a, const struct app_scope *sc, const char *customer,
-                   const char *asset, const char *check, const char *service, int severity,
-                   const char *summary, const char *actor, struct app_result *r, app_done_fn done,
-                   void *ud)
+static int alert_open(struct app *a, const struct app_scope *sc, const char *customer,
+                      const char *asset, const char *check, const char *service, int severity,
+                      const char *summary, const char *actor, struct app_result *r)
 {
-	memset(r, 0, sizeof *r);
 	const struct customer *cu = registry_customer(a->d.reg, customer);
 	if (!cu)
 		return app__fail(r, APP_E_NOTFOUND, "unknown customer '%s'",
@@ -249,6 +269,19 @@ int app_alert_open(struct app *a, const struct app_scope *sc, const char *custom
 	const struct alert *al = alert_find_check(a->d.alerts, key);
 	snprintf(r->id, sizeof r->id, "%s", al ? al->id : "");
 	r->fresh = 1;
+	return r->err = APP_OK;
+}
+
+int app_alert_open(struct app *a, const struct app_scope *sc, const char *customer,
+                   const char *asset, const char *check, const char *service, int severity,
+                   const char *summary, const char *actor, const char *origin, const char *idem_id,
+                   struct app_result *r, app_done_fn done, void *ud)
+{
+	memset(r, 0, sizeof *r);
+	if (!idem_repeat(a, origin, idem_id, r)) {
+		alert_open(a, sc, customer, asset, check, service, severity, summary, actor, r);
+		idem_record(a, origin, idem_id, r, 1);
+	}
 	return finish(a, r, done, ud);
 }
 
@@ -263,12 +296,10 @@ static int from_mamori(int rc)
 	}
 }
 
-int app_downtime_add(struct app *a, const struct app_scope *sc, const char *customer,
-                     const char *asset, const char *check, double start, double end,
-                     const char *author, const char *comment, struct app_result *r,
-                     app_done_fn done, void *ud)
+static int downtime_add(struct app *a, const struct app_scope *sc, const char *customer,
+                        const char *asset, const char *check, double start, double end,
+                        const char *author, const char *comment, struct app_result *r)
 {
-	memset(r, 0, sizeof *r);
 	if (!customer || !*customer)
 		return app__fail(r, APP_E_INVALID, "a downtime needs its customer");
 	if (!app__customer_in_scope(sc, customer))
@@ -282,13 +313,25 @@ int app_downtime_add(struct app *a, const struct app_scope *sc, const char *cust
 	if (rc != 0)
 		return app__fail(r, from_mamori(rc), "%s", why ? why : "invalid downtime");
 	r->fresh = 1;
+	return r->err = APP_OK;
+}
+
+int app_downtime_add(struct app *a, const struct app_scope *sc, const char *customer,
+                     const char *asset, const char *check, double start, double end,
+                     const char *author, const char *comment, const char *origin,
+                     const char *idem_id, struct app_result *r, app_done_fn done, void *ud)
+{
+	memset(r, 0, sizeof *r);
+	if (!idem_repeat(a, origin, idem_id, r)) {
+		downtime_add(a, sc, customer, asset, check, start, end, author, comment, r);
+		idem_record(a, origin, idem_id, r, 1);
+	}
 	return finish(a, r, done, ud);
 }
 
-int app_downtime_delete(struct app *a, const struct app_scope *sc, const char *id,
-                        struct app_result *r, app_done_fn done, void *ud)
+static int downtime_delete(struct app *a, const struct app_scope *sc, const char *id,
+                           struct app_result *r)
 {
-	memset(r, 0, sizeof *r);
 	snprintf(r->id, sizeof r->id, "%s", id ? id : "");
 	const struct model *m = &a->d.reg->m;
 	const struct cfg_downtime *d = NULL;
@@ -307,6 +350,18 @@ int app_downtime_delete(struct app *a, const struct app_scope *sc, const char *i
 	if (rc != 0)
 		return app__fail(r, from_mamori(rc), "cannot delete downtime '%s'", id);
 	r->fresh = 1;
+	return r->err = APP_OK;
+}
+
+int app_downtime_delete(struct app *a, const struct app_scope *sc, const char *id,
+                        const char *origin, const char *idem_id, struct app_result *r,
+                        app_done_fn done, void *ud)
+{
+	memset(r, 0, sizeof *r);
+	if (!idem_repeat(a, origin, idem_id, r)) {
+		downtime_delete(a, sc, id, r);
+		idem_record(a, origin, idem_id, r, 0);
+	}
 	return finish(a, r, done, ud);
 }
 

@@ -338,4 +338,3 @@ void config__finish_params(struct check_params *p, const char *plugin, int passi
 	if (!had_retry && p->retry_ms > p->interval_ms)
 		p->retry_ms = p->interval_ms;
 }
-

@@ -484,7 +484,8 @@ int server_add_downtime(struct server *s, const char *customer, const char *asse
 {
 	struct app_result r;
 	return app_downtime_add(s->app, &admin, customer, asset, check, start, end,
-	                        author ? author : "mamori", comment, &r, NULL, NULL) == APP_OK
+	                        author ? author : "mamori", comment, NULL, NULL, &r, NULL,
+	                        NULL) == APP_OK
 	           ? 0
 	           : -1;
 }

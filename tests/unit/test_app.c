@@ -366,24 +366,24 @@ START_TEST(downtimes_with_ids)
 	ck_assert_int_eq(l->rows[0].runtime, 0);
 	app_downtimes_free(l);
 	/* the file's downtime cannot be deleted through the API */
-	ck_assert_int_eq(app_downtime_delete(f.app, &admin, "config-1", &r, NULL, NULL),
+	ck_assert_int_eq(app_downtime_delete(f.app, &admin, "config-1", NULL, NULL, &r, NULL, NULL),
 	                 APP_E_DENIED);
 	/* bad ones */
 	ck_assert_int_eq(app_downtime_add(f.app, &admin, "c1", "a", NULL, now + 10, now, "op", NULL,
-	                                  &r, NULL, NULL),
+	                                  NULL, NULL, &r, NULL, NULL),
 	                 APP_E_INVALID);
 	ck_assert_int_eq(app_downtime_add(f.app, &admin, "c1", "zz", NULL, now, now + 10, "op",
-	                                  NULL, &r, NULL, NULL),
+	                                  NULL, NULL, NULL, &r, NULL, NULL),
 	                 APP_E_NOTFOUND);
 	ck_assert_int_eq(app_downtime_add(f.app, &viewer_c2, "c1", NULL, NULL, now, now + 10, "op",
-	                                  NULL, &r, NULL, NULL),
+	                                  NULL, NULL, NULL, &r, NULL, NULL),
 	                 APP_E_FORBIDDEN);
 	ck_assert_int_eq(app_downtime_add(f.app, &admin, "c1", NULL, NULL, now, now + 10, NULL,
-	                                  NULL, &r, NULL, NULL),
+	                                  NULL, NULL, NULL, &r, NULL, NULL),
 	                 APP_E_INVALID);
 	/* a good one: an id, listed, in force */
 	ck_assert_int_eq(app_downtime_add(f.app, &admin, "c1", "a", NULL, now - 1, now + 3600, "op",
-	                                  "patching", &r, on_done, &f),
+	                                  "patching", NULL, NULL, &r, on_done, &f),
 	                 APP_OK);
 	char id[128];
 	snprintf(id, sizeof id, "%s", r.id);
@@ -394,6 +394,22 @@ START_TEST(downtimes_with_ids)
 	ck_assert_int_eq(app_check_get(f.app, &admin, "c1", "a", "passive_test", &one), APP_OK);
 	ck_assert_int_eq(one.in_downtime, 1);
 	app_check_clear(&one);
+	/* the same request again (same origin and id): the same downtime */
+	struct app_result r1, r2;
+	ck_assert_int_eq(app_downtime_add(f.app, &admin, "c1", "b", NULL, now, now + 60, "op", NULL,
+	                                  "http:op", "req-1", &r1, NULL, NULL),
+	                 APP_OK);
+	ck_assert_int_eq(app_downtime_add(f.app, &admin, "c1", "b", NULL, now, now + 60, "op", NULL,
+	                                  "http:op", "req-1", &r2, NULL, NULL),
+	                 APP_OK);
+	ck_assert_int_eq(r2.repeated, 1);
+	ck_assert_str_eq(r1.id, r2.id);
+	ck_assert_int_eq(
+	    app_downtime_delete(f.app, &admin, r1.id, "http:op", "req-2", &r, NULL, NULL), APP_OK);
+	ck_assert_int_eq(
+	    app_downtime_delete(f.app, &admin, r1.id, "http:op", "req-2", &r, NULL, NULL),
+	    APP_OK); /* the repeat of a delete that worked: ok, nothing done */
+	ck_assert_int_eq(r.repeated, 1);
 	/* a reload keeps it */
 	ck_assert_int_eq(server_reload_text(f.s, CONF), 0);
 	ck_assert_int_eq(app_downtimes(f.app, &admin, &l), APP_OK);
@@ -403,8 +419,10 @@ START_TEST(downtimes_with_ids)
 	ck_assert_str_eq(l->rows[1].comment, "patching");
 	app_downtimes_free(l);
 	/* delete: gone, the check is out of downtime */
-	ck_assert_int_eq(app_downtime_delete(f.app, &admin, id, &r, NULL, NULL), APP_OK);
-	ck_assert_int_eq(app_downtime_delete(f.app, &admin, id, &r, NULL, NULL), APP_E_NOTFOUND);
+	ck_assert_int_eq(app_downtime_delete(f.app, &admin, id, NULL, NULL, &r, NULL, NULL),
+	                 APP_OK);
+	ck_assert_int_eq(app_downtime_delete(f.app, &admin, id, NULL, NULL, &r, NULL, NULL),
+	                 APP_E_NOTFOUND);
 	ck_assert_int_eq(app_check_get(f.app, &admin, "c1", "a", "passive_test", &one), APP_OK);
 	ck_assert_int_eq(one.in_downtime, 0);
 	app_check_clear(&one);
@@ -418,7 +436,8 @@ START_TEST(manual_inquiry)
 	fx_init(&f);
 	struct app_result r;
 	ck_assert_int_eq(app_alert_open(f.app, &admin, "c2", "inquiry", "phone-1", "other", 1,
-	                                "customer says mail is slow", "Tanaka", &r, NULL, NULL),
+	                                "customer says mail is slow", "Tanaka", NULL, NULL, &r,
+	                                NULL, NULL),
 	                 APP_OK);
 	struct app_alert got;
 	ck_assert_int_eq(app_alert_get(f.app, &viewer_c2, r.id, &got), APP_OK);
@@ -427,16 +446,16 @@ START_TEST(manual_inquiry)
 	ck_assert_str_eq(got.severity, "warning");
 	app_alert_clear(&got);
 	ck_assert_int_eq(app_alert_open(f.app, &admin, "c2", "inquiry", "phone-1", "other", 1, "x",
-	                                "Tanaka", &r, NULL, NULL),
+	                                "Tanaka", NULL, NULL, &r, NULL, NULL),
 	                 APP_E_STATE);
 	ck_assert_int_eq(app_alert_open(f.app, &viewer_c2, "c1", "inquiry", "p", "other", 1, "x",
-	                                "Tanaka", &r, NULL, NULL),
+	                                "Tanaka", NULL, NULL, &r, NULL, NULL),
 	                 APP_E_FORBIDDEN);
 	ck_assert_int_eq(app_alert_open(f.app, &admin, "c1", "in/quiry", "p", "other", 1, "x",
-	                                "Tanaka", &r, NULL, NULL),
+	                                "Tanaka", NULL, NULL, &r, NULL, NULL),
 	                 APP_E_INVALID);
 	ck_assert_int_eq(app_alert_open(f.app, &admin, "c1", "inquiry", "p", "other", 7, "x",
-	                                "Tanaka", &r, NULL, NULL),
+	                                "Tanaka", NULL, NULL, &r, NULL, NULL),
 	                 APP_E_INVALID);
 	fx_done(&f);
 }
