@@ -391,6 +391,64 @@ void app_customers_free(struct app_customers *l)
 	free(l);
 }
 
+/* ---- assets ---- */
+
+static int cmp_asset(const void *x, const void *y)
+{
+	const struct app_asset *a = x, *b = y;
+	return strcmp(a->name, b->name);
+}
+
+int app_assets(struct app *a, const struct app_scope *sc, const char *customer,
+               struct app_assets **out)
+{
+	*out = NULL;
+	const struct customer *cu = registry_customer(a->d.reg, customer);
+	if (!cu)
+		return APP_E_NOTFOUND;
+	if (!app__customer_in_scope(sc, customer))
+		return APP_E_FORBIDDEN;
+	struct app_assets *l = xcalloc(1, sizeof *l);
+	l->rows = xcalloc(cu->assets.count + 1, sizeof *l->rows);
+	size_t it = 0;
+	const struct hmap_entry *e;
+	while (hmap_next(&cu->assets, &it, &e)) {
+		const struct asset *as = e->value;
+		struct app_asset *o = &l->rows[l->n++];
+		o->customer = xstrdup(cu->id);
+		o->name = xstrdup(as->name);
+		o->type = dup0(as->type);
+		o->address = dup0(as->address);
+		o->parent = as->parent_name ? xstrdup(as->parent_name) : NULL;
+		o->registered = as->registered;
+		o->registered_at = as->registered_at;
+		o->down = as->crit_checks > 0;
+		for (const struct check *c = as->checks; c; c = c->anext) {
+			o->n_checks++;
+			if (c->st.has_result)
+				o->worst = worse(o->worst, c->st.state);
+		}
+	}
+	qsort(l->rows, l->n, sizeof *l->rows, cmp_asset);
+	*out = l;
+	return APP_OK;
+}
+
+void app_assets_free(struct app_assets *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->rows[i].customer);
+		free(l->rows[i].name);
+		free(l->rows[i].type);
+		free(l->rows[i].address);
+		free(l->rows[i].parent);
+	}
+	free(l->rows);
+	free(l);
+}
+
 /* ---- alerts ---- */
 
 static void copy_alert(const struct alert *al, struct app_alert *o)

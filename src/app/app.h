@@ -138,6 +138,22 @@ struct app_customers {
 int app_customers(struct app *a, const struct app_scope *sc, struct app_customers **out);
 void app_customers_free(struct app_customers *l);
 
+struct app_asset {
+	char *customer, *name, *type, *address, *parent;
+	int registered; /* by its agent (else from the configuration) */
+	double registered_at;
+	size_t n_checks;
+	int worst, down; /* worst state of its checks; down: a check is hard CRITICAL */
+};
+struct app_assets {
+	struct app_asset *rows;
+	size_t n;
+};
+/* The assets of one customer, by name.  APP_E_NOTFOUND, APP_E_FORBIDDEN. */
+int app_assets(struct app *a, const struct app_scope *sc, const char *customer,
+               struct app_assets **out);
+void app_assets_free(struct app_assets *l);
+
 struct app_alert {
 	char *id, *key, *customer, *asset, *check, *service, *summary, *center, *tier;
 	char *status, *severity, *acked_by;

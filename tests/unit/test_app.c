@@ -171,6 +171,15 @@ START_TEST(queries_copy_page_and_scope)
 	ck_assert_str_eq(cl->rows[0].id, "c2");
 	app_customers_free(cl);
 
+	struct app_assets *al = NULL;
+	ck_assert_int_eq(app_assets(f.app, &admin, "c1", &al), APP_OK);
+	ck_assert_uint_eq(al->n, 3);
+	ck_assert_str_eq(al->rows[2].name, "c");
+	ck_assert_uint_eq(al->rows[2].n_checks, 1);
+	app_assets_free(al);
+	ck_assert_int_eq(app_assets(f.app, &viewer_c2, "c1", &al), APP_E_FORBIDDEN);
+	ck_assert_int_eq(app_assets(f.app, &admin, "nosuch", &al), APP_E_NOTFOUND);
+
 	/* keyset pages of 2: every check once, in key order */
 	struct app_check_filter all = { .state = -1, .hard = -1, .acknowledged = -1 };
 	struct app_page pg = { .limit = 2 };
