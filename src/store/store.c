@@ -242,6 +242,11 @@ void store_set_checkpoint(struct store *s, int pages, int64_t max_wal_bytes)
 	store__ckpt_tune(s->ck, pages, max_wal_bytes);
 }
 
+void store_get_checkpoint_stats(const struct store *s, struct store_checkpoint_stats *out)
+{
+	store__ckpt_stats(s->ck, out);
+}
+
 void store_close(struct store *s)
 {
 	if (!s)

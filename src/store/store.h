@@ -10,7 +10,8 @@
  * previous one is committed, so a slow disk delays history, never checks.
  *
  * WAL checkpoints run on a checkpointer thread with its own connection
- * (store_ckpt.c), so the writer does not stall on them.
+ * (store_ckpt.c), so the writer does not stall on them; their tuning and
+ * figures, and the file's name, are in store_sqlite.h.
  *
  * Reads (startup) are synchronous, before the loop runs; the one read
  * while running (store_batch_outbox_read) runs in the writer thread and
@@ -30,7 +31,6 @@ struct store;
 struct store_batch;
 
 #define STORE_SCHEMA_VERSION 3
-#define STORE_FILE           "mamori.db"
 
 struct store_state_row {
 	const char *customer, *asset, *name, *plugin;
@@ -92,21 +92,8 @@ struct store_stats {
 	uint64_t errors;  /* rows that failed on their own and were skipped */
 	uint64_t retries; /* batch writes rolled back (disk full, I/O error) and tried again */
 	double busy_seconds;
-	/* The checkpointer thread (see store.c): PASSIVE checkpoints run,
-	 * RESTART checkpoints forced by the WAL bound (the writer waits for
-	 * those), and the seconds spent in each kind. */
-	uint64_t checkpoints, checkpoint_restarts;
-	double checkpoint_seconds, restart_seconds;
 };
 void store_get_stats(const struct store *s, struct store_stats *out);
-
-/* WAL checkpoints: a PASSIVE checkpoint whenever the WAL has grown by
- * `pages` pages since the last one, a RESTART (the writer waits) when it
- * holds more than `max_wal_bytes`.  Defaults STORE_CKPT_PAGES and
- * STORE_WAL_MAX; call before store_start (tests use small values). */
-#define STORE_CKPT_PAGES 2000
-#define STORE_WAL_MAX    (64 * 1024 * 1024)
-void store_set_checkpoint(struct store *s, int pages, int64_t max_wal_bytes);
 
 /* ---- alerts, their history, SLA deadlines, commands, outbox (schema 2) ----
  * Written by src/server/alerts.c in the same batch (transaction) as the

@@ -504,5 +504,4 @@ void store_get_stats(const struct store *s, struct store_stats *out)
 	pthread_mutex_lock(&w->lock);
 	*out = w->stats;
 	pthread_mutex_unlock(&w->lock);
-	store__ckpt_stats(s->ck, out);
 }

@@ -22,6 +22,7 @@
 #define MAMORI_STORE_INT_H
 
 #include "store/store.h"
+#include "store/store_sqlite.h"
 
 #include <sqlite3.h>
 #include <stddef.h>
@@ -125,7 +126,7 @@ void store__ckpt_leave(struct store_ckpt *c);
 void store__ckpt_tune(struct store_ckpt *c, int pages, int64_t max_bytes);
 int store__ckpt_start(struct store_ckpt *c);
 void store__ckpt_stop(struct store_ckpt *c);
-void store__ckpt_stats(struct store_ckpt *c, struct store_stats *out);
+void store__ckpt_stats(struct store_ckpt *c, struct store_checkpoint_stats *out);
 void store__ckpt_free(struct store_ckpt *c);
 
 #endif

@@ -7,6 +7,7 @@
  * corrupt databases are refused and left untouched.
  */
 #include "store/store.h"
+#include "store/store_sqlite.h"
 #include "tests/lib/tmpdir.h"
 
 #include <check.h>

@@ -11,6 +11,7 @@
  * batch (sees the batch's earlier rows, not its later ones).
  */
 #include "store/store.h"
+#include "store/store_sqlite.h"
 #include "tests/lib/tmpdir.h"
 
 #include <check.h>
