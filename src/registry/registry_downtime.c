@@ -48,6 +48,28 @@ void registry_free_globals(struct model *m)
 	m->n_downtimes = m->n_calendars = 0;
 }
 
+static void persist(struct registry *r, const struct cfg_downtime *d)
+{
+	if (!r->journal || !journal_durable(r->journal))
+		return;
+	struct store_downtime_row row = { .id = d->id,
+		                          .customer = d->customer,
+		                          .asset = d->asset,
+		                          .check = d->check,
+		                          .start = d->start,
+		                          .end = d->end,
+		                          .author = d->author,
+		                          .comment = d->comment,
+		                          .created = d->created };
+	store_batch_downtime(journal_batch(r->journal), &row);
+}
+
+static void unpersist(struct registry *r, const char *id)
+{
+	if (r->journal && journal_durable(r->journal))
+		store_batch_downtime_delete(journal_batch(r->journal), id);
+}
+
 static void append(struct model *m, const struct cfg_downtime *d)
 {
 	m->downtimes = xrealloc(m->downtimes, (m->n_downtimes + 1) * sizeof *m->downtimes);
@@ -63,6 +85,8 @@ void registry_take_globals(struct registry *r, struct model *next, struct mconf 
 	if (next != &r->m) {
 		for (size_t i = 0; i < r->m.n_downtimes; i++) {
 			struct cfg_downtime *d = &r->m.downtimes[i];
+			if (d->runtime && d->end <= now)
+				unpersist(r, d->id); /* over: its row goes too */
 			if (!d->runtime || d->end <= now)
 				continue;
 			kept = xrealloc(kept, (n_kept + 1) * sizeof *kept);
@@ -148,6 +172,7 @@ int registry_downtime_add(struct registry *r, const char *customer, const char *
 	d.author = author ? xstrdup(author) : NULL;
 	d.comment = comment ? xstrdup(comment) : NULL;
 	append(&r->m, &d);
+	persist(r, &d);
 	snprintf(id_out, id_size, "%s", d.id);
 	emit(r, &d, "added", now);
 	log_notice("downtime", "%s added by %s: %s%s%s%s%s", d.id, author ? author : "?", customer,
@@ -165,6 +190,7 @@ int registry_downtime_delete(struct registry *r, const char *id, double now)
 		return MAMORI_E_DENIED;
 	emit(r, d, "deleted", now);
 	log_notice("downtime", "%s deleted", d->id);
+	unpersist(r, d->id);
 	struct cfg_downtime gone = *d;
 	memmove(d, d + 1, (r->m.n_downtimes - (size_t)i - 1) * sizeof *d);
 	r->m.n_downtimes--;
@@ -178,8 +204,60 @@ int registry_downtime_delete(struct registry *r, const char *id, double now)
 	return 0;
 }
 
+struct restore_ctx {
+	struct registry *r;
+	double now;
+	size_t kept, dropped;
+};
+
+static void on_downtime_row(void *ud, const struct store_downtime_row *row)
+{
+	struct restore_ctx *x = ud;
+	struct registry *r = x->r;
+	/* Over, or about something the configuration no longer has: the
+	 * row goes (logged, so an operator can tell where it went). */
+	const char *gone = NULL;
+	if (!registry_customer(r, row->customer))
+		gone = "its customer is no longer configured";
+	else if (row->check && !registry_check(r, row->customer, row->asset, row->check))
+		gone = "its check is no longer configured";
+	else if (row->asset && !row->check &&
+	         !hmap_get(&registry_customer(r, row->customer)->assets, row->asset,
+	                   strlen(row->asset)))
+		gone = "its asset is no longer configured";
+	if (row->end <= x->now || gone) {
+		if (gone)
+			log_warn("downtime", "%s dropped at startup: %s", row->id, gone);
+		unpersist(r, row->id);
+		x->dropped++;
+		return;
+	}
+	struct cfg_downtime d = { 0 };
+	d.id = xstrdup(row->id);
+	d.customer = xstrdup(row->customer);
+	d.asset = row->asset ? xstrdup(row->asset) : NULL;
+	d.check = row->check ? xstrdup(row->check) : NULL;
+	d.start = row->start;
+	d.end = row->end;
+	d.runtime = 1;
+	d.created = row->created;
+	d.author = row->author ? xstrdup(row->author) : NULL;
+	d.comment = row->comment ? xstrdup(row->comment) : NULL;
+	append(&r->m, &d);
+	x->kept++;
+}
+
 void registry_restore_downtimes(struct registry *r, double now)
 {
-	(void)r;
-	(void)now;
+	if (!r->store)
+		return;
+	struct restore_ctx x = { .r = r, .now = now };
+	if (store_load_downtimes(r->store, on_downtime_row, &x) != 0) {
+		log_err("downtime", "cannot read the runtime downtimes from the store");
+		return;
+	}
+	if (x.kept || x.dropped)
+		log_info("downtime",
+		         "restored %zu runtime downtimes (%zu over or obsolete, removed)", x.kept,
+		         x.dropped);
 }

@@ -10,7 +10,8 @@
  * previous one is committed, so a slow disk delays history, never checks.
  *
  * WAL checkpoints run on a checkpointer thread with its own connection
- * (store_ckpt.c), so the writer does not stall on them.
+ * (store_ckpt.c), so the writer does not stall on them; their tuning and
+ * figures, and the file's name, are in store_sqlite.h.
  *
  * Reads (startup) are synchronous, before the loop runs; the one read
  * while running (store_batch_outbox_read) runs in the writer thread and
@@ -29,8 +30,7 @@ struct ev_loop;
 struct store;
 struct store_batch;
 
-#define STORE_SCHEMA_VERSION 3
-#define STORE_FILE           "mamori.db"
+#define STORE_SCHEMA_VERSION 4
 
 struct store_state_row {
 	const char *customer, *asset, *name, *plugin;
@@ -53,6 +53,13 @@ struct store_asset_row {
 /* Open (creating the directory's database if needed).  On failure returns
  * NULL with a message in err. */
 struct store *store_open(const char *state_dir, char *err, size_t errlen);
+/* The node this process is (daemon.node): outbox ids are numbered per
+ * node and every outbox read, write and delete sees only this node's rows;
+ * store_alert_total counts only its alerts.  Default "": the rows of no
+ * node (tests, and what schema 3 wrote).  A node without outbox rows of
+ * its own takes over those of node "" (an upgrade loses nothing).  Call
+ * after store_open, before the loads and store_start (later: ignored). */
+void store_set_node(struct store *s, const char *node);
 /* Start the writer thread; `done` runs on the loop after each batch. */
 int store_start(struct store *s, struct ev_loop *loop, void (*done)(void *ud), void *ud);
 /* Wait for pending batches, stop the thread, close the database. */
@@ -92,21 +99,8 @@ struct store_stats {
 	uint64_t errors;  /* rows that failed on their own and were skipped */
 	uint64_t retries; /* batch writes rolled back (disk full, I/O error) and tried again */
 	double busy_seconds;
-	/* The checkpointer thread (see store.c): PASSIVE checkpoints run,
-	 * RESTART checkpoints forced by the WAL bound (the writer waits for
-	 * those), and the seconds spent in each kind. */
-	uint64_t checkpoints, checkpoint_restarts;
-	double checkpoint_seconds, restart_seconds;
 };
 void store_get_stats(const struct store *s, struct store_stats *out);
-
-/* WAL checkpoints: a PASSIVE checkpoint whenever the WAL has grown by
- * `pages` pages since the last one, a RESTART (the writer waits) when it
- * holds more than `max_wal_bytes`.  Defaults STORE_CKPT_PAGES and
- * STORE_WAL_MAX; call before store_start (tests use small values). */
-#define STORE_CKPT_PAGES 2000
-#define STORE_WAL_MAX    (64 * 1024 * 1024)
-void store_set_checkpoint(struct store *s, int pages, int64_t max_wal_bytes);
 
 /* ---- alerts, their history, SLA deadlines, commands, outbox (schema 2) ----
  * Written by src/server/alerts.c in the same batch (transaction) as the
@@ -147,7 +141,7 @@ struct store_dispatch_row {
  * same batch (or an earlier one).  store_load_outbox always returns the
  * payload, resolved from alert_event for a reference. */
 struct store_outbox_row {
-	int64_t id; /* assigned by the caller (store_outbox_last_id + 1 ...) */
+	int64_t id; /* per node, assigned by the caller (store_outbox_last_id + 1 ...) */
 	const char *topic;
 	const void *payload;
 	size_t len;
@@ -185,7 +179,8 @@ int store_load_alerts(struct store *s, double resolved_since,
  * is logged and deleted, never passed on. */
 int store_load_outbox(struct store *s, void (*cb)(void *ud, const struct store_outbox_row *r),
                       void *ud);
-/* Highest id in the outbox (0 if empty): new rows continue after it.
+/* Highest id of this node's outbox rows (0 if none): new rows continue
+ * after it.
  * Ids are reused once the outbox is empty across a restart, which is safe:
  * they only name rows for the delete on PUBACK within one process. */
 int64_t store_outbox_last_id(struct store *s);
@@ -218,8 +213,26 @@ int store_load_cmd_seen(struct store *s, size_t limit,
                         void (*cb)(void *ud, const char *center, const char *id,
                                    const char *result),
                         void *ud);
-/* Number of alert rows (seeds the alert id counter). */
+/* Number of this node's alerts, whose ids are "A-<node>-<14 chars>"; with
+ * node "" every alert (seeds the alert id counter). */
 int64_t store_alert_total(struct store *s);
+
+/* ---- downtimes entered at run time (schema 4) ---- */
+struct store_downtime_row {
+	const char *id; /* assigned by the caller, e.g. "D-<node>-<n>" */
+	const char *customer;
+	const char *asset, *check; /* check NULL: the whole asset; asset NULL too: the customer */
+	double start, end;
+	const char *author, *comment;
+	double created;
+};
+/* Insert, or replace the row with the same id. */
+void store_batch_downtime(struct store_batch *b, const struct store_downtime_row *r);
+void store_batch_downtime_delete(struct store_batch *b, const char *id);
+/* Startup, before store_start: every row, ended ones too (the caller
+ * drops those), by start time. */
+int store_load_downtimes(struct store *s, void (*cb)(void *ud, const struct store_downtime_row *r),
+                         void *ud);
 
 /* Schema steps (schema.c): step v takes user_version v-1 to v. */
 int store_schema_latest(void);

@@ -1,12 +1,8 @@
 /*
  * store_alerts: the alert tables of schema 2 (alert, alert_event,
- * deadline, dispatch, cmd_seen, outbox) - batch operations applied by the
- * writer thread, and the startup reads.
- *
- * Outbox (schema 3): a message that publishes an alert event stores only
- * a reference (alert_id, seq) to the event row, which holds the payload
- * once; the reads (store_outbox.c) resolve it with a LEFT JOIN and drop
- * (log, delete) a row whose event is gone.  Other messages keep a payload.
+ * deadline, dispatch, cmd_seen) and retention - batch operations applied
+ * by the writer thread, and the startup reads.  The outbox has its own
+ * file (store_outbox.c).
  *
  * A batch operation is a copy made on the loop thread into the batch's
  * own memory (store__balloc), so the caller may pass stack buffers; the
@@ -16,40 +12,23 @@
  */
 #include "store/store_int.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum x_kind {
-	X_ALERT,
-	X_EVENT,
-	X_DISPATCH,
-	X_OUTBOX,
-	X_OUTBOX_DEL,
-	X_OUTBOX_READ,
-	X_CMD_SEEN,
-	X_PRUNE
+enum kind { K_ALERT, K_EVENT, K_DISPATCH, K_CMD_SEEN, K_PRUNE };
+
+struct cmd_seen_op {
+	const char *center, *id, *result;
+	double time;
 };
 
-struct xop {
-	enum x_kind kind;
-	union {
-		struct store_alert_row al;
-		struct store_event_row ev;
-		struct store_dispatch_row di;
-		struct store_outbox_row ob;
-		struct store_outbox_read *rd;
-		struct {
-			const char *center, *id, *result;
-			double time;
-		} cs;
-		struct {
-			double alerts_before, cmds_before;
-			int limit;
-		} pr;
-	} u;
+struct prune_op {
+	double alerts_before, cmds_before;
+	int limit;
 };
 
 enum {
@@ -58,9 +37,6 @@ enum {
 	S_DEADLINE_DEL,
 	S_EVENT,
 	S_DISPATCH,
-	S_OUTBOX,
-	S_OUTBOX_DEL,
-	S_OUTBOX_READ,
 	S_CMD_SEEN,
 	S_PRUNE_PICK,
 	S_PRUNE_EVENTS,
@@ -96,10 +72,6 @@ static const char *const sql[S__COUNT] = {
 	[S_DISPATCH] =
 	    "INSERT OR REPLACE INTO dispatch (alert_id, seq, time, actor, vendor, planned_at,"
 	    " result) VALUES (?,?,?,?,?,?,?)",
-	[S_OUTBOX] = "INSERT OR REPLACE INTO outbox (id, topic, payload, alert_id, seq, qos,"
-	             " retain, created) VALUES (?,?,?,?,?,?,?,?)",
-	[S_OUTBOX_DEL] = "DELETE FROM outbox WHERE id = ?",
-	[S_OUTBOX_READ] = STORE__OUTBOX_READ_SQL,
 	[S_CMD_SEEN] =
 	    "INSERT OR REPLACE INTO cmd_seen (center, id, result, time) VALUES (?,?,?,?)",
 	/* Retention without relying on ON DELETE CASCADE (foreign keys are
@@ -119,154 +91,40 @@ static const char *const sql[S__COUNT] = {
 	    " WHERE time < ? LIMIT ?)",
 };
 
-struct store_x {
+struct tbl {
 	sqlite3 *db;
 	sqlite3_stmt *st[S__COUNT];
 };
 
-struct store_x *store__x_open(sqlite3 *db, char *err, size_t errlen)
+static int tbl_open(struct store *s, sqlite3 *db, void **ctx, char *err, size_t errlen)
 {
-	struct store_x *x = calloc(1, sizeof *x);
-	if (!x) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
+	struct tbl *x = xcalloc(1, sizeof *x);
+	*ctx = x;
 	x->db = db;
-	char *msg = NULL;
-	if (sqlite3_exec(db, "CREATE TEMP TABLE IF NOT EXISTS prune_ids (id TEXT PRIMARY KEY)",
-	                 NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(err, errlen, "alert tables: %s", msg ? msg : sqlite3_errmsg(db));
-		sqlite3_free(msg);
-		free(x);
-		return NULL;
+	char e[256];
+	if (store__exec(db, "CREATE TEMP TABLE IF NOT EXISTS prune_ids (id TEXT PRIMARY KEY)", e,
+	                sizeof e) != 0) {
+		snprintf(err, errlen, "alert tables: %s", e);
+		return -1;
 	}
-	for (int i = 0; i < S__COUNT; i++)
-		if (sqlite3_prepare_v2(db, sql[i], -1, &x->st[i], NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "alert tables: %s", sqlite3_errmsg(db));
-			store__x_close(x);
-			return NULL;
-		}
-	return x;
+	return store__prepare_all(db, sql, x->st, S__COUNT, "alert tables", err, errlen);
 }
 
-void store__x_close(struct store_x *x)
+static void tbl_close(void *ctx)
 {
+	struct tbl *x = ctx;
 	if (!x)
 		return;
-	for (int i = 0; i < S__COUNT; i++)
-		sqlite3_finalize(x->st[i]);
+	store__finalize_all(x->st, S__COUNT);
 	free(x);
-}
-
-/* ---- batch operations (loop thread) ---- */
-
-static struct xop *xpush(struct store_batch *b, enum x_kind kind)
-{
-	struct xop *o = store__balloc(b, sizeof *o);
-	memset(o, 0, sizeof *o);
-	o->kind = kind;
-	store__push_x(b, o);
-	return o;
-}
-
-#define D(f) (d->f = store__bdup(b, r->f))
-
-void store_batch_alert_again(struct store_batch *b, void *slot, const struct store_alert_row *r)
-{
-	struct store_alert_row *d = &((struct xop *)slot)->u.al;
-	*d = *r;
-	D(id), D(check_key), D(customer), D(asset), D(check_name), D(service), D(center);
-	D(also), D(summary), D(status), D(acked_by), D(tier_name);
-	d->vendor = d->result = NULL;
-}
-
-const char *store_batch_alert_id(const void *slot)
-{
-	return ((const struct xop *)slot)->u.al.id;
-}
-
-void *store_batch_alert(struct store_batch *b, const struct store_alert_row *r)
-{
-	struct xop *o = xpush(b, X_ALERT);
-	store_batch_alert_again(b, o, r);
-	return o;
-}
-
-void store_batch_event(struct store_batch *b, const struct store_event_row *r)
-{
-	struct store_event_row *d = &xpush(b, X_EVENT)->u.ev;
-	*d = *r;
-	D(alert_id), D(type), D(actor), D(note), D(cmd_id), D(payload);
-}
-
-void store_batch_dispatch(struct store_batch *b, const struct store_dispatch_row *r)
-{
-	struct store_dispatch_row *d = &xpush(b, X_DISPATCH)->u.di;
-	*d = *r;
-	D(alert_id), D(actor), D(vendor), D(result);
-}
-
-void store_batch_outbox(struct store_batch *b, const struct store_outbox_row *r)
-{
-	struct store_outbox_row *d = &xpush(b, X_OUTBOX)->u.ob;
-	*d = *r;
-	D(topic);
-	if (r->alert_id) {
-		/* by reference: alert_event (alert_id, seq) holds the payload */
-		D(alert_id);
-		d->payload = NULL;
-		d->len = 0;
-		return;
-	}
-	d->seq = 0;
-	void *p = store__balloc(b, r->len ? r->len : 1);
-	if (r->len)
-		memcpy(p, r->payload, r->len);
-	d->payload = p;
-}
-
-#undef D
-
-void store_batch_outbox_done(struct store_batch *b, int64_t id)
-{
-	xpush(b, X_OUTBOX_DEL)->u.ob.id = id;
-}
-
-void store_batch_outbox_read(struct store_batch *b, struct store_outbox_read *rd)
-{
-	xpush(b, X_OUTBOX_READ)->u.rd = rd;
-}
-
-void store_batch_cmd_seen(struct store_batch *b, const char *center, const char *id,
-                          const char *result, double time)
-{
-	struct xop *o = xpush(b, X_CMD_SEEN);
-	o->u.cs.center = store__bdup(b, center);
-	o->u.cs.id = store__bdup(b, id);
-	o->u.cs.result = store__bdup(b, result ? result : "ok");
-	o->u.cs.time = time;
-}
-
-void store_batch_prune(struct store_batch *b, double alerts_before, double cmds_before, int limit)
-{
-	struct xop *o = xpush(b, X_PRUNE);
-	o->u.pr.alerts_before = alerts_before;
-	o->u.pr.cmds_before = cmds_before;
-	o->u.pr.limit = limit > 0 ? limit : 1000;
 }
 
 /* ---- writer thread ---- */
 
-static int run(sqlite3_stmt *st)
+static int apply_alert(void *ctx, sqlite3 *db, const void *op)
 {
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-static int apply_alert(struct store_x *x, const struct store_alert_row *r)
-{
+	struct tbl *x = ctx;
+	const struct store_alert_row *r = op;
 	sqlite3_stmt *st = x->st[S_ALERT];
 	store__bind_text(st, 1, r->id);
 	store__bind_text(st, 2, r->check_key);
@@ -290,12 +148,12 @@ static int apply_alert(struct store_x *x, const struct store_alert_row *r)
 	store__bind_time(st, 20, r->acked_at);
 	store__bind_text(st, 21, r->acked_by);
 	store__bind_time(st, 22, r->resolved_at);
-	if (run(st) != 0)
+	if (store__run(st) != 0)
 		return -1;
 	if (!r->has_clock) {
 		st = x->st[S_DEADLINE_DEL];
 		store__bind_text(st, 1, r->id);
-		return run(st);
+		return store__run(st);
 	}
 	st = x->st[S_DEADLINE];
 	store__bind_text(st, 1, r->id);
@@ -314,86 +172,141 @@ static int apply_alert(struct store_x *x, const struct store_alert_row *r)
 		sqlite3_bind_double(st, 12, r->resolve_left);
 	store__bind_time(st, 13, r->reannounce_at);
 	sqlite3_bind_int(st, 14, r->breaches);
-	return run(st);
+	return store__run(st);
 }
 
-static int apply_prune(struct store_x *x, double alerts_before, double cmds_before, int limit)
+static int apply_event(void *ctx, sqlite3 *db, const void *op)
 {
+	const struct store_event_row *r = op;
+	sqlite3_stmt *st = ((struct tbl *)ctx)->st[S_EVENT];
+	store__bind_text(st, 1, r->alert_id);
+	sqlite3_bind_int64(st, 2, r->seq);
+	store__bind_text(st, 3, r->type);
+	sqlite3_bind_double(st, 4, r->time);
+	store__bind_text(st, 5, r->actor ? r->actor : "mamori");
+	store__bind_text(st, 6, r->note);
+	store__bind_text(st, 7, r->cmd_id);
+	store__bind_text(st, 8, r->payload ? r->payload : "");
+	return store__run(st);
+}
+
+static int apply_dispatch(void *ctx, sqlite3 *db, const void *op)
+{
+	const struct store_dispatch_row *r = op;
+	sqlite3_stmt *st = ((struct tbl *)ctx)->st[S_DISPATCH];
+	store__bind_text(st, 1, r->alert_id);
+	sqlite3_bind_int64(st, 2, r->seq);
+	sqlite3_bind_double(st, 3, r->time);
+	store__bind_text(st, 4, r->actor ? r->actor : "mamori");
+	store__bind_text(st, 5, r->vendor);
+	store__bind_time(st, 6, r->planned_at);
+	store__bind_text(st, 7, r->result);
+	return store__run(st);
+}
+
+static int apply_cmd_seen(void *ctx, sqlite3 *db, const void *op)
+{
+	const struct cmd_seen_op *o = op;
+	sqlite3_stmt *st = ((struct tbl *)ctx)->st[S_CMD_SEEN];
+	store__bind_text(st, 1, o->center);
+	store__bind_text(st, 2, o->id);
+	store__bind_text(st, 3, o->result);
+	sqlite3_bind_double(st, 4, o->time);
+	return store__run(st);
+}
+
+static int apply_prune(void *ctx, sqlite3 *db, const void *op)
+{
+	struct tbl *x = ctx;
+	const struct prune_op *o = op;
 	sqlite3_stmt *st = x->st[S_PRUNE_PICK];
-	sqlite3_bind_double(st, 1, alerts_before);
-	sqlite3_bind_int(st, 2, limit);
-	int rc = run(st);
+	sqlite3_bind_double(st, 1, o->alerts_before);
+	sqlite3_bind_int(st, 2, o->limit);
+	int rc = store__run(st);
 	for (int i = S_PRUNE_EVENTS; i <= S_PRUNE_ALERTS; i++)
-		rc |= run(x->st[i]);
+		rc |= store__run(x->st[i]);
 	rc |= sqlite3_exec(x->db, "DELETE FROM temp.prune_ids", NULL, NULL, NULL) != SQLITE_OK;
 	if (rc)
 		return -1;
 	st = x->st[S_PRUNE_CMDS];
-	sqlite3_bind_double(st, 1, cmds_before);
-	sqlite3_bind_int(st, 2, limit);
-	return run(st);
+	sqlite3_bind_double(st, 1, o->cmds_before);
+	sqlite3_bind_int(st, 2, o->limit);
+	return store__run(st);
 }
 
-int store__x_apply(struct store_x *x, sqlite3 *db, const void *xop)
+static const struct store__kind kinds[] = {
+	[K_ALERT] = { "alert", apply_alert },
+	[K_EVENT] = { "alert event", apply_event },
+	[K_DISPATCH] = { "dispatch", apply_dispatch },
+	[K_CMD_SEEN] = { "cmd_seen", apply_cmd_seen },
+	[K_PRUNE] = { "retention", apply_prune },
+};
+
+const struct store__table store__alerts_table = {
+	.name = "alert tables",
+	.open = tbl_open,
+	.close = tbl_close,
+	.kinds = kinds,
+	.n_kinds = ARRAY_LEN(kinds),
+};
+
+/* ---- batch operations (loop thread) ---- */
+
+#define D(f) (d->f = store__bdup(b, r->f))
+
+void store_batch_alert_again(struct store_batch *b, void *slot, const struct store_alert_row *r)
 {
-	const struct xop *o = xop;
-	sqlite3_stmt *st;
-	switch (o->kind) {
-	case X_ALERT: return apply_alert(x, &o->u.al);
-	case X_EVENT:
-		st = x->st[S_EVENT];
-		store__bind_text(st, 1, o->u.ev.alert_id);
-		sqlite3_bind_int64(st, 2, o->u.ev.seq);
-		store__bind_text(st, 3, o->u.ev.type);
-		sqlite3_bind_double(st, 4, o->u.ev.time);
-		store__bind_text(st, 5, o->u.ev.actor ? o->u.ev.actor : "mamori");
-		store__bind_text(st, 6, o->u.ev.note);
-		store__bind_text(st, 7, o->u.ev.cmd_id);
-		store__bind_text(st, 8, o->u.ev.payload ? o->u.ev.payload : "");
-		return run(st);
-	case X_DISPATCH:
-		st = x->st[S_DISPATCH];
-		store__bind_text(st, 1, o->u.di.alert_id);
-		sqlite3_bind_int64(st, 2, o->u.di.seq);
-		sqlite3_bind_double(st, 3, o->u.di.time);
-		store__bind_text(st, 4, o->u.di.actor ? o->u.di.actor : "mamori");
-		store__bind_text(st, 5, o->u.di.vendor);
-		store__bind_time(st, 6, o->u.di.planned_at);
-		store__bind_text(st, 7, o->u.di.result);
-		return run(st);
-	case X_OUTBOX:
-		st = x->st[S_OUTBOX];
-		sqlite3_bind_int64(st, 1, o->u.ob.id);
-		store__bind_text(st, 2, o->u.ob.topic);
-		if (o->u.ob.alert_id) {
-			store__bind_text(st, 4, o->u.ob.alert_id);
-			sqlite3_bind_int64(st, 5, o->u.ob.seq);
-		} else {
-			/* never NULL here: the copy is at least 1 byte */
-			sqlite3_bind_blob(st, 3, o->u.ob.payload, (int)o->u.ob.len, SQLITE_STATIC);
-		}
-		sqlite3_bind_int(st, 6, o->u.ob.qos);
-		sqlite3_bind_int(st, 7, o->u.ob.retain);
-		sqlite3_bind_double(st, 8, o->u.ob.created);
-		return run(st);
-	case X_OUTBOX_DEL:
-		st = x->st[S_OUTBOX_DEL];
-		sqlite3_bind_int64(st, 1, o->u.ob.id);
-		return run(st);
-	case X_OUTBOX_READ:
-		return store__outbox_read(o->u.rd, x->st[S_OUTBOX_READ], x->st[S_OUTBOX_DEL]);
-	case X_CMD_SEEN:
-		st = x->st[S_CMD_SEEN];
-		store__bind_text(st, 1, o->u.cs.center);
-		store__bind_text(st, 2, o->u.cs.id);
-		store__bind_text(st, 3, o->u.cs.result);
-		sqlite3_bind_double(st, 4, o->u.cs.time);
-		return run(st);
-	case X_PRUNE:
-		return apply_prune(x, o->u.pr.alerts_before, o->u.pr.cmds_before, o->u.pr.limit);
-	}
-	(void)db;
-	return -1;
+	struct store_alert_row *d = slot;
+	*d = *r;
+	D(id), D(check_key), D(customer), D(asset), D(check_name), D(service), D(center);
+	D(also), D(summary), D(status), D(acked_by), D(tier_name);
+	d->vendor = d->result = NULL;
+}
+
+const char *store_batch_alert_id(const void *slot)
+{
+	return ((const struct store_alert_row *)slot)->id;
+}
+
+void *store_batch_alert(struct store_batch *b, const struct store_alert_row *r)
+{
+	void *slot = store__push(b, &store__alerts_table, K_ALERT, sizeof(struct store_alert_row));
+	store_batch_alert_again(b, slot, r);
+	return slot;
+}
+
+void store_batch_event(struct store_batch *b, const struct store_event_row *r)
+{
+	struct store_event_row *d = store__push(b, &store__alerts_table, K_EVENT, sizeof *d);
+	*d = *r;
+	D(alert_id), D(type), D(actor), D(note), D(cmd_id), D(payload);
+}
+
+void store_batch_dispatch(struct store_batch *b, const struct store_dispatch_row *r)
+{
+	struct store_dispatch_row *d = store__push(b, &store__alerts_table, K_DISPATCH, sizeof *d);
+	*d = *r;
+	D(alert_id), D(actor), D(vendor), D(result);
+}
+
+#undef D
+
+void store_batch_cmd_seen(struct store_batch *b, const char *center, const char *id,
+                          const char *result, double time)
+{
+	struct cmd_seen_op *o = store__push(b, &store__alerts_table, K_CMD_SEEN, sizeof *o);
+	o->center = store__bdup(b, center);
+	o->id = store__bdup(b, id);
+	o->result = store__bdup(b, result ? result : "ok");
+	o->time = time;
+}
+
+void store_batch_prune(struct store_batch *b, double alerts_before, double cmds_before, int limit)
+{
+	struct prune_op *o = store__push(b, &store__alerts_table, K_PRUNE, sizeof *o);
+	o->alerts_before = alerts_before;
+	o->cmds_before = cmds_before;
+	o->limit = limit > 0 ? limit : 1000;
 }
 
 /* ---- startup reads ---- */
@@ -488,7 +401,7 @@ static int load_alert_query(sqlite3 *db, const char *where, double arg, int bind
 int store_load_alerts(struct store *s, double resolved_since,
                       void (*cb)(void *, const struct store_alert_row *), void *ud)
 {
-	sqlite3 *db = store__db(s);
+	sqlite3 *db = s->db;
 	/* Two queries so each uses its partial index. */
 	if (load_alert_query(db, "WHERE a.status <> 'resolved'", 0, 0, cb, ud) != 0)
 		return -1;
@@ -508,16 +421,30 @@ static int64_t scalar(sqlite3 *db, const char *q)
 	return v;
 }
 
-int64_t store_outbox_last_id(struct store *s)
-{
-	/* Schema 3 has no AUTOINCREMENT: the highest id present.  New ids
-	 * continue after every row present (loaded at startup or later). */
-	return scalar(store__db(s), "SELECT coalesce(max(id), 0) FROM outbox");
-}
-
 int64_t store_alert_total(struct store *s)
 {
-	return scalar(store__db(s), "SELECT count(*) FROM alert");
+	if (!*s->node)
+		return scalar(s->db, "SELECT count(*) FROM alert");
+	/* This node's ids: "A-<node>-" and 14 base32 digits (alert_table.c).
+	 * A range on the primary key, and the length, so that node "a" does
+	 * not count the alerts of node "a-b". */
+	char *lo = xasprintf("A-%s-", s->node), *hi = xasprintf("A-%s.", s->node);
+	sqlite3_stmt *st;
+	int64_t v = 0;
+	if (sqlite3_prepare_v2(s->db,
+	                       "SELECT count(*) FROM alert WHERE id >= ?1 AND id < ?2"
+	                       " AND length(CAST(id AS BLOB)) = ?3",
+	                       -1, &st, NULL) == SQLITE_OK) {
+		store__bind_text(st, 1, lo);
+		store__bind_text(st, 2, hi);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)strlen(lo) + 14);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	free(lo);
+	free(hi);
+	return v;
 }
 
 int store_load_cmd_seen(struct store *s, size_t limit,
@@ -527,7 +454,7 @@ int store_load_cmd_seen(struct store *s, size_t limit,
 	const char *q =
 	    "SELECT center, id, result FROM (SELECT center, id, result, time FROM cmd_seen"
 	    " ORDER BY time DESC LIMIT ?) ORDER BY time";
-	if (sqlite3_prepare_v2(store__db(s), q, -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)limit);
 	int rc;

@@ -67,7 +67,7 @@ struct store_ckpt {
 	pthread_t thread;
 	sqlite3 *db; /* the checkpointer's connection */
 	double restart_after;
-	struct store_stats st; /* checkpoint fields only, under lock */
+	struct store_checkpoint_stats st; /* under lock */
 };
 
 static double now_mono(void)
@@ -286,15 +286,13 @@ void store__ckpt_stop(struct store_ckpt *c)
 	c->db = NULL;
 }
 
-void store__ckpt_stats(struct store_ckpt *c, struct store_stats *out)
+void store__ckpt_stats(struct store_ckpt *c, struct store_checkpoint_stats *out)
 {
+	memset(out, 0, sizeof *out);
 	if (!c)
 		return;
 	pthread_mutex_lock(&c->lock);
-	out->checkpoints = c->st.checkpoints;
-	out->checkpoint_restarts = c->st.checkpoint_restarts;
-	out->checkpoint_seconds = c->st.checkpoint_seconds;
-	out->restart_seconds = c->st.restart_seconds;
+	*out = c->st;
 	pthread_mutex_unlock(&c->lock);
 }
 

@@ -25,6 +25,7 @@
 #include "bench.h"
 #include "mqtt/mqtt.h"
 #include "store/store.h"
+#include "store/store_sqlite.h"
 #include "util/log.h"
 
 #include <ev.h>
@@ -128,7 +129,9 @@ static int bench_persist(long n)
 	store_sync(s);
 	double dt = bench_mono() - t0;
 	struct store_stats st;
+	struct store_checkpoint_stats ck;
 	store_get_stats(s, &st);
+	store_get_checkpoint_stats(s, &ck);
 	store_close(s);
 	char cmd[128];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
@@ -137,8 +140,8 @@ static int bench_persist(long n)
 	printf("persist events=%ld seconds=%.3f rate=%.0f batches=%ld errors=%llu deleted=%lld"
 	       " checkpoints=%llu ckpt_seconds=%.3f restarts=%llu restart_seconds=%.3f\n",
 	       n, dt, n / dt, batches, (unsigned long long)st.errors, (long long)acked,
-	       (unsigned long long)st.checkpoints, st.checkpoint_seconds,
-	       (unsigned long long)st.checkpoint_restarts, st.restart_seconds);
+	       (unsigned long long)ck.checkpoints, ck.checkpoint_seconds,
+	       (unsigned long long)ck.checkpoint_restarts, ck.restart_seconds);
 	return st.errors != 0;
 }
 

@@ -427,6 +427,24 @@ START_TEST(downtimes_with_ids)
 	ck_assert_int_eq(l->rows[1].active, 1);
 	ck_assert_str_eq(l->rows[1].comment, "patching");
 	app_downtimes_free(l);
+	/* a restart keeps it too (persisted), and the one deleted above
+	 * stays deleted */
+	restart(&f);
+	ck_assert_int_eq(app_downtimes(f.app, &admin, &l), APP_OK);
+	ck_assert_uint_eq(l->n, 2);
+	ck_assert_str_eq(l->rows[1].id, id);
+	ck_assert_str_eq(l->rows[1].author, "op");
+	ck_assert_int_eq(l->rows[1].runtime, 1);
+	app_downtimes_free(l);
+	ck_assert_int_eq(app_check_get(f.app, &admin, "c1", "a", "passive_test", &one), APP_OK);
+	ck_assert_int_eq(one.in_downtime, 1);
+	app_check_clear(&one);
+	/* the repeat of the first request still names its downtime */
+	ck_assert_int_eq(app_downtime_add(f.app, &admin, "c1", "b", NULL, now, now + 60, "op", NULL,
+	                                  "http:op", "req-1", &r2, NULL, NULL),
+	                 APP_OK);
+	ck_assert_int_eq(r2.repeated, 1);
+	ck_assert_str_eq(r1.id, r2.id);
 	/* delete: gone, the check is out of downtime */
 	ck_assert_int_eq(app_downtime_delete(f.app, &admin, id, NULL, NULL, &r, NULL, NULL),
 	                 APP_OK);
@@ -435,6 +453,10 @@ START_TEST(downtimes_with_ids)
 	ck_assert_int_eq(app_check_get(f.app, &admin, "c1", "a", "passive_test", &one), APP_OK);
 	ck_assert_int_eq(one.in_downtime, 0);
 	app_check_clear(&one);
+	restart(&f);
+	ck_assert_int_eq(app_downtimes(f.app, &admin, &l), APP_OK);
+	ck_assert_uint_eq(l->n, 1); /* the file's only */
+	app_downtimes_free(l);
 	fx_done(&f);
 }
 END_TEST

@@ -6,6 +6,7 @@
  * full disk kept and written again.
  */
 #include "store/store.h"
+#include "store/store_sqlite.h"
 #include "tests/lib/tmpdir.h"
 #include "util/log.h"
 

@@ -8,6 +8,7 @@
  * every row is in the database.
  */
 #include "store/store.h"
+#include "store/store_sqlite.h"
 #include "tests/lib/tmpdir.h"
 
 #include <check.h>
@@ -119,15 +120,17 @@ START_TEST(wal_bounded_with_writer_thread)
 	long long short_max = stream(s, 0, 80);
 	long long long_max = stream(s, 80, 320);
 	struct store_stats st;
+	struct store_checkpoint_stats ck;
 	store_get_stats(s, &st);
+	store_get_checkpoint_stats(s, &ck);
 	ck_assert_uint_eq(st.errors, 0);
 	ck_assert_uint_eq(st.batches, 400);
-	ck_assert_uint_gt(st.checkpoints, 0);
+	ck_assert_uint_gt(ck.checkpoints, 0);
 	ck_assert_msg(long_max < 2 * short_max + 2LL * WAL_MAX,
 	              "WAL grows with the stream: %lld bytes after 80 batches, %lld after 400"
 	              " (%llu restarts)",
-	              short_max, long_max, (unsigned long long)st.checkpoint_restarts);
-	ck_assert_uint_gt(st.checkpoint_restarts, 0);
+	              short_max, long_max, (unsigned long long)ck.checkpoint_restarts);
+	ck_assert_uint_gt(ck.checkpoint_restarts, 0);
 	store_close(s);
 	ck_assert_msg(wal_size() <= 0, "WAL left after close: %lld bytes", wal_size());
 	ck_assert_int_eq(count_events(), 400LL * EVENTS);
@@ -143,8 +146,8 @@ START_TEST(wal_bounded_inline)
 		long long w = wal_size();
 		max = w > max ? w : max;
 	}
-	struct store_stats st;
-	store_get_stats(s, &st);
+	struct store_checkpoint_stats st;
+	store_get_checkpoint_stats(s, &st);
 	ck_assert_uint_gt(st.checkpoints, 0);
 	ck_assert_uint_eq(st.checkpoint_restarts, 0);
 	ck_assert_msg(max < 3LL * WAL_MAX, "WAL reached %lld bytes", max);
@@ -174,9 +177,11 @@ START_TEST(reader_postpones_restart)
 	double pinned = mono() - t0;
 	ck_assert_int_eq(sqlite3_exec(rd, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(rd);
-	struct store_stats x;
-	store_get_stats(s, &x);
-	ck_assert_uint_eq(x.errors, 0);
+	struct store_stats ws;
+	struct store_checkpoint_stats x;
+	store_get_stats(s, &ws);
+	store_get_checkpoint_stats(s, &x);
+	ck_assert_uint_eq(ws.errors, 0);
 	/* the writer waited at most a few postponed attempts, not per batch */
 	ck_assert_msg(pinned < 10.0, "60 batches took %.1f s with a reader", pinned);
 	/* once the reader is gone, RESTARTs succeed again */
@@ -187,7 +192,7 @@ START_TEST(reader_postpones_restart)
 	while (x.checkpoint_restarts == restarts && mono() - t1 < 20) {
 		stream(s, n, 20);
 		n += 20;
-		store_get_stats(s, &x);
+		store_get_checkpoint_stats(s, &x);
 	}
 	ck_assert_uint_gt(x.checkpoint_restarts, restarts);
 	store_close(s);
