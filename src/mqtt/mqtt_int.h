@@ -64,7 +64,9 @@ struct mqtt {
 	int conn_result; /* CONNACK reason; -1 none yet */
 	int established; /* CONNACK 0 received in this session */
 	int up_pending, down_pending, down_rc;
-	unsigned attempt; /* backoff step */
+	uint64_t lib_events; /* libmosquitto callbacks so far: a read burst
+	                      * ends on a call that made none */
+	unsigned attempt;    /* backoff step */
 	unsigned seed;
 	double deadline; /* CONNACK expected by then */
 	int watching;    /* sock_w's events, 0 stopped */

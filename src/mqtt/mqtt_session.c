@@ -73,6 +73,7 @@ static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags,
 {
 	struct mqtt *m = ud;
 	(void)flags, (void)props;
+	m->lib_events++;
 	m->conn_result = rc;
 	if (rc == 0) {
 		/* libmosquitto formats a debug line for every packet (malloc +
@@ -89,6 +90,7 @@ static void on_disconnect(struct mosquitto *mosq, void *ud, int rc, const mosqui
 {
 	struct mqtt *m = ud;
 	(void)mosq, (void)props;
+	m->lib_events++;
 	m->down_rc = rc;
 	m->down_pending = 1;
 }
@@ -96,8 +98,10 @@ static void on_disconnect(struct mosquitto *mosq, void *ud, int rc, const mosqui
 static void on_publish(struct mosquitto *mosq, void *ud, int mid, int rc,
                        const mosquitto_property *props)
 {
+	struct mqtt *m = ud;
 	(void)mosq, (void)props, (void)rc;
-	mqtt__handle_ack(ud, mid);
+	m->lib_events++;
+	mqtt__handle_ack(m, mid);
 }
 
 static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_message *msg,
@@ -105,6 +109,7 @@ static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_
 {
 	struct mqtt *m = ud;
 	(void)mosq, (void)props;
+	m->lib_events++;
 	size_t len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
 	m->cnt.bytes_in += len;
 	if (len > m->conf.max_message_size) {
@@ -356,19 +361,29 @@ static int session_write(struct mqtt *m)
 	return rc;
 }
 
-/* Read what the socket has: mosquitto_loop_read (one packet per call,
- * from mqtt_io's buffer) until the buffer is empty and the last real read
- * found the socket drained, or BURST_MAX calls; then the writes. */
+/* Read what the socket has: mosquitto_loop_read (at least one packet
+ * per call) until mqtt_io's buffer is empty and either a call brought
+ * nothing new or the last real read found the socket drained, or
+ * BURST_MAX calls; then the writes.
+ * "Nothing new" (no libmosquitto callback: no message, ack, CONNACK) is
+ * what ends a burst when mqtt_io is not in the path - then nothing sets
+ * drained, and without this test every wake-up would make BURST_MAX empty
+ * reads and re-arm more_w: one core spinning on EAGAIN at idle.  A packet
+ * without a callback (SUBACK, PINGRESP) ends a burst early; the socket is
+ * still readable, so sock_w comes back at once. */
 static void session_read(struct mqtt *m)
 {
 	int rc = MOSQ_ERR_SUCCESS, i;
 	uint64_t before = m->cnt.msgs_in;
 	for (i = 0; i < BURST_MAX && rc == MOSQ_ERR_SUCCESS; i++) {
+		uint64_t events = m->lib_events;
 		rc = lib_read(m);
 		take_events(m);
 		if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(m->mosq) < 0)
 			break;
-		if (mqtt_io_pending_in(&m->io) == 0 && m->io.drained)
+		if (mqtt_io_pending_in(&m->io))
+			continue; /* each call takes some of it */
+		if (m->lib_events == events || m->io.drained)
 			break;
 	}
 	if (m->cnt.msgs_in != before)
