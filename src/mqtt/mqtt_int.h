@@ -6,7 +6,9 @@
  *   mqtt_session.c  the connector thread (probe, connect) and the session
  *                   on the loop: libmosquitto's callbacks, read bursts,
  *                   writes, keepalive, backoff, start/stop;
- *   mqtt_io.c       buffered I/O on the broker socket.
+ *   mqtt_io.c       buffered I/O on the broker socket;
+ *   mqtt_interpose.c  read/write/close for the process, routing the broker
+ *                   socket into mqtt_io (linked into mamorid only).
  * src/mqtt is the only module that includes <mosquitto.h>.
  *
  * Who owns what in struct mqtt: "lock" fields only under m->lock, "loop"

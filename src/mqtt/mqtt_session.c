@@ -17,12 +17,14 @@
  *     mosquitto_loop_read in bursts, an ev_prepare writes what libmosquitto
  *     queued during the loop iteration (PUBACKs of the burst, the loop's
  *     publishes) in one write() before the loop sleeps, and a 1 s timer
- *     runs mosquitto_loop_misc (keepalive) and the CONNACK deadline.  The
- *     socket's bytes go through mqtt_io (one read() per 64 KiB, collected
- *     writes).  Messages reach subscribers straight from libmosquitto's
- *     callback: no copy, no queue, no thread hand-off.  When the loop is
- *     busy it does not read, and TCP pushes back on the broker: nothing is
- *     dropped.
+ *     runs mosquitto_loop_misc (keepalive) and the CONNACK deadline.  In
+ *     mamorid the socket's bytes go through mqtt_io (one read() per 64
+ *     KiB, collected writes; mqtt_interpose.c); where the interposer is
+ *     not linked or not seen (tests, tools, --disable-io-interpose),
+ *     libmosquitto does its own I/O and the same code runs.  Messages
+ *     reach subscribers straight from libmosquitto's callback: no copy,
+ *     no queue, no thread hand-off.  When the loop is busy it does not
+ *     read, and TCP pushes back on the broker: nothing is dropped.
  * Why not mosquitto_loop_start: libmosquitto's thread hands every message
  * to another thread, and mosquitto_loop handles one packet per select().
  * An earlier version ran its own poll loop in a thread with a locked queue
