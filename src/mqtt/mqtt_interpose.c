@@ -23,7 +23,8 @@
  * allocate on the pass-through path, or be required: if these symbols are
  * not exported (-fvisibility=hidden, -Wl,--exclude-libs,ALL, a static
  * link) libmosquitto calls libc directly and the session runs unbuffered
- * (it ends read bursts on no progress, not on mqtt_io's "drained").
+ * (it ends read bursts on no progress, not on mqtt_io's "drained") and
+ * says so once per connection ("broker socket I/O: unbuffered").
  */
 #include "mqtt/mqtt_io.h"
 
