@@ -9,7 +9,8 @@
  *          while the broker is black-holed; a broker restart mid-stream
  *          loses no QoS 1 message; back-pressure (a loop that does not run
  *          does not read; nothing is dropped) and read bursts; a publish
- *          leaves at once; several clients on one thread.
+ *          leaves at once; several clients on one thread; an idle
+ *          session costs no CPU.
  *          Skipped when mosquitto is missing.
  *          This binary does not link the read/write/close interposer
  *          (src/mqtt/mqtt_interpose.c, mamorid only; its own suite is
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -721,6 +723,54 @@ START_TEST(test_live_publish_wakes)
 }
 END_TEST
 
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+	ck_assert_int_eq(getrusage(RUSAGE_SELF, &ru), 0);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* An idle session costs (almost) no CPU on libmosquitto's own I/O (this
+ * binary has no interposer: the case of a mamorid whose interposer is
+ * not exported).  Connected, subscribed, one message in and one ack
+ * (so read bursts ran), then 2 s with nothing to read.  Guards against
+ * the spin where a burst ended only when mqtt_io saw the socket drained:
+ * without the interposer nothing set it, so every wake-up made BURST_MAX
+ * empty reads and re-armed itself - one full core. */
+START_TEST(test_live_idle)
+{
+	struct broker b;
+	struct sink s = { 0 };
+	if (!have_mosquitto())
+		return;
+	broker_init(&b);
+	broker_start(&b);
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct mqtt *m = client(loop, b.port, "t-idle", 0);
+	mqtt_set_ack_cb(m, on_ack, &s);
+	ck_assert_ptr_nonnull(mqtt_subscribe(m, "idle/#", 1, on_msg, &s));
+	mqtt_start(m);
+	pump(loop, 5, is_connected, m);
+	ck_assert_int_eq(mqtt_counters(m)->connected, 1);
+	ck_assert_int_eq(mqtt_counters(m)->io_buffered, 0);
+	pump(loop, 0.3, NULL, NULL); /* SUBACK */
+	ck_assert_int_eq(mqtt_publish(m, "idle/x", "1", 1, 1, 0, NULL), 0);
+	struct want w = { &s, 1, 1 };
+	pump(loop, 5, got_all, &w);
+	ck_assert_uint_eq(s.acks, 1);
+	double c0 = cpu_seconds(), t0 = ev_time();
+	pump(loop, 2, NULL, NULL);
+	double cpu = cpu_seconds() - c0, wall = ev_time() - t0;
+	printf("mqtt: idle session on plain libmosquitto I/O: %.3f s CPU in %.2f s\n", cpu, wall);
+	ck_assert_msg(cpu < 0.2 * wall, "idle session used %.2f s CPU in %.2f s", cpu, wall);
+	ck_assert_int_eq(mqtt_counters(m)->connected, 1);
+	mqtt_free(m);
+	ev_loop_destroy(loop);
+	broker_cleanup(&b);
+}
+END_TEST
+
 static Suite *mqtt_suite(void)
 {
 	Suite *s = suite_create("mqtt");
@@ -739,6 +789,7 @@ static Suite *mqtt_suite(void)
 	tcase_add_test(tc, test_live_restart);
 	tcase_add_test(tc, test_live_backpressure);
 	tcase_add_test(tc, test_live_publish_wakes);
+	tcase_add_test(tc, test_live_idle);
 	suite_add_tcase(s, tc);
 	return s;
 }
