@@ -72,6 +72,8 @@ struct mqtt {
 	unsigned seed;
 	double deadline; /* CONNACK expected by then */
 	int watching;    /* sock_w's events, 0 stopped */
+	int tls_batch;   /* TLS batching this session: 0 none (or no TLS),
+	                  * 1 read-ahead, 2 and a write buffer */
 	struct mqtt_io io;
 	ev_io sock_w;
 	ev_idle more_w;    /* buffered input left: the loop must not sleep */
