@@ -19,12 +19,13 @@
  * flushes what was collected first (libmosquitto closes right after
  * writing DISCONNECT, OpenSSL after its close_notify).
  *
- * Must never: change what any other descriptor or thread sees, block,
- * allocate on the pass-through path, or be required: if these symbols are
- * not exported (-fvisibility=hidden, -Wl,--exclude-libs,ALL, a static
- * link) libmosquitto calls libc directly and the session runs unbuffered
- * (it ends read bursts on no progress, not on mqtt_io's "drained") and
- * says so once per connection ("broker socket I/O: unbuffered").
+ * Must never: change what any other descriptor or thread sees, block or
+ * allocate on the pass-through path (beyond dlsym's one lookup per
+ * symbol), or be required: if these symbols are not exported
+ * (-fvisibility=hidden, -Wl,--exclude-libs,ALL, a static link)
+ * libmosquitto calls libc directly and the session runs unbuffered (it
+ * ends read bursts on no progress, not on mqtt_io's "drained") and says
+ * so once per connection ("broker socket I/O: unbuffered").
  */
 #include "mqtt/mqtt_io.h"
 
