@@ -1,8 +1,13 @@
 # mamori top-level Makefile (GNU make).  Run ./configure first.
 #
 # Layout it builds from (add files, not rules):
-#   src/*.c src/<module>/*.c   -> build/libmamoricore.a (everything but main and ctl)
+#   src/*.c src/<module>/*.c   -> build/libmamoricore.a (everything but main, ctl and
+#                                 the interposer)
 #   src/main.c                 -> build/mamorid
+#   src/mqtt/mqtt_interpose.c  -> build/mamorid only: it defines read/write/close for
+#                                 the whole process (IO_INTERPOSE=no, or ./configure
+#                                 --disable-io-interpose, leaves it out); no test, tool
+#                                 or bench links it except its own test_mqtt_interpose
 #   src/ctl/*.c                -> build/mamorictl
 #   plugins/lib/*.c            -> build/libmamoriplugutil.a, linked into every plugin
 #                                 (an archive: a plugin gets only the objects it uses;
@@ -31,8 +36,12 @@ BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -I. -Iinclude -Isrc $(OPT) $(WARN) $(SAN) $
 ALL_CFLAGS = $(BASE_CFLAGS) $(LIB_CFLAGS)
 ALL_LDFLAGS = $(SAN) $(USER_LDFLAGS)
 
-CORE_SRCS := $(filter-out src/main.c src/ctl/%,$(wildcard src/*.c src/*/*.c))
+INTERPOSE_SRCS := src/mqtt/mqtt_interpose.c
+INTERPOSE_OBJS := $(INTERPOSE_SRCS:%.c=$(B)/obj/%.o)
+CORE_SRCS := $(filter-out src/main.c src/ctl/% $(INTERPOSE_SRCS),$(wildcard src/*.c src/*/*.c))
 CORE_OBJS := $(CORE_SRCS:%.c=$(B)/obj/%.o)
+IO_INTERPOSE ?= yes
+DAEMON_OBJS := $(B)/obj/src/main.o $(if $(filter yes,$(IO_INTERPOSE)),$(INTERPOSE_OBJS))
 CTL_SRCS := $(wildcard src/ctl/*.c)
 CTL_OBJS := $(CTL_SRCS:%.c=$(B)/obj/%.o)
 
@@ -75,8 +84,14 @@ $(B)/libmamoriplugutil.a: $(PLUGUTIL_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(B)/mamorid: $(B)/obj/src/main.o $(B)/libmamoricore.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CORE_LIBS)
+# The stamp names the IO_INTERPOSE setting: changing it relinks mamorid.
+$(B)/mamorid: $(DAEMON_OBJS) $(B)/libmamoricore.a $(B)/io-interpose-$(IO_INTERPOSE)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter-out $(B)/io-interpose-%,$^) $(CORE_LIBS)
+
+$(B)/io-interpose-$(IO_INTERPOSE):
+	@mkdir -p $(dir $@)
+	rm -f $(B)/io-interpose-*
+	touch $@
 
 $(B)/mamorictl: $(CTL_OBJS) $(B)/libmamoricore.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CORE_LIBS)
@@ -95,6 +110,11 @@ $(B)/tests/plugins/%.so: tests/plugins/%.c include/mamori/plugin.h
 	$(CC) $(BASE_CFLAGS) -fPIC -fvisibility=hidden -shared -o $@ $< $(ALL_LDFLAGS)
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(TESTLIB_OBJS) $(B)/libmamoricore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(CORE_LIBS)
+# The interposer's own suite is the one test that links it.
+$(B)/tests/test_mqtt_interpose: $(B)/obj/tests/unit/test_mqtt_interpose.o $(TESTLIB_OBJS) \
+		$(INTERPOSE_OBJS) $(B)/libmamoricore.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(CORE_LIBS)
 $(B)/obj/tests/unit/%.o: tests/unit/%.c buildcfg.h

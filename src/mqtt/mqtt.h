@@ -111,6 +111,9 @@ struct mqtt_counters {
 	                   * here: an unread socket pushes back on the broker) */
 	int connected;    /* 1 while the broker session is up */
 	int protocol;     /* 5 or 4 (3.1.1) of the current/last session */
+	int io_buffered;  /* 1 if the current/last session's socket I/O went
+	                   * through mqtt_io (mamorid's interposer), 0 if
+	                   * libmosquitto called libc directly */
 };
 
 typedef void (*mqtt_msg_cb)(const char *topic, const void *payload, size_t len, int qos, int retain,

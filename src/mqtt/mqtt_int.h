@@ -6,7 +6,9 @@
  *   mqtt_session.c  the connector thread (probe, connect) and the session
  *                   on the loop: libmosquitto's callbacks, read bursts,
  *                   writes, keepalive, backoff, start/stop;
- *   mqtt_io.c       buffered I/O on the broker socket.
+ *   mqtt_io.c       buffered I/O on the broker socket;
+ *   mqtt_interpose.c  read/write/close for the process, routing the broker
+ *                   socket into mqtt_io (linked into mamorid only).
  * src/mqtt is the only module that includes <mosquitto.h>.
  *
  * Who owns what in struct mqtt: "lock" fields only under m->lock, "loop"
@@ -64,10 +66,14 @@ struct mqtt {
 	int conn_result; /* CONNACK reason; -1 none yet */
 	int established; /* CONNACK 0 received in this session */
 	int up_pending, down_pending, down_rc;
-	unsigned attempt; /* backoff step */
+	uint64_t lib_events; /* libmosquitto callbacks so far: a read burst
+	                      * ends on a call that made none */
+	unsigned attempt;    /* backoff step */
 	unsigned seed;
 	double deadline; /* CONNACK expected by then */
 	int watching;    /* sock_w's events, 0 stopped */
+	int tls_batch;   /* TLS batching this session: 0 none (or no TLS),
+	                  * 1 read-ahead, 2 and a write buffer */
 	struct mqtt_io io;
 	ev_io sock_w;
 	ev_idle more_w;    /* buffered input left: the loop must not sleep */

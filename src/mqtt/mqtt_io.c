@@ -7,27 +7,33 @@
  * one 1-byte write() to its internal socket pair per queued packet.  On
  * the paravirtualised machines we run on a system call costs about as much
  * as judging the report, so the receive path cost more than the work.
- * libmosquitto has no hook for its socket I/O, so this file defines read()
- * and write() for the process (the executable's definitions come first in
- * the dynamic linker's lookup, as with any interposer) and serves them:
- *   - on the thread that runs the session only (the loop's; thread-local
- *     pointers, set by mqtt_io_attach for the life of one session) and only
- *     for the broker socket: reads come from a 64 KiB buffer that one real read() fills,
- *     writes are collected and leave with one real write() when the session
- *     calls mqtt_io_flush (after each read burst and before the loop
- *     sleeps: all PUBACKs of a burst in one segment, which also spares the
- *     broker wake-ups);
- *   - libmosquitto's wake-up byte to its socket pair is dropped: only
- *     mosquitto_loop reads that pair and we never call it (its buffer
- *     would be full and each write fail with EAGAIN, which libmosquitto
- *     ignores - same effect, one system call less);
- *   - everything else (other threads, other descriptors) goes straight to
- *     the next definition (libc's, or a sanitizer's interceptor), found
- *     with dlsym(RTLD_NEXT).
- * close() of the broker socket flushes first (libmosquitto closes right
- * after writing DISCONNECT).
+ * libmosquitto has no hook for its socket I/O.  mqtt_interpose.c (linked
+ * into mamorid only) defines read()/write()/close() for the process and
+ * hands the broker socket's calls to this file.
+ *
+ * Owns: per session, a 64 KiB input buffer and the collected output; per
+ * thread, the table of sessions attached on it.  It serves:
+ *   - only the thread that runs the session (the loop's; thread-local
+ *     table, set by mqtt_io_attach for the life of one session) and only
+ *     the broker socket: reads come from the input buffer that one real
+ *     read() fills, writes are collected and leave with one real write()
+ *     when the session calls mqtt_io_flush (after each read burst and
+ *     before the loop sleeps: all PUBACKs of a burst in one segment, which
+ *     also spares the broker wake-ups);
+ *   - libmosquitto's wake-up byte to its socket pair is recognised
+ *     (mqtt_io__is_wake) so the interposer can drop it: only mosquitto_loop
+ *     reads that pair and we never call it (its buffer would be full and
+ *     each write fail with EAGAIN, which libmosquitto ignores - same
+ *     effect, one system call less).
  * With TLS the same holds one layer down: OpenSSL's socket BIO calls
  * read()/write() on the broker socket.
+ *
+ * Must never: call read()/write()/close() itself (in mamorid they are the
+ * interposer's; the real calls come in through struct mqtt_io_sys), nor
+ * read or write a descriptor other than the attached one (the wake-up
+ * test only asks getsockopt).  Without the interposer nothing calls
+ * mqtt_io__read/__write, mqtt_io_flush has nothing to send, and the
+ * session must work on plain libmosquitto I/O (served stays 0).
  *
  * Semantics kept: a read returns what is buffered, else what one real
  * read() returns (its errno, EAGAIN included, or 0 at end of stream).  A
@@ -41,21 +47,13 @@
 #include "mqtt/mqtt_io.h"
 #include "util/mem.h"
 
-#include <dlfcn.h>
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #define IN_SIZE (64 * 1024)
 #define MAX_OUT (4 * 1024 * 1024)
-
-typedef ssize_t (*read_fn)(int, void *, size_t);
-typedef ssize_t (*write_fn)(int, const void *, size_t);
-typedef int (*close_fn)(int);
 
 /* The sessions attached on this thread (the daemon has one; tests run a
  * few clients on one loop).  tl_n == 0 is the whole cost of the wrappers
@@ -64,8 +62,10 @@ typedef int (*close_fn)(int);
 static _Thread_local struct mqtt_io *tl_io[MAX_ATTACHED];
 static _Thread_local int tl_n;
 
-static struct mqtt_io *io_of(int fd)
+struct mqtt_io *mqtt_io__find(int fd)
 {
+	if (!tl_n || fd < 0)
+		return NULL;
 	for (int i = 0; i < tl_n; i++)
 		if (tl_io[i]->fd == fd)
 			return tl_io[i];
@@ -79,40 +79,6 @@ static void forget(struct mqtt_io *io)
 			tl_io[i] = tl_io[--tl_n];
 			return;
 		}
-}
-
-/* libc's (or a sanitizer's) read/write/close: the next definition after
- * ours, looked up on first use (a race between threads looks up the same
- * pointer twice, harmlessly); the raw system call if there is none. */
-static _Atomic(void *) next_read, next_write, next_close;
-
-static void *next_sym(_Atomic(void *) *slot, const char *name)
-{
-	void *f = atomic_load_explicit(slot, memory_order_relaxed);
-	if (!f) {
-		f = dlsym(RTLD_NEXT, name);
-		atomic_store_explicit(slot, f, memory_order_relaxed);
-	}
-	return f;
-}
-
-/* POSIX: dlsym's void * converts to a function pointer. */
-static ssize_t real_read(int fd, void *buf, size_t n)
-{
-	read_fn f = (read_fn)next_sym(&next_read, "read");
-	return f ? f(fd, buf, n) : syscall(SYS_read, fd, buf, n);
-}
-
-static ssize_t real_write(int fd, const void *buf, size_t n)
-{
-	write_fn f = (write_fn)next_sym(&next_write, "write");
-	return f ? f(fd, buf, n) : syscall(SYS_write, fd, buf, n);
-}
-
-static int real_close(int fd)
-{
-	close_fn f = (close_fn)next_sym(&next_close, "close");
-	return f ? f(fd) : (int)syscall(SYS_close, fd);
 }
 
 void mqtt_io_init(struct mqtt_io *io)
@@ -130,6 +96,7 @@ void mqtt_io_attach(struct mqtt_io *io, int fd)
 	io->in_pos = io->in_len = 0;
 	io->out_len = 0;
 	io->err = 0;
+	io->served = 0;
 	forget(io);
 	if (fd >= 0 && tl_n < MAX_ATTACHED) {
 		tl_io[tl_n++] = io;
@@ -159,7 +126,8 @@ int mqtt_io_flush(struct mqtt_io *io)
 {
 	size_t done = 0;
 	while (done < io->out_len && !io->err) {
-		ssize_t w = real_write(io->fd, io->out + done, io->out_len - done);
+		/* out_len > 0: mqtt_io__write collected it and set sys */
+		ssize_t w = io->sys->write(io->fd, io->out + done, io->out_len - done);
 		if (w > 0) {
 			done += (size_t)w;
 			io->sys_writes++;
@@ -178,9 +146,11 @@ int mqtt_io_flush(struct mqtt_io *io)
 	return io->err ? -1 : 0;
 }
 
-static ssize_t io_read(struct mqtt_io *io, void *buf, size_t n)
+ssize_t mqtt_io__read(struct mqtt_io *io, const struct mqtt_io_sys *sys, void *buf, size_t n)
 {
 	size_t have = io->in_len - io->in_pos;
+	io->sys = sys;
+	io->served = 1;
 	if (have == 0) {
 		if (io->err) {
 			errno = io->err;
@@ -188,12 +158,12 @@ static ssize_t io_read(struct mqtt_io *io, void *buf, size_t n)
 		}
 		io->in_pos = io->in_len = 0;
 		if (n >= IN_SIZE) { /* a large body: straight into the caller's buffer */
-			ssize_t r = real_read(io->fd, buf, n);
+			ssize_t r = sys->read(io->fd, buf, n);
 			io->sys_reads++;
 			io->drained = r < (ssize_t)n;
 			return r;
 		}
-		ssize_t r = real_read(io->fd, io->in, IN_SIZE);
+		ssize_t r = sys->read(io->fd, io->in, IN_SIZE);
 		io->sys_reads++;
 		if (r <= 0) {
 			io->drained = 1;
@@ -210,8 +180,9 @@ static ssize_t io_read(struct mqtt_io *io, void *buf, size_t n)
 	return (ssize_t)n;
 }
 
-static ssize_t io_write(struct mqtt_io *io, const void *buf, size_t n)
+ssize_t mqtt_io__write(struct mqtt_io *io, const struct mqtt_io_sys *sys, const void *buf, size_t n)
 {
+	io->sys = sys;
 	if (io->err) {
 		errno = io->err;
 		return -1;
@@ -254,35 +225,12 @@ static int is_wake_write(struct mqtt_io *io, int fd, const void *buf, size_t n)
 	return 1;
 }
 
-ssize_t read(int fd, void *buf, size_t n)
+int mqtt_io__is_wake(int fd, const void *buf, size_t n)
 {
-	struct mqtt_io *io = tl_n && fd >= 0 ? io_of(fd) : NULL;
-	if (io)
-		return io_read(io, buf, n);
-	return real_read(fd, buf, n);
-}
-
-ssize_t write(int fd, const void *buf, size_t n)
-{
-	if (tl_n && fd >= 0) {
-		struct mqtt_io *io = io_of(fd);
-		if (io)
-			return io_write(io, buf, n);
-		for (int i = 0; i < tl_n; i++)
-			if (is_wake_write(tl_io[i], fd, buf, n))
-				return (ssize_t)n;
-	}
-	return real_write(fd, buf, n);
-}
-
-/* libmosquitto closes the socket right after queueing DISCONNECT (and
- * OpenSSL after its close_notify): what was collected goes out first. */
-int close(int fd)
-{
-	struct mqtt_io *io = tl_n && fd >= 0 ? io_of(fd) : NULL;
-	if (io) {
-		mqtt_io_flush(io);
-		mqtt_io_detach(io);
-	}
-	return real_close(fd);
+	if (fd < 0)
+		return 0;
+	for (int i = 0; i < tl_n; i++)
+		if (is_wake_write(tl_io[i], fd, buf, n))
+			return 1;
+	return 0;
 }

@@ -1,16 +1,21 @@
 /*
  * Tests for src/mqtt.
  *   pure:  topic matching, filter/topic validity, backoff, the `mqtt`
- *          config group (unknown keys with line numbers).
+ *          config group (unknown keys with line numbers), mqtt_io's
+ *          buffers called directly.
  *   live:  against a REAL mosquitto (Debian's /usr/sbin/mosquitto) that the
  *          test starts on a free 127.0.0.1 port: publish/subscribe/PUBACK
  *          tokens and the size limit; the loop keeps its timers on time
  *          while the broker is black-holed; a broker restart mid-stream
  *          loses no QoS 1 message; back-pressure (a loop that does not run
  *          does not read; nothing is dropped) and read bursts; a publish
- *          leaves at once; buffered socket I/O (mqtt_io) with several
- *          clients on one thread.
+ *          leaves at once; several clients on one thread; an idle
+ *          session costs no CPU.
  *          Skipped when mosquitto is missing.
+ *          This binary does not link the read/write/close interposer
+ *          (src/mqtt/mqtt_interpose.c, mamorid only; its own suite is
+ *          test_mqtt_interpose): the sessions run on plain libmosquitto
+ *          I/O, as in every test and tool.
  * The loop is pumped with ev_run(EVRUN_ONCE) and timers: no sleep().
  */
 #include <check.h>
@@ -22,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -161,11 +167,14 @@ START_TEST(test_conf)
 }
 END_TEST
 
-/* mqtt_io (the read()/write()/close() wrappers) on a socket pair: reads
+/* mqtt_io's buffers on a socket pair, called as mqtt_interpose.c calls
+ * them (this binary does not link the interposer: its own suite,
+ * test_mqtt_interpose, drives them through read()/write()/close()): reads
  * of any size come from one real read; writes wait for mqtt_io_flush; a
- * wake-up byte is dropped only inside a libmosquitto call; other
- * descriptors and detached sockets pass through; close() flushes; a dead
- * peer is reported by the next read/write. */
+ * wake-up byte is recognised only inside a libmosquitto call; only an
+ * attached socket is found; a dead peer is reported by the next read. */
+static const struct mqtt_io_sys libc_sys = { read, write };
+
 START_TEST(test_io)
 {
 	int sp[2], other[2];
@@ -173,59 +182,69 @@ START_TEST(test_io)
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, other), 0);
 	struct mqtt_io io;
 	mqtt_io_init(&io);
+	ck_assert_ptr_null(mqtt_io__find(sp[0]));
 	mqtt_io_attach(&io, sp[0]);
-	ck_assert_int_eq(write(sp[1], "\x30\x05hello\x40\x02\x00\x01", 11), 11); /* peer: real */
+	ck_assert_ptr_eq(mqtt_io__find(sp[0]), &io);
+	ck_assert_ptr_null(mqtt_io__find(sp[1]));
+	ck_assert_ptr_null(mqtt_io__find(-1));
+	ck_assert_int_eq(io.served, 0);
+	ck_assert_int_eq(write(sp[1], "\x30\x05hello\x40\x02\x00\x01", 11), 11);
 	char b[16];
-	ck_assert_int_eq(read(sp[0], b, 1), 1);
+	ck_assert_int_eq(mqtt_io__read(&io, &libc_sys, b, 1), 1);
 	ck_assert_int_eq(b[0], 0x30);
-	ck_assert_int_eq(read(sp[0], b, 1), 1);
-	ck_assert_int_eq(read(sp[0], b, 5), 5);
+	ck_assert_int_eq(io.served, 1);
+	ck_assert_int_eq(mqtt_io__read(&io, &libc_sys, b, 1), 1);
+	ck_assert_int_eq(mqtt_io__read(&io, &libc_sys, b, 5), 5);
 	ck_assert_int_eq(memcmp(b, "hello", 5), 0);
 	ck_assert_uint_eq(io.sys_reads, 1);
 	ck_assert_uint_eq(mqtt_io_pending_in(&io), 4);
-	ck_assert_int_eq(read(sp[0], b, 16), 4); /* what is buffered, not more */
+	ck_assert_int_eq(mqtt_io__read(&io, &libc_sys, b, 16), 4); /* what is buffered */
 	errno = 0;
-	ck_assert_int_eq(read(sp[0], b, 16), -1); /* empty: one real read, EAGAIN */
+	ck_assert_int_eq(mqtt_io__read(&io, &libc_sys, b, 16), -1); /* empty: EAGAIN */
 	ck_assert_int_eq(errno, EAGAIN);
 	ck_assert_int_eq(io.drained, 1);
+	ck_assert_uint_eq(io.sys_reads, 2);
 	/* writes are collected */
-	ck_assert_int_eq(write(sp[0], "ab", 2), 2);
-	ck_assert_int_eq(write(sp[0], "cd", 2), 2);
+	ck_assert_int_eq(mqtt_io__write(&io, &libc_sys, "ab", 2), 2);
+	ck_assert_int_eq(mqtt_io__write(&io, &libc_sys, "cd", 2), 2);
 	ck_assert_int_eq(read(sp[1], b, 16), -1);
 	ck_assert_uint_eq(mqtt_io_pending_out(&io), 4);
 	ck_assert_int_eq(mqtt_io_flush(&io), 0);
 	ck_assert_uint_eq(io.sys_writes, 1);
 	ck_assert_int_eq(read(sp[1], b, 16), 4);
 	ck_assert_int_eq(memcmp(b, "abcd", 4), 0);
-	/* a 0 byte to another AF_UNIX socket: kept outside, dropped inside */
+	/* a 0 byte to another AF_UNIX socket: a wake-up only inside libmosquitto */
 	char z = 0;
-	ck_assert_int_eq(write(other[0], &z, 1), 1);
-	ck_assert_int_eq(read(other[1], b, 16), 1);
+	ck_assert_int_eq(mqtt_io__is_wake(other[0], &z, 1), 0);
 	mqtt_io_enter(&io);
-	ck_assert_int_eq(write(other[0], &z, 1), 1);
+	ck_assert_int_eq(mqtt_io__is_wake(other[0], "x", 1), 0);
+	ck_assert_int_eq(mqtt_io__is_wake(sp[0], &z, 1), 0); /* the broker socket's own */
+	ck_assert_int_eq(mqtt_io__is_wake(other[0], &z, 1), 1);
 	mqtt_io_leave(&io);
 	ck_assert_int_eq(io.wake_fd, other[0]);
-	ck_assert_int_eq(read(other[1], b, 16), -1);
-	ck_assert_int_eq(write(other[0], "xy", 2), 2); /* learnt: all its writes go */
-	ck_assert_int_eq(read(other[1], b, 16), -1);
-	/* close() writes what was collected first */
-	ck_assert_int_eq(write(sp[0], "bye", 3), 3);
-	ck_assert_int_eq(close(sp[0]), 0);
+	ck_assert_int_eq(mqtt_io__is_wake(other[0], "xy", 2), 1); /* learnt: all its writes */
+	ck_assert_int_eq(mqtt_io__is_wake(other[1], &z, 1), 0);
+	/* detached: not found, nothing buffered */
+	mqtt_io_detach(&io);
+	ck_assert_ptr_null(mqtt_io__find(sp[0]));
 	ck_assert_int_eq(io.fd, -1);
-	ck_assert_int_eq(read(sp[1], b, 16), 3);
-	ck_assert_int_eq(read(sp[1], b, 16), 0);
+	close(sp[0]);
+	close(sp[1]);
 	/* a peer that went away: the flush fails, reads report it */
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp), 0);
 	mqtt_io_attach(&io, sp[0]);
+	ck_assert_int_eq(io.served, 0);
 	close(sp[1]);
-	ck_assert_int_eq(write(sp[0], "x", 1), 1);
+	ck_assert_int_eq(mqtt_io__write(&io, &libc_sys, "x", 1), 1);
 	signal(SIGPIPE, SIG_IGN);
 	ck_assert_int_eq(mqtt_io_flush(&io), -1);
 	errno = 0;
-	ck_assert_int_eq(read(sp[0], b, 1), -1);
+	ck_assert_int_eq(mqtt_io__read(&io, &libc_sys, b, 1), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	errno = 0;
+	ck_assert_int_eq(mqtt_io__write(&io, &libc_sys, "x", 1), -1);
 	ck_assert_int_eq(errno, EPIPE);
 	mqtt_io_detach(&io);
-	ck_assert_int_eq(write(sp[0], "x", 1), -1); /* detached: the real thing */
 	close(sp[0]);
 	close(other[0]);
 	close(other[1]);
@@ -704,6 +723,54 @@ START_TEST(test_live_publish_wakes)
 }
 END_TEST
 
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+	ck_assert_int_eq(getrusage(RUSAGE_SELF, &ru), 0);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* An idle session costs (almost) no CPU on libmosquitto's own I/O (this
+ * binary has no interposer: the case of a mamorid whose interposer is
+ * not exported).  Connected, subscribed, one message in and one ack
+ * (so read bursts ran), then 2 s with nothing to read.  Guards against
+ * the spin where a burst ended only when mqtt_io saw the socket drained:
+ * without the interposer nothing set it, so every wake-up made BURST_MAX
+ * empty reads and re-armed itself - one full core. */
+START_TEST(test_live_idle)
+{
+	struct broker b;
+	struct sink s = { 0 };
+	if (!have_mosquitto())
+		return;
+	broker_init(&b);
+	broker_start(&b);
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct mqtt *m = client(loop, b.port, "t-idle", 0);
+	mqtt_set_ack_cb(m, on_ack, &s);
+	ck_assert_ptr_nonnull(mqtt_subscribe(m, "idle/#", 1, on_msg, &s));
+	mqtt_start(m);
+	pump(loop, 5, is_connected, m);
+	ck_assert_int_eq(mqtt_counters(m)->connected, 1);
+	ck_assert_int_eq(mqtt_counters(m)->io_buffered, 0);
+	pump(loop, 0.3, NULL, NULL); /* SUBACK */
+	ck_assert_int_eq(mqtt_publish(m, "idle/x", "1", 1, 1, 0, NULL), 0);
+	struct want w = { &s, 1, 1 };
+	pump(loop, 5, got_all, &w);
+	ck_assert_uint_eq(s.acks, 1);
+	double c0 = cpu_seconds(), t0 = ev_time();
+	pump(loop, 2, NULL, NULL);
+	double cpu = cpu_seconds() - c0, wall = ev_time() - t0;
+	printf("mqtt: idle session on plain libmosquitto I/O: %.3f s CPU in %.2f s\n", cpu, wall);
+	ck_assert_msg(cpu < 0.2 * wall, "idle session used %.2f s CPU in %.2f s", cpu, wall);
+	ck_assert_int_eq(mqtt_counters(m)->connected, 1);
+	mqtt_free(m);
+	ev_loop_destroy(loop);
+	broker_cleanup(&b);
+}
+END_TEST
+
 static Suite *mqtt_suite(void)
 {
 	Suite *s = suite_create("mqtt");
@@ -722,6 +789,7 @@ static Suite *mqtt_suite(void)
 	tcase_add_test(tc, test_live_restart);
 	tcase_add_test(tc, test_live_backpressure);
 	tcase_add_test(tc, test_live_publish_wakes);
+	tcase_add_test(tc, test_live_idle);
 	suite_add_tcase(s, tc);
 	return s;
 }
