@@ -16,7 +16,8 @@ cd "$(dirname "$0")/../.." || exit 1
 # module: the modules it may include (besides itself)
 allowed() {
 	case "$1" in
-	util | wheel | perfdata | cal | ctl) echo "" ;;
+	util | wheel | perfdata | cal) echo "" ;;
+	ctl) echo "store util" ;;
 	state) echo "cal" ;;
 	sla) echo "cal" ;;
 	route) echo "sla cal" ;;
