@@ -324,11 +324,6 @@ struct alert_table *alerting_table(struct alerts *al)
 	return al->t;
 }
 
-int alerting_act(struct alerts *al, struct alert *a, const struct alert_action *act, double now)
-{
-	return alert_act(al->t, a, act, now);
-}
-
 void alerting_queue_msg(struct alerts *al, const char *topic, const char *payload, double now)
 {
 	alerts__queue_msg(al, topic, payload, now, NULL, 0);

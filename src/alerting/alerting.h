@@ -62,9 +62,9 @@ struct alerts_conf *alerting_conf_parse(struct mconf *c);
 void alerting_conf_install(struct alerts *al, struct alerts_conf *ac, struct mconf *c);
 void alerting_conf_free(struct alerts_conf *ac);
 
+/* The alert table: the service layer reads it and applies actions to it
+ * (their events come back through emit, like any other). */
 struct alert_table *alerting_table(struct alerts *al);
-/* Apply an action (events go out through emit). */
-int alerting_act(struct alerts *al, struct alert *a, const struct alert_action *act, double now);
 /* A message for the outbox (e.g. a command's answer): written with the
  * pending batch, published once it is durable. */
 void alerting_queue_msg(struct alerts *al, const char *topic, const char *payload, double now);

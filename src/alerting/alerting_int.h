@@ -79,7 +79,7 @@ struct alerts {
 /* The journal cut the pending batch (number) / wrote up to `done`. */
 void alerts__on_cut(void *ud, uint64_t number);
 void alerts__on_done(void *ud, uint64_t done);
-/* Queue a message (see alerts_outbox.c); ref_id/ref_seq name the alert
+/* Queue a message (see outbox.c); ref_id/ref_seq name the alert
  * event whose row holds the payload, NULL for other messages. */
 void alerts__queue_msg(struct alerts *al, const char *topic, const char *payload, double now,
                        const char *ref_id, int64_t ref_seq);

@@ -103,8 +103,9 @@ struct store_stats {
 void store_get_stats(const struct store *s, struct store_stats *out);
 
 /* ---- alerts, their history, SLA deadlines, commands, outbox (schema 2) ----
- * Written by src/server/alerts.c in the same batch (transaction) as the
- * check state that caused them.  Times are epoch seconds; 0 is NULL. */
+ * Written by src/alerting (through the journal) in the same batch
+ * (transaction) as the check state that caused them.  Times are epoch
+ * seconds; 0 is NULL. */
 struct store_alert_row {
 	const char *id, *check_key, *customer, *asset, *check_name, *service, *center;
 	const char *also; /* JSON array of centers, or NULL */
