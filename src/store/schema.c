@@ -1,10 +1,10 @@
 /*
  * schema: the store's migration steps as SQL text.
  *
- * Steps 2 and 3 are share/mamori/sql/0002_alerts.sql and
- * 0003_outbox_ref.sql embedded byte for byte (the .sql files are the
- * documentation copies; tests/unit/test_alerts_store.c fails when they
- * differ).  To change the schema, add a step: a new
+ * Steps 2 to 4 are share/mamori/sql/0002_alerts.sql, 0003_outbox_ref.sql
+ * and 0004_node_downtime.sql embedded byte for byte (the .sql files are
+ * the documentation copies; tests/unit/test_alerts_store.c fails when
+ * they differ).  To change the schema, add a step: a new
  * .sql file and a new string here, never an edit of a released step.
  */
 #include "store/store.h"
@@ -179,7 +179,60 @@ static const char step3[] =
     "DROP TABLE outbox;\n"
     "ALTER TABLE outbox_v3 RENAME TO outbox;\n";
 
-static const char *const steps[] = { step1, step2, step3 };
+/* share/mamori/sql/0004_node_downtime.sql */
+static const char step4[] =
+    "-- mamori schema migration 4 (PRAGMA user_version 3 -> 4): outbox ids per\n"
+    "-- node, downtimes entered at run time, and an index for the read path.\n"
+    "-- Run by the store inside its migration transaction (no BEGIN/COMMIT\n"
+    "-- here); see README.md in this folder.\n"
+    "\n"
+    "-- Several nodes may one day share a database: each numbers its own outbox\n"
+    "-- rows, so the key is (node, id) and every statement on the table names\n"
+    "-- the node.  Rows written before this step belong to node '' (a daemon\n"
+    "-- whose node has no rows yet adopts them at startup: store_set_node).\n"
+    "CREATE TABLE outbox_v4 (\n"
+    "\tnode     TEXT NOT NULL DEFAULT '',\n"
+    "\tid       INTEGER NOT NULL CHECK (typeof(id) = 'integer'),\n"
+    "\ttopic    TEXT NOT NULL,\n"
+    "\tpayload  BLOB,                     -- NULL: alert_event (alert_id, seq).payload\n"
+    "\talert_id TEXT,\n"
+    "\tseq      INTEGER,\n"
+    "\tqos      INTEGER NOT NULL DEFAULT 1 CHECK (qos IN (0, 1, 2)),\n"
+    "\tretain   INTEGER NOT NULL DEFAULT 0,\n"
+    "\tcreated  REAL NOT NULL,\n"
+    "\tCHECK (payload IS NOT NULL OR (alert_id IS NOT NULL AND seq IS NOT NULL)),\n"
+    "\tPRIMARY KEY (node, id)\n"
+    ") WITHOUT ROWID;\n"
+    "INSERT INTO outbox_v4 (node, id, topic, payload, alert_id, seq, qos, retain, created)\n"
+    "\tSELECT '', id, topic, payload, alert_id, seq, qos, retain, created FROM outbox ORDER BY id;\n"
+    "DROP TABLE outbox;\n"
+    "ALTER TABLE outbox_v4 RENAME TO outbox;\n"
+    "\n"
+    "-- Downtimes entered while the daemon runs (those in the configuration\n"
+    "-- file are not stored).  `id` is assigned by the node that made it\n"
+    "-- (\"D-<node>-<n>\").  asset NULL: the whole customer; check_name NULL: the\n"
+    "-- whole asset.  The daemon loads every row at startup and drops those\n"
+    "-- that have ended.\n"
+    "CREATE TABLE downtime (\n"
+    "\tid         TEXT PRIMARY KEY,\n"
+    "\tcustomer   TEXT NOT NULL,\n"
+    "\tasset      TEXT,\n"
+    "\tcheck_name TEXT,\n"
+    "\tstart_at   REAL NOT NULL,\n"
+    "\tend_at     REAL NOT NULL,\n"
+    "\tauthor     TEXT,\n"
+    "\tcomment    TEXT,\n"
+    "\tcreated    REAL NOT NULL,\n"
+    "\tCHECK (check_name IS NULL OR asset IS NOT NULL),\n"
+    "\tCHECK (end_at >= start_at)\n"
+    ") WITHOUT ROWID;\n"
+    "\n"
+    "-- The read path (HTTP, mamorictl): alerts newest first, (opened_at, id)\n"
+    "-- being the page cursor; the filters by customer, center and check use\n"
+    "-- alert_customer, alert_center and alert_check.\n"
+    "CREATE INDEX alert_opened ON alert (opened_at, id);\n";
+
+static const char *const steps[] = { step1, step2, step3, step4 };
 
 int store_schema_latest(void)
 {

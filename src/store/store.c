@@ -27,6 +27,7 @@ static const struct store__table *const tables[] = {
 	&store__state_table,
 	&store__alerts_table,
 	&store__outbox_table,
+	&store__downtime_table,
 };
 
 /* ---- schema ---- */
@@ -226,6 +227,43 @@ struct store *store_open(const char *state_dir, char *err, size_t errlen)
 fail:
 	free_all(s, 0);
 	return NULL;
+}
+
+/* Rows of node '' were written before schema 4 (or by a store that never
+ * had a node): the one daemon that used the file then.  A node without
+ * rows of its own takes them over, so an upgrade loses no unsent message;
+ * a node that has rows already leaves them (another node's past). */
+static void adopt_outbox(struct store *s)
+{
+	sqlite3_stmt *st;
+	const char *q = "UPDATE outbox SET node = ?1 WHERE node = ''"
+	                " AND NOT EXISTS (SELECT 1 FROM outbox WHERE node = ?1)";
+	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK) {
+		log_err("store", "%s: %s", s->path, sqlite3_errmsg(s->db));
+		return;
+	}
+	store__bind_text(st, 1, s->node);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		log_err("store", "%s: cannot take over the outbox rows of no node: %s", s->path,
+		        sqlite3_errmsg(s->db));
+	else if (sqlite3_changes(s->db) > 0)
+		log_notice("store",
+		           "node %s takes over %d unsent outbox rows written without a node",
+		           s->node, sqlite3_changes(s->db));
+	sqlite3_finalize(st);
+}
+
+void store_set_node(struct store *s, const char *node)
+{
+	if (s->started) {
+		/* the writer reads it without a lock */
+		log_err("store", "store_set_node after store_start: ignored");
+		return;
+	}
+	free(s->node);
+	s->node = xstrdup(node ? node : "");
+	if (*s->node)
+		adopt_outbox(s);
 }
 
 int store_start(struct store *s, struct ev_loop *loop, void (*done)(void *ud), void *ud)

@@ -30,7 +30,7 @@ struct ev_loop;
 struct store;
 struct store_batch;
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 struct store_state_row {
 	const char *customer, *asset, *name, *plugin;
@@ -53,6 +53,13 @@ struct store_asset_row {
 /* Open (creating the directory's database if needed).  On failure returns
  * NULL with a message in err. */
 struct store *store_open(const char *state_dir, char *err, size_t errlen);
+/* The node this process is (daemon.node): outbox ids are numbered per
+ * node and every outbox read, write and delete sees only this node's rows;
+ * store_alert_total counts only its alerts.  Default "": the rows of no
+ * node (tests, and what schema 3 wrote).  A node without outbox rows of
+ * its own takes over those of node "" (an upgrade loses nothing).  Call
+ * after store_open, before the loads and store_start (later: ignored). */
+void store_set_node(struct store *s, const char *node);
 /* Start the writer thread; `done` runs on the loop after each batch. */
 int store_start(struct store *s, struct ev_loop *loop, void (*done)(void *ud), void *ud);
 /* Wait for pending batches, stop the thread, close the database. */
@@ -134,7 +141,7 @@ struct store_dispatch_row {
  * same batch (or an earlier one).  store_load_outbox always returns the
  * payload, resolved from alert_event for a reference. */
 struct store_outbox_row {
-	int64_t id; /* assigned by the caller (store_outbox_last_id + 1 ...) */
+	int64_t id; /* per node, assigned by the caller (store_outbox_last_id + 1 ...) */
 	const char *topic;
 	const void *payload;
 	size_t len;
@@ -172,7 +179,8 @@ int store_load_alerts(struct store *s, double resolved_since,
  * is logged and deleted, never passed on. */
 int store_load_outbox(struct store *s, void (*cb)(void *ud, const struct store_outbox_row *r),
                       void *ud);
-/* Highest id in the outbox (0 if empty): new rows continue after it.
+/* Highest id of this node's outbox rows (0 if none): new rows continue
+ * after it.
  * Ids are reused once the outbox is empty across a restart, which is safe:
  * they only name rows for the delete on PUBACK within one process. */
 int64_t store_outbox_last_id(struct store *s);
@@ -205,8 +213,26 @@ int store_load_cmd_seen(struct store *s, size_t limit,
                         void (*cb)(void *ud, const char *center, const char *id,
                                    const char *result),
                         void *ud);
-/* Number of alert rows (seeds the alert id counter). */
+/* Number of this node's alerts, whose ids are "A-<node>-<14 chars>"; with
+ * node "" every alert (seeds the alert id counter). */
 int64_t store_alert_total(struct store *s);
+
+/* ---- downtimes entered at run time (schema 4) ---- */
+struct store_downtime_row {
+	const char *id; /* assigned by the caller, e.g. "D-<node>-<n>" */
+	const char *customer;
+	const char *asset, *check; /* check NULL: the whole asset; asset NULL too: the customer */
+	double start, end;
+	const char *author, *comment;
+	double created;
+};
+/* Insert, or replace the row with the same id. */
+void store_batch_downtime(struct store_batch *b, const struct store_downtime_row *r);
+void store_batch_downtime_delete(struct store_batch *b, const char *id);
+/* Startup, before store_start: every row, ended ones too (the caller
+ * drops those), by start time. */
+int store_load_downtimes(struct store *s, void (*cb)(void *ud, const struct store_downtime_row *r),
+                         void *ud);
 
 /* Schema steps (schema.c): step v takes user_version v-1 to v. */
 int store_schema_latest(void);

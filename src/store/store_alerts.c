@@ -423,7 +423,28 @@ static int64_t scalar(sqlite3 *db, const char *q)
 
 int64_t store_alert_total(struct store *s)
 {
-	return scalar(s->db, "SELECT count(*) FROM alert");
+	if (!*s->node)
+		return scalar(s->db, "SELECT count(*) FROM alert");
+	/* This node's ids: "A-<node>-" and 14 base32 digits (alert_table.c).
+	 * A range on the primary key, and the length, so that node "a" does
+	 * not count the alerts of node "a-b". */
+	char *lo = xasprintf("A-%s-", s->node), *hi = xasprintf("A-%s.", s->node);
+	sqlite3_stmt *st;
+	int64_t v = 0;
+	if (sqlite3_prepare_v2(s->db,
+	                       "SELECT count(*) FROM alert WHERE id >= ?1 AND id < ?2"
+	                       " AND length(CAST(id AS BLOB)) = ?3",
+	                       -1, &st, NULL) == SQLITE_OK) {
+		store__bind_text(st, 1, lo);
+		store__bind_text(st, 2, hi);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)strlen(lo) + 14);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	free(lo);
+	free(hi);
+	return v;
 }
 
 int store_load_cmd_seen(struct store *s, size_t limit,

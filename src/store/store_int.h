@@ -9,6 +9,7 @@
  *   store_state.c   check_state and asset
  *   store_alerts.c  alert, alert_event, deadline, dispatch, cmd_seen, retention
  *   store_outbox.c  outbox (writes and reads)
+ *   store_downtime.c  downtime
  *   store_ckpt.c    WAL checkpoints on their own thread
  *   schema.c        the migration steps
  *
@@ -67,6 +68,7 @@ struct store__table {
 extern const struct store__table store__state_table;
 extern const struct store__table store__alerts_table;
 extern const struct store__table store__outbox_table;
+extern const struct store__table store__downtime_table;
 
 /* Append an operation of `t`'s kind `kind` to b and return `size` zeroed
  * bytes of the batch's memory for the caller to fill (loop thread). */

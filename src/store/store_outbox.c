@@ -1,16 +1,20 @@
 /*
- * store_outbox: the outbox table (schema 3) - rows written and deleted
- * (PUBACK) as batch operations, and read back.
+ * store_outbox: the outbox table - rows written and deleted (PUBACK) as
+ * batch operations, and read back.
  *
  * A message that publishes an alert event stores only a reference
  * (alert_id, seq) to the event row, which holds the payload once; other
- * messages keep a payload.  Rows come in id order with the payload of a reference resolved from its
- * alert_event row; a reference whose event is gone (retention after a very
- * long outage, a damaged file) is logged, deleted and never passed on.
- * Three ways in: store_load_outbox (everything, startup), a bounded read
- * at startup (store_outbox_read_now) and the same read as a batch
- * operation in the writer thread (store_batch_outbox_read), which lets the daemon keep only a
- * bounded number of unsent messages in memory and reload the rest while it runs.
+ * messages keep a payload (schema 3).  Each node numbers its own rows and
+ * sees only them (schema 4: the key is (node, id), the node is the
+ * store's, store_set_node).  Rows come in id order with the payload of a
+ * reference resolved from its alert_event row; a reference whose event is
+ * gone (retention after a very long outage, a damaged file) is logged,
+ * deleted and never passed on.  Three ways in: store_load_outbox
+ * (everything, startup), a bounded read at startup
+ * (store_outbox_read_now) and the same read as a batch operation in the
+ * writer thread (store_batch_outbox_read), which lets the daemon keep
+ * only a bounded number of unsent messages in memory and reload the rest
+ * while it runs.
  *
  * A read object is filled by exactly one thread (the writer, or the
  * caller before store_start); the loop looks at it only after the store
@@ -25,15 +29,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The outbox in id order, a NULL payload resolved from its event; the
- * last column says the event is gone. */
+/* The outbox of one node (schema 4: every statement names it) in id
+ * order, a NULL payload resolved from its event; the last column says the
+ * event is gone. */
 #define READ_SQL                                                                                   \
 	"SELECT o.id, o.topic, coalesce(o.payload, e.payload), o.qos, o.retain, o.created,"        \
 	" o.alert_id, o.seq, o.payload IS NULL AND e.payload IS NULL"                              \
 	" FROM outbox o LEFT JOIN alert_event e"                                                   \
 	" ON o.payload IS NULL AND e.alert_id = o.alert_id AND e.seq = o.seq"                      \
-	" WHERE o.id >= ? AND o.id <= ? ORDER BY o.id LIMIT ?"
-#define DELETE_SQL "DELETE FROM outbox WHERE id = ?"
+	" WHERE o.node = ?1 AND o.id >= ?2 AND o.id <= ?3 ORDER BY o.id LIMIT ?4"
+#define DELETE_SQL "DELETE FROM outbox WHERE node = ?1 AND id = ?2"
 
 struct store_outbox_read {
 	int64_t from, upto, next;
@@ -70,10 +75,10 @@ static void lost_add(struct lost *l, int64_t id)
 }
 
 /* Step sel (bound by the caller) to its end: good rows to cb, lost ones
- * deleted with del afterwards.  *last: the last id looked at, *seen: how
+ * deleted with del (node's rows) afterwards.  *last: the last id looked at, *seen: how
  * many rows were looked at.  sel is reset, not finalized. */
-static int scan(sqlite3_stmt *sel, sqlite3_stmt *del, row_cb cb, void *ud, int64_t *last,
-                size_t *seen)
+static int scan(sqlite3_stmt *sel, sqlite3_stmt *del, const char *node, row_cb cb, void *ud,
+                int64_t *last, size_t *seen)
 {
 	struct lost lost = { 0 };
 	int rc;
@@ -107,7 +112,8 @@ static int scan(sqlite3_stmt *sel, sqlite3_stmt *del, row_cb cb, void *ud, int64
 	sqlite3_reset(sel);
 	sqlite3_clear_bindings(sel);
 	for (size_t i = 0; i < lost.n; i++) {
-		sqlite3_bind_int64(del, 1, lost.ids[i]);
+		store__bind_text(del, 1, node);
+		sqlite3_bind_int64(del, 2, lost.ids[i]);
 		sqlite3_step(del);
 		sqlite3_reset(del);
 	}
@@ -133,13 +139,14 @@ int store_load_outbox(struct store *s, void (*cb)(void *, const struct store_out
 	sqlite3_stmt *sel, *del;
 	if (prepare2(db, &sel, &del) != 0)
 		return -1;
-	sqlite3_bind_int64(sel, 1, INT64_MIN);
-	sqlite3_bind_int64(sel, 2, INT64_MAX);
-	sqlite3_bind_int64(sel, 3, -1); /* no limit */
+	store__bind_text(sel, 1, s->node);
+	sqlite3_bind_int64(sel, 2, INT64_MIN);
+	sqlite3_bind_int64(sel, 3, INT64_MAX);
+	sqlite3_bind_int64(sel, 4, -1); /* no limit */
 	int64_t last = 0;
 	size_t seen = 0;
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-	int rc = scan(sel, del, cb, ud, &last, &seen);
+	int rc = scan(sel, del, s->node, cb, ud, &last, &seen);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	sqlite3_finalize(sel);
 	sqlite3_finalize(del);
@@ -199,9 +206,10 @@ static void keep_row(void *ud, const struct store_outbox_row *r)
 	}
 }
 
-/* Run a read with sel (READ_SQL) and del (DELETE_SQL), inside a
- * transaction the caller holds.  0 or -1. */
-static int outbox_read(struct store_outbox_read *rd, sqlite3_stmt *sel, sqlite3_stmt *del)
+/* Run a read of node's rows with sel (READ_SQL) and del (DELETE_SQL),
+ * inside a transaction the caller holds.  0 or -1. */
+static int outbox_read(struct store_outbox_read *rd, const char *node, sqlite3_stmt *sel,
+                       sqlite3_stmt *del)
 {
 	rows_free(rd);
 	rd->next = rd->from;
@@ -209,13 +217,14 @@ static int outbox_read(struct store_outbox_read *rd, sqlite3_stmt *sel, sqlite3_
 		rd->status = 1;
 		return 0;
 	}
-	sqlite3_bind_int64(sel, 1, rd->from);
-	sqlite3_bind_int64(sel, 2, rd->upto);
-	sqlite3_bind_int64(sel, 3,
+	store__bind_text(sel, 1, node);
+	sqlite3_bind_int64(sel, 2, rd->from);
+	sqlite3_bind_int64(sel, 3, rd->upto);
+	sqlite3_bind_int64(sel, 4,
 	                   (uint64_t)rd->limit > (uint64_t)INT64_MAX ? -1 : (int64_t)rd->limit);
 	int64_t last = rd->from;
 	size_t seen = 0;
-	if (scan(sel, del, keep_row, rd, &last, &seen) != 0) {
+	if (scan(sel, del, node, keep_row, rd, &last, &seen) != 0) {
 		log_err("store", "cannot read the outbox after id %lld: %s", (long long)rd->from,
 		        sqlite3_errmsg(sqlite3_db_handle(sel)));
 		rows_free(rd);
@@ -239,7 +248,7 @@ int store_outbox_read_now(struct store *s, struct store_outbox_read *rd)
 		return -1;
 	}
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-	int rc = outbox_read(rd, sel, del);
+	int rc = outbox_read(rd, s->node, sel, del);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	sqlite3_finalize(sel);
 	sqlite3_finalize(del);
@@ -253,13 +262,14 @@ enum kind { K_INSERT, K_DELETE, K_READ };
 enum { S_INSERT, S_DELETE, S_READ, S__COUNT };
 
 static const char *const sql[S__COUNT] = {
-	[S_INSERT] = "INSERT OR REPLACE INTO outbox (id, topic, payload, alert_id, seq, qos,"
-	             " retain, created) VALUES (?,?,?,?,?,?,?,?)",
+	[S_INSERT] = "INSERT OR REPLACE INTO outbox (node, id, topic, payload, alert_id, seq, qos,"
+	             " retain, created) VALUES (?,?,?,?,?,?,?,?,?)",
 	[S_DELETE] = DELETE_SQL,
 	[S_READ] = READ_SQL,
 };
 
 struct tbl {
+	const struct store *s; /* its node: set before store_start, fixed after */
 	sqlite3_stmt *st[S__COUNT];
 };
 
@@ -267,6 +277,7 @@ static int tbl_open(struct store *s, sqlite3 *db, void **ctx, char *err, size_t 
 {
 	struct tbl *t = xcalloc(1, sizeof *t);
 	*ctx = t;
+	t->s = s;
 	return store__prepare_all(db, sql, t->st, S__COUNT, "outbox", err, errlen);
 }
 
@@ -281,34 +292,39 @@ static void tbl_close(void *ctx)
 
 static int apply_insert(void *ctx, sqlite3 *db, const void *op)
 {
+	const struct tbl *t = ctx;
 	const struct store_outbox_row *r = op;
-	sqlite3_stmt *st = ((struct tbl *)ctx)->st[S_INSERT];
-	sqlite3_bind_int64(st, 1, r->id);
-	store__bind_text(st, 2, r->topic);
+	sqlite3_stmt *st = t->st[S_INSERT];
+	store__bind_text(st, 1, t->s->node);
+	sqlite3_bind_int64(st, 2, r->id);
+	store__bind_text(st, 3, r->topic);
 	if (r->alert_id) {
-		store__bind_text(st, 4, r->alert_id);
-		sqlite3_bind_int64(st, 5, r->seq);
+		store__bind_text(st, 5, r->alert_id);
+		sqlite3_bind_int64(st, 6, r->seq);
 	} else {
 		/* never NULL here: the copy is at least 1 byte */
-		sqlite3_bind_blob(st, 3, r->payload, (int)r->len, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 4, r->payload, (int)r->len, SQLITE_STATIC);
 	}
-	sqlite3_bind_int(st, 6, r->qos);
-	sqlite3_bind_int(st, 7, r->retain);
-	sqlite3_bind_double(st, 8, r->created);
+	sqlite3_bind_int(st, 7, r->qos);
+	sqlite3_bind_int(st, 8, r->retain);
+	sqlite3_bind_double(st, 9, r->created);
 	return store__run(st);
 }
 
 static int apply_delete(void *ctx, sqlite3 *db, const void *op)
 {
-	sqlite3_stmt *st = ((struct tbl *)ctx)->st[S_DELETE];
-	sqlite3_bind_int64(st, 1, *(const int64_t *)op);
+	const struct tbl *t = ctx;
+	sqlite3_stmt *st = t->st[S_DELETE];
+	store__bind_text(st, 1, t->s->node);
+	sqlite3_bind_int64(st, 2, *(const int64_t *)op);
 	return store__run(st);
 }
 
 static int apply_read(void *ctx, sqlite3 *db, const void *op)
 {
 	struct tbl *t = ctx;
-	return outbox_read(*(struct store_outbox_read *const *)op, t->st[S_READ], t->st[S_DELETE]);
+	return outbox_read(*(struct store_outbox_read *const *)op, t->s->node, t->st[S_READ],
+	                   t->st[S_DELETE]);
 }
 
 static const struct store__kind kinds[] = {
@@ -356,13 +372,14 @@ void store_batch_outbox_read(struct store_batch *b, struct store_outbox_read *rd
 
 int64_t store_outbox_last_id(struct store *s)
 {
-	/* Schema 3 has no AUTOINCREMENT: the highest id present.  New ids
+	/* No AUTOINCREMENT: the highest id of this node's rows.  New ids
 	 * continue after every row present (loaded at startup or later). */
 	sqlite3_stmt *st;
 	int64_t v = 0;
-	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(id), 0) FROM outbox", -1, &st, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(id), 0) FROM outbox WHERE node = ?", -1,
+	                       &st, NULL) != SQLITE_OK)
 		return 0;
+	store__bind_text(st, 1, s->node);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);

@@ -3,8 +3,9 @@
  * migration equals share/mamori/sql/0002_alerts.sql, alert/event/deadline/
  * dispatch/outbox/cmd_seen rows round-trip through a real SQLite file,
  * upserting an alert keeps its history, PUBACK deletes and retention
- * pruning work, batches are numbered in commit order, and newer or
- * corrupt databases are refused and left untouched.
+ * pruning work, batches are numbered in commit order, the alert count
+ * that seeds the id counter is per node, and newer or corrupt databases
+ * are refused and left untouched.
  */
 #include "store/store.h"
 #include "store/store_sqlite.h"
@@ -54,11 +55,12 @@ static char *read_all(const char *path)
 
 START_TEST(schema_file_identical)
 {
-	static const char *const files[] = { NULL, NULL, "0002_alerts.sql", "0003_outbox_ref.sql" };
+	static const char *const files[] = { NULL, NULL, "0002_alerts.sql", "0003_outbox_ref.sql",
+		                             "0004_node_downtime.sql" };
 	const char *path = getenv("MAMORI_SQL_DIR") ? getenv("MAMORI_SQL_DIR") : "share/mamori/sql";
 	ck_assert_int_eq(store_schema_latest(), STORE_SCHEMA_VERSION);
-	ck_assert_int_eq(STORE_SCHEMA_VERSION, 3);
-	for (int v = 2; v <= 3; v++) {
+	ck_assert_int_eq(STORE_SCHEMA_VERSION, 4);
+	for (int v = 2; v <= 4; v++) {
 		char file[512];
 		snprintf(file, sizeof file, "%s/%s", path, files[v]);
 		char *text = read_all(file);
@@ -355,6 +357,38 @@ START_TEST(cmd_seen_and_prune)
 }
 END_TEST
 
+START_TEST(alert_total_per_node)
+{
+	/* ids are "A-<node>-<14 base32>"; node "n1-b" must not count as n1 */
+	static const char *const ids[] = { "A-n1-0123456789ABCD",
+		                           "A-n1-0123456789ABCE",
+		                           "A-n1-b-0123456789ABCD",
+		                           "A-n2-0123456789ABCD",
+		                           "A-1",
+		                           "A-n1-short" };
+	struct store *s = open_store();
+	struct store_batch *b = store_batch_new();
+	for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+		struct store_alert_row a = sample_alert(ids[i], "open", 1);
+		store_batch_alert(b, &a);
+	}
+	store_commit(s, b);
+	ck_assert_int_eq(store_alert_total(s), 6); /* node "": every alert */
+	store_close(s);
+	static const struct {
+		const char *node;
+		int n;
+	} want[] = { { "n1", 2 }, { "n1-b", 1 }, { "n2", 1 }, { "n3", 0 }, { "", 6 } };
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		s = open_store();
+		store_set_node(s, want[i].node);
+		ck_assert_msg(store_alert_total(s) == want[i].n, "node %s: %lld", want[i].node,
+		              (long long)store_alert_total(s));
+		store_close(s);
+	}
+}
+END_TEST
+
 START_TEST(newer_schema_refused)
 {
 	struct store *s = open_store();
@@ -399,6 +433,7 @@ int main(void)
 	tcase_add_test(tc, resolved_window);
 	tcase_add_test(tc, outbox_lifecycle);
 	tcase_add_test(tc, cmd_seen_and_prune);
+	tcase_add_test(tc, alert_total_per_node);
 	tcase_add_test(tc, newer_schema_refused);
 	tcase_add_test(tc, garbage_file_refused_untouched);
 	suite_add_tcase(su, tc);

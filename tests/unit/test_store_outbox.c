@@ -8,7 +8,10 @@
  * pieces (store_outbox_read_*: what the daemon's bounded outbox reloads
  * with): id order, limit, upper bound, references resolved, missing events
  * skipped but counted, `next`, at startup and in the writer thread inside a
- * batch (sees the batch's earlier rows, not its later ones).
+ * batch (sees the batch's earlier rows, not its later ones).  Schema 4:
+ * migration of a schema-3 outbox (rows become node ''), ids numbered per
+ * node, every read, write and delete scoped to the store's node, and the
+ * rows of no node taken over by the first node without rows of its own.
  */
 #include "store/store.h"
 #include "store/store_sqlite.h"
@@ -129,7 +132,7 @@ START_TEST(migrates_v2_outbox)
 	    " VALUES ('t/4', x'00ff00', 0, 1, 4);"
 	    "DELETE FROM outbox WHERE id IN (1, 3);");
 	struct store *s = open_store();
-	ck_assert_int_eq(scalar("PRAGMA user_version"), 3);
+	ck_assert_int_eq(scalar("PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	struct loaded l;
 	load(s, &l);
 	ck_assert_int_eq(l.n, 2);
@@ -514,6 +517,145 @@ START_TEST(read_garbage_rows)
 }
 END_TEST
 
+/* ---- schema 4: outbox rows per node ---- */
+
+/* A database as schema 3 wrote it (steps 1-3), with rows of both kinds. */
+static void make_v3(void)
+{
+	size_t n = strlen(store_schema_step(1)) + strlen(store_schema_step(2)) +
+	           strlen(store_schema_step(3)) + 1024;
+	char *sql = malloc(n);
+	snprintf(sql, n, "BEGIN; %s %s %s PRAGMA user_version = 3; COMMIT;", store_schema_step(1),
+	         store_schema_step(2), store_schema_step(3));
+	exec_db(sql);
+	free(sql);
+	exec_db(
+	    "INSERT INTO alert (id, check_key, customer, asset, check_name, state, status, seq,"
+	    " opened_at, updated_at) VALUES ('A-1', 'c/a/x', 'c', 'a', 'x', 2, 'open', 1, 1, 1);"
+	    "INSERT INTO alert_event (alert_id, seq, type, time, actor, payload)"
+	    " VALUES ('A-1', 1, 'opened', 1, 'mamori', '{\"seq\":1}');"
+	    "INSERT INTO outbox (id, topic, payload, created) VALUES (3, 't/3', 'p-three', 3);"
+	    "INSERT INTO outbox (id, topic, alert_id, seq, qos, retain, created)"
+	    " VALUES (7, 't/7', 'A-1', 1, 0, 1, 7);");
+}
+
+START_TEST(migrates_v3_outbox)
+{
+	make_v3();
+	struct store *s = open_store();
+	ck_assert_int_eq(scalar("PRAGMA user_version"), 4);
+	/* the rows belong to node '', ids, payloads and references kept */
+	ck_assert_int_eq(scalar("SELECT count(*) FROM outbox WHERE node = ''"), 2);
+	ck_assert_int_eq(scalar("SELECT count(*) FROM sqlite_master WHERE name = 'outbox_v4'"), 0);
+	ck_assert_int_eq(scalar("SELECT count(*) FROM sqlite_master WHERE name = 'downtime'"), 1);
+	ck_assert_int_eq(scalar("SELECT qos * 10 + retain FROM outbox WHERE id = 7"), 1);
+	ck_assert_int_eq(store_outbox_last_id(s), 7);
+	struct loaded l;
+	load(s, &l);
+	ck_assert_int_eq(l.n, 2);
+	ck_assert_int_eq(l.ids[0], 3);
+	ck_assert_str_eq(l.payloads[0], "p-three");
+	ck_assert_int_eq(l.ids[1], 7);
+	ck_assert_str_eq(l.payloads[1], "{\"seq\":1}");
+	store_close(s);
+	/* the key is (node, id) and ids stay integers */
+	ck_assert_int_ne(exec_rc("INSERT INTO outbox (node, id, topic, payload, created)"
+	                         " VALUES ('', 3, 't', 'dup', 0)"),
+	                 SQLITE_OK);
+	ck_assert_int_ne(exec_rc("INSERT INTO outbox (node, id, topic, payload, created)"
+	                         " VALUES ('x', 'abc', 't', 'p', 0)"),
+	                 SQLITE_OK);
+	exec_db(
+	    "INSERT INTO outbox (node, id, topic, payload, created) VALUES ('x', 3, 't', 'p', 0);"
+	    "DELETE FROM outbox WHERE node = 'x'");
+}
+END_TEST
+
+static struct store *open_node(const char *node)
+{
+	struct store *s = open_store();
+	store_set_node(s, node);
+	return s;
+}
+
+START_TEST(nodes_number_their_own_rows)
+{
+	/* rows of no node (an upgraded schema 3 file): the first node with no
+	 * rows of its own takes them over, at store_set_node */
+	make_v3();
+	struct store *s = open_node("n1");
+	ck_assert_int_eq(scalar("SELECT count(*) FROM outbox WHERE node = 'n1'"), 2);
+	ck_assert_int_eq(store_outbox_last_id(s), 7);
+	struct store_batch *b = store_batch_new();
+	add_plain(b, 8, "t/8", "n1-eight");
+	store_commit(s, b);
+	store_close(s);
+
+	/* a second node sharing the file sees none of n1's rows, numbers its
+	 * own from 1, and its PUBACK of id 3 leaves n1's row 3 alone */
+	s = open_node("n2");
+	ck_assert_int_eq(store_outbox_last_id(s), 0);
+	struct loaded l;
+	load(s, &l);
+	ck_assert_int_eq(l.n, 0);
+	ck_assert_int_eq(store_start(s, NULL, NULL, NULL), 0);
+	b = store_batch_new();
+	for (int64_t id = 1; id <= 3; id++)
+		add_plain(b, id, "t", "n2");
+	store_commit(s, b);
+	b = store_batch_new();
+	store_batch_outbox_done(b, 3);
+	store_commit(s, b);
+	store_sync(s);
+	store_close(s);
+	ck_assert_int_eq(scalar("SELECT count(*) FROM outbox WHERE node = 'n2'"), 2);
+	ck_assert_int_eq(scalar("SELECT count(*) FROM outbox WHERE node = 'n1' AND id = 3"), 1);
+
+	s = open_node("n1");
+	ck_assert_int_eq(store_outbox_last_id(s), 8);
+	load(s, &l);
+	ck_assert_int_eq(l.n, 3);
+	ck_assert_int_eq(l.ids[0], 3);
+	ck_assert_int_eq(l.ids[2], 8);
+	ck_assert_str_eq(l.payloads[2], "n1-eight");
+	/* reads in pieces and their lost-reference deletes are scoped too */
+	exec_db("INSERT INTO outbox (node, id, topic, alert_id, seq, created)"
+	        " VALUES ('n2', 9, 't', 'A-gone', 1, 0), ('n1', 9, 't', 'A-gone', 1, 0)");
+	struct store_outbox_read *rd = store_outbox_read_new(1, 100, 100);
+	ck_assert_int_eq(store_outbox_read_now(s, rd), 0);
+	ck_assert_uint_eq(store_outbox_read_count(rd), 3);
+	store_outbox_read_free(rd);
+	store_close(s);
+	ck_assert_int_eq(scalar("SELECT count(*) FROM outbox WHERE id = 9"), 1);
+	ck_assert_int_eq(scalar("SELECT count(*) FROM outbox WHERE node = 'n2' AND id = 9"), 1);
+
+	/* node "" (the default) is a node like any other: it sees nothing now */
+	s = open_store();
+	ck_assert_int_eq(store_outbox_last_id(s), 0);
+	load(s, &l);
+	ck_assert_int_eq(l.n, 0);
+	store_close(s);
+}
+END_TEST
+
+START_TEST(node_keeps_rows_of_no_node_when_it_has_its_own)
+{
+	struct store *s = open_node("n1");
+	struct store_batch *b = store_batch_new();
+	add_plain(b, 1, "t", "mine");
+	store_commit(s, b);
+	store_close(s);
+	exec_db("INSERT INTO outbox (id, topic, payload, created) VALUES (1, 't', 'nobody', 0)");
+	s = open_node("n1");
+	struct loaded l;
+	load(s, &l);
+	ck_assert_int_eq(l.n, 1);
+	ck_assert_str_eq(l.payloads[0], "mine");
+	store_close(s);
+	ck_assert_int_eq(scalar("SELECT count(*) FROM outbox WHERE node = ''"), 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("store_outbox");
@@ -527,6 +669,9 @@ int main(void)
 	tcase_add_test(tc, read_payloads_resolved);
 	tcase_add_test(tc, read_in_writer_batch);
 	tcase_add_test(tc, read_garbage_rows);
+	tcase_add_test(tc, migrates_v3_outbox);
+	tcase_add_test(tc, nodes_number_their_own_rows);
+	tcase_add_test(tc, node_keeps_rows_of_no_node_when_it_has_its_own);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
