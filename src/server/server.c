@@ -193,6 +193,7 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 			log_always("store", LOG_LVL_ERR, "%s", err);
 			goto fail;
 		}
+		store_set_node(s->store, s->conf->node);
 		store_load_states(s->store, on_state_row, s);
 	}
 	if (bus_open(s, s->conf->mqtt) != 0)
