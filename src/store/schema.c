@@ -182,7 +182,7 @@ static const char step3[] =
 /* share/mamori/sql/0004_node_downtime.sql */
 static const char step4[] =
     "-- mamori schema migration 4 (PRAGMA user_version 3 -> 4): outbox ids per\n"
-    "-- node, downtimes entered at run time, and an index for the read path.\n"
+    "-- node, downtimes entered at run time, and indexes for the read path.\n"
     "-- Run by the store inside its migration transaction (no BEGIN/COMMIT\n"
     "-- here); see README.md in this folder.\n"
     "\n"
@@ -228,9 +228,12 @@ static const char step4[] =
     ") WITHOUT ROWID;\n"
     "\n"
     "-- The read path (HTTP, mamorictl): alerts newest first, (opened_at, id)\n"
-    "-- being the page cursor; the filters by customer, center and check use\n"
-    "-- alert_customer, alert_center and alert_check.\n"
-    "CREATE INDEX alert_opened ON alert (opened_at, id);\n";
+    "-- being the page cursor.  Unresolved alerts (what a NOC looks at) are\n"
+    "-- few next to a year of resolved ones, and may be old: they get their own\n"
+    "-- ordered index, so listing them never walks the resolved ones.  Filters\n"
+    "-- by customer or check use alert_customer and alert_check.\n"
+    "CREATE INDEX alert_opened ON alert (opened_at, id);\n"
+    "CREATE INDEX alert_unresolved_opened ON alert (opened_at, id) WHERE status <> 'resolved';\n";
 
 static const char *const steps[] = { step1, step2, step3, step4 };
 

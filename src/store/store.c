@@ -6,9 +6,10 @@
  * Threads: store_open and the load functions run before the loop; after
  * store_start only the writer thread touches the writer's connection
  * (store_batch.c).  WAL checkpoints run on a third thread with its own
- * connection (store_ckpt.c).  Must never: modify a database it refuses
- * (newer schema, corrupt, not a database) - those checks are read-only
- * and come before anything that writes.
+ * connection (store_ckpt.c), reads on a fourth (store_read.c).  Must
+ * never: modify a database it refuses (newer schema, corrupt, not a
+ * database) - those checks are read-only and come before anything that
+ * writes - nor, opened read-only (store_open_readonly), any database.
  */
 #include "store/store_int.h"
 #include "util/log.h"
@@ -131,10 +132,11 @@ static void close_tables(struct store *s)
  * written to. */
 static void free_all(struct store *s, int checkpoint)
 {
+	store__reader_free(s->r);
 	store__writer_free(s->w);
 	store__ckpt_free(s->ck);
 	close_tables(s);
-	if (s->db && checkpoint) {
+	if (s->db && checkpoint && !s->readonly) {
 		/* the writer is done: checkpoint everything so the WAL does
 		 * not grow across restarts */
 		sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
@@ -164,6 +166,8 @@ struct store *store_open(const char *state_dir, char *err, size_t errlen)
 	s->path = xasprintf("%s/%s", state_dir, STORE_FILE);
 	s->node = xstrdup("");
 	s->w = store__writer_new(s);
+	s->r = store__reader_new(s);
+	s->schema = store_schema_latest();
 	char e[512];
 	if (sqlite3_open_v2(s->path, &s->db,
 	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -229,6 +233,59 @@ fail:
 	return NULL;
 }
 
+struct store *store_open_readonly(const char *state_dir, char *err, size_t errlen)
+{
+	if (errlen)
+		err[0] = '\0';
+	struct store *s = xcalloc(1, sizeof *s);
+	s->readonly = 1;
+	s->path = xasprintf("%s/%s", state_dir, STORE_FILE);
+	s->node = xstrdup("");
+	s->w = store__writer_new(s);
+	s->r = store__reader_new(s);
+	struct stat sb;
+	if (stat(s->path, &sb) != 0) {
+		if (errno == ENOENT)
+			snprintf(err, errlen,
+			         "no database at %s (has mamorid run with state_dir %s?)", s->path,
+			         state_dir);
+		else
+			snprintf(err, errlen, "cannot open %s: %s", s->path, strerror(errno));
+		goto fail;
+	}
+	/* READONLY: SQLite itself refuses every write on this connection,
+	 * query_only says so twice; nothing here migrates or checkpoints */
+	if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "cannot open %s: %s", s->path,
+		         s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 2000);
+	char e[512];
+	if (store__exec(s->db, "PRAGMA query_only=1", e, sizeof e) != 0 ||
+	    pragma_int(s->db, "PRAGMA user_version", &s->schema) != 0) {
+		snprintf(err, errlen, "%s is not a usable SQLite database (%s)", s->path,
+		         sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	if (s->schema > store_schema_latest()) {
+		snprintf(err, errlen,
+		         "%s has schema version %d, written by a newer mamori (this one knows "
+		         "up to %d)",
+		         s->path, s->schema, store_schema_latest());
+		goto fail;
+	}
+	if (s->schema < 1) {
+		snprintf(err, errlen, "%s is not a mamori database (no schema version)", s->path);
+		goto fail;
+	}
+	return s;
+fail:
+	free_all(s, 0);
+	return NULL;
+}
+
 /* Rows of node '' were written before schema 4 (or by a store that never
  * had a node): the one daemon that used the file then.  A node without
  * rows of its own takes them over, so an upgrade loses no unsent message;
@@ -262,22 +319,35 @@ void store_set_node(struct store *s, const char *node)
 	}
 	free(s->node);
 	s->node = xstrdup(node ? node : "");
-	if (*s->node)
+	if (*s->node && !s->readonly)
 		adopt_outbox(s);
 }
 
 int store_start(struct store *s, struct ev_loop *loop, void (*done)(void *ud), void *ud)
 {
-	if (store__writer_start(s->w, loop, done, ud) != 0)
+	if (s->started)
 		return -1;
+	if (!s->readonly) {
+		if (store__writer_start(s->w, loop, done, ud) != 0)
+			return -1;
+		s->started = 1;
+		store__ckpt_start(s->ck); /* on failure, checkpoints stay inline */
+	}
 	s->started = 1;
-	store__ckpt_start(s->ck); /* on failure, checkpoints stay inline */
+	if (!loop)
+		return 0; /* no loop to bring results to: no reads */
+	char err[512];
+	if (store__reader_start(s->r, loop, err, sizeof err) != 0) {
+		log_err("store", "%s", err);
+		return -1;
+	}
 	return 0;
 }
 
 void store_set_checkpoint(struct store *s, int pages, int64_t max_wal_bytes)
 {
-	store__ckpt_tune(s->ck, pages, max_wal_bytes);
+	if (s->ck)
+		store__ckpt_tune(s->ck, pages, max_wal_bytes);
 }
 
 void store_get_checkpoint_stats(const struct store *s, struct store_checkpoint_stats *out)
@@ -289,8 +359,11 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
-	/* The writer first (it finishes what it was handed), then the
-	 * checkpointer and its connection, then the tables' statements. */
+	/* The reader first (every pending read is delivered, and no
+	 * snapshot holds back the last checkpoint), the writer (it finishes
+	 * what it was handed), then the checkpointer and its connection,
+	 * the tables' statements, the final checkpoint. */
+	store__reader_stop(s->r);
 	store__writer_stop(s->w);
 	free_all(s, 1);
 }

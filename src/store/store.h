@@ -1,24 +1,31 @@
 /*
- * store: SQLite (WAL) persistence of check state, registered assets and
- * acknowledgements, written by one writer thread.
+ * store: the one way into persistence - check state, registered assets,
+ * alerts and their history, SLA deadlines, the outbox, downtimes.  No
+ * SQLite type or name appears here (the backend's own knobs are in
+ * store_sqlite.h); only src/store includes <sqlite3.h>.
  *
- * The loop never waits on the disk: it fills a batch (copies of rows) and
- * hands it over with store_commit; the writer thread applies each batch in
- * one transaction (group commit) and tells the loop through one ev_async
- * when it is done.  The server coalesces: a check changed 100 times between
- * two flushes is written once, and a new batch is only cut when the
- * previous one is committed, so a slow disk delays history, never checks.
+ * Writes: the loop never waits on the disk.  It fills a batch (copies of
+ * rows) and hands it over with store_commit; the writer thread applies
+ * each batch in one transaction (group commit) and tells the loop through
+ * one ev_async when it is done.  The server coalesces: a check changed 100
+ * times between two flushes is written once, and a new batch is only cut
+ * when the previous one is committed, so a slow disk delays history,
+ * never checks.
  *
- * WAL checkpoints run on a checkpointer thread with its own connection
- * (store_ckpt.c), so the writer does not stall on them; their tuning and
- * figures, and the file's name, are in store_sqlite.h.
+ * Reads: the load functions (store_load_*) are synchronous and run at
+ * startup, before store_start.  While the loop runs, reads go to a reader
+ * thread with its own read-only connection (store_read_*): the request is
+ * queued, the result comes back on the loop thread through an ev_async,
+ * and each request sees one snapshot (whole batches, never half of one).
+ * The outbox read that must follow a batch's writes
+ * (store_batch_outbox_read) runs in the writer thread instead.  Tools
+ * without a daemon (mamorictl) use store_open_readonly and the same reads
+ * on a loop of their own.
  *
- * Reads (startup) are synchronous, before the loop runs; the one read
- * while running (store_batch_outbox_read) runs in the writer thread and
- * reports through the same `done`.
- * Schema: versioned with PRAGMA user_version and forward migrations; a
- * database written by a newer mamori is refused; a corrupt database is
- * reported at open and never replaced.
+ * Schema: versioned with forward migrations; a database written by a
+ * newer mamori is refused; a corrupt database is reported at open and
+ * never replaced.  Ids that several nodes sharing one database could
+ * collide on are per node (store_set_node).
  */
 #ifndef MAMORI_STORE_H
 #define MAMORI_STORE_H
@@ -53,6 +60,14 @@ struct store_asset_row {
 /* Open (creating the directory's database if needed).  On failure returns
  * NULL with a message in err. */
 struct store *store_open(const char *state_dir, char *err, size_t errlen);
+/* Open an existing database read-only, for tools (mamorictl): it never
+ * creates, migrates or writes anything, not even at close.  Refused with a
+ * message in err: no database in state_dir, a file that is not a mamori
+ * database, a schema newer than this binary knows.  An older schema is
+ * accepted; a read of tables it lacks is refused (STORE_ESCHEMA).
+ * Batches handed to it are dropped (logged); the load functions and the
+ * reads work, the reads after store_start with a loop. */
+struct store *store_open_readonly(const char *state_dir, char *err, size_t errlen);
 /* The node this process is (daemon.node): outbox ids are numbered per
  * node and every outbox read, write and delete sees only this node's rows;
  * store_alert_total counts only its alerts.  Default "": the rows of no
@@ -60,9 +75,12 @@ struct store *store_open(const char *state_dir, char *err, size_t errlen);
  * its own takes over those of node "" (an upgrade loses nothing).  Call
  * after store_open, before the loads and store_start (later: ignored). */
 void store_set_node(struct store *s, const char *node);
-/* Start the writer thread; `done` runs on the loop after each batch. */
+/* Start the writer thread (`done` runs on the loop after each batch) and,
+ * with a loop, the reader thread.  loop NULL (tests, benchmarks): no
+ * `done`, no reads.  A read-only store starts only the reader. */
 int store_start(struct store *s, struct ev_loop *loop, void (*done)(void *ud), void *ud);
-/* Wait for pending batches, stop the thread, close the database. */
+/* Deliver or cancel the pending reads (see below), wait for pending
+ * batches, stop the threads, close the database.  On the loop thread. */
 void store_close(struct store *s);
 
 int store_load_states(struct store *s, void (*cb)(void *ud, const struct store_state_row *r),
@@ -80,7 +98,8 @@ void store_batch_asset(struct store_batch *b, const struct store_asset_row *r);
 void store_batch_forget(struct store_batch *b, const char *customer, const char *asset,
                         const char *name);
 /* Hand the batch to the writer (takes ownership).  Non-blocking.
- * Returns the batch's number (1, 2, ...: batches are written in order). */
+ * Returns the batch's number (1, 2, ...: batches are written in order);
+ * 0 for a read-only store, which drops it. */
 uint64_t store_commit(struct store *s, struct store_batch *b);
 /* Number of the last batch written.  A batch that cannot be written (disk
  * full, I/O error) is kept and tried again (stats.retries), so this does
@@ -104,8 +123,7 @@ void store_get_stats(const struct store *s, struct store_stats *out);
 
 /* ---- alerts, their history, SLA deadlines, commands, outbox (schema 2) ----
  * Written by src/alerting (through the journal) in the same batch
- * (transaction) as the check state that caused them.  Times are epoch
- * seconds; 0 is NULL. */
+ * (transaction) as the check state that caused them.  Times are epoch seconds; 0 is NULL. */
 struct store_alert_row {
 	const char *id, *check_key, *customer, *asset, *check_name, *service, *center;
 	const char *also; /* JSON array of centers, or NULL */
@@ -119,7 +137,8 @@ struct store_alert_row {
 	int tier, paused, acked, stopped, ack_breached, resolve_breached, breaches;
 	double ack_due, resolve_due, reannounce_at; /* 0: none */
 	double ack_left, resolve_left;              /* < 0: none */
-	/* Loading only: the newest dispatch record (vendor, plan, result). */
+	/* Loading and reading only: the newest dispatch record (vendor,
+	 * plan, result). */
 	const char *vendor, *result;
 	double planned_at;
 };
@@ -234,6 +253,109 @@ void store_batch_downtime_delete(struct store_batch *b, const char *id);
  * drops those), by start time. */
 int store_load_downtimes(struct store *s, void (*cb)(void *ud, const struct store_downtime_row *r),
                          void *ud);
+
+/* ---- reads while the loop runs (the reader thread) ----
+ *
+ * A store_read_* call returns 0 when it accepted the request: its
+ * callback then runs exactly once, later, on the loop thread (never inside
+ * the call), with the result or with an error (store_read_status < 0; a
+ * database error is logged too).  It returns a negative enum store_err when
+ * it refuses the request, and the callback never runs: STORE_EINVAL for a
+ * malformed request, STORE_ESTOPPED when the reader does not run (before
+ * store_start, a store started without a loop, or during store_close),
+ * STORE_ESCHEMA when a read-only store's file predates the tables the read
+ * needs.  store_close delivers every accepted request before it returns,
+ * on its caller's thread: those that finished with their result, the
+ * others with STORE_ECLOSED.  A callback must not call store_close.
+ *
+ * Results are copies owned by the read (strings in its own memory); `rd`
+ * and everything reached through it is freed when the callback returns.
+ * While a request is pending the store holds a reference on the loop
+ * (ev_ref), so a loop run only for reads (mamorictl) returns once every
+ * callback has run; an idle reader keeps no loop alive.
+ */
+enum store_err {
+	STORE_OK = 0,
+	STORE_EFAIL = -1,    /* the database failed; store_read_error says how */
+	STORE_EINVAL = -2,   /* a malformed request */
+	STORE_ESTOPPED = -3, /* the reader does not run */
+	STORE_ECLOSED = -4,  /* the store closed before the request ran */
+	STORE_ESCHEMA = -5,  /* the database's schema predates this read */
+};
+/* A constant string for an enum store_err value. */
+const char *store_strerror(int err);
+
+struct store_read; /* one request and its result */
+typedef void (*store_read_cb)(void *ud, const struct store_read *rd);
+/* 0 (STORE_OK), or a negative enum store_err. */
+int store_read_status(const struct store_read *rd);
+/* What went wrong ("" when status is 0). */
+const char *store_read_error(const struct store_read *rd);
+/* 1: the result was cut at its bound - another page of alerts exists, or
+ * an alert history has more than STORE_READ_MAX_HISTORY events or
+ * dispatches. */
+int store_read_more(const struct store_read *rd);
+
+#define STORE_READ_MAX_ALERTS  1000 /* rows per page of alerts */
+#define STORE_READ_MAX_HISTORY 5000 /* events (and dispatches) of one alert */
+
+/* Alerts, newest first: ordered by (opened_at DESC, id DESC).  Every
+ * filter set must hold.  Strings and arrays are copied at the call. */
+struct store_alert_query {
+	/* the owning center, or a center receiving copies (`also`), is
+	 * one of these (n_centers 0: any) */
+	const char *const *centers;
+	size_t n_centers;
+	const char *const *customers; /* any of these (n_customers 0: any) */
+	size_t n_customers;
+	/* "open", "acknowledged", "resolved", "unresolved" (open or
+	 * acknowledged), or NULL: any */
+	const char *status;
+	const char *service;   /* or NULL */
+	const char *check_key; /* "customer/asset/check" (alerts of one check) or NULL */
+	/* the alert's (last) state: 1 warning, 2 critical, 3 unknown;
+	 * -1 or 0: any (a zeroed query filters nothing) */
+	int severity;
+	/* 0: any; else unresolved alerts whose running deadline (SLA clock
+	 * neither paused nor stopped; ack deadline while not acknowledged,
+	 * resolve deadline; not yet breached at the last tier) falls before
+	 * this time */
+	double due_before;
+	/* keyset pagination: rows strictly after (after_opened, after_id)
+	 * in the order above, i.e. the last row of the previous page;
+	 * after_id NULL: the first page */
+	double after_opened;
+	const char *after_id;
+	unsigned limit; /* 1..STORE_READ_MAX_ALERTS */
+};
+/* 0, or STORE_EINVAL with the reason in err (the check store_read_alerts
+ * makes; for a caller that wants the message). */
+int store_alert_query_check(const struct store_alert_query *q, char *err, size_t errlen);
+int store_read_alerts(struct store *s, const struct store_alert_query *q, store_read_cb cb,
+                      void *ud);
+/* The page: rows with their deadline columns and newest dispatch. */
+size_t store_read_alert_count(const struct store_read *rd);
+const struct store_alert_row *store_read_alert_at(const struct store_read *rd, size_t i);
+
+/* One alert with its whole history: the alert row (with its deadline and
+ * newest dispatch), every event row in seq order and every dispatch row
+ * in seq order.  An unknown id is not an error: status 0, no alert. */
+int store_read_alert_history(struct store *s, const char *alert_id, store_read_cb cb, void *ud);
+/* The alert, or NULL when the id is unknown. */
+const struct store_alert_row *store_read_history_alert(const struct store_read *rd);
+size_t store_read_event_count(const struct store_read *rd);
+const struct store_event_row *store_read_event_at(const struct store_read *rd, size_t i);
+size_t store_read_dispatch_count(const struct store_read *rd);
+const struct store_dispatch_row *store_read_dispatch_at(const struct store_read *rd, size_t i);
+
+/* Check states as stored (what mamorictl status shows), worst first:
+ * problems (by state, descending) before OK, then customer, asset, check.
+ * filter: "customer", "customer/asset" or NULL (all); problems_only:
+ * state != 0.  Every matching row (no bound: one row per check). */
+int store_read_states(struct store *s, const char *filter, int problems_only, store_read_cb cb,
+                      void *ud);
+size_t store_read_state_count(const struct store_read *rd);
+const struct store_state_row *store_read_state_at(const struct store_read *rd, size_t i);
 
 /* Schema steps (schema.c): step v takes user_version v-1 to v. */
 int store_schema_latest(void);

@@ -309,7 +309,7 @@ void store_batch_prune(struct store_batch *b, double alerts_before, double cmds_
 	o->limit = limit > 0 ? limit : 1000;
 }
 
-/* ---- startup reads ---- */
+/* ---- reading rows (startup, and the reader thread: store_read_alerts.c) ---- */
 
 static const char *ctext(sqlite3_stmt *st, int i)
 {
@@ -322,18 +322,7 @@ static double cnum(sqlite3_stmt *st, int i, double null_value)
 	                                                 : sqlite3_column_double(st, i);
 }
 
-#define ALERT_COLS                                                                                    \
-	"SELECT a.id, a.check_key, a.customer, a.asset, a.check_name, a.service, a.center, a.also,"   \
-	" a.contract, a.state, a.summary, a.status, a.flapping, a.stale, a.manual, a.count, a.seq,"   \
-	" a.opened_at, a.updated_at, a.acked_at, a.acked_by, a.resolved_at,"                          \
-	" d.alert_id, d.tier, d.tier_name, d.paused, d.acked, d.stopped, d.ack_breached,"             \
-	" d.resolve_breached, d.ack_due, d.resolve_due, d.ack_left, d.resolve_left, d.reannounce_at," \
-	" d.breaches, p.vendor, p.planned_at, p.result"                                               \
-	" FROM alert a LEFT JOIN deadline d ON d.alert_id = a.id"                                     \
-	" LEFT JOIN dispatch p ON p.alert_id = a.id AND p.seq ="                                      \
-	" (SELECT max(seq) FROM dispatch WHERE alert_id = a.id)"
-
-static void read_alert(sqlite3_stmt *st, struct store_alert_row *r)
+void store__alert_row(sqlite3_stmt *st, struct store_alert_row *r)
 {
 	memset(r, 0, sizeof *r);
 	r->id = ctext(st, 0);
@@ -381,7 +370,7 @@ static int load_alert_query(sqlite3 *db, const char *where, double arg, int bind
                             void (*cb)(void *, const struct store_alert_row *), void *ud)
 {
 	char q[2048];
-	snprintf(q, sizeof q, "%s %s ORDER BY a.opened_at", ALERT_COLS, where);
+	snprintf(q, sizeof q, "%s %s ORDER BY a.opened_at", STORE__ALERT_SELECT, where);
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
 		return -1;
@@ -390,7 +379,7 @@ static int load_alert_query(sqlite3 *db, const char *where, double arg, int bind
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_alert_row r;
-		read_alert(st, &r);
+		store__alert_row(st, &r);
 		if (r.id && r.check_key && r.status)
 			cb(ud, &r);
 	}

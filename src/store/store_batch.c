@@ -446,6 +446,12 @@ void store__writer_free(struct store_writer *w)
 uint64_t store_commit(struct store *s, struct store_batch *b)
 {
 	struct store_writer *w = s->w;
+	if (s->readonly) {
+		log_err("store", "%s is open read-only: a batch of %zu rows dropped", s->path,
+		        b->n);
+		store_batch_free(b);
+		return 0;
+	}
 	uint64_t number = b->number = ++w->submitted;
 	if (!w->started) {
 		char why[600];

@@ -10,6 +10,8 @@
  *   store_alerts.c  alert, alert_event, deadline, dispatch, cmd_seen, retention
  *   store_outbox.c  outbox (writes and reads)
  *   store_downtime.c  downtime
+ *   store_read.c    the reader thread: requests from the loop, results back
+ *   store_read_alerts.c  alert lists and one alert's history (reads)
  *   store_ckpt.c    WAL checkpoints on their own thread
  *   schema.c        the migration steps
  *
@@ -77,17 +79,93 @@ void *store__push(struct store_batch *b, const struct store__table *t, unsigned 
 void *store__balloc(struct store_batch *b, size_t n);
 const char *store__bdup(struct store_batch *b, const char *s);
 
+/* ---- alert rows (store_alerts.c) ---- */
+
+/* An alert with its deadline row and its newest dispatch row: columns in
+ * the order store__alert_row reads them.  Append WHERE / ORDER BY. */
+#define STORE__ALERT_SELECT                                                                           \
+	"SELECT a.id, a.check_key, a.customer, a.asset, a.check_name, a.service, a.center, a.also,"   \
+	" a.contract, a.state, a.summary, a.status, a.flapping, a.stale, a.manual, a.count, a.seq,"   \
+	" a.opened_at, a.updated_at, a.acked_at, a.acked_by, a.resolved_at,"                          \
+	" d.alert_id, d.tier, d.tier_name, d.paused, d.acked, d.stopped, d.ack_breached,"             \
+	" d.resolve_breached, d.ack_due, d.resolve_due, d.ack_left, d.resolve_left, d.reannounce_at," \
+	" d.breaches, p.vendor, p.planned_at, p.result"                                               \
+	" FROM alert a LEFT JOIN deadline d ON d.alert_id = a.id"                                     \
+	" LEFT JOIN dispatch p ON p.alert_id = a.id AND p.seq ="                                      \
+	" (SELECT max(seq) FROM dispatch WHERE alert_id = a.id)"
+/* The current row of a STORE__ALERT_SELECT statement (strings point into
+ * the statement: valid until its next step). */
+void store__alert_row(sqlite3_stmt *st, struct store_alert_row *r);
+
+/* ---- the reader (store_read.c) ----
+ * A request: what to read (filled on the loop thread, copied into `mem`),
+ * how (`run`, on the reader thread, inside one read transaction) and the
+ * result (in `mem` and the arrays, handed to `cb` on the loop thread). */
+struct store_read {
+	int (*run)(struct store_read *rd, sqlite3 *db); /* 0, or a negative enum store_err */
+	int min_schema;                                 /* the tables it reads exist since */
+	store_read_cb cb;
+	void *ud;
+	struct store__arena mem;
+	int status;
+	char error[256];
+	union {
+		struct store_alert_query alerts; /* strings and arrays copied into mem */
+		const char *alert_id;
+		struct {
+			const char *customer, *asset; /* NULL: any */
+			int problems_only;
+		} states;
+	} in;
+	struct store_alert_row *alerts;
+	size_t n_alerts, cap_alerts;
+	struct store_event_row *events;
+	size_t n_events, cap_events;
+	struct store_dispatch_row *dispatches;
+	size_t n_dispatches, cap_dispatches;
+	struct store_state_row *states;
+	size_t n_states, cap_states;
+	int more;
+	struct store_read *next;
+};
+struct store_reader;
+struct store_read *store__read_new(store_read_cb cb, void *ud,
+                                   int (*run)(struct store_read *rd, sqlite3 *db), int min_schema);
+void store__read_free(struct store_read *rd);
+/* Queue rd (loop thread; takes it).  0, or a negative enum store_err
+ * with rd freed and its callback never run. */
+int store__read_submit(struct store *s, struct store_read *rd);
+/* An element appended to one of rd's arrays (zeroed). */
+void *store__read_push(void **arr, size_t *n, size_t *cap, size_t size);
+/* Failing a read on the reader thread: status, and the message. */
+int store__read_fail(struct store_read *rd, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Copies of rows into rd's memory. */
+void store__read_copy_alert(struct store_read *rd, struct store_alert_row *d,
+                            const struct store_alert_row *r);
+
+struct store_reader *store__reader_new(struct store *s);
+/* Open the reader's connection and start its thread (needs a loop). */
+int store__reader_start(struct store_reader *r, struct ev_loop *loop, char *err, size_t errlen);
+/* Refuse new requests, stop the thread, deliver every accepted request
+ * (finished: its result; others: STORE_ECLOSED) on the calling thread. */
+void store__reader_stop(struct store_reader *r);
+void store__reader_free(struct store_reader *r);
+
 /* ---- the store ---- */
 
 #define STORE__MAX_TABLES 16
 
 struct store_writer; /* store_batch.c */
+struct store_reader; /* store_read.c */
 struct store_ckpt;   /* store_ckpt.c */
 
 struct store {
 	sqlite3 *db; /* the writer's connection */
 	char *path;
-	char *node; /* "" unless store_set_node */
+	char *node;   /* "" unless store_set_node */
+	int readonly; /* store_open_readonly: never migrates, never writes */
+	int schema;   /* the file's user_version (latest unless readonly) */
 	int started;
 	struct {
 		const struct store__table *t;
@@ -95,6 +173,7 @@ struct store {
 	} tables[STORE__MAX_TABLES];
 	size_t n_tables;
 	struct store_writer *w;
+	struct store_reader *r;
 	struct store_ckpt *ck;
 };
 

@@ -1,7 +1,9 @@
 /*
  * store_state: the tables of schema 1 - check_state (the state of every
  * check) and asset (assets registered at run time) - as batch operations
- * applied by the writer thread, and their startup reads.
+ * applied by the writer thread, their startup reads, and the read of
+ * check states while the loop runs (store_read_states, on the reader
+ * thread).
  *
  * A batch operation is a copy made on the loop thread into the batch's
  * memory, so the caller may pass stack buffers.  Must never: touch the
@@ -235,4 +237,88 @@ int store_load_assets(struct store *s, void (*cb)(void *, const struct store_ass
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* ---- reads while the loop runs (the reader thread, store_read.c) ---- */
+
+#define STATES_SINCE 1
+
+static int run_states(struct store_read *rd, sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	/* problems first, as mamorictl status has always shown them */
+	const char *q =
+	    "SELECT customer, asset, name, plugin, state, hard, attempt, hard_state, flapping, stale,"
+	    " hist, n_hist, flap_pct, last_check, last_change, last_hard_change, next_check, output,"
+	    " long_output, perfdata, ack, ack_expires, ack_author, ack_comment FROM check_state"
+	    " WHERE (?1 IS NULL OR customer = ?1) AND (?2 IS NULL OR asset = ?2)"
+	    " AND (?3 = 0 OR state <> 0)"
+	    " ORDER BY state = 0, state DESC, customer, asset, name";
+	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
+		return store__read_fail(rd, STORE_EFAIL, "check states: %s", sqlite3_errmsg(db));
+	store__bind_text(st, 1, rd->in.states.customer);
+	store__bind_text(st, 2, rd->in.states.asset);
+	sqlite3_bind_int(st, 3, rd->in.states.problems_only);
+	int rc;
+	struct store__arena *m = &rd->mem;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!col_text(st, 0) || !col_text(st, 1) || !col_text(st, 2))
+			continue;
+		struct store_state_row *d = store__read_push((void **)&rd->states, &rd->n_states,
+		                                             &rd->cap_states, sizeof *d);
+		d->customer = store__arena_dup(m, col_text(st, 0));
+		d->asset = store__arena_dup(m, col_text(st, 1));
+		d->name = store__arena_dup(m, col_text(st, 2));
+		d->plugin = store__arena_dup(m, col_text(st, 3));
+		d->state = sqlite3_column_int(st, 4);
+		d->hard = sqlite3_column_int(st, 5);
+		d->attempt = sqlite3_column_int(st, 6);
+		d->hard_state = sqlite3_column_int(st, 7);
+		d->flapping = sqlite3_column_int(st, 8);
+		d->stale = sqlite3_column_int(st, 9);
+		d->hist = (uint32_t)sqlite3_column_int64(st, 10);
+		d->n_hist = sqlite3_column_int(st, 11);
+		d->flap_pct = sqlite3_column_double(st, 12);
+		d->last_check = sqlite3_column_double(st, 13); /* NULL (never checked): 0 */
+		d->last_change = sqlite3_column_double(st, 14);
+		d->last_hard_change = sqlite3_column_double(st, 15);
+		d->next_check = sqlite3_column_double(st, 16);
+		d->output = store__arena_dup(m, col_text(st, 17));
+		d->long_output = store__arena_dup(m, col_text(st, 18));
+		d->perfdata = store__arena_dup(m, col_text(st, 19));
+		d->ack = sqlite3_column_int(st, 20);
+		d->ack_expires = sqlite3_column_double(st, 21);
+		d->ack_author = store__arena_dup(m, col_text(st, 22));
+		d->ack_comment = store__arena_dup(m, col_text(st, 23));
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		rd->n_states = 0;
+		return store__read_fail(rd, STORE_EFAIL, "check states: %s", sqlite3_errmsg(db));
+	}
+	return 0;
+}
+
+int store_read_states(struct store *s, const char *filter, int problems_only, store_read_cb cb,
+                      void *ud)
+{
+	if (!cb)
+		return STORE_EINVAL;
+	struct store_read *rd = store__read_new(cb, ud, run_states, STATES_SINCE);
+	if (filter) {
+		/* "customer" or "customer/asset": names never hold a '/' of
+		 * their own (config__valid_ident), an asset's rest is its own */
+		const char *slash = strchr(filter, '/');
+		if (slash) {
+			size_t n = (size_t)(slash - filter);
+			char *c = store__arena_alloc(&rd->mem, n + 1);
+			memcpy(c, filter, n);
+			c[n] = '\0';
+			rd->in.states.customer = c;
+			rd->in.states.asset = store__arena_dup(&rd->mem, slash + 1);
+		} else
+			rd->in.states.customer = store__arena_dup(&rd->mem, filter);
+	}
+	rd->in.states.problems_only = problems_only != 0;
+	return store__read_submit(s, rd);
 }

@@ -1,5 +1,5 @@
 -- mamori schema migration 4 (PRAGMA user_version 3 -> 4): outbox ids per
--- node, downtimes entered at run time, and an index for the read path.
+-- node, downtimes entered at run time, and indexes for the read path.
 -- Run by the store inside its migration transaction (no BEGIN/COMMIT
 -- here); see README.md in this folder.
 
@@ -45,6 +45,9 @@ CREATE TABLE downtime (
 ) WITHOUT ROWID;
 
 -- The read path (HTTP, mamorictl): alerts newest first, (opened_at, id)
--- being the page cursor; the filters by customer, center and check use
--- alert_customer, alert_center and alert_check.
+-- being the page cursor.  Unresolved alerts (what a NOC looks at) are
+-- few next to a year of resolved ones, and may be old: they get their own
+-- ordered index, so listing them never walks the resolved ones.  Filters
+-- by customer or check use alert_customer and alert_check.
 CREATE INDEX alert_opened ON alert (opened_at, id);
+CREATE INDEX alert_unresolved_opened ON alert (opened_at, id) WHERE status <> 'resolved';
