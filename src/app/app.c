@@ -37,6 +37,7 @@ const char *app_strerror(int err)
 	case APP_E_LAST_TIER: return "already at the last tier";
 	case APP_E_NOMEM: return "out of memory";
 	case APP_E_DENIED: return "denied";
+	case APP_E_UNAVAILABLE: return "unavailable";
 	default: return "error";
 	}
 }

@@ -56,7 +56,8 @@ enum app_err {
 	APP_E_STATE = -4,     /* not allowed in the alert's status */
 	APP_E_LAST_TIER = -5, /* escalate at the last tier */
 	APP_E_NOMEM = -6,
-	APP_E_DENIED = -7, /* e.g. deleting a downtime from the file */
+	APP_E_DENIED = -7,      /* e.g. deleting a downtime from the file */
+	APP_E_UNAVAILABLE = -8, /* no store (nothing persisted), or it is closing */
 };
 const char *app_strerror(int err);
 
@@ -180,6 +181,44 @@ int app_alerts(struct app *a, const struct app_scope *sc, const struct app_alert
 int app_alert_get(struct app *a, const struct app_scope *sc, const char *id, struct app_alert *out);
 void app_alert_clear(struct app_alert *x);
 void app_alerts_free(struct app_alerts *l);
+
+/* ---- history: alerts as the store has them (asynchronous) ----
+ * The store is read on its reader thread; the callback runs later on the
+ * loop thread, exactly once, with a result the caller owns (free it), or
+ * with an error.  The store holds what is written: what a command changed
+ * is there once its `done` ran. */
+typedef void (*app_alerts_fn)(void *ud, int err, const char *msg, struct app_alerts *page);
+/* Every alert the store keeps (retention: daemon.retention_days), newest
+ * first, keyset pages as app_alerts. */
+int app_alerts_stored(struct app *a, const struct app_scope *sc, const struct app_alert_filter *f,
+                      const struct app_page *pg, app_alerts_fn fn, void *ud, char *msg,
+                      size_t msglen);
+
+struct app_alert_event {
+	uint32_t seq;
+	double time;
+	char *type, *actor, *note, *cmd_id;
+	char *json; /* the mamori.alert/1 published for it */
+};
+struct app_dispatch {
+	uint32_t seq;
+	double time, planned_at;
+	char *actor, *vendor, *result;
+};
+struct app_history {
+	struct app_alert alert;
+	struct app_alert_event *events;
+	size_t n_events;
+	struct app_dispatch *dispatches;
+	size_t n_dispatches;
+	int truncated; /* more events than one read returns */
+};
+typedef void (*app_history_fn)(void *ud, int err, const char *msg, struct app_history *h);
+/* One alert with its whole history (APP_E_NOTFOUND, APP_E_FORBIDDEN
+ * through the callback). */
+int app_alert_history(struct app *a, const struct app_scope *sc, const char *id, app_history_fn fn,
+                      void *ud);
+void app_history_free(struct app_history *h);
 
 struct app_downtime {
 	char *id, *customer, *asset, *check, *author, *comment;

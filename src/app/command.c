@@ -204,8 +204,14 @@ int app_alert_act(struct app *a, const struct app_scope *sc, const char *alert_i
 	struct alert *al = alert_id ? alert_find(a->d.alerts, alert_id) : NULL;
 	if (!al)
 		app__fail(r, APP_E_NOTFOUND, "unknown alert '%s'", alert_id ? alert_id : "");
-	else if (apply_act(a, sc, al, act, r) == APP_OK)
-		mirror_ack(a, al, act->type);
+	else {
+		/* the event records the request that caused it */
+		struct alert_action named = *act;
+		if (!named.cmd_id && idem_id && *idem_id)
+			named.cmd_id = idem_id;
+		if (apply_act(a, sc, al, &named, r) == APP_OK)
+			mirror_ack(a, al, act->type);
+	}
 	idem_record(a, origin, idem_id, r, 0);
 	emit_command(a, origin, idem_id, action_name(act->type), alert_id, al ? al->center : NULL,
 	             al ? al->customer : NULL, r);

@@ -492,6 +492,104 @@ START_TEST(manual_inquiry)
 }
 END_TEST
 
+struct hist {
+	int calls, err;
+	struct app_history *h;
+	struct app_alerts *page;
+};
+
+static void on_hist(void *ud, int err, const char *msg, struct app_history *h)
+{
+	struct hist *x = ud;
+	x->calls++;
+	x->err = err;
+	x->h = h;
+}
+
+static void on_page(void *ud, int err, const char *msg, struct app_alerts *p)
+{
+	struct hist *x = ud;
+	x->calls++;
+	x->err = err;
+	x->page = p;
+}
+
+static void wait_calls(struct fx *f, struct hist *x)
+{
+	ev_timer g;
+	ev_timer_init(&g, guard_cb, 0.002, 0.002);
+	ev_timer_start(f->loop, &g);
+	for (int i = 0; i < 5000 && !x->calls; i++)
+		ev_run(f->loop, EVRUN_ONCE);
+	ev_timer_stop(f->loop, &g);
+	ck_assert_int_eq(x->calls, 1);
+}
+
+START_TEST(history_from_the_store)
+{
+	struct fx f;
+	fx_init(&f);
+	char a[128] = "", w[128] = "";
+	problem(&f, "c1", "a", a, sizeof a);
+	problem(&f, "c2", "b", w, sizeof w);
+	struct alert_action ack = { .type = ALERT_ACT_ACK, .actor = "Sato", .note = "mine" };
+	struct app_result r;
+	ck_assert_int_eq(app_alert_act(f.app, &east, a, &ack, "cc-east", "h1", &r, on_done, &f),
+	                 APP_OK);
+	turn(&f, 5.0); /* durable: the store has it now */
+	ck_assert_int_eq(f.done_calls, 1);
+	struct hist x = { 0 };
+	ck_assert_int_eq(app_alert_history(f.app, &east, a, on_hist, &x), APP_OK);
+	ck_assert_int_eq(x.calls, 0); /* never inside the call */
+	wait_calls(&f, &x);
+	ck_assert_int_eq(x.err, APP_OK);
+	ck_assert_str_eq(x.h->alert.id, a);
+	ck_assert_str_eq(x.h->alert.status, "acknowledged");
+	ck_assert_uint_eq(x.h->n_events, 2);
+	ck_assert_str_eq(x.h->events[0].type, "opened");
+	ck_assert_str_eq(x.h->events[1].type, "acknowledged");
+	ck_assert_str_eq(x.h->events[1].actor, "Sato");
+	ck_assert_str_eq(x.h->events[1].cmd_id, "h1");
+	ck_assert_ptr_nonnull(strstr(x.h->events[1].json, "\"event\":\"acknowledged\""));
+	app_history_free(x.h);
+	/* another center's alert, an unknown one */
+	memset(&x, 0, sizeof x);
+	ck_assert_int_eq(app_alert_history(f.app, &east, w, on_hist, &x), APP_OK);
+	wait_calls(&f, &x);
+	ck_assert_int_eq(x.err, APP_E_FORBIDDEN);
+	memset(&x, 0, sizeof x);
+	ck_assert_int_eq(app_alert_history(f.app, &admin, "A-n1-none", on_hist, &x), APP_OK);
+	wait_calls(&f, &x);
+	ck_assert_int_eq(x.err, APP_E_NOTFOUND);
+	/* pages from the store: scope decides what a center sees */
+	memset(&x, 0, sizeof x);
+	char msg[256];
+	struct app_page pg = { .limit = 1 };
+	ck_assert_int_eq(app_alerts_stored(f.app, &admin, NULL, &pg, on_page, &x, msg, sizeof msg),
+	                 APP_OK);
+	wait_calls(&f, &x);
+	ck_assert_int_eq(x.err, APP_OK);
+	ck_assert_uint_eq(x.page->n, 1);
+	ck_assert_ptr_nonnull(x.page->next);
+	app_alerts_free(x.page);
+	memset(&x, 0, sizeof x);
+	ck_assert_int_eq(app_alerts_stored(f.app, &east, NULL, NULL, on_page, &x, msg, sizeof msg),
+	                 APP_OK);
+	wait_calls(&f, &x);
+	ck_assert_uint_eq(x.page->n, 1);
+	ck_assert_str_eq(x.page->rows[0].id, a);
+	app_alerts_free(x.page);
+	struct app_alert_filter other = { .center = "cc-west", .severity = -1 };
+	ck_assert_int_eq(
+	    app_alerts_stored(f.app, &east, &other, NULL, on_page, &x, msg, sizeof msg),
+	    APP_E_FORBIDDEN);
+	pg.limit = 5000;
+	ck_assert_int_eq(app_alerts_stored(f.app, &admin, NULL, &pg, on_page, &x, msg, sizeof msg),
+	                 APP_E_INVALID);
+	fx_done(&f);
+}
+END_TEST
+
 struct got {
 	int n, alerts, states;
 	char last[64];
@@ -564,6 +662,7 @@ int main(void)
 	tcase_add_test(tc, downtimes_with_ids);
 	tcase_add_test(tc, manual_inquiry);
 	tcase_add_test(tc, subscriptions_replay_and_scope);
+	tcase_add_test(tc, history_from_the_store);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
