@@ -259,8 +259,8 @@ static void on_history(void *ud, const struct store_read *rd)
 	free(q);
 }
 
-int app_alert_history(struct app *a, const struct app_scope *sc, const char *id,
-                      app_history_fn fn, void *ud)
+int app_alert_history(struct app *a, const struct app_scope *sc, const char *id, app_history_fn fn,
+                      void *ud)
 {
 	if (!a->d.store)
 		return APP_E_UNAVAILABLE;

@@ -225,10 +225,11 @@ static void cut(struct journal *j)
 void journal_flush(struct journal *j, int wait)
 {
 	cut(j);
-	if (wait && j->store) {
+	/* Only the write is waited for: the listeners hear of it through the
+	 * store's `done` as usual (at shutdown, not at all - what the outbox
+	 * would publish now goes out at the next start instead). */
+	if (wait && j->store)
 		store_sync(j->store);
-		journal_on_commit(j);
-	}
 }
 
 static void on_flush(struct ev_loop *loop, ev_timer *w, int revents)

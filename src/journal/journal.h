@@ -58,7 +58,8 @@ void journal_urgent(struct journal *j);
 /* Call fn(ud) once everything appended so far is written. */
 void journal_ticket(struct journal *j, journal_ticket_fn fn, void *ud);
 
-/* Cut now (if anything is pending) and, with wait, until it is written. */
+/* Cut now (if anything is pending) and, with wait, block until it is
+ * written (shutdown, tests); listeners and tickets are not called here. */
 void journal_flush(struct journal *j, int wait);
 /* For the store's done callback (loop thread). */
 void journal_on_commit(void *ud);

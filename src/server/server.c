@@ -162,8 +162,9 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 		free(data_dir);
 		data_dir = xstrdup(opts->data_dir);
 	}
-	/* The engine and the registry exist before the plugins are loaded:
-	 * plugin init may call back into the host (calendars, check info). */
+	/* The engine (the host's check side) and the registry exist before
+	 * the plugins are scanned, so the host binding is complete from the
+	 * first plugin call on; persistence joins once the config is read. */
 	struct registry_hooks hooks;
 	struct engine_opts eo = { .no_store = opts->no_store, .no_spread = opts->no_spread };
 	s->engine = engine_new(loop, &s->reg, NULL, s->events, &eo);
