@@ -60,6 +60,9 @@ enum app_err {
 	APP_E_UNAVAILABLE = -8, /* no store (nothing persisted), or it is closing */
 };
 const char *app_strerror(int err);
+/* The code of mamori.cmdresult/1 (enum cmd_err, src/proto/cmd.h) that
+ * stands for err: one table for the service layer and the MQTT adapter. */
+int app_cmd_code(int err);
 
 /* Who is asking.  all: everything (admin, the daemon itself).  Else an
  * alert is in scope when its center is one of `centers`, and a customer

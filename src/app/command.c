@@ -61,7 +61,7 @@ static int finish(struct app *a, struct app_result *r, app_done_fn done, void *u
 
 /* ---- idempotency ---- */
 
-static enum cmd_err to_cmd(int err)
+int app_cmd_code(int err)
 {
 	switch (err) {
 	case APP_OK: return CMD_OK;
@@ -101,8 +101,8 @@ static void emit_command(struct app *a, const char *origin, const char *id, cons
 		return;
 	/* its rendering is the answer the MQTT contract gives (replayed to a
 	 * live stream as it is) */
-	char *json =
-	    cmd_format_result(id, alert_id, to_cmd(r->err), r->msg[0] ? r->msg : NULL, a->node);
+	char *json = cmd_format_result(id, alert_id, (enum cmd_err)app_cmd_code(r->err),
+	                               r->msg[0] ? r->msg : NULL, a->node);
 	struct event e = { .type = EVENT_COMMAND,
 		           .time = app__now(a),
 		           .customer = customer,
@@ -145,12 +145,12 @@ static void idem_record(struct app *a, const char *origin, const char *idem,
 {
 	if (!idem || !*idem || !origin)
 		return;
-	cmd_seen_add(a->seen, origin, idem, to_cmd(r->err));
+	cmd_seen_add(a->seen, origin, idem, (enum cmd_err)app_cmd_code(r->err));
 	if (created && r->err == APP_OK && r->id[0])
 		app__remember_made(a, origin, idem, r->id);
 	if (r->fresh && a->d.journal && journal_durable(a->d.journal)) {
 		char res[200];
-		snprintf(res, sizeof res, "%s%s%s", cmd_errname(to_cmd(r->err)),
+		snprintf(res, sizeof res, "%s%s%s", cmd_errname((enum cmd_err)app_cmd_code(r->err)),
 		         created && r->id[0] ? ":" : "", created ? r->id : "");
 		store_batch_cmd_seen(journal_batch(a->d.journal), origin, idem, res, app__now(a));
 	}

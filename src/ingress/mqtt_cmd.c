@@ -21,19 +21,6 @@ struct mqtt_cmd {
 	char node[128];
 };
 
-static enum cmd_err code_of(int err)
-{
-	switch (err) {
-	case APP_OK: return CMD_OK;
-	case APP_E_NOTFOUND: return CMD_E_UNKNOWN_ALERT;
-	case APP_E_FORBIDDEN: return CMD_E_WRONG_CENTER;
-	case APP_E_STATE: return CMD_E_STATE;
-	case APP_E_LAST_TIER: return CMD_E_LAST_TIER;
-	case APP_E_NOMEM: return CMD_E_NOMEM;
-	default: return CMD_E_INVALID;
-	}
-}
-
 char *mqtt_cmd_answer(struct mqtt_cmd *mc, const char *center, const void *payload, size_t len,
                       int *fresh)
 {
@@ -54,7 +41,7 @@ char *mqtt_cmd_answer(struct mqtt_cmd *mc, const char *center, const void *paylo
 			                    .result = c.result };
 		struct app_result r;
 		app_alert_act(mc->app, &sc, c.alert, &act, center, c.id, &r, NULL, NULL);
-		e = code_of(r.err);
+		e = (enum cmd_err)app_cmd_code(r.err);
 		snprintf(msg, sizeof msg, "%s", r.msg);
 		if (fresh)
 			*fresh = r.fresh;
