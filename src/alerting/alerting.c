@@ -558,6 +558,7 @@ struct alerts *alerting_new(const struct alerting_deps *d)
 
 int alerting_start(struct alerts *al)
 {
+	al->started = 1;
 	ev_prepare_start(al->loop, &al->prepare);
 	ev_unref(al->loop);
 	ev_timer_start(al->loop, &al->house_timer);
@@ -590,8 +591,14 @@ void alerting_stop(struct alerts *al)
 		ev_timer_stop(al->loop, &al->house_timer);
 	}
 	ev_timer_stop(al->loop, &al->due_timer);
-	if (al->mqtt)
+	/* Once: the broker connection goes right after the first stop
+	 * (server_stop), and alerting_free stops again. */
+	if (al->mqtt && al->started)
 		mqtt_set_ack_cb(al->mqtt, NULL, NULL);
+	al->started = 0;
+	/* Stopped for good: nothing may reach the broker object after this
+	 * (the bus frees it next); unsent messages wait in the outbox table. */
+	al->mqtt = NULL;
 }
 
 void alerting_free(struct alerts *al)

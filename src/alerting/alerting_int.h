@@ -48,6 +48,7 @@ struct alerts {
 	struct mqtt *mqtt;
 	struct mconf *mc; /* the running config (node, retention, outbox bounds) */
 	struct events_sub *state_sub;
+	int started; /* between alerting_start and the first alerting_stop */
 	struct alerts_conf *conf;
 	struct alert_table *t;
 	size_t batch_msgs;                    /* outbox messages in the pending batch */
