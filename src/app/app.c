@@ -519,17 +519,12 @@ struct alert_walk {
 	size_t n, cap;
 };
 
-/* Times in whole microseconds, the cursor's precision. */
-static long long usec(double t)
-{
-	return llround(t * 1e6);
-}
-
-/* Newest first: opened_at descending, then id descending. */
+/* Newest first: opened_at descending, then id descending.  The cursor
+ * carries opened_at with %.17g, which gives the same double back. */
 static int before_in_order(double t1, const char *id1, double t2, const char *id2)
 {
-	if (usec(t1) != usec(t2))
-		return usec(t1) > usec(t2);
+	if (t1 != t2)
+		return t1 > t2;
 	return strcmp(id1, id2) > 0;
 }
 
@@ -602,11 +597,11 @@ int app_alerts(struct app *a, const struct app_scope *sc, const struct app_alert
 		return APP_E_INVALID;
 	}
 	struct alert_walk w = { .sc = sc, .f = f };
-	/* cursor: "<opened_at in microseconds>|<id>" */
+	/* cursor: "<opened_at>|<id>" */
 	if (pg && pg->after) {
 		const char *bar = strchr(pg->after, '|');
 		char *end = NULL;
-		w.after_t = bar ? (double)strtoll(pg->after, &end, 10) / 1e6 : 0;
+		w.after_t = bar ? strtod(pg->after, &end) : 0;
 		if (!bar || end != bar || !bar[1]) {
 			snprintf(msg, msglen, "bad cursor");
 			return APP_E_INVALID;
@@ -624,8 +619,7 @@ int app_alerts(struct app *a, const struct app_scope *sc, const struct app_alert
 		copy_alert(w.cand[i], &l->rows[i]);
 	l->n = take;
 	if (w.n > take)
-		l->next =
-		    xasprintf("%lld|%s", usec(w.cand[take - 1]->opened_at), w.cand[take - 1]->id);
+		l->next = xasprintf("%.17g|%s", w.cand[take - 1]->opened_at, w.cand[take - 1]->id);
 	free(w.cand);
 	*out = l;
 	return APP_OK;

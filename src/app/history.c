@@ -102,8 +102,7 @@ static void on_page(void *ud, const struct store_read *rd)
 	for (size_t i = 0; i < n; i++)
 		copy_row(store_read_alert_at(rd, i), &l->rows[l->n++]);
 	if (store_read_more(rd) && l->n)
-		l->next = xasprintf("%lld|%s", llround(l->rows[l->n - 1].opened_at * 1e6),
-		                    l->rows[l->n - 1].id);
+		l->next = xasprintf("%.17g|%s", l->rows[l->n - 1].opened_at, l->rows[l->n - 1].id);
 	q->fn(q->ud, APP_OK, "", l);
 	free(q);
 }
@@ -161,12 +160,12 @@ int app_alerts_stored(struct app *a, const struct app_scope *sc, const struct ap
 	if (pg && pg->after) {
 		const char *bar = strchr(pg->after, '|');
 		char *end = NULL;
-		long long us = bar ? strtoll(pg->after, &end, 10) : 0;
+		double t = bar ? strtod(pg->after, &end) : 0;
 		if (!bar || end != bar || !bar[1]) {
 			snprintf(msg, msglen, "bad cursor");
 			return APP_E_INVALID;
 		}
-		q.after_opened = (double)us / 1e6;
+		q.after_opened = t;
 		q.after_id = bar + 1;
 	}
 	if (store_alert_query_check(&q, msg, msglen) != 0)
