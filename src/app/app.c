@@ -47,6 +47,14 @@ double app__now(const struct app *a)
 	return a->d.clock ? a->d.clock(a->d.clock_ud) : ev_now(a->d.loop);
 }
 
+void app_health(struct app *a, struct app_health *out)
+{
+	memset(out, 0, sizeof *out);
+	out->store_ok = out->broker_ok = 1;
+	if (a->d.health)
+		a->d.health(a->d.health_ud, out);
+}
+
 size_t app_seen_count(const struct app *a)
 {
 	return cmd_seen_count(a->seen);

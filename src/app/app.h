@@ -76,6 +76,15 @@ struct app_scope {
 	size_t n_customers;
 };
 
+/* Readiness (for /readyz, load balancers, systemd): the store writes
+ * and the broker session (when one is configured) is up. */
+struct app_health {
+	int store_ok;          /* 1: writing, or nothing is persisted */
+	int broker_configured; /* an `mqtt` group exists */
+	int broker_ok;         /* its session is up */
+};
+void app_health(struct app *a, struct app_health *out);
+
 struct app_deps {
 	struct ev_loop *loop;
 	struct registry *reg;
@@ -86,6 +95,9 @@ struct app_deps {
 	struct events *events;
 	struct store *store; /* command ids at startup; NULL: none */
 	const char *node;
+	/* What readiness depends on, filled by the daemon (NULL: ready). */
+	void (*health)(void *ud, struct app_health *out);
+	void *health_ud;
 	/* The clock (tests: virtual time); NULL: ev_now(loop). */
 	double (*clock)(void *ud);
 	void *clock_ud;

@@ -98,6 +98,11 @@ void bus_free(struct bus *b)
 	free(b);
 }
 
+int bus_connected(const struct bus *b)
+{
+	return b && b->mqtt ? mqtt_counters(b->mqtt)->connected : -1;
+}
+
 struct mqtt *bus_mqtt(const struct bus *b)
 {
 	return b ? b->mqtt : NULL;

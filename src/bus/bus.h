@@ -29,6 +29,8 @@ void bus_close(struct bus *b);
 void bus_free(struct bus *b);
 /* The broker connection, or NULL without one. */
 struct mqtt *bus_mqtt(const struct bus *b);
+/* -1 without a broker, else 1 while its session is up, 0 when not. */
+int bus_connected(const struct bus *b);
 /* Fill the mqtt_* ops (their context is b). */
 void bus_fill_ops(struct bus *b, struct host_ops *ops);
 

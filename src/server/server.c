@@ -11,6 +11,7 @@
 #include "bus/bus.h"
 #include "cal/cal.h"
 #include "events/events.h"
+#include "http/http.h"
 #include "ingress/mqtt_cmd.h"
 #include "journal/journal.h"
 #include "plugin/host.h"
@@ -124,6 +125,16 @@ static struct mconf *load_conf(struct server *s, const char *text)
 	return c;
 }
 
+/* Readiness for the service layer (/readyz). */
+static void health(void *ud, struct app_health *out)
+{
+	struct server *s = ud;
+	int up = bus_connected(s->bus);
+	out->store_ok = !s->store || !store_failing(s->store);
+	out->broker_configured = up >= 0;
+	out->broker_ok = up == 1;
+}
+
 /* The test hook (server_set_state_hook) as an EVENT_STATE subscriber. */
 static void on_hook(void *ud, const struct event *e)
 {
@@ -213,9 +224,16 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 		               .journal = s->journal,
 		               .events = s->events,
 		               .store = s->store,
-		               .node = s->conf->node };
+		               .node = s->conf->node,
+		               .health = health,
+		               .health_ud = s };
 	if (!(s->app = app_new(&pd)))
 		goto fail;
+	char herr[512] = "";
+	if (http_conf_parse(s->conf->http, &s->http_conf, herr, sizeof herr) != 0) {
+		log_always("config", LOG_LVL_ERR, "%s", herr);
+		goto fail;
+	}
 	s->reg.building = s->conf;
 	int built = model_build(&s->reg, s->conf, &s->reg.m, NULL);
 	s->reg.building = NULL;
@@ -246,6 +264,14 @@ int server_start(struct server *s)
 		return -1;
 	}
 	s->mqtt_cmd = mqtt_cmd_new(s->app, bus_mqtt(s->bus), s->conf->node);
+	if (s->http_conf.n_listen) {
+		char err[512] = "";
+		s->http = http_start(s->loop, &s->http_conf, s->app, err, sizeof err);
+		if (!s->http) {
+			log_err("http", "%s", err);
+			return -1;
+		}
+	}
 	alerting_start(s->alerts);
 	journal_start(s->journal);
 	engine_rearm(s->engine);
@@ -265,6 +291,26 @@ static int reload(struct server *s, const char *text)
 		    "reload refused: configuration has errors; the running configuration stays");
 		return -1;
 	}
+	/* The HTTP listeners stay as started: a change takes effect at the
+	 * next start, but a bad group refuses the reload like any error. */
+	struct http_conf hc;
+	char herr[512] = "";
+	if (http_conf_parse(c->http, &hc, herr, sizeof herr) != 0) {
+		log_always("config", LOG_LVL_ERR, "%s", herr);
+		log_always(
+		    "server", LOG_LVL_ERR,
+		    "reload refused: configuration has errors; the running configuration stays");
+		mconf_free(c);
+		return -1;
+	}
+	int same = hc.n_listen == s->http_conf.n_listen;
+	for (size_t i = 0; same && i < hc.n_listen; i++)
+		same = strcmp(hc.listen[i], s->http_conf.listen[i]) == 0;
+	if (!same || hc.max_connections != s->http_conf.max_connections ||
+	    hc.timeout != s->http_conf.timeout)
+		log_always("server", LOG_LVL_NOTICE,
+		           "the http settings changed: they take effect when mamorid restarts");
+	http_conf_free(&hc);
 	struct alerts_conf *ac = alerting_conf_parse(c);
 	if (!ac) {
 		log_always(
@@ -326,6 +372,8 @@ void server_stop(struct server *s)
 	if (s->stopping)
 		return;
 	s->stopping = 1;
+	http_free(s->http);
+	s->http = NULL;
 	mqtt_cmd_free(s->mqtt_cmd);
 	s->mqtt_cmd = NULL;
 	alerting_stop(s->alerts);
@@ -342,6 +390,8 @@ void server_free(struct server *s)
 		return;
 	if (!s->stopping && s->reg.m.n_pinsts)
 		server_stop(s);
+	http_free(s->http);
+	http_conf_free(&s->http_conf);
 	mqtt_cmd_free(s->mqtt_cmd);
 	/* model_free clears the whole model: keep its calendars and
 	 * downtimes to free them after the modules that still use them. */

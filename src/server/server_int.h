@@ -7,6 +7,7 @@
 #define MAMORI_SERVER_INT_H
 
 #include "engine/engine.h"
+#include "http/http.h"
 #include "registry/registry.h"
 #include "server/server.h"
 #include "util/hmap.h"
@@ -16,6 +17,7 @@
 
 struct alerts;
 struct app;
+struct http;
 struct bus;
 struct events;
 struct events_sub;
@@ -41,6 +43,8 @@ struct server {
 	struct alerts *alerts;
 	struct app *app;
 	struct mqtt_cmd *mqtt_cmd;
+	struct http_conf http_conf; /* parsed at load (the tree is dropped after) */
+	struct http *http;
 	struct host_ops ops;  /* what the host API calls back into */
 	struct hmap restored; /* key -> struct store_state_row copy (startup only) */
 	server_state_hook hook;

@@ -108,6 +108,9 @@ uint64_t store_commit(struct store *s, struct store_batch *b);
 uint64_t store_committed(const struct store *s);
 /* 1 while a batch is queued or being written. */
 int store_busy(const struct store *s);
+/* 1 while the writer is retrying a batch the disk refused (full, I/O
+ * error): nothing new becomes durable until it succeeds (readiness). */
+int store_failing(const struct store *s);
 /* Block until everything handed over is written (shutdown, tests), or
  * until the writer is retrying a batch it cannot write. */
 void store_sync(struct store *s);

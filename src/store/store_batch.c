@@ -493,6 +493,15 @@ int store_busy(const struct store *s)
 	return busy;
 }
 
+int store_failing(const struct store *s)
+{
+	struct store_writer *w = s->w;
+	pthread_mutex_lock(&w->lock);
+	int f = w->failing;
+	pthread_mutex_unlock(&w->lock);
+	return f;
+}
+
 void store_sync(struct store *s)
 {
 	struct store_writer *w = s->w;

@@ -1,0 +1,63 @@
+/*
+ * http: mamorid's HTTP server - libmicrohttpd driven by the libev loop.
+ *
+ * Each listen address is one MHD daemon in "external epoll" mode: MHD's
+ * own epoll descriptor sits under one ev_io, MHD's next timeout is one
+ * ev_timer, and MHD_run does the work on the loop thread, so handlers
+ * call the service layer (src/app) directly, without locks or hand-offs.
+ * Sockets are opened here (IPv4, IPv6, a UNIX socket for local
+ * administration) and handed to MHD, which never resolves a name.
+ *
+ * What it serves today: /healthz (the process and its loop answer) and
+ * /readyz (the store writes, the broker session is up) for load balancers
+ * and systemd; nothing else until users, sessions and the authorisation
+ * table exist - every other path is 404.  Requests are bounded: no bodies
+ * yet (413), a per-connection memory limit (headers included), a
+ * connection limit and an idle timeout (slow clients are dropped).
+ *
+ * Config (`http` group; unknown keys are errors with file:line):
+ *   http = { listen = [ "127.0.0.1:8080", "[::1]:8080", "unix:/run/mamori/api.sock" ];
+ *            max_connections = 1000; timeout = "30s"; };
+ *
+ * Must never: block the loop, include anything below src/app but the
+ * codecs, be reached by another thread.  Only src/http includes
+ * <microhttpd.h>.
+ */
+#ifndef MAMORI_HTTP_H
+#define MAMORI_HTTP_H
+
+#include <libconfig.h>
+#include <stddef.h>
+
+struct app;
+struct ev_loop;
+struct http;
+
+#define HTTP_MAX_LISTEN 8
+
+struct http_conf {
+	char *listen[HTTP_MAX_LISTEN]; /* "host:port", "[v6]:port", "unix:/path" */
+	size_t n_listen;
+	unsigned max_connections; /* per listen address */
+	unsigned timeout;         /* seconds a connection may stay idle */
+};
+
+/* Parse and validate the group (NULL: no HTTP; *c stays empty).  0, or -1
+ * with "file:line: http.key: what" in err. */
+int http_conf_parse(const config_setting_t *group, struct http_conf *c, char *err,
+                    size_t errlen);
+void http_conf_free(struct http_conf *c);
+
+/* Open every listen address and start serving; NULL with a message in err
+ * (an address in use, a bad path...). */
+struct http *http_start(struct ev_loop *loop, const struct http_conf *c, struct app *app,
+                        char *err, size_t errlen);
+/* Close the listeners and every connection. */
+void http_free(struct http *h);
+
+struct http_stats {
+	unsigned long long requests, responses_4xx, responses_5xx;
+};
+void http_get_stats(const struct http *h, struct http_stats *out);
+
+#endif
