@@ -232,6 +232,8 @@ static void on_emit(void *arg, const struct alert *a, const struct alert_event *
 		return;
 	}
 	al->events++;
+	if ((unsigned)ev->type < 16)
+		al->by_type[ev->type]++;
 	track_open(al, a);
 	if (journal_durable(al->journal)) {
 		store_alert(al, a);
@@ -335,6 +337,7 @@ void alerting_get_stats(const struct alerts *al, struct alerting_stats *out)
 	out->events = al->events;
 	out->published = al->published;
 	out->acked = al->acked;
+	memcpy(out->by_type, al->by_type, sizeof out->by_type);
 	out->open = al->open_keys.count;
 	out->ready = al->n_ready;
 	out->inflight = al->inflight.count;

@@ -71,6 +71,7 @@ void alerting_queue_msg(struct alerts *al, const char *topic, const char *payloa
 
 struct alerting_stats {
 	uint64_t events, published, acked;
+	uint64_t by_type[16]; /* events by enum alert_ev_type */
 	size_t open, in_memory, ready, inflight;
 };
 void alerting_get_stats(const struct alerts *al, struct alerting_stats *out);

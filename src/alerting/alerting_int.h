@@ -74,6 +74,7 @@ struct alerts {
 	unsigned house_turns;
 	int dt_seen; /* downtimes existed at the last pass */
 	uint64_t events, published, acked;
+	uint64_t by_type[16]; /* events by enum alert_ev_type */
 };
 
 /* outbox.c */

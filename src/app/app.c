@@ -8,6 +8,7 @@
  */
 #include "app/app_int.h"
 #include "alert/alert.h"
+#include "alerting/alerting.h"
 #include "engine/engine.h"
 #include "events/events.h"
 #include "proto/cmd.h"
@@ -744,4 +745,102 @@ void app_unsubscribe(struct app *a, struct app_sub *s)
 		return;
 	events_unsubscribe(a->d.events, s->sub);
 	free(s);
+}
+
+/* ---- metrics ---- */
+
+struct open_walk {
+	struct app_metrics *m;
+	size_t cap;
+};
+
+static void count_open(void *arg, const struct alert *al)
+{
+	struct open_walk *w = arg;
+	struct app_metrics *m = w->m;
+	if (al->status == ALERT_RESOLVED)
+		return;
+	m->alerts_unresolved++;
+	const char *center = al->center ? al->center : "";
+	const char *tier = alert_tier_name(al) ? alert_tier_name(al) : "";
+	for (size_t i = 0; i < m->n_open_by_center; i++)
+		if (strcmp(m->open_by_center[i].center, center) == 0 &&
+		    strcmp(m->open_by_center[i].tier, tier) == 0) {
+			m->open_by_center[i].open++;
+			return;
+		}
+	if (m->n_open_by_center == w->cap) {
+		w->cap = w->cap ? w->cap * 2 : 16;
+		m->open_by_center = xrealloc(m->open_by_center, w->cap * sizeof *m->open_by_center);
+	}
+	struct app_center_open *o = &m->open_by_center[m->n_open_by_center++];
+	snprintf(o->center, sizeof o->center, "%s", center);
+	snprintf(o->tier, sizeof o->tier, "%s", tier);
+	o->open = 1;
+}
+
+void app_metrics(struct app *a, struct app_metrics *out)
+{
+	memset(out, 0, sizeof *out);
+	struct engine_stats es;
+	engine_get_stats(a->d.engine, &es);
+	out->checks = es.checks;
+	out->waiting = es.waiting;
+	out->runs_started = es.runs_started;
+	out->runs_completed = es.runs_completed;
+	out->runs_timed_out = es.runs_timed_out;
+	out->runs_cancelled = es.runs_cancelled;
+	out->passive_results = es.passive_results;
+	out->stale_events = es.stale_events;
+	out->late_completions = es.late_completions;
+	out->state_changes = es.state_changes;
+	out->hard_changes = es.hard_changes;
+	out->lag_max = es.lag_max;
+	out->lag_sum = es.lag_sum;
+	out->lag_count = engine_lag_histogram(a->d.engine, out->lag_buckets);
+	/* Checks per current state: one walk of the model per scrape (a
+	 * scrape every 15 s of 100,000 checks costs about a millisecond). */
+	size_t it = 0;
+	const struct hmap_entry *e;
+	while (hmap_next(&a->d.reg->m.checks, &it, &e)) {
+		const struct check *c = e->value;
+		if (c->st.has_result)
+			out->by_state[c->st.state & 3]++;
+		else
+			out->pending++;
+	}
+	if (a->d.alerting) {
+		struct alerting_stats as;
+		alerting_get_stats(a->d.alerting, &as);
+		out->alert_events = as.events;
+		memcpy(out->alert_events_by_type, as.by_type, sizeof out->alert_events_by_type);
+		out->outbox_published = as.published;
+		out->outbox_acked = as.acked;
+		out->outbox_ready = as.ready;
+		out->outbox_inflight = as.inflight;
+	}
+	struct open_walk w = { .m = out };
+	alert_table_each(a->d.alerts, count_open, &w);
+	if (a->d.store) {
+		struct store_stats ss;
+		store_get_stats(a->d.store, &ss);
+		out->store_configured = 1;
+		out->store_failing = store_failing(a->d.store);
+		out->store_batches = ss.batches;
+		out->store_rows = ss.rows;
+		out->store_row_errors = ss.errors;
+		out->store_retries = ss.retries;
+		out->store_busy_seconds = ss.busy_seconds;
+	}
+	if (a->d.broker_stats)
+		a->d.broker_stats(a->d.health_ud, &out->broker);
+	out->events_emitted = events_last_seq(a->d.events);
+	out->command_ids = cmd_seen_count(a->seen);
+}
+
+void app_metrics_clear(struct app_metrics *m)
+{
+	free(m->open_by_center);
+	m->open_by_center = NULL;
+	m->n_open_by_center = 0;
 }

@@ -85,6 +85,42 @@ struct app_health {
 };
 void app_health(struct app *a, struct app_health *out);
 
+/* ---- metrics: one consistent snapshot for /metrics ---- */
+struct app_broker_stats {
+	int configured, connected;
+	unsigned long long msgs_in, msgs_out, acks, rejected_size, rejected_nosub, publish_errors,
+	    connects, connect_failures, unacked, bytes_in, bytes_out;
+};
+struct app_center_open {
+	char center[64], tier[64];
+	unsigned long long open;
+};
+struct app_metrics {
+	/* checks */
+	unsigned long long checks, by_state[4], pending, waiting;
+	unsigned long long runs_started, runs_completed, runs_timed_out, runs_cancelled;
+	unsigned long long passive_results, stale_events, late_completions, state_changes,
+	    hard_changes;
+	unsigned long long lag_count;
+	uint32_t lag_buckets[64]; /* below 2^b microseconds */
+	double lag_max, lag_sum;
+	/* alerts */
+	unsigned long long alert_events, alert_events_by_type[16], outbox_published, outbox_acked;
+	unsigned long long alerts_unresolved, outbox_ready, outbox_inflight;
+	struct app_center_open *open_by_center; /* n_open_by_center entries, caller frees */
+	size_t n_open_by_center;
+	/* store */
+	int store_configured, store_failing;
+	unsigned long long store_batches, store_rows, store_row_errors, store_retries;
+	double store_busy_seconds;
+	/* broker (from the daemon's health/metrics callback) */
+	struct app_broker_stats broker;
+	/* events, commands */
+	unsigned long long events_emitted, command_ids;
+};
+void app_metrics(struct app *a, struct app_metrics *out);
+void app_metrics_clear(struct app_metrics *m);
+
 struct app_deps {
 	struct ev_loop *loop;
 	struct registry *reg;
@@ -97,7 +133,8 @@ struct app_deps {
 	const char *node;
 	/* What readiness depends on, filled by the daemon (NULL: ready). */
 	void (*health)(void *ud, struct app_health *out);
-	void *health_ud;
+	void (*broker_stats)(void *ud, struct app_broker_stats *out);
+	void *health_ud; /* for both */
 	/* The clock (tests: virtual time); NULL: ev_now(loop). */
 	double (*clock)(void *ud);
 	void *clock_ud;

@@ -103,6 +103,27 @@ int bus_connected(const struct bus *b)
 	return b && b->mqtt ? mqtt_counters(b->mqtt)->connected : -1;
 }
 
+void bus_get_stats(const struct bus *b, struct bus_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!b || !b->mqtt)
+		return;
+	const struct mqtt_counters *c = mqtt_counters(b->mqtt);
+	out->configured = 1;
+	out->connected = c->connected;
+	out->msgs_in = c->msgs_in;
+	out->msgs_out = c->msgs_out;
+	out->acks = c->acks;
+	out->rejected_size = c->rejected_size;
+	out->rejected_nosub = c->rejected_nosub;
+	out->publish_errors = c->publish_errors;
+	out->connects = c->connects;
+	out->connect_failures = c->connect_failures;
+	out->unacked = c->unacked;
+	out->bytes_in = c->bytes_in;
+	out->bytes_out = c->bytes_out;
+}
+
 struct mqtt *bus_mqtt(const struct bus *b)
 {
 	return b ? b->mqtt : NULL;

@@ -31,6 +31,12 @@ void bus_free(struct bus *b);
 struct mqtt *bus_mqtt(const struct bus *b);
 /* -1 without a broker, else 1 while its session is up, 0 when not. */
 int bus_connected(const struct bus *b);
+struct bus_stats {
+	int configured, connected;
+	unsigned long long msgs_in, msgs_out, acks, rejected_size, rejected_nosub, publish_errors,
+	    connects, connect_failures, unacked, bytes_in, bytes_out;
+};
+void bus_get_stats(const struct bus *b, struct bus_stats *out);
 /* Fill the mqtt_* ops (their context is b). */
 void bus_fill_ops(struct bus *b, struct host_ops *ops);
 

@@ -111,6 +111,7 @@ static void lag_record(struct engine *e, double lag)
 		lag = 0;
 	if (lag > e->stats.lag_max)
 		e->stats.lag_max = lag;
+	e->stats.lag_sum += lag;
 	double us = lag * 1e6;
 	unsigned b = 0;
 	while (us >= 1.0 && b < LAG_BUCKETS - 1) {
@@ -702,9 +703,16 @@ void engine_lag_percentiles(const struct engine *e, double *p50, double *p99, do
 	*max = e->stats.lag_max;
 }
 
+uint64_t engine_lag_histogram(const struct engine *e, uint32_t counts[ENGINE_LAG_BUCKETS])
+{
+	memcpy(counts, e->lag_hist, sizeof e->lag_hist);
+	return e->lag_count;
+}
+
 void engine_lag_reset(struct engine *e)
 {
 	memset(e->lag_hist, 0, sizeof e->lag_hist);
 	e->lag_count = 0;
 	e->stats.lag_max = 0;
+	e->stats.lag_sum = 0;
 }

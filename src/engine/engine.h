@@ -45,6 +45,7 @@ struct engine_stats {
 	uint64_t rows_flushed;
 	uint64_t waiting; /* checks queued behind a concurrency limit */
 	double lag_max;   /* worst scheduling lag seen (s) */
+	double lag_sum;   /* of every lag recorded (s) */
 };
 
 struct engine_opts {
@@ -82,5 +83,9 @@ int engine_in_downtime(const struct engine *e, const struct check *c, double now
 void engine_get_stats(const struct engine *e, struct engine_stats *out);
 void engine_lag_percentiles(const struct engine *e, double *p50, double *p99, double *max);
 void engine_lag_reset(struct engine *e);
+/* The scheduling-lag histogram: counts[b] holds lags below 2^b
+ * microseconds (b = 0..ENGINE_LAG_BUCKETS-1); returns the total. */
+#define ENGINE_LAG_BUCKETS 64
+uint64_t engine_lag_histogram(const struct engine *e, uint32_t counts[ENGINE_LAG_BUCKETS]);
 
 #endif

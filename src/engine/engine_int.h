@@ -12,7 +12,7 @@
 #include <ev.h>
 #include <mamori/plugin.h>
 
-#define LAG_BUCKETS 64
+#define LAG_BUCKETS ENGINE_LAG_BUCKETS
 
 struct mamori_run {
 	struct check *chk;

@@ -10,13 +10,16 @@
  *
  * What it serves today: /healthz (the process and its loop answer) and
  * /readyz (the store writes, the broker session is up) for load balancers
- * and systemd; nothing else until users, sessions and the authorisation
- * table exist - every other path is 404.  Requests are bounded: no bodies
+ * and systemd on every address, and /metrics (Prometheus text format) on
+ * the `metrics_listen` addresses only, which need no login and so belong
+ * on loopback or a monitoring network; nothing else until users, sessions
+ * and the authorisation table exist - every other path is 404.  Requests are bounded: no bodies
  * yet (413), a per-connection memory limit (headers included), a
  * connection limit and an idle timeout (slow clients are dropped).
  *
  * Config (`http` group; unknown keys are errors with file:line):
  *   http = { listen = [ "127.0.0.1:8080", "[::1]:8080", "unix:/run/mamori/api.sock" ];
+ *            metrics_listen = "127.0.0.1:9108";
  *            max_connections = 1000; timeout = "30s"; };
  *
  * Must never: block the loop, include anything below src/app but the
@@ -38,25 +41,29 @@ struct http;
 struct http_conf {
 	char *listen[HTTP_MAX_LISTEN]; /* "host:port", "[v6]:port", "unix:/path" */
 	size_t n_listen;
+	/* Prometheus: /metrics without a login, on these addresses only
+	 * (keep them off the public interface); the first n_listen entries of
+	 * listen are the API's, these follow. */
+	char *metrics_listen[HTTP_MAX_LISTEN];
+	size_t n_metrics;
 	unsigned max_connections; /* per listen address */
 	unsigned timeout;         /* seconds a connection may stay idle */
 };
 
 /* Parse and validate the group (NULL: no HTTP; *c stays empty).  0, or -1
  * with "file:line: http.key: what" in err. */
-int http_conf_parse(const config_setting_t *group, struct http_conf *c, char *err,
-                    size_t errlen);
+int http_conf_parse(const config_setting_t *group, struct http_conf *c, char *err, size_t errlen);
 void http_conf_free(struct http_conf *c);
 
 /* Open every listen address and start serving; NULL with a message in err
  * (an address in use, a bad path...). */
-struct http *http_start(struct ev_loop *loop, const struct http_conf *c, struct app *app,
-                        char *err, size_t errlen);
+struct http *http_start(struct ev_loop *loop, const struct http_conf *c, struct app *app, char *err,
+                        size_t errlen);
 /* Close the listeners and every connection. */
 void http_free(struct http *h);
 
 struct http_stats {
-	unsigned long long requests, responses_4xx, responses_5xx;
+	unsigned long long requests, responses_2xx, responses_4xx, responses_5xx, scrapes;
 };
 void http_get_stats(const struct http *h, struct http_stats *out);
 

@@ -135,6 +135,26 @@ static void health(void *ud, struct app_health *out)
 	out->broker_ok = up == 1;
 }
 
+static void broker_stats(void *ud, struct app_broker_stats *out)
+{
+	struct server *s = ud;
+	struct bus_stats b;
+	bus_get_stats(s->bus, &b);
+	out->configured = b.configured;
+	out->connected = b.connected;
+	out->msgs_in = b.msgs_in;
+	out->msgs_out = b.msgs_out;
+	out->acks = b.acks;
+	out->rejected_size = b.rejected_size;
+	out->rejected_nosub = b.rejected_nosub;
+	out->publish_errors = b.publish_errors;
+	out->connects = b.connects;
+	out->connect_failures = b.connect_failures;
+	out->unacked = b.unacked;
+	out->bytes_in = b.bytes_in;
+	out->bytes_out = b.bytes_out;
+}
+
 /* The test hook (server_set_state_hook) as an EVENT_STATE subscriber. */
 static void on_hook(void *ud, const struct event *e)
 {
@@ -226,6 +246,7 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 		               .store = s->store,
 		               .node = s->conf->node,
 		               .health = health,
+		               .broker_stats = broker_stats,
 		               .health_ud = s };
 	if (!(s->app = app_new(&pd)))
 		goto fail;
@@ -264,7 +285,7 @@ int server_start(struct server *s)
 		return -1;
 	}
 	s->mqtt_cmd = mqtt_cmd_new(s->app, bus_mqtt(s->bus), s->conf->node);
-	if (s->http_conf.n_listen) {
+	if (s->http_conf.n_listen || s->http_conf.n_metrics) {
 		char err[512] = "";
 		s->http = http_start(s->loop, &s->http_conf, s->app, err, sizeof err);
 		if (!s->http) {
@@ -303,9 +324,11 @@ static int reload(struct server *s, const char *text)
 		mconf_free(c);
 		return -1;
 	}
-	int same = hc.n_listen == s->http_conf.n_listen;
+	int same = hc.n_listen == s->http_conf.n_listen && hc.n_metrics == s->http_conf.n_metrics;
 	for (size_t i = 0; same && i < hc.n_listen; i++)
 		same = strcmp(hc.listen[i], s->http_conf.listen[i]) == 0;
+	for (size_t i = 0; same && i < hc.n_metrics; i++)
+		same = strcmp(hc.metrics_listen[i], s->http_conf.metrics_listen[i]) == 0;
 	if (!same || hc.max_connections != s->http_conf.max_connections ||
 	    hc.timeout != s->http_conf.timeout)
 		log_always("server", LOG_LVL_NOTICE,
