@@ -546,14 +546,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 /* ---- the loop ---- */
 
+/* MHD's next deadline, but at least once a second: at its connection
+ * limit MHD takes the listen socket out of its epoll set and puts it back
+ * only during a later MHD_run, which no event would bring once the
+ * connections that made room have closed. */
+#define MHD_POLL_MAX 1.0
+
 static void rearm(struct listener *l)
 {
 	MHD_UNSIGNED_LONG_LONG ms = 0;
+	double in = MHD_POLL_MAX;
 	ev_timer_stop(l->h->loop, &l->tmo);
-	if (MHD_get_timeout(l->d, &ms) == MHD_YES) {
-		ev_timer_set(&l->tmo, (double)ms / 1000.0, 0.);
-		ev_timer_start(l->h->loop, &l->tmo);
-	}
+	if (MHD_get_timeout(l->d, &ms) == MHD_YES && (double)ms / 1000.0 < in)
+		in = (double)ms / 1000.0;
+	ev_timer_set(&l->tmo, in, 0.);
+	ev_timer_start(l->h->loop, &l->tmo);
 }
 
 static void on_io(struct ev_loop *loop, ev_io *w, int revents)
