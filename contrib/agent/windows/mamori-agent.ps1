@@ -15,7 +15,10 @@
       "helpdesk_name": "...", "helpdesk_phone": "...",
       "mosquitto_pub": "C:\\Program Files\\mosquitto\\mosquitto_pub.exe" }
   The broker login is "<customer>/<host>"; the broker ACL lets it publish
-  only under mamori/v1/agents/<customer>/<host>/.
+  only under mamori/v1/agents/<customer>/<host>/.  The client id is the
+  login too: the broker (contrib/mosquitto) binds client ids to logins, so
+  no other PC can take this PC's connection over, and this PC none but its
+  own.
 #>
 param(
 	[string]$ConfigPath = "$env:ProgramData\mamori\agent.json",
@@ -84,7 +87,7 @@ function Publish-Mamori($cfg, [string]$topic, [string]$payload, [switch]$Retain)
 	$pw = (Get-Content -Raw -LiteralPath $cfg.password_file).Trim()
 	$status = "mamori/v1/agents/$login/status"
 	$args = @('-h', $cfg.broker, '-p', [string]$cfg.port, '--cafile', $cfg.ca_file,
-	          '-u', $login, '-P', $pw, '-q', '1', '-i', "agent-$($cfg.customer)-$($cfg.host)",
+	          '-u', $login, '-P', $pw, '-q', '1', '-i', $login,
 	          '--will-topic', $status, '--will-payload', 'offline', '--will-qos', '1',
 	          '--will-retain', '-t', $topic, '-s')
 	if ($Retain) { $args += '-r' }
