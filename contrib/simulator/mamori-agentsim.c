@@ -362,6 +362,21 @@ static void raw_write_cb(struct ev_loop *loop, ev_io *io, int revents)
 		pump(w);
 }
 
+/* The client id of connection idx.  With a login it is the login (one
+ * connection) or login-idx: a broker that binds client ids to logins
+ * (contrib/mosquitto: use_username_as_clientid) replaces it with the login
+ * anyway, so there several connections of one login replace each other
+ * (main() warns). */
+static void client_id(const struct opts *o, int idx, char *buf, size_t size)
+{
+	if (o->username && o->connections == 1)
+		snprintf(buf, size, "%s", o->username);
+	else if (o->username)
+		snprintf(buf, size, "%s-%d", o->username, idx);
+	else
+		snprintf(buf, size, "agentsim-%ld-%d", (long)getpid(), idx);
+}
+
 static int raw_str(unsigned char *p, const char *s)
 {
 	size_t l = strlen(s);
@@ -377,8 +392,8 @@ static int raw_connect(struct worker *w, const char *password)
 {
 	const struct opts *o = w->o;
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
-	char port[16], id[64];
-	unsigned char ca[4], vh[1024];
+	char port[16], id[256];
+	unsigned char ca[4], vh[1280]; /* 10 + id (< 256) + login, password (< 400 each) */
 	snprintf(port, sizeof(port), "%d", o->port);
 	if (getaddrinfo(o->host, port, &hints, &res) != 0)
 		return -1;
@@ -397,7 +412,7 @@ static int raw_connect(struct worker *w, const char *password)
 	struct timeval tv = { .tv_sec = 10 };
 	setsockopt(w->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(w->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	snprintf(id, sizeof(id), "agentsim-%ld-%d", (long)getpid(), w->idx);
+	client_id(o, w->idx, id, sizeof(id));
 	int n = raw_str(vh, "MQTT");
 	vh[n++] = 4; /* 3.1.1 */
 	vh[n++] = (unsigned char)(0x02 | (o->username ? 0x80 : 0) | (password ? 0x40 : 0));
@@ -625,7 +640,11 @@ static void usage(FILE *f)
 	    "  -H, --host HOST          broker host [127.0.0.1]\n"
 	    "  -p, --port PORT          broker port [1883]\n"
 	    "      --prefix P           topic prefix [mamori]\n"
-	    "  -u, --username U         broker login (all connections)\n"
+	    "  -u, --username U         broker login (all connections; also the client id).\n"
+	    "                           A broker that binds client ids to logins\n"
+	    "                           (contrib/mosquitto) allows one connection per login:\n"
+	    "                           use -k 1 there; its ACL lets a login publish for\n"
+	    "                           its own PC only: -u c0001/PC-00001 -c 1 -n 1 -k 1\n"
 	    "      --password-file F    file with the password\n"
 	    "      --tls-ca FILE        enable TLS, verify the broker with this CA\n"
 	    "  -c, --customers M        customers c0001..cM [3]\n"
@@ -714,6 +733,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (o->count)
 		o->duration = 0;
+	if (o->username && o->connections > 1)
+		fprintf(stderr,
+		        "mamori-agentsim: warning: %d connections share the login %s; a "
+		        "broker that binds client ids to logins (contrib/mosquitto) keeps "
+		        "only one of them connected (use -k 1)\n",
+		        o->connections, o->username);
 	return 0;
 }
 
@@ -740,8 +765,8 @@ static int worker_init(struct worker *w, const struct opts *o, int idx)
 	c.host = strdup(o->host);
 	c.port = o->port;
 	free(c.client_id);
-	char id[64];
-	snprintf(id, sizeof(id), "agentsim-%ld-%d", (long)getpid(), idx);
+	char id[256];
+	client_id(o, idx, id, sizeof(id));
 	c.client_id = strdup(id);
 	free(c.topic_prefix);
 	c.topic_prefix = strdup(o->prefix);

@@ -12,6 +12,16 @@
  * with host->check_submit.  Rejected input is counted by reason and logged
  * at most once per hour per customer/host; it changes no state.
  *
+ * A retained report is ignored (counted, logged at most once per hour per
+ * customer/host): the broker hands a topic's retained message to every new
+ * subscription, so it would be judged again at each of our
+ * (re)subscriptions, as if the PC had just reported - an old verdict, and
+ * freshness reset by a PC that may be gone.  Reports published while we are
+ * away still arrive: the broker queues them in our persistent session as
+ * ordinary messages.  Retained *status* is accepted: the agents publish
+ * "online" retained and "offline" as a retained will, and the replayed copy
+ * is the PC's latest status.
+ *
  * Freshness (no report within stale_after) is the core's state engine.
  * Never blocks: everything happens in the message callback.
  */
@@ -40,7 +50,7 @@ struct defender_counters {
 	unsigned long long reports, accepted, status_online, status_offline;
 	unsigned long long rejected[DEF_R__COUNT];
 	unsigned long long bad_topic, bad_status, unknown_customer, registration_denied, registered,
-	    not_ours, name_mismatch, submit_failed;
+	    not_ours, name_mismatch, submit_failed, retained;
 };
 
 struct logslot {
@@ -263,7 +273,14 @@ static void on_msg(struct mamori_sub *s, const struct mamori_msg *m, void *ud)
 		d->cnt.bad_topic++;
 		return;
 	}
-	if (!strcmp(kind, "defender"))
+	if (!strcmp(kind, "defender") && m->retain) {
+		d->cnt.retained++;
+		if (may_log(d, cust, host))
+			d->host->log(d, MAMORI_LOG_WARNING,
+			             "%s/%s: retained report ignored (reports must be published "
+			             "without retain: the broker replays retained ones)",
+			             cust, host);
+	} else if (!strcmp(kind, "defender"))
 		on_report(d, m, cust, host);
 	else if (!strcmp(kind, "status"))
 		on_status(d, m, cust, host);

@@ -18,6 +18,7 @@ struct mqtt_cmd {
 	struct app *app;
 	struct mqtt *mqtt;
 	struct mqtt_sub *sub;
+	struct mqtt_cmd_counters cnt;
 	char node[128];
 };
 
@@ -54,8 +55,21 @@ char *mqtt_cmd_answer(struct mqtt_cmd *mc, const char *center, const void *paylo
 	return answer;
 }
 
-void mqtt_cmd_handle(struct mqtt_cmd *mc, const char *topic, const void *payload, size_t len)
+void mqtt_cmd_handle(struct mqtt_cmd *mc, const char *topic, const void *payload, size_t len,
+                     int retain)
 {
+	if (retain) {
+		/* The broker's stored copy, replayed at every subscription (see
+		 * mqtt_cmd.h).  The text names only the topic, so log_msg's
+		 * rate limit holds a center that keeps one retained to 5 lines
+		 * a minute. */
+		mc->cnt.retained_ignored++;
+		log_warn("alerts",
+		         "ignored a retained command on %s: commands must be published without "
+		         "retain (the broker replays retained ones); not executed, not answered",
+		         topic);
+		return;
+	}
 	const char *prefix = mqtt_prefix(mc->mqtt);
 	size_t pl = strlen(prefix);
 	if (strncmp(topic, prefix, pl) != 0 || strncmp(topic + pl, "/v1/cmd/", 8) != 0)
@@ -72,12 +86,18 @@ void mqtt_cmd_handle(struct mqtt_cmd *mc, const char *topic, const void *payload
 	snprintf(rt, sizeof rt, "%s/result", topic);
 	app_send(mc->app, rt, answer);
 	free(answer);
+	mc->cnt.commands++;
 }
 
 static void on_msg(const char *topic, const void *payload, size_t len, int qos, int retain,
                    void *ud)
 {
-	mqtt_cmd_handle(ud, topic, payload, len);
+	mqtt_cmd_handle(ud, topic, payload, len, retain);
+}
+
+const struct mqtt_cmd_counters *mqtt_cmd_counters(const struct mqtt_cmd *mc)
+{
+	return &mc->cnt;
 }
 
 struct mqtt_cmd *mqtt_cmd_new(struct app *app, struct mqtt *mqtt, const char *node)

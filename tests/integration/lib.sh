@@ -13,6 +13,7 @@
 #   it_fail "message"             # print and exit 1
 #   it_mosquitto [conf lines...]  # private broker on a free port: sets $port
 #   it_wait_online                # until mamorid's retained "online" is on $port
+#   it_mosquitto_shipped LOGIN... # broker with contrib/mosquitto's config: sets $port
 
 B=${B:-build}
 MAMORID=${MAMORID:-$B/mamorid}
@@ -131,4 +132,45 @@ it_online_() {
 }
 it_wait_online() {
 	it_wait_for 15 it_online_ || it_fail "mamorid did not come online on the broker"
+}
+
+# it_mosquitto_shipped LOGIN...: a broker on a free loopback port with the
+# settings of contrib/mosquitto/mosquitto.conf and its ACL; listeners, TLS
+# and paths are the test's.  Each LOGIN gets the password "secret-LOGIN"
+# (password file $IT_TMP/passwd).  Fails unless every listener of the
+# shipped file has the same value of each per-listener setting copied here
+# (the test's one listener stands for all of them).  IT_SHIPPED_CONF: another
+# file (e.g. to see a test fail on an older config).  Sets $port and
+# $MOSQ_PID; the broker's log is $IT_TMP/mosquitto.log.
+IT_SHIPPED_GLOBAL='per_listener_settings|allow_anonymous|max_inflight_messages|max_queued_messages|max_queued_bytes|set_tcp_nodelay|message_size_limit|retain_available'
+IT_SHIPPED_LISTENER='use_username_as_clientid'
+it_mosquitto_shipped() {
+	_mosq=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+	[ -x "$_mosq" ] || it_skip "mosquitto not installed"
+	command -v mosquitto_pub >/dev/null 2>&1 || it_skip "mosquitto-clients not installed"
+	_sc=${IT_SHIPPED_CONF:-contrib/mosquitto/mosquitto.conf}
+	for _k in $(echo "$IT_SHIPPED_LISTENER" | tr '|' ' '); do
+		awk -v k="$_k" '$1 == "listener" { n++ } $1 == k && n { v[n] = $2 }
+			END { for (i = 1; i <= n; i++) if (!(i in v) || v[i] != v[1]) exit 1; exit n == 0 }' "$_sc" ||
+			it_fail "the listeners in $_sc do not all set $_k (alike)"
+	done
+	port=$(it_free_port)
+	: >"$IT_TMP/passwd"
+	# it-probe: the start probe's own login, so it takes over nobody's session
+	for _u in it-probe "$@"; do
+		mosquitto_passwd -b "$IT_TMP/passwd" "$_u" "secret-$_u" || it_fail "mosquitto_passwd $_u"
+	done
+	cp contrib/mosquitto/mamori.acl "$IT_TMP/acl"
+	chmod 0755 "$IT_TMP"
+	chmod 0644 "$IT_TMP/passwd" "$IT_TMP/acl"
+	{
+		grep -E "^($IT_SHIPPED_GLOBAL)[[:space:]]" "$_sc"
+		printf 'listener %s 127.0.0.1\n' "$port"
+		grep -E "^($IT_SHIPPED_LISTENER)[[:space:]]" "$_sc" | sort -u
+		printf 'password_file %s\nacl_file %s\nlog_dest stderr\n' "$IT_TMP/passwd" "$IT_TMP/acl"
+	} >"$IT_TMP/mosquitto.conf"
+	it_bg mosquitto "$_mosq" -c "$IT_TMP/mosquitto.conf"
+	MOSQ_PID=$IT_LAST_PID
+	it_wait_for 10 mosquitto_pub -h 127.0.0.1 -p "$port" -u it-probe -P secret-it-probe -t probe -m x ||
+		it_fail "broker did not start: $(cat "$IT_TMP/mosquitto.log")"
 }

@@ -2,7 +2,8 @@
  * test_cmd: mamori.cmd/1 parsing (every action, every error class,
  * garbage), applying to alerts of the right/wrong center through the MQTT
  * adapter and the service layer (no broker), idempotence by command id,
- * and the mamori.alert/1 / mamori.cmdresult/1 JSON.
+ * retained commands ignored, and the mamori.alert/1 / mamori.cmdresult/1
+ * JSON.
  */
 #include <check.h>
 #include <stdio.h>
@@ -295,6 +296,23 @@ START_TEST(idempotent)
 }
 END_TEST
 
+/* A retained command is the broker's stored copy, replayed at every
+ * subscription: counted, never executed, never answered (and without
+ * touching the transport: this fixture has none). */
+START_TEST(retained_ignored)
+{
+	struct fx *f = fx_new();
+	const char *c = cmdjson("r-1", "ack", f->alert_id, NULL);
+	mqtt_cmd_handle(f->mc, "mamori/v1/cmd/cc-east", c, strlen(c), 1);
+	mqtt_cmd_handle(f->mc, "mamori/v1/cmd/cc-east", c, strlen(c), 1);
+	ck_assert_uint_eq(mqtt_cmd_counters(f->mc)->retained_ignored, 2);
+	ck_assert_uint_eq(mqtt_cmd_counters(f->mc)->commands, 0);
+	ck_assert_int_eq(f->n_events, 1); /* only "opened": not acknowledged */
+	ck_assert_uint_eq(app_seen_count(f->app), 0);
+	fx_free(f);
+}
+END_TEST
+
 START_TEST(seen_is_bounded)
 {
 	struct cmd_seen *s = cmd_seen_new(3);
@@ -496,6 +514,7 @@ int main(void)
 	tcase_add_test(tc, every_action);
 	tcase_add_test(tc, center_and_alert_checks);
 	tcase_add_test(tc, idempotent);
+	tcase_add_test(tc, retained_ignored);
 	tcase_add_test(tc, seen_is_bounded);
 	tcase_add_test(tc, parse_errors);
 	tcase_add_test(tc, garbage);

@@ -6,7 +6,10 @@
   (New-MamoriPayload), publishes it with mosquitto_pub over TLS with this
   PC's own credentials and a last will ("offline" on .../status), and when
   Defender is off shows the user a notification with the help desk's name
-  and phone number.
+  and phone number.  Nothing secret is on mosquitto_pub's command line
+  (which every user of the PC can see): the payload goes on stdin, the
+  login and password in mosquitto_pub's own config file
+  (New-MamoriPubConfig).
 
   Config: C:\ProgramData\mamori\agent.json
     { "broker": "mqtt.example.jp", "port": 8883, "customer": "c0001",
@@ -15,7 +18,10 @@
       "helpdesk_name": "...", "helpdesk_phone": "...",
       "mosquitto_pub": "C:\\Program Files\\mosquitto\\mosquitto_pub.exe" }
   The broker login is "<customer>/<host>"; the broker ACL lets it publish
-  only under mamori/v1/agents/<customer>/<host>/.
+  only under mamori/v1/agents/<customer>/<host>/.  The client id is the
+  login too: the broker (contrib/mosquitto) binds client ids to logins, so
+  no other PC can take this PC's connection over, and this PC none but its
+  own.
 #>
 param(
 	[string]$ConfigPath = "$env:ProgramData\mamori\agent.json",
@@ -79,18 +85,46 @@ function Show-HelpdeskNotice($cfg, [string]$what) {
 	}
 }
 
+# mosquitto_pub's own config file with the login and password, so that
+# neither is on its command line: any user of the PC can read command lines
+# (Task Manager, Get-CimInstance Win32_Process).  mosquitto_pub 2.0 reads
+# %USERPROFILE%\mosquitto_pub.conf before its arguments, one "-option value"
+# per line, the value being the rest of the line (a password may contain
+# spaces), lines of at most 1023 characters.  Tests call this function.
+function New-MamoriPubConfig([string]$Login, [string]$Password) {
+	if ($Login -match '[\r\n]' -or $Password -match '[\r\n]') { throw 'login and password must be one line each' }
+	if ($Login.Length -gt 1000 -or $Password.Length -gt 1000) { throw 'login or password too long for mosquitto_pub' }
+	return "-u $Login`n-P $Password`n"
+}
+
 function Publish-Mamori($cfg, [string]$topic, [string]$payload, [switch]$Retain) {
 	$login = "$($cfg.customer)/$($cfg.host)"
 	$pw = (Get-Content -Raw -LiteralPath $cfg.password_file).Trim()
 	$status = "mamori/v1/agents/$login/status"
-	$args = @('-h', $cfg.broker, '-p', [string]$cfg.port, '--cafile', $cfg.ca_file,
-	          '-u', $login, '-P', $pw, '-q', '1', '-i', "agent-$($cfg.customer)-$($cfg.host)",
-	          '--will-topic', $status, '--will-payload', 'offline', '--will-qos', '1',
-	          '--will-retain', '-t', $topic, '-s')
-	if ($Retain) { $args += '-r' }
-	# payload on stdin (-s): never on the command line where other users see it
-	$payload | & $cfg.mosquitto_pub @args
-	if ($LASTEXITCODE -ne 0) { throw "mosquitto_pub failed ($LASTEXITCODE)" }
+	# The config file goes next to the password file (C:\ProgramData\mamori:
+	# SYSTEM and Administrators only, install.ps1) and lives for this call.
+	# UTF-8 without a BOM: a BOM would make its first line an unknown option.
+	$dir = Split-Path -Parent $cfg.password_file
+	$pubConf = Join-Path $dir 'mosquitto_pub.conf'
+	[System.IO.File]::WriteAllText($pubConf, (New-MamoriPubConfig $login $pw),
+	                               (New-Object System.Text.UTF8Encoding $false))
+	$pubArgs = @('-h', $cfg.broker, '-p', [string]$cfg.port, '--cafile', $cfg.ca_file,
+	             '-q', '1', '-i', $login,
+	             '--will-topic', $status, '--will-payload', 'offline', '--will-qos', '1',
+	             '--will-retain', '-t', $topic, '-s')
+	if ($Retain) { $pubArgs += '-r' }
+	$savedProfile = $env:USERPROFILE
+	try {
+		$env:USERPROFILE = $dir # mosquitto_pub finds its config file there
+		# payload on stdin (-s), credentials in the config file: nothing
+		# secret on the command line where other users see it
+		$payload | & $cfg.mosquitto_pub @pubArgs
+		$rc = $LASTEXITCODE
+	} finally {
+		$env:USERPROFILE = $savedProfile
+		Remove-Item -Force -ErrorAction SilentlyContinue -LiteralPath $pubConf
+	}
+	if ($rc -ne 0) { throw "mosquitto_pub failed ($rc)" }
 }
 
 function Invoke-MamoriAgent {
