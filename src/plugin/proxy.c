@@ -31,6 +31,7 @@
 #include "plugin/host.h"
 #include "plugin/loader.h"
 #include "plugin/wire.h"
+#include "proc/proc.h"
 #include "util/hmap.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -272,8 +273,12 @@ static int px_spawn(struct proxy *px)
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], CHILD_FD);
+	/* The host gets its socket and stdin/out/err, never the core's
+	 * descriptors (the broker connection among them). */
+	int rc = sv[1] < 0 ? EBADF : proc_closefrom(&fa, CHILD_FD + 1);
 	pid_t pid;
-	int rc = sv[1] < 0 ? EBADF : posix_spawn(&pid, exe, &fa, NULL, argv, environ);
+	if (rc == 0)
+		rc = posix_spawn(&pid, exe, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (sv[1] >= 0)
 		close(sv[1]);

@@ -13,13 +13,16 @@
 #include "util/log.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <ev.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -326,6 +329,85 @@ START_TEST(always_crashing_stays_unknown)
 }
 END_TEST
 
+/* ---- descriptors ---- */
+
+struct fdset {
+	int n;
+	int fd[256];
+	char target[256][128];
+};
+
+/* pid's open descriptors >= minfd and what they point at. */
+static void fds_of(const char *pid, int minfd, struct fdset *out)
+{
+	char dir[64];
+	snprintf(dir, sizeof dir, "/proc/%s/fd", pid);
+	DIR *d = opendir(dir);
+	ck_assert_ptr_nonnull(d);
+	out->n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) && out->n < 256) {
+		int fd = atoi(e->d_name);
+		if (e->d_name[0] == '.' || fd < minfd || (!strcmp(pid, "self") && fd == dirfd(d)))
+			continue;
+		char path[128];
+		snprintf(path, sizeof path, "%s/%d", dir, fd);
+		ssize_t n = readlink(path, out->target[out->n], sizeof out->target[0] - 1);
+		out->target[out->n][n > 0 ? n : 0] = '\0';
+		out->fd[out->n++] = fd;
+	}
+	closedir(d);
+}
+
+static int got_pid(struct fx *f)
+{
+	return strncmp(view(f, "x").output, "pid ", 4) == 0;
+}
+
+START_TEST(host_inherits_no_descriptors)
+{
+	struct fx f;
+	fx_init(&f);
+	/* What the core holds without close-on-exec: libmosquitto's socket
+	 * and socket pair, say, and something far up. */
+	int sock = socket(AF_INET, SOCK_STREAM, 0);
+	int pp[2];
+	ck_assert_int_ge(sock, 0);
+	ck_assert_int_eq(pipe(pp), 0);
+	int high = fcntl(pp[1], F_DUPFD, 900);
+	ck_assert_int_ge(high, 900);
+	struct fdset mine, host;
+	fds_of("self", 3, &mine);
+	fx_start(&f,
+	         CONF("{ name = \"crashy\"; isolate = true; }",
+	              "{ plugin = \"crashy\"; name = \"x\"; mode = \"pid\"; interval = \"1h\"; }"));
+	ck_assert_msg(pump(&f, 10.0, got_pid), "no pid: %s", f.logs);
+	fds_of(view(&f, "x").output + 4, 3, &host);
+	/* Its socket is fd 3; whatever else it has it opened itself (its
+	 * loop's descriptors): none of ours. */
+	ck_assert_int_ge(host.n, 1);
+	int has3 = 0;
+	for (int i = 0; i < host.n; i++) {
+		if (host.fd[i] == 3) {
+			has3 = strncmp(host.target[i], "socket:", 7) == 0;
+			continue;
+		}
+		ck_assert_msg(host.fd[i] < 900, "host has fd %d (%s)", host.fd[i], host.target[i]);
+		for (int k = 0; k < mine.n; k++)
+			ck_assert_msg(strncmp(mine.target[k], "anon_inode:", 11) == 0 ||
+			                  strcmp(mine.target[k], host.target[i]) != 0,
+			              "host fd %d is our fd %d (%s)", host.fd[i], mine.fd[k],
+			              mine.target[k]);
+	}
+	ck_assert_msg(has3, "host's fd 3 is not its socket");
+	close(sock);
+	close(pp[0]);
+	close(pp[1]);
+	close(high);
+	fx_done(&f);
+}
+END_TEST
+
 /* ---- config ---- */
 
 START_TEST(prepare_error_is_config_error)
@@ -373,6 +455,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, always_crashing_stays_unknown);
 	tcase_add_test(tc, prepare_error_is_config_error);
 	tcase_add_test(tc, passive_cannot_be_isolated);
+	tcase_add_test(tc, host_inherits_no_descriptors);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
