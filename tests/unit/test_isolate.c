@@ -78,6 +78,7 @@ static void fx_init(struct fx *f)
 	link_plugin(f, "plugins/exec.so", "exec.so");
 	link_plugin(f, "tests/plugins/crashy.so", "crashy.so");
 	link_plugin(f, "tests/plugins/passive_test.so", "passive_test.so");
+	link_plugin(f, "tests/plugins/flood.so", "flood.so");
 	f->loop = ev_default_loop(0);
 	ev_now_update(f->loop);
 }
@@ -408,6 +409,98 @@ START_TEST(host_inherits_no_descriptors)
 }
 END_TEST
 
+/* ---- a host that floods the core ---- */
+
+/* kB from /proc/self/status ("VmHWM:", "VmRSS:"). */
+static long status_kb(const char *key)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, key, strlen(key)) == 0)
+			kb = atol(line + strlen(key));
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* Start the core with an isolated flood instance that floods during its
+ * init, which the core waits for: refused at once, with why, and the
+ * core's peak memory grew by far less than the 256 MiB the host sent. */
+static void flood_init_case(const char *kind, const char *why)
+{
+	struct fx f;
+	fx_init(&f);
+	char conf[512];
+	snprintf(conf, sizeof conf,
+	         CONF("{ name = \"flood\"; isolate = true; flood = \"%s\"; }", ""), kind);
+	/* the peak so far is forgotten: VmHWM restarts from VmRSS */
+	FILE *cr = fopen("/proc/self/clear_refs", "w");
+	ck_assert_ptr_nonnull(cr);
+	fputs("5", cr);
+	fclose(cr);
+	long before = status_kb("VmRSS:");
+	ev_now_update(f.loop);
+	double t0 = ev_time();
+	struct server *s = fx_server(&f, conf);
+	double took = ev_time() - t0;
+	long grew = status_kb("VmHWM:") - before;
+	if (s)
+		server_free(s);
+	ck_assert_msg(s == NULL, "a flooding host was accepted");
+	ck_assert_msg(strstr(f.logs, why) != NULL, "logs: %s", f.logs);
+	ck_assert_msg(grew < 64 * 1024, "the core grew by %ld kB", grew);
+	ck_assert_msg(took < 5.0, "took %.1fs", took);
+	fx_done(&f);
+}
+
+START_TEST(log_flood_while_waiting_is_bounded)
+{
+	flood_init_case("log", "flooded the core with log messages");
+}
+END_TEST
+
+START_TEST(reply_flood_while_waiting_is_bounded)
+{
+	flood_init_case("replies", "sent too much while the core waited for an answer");
+}
+END_TEST
+
+static int flood_unknown(struct fx *f)
+{
+	struct server_check_view v = view(f, "x");
+	return v.state == 3 && strstr(v.output, "flooded the core with log messages") != NULL;
+}
+
+/* The restarted host floods (nobody waits: the loop reads it): it is
+ * treated as broken, its checks go UNKNOWN saying why, other checks
+ * carry on. */
+START_TEST(flooding_host_goes_unknown)
+{
+	struct fx f;
+	fx_init(&f);
+	char conf[1024];
+	snprintf(conf, sizeof conf,
+	         CONF("{ name = \"flood\"; isolate = true; flood = \"log\"; frames = 64;"
+	              " marker = \"%s/m\"; }",
+	              "{ plugin = \"flood\"; name = \"x\"; interval = \"100ms\";"
+	              " retry_interval = \"100ms\"; },"
+	              " { plugin = \"dummy\"; name = \"d\"; interval = \"50ms\"; }"),
+	         f.tmp);
+	fx_start(&f, conf);
+	ck_assert_msg(pump(&f, 10.0, flood_unknown), "output '%s'\n%s", view(&f, "x").output,
+	              f.logs);
+	ck_assert_msg(strstr(f.logs, "plugin host of 'flood' flooded the core with log messages") !=
+	                  NULL,
+	              "logs: %s", f.logs);
+	struct server_check_view d = view(&f, "d");
+	ck_assert_int_eq(d.state, 0);
+	ck_assert_msg(ev_now(f.loop) - d.last_check < 1.0, "dummy stalled");
+	fx_done(&f);
+}
+END_TEST
+
 /* ---- config ---- */
 
 START_TEST(prepare_error_is_config_error)
@@ -456,6 +549,9 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, prepare_error_is_config_error);
 	tcase_add_test(tc, passive_cannot_be_isolated);
 	tcase_add_test(tc, host_inherits_no_descriptors);
+	tcase_add_test(tc, log_flood_while_waiting_is_bounded);
+	tcase_add_test(tc, reply_flood_while_waiting_is_bounded);
+	tcase_add_test(tc, flooding_host_goes_unknown);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
