@@ -10,7 +10,10 @@
  * Synchronous, bounded by SYNC_TIMEOUT: init and check_prepare, because
  * the core wants their errors as config errors (file:line) before the
  * load or reload is accepted - as it does for an in-process plugin, whose
- * init and prepare block the loop for the same moment.  Errors from the
+ * init and prepare block the loop for the same moment.  All the waits for
+ * one host within one loop iteration (a reload prepares every check in a
+ * row) share SYNC_TIMEOUT, so a slow host stalls the loop that long at
+ * most, not that long per check.  Errors from the
  * child come back as text ("key 'x': why"); the proxy reports them through
  * the core's conf_error at the key's real line.  While the core waits, the
  * host's log messages and pongs are handled at once and what else it
@@ -61,7 +64,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SYNC_TIMEOUT  10.0 /* s: init or prepare answered by then */
+#define SYNC_TIMEOUT  10.0 /* s: init and prepares of one loop iteration answered by then */
 #define PING_EVERY    1.0  /* s */
 #define HANG_AFTER    5.0  /* s without a pong: the host's loop is stuck */
 #define BACKOFF_FIRST 0.5
@@ -117,7 +120,9 @@ struct proxy {
 	double ping_sent; /* 0: no ping outstanding */
 	double started, backoff, first_backoff, hang_after;
 	unsigned restarts;
-	char why[96]; /* why the host went down last: in its runs' output */
+	char why[96];       /* why the host went down last: in its runs' output */
+	unsigned sync_iter; /* loop iteration of sync_used */
+	double sync_used;   /* seconds waited synchronously in it */
 	struct {
 		double start; /* of the current second (CLOCK_MONOTONIC) */
 		unsigned lines, frames, dropped;
@@ -594,8 +599,12 @@ static int px_wait(struct proxy *px, int type, uint32_t seq, struct wbuf *out, c
 	struct wbuf pend = { 0 };
 	size_t frames = 0;
 	int rc = -1, eof = 0;
-	double end = mono_now() + SYNC_TIMEOUT;
-	*why = "did not answer (crashed or hung)";
+	if (ev_iteration(px->loop) != px->sync_iter) {
+		px->sync_iter = ev_iteration(px->loop);
+		px->sync_used = 0;
+	}
+	double start = mono_now(), end = start + SYNC_TIMEOUT - px->sync_used;
+	*why = "did not answer in time (crashed, hung or too slow)";
 	while (px->up && px->fd >= 0) {
 		size_t off = 0;
 		long n;
@@ -650,6 +659,7 @@ static int px_wait(struct proxy *px, int type, uint32_t seq, struct wbuf *out, c
 			eof = wire_fill(px->fd, &px->in) < 0;
 	}
 done:
+	px->sync_used += mono_now() - start;
 	if (rc == 0 && pend.len) {
 		wbuf_put(&pend, px->in.p, px->in.len);
 		struct wbuf t = px->in;

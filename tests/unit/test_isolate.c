@@ -501,6 +501,33 @@ START_TEST(flooding_host_goes_unknown)
 }
 END_TEST
 
+/* ---- a slow host ---- */
+
+/* Three prepares of 4 s each: the core's waits for one host within one
+ * loop iteration share 10 s, so the third one fails - not 30 s of stall
+ * (10 s per check) - and the start is refused. */
+START_TEST(slow_prepares_share_one_timeout)
+{
+	struct fx f;
+	fx_init(&f);
+	double t0 = ev_time();
+	struct server *s = fx_server(
+	    &f,
+	    CONF(
+	        "{ name = \"crashy\"; isolate = true; }",
+	        "{ plugin = \"crashy\"; name = \"a\"; mode = \"slow_prepare\"; delay = \"4s\"; },"
+	        "{ plugin = \"crashy\"; name = \"b\"; mode = \"slow_prepare\"; delay = \"4s\"; },"
+	        "{ plugin = \"crashy\"; name = \"c\"; mode = \"slow_prepare\"; delay = \"4s\"; }"));
+	double took = ev_time() - t0;
+	if (s)
+		server_free(s);
+	ck_assert_msg(s == NULL, "accepted after %.1fs", took);
+	ck_assert_msg(took < 11.0, "took %.1fs", took);
+	ck_assert_msg(strstr(f.logs, "did not answer in time") != NULL, "logs: %s", f.logs);
+	fx_done(&f);
+}
+END_TEST
+
 /* ---- config ---- */
 
 START_TEST(prepare_error_is_config_error)
@@ -552,6 +579,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, log_flood_while_waiting_is_bounded);
 	tcase_add_test(tc, reply_flood_while_waiting_is_bounded);
 	tcase_add_test(tc, flooding_host_goes_unknown);
+	tcase_add_test(tc, slow_prepares_share_one_timeout);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
