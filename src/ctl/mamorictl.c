@@ -16,10 +16,14 @@
  *
  * Exit status: 0 done, 1 failed (no database, a read failed, unknown
  * alert), 2 usage.  Must never: include <sqlite3.h> or know the schema -
- * store.h is the way in.
+ * store.h is the way in; print text from the database or the store
+ * unescaped (it comes from agents and plugins: an ESC sequence in a check's
+ * output must not drive the operator's terminal) - everything printed goes
+ * through S().
  */
 #include "buildcfg.h"
 #include "store/store.h"
+#include "util/esc.h"
 #include "util/log.h"
 
 #include <ev.h>
@@ -32,6 +36,7 @@
 static const char *const state_names[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
 
 #define DEFAULT_LIMIT 50
+#define SAFE_SLOTS    16 /* escaped strings alive at once: more than one printf uses */
 
 struct ctl {
 	struct ev_loop *loop;
@@ -43,6 +48,9 @@ struct ctl {
 	char cursor_id[256];
 	/* status: the filter; alert: the id */
 	const char *arg;
+	/* S()'s copies, reused in turn */
+	char *safe[SAFE_SLOTS];
+	unsigned safe_next;
 };
 
 static void usage(void)
@@ -65,9 +73,25 @@ static const char *when(double t, char *buf, size_t len)
 	return buf;
 }
 
-static const char *str(const char *s)
+/* s as it may be printed: escaped (util/esc.h) when it needs it, NULL as
+ * "-".  Valid until SAFE_SLOTS more calls. */
+static const char *S(struct ctl *c, const char *s)
 {
-	return s ? s : "-";
+	if (!s)
+		return "-";
+	if (!esc_needed(s))
+		return s;
+	char **slot = &c->safe[c->safe_next++ % SAFE_SLOTS];
+	free(*slot);
+	*slot = esc_dup(s);
+	return *slot;
+}
+
+static void safe_free(struct ctl *c)
+{
+	for (size_t i = 0; i < SAFE_SLOTS; i++)
+		free(c->safe[i]);
+	memset(c->safe, 0, sizeof c->safe);
 }
 
 /* Open the store read-only and start its reader on a loop of our own. */
@@ -76,12 +100,12 @@ static int open_store(struct ctl *c, const char *dir)
 	char err[1024] = "";
 	c->s = store_open_readonly(dir, err, sizeof err);
 	if (!c->s) {
-		fprintf(stderr, "mamorictl: %s\n", err);
+		fprintf(stderr, "mamorictl: %s\n", S(c, err));
 		return -1;
 	}
 	c->loop = ev_loop_new(EVFLAG_AUTO);
 	if (!c->loop || store_start(c->s, c->loop, NULL, NULL) != 0) {
-		fprintf(stderr, "mamorictl: cannot start reading %s\n", dir);
+		fprintf(stderr, "mamorictl: cannot start reading %s\n", S(c, dir));
 		return -1;
 	}
 	return 0;
@@ -92,6 +116,7 @@ static void close_store(struct ctl *c)
 	store_close(c->s);
 	if (c->loop)
 		ev_loop_destroy(c->loop);
+	safe_free(c);
 }
 
 /* The callbacks' common part: 0, or 1 with the message printed. */
@@ -100,8 +125,8 @@ static int failed(struct ctl *c, const struct store_read *rd)
 	if (store_read_status(rd) == 0)
 		return 0;
 	fprintf(stderr, "mamorictl: %s\n",
-	        *store_read_error(rd) ? store_read_error(rd)
-	                              : store_strerror(store_read_status(rd)));
+	        S(c, *store_read_error(rd) ? store_read_error(rd)
+	                                   : store_strerror(store_read_status(rd))));
 	c->rc = 1;
 	return 1;
 }
@@ -135,9 +160,9 @@ static void on_states(void *ud, const struct store_read *rd)
 		       pending   ? "-"
 		       : r->hard ? "HARD"
 		                 : "SOFT",
-		       r->customer, r->asset, r->name,
+		       S(c, r->customer), S(c, r->asset), S(c, r->name),
 		       pending     ? "no result yet"
-		       : r->output ? r->output
+		       : r->output ? S(c, r->output)
 		                   : "");
 	}
 	if (!n)
@@ -164,9 +189,9 @@ static void on_alerts(void *ud, const struct store_read *rd)
 		const struct store_alert_row *a = store_read_alert_at(rd, i);
 		char path[512], t[32];
 		snprintf(path, sizeof path, "%s/%s/%s", a->customer, a->asset, a->check_name);
-		printf("%-24s %-12s %-8s %-32s %-12s %s %s\n", a->id, a->status,
-		       state_names[a->state & 3], path, str(a->center),
-		       when(a->opened_at, t, sizeof t), a->summary ? a->summary : "");
+		printf("%-24s %-12s %-8s %-32s %-12s %s %s\n", S(c, a->id), S(c, a->status),
+		       state_names[a->state & 3], S(c, path), S(c, a->center),
+		       when(a->opened_at, t, sizeof t), a->summary ? S(c, a->summary) : "");
 	}
 	c->shown += n;
 	if (!store_read_more(rd))
@@ -177,7 +202,7 @@ static void on_alerts(void *ud, const struct store_read *rd)
 	}
 	/* the next page starts after this one's last row */
 	const struct store_alert_row *last = store_read_alert_at(rd, n - 1);
-	snprintf(c->cursor_id, sizeof c->cursor_id, "%s", last->id);
+	snprintf(c->cursor_id, sizeof c->cursor_id, "%s", last->id); /* a key: raw */
 	c->q.after_opened = last->opened_at;
 	c->q.after_id = c->cursor_id;
 	unsigned long left = c->want - c->shown;
@@ -197,31 +222,31 @@ static int alerts(struct ctl *c)
 
 /* ---- one alert ---- */
 
-static void print_alert(const struct store_alert_row *a)
+static void print_alert(struct ctl *c, const struct store_alert_row *a)
 {
 	char t1[32], t2[32];
-	printf("alert     %s\n", a->id);
+	printf("alert     %s\n", S(c, a->id));
 	if (a->acked_by || a->acked_at > 0)
-		printf("status    %s (acknowledged by %s, %s)\n", a->status, str(a->acked_by),
-		       when(a->acked_at, t1, sizeof t1));
+		printf("status    %s (acknowledged by %s, %s)\n", S(c, a->status),
+		       S(c, a->acked_by), when(a->acked_at, t1, sizeof t1));
 	else
-		printf("status    %s\n", a->status);
-	printf("check     %s/%s/%s\n", a->customer, a->asset, a->check_name);
-	printf("service   %s\n", str(a->service));
+		printf("status    %s\n", S(c, a->status));
+	printf("check     %s/%s/%s\n", S(c, a->customer), S(c, a->asset), S(c, a->check_name));
+	printf("service   %s\n", S(c, a->service));
 	printf("severity  %s\n", state_names[a->state & 3]);
-	printf("center    %s\n", str(a->center));
+	printf("center    %s\n", S(c, a->center));
 	if (a->also)
-		printf("also      %s\n", a->also);
+		printf("also      %s\n", S(c, a->also));
 	printf("opened    %s\n", when(a->opened_at, t1, sizeof t1));
 	printf("updated   %s\n", when(a->updated_at, t1, sizeof t1));
 	if (a->resolved_at > 0)
 		printf("resolved  %s%s\n", when(a->resolved_at, t1, sizeof t1),
 		       a->manual ? " (by a command)" : "");
 	printf("count     %lld\n", (long long)a->count);
-	printf("summary   %s\n", str(a->summary));
+	printf("summary   %s\n", S(c, a->summary));
 	if (a->has_clock)
 		printf("sla       tier %s (%d), ack due %s, resolve due %s%s%s, %d breaches\n",
-		       str(a->tier_name), a->tier,
+		       S(c, a->tier_name), a->tier,
 		       a->acked ? "(acknowledged)" : when(a->ack_due, t1, sizeof t1),
 		       when(a->resolve_due, t2, sizeof t2), a->paused ? ", paused" : "",
 		       a->stopped ? ", stopped" : "", a->breaches);
@@ -234,18 +259,19 @@ static void on_history(void *ud, const struct store_read *rd)
 		return;
 	const struct store_alert_row *a = store_read_history_alert(rd);
 	if (!a) {
-		fprintf(stderr, "mamorictl: no alert %s\n", c->arg);
+		fprintf(stderr, "mamorictl: no alert %s\n", S(c, c->arg));
 		c->rc = 1;
 		return;
 	}
-	print_alert(a);
+	print_alert(c, a);
 	char t[32], t2[32];
 	size_t n = store_read_event_count(rd);
 	printf("events:\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct store_event_row *e = store_read_event_at(rd, i);
 		printf("  %4lld  %s  %-14s %s%s%s\n", (long long)e->seq, when(e->time, t, sizeof t),
-		       e->type, e->actor, e->note ? ": " : "", e->note ? e->note : "");
+		       S(c, e->type), S(c, e->actor), e->note ? ": " : "",
+		       e->note ? S(c, e->note) : "");
 	}
 	n = store_read_dispatch_count(rd);
 	if (n)
@@ -253,8 +279,8 @@ static void on_history(void *ud, const struct store_read *rd)
 	for (size_t i = 0; i < n; i++) {
 		const struct store_dispatch_row *d = store_read_dispatch_at(rd, i);
 		printf("  %4lld  %s  %s: vendor %s, planned %s, result %s\n", (long long)d->seq,
-		       when(d->time, t, sizeof t), d->actor, str(d->vendor),
-		       when(d->planned_at, t2, sizeof t2), str(d->result));
+		       when(d->time, t, sizeof t), S(c, d->actor), S(c, d->vendor),
+		       when(d->planned_at, t2, sizeof t2), S(c, d->result));
 	}
 	if (store_read_more(rd))
 		printf("(more than %d events or dispatches: the rest is not shown)\n",
@@ -320,7 +346,8 @@ int main(int argc, char **argv)
 			if (*end || !*limit || limit[0] == '-' || ctl.want == 0) {
 				fprintf(stderr,
 				        "mamorictl: --limit must be a positive number, not '%s'\n",
-				        limit);
+				        S(&ctl, limit));
+				safe_free(&ctl);
 				return 2;
 			}
 		}
@@ -338,7 +365,8 @@ int main(int argc, char **argv)
 		}
 		char err[256];
 		if (store_alert_query_check(&ctl.q, err, sizeof err) != 0) {
-			fprintf(stderr, "mamorictl: %s\n", err);
+			fprintf(stderr, "mamorictl: %s\n", S(&ctl, err));
+			safe_free(&ctl);
 			return 2;
 		}
 	}

@@ -10,27 +10,40 @@
  * Synchronous, bounded by SYNC_TIMEOUT: init and check_prepare, because
  * the core wants their errors as config errors (file:line) before the
  * load or reload is accepted - as it does for an in-process plugin, whose
- * init and prepare block the loop for the same moment.  Errors from the
+ * init and prepare block the loop for the same moment.  All the waits for
+ * one host within one loop iteration (a reload prepares every check in a
+ * row) share SYNC_TIMEOUT, so a slow host stalls the loop that long at
+ * most, not that long per check.  Errors from the
  * child come back as text ("key 'x': why"); the proxy reports them through
- * the core's conf_error at the key's real line.
+ * the core's conf_error at the key's real line.  While the core waits, the
+ * host's log messages and pongs are handled at once and what else it
+ * sends (results, late replies) is kept for the loop, at most
+ * PENDING_MAX_*.
+ *
+ * The host is not trusted with the core's memory: a host that sends more
+ * than that while the core waits, or floods it with log messages
+ * (HOST_LOG_FLOOD_* a second), is treated as broken like a crashed one.
  *
  * Crash and hang: EOF on the socket, the child's exit, or no answer to a
  * ping within hang_after (the child's loop is stuck) mark the host DOWN:
  * it is killed, runs in flight complete UNKNOWN "plugin host ...", runs
- * started while it is down complete UNKNOWN at once, and it is restarted
- * after a backoff (doubling, reset after a healthy minute) with the same
- * instance block, every check re-prepared.  A check prepared while the
- * host is down (a reload at that moment) is accepted unvalidated and
- * validated at the restart (failures are logged; its runs go UNKNOWN).
- * A run whose answer does not come is cancelled by the core's timeout as
- * for any plugin.  Must never: block the loop outside init/prepare, or
- * complete a run twice (a run is in `runs` until completed or cancelled).
+ * started while it is down complete UNKNOWN at once (their output says
+ * why it went down), and it is restarted after a backoff (doubling, reset
+ * after a healthy minute) with the same instance block, every check
+ * re-prepared.  A check prepared while the host is down (a reload at
+ * that moment) is accepted unvalidated and validated at the restart
+ * (failures are logged; its runs go UNKNOWN).  A run whose answer does
+ * not come is cancelled by the core's timeout as for any plugin.  Must
+ * never: block the loop outside init/prepare, complete a run twice (a run
+ * is in `runs` until completed or cancelled), or hold more of what a host
+ * sends than the limits above.
  */
 #include "plugin/proxy.h"
 #include "config/pconf.h"
 #include "plugin/host.h"
 #include "plugin/loader.h"
 #include "plugin/wire.h"
+#include "proc/proc.h"
 #include "util/hmap.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -51,13 +64,29 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SYNC_TIMEOUT  10.0 /* s: init or prepare answered by then */
+#define SYNC_TIMEOUT  10.0 /* s: init and prepares of one loop iteration answered by then */
 #define PING_EVERY    1.0  /* s */
 #define HANG_AFTER    5.0  /* s without a pong: the host's loop is stuck */
 #define BACKOFF_FIRST 0.5
 #define BACKOFF_MAX   30.0
 #define HEALTHY_AFTER 60.0 /* s of life that resets the backoff */
 #define CHILD_FD      3
+
+/* What a host may send while the core waits for a synchronous answer and
+ * the core keeps for later: results of runs in flight and late replies.
+ * A run's result is clipped by the engine to ~80 KiB, and runs in flight
+ * are bounded by the concurrency limits; more than this is a broken host,
+ * not a busy one. */
+#define PENDING_MAX_BYTES     (8u * 1024 * 1024)
+#define PENDING_MAX_FRAMES    16384
+/* Log messages from the host (WIRE_LOG): per second, HOST_LOG_LINES are
+ * passed on to the log and the rest counted; beyond HOST_LOG_FLOOD_* the
+ * host is flooding the core and is treated as broken. */
+#define HOST_LOG_LINES        20
+#define HOST_LOG_FLOOD_BYTES  (1024u * 1024)
+#define HOST_LOG_FLOOD_FRAMES 10000
+#define WHY_FLOOD_LOG         "flooded the core with log messages"
+#define WHY_FLOOD_WAIT        "sent too much while the core waited for an answer"
 
 extern char **environ;
 
@@ -91,7 +120,14 @@ struct proxy {
 	double ping_sent; /* 0: no ping outstanding */
 	double started, backoff, first_backoff, hang_after;
 	unsigned restarts;
-	int in_sync;
+	char why[96];       /* why the host went down last: in its runs' output */
+	unsigned sync_iter; /* loop iteration of sync_used */
+	double sync_used;   /* seconds waited synchronously in it */
+	struct {
+		double start; /* of the current second (CLOCK_MONOTONIC) */
+		unsigned lines, frames, dropped;
+		size_t bytes;
+	} hlog; /* the host's log messages */
 };
 
 static void px_lost(struct proxy *px, const char *why);
@@ -175,6 +211,20 @@ static void report_errors(const struct mamori_conf *conf, const char *errs, cons
 }
 
 /* ---- socket ---- */
+
+/* b's bytes from off (NULL for an empty buffer that never had storage:
+ * NULL + 0 is undefined). */
+static const char *wb_at(const struct wbuf *b, size_t off)
+{
+	return b->p ? b->p + off : NULL;
+}
+
+static double mono_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
 
 static void px_want(struct proxy *px, int events)
 {
@@ -272,8 +322,12 @@ static int px_spawn(struct proxy *px)
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], CHILD_FD);
+	/* The host gets its socket and stdin/out/err, never the core's
+	 * descriptors (the broker connection among them). */
+	int rc = sv[1] < 0 ? EBADF : proc_closefrom(&fa, CHILD_FD + 1);
 	pid_t pid;
-	int rc = sv[1] < 0 ? EBADF : posix_spawn(&pid, exe, &fa, NULL, argv, environ);
+	if (rc == 0)
+		rc = posix_spawn(&pid, exe, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (sv[1] >= 0)
 		close(sv[1]);
@@ -320,6 +374,7 @@ static void px_lost(struct proxy *px, const char *why)
 {
 	if (!px->up)
 		return;
+	snprintf(px->why, sizeof px->why, "%s", why);
 	double lived = ev_now(px->loop) - px->started;
 	log_err("isolate",
 	        "plugin host of '%s' %s after %.1fs: its runs report UNKNOWN, restart in %gs",
@@ -334,13 +389,22 @@ static void px_lost(struct proxy *px, const char *why)
 	ev_timer_start(px->loop, &px->kick);
 }
 
+/* Why the host is down, for an UNKNOWN output. */
+static const char *px_why(const struct proxy *px)
+{
+	return px->why[0] ? px->why : "crashed or hung";
+}
+
 static void fail_runs(struct proxy *px)
 {
 	size_t it = 0;
 	const struct hmap_entry *e;
+	char msg[200];
+	snprintf(msg, sizeof msg, "plugin host of '%s' %s; restarting it", px->def.name,
+	         px_why(px));
 	struct mamori_result res = { .struct_size = sizeof res,
 		                     .state = MAMORI_UNKNOWN,
-		                     .output = "plugin host crashed or hung; restarting it" };
+		                     .output = msg };
 	while (hmap_next(&px->runs, &it, &e)) {
 		struct prun *r = e->value;
 		hmap_del(&px->runs, (const char *)&r->id, sizeof r->id);
@@ -393,6 +457,40 @@ static void on_async_reply(struct proxy *px, int type, struct rbuf *r)
 		px_lost(px, "failed to initialise");
 }
 
+/* A log message from the host: passed on, HOST_LOG_LINES a second; a host
+ * beyond HOST_LOG_FLOOD_* is lost.  0, or -1 if malformed. */
+static int on_host_log(struct proxy *px, struct rbuf *r)
+{
+	int level = rbuf_i32(r);
+	const char *text = rbuf_str(r);
+	if (r->bad)
+		return -1;
+	double now = mono_now();
+	if (now - px->hlog.start >= 1.0) {
+		if (px->hlog.dropped)
+			log_warn(
+			    "isolate",
+			    "plugin '%s': %u log messages of its host dropped (more than %d a second)",
+			    px->def.name, px->hlog.dropped, HOST_LOG_LINES);
+		memset(&px->hlog, 0, sizeof px->hlog);
+		px->hlog.start = now;
+	}
+	px->hlog.frames++;
+	px->hlog.bytes += r->len;
+	if (px->hlog.frames > HOST_LOG_FLOOD_FRAMES || px->hlog.bytes > HOST_LOG_FLOOD_BYTES) {
+		px_lost(px, WHY_FLOOD_LOG);
+		return 0;
+	}
+	if (++px->hlog.lines > HOST_LOG_LINES) {
+		px->hlog.dropped++;
+		return 0;
+	}
+	level = level < LOG_LVL_ERR ? LOG_LVL_ERR : level > LOG_LVL_DEBUG ? LOG_LVL_DEBUG : level;
+	log_msg("isolate", level, "plugin '%s' (host %d): %s", px->def.name, (int)px->pid,
+	        text ? text : "");
+	return 0;
+}
+
 /* One message; 0 ok, -1 malformed. */
 static int px_dispatch(struct proxy *px, int type, struct rbuf *r)
 {
@@ -404,7 +502,7 @@ static int px_dispatch(struct proxy *px, int type, struct rbuf *r)
 		break;
 	case WIRE_INIT_R:
 	case WIRE_PREPARE_R: on_async_reply(px, type, r); break;
-	case WIRE_LOG: break; /* reserved */
+	case WIRE_LOG: return on_host_log(px, r);
 	default: return -1;
 	}
 	return r->bad ? -1 : 0;
@@ -418,7 +516,7 @@ static void px_drain(struct proxy *px)
 	while (px->gen == gen) {
 		struct rbuf body;
 		int type;
-		long n = wire_frame(px->in.p + off, px->in.len - off, &body, &type);
+		long n = wire_frame(wb_at(&px->in, off), px->in.len - off, &body, &type);
 		if (n == 0)
 			break;
 		if (n < 0 || px_dispatch(px, type, &body) != 0) {
@@ -492,63 +590,96 @@ static void on_restart(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* Wait for the reply (type, seq) to a synchronous request, with the loop
- * stopped; other messages stay queued in px->in for the loop.  On success
- * the reply's fields after seq are in *out (the caller frees it). */
-static int px_wait(struct proxy *px, int type, uint32_t seq, struct wbuf *out)
+ * stopped.  Log messages and pongs are handled as they come; results and
+ * late replies are kept for the loop (in front of px->in, in order), at
+ * most PENDING_MAX_*.  On success the reply's fields after seq are in
+ * *out (the caller frees it); on failure *why says what went wrong. */
+static int px_wait(struct proxy *px, int type, uint32_t seq, struct wbuf *out, const char **why)
 {
-	struct timespec t0, t;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	size_t scanned = 0;
-	for (;;) {
+	struct wbuf pend = { 0 };
+	size_t frames = 0;
+	int rc = -1, eof = 0;
+	if (ev_iteration(px->loop) != px->sync_iter) {
+		px->sync_iter = ev_iteration(px->loop);
+		px->sync_used = 0;
+	}
+	double start = mono_now(), end = start + SYNC_TIMEOUT - px->sync_used;
+	*why = "did not answer in time (crashed, hung or too slow)";
+	while (px->up && px->fd >= 0) {
+		size_t off = 0;
+		long n;
 		struct rbuf body;
-		int ty;
-		long n = 0;
-		while (px->fd >= 0 &&
-		       (n = wire_frame(px->in.p + scanned, px->in.len - scanned, &body, &ty)) > 0) {
+		int ty, found = 0;
+		while (!found &&
+		       (n = wire_frame(wb_at(&px->in, off), px->in.len - off, &body, &ty)) > 0) {
+			const char *frame = px->in.p + off;
+			off += (size_t)n;
 			if (ty == type && rbuf_u32(&body) == seq && !body.bad) {
 				wbuf_put(out, body.p + body.off, body.len - body.off);
-				memmove(px->in.p + scanned, px->in.p + scanned + n,
-				        px->in.len - scanned - (size_t)n);
-				px->in.len -= (size_t)n;
-				if (px->in.len)
-					ev_timer_start(px->loop, &px->kick);
-				return 0;
+				found = 1;
+			} else if (ty == WIRE_LOG || ty == WIRE_PONG) {
+				if (px_dispatch(px, ty, &body) != 0) {
+					*why = "sent a malformed message";
+					goto done;
+				}
+				if (!px->up)
+					goto done; /* flooding: lost, px->why says so */
+			} else if (ty != WIRE_RESULT && ty != WIRE_INIT_R && ty != WIRE_PREPARE_R) {
+				*why = "sent a malformed message";
+				goto done;
+			} else if (++frames > PENDING_MAX_FRAMES ||
+			           pend.len + (size_t)n > PENDING_MAX_BYTES) {
+				*why = WHY_FLOOD_WAIT;
+				goto done;
+			} else {
+				wbuf_put(&pend, frame, (size_t)n);
 			}
-			scanned += (size_t)n;
 		}
-		if (px->fd < 0 || n < 0)
-			return -1;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		double left = SYNC_TIMEOUT - (double)(t.tv_sec - t0.tv_sec) -
-		              (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
-		if (left <= 0)
-			return -1;
+		if (n < 0) {
+			*why = "sent a malformed message";
+			goto done;
+		}
+		wbuf_consume(&px->in, off);
+		if (found) {
+			rc = 0;
+			goto done;
+		}
+		double left = end - mono_now();
+		if (eof || left <= 0)
+			goto done;
 		struct pollfd pfd = { .fd = px->fd, .events = POLLIN };
 		if (px->out.len > px->out.off)
 			pfd.events |= POLLOUT;
 		if (poll(&pfd, 1, (int)(left * 1000) + 1) < 0 && errno != EINTR)
-			return -1;
+			goto done;
 		if ((pfd.revents & POLLOUT) && wire_flush(px->fd, &px->out) < 0)
-			return -1;
-		if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) &&
-		    wire_fill(px->fd, &px->in) < 0) {
-			/* Closed: a reply may still be in what was read. */
-			if (wire_frame(px->in.p + scanned, px->in.len - scanned, &body, &ty) <= 0)
-				return -1;
-		}
+			goto done;
+		/* Closed: a reply may still be in what was read. */
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
+			eof = wire_fill(px->fd, &px->in) < 0;
 	}
+done:
+	px->sync_used += mono_now() - start;
+	if (rc == 0 && pend.len) {
+		wbuf_put(&pend, px->in.p, px->in.len);
+		struct wbuf t = px->in;
+		px->in = pend;
+		pend = t;
+	}
+	if (rc == 0 && px->in.len)
+		ev_timer_start(px->loop, &px->kick);
+	wbuf_free(&pend);
+	return rc;
 }
 
 /* A synchronous request's reply: rc and error text. */
 static int px_call(struct proxy *px, int type, uint32_t seq, char **errs)
 {
 	struct wbuf reply = { 0 };
+	const char *why;
 	*errs = NULL;
-	px->in_sync = 1;
-	int ok = px_wait(px, type, seq, &reply);
-	px->in_sync = 0;
-	if (ok != 0) {
-		px_lost(px, "did not answer (crashed or hung)");
+	if (px_wait(px, type, seq, &reply, &why) != 0) {
+		px_lost(px, why); /* unless lost already, with its own reason */
 		wbuf_free(&reply);
 		return MAMORI_E_IO;
 	}
@@ -612,11 +743,10 @@ static int px_prepare(void *inst, struct mamori_check *chk, const struct mamori_
 	char *errs;
 	int rc = px_call(px, WIRE_PREPARE_R, send_prepare(px, pc), &errs);
 	if (rc != 0) {
-		report_errors(conf, errs,
-		              rc == MAMORI_E_IO
-		                  ? "the plugin host died or hung while preparing this "
-		                    "check"
-		                  : NULL);
+		char why[160];
+		snprintf(why, sizeof why, "the plugin host %s while preparing this check",
+		         px_why(px));
+		report_errors(conf, errs, rc == MAMORI_E_IO ? why : NULL);
 		pcheck_free(pc);
 		*check_data = NULL;
 	}
@@ -642,8 +772,8 @@ static int px_start(void *inst, struct mamori_run *run, void *check_data, void *
 	*run_state = NULL;
 	if (!px->up || !pc) {
 		char msg[160];
-		snprintf(msg, sizeof msg,
-		         "plugin host of '%s' is down (crashed or hung); restarting", px->def.name);
+		snprintf(msg, sizeof msg, "plugin host of '%s' is down (%s); restarting",
+		         px->def.name, px_why(px));
 		struct mamori_result res = { .struct_size = sizeof res,
 			                     .state = MAMORI_UNKNOWN,
 			                     .output = msg };
@@ -747,7 +877,10 @@ struct proxy *proxy_new(struct ev_loop *loop, const struct plugin_mod *real,
 	char *errs = NULL;
 	int rc = px_spawn(px) != 0 ? MAMORI_E_IO : px_call(px, WIRE_INIT_R, send_init(px), &errs);
 	if (rc != 0) {
-		report_errors(conf, errs, "the plugin host could not start the plugin");
+		char why[160];
+		snprintf(why, sizeof why, "the plugin host could not start the plugin%s%s",
+		         px->why[0] ? ": it " : "", px->why);
+		report_errors(conf, errs, why);
 		free(errs);
 		ev_timer_stop(loop, &px->restart); /* px_lost armed it */
 		px_destroy(px);

@@ -5,7 +5,8 @@
  * reached EOF.  A grandchild that escaped the process group could hold the
  * pipe open forever, so after the exit we give the pipe a short grace and
  * then close it.  After proc_kill the callback is forgotten, but the
- * record lives on until the child is reaped.
+ * record lives on until the child is reaped.  A child gets its three
+ * standard descriptors and nothing else (proc_closefrom).
  */
 #include "proc/proc.h"
 #include "util/log.h"
@@ -20,6 +21,13 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* glibc 2.34 added the "close from" spawn action (Debian 12 has 2.36);
+ * marking descriptors close-on-exec instead would race with every thread
+ * and library that opens one, so there is no fallback. */
+#if !defined(__GLIBC__) || __GLIBC__ < 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ < 34)
+#error "mamori needs posix_spawn_file_actions_addclosefrom_np (glibc 2.34 or later)"
+#endif
 
 #define DEFAULT_MAX_OUTPUT (64 * 1024)
 #define EOF_GRACE          0.5 /* seconds to wait for EOF after the child exited */
@@ -219,6 +227,11 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	p_maybe_done(p);
 }
 
+int proc_closefrom(posix_spawn_file_actions_t *fa, int lowfd)
+{
+	return posix_spawn_file_actions_addclosefrom_np(fa, lowfd);
+}
+
 static int setup_attr(posix_spawnattr_t *attr)
 {
 	sigset_t none, def;
@@ -259,10 +272,12 @@ int proc_spawn(struct proc_ctx *pc, const struct mamori_spawn *req, mamori_proc_
 		posix_spawn_file_actions_adddup2(&fa, outp[1], 2);
 	else
 		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	int rc = proc_closefrom(&fa, 3);
 	setup_attr(&attr);
 	pid_t pid;
 	char *const *envp = (char *const *)(req->envp ? req->envp : default_env);
-	int rc = posix_spawn(&pid, req->argv[0], &fa, &attr, (char *const *)req->argv, envp);
+	if (rc == 0)
+		rc = posix_spawn(&pid, req->argv[0], &fa, &attr, (char *const *)req->argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(outp[1]);

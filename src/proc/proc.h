@@ -14,6 +14,8 @@
 
 #include <mamori/plugin.h>
 
+#include <spawn.h>
+
 struct ev_loop;
 struct proc_ctx;
 
@@ -27,5 +29,12 @@ unsigned proc_ctx_running(const struct proc_ctx *pc);
 int proc_spawn(struct proc_ctx *pc, const struct mamori_spawn *req, mamori_proc_cb cb, void *ud,
                struct mamori_proc **out);
 void proc_kill(struct mamori_proc *p);
+
+/* Add to fa: close every descriptor >= lowfd in the child, after the
+ * dup2s added before it.  Every spawn of this program goes through it:
+ * the daemon's sockets (the broker's connection, libmosquitto's socket
+ * pair, the database) are not all close-on-exec, and a child must never
+ * inherit them.  0 or an errno value. */
+int proc_closefrom(posix_spawn_file_actions_t *fa, int lowfd);
 
 #endif

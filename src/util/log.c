@@ -3,9 +3,13 @@
  *
  * This is the one module with process-wide state (like syslog itself): the
  * level, the destination and the rate-limit table.  A mutex guards it
- * because the MQTT and store threads log too.
+ * because the MQTT and store threads log too.  Every message is escaped
+ * here (util/esc.h), in the one place all of them pass: its text comes
+ * from agents, plugins and payloads too, and a newline in it must not
+ * forge a second line nor an ESC drive the operator's terminal.
  */
 #include "util/log.h"
+#include "util/esc.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -15,7 +19,8 @@
 #include <syslog.h>
 #include <time.h>
 
-#define RATE_SLOTS 512
+#define RATE_SLOTS   512
+#define LOG_TEXT_MAX 4096
 
 struct rate_slot {
 	uint64_t hash;
@@ -150,12 +155,23 @@ static int rate_ok(const char *module, const char *text)
 	return 0;
 }
 
+/* The message, escaped, into text (LOG_TEXT_MAX bytes). */
+static void format(char *text, const char *fmt, va_list ap)
+{
+	char raw[LOG_TEXT_MAX];
+	vsnprintf(raw, sizeof raw, fmt, ap);
+	if (esc_needed(raw))
+		esc_text(text, LOG_TEXT_MAX, raw);
+	else
+		memcpy(text, raw, strlen(raw) + 1);
+}
+
 void log_vmsg(const char *module, int level, const char *fmt, va_list ap)
 {
 	if (level > L.level)
 		return;
-	char text[4096];
-	vsnprintf(text, sizeof text, fmt, ap);
+	char text[LOG_TEXT_MAX];
+	format(text, fmt, ap);
 	pthread_mutex_lock(&L.lock);
 	if (rate_ok(module, text))
 		emit(module, level, text);
@@ -174,10 +190,10 @@ void log_always(const char *module, int level, const char *fmt, ...)
 {
 	if (level > L.level)
 		return;
-	char text[4096];
+	char text[LOG_TEXT_MAX];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof text, fmt, ap);
+	format(text, fmt, ap);
 	va_end(ap);
 	pthread_mutex_lock(&L.lock);
 	emit(module, level, text);

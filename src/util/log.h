@@ -5,6 +5,8 @@
  * LOG_RATE_WINDOW seconds are suppressed after LOG_RATE_BURST, and a summary
  * "(N similar messages suppressed)" is logged when the window ends, so a
  * failure that repeats every interval for 10,000 checks cannot flood.
+ * Control characters and invalid UTF-8 in a message are escaped
+ * (util/esc.h): a message is always one line, whatever it quotes.
  * Never pass secrets.
  */
 #ifndef MAMORI_LOG_H

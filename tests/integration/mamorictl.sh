@@ -6,7 +6,10 @@
 # database, bad --limit / --status, usage).  mamorictl never writes: the
 # database file and its schema version are unchanged by it.  Besides the
 # daemon's own alerts, alert rows with known times are written with
-# sqlite3; times are printed in the local time zone, UTC here.
+# sqlite3; times are printed in the local time zone, UTC here.  Text from
+# agents and plugins (a check's output with an ESC sequence, an alert's
+# note with a newline) is printed escaped, Japanese text unchanged, and
+# mamorid's log shows it escaped too.
 . tests/integration/lib.sh
 
 [ -x "$MAMORID" ] && [ -x "$MAMORICTL" ] || it_skip "mamorid/mamorictl not built"
@@ -51,19 +54,29 @@ customers = (
       { plugin = "dummy"; name = "crit"; state = 2; output = "it broke"; max_attempts = 1; interval = "1s"; },
       { plugin = "dummy"; name = "fine"; state = 0; output = "all good"; max_attempts = 1; interval = "1s"; } ); } ); },
   { id = "c2"; assets = ( { name = "utm"; checks = (
-      { plugin = "dummy"; name = "warn"; state = 1; output = "a bit off"; max_attempts = 1; interval = "1s"; } ); } ); } );
+      { plugin = "dummy"; name = "warn"; state = 1; output = "a bit off"; max_attempts = 1; interval = "1s"; } ); } ); },
+  { id = "c4"; assets = ( { name = "pc"; checks = (
+      { plugin = "dummy"; name = "evil"; state = 0; max_attempts = 1; interval = "1s";
+        output = "evil \x1b[2J\x1b]0;owned\x07\xc2\x9b31m 監視 end"; } ); } ); } );
 EOF
+ESC=$(printf '\033')
 it_mamorid "$IT_TMP/mamori.conf"
 it_wait_state 20 c2 utm warn "1|1|1|a bit off" || it_fail "checks did not run"
 it_wait_state 20 c1 pc1 fine "0|1|1|all good" || it_fail "checks did not run"
 it_wait_state 20 c1 pc1 crit "2|1|1|it broke" || it_fail "checks did not run"
+it_wait_state 20 c4 pc evil "0|1|1|evil" || it_fail "checks did not run"
 
 ctl status >"$IT_TMP/out" || it_fail "status failed"
 expect "status" "$IT_TMP/out" <<'EOF'
 CRITICAL HARD c1/pc1/crit: it broke
 WARNING  HARD c2/utm/warn: a bit off
 OK       HARD c1/pc1/fine: all good
+OK       HARD c4/pc/evil: evil \x1b[2J\x1b]0;owned\x07\u009b31m 監視 end
 EOF
+grep -q "$ESC" "$IT_TMP/out" && it_fail "status printed a raw ESC"
+grep -q "$ESC" "$IT_TMP/mamorid.log" && it_fail "mamorid logged a raw ESC"
+grep 'c4/pc/evil' "$IT_TMP/mamorid.log" | grep -qF ': evil \x1b[2J\x1b]0;owned\x07\u009b31m 監視 end' ||
+	it_fail "mamorid's log line: $(grep c4/pc/evil "$IT_TMP/mamorid.log")"
 ctl -p status c1 >"$IT_TMP/out"
 expect "status -p c1" "$IT_TMP/out" <<'EOF'
 CRITICAL HARD c1/pc1/crit: it broke
@@ -95,11 +108,17 @@ db "INSERT INTO alert (id, check_key, customer, asset, check_name, service, cent
  ('A-n1-02', 'c6/utm/warn', 'c6', 'utm', 'warn', 'utm', 'cc-west', '[\"cc-east\"]', 1, 'a bit off',
   'open', 1, 1, 1700003600, 1700003600, NULL, NULL, NULL),
  ('A-n1-00', 'c5/pc1/fine', 'c5', 'pc1', 'fine', 'defender', 'cc-east', NULL, 0, 'was broken',
-  'resolved', 2, 1, 1699990000, 1699990500, NULL, NULL, 1699990500);
+  'resolved', 2, 1, 1699990000, 1699990500, NULL, NULL, 1699990500),
+ ('A-n1-03', 'c7/pc' || char(27) || '[8m/x', 'c7', 'pc' || char(27) || '[8m', 'x', 'defender',
+  'cc-south', NULL, 2, '脅威を検出: ' || char(27) || ']0;owned' || char(7), 'open', 2, 1,
+  1700000000, 1700000000, NULL, NULL, NULL);
 INSERT INTO alert_event (alert_id, seq, type, time, actor, note, payload) VALUES
  ('A-n1-01', 2, 'acknowledged', 1700000200, 'Sato', 'on my way', '{}'),
  ('A-n1-01', 1, 'opened', 1700000000, 'mamori', NULL, '{}'),
- ('A-n1-01', 3, 'dispatched', 1700000300, 'Sato', NULL, '{}');
+ ('A-n1-01', 3, 'dispatched', 1700000300, 'Sato', NULL, '{}'),
+ ('A-n1-03', 1, 'opened', 1700000000, 'mamori', NULL, '{}'),
+ ('A-n1-03', 2, 'acknowledged', 1700000100, 'Sato' || char(27) || '[2J',
+  'on my way' || char(10) || '     3  2023-11-14 22:18:20  resolved       forged', '{}');
 INSERT INTO dispatch (alert_id, seq, time, actor, vendor, planned_at, result) VALUES
  ('A-n1-01', 3, 1700000300, 'Sato', 'Vendor K.K.', 1700086400, NULL);
 INSERT INTO deadline (alert_id, tier, tier_name, acked, ack_due, resolve_due, breaches) VALUES
@@ -146,6 +165,17 @@ events:
 dispatches:
      3  2023-11-14 22:18:20  Sato: vendor Vendor K.K., planned 2023-11-15 22:13:20, result -
 EOF
+ctl alerts --customer c7 >"$IT_TMP/out"
+expect "alerts --customer c7 (escaped)" "$IT_TMP/out" <<'EOF'
+A-n1-03                  open         CRITICAL c7/pc\x1b[8m/x                   cc-south     2023-11-14 22:13:20 脅威を検出: \x1b]0;owned\x07
+EOF
+ctl alert A-n1-03 >"$IT_TMP/out"
+grep -q "$ESC" "$IT_TMP/out" && it_fail "alert printed a raw ESC"
+grep -qF 'check     c7/pc\x1b[8m/x' "$IT_TMP/out" || it_fail "alert A-n1-03 check: $(cat "$IT_TMP/out")"
+grep -qF 'summary   脅威を検出: \x1b]0;owned\x07' "$IT_TMP/out" || it_fail "alert A-n1-03 summary: $(cat "$IT_TMP/out")"
+grep -qF '  acknowledged   Sato\x1b[2J: on my way\n     3  2023-11-14 22:18:20  resolved       forged' "$IT_TMP/out" ||
+	it_fail "alert A-n1-03 note: $(cat "$IT_TMP/out")"
+[ "$(grep -c resolved "$IT_TMP/out")" -eq 1 ] || it_fail "a note forged a line: $(cat "$IT_TMP/out")"
 ctl alert A-n1-00 | grep -q "^resolved  2023-11-14 19:35:00$" || it_fail "resolved alert: $(ctl alert A-n1-00)"
 ctl alert A-nope >"$IT_TMP/out" 2>"$IT_TMP/err"
 [ $? -eq 1 ] && grep -q "no alert A-nope" "$IT_TMP/err" && [ ! -s "$IT_TMP/out" ] ||
@@ -171,7 +201,7 @@ it_wait_for 10 sh -c "! kill -0 $MAMORID_PID 2>/dev/null" || it_fail "mamorid di
 sum=$(cksum <"$IT_STATE_DIR/mamori.db")
 ver=$(db "PRAGMA user_version")
 ctl status >"$IT_TMP/out" || it_fail "status after stop"
-[ "$(wc -l <"$IT_TMP/out")" -eq 3 ] || it_fail "status after stop: $(cat "$IT_TMP/out")"
+[ "$(wc -l <"$IT_TMP/out")" -eq 4 ] || it_fail "status after stop: $(cat "$IT_TMP/out")"
 ctl alerts --limit 2000 >/dev/null || it_fail "alerts after stop"
 ctl alert A-n1-01 >/dev/null || it_fail "alert after stop"
 [ "$(cksum <"$IT_STATE_DIR/mamori.db")" = "$sum" ] || it_fail "mamorictl changed the database"

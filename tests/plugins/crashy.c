@@ -10,6 +10,8 @@
  *            "hang"       block the host's loop forever in check_start
  *            "hang_once"  like hang unless `marker` exists (created first)
  *            "pid"        complete OK with the host's pid as output
+ *            "slow_prepare" check_prepare takes `delay` (blocking), then
+ *                         runs complete OK
  *   marker = "/path"      for the *_once modes
  *   delay  = "2s"         for slow
  * Any other mode is a check_prepare error on the key `mode`.
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct crashy {
@@ -64,8 +67,9 @@ static int c_prepare(void *inst, struct mamori_check *chk, const struct mamori_c
                      void **data)
 {
 	struct crashy *c = inst;
-	static const char *const modes[] = { "ok",   "slow",      "segv", "segv_once",
-		                             "hang", "hang_once", "pid",  NULL };
+	static const char *const modes[] = { "ok",        "slow",         "segv",
+		                             "segv_once", "hang",         "hang_once",
+		                             "pid",       "slow_prepare", NULL };
 	const char *mode = "ok", *marker = "";
 	c->host->conf_string(conf, "mode", &mode);
 	c->host->conf_string(conf, "marker", &marker);
@@ -80,6 +84,11 @@ static int c_prepare(void *inst, struct mamori_check *chk, const struct mamori_c
 	snprintf(k->mode, sizeof k->mode, "%s", mode);
 	snprintf(k->marker, sizeof k->marker, "%s", marker);
 	c->host->conf_duration(conf, "delay", &k->delay);
+	if (strcmp(mode, "slow_prepare") == 0) {
+		struct timespec ts = { (time_t)k->delay,
+			               (long)((k->delay - (double)(time_t)k->delay) * 1e9) };
+		nanosleep(&ts, NULL);
+	}
 	*data = k;
 	return 0;
 }

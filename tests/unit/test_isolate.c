@@ -13,13 +13,16 @@
 #include "util/log.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <ev.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -75,6 +78,7 @@ static void fx_init(struct fx *f)
 	link_plugin(f, "plugins/exec.so", "exec.so");
 	link_plugin(f, "tests/plugins/crashy.so", "crashy.so");
 	link_plugin(f, "tests/plugins/passive_test.so", "passive_test.so");
+	link_plugin(f, "tests/plugins/flood.so", "flood.so");
 	f->loop = ev_default_loop(0);
 	ev_now_update(f->loop);
 }
@@ -326,6 +330,204 @@ START_TEST(always_crashing_stays_unknown)
 }
 END_TEST
 
+/* ---- descriptors ---- */
+
+struct fdset {
+	int n;
+	int fd[256];
+	char target[256][128];
+};
+
+/* pid's open descriptors >= minfd and what they point at. */
+static void fds_of(const char *pid, int minfd, struct fdset *out)
+{
+	char dir[64];
+	snprintf(dir, sizeof dir, "/proc/%s/fd", pid);
+	DIR *d = opendir(dir);
+	ck_assert_ptr_nonnull(d);
+	out->n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) && out->n < 256) {
+		int fd = atoi(e->d_name);
+		if (e->d_name[0] == '.' || fd < minfd || (!strcmp(pid, "self") && fd == dirfd(d)))
+			continue;
+		char path[128];
+		snprintf(path, sizeof path, "%s/%d", dir, fd);
+		ssize_t n = readlink(path, out->target[out->n], sizeof out->target[0] - 1);
+		out->target[out->n][n > 0 ? n : 0] = '\0';
+		out->fd[out->n++] = fd;
+	}
+	closedir(d);
+}
+
+static int got_pid(struct fx *f)
+{
+	return strncmp(view(f, "x").output, "pid ", 4) == 0;
+}
+
+START_TEST(host_inherits_no_descriptors)
+{
+	struct fx f;
+	fx_init(&f);
+	/* What the core holds without close-on-exec: libmosquitto's socket
+	 * and socket pair, say, and something far up. */
+	int sock = socket(AF_INET, SOCK_STREAM, 0);
+	int pp[2];
+	ck_assert_int_ge(sock, 0);
+	ck_assert_int_eq(pipe(pp), 0);
+	int high = fcntl(pp[1], F_DUPFD, 900);
+	ck_assert_int_ge(high, 900);
+	struct fdset mine, host;
+	fds_of("self", 3, &mine);
+	fx_start(&f,
+	         CONF("{ name = \"crashy\"; isolate = true; }",
+	              "{ plugin = \"crashy\"; name = \"x\"; mode = \"pid\"; interval = \"1h\"; }"));
+	ck_assert_msg(pump(&f, 10.0, got_pid), "no pid: %s", f.logs);
+	fds_of(view(&f, "x").output + 4, 3, &host);
+	/* Its socket is fd 3; whatever else it has it opened itself (its
+	 * loop's descriptors): none of ours. */
+	ck_assert_int_ge(host.n, 1);
+	int has3 = 0;
+	for (int i = 0; i < host.n; i++) {
+		if (host.fd[i] == 3) {
+			has3 = strncmp(host.target[i], "socket:", 7) == 0;
+			continue;
+		}
+		ck_assert_msg(host.fd[i] < 900, "host has fd %d (%s)", host.fd[i], host.target[i]);
+		for (int k = 0; k < mine.n; k++)
+			ck_assert_msg(strncmp(mine.target[k], "anon_inode:", 11) == 0 ||
+			                  strcmp(mine.target[k], host.target[i]) != 0,
+			              "host fd %d is our fd %d (%s)", host.fd[i], mine.fd[k],
+			              mine.target[k]);
+	}
+	ck_assert_msg(has3, "host's fd 3 is not its socket");
+	close(sock);
+	close(pp[0]);
+	close(pp[1]);
+	close(high);
+	fx_done(&f);
+}
+END_TEST
+
+/* ---- a host that floods the core ---- */
+
+/* kB from /proc/self/status ("VmHWM:", "VmRSS:"). */
+static long status_kb(const char *key)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, key, strlen(key)) == 0)
+			kb = atol(line + strlen(key));
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* Start the core with an isolated flood instance that floods during its
+ * init, which the core waits for: refused at once, with why, and the
+ * core's peak memory grew by far less than the 256 MiB the host sent. */
+static void flood_init_case(const char *kind, const char *why)
+{
+	struct fx f;
+	fx_init(&f);
+	char conf[512];
+	snprintf(conf, sizeof conf,
+	         CONF("{ name = \"flood\"; isolate = true; flood = \"%s\"; }", ""), kind);
+	/* the peak so far is forgotten: VmHWM restarts from VmRSS */
+	FILE *cr = fopen("/proc/self/clear_refs", "w");
+	ck_assert_ptr_nonnull(cr);
+	fputs("5", cr);
+	fclose(cr);
+	long before = status_kb("VmRSS:");
+	ev_now_update(f.loop);
+	double t0 = ev_time();
+	struct server *s = fx_server(&f, conf);
+	double took = ev_time() - t0;
+	long grew = status_kb("VmHWM:") - before;
+	if (s)
+		server_free(s);
+	ck_assert_msg(s == NULL, "a flooding host was accepted");
+	ck_assert_msg(strstr(f.logs, why) != NULL, "logs: %s", f.logs);
+	ck_assert_msg(grew < 64 * 1024, "the core grew by %ld kB", grew);
+	ck_assert_msg(took < 5.0, "took %.1fs", took);
+	fx_done(&f);
+}
+
+START_TEST(log_flood_while_waiting_is_bounded)
+{
+	flood_init_case("log", "flooded the core with log messages");
+}
+END_TEST
+
+START_TEST(reply_flood_while_waiting_is_bounded)
+{
+	flood_init_case("replies", "sent too much while the core waited for an answer");
+}
+END_TEST
+
+static int flood_unknown(struct fx *f)
+{
+	struct server_check_view v = view(f, "x");
+	return v.state == 3 && strstr(v.output, "flooded the core with log messages") != NULL;
+}
+
+/* The restarted host floods (nobody waits: the loop reads it): it is
+ * treated as broken, its checks go UNKNOWN saying why, other checks
+ * carry on. */
+START_TEST(flooding_host_goes_unknown)
+{
+	struct fx f;
+	fx_init(&f);
+	char conf[1024];
+	snprintf(conf, sizeof conf,
+	         CONF("{ name = \"flood\"; isolate = true; flood = \"log\"; frames = 64;"
+	              " marker = \"%s/m\"; }",
+	              "{ plugin = \"flood\"; name = \"x\"; interval = \"100ms\";"
+	              " retry_interval = \"100ms\"; },"
+	              " { plugin = \"dummy\"; name = \"d\"; interval = \"50ms\"; }"),
+	         f.tmp);
+	fx_start(&f, conf);
+	ck_assert_msg(pump(&f, 10.0, flood_unknown), "output '%s'\n%s", view(&f, "x").output,
+	              f.logs);
+	ck_assert_msg(strstr(f.logs, "plugin host of 'flood' flooded the core with log messages") !=
+	                  NULL,
+	              "logs: %s", f.logs);
+	struct server_check_view d = view(&f, "d");
+	ck_assert_int_eq(d.state, 0);
+	ck_assert_msg(ev_now(f.loop) - d.last_check < 1.0, "dummy stalled");
+	fx_done(&f);
+}
+END_TEST
+
+/* ---- a slow host ---- */
+
+/* Three prepares of 4 s each: the core's waits for one host within one
+ * loop iteration share 10 s, so the third one fails - not 30 s of stall
+ * (10 s per check) - and the start is refused. */
+START_TEST(slow_prepares_share_one_timeout)
+{
+	struct fx f;
+	fx_init(&f);
+	double t0 = ev_time();
+	struct server *s = fx_server(
+	    &f,
+	    CONF(
+	        "{ name = \"crashy\"; isolate = true; }",
+	        "{ plugin = \"crashy\"; name = \"a\"; mode = \"slow_prepare\"; delay = \"4s\"; },"
+	        "{ plugin = \"crashy\"; name = \"b\"; mode = \"slow_prepare\"; delay = \"4s\"; },"
+	        "{ plugin = \"crashy\"; name = \"c\"; mode = \"slow_prepare\"; delay = \"4s\"; }"));
+	double took = ev_time() - t0;
+	if (s)
+		server_free(s);
+	ck_assert_msg(s == NULL, "accepted after %.1fs", took);
+	ck_assert_msg(took < 11.0, "took %.1fs", took);
+	ck_assert_msg(strstr(f.logs, "did not answer in time") != NULL, "logs: %s", f.logs);
+	fx_done(&f);
+}
+END_TEST
+
 /* ---- config ---- */
 
 START_TEST(prepare_error_is_config_error)
@@ -373,6 +575,11 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, always_crashing_stays_unknown);
 	tcase_add_test(tc, prepare_error_is_config_error);
 	tcase_add_test(tc, passive_cannot_be_isolated);
+	tcase_add_test(tc, host_inherits_no_descriptors);
+	tcase_add_test(tc, log_flood_while_waiting_is_bounded);
+	tcase_add_test(tc, reply_flood_while_waiting_is_bounded);
+	tcase_add_test(tc, flooding_host_goes_unknown);
+	tcase_add_test(tc, slow_prepares_share_one_timeout);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

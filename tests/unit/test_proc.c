@@ -4,8 +4,10 @@
  * Output capture (stdout, merged stderr, stdin), the output cap (the child
  * never blocks on a full pipe), exit codes and signals, a timeout killing
  * the whole process group (grandchildren too), a grandchild holding the
- * pipe, proc_kill (no callback afterwards), spawn failure, and no zombie
- * children left (counted in /proc).  The loop is pumped; nothing sleeps.
+ * pipe, proc_kill (no callback afterwards), spawn failure, no zombie
+ * children left (counted in /proc), and no descriptor of ours reaching a
+ * child (this binary, run as `--list-fds`, is the child that looks).  The
+ * loop is pumped; nothing sleeps.
  */
 #include "proc/proc.h"
 #include "util/log.h"
@@ -14,10 +16,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <ev.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 struct res {
@@ -379,8 +385,83 @@ START_TEST(spawn_failure)
 }
 END_TEST
 
-int main(void)
+/* The child of no_inherited_fds: print the open descriptors ("0 1 2"),
+ * leaving out the one that reads the directory. */
+static int list_fds(void)
 {
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return 1;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && atoi(e->d_name) != dirfd(d))
+			printf(" %s", e->d_name);
+	closedir(d);
+	return 0;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* " 0 1 2" from " 2 0 1": readdir's order is the kernel's. */
+static void sort_fds(char *s, size_t len)
+{
+	int v[64], n = 0;
+	for (char *t = strtok(s, " \n"); t && n < 64; t = strtok(NULL, " \n"))
+		v[n++] = atoi(t);
+	qsort(v, (size_t)n, sizeof *v, cmp_int);
+	size_t off = 0;
+	s[0] = '\0';
+	for (int i = 0; i < n && off < len; i++)
+		off += (size_t)snprintf(s + off, len - off, " %d", v[i]);
+}
+
+START_TEST(no_inherited_fds)
+{
+	struct fx f;
+	struct res r = { 0 };
+	fx_init(&f);
+	/* What the daemon holds without close-on-exec: libmosquitto's socket
+	 * and socket pair, say.  A high number too (closefrom, not a loop to
+	 * some guessed limit). */
+	int sock = socket(AF_INET, SOCK_STREAM, 0);
+	int pp[2];
+	ck_assert_int_ge(sock, 0);
+	ck_assert_int_eq(pipe(pp), 0);
+	int high = fcntl(pp[0], F_DUPFD, 900);
+	ck_assert_int_ge(high, 900);
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	ck_assert_int_gt(n, 0);
+	exe[n] = '\0';
+	const char *argv[] = { exe, "--list-fds", NULL };
+	for (int with_stdin = 0; with_stdin < 2; with_stdin++) {
+		struct mamori_spawn req = { .struct_size = sizeof req,
+			                    .argv = argv,
+			                    .merge_stderr = with_stdin,
+			                    .stdin_data = with_stdin ? "x" : NULL,
+			                    .stdin_len = with_stdin ? 1 : 0 };
+		memset(&r, 0, sizeof r);
+		ck_assert_int_eq(proc_spawn(f.pc, &req, on_done, &r, NULL), 0);
+		ck_assert(pump_until(f.loop, &r.calls, 1, 10.0));
+		ck_assert_int_eq(r.status, 0);
+		sort_fds(r.out, sizeof r.out);
+		ck_assert_str_eq(r.out, " 0 1 2");
+	}
+	close(sock);
+	close(pp[0]);
+	close(pp[1]);
+	close(high);
+	fx_done(&f);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "--list-fds") == 0)
+		return list_fds();
 	Suite *s = suite_create("proc");
 	TCase *tc = tcase_create("proc");
 	tcase_set_timeout(tc, 60);
@@ -392,6 +473,7 @@ int main(void)
 	tcase_add_test(tc, no_zombies);
 	tcase_add_test(tc, kill_forgets_callback);
 	tcase_add_test(tc, spawn_failure);
+	tcase_add_test(tc, no_inherited_fds);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
