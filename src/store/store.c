@@ -14,6 +14,7 @@
 #include "store/store_int.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/secret.h"
 
 #include <errno.h>
 #include <ev.h>
@@ -158,9 +159,8 @@ struct store *store_open(const char *state_dir, char *err, size_t errlen)
 			         strerror(errno));
 			return NULL;
 		}
-	} else if (!S_ISDIR(sb.st_mode)) {
-		snprintf(err, errlen, "state_dir %s is not a directory", state_dir);
-		return NULL;
+	} else if (secret_check_dir("state_dir", state_dir, err, errlen) != 0) {
+		return NULL; /* not a directory, or others may write there */
 	}
 	struct store *s = xcalloc(1, sizeof *s);
 	s->path = xasprintf("%s/%s", state_dir, STORE_FILE);

@@ -1,9 +1,9 @@
 /*
  * Unit tests: the SQLite store (src/store): schema creation and
  * migration, refusal of a database written by a newer mamori and of a
- * corrupt file (both left byte-for-byte untouched), state batches
- * written by the writer thread and read back, and a batch that meets a
- * full disk kept and written again.
+ * corrupt file (both left byte-for-byte untouched), of a state dir others
+ * may write to, state batches written by the writer thread and read back,
+ * and a batch that meets a full disk kept and written again.
  */
 #include "store/store.h"
 #include "store/store_sqlite.h"
@@ -198,6 +198,42 @@ START_TEST(refuses_bad_state_dir)
 	snprintf(path, sizeof path, "%s/no/such/parent", t.dir);
 	ck_assert_ptr_null(store_open(path, err, sizeof err));
 	ck_assert_ptr_nonnull(strstr(err, "cannot create state_dir"));
+	tdir_done(&t);
+}
+END_TEST
+
+/* Whoever may write to the state dir can plant a database or a -wal:
+ * a dir its group or others may write to is refused, untouched. */
+START_TEST(refuses_writable_state_dir)
+{
+	static const unsigned bad[] = { 0777, 0770, 0757, 01777 };
+	struct tdir t;
+	char err[1024] = "", path[160], db[200], want[400];
+	struct stat st;
+	tdir_init(&t);
+	snprintf(path, sizeof path, "%s/state", t.dir);
+	snprintf(db, sizeof db, "%s/%s", path, STORE_FILE);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ck_assert_int_eq(chmod(path, bad[i]), 0);
+		ck_assert_ptr_null(store_open(path, err, sizeof err));
+		snprintf(want, sizeof want, "bad permissions %04o on state_dir %s", bad[i], path);
+		ck_assert_msg(strstr(err, want), "message: %s", err);
+		snprintf(want, sizeof want, "chmod 750 %s", path);
+		ck_assert_msg(strstr(err, want), "message: %s", err);
+		ck_assert_int_ne(stat(db, &st), 0);
+	}
+	ck_assert_int_eq(chmod(path, 0755), 0);
+	struct store *s = store_open(path, err, sizeof err);
+	ck_assert_msg(s != NULL, "%s", err);
+	store_close(s);
+	/* one it creates is 0750 (less what the umask takes) */
+	snprintf(path, sizeof path, "%s/new", t.dir);
+	s = store_open(path, err, sizeof err);
+	ck_assert_msg(s != NULL, "%s", err);
+	store_close(s);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0027, 0);
 	tdir_done(&t);
 }
 END_TEST
@@ -449,6 +485,7 @@ int main(void)
 	tcase_add_test(tc, refuses_garbage_file);
 	tcase_add_test(tc, refuses_corrupt_database);
 	tcase_add_test(tc, refuses_bad_state_dir);
+	tcase_add_test(tc, refuses_writable_state_dir);
 	tcase_add_test(tc, migrates_old_schema);
 	tcase_add_test(tc, batches_applied);
 	tcase_add_test(tc, empty_and_large_values);
