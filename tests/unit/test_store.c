@@ -2,8 +2,9 @@
  * Unit tests: the SQLite store (src/store): schema creation and
  * migration, refusal of a database written by a newer mamori and of a
  * corrupt file (both left byte-for-byte untouched), of a state dir others
- * may write to, state batches written by the writer thread and read back,
- * and a batch that meets a full disk kept and written again.
+ * may write to, the tightening of a database others may read, state batches
+ * written by the writer thread and read back, and a batch that meets a
+ * full disk kept and written again.
  */
 #include "store/store.h"
 #include "store/store_sqlite.h"
@@ -234,6 +235,32 @@ START_TEST(refuses_writable_state_dir)
 	store_close(s);
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 0027, 0);
+	tdir_done(&t);
+}
+END_TEST
+
+/* A database an older mamori left readable by others (it set no umask) is
+ * tightened at open, and its -wal and -shm follow it. */
+START_TEST(tightens_open_database)
+{
+	struct tdir t;
+	char err[1024] = "", side[200];
+	struct stat st;
+	tdir_init(&t);
+	struct store *s = store_open(t.dir, err, sizeof err);
+	ck_assert_msg(s != NULL, "%s", err);
+	store_close(s);
+	ck_assert_int_eq(chmod(t.db, 0666), 0);
+	s = store_open(t.dir, err, sizeof err);
+	ck_assert_msg(s != NULL, "%s", err);
+	ck_assert_int_eq(stat(t.db, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0640);
+	for (int i = 0; i < 2; i++) {
+		snprintf(side, sizeof side, "%s%s", t.db, i ? "-shm" : "-wal");
+		ck_assert_msg(stat(side, &st) == 0, "%s missing", side);
+		ck_assert_msg((st.st_mode & 0027) == 0, "%s is %04o", side, st.st_mode & 0777);
+	}
+	store_close(s);
 	tdir_done(&t);
 }
 END_TEST
@@ -486,6 +513,7 @@ int main(void)
 	tcase_add_test(tc, refuses_corrupt_database);
 	tcase_add_test(tc, refuses_bad_state_dir);
 	tcase_add_test(tc, refuses_writable_state_dir);
+	tcase_add_test(tc, tightens_open_database);
 	tcase_add_test(tc, migrates_old_schema);
 	tcase_add_test(tc, batches_applied);
 	tcase_add_test(tc, empty_and_large_values);
