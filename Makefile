@@ -154,10 +154,13 @@ $(B)/mamori-plugin.pc: Makefile config.mk
 	printf 'prefix=%s\nincludedir=%s\nplugindir=%s\n\nName: mamori-plugin\nDescription: build check plugins for mamorid (plugin ABI v1)\nVersion: %s\nCflags: -I$${includedir} -fPIC -fvisibility=hidden\n' \
 		'$(prefix)' '$(includedir)' '$(plugindir)' '$(VERSION)' >$@
 
+# The state dir is 0750: the database holds every customer's alerts and
+# notes (mamorid also refuses a state dir its group or others may write to).
 install: all $(B)/mamori-plugin.pc
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) $(DESTDIR)$(plugindir) \
 		$(DESTDIR)$(includedir)/mamori $(DESTDIR)$(libdir)/pkgconfig \
-		$(DESTDIR)$(pkgdatadir) $(DESTDIR)$(pkgconfdir) $(DESTDIR)$(statedir)
+		$(DESTDIR)$(pkgdatadir) $(DESTDIR)$(pkgconfdir)
+	install -d -m 750 $(DESTDIR)$(statedir)
 	install -m 755 $(B)/mamorid $(DESTDIR)$(sbindir)/mamorid
 	install -m 755 $(B)/mamorictl $(DESTDIR)$(bindir)/mamorictl
 	$(if $(PLUGIN_SOS),install -m 644 $(PLUGIN_SOS) $(DESTDIR)$(plugindir)/)

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void usage(FILE *f)
@@ -90,6 +91,11 @@ int main(int argc, char **argv)
 		                                  { NULL, 0, NULL, 0 } };
 	struct server_opts opts = { .config_path = MAMORI_SYSCONFDIR "/mamori.conf" };
 	int foreground = 0, check_only = 0, c;
+	/* First, before anything can create a file: the database, its -wal
+	 * and -shm (SQLite gives them the database's mode) hold every
+	 * customer's alerts and notes; nothing we create is for others, and
+	 * nothing is writable by the group.  Isolated plugin hosts inherit it. */
+	umask(027);
 	/* Hidden: mamorid started by itself as the host of an isolated plugin
 	 * (`isolate = true`, src/plugin/isolate.c); not for people. */
 	if (argc == 4 && strcmp(argv[1], "--plugin-host") == 0)

@@ -21,7 +21,10 @@ cd "$(dirname "$0")/../.."
 top=$(pwd)
 demo="$top/contrib/demo"
 state="$top/demo-state"
+# mamorid refuses a state dir its group or others may write to (a umask
+# of 002 would make one); the database in it is not for others either.
 mkdir -p "$state"
+chmod 750 "$state"
 # python3 starts slowly on a busy machine: one call picks all ports, one
 # waits for all TCP servers.
 # shellcheck disable=SC2046

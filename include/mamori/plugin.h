@@ -346,7 +346,11 @@ struct mamori_host {
 	    MAMORI_PRINTF(3, 4);
 	/* Read a secret file named by a config key (MAMORI_KEY_FILE); trailing
 	 * newline removed.  *out is malloc'd; the caller frees it (and should
-	 * wipe it).  Content never reaches a log. */
+	 * wipe it).  Content never reaches a log.  The core refuses a file
+	 * that is not regular, is writable by its group or others, or is
+	 * readable by others (ssh's rule: 0600 or 0640), and one it cannot
+	 * read: it reports why at the key's line and returns MAMORI_E_CONFIG
+	 * (pass it on; older cores returned MAMORI_E_IO unreported). */
 	int (*conf_secret)(const struct mamori_conf *c, const char *key, char **out, size_t *len);
 	/* Resolve a data file under the installed share dir (e.g. a vendor
 	 * profile): writes the path into buf. */

@@ -154,8 +154,10 @@ static int endpoint_load(const struct mamori_host *h, const struct mamori_conf *
 		                     schemes[1]);
 	size_t len = 0;
 	err = h->conf_secret(g, "password_file", &ep->password, &len);
+	if (err == MAMORI_E_CONFIG)
+		return err; /* the core said why (permissions, unreadable) */
 	if (err && err != MAMORI_E_NOTFOUND)
-		return err;
+		return h->conf_error(g, "password_file", "cannot read %s.password_file", group);
 	if (ep->user && !ep->password)
 		return h->conf_error(g, "user", "%s.user needs %s.password_file", group, group);
 	ep->starttls = 1;

@@ -111,6 +111,8 @@ static int secret(const struct mamori_host *h, const struct mamori_conf *g, cons
 	int rc = h->conf_secret(g, key, out, len);
 	if (rc == MAMORI_E_NOTFOUND)
 		return h->conf_error(g, key, "%s is required", key);
+	if (rc == MAMORI_E_CONFIG)
+		return rc; /* the core said why (permissions, unreadable) */
 	if (rc < 0)
 		return h->conf_error(g, key, "cannot read %s", key);
 	return 0;

@@ -2,13 +2,12 @@
 #include "config/pconf.h"
 #include "perfdata/perfdata.h"
 #include "util/mem.h"
+#include "util/secret.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 const char *pconf_where(const config_setting_t *s, char *buf, size_t size)
@@ -368,41 +367,18 @@ int pconf_verror(const struct mamori_conf *c, const char *key, const char *fmt, 
 	return MAMORI_E_CONFIG;
 }
 
-int pconf_read_secret_file(const char *path, char **out, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return MAMORI_E_IO;
-	struct stat st;
-	if (fstat(fd, &st) < 0 || st.st_size > 65536) {
-		close(fd);
-		return MAMORI_E_RANGE;
-	}
-	char *buf = xmalloc((size_t)st.st_size + 1);
-	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	if (got && buf[got - 1] == '\n')
-		got--;
-	if (got && buf[got - 1] == '\r')
-		got--;
-	buf[got] = '\0';
-	*out = buf;
-	if (len)
-		*len = got;
-	return 0;
-}
-
 int pconf_secret(const struct mamori_conf *c, const char *key, char **out, size_t *len)
 {
 	const char *path;
+	char err[1024];
 	int rc = pconf_string(c, key, &path);
 	if (rc)
 		return rc;
-	return pconf_read_secret_file(path, out, len);
+	/* The permission rules (util/secret.h) are the core's, the same for
+	 * every plugin; the refusal is reported here, at the key's line. */
+	if (secret_read_file(path, out, len, err, sizeof err) != 0) {
+		pconf_report(c->on_error, c->ud, member(c, key), "key '%s': %s", key, err);
+		return MAMORI_E_CONFIG;
+	}
+	return 0;
 }

@@ -48,9 +48,11 @@ int pconf_range(const struct mamori_conf *c, const char *key, struct mamori_rang
 int pconf_list_item(const struct mamori_conf *c, const char *key, size_t i, const char **out);
 int pconf_group(const struct mamori_conf *c, const char *key, const struct mamori_conf **out);
 int pconf_verror(const struct mamori_conf *c, const char *key, const char *fmt, va_list ap);
+/* The host's conf_secret: the file named by `key`, read with
+ * secret_read_file (its permission rules; one trailing newline stripped).
+ * A refusal (permissions, unreadable, too large) is reported at the key's
+ * file and line and returns MAMORI_E_CONFIG. */
 int pconf_secret(const struct mamori_conf *c, const char *key, char **out, size_t *len);
-/* Read a whole small file (secrets); strips one trailing newline. */
-int pconf_read_secret_file(const char *path, char **out, size_t *len);
 
 /* Typed reads of a single setting, shared with the core config parser.
  * Return 0 or MAMORI_E_TYPE / MAMORI_E_INVAL. */

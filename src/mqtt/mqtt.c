@@ -8,6 +8,7 @@
 #include "mqtt/mqtt_int.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/secret.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -135,21 +136,18 @@ static void conf_copy(struct mqtt_conf *d, const struct mqtt_conf *s)
 		d->port = d->tls.ca_file ? 8883 : 1883;
 }
 
-static char *read_secret(const char *path, char *err, size_t errlen)
+/* The first line of password_file (util/secret.h: its permission rules). */
+static char *read_password(const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	char buf[1024];
-	if (!f) {
-		snprintf(err, errlen, "mqtt: cannot read password_file %s: %s", path,
-		         strerror(errno));
+	char *p, e[1024];
+	size_t len;
+	if (secret_read_file(path, &p, &len, e, sizeof e) != 0) {
+		snprintf(err, errlen, "mqtt: password_file: %s", e);
 		return NULL;
 	}
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	char *p = xstrdup(buf);
-	memset(buf, 0, sizeof(buf));
+	size_t first = strcspn(p, "\r\n");
+	explicit_bzero(p + first, len - first); /* later lines: not ours to keep */
+	p[first] = '\0';
 	return p;
 }
 
@@ -179,6 +177,12 @@ static int setup_mosq(struct mqtt *m, char *err, size_t errlen)
 		return -1;
 	}
 	if (c->tls.ca_file) {
+		/* libmosquitto reads the client key itself; the rules are ours */
+		char e[1024];
+		if (c->tls.key_file && secret_check_mode(c->tls.key_file, e, sizeof e) != 0) {
+			snprintf(err, errlen, "mqtt: tls key_file: %s", e);
+			return -1;
+		}
 		rc = mosquitto_tls_set(m->mosq, c->tls.ca_file, NULL, c->tls.cert_file,
 		                       c->tls.key_file, NULL);
 		if (!rc)
@@ -209,7 +213,7 @@ struct mqtt *mqtt_new(struct ev_loop *loop, const struct mqtt_conf *conf, char *
 		goto fail;
 	}
 	if (m->conf.password_file &&
-	    !(m->password = read_secret(m->conf.password_file, err, errlen)))
+	    !(m->password = read_password(m->conf.password_file, err, errlen)))
 		goto fail;
 	if (setup_mosq(m, err, errlen))
 		goto fail;

@@ -122,7 +122,9 @@ typedef void (*mqtt_ack_cb)(uint64_t token, void *ud);
 typedef void (*mqtt_conn_cb)(int connected, void *ud);
 
 /* Create (nothing connects yet).  Copies conf.  NULL + message on error
- * (bad TLS files, unreadable password file, ...). */
+ * (bad TLS files, unreadable password file, ...).  password_file and
+ * tls.key_file are secrets: refused when others may read them or their
+ * group or others may write them (util/secret.h). */
 struct mqtt *mqtt_new(struct ev_loop *loop, const struct mqtt_conf *conf, char *err, size_t errlen);
 /* Start connecting (the connector thread, then the session).  0. */
 int mqtt_start(struct mqtt *m);

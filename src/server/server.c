@@ -20,6 +20,7 @@
 #include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/secret.h"
 
 #include "buildcfg.h"
 
@@ -27,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void log_config_error(void *ud, const char *msg)
 {
@@ -459,7 +461,16 @@ int server_check_config(const struct server_opts *opts)
 	o.no_store = 1;
 	struct server *s = server_new(loop, &o);
 	int ok = s != NULL;
-	if (s) {
+	/* The store is not opened here, but a state_dir that mamorid would
+	 * refuse at start is reported now (a missing one is created then). */
+	char err[1024];
+	struct stat st;
+	if (s && !opts->no_store && stat(s->conf->state_dir, &st) == 0 &&
+	    secret_check_dir("state_dir", s->conf->state_dir, err, sizeof err) != 0) {
+		log_always("store", LOG_LVL_ERR, "%s", err);
+		ok = 0;
+	}
+	if (ok) {
 		printf("configuration OK: %zu customers, %zu checks, %zu plugin instances\n",
 		       s->reg.m.n_custs, (size_t)s->reg.m.checks.count, s->reg.m.n_pinsts);
 		for (size_t i = 0; i < loader_count(s->loader); i++) {

@@ -14,6 +14,7 @@
 #include "store/store_int.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/secret.h"
 
 #include <errno.h>
 #include <ev.h>
@@ -147,6 +148,30 @@ static void free_all(struct store *s, int checkpoint)
 	free(s);
 }
 
+/* The database and its -wal and -shm hold every customer's alerts and
+ * notes: nothing in them is for others.  mamorid's umask makes new files
+ * so; files an older mamori (no umask) left readable by others are
+ * tightened here - SQLite keeps an existing file's mode, and gives a new
+ * -wal or -shm the database's. */
+static void tighten(const char *db)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm" };
+	for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+		char *p = xasprintf("%s%s", db, sfx[i]);
+		struct stat st;
+		if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 027)) {
+			mode_t m = st.st_mode & 0750;
+			if (chmod(p, m) == 0)
+				log_notice("store", "%s was mode %04o: now %04o (not for others)",
+				           p, (unsigned)(st.st_mode & 07777), (unsigned)m);
+			else
+				log_warn("store", "%s is mode %04o, open to others: chmod: %s", p,
+				         (unsigned)(st.st_mode & 07777), strerror(errno));
+		}
+		free(p);
+	}
+}
+
 struct store *store_open(const char *state_dir, char *err, size_t errlen)
 {
 	struct stat sb;
@@ -158,9 +183,8 @@ struct store *store_open(const char *state_dir, char *err, size_t errlen)
 			         strerror(errno));
 			return NULL;
 		}
-	} else if (!S_ISDIR(sb.st_mode)) {
-		snprintf(err, errlen, "state_dir %s is not a directory", state_dir);
-		return NULL;
+	} else if (secret_check_dir("state_dir", state_dir, err, errlen) != 0) {
+		return NULL; /* not a directory, or others may write there */
 	}
 	struct store *s = xcalloc(1, sizeof *s);
 	s->path = xasprintf("%s/%s", state_dir, STORE_FILE);
@@ -201,6 +225,7 @@ struct store *store_open(const char *state_dir, char *err, size_t errlen)
 		    s->path, e);
 		goto fail;
 	}
+	tighten(s->path);
 	if (store__exec(s->db, "PRAGMA journal_mode=WAL", e, sizeof e) != 0) {
 		snprintf(err, errlen,
 		         "%s is not a usable SQLite database (%s); it was left untouched", s->path,

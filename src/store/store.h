@@ -57,8 +57,10 @@ struct store_asset_row {
 	double registered_at;
 };
 
-/* Open (creating the directory's database if needed).  On failure returns
- * NULL with a message in err. */
+/* Open (creating the directory, 0750, and its database if needed).  A
+ * state_dir that its group or others may write to is refused (anyone who
+ * can write there can plant a database or a -wal of their own).  On
+ * failure returns NULL with a message in err. */
 struct store *store_open(const char *state_dir, char *err, size_t errlen);
 /* Open an existing database read-only, for tools (mamorictl): it never
  * creates, migrates or writes anything, not even at close.  Refused with a

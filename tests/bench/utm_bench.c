@@ -19,6 +19,8 @@
  */
 #include "plugbench.h"
 
+#include <sys/stat.h>
+
 #define COMMUNITY "benchcomm"
 #define SCALARS                                                                                    \
 	"1.3.6.1.2.1.1.3.0", "1.3.6.1.4.1.12356.101.4.1.3.0", "1.3.6.1.4.1.12356.101.4.1.4.0",     \
@@ -30,6 +32,8 @@ struct servers {
 	pid_t snmpd, tls;
 };
 
+/* 0600: the community and passwords are secrets (the core refuses them
+ * readable by others). */
 static int write_file(const char *dir, const char *name, const char *text)
 {
 	char path[128];
@@ -39,7 +43,7 @@ static int write_file(const char *dir, const char *name, const char *text)
 	if (!f)
 		return -1;
 	fputs(text, f);
-	return fclose(f);
+	return fclose(f) != 0 ? -1 : chmod(path, 0600);
 }
 
 static int run_wait(char *const argv[])

@@ -4,12 +4,18 @@
 . tests/integration/lib.sh
 it_init
 dest="$IT_TMP/root"
-make -s install DESTDIR="$dest" prefix=/usr/local >"$IT_TMP/install.log" 2>&1 || it_fail "make install failed: $(tail -5 "$IT_TMP/install.log")"
+(umask 002 && make -s install DESTDIR="$dest" prefix=/usr/local) >"$IT_TMP/install.log" 2>&1 || it_fail "make install failed: $(tail -5 "$IT_TMP/install.log")"
 for f in usr/local/sbin/mamorid usr/local/bin/mamorictl usr/local/include/mamori/plugin.h \
 	usr/local/lib/pkgconfig/mamori-plugin.pc usr/local/lib/mamori/plugins/dummy.so \
 	usr/local/lib/mamori/plugins/exec.so usr/local/share/mamori/holidays/jp.csv; do
 	[ -e "$dest/$f" ] || it_fail "make install did not install $f"
 done
+# The state dir holds every customer's alerts: not for others (even when
+# make runs with a permissive umask); the example config stays readable.
+statedir=$(sed -n 's/^statedir = //p' config.mk)
+[ "$(stat -c %a "$dest$statedir")" = 750 ] || it_fail "state dir $statedir is $(stat -c %a "$dest$statedir"), not 750"
+conf=$(sed -n 's/^pkgconfdir = //p' config.mk)/mamori.conf.example
+[ "$(stat -c %a "$dest$conf")" = 644 ] || it_fail "$conf is $(stat -c %a "$dest$conf"), not 644"
 cp -R contrib/plugin-skeleton "$IT_TMP/skel"
 PKG_CONFIG_PATH="$dest/usr/local/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$dest" \
 	make -s -C "$IT_TMP/skel" CFLAGS="-O2 -Wall -Wextra -Werror" >"$IT_TMP/skel.log" 2>&1 ||

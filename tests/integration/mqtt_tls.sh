@@ -29,9 +29,11 @@ mkca ca && mkca otherca || it_fail "cannot make CAs"
 mkcert broker ca "subjectAltName=IP:127.0.0.1" || it_fail "cannot make the broker certificate"
 mkcert client ca "extendedKeyUsage=clientAuth" || it_fail "cannot make the client certificate"
 chmod 0644 ./*.key ./*.pem
+# mamorid's own secrets: refused if others may read them
+chmod 0600 client.key
 
 secret='s3cr3t-never-logged'
-printf '%s\n' "$secret" >mamorid.password
+(umask 077 && printf '%s\n' "$secret" >mamorid.password)
 : >passwd
 mosquitto_passwd -b passwd mamorid "$secret" || it_fail "mosquitto_passwd"
 mosquitto_passwd -b passwd agent agentpw || it_fail "mosquitto_passwd"

@@ -5,6 +5,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int tmpdir_make(char *dir, size_t len, const char *tag)
@@ -23,4 +25,16 @@ int tmpdir_remove(const char *dir)
 	if (n <= 0 || (size_t)n >= sizeof cmd)
 		return -1;
 	return system(cmd) == 0 ? 0 : -1;
+}
+
+int tmpdir_write_file(const char *path, const char *text, unsigned mode)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	size_t n = strlen(text);
+	int ok = fwrite(text, 1, n, f) == n;
+	if (fclose(f) != 0 || !ok)
+		return -1;
+	return chmod(path, (mode_t)mode);
 }

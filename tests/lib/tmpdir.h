@@ -11,5 +11,8 @@
 int tmpdir_make(char *dir, size_t len, const char *tag);
 /* rm -rf dir.  0 or -1. */
 int tmpdir_remove(const char *dir);
+/* Write `text` to `path` (replacing it) and give it exactly `mode`
+ * (chmod, whatever the umask): secret files and their permission rules. */
+int tmpdir_write_file(const char *path, const char *text, unsigned mode);
 
 #endif

@@ -2,7 +2,8 @@
  * Unit tests of the mail_latency plugin.
  *   - parse: the pure parsers (plugins/mail_latency/parse.c is included
  *     here) on real server output and on garbage;
- *   - config: check_prepare errors through the real loader (plugtest);
+ *   - config: check_prepare errors through the real loader (plugtest),
+ *     password_file permissions (the host's conf_secret);
  *   - queue: queue mode through plugtest with fixture scripts written here;
  *   - servers: probe mode and queue mode against real Postfix + Dovecot on
  *     loopback (tests/integration/mailserver.sh starts them once for the
@@ -20,6 +21,7 @@
 
 #include "plugins/mail_latency/parse.c"
 #include "tests/lib/plugtest.h"
+#include "tests/lib/tmpdir.h"
 
 #define SO         so_path()
 #define MAILSERVER "tests/integration/mailserver.sh"
@@ -263,6 +265,63 @@ START_TEST(config_errors)
 	                                  NULL),
 	                 0);
 	plugtest_free(pt);
+}
+END_TEST
+
+/* password_file (smtp and imap) is read through the host's conf_secret:
+ * refused when others may read it or its group or others may write it,
+ * at its line, naming the file and the fix and never the password; 0600
+ * and 0640 are fine; a missing file is a clear error. */
+START_TEST(secret_file_modes)
+{
+	static const unsigned ok[] = { 0600, 0640 };
+	static const struct {
+		unsigned mode;
+		const char *why;
+	} bad[] = { { 0644, "readable by others" },
+		    { 0620, "writable by its group" },
+		    { 0646, "writable by others" } };
+	static const char *const confs[] = {
+		"smtp = { url = \"smtp://127.0.0.1:1\"; user = \"probe\"; password_file = \"%s\"; "
+		"from = \"a@b.test\"; to = \"p@probe.test\"; };" GOOD_IMAP
+		"lost_after = \"60s\"; warning = \"10s\"; critical = \"30s\"; timeout = \"80s\";",
+		GOOD_SMTP "imap = { url = \"imap://127.0.0.1:1\"; user = \"probe\"; "
+		          "password_file = \"%s\"; };"
+		          "lost_after = \"60s\"; warning = \"10s\"; critical = \"30s\"; "
+		          "timeout = \"80s\";",
+	};
+	char path[300], conf[1024], want[700];
+	snprintf(path, sizeof(path), "%s/secret-pw", S.dir);
+	for (size_t c = 0; c < sizeof(confs) / sizeof(confs[0]); c++) {
+		snprintf(conf, sizeof(conf), confs[c], path);
+		unlink(path);
+		snprintf(want, sizeof(want), "cannot read file %s: No such file", path);
+		expect_conf_error(conf, want);
+		for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+			ck_assert_int_eq(tmpdir_write_file(path, "Hunter2-pw\n", ok[i]), 0);
+			struct plugtest *pt = load();
+			ck_assert_msg(plugtest_prepare(pt, conf, NULL) == 0, "#%zu %04o: %s", c,
+			              ok[i], plugtest_error(pt));
+			plugtest_free(pt);
+		}
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			ck_assert_int_eq(tmpdir_write_file(path, "Hunter2-pw\n", bad[i].mode), 0);
+			snprintf(want, sizeof(want),
+			         "key 'password_file': bad permissions %04o on %s: %s", bad[i].mode,
+			         path, bad[i].why);
+			expect_conf_error(conf, want);
+			snprintf(want, sizeof(want), "chmod 600 %s", path);
+			expect_conf_error(conf, want);
+			struct plugtest *pt = load();
+			ck_assert_int_ne(plugtest_prepare(pt, conf, NULL), 0);
+			ck_assert_msg(!strstr(plugtest_error(pt), "Hunter2"), "password shown: %s",
+			              plugtest_error(pt));
+			ck_assert_msg(!strchr(plugtest_error(pt), '\n'), "reported twice: %s",
+			              plugtest_error(pt));
+			plugtest_free(pt);
+		}
+	}
+	unlink(path);
 }
 END_TEST
 
@@ -620,6 +679,7 @@ static Suite *suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("plugin");
 	tcase_add_test(tc, config_errors);
+	tcase_add_test(tc, secret_file_modes);
 	tcase_add_test(tc, queue_fixture);
 	tcase_add_test(tc, queue_cancel);
 	suite_add_tcase(s, tc);

@@ -1,8 +1,9 @@
 /*
  * Tests for src/mqtt.
  *   pure:  topic matching, filter/topic validity, backoff, the `mqtt`
- *          config group (unknown keys with line numbers), mqtt_io's
- *          buffers called directly.
+ *          config group (unknown keys with line numbers), the permission
+ *          rules of password_file and tls.key_file, mqtt_io's buffers
+ *          called directly.
  *   live:  against a REAL mosquitto (Debian's /usr/sbin/mosquitto) that the
  *          test starts on a free 127.0.0.1 port: publish/subscribe/PUBACK
  *          tokens and the size limit; the loop keeps its timers on time
@@ -36,6 +37,7 @@
 
 #include "mqtt/mqtt.h"
 #include "mqtt/mqtt_io.h"
+#include "tests/lib/tmpdir.h"
 
 extern char **environ;
 
@@ -164,6 +166,94 @@ START_TEST(test_conf)
 	ck_assert_int_eq(parse_text("x = 1;", &c, err, sizeof(err)), 0); /* no group: defaults */
 	ck_assert_str_eq(c.host, "127.0.0.1");
 	mqtt_conf_free(&c);
+}
+END_TEST
+
+/* password_file and tls.key_file are secrets: mqtt_new refuses them when
+ * others may read them or their group or others may write them, naming
+ * the file and the fix and never showing the password. */
+static struct mqtt *secret_client(struct ev_loop *loop, const char *pw, const char *ca,
+                                  const char *cert, const char *key, char *err, size_t errlen)
+{
+	struct mqtt_conf c;
+	mqtt_conf_init(&c);
+	c.username = strdup("u");
+	c.password_file = pw ? strdup(pw) : NULL;
+	c.tls.ca_file = ca ? strdup(ca) : NULL;
+	c.tls.cert_file = cert ? strdup(cert) : NULL;
+	c.tls.key_file = key ? strdup(key) : NULL;
+	err[0] = '\0';
+	struct mqtt *m = mqtt_new(loop, &c, err, errlen);
+	mqtt_conf_free(&c);
+	return m;
+}
+
+START_TEST(test_secret_files)
+{
+	static const unsigned ok[] = { 0600, 0640, 0400 };
+	static const struct {
+		unsigned mode;
+		const char *why;
+	} bad[] = { { 0644, "readable by others" },
+		    { 0660, "writable by its group" },
+		    { 0620, "writable by its group" },
+		    { 0606, "writable by others" } };
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	char dir[64], pw[128], ca[128], cert[128], key[128], err[1024], want[256];
+	ck_assert_int_eq(tmpdir_make(dir, sizeof dir, "mqtt-secret"), 0);
+	snprintf(pw, sizeof pw, "%s/pw", dir);
+	snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+	snprintf(cert, sizeof cert, "%s/c.pem", dir);
+	snprintf(key, sizeof key, "%s/c.key", dir);
+	ck_assert_int_eq(tmpdir_write_file(ca, "not parsed before a connect\n", 0644), 0);
+	ck_assert_int_eq(tmpdir_write_file(cert, "not parsed before a connect\n", 0644), 0);
+
+	/* missing: a clear error naming the file */
+	struct mqtt *m = secret_client(loop, pw, NULL, NULL, NULL, err, sizeof err);
+	ck_assert_ptr_null(m);
+	snprintf(want, sizeof want, "password_file: cannot read %s: No such file", pw);
+	ck_assert_msg(strstr(err, want), "%s", err);
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		ck_assert_int_eq(tmpdir_write_file(pw, "hunter2-secret\nignored\n", ok[i]), 0);
+		m = secret_client(loop, pw, NULL, NULL, NULL, err, sizeof err);
+		ck_assert_msg(m != NULL, "%04o refused: %s", ok[i], err);
+		mqtt_free(m);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ck_assert_int_eq(tmpdir_write_file(pw, "hunter2-secret\n", bad[i].mode), 0);
+		m = secret_client(loop, pw, NULL, NULL, NULL, err, sizeof err);
+		ck_assert_msg(m == NULL, "%04o accepted", bad[i].mode);
+		snprintf(want, sizeof want, "password_file: bad permissions %04o on %s: %s",
+		         bad[i].mode, pw, bad[i].why);
+		ck_assert_msg(strstr(err, want), "%s", err);
+		snprintf(want, sizeof want, "chmod 600 %s", pw);
+		ck_assert_msg(strstr(err, want), "%s", err);
+		ck_assert_msg(!strstr(err, "hunter2"), "password in the message: %s", err);
+	}
+
+	/* the TLS client key: libmosquitto reads it, the rules are ours */
+	ck_assert_int_eq(tmpdir_write_file(pw, "hunter2-secret\n", 0600), 0);
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		ck_assert_int_eq(tmpdir_write_file(key, "not parsed before a connect\n", ok[i]), 0);
+		m = secret_client(loop, pw, ca, cert, key, err, sizeof err);
+		ck_assert_msg(m != NULL, "key %04o refused: %s", ok[i], err);
+		mqtt_free(m);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ck_assert_int_eq(tmpdir_write_file(key, "x\n", bad[i].mode), 0);
+		m = secret_client(loop, pw, ca, cert, key, err, sizeof err);
+		ck_assert_msg(m == NULL, "key %04o accepted", bad[i].mode);
+		snprintf(want, sizeof want, "tls key_file: bad permissions %04o on %s: %s",
+		         bad[i].mode, key, bad[i].why);
+		ck_assert_msg(strstr(err, want), "%s", err);
+	}
+	unlink(key);
+	m = secret_client(loop, pw, ca, cert, key, err, sizeof err);
+	ck_assert_ptr_null(m);
+	snprintf(want, sizeof want, "cannot read %s", key);
+	ck_assert_msg(strstr(err, want), "%s", err);
+	ck_assert_int_eq(tmpdir_remove(dir), 0);
+	ev_loop_destroy(loop);
 }
 END_TEST
 
@@ -779,6 +869,7 @@ static Suite *mqtt_suite(void)
 	tcase_add_test(tc, test_valid);
 	tcase_add_test(tc, test_backoff);
 	tcase_add_test(tc, test_conf);
+	tcase_add_test(tc, test_secret_files);
 	tcase_add_test(tc, test_io);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("live");

@@ -1,7 +1,8 @@
 /*
  * Unit tests: the SQLite store (src/store): schema creation and
  * migration, refusal of a database written by a newer mamori and of a
- * corrupt file (both left byte-for-byte untouched), state batches
+ * corrupt file (both left byte-for-byte untouched), of a state dir others
+ * may write to, the tightening of a database others may read, state batches
  * written by the writer thread and read back, and a batch that meets a
  * full disk kept and written again.
  */
@@ -198,6 +199,68 @@ START_TEST(refuses_bad_state_dir)
 	snprintf(path, sizeof path, "%s/no/such/parent", t.dir);
 	ck_assert_ptr_null(store_open(path, err, sizeof err));
 	ck_assert_ptr_nonnull(strstr(err, "cannot create state_dir"));
+	tdir_done(&t);
+}
+END_TEST
+
+/* Whoever may write to the state dir can plant a database or a -wal:
+ * a dir its group or others may write to is refused, untouched. */
+START_TEST(refuses_writable_state_dir)
+{
+	static const unsigned bad[] = { 0777, 0770, 0757, 01777 };
+	struct tdir t;
+	char err[1024] = "", path[160], db[200], want[400];
+	struct stat st;
+	tdir_init(&t);
+	snprintf(path, sizeof path, "%s/state", t.dir);
+	snprintf(db, sizeof db, "%s/%s", path, STORE_FILE);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ck_assert_int_eq(chmod(path, bad[i]), 0);
+		ck_assert_ptr_null(store_open(path, err, sizeof err));
+		snprintf(want, sizeof want, "bad permissions %04o on state_dir %s", bad[i], path);
+		ck_assert_msg(strstr(err, want), "message: %s", err);
+		snprintf(want, sizeof want, "chmod 750 %s", path);
+		ck_assert_msg(strstr(err, want), "message: %s", err);
+		ck_assert_int_ne(stat(db, &st), 0);
+	}
+	ck_assert_int_eq(chmod(path, 0755), 0);
+	struct store *s = store_open(path, err, sizeof err);
+	ck_assert_msg(s != NULL, "%s", err);
+	store_close(s);
+	/* one it creates is 0750 (less what the umask takes) */
+	snprintf(path, sizeof path, "%s/new", t.dir);
+	s = store_open(path, err, sizeof err);
+	ck_assert_msg(s != NULL, "%s", err);
+	store_close(s);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0027, 0);
+	tdir_done(&t);
+}
+END_TEST
+
+/* A database an older mamori left readable by others (it set no umask) is
+ * tightened at open, and its -wal and -shm follow it. */
+START_TEST(tightens_open_database)
+{
+	struct tdir t;
+	char err[1024] = "", side[200];
+	struct stat st;
+	tdir_init(&t);
+	struct store *s = store_open(t.dir, err, sizeof err);
+	ck_assert_msg(s != NULL, "%s", err);
+	store_close(s);
+	ck_assert_int_eq(chmod(t.db, 0666), 0);
+	s = store_open(t.dir, err, sizeof err);
+	ck_assert_msg(s != NULL, "%s", err);
+	ck_assert_int_eq(stat(t.db, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0640);
+	for (int i = 0; i < 2; i++) {
+		snprintf(side, sizeof side, "%s%s", t.db, i ? "-shm" : "-wal");
+		ck_assert_msg(stat(side, &st) == 0, "%s missing", side);
+		ck_assert_msg((st.st_mode & 0027) == 0, "%s is %04o", side, st.st_mode & 0777);
+	}
+	store_close(s);
 	tdir_done(&t);
 }
 END_TEST
@@ -449,6 +512,8 @@ int main(void)
 	tcase_add_test(tc, refuses_garbage_file);
 	tcase_add_test(tc, refuses_corrupt_database);
 	tcase_add_test(tc, refuses_bad_state_dir);
+	tcase_add_test(tc, refuses_writable_state_dir);
+	tcase_add_test(tc, tightens_open_database);
 	tcase_add_test(tc, migrates_old_schema);
 	tcase_add_test(tc, batches_applied);
 	tcase_add_test(tc, empty_and_large_values);

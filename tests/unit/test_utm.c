@@ -5,7 +5,8 @@
  *    the judge (reboot, TimeTicks wrap, interfaces, thresholds, tables);
  *    profile.c and judge.c are compiled in directly (no Net-SNMP in them);
  *  - plugin: build/plugins/utm.so through plugtest (real loader and host):
- *    config errors, a silent agent (timeout -> UNKNOWN), cancel contract,
+ *    config errors, secret files' permissions (through the host's
+ *    conf_secret), a silent agent (timeout -> UNKNOWN), cancel contract,
  *    unreachable box -> CRITICAL;
  *  - live: a real snmpd from Debian on a free loopback UDP port with a
  *    generated config (v2c community, v3 authPriv SHA/AES user, `override`
@@ -17,6 +18,7 @@
 #include "plugins/utm/judge.c"
 #include "plugins/utm/profile.c"
 #include "tests/lib/plugtest.h"
+#include "tests/lib/tmpdir.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -298,15 +300,12 @@ END_TEST
 
 static char tmpdir[64];
 
+/* 0600: the secrets (community, passwords) must be; the rest may be. */
 static void write_file(const char *name, const char *text)
 {
 	char path[128];
-	FILE *f;
 	snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
+	ck_assert_int_eq(tmpdir_write_file(path, text, 0600), 0);
 }
 
 /* A UDP port on 127.0.0.1 that never answers (kept bound) */
@@ -396,6 +395,57 @@ START_TEST(config_errors)
 		ck_assert_msg(plugtest_prepare(pt, conf, bad[i].addr) < 0, "accepted #%zu", i);
 		ck_assert_msg(strstr(plugtest_error(pt), bad[i].want), "#%zu: '%s' lacks '%s'", i,
 		              plugtest_error(pt), bad[i].want);
+	}
+	plugtest_free(pt);
+}
+END_TEST
+
+/* Every secret key goes through the host's conf_secret: a file others may
+ * read or its group or others may write is refused at its line, naming
+ * the file and the fix, never the secret; 0600 and 0640 are fine. */
+START_TEST(secret_file_modes)
+{
+	static const unsigned ok[] = { 0600, 0640 };
+	static const struct {
+		unsigned mode;
+		const char *why;
+	} bad[] = { { 0644, "readable by others" },
+		    { 0660, "writable by its group" },
+		    { 0622, "writable by others" } };
+	static const char *const confs[] = {
+		"snmp = { community_file = \"%s/sec\"; };",
+		"snmp = { version = \"3\"; user = \"u\"; auth_password_file = \"%s/sec\"; "
+		"priv_protocol = \"none\"; };",
+	};
+	char path[128], conf[512], want[300];
+	snprintf(path, sizeof path, "%s/sec", tmpdir);
+	struct plugtest *pt = load();
+	for (size_t c = 0; c < sizeof confs / sizeof confs[0]; c++) {
+		snprintf(conf, sizeof conf, confs[c], tmpdir);
+		unlink(path);
+		ck_assert_int_lt(plugtest_prepare(pt, conf, "127.0.0.1"), 0);
+		snprintf(want, sizeof want, "cannot read file %s: No such file", path);
+		ck_assert_msg(strstr(plugtest_error(pt), want), "#%zu missing: %s", c,
+		              plugtest_error(pt));
+		for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+			ck_assert_int_eq(tmpdir_write_file(path, "Sekr1t-community\n", ok[i]), 0);
+			ck_assert_msg(plugtest_prepare(pt, conf, "127.0.0.1") == 0, "#%zu %04o: %s",
+			              c, ok[i], plugtest_error(pt));
+		}
+		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+			ck_assert_int_eq(tmpdir_write_file(path, "Sekr1t-community\n", bad[i].mode),
+			                 0);
+			ck_assert_int_lt(plugtest_prepare(pt, conf, "127.0.0.1"), 0);
+			const char *e = plugtest_error(pt);
+			snprintf(want, sizeof want, "bad permissions %04o on %s: %s", bad[i].mode,
+			         path, bad[i].why);
+			ck_assert_msg(strstr(e, want), "#%zu: %s", c, e);
+			snprintf(want, sizeof want, "chmod 600 %s", path);
+			ck_assert_msg(strstr(e, want), "#%zu: %s", c, e);
+			ck_assert_msg(!strstr(e, "Sekr1t"), "secret in the error: %s", e);
+			ck_assert_msg(!strstr(e, "cannot read community_file") && !strchr(e, 0x0a),
+			              "reported twice: %s", e);
+		}
 	}
 	plugtest_free(pt);
 }
@@ -629,6 +679,7 @@ int main(void)
 	tcase_add_test(pure, judge_interfaces);
 	tcase_add_test(pure, state_order);
 	tcase_add_test(plug, config_errors);
+	tcase_add_test(plug, secret_file_modes);
 	tcase_add_test(plug, silent_agent_unknown);
 	tcase_add_test(plug, unreachable_box_critical);
 	tcase_add_test(live, live_v2c_v3_reboot);
