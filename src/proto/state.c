@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 void proto_time_utc(double t, char *buf, size_t size)
@@ -61,7 +62,22 @@ static cJSON *perf_json(const char *text)
 	return arr;
 }
 
+static char *format(const struct proto_state *s, int cut);
+
+/* The broker refuses what is larger than mamorid's own limit (64 KiB):
+ * a state with a long output is published without it (and says so), so
+ * the retained state of the check is never refused for its size. */
 char *proto_format_state(const struct proto_state *s)
+{
+	char *json = format(s, 0);
+	if (json && strlen(json) > PROTO_STATE_MAX) {
+		free(json);
+		json = format(s, 1);
+	}
+	return json;
+}
+
+static char *format(const struct proto_state *s, int cut)
 {
 	char t1[40], t2[40];
 	cJSON *o = cJSON_CreateObject();
@@ -81,10 +97,24 @@ char *proto_format_state(const struct proto_state *s)
 	cJSON_AddBoolToObject(o, "flapping", s->flapping);
 	cJSON_AddBoolToObject(o, "stale", s->stale);
 	cJSON_AddBoolToObject(o, "acknowledged", s->acknowledged);
-	cJSON_AddStringToObject(o, "output", s->output ? s->output : "");
-	if (s->long_output && *s->long_output)
-		cJSON_AddStringToObject(o, "long_output", s->long_output);
-	cJSON_AddItemToObject(o, "perfdata", perf_json(s->perfdata));
+	if (cut) {
+		/* 1 KiB of the first line, cut on a character boundary */
+		char first[1025];
+		const char *out = s->output ? s->output : "";
+		size_t n = strlen(out) < 1024 ? strlen(out) : 1024;
+		while (n && n < strlen(out) && ((unsigned char)out[n] & 0xc0) == 0x80)
+			n--;
+		memcpy(first, out, n);
+		first[n] = '\0';
+		cJSON_AddStringToObject(o, "output", first);
+		cJSON_AddBoolToObject(o, "truncated", 1);
+		cJSON_AddItemToObject(o, "perfdata", cJSON_CreateArray());
+	} else {
+		cJSON_AddStringToObject(o, "output", s->output ? s->output : "");
+		if (s->long_output && *s->long_output)
+			cJSON_AddStringToObject(o, "long_output", s->long_output);
+		cJSON_AddItemToObject(o, "perfdata", perf_json(s->perfdata));
+	}
 	proto_time_utc(s->last_check, t1, sizeof t1);
 	proto_time_utc(s->last_change, t2, sizeof t2);
 	cJSON_AddStringToObject(o, "last_check", t1);

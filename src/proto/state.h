@@ -9,7 +9,7 @@
  *    "acknowledged":false,"output":"...","long_output":"..." (when any),
  *    "perfdata":[{"label":"...","value":1.5,"uom":"s","warn":"...",
  *    "crit":"...","min":0,"max":10}],"last_check":"RFC 3339 Z",
- *    "last_change":"..."}
+ *    "last_change":"..."}  (+ "truncated":true when cut to fit 60 KiB)
  *
  * Pure: no I/O.
  */
@@ -25,7 +25,10 @@ struct proto_state {
 	double last_check, last_change;
 };
 
-/* Malloc'd JSON, NULL on no memory. */
+/* Malloc'd JSON of at most PROTO_STATE_MAX bytes (a larger one is made
+ * again with the output cut to 1 KiB, no long output and no perfdata, and
+ * "truncated": true), NULL on no memory. */
+#define PROTO_STATE_MAX (60 * 1024)
 char *proto_format_state(const struct proto_state *s);
 /* "2026-11-27T09:10:00Z"; "" for t <= 0. */
 void proto_time_utc(double t, char *buf, size_t size);
