@@ -260,7 +260,7 @@ struct key_slot {
  * of at least twice the member count (on the stack up to 64 members; a
  * Defender report has ~35).  Pairwise comparison or sorting cost more
  * than cJSON's own parse on such objects. */
-static enum jsonw_err object_dups(const cJSON *obj)
+static enum jsonw_err object_dups(const cJSON *obj, size_t *probes)
 {
 	struct key_slot stackv[128];
 	struct key_slot *tab = stackv;
@@ -280,7 +280,10 @@ static enum jsonw_err object_dups(const cJSON *obj)
 	for (const cJSON *c = obj->child; c && e == JSONW_OK; c = c->next) {
 		uint32_t h = key_hash(c->string);
 		size_t j = h & (cap - 1);
-		while (tab[j].key) {
+		for (;;) {
+			(*probes)++;
+			if (!tab[j].key)
+				break;
 			if (tab[j].hash == h && !strcmp(tab[j].key, c->string)) {
 				e = JSONW_E_DUPKEY;
 				break;
@@ -299,7 +302,7 @@ static enum jsonw_err object_dups(const cJSON *obj)
  * recursion (depth is bounded by the pre-scan anyway; this keeps the
  * function safe whatever the limit).  The stack holds containers still to
  * visit, so a wide array can need more than max_depth slots: it grows. */
-static enum jsonw_err tree_dups(const cJSON *root, int max_depth)
+static enum jsonw_err tree_dups(const cJSON *root, int max_depth, size_t *probes)
 {
 	const cJSON *stackv[JSONW_DEFAULT_MAX_DEPTH + 2];
 	const cJSON **st = stackv;
@@ -315,7 +318,7 @@ static enum jsonw_err tree_dups(const cJSON *root, int max_depth)
 	while (sp && e == JSONW_OK) {
 		const cJSON *n = st[--sp];
 		if (cJSON_IsObject(n))
-			e = object_dups(n);
+			e = object_dups(n, probes);
 		for (const cJSON *c = n->child; c && e == JSONW_OK; c = c->next) {
 			if (!c->child)
 				continue;
@@ -339,6 +342,17 @@ static enum jsonw_err tree_dups(const cJSON *root, int max_depth)
 	return e;
 }
 
+enum jsonw_err jsonw_check_keys(const cJSON *root, const struct jsonw_limits *lim, size_t *probes)
+{
+	size_t dummy = 0;
+	int max_depth = lim && lim->max_depth ? lim->max_depth : JSONW_DEFAULT_MAX_DEPTH;
+
+	if (!probes)
+		probes = &dummy;
+	*probes = 0;
+	return root ? tree_dups(root, max_depth, probes) : JSONW_OK;
+}
+
 static int only_space(const char *p, const char *end)
 {
 	for (; p < end; p++)
@@ -352,7 +366,6 @@ cJSON *jsonw_parse(const char *buf, size_t len, const struct jsonw_limits *lim,
 {
 	struct jsonw_error dummy;
 	const char *end = NULL;
-	int max_depth = lim && lim->max_depth ? lim->max_depth : JSONW_DEFAULT_MAX_DEPTH;
 	cJSON *root = NULL;
 
 	if (!err)
@@ -375,7 +388,7 @@ cJSON *jsonw_parse(const char *buf, size_t len, const struct jsonw_limits *lim,
 		err->offset = (size_t)(end - buf);
 		goto fail;
 	}
-	err->code = tree_dups(root, max_depth);
+	err->code = jsonw_check_keys(root, lim, NULL);
 	if (err->code != JSONW_OK)
 		goto fail;
 	return root;

@@ -63,6 +63,12 @@ cJSON *jsonw_parse(const char *buf, size_t len, const struct jsonw_limits *lim,
 enum jsonw_err jsonw_prescan(const char *buf, size_t len, const struct jsonw_limits *lim,
                              size_t *offset);
 
+/* Only step 4, on a tree cJSON built: JSONW_OK or the first error found.
+ * *probes (may be NULL) is set to the number of hash-table slots the
+ * duplicate-key check examined: a measure of its work that does not depend
+ * on the machine's speed, for tests that bound the worst case. */
+enum jsonw_err jsonw_check_keys(const cJSON *root, const struct jsonw_limits *lim, size_t *probes);
+
 /* Short text for an error code ("invalid UTF-8"); never NULL. */
 const char *jsonw_strerror(enum jsonw_err e);
 /* Stable identifier for counters and logs ("utf8", "depth", ...). */

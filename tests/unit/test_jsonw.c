@@ -196,6 +196,26 @@ START_TEST(test_duplicate_keys)
 }
 END_TEST
 
+/* Step 4 alone, on trees cJSON built, and its probe count. */
+START_TEST(test_check_keys)
+{
+	size_t probes = 99;
+	ck_assert_int_eq(jsonw_check_keys(NULL, NULL, &probes), JSONW_OK);
+	ck_assert_uint_eq(probes, 0);
+	cJSON *r = cJSON_Parse("{\"a\":1,\"b\":{\"c\":2,\"d\":3},\"e\":[{\"f\":4,\"g\":5}]}");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(jsonw_check_keys(r, NULL, &probes), JSONW_OK);
+	/* every key of a 2+-member object is placed: at least one slot each */
+	ck_assert_uint_ge(probes, 7);
+	ck_assert_int_eq(jsonw_check_keys(r, NULL, NULL), JSONW_OK);
+	cJSON_Delete(r);
+	r = cJSON_Parse("[{\"x\":[{\"a\":1,\"b\":2,\"a\":3}]}]"); /* cJSON keeps duplicates */
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(jsonw_check_keys(r, NULL, &probes), JSONW_E_DUPKEY);
+	cJSON_Delete(r);
+}
+END_TEST
+
 START_TEST(test_getters)
 {
 	const char *s = "{\"b\":true,\"n\":null,\"s\":\"x\",\"i\":4294967295,\"neg\":-1,"
@@ -332,6 +352,7 @@ static Suite *jsonw_suite(void)
 	tcase_add_test(tc, test_control_and_nul);
 	tcase_add_test(tc, test_syntax_and_trailing);
 	tcase_add_test(tc, test_duplicate_keys);
+	tcase_add_test(tc, test_check_keys);
 	tcase_add_test(tc, test_getters);
 	tcase_add_test(tc, test_fuzz);
 	tcase_add_test(tc, test_rate);
