@@ -341,15 +341,27 @@ int perf_format_all(const struct mamori_perfdata *p, size_t n, char *buf, size_t
 
 /* ---- perfdata parsing ------------------------------------------------- */
 
-/* Parse the label at *pp: quoted ('' escapes a quote, unescaped in place)
- * or bare up to '='.  On success *label is its start, *label_end where its
- * NUL goes, and *pp points at the '='.  On failure *pp is where to resume
- * skipping. */
-static int label_scan(char **pp, char **label, char **label_end)
+/* Find the label at *pp: quoted or bare up to '='.  Nothing is written:
+ * on success *label is its first char, *label_end one past its last (for
+ * a quoted label the closing quote, its '' pairs still escaped), *quoted
+ * says which, and *pp points at the '='.  On failure *pp is where to
+ * resume skipping.
+ *
+ * Quoted labels follow the Monitoring Plugins guidelines: quotes are
+ * needed when a label has blanks, and '' inside them stands for one '.
+ * So inside quotes a blank is part of the label, never an item boundary:
+ * when no closing quote comes, the item runs to the end of the text and
+ * the whole rest is one malformed item.  Resuming inside it would read a
+ * piece of the label as an item ("'a''b c=1" is not an item "c").  The
+ * closing quote is found before anything is unescaped: unescaping as we
+ * went once shifted the rest of an unterminated label over itself and
+ * made "'a''b c=1" parse as c=11. */
+static int label_scan(char **pp, char **label, char **label_end, int *quoted)
 {
-	char *p = *pp, *w;
+	char *p = *pp;
 
-	if (*p != '\'') {
+	*quoted = *p == '\'';
+	if (!*quoted) {
 		*label = p;
 		while (*p && *p != '=' && !is_blank(*p))
 			p++;
@@ -359,24 +371,37 @@ static int label_scan(char **pp, char **label, char **label_end)
 		*label_end = p;
 		return 0;
 	}
-	*label = w = ++p;
+	*label = ++p;
 	for (;;) {
 		if (*p == '\0') {
-			*pp = *label; /* unterminated: resume after the opening quote */
+			*pp = p; /* unterminated: the rest of the text is this item */
 			return MAMORI_E_INVAL;
 		}
 		if (*p == '\'') {
 			if (p[1] != '\'')
 				break;
-			p++; /* keep one quote of the pair */
+			p++; /* an escaped quote: skip the pair */
 		}
-		*w++ = *p++;
+		p++;
 	}
 	*pp = p + 1;
-	if (p[1] != '=' || w == *label)
+	if (p[1] != '=' || p == *label)
 		return MAMORI_E_INVAL;
-	*label_end = w;
+	*label_end = p;
 	return 0;
+}
+
+/* Turn each '' of the quoted label [s, e) into ' in place (label_scan
+ * checked that quotes come in pairs there); returns the new end. */
+static char *label_unescape(char *s, char *e)
+{
+	char *w = s;
+	for (; s < e; s++) {
+		*w++ = *s;
+		if (*s == '\'')
+			s++;
+	}
+	return w;
 }
 
 /* The end of a ';'-separated field: the next ';', blank or NUL. */
@@ -446,13 +471,15 @@ static int fields_scan(char **pp, struct mamori_perfdata *it, char **uom_end)
 	return 0;
 }
 
-/* Parse one item at *pp into *it.  NULs are written only for a good item. */
+/* Parse one item at *pp into *it.  The text is written (label unescaped,
+ * NULs) only for a good item: a bad one keeps its bytes. */
 static int item_scan(char **pp, struct mamori_perfdata *it)
 {
 	char *label, *label_end, *uom_end;
+	int quoted;
 
 	memset(it, 0, sizeof(*it));
-	if (label_scan(pp, &label, &label_end) != 0)
+	if (label_scan(pp, &label, &label_end, &quoted) != 0)
 		return MAMORI_E_INVAL;
 	(*pp)++; /* the '=' */
 	if (fields_scan(pp, it, &uom_end) != 0)
@@ -461,6 +488,8 @@ static int item_scan(char **pp, struct mamori_perfdata *it)
 	 * blank, so step over it first. */
 	if (**pp)
 		(*pp)++;
+	if (quoted)
+		label_end = label_unescape(label, label_end);
 	*label_end = '\0';
 	*uom_end = '\0';
 	it->label = label;

@@ -29,11 +29,12 @@ int perf_range_state(const struct mamori_range *warn, const struct mamori_range 
 int perf_range_format(const struct mamori_range *r, char *buf, size_t size);
 
 /* Parse perfdata text (space-separated items) into items[0..max).  Labels
- * and UOMs point into `text`, which is modified in place (quotes removed,
- * NULs written).  Returns the number of items stored (>= 0); malformed
- * items are skipped and counted in *n_bad (may be NULL).  Never reads past
- * the terminating NUL; labels may be quoted with '' and contain '' as an
- * escaped quote. */
+ * and UOMs point into `text`, which is modified in place for good items
+ * (quotes removed, NULs written).  Returns the number of items stored
+ * (>= 0); malformed items are skipped and counted in *n_bad (may be NULL).
+ * Never reads past the terminating NUL; labels may be quoted with '', may
+ * then contain blanks, and contain '' as an escaped quote.  A quoted label
+ * with no closing quote makes the rest of the text one malformed item. */
 int perf_parse(char *text, struct mamori_perfdata *items, size_t max, size_t *n_bad);
 /* Format one item as 'label'=value[UOM];warn;crit;min;max, trailing empty
  * fields dropped.  Returns needed length (snprintf semantics). */

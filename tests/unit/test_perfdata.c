@@ -218,7 +218,14 @@ static const struct {
 	{ "a=99999999999999999999999", 1, 0 },
 	{ "a=NaN", 0, 1 },
 	{ "a=nan b=inf c=-Infinity d=0x10", 0, 4 },
-	{ "'unterminated=1 b=2", 1, 1 },
+	/* An unterminated quoted label swallows the rest of the text: inside
+	 * quotes a blank is part of the label, not a separator (see
+	 * perf_quoted_labels). */
+	{ "'unterminated=1 b=2", 0, 1 },
+	{ "'unterminated=1", 0, 1 },
+	{ "'a''b c=1", 0, 1 },
+	{ "x=1 'a''b c=1", 1, 1 },
+	{ "'a b'=1 'c''d", 1, 1 },
 	{ "'a b'c=1", 0, 1 },
 	{ "'a' =1 x=1", 1, 2 },
 	{ "a=1;;;;", 1, 0 },
@@ -270,6 +277,88 @@ START_TEST(perf_limits)
 	ck_assert_int_eq(perf_parse(buf, it, 0, NULL), 0);
 	ck_assert_int_eq(perf_parse(NULL, it, 3, &bad), 0);
 	ck_assert_int_eq((int)bad, 0);
+}
+END_TEST
+
+/* Quoted labels (Monitoring Plugins guidelines: quotes are required when
+ * the label has blanks, and '' inside them stands for one '). */
+START_TEST(perf_quoted_labels)
+{
+	static const struct {
+		const char *text;
+		const char *labels[4]; /* of the good items, in order */
+		double values[4];
+		int bad;
+	} cases[] = {
+		{ "'a b'=1", { "a b" }, { 1 }, 0 },
+		{ "'it''s'=2", { "it's" }, { 2 }, 0 },
+		{ "''''=3", { "'" }, { 3 }, 0 },
+		{ "'a''''b'=4", { "a''b" }, { 4 }, 0 },
+		{ "'x=y'=5", { "x=y" }, { 5 }, 0 },
+		{ "'a b'=1 'it''s'=2;3;4 c=5", { "a b", "it's", "c" }, { 1, 2, 5 }, 0 },
+		{ "'it''s'=2 'a b'=1 'q'=7", { "it's", "a b", "q" }, { 2, 1, 7 }, 0 },
+		{ "''=1 b=2", { "b" }, { 2 }, 1 },
+		{ "'a'b'=1 c=3", { "c" }, { 3 }, 1 },
+		{ "'a''b'c=1 d=4", { "d" }, { 4 }, 1 },
+		/* The review's case.  The opening quote starts a quoted label; ''
+		 * is an escaped quote, so the label is still open at "b c=1" and
+		 * its blank is part of it.  No closing quote ever comes, so the
+		 * whole rest is one malformed item: no item at all, and above
+		 * all not c=1 (a piece of the label read as an item) or c=11 (the
+		 * old in-place unescaping shifting "=1" over its own text). */
+		{ "'a''b c=1", { NULL }, { 0 }, 1 },
+		{ "'unterminated=1", { NULL }, { 0 }, 1 },
+		{ "'unterminated=1 b=2 c=3", { NULL }, { 0 }, 1 },
+		{ "ok=1 'a''b c=1", { "ok" }, { 1 }, 1 },
+		/* a good item after a bad quoted one whose quote was closed */
+		{ "'a b'x c=1", { "c" }, { 1 }, 1 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct mamori_perfdata it[NITEMS];
+		char buf[256];
+		size_t bad = 99;
+		int n = parse(cases[i].text, it, buf, sizeof(buf), &bad);
+		int want = 0;
+		while (want < 4 && cases[i].labels[want])
+			want++;
+		ck_assert_msg(n == want && (int)bad == cases[i].bad,
+		              "%s: %d good %zu bad (first: '%s' = %g)", cases[i].text, n, bad,
+		              n ? it[0].label : "", n ? it[0].value : 0.0);
+		for (int k = 0; k < n; k++) {
+			ck_assert_msg(strcmp(it[k].label, cases[i].labels[k]) == 0,
+			              "%s: item %d label '%s'", cases[i].text, k, it[k].label);
+			ck_assert_msg(it[k].value == cases[i].values[k], "%s: item %d value %g",
+			              cases[i].text, k, it[k].value);
+		}
+	}
+	/* In plugin output the first line's perfdata ends with its line: an
+	 * open quote there does not swallow the long output's items. */
+	struct mamori_perfdata it[NITEMS];
+	struct mamori_result res = { 0 };
+	size_t bad;
+	char text[] = "OK|'a''b c=1\nmore|'d e'=2 f=3";
+	ck_assert_int_eq(perf_output_parse(text, &res, it, NITEMS, &bad), 2);
+	ck_assert_int_eq((int)bad, 1);
+	ck_assert_str_eq(it[0].label, "d e");
+	ck_assert_str_eq(it[1].label, "f");
+	ck_assert(it[0].value == 2 && it[1].value == 3);
+}
+END_TEST
+
+/* Text is rewritten (unescaped, NUL-terminated) only for good items: a
+ * malformed quoted label leaves its bytes as they were. */
+START_TEST(perf_bad_item_untouched)
+{
+	static const char *const texts[] = {
+		"'a''b c=1", "'it''s' =1", "'it''s'=x", "'a''b'c=1", "'''", "'x''''",
+	};
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct mamori_perfdata it[NITEMS];
+		char buf[64];
+		size_t bad;
+		ck_assert_int_eq(parse(texts[i], it, buf, sizeof(buf), &bad), 0);
+		ck_assert_msg(strcmp(buf, texts[i]) == 0, "'%s' became '%s'", texts[i], buf);
+	}
 }
 END_TEST
 
@@ -489,13 +578,22 @@ static Suite *perf_suite(void)
 		const char *name;
 		const TTest *fn;
 	} tests[] = {
-		{ "range_forms", range_forms },       { "range_errors", range_errors },
-		{ "range_alerting", range_alerting }, { "range_format", range_format_roundtrip },
-		{ "perf_basic", perf_basic },         { "perf_uoms", perf_uoms },
-		{ "perf_garbage", perf_garbage },     { "perf_limits", perf_limits },
-		{ "perf_roundtrip", perf_roundtrip }, { "output_split", output_split },
-		{ "output_simple", output_simple },   { "output_huge", output_huge },
-		{ "random_inputs", random_inputs },   { "durations", durations },
+		{ "range_forms", range_forms },
+		{ "range_errors", range_errors },
+		{ "range_alerting", range_alerting },
+		{ "range_format", range_format_roundtrip },
+		{ "perf_basic", perf_basic },
+		{ "perf_uoms", perf_uoms },
+		{ "perf_garbage", perf_garbage },
+		{ "perf_limits", perf_limits },
+		{ "perf_quoted_labels", perf_quoted_labels },
+		{ "perf_bad_item_untouched", perf_bad_item_untouched },
+		{ "perf_roundtrip", perf_roundtrip },
+		{ "output_split", output_split },
+		{ "output_simple", output_simple },
+		{ "output_huge", output_huge },
+		{ "random_inputs", random_inputs },
+		{ "durations", durations },
 	};
 	Suite *s = suite_create("perf");
 	size_t i;
