@@ -23,7 +23,7 @@ V=tests/fixtures/defender
 it_mosquitto_shipped mamorid cc-east c0001/PC-L c0001/PC-R
 IT_STATE_DIR=$IT_TMP/state
 mkdir -p "$IT_STATE_DIR"
-printf 'secret-mamorid\n' >"$IT_TMP/mamorid.password"
+(umask 077 && printf 'secret-mamorid\n' >"$IT_TMP/mamorid.password") # a secret: 0600
 conf() { # clean_session
 	cat <<EOF
 daemon = { state_dir = "$IT_STATE_DIR"; plugin_dir = "$PLUGIN_DIR"; log_level = "info"; node = "it-retain"; };

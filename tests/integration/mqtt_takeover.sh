@@ -21,7 +21,7 @@ B_LOG=$IT_TMP/mosquitto.log
 
 IT_STATE_DIR=$IT_TMP/state
 mkdir -p "$IT_STATE_DIR"
-printf 'secret-mamorid\n' >"$IT_TMP/mamorid.password"
+(umask 077 && printf 'secret-mamorid\n' >"$IT_TMP/mamorid.password") # a secret: 0600
 cat >"$IT_TMP/mamori.conf" <<EOF
 daemon = { state_dir = "$IT_STATE_DIR"; plugin_dir = "$PLUGIN_DIR"; log_level = "info"; node = "it-takeover"; };
 mqtt = { host = "127.0.0.1"; port = $port; client_id = "mamorid"; topic_prefix = "mamori";
