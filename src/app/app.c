@@ -175,7 +175,7 @@ void app_free(struct app *a)
 
 /* ---- checks ---- */
 
-static char *dup0(const char *s)
+char *app__dup0(const char *s)
 {
 	return xstrdup(s ? s : "");
 }
@@ -187,8 +187,8 @@ static void copy_check(struct app *a, const struct check *c, struct app_check *o
 	o->customer = xstrdup(c->asset->cust->id);
 	o->asset = xstrdup(c->asset->name);
 	o->check = xstrdup(c->name);
-	o->service = dup0(service_name(c->p.service));
-	o->plugin = dup0(c->pi ? c->pi->name : "");
+	o->service = app__dup0(service_name(c->p.service));
+	o->plugin = app__dup0(c->pi ? c->pi->name : "");
 	o->state = c->st.state;
 	o->hard = c->st.hard;
 	o->attempt = c->st.attempt;
@@ -370,8 +370,8 @@ int app_customers(struct app *a, const struct app_scope *sc, struct app_customer
 			continue;
 		struct app_customer *o = &l->rows[l->n++];
 		o->id = xstrdup(cu->id);
-		o->name = dup0(cu->name ? cu->name : cu->id);
-		o->region = dup0(cu->region);
+		o->name = app__dup0(cu->name ? cu->name : cu->id);
+		o->region = app__dup0(cu->region);
 		o->n_assets = cu->assets.count;
 		size_t it = 0;
 		const struct hmap_entry *e;
@@ -427,8 +427,8 @@ int app_assets(struct app *a, const struct app_scope *sc, const char *customer,
 		struct app_asset *o = &l->rows[l->n++];
 		o->customer = xstrdup(cu->id);
 		o->name = xstrdup(as->name);
-		o->type = dup0(as->type);
-		o->address = dup0(as->address);
+		o->type = app__dup0(as->type);
+		o->address = app__dup0(as->address);
 		o->parent = as->parent_name ? xstrdup(as->parent_name) : NULL;
 		o->registered = as->registered;
 		o->registered_at = as->registered_at;
@@ -465,12 +465,12 @@ static void copy_alert(const struct alert *al, struct app_alert *o)
 {
 	memset(o, 0, sizeof *o);
 	o->id = xstrdup(al->id);
-	o->key = dup0(al->key);
-	o->customer = dup0(al->customer);
-	o->asset = dup0(al->asset);
-	o->check = dup0(al->check);
-	o->service = dup0(al->service);
-	o->summary = dup0(al->summary);
+	o->key = app__dup0(al->key);
+	o->customer = app__dup0(al->customer);
+	o->asset = app__dup0(al->asset);
+	o->check = app__dup0(al->check);
+	o->service = app__dup0(al->service);
+	o->summary = app__dup0(al->summary);
 	o->center = al->center ? xstrdup(al->center) : NULL;
 	o->tier = alert_tier_name(al) ? xstrdup(alert_tier_name(al)) : NULL;
 	o->status = xstrdup(alert_status_name(al->status));
@@ -659,7 +659,7 @@ int app_downtimes(struct app *a, const struct app_scope *sc, struct app_downtime
 		if (!app__customer_in_scope(sc, d->customer))
 			continue;
 		struct app_downtime *o = &l->rows[l->n++];
-		o->id = dup0(d->id);
+		o->id = app__dup0(d->id);
 		o->customer = xstrdup(d->customer);
 		o->asset = d->asset ? xstrdup(d->asset) : NULL;
 		o->check = d->check ? xstrdup(d->check) : NULL;

@@ -19,6 +19,8 @@ struct app {
 };
 
 double app__now(const struct app *a);
+/* A copy of s, "" for NULL. */
+char *app__dup0(const char *s);
 void app__remember_made(struct app *a, const char *origin, const char *idem, const char *id);
 int app__customer_in_scope(const struct app_scope *sc, const char *customer);
 int app__center_in_scope(const struct app_scope *sc, const char *center);

@@ -15,11 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *dup0(const char *s)
-{
-	return xstrdup(s ? s : "");
-}
-
 static char *dupn(const char *s)
 {
 	return s ? xstrdup(s) : NULL;
@@ -54,15 +49,15 @@ static void copy_row(const struct store_alert_row *r, struct app_alert *o)
 {
 	memset(o, 0, sizeof *o);
 	o->id = xstrdup(r->id);
-	o->key = dup0(r->check_key);
-	o->customer = dup0(r->customer);
-	o->asset = dup0(r->asset);
-	o->check = dup0(r->check_name);
-	o->service = dup0(r->service);
-	o->summary = dup0(r->summary);
+	o->key = app__dup0(r->check_key);
+	o->customer = app__dup0(r->customer);
+	o->asset = app__dup0(r->asset);
+	o->check = app__dup0(r->check_name);
+	o->service = app__dup0(r->service);
+	o->summary = app__dup0(r->summary);
 	o->center = dupn(r->center);
 	o->tier = dupn(r->tier_name);
-	o->status = dup0(r->status);
+	o->status = app__dup0(r->status);
 	o->severity = xstrdup(severity_of(r->state));
 	o->acked_by = dupn(r->acked_by);
 	o->seq = (uint32_t)r->seq;
@@ -236,8 +231,8 @@ static void on_history(void *ud, const struct store_read *rd)
 			struct app_alert_event *o = &h->events[h->n_events++];
 			o->seq = (uint32_t)e->seq;
 			o->time = e->time;
-			o->type = dup0(e->type);
-			o->actor = dup0(e->actor);
+			o->type = app__dup0(e->type);
+			o->actor = app__dup0(e->actor);
 			o->note = dupn(e->note);
 			o->cmd_id = dupn(e->cmd_id);
 			o->json = dupn(e->payload);
@@ -249,7 +244,7 @@ static void on_history(void *ud, const struct store_read *rd)
 			o->seq = (uint32_t)d->seq;
 			o->time = d->time;
 			o->planned_at = d->planned_at;
-			o->actor = dup0(d->actor);
+			o->actor = app__dup0(d->actor);
 			o->vendor = dupn(d->vendor);
 			o->result = dupn(d->result);
 		}

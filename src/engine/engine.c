@@ -356,17 +356,23 @@ static void run_cancel(struct engine *e, struct check *c, const char *why)
 	engine__run_end(e, c);
 }
 
+/* Queue c behind its plugin instance's concurrency limit (FIFO). */
+static void wait_push(struct pinst *p, struct check *c)
+{
+	c->wnext = NULL;
+	if (p->wait_tail)
+		p->wait_tail->wnext = c;
+	else
+		p->wait_head = c;
+	p->wait_tail = c;
+}
+
 static void run_start(struct engine *e, struct check *c, double now)
 {
 	struct pinst *p = c->pi;
 	if (p->max_concurrent && p->running >= (unsigned)p->max_concurrent) {
 		c->flags |= CK_WAITING;
-		c->wnext = NULL;
-		if (p->wait_tail)
-			p->wait_tail->wnext = c;
-		else
-			p->wait_head = c;
-		p->wait_tail = c;
+		wait_push(p, c);
 		e->stats.waiting++;
 		return;
 	}
@@ -554,15 +560,8 @@ static void hook_committed(void *ud, struct model *m)
 	const struct hmap_entry *he;
 	while (hmap_next(&m->checks, &it, &he)) {
 		struct check *c = he->value;
-		if (c->flags & CK_WAITING) {
-			struct pinst *p = c->pi;
-			c->wnext = NULL;
-			if (p->wait_tail)
-				p->wait_tail->wnext = c;
-			else
-				p->wait_head = c;
-			p->wait_tail = c;
-		}
+		if (c->flags & CK_WAITING)
+			wait_push(c->pi, c);
 		if (!wheel_pending(&c->node) && !c->run && !(c->flags & CK_WAITING))
 			sched_first(e, c);
 	}

@@ -11,11 +11,19 @@
 
 START_TEST(fields)
 {
-	struct proto_state s = { .node = "n1", .customer = "c1", .asset = "pc-1",
-		                 .check = "defender", .service = "defender", .state = 2,
-		                 .hard = 1, .attempt = 1, .max_attempts = 3,
-		                 .output = "Real-time protection off", .long_output = "more",
-		                 .perfdata = "sig_age=3d;2;5", .last_check = 1795767900 };
+	struct proto_state s = { .node = "n1",
+		                 .customer = "c1",
+		                 .asset = "pc-1",
+		                 .check = "defender",
+		                 .service = "defender",
+		                 .state = 2,
+		                 .hard = 1,
+		                 .attempt = 1,
+		                 .max_attempts = 3,
+		                 .output = "Real-time protection off",
+		                 .long_output = "more",
+		                 .perfdata = "sig_age=3d;2;5",
+		                 .last_check = 1795767900 };
 	char *j = proto_format_state(&s);
 	cJSON *o = cJSON_Parse(j);
 	ck_assert_ptr_nonnull(o);
@@ -40,8 +48,9 @@ START_TEST(cut_to_fit)
 	memset(out, 'x', sizeof out - 1);
 	out[sizeof out - 1] = 0;
 	memcpy(out + 1022, "\xe3\x81\x82", 3); /* a character across the 1 KiB cut */
-	struct proto_state s = { .customer = "c1", .asset = "a", .check = "k", .output = out,
-		                 .long_output = big };
+	struct proto_state s = {
+		.customer = "c1", .asset = "a", .check = "k", .output = out, .long_output = big
+	};
 	char *j = proto_format_state(&s);
 	ck_assert_ptr_nonnull(j);
 	ck_assert_uint_le(strlen(j), PROTO_STATE_MAX);
