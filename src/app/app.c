@@ -99,7 +99,7 @@ static int alert_in_scope(const struct app_scope *sc, const struct alert *al)
 		return 1;
 	if (!app__customer_in_scope(sc, al->customer))
 		return 0;
-	if (app__center_in_scope(sc, al->center))
+	if (sc->read_by_customer || app__center_in_scope(sc, al->center))
 		return 1;
 	for (size_t i = 0; i < al->n_also; i++)
 		if (app__center_in_scope(sc, al->also[i]))
@@ -711,7 +711,7 @@ static int event_in_scope(const struct app_scope *sc, const struct event *e)
 		return 1;
 	if (e->customer && !app__customer_in_scope(sc, e->customer))
 		return 0;
-	if (e->type == EVENT_ALERT || e->type == EVENT_COMMAND)
+	if (e->type == EVENT_COMMAND || (e->type == EVENT_ALERT && !sc->read_by_customer))
 		return app__center_in_scope(sc, e->center);
 	return 1;
 }
@@ -745,6 +745,11 @@ void app_unsubscribe(struct app *a, struct app_sub *s)
 		return;
 	events_unsubscribe(a->d.events, s->sub);
 	free(s);
+}
+
+uint64_t app_events_epoch(const struct app *a)
+{
+	return a->d.events ? events_epoch(a->d.events) : 0;
 }
 
 /* ---- metrics ---- */

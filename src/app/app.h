@@ -67,9 +67,13 @@ int app_cmd_code(int err);
 /* Who is asking.  all: everything (admin, the daemon itself).  Else an
  * alert is in scope when its center is one of `centers`, and a customer
  * when it is one of `customers` (n_customers 0: every customer, for
- * reading; alerts stay limited by centers). */
+ * reading; alerts stay limited by centers).  read_by_customer: alerts of
+ * the customers in scope are READ whatever their center (an HTTP
+ * operator sees every alert, a customer's viewer its own); acting on an
+ * alert still needs its center in `centers`. */
 struct app_scope {
 	int all;
+	int read_by_customer;
 	const char *const *centers;
 	size_t n_centers;
 	const char *const *customers;
@@ -190,6 +194,34 @@ struct app_customers {
 };
 int app_customers(struct app *a, const struct app_scope *sc, struct app_customers **out);
 void app_customers_free(struct app_customers *l);
+
+/* The overview: one row per customer in scope, by id. */
+#define APP_N_SERVICES 6 /* other, defender, web, mail, utm, dns (enum service) */
+enum app_pc_verdict {
+	/* a PC's Defender check: its state, or why it has none */
+	APP_PC_OK = 0,
+	APP_PC_WARNING = 1,
+	APP_PC_CRITICAL = 2,
+	APP_PC_UNKNOWN = 3,
+	APP_PC_SILENT = 4,  /* no report within stale_after */
+	APP_PC_PENDING = 5, /* registered, no result yet */
+	APP_PC__COUNT
+};
+struct app_overview_row {
+	char *id, *name, *region;
+	int worst[APP_N_SERVICES];           /* worst state with a result; -1: none */
+	unsigned pending[APP_N_SERVICES];    /* checks without a result yet */
+	unsigned pcs, pcs_by[APP_PC__COUNT]; /* assets with a Defender check */
+	unsigned n_checks, open_alerts, acked_alerts;
+	double next_due;    /* nearest running SLA deadline of its open alerts; 0 none */
+	double last_change; /* the newest state change of its checks */
+};
+struct app_overview {
+	struct app_overview_row *rows;
+	size_t n;
+};
+int app_overview(struct app *a, const struct app_scope *sc, struct app_overview **out);
+void app_overview_free(struct app_overview *o);
 
 struct app_asset {
 	char *customer, *name, *type, *address, *parent;
@@ -348,5 +380,8 @@ typedef void (*app_event_fn)(void *ud, const struct event *e);
 struct app_sub *app_subscribe(struct app *a, const struct app_scope *sc, uint64_t after,
                               uint32_t mask, app_event_fn fn, void *ud, int *gap);
 void app_unsubscribe(struct app *a, struct app_sub *s);
+/* The hub's epoch (a resume names it with the sequence number: after a
+ * restart the numbers start again and the epoch differs). */
+uint64_t app_events_epoch(const struct app *a);
 
 #endif

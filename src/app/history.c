@@ -34,7 +34,7 @@ static int row_in_scope(const struct app_scope *sc, const struct store_alert_row
 		return 1;
 	if (!app__customer_in_scope(sc, r->customer))
 		return 0;
-	if (app__center_in_scope(sc, r->center))
+	if (sc->read_by_customer || app__center_in_scope(sc, r->center))
 		return 1;
 	for (size_t i = 0; r->also && i < sc->n_centers; i++) {
 		char q[160];
@@ -119,17 +119,19 @@ int app_alerts_stored(struct app *a, const struct app_scope *sc, const struct ap
 	/* the scope first, then the filter within it */
 	const char *one_center[1], *one_customer[1];
 	if (!sc->all) {
-		q.centers = sc->centers;
-		q.n_centers = sc->n_centers;
+		if (!sc->read_by_customer) {
+			q.centers = sc->centers;
+			q.n_centers = sc->n_centers;
+		}
 		q.customers = sc->customers;
 		q.n_customers = sc->n_customers;
-		if (!sc->n_centers) {
+		if (!sc->n_centers && !sc->read_by_customer) {
 			snprintf(msg, msglen, "your scope has no contact center");
 			return APP_E_FORBIDDEN;
 		}
 	}
 	if (f && f->center) {
-		if (!app__center_in_scope(sc, f->center)) {
+		if (!sc->read_by_customer && !app__center_in_scope(sc, f->center)) {
 			snprintf(msg, msglen, "center '%s' is outside your scope", f->center);
 			return APP_E_FORBIDDEN;
 		}

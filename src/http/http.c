@@ -10,8 +10,9 @@
  * answer today is a few bytes; large ones will be streamed with
  * MHD_create_response_from_callback.
  */
-#include "http/http.h"
+#include "http/http_int.h"
 #include "app/app.h"
+#include "util/jsonw.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -28,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -38,26 +40,6 @@
 #define DEF_MAX_CONN   1000
 #define DEF_TIMEOUT    30
 #define LISTEN_BACKLOG 128
-
-struct listener {
-	struct http *h;
-	struct MHD_Daemon *d;
-	int fd;       /* the listen socket (MHD closes it) */
-	char *path;   /* UNIX socket file to unlink, or NULL */
-	char *name;   /* as configured, for logs */
-	int metrics;  /* a metrics_listen address: /metrics without login */
-	ev_io io;     /* MHD's epoll descriptor */
-	ev_timer tmo; /* MHD's next timeout */
-};
-
-struct http {
-	struct ev_loop *loop;
-	struct app *app;
-	double started;
-	struct listener ls[2 * HTTP_MAX_LISTEN];
-	size_t n;
-	struct http_stats stats;
-};
 
 /* ---- configuration ---- */
 
@@ -247,77 +229,344 @@ void http_conf_free(struct http_conf *c)
 	memset(c, 0, sizeof *c);
 }
 
-/* ---- requests ---- */
+/* ---- answers ---- */
 
-static enum MHD_Result answer(struct http *h, struct MHD_Connection *conn, unsigned status,
-                              const char *type, const char *body)
+static void count(struct http *h, struct req *r, unsigned status)
 {
-	struct MHD_Response *r =
-	    MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-	if (!r)
-		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	enum MHD_Result rc = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
 	if (status >= 500)
 		h->stats.responses_5xx++;
 	else if (status >= 400)
 		h->stats.responses_4xx++;
 	else
 		h->stats.responses_2xx++;
-	return rc;
-}
-
-static enum MHD_Result error(struct http *h, struct MHD_Connection *conn, unsigned status,
-                             const char *msg)
-{
-	char body[256];
-	snprintf(body, sizeof body, "{\"error\":\"%s\"}\n", msg);
-	return answer(h, conn, status, "application/json", body);
-}
-
-static enum MHD_Result readyz(struct http *h, struct MHD_Connection *conn)
-{
-	struct app_health hl;
-	app_health(h->app, &hl);
-	int ready = hl.store_ok && (!hl.broker_configured || hl.broker_ok);
-	char body[256];
-	snprintf(body, sizeof body, "{\"ready\":%s,\"store\":\"%s\",\"broker\":\"%s\"}\n",
-	         ready ? "true" : "false", hl.store_ok ? "ok" : "failing",
-	         !hl.broker_configured ? "none"
-	         : hl.broker_ok        ? "connected"
-	                               : "disconnected");
-	return answer(h, conn, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
-	              "application/json", body);
-}
-
-/* ---- /metrics (Prometheus text format 0.0.4) ---- */
-
-struct buf {
-	char *p;
-	size_t n, cap;
-};
-
-static void bput(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void bput(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	for (;;) {
-		va_start(ap, fmt);
-		int n = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
-		va_end(ap);
-		if (n >= 0 && (size_t)n < b->cap - b->n) {
-			b->n += (size_t)n;
-			return;
-		}
-		b->cap = b->cap * 2 + (n > 0 ? (size_t)n : 0);
-		b->p = xrealloc(b->p, b->cap);
+	if (r && r->route && h->route_stats) {
+		unsigned c = status / 100;
+		h->route_stats[r->route - http_routes].by_class[c < 6 ? c : 5]++;
 	}
 }
+
+static void common_headers(struct MHD_Response *resp, const char *type)
+{
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, "Content-Security-Policy",
+	                        "default-src 'none'; frame-ancestors 'none'");
+}
+
+static struct MHD_Response *make_response(struct buf *b, const char *type)
+{
+	if (!b->p)
+		buf_add(b, "", 0);
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(b->n, b->p, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		buf_free(b);
+		return NULL;
+	}
+	memset(b, 0, sizeof *b);
+	common_headers(resp, type);
+	return resp;
+}
+
+/* Queue now (inside the access handler) or keep for the next call
+ * (answered while suspended). */
+static int deliver(struct req *r, unsigned status, struct MHD_Response *resp)
+{
+	if (r->resp) { /* answered twice: keep the first */
+		if (resp)
+			MHD_destroy_response(resp);
+		return 0;
+	}
+	r->resp = resp;
+	r->status = (int)status;
+	r->done = 1;
+	return 0;
+}
+
+int reply_json(struct req *r, unsigned status, struct buf *b)
+{
+	buf_add(b, "\n", 1);
+	return deliver(r, status, make_response(b, "application/json; charset=utf-8"));
+}
+
+int reply_empty(struct req *r, unsigned status)
+{
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (resp)
+		common_headers(resp, "application/json; charset=utf-8");
+	return deliver(r, status, resp);
+}
+
+void req_add_header(struct req *r, const char *name, const char *value)
+{
+	if (r->resp)
+		MHD_add_response_header(r->resp, name, value);
+}
+
+static void error_body(struct buf *b, const char *code, const char *msg)
+{
+	struct jw w;
+	jw_init(&w, b);
+	jw_obj(&w);
+	jw_key(&w, "error");
+	jw_obj(&w);
+	jw_kstr(&w, "code", code);
+	jw_kstr(&w, "message", msg);
+	jw_end_obj(&w);
+	jw_end_obj(&w);
+}
+
+static int verror(struct req *r, unsigned status, const char *code, const char *fmt, va_list ap)
+{
+	char msg[512];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	struct buf b = { 0 };
+	error_body(&b, code, msg);
+	return reply_json(r, status, &b);
+}
+
+int reply_error(struct req *r, unsigned status, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	verror(r, status, code, fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+static const char *app_code(int err)
+{
+	switch (err) {
+	case APP_E_INVALID: return "invalid";
+	case APP_E_NOTFOUND: return "not_found";
+	case APP_E_FORBIDDEN: return "forbidden";
+	case APP_E_STATE: return "conflict";
+	case APP_E_LAST_TIER: return "last_tier";
+	case APP_E_DENIED: return "denied";
+	case APP_E_UNAVAILABLE: return "unavailable";
+	default: return "internal";
+	}
+}
+
+int reply_app_error(struct req *r, int err, const char *msg)
+{
+	return reply_error(r, app_status(err), app_code(err), "%s",
+	                   msg && *msg ? msg : app_strerror(err));
+}
+
+/* ---- answering later ---- */
+
+void req_suspend(struct req *r)
+{
+	r->want_suspend = 1;
+}
+
+int req_orphaned(const struct req *r)
+{
+	return r->orphan;
+}
+
+/* An answer arrived for a suspended request: MHD gets it at its next
+ * call of the handler, which resuming brings. */
+static void finished(struct req *r)
+{
+	if (r->orphan) {
+		if (r->resp)
+			MHD_destroy_response(r->resp);
+		r->resp = NULL;
+		return;
+	}
+	if (r->suspended) {
+		r->suspended = 0;
+		struct http *h = r->h;
+		if (r->prev_pending)
+			r->prev_pending->next_pending = r->next_pending;
+		else
+			h->pending = r->next_pending;
+		if (r->next_pending)
+			r->next_pending->prev_pending = r->prev_pending;
+		r->next_pending = r->prev_pending = NULL;
+		MHD_resume_connection(r->conn);
+		http__wake(r->l);
+	}
+}
+
+void req_finish_json(struct req *r, unsigned status, struct buf *b)
+{
+	if (r->orphan) {
+		buf_free(b);
+		req_release(r);
+		return;
+	}
+	reply_json(r, status, b);
+	finished(r);
+}
+
+void req_finish_error(struct req *r, unsigned status, const char *code, const char *fmt, ...)
+{
+	if (r->orphan) {
+		req_release(r);
+		return;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	verror(r, status, code, fmt, ap);
+	va_end(ap);
+	finished(r);
+}
+
+void req_finish_app_error(struct req *r, int err, const char *msg)
+{
+	if (r->orphan) {
+		req_release(r);
+		return;
+	}
+	reply_app_error(r, err, msg);
+	finished(r);
+}
+
+/* ---- request data ---- */
+
+const char *req_query(struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *req_header(struct req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+struct app *req_app(struct req *r)
+{
+	return r->h->app;
+}
+
+struct ev_loop *req_loop(struct req *r)
+{
+	return r->h->loop;
+}
+
+struct qcheck {
+	const struct route *rt;
+	char bad[96];
+	int dup;
+	char seen[ROUTE_MAX_QUERY];
+};
+
+static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+	struct qcheck *q = cls;
+	for (size_t i = 0; i < ROUTE_MAX_QUERY && q->rt->query[i]; i++)
+		if (strcmp(q->rt->query[i], key) == 0) {
+			if (q->seen[i]) {
+				q->dup = 1;
+				snprintf(q->bad, sizeof q->bad, "%s", key);
+				return MHD_NO;
+			}
+			q->seen[i] = 1;
+			return MHD_YES;
+		}
+	snprintf(q->bad, sizeof q->bad, "%s", key);
+	return MHD_NO;
+}
+
+/* Every query parameter must be one the route knows, and given once. */
+static int check_query(struct req *r)
+{
+	struct qcheck q = { .rt = r->route };
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, each_arg, &q);
+	if (!q.bad[0])
+		return 0;
+	char known[400] = "";
+	for (size_t i = 0; i < ROUTE_MAX_QUERY && r->route->query[i]; i++) {
+		size_t n = strlen(known);
+		snprintf(known + n, sizeof known - n, "%s%s", n ? ", " : "", r->route->query[i]);
+	}
+	if (q.dup)
+		reply_error(r, 400, "bad_parameter", "query parameter '%s' given twice", q.bad);
+	else
+		reply_error(r, 400, "bad_parameter", "unknown query parameter '%s' (known: %s)",
+		            q.bad, known[0] ? known : "none");
+	return -1;
+}
+
+/* ---- who is calling ---- */
+
+/* The peer of a UNIX socket connection: the daemon's own user (or root)
+ * is the local administrator - the way the first admin is made on a
+ * fresh install, and what mamorictl uses on the server itself. */
+static int local_admin(struct req *r)
+{
+	if (!r->l->unix_sock)
+		return 0;
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci)
+		return 0;
+	struct ucred uc;
+	socklen_t len = sizeof uc;
+	if (getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) != 0)
+		return 0;
+	return uc.uid == 0 || uc.uid == r->h->uid;
+}
+
+int authenticate(struct req *r)
+{
+	who_clear(&r->who);
+	if (local_admin(r)) {
+		r->who.role = ROLE_ADMIN;
+		r->who.local = 1;
+		snprintf(r->who.user, sizeof r->who.user, "local");
+		return 0;
+	}
+	return http_auth_request(r);
+}
+
+static void client_address(struct req *r)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	snprintf(r->from, sizeof r->from, "%s", r->l->unix_sock ? "local" : "?");
+	if (!ci || !ci->client_addr || r->l->unix_sock)
+		return;
+	const struct sockaddr *sa = ci->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->from,
+		          sizeof r->from);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->from,
+		          sizeof r->from);
+	http_trusted_proxy(r);
+}
+
+static enum MHD_Result readyz(struct req *r)
+{
+	struct app_health hl;
+	app_health(r->h->app, &hl);
+	int ready = hl.store_ok && (!hl.broker_configured || hl.broker_ok);
+	struct buf b = { 0 };
+	struct jw w;
+	jw_init(&w, &b);
+	jw_obj(&w);
+	jw_kbool(&w, "ready", ready);
+	jw_kstr(&w, "store", hl.store_ok ? "ok" : "failing");
+	jw_kstr(&w, "broker",
+	        !hl.broker_configured ? "none"
+	        : hl.broker_ok        ? "connected"
+	                              : "disconnected");
+	jw_end_obj(&w);
+	reply_json(r, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, &b);
+	return MHD_YES;
+}
+/* ---- /metrics (Prometheus text format 0.0.4) ---- */
+
+#define bput buf_put
 
 /* A label value: backslash, quote and newline escaped; other control
  * bytes dropped (names come from the configuration). */
@@ -492,8 +741,9 @@ static void format_metrics(struct http *h, struct buf *b)
 	app_metrics_clear(&m);
 }
 
-static enum MHD_Result metrics(struct http *h, struct MHD_Connection *conn)
+static enum MHD_Result metrics(struct http *h, struct req *req)
 {
+	struct MHD_Connection *conn = req->conn;
 	struct buf b = { .p = xmalloc(16384), .cap = 16384 };
 	h->stats.scrapes++;
 	format_metrics(h, &b);
@@ -507,8 +757,146 @@ static enum MHD_Result metrics(struct http *h, struct MHD_Connection *conn)
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
-	h->stats.responses_2xx++;
+	count(h, NULL, MHD_HTTP_OK);
 	return rc;
+}
+
+/* ---- the request's life (see http_int.h) ---- */
+
+static struct req *req_new(struct listener *l, struct MHD_Connection *conn)
+{
+	struct req *r = xcalloc(1, sizeof *r);
+	r->h = l->h;
+	r->l = l;
+	r->conn = conn;
+	r->who.role = ROLE_NONE;
+	r->started = ev_now(l->h->loop);
+	return r;
+}
+
+void req_release(struct req *r)
+{
+	for (size_t i = 0; i < r->n_param; i++)
+		free(r->param[i]);
+	who_clear(&r->who);
+	buf_free(&r->body);
+	if (r->json)
+		cJSON_Delete(r->json);
+	if (r->resp)
+		MHD_destroy_response(r->resp);
+	free(r);
+}
+
+static enum MHD_Result queue(struct req *r)
+{
+	struct MHD_Response *resp = r->resp;
+	r->resp = NULL;
+	if (!resp)
+		return MHD_NO;
+	count(r->h, r, (unsigned)r->status);
+	if (r->status == MHD_HTTP_METHOD_NOT_ALLOWED && r->allow[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)r->status, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+/* The body is JSON: parsed by the strict gate, an object at the top. */
+static int parse_body(struct req *r)
+{
+	if (!r->route->max_body)
+		return 0;
+	if (!r->body.n) {
+		r->json = cJSON_CreateObject(); /* no body: an empty object */
+		return 0;
+	}
+	struct jsonw_limits lim = { .max_size = r->route->max_body };
+	struct jsonw_error e;
+	r->json = jsonw_parse(r->body.p, r->body.n, &lim, &e);
+	if (!r->json) {
+		reply_error(r, 400, "bad_json", "the body is not valid JSON: %s at byte %zu",
+		            jsonw_strerror(e.code), e.offset);
+		return -1;
+	}
+	if (!cJSON_IsObject(r->json)) {
+		reply_error(r, 400, "bad_json", "the body must be a JSON object");
+		return -1;
+	}
+	return 0;
+}
+
+/* First call: headers only.  0 go on, else answered. */
+static int on_headers(struct req *r, const char *url, const char *method)
+{
+	struct http *h = r->h;
+	client_address(r);
+	if (strcmp(url, "/metrics") == 0 && r->l->metrics &&
+	    (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)) {
+		r->metrics = 1;
+		return 0;
+	}
+	if (r->l->metrics && strncmp(url, "/api/", 5) == 0) {
+		/* the metrics address serves no API: it has no login */
+		reply_error(r, 404, "not_found", "not found");
+		return -1;
+	}
+	int rc =
+	    route_find(method, url, &r->route, r->param, &r->n_param, r->allow, sizeof r->allow);
+	if (rc == 404) {
+		reply_error(r, 404, "not_found", "no such resource");
+		return -1;
+	}
+	if (rc == 405) {
+		reply_error(r, 405, "method_not_allowed", "%s is not allowed here (allowed: %s)",
+		            method, r->allow);
+		return -1;
+	}
+	r->route_ix = (unsigned)(r->route - http_routes);
+	(void)h;
+	const char *cl = req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *te = req_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	int has_body = te || (cl && strcmp(cl, "0") != 0);
+	if (has_body) {
+		if (!r->route->max_body) {
+			reply_error(r, 413, "body_too_large", "this request takes no body");
+			return -1;
+		}
+		char *e = NULL;
+		unsigned long long n = cl ? strtoull(cl, &e, 10) : 0;
+		if (cl && (*e || n > r->route->max_body)) {
+			reply_error(r, 413, "body_too_large", "the body may hold at most %zu bytes",
+			            r->route->max_body);
+			return -1;
+		}
+		const char *ct = req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+		if (!ct || strncasecmp(ct, "application/json", 16) != 0 ||
+		    (ct[16] && ct[16] != ';' && ct[16] != ' ')) {
+			reply_error(r, 415, "unsupported_media_type",
+			            "the body must be application/json");
+			return -1;
+		}
+	}
+	if (authenticate(r) != 0)
+		return -1;
+	return 0;
+}
+
+static int on_complete(struct req *r)
+{
+	if (r->metrics)
+		return 0;
+	if (check_query(r) != 0 || parse_body(r) != 0 || authorize(r) != 0)
+		return -1;
+	const struct route *rt = r->route;
+	if (!rt->fn) {
+		if (strcmp(rt->pattern, "/healthz") == 0) {
+			struct buf b = { 0 };
+			buf_add(&b, "ok\n", 3);
+			return deliver(r, 200, make_response(&b, "text/plain; charset=utf-8"));
+		}
+		return readyz(r) == MHD_YES ? 0 : -1;
+	}
+	return rt->fn(r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -517,31 +905,73 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
 	struct listener *l = cls;
 	struct http *h = l->h;
-	/* The first call for a request brings its headers; a body would come
-	 * in later calls.  No endpoint takes a body yet, so every answer is
-	 * given right here and a body is never read (MHD closes such a
-	 * connection after the answer). */
-	if (*con_cls)
-		return MHD_NO; /* a body arrived after all: drop the connection */
-	*con_cls = h;
-	h->stats.requests++;
-	const char *cl =
-	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	const char *te =
-	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-	int body = te || (cl && strcmp(cl, "0") != 0);
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-		return error(h, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
-	if (body)
-		return error(h, conn, MHD_HTTP_CONTENT_TOO_LARGE,
-		             "request bodies are not accepted");
-	if (strcmp(url, "/healthz") == 0)
-		return answer(h, conn, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok\n");
-	if (strcmp(url, "/readyz") == 0)
-		return readyz(h, conn);
-	if (l->metrics && strcmp(url, "/metrics") == 0)
-		return metrics(h, conn);
-	return error(h, conn, MHD_HTTP_NOT_FOUND, "not found");
+	struct req *r = *con_cls;
+	if (!r) {
+		r = req_new(l, conn);
+		*con_cls = r;
+		h->stats.requests++;
+		if (on_headers(r, url, method) != 0)
+			return queue(r); /* answered before any body is read */
+		return MHD_YES;
+	}
+	if (r->resp) /* answered (while suspended, or early): hand it over */
+		return queue(r);
+	if (r->stream_started)
+		return MHD_YES;
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		if (r->body_too_large)
+			return MHD_YES;
+		if (r->body.n + n > r->route->max_body) {
+			r->body_too_large = 1;
+			buf_free(&r->body);
+			return MHD_YES;
+		}
+		buf_add(&r->body, upload_data, n);
+		return MHD_YES;
+	}
+	if (r->body_too_large) {
+		reply_error(r, 413, "body_too_large", "the body may hold at most %zu bytes",
+		            r->route->max_body);
+		return queue(r);
+	}
+	if (r->metrics)
+		return metrics(h, r);
+	on_complete(r);
+	if (r->resp)
+		return queue(r);
+	if (r->stream_started)
+		return MHD_YES; /* the handler queued a streaming response */
+	if (r->want_suspend) {
+		r->want_suspend = 0;
+		r->suspended = 1;
+		r->next_pending = h->pending;
+		if (h->pending)
+			h->pending->prev_pending = r;
+		h->pending = r;
+		MHD_suspend_connection(conn);
+		return MHD_YES;
+	}
+	reply_error(r, 500, "internal", "the handler gave no answer");
+	return queue(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *con_cls;
+	*con_cls = NULL;
+	if (!r)
+		return;
+	if (r->sse)
+		api_events_closed(r);
+	/* a request with a callback still to come is freed by the callback */
+	if (r->suspended) {
+		r->orphan = 1;
+		return;
+	}
+	req_release(r);
 }
 
 /* ---- the loop ---- */
@@ -634,12 +1064,15 @@ struct http *http_start(struct ev_loop *loop, const struct http_conf *c, struct 
 	h->loop = loop;
 	h->app = app;
 	h->started = ev_time();
+	h->uid = geteuid();
+	h->route_stats = xcalloc(http_n_routes, sizeof *h->route_stats);
 	for (size_t i = 0; i < c->n_listen + c->n_metrics; i++) {
 		struct listener *l = &h->ls[h->n];
 		const char *spec =
 		    i < c->n_listen ? c->listen[i] : c->metrics_listen[i - c->n_listen];
 		l->h = h;
 		l->metrics = i >= c->n_listen;
+		l->unix_sock = strncmp(spec, "unix:", 5) == 0;
 		l->name = xstrdup(spec);
 		l->fd = open_socket(spec, &l->path, err, errlen);
 		if (l->fd < 0) {
@@ -647,7 +1080,8 @@ struct http *http_start(struct ev_loop *loop, const struct http_conf *c, struct 
 			goto fail;
 		}
 		l->d = MHD_start_daemon(
-		    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, l,
+		    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
+		    on_request, l, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 		    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
 		    (MHD_socket)l->fd, MHD_OPTION_CONNECTION_LIMIT, c->max_connections,
 		    MHD_OPTION_CONNECTION_TIMEOUT, c->timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
@@ -684,6 +1118,16 @@ void http_free(struct http *h)
 {
 	if (!h)
 		return;
+	api_events_shutdown(h);
+	/* MHD must not be stopped with suspended connections: resume them;
+	 * their callbacks, still to come, find them orphaned and free them */
+	while (h->pending) {
+		struct req *r = h->pending;
+		h->pending = r->next_pending;
+		r->suspended = 0;
+		r->orphan = 1;
+		MHD_resume_connection(r->conn);
+	}
 	for (size_t i = 0; i < h->n; i++) {
 		struct listener *l = &h->ls[i];
 		ev_io_stop(h->loop, &l->io);
@@ -694,7 +1138,14 @@ void http_free(struct http *h)
 		free(l->path);
 		free(l->name);
 	}
+	api_events_free(h);
+	free(h->route_stats);
 	free(h);
+}
+
+void http__wake(struct listener *l)
+{
+	ev_feed_event(l->h->loop, &l->io, EV_READ);
 }
 
 void http_get_stats(const struct http *h, struct http_stats *out)

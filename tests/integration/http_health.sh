@@ -58,7 +58,8 @@ if curl -s -o /dev/null --max-time 2 "http://[::1]:$hport/healthz" 2>/dev/null; 
 fi
 [ "$(curl -s --unix-socket "$SOCK" http://local/healthz)" = ok ] || it_fail "UNIX socket listener"
 [ "$(stat -c %a "$SOCK")" = 660 ] || it_fail "UNIX socket mode $(stat -c %a "$SOCK")"
-[ "$(code "$U/api/v1/customers")" = 404 ] || it_fail "an unguarded path answered"
+[ "$(code "$U/api/v1/customers")" = 401 ] || it_fail "the API answered without a login"
+[ "$(code "$U/nothing/here")" = 404 ] || it_fail "an unknown path not 404"
 [ "$(code -X POST "$U/healthz")" = 405 ] || it_fail "POST not 405"
 [ "$(code -X DELETE "$U/readyz")" = 405 ] || it_fail "DELETE not 405"
 [ "$(code -X GET --data x=1 "$U/healthz")" = 413 ] || it_fail "a body not refused"

@@ -39,7 +39,7 @@ allowed() {
 	app) echo "alert alerting engine events journal proto registry state store util" ;;
 	# adapters: the service layer, the codecs, their transport
 	ingress) echo "app proto alert mqtt util" ;;
-	http) echo "app proto alert util" ;;
+	http) echo "app proto alert events util" ;;
 	server) echo "alert alerting app bus cal config engine events ingress http journal plugin proc registry store util" ;;
 	*) echo "?" ;;
 	esac
