@@ -26,15 +26,36 @@ it_cleanup() {
 	for p in $IT_PIDS; do
 		kill "$p" 2>/dev/null
 	done
-	sleep 0.2
+	# up to 3 s to exit cleanly (a sanitizer build checks for leaks then)
+	_n=0
+	while [ $_n -lt 30 ]; do
+		_alive=0
+		for p in $IT_PIDS; do
+			kill -0 "$p" 2>/dev/null && _alive=1
+		done
+		[ $_alive = 0 ] && break
+		sleep 0.1
+		_n=$((_n + 1))
+	done
 	for p in $IT_PIDS; do
 		kill -9 "$p" 2>/dev/null
 	done
+	# a sanitizer report in any process's log fails the test, even one
+	# printed at exit (a leak found after the checks passed)
+	_san=$(grep -l 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' "$IT_TMP"/*.log 2>/dev/null)
+	if [ -n "$_san" ]; then
+		for _f in $_san; do
+			echo "FAIL $IT_NAME: sanitizer report in $_f:" >&2
+			grep -A25 'Sanitizer\|runtime error:' "$_f" | head -40 >&2
+		done
+		IT_SAN_FAIL=1
+	fi
 	if [ -n "${IT_KEEP:-}" ]; then
 		echo "kept $IT_TMP" >&2
 	else
 		rm -rf "$IT_TMP"
 	fi
+	[ -z "${IT_SAN_FAIL:-}" ] || exit 1
 }
 
 it_init() {
