@@ -18,7 +18,7 @@ BUILD_PKGS="gcc make libc6-dev pkg-config libev-dev libconfig-dev libmosquitto-d
 RUN_PKGS="mosquitto mosquitto-clients sqlite3 monitoring-plugins-basic openssl ca-certificates tzdata
  procps python3 dnsmasq-base snmpd"
 TEST_PKGS="dnsmasq-base snmpd snmp nagios4-core postfix dovecot-imapd dovecot-lmtpd bind9-dnsutils curl
- iproute2 psmisc prometheus"
+ iproute2 psmisc prometheus nginx-light wrk"
 
 need_install() {
 	for p in "$@"; do
@@ -40,7 +40,7 @@ install_pkgs() {
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 	# The test suite starts its own servers on loopback ports; the ones the
 	# packages started on their default ports are not needed.
-	for svc in mosquitto snmpd postfix dovecot nagios4 prometheus; do
+	for svc in mosquitto snmpd postfix dovecot nagios4 prometheus nginx; do
 		$SUDO systemctl stop "$svc" 2>/dev/null || $SUDO service "$svc" stop 2>/dev/null || true
 	done
 }

@@ -32,8 +32,8 @@ static int worse(int a, int b)
 static int worse_pc(int a, int b)
 {
 	static const int rank[APP_PC__COUNT] = {
-		[APP_PC_OK] = 0,      [APP_PC_PENDING] = 1, [APP_PC_UNKNOWN] = 2,
-		[APP_PC_SILENT] = 3,  [APP_PC_WARNING] = 4, [APP_PC_CRITICAL] = 5,
+		[APP_PC_OK] = 0,     [APP_PC_PENDING] = 1, [APP_PC_UNKNOWN] = 2,
+		[APP_PC_SILENT] = 3, [APP_PC_WARNING] = 4, [APP_PC_CRITICAL] = 5,
 	};
 	return rank[b] > rank[a] ? b : a;
 }

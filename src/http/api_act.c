@@ -85,8 +85,8 @@ static const char *request_id(struct req *r)
 	if (!id) {
 		id = req_header(r, "Idempotency-Key");
 		if (id && strlen(id) > ID_MAX) {
-			reply_error(r, 400, "bad_parameter", "Idempotency-Key is longer than %d bytes",
-			            ID_MAX);
+			reply_error(r, 400, "bad_parameter",
+			            "Idempotency-Key is longer than %d bytes", ID_MAX);
 			return (const char *)-1;
 		}
 	}
@@ -118,8 +118,8 @@ int api_alert_act(struct req *r)
 		return reply_error(r, 500, "internal", "unknown action");
 	act.type = acts[i].type;
 	static const char *const plain[] = { "note", "request_id", NULL };
-	static const char *const dispatch[] = { "note", "request_id", "vendor", "planned_at",
-		                                "result", NULL };
+	static const char *const dispatch[] = { "note",       "request_id", "vendor",
+		                                "planned_at", "result",     NULL };
 	if (body_only(r, act.type == ALERT_ACT_DISPATCH ? dispatch : plain) < 0)
 		return 0;
 	if (body_str(r, "note", act.type == ALERT_ACT_COMMENT, NOTE_MAX, &act.note) < 0)
@@ -159,28 +159,30 @@ int api_check_ack(struct req *r)
 	struct pending_cmd *p;
 	start(r, 0, &p);
 	struct app_result res;
-	app_check_ack(req_app(r), &sc, r->param[0], r->param[1], r->param[2], on, r->who.user,
-	              note, &res, on_done, p);
+	app_check_ack(req_app(r), &sc, r->param[0], r->param[1], r->param[2], on, r->who.user, note,
+	              &res, on_done, p);
 	return 0;
 }
 
 /* POST /api/v1/alerts: a manual inquiry (a customer phoned in). */
 int api_alert_open(struct req *r)
 {
-	static const char *const allowed[] = { "customer", "asset",   "check",     "service",
+	static const char *const allowed[] = { "customer", "asset",   "check",      "service",
 		                               "severity", "summary", "request_id", NULL };
 	const char *customer, *asset = NULL, *check = NULL, *service = NULL, *summary;
 	const char *sev = NULL;
 	if (body_only(r, allowed) < 0 || body_str(r, "customer", 1, 128, &customer) < 0 ||
 	    body_str(r, "asset", 0, 128, &asset) < 0 || body_str(r, "check", 0, 128, &check) < 0 ||
 	    body_str(r, "service", 0, 32, &service) < 0 ||
-	    body_str(r, "severity", 0, 16, &sev) < 0 || body_str(r, "summary", 1, 1000, &summary) < 0)
+	    body_str(r, "severity", 0, 16, &sev) < 0 ||
+	    body_str(r, "summary", 1, 1000, &summary) < 0)
 		return 0;
 	int severity = 2;
 	if (sev) {
 		severity = strcmp(sev, "warning") == 0 ? 1 : strcmp(sev, "critical") == 0 ? 2 : 0;
 		if (!severity)
-			return reply_error(r, 400, "bad_body", "'severity': must be warning or critical");
+			return reply_error(r, 400, "bad_body",
+			                   "'severity': must be warning or critical");
 	}
 	const char *idem = request_id(r);
 	if (idem == (const char *)-1)
@@ -192,16 +194,16 @@ int api_alert_open(struct req *r)
 	struct pending_cmd *p;
 	start(r, 1, &p);
 	struct app_result res;
-	app_alert_open(req_app(r), &sc, customer, asset ? asset : "inquiry", check ? check : "phone",
-	               service ? service : "other", severity, summary, r->who.user, origin, idem,
-	               &res, on_done, p);
+	app_alert_open(req_app(r), &sc, customer, asset ? asset : "inquiry",
+	               check ? check : "phone", service ? service : "other", severity, summary,
+	               r->who.user, origin, idem, &res, on_done, p);
 	return 0;
 }
 
 /* POST /api/v1/downtimes */
 int api_downtime_add(struct req *r)
 {
-	static const char *const allowed[] = { "customer", "asset", "check",      "start",
+	static const char *const allowed[] = { "customer", "asset",   "check",      "start",
 		                               "end",      "comment", "request_id", NULL };
 	const char *customer, *asset = NULL, *check = NULL, *comment = NULL;
 	double start_at = 0, end_at = 0;

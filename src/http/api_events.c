@@ -105,8 +105,8 @@ static void on_event(void *ud, const struct event *e)
 	if (s->customer && (!e->customer || strcmp(e->customer, s->customer) != 0))
 		return;
 	struct buf b = { 0 };
-	buf_put(&b, "id: %" PRIu64 "-%" PRIu64 "\nevent: %s\n",
-	        app_events_epoch(req_app(s->r)), e->seq, type_name(e->type));
+	buf_put(&b, "id: %" PRIu64 "-%" PRIu64 "\nevent: %s\n", app_events_epoch(req_app(s->r)),
+	        e->seq, type_name(e->type));
 	/* data: one line per line of the rendering (JSON has none, but a
 	 * newline must never end the event early) */
 	const char *p = e->json;
@@ -219,13 +219,14 @@ int api_events(struct req *r)
 {
 	struct http *h = r->h;
 	struct sse_hub *hub = hub_of(h);
-	uint32_t mask = EVENT_MASK(EVENT_STATE) | EVENT_MASK(EVENT_ALERT) |
-	                EVENT_MASK(EVENT_DOWNTIME);
+	uint32_t mask =
+	    EVENT_MASK(EVENT_STATE) | EVENT_MASK(EVENT_ALERT) | EVENT_MASK(EVENT_DOWNTIME);
 	const char *types = req_query(r, "types");
 	if (types && !(mask = parse_types(types)))
-		return reply_error(r, 400, "bad_parameter",
-		                   "query parameter 'types': a comma-separated list of state, alert, "
-		                   "command, downtime");
+		return reply_error(
+		    r, 400, "bad_parameter",
+		    "query parameter 'types': a comma-separated list of state, alert, "
+		    "command, downtime");
 	const char *customer = req_query(r, "customer");
 	if (customer && r->who.role == ROLE_VIEWER && strcmp(customer, r->who.customer) != 0)
 		return reply_error(r, 404, "not_found", "no such customer");
@@ -261,16 +262,16 @@ int api_events(struct req *r)
 	s->sub = app_subscribe(req_app(r), &sc, after, mask, on_event, s, &ring_gap);
 	if (gap || ring_gap) {
 		char g[160];
-		int n = snprintf(g, sizeof g,
-		                 "event: gap\ndata: {\"reason\":\"%s\"}\n\n",
+		int n = snprintf(g, sizeof g, "event: gap\ndata: {\"reason\":\"%s\"}\n\n",
 		                 gap ? "restarted" : "too_old");
 		push(s, g, (size_t)n);
 	}
-	struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384,
-	                                                              reader, s, NULL);
+	struct MHD_Response *resp =
+	    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, reader, s, NULL);
 	if (!resp)
 		return reply_error(r, 500, "internal", "cannot start the stream");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	                        "text/event-stream; charset=utf-8");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");

@@ -90,6 +90,10 @@ int api_me(struct req *r)
 	jw_end_arr(&w);
 	jw_kstr(&w, "customer", r->who.customer);
 	jw_kstr(&w, "auth", r->who.local ? "local" : r->who.cookie ? "session" : "token");
+	/* where the request came from, as mamori sees it (behind a trusted
+	 * proxy: the client's address and scheme) */
+	jw_kstr(&w, "from", r->from);
+	jw_kbool(&w, "secure", r->secure);
 	if (r->who.cookie)
 		jw_kstr(&w, "csrf_token", r->who.csrf);
 	jw_end_obj(&w);
@@ -109,9 +113,10 @@ int api_status(struct req *r)
 	jw_kstr(&w, "version", MAMORI_VERSION);
 	jw_kbool(&w, "ready", hl.store_ok && (!hl.broker_configured || hl.broker_ok));
 	jw_kstr(&w, "store", hl.store_ok ? "ok" : "failing");
-	jw_kstr(&w, "broker", !hl.broker_configured ? "none"
-	                      : hl.broker_ok        ? "connected"
-	                                            : "disconnected");
+	jw_kstr(&w, "broker",
+	        !hl.broker_configured ? "none"
+	        : hl.broker_ok        ? "connected"
+	                              : "disconnected");
 	/* counts across the whole daemon: what a viewer may know too (no
 	 * names); admins and operators see the per-center figures */
 	jw_key(&w, "checks");
@@ -270,8 +275,8 @@ int api_checks(struct req *r)
 	struct app_check_filter f = { .state = -1, .hard = -1, .acknowledged = -1 };
 	struct app_page pg;
 	int problems = -1;
-	if (q_page(r, &pg) || q_bool(r, "hard", &f.hard) || q_bool(r, "acknowledged", &f.acknowledged) ||
-	    q_bool(r, "problems", &problems))
+	if (q_page(r, &pg) || q_bool(r, "hard", &f.hard) ||
+	    q_bool(r, "acknowledged", &f.acknowledged) || q_bool(r, "problems", &problems))
 		return 0;
 	f.problems = problems == 1;
 	f.customer = req_query(r, "customer");
@@ -279,8 +284,9 @@ int api_checks(struct req *r)
 	f.service = req_query(r, "service");
 	const char *st = req_query(r, "state");
 	if (st && (f.state = parse_state(st)) < 0)
-		return reply_error(r, 400, "bad_parameter",
-		                   "query parameter 'state' must be ok, warning, critical or unknown");
+		return reply_error(
+		    r, 400, "bad_parameter",
+		    "query parameter 'state' must be ok, warning, critical or unknown");
 	if (f.asset && !f.customer)
 		return reply_error(r, 400, "bad_parameter",
 		                   "query parameter 'asset' needs 'customer'");
@@ -413,15 +419,17 @@ int api_alerts(struct req *r)
 		             : strcmp(sev, "unknown") == 0  ? 3
 		                                            : 0;
 		if (!f.severity)
-			return reply_error(r, 400, "bad_parameter",
-			                   "query parameter 'severity' must be warning, critical or "
-			                   "unknown");
+			return reply_error(
+			    r, 400, "bad_parameter",
+			    "query parameter 'severity' must be warning, critical or "
+			    "unknown");
 	}
 	if (f.status && strcmp(f.status, "open") != 0 && strcmp(f.status, "acknowledged") != 0 &&
 	    strcmp(f.status, "resolved") != 0 && strcmp(f.status, "unresolved") != 0)
-		return reply_error(r, 400, "bad_parameter",
-		                   "query parameter 'status' must be open, acknowledged, resolved or "
-		                   "unresolved");
+		return reply_error(
+		    r, 400, "bad_parameter",
+		    "query parameter 'status' must be open, acknowledged, resolved or "
+		    "unresolved");
 	if (q_time(r, "due_before", &f.due_before) < 0)
 		return 0;
 	struct app_scope sc;

@@ -15,6 +15,7 @@
 #include "util/jsonw.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/secret.h"
 
 #include "buildcfg.h"
 
@@ -170,6 +171,80 @@ static int get_seconds(const config_setting_t *s, unsigned lo, unsigned hi, unsi
 	return 0;
 }
 
+static int parse_tls(const config_setting_t *g, struct http_conf *c, char *err, size_t errlen)
+{
+	if (!config_setting_is_group(g))
+		return where(g, err, errlen,
+		             "expected a group { cert_file = ...; key_file = ...; }");
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		const char *v = config_setting_get_string(s);
+		char **to = strcmp(k, "cert_file") == 0  ? &c->tls_cert
+		            : strcmp(k, "key_file") == 0 ? &c->tls_key
+		                                         : NULL;
+		if (!to)
+			return where(s, err, errlen, "unknown key (known: cert_file, key_file)");
+		if (!v || v[0] != '/')
+			return where(s, err, errlen, "expected an absolute path");
+		free(*to);
+		*to = xstrdup(v);
+	}
+	if (!c->tls_cert || !c->tls_key)
+		return where(g, err, errlen, "needs both cert_file and key_file");
+	return 0;
+}
+
+/* "a.b.c.d", "a.b.c.d/n", "v6", "v6/n": the family, address bytes and
+ * prefix length. */
+static int parse_cidr(const char *v, int *fam, unsigned char addr[16], unsigned *bits)
+{
+	char host[64];
+	const char *slash = strchr(v, '/');
+	size_t n = slash ? (size_t)(slash - v) : strlen(v);
+	if (n == 0 || n >= sizeof host)
+		return -1;
+	memcpy(host, v, n);
+	host[n] = '\0';
+	if (inet_pton(AF_INET, host, addr) == 1) {
+		*fam = AF_INET;
+		*bits = 32;
+	} else if (inet_pton(AF_INET6, host, addr) == 1) {
+		*fam = AF_INET6;
+		*bits = 128;
+	} else {
+		return -1;
+	}
+	if (slash) {
+		char *e = NULL;
+		long b = strtol(slash + 1, &e, 10);
+		if (!slash[1] || *e || b < 0 || b > (long)*bits)
+			return -1;
+		*bits = (unsigned)b;
+	}
+	return 0;
+}
+
+static int parse_trusted(const config_setting_t *s, struct http_conf *c, char *err, size_t errlen)
+{
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return where(s, err, errlen, "expected a list of addresses [ \"10.0.0.1\", ... ]");
+	for (int j = 0; j < config_setting_length(s); j++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)j);
+		const char *v = config_setting_get_string(e);
+		int fam;
+		unsigned char a[16];
+		unsigned bits;
+		if (!v || parse_cidr(v, &fam, a, &bits) != 0)
+			return where(e, err, errlen,
+			             "expected a numeric address or CIDR block (\"10.0.0.0/8\")");
+		if (c->n_trusted == HTTP_MAX_TRUSTED)
+			return where(e, err, errlen, "too many trusted proxies (at most 16)");
+		c->trusted[c->n_trusted++] = xstrdup(v);
+	}
+	return 0;
+}
+
 int http_conf_parse(const config_setting_t *group, struct http_conf *c, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof *c);
@@ -203,10 +278,14 @@ int http_conf_parse(const config_setting_t *group, struct http_conf *c, char *er
 				c->max_connections = (unsigned)v;
 		} else if (strcmp(k, "timeout") == 0) {
 			rc = get_seconds(s, 1, 3600, &c->timeout, err, errlen);
+		} else if (strcmp(k, "tls") == 0) {
+			rc = parse_tls(s, c, err, errlen);
+		} else if (strcmp(k, "trusted_proxies") == 0) {
+			rc = parse_trusted(s, c, err, errlen);
 		} else {
-			rc = where(
-			    s, err, errlen,
-			    "unknown key (known: listen, metrics_listen, max_connections, timeout)");
+			rc = where(s, err, errlen,
+			           "unknown key (known: listen, metrics_listen, max_connections, "
+			           "timeout, tls, trusted_proxies)");
 		}
 		if (rc != 0) {
 			http_conf_free(c);
@@ -226,6 +305,10 @@ void http_conf_free(struct http_conf *c)
 		free(c->listen[i]);
 	for (size_t i = 0; i < c->n_metrics; i++)
 		free(c->metrics_listen[i]);
+	for (size_t i = 0; i < c->n_trusted; i++)
+		free(c->trusted[i]);
+	free(c->tls_cert);
+	free(c->tls_key);
 	memset(c, 0, sizeof *c);
 }
 
@@ -533,6 +616,7 @@ static void client_address(struct req *r)
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	snprintf(r->from, sizeof r->from, "%s", r->l->unix_sock ? "local" : "?");
+	r->secure = r->l->tls;
 	if (!ci || !ci->client_addr || r->l->unix_sock)
 		return;
 	const struct sockaddr *sa = ci->client_addr;
@@ -543,6 +627,71 @@ static void client_address(struct req *r)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->from,
 		          sizeof r->from);
 	http_trusted_proxy(r);
+}
+
+static int in_cidr(const struct cidr *c, int fam, const unsigned char *a)
+{
+	if (c->fam != fam)
+		return 0;
+	unsigned full = c->bits / 8, rest = c->bits % 8;
+	if (memcmp(c->a, a, full) != 0)
+		return 0;
+	if (rest) {
+		unsigned char m = (unsigned char)(0xff << (8 - rest));
+		return (c->a[full] & m) == (a[full] & m);
+	}
+	return 1;
+}
+
+static int trusted(const struct http *h, const char *addr)
+{
+	unsigned char a[16];
+	int fam = AF_INET;
+	if (inet_pton(AF_INET, addr, a) != 1) {
+		fam = AF_INET6;
+		if (inet_pton(AF_INET6, addr, a) != 1)
+			return 0;
+	}
+	for (size_t i = 0; i < h->n_trusted; i++)
+		if (in_cidr(&h->trusted[i], fam, a))
+			return 1;
+	return 0;
+}
+
+/* Behind a trusted proxy: the client is the last address in
+ * X-Forwarded-For that is not a trusted proxy itself (each proxy appends
+ * the address it saw; anything left of a stranger may be forged), and
+ * X-Forwarded-Proto says whether the client spoke TLS. */
+void http_trusted_proxy(struct req *r)
+{
+	struct http *h = r->h;
+	if (!h->n_trusted || !trusted(h, r->from))
+		return;
+	const char *xff = req_header(r, "X-Forwarded-For");
+	if (xff) {
+		char list[512];
+		snprintf(list, sizeof list, "%s", xff);
+		for (;;) {
+			char *comma = strrchr(list, ',');
+			char *item = comma ? comma + 1 : list;
+			while (*item == ' ')
+				item++;
+			size_t n = strlen(item);
+			while (n && item[n - 1] == ' ')
+				item[--n] = '\0';
+			unsigned char tmp[16];
+			if (inet_pton(AF_INET, item, tmp) != 1 &&
+			    inet_pton(AF_INET6, item, tmp) != 1)
+				break; /* garbage: keep the last good one */
+			snprintf(r->from, sizeof r->from, "%s", item);
+			if (!trusted(h, item) || !comma)
+				break;
+			*comma = '\0';
+		}
+	}
+	const char *proto = req_header(r, "X-Forwarded-Proto");
+	if (proto)
+		r->secure = strcasecmp(proto, "https") == 0;
 }
 
 static enum MHD_Result readyz(struct req *r)
@@ -1057,6 +1206,28 @@ static int open_socket(const char *spec, char **unlink_path, char *err, size_t e
 	return fd;
 }
 
+/* A certificate (chain) file: not a secret, but PEM text of sane size. */
+static int read_pem(const char *path, char **out, size_t *len, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "http.tls: cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	char *p = xmalloc(SECRET_MAX + 1);
+	size_t n = fread(p, 1, SECRET_MAX + 1, f);
+	fclose(f);
+	if (n == 0 || n > SECRET_MAX || !strstr(p, "-----BEGIN")) {
+		free(p);
+		snprintf(err, errlen, "http.tls: %s is not a PEM certificate file", path);
+		return -1;
+	}
+	p[n] = '\0';
+	*out = p;
+	*len = n;
+	return 0;
+}
+
 struct http *http_start(struct ev_loop *loop, const struct http_conf *c, struct app *app, char *err,
                         size_t errlen)
 {
@@ -1066,6 +1237,22 @@ struct http *http_start(struct ev_loop *loop, const struct http_conf *c, struct 
 	h->started = ev_time();
 	h->uid = geteuid();
 	h->route_stats = xcalloc(http_n_routes, sizeof *h->route_stats);
+	for (size_t i = 0; i < c->n_trusted; i++) {
+		struct cidr *t = &h->trusted[h->n_trusted];
+		if (parse_cidr(c->trusted[i], &t->fam, t->a, &t->bits) == 0)
+			h->n_trusted++;
+	}
+	if (c->tls_cert) {
+		char *cert = NULL;
+		size_t cert_len = 0;
+		if (read_pem(c->tls_cert, &cert, &cert_len, err, errlen) != 0 ||
+		    secret_read_file(c->tls_key, &h->tls_key, &h->tls_key_len, err, errlen) != 0) {
+			free(cert);
+			http_free(h);
+			return NULL;
+		}
+		h->tls_cert = cert;
+	}
 	for (size_t i = 0; i < c->n_listen + c->n_metrics; i++) {
 		struct listener *l = &h->ls[h->n];
 		const char *spec =
@@ -1073,19 +1260,28 @@ struct http *http_start(struct ev_loop *loop, const struct http_conf *c, struct 
 		l->h = h;
 		l->metrics = i >= c->n_listen;
 		l->unix_sock = strncmp(spec, "unix:", 5) == 0;
+		l->tls = h->tls_cert && !l->unix_sock && !l->metrics;
 		l->name = xstrdup(spec);
 		l->fd = open_socket(spec, &l->path, err, errlen);
 		if (l->fd < 0) {
 			free(l->name);
 			goto fail;
 		}
+		struct MHD_OptionItem tls_opts[] = {
+			{ MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert },
+			{ MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key },
+			{ MHD_OPTION_END, 0, NULL },
+		};
+		struct MHD_OptionItem no_opts[] = { { MHD_OPTION_END, 0, NULL } };
 		l->d = MHD_start_daemon(
-		    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
-		    on_request, l, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-		    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
+		    MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
+		        (l->tls ? MHD_USE_TLS : 0),
+		    0, NULL, NULL, on_request, l, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_LISTEN_SOCKET,
 		    (MHD_socket)l->fd, MHD_OPTION_CONNECTION_LIMIT, c->max_connections,
 		    MHD_OPTION_CONNECTION_TIMEOUT, c->timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		    (size_t)MEMORY_LIMIT, MHD_OPTION_END);
+		    (size_t)MEMORY_LIMIT, MHD_OPTION_ARRAY, l->tls ? tls_opts : no_opts,
+		    MHD_OPTION_END);
 		const union MHD_DaemonInfo *di =
 		    l->d ? MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
 		if (!di) {
@@ -1139,6 +1335,8 @@ void http_free(struct http *h)
 		free(l->name);
 	}
 	api_events_free(h);
+	free(h->tls_cert);
+	secret_free(h->tls_key, h->tls_key_len);
 	free(h->route_stats);
 	free(h);
 }

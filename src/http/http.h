@@ -20,7 +20,9 @@
  * Config (`http` group; unknown keys are errors with file:line):
  *   http = { listen = [ "127.0.0.1:8080", "[::1]:8080", "unix:/run/mamori/api.sock" ];
  *            metrics_listen = "127.0.0.1:9108";
- *            max_connections = 1000; timeout = "30s"; };
+ *            max_connections = 1000; timeout = "30s";
+ *            tls = { cert_file = "/etc/mamori/tls/api.crt"; key_file = "/etc/mamori/tls/api.key";
+ * }; trusted_proxies = [ "127.0.0.1", "10.0.0.0/8" ]; };
  *
  * Must never: block the loop, include anything below src/app but the
  * codecs, be reached by another thread.  Only src/http includes
@@ -36,7 +38,8 @@ struct app;
 struct ev_loop;
 struct http;
 
-#define HTTP_MAX_LISTEN 8
+#define HTTP_MAX_LISTEN  8
+#define HTTP_MAX_TRUSTED 16
 
 struct http_conf {
 	char *listen[HTTP_MAX_LISTEN]; /* "host:port", "[v6]:port", "unix:/path" */
@@ -48,6 +51,14 @@ struct http_conf {
 	size_t n_metrics;
 	unsigned max_connections; /* per listen address */
 	unsigned timeout;         /* seconds a connection may stay idle */
+	/* TLS on the TCP `listen` addresses (not the UNIX socket, not
+	 * metrics_listen): PEM files; the key is a secret file (0600/0640). */
+	char *tls_cert, *tls_key;
+	/* Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are
+	 * believed: addresses or CIDR blocks ("127.0.0.1", "10.0.0.0/8",
+	 * "::1", "fd00::/8").  From anyone else the headers are ignored. */
+	char *trusted[HTTP_MAX_TRUSTED];
+	size_t n_trusted;
 };
 
 /* Parse and validate the group (NULL: no HTTP; *c stays empty).  0, or -1

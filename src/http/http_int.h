@@ -115,14 +115,14 @@ const char *access_name(enum access a);
 #define ROUTE_MAX_QUERY  14
 
 struct route {
-	const char *method; /* "GET", "POST", "DELETE" */
+	const char *method;  /* "GET", "POST", "DELETE" */
 	const char *pattern; /* "/api/v1/alerts/{id}/ack": {x} is one path segment */
 	enum access access;
 	const char *name; /* for metrics and logs: "alerts.ack" */
 	int (*fn)(struct req *r);
-	size_t max_body;                          /* 0: no body accepted */
-	const char *query[ROUTE_MAX_QUERY];       /* accepted query parameters (NULL-ended) */
-	int stream;                               /* answers with a stream (SSE) */
+	size_t max_body;                    /* 0: no body accepted */
+	const char *query[ROUTE_MAX_QUERY]; /* accepted query parameters (NULL-ended) */
+	int stream;                         /* answers with a stream (SSE) */
 };
 extern const struct route http_routes[];
 extern const size_t http_n_routes;
@@ -243,11 +243,12 @@ size_t api_events_clients(const struct http *h);
 struct listener {
 	struct http *h;
 	struct MHD_Daemon *d;
-	int fd;       /* the listen socket (MHD closes it) */
-	char *path;   /* UNIX socket file to unlink, or NULL */
-	char *name;   /* as configured, for logs */
-	int metrics;  /* a metrics_listen address: /metrics without login */
+	int fd;      /* the listen socket (MHD closes it) */
+	char *path;  /* UNIX socket file to unlink, or NULL */
+	char *name;  /* as configured, for logs */
+	int metrics; /* a metrics_listen address: /metrics without login */
 	int unix_sock;
+	int tls;
 	ev_io io;     /* MHD's epoll descriptor */
 	ev_timer tmo; /* MHD's next timeout */
 };
@@ -265,9 +266,17 @@ struct http {
 	size_t n;
 	struct http_stats stats;
 	struct route_stats *route_stats; /* per route */
-	struct req *pending; /* suspended requests */
+	struct req *pending;             /* suspended requests */
 	struct sse_hub *sse;
 	uid_t uid;
+	struct cidr {
+		int fam;
+		unsigned char a[16];
+		unsigned bits;
+	} trusted[HTTP_MAX_TRUSTED];
+	size_t n_trusted;
+	char *tls_cert, *tls_key; /* PEM, kept while MHD runs */
+	size_t tls_key_len;
 };
 
 void http__wake(struct listener *l);

@@ -98,7 +98,8 @@ void jw_escape(struct buf *b, const char *str)
 			n = utf8_len(s);
 			/* U+2028/2029 are valid JSON but break JavaScript
 			 * embedding; C1 controls drive terminals: escape both */
-			if (n == 3 && s[0] == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9)) {
+			if (n == 3 && s[0] == 0xe2 && s[1] == 0x80 &&
+			    (s[2] == 0xa8 || s[2] == 0xa9)) {
 				buf_add(b, (const char *)run, (size_t)(s - run));
 				buf_put(b, "\\u%04x", s[2] == 0xa8 ? 0x2028 : 0x2029);
 				s += 3;

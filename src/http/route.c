@@ -243,7 +243,8 @@ int authorize(struct req *r)
 	if (rt->access == ACC_PUBLIC)
 		return 0;
 	if (w->role == ROLE_NONE) {
-		reply_error(r, 401, "unauthenticated", "log in first (session cookie or bearer token)");
+		reply_error(r, 401, "unauthenticated",
+		            "log in first (session cookie or bearer token)");
 		return -1;
 	}
 	/* a session cookie is ambient authority: a state change made with it

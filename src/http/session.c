@@ -20,8 +20,3 @@ int http_auth_request(struct req *r)
 	}
 	return 0;
 }
-
-void http_trusted_proxy(struct req *r)
-{
-	(void)r;
-}

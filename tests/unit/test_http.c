@@ -30,8 +30,8 @@ START_TEST(every_route_has_a_rule)
 			              rt->pattern);
 		/* a route naming a customer in its path checks it */
 		if (strstr(rt->pattern, "{customer}") && strcmp(rt->method, "GET") == 0)
-			ck_assert_msg(rt->access == ACC_CUSTOMER, "%s does not check its {customer}",
-			              rt->pattern);
+			ck_assert_msg(rt->access == ACC_CUSTOMER,
+			              "%s does not check its {customer}", rt->pattern);
 		/* method + pattern unique */
 		for (size_t j = 0; j < i; j++)
 			ck_assert_msg(strcmp(http_routes[j].method, rt->method) != 0 ||
@@ -81,9 +81,8 @@ START_TEST(routes_match)
 	ck_assert_int_eq(route_find("PUT", "/api/v1/downtimes", &x, p, &np, allow, sizeof allow),
 	                 405);
 	ck_assert_msg(strstr(allow, "GET") && strstr(allow, "POST"), "allow: %s", allow);
-	ck_assert_int_eq(route_find("DELETE", "/api/v1/alerts/A1/ack", &x, p, &np, allow,
-	                            sizeof allow),
-	                 405);
+	ck_assert_int_eq(
+	    route_find("DELETE", "/api/v1/alerts/A1/ack", &x, p, &np, allow, sizeof allow), 405);
 	ck_assert_str_eq(allow, "POST");
 }
 END_TEST
@@ -101,9 +100,13 @@ static void doc1(struct jw *w)
 {
 	jw_obj(w);
 	jw_kstr(w, "a", "x\"y\\z\n\t\x01");
-	jw_kstr(w, "bad", "ok\xff\xfe" "end\xc3");
+	jw_kstr(w, "bad",
+	        "ok\xff\xfe"
+	        "end\xc3");
 	jw_kstr(w, "jp", "東京 \xe2\x80\xa8 sep");
-	jw_kstr(w, "c1", "\xc2\x9b" "31m");
+	jw_kstr(w, "c1",
+	        "\xc2\x9b"
+	        "31m");
 	jw_key(w, "arr");
 	jw_arr(w);
 	jw_int(w, -5);
@@ -130,8 +133,8 @@ START_TEST(json_writer)
 	ck_assert_msg(j != NULL, "invalid JSON (%s at %zu): %s", jsonw_strerror(e.code), e.offset,
 	              s);
 	ck_assert_str_eq(cJSON_GetObjectItem(j, "a")->valuestring, "x\"y\\z\n\t\x01");
-	ck_assert_str_eq(cJSON_GetObjectItem(j, "bad")->valuestring,
-	                 "ok\xef\xbf\xbd\xef\xbf\xbd" "end\xef\xbf\xbd");
+	ck_assert_str_eq(cJSON_GetObjectItem(j, "bad")->valuestring, "ok\xef\xbf\xbd\xef\xbf\xbd"
+	                                                             "end\xef\xbf\xbd");
 	ck_assert_msg(strstr(s, "\\u2028"), "U+2028 not escaped: %s", s);
 	ck_assert_msg(strstr(s, "\\u009b"), "C1 control not escaped: %s", s);
 	ck_assert_msg(strstr(s, "東京"), "Japanese text escaped: %s", s);
