@@ -825,6 +825,9 @@ static void format_metrics(struct http *h, struct buf *b)
 	bput(b, "mamori_scheduling_lag_seconds_bucket{le=\"+Inf\"} %llu\n", m.lag_count);
 	bput(b, "mamori_scheduling_lag_seconds_sum %.6f\n", m.lag_sum);
 	bput(b, "mamori_scheduling_lag_seconds_count %llu\n", m.lag_count);
+	family(b, "mamori_scheduling_lag_max_seconds", "gauge",
+	       "The worst scheduling lag seen since the start.");
+	bput(b, "mamori_scheduling_lag_max_seconds %.6f\n", m.lag_max);
 	one(b, "mamori_alert_events_total", "counter", "Alert events emitted.", m.alert_events);
 	family(b, "mamori_alert_events_by_type_total", "counter", "Alert events by type.");
 	for (int i = 0; i < 11; i++)
@@ -886,6 +889,23 @@ static void format_metrics(struct http *h, struct buf *b)
 	bput(b, "mamori_http_responses_total{class=\"5xx\"} %llu\n", h->stats.responses_5xx);
 	one(b, "mamori_http_requests_total", "counter", "HTTP requests received.",
 	    h->stats.requests);
+	family(b, "mamori_http_route_responses_total", "counter",
+	       "API responses by route and status class.");
+	for (size_t i = 0; i < http_n_routes; i++)
+		for (unsigned c = 1; c < 6; c++)
+			if (h->route_stats[i].by_class[c])
+				bput(b,
+				     "mamori_http_route_responses_total{route=\"%s\",code=\"%ux"
+				     "x\"} %llu\n",
+				     http_routes[i].name, c, h->route_stats[i].by_class[c]);
+	unsigned long long sse_sent, sse_dropped;
+	api_events_stats(h, &sse_sent, &sse_dropped);
+	one(b, "mamori_http_sse_clients", "gauge", "Clients of the live event stream.",
+	    (unsigned long long)api_events_clients(h));
+	one(b, "mamori_http_sse_events_total", "counter", "Events sent to stream clients.",
+	    sse_sent);
+	one(b, "mamori_http_sse_dropped_total", "counter",
+	    "Stream clients dropped because they did not read.", sse_dropped);
 	process_metrics(b, h->started);
 	app_metrics_clear(&m);
 }
