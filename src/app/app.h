@@ -249,9 +249,10 @@ struct app_alert {
 };
 struct app_alert_filter {
 	const char *center, *customer, *status,
-	    *service;      /* status: open|acknowledged|resolved|unresolved */
-	int severity;      /* -1 any, 1..3 */
-	double due_before; /* 0 any */
+	    *service;          /* status: open|acknowledged|resolved|unresolved */
+	int severity;          /* -1 any, 1..3 */
+	double due_before;     /* 0 any */
+	const char *check_key; /* "customer/asset/check": the alerts of one check (stored only) */
 };
 struct app_alerts {
 	struct app_alert *rows;

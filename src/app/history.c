@@ -153,6 +153,7 @@ int app_alerts_stored(struct app *a, const struct app_scope *sc, const struct ap
 		q.service = f->service;
 		q.severity = f->severity;
 		q.due_before = f->due_before;
+		q.check_key = f->check_key;
 	}
 	if (pg && pg->after) {
 		const char *bar = strchr(pg->after, '|');

@@ -316,6 +316,43 @@ int api_checks(struct req *r)
 	return reply_json(r, 200, &b);
 }
 
+struct check_req {
+	struct req *r;
+	struct buf b; /* the check, rendered: its alerts follow */
+};
+
+static void alert_json(struct jw *w, const struct app_alert *x);
+
+static void on_check_alerts(void *ud, int err, const char *msg, struct app_alerts *page)
+{
+	struct check_req *cr = ud;
+	struct req *r = cr->r;
+	if (req_orphaned(r)) {
+		app_alerts_free(page);
+		buf_free(&cr->b);
+		free(cr);
+		req_release(r);
+		return;
+	}
+	struct jw w;
+	jw_init(&w, &cr->b);
+	w.first = 0; /* inside the check's object, after its members */
+	w.depth = 1;
+	jw_key(&w, "recent_alerts");
+	jw_arr(&w);
+	for (size_t i = 0; page && i < page->n; i++)
+		alert_json(&w, &page->rows[i]);
+	jw_end_arr(&w);
+	jw_end_obj(&w);
+	app_alerts_free(page);
+	struct buf b = cr->b;
+	free(cr);
+	req_finish_json(r, 200, &b);
+}
+
+/* One check with its current state and its recent alerts (the newest
+ * 20, from the store: every problem it had, with when it was
+ * acknowledged and resolved).  Its perfdata over time: .../series. */
 int api_check(struct req *r)
 {
 	struct app_scope sc;
@@ -326,12 +363,23 @@ int api_check(struct req *r)
 		app_check_clear(&c);
 		return reply_error(r, 404, "not_found", "no such check");
 	}
-	struct buf b = { 0 };
+	struct check_req *cr = xcalloc(1, sizeof *cr);
+	cr->r = r;
 	struct jw w;
-	jw_init(&w, &b);
+	jw_init(&w, &cr->b);
 	check_json(&w, &c, 1);
+	cr->b.n--; /* reopen the object: drop its '}' */
+	struct app_alert_filter f = { .severity = -1, .check_key = c.key };
+	struct app_page pg = { .limit = 20 };
+	char msg[APP_MSG_MAX];
+	rc = app_alerts_stored(req_app(r), &sc, &f, &pg, on_check_alerts, cr, msg, sizeof msg);
 	app_check_clear(&c);
-	return reply_json(r, 200, &b);
+	if (rc != APP_OK) { /* nothing stored: the check alone */
+		on_check_alerts(cr, rc, msg, NULL);
+		return 0;
+	}
+	req_suspend(r);
+	return 0;
 }
 
 /* ---- alerts ---- */

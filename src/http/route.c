@@ -37,7 +37,7 @@ const struct route http_routes[] = {
 	  { "customer", "asset", "service", "state", "hard", "acknowledged", "problems", Q_PAGE,
 	    NULL }, 0 },
 	{ "GET", "/api/v1/checks/{customer}/{asset}/{check}", ACC_CUSTOMER, "check", api_check, 0,
-	  { "history", NULL }, 0 },
+	  { NULL }, 0 },
 	{ "POST", "/api/v1/checks/{customer}/{asset}/{check}/ack", ACC_ACT, "check.ack",
 	  api_check_ack, 4096, { NULL }, 0 },
 	{ "POST", "/api/v1/checks/{customer}/{asset}/{check}/unack", ACC_ACT, "check.unack",

@@ -158,8 +158,14 @@ j, _ = expect(400, "GET", "/api/v1/checks?colour=red", want_code="bad_parameter"
 check("colour" in j["error"]["message"], "unknown parameter not named: %r" % j)
 expect(400, "GET", "/api/v1/checks?state=ok&state=critical", want_code="bad_parameter")
 expect(400, "GET", "/api/v1/checks?hard=maybe", want_code="bad_parameter")
-j, _ = expect(200, "GET", "/api/v1/checks/c1/web/http")
+end = time.time() + 3  # its alert is in the store after the next commit
+while time.time() < end:
+    j, _ = expect(200, "GET", "/api/v1/checks/c1/web/http")
+    if j.get("recent_alerts"):
+        break
+    time.sleep(0.2)
 check(j["state"] == "critical" and j["output"].startswith("down"), "one check: %r" % j)
+check(len(j["recent_alerts"]) == 1 and j["recent_alerts"][0]["status"] == "open", "recent alerts of the check: %r" % j.get("recent_alerts"))
 expect(404, "GET", "/api/v1/checks/c1/web/nope")
 expect(404, "GET", "/api/v1/checks/c9/web/http")
 
