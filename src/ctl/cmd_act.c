@@ -402,21 +402,22 @@ out:
 
 /* ---- tokens ---- */
 
-/* The new token into a new file of mode 0600 (never over another). */
-static int write_token(const char *path, const char *tok)
+/* --out: a new file of mode 0600, made before the token exists (so a
+ * name in the way costs no orphaned token), never over another file. */
+static int open_out(const char *path)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
+	if (fd < 0)
 		fprintf(stderr, "mamorictl: %s: %s\n", out_safe(path), strerror(errno));
-		return -1;
-	}
+	return fd;
+}
+
+static int write_token(int fd, const char *path, const char *tok)
+{
 	size_t n = strlen(tok);
 	int ok = write(fd, tok, n) == (ssize_t)n && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
-	if (close(fd) != 0)
-		ok = 0;
 	if (!ok) {
 		fprintf(stderr, "mamorictl: %s: %s\n", out_safe(path), strerror(errno));
-		unlink(path);
 		return -1;
 	}
 	return 0;
@@ -424,6 +425,9 @@ static int write_token(const char *path, const char *tok)
 
 static int token_create(struct ctl *c, const char *label)
 {
+	int fd = -1;
+	if (c->o.out && (fd = open_out(c->o.out)) < 0)
+		return EXIT_FAIL;
 	cJSON *b = cJSON_CreateObject();
 	cJSON_AddStringToObject(b, "label", label);
 	add_scope(c, b);
@@ -431,21 +435,22 @@ static int token_create(struct ctl *c, const char *label)
 	struct reply r;
 	int rc = ctl_call(c, "POST", "/api/v1/tokens", text, &r);
 	body_free(b, text);
-	if (rc != EXIT_OK) {
-		reply_free(&r);
-		return rc;
-	}
-	const char *tok = js(r.doc, "token");
-	if (!tok || !*tok) {
+	const char *tok = rc == EXIT_OK ? js(r.doc, "token") : NULL;
+	if (rc == EXIT_OK && (!tok || !*tok)) {
 		fprintf(
 		    stderr, "mamorictl: %s\n",
 		    L("the server's answer has no token", "サーバの応答にトークンがありません"));
-		reply_free(&r);
-		return EXIT_FAIL;
-	}
-	if (c->o.out && write_token(c->o.out, tok) != 0)
 		rc = EXIT_FAIL;
-	if (c->json) {
+	}
+	if (rc == EXIT_OK && fd >= 0 && write_token(fd, c->o.out, tok) != 0)
+		rc = EXIT_FAIL;
+	if (fd >= 0 && close(fd) != 0 && rc == EXIT_OK) {
+		fprintf(stderr, "mamorictl: %s: %s\n", out_safe(c->o.out), strerror(errno));
+		rc = EXIT_FAIL;
+	}
+	if (fd >= 0 && rc != EXIT_OK)
+		unlink(c->o.out);
+	if (rc == EXIT_OK && c->json) {
 		reply_print_raw(&r);
 	} else if (rc == EXIT_OK && c->o.out) {
 		printf(L("token %s created, written to %s\n",
@@ -462,7 +467,8 @@ static int token_create(struct ctl *c, const char *label)
 		printf("%s\n", out_safe(tok));
 	}
 	wipe_tree(r.doc);
-	explicit_bzero(r.body.p, r.body.n);
+	if (r.body.p)
+		explicit_bzero(r.body.p, r.body.n);
 	reply_free(&r);
 	return rc;
 }
