@@ -46,6 +46,7 @@ rc() {
 		it_fail "mamorictl $*: exit $_rc, expected $_want"
 	fi
 	! grep -q "$ESC" "$O" "$E" || it_fail "mamorictl $*: printed a raw ESC"
+	[ -z "${SECRET:-}" ] || ! grep -qF "$SECRET" "$O" "$E" || it_fail "mamorictl $*: printed the token"
 	# under ASan (B=build-asan) a report may come with the expected code
 	! grep -q "Sanitizer\|runtime error:" "$E" || it_fail "mamorictl $*: $(cat "$E")"
 }
@@ -146,6 +147,79 @@ has "not a token" "$E"
 hasnt "two words" "$E"
 rc 1 --socket "$SOCK" --token-file "$IT_TMP/missing" status
 has "cannot read $IT_TMP/missing" "$E"
+
+# ---- a broken or hostile server (python, on loopback): clear refusals ----
+cat >"$IT_TMP/fake.py" <<'PY'
+import json, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def reply(self, code, body, extra=()):
+        b = body.encode() if isinstance(body, str) else body
+        self.send_response(code)
+        for k, v in extra:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def do_GET(self):
+        sys.stderr.write("GET %s auth=%s\n" % (self.path, self.headers.get("Authorization")))
+        sys.stderr.flush()
+        p = self.path
+        if p == "/api/v1/status":
+            return self.reply(200, "not json at all")
+        if p == "/api/v1/me":
+            return self.reply(500, json.dumps({"error": {"code": "internal", "message": "boom \x1b[2J\x1b]0;t\x07"}}))
+        if p.startswith("/api/v1/alerts?"):
+            return self.reply(200, '{"alerts": "nope", "next": null}')
+        if p == "/api/v1/alerts/A-1":
+            return self.reply(200, json.dumps({"alert": {"id": 7, "status": ["x"], "opened_at": 12,
+                "summary": "\x1b[31mred\u009b"}, "events": {"a": 1}, "dispatches": None}))
+        if p.startswith("/api/v1/checks?"):
+            # a cursor that never ends
+            return self.reply(200, json.dumps({"checks": [{"customer": "c", "asset": "a", "check": p[-6:],
+                "state": "ok"}], "next": "again"}))
+        if p == "/api/v1/downtimes":
+            return self.reply(200, "[" * 100 + "]" * 100)
+        if p == "/api/v1/sla":
+            return self.reply(302, "", [("Location", "http://127.0.0.1:1/api/v1/sla")])
+        self.reply(404, '{"error":{"code":"not_found","message":"no such resource"}}')
+    def log_message(self, *a):
+        pass
+HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+fport=$(it_free_port)
+it_bg fake python3 "$IT_TMP/fake.py" "$fport"
+it_wait_for 10 curl -s "http://127.0.0.1:$fport/x" || it_fail "the fake server did not start"
+printf 'tok-%s-value\n' "$$" >"$IT_TMP/ftoken"
+chmod 0600 "$IT_TMP/ftoken"
+F="--url http://127.0.0.1:$fport --token-file $IT_TMP/ftoken"
+SECRET=tok-$$-value
+# shellcheck disable=SC2086
+{
+	rc 1 $F status
+	has "the server's answer is not JSON" "$E"
+	rc 3 $F whoami
+	has 'boom \x1b[2J\x1b]0;t\x07 (HTTP 500 internal)' "$E"
+	rc 1 $F alerts
+	has "has no list 'alerts'" "$E"
+	rc 0 $F alert A-1
+	grep -Eq '^ID +-$' "$O" && grep -Eq '^opened +-$' "$O" || it_fail "wrong types: $(cat "$O")"
+	has 'summary       \x1b[31mred\u009b'
+	rc 0 $F checks --limit 3
+	[ "$(wc -l <"$O")" -eq 4 ] || it_fail "an endless cursor: $(cat "$O")"
+	has "more checks than --limit 3" "$E"
+	rc 1 $F downtime list
+	has "nested too deep" "$E"
+	rc 1 $F sla
+	has "HTTP 302" "$E"
+}
+SECRET=
+grep -q "127.0.0.1:1" "$IT_TMP/fake.log" && it_fail "followed a redirect"
+[ "$(grep -c "auth=Bearer tok-$$-value$" "$IT_TMP/fake.log")" -eq "$(grep -c '^GET /api/' "$IT_TMP/fake.log")" ] ||
+	it_fail "the token was not sent on every request: $(cat "$IT_TMP/fake.log")"
+[ "$(grep -c '^GET /api/v1/checks' "$IT_TMP/fake.log")" -eq 3 ] || it_fail "pages fetched: $(cat "$IT_TMP/fake.log")"
+grep -q "after=again" "$IT_TMP/fake.log" || it_fail "the cursor was not followed"
 
 # ---- a running daemon ----
 cat >"$IT_TMP/mamori.conf" <<EOF
@@ -355,6 +429,10 @@ ctl 0 --json alerts --customer c3 --limit 1500
 [ "$(py 'len(set(a["id"] for p in d for a in p["alerts"]))')" = 1500 ] || it_fail "a page repeated rows"
 
 # ---- users, tokens, SLA: when the daemon has them (404 for the route until then) ----
+# These routes are being built next to this client: the parts below are
+# written against the documented shapes (POST /api/v1/users, /tokens ->
+# {"id","token"}, GET /api/v1/sla -> {"rows"}) and were run only against a
+# stand-in server; they need checking once the real routes exist.
 "$MAMORICTL" --socket "$SOCK" user list >"$O" 2>"$E"
 if [ $? -eq 4 ] && grep -q "no such resource" "$E"; then
 	echo "SKIP $IT_NAME (part): mamorid has no /api/v1/users yet - user and token commands untested" >&2
