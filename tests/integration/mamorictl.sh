@@ -7,8 +7,10 @@
 # the API's 1,000-row pages, times in the local time zone (Asia/Tokyo
 # here), Japanese output (LANG=ja_JP.UTF-8) with columns aligned in
 # display width, a check output with ESC sequences printed escaped (no raw
-# ESC anywhere in any output), a note that tries to forge a line, and the
-# token file's permission check.  Users, tokens and the SLA summary are
+# ESC anywhere in any output), a note that tries to forge a line, the
+# token file's permission check, and a broken server (python on loopback:
+# not JSON, 5xx, wrong types, an endless cursor, deep nesting, a redirect)
+# that gets clear refusals and the bearer token, which is never printed.  Users, tokens and the SLA summary are
 # tested when the daemon has those routes; until then (404 for the route)
 # that part is skipped with a message.
 . tests/integration/lib.sh
