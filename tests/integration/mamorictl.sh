@@ -10,9 +10,10 @@
 # ESC anywhere in any output), a note that tries to forge a line, the
 # token file's permission check, and a broken server (python on loopback:
 # not JSON, 5xx, wrong types, an endless cursor, deep nesting, a redirect)
-# that gets clear refusals and the bearer token, which is never printed.  Users, tokens and the SLA summary are
-# tested when the daemon has those routes; until then (404 for the route)
-# that part is skipped with a message.
+# that gets clear refusals and the bearer token, which is never printed.
+# Users, tokens and the SLA summary are tested when the daemon has those
+# routes; until then (404 for the route) that part is skipped with a
+# message.
 . tests/integration/lib.sh
 
 [ -x "$MAMORID" ] && [ -x "$MAMORICTL" ] || it_skip "mamorid/mamorictl not built"
