@@ -180,6 +180,6 @@ pids="$pids $!"
 end=$(($(date +%s) + ${DEMO_SECONDS:-31536000}))
 while [ "$(date +%s)" -lt "$end" ]; do
 	sleep 10
-	echo "---- $(date '+%H:%M:%S') status (mamorictl -d $state status) ----"
-	build/mamorictl -d "$state" status | head -70 || true
+	echo "---- $(date '+%H:%M:%S') checks (mamorictl --socket $state/api.sock checks) ----"
+	build/mamorictl --socket "$state/api.sock" checks | head -70 || true
 done

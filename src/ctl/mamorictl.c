@@ -1,382 +1,357 @@
 /*
- * mamorictl: command-line client.  Until the HTTP API exists it reads the
- * state database through the store - opened read-only (it never migrates
- * or writes the file, and is safe next to a running mamorid: WAL), the
- * store's reads run on an event loop of mamorictl's own until their
- * callbacks have run.
+ * mamorictl: the command-line client of mamorid's HTTP API.
  *
- *   mamorictl [-d STATE_DIR] status [-p] [CUSTOMER[/ASSET]]
- *       check states, problems first; -p: problems only
- *   mamorictl [-d STATE_DIR] alerts [--center C] [--customer C] [--status S] [--limit N]
- *       alerts, newest first (S: open, acknowledged, resolved, unresolved;
- *       N: default 50; more than 1000 are read in pages)
- *   mamorictl [-d STATE_DIR] alert ID
- *       one alert with its event history
- *   mamorictl --version
+ * This file is the command line: options (one table for every command,
+ * each command saying which it takes), the usage text, and dispatch to
+ * the commands in cmd_read.c and cmd_act.c.  The connection is client.c,
+ * what is printed out.c; doc/mamorictl.md is the manual.
  *
- * Exit status: 0 done, 1 failed (no database, a read failed, unknown
- * alert), 2 usage.  Must never: include <sqlite3.h> or know the schema -
- * store.h is the way in; print text from the database or the store
- * unescaped (it comes from agents and plugins: an ESC sequence in a check's
- * output must not drive the operator's terminal) - everything printed goes
- * through S().
+ * Exit status: 0 done, 1 the server refused (4xx but 404) or something
+ * failed, 2 usage, 3 the server cannot be reached or failed (5xx), 4 not
+ * found (404).
+ * Must never: open the database (everything goes through the API); take
+ * a password or a token on the command line (files, the terminal or
+ * standard input only).
  */
-#include "buildcfg.h"
-#include "store/store.h"
-#include "util/esc.h"
-#include "util/log.h"
+#include "ctl/ctl.h"
+#include "util/mem.h"
 
-#include <ev.h>
+#include "buildcfg.h"
+
 #include <getopt.h>
-#include <stdio.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-static const char *const state_names[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
+static const char usage_text[] =
+    "usage: mamorictl [--url URL | --socket PATH] [--token-file FILE] [--json] COMMAND ...\n"
+    "\n"
+    "Connection (default: $MAMORI_URL, else $MAMORI_SOCKET, else " CTL_DEFAULT_SOCKET "):\n"
+    "  --url URL           mamorid's API, http://host:port or https://host:port\n"
+    "  --socket PATH       mamorid's local UNIX socket (its user and root are admin there)\n"
+    "  --token-file FILE   API token, not readable by others (default $MAMORI_TOKEN_FILE)\n"
+    "  --timeout SECONDS   give up on a request after this long (default 60)\n"
+    "  --json              print the server's JSON unchanged (one document per page)\n"
+    "\n"
+    "Commands:\n"
+    "  status                                   readiness, checks by state, open alerts\n"
+    "  whoami                                   the user and role the API sees\n"
+    "  checks [CUSTOMER[/ASSET]] [-p|--problems] [--state S] [--service S] [--limit N]\n"
+    "  alerts [--center C] [--customer C] [--status S] [--severity S] [--service S]\n"
+    "         [--due-before TIME] [--limit N]   newest first, 50 unless --limit\n"
+    "  alert ID                                 one alert with its history\n"
+    "  ack|unack|resolve|escalate|wait ID [--note TEXT] [--request-id R]\n"
+    "  comment ID --note TEXT [--request-id R]\n"
+    "  dispatch ID [--vendor V] [--planned-at TIME] [--result TEXT] [--note TEXT]\n"
+    "  downtime list [--customer C]\n"
+    "  downtime add CUSTOMER[/ASSET[/CHECK]] --end TIME --comment TEXT [--start TIME]\n"
+    "  downtime del ID\n"
+    "  user list | user del NAME\n"
+    "  user add NAME --role admin|operator|viewer [--center C]... [--customer C]\n"
+    "  user passwd NAME [--old]                 passwords: from the terminal or stdin\n"
+    "  token list | token revoke ID\n"
+    "  token create LABEL [--role R] [--center C]... [--customer C] [--out FILE]\n"
+    "  sla [--center C] [--customer C]\n"
+    "\n"
+    "TIME: RFC 3339, seconds since the epoch, \"YYYY-MM-DD HH:MM\" (local time), or\n"
+    "+30m, +2h, +1d from now.  Messages are Japanese when LC_ALL, LC_MESSAGES or LANG\n"
+    "starts with \"ja\".\n"
+    "\n"
+    "Exit status: 0 done; 1 the server refused (4xx) or a failure; 2 usage; 3 cannot\n"
+    "reach the server, or it failed (5xx); 4 not found (404).\n";
 
-#define DEFAULT_LIMIT 50
-#define SAFE_SLOTS    16 /* escaped strings alive at once: more than one printf uses */
+/* A usage error: the reason (printf-style; values through out_safe) and
+ * a pointer to --help, or (NULL) the whole text. */
+__attribute__((format(printf, 1, 2))) static int usage(const char *fmt, ...)
+{
+	if (!fmt) {
+		fputs(usage_text, stderr);
+		return EXIT_USAGE;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("mamorictl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n%s\n",
+	        L("mamorictl: --help shows the usage", "mamorictl: 使い方は --help で"));
+	return EXIT_USAGE;
+}
 
-struct ctl {
-	struct ev_loop *loop;
-	struct store *s;
-	int rc;
-	/* alerts */
-	struct store_alert_query q;
-	unsigned long want, shown;
-	char cursor_id[256];
-	/* status: the filter; alert: the id */
-	const char *arg;
-	/* S()'s copies, reused in turn */
-	char *safe[SAFE_SLOTS];
-	unsigned safe_next;
+enum {
+	O_NOTE = 1u << 0,
+	O_REQID = 1u << 1,
+	O_VENDOR = 1u << 2,
+	O_PLANNED = 1u << 3,
+	O_RESULT = 1u << 4,
+	O_CENTER = 1u << 5,
+	O_CUSTOMER = 1u << 6,
+	O_STATUS = 1u << 7,
+	O_SEVERITY = 1u << 8,
+	O_SERVICE = 1u << 9,
+	O_DUE = 1u << 10,
+	O_STATE = 1u << 11,
+	O_LIMIT = 1u << 12,
+	O_PROBLEMS = 1u << 13,
+	O_START = 1u << 14,
+	O_END = 1u << 15,
+	O_COMMENT = 1u << 16,
+	O_ROLE = 1u << 17,
+	O_OUT = 1u << 18,
+	O_OLD = 1u << 19,
+	O_CENTERS = 1u << 20, /* --center, repeatable (users, tokens) */
 };
 
-static void usage(void)
+/* long option value -> (bit, name): getopt's val is 256 + bit index */
+static const struct option longopts[] = {
+	{ "note", required_argument, NULL, 256 + 0 },
+	{ "request-id", required_argument, NULL, 256 + 1 },
+	{ "vendor", required_argument, NULL, 256 + 2 },
+	{ "planned-at", required_argument, NULL, 256 + 3 },
+	{ "result", required_argument, NULL, 256 + 4 },
+	{ "center", required_argument, NULL, 256 + 5 },
+	{ "customer", required_argument, NULL, 256 + 6 },
+	{ "status", required_argument, NULL, 256 + 7 },
+	{ "severity", required_argument, NULL, 256 + 8 },
+	{ "service", required_argument, NULL, 256 + 9 },
+	{ "due-before", required_argument, NULL, 256 + 10 },
+	{ "state", required_argument, NULL, 256 + 11 },
+	{ "limit", required_argument, NULL, 256 + 12 },
+	{ "problems", no_argument, NULL, 'p' },
+	{ "start", required_argument, NULL, 256 + 14 },
+	{ "end", required_argument, NULL, 256 + 15 },
+	{ "comment", required_argument, NULL, 256 + 16 },
+	{ "role", required_argument, NULL, 256 + 17 },
+	{ "out", required_argument, NULL, 256 + 18 },
+	{ "old", no_argument, NULL, 256 + 19 },
+	{ "url", required_argument, NULL, 'U' },
+	{ "socket", required_argument, NULL, 'S' },
+	{ "token-file", required_argument, NULL, 'T' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char *opt_name(unsigned bit)
 {
-	fprintf(stderr, "usage: mamorictl [-d STATE_DIR] status [-p] [CUSTOMER[/ASSET]]\n"
-	                "       mamorictl [-d STATE_DIR] alerts [--center C] [--customer C]"
-	                " [--status S] [--limit N]\n"
-	                "       mamorictl [-d STATE_DIR] alert ID\n"
-	                "       mamorictl --version\n");
+	for (const struct option *o = longopts; o->name; o++)
+		if (o->val >= 256 && (1u << (o->val - 256)) == bit)
+			return o->name;
+	return bit == O_PROBLEMS ? "problems" : "?";
 }
 
-static const char *when(double t, char *buf, size_t len)
-{
-	if (t <= 0)
-		return "-";
-	time_t tt = (time_t)t;
-	struct tm tm;
-	localtime_r(&tt, &tm);
-	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
-	return buf;
-}
+struct command {
+	const char *name, *sub; /* sub: NULL, or the one word after name */
+	int args;               /* positional arguments after them: 0, 1, or -1 for 0..1 */
+	unsigned opts;          /* options it takes */
+	unsigned need;          /* options it requires */
+};
 
-/* s as it may be printed: escaped (util/esc.h) when it needs it, NULL as
- * "-".  Valid until SAFE_SLOTS more calls. */
-static const char *S(struct ctl *c, const char *s)
-{
-	if (!s)
-		return "-";
-	if (!esc_needed(s))
-		return s;
-	char **slot = &c->safe[c->safe_next++ % SAFE_SLOTS];
-	free(*slot);
-	*slot = esc_dup(s);
-	return *slot;
-}
+#define ACT_OPTS (O_NOTE | O_REQID)
+static const struct command commands[] = {
+	{ "status", NULL, 0, 0, 0 },
+	{ "whoami", NULL, 0, 0, 0 },
+	{ "checks", NULL, -1, O_SERVICE | O_STATE | O_LIMIT | O_PROBLEMS, 0 },
+	{ "alerts", NULL, 0,
+	  O_CENTER | O_CUSTOMER | O_STATUS | O_SEVERITY | O_SERVICE | O_DUE | O_LIMIT, 0 },
+	{ "alert", NULL, 1, 0, 0 },
+	{ "ack", NULL, 1, ACT_OPTS, 0 },
+	{ "unack", NULL, 1, ACT_OPTS, 0 },
+	{ "resolve", NULL, 1, ACT_OPTS, 0 },
+	{ "escalate", NULL, 1, ACT_OPTS, 0 },
+	{ "wait", NULL, 1, ACT_OPTS, 0 },
+	{ "comment", NULL, 1, ACT_OPTS, O_NOTE },
+	{ "dispatch", NULL, 1, ACT_OPTS | O_VENDOR | O_PLANNED | O_RESULT, 0 },
+	{ "downtime", "list", 0, O_CUSTOMER, 0 },
+	{ "downtime", "add", 1, O_START | O_END | O_COMMENT | O_REQID, O_END | O_COMMENT },
+	{ "downtime", "del", 1, 0, 0 },
+	{ "user", "list", 0, 0, 0 },
+	{ "user", "add", 1, O_ROLE | O_CENTERS | O_CUSTOMER, O_ROLE },
+	{ "user", "passwd", 1, O_OLD, 0 },
+	{ "user", "del", 1, 0, 0 },
+	{ "token", "list", 0, 0, 0 },
+	{ "token", "create", 1, O_ROLE | O_CENTERS | O_CUSTOMER | O_OUT, 0 },
+	{ "token", "revoke", 1, 0, 0 },
+	{ "sla", NULL, 0, O_CENTER | O_CUSTOMER, 0 },
+};
 
-static void safe_free(struct ctl *c)
+static int one_of(const char *v, const char *const *ok)
 {
-	for (size_t i = 0; i < SAFE_SLOTS; i++)
-		free(c->safe[i]);
-	memset(c->safe, 0, sizeof c->safe);
-}
-
-/* Open the store read-only and start its reader on a loop of our own. */
-static int open_store(struct ctl *c, const char *dir)
-{
-	char err[1024] = "";
-	c->s = store_open_readonly(dir, err, sizeof err);
-	if (!c->s) {
-		fprintf(stderr, "mamorictl: %s\n", S(c, err));
-		return -1;
-	}
-	c->loop = ev_loop_new(EVFLAG_AUTO);
-	if (!c->loop || store_start(c->s, c->loop, NULL, NULL) != 0) {
-		fprintf(stderr, "mamorictl: cannot start reading %s\n", S(c, dir));
-		return -1;
-	}
+	for (; *ok; ok++)
+		if (strcmp(v, *ok) == 0)
+			return 1;
 	return 0;
 }
 
-static void close_store(struct ctl *c)
+/* Values the API takes from a fixed set: refused here as usage errors. */
+static int check_values(const struct opts *o)
 {
-	store_close(c->s);
-	if (c->loop)
-		ev_loop_destroy(c->loop);
-	safe_free(c);
+	static const char *const status[] = { "open", "acknowledged", "resolved", "unresolved",
+		                              NULL };
+	static const char *const severity[] = { "warning", "critical", "unknown", NULL };
+	static const char *const state[] = { "ok", "warning", "critical", "unknown", NULL };
+	static const char *const role[] = { "admin", "operator", "viewer", NULL };
+	if (o->status && !one_of(o->status, status))
+		return usage(
+		    "--status must be open, acknowledged, resolved or unresolved, not '%s'",
+		    out_safe(o->status));
+	if (o->severity && !one_of(o->severity, severity))
+		return usage("--severity must be warning, critical or unknown, not '%s'",
+		             out_safe(o->severity));
+	if (o->state && !one_of(o->state, state))
+		return usage("--state must be ok, warning, critical or unknown, not '%s'",
+		             out_safe(o->state));
+	if (o->role && !one_of(o->role, role))
+		return usage("--role must be admin, operator or viewer, not '%s'",
+		             out_safe(o->role));
+	return EXIT_OK;
 }
-
-/* The callbacks' common part: 0, or 1 with the message printed. */
-static int failed(struct ctl *c, const struct store_read *rd)
-{
-	if (store_read_status(rd) == 0)
-		return 0;
-	fprintf(stderr, "mamorictl: %s\n",
-	        S(c, *store_read_error(rd) ? store_read_error(rd)
-	                                   : store_strerror(store_read_status(rd))));
-	c->rc = 1;
-	return 1;
-}
-
-static int submitted(struct ctl *c, int rc)
-{
-	if (rc == 0)
-		return 0;
-	fprintf(stderr, "mamorictl: %s%s\n", store_strerror(rc),
-	        rc == STORE_ESCHEMA
-	            ? " (an older mamori wrote it: start mamorid once to migrate it)"
-	            : "");
-	c->rc = 1;
-	return -1;
-}
-
-/* ---- status ---- */
-
-static void on_states(void *ud, const struct store_read *rd)
-{
-	struct ctl *c = ud;
-	if (failed(c, rd))
-		return;
-	size_t n = store_read_state_count(rd);
-	for (size_t i = 0; i < n; i++) {
-		const struct store_state_row *r = store_read_state_at(rd, i);
-		/* never checked (e.g. a PC whose agent has not reported yet):
-		 * PENDING, as Nagios says, not a made-up OK */
-		int pending = r->last_check <= 0;
-		printf("%-8s %-4s %s/%s/%s: %s\n", pending ? "PENDING" : state_names[r->state & 3],
-		       pending   ? "-"
-		       : r->hard ? "HARD"
-		                 : "SOFT",
-		       S(c, r->customer), S(c, r->asset), S(c, r->name),
-		       pending     ? "no result yet"
-		       : r->output ? S(c, r->output)
-		                   : "");
-	}
-	if (!n)
-		printf("no checks%s\n", c->arg ? " match" : "");
-}
-
-static int status(struct ctl *c, const char *filter, int problems_only)
-{
-	c->arg = filter;
-	if (submitted(c, store_read_states(c->s, filter, problems_only, on_states, c)) == 0)
-		ev_run(c->loop, 0);
-	return c->rc;
-}
-
-/* ---- alerts ---- */
-
-static void on_alerts(void *ud, const struct store_read *rd)
-{
-	struct ctl *c = ud;
-	if (failed(c, rd))
-		return;
-	size_t n = store_read_alert_count(rd);
-	for (size_t i = 0; i < n; i++) {
-		const struct store_alert_row *a = store_read_alert_at(rd, i);
-		char path[512], t[32];
-		snprintf(path, sizeof path, "%s/%s/%s", a->customer, a->asset, a->check_name);
-		printf("%-24s %-12s %-8s %-32s %-12s %s %s\n", S(c, a->id), S(c, a->status),
-		       state_names[a->state & 3], S(c, path), S(c, a->center),
-		       when(a->opened_at, t, sizeof t), a->summary ? S(c, a->summary) : "");
-	}
-	c->shown += n;
-	if (!store_read_more(rd))
-		return;
-	if (c->shown >= c->want) {
-		fprintf(stderr, "mamorictl: more alerts than --limit %lu\n", c->want);
-		return;
-	}
-	/* the next page starts after this one's last row */
-	const struct store_alert_row *last = store_read_alert_at(rd, n - 1);
-	snprintf(c->cursor_id, sizeof c->cursor_id, "%s", last->id); /* a key: raw */
-	c->q.after_opened = last->opened_at;
-	c->q.after_id = c->cursor_id;
-	unsigned long left = c->want - c->shown;
-	c->q.limit = left > STORE_READ_MAX_ALERTS ? STORE_READ_MAX_ALERTS : (unsigned)left;
-	submitted(c, store_read_alerts(c->s, &c->q, on_alerts, c));
-}
-
-static int alerts(struct ctl *c)
-{
-	if (submitted(c, store_read_alerts(c->s, &c->q, on_alerts, c)) == 0)
-		ev_run(c->loop, 0);
-	if (!c->rc && !c->shown)
-		printf("no alerts%s\n",
-		       c->q.n_centers || c->q.n_customers || c->q.status ? " match" : "");
-	return c->rc;
-}
-
-/* ---- one alert ---- */
-
-static void print_alert(struct ctl *c, const struct store_alert_row *a)
-{
-	char t1[32], t2[32];
-	printf("alert     %s\n", S(c, a->id));
-	if (a->acked_by || a->acked_at > 0)
-		printf("status    %s (acknowledged by %s, %s)\n", S(c, a->status),
-		       S(c, a->acked_by), when(a->acked_at, t1, sizeof t1));
-	else
-		printf("status    %s\n", S(c, a->status));
-	printf("check     %s/%s/%s\n", S(c, a->customer), S(c, a->asset), S(c, a->check_name));
-	printf("service   %s\n", S(c, a->service));
-	printf("severity  %s\n", state_names[a->state & 3]);
-	printf("center    %s\n", S(c, a->center));
-	if (a->also)
-		printf("also      %s\n", S(c, a->also));
-	printf("opened    %s\n", when(a->opened_at, t1, sizeof t1));
-	printf("updated   %s\n", when(a->updated_at, t1, sizeof t1));
-	if (a->resolved_at > 0)
-		printf("resolved  %s%s\n", when(a->resolved_at, t1, sizeof t1),
-		       a->manual ? " (by a command)" : "");
-	printf("count     %lld\n", (long long)a->count);
-	printf("summary   %s\n", S(c, a->summary));
-	if (a->has_clock)
-		printf("sla       tier %s (%d), ack due %s, resolve due %s%s%s, %d breaches\n",
-		       S(c, a->tier_name), a->tier,
-		       a->acked ? "(acknowledged)" : when(a->ack_due, t1, sizeof t1),
-		       when(a->resolve_due, t2, sizeof t2), a->paused ? ", paused" : "",
-		       a->stopped ? ", stopped" : "", a->breaches);
-}
-
-static void on_history(void *ud, const struct store_read *rd)
-{
-	struct ctl *c = ud;
-	if (failed(c, rd))
-		return;
-	const struct store_alert_row *a = store_read_history_alert(rd);
-	if (!a) {
-		fprintf(stderr, "mamorictl: no alert %s\n", S(c, c->arg));
-		c->rc = 1;
-		return;
-	}
-	print_alert(c, a);
-	char t[32], t2[32];
-	size_t n = store_read_event_count(rd);
-	printf("events:\n");
-	for (size_t i = 0; i < n; i++) {
-		const struct store_event_row *e = store_read_event_at(rd, i);
-		printf("  %4lld  %s  %-14s %s%s%s\n", (long long)e->seq, when(e->time, t, sizeof t),
-		       S(c, e->type), S(c, e->actor), e->note ? ": " : "",
-		       e->note ? S(c, e->note) : "");
-	}
-	n = store_read_dispatch_count(rd);
-	if (n)
-		printf("dispatches:\n");
-	for (size_t i = 0; i < n; i++) {
-		const struct store_dispatch_row *d = store_read_dispatch_at(rd, i);
-		printf("  %4lld  %s  %s: vendor %s, planned %s, result %s\n", (long long)d->seq,
-		       when(d->time, t, sizeof t), S(c, d->actor), S(c, d->vendor),
-		       when(d->planned_at, t2, sizeof t2), S(c, d->result));
-	}
-	if (store_read_more(rd))
-		printf("(more than %d events or dispatches: the rest is not shown)\n",
-		       STORE_READ_MAX_HISTORY);
-}
-
-static int alert(struct ctl *c, const char *id)
-{
-	c->arg = id;
-	if (submitted(c, store_read_alert_history(c->s, id, on_history, c)) == 0)
-		ev_run(c->loop, 0);
-	return c->rc;
-}
-
-/* ---- command line ---- */
-
-enum { OPT_CENTER = 256, OPT_CUSTOMER, OPT_STATUS, OPT_LIMIT };
 
 int main(int argc, char **argv)
 {
-	const char *dir = MAMORI_STATEDIR;
-	const char *center = NULL, *customer = NULL, *st = NULL, *limit = NULL;
-	int c, problems = 0;
-	static const struct option longopts[] = { { "state-dir", required_argument, NULL, 'd' },
-		                                  { "problems", no_argument, NULL, 'p' },
-		                                  { "version", no_argument, NULL, 'V' },
-		                                  { "center", required_argument, NULL, OPT_CENTER },
-		                                  { "customer", required_argument, NULL,
-		                                    OPT_CUSTOMER },
-		                                  { "status", required_argument, NULL, OPT_STATUS },
-		                                  { "limit", required_argument, NULL, OPT_LIMIT },
-		                                  { NULL, 0, NULL, 0 } };
-	while ((c = getopt_long(argc, argv, "d:pV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'd': dir = optarg; break;
-		case 'p': problems = 1; break;
-		case 'V': printf("mamorictl %s\n", MAMORI_VERSION); return 0;
-		case OPT_CENTER: center = optarg; break;
-		case OPT_CUSTOMER: customer = optarg; break;
-		case OPT_STATUS: st = optarg; break;
-		case OPT_LIMIT: limit = optarg; break;
-		default: usage(); return 2;
-		}
-	}
-	const char *cmd = optind < argc ? argv[optind] : "";
-	const char *arg = optind + 1 < argc ? argv[optind + 1] : NULL;
-	int is_alerts = strcmp(cmd, "alerts") == 0;
-	if ((strcmp(cmd, "status") != 0 && !is_alerts && strcmp(cmd, "alert") != 0) ||
-	    (strcmp(cmd, "alert") == 0 && !arg) ||
-	    (!is_alerts && (center || customer || st || limit)) ||
-	    (strcmp(cmd, "status") != 0 && problems)) {
-		usage();
-		return 2;
-	}
-	/* the store's own log lines would only repeat what is printed here */
-	log_open("mamorictl", 1, LOG_LVL_ERR - 1);
-
-	struct ctl ctl = { .want = DEFAULT_LIMIT };
-	if (is_alerts) {
-		if (limit) {
-			char *end;
-			ctl.want = strtoul(limit, &end, 10);
-			if (*end || !*limit || limit[0] == '-' || ctl.want == 0) {
-				fprintf(stderr,
-				        "mamorictl: --limit must be a positive number, not '%s'\n",
-				        S(&ctl, limit));
-				safe_free(&ctl);
-				return 2;
+	out_init();
+	struct ctl c = { .timeout = 60 };
+	struct opts *o = &c.o;
+	const char *url = NULL, *sock = NULL, *token_file = NULL;
+	unsigned given = 0;
+	int ch;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":phV", longopts, NULL)) != -1) {
+		if (ch >= 256) {
+			unsigned bit = 1u << (ch - 256);
+			if (bit == O_CENTER) {
+				if (o->n_centers == ARRAY_LEN(o->centers))
+					return usage("too many --center");
+				o->centers[o->n_centers++] = optarg;
+				if (o->n_centers > 1)
+					given |= O_CENTERS;
 			}
+			given |= bit;
 		}
-		ctl.q.severity = -1;
-		ctl.q.limit =
-		    ctl.want > STORE_READ_MAX_ALERTS ? STORE_READ_MAX_ALERTS : (unsigned)ctl.want;
-		ctl.q.status = st;
-		if (center) {
-			ctl.q.centers = &center;
-			ctl.q.n_centers = 1;
+		switch (ch) {
+		case 256 + 0: o->note = optarg; break;
+		case 256 + 1: o->request_id = optarg; break;
+		case 256 + 2: o->vendor = optarg; break;
+		case 256 + 3: o->planned_at = optarg; break;
+		case 256 + 4: o->result = optarg; break;
+		case 256 + 5: o->center = optarg; break;
+		case 256 + 6: o->customer = optarg; break;
+		case 256 + 7: o->status = optarg; break;
+		case 256 + 8: o->severity = optarg; break;
+		case 256 + 9: o->service = optarg; break;
+		case 256 + 10: o->due_before = optarg; break;
+		case 256 + 11: o->state = optarg; break;
+		case 256 + 12: {
+			char *e = NULL;
+			o->limit = strtoul(optarg, &e, 10);
+			if (!*optarg || *e || optarg[0] == '-' || o->limit == 0 ||
+			    o->limit > 10000000)
+				return usage("--limit must be a positive number, not '%s'",
+				             out_safe(optarg));
+			break;
 		}
-		if (customer) {
-			ctl.q.customers = &customer;
-			ctl.q.n_customers = 1;
+		case 256 + 14: o->start = optarg; break;
+		case 256 + 15: o->end = optarg; break;
+		case 256 + 16: o->comment = optarg; break;
+		case 256 + 17: o->role = optarg; break;
+		case 256 + 18: o->out = optarg; break;
+		case 256 + 19: o->old = 1; break;
+		case 'p':
+			o->problems = 1;
+			given |= O_PROBLEMS;
+			break;
+		case 'U': url = optarg; break;
+		case 'S': sock = optarg; break;
+		case 'T': token_file = optarg; break;
+		case 't': {
+			char *e = NULL;
+			c.timeout = strtol(optarg, &e, 10);
+			if (!*optarg || *e || c.timeout < 1 || c.timeout > 86400)
+				return usage("--timeout must be 1..86400 seconds, not '%s'",
+				             out_safe(optarg));
+			break;
 		}
-		char err[256];
-		if (store_alert_query_check(&ctl.q, err, sizeof err) != 0) {
-			fprintf(stderr, "mamorictl: %s\n", S(&ctl, err));
-			safe_free(&ctl);
-			return 2;
+		case 'j': c.json = 1; break;
+		case 'h': fputs(usage_text, stdout); return EXIT_OK;
+		case 'V': printf("mamorictl %s\n", MAMORI_VERSION); return EXIT_OK;
+		case ':': return usage("%s needs a value", out_safe(argv[optind - 1]));
+		default: return usage("unknown option %s", out_safe(argv[optind - 1]));
 		}
 	}
-	if (open_store(&ctl, dir) != 0) {
-		close_store(&ctl);
-		return 1;
+	if (url && sock)
+		return usage("--url and --socket exclude each other");
+	/* the command */
+	if (optind >= argc)
+		return usage(NULL);
+	const char *name = argv[optind++];
+	const struct command *cmd = NULL;
+	int known = 0;
+	for (size_t i = 0; i < ARRAY_LEN(commands) && !cmd; i++) {
+		if (strcmp(commands[i].name, name) != 0)
+			continue;
+		known = 1;
+		if (!commands[i].sub ||
+		    (optind < argc && strcmp(commands[i].sub, argv[optind]) == 0))
+			cmd = &commands[i];
 	}
-	int rc = is_alerts                   ? alerts(&ctl)
-	         : strcmp(cmd, "alert") == 0 ? alert(&ctl, arg)
-	                                     : status(&ctl, arg, problems);
-	close_store(&ctl);
+	if (!cmd)
+		return known ? usage("%s: unknown or missing subcommand", out_safe(name))
+		             : usage("unknown command '%s'", out_safe(name));
+	if (cmd->sub)
+		optind++;
+	int nargs = argc - optind;
+	const char *arg = nargs > 0 ? argv[optind] : NULL;
+	if ((cmd->args == 0 && nargs != 0) || (cmd->args == 1 && nargs != 1) ||
+	    (cmd->args == -1 && nargs > 1))
+		return usage(nargs ? "%s: too many arguments" : "%s: missing argument",
+		             out_safe(name));
+	unsigned allowed = cmd->opts;
+	if (allowed & O_CENTERS)
+		allowed |= O_CENTER;
+	unsigned extra = given & ~allowed;
+	if (extra) {
+		unsigned bit = extra & -extra;
+		if (bit == O_CENTERS)
+			return usage("%s: only one --center", name);
+		return usage("%s does not take --%s", out_safe(name), opt_name(bit));
+	}
+	unsigned missing = cmd->need & ~given;
+	if (missing) {
+		return usage("%s needs --%s", out_safe(name), opt_name(missing & -missing));
+	}
+	if (check_values(o) != EXIT_OK)
+		return EXIT_USAGE;
+	if (arg && !*arg)
+		return usage("%s: an empty argument", out_safe(name));
+
+	int rc = ctl_open(&c, url, sock, token_file);
+	if (rc == EXIT_OK) {
+		if (strcmp(name, "status") == 0)
+			rc = cmd_status(&c);
+		else if (strcmp(name, "whoami") == 0)
+			rc = cmd_whoami(&c);
+		else if (strcmp(name, "checks") == 0)
+			rc = cmd_checks(&c, arg);
+		else if (strcmp(name, "alerts") == 0)
+			rc = cmd_alerts(&c);
+		else if (strcmp(name, "alert") == 0)
+			rc = cmd_alert(&c, arg);
+		else if (strcmp(name, "sla") == 0)
+			rc = cmd_sla(&c);
+		else if (strcmp(name, "downtime") == 0)
+			rc = cmd_downtime(&c, cmd->sub, arg);
+		else if (strcmp(name, "user") == 0)
+			rc = cmd_user(&c, cmd->sub, arg);
+		else if (strcmp(name, "token") == 0)
+			rc = cmd_token(&c, cmd->sub, arg);
+		else
+			rc = cmd_act(&c, name, arg);
+	}
+	ctl_close(&c);
+	out_free();
+	if (fflush(stdout) != 0 && rc == EXIT_OK)
+		rc = EXIT_FAIL;
 	return rc;
 }

@@ -28,12 +28,14 @@ cp "$IT_TMP/skel/hello.so" "$dest/usr/local/lib/mamori/plugins/dummy.so" "$IT_TM
 IT_STATE_DIR="$IT_TMP/state"
 cat >"$IT_TMP/m.conf" <<EOC
 daemon = { state_dir = "$IT_STATE_DIR"; plugin_dir = "$IT_TMP/plugins"; data_dir = "share/mamori"; };
+http = { listen = "unix:$IT_TMP/api.sock"; };
 customers = ( { id = "c1"; assets = ( { name = "box"; checks = (
   { plugin = "hello"; greeting = "konnichiwa"; warn = "5"; crit = "20"; interval = "1s"; max_attempts = 1; } ); } ); } );
 EOC
 "$dest/usr/local/sbin/mamorid" -c "$IT_TMP/m.conf" --check-config >/dev/null || it_fail "installed mamorid rejects the config"
 MAMORID="$dest/usr/local/sbin/mamorid" it_mamorid "$IT_TMP/m.conf"
 it_wait_state 10 c1 box hello "1|1|1|konnichiwa from box" || it_fail "hello plugin result not seen"
-"$dest/usr/local/bin/mamorictl" -d "$IT_STATE_DIR" status | grep -q "WARNING  HARD c1/box/hello: konnichiwa from box" ||
-	it_fail "mamorictl status does not show the check"
+MAMORI_SOCKET=$IT_TMP/api.sock "$dest/usr/local/bin/mamorictl" checks >"$IT_TMP/checks.out" 2>&1
+grep -Eq "^WARNING +HARD +c1/box/hello .* konnichiwa from box\$" "$IT_TMP/checks.out" ||
+	it_fail "the installed mamorictl does not show the check: $(cat "$IT_TMP/checks.out")"
 exit 0

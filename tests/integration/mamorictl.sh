@@ -1,217 +1,510 @@
 #!/bin/sh
-# mamorictl through the store's read API, next to a running mamorid and
-# after it stopped: `status` (format, filters, -p, PENDING), `alerts`
-# (format, newest first, filters, --limit over several pages), `alert ID`
-# (the alert and its history; an unknown id), and its refusals (no
-# database, bad --limit / --status, usage).  mamorictl never writes: the
-# database file and its schema version are unchanged by it.  Besides the
-# daemon's own alerts, alert rows with known times are written with
-# sqlite3; times are printed in the local time zone, UTC here.  Text from
-# agents and plugins (a check's output with an ESC sequence, an alert's
-# note with a newline) is printed escaped, Japanese text unchanged, and
-# mamorid's log shows it escaped too.
+# mamorictl over the HTTP API of a real mamorid (listening on loopback TCP
+# and a UNIX socket; the test runs as the daemon's user, so the socket
+# makes it admin): every command, its table and its --json (the server's
+# bytes unchanged), exit codes (2 usage, 3 unreachable, 4 not found, 1 a
+# 409 for acking twice and a 401 over TCP without a token), paging across
+# the API's 1,000-row pages, times in the local time zone (Asia/Tokyo
+# here), Japanese output (LANG=ja_JP.UTF-8) with columns aligned in
+# display width, a check output with ESC sequences printed escaped (no raw
+# ESC anywhere in any output), a note that tries to forge a line, the
+# token file's permission check, and a broken server (python on loopback:
+# not JSON, 5xx, wrong types, an endless cursor, deep nesting, a redirect)
+# that gets clear refusals and the bearer token, which is never printed.
+# Users, tokens and the SLA summary are tested when the daemon has those
+# routes; until then (404 for the route) that part is skipped with a
+# message.
 . tests/integration/lib.sh
 
 [ -x "$MAMORID" ] && [ -x "$MAMORICTL" ] || it_skip "mamorid/mamorictl not built"
 [ -f "$PLUGIN_DIR/dummy.so" ] || it_skip "$PLUGIN_DIR/dummy.so not built"
-command -v sqlite3 >/dev/null || it_skip "sqlite3 missing"
+for t in curl python3 sqlite3; do
+	command -v $t >/dev/null || it_skip "$t missing"
+done
 
 it_init
-export TZ=UTC
+export TZ=Asia/Tokyo
+unset LC_ALL LC_MESSAGES MAMORI_URL MAMORI_SOCKET MAMORI_TOKEN_FILE
+export LANG=C.UTF-8
 IT_STATE_DIR=$IT_TMP/state
 mkdir -p "$IT_STATE_DIR"
-ctl() { "$MAMORICTL" -d "$IT_STATE_DIR" "$@"; }
-db() { sqlite3 -cmd '.timeout 5000' "$IT_STATE_DIR/mamori.db" "$1"; }
-expect() { # name file: compare with the expected text on stdin
-	cat >"$IT_TMP/want"
-	cmp -s "$IT_TMP/want" "$2" || {
-		diff -u "$IT_TMP/want" "$2" >&2
-		it_fail "$1"
+hport=$(it_free_port)
+SOCK=$IT_TMP/api.sock
+O=$IT_TMP/out
+E=$IT_TMP/err
+ESC=$(printf '\033')
+
+# rc WANT ARGS...: mamorictl over the socket, stdout in $O, stderr in $E;
+# fails unless it exits WANT; never a raw ESC in what it printed.
+rc() {
+	_want=$1
+	shift
+	"$MAMORICTL" "$@" >"$O" 2>"$E"
+	_rc=$?
+	if [ "$_rc" -ne "$_want" ]; then
+		echo "--- stdout:" >&2
+		cat "$O" >&2
+		echo "--- stderr:" >&2
+		cat "$E" >&2
+		it_fail "mamorictl $*: exit $_rc, expected $_want"
+	fi
+	! grep -q "$ESC" "$O" "$E" || it_fail "mamorictl $*: printed a raw ESC"
+	[ -z "${SECRET:-}" ] || ! grep -qF "$SECRET" "$O" "$E" || it_fail "mamorictl $*: printed the token"
+	# under ASan (B=build-asan) a report may come with the expected code
+	! grep -q "Sanitizer\|runtime error:" "$E" || it_fail "mamorictl $*: $(cat "$E")"
+}
+ctl() { # WANT ARGS...
+	_w=$1
+	shift
+	rc "$_w" --socket "$SOCK" "$@"
+}
+has() { # TEXT [FILE]
+	grep -qF -- "$1" "${2:-$O}" || {
+		cat "${2:-$O}" >&2
+		it_fail "no '$1' in the $([ "${2:-$O}" = "$E" ] && echo stderr || echo stdout) above"
 	}
 }
+hasnt() { # TEXT [FILE]
+	! grep -qF -- "$1" "${2:-$O}" || {
+		cat "${2:-$O}" >&2
+		it_fail "'$1' in the output above"
+	}
+}
+# py EXPR: EXPR over d, the JSON document in $O (or the list of them:
+# one per line, for pages)
+py() {
+	python3 -c '
+import json, sys
+docs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+d = docs[0] if len(docs) == 1 else docs
+print(eval(sys.argv[2]))' "$O" "$1"
+}
+# same SERVER-PATH: --json printed exactly what the server sends
+same() {
+	curl -s --unix-socket "$SOCK" "http://local$1" >"$IT_TMP/curl"
+	[ "$(tail -c 1 "$IT_TMP/curl" | od -An -c | tr -d ' ')" = '\n' ] || printf '\n' >>"$IT_TMP/curl"
+	cmp -s "$IT_TMP/curl" "$O" || {
+		diff "$IT_TMP/curl" "$O" >&2
+		it_fail "--json is not the server's JSON for $1"
+	}
+}
+# aligned: every row's columns start at the header's display columns
+# (fields are separated by two or more spaces; a kanji is two columns)
+aligned() {
+	python3 - "$O" <<'PY' || it_fail "columns not aligned: $(cat "$O")"
+import re, sys, unicodedata
+def width(s):
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+def starts(line):
+    return [0] + [width(line[:m.end()]) for m in re.finditer(r"  +", line)]
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+head = starts(lines[0])
+for l in lines[1:]:
+    s = starts(l)
+    if s != head[:len(s)]:
+        sys.exit("header %s, row %s: %r" % (head, s, l))
+PY
+}
 
-# ---- refusals that need no database ----
-ctl status >"$IT_TMP/out" 2>"$IT_TMP/err"
-[ $? -eq 1 ] || it_fail "status without a database did not exit 1"
-grep -q "no database at $IT_STATE_DIR/mamori.db" "$IT_TMP/err" || it_fail "no database: $(cat "$IT_TMP/err")"
-[ ! -e "$IT_STATE_DIR/mamori.db" ] || it_fail "mamorictl created a database"
-for args in "" "bogus" "alert" "status --limit 3" "alerts -p" "alert A-1 --center x"; do
+# ---- usage errors (exit 2), before any server exists ----
+for args in "" "bogus" "alert" "status extra" "alerts --status closed" "alerts --limit 0" \
+	"alerts --limit x" "alerts -p" "comment A-1" "downtime" "downtime add c1 --comment x" \
+	"downtime add c1 --end +1h" "user add bob" "user add bob --role king" \
+	"alerts --center a --center b" "--timeout 0 status" "alert A-1 --note x" \
+	"--url http://127.0.0.1:1 --socket /x status" "checks a b" "token" "--nope status"; do
 	# shellcheck disable=SC2086
-	ctl $args >/dev/null 2>&1
-	[ $? -eq 2 ] || it_fail "mamorictl $args: not a usage error"
+	rc 2 $args
+	[ ! -s "$O" ] || it_fail "usage error '$args' printed on stdout"
 done
-ctl alerts --limit 0 2>"$IT_TMP/err"
-[ $? -eq 2 ] && grep -q "limit must be a positive number" "$IT_TMP/err" || it_fail "--limit 0: $(cat "$IT_TMP/err")"
-ctl alerts --status closed 2>"$IT_TMP/err"
-[ $? -eq 2 ] && grep -q "status must be open, acknowledged, resolved or unresolved, not 'closed'" "$IT_TMP/err" ||
-	it_fail "--status closed: $(cat "$IT_TMP/err")"
+rc 2 alerts --status closed
+has "--status must be open, acknowledged, resolved or unresolved, not 'closed'" "$E"
+rc 2 comment A-1
+has "comment needs --note" "$E"
+rc 2 --url ftp://example.org status
+has "must start with http:// or https://" "$E"
+rc 0 --help
+has "Exit status: 0 done; 1 the server refused (4xx) or a failure; 2 usage; 3 cannot"
+has "/run/mamori/api.sock"
 
-# ---- a running daemon with three checks ----
+# ---- nothing listening: exit 3 ----
+rc 3 --socket "$IT_TMP/none.sock" status
+has "cannot reach mamorid at $IT_TMP/none.sock" "$E"
+rc 3 --url "http://127.0.0.1:$hport" alerts
+MAMORI_SOCKET=$IT_TMP/none.sock rc 3 status
+has "$IT_TMP/none.sock" "$E"
+MAMORI_URL=http://127.0.0.1:$hport MAMORI_SOCKET=$IT_TMP/none.sock rc 3 status
+has "http://127.0.0.1:$hport" "$E"
+
+# ---- the token file: refused unless only its owner (and group) may read it ----
+printf 'sekrit-t0ken-value\n' >"$IT_TMP/token"
+chmod 0644 "$IT_TMP/token"
+rc 1 --socket "$SOCK" --token-file "$IT_TMP/token" status
+has "bad permissions 0644 on $IT_TMP/token: readable by others" "$E"
+hasnt "sekrit" "$E"
+MAMORI_TOKEN_FILE=$IT_TMP/token rc 1 --socket "$SOCK" status
+has "bad permissions 0644" "$E"
+printf 'two words\n' >"$IT_TMP/token2"
+chmod 0600 "$IT_TMP/token2"
+rc 1 --socket "$SOCK" --token-file "$IT_TMP/token2" status
+has "not a token" "$E"
+hasnt "two words" "$E"
+rc 1 --socket "$SOCK" --token-file "$IT_TMP/missing" status
+has "cannot read $IT_TMP/missing" "$E"
+
+# ---- a broken or hostile server (python, on loopback): clear refusals ----
+cat >"$IT_TMP/fake.py" <<'PY'
+import json, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def reply(self, code, body, extra=()):
+        b = body.encode() if isinstance(body, str) else body
+        self.send_response(code)
+        for k, v in extra:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def do_GET(self):
+        sys.stderr.write("GET %s auth=%s\n" % (self.path, self.headers.get("Authorization")))
+        sys.stderr.flush()
+        p = self.path
+        if p == "/api/v1/status":
+            return self.reply(200, "not json at all")
+        if p == "/api/v1/me":
+            return self.reply(500, json.dumps({"error": {"code": "internal", "message": "boom \x1b[2J\x1b]0;t\x07"}}))
+        if p.startswith("/api/v1/alerts?"):
+            return self.reply(200, '{"alerts": "nope", "next": null}')
+        if p == "/api/v1/alerts/A-1":
+            return self.reply(200, json.dumps({"alert": {"id": 7, "status": ["x"], "opened_at": 12,
+                "summary": "\x1b[31mred\u009b"}, "events": {"a": 1}, "dispatches": None}))
+        if p.startswith("/api/v1/checks?"):
+            # a cursor that never ends
+            return self.reply(200, json.dumps({"checks": [{"customer": "c", "asset": "a", "check": p[-6:],
+                "state": "ok"}], "next": "again"}))
+        if p == "/api/v1/downtimes":
+            return self.reply(200, "[" * 100 + "]" * 100)
+        if p == "/api/v1/sla":
+            return self.reply(302, "", [("Location", "http://127.0.0.1:1/api/v1/sla")])
+        self.reply(404, '{"error":{"code":"not_found","message":"no such resource"}}')
+    def log_message(self, *a):
+        pass
+HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+fport=$(it_free_port)
+it_bg fake python3 "$IT_TMP/fake.py" "$fport"
+it_wait_for 10 curl -s "http://127.0.0.1:$fport/x" || it_fail "the fake server did not start"
+printf 'tok-%s-value\n' "$$" >"$IT_TMP/ftoken"
+chmod 0600 "$IT_TMP/ftoken"
+F="--url http://127.0.0.1:$fport --token-file $IT_TMP/ftoken"
+SECRET=tok-$$-value
+# shellcheck disable=SC2086
+{
+	rc 1 $F status
+	has "the server's answer is not JSON" "$E"
+	rc 3 $F whoami
+	has 'boom \x1b[2J\x1b]0;t\x07 (HTTP 500 internal)' "$E"
+	rc 1 $F alerts
+	has "has no list 'alerts'" "$E"
+	rc 0 $F alert A-1
+	grep -Eq '^ID +-$' "$O" && grep -Eq '^opened +-$' "$O" || it_fail "wrong types: $(cat "$O")"
+	has 'summary       \x1b[31mred\u009b'
+	rc 0 $F checks --limit 3
+	[ "$(wc -l <"$O")" -eq 4 ] || it_fail "an endless cursor: $(cat "$O")"
+	has "more checks than --limit 3" "$E"
+	rc 1 $F downtime list
+	has "nested too deep" "$E"
+	rc 1 $F sla
+	has "HTTP 302" "$E"
+}
+SECRET=
+grep -q "127.0.0.1:1" "$IT_TMP/fake.log" && it_fail "followed a redirect"
+[ "$(grep -c "auth=Bearer tok-$$-value$" "$IT_TMP/fake.log")" -eq "$(grep -c '^GET /api/' "$IT_TMP/fake.log")" ] ||
+	it_fail "the token was not sent on every request: $(cat "$IT_TMP/fake.log")"
+[ "$(grep -c '^GET /api/v1/checks' "$IT_TMP/fake.log")" -eq 3 ] || it_fail "pages fetched: $(cat "$IT_TMP/fake.log")"
+grep -q "after=again" "$IT_TMP/fake.log" || it_fail "the cursor was not followed"
+
+# ---- a running daemon ----
 cat >"$IT_TMP/mamori.conf" <<EOF
 daemon = { state_dir = "$IT_STATE_DIR"; plugin_dir = "$PLUGIN_DIR"; log_level = "info"; flush_interval = "50ms"; };
+http = { listen = [ "127.0.0.1:$hport", "unix:$SOCK" ]; };
+calendars = ( { name = "all-day"; timezone = "Asia/Tokyo"; hours = [ "mon-sun 00:00-24:00" ]; } );
+centers = ( { name = "cc-east"; calendar = "all-day";
+              tiers = ( { name = "contact-center"; ack_within = "15m"; resolve_within = "4h"; },
+                        { name = "back-office"; ack_within = "30m"; resolve_within = "8h"; } ); } );
+routes = ( { center = "cc-east"; } );
 customers = (
   { id = "c1"; assets = ( { name = "pc1"; checks = (
       { plugin = "dummy"; name = "crit"; state = 2; output = "it broke"; max_attempts = 1; interval = "1s"; },
-      { plugin = "dummy"; name = "fine"; state = 0; output = "all good"; max_attempts = 1; interval = "1s"; } ); } ); },
+      { plugin = "dummy"; name = "fine"; state = 0; output = "all good"; max_attempts = 1; interval = "1s"; },
+      { plugin = "dummy"; name = "evil"; state = 1; max_attempts = 1; interval = "1s";
+        output = "evil \x1b[2J\x1b]0;owned\x07\xc2\x9b31m 監視 end"; },
+      { plugin = "dummy"; name = "slow"; delay = "1h"; timeout = "2h"; interval = "1h"; } ); } ); },
   { id = "c2"; assets = ( { name = "utm"; checks = (
-      { plugin = "dummy"; name = "warn"; state = 1; output = "a bit off"; max_attempts = 1; interval = "1s"; } ); } ); },
-  { id = "c4"; assets = ( { name = "pc"; checks = (
-      { plugin = "dummy"; name = "evil"; state = 0; max_attempts = 1; interval = "1s";
-        output = "evil \x1b[2J\x1b]0;owned\x07\xc2\x9b31m 監視 end"; } ); } ); } );
+      { plugin = "dummy"; name = "warn"; state = 1; output = "a bit off"; max_attempts = 1; interval = "1s"; } ); } ); } );
 EOF
-ESC=$(printf '\033')
+"$MAMORID" -c "$IT_TMP/mamori.conf" --check-config >"$IT_TMP/cc.log" 2>&1 || it_fail "config: $(cat "$IT_TMP/cc.log")"
 it_mamorid "$IT_TMP/mamori.conf"
-it_wait_state 20 c2 utm warn "1|1|1|a bit off" || it_fail "checks did not run"
-it_wait_state 20 c1 pc1 fine "0|1|1|all good" || it_fail "checks did not run"
-it_wait_state 20 c1 pc1 crit "2|1|1|it broke" || it_fail "checks did not run"
-it_wait_state 20 c4 pc evil "0|1|1|evil" || it_fail "checks did not run"
+it_wait_for 20 sh -c "\"$MAMORICTL\" --socket '$SOCK' --json alerts --status open |
+	python3 -c 'import json,sys; sys.exit(len(json.load(sys.stdin)[\"alerts\"]) != 3)'" ||
+	it_fail "three alerts did not open: $("$MAMORICTL" --socket "$SOCK" alerts 2>&1)"
 
-ctl status >"$IT_TMP/out" || it_fail "status failed"
-expect "status" "$IT_TMP/out" <<'EOF'
-CRITICAL HARD c1/pc1/crit: it broke
-WARNING  HARD c2/utm/warn: a bit off
-OK       HARD c1/pc1/fine: all good
-OK       HARD c4/pc/evil: evil \x1b[2J\x1b]0;owned\x07\u009b31m 監視 end
-EOF
-grep -q "$ESC" "$IT_TMP/out" && it_fail "status printed a raw ESC"
-grep -q "$ESC" "$IT_TMP/mamorid.log" && it_fail "mamorid logged a raw ESC"
-grep 'c4/pc/evil' "$IT_TMP/mamorid.log" | grep -qF ': evil \x1b[2J\x1b]0;owned\x07\u009b31m 監視 end' ||
-	it_fail "mamorid's log line: $(grep c4/pc/evil "$IT_TMP/mamorid.log")"
-ctl -p status c1 >"$IT_TMP/out"
-expect "status -p c1" "$IT_TMP/out" <<'EOF'
-CRITICAL HARD c1/pc1/crit: it broke
-EOF
-ctl status c2/utm >"$IT_TMP/out"
-expect "status c2/utm" "$IT_TMP/out" <<'EOF'
-WARNING  HARD c2/utm/warn: a bit off
-EOF
-ctl status nobody >"$IT_TMP/out"
-expect "status nobody" "$IT_TMP/out" <<'EOF'
-no checks match
-EOF
-# the daemon opened alerts of its own for the two problems (no route:
-# no center); they and their history are there
-it_wait_for 10 sh -c "\"$MAMORICTL\" -d '$IT_STATE_DIR' alerts --customer c1 | grep -q 'c1/pc1/crit'" ||
-	it_fail "the daemon's alert is not listed: $(ctl alerts 2>&1)"
-ctl alerts --customer c1 --status open >"$IT_TMP/out"
-grep -Eq '^A-[^ ]+ +open +CRITICAL c1/pc1/crit +- +[0-9-]+ [0-9:]+ it broke$' "$IT_TMP/out" ||
-	it_fail "the daemon's alert: $(cat "$IT_TMP/out")"
-id=$(cut -d' ' -f1 "$IT_TMP/out")
-ctl alert "$id" >"$IT_TMP/out" || it_fail "alert $id failed"
-grep -Eq '^ +1  [0-9-]+ [0-9:]+  opened +mamori$' "$IT_TMP/out" || it_fail "alert $id: $(cat "$IT_TMP/out")"
+# ---- status, whoami ----
+ctl 0 status
+has "mamorid $(sed -n 's/.*MAMORI_VERSION "\(.*\)"/\1/p' buildcfg.h): ready (store ok, broker none)"
+has "checks: 5 (ok 1, warning 2, critical 1, unknown 0, pending 1)"
+has "unresolved alerts: 3"
+grep -Eq '^cc-east +contact-center +3$' "$O" || it_fail "status by center: $(cat "$O")"
+ctl 0 --json status
+[ "$(py 'd["checks"]["pending"], d["alerts_unresolved"]')" = "(1, 3)" ] || it_fail "status --json: $(cat "$O")"
+ctl 0 whoami
+grep -Eq '^user +local$' "$O" && grep -Eq '^role +admin$' "$O" || it_fail "whoami: $(cat "$O")"
+ctl 0 --json whoami
+same /api/v1/me
 
-# ---- alerts with known times, written behind the daemon's back ----
-db "INSERT INTO alert (id, check_key, customer, asset, check_name, service, center, also, state,
-      summary, status, seq, count, opened_at, updated_at, acked_at, acked_by, resolved_at) VALUES
- ('A-n1-01', 'c5/pc1/crit', 'c5', 'pc1', 'crit', 'defender', 'cc-east', NULL, 2, 'it broke',
-  'acknowledged', 3, 2, 1700000000, 1700000300, 1700000200, 'Sato', NULL),
- ('A-n1-02', 'c6/utm/warn', 'c6', 'utm', 'warn', 'utm', 'cc-west', '[\"cc-east\"]', 1, 'a bit off',
-  'open', 1, 1, 1700003600, 1700003600, NULL, NULL, NULL),
- ('A-n1-00', 'c5/pc1/fine', 'c5', 'pc1', 'fine', 'defender', 'cc-east', NULL, 0, 'was broken',
-  'resolved', 2, 1, 1699990000, 1699990500, NULL, NULL, 1699990500),
- ('A-n1-03', 'c7/pc' || char(27) || '[8m/x', 'c7', 'pc' || char(27) || '[8m', 'x', 'defender',
-  'cc-south', NULL, 2, '脅威を検出: ' || char(27) || ']0;owned' || char(7), 'open', 2, 1,
-  1700000000, 1700000000, NULL, NULL, NULL);
-INSERT INTO alert_event (alert_id, seq, type, time, actor, note, payload) VALUES
- ('A-n1-01', 2, 'acknowledged', 1700000200, 'Sato', 'on my way', '{}'),
- ('A-n1-01', 1, 'opened', 1700000000, 'mamori', NULL, '{}'),
- ('A-n1-01', 3, 'dispatched', 1700000300, 'Sato', NULL, '{}'),
- ('A-n1-03', 1, 'opened', 1700000000, 'mamori', NULL, '{}'),
- ('A-n1-03', 2, 'acknowledged', 1700000100, 'Sato' || char(27) || '[2J',
-  'on my way' || char(10) || '     3  2023-11-14 22:18:20  resolved       forged', '{}');
-INSERT INTO dispatch (alert_id, seq, time, actor, vendor, planned_at, result) VALUES
- ('A-n1-01', 3, 1700000300, 'Sato', 'Vendor K.K.', 1700086400, NULL);
-INSERT INTO deadline (alert_id, tier, tier_name, acked, ack_due, resolve_due, breaches) VALUES
- ('A-n1-01', 1, 'back-office', 1, 1700000900, 1700014400, 0);" || it_fail "sqlite3 insert"
-ctl alerts --customer c5 >"$IT_TMP/out" || it_fail "alerts failed"
-expect "alerts" "$IT_TMP/out" <<'EOF'
-A-n1-01                  acknowledged CRITICAL c5/pc1/crit                      cc-east      2023-11-14 22:13:20 it broke
-A-n1-00                  resolved     OK       c5/pc1/fine                      cc-east      2023-11-14 19:26:40 was broken
-EOF
-ctl alerts --customer c6 >"$IT_TMP/out"
-expect "alerts --customer c6" "$IT_TMP/out" <<'EOF'
-A-n1-02                  open         WARNING  c6/utm/warn                      cc-west      2023-11-14 23:13:20 a bit off
-EOF
-ctl alerts --center cc-east --status unresolved | cut -d' ' -f1 >"$IT_TMP/out"
-expect "alerts --center cc-east --status unresolved (a copy counts)" "$IT_TMP/out" <<'EOF'
-A-n1-02
-A-n1-01
-EOF
-ctl alerts --customer c5 --limit 1 >"$IT_TMP/out" 2>"$IT_TMP/err"
-[ "$(cut -d' ' -f1 "$IT_TMP/out")" = "A-n1-01" ] || it_fail "--customer c5 --limit 1: $(cat "$IT_TMP/out")"
-grep -q "more alerts than --limit 1" "$IT_TMP/err" || it_fail "no note about more alerts"
-ctl alerts --customer nobody >"$IT_TMP/out"
-expect "alerts --customer nobody" "$IT_TMP/out" <<'EOF'
-no alerts match
-EOF
+# ---- checks: problems first, pending, escaped output ----
+ctl 0 checks
+grep -Eq '^STATE +TYPE +CHECK +SERVICE +LAST CHECK +FLAGS +OUTPUT$' "$O" || it_fail "checks header: $(cat "$O")"
+[ "$(sed -n 2p "$O" | cut -c1-8)" = "CRITICAL" ] || it_fail "critical not first: $(cat "$O")"
+[ "$(awk 'NR > 1 {print $1}' "$O" | tr '\n' ' ')" = "CRITICAL WARNING WARNING PENDING OK " ] ||
+	it_fail "checks order: $(cat "$O")"
+grep -Eq '^PENDING +- +c1/pc1/slow +other +- +- +\(no result yet\)$' "$O" || it_fail "pending: $(cat "$O")"
+has 'evil \x1b[2J\x1b]0;owned\x07\u009b31m 監視 end'
+aligned
+ctl 0 checks c2
+[ "$(awk 'NR > 1 {print $3}' "$O")" = "c2/utm/warn" ] || it_fail "checks c2: $(cat "$O")"
+ctl 0 checks c1/pc1 --state critical
+[ "$(wc -l <"$O")" -eq 2 ] && has "c1/pc1/crit"
+ctl 0 checks -p
+hasnt "c1/pc1/fine"
+has "c1/pc1/crit"
+ctl 0 checks --limit 2
+[ "$(wc -l <"$O")" -eq 3 ] || it_fail "checks --limit 2: $(cat "$O")"
+has "more checks than --limit 2" "$E"
+ctl 0 --json checks
+[ "$(py 'len(d["checks"])')" = 5 ] || it_fail "checks --json: $(cat "$O")"
+[ "$(py '[c["output"] for c in d["checks"] if c["check"] == "evil"][0]')" = \
+	"$(printf 'evil \033[2J\033]0;owned\007\302\23331m 監視 end')" ] || it_fail "the JSON's output"
 
-ctl alert A-n1-01 >"$IT_TMP/out" || it_fail "alert failed"
-expect "alert A-n1-01" "$IT_TMP/out" <<'EOF'
-alert     A-n1-01
-status    acknowledged (acknowledged by Sato, 2023-11-14 22:16:40)
-check     c5/pc1/crit
-service   defender
-severity  CRITICAL
-center    cc-east
-opened    2023-11-14 22:13:20
-updated   2023-11-14 22:18:20
-count     2
-summary   it broke
-sla       tier back-office (1), ack due (acknowledged), resolve due 2023-11-15 02:13:20, 0 breaches
-events:
-     1  2023-11-14 22:13:20  opened         mamori
-     2  2023-11-14 22:16:40  acknowledged   Sato: on my way
-     3  2023-11-14 22:18:20  dispatched     Sato
-dispatches:
-     3  2023-11-14 22:18:20  Sato: vendor Vendor K.K., planned 2023-11-15 22:13:20, result -
-EOF
-ctl alerts --customer c7 >"$IT_TMP/out"
-expect "alerts --customer c7 (escaped)" "$IT_TMP/out" <<'EOF'
-A-n1-03                  open         CRITICAL c7/pc\x1b[8m/x                   cc-south     2023-11-14 22:13:20 脅威を検出: \x1b]0;owned\x07
-EOF
-ctl alert A-n1-03 >"$IT_TMP/out"
-grep -q "$ESC" "$IT_TMP/out" && it_fail "alert printed a raw ESC"
-grep -qF 'check     c7/pc\x1b[8m/x' "$IT_TMP/out" || it_fail "alert A-n1-03 check: $(cat "$IT_TMP/out")"
-grep -qF 'summary   脅威を検出: \x1b]0;owned\x07' "$IT_TMP/out" || it_fail "alert A-n1-03 summary: $(cat "$IT_TMP/out")"
-grep -qF '  acknowledged   Sato\x1b[2J: on my way\n     3  2023-11-14 22:18:20  resolved       forged' "$IT_TMP/out" ||
-	it_fail "alert A-n1-03 note: $(cat "$IT_TMP/out")"
-[ "$(grep -c resolved "$IT_TMP/out")" -eq 1 ] || it_fail "a note forged a line: $(cat "$IT_TMP/out")"
-ctl alert A-n1-00 | grep -q "^resolved  2023-11-14 19:35:00$" || it_fail "resolved alert: $(ctl alert A-n1-00)"
-ctl alert A-nope >"$IT_TMP/out" 2>"$IT_TMP/err"
-[ $? -eq 1 ] && grep -q "no alert A-nope" "$IT_TMP/err" && [ ! -s "$IT_TMP/out" ] ||
-	it_fail "unknown alert: $(cat "$IT_TMP/err")"
+# ---- alerts: table, filters, local times ----
+ctl 0 alerts --status open
+grep -Eq '^ID +STATUS +SEVERITY +CHECK +CENTER +OPENED +DUE +SUMMARY$' "$O" || it_fail "alerts header: $(cat "$O")"
+[ "$(wc -l <"$O")" -eq 4 ] || it_fail "alerts: $(cat "$O")"
+has 'c1/pc1/evil  cc-east'
+has 'evil \x1b[2J\x1b]0;owned\x07\u009b31m 監視 end'
+aligned
+ctl 0 --json alerts --status open --severity critical
+[ "$(py 'len(d["alerts"])')" = 1 ] || it_fail "--severity critical: $(cat "$O")"
+id=$(py 'd["alerts"][0]["id"]')
+opened=$(py 'd["alerts"][0]["opened_at"]')
+due=$(py 'd["alerts"][0]["ack_due"]')
+tokyo() { # RFC 3339 UTC -> local time in Tokyo, as mamorictl prints it
+	python3 -c '
+import datetime, sys
+t = datetime.datetime.strptime(sys.argv[1], "%Y-%m-%dT%H:%M:%S.%fZ")
+print((t + datetime.timedelta(hours=9)).strftime("%Y-%m-%d %H:%M:%S"))' "$1"
+}
+ctl 0 alerts --status open --severity critical
+grep -Eq "^$id +open +CRITICAL +c1/pc1/crit +cc-east +$(tokyo "$opened") +$(tokyo "$due") +it broke\$" "$O" ||
+	it_fail "alert row (times in Asia/Tokyo: $(tokyo "$opened")): $(cat "$O")"
+ctl 0 alerts --customer c2
+[ "$(awk 'NR > 1 {print $4}' "$O")" = "c2/utm/warn" ] || it_fail "--customer c2: $(cat "$O")"
+ctl 0 alerts --customer nobody
+has "no alerts match"
+ctl 0 alerts --due-before +20m --status open
+[ "$(wc -l <"$O")" -eq 4 ] || it_fail "--due-before +20m: $(cat "$O")"
+ctl 0 alerts --due-before +5m --status open
+has "no alerts match"
 
-# ---- more than a page: 1500 more alerts, read in pages of 1000 ----
-db "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)
- INSERT INTO alert (id, check_key, customer, asset, check_name, state, status, seq, opened_at,
-   updated_at) SELECT printf('A-bulk-%04d', i), 'c3/a/x', 'c3', 'a', 'x', 2, 'open', 1,
-   1600000000 + i / 3, 1 FROM n" || it_fail "bulk insert"
-n=$(ctl alerts --customer c3 --limit 1200 2>/dev/null | wc -l)
-[ "$n" -eq 1200 ] || it_fail "--limit 1200 printed $n lines"
-ctl alerts --customer c3 --limit 5000 >"$IT_TMP/out" 2>"$IT_TMP/err"
-[ "$(wc -l <"$IT_TMP/out")" -eq 1500 ] && [ "$(sort -u "$IT_TMP/out" | wc -l)" -eq 1500 ] ||
-	it_fail "--limit 5000: $(wc -l <"$IT_TMP/out") lines, $(sort -u "$IT_TMP/out" | wc -l) distinct"
-[ ! -s "$IT_TMP/err" ] || it_fail "--limit 5000 complained: $(cat "$IT_TMP/err")"
-[ "$(head -n 1 "$IT_TMP/out" | cut -d' ' -f1)" = "A-bulk-1500" ] &&
-	[ "$(tail -n 1 "$IT_TMP/out" | cut -d' ' -f1)" = "A-bulk-0001" ] || it_fail "not newest first"
+# ---- one alert ----
+ctl 0 alert "$id"
+grep -Eq "^ID +$id\$" "$O" && grep -Eq '^status +open$' "$O" && grep -Eq '^check +c1/pc1/crit$' "$O" &&
+	grep -Eq "^opened +$(tokyo "$opened")\$" "$O" && grep -Eq '^ +1 +[0-9-]+ [0-9:]+ +opened +mamori$' "$O" ||
+	it_fail "alert $id: $(cat "$O")"
+ctl 4 alert A-nope
+has "no such alert (HTTP 404 not_found)" "$E"
+[ ! -s "$O" ] || it_fail "a 404 printed on stdout"
+ctl 4 --json alert A-nope
+[ "$(py 'd["error"]["code"]')" = not_found ] || it_fail "--json 404: $(cat "$O")"
 
-# ---- after the daemon stopped: same answers, nothing written ----
+# ---- actions ----
+ctl 0 ack "$id" --note "on my way"
+[ "$(cat "$O")" = "ack $id: done" ] || it_fail "ack: $(cat "$O")"
+ctl 1 ack "$id"
+has "cannot ack: alert is acknowledged (HTTP 409 conflict)" "$E"
+ctl 1 --json ack "$id"
+[ "$(py 'd["error"]["code"]')" = conflict ] || it_fail "--json 409: $(cat "$O")"
+ctl 4 ack A-nope
+ctl 0 unack "$id"
+ctl 0 ack "$id" --request-id r-1
+hasnt "repeated"
+ctl 0 ack "$id" --request-id r-1
+has "(repeated: this request id was done before)"
+ctl 0 --json unack "$id"
+[ "$(py 'd["result"], d["alert"], d["repeated"]')" = "('ok', '$id', False)" ] || it_fail "unack --json: $(cat "$O")"
+ctl 0 comment "$id" --note "電話しました"
+ctl 0 dispatch "$id" --vendor "Vendor K.K." --planned-at "+1d" --note "parts ordered"
+ctl 0 wait "$id" --note "customer away"
+ctl 0 escalate "$id"
+ctl 1 escalate "$id"
+has "HTTP 409 last_tier" "$E"
+forge=$(printf 'line one\n   99  2030-01-01 00:00:00  resolved  forged\033[2J')
+ctl 0 comment "$id" --note "$forge"
+ctl 0 alert "$id"
+has "tier          back-office"
+has "電話しました"
+grep -Eq '^ +[0-9]+ +[0-9-]+ [0-9:]+ +dispatched +local +parts ordered$' "$O" || it_fail "dispatched: $(cat "$O")"
+grep -Eq '^ +[0-9]+ +[0-9-]+ [0-9:]+ +local +Vendor K.K. +[0-9-]+ [0-9:]+ +-$' "$O" || it_fail "dispatches: $(cat "$O")"
+has 'line one\n   99  2030-01-01 00:00:00  resolved  forged\x1b[2J'
+[ "$(grep -c forged "$O")" -eq 1 ] && ! grep -q '^ *99 ' "$O" || it_fail "a note forged a line: $(cat "$O")"
+ctl 0 resolve "$id" --note "fixed"
+ctl 0 alert "$id"
+grep -Eq '^status +resolved$' "$O" || it_fail "not resolved: $(cat "$O")"
+ctl 0 --json alert "$id"
+same "/api/v1/alerts/$id"
+ctl 1 ack "$id"
+
+# ---- downtimes ----
+ctl 0 downtime list
+has "no downtimes"
+ctl 0 downtime add c2/utm/warn --end +2h --comment "保守 window"
+dt=$(sed -n 's/^downtime \(D-[^:]*\): done$/\1/p' "$O")
+[ -n "$dt" ] || it_fail "downtime add: $(cat "$O")"
+ctl 0 downtime list
+grep -Eq "^$dt +c2/utm/warn +[0-9-]+ [0-9:]+ +[0-9-]+ [0-9:]+ +yes +runtime +local +保守 window\$" "$O" ||
+	it_fail "downtime list: $(cat "$O")"
+ctl 0 --json downtime list
+same /api/v1/downtimes
+ctl 0 downtime list --customer c1
+has "no downtimes"
+ctl 1 downtime add c1 --start +2h --end +1h --comment x
+has "(HTTP 422 invalid)" "$E"
+ctl 2 downtime add c1 --end tomorrow --comment x
+has "--end: 'tomorrow' is not a time" "$E"
+ctl 2 downtime add c1//x --end +1h --comment x
+ctl 0 downtime del "$dt"
+ctl 4 downtime del "$dt"
+ctl 0 downtime list
+has "no downtimes"
+
+# ---- Japanese ----
+LANG=ja_JP.UTF-8 ctl 0 alerts --status unresolved
+has "重大度"
+has "概要"
+has "未対応"
+aligned
+LANG=ja_JP.UTF-8 ctl 0 checks
+has "最終チェック"
+aligned
+LANG=ja_JP.UTF-8 ctl 0 status
+has "チェック: 5 件"
+LANG=ja_JP.UTF-8 ctl 2 alerts --limit 0
+has "使い方は --help で" "$E"
+LANG=ja_JP.UTF-8 LC_ALL=C ctl 0 alerts --status unresolved
+has "SEVERITY"
+LANG=C LC_MESSAGES=ja_JP.UTF-8 ctl 0 alerts --status unresolved
+has "重大度"
+
+# ---- over TCP: no token, no entry ----
+rc 1 --url "http://127.0.0.1:$hport/" alerts
+has "(HTTP 401 unauthenticated)" "$E"
+has "give a token (--token-file)" "$E"
+
+# ---- more than a page: 1,500 resolved alerts of c3 from the store ----
+sqlite3 -cmd '.timeout 5000' "$IT_STATE_DIR/mamori.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL
+ SELECT i + 1 FROM n WHERE i < 1500) INSERT INTO alert (id, check_key, customer, asset, check_name,
+ state, status, seq, opened_at, updated_at, resolved_at) SELECT printf('A-bulk-%04d', i), 'c3/a/x',
+ 'c3', 'a', 'x', 2, 'resolved', 1, 1600000000 + i, 1600000000 + i, 1600000000 + i FROM n" ||
+	it_fail "sqlite3 insert"
+ctl 0 alerts --customer c3 --limit 1200
+[ "$(wc -l <"$O")" -eq 1201 ] || it_fail "--limit 1200: $(wc -l <"$O") lines"
+has "more alerts than --limit 1200" "$E"
+ctl 0 alerts --customer c3 --limit 5000
+[ "$(awk 'NR > 1 {print $1}' "$O" | sort -u | wc -l)" -eq 1500 ] || it_fail "--limit 5000: $(wc -l <"$O") lines"
+[ "$(sed -n 2p "$O" | cut -d' ' -f1)" = A-bulk-1500 ] && [ "$(tail -n 1 "$O" | cut -d' ' -f1)" = A-bulk-0001 ] ||
+	it_fail "not newest first"
+[ ! -s "$E" ] || it_fail "--limit 5000 complained: $(cat "$E")"
+ctl 0 alerts --customer c3
+[ "$(wc -l <"$O")" -eq 51 ] || it_fail "the default limit is not 50"
+ctl 0 --json alerts --customer c3 --limit 1500
+[ "$(py '[len(p["alerts"]) for p in d]')" = "[1000, 500]" ] || it_fail "--json pages: $(head -c 300 "$O")"
+[ "$(py 'd[1]["next"] is None or d[1]["next"]')" != "" ] || it_fail "pages"
+[ "$(py 'len(set(a["id"] for p in d for a in p["alerts"]))')" = 1500 ] || it_fail "a page repeated rows"
+
+# ---- users, tokens, SLA: when the daemon has them (404 for the route until then) ----
+# These routes are being built next to this client: the parts below are
+# written against the documented shapes (POST /api/v1/users, /tokens ->
+# {"id","token"}, GET /api/v1/sla -> {"rows"}) and were run only against a
+# stand-in server; they need checking once the real routes exist.
+"$MAMORICTL" --socket "$SOCK" user list >"$O" 2>"$E"
+if [ $? -eq 4 ] && grep -q "no such resource" "$E"; then
+	echo "SKIP $IT_NAME (part): mamorid has no /api/v1/users yet - user and token commands untested" >&2
+else
+	ctl 0 user list
+	printf 'pw-for-alice-1\n' | ctl 0 user add alice --role operator --center cc-east
+	has "user alice: done"
+	ctl 0 user list
+	grep -Eq '^alice +operator +cc-east ' "$O" || it_fail "user list: $(cat "$O")"
+	hasnt "pw-for-alice"
+	ctl 0 --json user list
+	same /api/v1/users
+	hasnt "pw-for-alice"
+	printf 'pw-for-alice-2\n' | ctl 0 user passwd alice
+	printf '' | ctl 1 user add bob --role viewer --customer c1
+	has "no password given" "$E"
+	ctl 0 token create ci --role viewer --customer c1 --out "$IT_TMP/ci.token"
+	[ "$(stat -c %a "$IT_TMP/ci.token")" = 600 ] || it_fail "token file mode $(stat -c %a "$IT_TMP/ci.token")"
+	tok=$(cat "$IT_TMP/ci.token")
+	[ -n "$tok" ] || it_fail "no token written"
+	hasnt "$tok"
+	# a file in the way: refused before a token is made
+	ctl 1 token create ci2 --out "$IT_TMP/ci.token"
+	[ "$(cat "$IT_TMP/ci.token")" = "$tok" ] || it_fail "--out replaced a file"
+	T="--url http://127.0.0.1:$hport --token-file $IT_TMP/ci.token"
+	# shellcheck disable=SC2086
+	rc 0 $T whoami
+	grep -Eq '^role +viewer$' "$O" || it_fail "token whoami: $(cat "$O")"
+	hasnt "$tok"
+	# shellcheck disable=SC2086
+	rc 0 $T alerts --status unresolved
+	hasnt "c2/utm/warn"
+	has "c1/pc1/evil"
+	evil=$(awk '/c1\/pc1\/evil/ {print $1}' "$O")
+	# shellcheck disable=SC2086
+	rc 1 $T ack "$evil"
+	has "(HTTP 403" "$E"
+	hasnt "$tok" "$E"
+	ctl 0 --json token list
+	same /api/v1/tokens
+	cid=$(py '[t["id"] for t in d["tokens"] if t.get("label") == "ci"][0]')
+	ctl 0 token list
+	grep -Eq "^$cid +ci " "$O" || it_fail "token list: $(cat "$O")"
+	hasnt "$tok"
+	ctl 0 token create once
+	[ "$(wc -l <"$O")" -eq 1 ] && [ -s "$O" ] || it_fail "the new token on stdout: $(cat "$O")"
+	has "shown only this once" "$E"
+	ctl 0 token revoke "$cid"
+	ctl 4 token revoke "$cid"
+	# shellcheck disable=SC2086
+	rc 1 $T whoami
+	has "(HTTP 401" "$E"
+	ctl 0 user del alice
+	ctl 4 user del alice
+fi
+"$MAMORICTL" --socket "$SOCK" sla >"$O" 2>"$E"
+if [ $? -eq 4 ] && grep -q "no such resource" "$E"; then
+	echo "SKIP $IT_NAME (part): mamorid has no /api/v1/sla yet - sla untested" >&2
+else
+	ctl 0 sla
+	grep -Eq '^CENTER +CUSTOMER +OPEN +DUE <1H +BREACHED +ACKED +MEDIAN ACK$' "$O" || it_fail "sla: $(cat "$O")"
+	grep -Eq '^cc-east +c1 +' "$O" || it_fail "sla rows: $(cat "$O")"
+	ctl 0 --json sla --center cc-east
+	same "/api/v1/sla?center=cc-east"
+fi
+
+# ---- the daemon gone: 3 again ----
 kill -TERM "$MAMORID_PID"
 it_wait_for 10 sh -c "! kill -0 $MAMORID_PID 2>/dev/null" || it_fail "mamorid did not stop"
-sum=$(cksum <"$IT_STATE_DIR/mamori.db")
-ver=$(db "PRAGMA user_version")
-ctl status >"$IT_TMP/out" || it_fail "status after stop"
-[ "$(wc -l <"$IT_TMP/out")" -eq 4 ] || it_fail "status after stop: $(cat "$IT_TMP/out")"
-ctl alerts --limit 2000 >/dev/null || it_fail "alerts after stop"
-ctl alert A-n1-01 >/dev/null || it_fail "alert after stop"
-[ "$(cksum <"$IT_STATE_DIR/mamori.db")" = "$sum" ] || it_fail "mamorictl changed the database"
-[ "$(db "PRAGMA user_version")" = "$ver" ] || it_fail "schema version changed"
-
-# ---- a database from a newer mamori is refused, untouched ----
-db "PRAGMA user_version = 99"
-sum=$(cksum <"$IT_STATE_DIR/mamori.db")
-ctl status >/dev/null 2>"$IT_TMP/err"
-[ $? -eq 1 ] && grep -q "schema version 99, written by a newer mamori" "$IT_TMP/err" ||
-	it_fail "newer schema: $(cat "$IT_TMP/err")"
-[ "$(cksum <"$IT_STATE_DIR/mamori.db")" = "$sum" ] || it_fail "mamorictl changed a newer database"
+ctl 3 status
+! grep -q "Sanitizer\|runtime error:" "$IT_TMP/mamorid.log" || it_fail "mamorid: $(grep -A5 Sanitizer "$IT_TMP/mamorid.log")"
 exit 0

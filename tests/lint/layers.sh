@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../.." || exit 1
 allowed() {
 	case "$1" in
 	util | wheel | perfdata | cal) echo "" ;;
-	ctl) echo "store util" ;;
+	ctl) echo "util" ;;
 	state) echo "cal" ;;
 	sla) echo "cal" ;;
 	route) echo "sla cal" ;;
