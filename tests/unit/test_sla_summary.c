@@ -738,6 +738,13 @@ START_TEST(generated_set_matches_a_model)
 	const struct app_scope nw = {
 		.centers = north_west, .n_centers = 2, .customers = c1_c4, .n_customers = 2
 	};
+	/* more customers than drive the read by the customer index: by time */
+	static const char *const three[] = { "cc-east", "cc-west", "cc-north" };
+	static const char *const north[] = { "cc-north" };
+	static const char *const nine[] = { "c1", "c2", "c3", "c5", "c6", "x1", "x2", "x3", "x4" };
+	const struct app_scope wide = {
+		.centers = three, .n_centers = 3, .customers = nine, .n_customers = 9
+	};
 	struct {
 		const struct app_scope *sc;
 		const char *center, *customer;
@@ -750,6 +757,8 @@ START_TEST(generated_set_matches_a_model)
 		{ &east, NULL, NULL, cc_east, NULL, 1, 0 },
 		{ &nw, NULL, NULL, north_west, c1_c4, 2, 2 },
 		{ &nw, "cc-west", "c4", west_only, c4, 1, 1 },
+		{ &wide, NULL, NULL, three, nine, 3, 9 },
+		{ &wide, "cc-north", NULL, north, nine, 1, 9 },
 	};
 	double times[] = { NOW, MAR26, APR26 - 1800 };
 	unsigned long long tot_due = 0, tot_breached = 0, tot_acked = 0;
