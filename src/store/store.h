@@ -364,7 +364,8 @@ const struct store_dispatch_row *store_read_dispatch_at(const struct store_read 
  *   breached  alerts with an SLA breach announced in [month_start,
  *             month_end): an `sla_breach` event at that time that is not
  *             a re-announcement (breaches at every tier, the escalating
- *             ones included; an alert counts once however many)
+ *             ones included; an alert counts once however many; an event
+ *             whose payload cannot be read counts)
  *   acked     alerts whose (last) acknowledgement, acked_at, is in
  *             [month_start, month_end)
  *   median_ack  the exact median of acked_at - opened_at over those
@@ -372,8 +373,9 @@ const struct store_dispatch_row *store_read_dispatch_at(const struct store_read 
  *             < 0 when acked is 0
  * Rows ordered by center (NULL first), customer; a pair appears when one
  * figure is not 0.  Cost: the unresolved alerts, the month's breach
- * events and the month's acknowledgements (sorted per pair), each
- * through its index (schema 5), never the whole history. */
+ * events and the month's acknowledgements (sorted), each through its
+ * index (schema 5), never the whole history; with at most 8 customers
+ * listed, those customers' alerts instead (store_read_sla.c). */
 struct store_sla_query {
 	const char *const *centers; /* as store_alert_query (n 0: any) */
 	size_t n_centers;

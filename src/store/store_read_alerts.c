@@ -133,8 +133,9 @@ void store__sql_scope(struct store__sql *q, const char *const *centers, size_t n
 		 * `also` fails no read */
 		store__sql_add(q, " AND (a.center IN ");
 		bind_list(q, centers, n_centers);
-		store__sql_add(q, " OR CASE WHEN a.also IS NOT NULL AND json_valid(a.also) THEN EXISTS"
-		                  " (SELECT 1 FROM json_each(a.also) j WHERE j.value IN ");
+		store__sql_add(q,
+		               " OR CASE WHEN a.also IS NOT NULL AND json_valid(a.also) THEN EXISTS"
+		               " (SELECT 1 FROM json_each(a.also) j WHERE j.value IN ");
 		bind_list(q, centers, n_centers);
 		store__sql_add(q, ") ELSE 0 END)");
 	}

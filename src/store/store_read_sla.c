@@ -119,20 +119,23 @@ static void first_breach(struct store__sql *qb, const struct store_sla_query *q)
 static void build_counts(struct store__sql *qb, const struct store_sla_query *q)
 {
 	double due[2] = { q->now, q->now + q->due_within };
-	store__sql_add(qb, "SELECT center, customer, sum(n_open), sum(n_due), sum(n_breached) FROM (");
+	store__sql_add(qb,
+	               "SELECT center, customer, sum(n_open), sum(n_due), sum(n_breached) FROM (");
 	store__sql_add(qb, "SELECT a.center AS center, a.customer AS customer, count(*) AS n_open,"
 	                   " coalesce(sum(");
 	store__sql_running_due(qb, "BETWEEN ? AND ?", due, 2);
 	store__sql_add(qb, "), 0) AS n_due, 0 AS n_breached FROM alert a");
 	if (!by_customer(q))
 		store__sql_add(qb, " INDEXED BY alert_unresolved");
-	store__sql_add(qb, " LEFT JOIN deadline d ON d.alert_id = a.id WHERE a.status <> 'resolved'");
+	store__sql_add(qb,
+	               " LEFT JOIN deadline d ON d.alert_id = a.id WHERE a.status <> 'resolved'");
 	scope(qb, q);
 	store__sql_add(qb, " GROUP BY a.center, a.customer UNION ALL"
 	                   " SELECT a.center, a.customer, 0, 0, count(*) FROM alert a WHERE ");
 	if (by_customer(q)) {
 		/* the customers' alerts, each looking at its own events */
-		store__sql_add(qb, "EXISTS (SELECT 1 FROM alert_event e WHERE e.alert_id = a.id AND");
+		store__sql_add(qb,
+		               "EXISTS (SELECT 1 FROM alert_event e WHERE e.alert_id = a.id AND");
 		first_breach(qb, q);
 		store__sql_add(qb, ")");
 	} else {
@@ -186,8 +189,8 @@ static int read_counts(struct store_read *rd, sqlite3 *db)
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 			if (!ctext(st, 1))
 				continue; /* NOT NULL in the schema: never a half row */
-			struct store_sla_row *r =
-			    store__read_push((void **)&rd->sla, &rd->n_sla, &rd->cap_sla, sizeof *r);
+			struct store_sla_row *r = store__read_push((void **)&rd->sla, &rd->n_sla,
+			                                           &rd->cap_sla, sizeof *r);
 			r->center = store__arena_dup(&rd->mem, ctext(st, 0));
 			r->customer = store__arena_dup(&rd->mem, ctext(st, 1));
 			r->open = sqlite3_column_int64(st, 2);

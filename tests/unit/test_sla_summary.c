@@ -248,8 +248,12 @@ static void row_is(const struct app_sla *s, const char *center, const char *cust
 
 /* ---- the hand-made set ---- */
 
-#define AL(i, cu, ce, st, op, ak) .id = i, .customer = cu, .center = ce, .status = st, .opened = op, .acked = ak
-#define EV(t, k) { t, k }
+#define AL(i, cu, ce, st, op, ak)                                                                  \
+	.id = i, .customer = cu, .center = ce, .status = st, .opened = op, .acked = ak
+#define EV(t, k)                                                                                   \
+	{                                                                                          \
+		t, k                                                                               \
+	}
 
 static const struct al hand[] = {
 	/* cc-east/c1: acknowledged this month after 100, 300, 200, 400 s
@@ -269,14 +273,14 @@ static const struct al hand[] = {
 	{ AL("W1", "c2", "cc-west", "open", NOW - 100, 0), .clock = 1,
 	  .ack_due = NOW /* exactly now: due */ },
 	{ AL("W2", "c2", "cc-west", "open", NOW - 100, 0), .clock = 1,
-	  .ack_due = NOW - 1 /* overdue, not yet fired: not due */,
-	  .resolve_due = NOW + 3601, .n_ev = 1, .ev = { EV(MAR26 + 10, EV_BREACH) } },
+	  .ack_due = NOW - 1 /* overdue, not yet fired: not due */, .resolve_due = NOW + 3601,
+	  .n_ev = 1, .ev = { EV(MAR26 + 10, EV_BREACH) } },
 	{ AL("W3", "c2", "cc-west", "open", NOW - 100, 0), .clock = 1, .paused = 1,
 	  .ack_due = NOW + 10, /* paused: no deadline runs */
 	  .n_ev = 2, .ev = { EV(MAR26 + 20, EV_BREACH), EV(MAR26 + 30, EV_BREACH) } },
 	{ AL("W4", "c2", "cc-west", "open", FEB26, 0), .clock = 1, .ack_breached = 1,
-	  .ack_due = NOW + 10 /* spent: breached */, .resolve_due = NOW + 20 /* due */,
-	  .n_ev = 2, .ev = { EV(FEB26 + 5, EV_BREACH), EV(MAR26 + 100, EV_REANNOUNCE) } },
+	  .ack_due = NOW + 10 /* spent: breached */, .resolve_due = NOW + 20 /* due */, .n_ev = 2,
+	  .ev = { EV(FEB26 + 5, EV_BREACH), EV(MAR26 + 100, EV_REANNOUNCE) } },
 	{ AL("W5", "c2", "cc-west", "acknowledged", MAR26 + 1000, MAR26 + 1050), .clock = 1,
 	  .acked_flag = 1, .ack_due = NOW + 10 },
 	{ AL("W6", "c2", "cc-west", "resolved", MAR26 + 2000, MAR26 + 2070), .clock = 1,
@@ -486,8 +490,8 @@ START_TEST(close_delivers_once)
 	int calls = 0;
 	char msg[256];
 	for (int i = 0; i < 4; i++)
-		ck_assert_int_eq(app_sla(a, &admin, NULL, NULL, on_close_sla, &calls, msg, sizeof msg),
-		                 APP_OK);
+		ck_assert_int_eq(
+		    app_sla(a, &admin, NULL, NULL, on_close_sla, &calls, msg, sizeof msg), APP_OK);
 	store_close(st); /* no loop run: the close delivers */
 	ck_assert_int_eq(calls, 4);
 	ev_run(loop, 0);
@@ -586,7 +590,8 @@ static void generate(struct al *v, size_t n)
 		if (x->clock) {
 			x->paused = rnd(6) == 0 ? 1 + rnd(3) : 0;
 			x->acked_flag = strcmp(x->status, "acknowledged") == 0 ? 1 : rnd(8) == 0;
-			x->stopped = strcmp(x->status, "resolved") == 0 ? rnd(6) != 0 : rnd(10) == 0;
+			x->stopped =
+			    strcmp(x->status, "resolved") == 0 ? rnd(6) != 0 : rnd(10) == 0;
 			x->ack_breached = rnd(6) == 0;
 			x->resolve_breached = rnd(6) == 0;
 			unsigned w = rnd(10);
@@ -601,9 +606,10 @@ static void generate(struct al *v, size_t n)
 			                : kind < 9 ? EV_OTHER
 			                           : EV_DAMAGED;
 			unsigned where = rnd(4);
-			x->ev[e].time = where == 0   ? near(MAR26, 3)
-			                : where == 1 ? near(APR26, 3)
-			                             : FEB26 + rnd((unsigned)(APR26 + 86400 - FEB26));
+			x->ev[e].time = where == 0 ? near(MAR26, 3)
+			                : where == 1
+			                    ? near(APR26, 3)
+			                    : FEB26 + rnd((unsigned)(APR26 + 86400 - FEB26));
 		}
 	}
 }
@@ -766,7 +772,8 @@ START_TEST(generated_set_matches_a_model)
 	for (size_t t = 0; t < sizeof times / sizeof times[0]; t++) {
 		clock_now = times[t];
 		for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-			struct app_sla *s = summary(a, cases[c].sc, cases[c].center, cases[c].customer);
+			struct app_sla *s =
+			    summary(a, cases[c].sc, cases[c].center, cases[c].customer);
 			ck_assert(s->month_start == MAR26 && s->month_end == APR26);
 			size_t rows;
 			check_against_model(v, GEN, s, cases[c].cen, cases[c].nc, cases[c].cus,
