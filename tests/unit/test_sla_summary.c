@@ -8,7 +8,10 @@
  * exactly on the month's bounds, deadlines exactly on now and now + 1 h,
  * paused, acknowledged and breached clocks, re-announced breaches, a
  * breach of an earlier tier, a damaged payload, alerts without a center or
- * a clock, copies to another center, scope and filters.  A generated set
+ * a clock, copies to another center, scope and filters.  Breach events
+ * rendered by the alert module itself (cmd_format_alert, on virtual time:
+ * an escalating breach, a last-tier breach, a re-announcement) are told
+ * apart as the daemon writes them.  A generated set
  * (2,500 alerts, a fixed seed) is checked against a model the test
  * computes itself, in C, for several scopes.  Refusals (scope, filters,
  * no store, malformed store queries) never call back; an empty store
@@ -16,7 +19,11 @@
  * first instant, the turn of the year); a schema-4 file (no indexes of
  * step 5) reads the same; store_close delivers a pending summary once.
  */
+#include "alert/alert.h"
 #include "app/app.h"
+#include "cal/cal.h"
+#include "proto/cmd.h"
+#include "route/route.h"
 #include "store/store.h"
 #include "store/store_sqlite.h"
 #include "tests/lib/tmpdir.h"
@@ -24,6 +31,7 @@
 
 #include <check.h>
 #include <ev.h>
+#include <libconfig.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -532,6 +540,112 @@ START_TEST(schema4_file_reads_the_same)
 }
 END_TEST
 
+/* ---- breach events as the daemon renders them ---- */
+
+struct rendered {
+	int n;
+	double time[4];
+	char *payload[4];
+};
+
+static void on_emit(void *arg, const struct alert *a, const struct alert_event *e)
+{
+	struct rendered *r = arg;
+	if (e->type != ALERT_EV_SLA_BREACH)
+		return;
+	ck_assert_int_lt(r->n, 4);
+	r->time[r->n] = e->time;
+	r->payload[r->n] = cmd_format_alert(a, e, "n1");
+	ck_assert_ptr_nonnull(r->payload[r->n]);
+	r->n++;
+}
+
+/* The alert module on virtual time, with two tiers and re-announcement:
+ * a breach at tier 1 (escalates), one at the last tier, a re-announcement
+ * - each event's mamori.alert/1 as the daemon stores it. */
+static void render_breaches(struct rendered *r)
+{
+	char err[256];
+	const char *h[] = { "mon-sun 00:00-24:00" };
+	struct cal *cal = cal_new("always", "UTC", h, 1, err, sizeof err);
+	ck_assert_ptr_nonnull(cal);
+	struct sla_tier tiers[2] = { { "t1", 120, 86400 }, { "t2", 600, 86400 } };
+	struct sla_center center = { "cc-east", { cal, tiers, 2, 900 } };
+	struct sla_centers cs = { &center, 1 };
+	config_t cfg;
+	config_init(&cfg);
+	ck_assert(config_read_string(&cfg, "routes = ( { center = \"cc-east\"; } );"));
+	struct route_table *rt = route_parse(config_lookup(&cfg, "routes"), &cs, err, sizeof err);
+	ck_assert_msg(rt != NULL, "%s", err);
+	struct alert_policy ap = { .node = "n1" };
+	struct alert_table *t = alert_table_new(&ap, rt, on_emit, r);
+	struct alert_input in = { .key = "c1/inquiry/1",
+		                  .customer = "c1",
+		                  .asset = "inquiry",
+		                  .check = "1",
+		                  .service = "other" };
+	double t0 = MAR26 + 1000;
+	ck_assert_int_eq(alert_open_manual(t, &in, 2, "Sato", NULL, t0), 0);
+	alert_fire_due(t, t0 + 121);       /* tier 1's ack deadline: breach, escalation */
+	alert_fire_due(t, t0 + 121 + 601); /* the last tier's: breach */
+	alert_fire_due(t, t0 + 2000);      /* still outstanding: re-announced */
+	ck_assert_int_eq(r->n, 3);
+	alert_table_free(t);
+	route_free(rt);
+	config_destroy(&cfg);
+	cal_free(cal);
+}
+
+START_TEST(rendered_breach_payloads)
+{
+	struct rendered r = { 0 };
+	render_breaches(&r);
+	ck_assert_ptr_nonnull(strstr(r.payload[0], "\"reannounce\":false"));
+	ck_assert_ptr_nonnull(strstr(r.payload[2], "\"reannounce\":true"));
+	struct store *st = open_store();
+	struct store_batch *b = store_batch_new();
+	/* R1: the three as they happened, this month: counted once.  R2: its
+	 * breaches last month, re-announced this month: not counted.  R3: the
+	 * escalating breach of tier 1 alone, this month: counted. */
+	const char *ids[] = { "R1", "R2", "R3" };
+	const double shift[] = { 0, -30 * 86400, 0 };
+	for (int k = 0; k < 3; k++) {
+		struct store_alert_row a = { .id = ids[k],
+			                     .check_key = "c1/inquiry/1",
+			                     .customer = "c1",
+			                     .center = "cc-east",
+			                     .status = "open",
+			                     .state = 2,
+			                     .seq = 3,
+			                     .opened_at = MAR26 + 1000,
+			                     .updated_at = MAR26 + 1000 };
+		store_batch_alert(b, &a);
+		for (int i = 0; i < (k == 2 ? 1 : 3); i++) {
+			struct store_event_row e = { .alert_id = ids[k],
+				                     .seq = i + 1,
+				                     .type = "sla_breach",
+				                     .time = r.time[i] + (i < 2 ? shift[k] : 0),
+				                     .actor = "mamori",
+				                     .payload = r.payload[i] };
+			store_batch_event(b, &e);
+		}
+	}
+	store_commit(st, b);
+	ck_assert_int_eq(store_start(st, loop, NULL, NULL), 0);
+	struct app *a = new_app(st);
+	struct app_sla *s = summary(a, &admin, NULL, NULL);
+	row_is(s, "cc-east", "c1", 3, 0, 2, 0, -1);
+	app_sla_free(s);
+	s = summary(a, &admin, NULL, "c1"); /* driven by the customer: the same */
+	row_is(s, "cc-east", "c1", 3, 0, 2, 0, -1);
+	app_sla_free(s);
+	app_free(a);
+	store_close(st);
+	for (int i = 0; i < r.n; i++)
+		free(r.payload[i]);
+}
+END_TEST
+
 /* ---- a generated set against a model ---- */
 
 #define GEN 2500
@@ -814,6 +928,7 @@ int main(void)
 	tcase_add_test(tc, store_query_refused);
 	tcase_add_test(tc, close_delivers_once);
 	tcase_add_test(tc, schema4_file_reads_the_same);
+	tcase_add_test(tc, rendered_breach_payloads);
 	tcase_add_test(tc, generated_set_matches_a_model);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
