@@ -279,6 +279,40 @@ int app_alerts_stored(struct app *a, const struct app_scope *sc, const struct ap
                       const struct app_page *pg, app_alerts_fn fn, void *ud, char *msg,
                       size_t msglen);
 
+/* The SLA summary per (center, customer): from the store, figures over
+ * the alerts app_alerts_stored would list for the same scope, center and
+ * customer (NULL: no filter; outside the scope: APP_E_FORBIDDEN at the
+ * call).  A row is keyed by the alert's owning center (NULL: no route
+ * matched), ordered by center (NULL first) then customer; a pair with
+ * nothing to count has no row.  "This month" is the calendar month of now
+ * in UTC: [month_start, month_end).
+ *   open            unresolved (open or acknowledged) now
+ *   due_1h          unresolved with a running deadline (the due_before
+ *                   meaning of the alert lists) in [now, now + 3600]
+ *   breached_month  alerts with an SLA breach (any tier) announced this
+ *                   month, each once; re-announcements do not count
+ *   acked_month     alerts acknowledged this month (their last ack)
+ *   median_ack      exact median of acked_at - opened_at over those,
+ *                   seconds (even count: the mean of the middle two);
+ *                   -1 when acked_month is 0
+ * Errors through the callback: APP_E_UNAVAILABLE (the store failed or is
+ * closing). */
+struct app_sla_row {
+	char *center, *customer;
+	unsigned long long open, due_1h, breached_month;
+	double median_ack; /* seconds; -1: none acknowledged */
+	unsigned long long acked_month;
+};
+struct app_sla {
+	struct app_sla_row *rows;
+	size_t n;
+	double month_start, month_end;
+};
+typedef void (*app_sla_fn)(void *ud, int err, const char *msg, struct app_sla *s);
+int app_sla(struct app *a, const struct app_scope *sc, const char *center, const char *customer,
+            app_sla_fn fn, void *ud, char *msg, size_t msglen);
+void app_sla_free(struct app_sla *s);
+
 struct app_alert_event {
 	uint32_t seq;
 	double time;

@@ -37,7 +37,7 @@ struct ev_loop;
 struct store;
 struct store_batch;
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 struct store_state_row {
 	const char *customer, *asset, *name, *plugin;
@@ -352,6 +352,48 @@ size_t store_read_event_count(const struct store_read *rd);
 const struct store_event_row *store_read_event_at(const struct store_read *rd, size_t i);
 size_t store_read_dispatch_count(const struct store_read *rd);
 const struct store_dispatch_row *store_read_dispatch_at(const struct store_read *rd, size_t i);
+
+/* The SLA summary: per (center, customer) pair, figures over the alerts
+ * the lists filter the way store_alert_query does.  center is the alert's
+ * owning center (NULL: no route matched); a list of centers selects
+ * alerts by their owner or by a copy (`also`), as the alert pages do, and
+ * counts them under their owner.
+ *   open      unresolved alerts (open or acknowledged)
+ *   due       unresolved alerts with a running deadline (as due_before
+ *             above) in [now, now + due_within]
+ *   breached  alerts with an SLA breach announced in [month_start,
+ *             month_end): an `sla_breach` event at that time that is not
+ *             a re-announcement (breaches at every tier, the escalating
+ *             ones included; an alert counts once however many; an event
+ *             whose payload cannot be read counts)
+ *   acked     alerts whose (last) acknowledgement, acked_at, is in
+ *             [month_start, month_end)
+ *   median_ack  the exact median of acked_at - opened_at over those
+ *             (the mean of the two middle ones for an even count);
+ *             < 0 when acked is 0
+ * Rows ordered by center (NULL first), customer; a pair appears when one
+ * figure is not 0.  Cost: the unresolved alerts, the month's breach
+ * events and the month's acknowledgements (sorted), each through its
+ * index (schema 5), never the whole history; with at most 8 customers
+ * listed, those customers' alerts instead (store_read_sla.c). */
+struct store_sla_query {
+	const char *const *centers; /* as store_alert_query (n 0: any) */
+	size_t n_centers;
+	const char *const *customers;
+	size_t n_customers;
+	double now, due_within; /* due_within: seconds, > 0 */
+	double month_start, month_end;
+};
+struct store_sla_row {
+	const char *center, *customer;
+	int64_t open, due, breached, acked;
+	double median_ack;
+};
+/* 0, or STORE_EINVAL with the reason in err. */
+int store_sla_query_check(const struct store_sla_query *q, char *err, size_t errlen);
+int store_read_sla(struct store *s, const struct store_sla_query *q, store_read_cb cb, void *ud);
+size_t store_read_sla_count(const struct store_read *rd);
+const struct store_sla_row *store_read_sla_at(const struct store_read *rd, size_t i);
 
 /* Check states as stored (what mamorictl status shows), worst first:
  * problems (by state, descending) before OK, then customer, asset, check.

@@ -11,7 +11,9 @@
  *   store_outbox.c  outbox (writes and reads)
  *   store_downtime.c  downtime
  *   store_read.c    the reader thread: requests from the loop, results back
- *   store_read_alerts.c  alert lists and one alert's history (reads)
+ *   store_read_alerts.c  alert lists and one alert's history (reads); the
+ *                   SQL builder and the alert filters other reads share
+ *   store_read_sla.c  the SLA summary per center and customer (read)
  *   store_ckpt.c    WAL checkpoints on their own thread
  *   schema.c        the migration steps
  *
@@ -116,6 +118,7 @@ struct store_read {
 			const char *customer, *asset; /* NULL: any */
 			int problems_only;
 		} states;
+		struct store_sla_query sla; /* lists copied into mem */
 	} in;
 	struct store_alert_row *alerts;
 	size_t n_alerts, cap_alerts;
@@ -125,6 +128,8 @@ struct store_read {
 	size_t n_dispatches, cap_dispatches;
 	struct store_state_row *states;
 	size_t n_states, cap_states;
+	struct store_sla_row *sla;
+	size_t n_sla, cap_sla;
 	int more;
 	struct store_read *next;
 };
@@ -143,6 +148,46 @@ int store__read_fail(struct store_read *rd, int status, const char *fmt, ...)
 /* Copies of rows into rd's memory. */
 void store__read_copy_alert(struct store_read *rd, struct store_alert_row *d,
                             const struct store_alert_row *r);
+
+/* Copies of a list of strings into rd's memory (NULL when n is 0). */
+const char *const *store__read_dup_list(struct store_read *rd, const char *const *v, size_t n);
+
+/* ---- SQL text with its values (store_read_alerts.c) ----
+ * Reads build their SQL on the reader thread: text with `?` and the
+ * values to bind, in order, never spliced into the text. */
+struct store__bind {
+	const char *text; /* or NULL: num */
+	double num;
+};
+struct store__sql {
+	char *sql;
+	size_t len, cap;
+	struct store__bind *binds;
+	size_t n_binds, cap_binds;
+};
+void store__sql_add(struct store__sql *q, const char *text);
+/* Append "?" and its value (text, or num when text is NULL). */
+void store__sql_bind(struct store__sql *q, const char *text, double num);
+/* The value of a "?" that is already in the text. */
+void store__sql_value(struct store__sql *q, const char *text, double num);
+/* The filters on an alert `a` that every read of alerts shares, each
+ * " AND (...)": its center or a center in its `also` is one of centers,
+ * its customer one of customers (n 0: no filter).  index 0 keeps SQLite
+ * from driving the query by the customer index (alert_customer): a read
+ * that has a narrower index of its own (a time range) says so. */
+void store__sql_scope(struct store__sql *q, const char *const *centers, size_t n_centers,
+                      const char *const *customers, size_t n_customers, int index);
+/* "(the alert's running deadline `cmp`)", a condition: the alert is
+ * unresolved and a deadline runs (as the SLA clock sees it, sla.c: the
+ * clock neither paused nor stopped, the ack deadline until the ack, the
+ * resolve deadline, neither once breached at the last tier) that meets
+ * `cmp`, a comparison with nv "?" (e.g. "< ?", "BETWEEN ? AND ?") whose
+ * values are v.  Needs `a` (alert) and `d` (its deadline row, LEFT JOIN);
+ * NULL or 0 when the alert has no deadline row. */
+void store__sql_running_due(struct store__sql *q, const char *cmp, const double *v, size_t nv);
+/* Prepare q's text and bind its values: SQLITE_OK or SQLite's error. */
+int store__sql_prepare(const struct store__sql *q, sqlite3 *db, sqlite3_stmt **st);
+void store__sql_free(struct store__sql *q);
 
 struct store_reader *store__reader_new(struct store *s);
 /* Open the reader's connection and start its thread (needs a loop). */

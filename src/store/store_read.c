@@ -83,6 +83,7 @@ void store__read_free(struct store_read *rd)
 	free(rd->events);
 	free(rd->dispatches);
 	free(rd->states);
+	free(rd->sla);
 	free(rd);
 }
 

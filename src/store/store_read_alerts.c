@@ -1,6 +1,9 @@
 /*
  * store_read_alerts: the alert reads of the reader thread (store_read.c) -
- * a filtered page of alerts, newest first, and one alert's whole history.
+ * a filtered page of alerts, newest first, and one alert's whole history -
+ * and what other alert reads share with them (store_int.h): the SQL
+ * builder, the scope filter (centers with copies, customers) and the
+ * running-deadline condition, so that every read means the same by them.
  *
  * The query is copied on the loop thread (store_read_alerts); its SQL is
  * built and run on the reader thread, every value bound, never spliced
@@ -72,7 +75,7 @@ int store_alert_query_check(const struct store_alert_query *q, char *err, size_t
 	return 0;
 }
 
-static const char *const *dup_list(struct store_read *rd, const char *const *v, size_t n)
+const char *const *store__read_dup_list(struct store_read *rd, const char *const *v, size_t n)
 {
 	if (!n)
 		return NULL;
@@ -82,127 +85,154 @@ static const char *const *dup_list(struct store_read *rd, const char *const *v, 
 	return d;
 }
 
-/* ---- the page (reader thread) ---- */
+/* ---- SQL text and its values (reader thread; store_int.h) ---- */
 
-/* A value to bind: text, or a number when text is NULL. */
-struct bind {
-	const char *text;
-	double num;
-};
-
-/* The SQL text and its values, in the order of their `?`. */
-struct query {
-	char *sql;
-	size_t len, cap;
-	struct bind *binds;
-	size_t n_binds, cap_binds;
-};
-
-static void add(struct query *qb, const char *text)
+void store__sql_add(struct store__sql *q, const char *text)
 {
 	size_t n = strlen(text);
-	if (qb->len + n + 1 > qb->cap) {
-		qb->cap = (qb->len + n + 1) * 2;
-		qb->sql = xrealloc(qb->sql, qb->cap);
+	if (q->len + n + 1 > q->cap) {
+		q->cap = (q->len + n + 1) * 2;
+		q->sql = xrealloc(q->sql, q->cap);
 	}
-	memcpy(qb->sql + qb->len, text, n + 1);
-	qb->len += n;
+	memcpy(q->sql + q->len, text, n + 1);
+	q->len += n;
 }
 
-static void bind(struct query *qb, const char *text, double num)
+void store__sql_value(struct store__sql *q, const char *text, double num)
 {
-	struct bind *b =
-	    store__read_push((void **)&qb->binds, &qb->n_binds, &qb->cap_binds, sizeof *qb->binds);
+	struct store__bind *b =
+	    store__read_push((void **)&q->binds, &q->n_binds, &q->cap_binds, sizeof *q->binds);
 	b->text = text;
 	b->num = num;
-	add(qb, "?");
+}
+
+void store__sql_bind(struct store__sql *q, const char *text, double num)
+{
+	store__sql_value(q, text, num);
+	store__sql_add(q, "?");
 }
 
 /* "(?,?,...)" with the values bound. */
-static void bind_list(struct query *qb, const char *const *v, size_t n)
+static void bind_list(struct store__sql *q, const char *const *v, size_t n)
 {
-	add(qb, "(");
+	store__sql_add(q, "(");
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			add(qb, ",");
-		bind(qb, v[i], 0);
+			store__sql_add(q, ",");
+		store__sql_bind(q, v[i], 0);
 	}
-	add(qb, ")");
+	store__sql_add(q, ")");
 }
 
-static void build(struct query *qb, const struct store_alert_query *q)
+void store__sql_scope(struct store__sql *q, const char *const *centers, size_t n_centers,
+                      const char *const *customers, size_t n_customers, int index)
 {
-	add(qb, STORE__ALERT_SELECT " WHERE 1");
-	if (q->n_centers) {
+	if (n_centers) {
 		/* the owner, or a center receiving copies; json_each only on
 		 * well-formed JSON (CASE evaluates in order), so a damaged
 		 * `also` fails no read */
-		add(qb, " AND (a.center IN ");
-		bind_list(qb, q->centers, q->n_centers);
-		add(qb, " OR CASE WHEN a.also IS NOT NULL AND json_valid(a.also) THEN EXISTS"
-		        " (SELECT 1 FROM json_each(a.also) j WHERE j.value IN ");
-		bind_list(qb, q->centers, q->n_centers);
-		add(qb, ") ELSE 0 END)");
+		store__sql_add(q, " AND (a.center IN ");
+		bind_list(q, centers, n_centers);
+		store__sql_add(q,
+		               " OR CASE WHEN a.also IS NOT NULL AND json_valid(a.also) THEN EXISTS"
+		               " (SELECT 1 FROM json_each(a.also) j WHERE j.value IN ");
+		bind_list(q, centers, n_centers);
+		store__sql_add(q, ") ELSE 0 END)");
 	}
-	if (q->n_customers) {
-		add(qb, " AND a.customer IN ");
-		bind_list(qb, q->customers, q->n_customers);
+	if (n_customers) {
+		/* unary + : the column, not its index */
+		store__sql_add(q, index ? " AND a.customer IN " : " AND +a.customer IN ");
+		bind_list(q, customers, n_customers);
 	}
+}
+
+void store__sql_running_due(struct store__sql *q, const char *cmp, const double *v, size_t nv)
+{
+	/* as the SLA clock sees it (sla.c next_event): a paused or stopped
+	 * clock runs no deadline; an ack deadline runs until the ack; a
+	 * breached one (at the last tier) is spent */
+	store__sql_add(q, "(a.status <> 'resolved' AND d.stopped = 0 AND d.paused = 0"
+	                  " AND ((d.acked = 0 AND d.ack_breached = 0 AND d.ack_due ");
+	store__sql_add(q, cmp);
+	for (size_t i = 0; i < nv; i++)
+		store__sql_value(q, NULL, v[i]);
+	store__sql_add(q, ") OR (d.resolve_breached = 0 AND d.resolve_due ");
+	store__sql_add(q, cmp);
+	for (size_t i = 0; i < nv; i++)
+		store__sql_value(q, NULL, v[i]);
+	store__sql_add(q, ")))");
+}
+
+int store__sql_prepare(const struct store__sql *q, sqlite3 *db, sqlite3_stmt **st)
+{
+	*st = NULL;
+	int rc = sqlite3_prepare_v2(db, q->sql, -1, st, NULL);
+	if (rc == SQLITE_OK && sqlite3_bind_parameter_count(*st) != (int)q->n_binds)
+		rc = SQLITE_RANGE; /* the text and the values disagree: a bug */
+	for (size_t i = 0; rc == SQLITE_OK && i < q->n_binds; i++) {
+		if (q->binds[i].text)
+			store__bind_text(*st, (int)i + 1, q->binds[i].text);
+		else
+			sqlite3_bind_double(*st, (int)i + 1, q->binds[i].num);
+	}
+	return rc;
+}
+
+void store__sql_free(struct store__sql *q)
+{
+	free(q->sql);
+	free(q->binds);
+	memset(q, 0, sizeof *q);
+}
+
+/* ---- the page (reader thread) ---- */
+
+static void build(struct store__sql *qb, const struct store_alert_query *q)
+{
+	store__sql_add(qb, STORE__ALERT_SELECT " WHERE 1");
+	store__sql_scope(qb, q->centers, q->n_centers, q->customers, q->n_customers, 1);
 	if (q->status && strcmp(q->status, "resolved") != 0)
 		/* says outright what status = 'open' implies, so that SQLite
 		 * may use the partial index alert_unresolved_opened */
-		add(qb, " AND a.status <> 'resolved'");
+		store__sql_add(qb, " AND a.status <> 'resolved'");
 	if (q->status && strcmp(q->status, "unresolved") != 0) {
-		add(qb, " AND a.status = ");
-		bind(qb, q->status, 0);
+		store__sql_add(qb, " AND a.status = ");
+		store__sql_bind(qb, q->status, 0);
 	}
 	if (q->service) {
-		add(qb, " AND a.service = ");
-		bind(qb, q->service, 0);
+		store__sql_add(qb, " AND a.service = ");
+		store__sql_bind(qb, q->service, 0);
 	}
 	if (q->check_key) {
-		add(qb, " AND a.check_key = ");
-		bind(qb, q->check_key, 0);
+		store__sql_add(qb, " AND a.check_key = ");
+		store__sql_bind(qb, q->check_key, 0);
 	}
 	if (q->severity > 0) {
-		add(qb, " AND a.state = ");
-		bind(qb, NULL, q->severity);
+		store__sql_add(qb, " AND a.state = ");
+		store__sql_bind(qb, NULL, q->severity);
 	}
 	if (q->due_before > 0) {
-		/* as the SLA clock sees it (sla.c next_event): a paused or
-		 * stopped clock runs no deadline; an ack deadline runs until
-		 * the ack; a breached one (at the last tier) is spent */
-		add(qb, " AND a.status <> 'resolved' AND d.stopped = 0 AND d.paused = 0"
-		        " AND ((d.acked = 0 AND d.ack_breached = 0 AND d.ack_due < ");
-		bind(qb, NULL, q->due_before);
-		add(qb, ") OR (d.resolve_breached = 0 AND d.resolve_due < ");
-		bind(qb, NULL, q->due_before);
-		add(qb, "))");
+		store__sql_add(qb, " AND ");
+		store__sql_running_due(qb, "< ?", &q->due_before, 1);
 	}
 	if (q->after_id) {
-		add(qb, " AND (a.opened_at, a.id) < (");
-		bind(qb, NULL, q->after_opened);
-		add(qb, ", ");
-		bind(qb, q->after_id, 0);
-		add(qb, ")");
+		store__sql_add(qb, " AND (a.opened_at, a.id) < (");
+		store__sql_bind(qb, NULL, q->after_opened);
+		store__sql_add(qb, ", ");
+		store__sql_bind(qb, q->after_id, 0);
+		store__sql_add(qb, ")");
 	}
-	add(qb, " ORDER BY a.opened_at DESC, a.id DESC LIMIT ");
-	bind(qb, NULL, q->limit + 1);
+	store__sql_add(qb, " ORDER BY a.opened_at DESC, a.id DESC LIMIT ");
+	store__sql_bind(qb, NULL, q->limit + 1);
 }
 
 static int run_page(struct store_read *rd, sqlite3 *db)
 {
 	const struct store_alert_query *q = &rd->in.alerts;
-	struct query qb = { 0 };
+	struct store__sql qb = { 0 };
 	build(&qb, q);
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db, qb.sql, -1, &st, NULL);
-	for (size_t i = 0; rc == SQLITE_OK && i < qb.n_binds; i++) {
-		if (qb.binds[i].text)
-			store__bind_text(st, (int)i + 1, qb.binds[i].text);
-		else
-			sqlite3_bind_double(st, (int)i + 1, qb.binds[i].num);
-	}
+	int rc = store__sql_prepare(&qb, db, &st);
 	if (rc == SQLITE_OK)
 		rc = SQLITE_ROW;
 	while (rc == SQLITE_ROW && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -219,8 +249,7 @@ static int run_page(struct store_read *rd, sqlite3 *db)
 		                                             &rd->cap_alerts, sizeof *d);
 		store__read_copy_alert(rd, d, &r);
 	}
-	free(qb.sql);
-	free(qb.binds);
+	store__sql_free(&qb);
 	if (rc != SQLITE_DONE) {
 		store__read_fail(rd, STORE_EFAIL, "alerts: %s", sqlite3_errmsg(db));
 		rd->n_alerts = 0;
@@ -239,8 +268,8 @@ int store_read_alerts(struct store *s, const struct store_alert_query *q, store_
 	struct store_read *rd = store__read_new(cb, ud, run_page, ALERTS_SINCE);
 	struct store_alert_query *c = &rd->in.alerts;
 	*c = *q;
-	c->centers = dup_list(rd, q->centers, q->n_centers);
-	c->customers = dup_list(rd, q->customers, q->n_customers);
+	c->centers = store__read_dup_list(rd, q->centers, q->n_centers);
+	c->customers = store__read_dup_list(rd, q->customers, q->n_customers);
 	c->status = store__arena_dup(&rd->mem, q->status);
 	c->service = store__arena_dup(&rd->mem, q->service);
 	c->check_key = store__arena_dup(&rd->mem, q->check_key);
