@@ -119,17 +119,19 @@ int app_sla(struct app *a, const struct app_scope *sc, const char *center, const
 	/* the scope first, then the filters within it (app_alerts_stored) */
 	const char *one_center[1], *one_customer[1];
 	if (!sc->all) {
-		if (!sc->n_centers) {
+		if (!sc->n_centers && !sc->read_by_customer) {
 			snprintf(msg, msglen, "your scope has no contact center");
 			return APP_E_FORBIDDEN;
 		}
-		q.centers = sc->centers;
-		q.n_centers = sc->n_centers;
+		if (!sc->read_by_customer) {
+			q.centers = sc->centers;
+			q.n_centers = sc->n_centers;
+		}
 		q.customers = sc->customers;
 		q.n_customers = sc->n_customers;
 	}
 	if (center) {
-		if (!app__center_in_scope(sc, center)) {
+		if (!sc->read_by_customer && !app__center_in_scope(sc, center)) {
 			snprintf(msg, msglen, "center '%s' is outside your scope", center);
 			return APP_E_FORBIDDEN;
 		}

@@ -694,3 +694,66 @@ int api_overview(struct req *r)
 	req_add_header(r, "ETag", etag);
 	return 0;
 }
+
+/* ---- SLA summary ---- */
+
+static void on_sla(void *ud, int err, const char *msg, struct app_sla *s)
+{
+	struct req *r = ud;
+	if (req_orphaned(r)) {
+		app_sla_free(s);
+		req_release(r);
+		return;
+	}
+	if (err != APP_OK) {
+		app_sla_free(s);
+		req_finish_app_error(r, err, msg);
+		return;
+	}
+	struct buf b = { 0 };
+	struct jw w;
+	jw_init(&w, &b);
+	jw_obj(&w);
+	jw_ktime(&w, "month_start", s->month_start);
+	jw_ktime(&w, "month_end", s->month_end);
+	jw_key(&w, "rows");
+	jw_arr(&w);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct app_sla_row *x = &s->rows[i];
+		jw_obj(&w);
+		jw_kstr(&w, "center", x->center);
+		jw_kstr(&w, "customer", x->customer);
+		jw_kint(&w, "open", (long long)x->open);
+		jw_kint(&w, "due_1h", (long long)x->due_1h);
+		jw_kint(&w, "breached_month", (long long)x->breached_month);
+		jw_kint(&w, "acked_month", (long long)x->acked_month);
+		jw_key(&w, "median_ack_seconds");
+		if (x->median_ack < 0)
+			jw_null(&w);
+		else
+			jw_num(&w, x->median_ack);
+		jw_end_obj(&w);
+	}
+	jw_end_arr(&w);
+	jw_end_obj(&w);
+	app_sla_free(s);
+	req_finish_json(r, 200, &b);
+}
+
+/* GET /api/v1/sla?center=&customer=: this month's figures per center and
+ * customer, from the store. */
+int api_sla(struct req *r)
+{
+	const char *center = req_query(r, "center");
+	const char *customer = req_query(r, "customer");
+	if (customer && r->who.role == ROLE_VIEWER && strcmp(customer, r->who.customer) != 0)
+		return reply_error(r, 404, "not_found", "no such customer");
+	struct app_scope sc;
+	who_scope(&r->who, &sc);
+	char msg[APP_MSG_MAX] = "";
+	int rc = app_sla(req_app(r), &sc, center, customer, on_sla, r, msg, sizeof msg);
+	if (rc != APP_OK)
+		return reply_app_error(r, rc, msg);
+	req_suspend(r);
+	return 0;
+}

@@ -65,6 +65,7 @@ const struct route http_routes[] = {
 	{ "DELETE", "/api/v1/downtimes/{id}", ACC_MAINTAIN, "downtimes.delete", api_downtime_del,
 	  0, { NULL }, 0 },
 	{ "GET", "/api/v1/overview", ACC_READ, "overview", api_overview, 0, { NULL }, 0 },
+	{ "GET", "/api/v1/sla", ACC_READ, "sla", api_sla, 0, { "center", "customer", NULL }, 0 },
 	{ "GET", "/api/v1/events", ACC_READ, "events", api_events, 0, { "types", "customer", "after",
 	  NULL }, 1 },
 };

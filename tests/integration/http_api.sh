@@ -350,6 +350,23 @@ expect(400, "POST", "/api/v1/downtimes", {"customer": "c2", "check": "utm", "end
 expect(200, "DELETE", "/api/v1/downtimes/" + dt)
 expect(404, "DELETE", "/api/v1/downtimes/" + dt)
 
+# ---- SLA summary (from the store: after the next commit) ----
+end = time.time() + 4
+while time.time() < end:
+    j, _ = expect(200, "GET", "/api/v1/sla")
+    rows = {(x["center"], x["customer"]): x for x in j["rows"]}
+    if rows.get(("cc-east", "c1"), {}).get("acked_month"):
+        break
+    time.sleep(0.3)
+e1 = rows.get(("cc-east", "c1"), {})
+check(e1.get("acked_month") == 1 and e1.get("median_ack_seconds") is not None and e1.get("open") == 0, "sla cc-east/c1: %r" % rows)
+w2 = rows.get(("cc-west", "c2"), {})
+check(w2.get("open") == 1 and w2.get("acked_month") == 0 and w2.get("median_ack_seconds") is None, "sla cc-west/c2: %r" % rows)
+check(j["month_start"] < j["month_end"], "sla window: %r" % j)
+j, _ = expect(200, "GET", "/api/v1/sla?center=cc-west")
+check([x["center"] for x in j["rows"]] == ["cc-west"], "sla center filter: %r" % j)
+expect(400, "GET", "/api/v1/sla?month=2026-01")
+
 # ---- overview with ETag ----
 j, h = expect(200, "GET", "/api/v1/overview")
 ov = {c["id"]: c for c in j["customers"]}
