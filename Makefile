@@ -140,6 +140,7 @@ integration: all $(TESTPLUG_SOS)
 
 lint:
 	@sh tests/lint/layers.sh
+	@sh tests/lint/openapi.sh
 
 check: all unit integration lint
 

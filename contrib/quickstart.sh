@@ -18,7 +18,7 @@ BUILD_PKGS="gcc make libc6-dev pkg-config libev-dev libconfig-dev libmosquitto-d
 RUN_PKGS="mosquitto mosquitto-clients sqlite3 monitoring-plugins-basic openssl ca-certificates tzdata
  procps python3 dnsmasq-base snmpd"
 TEST_PKGS="dnsmasq-base snmpd snmp nagios4-core postfix dovecot-imapd dovecot-lmtpd bind9-dnsutils curl
- iproute2 psmisc prometheus nginx-light wrk"
+ iproute2 psmisc prometheus nginx-light wrk python3-yaml"
 
 need_install() {
 	for p in "$@"; do

@@ -223,13 +223,18 @@ int app_check_ack(struct app *a, const struct app_scope *sc, const char *custome
                   struct app_result *r, app_done_fn done, void *ud)
 {
 	memset(r, 0, sizeof *r);
+	/* a refusal reaches `done` too: the caller may be waiting on it */
 	const struct check *c = registry_check(a->d.reg, customer, asset, check);
-	if (!c)
-		return app__fail(r, APP_E_NOTFOUND, "unknown check");
+	if (!c) {
+		app__fail(r, APP_E_NOTFOUND, "unknown check");
+		return finish(a, r, done, ud);
+	}
 	const struct alert *al = alert_find_check(a->d.alerts, c->key);
-	if (!al || al->status == ALERT_RESOLVED)
-		return app__fail(r, APP_E_NOTFOUND, "%s has no unresolved alert to %s", c->key,
-		                 on ? "acknowledge" : "unacknowledge");
+	if (!al || al->status == ALERT_RESOLVED) {
+		app__fail(r, APP_E_NOTFOUND, "%s has no unresolved alert to %s", c->key,
+		          on ? "acknowledge" : "unacknowledge");
+		return finish(a, r, done, ud);
+	}
 	struct alert_action act = { .type = on ? ALERT_ACT_ACK : ALERT_ACT_UNACK,
 		                    .actor = actor,
 		                    .note = note };

@@ -668,6 +668,48 @@ START_TEST(subscriptions_replay_and_scope)
 }
 END_TEST
 
+/* Acknowledging a check is the action on its alert; every outcome, the
+ * refusals included, reaches `done` exactly once (the HTTP layer answers
+ * from it: a refusal that skipped it left the request hanging). */
+START_TEST(check_ack_always_done)
+{
+	struct fx f;
+	fx_init(&f);
+	struct app_result r;
+	/* no such check */
+	ck_assert_int_eq(
+	    app_check_ack(f.app, &admin, "c1", "a", "nosuch", 1, "Sato", NULL, &r, on_done, &f),
+	    APP_E_NOTFOUND);
+	turn(&f, 2.0);
+	ck_assert_int_eq(f.done_calls, 1);
+	ck_assert_int_eq(f.done_r.err, APP_E_NOTFOUND);
+	/* a check without an unresolved alert */
+	f.done_calls = 0;
+	ck_assert_int_eq(app_check_ack(f.app, &admin, "c1", "a", "passive_test", 1, "Sato", NULL,
+	                               &r, on_done, &f),
+	                 APP_E_NOTFOUND);
+	ck_assert_ptr_nonnull(strstr(r.msg, "no unresolved alert"));
+	turn(&f, 2.0);
+	ck_assert_int_eq(f.done_calls, 1);
+	ck_assert_int_eq(f.done_r.err, APP_E_NOTFOUND);
+	/* with one: acknowledged once written, and the check shows it */
+	char id[128] = "";
+	problem(&f, "c1", "a", id, sizeof id);
+	f.done_calls = 0;
+	ck_assert_int_eq(app_check_ack(f.app, &east, "c1", "a", "passive_test", 1, "Sato", "mine",
+	                               &r, on_done, &f),
+	                 APP_OK);
+	turn(&f, 5.0);
+	ck_assert_int_eq(f.done_calls, 1);
+	ck_assert_int_eq(f.done_r.err, APP_OK);
+	struct app_check one;
+	ck_assert_int_eq(app_check_get(f.app, &admin, "c1", "a", "passive_test", &one), APP_OK);
+	ck_assert_int_eq(one.acknowledged, 1);
+	app_check_clear(&one);
+	fx_done(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("app");
@@ -680,6 +722,7 @@ int main(void)
 	tcase_add_test(tc, manual_inquiry);
 	tcase_add_test(tc, subscriptions_replay_and_scope);
 	tcase_add_test(tc, history_from_the_store);
+	tcase_add_test(tc, check_ack_always_done);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

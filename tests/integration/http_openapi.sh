@@ -1,0 +1,420 @@
+#!/bin/sh
+# doc/openapi.yaml against the answers of a running mamorid: every
+# operation the document describes (but the "(since 0.2)" ones) is called
+# over real HTTP - the local UNIX socket as the administrator, loopback
+# TCP without credentials, the metrics address - with successes and the
+# errors it documents, and every answer is checked against the document:
+# the status is one the operation lists, the media type is the one it
+# lists, and a JSON body matches the schema (types, enums, nullability,
+# required members, date-time format) with no member the schema does not
+# name.  The event stream's events (state, alert, command, downtime, gap)
+# are checked against the schemas of x-sse-events.  An operation no
+# request reached with a 2xx/3xx answer fails the test, so a new route
+# needs a call here as well as its entry in the document.
+# (tests/lint/openapi.sh checks the document against the route table;
+# this checks it against what the handlers answer.)
+. tests/integration/lib.sh
+
+[ -x "$MAMORID" ] || it_skip "$MAMORID not built"
+command -v python3 >/dev/null || it_skip "python3 missing"
+python3 -c 'import yaml' 2>/dev/null || it_skip "python3-yaml missing"
+[ -f "$PLUGIN_DIR/dummy.so" ] || it_skip "dummy.so not built"
+
+it_init
+IT_STATE_DIR=$IT_TMP/state
+mkdir -p "$IT_STATE_DIR"
+chmod 700 "$IT_STATE_DIR"
+hport=$(it_free_port)
+mport=$(it_free_port)
+SOCK=$IT_TMP/api.sock
+cat >"$IT_TMP/m.conf" <<CONF
+daemon = { state_dir = "$IT_STATE_DIR"; plugin_dir = "$PLUGIN_DIR"; log_level = "info"; node = "h1"; };
+http = { listen = [ "127.0.0.1:$hport", "unix:$SOCK" ]; metrics_listen = "127.0.0.1:$mport"; };
+calendars = ( { name = "always"; timezone = "Asia/Tokyo"; hours = [ "mon-sun 00:00-24:00" ]; } );
+centers = ( { name = "cc-east"; calendar = "always";
+              tiers = ( { name = "contact-center"; ack_within = "15m"; resolve_within = "4h"; },
+                        { name = "back-office"; ack_within = "30m"; resolve_within = "8h"; } ); } );
+routes = ( { center = "cc-east"; } );
+customers = (
+  { id = "c1"; name = "Tokyo"; region = "kanto";
+    assets = ( { name = "web"; checks = ( { plugin = "dummy"; name = "http"; service = "web"; interval = "1s"; max_attempts = 1; state = 2; output = "down"; },
+                                         { plugin = "dummy"; name = "ok"; service = "web"; interval = "1s"; } ); } ); },
+  { id = "c2"; name = "Osaka";
+    assets = ( { name = "utm-1"; checks = ( { plugin = "dummy"; name = "utm"; service = "utm"; interval = "1s"; max_attempts = 1; state = 1; output = "cpu high"; } ); },
+               { name = "pc-1"; checks = ( { plugin = "dummy"; name = "defender"; service = "defender"; interval = "1s"; } ); } ); } );
+CONF
+"$MAMORID" -c "$IT_TMP/m.conf" --check-config >"$IT_TMP/check.log" 2>&1 ||
+	it_fail "config refused: $(cat "$IT_TMP/check.log")"
+it_mamorid "$IT_TMP/m.conf"
+it_wait_for 10 test -S "$SOCK" || it_fail "no API socket"
+
+python3 - "$SOCK" "$hport" "$mport" doc/openapi.yaml <<'PY' || it_fail "answers differ from doc/openapi.yaml (above)"
+import http.client, json, re, socket, sys, threading, time
+
+import yaml
+
+SOCK, PORT, MPORT, DOC = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+SPEC = yaml.safe_load(open(DOC, encoding="utf-8"))
+SINCE = "(since 0.2)"
+problems = []
+reached = set()  # (method, path template) answered with 2xx/3xx and checked
+
+
+def problem(msg):
+    problems.append(msg)
+    print("FAIL:", msg, file=sys.stderr)
+
+
+# ---- a validator for the OpenAPI 3.0 schema objects the document uses ----
+
+def deref(s):
+    for _ in range(20):
+        if not (isinstance(s, dict) and "$ref" in s):
+            return s
+        node = SPEC
+        for part in s["$ref"][2:].split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        s = node
+    raise ValueError("$ref loop")
+
+
+def parts(s):
+    """s and its allOf parts, recursively, dereferenced."""
+    s = deref(s)
+    out = [s]
+    for p in s.get("allOf") or []:
+        out += parts(p)
+    return out
+
+
+DATE_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+TYPES = {"string": lambda x: isinstance(x, str),
+         "integer": lambda x: isinstance(x, int) and not isinstance(x, bool),
+         "number": lambda x: isinstance(x, (int, float)) and not isinstance(x, bool),
+         "boolean": lambda x: isinstance(x, bool),
+         "object": lambda x: isinstance(x, dict),
+         "array": lambda x: isinstance(x, list)}
+
+
+def check(s, x, where, errs, strict=True):
+    """Errors of instance x against schema s.  strict: a member no
+    properties (of s or its allOf parts) names is an error unless
+    additionalProperties allows it."""
+    all_parts = parts(s)
+    s = all_parts[0]
+    if x is None:
+        if any(p.get("nullable") for p in all_parts):
+            return
+        errs.append("%s: null, the document does not allow it" % where)
+        return
+    for p in s.get("allOf") or []:
+        check(p, x, where, errs, strict=False)
+    if "oneOf" in s:
+        ok = 0
+        for p in s["oneOf"]:
+            e = []
+            check(p, x, where, e)
+            ok += not e
+        if ok != 1:
+            errs.append("%s: %r matches %d of oneOf's schemas" % (where, x, ok))
+    t = s.get("type")
+    if t and not TYPES[t](x):
+        errs.append("%s: %r is not of type %s" % (where, x, t))
+        return
+    if "enum" in s and x not in s["enum"]:
+        errs.append("%s: %r is not one of %s" % (where, x, s["enum"]))
+    if isinstance(x, str):
+        if s.get("format") == "date-time" and not DATE_TIME.match(x):
+            errs.append("%s: %r is not an RFC 3339 date-time" % (where, x))
+        if "pattern" in s and not re.search(s["pattern"], x):
+            errs.append("%s: %r does not match %s" % (where, x, s["pattern"]))
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        if "minimum" in s and x < s["minimum"] or "maximum" in s and x > s["maximum"]:
+            errs.append("%s: %r out of range" % (where, x))
+    if isinstance(x, dict) and strict:
+        props, required, extra = {}, set(), False
+        for p in all_parts:
+            for k, v in (p.get("properties") or {}).items():
+                props.setdefault(k, []).append(v)
+            required |= set(p.get("required") or [])
+            extra |= p.get("additionalProperties", False) is not False
+        for k in sorted(required - set(x)):
+            errs.append("%s: required member %r missing" % (where, k))
+        for k, v in x.items():
+            if k in props:
+                check({"allOf": props[k]}, v, where + "." + k, errs)
+            elif not extra:
+                errs.append("%s: member %r is not in the document" % (where, k))
+    if isinstance(x, list) and "items" in s:
+        for i, v in enumerate(x):
+            check(s["items"], v, "%s[%d]" % (where, i), errs)
+
+
+# ---- requests ----
+
+OPS = []
+for p, item in SPEC["paths"].items():
+    rx = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(p)) + "$")
+    for m, op in item.items():
+        if m in ("get", "post", "delete", "put", "patch"):
+            OPS.append((m.upper(), p, rx, op))
+
+
+def find(method, path):
+    for m, p, rx, op in OPS:
+        if m == (method if method != "HEAD" else "GET") and rx.match(path):
+            return p, op
+    return None, None
+
+
+def verify(method, url, status, ctype, body, stream=False):
+    path = url.split("?")[0]
+    tmpl, op = find(method, path)
+    where = "%s %s -> %d" % (method, url, status)
+    if op is None:
+        if status not in (404, 405):
+            problem("%s: no such operation in the document" % where)
+        return
+    resp = (op.get("responses") or {}).get(str(status))
+    if resp is None:
+        problem("%s: status %d is not documented for %s %s" % (where, status, method, tmpl))
+        return
+    resp = deref(resp)
+    content = resp.get("content") or {}
+    if status < 400:
+        reached.add((method, tmpl))
+    if stream:
+        if not [k for k in content if k.split(";")[0] == (ctype or "").split(";")[0]]:
+            problem("%s: Content-Type %r, the document has %s" % (where, ctype, list(content)))
+        return
+    if not body:
+        if content and status != 304:
+            problem("%s: no body, the document has %s" % (where, list(content)))
+        return
+    base = (ctype or "").split(";")[0].strip()
+    media = [k for k in content if k.split(";")[0].strip() == base]
+    if not media:
+        problem("%s: Content-Type %r, the document has %s" % (where, ctype, list(content)))
+        return
+    if base != "application/json":
+        return
+    try:
+        x = json.loads(body)
+    except ValueError:
+        problem("%s: the body is not JSON" % where)
+        return
+    errs = []
+    check(content[media[0]].get("schema") or {}, x, "body", errs)
+    for e in errs:
+        problem("%s: %s" % (where, e))
+
+
+class UnixConn(http.client.HTTPConnection):
+    def __init__(self):
+        super().__init__("localhost", timeout=10)
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(10)
+        self.sock.connect(SOCK)
+
+
+def req(method, url, body=None, headers=None, raw=None, tcp=None, want=None, doc=True):
+    c = http.client.HTTPConnection("127.0.0.1", tcp, timeout=10) if tcp else UnixConn()
+    h = dict(headers or {})
+    data = raw
+    if body is not None:
+        data = json.dumps(body).encode()
+        h.setdefault("Content-Type", "application/json")
+    try:
+        c.request(method, url, body=data, headers=h)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    r = c.getresponse()
+    text = r.read()
+    c.close()
+    hd = dict((k.lower(), v) for k, v in r.getheaders())
+    if doc:
+        verify(method, url, r.status, hd.get("content-type"), text)
+    if want is not None and r.status != want:
+        problem("%s %s: %d, want %d: %s" % (method, url, r.status, want, text[:200]))
+    try:
+        j = json.loads(text) if text else None
+    except ValueError:
+        j = None
+    return r.status, j, hd
+
+
+# ---- system ----
+req("GET", "/healthz", want=200)
+req("GET", "/healthz", tcp=PORT, headers={"Authorization": "Bearer mmr_0_x"}, want=401)
+req("GET", "/readyz", want=200)
+req("GET", "/metrics", tcp=MPORT, want=200)
+req("GET", "/api/v1/me", tcp=MPORT, want=404, doc=False)  # the metrics address: no API
+req("GET", "/metrics", tcp=PORT, want=404)
+req("GET", "/api/v1/me", want=200)
+req("GET", "/api/v1/me", tcp=PORT, want=401)
+req("GET", "/api/v1/status", want=200)
+req("GET", "/api/v1/status?x=1", want=400)
+req("GET", "/api/v1/status", raw=b"{}", headers={"Content-Type": "application/json"}, want=413)
+
+# ---- customers, checks ----
+req("GET", "/api/v1/customers", want=200)
+req("GET", "/api/v1/customers/c1", want=200)
+req("GET", "/api/v1/customers/nope", want=404)
+req("GET", "/api/v1/customers/c2/assets", want=200)
+end = time.time() + 20
+while time.time() < end:
+    s, j, _ = req("GET", "/api/v1/alerts?status=open")
+    if s == 200 and len(j["alerts"]) >= 2:
+        break
+    time.sleep(0.3)
+else:
+    sys.exit("alerts did not open: %r" % (j,))
+s, j, _ = req("GET", "/api/v1/checks?limit=2", want=200)
+req("GET", "/api/v1/checks?limit=2&after=" + j["next"], want=200)
+req("GET", "/api/v1/checks?problems=true&customer=c1&service=web&hard=true", want=200)
+req("GET", "/api/v1/checks?state=bad", want=400)
+req("GET", "/api/v1/checks?customer=nope", want=404)
+req("GET", "/api/v1/checks/c1/web/http", want=200)
+req("GET", "/api/v1/checks/c1/web/nope", want=404)
+
+# ---- alerts ----
+s, j, _ = req("GET", "/api/v1/alerts?status=unresolved&center=cc-east&limit=1", want=200)
+by = {}
+for a in req("GET", "/api/v1/alerts?status=open")[1]["alerts"]:
+    by[a["customer"]] = a
+a1, a2 = by["c1"]["id"], by["c2"]["id"]
+req("GET", "/api/v1/alerts?severity=bad", want=400)
+req("GET", "/api/v1/alerts?status=open&customer=nope", want=200)
+time.sleep(1.5)  # the store has them after a commit
+req("GET", "/api/v1/alerts", want=200)
+req("GET", "/api/v1/alerts?status=resolved&due_before=2100-01-01T00:00:00Z", want=200)
+req("GET", "/api/v1/alerts/" + a1, want=200)
+req("GET", "/api/v1/alerts/A-nope-1", want=404)
+
+# the event stream: an id of this run first, then everything replayed
+def sse(query, until=None, secs=2.0):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(SOCK)
+    s.sendall(("GET /api/v1/events%s HTTP/1.0\r\n\r\n" % query).encode())
+    s.settimeout(0.2)
+    buf, end = b"", time.time() + secs
+    while time.time() < end and not (until and until(buf)):
+        try:
+            c = s.recv(65536)
+        except socket.timeout:
+            continue
+        if not c:
+            break
+        buf += c
+    s.close()
+    head, _, body = buf.partition(b"\r\n\r\n")
+    status = int(head.split(b" ")[1]) if head else 0
+    ctype = ""
+    for line in head.decode().split("\r\n")[1:]:
+        k, _, v = line.partition(": ")
+        if k.lower() == "content-type":
+            ctype = v
+    verify("GET", "/api/v1/events" + query, status, ctype, body, stream=status == 200)
+    events = []
+    for block in body.decode().split("\n\n"):
+        ev = {}
+        for line in block.split("\n"):
+            if line and not line.startswith(":"):
+                k, _, v = line.partition(": ")
+                ev[k] = ev.get(k, "") + v
+        if "event" in ev:
+            events.append(ev)
+    return events
+
+
+first = []
+t = threading.Thread(target=lambda: first.extend(
+    sse("?types=alert", until=lambda b: b"\nid: " in b, secs=5)))
+t.start()
+time.sleep(0.5)
+req("POST", "/api/v1/alerts/%s/comment" % a2, {"note": "first"}, want=200)
+t.join()
+ids = [e["id"] for e in first if "id" in e]
+if not ids:
+    sys.exit("no event id from the stream")
+epoch = ids[0].split("-")[0]
+
+# ---- actions ----
+req("POST", "/api/v1/alerts/%s/ack" % a1, {"note": "on it", "request_id": "o-1"}, want=200)
+req("POST", "/api/v1/alerts/%s/ack" % a1, {"note": "on it", "request_id": "o-1"}, want=200)
+req("POST", "/api/v1/alerts/%s/ack" % a1, {"request_id": "o-2"}, want=409)
+req("POST", "/api/v1/alerts/%s/unack" % a1, {}, headers={"Idempotency-Key": "o-3"}, want=200)
+req("POST", "/api/v1/alerts/%s/wait" % a1, {"note": "customer calls back"}, want=200)
+req("POST", "/api/v1/alerts/%s/dispatch" % a1,
+    {"vendor": "Kanto IT", "planned_at": "2026-12-08T10:00:00+09:00", "result": "planned"}, want=200)
+req("POST", "/api/v1/alerts/%s/escalate" % a1, {}, want=200)
+req("POST", "/api/v1/alerts/%s/escalate" % a1, {}, want=409)
+req("POST", "/api/v1/alerts/%s/comment" % a1, {}, want=400)
+req("POST", "/api/v1/alerts/%s/comment" % a1, raw=b"{", headers={"Content-Type": "application/json"}, want=400)
+req("POST", "/api/v1/alerts/%s/comment" % a1, raw=b"note=x", headers={"Content-Type": "text/plain"}, want=415)
+req("POST", "/api/v1/alerts/%s/resolve" % a1, {"note": "fixed"}, want=200)
+req("PUT", "/api/v1/alerts/%s/ack" % a1, {}, want=405)
+req("POST", "/api/v1/alerts/A-nope-1/ack", {}, want=404)
+req("POST", "/api/v1/checks/c2/utm-1/utm/ack", {"note": "via the check"}, want=200)
+req("POST", "/api/v1/checks/c2/utm-1/utm/unack", {}, want=200)
+req("POST", "/api/v1/checks/c2/pc-1/defender/ack", {}, want=404)
+req("POST", "/api/v1/alerts", {"customer": "c2", "summary": "phoned in", "request_id": "inq-1"}, want=201)
+req("POST", "/api/v1/alerts", {"customer": "c2", "summary": "phoned in", "request_id": "inq-1"}, want=200)
+req("POST", "/api/v1/alerts", {"customer": "nope", "summary": "x"}, want=404)
+
+# ---- downtimes ----
+s, j, _ = req("POST", "/api/v1/downtimes",
+              {"customer": "c2", "asset": "utm-1", "end": time.time() + 3600, "comment": "firmware"},
+              want=201)
+req("POST", "/api/v1/downtimes",
+    {"customer": "c2", "start": time.time() + 60, "end": time.time() + 30, "comment": "x"}, want=422)
+req("GET", "/api/v1/downtimes?customer=c2", want=200)
+req("DELETE", "/api/v1/downtimes/" + j["downtime"], want=200)
+req("DELETE", "/api/v1/downtimes/" + j["downtime"], want=404)
+
+# ---- overview ----
+s, j, h = req("GET", "/api/v1/overview", want=200)
+s, _, h2 = req("GET", "/api/v1/overview", headers={"If-None-Match": h.get("etag", "")})
+if s == 200:  # a check changed in between: once more with the new tag
+    s, _, _ = req("GET", "/api/v1/overview", headers={"If-None-Match": h2.get("etag", "")})
+if s != 304:
+    problem("If-None-Match: %d, want 304" % s)
+
+# ---- every event type, then a gap ----
+seen = {}
+for e in sse("?types=state,alert,command,downtime&after=%s-0" % epoch) + \
+        sse("?after=1-1", until=lambda b: b"event: gap" in b):
+    name = e["event"]
+    sch = (SPEC["paths"]["/api/v1/events"]["get"]["responses"]["200"]["x-sse-events"]).get(name)
+    if sch is None:
+        problem("event %r is not in x-sse-events" % name)
+        continue
+    if name != "gap" and not re.match(r"^\d+-\d+$", e.get("id", "")):
+        problem("event %s: id %r is not <epoch>-<seq>" % (name, e.get("id")))
+    seen[name] = seen.get(name, 0) + 1
+    errs = []
+    try:
+        check(sch, json.loads(e.get("data", "")), "event " + name, errs)
+    except ValueError:
+        errs.append("event %s: data is not JSON" % name)
+    for x in errs[:5]:
+        problem(x)
+for name in ("state", "alert", "command", "downtime", "gap"):
+    if name not in seen:
+        problem("no %s event seen to check" % name)
+req("GET", "/api/v1/events?types=bogus", want=400)
+
+# ---- every documented operation was reached ----
+for m, p, rx, op in OPS:
+    if SINCE in str(op.get("description", "")):
+        continue
+    if (m, p) not in reached:
+        problem("%s %s: no request here got a 2xx/3xx answer (add one)" % (m, p))
+
+print("checked %d operations, events %s" % (len(reached), seen), file=sys.stderr)
+if problems:
+    sys.exit("%d problems" % len(problems))
+PY
+echo "PASS $IT_NAME"
