@@ -40,6 +40,15 @@ static int where(const config_setting_t *s, char *err, size_t errlen, const char
 	return -1;
 }
 
+/* About the group as a whole. */
+static int where_group(const config_setting_t *g, char *err, size_t errlen, const char *what)
+{
+	const char *file = config_setting_source_file(g);
+	snprintf(err, errlen, "%s:%u: auth: %s", file ? file : "config",
+	         config_setting_source_line(g), what);
+	return -1;
+}
+
 /* A number of seconds, or "30s", "5m", "8h", "7d". */
 static int get_seconds(const config_setting_t *s, double lo, double hi, double *out, char *err,
                        size_t errlen)
@@ -96,7 +105,7 @@ int auth_conf_parse(const config_setting_t *group, struct auth_conf *c, char *er
 	if (!group)
 		return 0;
 	if (!config_setting_is_group(group))
-		return where(group, err, errlen, "expected a group { ... }");
+		return where_group(group, err, errlen, "expected a group { ... }");
 	for (int i = 0; i < config_setting_length(group); i++) {
 		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
 		const char *k = config_setting_name(s);
@@ -135,11 +144,13 @@ int auth_conf_parse(const config_setting_t *group, struct auth_conf *c, char *er
 			return -1;
 	}
 	if (c->idle_timeout > c->absolute_timeout)
-		return where(group, err, errlen,
-		             "idle_timeout is longer than absolute_timeout: sessions would never"
-		             " idle out");
+		return where_group(
+		    group, err, errlen,
+		    "idle_timeout is longer than absolute_timeout: sessions would never"
+		    " idle out");
 	if (c->kdf_m_kib < 8 * c->kdf_p)
-		return where(group, err, errlen,
-		             "kdf_memory must be at least 8 KiB per lane (8 * kdf_parallelism)");
+		return where_group(
+		    group, err, errlen,
+		    "kdf_memory must be at least 8 KiB per lane (8 * kdf_parallelism)");
 	return 0;
 }
