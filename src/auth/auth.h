@@ -91,11 +91,15 @@
  *
  * Lifecycle.  auth_new after journal_new and store_open, before
  * store_start (it reads its tables synchronously, like the registry's
- * downtimes).  auth_free after journal_free: auth registers a journal
- * source (lazy last_seen/last_used) and tickets, which the journal calls
- * until it is freed (the engine's rule).  auth_free runs no callback:
- * pending requests are dropped - the HTTP layer cancels its own
- * (auth_cancel) when it closes their connections.
+ * downtimes).  auth_free once the loop no longer runs (shutdown) or after
+ * journal_free: a request waiting for durability is a journal ticket,
+ * which the journal would otherwise still call (from the loop, after a
+ * commit).  Nothing else of auth's is registered with the journal.
+ * auth_free runs no callback: pending requests are dropped - the HTTP
+ * layer cancels its own (auth_cancel) when it closes their connections.
+ * The last AUTH_LAZY_WRITE seconds of last_seen / last_used are not
+ * written at shutdown (they only decide idle expiry, a minute early at
+ * worst).
  *
  * Must never: run the KDF or any disk I/O on the loop thread, log or store
  * a password, token or session value, reveal through its answers whether
@@ -269,23 +273,33 @@ int auth_logout(struct auth *a, const char *session_token, const char *from, aut
 
 /* ---- users ---- */
 
-/* Admin only.  Password: min_password..AUTH_PASSWORD_MAX bytes of valid
- * UTF-8 (min_password counted in characters).  The name is reserved at
- * once (a second add of it is AUTH_E_CONFLICT); done(0) once the user is
- * on disk, or done(AUTH_E_FAIL/BUSY...) if the hash failed. */
+/* Admin only (AUTH_E_FORBIDDEN).  Password: min_password characters (UTF-8
+ * code points) up to AUTH_PASSWORD_MAX bytes of valid UTF-8.  Refused at
+ * once: AUTH_E_INVALID (name, scope, password: err names the field),
+ * AUTH_E_CONFLICT (the name exists, or an add of it is hashing: the name
+ * is reserved at once), AUTH_E_BUSY (KDF queue full).  Then done(0) once
+ * the user is on disk, or done(AUTH_E_FAIL) if the hash failed (logged). */
 int auth_user_add(struct auth *a, const struct auth_principal *actor, const char *name,
                   const struct auth_scope *scope, const char *password, const char *from,
                   auth_done_fn done, void *ud, char *err, size_t errlen);
 /* Change a password.  An admin changes anyone's; everyone may change
- * their own, and must then give old_password (checked in the worker, rate
- * limited like a login: done(AUTH_E_BADCRED / AUTH_E_LIMITED)).  The
- * local administrator (actor NULL) needs no old password (recovery).  The
- * user's other sessions end (the actor's own session stays). */
+ * their own (someone else's: AUTH_E_FORBIDDEN), and must then give
+ * old_password (missing: AUTH_E_INVALID).  The old password is checked in
+ * the worker and rate limited like a login: a wrong one is
+ * done(AUTH_E_BADCRED) and counts as a failed login; too many failures
+ * refuse at once with AUTH_E_LIMITED (err: "retry in N s").  The local
+ * administrator (actor NULL) needs no old password (recovery).  Refused
+ * at once too: AUTH_E_NOTFOUND, AUTH_E_INVALID (new_password),
+ * AUTH_E_BUSY.  done(AUTH_E_CONFLICT) when the user was deleted or its
+ * password changed by someone else meanwhile.  On success the user's
+ * other sessions end (the actor's own session stays); tokens stay. */
 int auth_user_passwd(struct auth *a, const struct auth_principal *actor, const char *name,
                      const char *old_password, const char *new_password, const char *from,
                      auth_done_fn done, void *ud, char *err, size_t errlen);
 /* Admin only: change the role/scope (scope NULL: unchanged) and/or
- * disabled (-1: unchanged, 0, 1).  Disabling ends the user's sessions.
+ * disabled (-1: unchanged, 0, 1).  Disabling ends the user's sessions;
+ * its tokens stop working while it is disabled, and those wider than a
+ * narrowed scope stop for good (checked at each use).
  * AUTH_E_CONFLICT when it would leave no enabled admin.  Sync check;
  * done once on disk. */
 int auth_user_set(struct auth *a, const struct auth_principal *actor, const char *name,
