@@ -1,10 +1,11 @@
 /*
  * schema: the store's migration steps as SQL text.
  *
- * Steps 2 to 5 are share/mamori/sql/0002_alerts.sql, 0003_outbox_ref.sql,
- * 0004_node_downtime.sql and 0005_sla_indexes.sql embedded byte for byte
- * (the .sql files are the documentation copies;
- * tests/unit/test_alerts_store.c fails when they differ).  To change the schema, add a step: a new
+ * Steps 2 to 6 are share/mamori/sql/0002_alerts.sql, 0003_outbox_ref.sql,
+ * 0004_node_downtime.sql, 0005_sla_indexes.sql and 0006_auth.sql embedded
+ * byte for byte (the .sql files are the documentation copies;
+ * tests/unit/test_alerts_store.c fails when they differ).  To change the
+ * schema, add a step: a new
  * .sql file and a new string here, never an edit of a released step.
  */
 #include "store/store.h"
@@ -251,7 +252,80 @@ static const char step5[] =
     "-- most, have no entry (alert_event_time would walk all of them).\n"
     "CREATE INDEX alert_event_breach ON alert_event (time) WHERE type = 'sla_breach';\n";
 
-static const char *const steps[] = { step1, step2, step3, step4, step5 };
+/* share/mamori/sql/0006_auth.sql */
+static const char step6[] =
+    "-- mamori schema migration 6 (PRAGMA user_version 5 -> 6): the users of\n"
+    "-- the HTTP API, their API tokens, login sessions and the audit log\n"
+    "-- (src/auth).  Run by the store inside its migration transaction (no\n"
+    "-- BEGIN/COMMIT here); see README.md in this folder.\n"
+    "--\n"
+    "-- Nothing a client could log in with is stored in the clear: `password`\n"
+    "-- is an Argon2id hash in the PHC string format, a token's secret and a\n"
+    "-- session's cookie value are stored as their SHA-256 (hex).\n"
+    "\n"
+    "-- One row per user.  role 'operator' acts on the alerts of `centers` (a\n"
+    "-- JSON array of center names), 'viewer' sees one `customer`, 'admin'\n"
+    "-- everything.  `disabled` users cannot log in; their tokens do not work.\n"
+    "CREATE TABLE auth_user (\n"
+    "\tname     TEXT PRIMARY KEY,\n"
+    "\trole     TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),\n"
+    "\tcenters  TEXT,                      -- operator: JSON array of centers\n"
+    "\tcustomer TEXT,                      -- viewer: the customer\n"
+    "\tpassword TEXT NOT NULL,             -- $argon2id$v=19$m=..,t=..,p=..$salt$hash\n"
+    "\tcreated  REAL NOT NULL,\n"
+    "\tdisabled INTEGER NOT NULL DEFAULT 0,\n"
+    "\tCHECK (role <> 'operator' OR centers IS NOT NULL),\n"
+    "\tCHECK (role <> 'viewer' OR customer IS NOT NULL)\n"
+    ") WITHOUT ROWID;\n"
+    "\n"
+    "-- API tokens (\"mmr_<id>_<secret>\"): `secret` is the SHA-256 of <secret>.\n"
+    "-- A token has its own scope (role, centers, customer), never wider than\n"
+    "-- its owner's.  Revoked tokens keep their row (revoked = when), so a\n"
+    "-- revoked id is never valid again.  The rows of a deleted user go with it.\n"
+    "CREATE TABLE auth_token (\n"
+    "\tid        TEXT PRIMARY KEY,\n"
+    "\tsecret    TEXT NOT NULL,\n"
+    "\tuser_name TEXT NOT NULL,\n"
+    "\trole      TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),\n"
+    "\tcenters   TEXT,\n"
+    "\tcustomer  TEXT,\n"
+    "\tlabel     TEXT,\n"
+    "\tcreated   REAL NOT NULL,\n"
+    "\texpires   REAL,                     -- NULL: never\n"
+    "\tlast_used REAL,                     -- written lazily (minutes behind)\n"
+    "\trevoked   REAL,                     -- NULL: valid\n"
+    "\tCHECK (role <> 'operator' OR centers IS NOT NULL),\n"
+    "\tCHECK (role <> 'viewer' OR customer IS NOT NULL)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE INDEX auth_token_user ON auth_token (user_name);\n"
+    "\n"
+    "-- Login sessions: `id` is the SHA-256 of the cookie's value.  `expires`\n"
+    "-- is the absolute expiry; the idle expiry is last_seen + the configured\n"
+    "-- idle timeout (last_seen is written lazily, a minute behind at most).\n"
+    "-- `csrf` is the session's CSRF token (useless without the cookie).\n"
+    "CREATE TABLE auth_session (\n"
+    "\tid        TEXT PRIMARY KEY,\n"
+    "\tuser_name TEXT NOT NULL,\n"
+    "\tcreated   REAL NOT NULL,\n"
+    "\tlast_seen REAL NOT NULL,\n"
+    "\texpires   REAL NOT NULL,\n"
+    "\tcsrf      TEXT NOT NULL\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE INDEX auth_session_user ON auth_session (user_name);\n"
+    "\n"
+    "-- Who did what, when, from where: logins, failed logins, logouts, user\n"
+    "-- and token changes, and every action of the API.  Append-only but for\n"
+    "-- retention (oldest first, by time).\n"
+    "CREATE TABLE auth_audit (\n"
+    "\ttime      REAL NOT NULL,\n"
+    "\twho       TEXT NOT NULL,            -- a user name, or '-'\n"
+    "\twhat      TEXT NOT NULL,            -- 'login', 'login_failed', 'user_add', ...\n"
+    "\tfrom_addr TEXT,\n"
+    "\tdetail    TEXT\n"
+    ");\n"
+    "CREATE INDEX auth_audit_time ON auth_audit (time);\n";
+
+static const char *const steps[] = { step1, step2, step3, step4, step5, step6 };
 
 int store_schema_latest(void)
 {

@@ -1,6 +1,7 @@
 /*
  * store: the one way into persistence - check state, registered assets,
- * alerts and their history, SLA deadlines, the outbox, downtimes.  No
+ * alerts and their history, SLA deadlines, the outbox, downtimes, the
+ * users, tokens, sessions and audit log of the API.  No
  * SQLite type or name appears here (the backend's own knobs are in
  * store_sqlite.h); only src/store includes <sqlite3.h>.
  *
@@ -37,7 +38,7 @@ struct ev_loop;
 struct store;
 struct store_batch;
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 struct store_state_row {
 	const char *customer, *asset, *name, *plugin;
@@ -258,6 +259,62 @@ void store_batch_downtime_delete(struct store_batch *b, const char *id);
  * drops those), by start time. */
 int store_load_downtimes(struct store *s, void (*cb)(void *ud, const struct store_downtime_row *r),
                          void *ud);
+
+/* ---- users, API tokens, sessions, audit (schema 5; src/auth) ----
+ * Rows as src/auth keeps them; the store checks nothing but the table's
+ * CHECKs (a role one of "admin", "operator", "viewer"; an operator has
+ * centers, a viewer a customer).  Times are epoch seconds; 0 is NULL. */
+struct store_auth_user_row {
+	const char *name;
+	const char *role;     /* "admin", "operator", "viewer" */
+	const char *centers;  /* JSON array of center names, or NULL */
+	const char *customer; /* or NULL */
+	const char *password; /* the PHC string of its Argon2id hash */
+	double created;
+	int disabled;
+};
+struct store_auth_token_row {
+	const char *id;
+	const char *secret; /* hex SHA-256 of the token's secret */
+	const char *user;
+	const char *role, *centers, *customer; /* the token's scope, as for users */
+	const char *label;                     /* or NULL */
+	double created, expires, last_used, revoked;
+};
+struct store_auth_session_row {
+	const char *id; /* hex SHA-256 of the cookie's value */
+	const char *user;
+	const char *csrf;
+	double created, last_seen, expires;
+};
+struct store_auth_audit_row {
+	double time;
+	const char *who, *what;
+	const char *from, *detail; /* or NULL */
+};
+/* Insert, or replace the row with the same key (name, id). */
+void store_batch_auth_user(struct store_batch *b, const struct store_auth_user_row *r);
+void store_batch_auth_token(struct store_batch *b, const struct store_auth_token_row *r);
+void store_batch_auth_session(struct store_batch *b, const struct store_auth_session_row *r);
+/* Delete the user, its tokens and its sessions (one operation: they go
+ * in the same transaction). */
+void store_batch_auth_user_delete(struct store_batch *b, const char *name);
+void store_batch_auth_session_delete(struct store_batch *b, const char *id);
+void store_batch_auth_audit(struct store_batch *b, const struct store_auth_audit_row *r);
+/* Retention: delete at most `limit` audit rows older than `before`,
+ * oldest first. */
+void store_batch_auth_audit_prune(struct store_batch *b, double before, int limit);
+/* Startup, before store_start: every row (users by name, tokens and
+ * sessions by creation).  A row that breaks the table's rules (written
+ * behind the store's back) is skipped.  0, or -1 (a schema older than 5
+ * fails too). */
+int store_load_auth_users(struct store *s,
+                          void (*cb)(void *ud, const struct store_auth_user_row *r), void *ud);
+int store_load_auth_tokens(struct store *s,
+                           void (*cb)(void *ud, const struct store_auth_token_row *r), void *ud);
+int store_load_auth_sessions(struct store *s,
+                             void (*cb)(void *ud, const struct store_auth_session_row *r),
+                             void *ud);
 
 /* ---- reads while the loop runs (the reader thread) ----
  *

@@ -10,6 +10,7 @@
  *   store_alerts.c  alert, alert_event, deadline, dispatch, cmd_seen, retention
  *   store_outbox.c  outbox (writes and reads)
  *   store_downtime.c  downtime
+ *   store_auth.c    auth_user, auth_token, auth_session, auth_audit
  *   store_read.c    the reader thread: requests from the loop, results back
  *   store_read_alerts.c  alert lists and one alert's history (reads); the
  *                   SQL builder and the alert filters other reads share
@@ -73,6 +74,7 @@ extern const struct store__table store__state_table;
 extern const struct store__table store__alerts_table;
 extern const struct store__table store__outbox_table;
 extern const struct store__table store__downtime_table;
+extern const struct store__table store__auth_table;
 
 /* Append an operation of `t`'s kind `kind` to b and return `size` zeroed
  * bytes of the batch's memory for the caller to fill (loop thread). */

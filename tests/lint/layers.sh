@@ -37,10 +37,11 @@ allowed() {
 	bus) echo "events mqtt plugin proto util" ;;
 	alerting) echo "alert config events journal mqtt proto registry route sla state store util" ;;
 	app) echo "alert alerting engine events journal proto registry state store util" ;;
+	auth) echo "journal store util" ;;
 	# adapters: the service layer, the codecs, their transport
 	ingress) echo "app proto alert mqtt util" ;;
-	http) echo "app proto alert events util" ;;
-	server) echo "alert alerting app bus cal config engine events ingress http journal plugin proc registry store util" ;;
+	http) echo "app auth proto alert events util" ;;
+	server) echo "alert alerting app auth bus cal config engine events ingress http journal plugin proc registry store util" ;;
 	*) echo "?" ;;
 	esac
 }
