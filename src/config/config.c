@@ -28,6 +28,7 @@
 static const struct mamori_key root_keys[] = { K("daemon", MAMORI_KEY_GROUP),
 	                                       K("mqtt", MAMORI_KEY_GROUP),
 	                                       K("http", MAMORI_KEY_GROUP),
+	                                       K("auth", MAMORI_KEY_GROUP),
 	                                       K("calendars", -1),
 	                                       K("centers", -1),
 	                                       K("routes", -1),
@@ -378,6 +379,7 @@ static struct mconf *parse_tree(struct ctx *x)
 	parse_plugins(x, root);
 	x->c->mqtt = config_setting_get_member(root, "mqtt");
 	x->c->http = config_setting_get_member(root, "http");
+	x->c->auth = config_setting_get_member(root, "auth");
 	x->c->centers = config__list_member(x, root, "centers");
 	x->c->routes = config__list_member(x, root, "routes");
 	parse_named_list(x, root, "centers", &x->c->center_names, &x->c->n_centers);
@@ -467,7 +469,7 @@ void mconf_drop_tree(struct mconf *c)
 		return;
 	config_destroy(&c->tree);
 	c->tree_live = 0;
-	c->mqtt = c->http = c->centers = c->routes = NULL;
+	c->mqtt = c->http = c->auth = c->centers = c->routes = NULL;
 	for (size_t i = 0; i < c->n_plugins; i++)
 		c->plugins[i].s = NULL;
 	for (size_t i = 0; i < c->n_customers; i++) {

@@ -143,7 +143,7 @@ struct mconf {
 	uint32_t outbox_memory, outbox_inflight;
 	uint32_t retention_days;
 	/* sections other modules parse */
-	const config_setting_t *mqtt, *http, *centers, *routes;
+	const config_setting_t *mqtt, *http, *auth, *centers, *routes;
 	struct cfg_calendar *calendars;
 	size_t n_calendars;
 	struct cfg_plugin *plugins;

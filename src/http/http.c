@@ -963,6 +963,7 @@ static enum MHD_Result queue(struct req *r)
 	if (!resp)
 		return MHD_NO;
 	count(r->h, r, (unsigned)r->status);
+	http_audit(r);
 	if (r->status == MHD_HTTP_METHOD_NOT_ALLOWED && r->allow[0])
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
 	enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)r->status, resp);
@@ -1135,8 +1136,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	if (r->sse)
 		api_events_closed(r);
-	/* a request with a callback still to come is freed by the callback */
-	if (r->suspended) {
+	/* a request with a callback still to come is freed by the callback;
+	 * auth's callbacks are cancelled instead (auth_free runs none) */
+	if (r->suspended || r->orphan) {
+		if (r->auth_pending) {
+			http_auth_cancel(r);
+			req_release(r);
+			return;
+		}
 		r->orphan = 1;
 		return;
 	}
@@ -1248,12 +1255,13 @@ static int read_pem(const char *path, char **out, size_t *len, char *err, size_t
 	return 0;
 }
 
-struct http *http_start(struct ev_loop *loop, const struct http_conf *c, struct app *app, char *err,
-                        size_t errlen)
+struct http *http_start(struct ev_loop *loop, const struct http_conf *c, struct app *app,
+                        struct auth *auth, char *err, size_t errlen)
 {
 	struct http *h = xcalloc(1, sizeof *h);
 	h->loop = loop;
 	h->app = app;
+	h->auth = auth;
 	h->started = ev_time();
 	h->uid = geteuid();
 	h->route_stats = xcalloc(http_n_routes, sizeof *h->route_stats);

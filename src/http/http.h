@@ -35,6 +35,7 @@
 #include <stddef.h>
 
 struct app;
+struct auth;
 struct ev_loop;
 struct http;
 
@@ -68,8 +69,9 @@ void http_conf_free(struct http_conf *c);
 
 /* Open every listen address and start serving; NULL with a message in err
  * (an address in use, a bad path...). */
-struct http *http_start(struct ev_loop *loop, const struct http_conf *c, struct app *app, char *err,
-                        size_t errlen);
+/* auth NULL: no users (only the local UNIX socket's administrator). */
+struct http *http_start(struct ev_loop *loop, const struct http_conf *c, struct app *app,
+                        struct auth *auth, char *err, size_t errlen);
 /* Close the listeners and every connection. */
 void http_free(struct http *h);
 

@@ -88,7 +88,7 @@ struct who {
 	char *customer; /* viewer */
 	int cookie;     /* 1: a session cookie (state changes need the CSRF token) */
 	int local;      /* 1: the local UNIX socket with the daemon's own uid (or root) */
-	char csrf[80];
+	char csrf[64];
 	char session[80]; /* the cookie's token (logout) */
 };
 void who_clear(struct who *w);
@@ -142,6 +142,8 @@ int authenticate(struct req *r);
 int http_auth_request(struct req *r);
 /* The client's address and scheme behind a trusted proxy. */
 void http_trusted_proxy(struct req *r);
+void http_audit(struct req *r);
+void http_auth_cancel(struct req *r);
 
 /* ---- one request ---- */
 
@@ -165,6 +167,7 @@ struct req {
 	int metrics;        /* GET /metrics on a metrics address */
 	int stream_started; /* a streaming response is queued (SSE) */
 	int secure;         /* TLS, here or at a trusted proxy */
+	int auth_pending;   /* an auth call will call back (cancel it if the request goes) */
 	char allow[160];    /* 405: the path's methods */
 	struct MHD_Response *resp;
 	unsigned route_ix;
@@ -231,6 +234,16 @@ int api_overview(struct req *r);
 int api_sla(struct req *r);
 int api_events(struct req *r);
 int api_me(struct req *r);
+int api_login(struct req *r);
+int api_logout(struct req *r);
+int api_users(struct req *r);
+int api_user_add(struct req *r);
+int api_user_set(struct req *r);
+int api_user_passwd(struct req *r);
+int api_user_del(struct req *r);
+int api_tokens(struct req *r);
+int api_token_create(struct req *r);
+int api_token_revoke(struct req *r);
 int api_status(struct req *r);
 void api_events_shutdown(struct http *h);
 void api_events_closed(struct req *r);

@@ -11,6 +11,7 @@
 #include "bus/bus.h"
 #include "cal/cal.h"
 #include "events/events.h"
+#include "auth/auth.h"
 #include "http/http.h"
 #include "ingress/mqtt_cmd.h"
 #include "journal/journal.h"
@@ -253,9 +254,18 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 	if (!(s->app = app_new(&pd)))
 		goto fail;
 	char herr[512] = "";
-	if (http_conf_parse(s->conf->http, &s->http_conf, herr, sizeof herr) != 0) {
+	if (http_conf_parse(s->conf->http, &s->http_conf, herr, sizeof herr) != 0 ||
+	    auth_conf_parse(s->conf->auth, &s->auth_conf, herr, sizeof herr) != 0) {
 		log_always("config", LOG_LVL_ERR, "%s", herr);
 		goto fail;
+	}
+	/* users, sessions and tokens: read before the store's writer starts */
+	if (!opts->no_store && (s->http_conf.n_listen || s->http_conf.n_metrics)) {
+		if (!(s->auth =
+		          auth_new(loop, s->journal, s->store, &s->auth_conf, herr, sizeof herr))) {
+			log_always("auth", LOG_LVL_ERR, "%s", herr);
+			goto fail;
+		}
 	}
 	s->reg.building = s->conf;
 	int built = model_build(&s->reg, s->conf, &s->reg.m, NULL);
@@ -289,7 +299,7 @@ int server_start(struct server *s)
 	s->mqtt_cmd = mqtt_cmd_new(s->app, bus_mqtt(s->bus), s->conf->node);
 	if (s->http_conf.n_listen || s->http_conf.n_metrics) {
 		char err[512] = "";
-		s->http = http_start(s->loop, &s->http_conf, s->app, err, sizeof err);
+		s->http = http_start(s->loop, &s->http_conf, s->app, s->auth, err, sizeof err);
 		if (!s->http) {
 			log_err("http", "%s", err);
 			return -1;
@@ -318,7 +328,9 @@ static int reload(struct server *s, const char *text)
 	 * next start, but a bad group refuses the reload like any error. */
 	struct http_conf hc;
 	char herr[512] = "";
-	if (http_conf_parse(c->http, &hc, herr, sizeof herr) != 0) {
+	struct auth_conf auc; /* validated only: auth's settings apply at restart */
+	if (http_conf_parse(c->http, &hc, herr, sizeof herr) != 0 ||
+	    auth_conf_parse(c->auth, &auc, herr, sizeof herr) != 0) {
 		log_always("config", LOG_LVL_ERR, "%s", herr);
 		log_always(
 		    "server", LOG_LVL_ERR,
@@ -433,6 +445,7 @@ void server_free(struct server *s)
 	if (s->store)
 		store_close(s->store);
 	journal_free(s->journal);
+	auth_free(s->auth); /* after the journal: its tickets may name auth's requests */
 	mconf_free(s->conf);
 	engine_free(s->engine);
 	if (s->reg.hooks.retire)

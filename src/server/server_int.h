@@ -7,6 +7,7 @@
 #define MAMORI_SERVER_INT_H
 
 #include "engine/engine.h"
+#include "auth/auth.h"
 #include "http/http.h"
 #include "registry/registry.h"
 #include "server/server.h"
@@ -44,6 +45,8 @@ struct server {
 	struct app *app;
 	struct mqtt_cmd *mqtt_cmd;
 	struct http_conf http_conf; /* parsed at load (the tree is dropped after) */
+	struct auth_conf auth_conf;
+	struct auth *auth;
 	struct http *http;
 	struct host_ops ops;  /* what the host API calls back into */
 	struct hmap restored; /* key -> struct store_state_row copy (startup only) */
