@@ -430,6 +430,8 @@ static int token_create(struct ctl *c, const char *label)
 		return EXIT_FAIL;
 	cJSON *b = cJSON_CreateObject();
 	cJSON_AddStringToObject(b, "label", label);
+	if (c->o.user)
+		cJSON_AddStringToObject(b, "user", c->o.user);
 	add_scope(c, b);
 	char *text = body_text(b);
 	struct reply r;

@@ -35,7 +35,7 @@ enum {
 struct opts {
 	const char *note, *request_id, *vendor, *planned_at, *result;
 	const char *center, *customer, *status, *severity, *service, *due_before, *state;
-	const char *start, *end, *comment, *role, *out;
+	const char *start, *end, *comment, *role, *out, *user;
 	const char *centers[16];
 	size_t n_centers;
 	unsigned long limit; /* 0: the command's default */

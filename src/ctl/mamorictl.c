@@ -50,7 +50,7 @@ static const char usage_text[] =
     "  user add NAME --role admin|operator|viewer [--center C]... [--customer C]\n"
     "  user passwd NAME [--old]                 passwords: from the terminal or stdin\n"
     "  token list | token revoke ID\n"
-    "  token create LABEL [--role R] [--center C]... [--customer C] [--out FILE]\n"
+    "  token create LABEL [--user NAME] [--role R] [--center C]... [--customer C] [--out FILE]\n"
     "  sla [--center C] [--customer C]\n"
     "\n"
     "TIME: RFC 3339, seconds since the epoch, \"YYYY-MM-DD HH:MM\" (local time), or\n"
@@ -100,6 +100,7 @@ enum {
 	O_OUT = 1u << 18,
 	O_OLD = 1u << 19,
 	O_CENTERS = 1u << 20, /* --center, repeatable (users, tokens) */
+	O_USER = 1u << 21, /* token create --user: the local administrator makes one for a user */
 };
 
 /* long option value -> (bit, name): getopt's val is 256 + bit index */
@@ -124,6 +125,7 @@ static const struct option longopts[] = {
 	{ "role", required_argument, NULL, 256 + 17 },
 	{ "out", required_argument, NULL, 256 + 18 },
 	{ "old", no_argument, NULL, 256 + 19 },
+	{ "user", required_argument, NULL, 256 + 21 },
 	{ "url", required_argument, NULL, 'U' },
 	{ "socket", required_argument, NULL, 'S' },
 	{ "token-file", required_argument, NULL, 'T' },
@@ -172,7 +174,7 @@ static const struct command commands[] = {
 	{ "user", "passwd", 1, O_OLD, 0 },
 	{ "user", "del", 1, 0, 0 },
 	{ "token", "list", 0, 0, 0 },
-	{ "token", "create", 1, O_ROLE | O_CENTERS | O_CUSTOMER | O_OUT, 0 },
+	{ "token", "create", 1, O_ROLE | O_CENTERS | O_CUSTOMER | O_OUT | O_USER, 0 },
 	{ "token", "revoke", 1, 0, 0 },
 	{ "sla", NULL, 0, O_CENTER | O_CUSTOMER, 0 },
 };
@@ -257,6 +259,7 @@ int main(int argc, char **argv)
 		case 256 + 16: o->comment = optarg; break;
 		case 256 + 17: o->role = optarg; break;
 		case 256 + 18: o->out = optarg; break;
+		case 256 + 21: o->user = optarg; break;
 		case 256 + 19: o->old = 1; break;
 		case 'p':
 			o->problems = 1;

@@ -502,6 +502,16 @@ void req_finish_error(struct req *r, unsigned status, const char *code, const ch
 	finished(r);
 }
 
+void req_finish_empty(struct req *r, unsigned status)
+{
+	if (r->orphan) {
+		req_release(r);
+		return;
+	}
+	reply_empty(r, status);
+	finished(r);
+}
+
 void req_finish_app_error(struct req *r, int err, const char *msg)
 {
 	if (r->orphan) {

@@ -193,6 +193,7 @@ void req_finish_json(struct req *r, unsigned status, struct buf *b);
 void req_finish_error(struct req *r, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void req_finish_app_error(struct req *r, int app_err, const char *msg);
+void req_finish_empty(struct req *r, unsigned status);
 /* The request is gone (shutdown): a callback must only free its data
  * and call req_release. */
 int req_orphaned(const struct req *r);

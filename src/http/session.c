@@ -240,12 +240,36 @@ static void on_done(void *ud, int err)
 		req_finish_error(r, auth_status(err), auth_code(err), "%s", auth_strerror(err));
 		return;
 	}
-	struct buf b = { 0 };
-	buf_add(&b, "{\"result\":\"ok\"}", 15);
-	int logout = strcmp(r->route->name, "logout") == 0;
-	int created = strcmp(r->route->name, "users.add") == 0;
-	req_finish_json(r, created ? 201 : 200, &b);
-	if (logout)
+	if (strcmp(r->route->name, "users.add") == 0) {
+		/* the user as added (what GET /api/v1/users lists) */
+		struct buf b = { 0 };
+		struct jw w;
+		jw_init(&w, &b);
+		jw_obj(&w);
+		const char *v = NULL;
+		body_str(r, "name", 0, AUTH_NAME_MAX, &v);
+		jw_kstr(&w, "name", v);
+		body_str(r, "role", 0, 16, &v);
+		jw_kstr(&w, "role", v);
+		jw_key(&w, "centers");
+		jw_arr(&w);
+		const cJSON *it, *cs = cJSON_GetObjectItemCaseSensitive(r->json, "centers");
+		cJSON_ArrayForEach(it, cs)
+		{
+			jw_str(&w, it->valuestring);
+		}
+		jw_end_arr(&w);
+		v = NULL;
+		body_str(r, "customer", 0, AUTH_SCOPE_MAX, &v);
+		jw_kstr(&w, "customer", v);
+		jw_kbool(&w, "disabled", 0);
+		jw_end_obj(&w);
+		req_finish_json(r, 201, &b);
+		return;
+	}
+	/* logout, password, user changes and deletes, revocations */
+	req_finish_empty(r, 204);
+	if (strcmp(r->route->name, "logout") == 0)
 		set_cookie(r, "", 0);
 }
 
@@ -512,28 +536,76 @@ int api_tokens(struct req *r)
 	return reply_json(r, 200, &b);
 }
 
-/* POST /api/v1/tokens {"label","role"?,"centers"?,"customer"?,"expires"?} */
+/* The local administrator has no user of its own: it makes a token for
+ * a named user (how automation gets its first token on a fresh install,
+ * over the UNIX socket), as if that user asked.  0, or -1 answered. */
+static int as_user(struct req *r, const char *name, struct auth_principal *p)
+{
+	if (!r->who.local) {
+		reply_error(r, 403, "forbidden",
+		            "only the local administrator makes a token for another user");
+		return -1;
+	}
+	struct auth_user_list l = { 0 };
+	auth_users(r->h->auth, NULL, &l);
+	const struct auth_user_info *u = NULL;
+	for (size_t i = 0; i < l.n && !u; i++)
+		if (strcmp(l.v[i].name, name) == 0)
+			u = &l.v[i];
+	if (!u) {
+		auth_user_list_free(&l);
+		reply_error(r, 404, "not_found", "no such user");
+		return -1;
+	}
+	memset(p, 0, sizeof *p);
+	snprintf(p->user, sizeof p->user, "%s", u->name);
+	p->role = u->role;
+	if (u->n_centers) {
+		p->centers = xcalloc(u->n_centers, sizeof *p->centers);
+		for (size_t i = 0; i < u->n_centers; i++)
+			p->centers[i] = xstrdup(u->centers[i]);
+		p->n_centers = u->n_centers;
+	}
+	p->customer = u->customer ? xstrdup(u->customer) : NULL;
+	p->via_token = 1;
+	auth_user_list_free(&l);
+	return 0;
+}
+
+/* POST /api/v1/tokens {"label"?,"role"?,"centers"?,"customer"?,"expires"?,"user"?} */
 int api_token_create(struct req *r)
 {
-	static const char *const allowed[] = { "label",    "role",    "centers",
-		                               "customer", "expires", NULL };
-	const char *label = NULL;
+	static const char *const allowed[] = { "label",   "role", "centers", "customer",
+		                               "expires", "user", NULL };
+	const char *label = NULL, *user = NULL;
 	double expires = 0;
 	struct auth_scope sc;
 	const char *centers[AUTH_CENTERS_MAX];
 	if (body_only(r, allowed) < 0 || body_str(r, "label", 0, AUTH_LABEL_MAX, &label) < 0 ||
-	    body_time(r, "expires", 0, &expires) < 0)
+	    body_time(r, "expires", 0, &expires) < 0 ||
+	    body_str(r, "user", 0, AUTH_NAME_MAX, &user) < 0)
 		return 0;
 	int has = body_scope(r, &sc, centers, AUTH_CENTERS_MAX);
 	if (has < 0)
 		return 0;
 	if (!r->h->auth)
 		return no_auth(r);
-	struct auth_principal p, *actor = actor_of(r, &p) ? &p : NULL;
+	struct auth_principal p, owner, *actor = actor_of(r, &p) ? &p : NULL;
+	if (user) {
+		if (as_user(r, user, &owner) != 0)
+			return 0;
+		actor = &owner;
+	} else if (!actor) {
+		return reply_error(
+		    r, 400, "bad_body",
+		    "'user': the local administrator names the user the token is for");
+	}
 	char err[256] = "";
 	r->auth_pending = 1;
 	int rc = auth_token_create(r->h->auth, actor, has == 0 ? &sc : NULL, label, expires,
 	                           r->from, on_token, r, err, sizeof err);
+	if (user)
+		auth_principal_clear(&owner);
 	return started(r, rc, err);
 }
 

@@ -30,6 +30,7 @@ SOCK=$IT_TMP/api.sock
 cat >"$IT_TMP/m.conf" <<CONF
 daemon = { state_dir = "$IT_STATE_DIR"; plugin_dir = "$PLUGIN_DIR"; log_level = "info"; node = "h1"; };
 http = { listen = [ "127.0.0.1:$hport", "unix:$SOCK" ]; metrics_listen = "127.0.0.1:$mport"; };
+auth = { kdf_memory = 8; kdf_time_cost = 1; };
 calendars = ( { name = "always"; timezone = "Asia/Tokyo"; hours = [ "mon-sun 00:00-24:00" ]; } );
 centers = ( { name = "cc-east"; calendar = "always";
               tiers = ( { name = "contact-center"; ack_within = "15m"; resolve_within = "4h"; },
@@ -247,7 +248,7 @@ def req(method, url, body=None, headers=None, raw=None, tcp=None, want=None, doc
 
 # ---- system ----
 req("GET", "/healthz", want=200)
-req("GET", "/healthz", tcp=PORT, headers={"Authorization": "Bearer mmr_0_x"}, want=401)
+req("GET", "/healthz", tcp=PORT, headers={"Authorization": "Bearer mmr_0_x"}, want=200)  # public: ignored
 req("GET", "/readyz", want=200)
 req("GET", "/metrics", tcp=MPORT, want=200)
 req("GET", "/api/v1/me", tcp=MPORT, want=404, doc=False)  # the metrics address: no API
@@ -408,6 +409,39 @@ for name in ("state", "alert", "command", "downtime", "gap"):
     if name not in seen:
         problem("no %s event seen to check" % name)
 req("GET", "/api/v1/events?types=bogus", want=400)
+
+# ---- users, sessions, tokens ----
+PW = "a long enough password"
+req("POST", "/api/v1/users", {"name": "doc-admin", "role": "admin", "password": PW}, want=201)
+req("POST", "/api/v1/users", {"name": "doc-op", "role": "operator", "centers": ["cc-east"], "password": PW}, want=201)
+req("POST", "/api/v1/users", {"name": "doc-op", "role": "operator", "centers": ["cc-east"], "password": PW}, want=409)
+req("POST", "/api/v1/users", {"name": "x", "role": "viewer", "customer": "c1", "password": "short"}, want=422)
+req("POST", "/api/v1/users", {"name": "x", "role": "king", "password": PW}, want=400)
+req("GET", "/api/v1/users", want=200)
+req("PATCH", "/api/v1/users/doc-op", {"role": "viewer", "customer": "c1"}, want=204)
+req("PATCH", "/api/v1/users/doc-op", {"disabled": "yes"}, want=400)
+req("PATCH", "/api/v1/users/nobody", {"disabled": True}, want=404)
+req("POST", "/api/v1/users/doc-op/password", {"password": PW + "!"}, want=204)
+req("POST", "/api/v1/users/nobody/password", {"password": PW}, want=404)
+st, j, hd = req("POST", "/api/v1/login", {"user": "doc-admin", "password": PW}, tcp=PORT, want=200)
+cookie = (hd.get("set-cookie") or "").split(";")[0]
+csrf = (j or {}).get("csrf_token", "")
+sess = {"Cookie": cookie, "X-CSRF-Token": csrf}
+req("POST", "/api/v1/login", {"user": "doc-admin", "password": "wrong"}, tcp=PORT, want=401)
+req("POST", "/api/v1/login", {"user": "doc-admin"}, tcp=PORT, want=400)
+req("GET", "/api/v1/me", tcp=PORT, headers={"Cookie": cookie}, want=200)
+st, j, hd = req("POST", "/api/v1/tokens", {"label": "doc"}, tcp=PORT, headers=sess, want=201)
+tok = (j or {}).get("token", "")
+tid = (j or {}).get("id", "")
+req("POST", "/api/v1/tokens", {"label": "doc"}, tcp=PORT, headers={"Cookie": cookie}, want=403)
+req("GET", "/api/v1/tokens", tcp=PORT, headers={"Authorization": "Bearer " + tok}, want=200)
+req("GET", "/api/v1/tokens?user=doc-op", want=200)
+req("DELETE", "/api/v1/tokens/" + tid, tcp=PORT, headers=sess, want=204)
+req("GET", "/api/v1/me", tcp=PORT, headers={"Authorization": "Bearer " + tok}, want=401)
+req("POST", "/api/v1/logout", tcp=PORT, headers=sess, want=204)
+req("POST", "/api/v1/logout", want=400)
+req("DELETE", "/api/v1/users/doc-op", want=204)
+req("DELETE", "/api/v1/users/doc-op", want=404)
 
 # ---- every documented operation was reached ----
 for m, p, rx, op in OPS:

@@ -452,13 +452,15 @@ else
 	printf 'pw-for-alice-2\n' | ctl 0 user passwd alice
 	printf '' | ctl 1 user add bob --role viewer --customer c1
 	has "no password given" "$E"
-	ctl 0 token create ci --role viewer --customer c1 --out "$IT_TMP/ci.token"
+	ctl 1 token create ci --role viewer --customer c1
+	has "names the user" "$E"
+	ctl 0 token create ci --user alice --role viewer --customer c1 --out "$IT_TMP/ci.token"
 	[ "$(stat -c %a "$IT_TMP/ci.token")" = 600 ] || it_fail "token file mode $(stat -c %a "$IT_TMP/ci.token")"
 	tok=$(cat "$IT_TMP/ci.token")
 	[ -n "$tok" ] || it_fail "no token written"
 	hasnt "$tok"
 	# a file in the way: refused before a token is made
-	ctl 1 token create ci2 --out "$IT_TMP/ci.token"
+	ctl 1 token create ci2 --user alice --out "$IT_TMP/ci.token"
 	[ "$(cat "$IT_TMP/ci.token")" = "$tok" ] || it_fail "--out replaced a file"
 	T="--url http://127.0.0.1:$hport --token-file $IT_TMP/ci.token"
 	# shellcheck disable=SC2086
@@ -480,11 +482,11 @@ else
 	ctl 0 token list
 	grep -Eq "^$cid +ci " "$O" || it_fail "token list: $(cat "$O")"
 	hasnt "$tok"
-	ctl 0 token create once
+	ctl 0 token create once --user alice
 	[ "$(wc -l <"$O")" -eq 1 ] && [ -s "$O" ] || it_fail "the new token on stdout: $(cat "$O")"
 	has "shown only this once" "$E"
 	ctl 0 token revoke "$cid"
-	ctl 4 token revoke "$cid"
+	ctl 0 token revoke "$cid" # again: revoked is revoked (idempotent)
 	# shellcheck disable=SC2086
 	rc 1 $T whoami
 	has "(HTTP 401" "$E"

@@ -345,9 +345,9 @@ for path in sorted(glob.glob(os.path.join(HTTP, "*.c"))):
              if not re.match(r"\s*struct\b", text[c.end():])]
     for c in calls:
         m = re.match(r'\s*\w+\s*,\s*(\d{3})\s*,\s*"([a-z_]+)"', text[c.end():])
-        if not m and re.match(r"\s*\w+\s*,\s*app_status\(\w+\)\s*,\s*app_code\(\w+\)",
+        if not m and re.match(r"\s*\w+\s*,\s*(app|auth)_status\(\w+\)\s*,\s*\1_code\(\w+\)",
                               text[c.end():]):
-            continue  # the service layer's errors: app_status and app_code below
+            continue  # the service layer's and auth's errors: their tables below
         if not m:
             line = text.count("\n", 0, c.start()) + 1
             fail("%s:%d: %s(...) without a literal status and code "
@@ -361,7 +361,7 @@ def switch(text, fn):
     if not m:
         return None
     body = m.group(1)
-    cases = dict(re.findall(r'case\s+(APP_\w+):\s*return\s+("?\w+"?);', body))
+    cases = dict(re.findall(r'case\s+((?:APP|AUTH)_\w+):\s*return\s+("?\w+"?);', body))
     d = re.search(r'default:\s*return\s+("?\w+"?);', body)
     return cases, d.group(1) if d else None
 
@@ -381,6 +381,19 @@ else:
         answered.add((int(st), code.strip('"')))
     if status_of[1] and code_of[1]:
         answered.add((int(status_of[1]), code_of[1].strip('"')))
+SESSION_C = os.path.join(HTTP, "session.c")
+a_status = switch(read(SESSION_C), r"static\s+unsigned\s+auth_status")
+a_code = switch(read(SESSION_C), r"static\s+const\s+char\s+\*auth_code")
+if not a_status or not a_code:
+    fail("auth_status/auth_code (session.c) not found: tests/lint/openapi.sh is out of date")
+else:
+    for err, st in a_status[0].items():
+        if err == "AUTH_OK":
+            continue
+        code = a_code[0].get(err, a_code[1])
+        answered.add((int(st), code.strip('"')))
+    if a_status[1] and a_code[1]:
+        answered.add((int(a_status[1]), a_code[1].strip('"')))
 if len(answered) < 5:
     fail("only %d error codes found in %s: the extraction is out of date" % (len(answered), HTTP))
 
