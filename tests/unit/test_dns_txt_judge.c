@@ -18,6 +18,7 @@
  * and random mutations of all vectors must never crash or be half-judged.
  */
 #include <check.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -870,6 +871,105 @@ START_TEST(t_garbage)
 }
 END_TEST
 
+/* ---- fuzz seeds ---- */
+
+#define CORPUS "tests/fuzz/corpus"
+
+static void seed_write(const char *dir, const char *name, const char *rec, size_t len)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	ck_assert_msg(f != NULL, "cannot write %s", path);
+	ck_assert_uint_eq(fwrite(rec, 1, len, f), len);
+	fclose(f);
+}
+
+/* DNS_TXT_WRITE_SEEDS=<dir>: write every vector as a seed file, one raw
+ * TXT record per file, into <dir>/dns_spf and <dir>/dns_dmarc (the
+ * directories must exist).  How tests/fuzz/corpus was made. */
+static void seeds_write(const char *dir)
+{
+	char sub[400], name[64];
+	size_t i;
+
+	snprintf(sub, sizeof(sub), "%s/dns_spf", dir);
+	for (i = 0; i < sizeof(spf_bad) / sizeof(spf_bad[0]); i++) {
+		snprintf(name, sizeof(name), "bad-%03zu", i);
+		seed_write(sub, name, spf_bad[i].rec, spf_bad[i].len);
+	}
+	for (i = 0; i < sizeof(spf_good) / sizeof(spf_good[0]); i++) {
+		snprintf(name, sizeof(name), "good-%03zu", i);
+		seed_write(sub, name, spf_good[i].rec, spf_good[i].len);
+	}
+	snprintf(sub, sizeof(sub), "%s/dns_dmarc", dir);
+	for (i = 0; i < sizeof(dm_vecs) / sizeof(dm_vecs[0]); i++) {
+		snprintf(name, sizeof(name), "rec-%03zu", i);
+		seed_write(sub, name, dm_vecs[i].rec, strlen(dm_vecs[i].rec));
+	}
+}
+
+/* Every committed seed goes through its judge and is judged (the fuzz
+ * target of the hardening work will use the same files). */
+static int corpus_run(const char *sub, int spf)
+{
+	static char buf[70000];
+	char dir[300], file[600], err[512];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(dir, sizeof(dir), "%s/%s", CORPUS, sub);
+	d = opendir(dir);
+	ck_assert_msg(d != NULL, "cannot open %s (run from the repository root)", dir);
+	while ((e = readdir(d))) {
+		FILE *f;
+		size_t len;
+		struct dt_verdict v;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", dir, e->d_name);
+		f = fopen(file, "rb");
+		ck_assert_msg(f != NULL, "%s", file);
+		len = fread(buf, 1, sizeof(buf), f);
+		fclose(f);
+		dns_txt__verdict_init(&v);
+		if (spf) {
+			struct dt_spf sp;
+			struct rec_cb r;
+
+			if (spf_eval_top(&sp, &r, buf, len, err, sizeof(err)) == 0) {
+				answer_all(&sp, DT_ST_NXDOMAIN, 0, &v);
+				dns_txt__spf_judge(&sp, &v);
+			} else {
+				dns_txt__raise(&v, MAMORI_CRITICAL, "%s", err);
+			}
+		} else {
+			dm_judge(buf, len, MAMORI_WARNING, &v);
+		}
+		ck_assert_msg(v.has_msg, "%s: no verdict", file);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+START_TEST(t_corpus)
+{
+	const char *dir = getenv("DNS_TXT_WRITE_SEEDS");
+
+	if (dir)
+		seeds_write(dir);
+	/* as many seeds as vectors: the corpus follows the tables */
+	ck_assert_int_eq(corpus_run("dns_spf", 1), (int)(sizeof(spf_bad) / sizeof(spf_bad[0]) +
+	                                                 sizeof(spf_good) / sizeof(spf_good[0])));
+	ck_assert_int_eq(corpus_run("dns_dmarc", 0), (int)(sizeof(dm_vecs) / sizeof(dm_vecs[0])));
+}
+END_TEST
+
 static Suite *judge_suite(void)
 {
 	Suite *s = suite_create("dns_txt_judge");
@@ -890,6 +990,7 @@ static Suite *judge_suite(void)
 	tc = tcase_create("garbage");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, t_garbage);
+	tcase_add_test(tc, t_corpus);
 	suite_add_tcase(s, tc);
 	return s;
 }
