@@ -744,7 +744,7 @@ void dns_txt__spf_judge(const struct dt_spf *spf, struct dt_verdict *v)
 	else if (spf->unreachable)
 		dns_txt__raise(
 		    v, MAMORI_WARNING,
-		    "SPF stops at its first all, %call%s: senders listed after it fail%s",
+		    "SPF stops at its first all, %call%s: senders listed after it are not authorised%s",
 		    spf->final_all, via, first);
 	else
 		dns_txt__raise(v, MAMORI_OK, "SPF valid, %d DNS lookup%s, ends in %call%s",

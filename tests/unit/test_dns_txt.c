@@ -599,7 +599,7 @@ START_TEST(t_spf_bad)
 	EXPECT("record = \"spf-allall.test\"; kind = \"spf\";", MAMORI_CRITICAL,
 	       "stops at its first all, +all: anyone may send; 1 later term never reached");
 	EXPECT("record = \"spf-after.test\"; kind = \"spf\";", MAMORI_WARNING,
-	       "senders listed after it fail");
+	       "senders listed after it are not authorised");
 	EXPECT("record = \"spf-aip.test\"; kind = \"spf\";", MAMORI_CRITICAL, "use ip4:192.0.2.1");
 	EXPECT("record = \"spf-crt.test\"; kind = \"spf\";", MAMORI_CRITICAL,
 	       "only allowed in explanation text");
