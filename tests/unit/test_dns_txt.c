@@ -61,18 +61,27 @@ static const char *srv(int which, int port)
 
 /* ---- servers ---- */
 
+/* A loopback port free for UDP and for TCP: dnsmasq binds both and exits
+ * when either is taken (the machine is shared with other tests). */
 static int free_port(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), port;
+	for (int tries = 0; tries < 50; tries++) {
+		struct sockaddr_in a = { .sin_family = AF_INET,
+			                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t len = sizeof(a);
+		int u = socket(AF_INET, SOCK_DGRAM, 0), t = socket(AF_INET, SOCK_STREAM, 0), ok;
 
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
+		ck_assert(u >= 0 && t >= 0);
+		ck_assert_int_eq(bind(u, (struct sockaddr *)&a, sizeof(a)), 0);
+		ck_assert_int_eq(getsockname(u, (struct sockaddr *)&a, &len), 0);
+		ok = bind(t, (struct sockaddr *)&a, sizeof(a)) == 0;
+		close(u);
+		close(t);
+		if (ok)
+			return ntohs(a.sin_port);
+	}
+	ck_abort_msg("no loopback port free for both UDP and TCP");
+	return -1;
 }
 
 /* Poll `port` with a TXT query for `name` until any answer comes (5 s). */
@@ -107,6 +116,15 @@ static int wait_dns(int port, const char *name)
 	return ok;
 }
 
+static void stop(pid_t *pid)
+{
+	if (*pid > 0) {
+		kill(*pid, SIGTERM);
+		waitpid(*pid, NULL, 0);
+	}
+	*pid = 0;
+}
+
 static pid_t dnsmasq(int port, const char *const *extra)
 {
 	const char *argv[MAX_ARGS];
@@ -136,14 +154,22 @@ static pid_t dnsmasq(int port, const char *const *extra)
 	return pid;
 }
 
-static void stop(pid_t *pid)
+/* dnsmasq on *port, answering a TXT query for `name`; when it does not
+ * (the port was taken in between: it exits), again on other ports. */
+static pid_t dnsmasq_up(int *port, const char *const *extra, const char *name)
 {
-	if (*pid > 0) {
-		kill(*pid, SIGTERM);
-		waitpid(*pid, NULL, 0);
+	for (int i = 0; i < 3; i++) {
+		pid_t pid = dnsmasq(*port, extra);
+
+		if (wait_dns(*port, name))
+			return pid;
+		stop(&pid);
+		*port = free_port();
 	}
-	*pid = 0;
+	ck_abort_msg("dnsmasq did not answer %s on 3 ports", name);
+	return -1;
 }
+
 
 /* DKIM key record text "v=DKIM1; k=..; p=<base64>" split into strings of at
  * most 255 bytes, joined by commas for dnsmasq. */
@@ -296,8 +322,7 @@ static void start_main(void)
 	R("--txt-record=nop._domainkey.dk.test,v=DKIM1; k=rsa");
 #undef R
 	ex[n] = NULL;
-	F.main_pid = dnsmasq(F.port, ex);
-	ck_assert_msg(wait_dns(F.port, "a.test"), "dnsmasq did not answer");
+	F.main_pid = dnsmasq_up(&F.port, ex, "a.test");
 	for (size_t i = 0; i < n; i++)
 		free((char *)ex[i]);
 	free(long_a);
@@ -333,9 +358,7 @@ static void servers_up(void)
 	ck_assert_int_eq(bind(F.hole_fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	ck_assert_int_eq(getsockname(F.hole_fd, (struct sockaddr *)&a, &len), 0);
 	F.hole_port = ntohs(a.sin_port);
-	F.up_pid = dnsmasq(F.up_port, up);
-	ck_assert_msg(wait_dns(F.up_port, "x.servfail.invalid"),
-	              "dnsmasq (upstream) did not answer");
+	F.up_pid = dnsmasq_up(&F.up_port, up, "x.servfail.invalid");
 	start_main();
 }
 
