@@ -78,6 +78,10 @@ int dns_txt__set_diff(const struct dt_txtset *old, const struct dt_txtset *cur, 
  * at most `max` input bytes, "..." appended when cut.  Always terminates. */
 void dns_txt__escape(const char *s, size_t len, size_t max, char *buf, size_t size);
 const char *dns_txt__status_text(int st);
+/* The smallest DNS message answering a TXT query for `name` with `set`
+ * (header, question, one record per entry, strings of 255 bytes): what
+ * RFC 7208 3.4 wants under 512 bytes. */
+size_t dns_txt__answer_size(const char *name, const struct dt_txtset *set);
 
 /* A verdict: worst state and its message, every problem in long output. */
 struct dt_verdict {
@@ -96,7 +100,20 @@ int dns_txt__worse(int a, int b);
 struct dt_inst;
 struct dt_chan;
 struct dt_query;
-typedef void (*dt_query_cb)(struct dt_query *q, int status, const struct dt_txtset *set, void *ud);
+/* DNS types a query may ask. */
+#define DT_TYPE_A    1
+#define DT_TYPE_MX   15
+#define DT_TYPE_TXT  16
+#define DT_TYPE_AAAA 28
+
+/* What one query brought back; valid only during the callback. */
+struct dt_answer {
+	int status;                  /* enum dt_status */
+	const struct dt_txtset *set; /* TXT: the records (never NULL) */
+	int count;                   /* A, AAAA, MX: records of that type */
+	int nullmx;                  /* MX: the only record is the null MX "." */
+};
+typedef void (*dt_query_cb)(struct dt_query *q, const struct dt_answer *a, void *ud);
 
 struct dt_resolver_opts {
 	int timeout_ms;
@@ -124,8 +141,9 @@ struct dt_qlist {
 	struct dt_query *head;
 	int pending;
 };
-int dns_txt__query(struct dt_chan *ch, const char *name, struct dt_qlist *owner, dt_query_cb cb,
-                   void *ud, long tag);
+/* Ask `type` (DT_TYPE_*) for `name`; cb runs once with the answer. */
+int dns_txt__query(struct dt_chan *ch, const char *name, int type, struct dt_qlist *owner,
+                   dt_query_cb cb, void *ud, long tag);
 long dns_txt__query_tag(const struct dt_query *q);
 const char *dns_txt__query_name(const struct dt_query *q);
 void dns_txt__qlist_detach(struct dt_qlist *l);
@@ -154,26 +172,76 @@ int dns_txt__run_start(struct dt_check *c, struct mamori_run *run, struct dt_run
 void dns_txt__run_cancel(struct dt_run *r);
 
 /* ---- spf.c ---- */
-#define DT_SPF_MAX_LOOKUPS 10
+#define DT_SPF_MAX_LOOKUPS 10 /* RFC 7208 4.6.4: DNS-lookup terms per check */
+#define DT_SPF_MAX_VOID    2  /* RFC 7208 4.6.4: lookups answering nothing */
+#define DT_SPF_MAX_MX      10 /* RFC 7208 4.6.4: MX records per mx term */
+
+/* What a target of an a, mx or exists term needs resolved, as a bit mask
+ * of queries: an `a` term is looked up as A by receivers talking to an
+ * IPv4 sender and as AAAA for an IPv6 sender, so both are asked. */
+enum dt_spf_q {
+	DT_Q_A = 1,
+	DT_Q_AAAA = 2,
+	DT_Q_MX = 4,
+};
+
+/* One a/mx/exists target of the tree, resolved to count void lookups and
+ * MX records.  Filled by spf.c, answered through dns_txt__spf_answer. */
+struct dt_spf_tgt {
+	int mech;         /* 'a', 'm' (mx) or 'e' (exists) */
+	int own;          /* a term of the checked domain's own record */
+	int want, got;    /* dt_spf_q masks: queries asked / answered */
+	int void4, void6; /* void for IPv4 / IPv6 senders */
+	int failed;       /* some answer was an error (not judged) */
+	char term[80];    /* the term, escaped, for messages */
+	char domain[256]; /* the name to query */
+};
 
 /* Per-run SPF evaluation state. */
 struct dt_spf {
-	int lookups;      /* terms that cost a DNS lookup, includes followed */
-	int final_all;    /* qualifier char of the effective `all`, 0: none */
-	int redirected;   /* the effective all came through redirect= */
-	int not_followed; /* includes skipped (macros or over the limit) */
+	int lookups;         /* reachable terms that cost a DNS lookup, over the tree */
+	int final_all;       /* qualifier of the deciding `all`, 0: none */
+	int all_last;        /* the deciding all is its record's last mechanism */
+	int redirected;      /* the deciding record came through redirect= */
+	int not_followed;    /* targets written with macros (not followed) */
+	int unreachable;     /* mechanisms after the first all of the top chain */
+	char unreach1[80];   /* the first of them, escaped */
+	int redirect_unused; /* the top chain has redirect= and an all */
+	struct dt_spf_tgt tgt[DT_SPF_MAX_LOOKUPS];
+	int ntgt;
 };
+
+/* Flags of dns_txt__spf_eval. */
+#define DT_SPF_CHAIN 0x1 /* this record's `all` decides (top, or redirect from it) */
+#define DT_SPF_TOP   0x2 /* the checked domain's own record */
 
 /* Is this record an SPF record ("v=spf1" then space or end)? */
 int dns_txt__is_spf(const struct dt_txt *t);
-/* Callback for each include/redirect target to resolve; `chain` is 1 when
- * the target's `all` decides the result (redirect from the top chain). */
-typedef int (*dt_spf_follow_cb)(void *ud, const char *domain, int chain);
-/* Check one SPF record's syntax and count its lookups into `spf`; calls
- * follow() for targets to resolve while the count is within the limit.
- * Returns 0, or -1 with a description of the first syntax error in err. */
-int dns_txt__spf_eval(struct dt_spf *spf, const char *rec, size_t len, int chain,
-                      dt_spf_follow_cb follow, void *ud, char *err, size_t errsize);
+
+struct dt_spf_cb {
+	/* An include/redirect target whose record must be fetched and
+	 * evaluated; `chain` as DT_SPF_CHAIN.  Returns 0 or an error. */
+	int (*follow)(void *ud, const char *domain, int chain);
+	/* spf->tgt[i] must be resolved.  Returns 0 or an error. */
+	int (*resolve)(void *ud, int i);
+	void *ud;
+};
+
+/* Check one SPF record of `domain` (RFC 7208 4.6.1, 5, 6, 7.1 grammar),
+ * walk it as an evaluator would (up to its first `all`) counting the
+ * terms that cost a DNS lookup into `spf`, then hand back the targets to
+ * fetch and resolve while the count is within the limit.  Returns 0, or
+ * -1 with a description of the first syntax error in err. */
+int dns_txt__spf_eval(struct dt_spf *spf, const char *domain, const char *rec, size_t len,
+                      int flags, const struct dt_spf_cb *cb, char *err, size_t errsize);
+/* The answer of query q (one dt_spf_q bit) for spf->tgt[i]: st is a
+ * dt_status, count the records of the asked type (for MX: nullmx says the
+ * one record is the RFC 7505 null MX).  Raises what it shows into v. */
+void dns_txt__spf_answer(struct dt_spf *spf, int i, int q, int st, int count, int nullmx,
+                         struct dt_verdict *v);
+/* The verdict of a completed walk: the lookup and void limits, then the
+ * deciding `all` (only when nothing is broken). */
+void dns_txt__spf_judge(const struct dt_spf *spf, struct dt_verdict *v);
 
 /* ---- policy.c ---- */
 int dns_txt__is_dmarc(const struct dt_txt *t);

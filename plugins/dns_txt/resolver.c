@@ -25,7 +25,6 @@
 #include "dns_txt.h"
 
 #define DNS_CLASS_IN  1
-#define DNS_TYPE_TXT  16
 #define EDNS_UDP_SIZE 1232 /* the DNS flag day 2020 value: no IP fragments */
 
 struct dt_sock {
@@ -51,6 +50,7 @@ struct dt_query {
 	dt_query_cb cb;
 	void *ud;
 	long tag;
+	int type;
 	char name[];
 };
 
@@ -275,12 +275,56 @@ static int map_status(int status)
 	}
 }
 
+/* TXT answer: the record set. */
+static int parse_txt(const unsigned char *abuf, int alen, struct dt_txtset *set)
+{
+	struct ares_txt_ext *list = NULL;
+	int prc = ares_parse_txt_reply_ext(abuf, alen, &list), st = DT_ST_OK;
+
+	if (prc == ARES_ENODATA)
+		st = DT_ST_NODATA; /* e.g. only a CNAME came back */
+	else if (prc != ARES_SUCCESS || dns_txt__set_from_ares(set, list) != 0)
+		st = DT_ST_ERROR;
+	else if (set->n == 0)
+		st = DT_ST_NODATA;
+	ares_free_data(list);
+	return st;
+}
+
+/* A, AAAA or MX answer: how many records of the type (a CNAME alone is
+ * NODATA, as for a receiver it is). */
+static int parse_count(int type, const unsigned char *abuf, int alen, struct dt_answer *a)
+{
+	struct ares_addrttl v4[64];
+	struct ares_addr6ttl v6[64];
+	struct ares_mx_reply *mx = NULL;
+	int n = 64, prc;
+
+	if (type == DT_TYPE_A)
+		prc = ares_parse_a_reply(abuf, alen, NULL, v4, &n);
+	else if (type == DT_TYPE_AAAA)
+		prc = ares_parse_aaaa_reply(abuf, alen, NULL, v6, &n);
+	else {
+		prc = ares_parse_mx_reply(abuf, alen, &mx);
+		n = 0;
+		for (const struct ares_mx_reply *m = mx; m; m = m->next)
+			n++;
+		a->nullmx = n == 1 && mx->host[0] == '\0';
+		ares_free_data(mx);
+	}
+	if (prc == ARES_ENODATA || (prc == ARES_SUCCESS && n == 0))
+		return DT_ST_NODATA;
+	if (prc != ARES_SUCCESS)
+		return DT_ST_ERROR;
+	a->count = n;
+	return DT_ST_OK;
+}
+
 static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
 	struct dt_query *q = arg;
-	struct ares_txt_ext *list = NULL;
 	struct dt_txtset set = { NULL, 0 };
-	int st;
+	struct dt_answer a;
 
 	(void)timeouts;
 	if (!q->owner) { /* its run was cancelled */
@@ -288,25 +332,19 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 		return;
 	}
 	q_unlink(q);
-	st = map_status(status);
-	if (st == DT_ST_OK) {
-		int prc = ares_parse_txt_reply_ext(abuf, alen, &list);
-
-		if (prc == ARES_ENODATA)
-			st = DT_ST_NODATA; /* e.g. only a CNAME came back */
-		else if (prc != ARES_SUCCESS || dns_txt__set_from_ares(&set, list) != 0)
-			st = DT_ST_ERROR;
-		else if (set.n == 0)
-			st = DT_ST_NODATA;
-		ares_free_data(list);
-	}
-	q->cb(q, st, &set, q->ud);
+	memset(&a, 0, sizeof(a));
+	a.set = &set;
+	a.status = map_status(status);
+	if (a.status == DT_ST_OK)
+		a.status = q->type == DT_TYPE_TXT ? parse_txt(abuf, alen, &set)
+		                                  : parse_count(q->type, abuf, alen, &a);
+	q->cb(q, &a, q->ud);
 	dns_txt__set_clear(&set);
 	free(q);
 }
 
-int dns_txt__query(struct dt_chan *ch, const char *name, struct dt_qlist *owner, dt_query_cb cb,
-                   void *ud, long tag)
+int dns_txt__query(struct dt_chan *ch, const char *name, int type, struct dt_qlist *owner,
+                   dt_query_cb cb, void *ud, long tag)
 {
 	size_t n = strlen(name);
 	struct dt_query *q = calloc(1, sizeof(*q) + n + 1);
@@ -317,6 +355,7 @@ int dns_txt__query(struct dt_chan *ch, const char *name, struct dt_qlist *owner,
 	q->cb = cb;
 	q->ud = ud;
 	q->tag = tag;
+	q->type = type;
 	q->owner = owner;
 	q->next = owner->head;
 	if (owner->head)
@@ -325,7 +364,7 @@ int dns_txt__query(struct dt_chan *ch, const char *name, struct dt_qlist *owner,
 	owner->pending++;
 	/* May call on_answer before returning (bad name, no memory): q is then
 	 * already gone, so it is not touched below. */
-	ares_query(ch->ares, name, DNS_CLASS_IN, DNS_TYPE_TXT, on_answer, q);
+	ares_query(ch->ares, name, DNS_CLASS_IN, type, on_answer, q);
 	chan_resched(ch);
 	return 0;
 }

@@ -2,11 +2,16 @@
  * dns_txt: one run of a check.
  *
  * A run issues its first query (the record, _dmarc.<domain> or the DKIM
- * selector); for SPF every include/redirect target adds a query while the
- * lookup count allows.  The run completes when no query is pending and no
- * handler is on the stack (`busy`: c-ares may answer synchronously from
- * inside ares_query, so completion is deferred to the outermost frame).
- * Completion happens exactly once (`done`), then the run is freed.
+ * selector); for SPF every include/redirect target adds a TXT query while
+ * the lookup count allows, and every a/mx/exists target written without
+ * macros adds its A/AAAA or MX query (void lookups and the MX limit of RFC
+ * 7208 4.6.4).  The run completes when no query is pending and no handler
+ * is on the stack (`busy`: c-ares may answer synchronously from inside
+ * ares_query, so completion is deferred to the outermost frame), or, for
+ * SPF, when its deadline (just inside the check's timeout) passes: what
+ * has not answered by then is reported as not judged, so the run ends
+ * with a verdict instead of being cancelled by the core.  Completion
+ * happens exactly once (`done`), then the run is freed.
  * dns_txt__run_cancel detaches the run's queries and frees it: their late
  * answers never reach this file.
  */
@@ -17,7 +22,9 @@
 
 #include "dns_txt.h"
 
-enum { TAG_TOP, TAG_FOLLOW, TAG_FOLLOW_CHAIN };
+/* Query tags: the first query, a followed SPF record, or the resolution
+ * of spf.tgt[i] (TAG_RES + i * 8 + its dt_spf_q bit). */
+enum { TAG_TOP, TAG_FOLLOW, TAG_FOLLOW_CHAIN, TAG_RES = 16 };
 
 struct dt_run {
 	struct dt_check *c;
@@ -26,13 +33,15 @@ struct dt_run {
 	struct timespec t0;
 	int busy;
 	int done;
-	int top_st;           /* dt_status of the first query */
-	struct dt_txtset top; /* its records */
+	int top_st;                    /* dt_status of the first query */
+	struct dt_txtset top;          /* its records */
+	struct mamori_timer *deadline; /* SPF: ends the run inside the check's timeout */
+	int expired;
 	struct dt_spf spf;
 	struct dt_verdict v;
 };
 
-static void on_query(struct dt_query *q, int st, const struct dt_txtset *set, void *ud);
+static void on_query(struct dt_query *q, const struct dt_answer *a, void *ud);
 static void maybe_finish(struct dt_run *r);
 
 static const char *state_word(int st)
@@ -70,51 +79,94 @@ static int spf_follow(void *ud, const char *domain, int chain)
 
 	if (chain)
 		r->spf.redirected = 1;
-	return dns_txt__query(r->c->chan, domain, &r->ql, on_query, r,
+	return dns_txt__query(r->c->chan, domain, DT_TYPE_TXT, &r->ql, on_query, r,
 	                      chain ? TAG_FOLLOW_CHAIN : TAG_FOLLOW);
+}
+
+static int spf_resolve(void *ud, int i)
+{
+	static const struct {
+		int q, type;
+	} qs[] = { { DT_Q_A, DT_TYPE_A }, { DT_Q_AAAA, DT_TYPE_AAAA }, { DT_Q_MX, DT_TYPE_MX } };
+	struct dt_run *r = ud;
+	const struct dt_spf_tgt *g = &r->spf.tgt[i];
+
+	for (size_t k = 0; k < sizeof(qs) / sizeof(qs[0]); k++) {
+		int rc;
+
+		if (!(g->want & qs[k].q))
+			continue;
+		rc = dns_txt__query(r->c->chan, g->domain, qs[k].type, &r->ql, on_query, r,
+		                    TAG_RES + i * 8 + qs[k].q);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 /* An SPF record set at `name`: exactly one SPF record must be there. */
 static void spf_record(struct dt_run *r, const char *name, const struct dt_txtset *set, int chain,
                        int top)
 {
+	const struct dt_spf_cb cb = { spf_follow, spf_resolve, r };
 	const struct dt_txt *rec = NULL;
-	size_t n = 0;
-	char err[256];
+	size_t n = 0, size;
+	char err[512];
 
 	for (size_t i = 0; i < set->n; i++)
 		if (dns_txt__is_spf(&set->v[i]) && n++ == 0)
 			rec = &set->v[i];
 	if (n != 1) {
 		dns_txt__raise(&r->v, MAMORI_CRITICAL, "%s%s: %s SPF record%s",
-		               top ? "" : "included ", name, n ? "more than one" : "no",
-		               n ? "s (permerror)" : "");
+		               top     ? ""
+		               : chain ? "redirect target "
+		                       : "included ",
+		               name, n ? "more than one" : "no",
+		               n ? "s (permerror)" : " (permerror)");
 		return;
 	}
-	if (dns_txt__spf_eval(&r->spf, rec->data, rec->len, chain, spf_follow, r, err, sizeof(err)))
-		dns_txt__raise(&r->v, MAMORI_CRITICAL, "SPF %s%s: %s", top ? "" : "included from ",
+	/* RFC 7208 3.4: keep the answer small enough for UDP.  Larger works
+	 * (receivers retry over TCP), so this is a warning with the size. */
+	size = dns_txt__answer_size(name, set);
+	if (top && size > 512)
+		dns_txt__raise(&r->v, MAMORI_WARNING,
+		               "SPF: the TXT answer at %s is at least %zu bytes, over 512 "
+		               "(RFC 7208 3.4): receivers must retry over TCP",
+		               name, size);
+	if (dns_txt__spf_eval(&r->spf, name, rec->data, rec->len,
+	                      (chain ? DT_SPF_CHAIN : 0) | (top ? DT_SPF_TOP : 0), &cb, err,
+	                      sizeof(err)))
+		dns_txt__raise(&r->v, MAMORI_CRITICAL, "SPF %s%s: %s (permerror)",
+		               top     ? ""
+		               : chain ? "redirect target "
+		                       : "included from ",
 		               name, err);
 }
 
-static void on_query(struct dt_query *q, int st, const struct dt_txtset *set, void *ud)
+static void on_query(struct dt_query *q, const struct dt_answer *a, void *ud)
 {
 	struct dt_run *r = ud;
 	long tag = dns_txt__query_tag(q);
 	const char *name = dns_txt__query_name(q);
+	int st = a->status;
 
 	if (st == DT_ST_CANCELLED) /* instance going away: nobody to tell */
 		return;
 	r->busy++;
-	if (tag == TAG_TOP) {
+	if (tag >= TAG_RES) {
+		dns_txt__spf_answer(&r->spf, (int)((tag - TAG_RES) / 8), (int)((tag - TAG_RES) % 8),
+		                    st, a->count, a->nullmx, &r->v);
+	} else if (tag == TAG_TOP) {
 		r->top_st = st;
-		if (st == DT_ST_OK && dns_txt__set_copy(&r->top, set) != 0)
+		if (st == DT_ST_OK && dns_txt__set_copy(&r->top, a->set) != 0)
 			r->top_st = DT_ST_ERROR;
 		if (r->c->kind == DT_SPF && r->top_st == DT_ST_OK)
 			spf_record(r, name, &r->top, 1, 1);
 	} else if (st == DT_ST_OK || st == DT_ST_NODATA || st == DT_ST_NXDOMAIN) {
-		spf_record(r, name, set, tag == TAG_FOLLOW_CHAIN, 0);
+		spf_record(r, name, a->set, tag == TAG_FOLLOW_CHAIN, 0);
 	} else {
-		raise_status(r, "SPF include ", name, st);
+		raise_status(r, tag == TAG_FOLLOW_CHAIN ? "SPF redirect " : "SPF include ", name,
+		             st);
 	}
 	r->busy--;
 	maybe_finish(r);
@@ -164,28 +216,23 @@ static void judge_match(struct dt_run *r)
 
 static void judge_spf(struct dt_run *r)
 {
-	struct dt_spf *s = &r->spf;
-	const char *via = s->redirected ? " (via redirect)" : "";
+	/* Queries still out at the deadline: TXT ones leave the verdict open
+	 * (UNKNOWN); a/mx/exists ones are noted as not judged by the judge. */
+	if (r->expired && r->ql.pending) {
+		int txt = r->ql.pending;
 
-	if (s->lookups > DT_SPF_MAX_LOOKUPS)
-		dns_txt__raise(&r->v, MAMORI_CRITICAL,
-		               "SPF needs %s%d DNS lookups, the limit is %d (permerror)",
-		               s->not_followed ? "at least " : "", s->lookups, DT_SPF_MAX_LOOKUPS);
-	if (r->v.state != MAMORI_OK)
-		return; /* the record is broken; its `all` means nothing */
-	if (s->final_all == '+')
-		dns_txt__raise(&r->v, MAMORI_CRITICAL, "SPF ends in +all%s: anyone may send", via);
-	else if (s->final_all == '?')
-		dns_txt__raise(&r->v, MAMORI_WARNING, "SPF ends in ?all%s: neutral, no protection",
-		               via);
-	else if (!s->final_all)
-		dns_txt__raise(&r->v, MAMORI_WARNING, "SPF has no all%s: neutral by default", via);
-	else
-		dns_txt__raise(&r->v, MAMORI_OK, "SPF valid, %d DNS lookup%s, ends in %call%s",
-		               s->lookups, s->lookups == 1 ? "" : "s", s->final_all, via);
-	if (s->not_followed)
-		dns_txt__note(&r->v, "%d include/redirect target(s) with macros not checked",
-		              s->not_followed);
+		for (int i = 0; i < r->spf.ntgt; i++) {
+			int left = r->spf.tgt[i].want & ~r->spf.tgt[i].got;
+
+			txt -= (left & 1) + ((left >> 1) & 1) + ((left >> 2) & 1);
+		}
+		if (txt > 0)
+			dns_txt__raise(&r->v, MAMORI_UNKNOWN,
+			               "SPF: %d include/redirect record%s not answered within the "
+			               "check's timeout",
+			               txt, txt == 1 ? "" : "s");
+	}
+	dns_txt__spf_judge(&r->spf, &r->v);
 }
 
 static int keep_spf(const struct dt_txt *t)
@@ -243,7 +290,11 @@ static void judge(struct dt_run *r)
 {
 	const struct dt_check *c = r->c;
 
-	if (r->top_st != DT_ST_OK) {
+	if (r->top_st < 0) { /* the deadline came first */
+		dns_txt__raise(&r->v, MAMORI_UNKNOWN,
+		               "%s: no answer within the check's timeout%s%s", c->qname,
+		               c->server ? " from " : "", c->server ? c->server : "");
+	} else if (r->top_st != DT_ST_OK) {
 		static const char *const what[] = { [DT_SPF] = "no SPF record, ",
 			                            [DT_DMARC] = "no DMARC record, ",
 			                            [DT_DKIM] = "no DKIM key, " };
@@ -266,6 +317,8 @@ static void judge(struct dt_run *r)
 
 static void run_free(struct dt_run *r)
 {
+	if (r->deadline)
+		r->c->in->host->timer_free(r->deadline);
 	dns_txt__qlist_detach(&r->ql);
 	dns_txt__set_clear(&r->top);
 	free(r);
@@ -312,8 +365,36 @@ static void finish(struct dt_run *r)
 
 static void maybe_finish(struct dt_run *r)
 {
-	if (!r->done && !r->busy && r->ql.pending == 0)
+	if (!r->done && !r->busy && (r->ql.pending == 0 || r->expired))
 		finish(r);
+}
+
+static void on_deadline(struct mamori_timer *t, void *ud)
+{
+	struct dt_run *r = ud;
+
+	(void)t;
+	r->expired = 1;
+	maybe_finish(r);
+}
+
+/* The SPF walk must end inside the check's timeout: a little before it
+ * (a tenth, between 0.1 s and 1 s), or half of a very short one. */
+static int arm_deadline(struct dt_run *r)
+{
+	const struct mamori_host *h = r->c->in->host;
+	const struct mamori_check_info *ci = h->check_info(r->c->chk);
+	double tmo = ci && ci->timeout > 0 ? ci->timeout : 60, margin = tmo * 0.1;
+
+	if (margin < 0.1)
+		margin = 0.1;
+	if (margin > 1)
+		margin = 1;
+	r->deadline = h->timer_new(on_deadline, r);
+	if (!r->deadline)
+		return MAMORI_E_NOMEM;
+	h->timer_start(r->deadline, tmo > 2 * margin ? tmo - margin : tmo / 2, 0);
+	return 0;
 }
 
 int dns_txt__run_start(struct dt_check *c, struct mamori_run *run, struct dt_run **out)
@@ -325,11 +406,14 @@ int dns_txt__run_start(struct dt_check *c, struct mamori_run *run, struct dt_run
 		return MAMORI_E_NOMEM;
 	r->c = c;
 	r->run = run;
+	r->top_st = -1; /* not answered yet */
 	dns_txt__verdict_init(&r->v);
 	clock_gettime(CLOCK_MONOTONIC, &r->t0);
 	*out = r;
 	r->busy = 1;
-	rc = dns_txt__query(c->chan, c->qname, &r->ql, on_query, r, TAG_TOP);
+	rc = c->kind == DT_SPF ? arm_deadline(r) : 0;
+	if (!rc)
+		rc = dns_txt__query(c->chan, c->qname, DT_TYPE_TXT, &r->ql, on_query, r, TAG_TOP);
 	r->busy = 0;
 	if (rc) {
 		run_free(r);

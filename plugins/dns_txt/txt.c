@@ -294,3 +294,16 @@ void dns_txt__note(struct dt_verdict *v, const char *fmt, ...)
 	va_end(ap);
 	lng_add(v, line);
 }
+
+size_t dns_txt__answer_size(const char *name, const struct dt_txtset *set)
+{
+	size_t n = 12 + strlen(name) + 2 + 4; /* header, question */
+
+	for (size_t i = 0; i < set->n; i++) {
+		size_t len = set->v[i].len, strings = len ? (len + 254) / 255 : 1;
+
+		/* name (a compression pointer), type, class, TTL, rdlength */
+		n += 2 + 10 + len + strings;
+	}
+	return n;
+}

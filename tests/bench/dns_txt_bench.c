@@ -6,9 +6,11 @@
  *
  * Keeps `in_flight` runs going on one check (they share the instance's
  * c-ares channel, as all checks naming one server do) until `checks` runs
- * completed, for kind exists (one query) and kind spf (two queries: the
- * record and one include).  Prints CPU microseconds per check (user+sys of
- * this process: plugin, c-ares and the host's share; dnsmasq excluded).
+ * completed, for kind exists (one query) and kind spf (five queries: the
+ * record and one include over TXT, then the include's a and mx targets
+ * over A, AAAA and MX, for void lookups and the MX limit).  Prints CPU
+ * microseconds per check (user+sys of this process: plugin, c-ares and
+ * the host's share; dnsmasq excluded).
  * Target: <= 50 us per check.  Exits 1 if a run did not end OK.
  */
 #include <arpa/inet.h>

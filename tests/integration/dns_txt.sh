@@ -4,6 +4,13 @@
 # DMARC and DKIM with a key made here by openssl), a black-hole UDP port
 # (timeout) and a restart of dnsmasq with a changed record (change
 # detection).  States are read from the state db.
+#
+# Issue 16 (RFC 7208 / RFC 7489 judgements), one case per class: the first
+# all decides; a domain-spec that is an address ("use ip4:"); a macro only
+# allowed in explanation text; not too strict (100 ip4 terms and a dual
+# CIDR after a domain: a WARNING for the size only); void lookups and the
+# 10-MX limit resolved through the same c-ares channel; DMARC with spaces
+# and capital tag names, a bad tag named, an invalid sp= as bad as p=.
 . tests/integration/lib.sh
 
 DNSMASQ=${DNSMASQ:-/usr/sbin/dnsmasq}
@@ -30,6 +37,21 @@ openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null |
 	it_fail "openssl could not make a key"
 dkim=$(fold -w 200 "$IT_TMP/dkim.b64" | paste -sd, -)
 
+# 100 ip4 terms (about 1,500 bytes: over 512, so a WARNING with the size).
+long_spf="v=spf1 a:mail.mx.test/24//64"
+i=0
+while [ $i -lt 100 ]; do
+	long_spf="$long_spf ip4:198.51.100.$i"
+	i=$((i + 1))
+done
+long_spf="$long_spf -all"
+mx11=""
+i=0
+while [ $i -lt 11 ]; do
+	mx11="$mx11 --mx-host=mx11.test,m$i.mx.test,$i"
+	i=$((i + 1))
+done
+
 dns_port=$(it_free_port)
 hole_port=$(it_free_port)
 http_port=$(it_free_port)
@@ -39,9 +61,13 @@ tcp_up() {
 }
 
 # start_dns TOKEN: dnsmasq with the verification token TOKEN.
+# --keep-in-foreground, not --no-daemon: in debug mode dnsmasq answers TCP
+# in its only process, so one TCP connection (long.test is over 1232 bytes,
+# c-ares retries it over TCP) blocks every UDP answer for up to 15 s.
 start_dns() {
-	it_bg dnsmasq "$DNSMASQ" --no-daemon --port="$dns_port" --listen-address=127.0.0.1 \
-		--bind-interfaces --no-resolv --no-hosts --pid-file= -C /dev/null --log-queries \
+	it_bg dnsmasq "$DNSMASQ" --keep-in-foreground --log-facility=- --port="$dns_port" \
+		--listen-address=127.0.0.1 --bind-interfaces --no-resolv --no-hosts --pid-file= \
+		-C /dev/null --log-queries \
 		--local=/test/ \
 		--txt-record="example.test,mail-filter-verify=$1" \
 		--txt-record="example.test,v=spf1 ip4:192.0.2.0/24 include:_spf.mail.test -all" \
@@ -50,7 +76,17 @@ start_dns() {
 		--txt-record="_dmarc.example.test,v=DMARC1; p=reject; rua=mailto:dmarc@example.test" \
 		--txt-record="_dmarc.lax.test,v=DMARC1; p=none" \
 		--txt-record="mail._domainkey.example.test,v=DKIM1; k=rsa; p=$dkim" \
-		--txt-record="old._domainkey.example.test,v=DKIM1; k=rsa; p="
+		--txt-record="old._domainkey.example.test,v=DKIM1; k=rsa; p=" \
+		--txt-record="allall.test,v=spf1 all -all" \
+		--txt-record="aip.test,v=spf1 a:192.0.2.1 -all" \
+		--txt-record="crt.test,v=spf1 -all exp=%{r}.example.test" \
+		--txt-record="long.test,$long_spf" \
+		--host-record=mail.mx.test,192.0.2.25,2001:db8::25 \
+		--txt-record="void.test,v=spf1 a:nx1.test a:nx2.test mx:nx3.test -all" \
+		--txt-record="mx11.test,v=spf1 mx -all" $mx11 \
+		--txt-record="_dmarc.spaced.test,V = DMARC1 ; P = reject ; RUA = mailto:d@spaced.test" \
+		--txt-record="_dmarc.adkim.test,v=DMARC1; p=reject; adkim=relaxed" \
+		--txt-record="_dmarc.badsp.test,v=DMARC1; p=reject; sp=quarantin"
 	DNS_PID=$IT_LAST_PID
 	it_wait_for 10 tcp_up "$dns_port" || it_fail "dnsmasq did not start"
 }
@@ -87,6 +123,15 @@ customers = (
           { plugin = "dns_txt"; name = "gone"; record = "gone.test"; $srv },
           { plugin = "dns_txt"; name = "open_spf"; record = "open.test"; kind = "spf"; $srv },
           { plugin = "dns_txt"; name = "lax_dmarc"; record = "lax.test"; kind = "dmarc"; $srv },
+          { plugin = "dns_txt"; name = "spf_allall"; record = "allall.test"; kind = "spf"; $srv },
+          { plugin = "dns_txt"; name = "spf_aip"; record = "aip.test"; kind = "spf"; $srv },
+          { plugin = "dns_txt"; name = "spf_crt"; record = "crt.test"; kind = "spf"; $srv },
+          { plugin = "dns_txt"; name = "spf_long"; record = "long.test"; kind = "spf"; $srv },
+          { plugin = "dns_txt"; name = "spf_void"; record = "void.test"; kind = "spf"; $srv },
+          { plugin = "dns_txt"; name = "spf_mx11"; record = "mx11.test"; kind = "spf"; $srv },
+          { plugin = "dns_txt"; name = "dm_spaced"; record = "spaced.test"; kind = "dmarc"; $srv },
+          { plugin = "dns_txt"; name = "dm_adkim"; record = "adkim.test"; kind = "dmarc"; $srv },
+          { plugin = "dns_txt"; name = "dm_badsp"; record = "badsp.test"; kind = "dmarc"; $srv },
           { plugin = "dns_txt"; name = "hole"; record = "example.test"; timeout = "1s";
             server = "127.0.0.1:$hole_port"; interval = "2s"; max_attempts = 1; }
         ); } ); } );
@@ -116,6 +161,24 @@ it_wait_state 20 c0001 $a open_spf "2|" || it_fail "open_spf (+all)"
 it_wait_state 20 c0001 $a lax_dmarc "1|" || it_fail "lax_dmarc (p=none)"
 it_wait_state 20 c0001 $a hole "3|" || it_fail "hole (timeout)"
 it_state c0001 $a gone | grep -q NXDOMAIN || it_fail "gone: $(it_state c0001 $a gone)"
+
+# Issue 16: state and the words that tell a person why.
+expect() { # check state-prefix text
+	it_wait_state 20 c0001 $a "$1" "$2|" || it_fail "$1: $(it_state c0001 $a "$1")"
+	it_state c0001 $a "$1" | grep -qF "$3" || it_fail "$1 lacks \"$3\": $(it_state c0001 $a "$1")"
+}
+expect spf_allall 2 "stops at its first all, +all: anyone may send"
+expect spf_aip 2 "use ip4:192.0.2.1"
+expect spf_crt 2 "only allowed in explanation text"
+expect spf_long 1 "bytes, over 512"
+expect spf_void 2 "3 void lookups for IPv4 senders"
+expect spf_mx11 2 "mx11.test has 11 MX records, more than 10"
+expect dm_spaced 0 "DMARC p=reject"
+expect dm_adkim 1 'DMARC tag adkim="relaxed": must be r or s'
+expect dm_badsp 2 'invalid sp="quarantin"'
+# mamorid asked dnsmasq for the targets' addresses and MX records
+grep -q "query\[MX\] mx11.test" "$IT_TMP/dnsmasq.log" || it_fail "dnsmasq saw no MX query for mx11.test"
+grep -q "query\[AAAA\] nx1.test" "$IT_TMP/dnsmasq.log" || it_fail "dnsmasq saw no AAAA query for nx1.test"
 it_state c0001 $a dkim_old | grep -q revoked || it_fail "dkim_old: $(it_state c0001 $a dkim_old)"
 
 # The filter's token changes: equals goes CRITICAL, regex reports the change.

@@ -41,7 +41,7 @@ extern char **environ;
 /* A made-up root trust anchor: nothing validates under it. */
 #define FAKE_ANCHOR                                                                                \
 	"--trust-anchor=.,20326,8,2,E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D"
-#define MAX_ARGS 96
+#define MAX_ARGS 160
 
 static struct {
 	int port, up_port, hole_port, dead_port, chg_port;
@@ -61,18 +61,27 @@ static const char *srv(int which, int port)
 
 /* ---- servers ---- */
 
+/* A loopback port free for UDP and for TCP: dnsmasq binds both and exits
+ * when either is taken (the machine is shared with other tests). */
 static int free_port(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), port;
+	for (int tries = 0; tries < 50; tries++) {
+		struct sockaddr_in a = { .sin_family = AF_INET,
+			                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t len = sizeof(a);
+		int u = socket(AF_INET, SOCK_DGRAM, 0), t = socket(AF_INET, SOCK_STREAM, 0), ok;
 
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
+		ck_assert(u >= 0 && t >= 0);
+		ck_assert_int_eq(bind(u, (struct sockaddr *)&a, sizeof(a)), 0);
+		ck_assert_int_eq(getsockname(u, (struct sockaddr *)&a, &len), 0);
+		ok = bind(t, (struct sockaddr *)&a, sizeof(a)) == 0;
+		close(u);
+		close(t);
+		if (ok)
+			return ntohs(a.sin_port);
+	}
+	ck_abort_msg("no loopback port free for both UDP and TCP");
+	return -1;
 }
 
 /* Poll `port` with a TXT query for `name` until any answer comes (5 s). */
@@ -107,6 +116,15 @@ static int wait_dns(int port, const char *name)
 	return ok;
 }
 
+static void stop(pid_t *pid)
+{
+	if (*pid > 0) {
+		kill(*pid, SIGTERM);
+		waitpid(*pid, NULL, 0);
+	}
+	*pid = 0;
+}
+
 static pid_t dnsmasq(int port, const char *const *extra)
 {
 	const char *argv[MAX_ARGS];
@@ -136,14 +154,22 @@ static pid_t dnsmasq(int port, const char *const *extra)
 	return pid;
 }
 
-static void stop(pid_t *pid)
+/* dnsmasq on *port, answering a TXT query for `name`; when it does not
+ * (the port was taken in between: it exits), again on other ports. */
+static pid_t dnsmasq_up(int *port, const char *const *extra, const char *name)
 {
-	if (*pid > 0) {
-		kill(*pid, SIGTERM);
-		waitpid(*pid, NULL, 0);
+	for (int i = 0; i < 3; i++) {
+		pid_t pid = dnsmasq(*port, extra);
+
+		if (wait_dns(*port, name))
+			return pid;
+		stop(&pid);
+		*port = free_port();
 	}
-	*pid = 0;
+	ck_abort_msg("dnsmasq did not answer %s on 3 ports", name);
+	return -1;
 }
+
 
 /* DKIM key record text "v=DKIM1; k=..; p=<base64>" split into strings of at
  * most 255 bytes, joined by commas for dnsmasq. */
@@ -193,12 +219,13 @@ static char *repeat(char c, size_t n)
 
 static void start_main(void)
 {
-	char *long_a = repeat('a', 250), *long_z = repeat('z', 250), many_terms[1024] = "";
+	char *long_a = repeat('a', 250), *long_z = repeat('z', 250), many_terms[2048] = "";
 	const char *ex[MAX_ARGS];
 	size_t n = 0;
 
-	for (int i = 0; i < 70; i++)
-		strcat(many_terms, " ip4:1.2.3.4");
+	for (int i = 0; i < 100; i++)
+		snprintf(many_terms + strlen(many_terms), sizeof(many_terms) - strlen(many_terms),
+		         " ip4:192.0.2.%d", i);
 
 #define R(...) (ex[n++] = xfmt(__VA_ARGS__))
 	R("--local=/test/");
@@ -229,8 +256,8 @@ static void start_main(void)
 	R("--txt-record=spf-loop.test,v=spf1 include:spf-loop.test -all");
 	R("--txt-record=spf-plus.test,v=spf1 mx +all");
 	R("--txt-record=spf-bare.test,v=spf1 mx all");
-	R("--txt-record=spf-q.test,v=spf1 mx ?all");
-	R("--txt-record=spf-noall.test,v=spf1 mx");
+	R("--txt-record=spf-q.test,v=spf1 ip4:192.0.2.1 ?all");
+	R("--txt-record=spf-noall.test,v=spf1 ip4:192.0.2.1");
 	R("--txt-record=spf-two.test,v=spf1 -all");
 	R("--txt-record=spf-two.test,v=spf1 mx -all");
 	R("--txt-record=spf-badip.test,v=spf1 ip4:300.1.1.1 -all");
@@ -245,6 +272,31 @@ static void start_main(void)
 	R("--txt-record=spf-macro.test,v=spf1 exists:%%{i.x.test -all");
 	R("--txt-record=spf-redir.test,v=spf1 redirect=spf-plus.test");
 	R("--txt-record=spf-redirall.test,v=spf1 -all redirect=spf-plus.test");
+	/* SPF, issue 16: the first all decides; domain-specs; modifiers and
+	 * macros; not too strict; void lookups and the MX limit */
+	R("--txt-record=spf-allall.test,v=spf1 all -all");
+	R("--txt-record=spf-after.test,v=spf1 -all ip4:192.0.2.1");
+	R("--txt-record=spf-aip.test,v=spf1 a:192.0.2.1 -all");
+	R("--txt-record=spf-crt.test,v=spf1 -all exp=%%{r}.example.test");
+	R("--txt-record=spf-emptymod.test,v=spf1 =all -all");
+	R("--txt-record=spf-cidr2.test,v=spf1 a:mail.cidr.test/24//64 mx:cidr.test/24 -all");
+	R("--host-record=mail.cidr.test,192.0.2.10,2001:db8::10");
+	R("--mx-host=cidr.test,mail.cidr.test,10");
+	R("--txt-record=spf-void.test,v=spf1 a:nx1.test a:nx2.test a:nx3.test -all");
+	R("--txt-record=spf-void6.test,v=spf1 a:v4a.test a:v4b.test a:v4c.test -all");
+	R("--host-record=v4a.test,192.0.2.1");
+	R("--host-record=v4b.test,192.0.2.2");
+	R("--host-record=v4c.test,192.0.2.3");
+	R("--txt-record=spf-dead.test,v=spf1 a:nx1.test ip4:192.0.2.1 -all");
+	R("--txt-record=spf-mx11.test,v=spf1 mx:mx11.test -all");
+	R("--txt-record=spf-mx10.test,v=spf1 mx:mx10.test -all");
+	for (int i = 0; i < 11; i++) {
+		R("--mx-host=mx11.test,m%d.cidr.test,%d", i, i);
+		if (i < 10)
+			R("--mx-host=mx10.test,m%d.cidr.test,%d", i, i);
+	}
+	R("--txt-record=spf-tempfail.test,v=spf1 a:x.servfail.invalid -all");
+	R("--txt-record=spf-slowa.test,v=spf1 a:x.slow.test -all");
 	/* DMARC */
 	R("--txt-record=_dmarc.dm-reject.test,v=DMARC1; p=reject; rua=mailto:d@dm-reject.test");
 	R("--txt-record=_dmarc.dm-none.test,v=DMARC1; p=none; rua=mailto:d@dm-none.test");
@@ -254,6 +306,11 @@ static void start_main(void)
 	R("--txt-record=_dmarc.dm-two.test,v=DMARC1; p=reject");
 	R("--txt-record=_dmarc.dm-two.test,v=DMARC1; p=none");
 	R("--txt-record=_dmarc.dm-other.test,some other text");
+	R("--txt-record=_dmarc.dm-space.test,v = DMARC1 ; p = reject; rua = mailto:d@dm-space.test");
+	R("--txt-record=_dmarc.dm-case.test,V=DMARC1; P=Reject; RUA=mailto:d@dm-case.test");
+	R("--txt-record=_dmarc.dm-adkim.test,v=DMARC1; p=reject; adkim=x; rua=mailto:d@x.test");
+	R("--txt-record=_dmarc.dm-sp.test,v=DMARC1; p=reject; sp=maybe; rua=mailto:d@x.test");
+	R("--txt-record=_dmarc.dm-lower.test,v=dmarc1; p=reject");
 	/* DKIM */
 	R("--txt-record=good._domainkey.dk.test,%s", F.dkim_rsa);
 	R("--txt-record=short._domainkey.dk.test,%s", F.dkim_short);
@@ -265,8 +322,7 @@ static void start_main(void)
 	R("--txt-record=nop._domainkey.dk.test,v=DKIM1; k=rsa");
 #undef R
 	ex[n] = NULL;
-	F.main_pid = dnsmasq(F.port, ex);
-	ck_assert_msg(wait_dns(F.port, "a.test"), "dnsmasq did not answer");
+	F.main_pid = dnsmasq_up(&F.port, ex, "a.test");
 	for (size_t i = 0; i < n; i++)
 		free((char *)ex[i]);
 	free(long_a);
@@ -302,9 +358,7 @@ static void servers_up(void)
 	ck_assert_int_eq(bind(F.hole_fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	ck_assert_int_eq(getsockname(F.hole_fd, (struct sockaddr *)&a, &len), 0);
 	F.hole_port = ntohs(a.sin_port);
-	F.up_pid = dnsmasq(F.up_port, up);
-	ck_assert_msg(wait_dns(F.up_port, "x.servfail.invalid"),
-	              "dnsmasq (upstream) did not answer");
+	F.up_pid = dnsmasq_up(&F.up_port, up, "x.servfail.invalid");
 	start_main();
 }
 
@@ -449,6 +503,31 @@ START_TEST(t_timeout_refused)
 }
 END_TEST
 
+/* The check's timeout bounds an SPF walk (the default c-ares timeouts of
+ * 2 s + 4 s are longer): an unanswered a: target is left unjudged and an
+ * unanswered include leaves the verdict UNKNOWN, both inside the timeout,
+ * not cancelled by the core. */
+START_TEST(t_spf_deadline)
+{
+	struct plugtest *pt = pt_new(NULL);
+	struct plugtest_result r;
+
+	prep(pt, "record = \"spf-slowa.test\"; kind = \"spf\"; timeout = \"1s\";");
+	ck_assert_int_eq(plugtest_run(pt, 5.0, &r), 0);
+	ck_assert_msg(r.state == MAMORI_OK && strstr(r.long_output, "not answered in time") &&
+	                  r.duration < 1.0,
+	              "%d %s %.3f\n%s", r.state, r.output, r.duration, r.long_output);
+	prep(pt, "record = \"spf-slow.test\"; kind = \"spf\"; timeout = \"1s\";");
+	ck_assert_int_eq(plugtest_run(pt, 5.0, &r), 0);
+	ck_assert_msg(r.state == MAMORI_UNKNOWN &&
+	                  strstr(r.output, "not answered within the check's timeout") &&
+	                  r.duration < 1.0,
+	              "%d %s %.3f", r.state, r.output, r.duration);
+	plugtest_free(pt);
+	ck_assert_uint_eq(host_live_timers(), 0);
+}
+END_TEST
+
 /* The core's timeout fires first: the run is cancelled, never completed. */
 START_TEST(t_core_timeout)
 {
@@ -484,6 +563,7 @@ START_TEST(t_cancel)
 	/* the shared channel still works */
 	EXPECT("record = \"a.test\";", MAMORI_OK, "2 TXT records");
 	plugtest_free(pt);
+	ck_assert_uint_eq(host_live_timers(), 0); /* SPF deadlines freed on cancel */
 }
 END_TEST
 
@@ -499,7 +579,17 @@ START_TEST(t_spf_good)
 	ck_assert_msg(strstr(r.perf, "lookups=3;;10"), "perf: %s", r.perf);
 	EXPECT("record = \"spf-q.test\"; kind = \"spf\";", MAMORI_WARNING, "?all");
 	EXPECT("record = \"spf-noall.test\"; kind = \"spf\";", MAMORI_WARNING, "no all");
-	EXPECT("record = \"spf-redirall.test\"; kind = \"spf\";", MAMORI_OK, "0 DNS lookups,");
+	/* redirect= next to an all is never used */
+	EXPECT("record = \"spf-redirall.test\"; kind = \"spf\";", MAMORI_WARNING,
+	       "redirect= is never used");
+	/* a dual CIDR after a domain, mx resolved: 2 lookups, no void */
+	r = run1(pt, "record = \"spf-cidr2.test\"; kind = \"spf\";");
+	ck_assert_msg(r.state == MAMORI_OK && strstr(r.output, "2 DNS lookups, ends in -all") &&
+	                  !strstr(r.long_output, "void"),
+	              "%d %s\n%s", r.state, r.output, r.long_output);
+	EXPECT("record = \"spf-mx10.test\"; kind = \"spf\";", MAMORI_OK, "1 DNS lookup,");
+	/* not too strict: 100 ip4 terms are a warning with the size */
+	EXPECT("record = \"spf-many.test\"; kind = \"spf\";", MAMORI_WARNING, "bytes, over 512");
 	plugtest_free(pt);
 }
 END_TEST
@@ -524,10 +614,28 @@ START_TEST(t_spf_bad)
 	EXPECT("record = \"spf-cidr.test\"; kind = \"spf\";", MAMORI_CRITICAL, "prefix length");
 	EXPECT("record = \"spf-bin.test\"; kind = \"spf\";", MAMORI_CRITICAL, "non-ASCII");
 	EXPECT("record = \"spf-redir2.test\"; kind = \"spf\";", MAMORI_CRITICAL, "twice");
-	EXPECT("record = \"spf-many.test\"; kind = \"spf\";", MAMORI_CRITICAL, "too many terms");
-	EXPECT("record = \"spf-longinc.test\"; kind = \"spf\";", MAMORI_CRITICAL, "bad domain");
+	EXPECT("record = \"spf-longinc.test\"; kind = \"spf\";", MAMORI_CRITICAL,
+	       "longer than 253 bytes");
 	EXPECT("record = \"spf-qmod.test\"; kind = \"spf\";", MAMORI_CRITICAL, "modifier");
-	EXPECT("record = \"spf-macro.test\"; kind = \"spf\";", MAMORI_CRITICAL, "bad domain");
+	EXPECT("record = \"spf-macro.test\"; kind = \"spf\";", MAMORI_CRITICAL, "bad macro");
+	/* issue 16 */
+	EXPECT("record = \"spf-allall.test\"; kind = \"spf\";", MAMORI_CRITICAL,
+	       "stops at its first all, +all: anyone may send; 1 later term never reached");
+	EXPECT("record = \"spf-after.test\"; kind = \"spf\";", MAMORI_WARNING,
+	       "senders listed after it are not authorised");
+	EXPECT("record = \"spf-aip.test\"; kind = \"spf\";", MAMORI_CRITICAL, "use ip4:192.0.2.1");
+	EXPECT("record = \"spf-crt.test\"; kind = \"spf\";", MAMORI_CRITICAL,
+	       "only allowed in explanation text");
+	EXPECT("record = \"spf-emptymod.test\"; kind = \"spf\";", MAMORI_CRITICAL, "empty name");
+	EXPECT("record = \"spf-void.test\"; kind = \"spf\";", MAMORI_CRITICAL,
+	       "3 void lookups for IPv4 senders");
+	EXPECT("record = \"spf-void6.test\"; kind = \"spf\";", MAMORI_CRITICAL,
+	       "3 void lookups for IPv6 senders");
+	EXPECT("record = \"spf-dead.test\"; kind = \"spf\";", MAMORI_WARNING,
+	       "term a:nx1.test matches no sender");
+	EXPECT("record = \"spf-mx11.test\"; kind = \"spf\";", MAMORI_CRITICAL,
+	       "mx11.test has 11 MX records, more than 10");
+	EXPECT("record = \"spf-tempfail.test\"; kind = \"spf\";", MAMORI_WARNING, "temperror");
 	plugtest_free(pt);
 }
 END_TEST
@@ -546,9 +654,18 @@ START_TEST(t_dmarc)
 	       "p=none");
 	EXPECT("record = \"dm-bad.test\"; kind = \"dmarc\";", MAMORI_CRITICAL, "invalid p=");
 	EXPECT("record = \"dm-nop.test\"; kind = \"dmarc\";", MAMORI_CRITICAL, "no p=");
-	EXPECT("record = \"dm-garbage.test\"; kind = \"dmarc\";", MAMORI_CRITICAL, "syntax");
+	EXPECT("record = \"dm-garbage.test\"; kind = \"dmarc\";", MAMORI_CRITICAL, "no p= policy");
 	EXPECT("record = \"dm-two.test\"; kind = \"dmarc\";", MAMORI_CRITICAL, "2 DMARC records");
 	EXPECT("record = \"dm-other.test\"; kind = \"dmarc\";", MAMORI_CRITICAL, "no DMARC record");
+	/* issue 16: RFC 7489 6.4 whitespace, case-insensitive names, the bad
+	 * tag named, an invalid sp= as bad as an invalid p= */
+	EXPECT("record = \"dm-space.test\"; kind = \"dmarc\";", MAMORI_OK, "DMARC p=reject");
+	EXPECT("record = \"dm-case.test\"; kind = \"dmarc\";", MAMORI_OK, "DMARC p=Reject");
+	EXPECT("record = \"dm-adkim.test\"; kind = \"dmarc\";", MAMORI_WARNING,
+	       "DMARC tag adkim=\"x\": must be r or s");
+	EXPECT("record = \"dm-sp.test\"; kind = \"dmarc\";", MAMORI_CRITICAL,
+	       "invalid sp=\"maybe\"");
+	EXPECT("record = \"dm-lower.test\"; kind = \"dmarc\";", MAMORI_CRITICAL, "in capitals");
 	EXPECT("record = \"dm-missing.test\"; kind = \"dmarc\";", MAMORI_CRITICAL,
 	       "no DMARC record, _dmarc.dm-missing.test: NXDOMAIN");
 	plugtest_free(pt);
@@ -729,6 +846,7 @@ static Suite *dns_txt_suite(void)
 		{ "errors", t_nxdomain_nodata_servfail },
 		{ "timeout", t_timeout_refused },
 		{ "core_timeout", t_core_timeout },
+		{ "spf_deadline", t_spf_deadline },
 		{ "cancel", t_cancel },
 		{ "spf_good", t_spf_good },
 		{ "spf_bad", t_spf_bad },
