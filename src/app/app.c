@@ -784,6 +784,21 @@ static void count_open(void *arg, const struct alert *al)
 	o->open = 1;
 }
 
+static void copy_plugin(void *ud, const char *plugin, const struct engine_plugin_stats *st)
+{
+	struct app_metrics *m = ud;
+	m->plugins = xrealloc(m->plugins, (m->n_plugins + 1) * sizeof *m->plugins);
+	struct app_plugin_metrics *o = &m->plugins[m->n_plugins++];
+	memset(o, 0, sizeof *o);
+	snprintf(o->name, sizeof o->name, "%s", plugin);
+	for (int i = 0; i < 4; i++)
+		o->results[i] = st->results[i];
+	o->runs = st->runs;
+	o->dur_sum = st->dur_sum;
+	for (int i = 0; i < ENGINE_DUR_BUCKETS && i < 18; i++)
+		o->dur_buckets[i] = st->dur_buckets[i];
+}
+
 void app_metrics(struct app *a, struct app_metrics *out)
 {
 	memset(out, 0, sizeof *out);
@@ -803,6 +818,8 @@ void app_metrics(struct app *a, struct app_metrics *out)
 	out->lag_max = es.lag_max;
 	out->lag_sum = es.lag_sum;
 	out->lag_count = engine_lag_histogram(a->d.engine, out->lag_buckets);
+	engine_plugin_stats(a->d.engine, copy_plugin, out);
+	out->host_restarts = engine_host_restarts(a->d.engine);
 	/* Checks per current state: one walk of the model per scrape (a
 	 * scrape every 15 s of 100,000 checks costs about a millisecond). */
 	size_t it = 0;
@@ -845,6 +862,9 @@ void app_metrics(struct app *a, struct app_metrics *out)
 
 void app_metrics_clear(struct app_metrics *m)
 {
+	free(m->plugins);
+	m->plugins = NULL;
+	m->n_plugins = 0;
 	free(m->open_by_center);
 	m->open_by_center = NULL;
 	m->n_open_by_center = 0;

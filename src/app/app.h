@@ -99,7 +99,17 @@ struct app_center_open {
 	char center[64], tier[64];
 	unsigned long long open;
 };
+struct app_plugin_metrics {
+	char name[64];
+	unsigned long long results[4], runs;
+	double dur_sum;
+	uint32_t dur_buckets[18]; /* below 2^b milliseconds (the last: everything) */
+};
 struct app_metrics {
+	/* per plugin (n_plugins entries, caller frees with app_metrics_clear) */
+	struct app_plugin_metrics *plugins;
+	size_t n_plugins;
+	unsigned long long host_restarts;
 	/* checks */
 	unsigned long long checks, by_state[4], pending, waiting;
 	unsigned long long runs_started, runs_completed, runs_timed_out, runs_cancelled;

@@ -18,6 +18,7 @@
 #include "perfdata/perfdata.h"
 #include "plugin/host.h"
 #include "plugin/loader.h"
+#include "plugin/proxy.h"
 #include "proto/state.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -270,6 +271,47 @@ static void check_clean(struct engine *e, struct check *c)
 	}
 }
 
+/* The counters of c's plugin, by the plugin's name (an isolated
+ * plugin's synthetic module has the same name); NULL without one. */
+struct engine_plugin_stats *engine__plugin_stats(struct engine *e, const struct check *c)
+{
+	const struct pinst *pi = c->pi;
+	const char *name = pi && pi->mod && pi->mod->def ? pi->mod->def->name
+	                   : pi                          ? pi->name
+	                                                 : NULL;
+	if (!name)
+		return NULL;
+	size_t n = strlen(name);
+	struct engine_plugin_stats *ps = hmap_get(&e->plugin_stats, name, n);
+	if (!ps) {
+		if (e->plugin_stats.count >= 256)
+			return NULL; /* bounded: plugins are few */
+		ps = xcalloc(1, sizeof *ps + n + 1);
+		memcpy((char *)(ps + 1), name, n + 1);
+		hmap_put(&e->plugin_stats, (const char *)(ps + 1), n, ps);
+	}
+	return ps;
+}
+
+void engine_plugin_stats(const struct engine *e,
+                         void (*fn)(void *ud, const char *plugin,
+                                    const struct engine_plugin_stats *st),
+                         void *ud)
+{
+	size_t it = 0;
+	const struct hmap_entry *he;
+	while (hmap_next(&e->plugin_stats, &it, &he)) {
+		const struct engine_plugin_stats *ps = he->value;
+		fn(ud, (const char *)(ps + 1), ps);
+	}
+}
+
+unsigned long long engine_host_restarts(const struct engine *e)
+{
+	(void)e;
+	return proxy_total_restarts();
+}
+
 void engine__apply_result(struct engine *e, struct check *c, const struct mamori_result *r,
                           double now)
 {
@@ -284,6 +326,9 @@ void engine__apply_result(struct engine *e, struct check *c, const struct mamori
 	int st = r->state;
 	if (st < 0 || st > 3)
 		st = 3;
+	struct engine_plugin_stats *ps = engine__plugin_stats(e, c);
+	if (ps)
+		ps->results[st]++;
 	struct state_event ev = state_apply(&c->st, &pol, st, now);
 	/* Subscribers see changes, not every repetition of the same result. */
 	int visible = (ev.flags & (STATE_EV_CHANGE | STATE_EV_HARD_CHANGE | STATE_EV_FLAP_START |
@@ -306,6 +351,7 @@ static struct mamori_run *run_alloc(struct engine *e, struct check *c)
 	r->state = NULL;
 	r->gen = ++e->run_gen;
 	r->active = 1;
+	r->started = ev_now(e->loop);
 	r->next_free = NULL;
 	return r;
 }
@@ -598,6 +644,7 @@ struct engine *engine_new(struct ev_loop *loop, struct registry *reg, struct jou
 	e->opts.node = NULL;
 	e->t0 = ev_now(loop) - 1.0;
 	wheel_init(&e->wheel, 0);
+	hmap_init(&e->plugin_stats);
 	ev_init(&e->wheel_timer, on_wheel);
 	e->wheel_timer.data = e;
 	ev_idle_init(&e->drain_idle, on_drain);
@@ -646,6 +693,11 @@ void engine_free(struct engine *e)
 		e->free_runs = r->next_free;
 		free(r);
 	}
+	size_t it = 0;
+	const struct hmap_entry *he;
+	while (hmap_next(&e->plugin_stats, &it, &he))
+		free(he->value);
+	hmap_free(&e->plugin_stats);
 	free(e->dirty);
 	free(e);
 }

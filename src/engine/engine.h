@@ -81,6 +81,22 @@ double engine_next_due(const struct engine *e, const struct check *c);
 int engine_in_downtime(const struct engine *e, const struct check *c, double now);
 
 void engine_get_stats(const struct engine *e, struct engine_stats *out);
+/* Per plugin (by name, kept across reloads): results by state (active and
+ * passive), completed runs and their durations (histogram: below 2^b ms,
+ * b = 0..ENGINE_DUR_BUCKETS-1). */
+#define ENGINE_DUR_BUCKETS 18
+struct engine_plugin_stats {
+	uint64_t results[4];
+	uint64_t runs;
+	double dur_sum;
+	uint32_t dur_buckets[ENGINE_DUR_BUCKETS];
+};
+void engine_plugin_stats(const struct engine *e,
+                         void (*fn)(void *ud, const char *plugin,
+                                    const struct engine_plugin_stats *st),
+                         void *ud);
+/* Restarts of isolated plugin hosts since the start. */
+unsigned long long engine_host_restarts(const struct engine *e);
 void engine_lag_percentiles(const struct engine *e, double *p50, double *p99, double *max);
 void engine_lag_reset(struct engine *e);
 /* The scheduling-lag histogram: counts[b] holds lags below 2^b

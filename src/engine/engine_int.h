@@ -9,6 +9,8 @@
 #include "registry/registry.h"
 #include "wheel/wheel.h"
 
+#include "util/hmap.h"
+
 #include <ev.h>
 #include <mamori/plugin.h>
 
@@ -19,6 +21,7 @@ struct mamori_run {
 	void *state;
 	uint32_t gen;
 	uint8_t active;
+	double started; /* ev_now at the start (durations) */
 	struct mamori_run *next_free;
 };
 
@@ -38,6 +41,7 @@ struct engine {
 	struct mamori_run *free_runs;
 	uint32_t run_gen;
 	struct engine_stats stats;
+	struct hmap plugin_stats; /* plugin name -> struct engine_plugin_stats (own copies) */
 	uint32_t lag_hist[LAG_BUCKETS];
 	uint64_t lag_count;
 	int stopping;
@@ -52,6 +56,7 @@ int engine__store_text(struct check *c, const struct mamori_result *r);
 void engine__sched_at(struct engine *e, struct check *c, double when);
 void engine__sched_next(struct engine *e, struct check *c, double now);
 void engine__run_end(struct engine *e, struct check *c);
+struct engine_plugin_stats *engine__plugin_stats(struct engine *e, const struct check *c);
 void engine__apply_result(struct engine *e, struct check *c, const struct mamori_result *r,
                           double now);
 uint64_t engine__tick(const struct engine *e, double t);

@@ -27,6 +27,16 @@ static void ops_run_complete(void *ctx, struct mamori_run *r, const struct mamor
 	struct check *c = r->chk;
 	double now = ev_now(e->loop);
 	e->stats.runs_completed++;
+	struct engine_plugin_stats *ps = engine__plugin_stats(e, c);
+	if (ps) {
+		double d = now - r->started;
+		ps->runs++;
+		ps->dur_sum += d > 0 ? d : 0;
+		int b = 0;
+		while (b < ENGINE_DUR_BUCKETS - 1 && d * 1000.0 >= (double)(1u << b))
+			b++;
+		ps->dur_buckets[b]++;
+	}
 	engine__run_end(e, c);
 	engine__apply_result(e, c, res, now);
 	engine__sched_next(e, c, now); /* re-arms the wheel timer if this is due sooner */

@@ -12,6 +12,7 @@
  */
 #include "http/http_int.h"
 #include "app/app.h"
+#include "auth/auth.h"
 #include "util/jsonw.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -838,6 +839,37 @@ static void format_metrics(struct http *h, struct buf *b)
 	family(b, "mamori_scheduling_lag_max_seconds", "gauge",
 	       "The worst scheduling lag seen since the start.");
 	bput(b, "mamori_scheduling_lag_max_seconds %.6f\n", m.lag_max);
+	family(b, "mamori_check_results_total", "counter",
+	       "Check results (runs and passive results) by plugin and state.");
+	for (size_t i = 0; i < m.n_plugins; i++)
+		for (int st = 0; st < 4; st++) {
+			bput(b, "mamori_check_results_total{plugin=\"");
+			blabel(b, m.plugins[i].name);
+			bput(b, "\",state=\"%s\"} %llu\n", states[st], m.plugins[i].results[st]);
+		}
+	family(b, "mamori_check_duration_seconds", "histogram",
+	       "How long active check runs took, by plugin.");
+	for (size_t i = 0; i < m.n_plugins; i++) {
+		const struct app_plugin_metrics *pm = &m.plugins[i];
+		unsigned long long cum = 0;
+		for (int k = 0; k < 17; k++) {
+			cum += pm->dur_buckets[k];
+			bput(b, "mamori_check_duration_seconds_bucket{plugin=\"");
+			blabel(b, pm->name);
+			bput(b, "\",le=\"%g\"} %llu\n", (double)(1u << k) / 1000.0, cum);
+		}
+		bput(b, "mamori_check_duration_seconds_bucket{plugin=\"");
+		blabel(b, pm->name);
+		bput(b, "\",le=\"+Inf\"} %llu\n", pm->runs);
+		bput(b, "mamori_check_duration_seconds_sum{plugin=\"");
+		blabel(b, pm->name);
+		bput(b, "\"} %.6f\n", pm->dur_sum);
+		bput(b, "mamori_check_duration_seconds_count{plugin=\"");
+		blabel(b, pm->name);
+		bput(b, "\"} %llu\n", pm->runs);
+	}
+	one(b, "mamori_plugin_host_restarts_total", "counter",
+	    "Restarts of isolated plugin host processes.", m.host_restarts);
 	one(b, "mamori_alert_events_total", "counter", "Alert events emitted.", m.alert_events);
 	family(b, "mamori_alert_events_by_type_total", "counter", "Alert events by type.");
 	for (int i = 0; i < 11; i++)
@@ -916,6 +948,21 @@ static void format_metrics(struct http *h, struct buf *b)
 	    sse_sent);
 	one(b, "mamori_http_sse_dropped_total", "counter",
 	    "Stream clients dropped because they did not read.", sse_dropped);
+	if (h->auth) {
+		struct auth_stats as;
+		auth_get_stats(h->auth, &as);
+		one(b, "mamori_auth_logins_total", "counter", "Successful logins.", as.logins);
+		one(b, "mamori_auth_login_failures_total", "counter", "Failed logins.",
+		    as.login_failures);
+		one(b, "mamori_auth_logins_limited_total", "counter",
+		    "Login attempts refused by the rate limit.", as.limited);
+		one(b, "mamori_auth_sessions", "gauge", "Login sessions alive.",
+		    (unsigned long long)as.sessions);
+		one(b, "mamori_auth_users", "gauge", "Users.", (unsigned long long)as.users);
+		family(b, "mamori_auth_kdf_seconds_total", "counter",
+		       "Time the password hashing worker spent.");
+		bput(b, "mamori_auth_kdf_seconds_total %.6f\n", as.kdf_seconds);
+	}
 	process_metrics(b, h->started);
 	app_metrics_clear(&m);
 }

@@ -101,6 +101,9 @@ struct prun {
 	struct mamori_run *run;
 };
 
+/* every restart of every plugin host since the start (metrics) */
+static unsigned long long total_restarts;
+
 struct proxy {
 	struct plugin_mod mod; /* synthetic: def = &def */
 	struct mamori_plugin def;
@@ -584,6 +587,7 @@ static void on_restart(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	px->restarts++;
+	total_restarts++;
 	send_init(px);
 	for (struct pcheck *pc = px->checks; pc; pc = pc->next)
 		send_prepare(px, pc);
@@ -903,6 +907,11 @@ void proxy_set_timing(struct proxy *px, double hang_after, double first_backoff)
 int proxy_pid(const struct proxy *px)
 {
 	return px->up ? (int)px->pid : 0;
+}
+
+unsigned long long proxy_total_restarts(void)
+{
+	return total_restarts;
 }
 
 unsigned proxy_restarts(const struct proxy *px)

@@ -33,5 +33,7 @@ void proxy_set_timing(struct proxy *px, double hang_after, double first_backoff)
 int proxy_pid(const struct proxy *px);
 /* How many times the host was restarted (tests, metrics). */
 unsigned proxy_restarts(const struct proxy *px);
+/* Restarts of all plugin hosts since the process started. */
+unsigned long long proxy_total_restarts(void);
 
 #endif

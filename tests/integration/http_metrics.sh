@@ -39,6 +39,10 @@ curl -s -D - -o /dev/null "$M" | grep -qi '^content-type: text/plain; version=0.
 	it_fail "content type"
 grep -q '^mamori_checks_by_state{state="critical"} 1$' "$IT_TMP/metrics.txt" || it_fail "critical count"
 grep -q '^mamori_checks_by_state{state="ok"} 1$' "$IT_TMP/metrics.txt" || it_fail "ok count"
+grep -q '^mamori_check_results_total{plugin="dummy",state="critical"} [1-9]' "$IT_TMP/metrics.txt" || it_fail "results by plugin and state"
+grep -q '^mamori_check_duration_seconds_count{plugin="dummy"} [1-9]' "$IT_TMP/metrics.txt" || it_fail "check durations by plugin"
+grep -q '^mamori_plugin_host_restarts_total 0$' "$IT_TMP/metrics.txt" || it_fail "host restarts"
+grep -q '^mamori_auth_users 0$' "$IT_TMP/metrics.txt" || it_fail "auth metrics"
 grep -q '^mamori_alert_events_by_type_total{event="opened"} 1$' "$IT_TMP/metrics.txt" ||
 	it_fail "opened count"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hport/metrics")" = 404 ] ||

@@ -170,7 +170,6 @@ static pid_t dnsmasq_up(int *port, const char *const *extra, const char *name)
 	return -1;
 }
 
-
 /* DKIM key record text "v=DKIM1; k=..; p=<base64>" split into strings of at
  * most 255 bytes, joined by commas for dnsmasq. */
 static char *dkim_record(EVP_PKEY *key, int raw)
