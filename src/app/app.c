@@ -260,6 +260,42 @@ static int cmp_check(const void *x, const void *y)
 	return strcmp((*a)->key, (*b)->key);
 }
 
+/* A max-heap by key of at most cap checks: when full, a smaller key
+ * replaces the largest. */
+static void heap_push(struct check **h, size_t *n, size_t cap, struct check *c)
+{
+	size_t i;
+	if (*n < cap) {
+		i = (*n)++;
+		while (i > 0) {
+			size_t p = (i - 1) / 2;
+			if (strcmp(h[p]->key, c->key) >= 0)
+				break;
+			h[i] = h[p];
+			i = p;
+		}
+		h[i] = c;
+		return;
+	}
+	/* replace the root (the largest) and sift down */
+	i = 0;
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, big = i;
+		const char *bk = c->key;
+		if (l < *n && strcmp(h[l]->key, bk) > 0) {
+			big = l;
+			bk = h[l]->key;
+		}
+		if (r < *n && strcmp(h[r]->key, bk) > 0)
+			big = r;
+		if (big == i)
+			break;
+		h[i] = h[big];
+		i = big;
+	}
+	h[i] = c;
+}
+
 static int page_limit(const struct app_page *pg, unsigned *limit, char *msg, size_t msglen)
 {
 	*limit = pg && pg->limit ? pg->limit : 100;
@@ -292,12 +328,15 @@ int app_checks(struct app *a, const struct app_scope *sc, const struct app_check
 			return APP_E_NOTFOUND;
 		}
 	}
-	/* Candidates: past the cursor, matching, in scope; then sorted.  A
-	 * page of a whole large model sorts every match (keyset paging keeps
-	 * it correct across reloads; a cached order is a later optimisation). */
+	/* The page: the `limit` smallest keys past the cursor among the
+	 * matching checks in scope, kept in a max-heap of limit + 1 entries
+	 * (the extra one says whether there is a next page).  One pass over
+	 * the model, no allocation beyond the page, nothing sorted but the
+	 * page: a request costs O(checks), not O(checks log checks), and
+	 * keyset paging stays right across reloads. */
 	const char *after = pg ? pg->after : NULL;
-	struct check **cand = NULL;
-	size_t n = 0, cap = 0;
+	size_t cap = (size_t)limit + 1, n = 0;
+	struct check **cand = xmalloc(cap * sizeof *cand);
 	size_t it = 0;
 	const struct hmap_entry *e;
 	for (size_t i = 0; i < m->n_custs; i++) {
@@ -312,13 +351,11 @@ int app_checks(struct app *a, const struct app_scope *sc, const struct app_check
 			for (struct check *c = as->checks; c; c = c->anext) {
 				if (after && strcmp(c->key, after) <= 0)
 					continue;
+				if (n == cap && strcmp(c->key, cand[0]->key) >= 0)
+					continue; /* not among the smallest */
 				if (!check_matches(c, f))
 					continue;
-				if (n == cap) {
-					cap = cap ? cap * 2 : 256;
-					cand = xrealloc(cand, cap * sizeof *cand);
-				}
-				cand[n++] = c;
+				heap_push(cand, &n, cap, c);
 			}
 		}
 	}

@@ -710,6 +710,100 @@ START_TEST(check_ack_always_done)
 }
 END_TEST
 
+static int cmp_str(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* Pages over a model of 600 checks in three customers (names that sort
+ * in a different order than they were made), with page sizes from 1 to
+ * the maximum: every check exactly once, in key order, with filters and
+ * scopes applied before the page is cut. */
+START_TEST(check_pages_over_many)
+{
+	struct fx f;
+	fx_init(&f);
+	size_t cap = 200000, n = 0;
+	char *conf = malloc(cap);
+	n += (size_t)snprintf(conf + n, cap - n,
+	                      "daemon = { log_level = \"err\"; node = \"n1\"; };\n"
+	                      "customers = (");
+	char *keys[600];
+	size_t nk = 0;
+	for (int c = 0; c < 3; c++) {
+		n += (size_t)snprintf(conf + n, cap - n, "%s{ id = \"c%d\"; assets = (",
+		                      c ? "," : "", 3 - c);
+		for (int a = 0; a < 20; a++) {
+			n += (size_t)snprintf(conf + n, cap - n, "%s{ name = \"h%02d\"; checks = (",
+			                      a ? "," : "", (a * 7) % 20);
+			for (int k = 0; k < 10; k++) {
+				n += (size_t)snprintf(
+				    conf + n, cap - n,
+				    "%s{ plugin = \"passive_test\"; name = \"k%d\"; }",
+				    k ? "," : "", (k * 3) % 10);
+				char key[64];
+				snprintf(key, sizeof key, "c%d/h%02d/k%d", 3 - c, (a * 7) % 20,
+				         (k * 3) % 10);
+				keys[nk++] = strdup(key);
+			}
+			n += (size_t)snprintf(conf + n, cap - n, "); }");
+		}
+		n += (size_t)snprintf(conf + n, cap - n, "); }");
+	}
+	snprintf(conf + n, cap - n, ");\n");
+	ck_assert_int_eq(server_reload_text(f.s, conf), 0);
+	qsort(keys, nk, sizeof *keys, cmp_str);
+	static const unsigned sizes[] = { 1, 7, 100, 599, 600, 1000 };
+	char msg[256];
+	for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+		struct app_check_filter all = { .state = -1, .hard = -1, .acknowledged = -1 };
+		struct app_page pg = { .limit = sizes[si] };
+		char *after = NULL;
+		size_t got = 0, pages = 0;
+		for (;;) {
+			struct app_checks *p = NULL;
+			pg.after = after;
+			ck_assert_int_eq(app_checks(f.app, &admin, &all, &pg, &p, msg, sizeof msg),
+			                 APP_OK);
+			pages++;
+			for (size_t i = 0; i < p->n; i++, got++) {
+				ck_assert_uint_lt(got, nk);
+				ck_assert_str_eq(p->rows[i].key, keys[got]);
+			}
+			free(after);
+			after = p->next ? strdup(p->next) : NULL;
+			ck_assert_uint_le(p->n, sizes[si]);
+			app_checks_free(p);
+			if (!after)
+				break;
+		}
+		ck_assert_uint_eq(got, nk);
+		ck_assert_uint_eq(pages, (nk + sizes[si] - 1) / sizes[si]);
+	}
+	/* a viewer of c2 with pages of 7: c2's 200 checks only, in order */
+	struct app_check_filter all = { .state = -1, .hard = -1, .acknowledged = -1 };
+	struct app_page pg = { .limit = 7 };
+	size_t got = 0;
+	char *after = NULL;
+	do {
+		struct app_checks *p = NULL;
+		pg.after = after;
+		ck_assert_int_eq(app_checks(f.app, &viewer_c2, &all, &pg, &p, msg, sizeof msg),
+		                 APP_OK);
+		for (size_t i = 0; i < p->n; i++, got++)
+			ck_assert_str_eq(p->rows[i].key, keys[200 + got]);
+		free(after);
+		after = p->next ? strdup(p->next) : NULL;
+		app_checks_free(p);
+	} while (after);
+	ck_assert_uint_eq(got, 200);
+	for (size_t i = 0; i < nk; i++)
+		free(keys[i]);
+	free(conf);
+	fx_done(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("app");
@@ -723,6 +817,7 @@ int main(void)
 	tcase_add_test(tc, subscriptions_replay_and_scope);
 	tcase_add_test(tc, history_from_the_store);
 	tcase_add_test(tc, check_ack_always_done);
+	tcase_add_test(tc, check_pages_over_many);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
