@@ -93,7 +93,7 @@ int app__center_in_scope(const struct app_scope *sc, const char *center)
 
 /* An alert is visible to the scope through its center (or one it is
  * also sent to), and only for customers in scope. */
-static int alert_in_scope(const struct app_scope *sc, const struct alert *al)
+int app__alert_in_scope(const struct app_scope *sc, const struct alert *al)
 {
 	if (sc->all)
 		return 1;
@@ -587,7 +587,7 @@ static void walk_alert(void *arg, const struct alert *al)
 {
 	struct alert_walk *w = arg;
 	const struct app_alert_filter *f = w->f;
-	if (!alert_in_scope(w->sc, al))
+	if (!app__alert_in_scope(w->sc, al))
 		return;
 	if (f) {
 		if (f->center && (!al->center || strcmp(f->center, al->center) != 0))
@@ -677,7 +677,7 @@ int app_alert_get(struct app *a, const struct app_scope *sc, const char *id, str
 	const struct alert *al = id ? alert_find(a->d.alerts, id) : NULL;
 	if (!al)
 		return APP_E_NOTFOUND;
-	if (!alert_in_scope(sc, al))
+	if (!app__alert_in_scope(sc, al))
 		return APP_E_FORBIDDEN;
 	copy_alert(al, out);
 	return APP_OK;

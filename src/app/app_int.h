@@ -24,6 +24,8 @@ char *app__dup0(const char *s);
 void app__remember_made(struct app *a, const char *origin, const char *idem, const char *id);
 int app__customer_in_scope(const struct app_scope *sc, const char *customer);
 int app__center_in_scope(const struct app_scope *sc, const char *center);
+struct alert;
+int app__alert_in_scope(const struct app_scope *sc, const struct alert *al);
 int app__fail(struct app_result *r, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -164,9 +164,16 @@ static int apply_act(struct app *a, const struct app_scope *sc, struct alert *al
 	if (!act->actor || !*act->actor)
 		return app__fail(r, APP_E_INVALID, "an action needs its actor");
 	if (!sc->all && (!al->center || !app__center_in_scope(sc, al->center) ||
-	                 !app__customer_in_scope(sc, al->customer)))
+	                 !app__customer_in_scope(sc, al->customer))) {
+		/* an alert the caller cannot even see gets the answer an unknown
+		 * id gets, word for word: whether another center's alert exists
+		 * is none of its business; one it sees (a copy, an operator
+		 * reading every alert) is refused as another center's */
+		if (!app__alert_in_scope(sc, al))
+			return app__fail(r, APP_E_NOTFOUND, "unknown alert '%s'", al->id);
 		return app__fail(r, APP_E_FORBIDDEN, "alert '%s' belongs to another center",
 		                 al->id);
+	}
 	double now = app__now(a);
 	int rc = alert_act(a->d.alerts, al, act, now);
 	switch (rc) {

@@ -4,7 +4,7 @@
 # mamori/v1/alerts/{center}/{customer} with ack_due/resolve_due from the
 # center's terms; with a 2 s ack deadline on a 24x7 center and no ack,
 # sla_breach and escalated (tier 2) follow on time; `ack` from another
-# center is refused (wrong_center), from the owning center accepted, a
+# center is refused (unknown_alert: another center's alert is not revealed), from the owning center accepted, a
 # repeated command id acts once; a healthy report resolves the alert.
 # Finally every alert_event row in the database was received.
 . tests/integration/lib.sh
@@ -116,7 +116,7 @@ cmd() { # center id action
 cmd cc-west w-1 ack
 wait_answer w-1 || it_fail "no answer to the cc-west ack"
 case "$(answer w-1)" in
-"False|wrong_center|mamori/v1/cmd/cc-west/result") ;;
+"False|unknown_alert|mamori/v1/cmd/cc-west/result") ;;
 *) it_fail "cc-west ack answered '$(answer w-1)'" ;;
 esac
 cmd cc-east e-1 ack

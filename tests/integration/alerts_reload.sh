@@ -7,7 +7,7 @@
 #     continues its seq (`updated`, no second `opened`);
 #   - a new alert (PC-2) goes to cc-west with cc-west's deadline;
 #   - commands for PC-1's alert are still accepted from cc-east, refused
-#     from cc-west (wrong_center); ack + unack restarts the ack clock with
+#     from cc-west (unknown_alert); ack + unack restarts the ack clock with
 #     the NEW 3 s, so sla_breach and escalated (new tier 2 name) follow;
 #   - a reload whose `centers` names an undefined calendar is refused with
 #     file:line in the log, and the running configuration keeps working;
@@ -125,7 +125,7 @@ id2=$(q event=opened,asset=PC-2 id)
 
 # 5. commands for PC-1's alert: cc-west refused, cc-east accepted
 case "$(cmd cc-west w-1 ack "$id")" in
-"False|wrong_center|"*) ;;
+"False|unknown_alert|"*) ;;
 *) it_fail "cc-west ack of the cc-east alert answered '$(answer w-1)'" ;;
 esac
 case "$(cmd cc-east e-1 ack "$id")" in
@@ -133,7 +133,7 @@ case "$(cmd cc-east e-1 ack "$id")" in
 *) it_fail "cc-east ack answered '$(answer e-1)'" ;;
 esac
 case "$(cmd cc-east e-2 ack "$id2")" in
-"False|wrong_center|"*) ;;
+"False|unknown_alert|"*) ;;
 *) it_fail "cc-east ack of the cc-west alert answered '$(answer e-2)'" ;;
 esac
 # unack restarts the ack clock with the NEW ack_within (3 s), then breach + escalation

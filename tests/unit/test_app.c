@@ -253,11 +253,22 @@ START_TEST(actions_scope_idempotency_and_durability)
 
 	struct alert_action ack = { .type = ALERT_ACT_ACK, .actor = "Sato", .note = "mine" };
 	struct app_result r;
-	/* another center's alert: refused, nothing changes */
+	/* another center's alert it cannot see: the answer of an unknown id,
+	 * word for word; nothing changes */
 	ck_assert_int_eq(app_alert_act(f.app, &east, west, &ack, "cc-east", "x1", &r, NULL, NULL),
-	                 APP_E_FORBIDDEN);
-	ck_assert_ptr_nonnull(strstr(r.msg, "belongs to another center"));
+	                 APP_E_NOTFOUND);
+	char want[200];
+	snprintf(want, sizeof want, "unknown alert '%s'", west);
+	ck_assert_str_eq(r.msg, want);
 	ck_assert_int_eq(r.fresh, 0);
+	/* one it can see (an operator reads every alert): refused as another
+	 * center's */
+	struct app_scope east_reader = east;
+	east_reader.read_by_customer = 1;
+	ck_assert_int_eq(
+	    app_alert_act(f.app, &east_reader, west, &ack, "cc-east", "x1b", &r, NULL, NULL),
+	    APP_E_FORBIDDEN);
+	ck_assert_ptr_nonnull(strstr(r.msg, "belongs to another center"));
 	/* an unknown alert */
 	ck_assert_int_eq(
 	    app_alert_act(f.app, &east, "A-n1-nosuch", &ack, "cc-east", "x2", &r, NULL, NULL),
