@@ -280,6 +280,8 @@ void engine__apply_result(struct engine *e, struct check *c, const struct mamori
 		.flap_high = c->p.flap_high,
 	};
 	int text_changed = engine__store_text(c, r);
+	if (e->perf_fn && ((r->perf && r->n_perf) || (r->perf_text && *r->perf_text)))
+		e->perf_fn(e->perf_ud, c, r, now);
 	uint8_t attempt = c->st.attempt;
 	int st = r->state;
 	if (st < 0 || st > 3)
@@ -648,6 +650,12 @@ void engine_free(struct engine *e)
 	}
 	free(e->dirty);
 	free(e);
+}
+
+void engine_on_perfdata(struct engine *e, engine_perf_fn fn, void *ud)
+{
+	e->perf_fn = fn;
+	e->perf_ud = ud;
 }
 
 int engine_submit(struct engine *e, struct check *c, const struct mamori_result *r)

@@ -43,6 +43,8 @@ struct engine {
 	int stopping;
 	int in_wheel; /* inside wheel_advance: it rearms afterwards */
 	struct mamori_check_info info_scratch;
+	engine_perf_fn perf_fn; /* the perfdata history, or NULL */
+	void *perf_ud;
 };
 
 /* output.c: store a result's texts in c; 1 if they changed. */

@@ -17,6 +17,7 @@
 #include "plugin/host.h"
 #include "plugin/loader.h"
 #include "proc/proc.h"
+#include "series/series.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -157,6 +158,28 @@ static void broker_stats(void *ud, struct app_broker_stats *out)
 	out->bytes_out = b.bytes_out;
 }
 
+/* ---- the perfdata history ---- */
+
+static void history_conf(const struct mconf *c, struct series_conf *out)
+{
+	series_conf_default(out);
+	out->enabled = c->history.enabled;
+	out->raw_keep = c->history.raw_retention;
+	out->keep_5m = c->history.rollup_5m_retention;
+	out->keep_1h = c->history.rollup_1h_retention;
+	out->raw_min_interval = c->history.raw_min_interval;
+	out->max_labels = c->history.max_labels;
+}
+
+/* The engine's per-result hook: the check's names for a new series, its
+ * slot for the series' state. */
+static void on_perfdata(void *ud, struct check *c, const struct mamori_result *r, double now)
+{
+	struct server *s = ud;
+	series_record(s->series, &c->hist, c->key, c->asset->cust->id, c->asset->name, c->name,
+	              r->perf, r->perf ? r->n_perf : 0, r->perf_text, now);
+}
+
 /* The test hook (server_set_state_hook) as an EVENT_STATE subscriber. */
 static void on_hook(void *ud, const struct event *e)
 {
@@ -226,6 +249,15 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 	s->journal = journal_new(loop, s->store, s->conf->flush_interval);
 	engine_attach(s->engine, s->journal, s->conf->node);
 	registry_attach(&s->reg, s->store, s->journal, s->events, s->conf->node);
+	if (s->store) {
+		/* after the engine's source: a batch holds the check states first */
+		struct series_conf hc;
+		history_conf(s->conf, &hc);
+		struct series_deps sd = { .loop = loop, .journal = s->journal };
+		s->series = series_new(&sd, &hc);
+		series_load(s->series, s->store);
+		engine_on_perfdata(s->engine, on_perfdata, s);
+	}
 	if (!(s->bus = bus_open(loop, s->conf->mqtt, s->conf->node, s->events)))
 		goto fail;
 	bus_fill_ops(s->bus, &s->ops);
@@ -246,6 +278,7 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 		               .journal = s->journal,
 		               .events = s->events,
 		               .store = s->store,
+		               .series = s->series,
 		               .node = s->conf->node,
 		               .health = health,
 		               .broker_stats = broker_stats,
@@ -367,6 +400,11 @@ static int reload(struct server *s, const char *text)
 	mconf_free(s->conf);
 	s->conf = c;
 	journal_set_interval(s->journal, c->flush_interval);
+	if (s->series) {
+		struct series_conf sc;
+		history_conf(c, &sc);
+		series_set_conf(s->series, &sc);
+	}
 	log_set_level(c->log_level);
 	engine_rearm(s->engine);
 	/* No malloc_trim here: the next reload reuses these pages instead of
@@ -433,6 +471,9 @@ void server_free(struct server *s)
 	if (s->store)
 		store_close(s->store);
 	journal_free(s->journal);
+	if (s->engine)
+		engine_on_perfdata(s->engine, NULL, NULL);
+	series_free(s->series);
 	mconf_free(s->conf);
 	engine_free(s->engine);
 	if (s->reg.hooks.retire)

@@ -25,6 +25,7 @@ struct journal;
 struct loader;
 struct mqtt_cmd;
 struct proc_ctx;
+struct series;
 struct store;
 
 struct server {
@@ -42,6 +43,7 @@ struct server {
 	struct bus *bus;
 	struct alerts *alerts;
 	struct app *app;
+	struct series *series; /* the perfdata history; NULL without a store */
 	struct mqtt_cmd *mqtt_cmd;
 	struct http_conf http_conf; /* parsed at load (the tree is dropped after) */
 	struct http *http;

@@ -1,8 +1,8 @@
 /*
  * schema: the store's migration steps as SQL text.
  *
- * Steps 2 to 4 are share/mamori/sql/0002_alerts.sql, 0003_outbox_ref.sql
- * and 0004_node_downtime.sql embedded byte for byte (the .sql files are
+ * Steps 2 to 5 are share/mamori/sql/0002_alerts.sql, 0003_outbox_ref.sql,
+ * 0004_node_downtime.sql and 0005_series.sql embedded byte for byte (the .sql files are
  * the documentation copies; tests/unit/test_alerts_store.c fails when
  * they differ).  To change the schema, add a step: a new
  * .sql file and a new string here, never an edit of a released step.
@@ -235,7 +235,64 @@ static const char step4[] =
     "CREATE INDEX alert_opened ON alert (opened_at, id);\n"
     "CREATE INDEX alert_unresolved_opened ON alert (opened_at, id) WHERE status <> 'resolved';\n";
 
-static const char *const steps[] = { step1, step2, step3, step4 };
+/* share/mamori/sql/0005_series.sql */
+static const char step5[] =
+    "-- mamori schema migration 5 (PRAGMA user_version 4 -> 5): the perfdata\n"
+    "-- history.  Run by the store inside its migration transaction (no\n"
+    "-- BEGIN/COMMIT here); see README.md in this folder.\n"
+    "--\n"
+    "-- One row per series: a perfdata label of one check.  `id` is assigned by\n"
+    "-- the daemon once (it loads every row at startup and continues after the\n"
+    "-- largest id); `unit` is the unit after normalisation (ms and us become s,\n"
+    "-- KB/MB/GB/TB become B); `last_seen` is written at most once a day.\n"
+    "CREATE TABLE series (\n"
+    "\tid         INTEGER PRIMARY KEY,\n"
+    "\tcustomer   TEXT NOT NULL,\n"
+    "\tasset      TEXT NOT NULL,\n"
+    "\tcheck_name TEXT NOT NULL,\n"
+    "\tlabel      TEXT NOT NULL,\n"
+    "\tunit       TEXT NOT NULL DEFAULT '',\n"
+    "\tcreated    REAL NOT NULL,\n"
+    "\tlast_seen  REAL NOT NULL,\n"
+    "\tUNIQUE (customer, asset, check_name, label)\n"
+    ");\n"
+    "\n"
+    "-- Samples as they came (at most one per series per\n"
+    "-- history.raw_min_interval), kept history.raw_retention (48 h).  `t` is\n"
+    "-- milliseconds since the Unix epoch.\n"
+    "CREATE TABLE series_raw (\n"
+    "\tseries INTEGER NOT NULL,\n"
+    "\tt      INTEGER NOT NULL,\n"
+    "\tv      REAL NOT NULL,\n"
+    "\tPRIMARY KEY (series, t)\n"
+    ") WITHOUT ROWID;\n"
+    "\n"
+    "-- Rollups of every sample: 5-minute buckets kept history.rollup_5m_retention\n"
+    "-- (35 d), hourly buckets kept history.rollup_1h_retention (395 d).  `t` is\n"
+    "-- the bucket's start in seconds since the Unix epoch (a multiple of 300 or\n"
+    "-- 3600); avg = vsum / n.  The daemon adds to a bucket at every write\n"
+    "-- (min of mins, max of maxes, sums of sums and counts), so a bucket still\n"
+    "-- open holds what has been written so far.\n"
+    "CREATE TABLE series_5m (\n"
+    "\tseries INTEGER NOT NULL,\n"
+    "\tt      INTEGER NOT NULL,\n"
+    "\tvmin   REAL NOT NULL,\n"
+    "\tvmax   REAL NOT NULL,\n"
+    "\tvsum   REAL NOT NULL,\n"
+    "\tn      INTEGER NOT NULL,\n"
+    "\tPRIMARY KEY (series, t)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE series_1h (\n"
+    "\tseries INTEGER NOT NULL,\n"
+    "\tt      INTEGER NOT NULL,\n"
+    "\tvmin   REAL NOT NULL,\n"
+    "\tvmax   REAL NOT NULL,\n"
+    "\tvsum   REAL NOT NULL,\n"
+    "\tn      INTEGER NOT NULL,\n"
+    "\tPRIMARY KEY (series, t)\n"
+    ") WITHOUT ROWID;\n";
+
+static const char *const steps[] = { step1, step2, step3, step4, step5 };
 
 int store_schema_latest(void)
 {

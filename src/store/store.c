@@ -26,10 +26,8 @@
 /* The table files, in the order their statements are prepared.  A new
  * table file adds its line here (and its extern in store_int.h). */
 static const struct store__table *const tables[] = {
-	&store__state_table,
-	&store__alerts_table,
-	&store__outbox_table,
-	&store__downtime_table,
+	&store__state_table,    &store__alerts_table, &store__outbox_table,
+	&store__downtime_table, &store__series_table,
 };
 
 /* ---- schema ---- */

@@ -10,8 +10,11 @@
  *   store_alerts.c  alert, alert_event, deadline, dispatch, cmd_seen, retention
  *   store_outbox.c  outbox (writes and reads)
  *   store_downtime.c  downtime
+ *   store_series.c  series, series_raw, series_5m, series_1h: the perfdata
+ *                   history's writes, retention steps, startup load
  *   store_read.c    the reader thread: requests from the loop, results back
  *   store_read_alerts.c  alert lists and one alert's history (reads)
+ *   store_read_series.c  the points of one check's series (reads)
  *   store_ckpt.c    WAL checkpoints on their own thread
  *   schema.c        the migration steps
  *
@@ -71,6 +74,7 @@ extern const struct store__table store__state_table;
 extern const struct store__table store__alerts_table;
 extern const struct store__table store__outbox_table;
 extern const struct store__table store__downtime_table;
+extern const struct store__table store__series_table;
 
 /* Append an operation of `t`'s kind `kind` to b and return `size` zeroed
  * bytes of the batch's memory for the caller to fill (loop thread). */
@@ -101,6 +105,10 @@ void store__alert_row(sqlite3_stmt *st, struct store_alert_row *r);
  * A request: what to read (filled on the loop thread, copied into `mem`),
  * how (`run`, on the reader thread, inside one read transaction) and the
  * result (in `mem` and the arrays, handed to `cb` on the loop thread). */
+struct store__series_line {
+	struct store_series_row row; /* strings in the read's memory */
+	size_t first, n;             /* its points: points[first .. first + n) */
+};
 struct store_read {
 	int (*run)(struct store_read *rd, sqlite3 *db); /* 0, or a negative enum store_err */
 	int min_schema;                                 /* the tables it reads exist since */
@@ -116,6 +124,7 @@ struct store_read {
 			const char *customer, *asset; /* NULL: any */
 			int problems_only;
 		} states;
+		struct store_series_query series; /* strings copied into mem */
 	} in;
 	struct store_alert_row *alerts;
 	size_t n_alerts, cap_alerts;
@@ -125,6 +134,10 @@ struct store_read {
 	size_t n_dispatches, cap_dispatches;
 	struct store_state_row *states;
 	size_t n_states, cap_states;
+	struct store__series_line *lines; /* a series and where its points are */
+	size_t n_lines, cap_lines;
+	struct store_series_point *points;
+	size_t n_points, cap_points;
 	int more;
 	struct store_read *next;
 };

@@ -83,6 +83,8 @@ void store__read_free(struct store_read *rd)
 	free(rd->events);
 	free(rd->dispatches);
 	free(rd->states);
+	free(rd->lines);
+	free(rd->points);
 	free(rd);
 }
 

@@ -55,12 +55,16 @@ static char *read_all(const char *path)
 
 START_TEST(schema_file_identical)
 {
-	static const char *const files[] = { NULL, NULL, "0002_alerts.sql", "0003_outbox_ref.sql",
-		                             "0004_node_downtime.sql" };
+	static const char *const files[] = { NULL,
+		                             NULL,
+		                             "0002_alerts.sql",
+		                             "0003_outbox_ref.sql",
+		                             "0004_node_downtime.sql",
+		                             "0005_series.sql" };
 	const char *path = getenv("MAMORI_SQL_DIR") ? getenv("MAMORI_SQL_DIR") : "share/mamori/sql";
 	ck_assert_int_eq(store_schema_latest(), STORE_SCHEMA_VERSION);
-	ck_assert_int_eq(STORE_SCHEMA_VERSION, 4);
-	for (int v = 2; v <= 4; v++) {
+	ck_assert_int_eq(STORE_SCHEMA_VERSION, 5);
+	for (int v = 2; v <= 5; v++) {
 		char file[512];
 		snprintf(file, sizeof file, "%s/%s", path, files[v]);
 		char *text = read_all(file);

@@ -543,7 +543,7 @@ START_TEST(migrates_v3_outbox)
 {
 	make_v3();
 	struct store *s = open_store();
-	ck_assert_int_eq(scalar("PRAGMA user_version"), 4);
+	ck_assert_int_eq(scalar("PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	/* the rows belong to node '', ids, payloads and references kept */
 	ck_assert_int_eq(scalar("SELECT count(*) FROM outbox WHERE node = ''"), 2);
 	ck_assert_int_eq(scalar("SELECT count(*) FROM sqlite_master WHERE name = 'outbox_v4'"), 0);
