@@ -74,8 +74,10 @@ void engine_stop(struct engine *e);
  * applied, before the state subscribers hear of it: the perfdata history
  * (src/series, wired by the server).  It runs for every such result, so
  * it must be cheap and must not keep c; c->hist is a slot it may use for
- * its own per-check state.  One function; NULL turns it off. */
-typedef void (*engine_perf_fn)(void *ud, struct check *c, const struct mamori_result *r,
+ * its own per-check state.  same: the perfdata equals the previous
+ * result's of c (the text, or the hash of the parsed items the engine
+ * computes anyway).  One function; NULL turns it off. */
+typedef void (*engine_perf_fn)(void *ud, struct check *c, const struct mamori_result *r, int same,
                                double now);
 void engine_on_perfdata(struct engine *e, engine_perf_fn fn, void *ud);
 

@@ -47,8 +47,9 @@ struct engine {
 	void *perf_ud;
 };
 
-/* output.c: store a result's texts in c; 1 if they changed. */
-int engine__store_text(struct check *c, const struct mamori_result *r);
+/* output.c: store a result's texts in c; 1 if they changed.  *perf_same:
+ * the perfdata equals the previous result's. */
+int engine__store_text(struct check *c, const struct mamori_result *r, int *perf_same);
 
 /* engine.c */
 void engine__sched_at(struct engine *e, struct check *c, double when);

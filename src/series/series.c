@@ -2,18 +2,26 @@
  * series: the perfdata history in memory and its journal source (see
  * series.h).
  *
- * Layout: one `struct scheck` per check (found through the caller's slot,
- * or by key in `checks` the first time), holding its lines; one `struct
- * sline` per series with what its current 5-minute and hourly buckets got
- * since the last batch (`d[]`, an addition the store merges).  Lines that
- * got a sample are on the dirty list; raw samples and buckets that closed
- * before the batch was cut wait in two bounded arrays.  The fill at each
- * cut turns them into batch rows and empties everything.
+ * Layout, for few cache misses per result: one `struct scheck` per check
+ * (the caller keeps a pointer to it; found by key in `checks` the first
+ * time), holding its lines (series) in one block - the first two inside
+ * the scheck itself, so the common check with one or two values is one
+ * allocation.  A line holds `d`, what its buckets got since the last
+ * batch: one addition that goes both into its 5-minute bucket and into
+ * that bucket's hour (a 5-minute boundary passed between two batches
+ * closes the addition early: both tiers are additive, so cutting an hour
+ * into several additions changes nothing).  Checks that got a value are
+ * on the dirty list; raw samples and closed additions wait in two
+ * bounded arrays, naming their line by (check, index) since a check's
+ * block moves when it grows.  The fill at each cut turns all of it into
+ * batch rows.
  *
- * Per result: one slot load, the parse when the plugin gave text (into a
- * stack copy: the caller's text is not ours), and per value a label
- * match (the position it had last time first), a unit check and a few
- * additions.  Nothing is allocated after a series exists.
+ * Per result: the parse when the plugin gave text (into a stack copy: the
+ * text is not ours), or none when the caller says the perfdata repeats
+ * the previous result's (each line keeps the value it got then); per
+ * value a label match (the position it had last time first), a unit
+ * check and a few additions.  Nothing is allocated once a check's lines
+ * exist.
  *
  * Must never: block, log per result, free a check's state while the
  * daemon runs (the engine's slots point at it).
@@ -36,50 +44,55 @@
 
 #define TEXT_MAX      8192    /* perfdata text parsed per result (as the engine keeps) */
 #define RAW_WAIT_MAX  200000  /* raw samples waiting for a batch */
-#define SHUT_WAIT_MAX 1000000 /* closed buckets waiting for a batch */
+#define SHUT_WAIT_MAX 1000000 /* closed additions waiting for a batch */
 #define PRUNE_EVERY   1.0     /* s between retention steps while batches come */
 #define PRUNE_IDLE    60.0    /* s: a step is worth a batch of its own */
 #define SEEN_EVERY    86400.0 /* s between two writes of a series' last_seen */
 #define VALUE_MAX     1e300   /* larger magnitudes are refused (sums stay finite) */
+#define LABEL_INLINE  24      /* labels this long or shorter live in the line */
+#define INLINE_LINES  2       /* lines inside the scheck */
 
 struct delta {
-	int64_t t; /* bucket start (s) */
+	int64_t t; /* the 5-minute bucket's start (s); its hour is t - t % 3600 */
 	double min, max, sum;
 	uint32_t n; /* 0: nothing since the last batch */
 };
 
-struct scheck;
-
 struct sline {
-	struct scheck *chk;
-	char *label;
 	int64_t id;
-	double created;
 	double seen_written; /* last_seen as last written */
 	double last_raw;     /* when the last raw sample was kept */
-	struct delta d[2];   /* 5m, 1h */
+	double last_v;       /* the value of this check's previous record */
+	struct delta d;
 	char unit[SERIES_UNIT_MAX + 1];
-	uint8_t dirty; /* on the dirty list */
-	uint8_t put;   /* the series row must be written (new, unit, last_seen) */
+	char label_s[LABEL_INLINE + 1];
+	char *label_l;   /* a longer label, or NULL */
+	uint8_t put;     /* the series row must be written (new, unit, last_seen) */
+	uint8_t in_last; /* got a value in the previous record */
 };
 
 struct scheck {
-	char *key; /* "customer/asset/check"; the names follow in the same block */
-	const char *customer, *asset, *check;
-	struct sline **lines;
+	struct sline *lines; /* `first`, or a heap block once there are more */
 	uint32_t n, cap;
+	uint32_t epoch; /* the replay below is valid while it is the series' */
+	uint8_t replay; /* the previous record can be repeated */
+	uint8_t dirty;  /* on the dirty list */
 	uint8_t warned; /* the label cap was logged */
+	char *key;      /* "customer/asset/check"; the names follow in the same block */
+	const char *customer, *asset, *check;
+	struct sline first[INLINE_LINES];
 };
 
 struct raw_wait {
-	struct sline *l;
+	struct scheck *k;
+	uint32_t i;
 	int64_t t_ms;
 	double v;
 };
 
 struct shut_wait {
-	struct sline *l;
-	int tier;
+	struct scheck *k;
+	uint32_t i;
 	struct delta d;
 };
 
@@ -88,19 +101,18 @@ struct series {
 	struct series_conf c;
 	struct hmap checks; /* key -> struct scheck */
 	int64_t last_id;
-	struct sline **dirty;
+	uint32_t epoch; /* changes when replays become invalid (a new conf) */
+	struct scheck **dirty;
 	size_t n_dirty, cap_dirty;
 	struct raw_wait *raw;
 	size_t n_raw, cap_raw;
 	struct shut_wait *shut;
 	size_t n_shut, cap_shut;
 	double last_prune;
-	double bucket_now; /* the time the two bucket starts below are for */
-	int64_t bucket[2];
+	double bucket_now; /* the time bucket5 is for */
+	int64_t bucket5;
 	struct series_stats st;
 };
-
-static const double tier_res[2] = { 300, 3600 };
 
 void series_conf_default(struct series_conf *c)
 {
@@ -140,6 +152,11 @@ static double now_of(const struct series *s)
 	return s->d.clock ? s->d.clock(s->d.clock_ud) : ev_now(s->d.loop);
 }
 
+static const char *label_of(const struct sline *l)
+{
+	return l->label_l ? l->label_l : l->label_s;
+}
+
 /* ---- the index ---- */
 
 static struct scheck *check_new(struct series *s, const char *key, const char *customer,
@@ -154,33 +171,42 @@ static struct scheck *check_new(struct series *s, const char *key, const char *c
 	k->customer = memcpy(p + lk, customer, lc);
 	k->asset = memcpy(p + lk + lc, asset, la);
 	k->check = memcpy(p + lk + lc + la, check, ln);
+	k->lines = k->first;
+	k->cap = INLINE_LINES;
 	hmap_put(&s->checks, k->key, lk - 1, k);
 	return k;
 }
 
-static struct scheck *check_get(struct series *s, const char *key, const char *customer,
-                                const char *asset, const char *check)
+void *series_check(struct series *s, const char *key, const char *customer, const char *asset,
+                   const char *check)
 {
 	struct scheck *k = hmap_get(&s->checks, key, strlen(key));
 	return k ? k : check_new(s, key, customer, asset, check);
 }
 
 static struct sline *line_add(struct series *s, struct scheck *k, const char *label, int64_t id,
-                              const char *unit, double created, double seen)
+                              const char *unit, double seen)
 {
 	if (k->n == k->cap) {
-		k->cap = k->cap ? k->cap * 2 : 4;
-		k->lines = xrealloc(k->lines, k->cap * sizeof *k->lines);
+		uint32_t cap = k->cap * 2;
+		struct sline *lines = xmalloc(cap * sizeof *lines);
+		memcpy(lines, k->lines, k->n * sizeof *lines);
+		if (k->lines != k->first)
+			free(k->lines);
+		k->lines = lines;
+		k->cap = cap;
 	}
-	struct sline *l = xcalloc(1, sizeof *l);
-	l->chk = k;
-	l->label = xstrdup(label);
+	struct sline *l = &k->lines[k->n++];
+	memset(l, 0, sizeof *l);
+	size_t len = strlen(label);
+	if (len <= LABEL_INLINE)
+		memcpy(l->label_s, label, len + 1);
+	else
+		l->label_l = xstrdup(label);
 	l->id = id;
-	l->created = created;
 	l->seen_written = seen;
 	l->last_raw = -INFINITY;
 	snprintf(l->unit, sizeof l->unit, "%s", unit ? unit : "");
-	k->lines[k->n++] = l;
 	s->st.series++;
 	return l;
 }
@@ -193,7 +219,8 @@ static int label_ok(const char *label)
 	return n > 0 && n <= SERIES_LABEL_MAX && !esc_needed(label);
 }
 
-static struct sline *line_new(struct series *s, struct scheck *k, const char *label, double now)
+/* The index of a new line for label, or -1 (refused). */
+static int line_new(struct series *s, struct scheck *k, const char *label, double now)
 {
 	if (k->n >= s->c.max_labels) {
 		if (!k->warned)
@@ -203,24 +230,25 @@ static struct sline *line_new(struct series *s, struct scheck *k, const char *la
 			    " are not recorded (history.max_labels)",
 			    k->key, s->c.max_labels, label);
 		k->warned = 1;
-		return NULL;
+		return -1;
 	}
 	if (!label_ok(label))
-		return NULL;
-	struct sline *l = line_add(s, k, label, ++s->last_id, "", now, now);
+		return -1;
+	struct sline *l = line_add(s, k, label, ++s->last_id, "", now);
 	l->put = 1;
-	return l;
+	return (int)k->n - 1;
 }
 
-/* The line of `label`; the i-th item usually has the i-th line. */
-static struct sline *line_find(const struct scheck *k, const char *label, size_t i)
+/* The index of label's line, or -1; the i-th item usually has the i-th
+ * line. */
+static int line_find(const struct scheck *k, const char *label, size_t i)
 {
-	if (i < k->n && strcmp(k->lines[i]->label, label) == 0)
-		return k->lines[i];
+	if (i < k->n && strcmp(label_of(&k->lines[i]), label) == 0)
+		return (int)i;
 	for (uint32_t j = 0; j < k->n; j++)
-		if (strcmp(k->lines[j]->label, label) == 0)
-			return k->lines[j];
-	return NULL;
+		if (strcmp(label_of(&k->lines[j]), label) == 0)
+			return (int)j;
+	return -1;
 }
 
 /* ---- values ---- */
@@ -252,19 +280,19 @@ static double normalise(const char *uom, double v, const char **unit)
 	return v;
 }
 
-static void mark_dirty(struct series *s, struct sline *l)
+static void mark_dirty(struct series *s, struct scheck *k)
 {
-	if (l->dirty)
+	if (k->dirty)
 		return;
 	if (s->n_dirty == s->cap_dirty) {
 		s->cap_dirty = s->cap_dirty ? s->cap_dirty * 2 : 1024;
 		s->dirty = xrealloc(s->dirty, s->cap_dirty * sizeof *s->dirty);
 	}
-	s->dirty[s->n_dirty++] = l;
-	l->dirty = 1;
+	s->dirty[s->n_dirty++] = k;
+	k->dirty = 1;
 }
 
-static void shut(struct series *s, struct sline *l, int tier)
+static void shut(struct series *s, struct scheck *k, uint32_t i)
 {
 	if (s->n_shut == SHUT_WAIT_MAX) {
 		s->st.rollup_dropped++;
@@ -274,11 +302,12 @@ static void shut(struct series *s, struct sline *l, int tier)
 		s->cap_shut = s->cap_shut ? s->cap_shut * 2 : 256;
 		s->shut = xrealloc(s->shut, s->cap_shut * sizeof *s->shut);
 	}
-	s->shut[s->n_shut++] = (struct shut_wait){ .l = l, .tier = tier, .d = l->d[tier] };
+	s->shut[s->n_shut++] = (struct shut_wait){ .k = k, .i = i, .d = k->lines[i].d };
 }
 
-static void add_value(struct series *s, struct sline *l, double v, double now)
+static void add_value(struct series *s, struct scheck *k, uint32_t i, double v, double now)
 {
+	struct sline *l = &k->lines[i];
 	s->st.samples++;
 	if (fabs(now - l->last_raw) >= s->c.raw_min_interval) {
 		if (s->n_raw < RAW_WAIT_MAX) {
@@ -286,8 +315,9 @@ static void add_value(struct series *s, struct sline *l, double v, double now)
 				s->cap_raw = s->cap_raw ? s->cap_raw * 2 : 1024;
 				s->raw = xrealloc(s->raw, s->cap_raw * sizeof *s->raw);
 			}
-			s->raw[s->n_raw++] =
-			    (struct raw_wait){ .l = l, .t_ms = llround(now * 1000), .v = v };
+			s->raw[s->n_raw++] = (struct raw_wait){
+				.k = k, .i = i, .t_ms = llround(now * 1000), .v = v
+			};
 			l->last_raw = now;
 		} else {
 			s->st.raw_dropped++;
@@ -295,36 +325,57 @@ static void add_value(struct series *s, struct sline *l, double v, double now)
 	} else {
 		s->st.raw_thinned++;
 	}
-	for (int t = 0; t < 2; t++) {
-		struct delta *d = &l->d[t];
-		if (d->n && d->t != s->bucket[t]) {
-			shut(s, l, t); /* the bucket closed before the batch came */
-			d->n = 0;
-		}
-		if (!d->n) {
-			*d = (struct delta){
-				.t = s->bucket[t], .min = v, .max = v, .sum = v, .n = 1
-			};
-		} else {
-			if (v < d->min)
-				d->min = v;
-			if (v > d->max)
-				d->max = v;
-			d->sum += v;
-			d->n++;
-		}
+	struct delta *d = &l->d;
+	if (d->n && d->t != s->bucket5) {
+		shut(s, k, i); /* its bucket closed before the batch came */
+		d->n = 0;
 	}
+	if (!d->n) {
+		*d = (struct delta){ .t = s->bucket5, .min = v, .max = v, .sum = v, .n = 1 };
+	} else {
+		if (v < d->min)
+			d->min = v;
+		if (v > d->max)
+			d->max = v;
+		d->sum += v;
+		d->n++;
+	}
+	l->last_v = v;
+	l->in_last = 1;
 	if (now - l->seen_written >= SEEN_EVERY)
 		l->put = 1;
-	mark_dirty(s, l);
 }
 
-void series_record(struct series *s, void **slot, const char *key, const char *customer,
-                   const char *asset, const char *check, const struct mamori_perfdata *items,
-                   size_t n, const char *perf_text, double now)
+/* The previous record again: every line that got a value then gets it
+ * again. */
+static void replay(struct series *s, struct scheck *k, double now)
 {
-	if (!s || !s->c.enabled)
+	for (uint32_t i = 0; i < k->n; i++)
+		if (k->lines[i].in_last)
+			add_value(s, k, i, k->lines[i].last_v, now);
+	s->st.replayed++;
+}
+
+int series_recording(const struct series *s)
+{
+	return s && s->c.enabled;
+}
+
+void series_record(struct series *s, void *chk, const struct mamori_perfdata *items, size_t n,
+                   const char *perf_text, int same, double now)
+{
+	struct scheck *k = chk;
+	if (!s || !k || !s->c.enabled)
 		return;
+	if (now != s->bucket_now) {
+		s->bucket_now = now;
+		s->bucket5 = (int64_t)floor(now / 300) * 300;
+	}
+	if (same && k->replay && k->epoch == s->epoch) {
+		replay(s, k, now);
+		mark_dirty(s, k);
+		return;
+	}
 	struct mamori_perfdata parsed[SERIES_LABELS_MAX];
 	char text[TEXT_MAX];
 	if (!items || !n) {
@@ -341,19 +392,11 @@ void series_record(struct series *s, void **slot, const char *key, const char *c
 		items = parsed;
 		n = (size_t)got;
 	}
-	struct scheck *k = slot ? *slot : NULL;
-	if (!k) {
-		k = check_get(s, key, customer, asset, check);
-		if (slot)
-			*slot = k;
-	}
-	if (now != s->bucket_now) {
-		s->bucket_now = now;
-		for (int t = 0; t < 2; t++)
-			s->bucket[t] = (int64_t)(floor(now / tier_res[t]) * tier_res[t]);
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct mamori_perfdata *p = &items[i];
+	for (uint32_t i = 0; i < k->n; i++)
+		k->lines[i].in_last = 0;
+	int ok = 1; /* this record can be replayed */
+	for (size_t j = 0; j < n; j++) {
+		const struct mamori_perfdata *p = &items[j];
 		if ((p->flags & MAMORI_PERF_VALUE_UNKNOWN) || !isfinite(p->value)) {
 			s->st.unknown++;
 			continue;
@@ -362,11 +405,14 @@ void series_record(struct series *s, void **slot, const char *key, const char *c
 			s->st.bad_items++;
 			continue;
 		}
-		struct sline *l = line_find(k, p->label, i);
-		if (!l && !(l = line_new(s, k, p->label, now))) {
+		int i = line_find(k, p->label, j);
+		if (i < 0 && (i = line_new(s, k, p->label, now)) < 0) {
 			s->st.refused++;
 			continue;
 		}
+		struct sline *l = &k->lines[i];
+		if (l->in_last)
+			ok = 0; /* the same label twice: replaying would count it once */
 		const char *unit;
 		double v = normalise(p->uom, p->value, &unit);
 		if (fabs(v) > VALUE_MAX) {
@@ -381,18 +427,23 @@ void series_record(struct series *s, void **slot, const char *key, const char *c
 			snprintf(l->unit, sizeof l->unit, "%s", unit);
 			l->put = 1;
 		}
-		add_value(s, l, v, now);
+		add_value(s, k, (uint32_t)i, v, now);
 	}
+	k->replay = (uint8_t)ok;
+	k->epoch = s->epoch;
+	mark_dirty(s, k);
 }
 
 /* ---- the journal source ---- */
 
-static void add_row(struct store_batch *b, int tier, const struct sline *l, const struct delta *d)
+static void add_rows(struct store_batch *b, const struct sline *l, const struct delta *d)
 {
 	struct store_series_agg a = {
 		.t = d->t, .min = d->min, .max = d->max, .sum = d->sum, .n = d->n
 	};
-	store_batch_series_add(b, tier == 0 ? STORE_SERIES_5M : STORE_SERIES_1H, l->id, &a);
+	store_batch_series_add(b, STORE_SERIES_5M, l->id, &a);
+	a.t = d->t - d->t % 3600;
+	store_batch_series_add(b, STORE_SERIES_1H, l->id, &a);
 }
 
 static int source_pending(void *ud)
@@ -406,36 +457,42 @@ static void source_fill(void *ud, struct store_batch *b)
 	struct series *s = ud;
 	double now = now_of(s);
 	for (size_t i = 0; i < s->n_dirty; i++) {
-		struct sline *l = s->dirty[i];
-		if (!l->put)
-			continue;
-		struct store_series_row r = { .id = l->id,
-			                      .customer = l->chk->customer,
-			                      .asset = l->chk->asset,
-			                      .check = l->chk->check,
-			                      .label = l->label,
-			                      .unit = l->unit,
-			                      .created = l->created,
-			                      .last_seen = now };
-		store_batch_series(b, &r);
-		l->seen_written = now;
-		l->put = 0;
+		struct scheck *k = s->dirty[i];
+		for (uint32_t j = 0; j < k->n; j++) {
+			struct sline *l = &k->lines[j];
+			if (!l->put)
+				continue;
+			struct store_series_row r = { .id = l->id,
+				                      .customer = k->customer,
+				                      .asset = k->asset,
+				                      .check = k->check,
+				                      .label = label_of(l),
+				                      .unit = l->unit,
+				                      .created = now,
+				                      .last_seen = now };
+			store_batch_series(b, &r);
+			l->seen_written = now;
+			l->put = 0;
+		}
 	}
 	for (size_t i = 0; i < s->n_shut; i++)
-		add_row(b, s->shut[i].tier, s->shut[i].l, &s->shut[i].d);
+		add_rows(b, &s->shut[i].k->lines[s->shut[i].i], &s->shut[i].d);
 	s->n_shut = 0;
 	for (size_t i = 0; i < s->n_raw; i++)
-		store_batch_series_raw(b, s->raw[i].l->id, s->raw[i].t_ms, s->raw[i].v);
+		store_batch_series_raw(b, s->raw[i].k->lines[s->raw[i].i].id, s->raw[i].t_ms,
+		                       s->raw[i].v);
 	s->st.raw_kept += s->n_raw;
 	s->n_raw = 0;
 	for (size_t i = 0; i < s->n_dirty; i++) {
-		struct sline *l = s->dirty[i];
-		for (int t = 0; t < 2; t++)
-			if (l->d[t].n) {
-				add_row(b, t, l, &l->d[t]);
-				l->d[t].n = 0;
+		struct scheck *k = s->dirty[i];
+		for (uint32_t j = 0; j < k->n; j++) {
+			struct sline *l = &k->lines[j];
+			if (l->d.n) {
+				add_rows(b, l, &l->d);
+				l->d.n = 0;
 			}
-		l->dirty = 0;
+		}
+		k->dirty = 0;
 	}
 	s->n_dirty = 0;
 	if (now - s->last_prune >= PRUNE_EVERY) {
@@ -474,10 +531,10 @@ static void on_loaded(void *ud, const struct store_series_row *r)
 	size_t n = strlen(r->customer) + strlen(r->asset) + strlen(r->check) + 3;
 	char *key = xmalloc(n);
 	snprintf(key, n, "%s/%s/%s", r->customer, r->asset, r->check);
-	struct scheck *k = check_get(s, key, r->customer, r->asset, r->check);
+	struct scheck *k = series_check(s, key, r->customer, r->asset, r->check);
 	free(key);
-	if (!line_find(k, r->label, k->n))
-		line_add(s, k, r->label, r->id, r->unit, r->created, r->last_seen);
+	if (line_find(k, r->label, k->n) < 0 && label_ok(r->label))
+		line_add(s, k, r->label, r->id, r->unit, r->last_seen);
 	if (r->id > s->last_id)
 		s->last_id = r->id;
 }
@@ -498,6 +555,7 @@ int series_load(struct series *s, struct store *st)
 void series_set_conf(struct series *s, const struct series_conf *c)
 {
 	s->c = *c;
+	s->epoch++; /* results went unrecorded, or limits changed: parse again */
 }
 
 const struct series_conf *series_get_conf(const struct series *s)
@@ -518,11 +576,10 @@ void series_free(struct series *s)
 	const struct hmap_entry *e;
 	while (hmap_next(&s->checks, &it, &e)) {
 		struct scheck *k = e->value;
-		for (uint32_t i = 0; i < k->n; i++) {
-			free(k->lines[i]->label);
-			free(k->lines[i]);
-		}
-		free(k->lines);
+		for (uint32_t i = 0; i < k->n; i++)
+			free(k->lines[i].label_l);
+		if (k->lines != k->first)
+			free(k->lines);
 		free(k->key);
 		free(k);
 	}

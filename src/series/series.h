@@ -72,16 +72,24 @@ int series_load(struct series *s, struct store *st);
 void series_set_conf(struct series *s, const struct series_conf *c);
 const struct series_conf *series_get_conf(const struct series *s);
 
-/* One result's perfdata: parsed items (n > 0), or else the text.  `slot`
- * is the caller's per-check cache (NULL at first; the engine keeps it in
- * the check); key is "customer/asset/check". */
-void series_record(struct series *s, void **slot, const char *key, const char *customer,
-                   const char *asset, const char *check, const struct mamori_perfdata *items,
-                   size_t n, const char *perf_text, double now);
+/* The history's state of one check (key "customer/asset/check"): found,
+ * or made on first use with the names copied; it lives as long as s, so
+ * the caller may keep the pointer (the engine keeps it in the check). */
+void *series_check(struct series *s, const char *key, const char *customer, const char *asset,
+                   const char *check);
+/* One result's perfdata: parsed items (n > 0), or else the text.  same:
+ * the caller knows it equals the previous result's perfdata of this
+ * check, so the values recorded then are recorded again without a parse
+ * (when this check's previous record is still valid; else it parses). */
+void series_record(struct series *s, void *chk, const struct mamori_perfdata *items, size_t n,
+                   const char *perf_text, int same, double now);
+/* 1 while conf.enabled: only then should a caller feed results. */
+int series_recording(const struct series *s);
 
 struct series_stats {
 	uint64_t series;         /* known (in memory) */
 	uint64_t samples;        /* values recorded */
+	uint64_t replayed;       /* of those, repeated from the previous result (no parse) */
 	uint64_t raw_kept;       /* raw samples handed to the store */
 	uint64_t raw_thinned;    /* not kept raw: within raw_min_interval */
 	uint64_t raw_dropped;    /* not kept raw: too many waiting (slow disk) */

@@ -171,13 +171,25 @@ static void history_conf(const struct mconf *c, struct series_conf *out)
 	out->max_labels = c->history.max_labels;
 }
 
-/* The engine's per-result hook: the check's names for a new series, its
- * slot for the series' state. */
-static void on_perfdata(void *ud, struct check *c, const struct mamori_result *r, double now)
+/* The engine's per-result hook: the check's slot holds its series state
+ * (made, with the check's names, the first time). */
+static void on_perfdata(void *ud, struct check *c, const struct mamori_result *r, int same,
+                        double now)
 {
 	struct server *s = ud;
-	series_record(s->series, &c->hist, c->key, c->asset->cust->id, c->asset->name, c->name,
-	              r->perf, r->perf ? r->n_perf : 0, r->perf_text, now);
+	if (!c->hist)
+		c->hist =
+		    series_check(s->series, c->key, c->asset->cust->id, c->asset->name, c->name);
+	series_record(s->series, c->hist, r->perf, r->perf ? r->n_perf : 0, r->perf_text, same,
+	              now);
+}
+
+/* The hook runs only while the history records: off costs nothing per
+ * result. */
+static void history_wire(struct server *s)
+{
+	int on = s->series && series_recording(s->series);
+	engine_on_perfdata(s->engine, on ? on_perfdata : NULL, on ? s : NULL);
 }
 
 /* The test hook (server_set_state_hook) as an EVENT_STATE subscriber. */
@@ -256,7 +268,7 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 		struct series_deps sd = { .loop = loop, .journal = s->journal };
 		s->series = series_new(&sd, &hc);
 		series_load(s->series, s->store);
-		engine_on_perfdata(s->engine, on_perfdata, s);
+		history_wire(s);
 	}
 	if (!(s->bus = bus_open(loop, s->conf->mqtt, s->conf->node, s->events)))
 		goto fail;
@@ -404,6 +416,7 @@ static int reload(struct server *s, const char *text)
 		struct series_conf sc;
 		history_conf(c, &sc);
 		series_set_conf(s->series, &sc);
+		history_wire(s);
 	}
 	log_set_level(c->log_level);
 	engine_rearm(s->engine);
@@ -570,6 +583,14 @@ void server_set_state_hook(struct server *s, server_state_hook hook, void *ud)
 	s->hook_ud = ud;
 	if (!s->hook_sub)
 		s->hook_sub = events_subscribe(s->events, EVENT_MASK(EVENT_STATE), on_hook, s);
+}
+
+void server_series_stats(const struct server *s, struct series_stats *out)
+{
+	if (s->series)
+		series_get_stats(s->series, out);
+	else
+		memset(out, 0, sizeof *out);
 }
 
 struct app *server_app(struct server *s)

@@ -83,6 +83,9 @@ int server_submit(struct server *s, const char *customer, const char *asset, con
                   int state, const char *output);
 /* The service layer and the event hub (front ends, tests). */
 struct app *server_app(struct server *s);
+/* The perfdata history's counters (zeros without a store). */
+struct series_stats;
+void server_series_stats(const struct server *s, struct series_stats *out);
 struct events *server_events(struct server *s);
 /* The wall-clock time the scheduler uses (ev_now). */
 double server_now(const struct server *s);

@@ -176,6 +176,11 @@ run rss_100k $B/core_bench rss 100000
 run rss_big $B/core_bench rss "$RSSBIG"
 echo "5. config load and reload ($NLOAD checks)"
 run load $B/core_bench load "$NLOAD"
+echo "7. perfdata history ($NPIPE checks due every 1ms, two perfdata values each, store, one core)"
+for mode in dummy text items; do
+	run "hist_${mode}_off" pin $B/core_bench series "$NPIPE" "$T" off "$mode"
+	run "hist_${mode}_on" pin $B/core_bench series "$NPIPE" "$T" on "$mode"
+done
 
 # ---- the table ----------------------------------------------------------------
 
@@ -202,6 +207,17 @@ row "4. RSS per check at 100000 (bytes)" "$(get rss_100k per_check_bytes)" "1024
 row "   RSS per check at $RSSBIG (bytes)" "$(get rss_big per_check_bytes)" "1024" "$(ratio "$(get rss_big per_check_bytes)" 1024)" "<= 1 KiB (after one run each: $(get rss_big after_run_bytes))"
 row "5. config load, $NLOAD checks (ms)" "$(get load load_ms)" "1000" "$(ratio "$(get load load_ms)" 1000)" "< 1 s"
 row "   reload, one check changed (ms)" "$(get load reload_ms)" "1000" "$(ratio "$(get load reload_ms)" 1000)" "< 1 s"
+for mode in dummy text items; do
+	case $mode in
+	dummy) what="same perfdata each run (replayed)" ;;
+	text) what="perfdata text changing each run (parsed)" ;;
+	items) what="parsed items changing each run (exec-like)" ;;
+	esac
+	hon=$(get "hist_${mode}_on" rate)
+	hoff=$(get "hist_${mode}_off" rate)
+	[ "$mode" = dummy ] && lbl="7. history on / off, checks/s ($mode)" || lbl="   history on / off, checks/s ($mode)"
+	row "$lbl" "$hon" "$hoff" "$(ratio "$hon" "$hoff")" ">= 0.9; $what"
+done
 # ==== 6. agent reports end to end ===============================================
 # Section owned by tests/bench/agents_bench.sh (see its header and
 # doc/benchmarks.md, "Agent reports"): a real mosquitto, the agent simulator,
