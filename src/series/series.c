@@ -216,7 +216,7 @@ static struct sline *line_add(struct series *s, struct scheck *k, const char *la
 static int label_ok(const char *label)
 {
 	size_t n = strnlen(label, SERIES_LABEL_MAX + 1);
-	return n > 0 && n <= SERIES_LABEL_MAX && !esc_needed(label);
+	return n > 0 && n <= SERIES_LABEL_MAX && !esc_needed(label) && !strchr(label, '\t');
 }
 
 /* The index of a new line for label, or -1 (refused). */
@@ -405,25 +405,26 @@ void series_record(struct series *s, void *chk, const struct mamori_perfdata *it
 			s->st.bad_items++;
 			continue;
 		}
-		int i = line_find(k, p->label, j);
-		if (i < 0 && (i = line_new(s, k, p->label, now)) < 0) {
-			s->st.refused++;
-			continue;
-		}
-		struct sline *l = &k->lines[i];
-		if (l->in_last)
-			ok = 0; /* the same label twice: replaying would count it once */
 		const char *unit;
 		double v = normalise(p->uom, p->value, &unit);
 		if (fabs(v) > VALUE_MAX) {
 			s->st.bad_items++;
 			continue;
 		}
+		int i = line_find(k, p->label, j);
+		if (i >= 0 && strcmp(k->lines[i].unit, unit) == 0) {
+			/* the common case: a known series in its unit */
+		} else if (strlen(unit) > SERIES_UNIT_MAX || esc_needed(unit)) {
+			s->st.bad_items++;
+			continue;
+		} else if (i < 0 && (i = line_new(s, k, p->label, now)) < 0) {
+			s->st.refused++;
+			continue;
+		}
+		struct sline *l = &k->lines[i];
+		if (l->in_last)
+			ok = 0; /* the same label twice: replaying would count it once */
 		if (strcmp(l->unit, unit) != 0) {
-			if (strlen(unit) > SERIES_UNIT_MAX || esc_needed(unit)) {
-				s->st.bad_items++;
-				continue;
-			}
 			snprintf(l->unit, sizeof l->unit, "%s", unit);
 			l->put = 1;
 		}
