@@ -87,7 +87,7 @@ static int pg_start(void *inst, struct mamori_run *run, void *data, void **run_s
 	struct mamori_result r = { .struct_size = sizeof r, .state = 0, .output = "PING OK" };
 	*run_state = NULL;
 	if (c->items) {
-		static char names[300][8];
+		static char names[300][16];
 		struct mamori_perfdata it[300];
 		memset(it, 0, sizeof(struct mamori_perfdata) * (size_t)c->labels);
 		it[0] = (struct mamori_perfdata){ .label = "rta", .uom = "ms", .value = rta };
