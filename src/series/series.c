@@ -109,7 +109,9 @@ struct series {
 	struct shut_wait *shut;
 	size_t n_shut, cap_shut;
 	double last_prune;
-	double bucket_now; /* the time bucket5 is for */
+	double last_rollups; /* when the additions were last written */
+	int flush_all;       /* the next fill writes them whatever the time */
+	double bucket_now;   /* the time bucket5 is for */
 	int64_t bucket5;
 	struct series_stats st;
 };
@@ -122,6 +124,7 @@ void series_conf_default(struct series_conf *c)
 	c->keep_5m = 35 * 86400.0;
 	c->keep_1h = 395 * 86400.0;
 	c->raw_min_interval = 10;
+	c->rollup_flush = 1;
 	c->max_labels = 64;
 }
 
@@ -140,6 +143,8 @@ int series_conf_check(const struct series_conf *c, char *err, size_t errlen)
 		why = "rollup_1h_retention must be at least rollup_5m_retention";
 	else if (!(c->raw_min_interval >= 0 && c->raw_min_interval <= 3600))
 		why = "raw_min_interval must be between 0s and 1h";
+	else if (!(c->rollup_flush >= 0 && c->rollup_flush <= 60))
+		why = "rollup_flush_interval must be between 0s and 60s";
 	else if (c->max_labels < 1 || c->max_labels > SERIES_LABELS_MAX)
 		why = "max_labels must be between 1 and 256";
 	if (why && errlen)
@@ -356,6 +361,12 @@ static void replay(struct series *s, struct scheck *k, double now)
 	s->st.replayed++;
 }
 
+void series_flush_all(struct series *s)
+{
+	if (s)
+		s->flush_all = 1;
+}
+
 int series_recording(const struct series *s)
 {
 	return s && s->c.enabled;
@@ -447,10 +458,17 @@ static void add_rows(struct store_batch *b, const struct sline *l, const struct 
 	store_batch_series_add(b, STORE_SERIES_1H, l->id, &a);
 }
 
+static int rollups_due(const struct series *s, double now)
+{
+	return s->flush_all || now - s->last_rollups >= s->c.rollup_flush;
+}
+
 static int source_pending(void *ud)
 {
 	struct series *s = ud;
-	return s->n_dirty || s->n_raw || s->n_shut || now_of(s) - s->last_prune >= PRUNE_IDLE;
+	double now = now_of(s);
+	return s->n_raw || s->n_shut || (s->n_dirty && rollups_due(s, now)) ||
+	       now - s->last_prune >= PRUNE_IDLE;
 }
 
 static void source_fill(void *ud, struct store_batch *b)
@@ -476,6 +494,7 @@ static void source_fill(void *ud, struct store_batch *b)
 			l->put = 0;
 		}
 	}
+	/* buckets that closed are final: written now, before what follows */
 	for (size_t i = 0; i < s->n_shut; i++)
 		add_rows(b, &s->shut[i].k->lines[s->shut[i].i], &s->shut[i].d);
 	s->n_shut = 0;
@@ -484,18 +503,22 @@ static void source_fill(void *ud, struct store_batch *b)
 		                       s->raw[i].v);
 	s->st.raw_kept += s->n_raw;
 	s->n_raw = 0;
-	for (size_t i = 0; i < s->n_dirty; i++) {
-		struct scheck *k = s->dirty[i];
-		for (uint32_t j = 0; j < k->n; j++) {
-			struct sline *l = &k->lines[j];
-			if (l->d.n) {
-				add_rows(b, l, &l->d);
-				l->d.n = 0;
+	if (rollups_due(s, now)) {
+		for (size_t i = 0; i < s->n_dirty; i++) {
+			struct scheck *k = s->dirty[i];
+			for (uint32_t j = 0; j < k->n; j++) {
+				struct sline *l = &k->lines[j];
+				if (l->d.n) {
+					add_rows(b, l, &l->d);
+					l->d.n = 0;
+				}
 			}
+			k->dirty = 0;
 		}
-		k->dirty = 0;
+		s->n_dirty = 0;
+		s->last_rollups = now;
+		s->flush_all = 0;
 	}
-	s->n_dirty = 0;
 	if (now - s->last_prune >= PRUNE_EVERY) {
 		struct store_series_prune p = {
 			.raw_before_ms = llround((now - s->c.raw_keep) * 1000),
@@ -521,6 +544,7 @@ struct series *series_new(const struct series_deps *d, const struct series_conf 
 	hmap_init(&s->checks);
 	s->bucket_now = NAN;
 	s->last_prune = now_of(s);
+	s->last_rollups = -INFINITY;
 	if (d->journal && journal_durable(d->journal))
 		journal_add_source(d->journal, source_fill, source_pending, s);
 	return s;

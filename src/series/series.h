@@ -5,12 +5,16 @@
  * (13 months), each rollup with min, max, sum and count.
  *
  * Off the hot path: a result's perfdata goes into memory (per series:
- * what its current 5-minute and hourly buckets got since the last batch,
- * and the raw samples waiting); the journal's cuts take it into the
- * pending batch as a source, so the store writes it with everything else
- * in the writer's transaction.  Nothing here runs SQL or waits for the
- * disk.  A restart (or a crash) loses at most the batch that was not
- * committed: buckets are written as additions at every batch.
+ * what its current 5-minute and hourly buckets got since they were last
+ * written, and the raw samples waiting); the journal's cuts take it into
+ * the pending batch as a source, so the store writes it with everything
+ * else in the writer's transaction.  Nothing here runs SQL or waits for
+ * the disk.  Buckets are written as additions: raw samples with every
+ * batch, the buckets' additions at most every conf.rollup_flush seconds
+ * (1 s; 0: with every batch), so a series that gets ten values a second
+ * costs two rollup writes a second, not twenty.  A stop or restart writes
+ * everything (series_flush_all); a crash loses the batch that was not
+ * committed and, for the rollups, at most the last rollup_flush.
  *
  * Identity: a series is (customer, asset, check, label), its id assigned
  * once here (ids of the store continue after the largest at startup);
@@ -51,6 +55,9 @@ struct series_conf {
 	/* s: a series keeps at most one raw sample per this (0: every one);
 	 * the rollups count every sample */
 	double raw_min_interval;
+	/* s: the rollups' additions are written at most this often (0: with
+	 * every batch); what a crash may lose of them */
+	double rollup_flush;
 	unsigned max_labels; /* per check */
 };
 void series_conf_default(struct series_conf *c);
@@ -85,6 +92,9 @@ void series_record(struct series *s, void *chk, const struct mamori_perfdata *it
                    const char *perf_text, int same, double now);
 /* 1 while conf.enabled: only then should a caller feed results. */
 int series_recording(const struct series *s);
+/* The next batch takes everything, rollups included (before the last
+ * flush at a stop; tests). */
+void series_flush_all(struct series *s);
 
 struct series_stats {
 	uint64_t series;         /* known (in memory) */

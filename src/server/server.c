@@ -168,6 +168,7 @@ static void history_conf(const struct mconf *c, struct series_conf *out)
 	out->keep_5m = c->history.rollup_5m_retention;
 	out->keep_1h = c->history.rollup_1h_retention;
 	out->raw_min_interval = c->history.raw_min_interval;
+	out->rollup_flush = c->history.rollup_flush_interval;
 	out->max_labels = c->history.max_labels;
 }
 
@@ -440,6 +441,7 @@ int server_reload_text(struct server *s, const char *text)
 
 void server_flush(struct server *s, int wait)
 {
+	series_flush_all(s->series); /* everything it holds, rollups too */
 	journal_flush(s->journal, wait);
 }
 
@@ -453,7 +455,8 @@ void server_stop(struct server *s)
 	mqtt_cmd_free(s->mqtt_cmd);
 	s->mqtt_cmd = NULL;
 	alerting_stop(s->alerts);
-	/* Cancel in-flight runs, then save every check's state. */
+	/* Cancel in-flight runs, then save every check's state and all
+	 * of the perfdata history held in memory. */
 	engine_stop(s->engine);
 	server_flush(s, 1);
 	journal_stop(s->journal);

@@ -56,7 +56,8 @@ struct server_check_view {
 };
 int server_check_view(const struct server *s, const char *customer, const char *asset,
                       const char *check, struct server_check_view *out);
-/* Record every check's state now (synchronously; tests and shutdown). */
+/* Record every check's state and the perfdata history held in memory
+ * now (with wait, synchronously; tests and shutdown). */
 void server_flush(struct server *s, int wait);
 /* Scheduling lag histogram (benchmarks): fills p50/p99 in seconds. */
 void server_lag_percentiles(const struct server *s, double *p50, double *p99, double *max);

@@ -91,8 +91,10 @@ static void h_flush(struct h *h)
 /* crash: 1 drops what was not cut (as kill -9 would) */
 static void h_close(struct h *h, int crash)
 {
-	if (!crash)
+	if (!crash) {
+		series_flush_all(h->s); /* as a stop does */
 		h_flush(h);
+	}
 	journal_free(h->j);
 	store_close(h->st);
 	series_free(h->s);
@@ -109,6 +111,7 @@ static struct series_conf conf0(void)
 	struct series_conf c;
 	series_conf_default(&c);
 	c.raw_min_interval = 0;
+	c.rollup_flush = 0; /* every batch: the arithmetic tests flush when they mean to */
 	return c;
 }
 
@@ -500,6 +503,53 @@ START_TEST(restart)
 	rec(&h, "a=4", t + 3);
 	h_close(&h, 0);
 	ck_assert_str_eq(rows("SELECT n FROM series_1h WHERE series = 1"), "3;");
+}
+END_TEST
+
+/* The rollups' additions wait up to rollup_flush; raw samples do not. */
+START_TEST(rollup_flush)
+{
+	struct series_conf c = conf0();
+	c.rollup_flush = 1;
+	struct h h;
+	h_open(&h, &c);
+	double t = fake_now + 10;
+	rec(&h, "a=1", t); /* the first additions go at once */
+	h_flush(&h);
+	ck_assert_str_eq(rows("SELECT n FROM series_5m"), "1;");
+	for (int i = 1; i <= 9; i++) {
+		rec(&h, "a=1", t + i * 0.1);
+		h_flush(&h);
+	}
+	ck_assert_str_eq(rows("SELECT n FROM series_5m"), "1;"); /* held */
+	ck_assert_int_eq(scalar("SELECT count(*) FROM series_raw"), 10);
+	rec(&h, "a=1", t + 1.0);
+	h_flush(&h);
+	ck_assert_str_eq(rows("SELECT n FROM series_5m"), "11;");
+	ck_assert_str_eq(rows("SELECT n FROM series_1h"), "11;");
+	/* a bucket that closes is written with the next batch, held or not */
+	rec(&h, "a=2", t + 1.5);
+	h_flush(&h);
+	ck_assert_str_eq(rows("SELECT n FROM series_5m"), "11;"); /* held */
+	double next = t - fmod(t, 300) + 300;
+	rec(&h, "a=5", next);
+	fake_now = t + 1.6; /* the batch comes before the hold is over */
+	h_flush(&h);
+	ck_assert_str_eq(rows("SELECT n, vsum FROM series_5m ORDER BY t"), "12|13.0;");
+	/* a crash loses what was held (at most rollup_flush): a=5 */
+	h_close(&h, 1);
+	ck_assert_str_eq(rows("SELECT sum(n) FROM series_5m"), "12;");
+	ck_assert_int_eq(scalar("SELECT count(*) FROM series_raw"), 13); /* raw has it */
+	/* a stop loses nothing */
+	h_open(&h, &c);
+	rec(&h, "a=7", next + 1);
+	h_flush(&h); /* written: the first additions of this process */
+	rec(&h, "a=8", next + 1.1);
+	h_flush(&h); /* held */
+	ck_assert_str_eq(rows("SELECT sum(n) FROM series_5m"), "13;");
+	h_close(&h, 0);
+	ck_assert_str_eq(rows("SELECT sum(n) FROM series_5m"), "14;");
+	ck_assert_str_eq(rows("SELECT sum(n) FROM series_1h"), "14;");
 }
 END_TEST
 
@@ -917,6 +967,7 @@ int main(void)
 	tcase_add_test(tc, retention);
 	tcase_add_test(tc, prune_is_bounded);
 	tcase_add_test(tc, restart);
+	tcase_add_test(tc, rollup_flush);
 	tcase_add_test(tc, read_points);
 	tcase_add_test(tc, plan);
 	tcase_add_test(tc, app_reads);
