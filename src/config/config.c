@@ -46,7 +46,7 @@ static const struct mamori_key history_keys[] = { K("enabled", MAMORI_KEY_BOOL),
 	                                          K("rollup_5m_retention", MAMORI_KEY_DURATION),
 	                                          K("rollup_1h_retention", MAMORI_KEY_DURATION),
 	                                          K("raw_min_interval", MAMORI_KEY_DURATION),
-	                                          K("rollup_flush_interval", MAMORI_KEY_DURATION),
+	                                          K("flush_interval", MAMORI_KEY_DURATION),
 	                                          K("max_labels", MAMORI_KEY_INT),
 	                                          KEND };
 static const struct mamori_key daemon_keys[] = {
@@ -404,7 +404,7 @@ static void parse_history(struct ctx *x, const config_setting_t *g)
 	c->history.rollup_5m_retention = 35 * 86400.0;
 	c->history.rollup_1h_retention = 395 * 86400.0;
 	c->history.raw_min_interval = 10;
-	c->history.rollup_flush_interval = 1;
+	c->history.flush_interval = 1;
 	c->history.max_labels = 64;
 	if (!g || config__validate(x, g, history_keys, NULL, "history") != 0)
 		return;
@@ -418,8 +418,7 @@ static void parse_history(struct ctx *x, const config_setting_t *g)
 	int h1 = duration_in(x, g, "rollup_1h_retention", 7 * 86400.0, 3650 * 86400.0,
 	                     "7d and 3650d", &c->history.rollup_1h_retention);
 	duration_in(x, g, "raw_min_interval", 0, 3600, "0s and 1h", &c->history.raw_min_interval);
-	duration_in(x, g, "rollup_flush_interval", 0, 60, "0s and 60s",
-	            &c->history.rollup_flush_interval);
+	duration_in(x, g, "flush_interval", 0, 600, "0s and 10m", &c->history.flush_interval);
 	if (c->history.rollup_5m_retention < c->history.raw_retention)
 		config__report(x, m5 ? config_setting_get_member(g, "rollup_5m_retention") : g,
 		               "history.rollup_5m_retention must be at least raw_retention");

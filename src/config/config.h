@@ -146,7 +146,7 @@ struct mconf {
 	struct {
 		int enabled;
 		double raw_retention, rollup_5m_retention, rollup_1h_retention;
-		double raw_min_interval, rollup_flush_interval;
+		double raw_min_interval, flush_interval;
 		uint32_t max_labels;
 	} history;
 	/* sections other modules parse */

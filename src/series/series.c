@@ -43,8 +43,8 @@
 #include <string.h>
 
 #define TEXT_MAX      8192    /* perfdata text parsed per result (as the engine keeps) */
-#define RAW_WAIT_MAX  200000  /* raw samples waiting for a batch */
-#define SHUT_WAIT_MAX 1000000 /* closed additions waiting for a batch */
+#define RAW_WAIT_MAX  2000000 /* raw samples waiting to be written (48 MB) */
+#define SHUT_WAIT_MAX 1000000 /* closed additions waiting to be written (56 MB) */
 #define PRUNE_EVERY   1.0     /* s between retention steps while batches come */
 #define PRUNE_IDLE    60.0    /* s: a step is worth a batch of its own */
 #define SEEN_EVERY    86400.0 /* s between two writes of a series' last_seen */
@@ -109,9 +109,9 @@ struct series {
 	struct shut_wait *shut;
 	size_t n_shut, cap_shut;
 	double last_prune;
-	double last_rollups; /* when the additions were last written */
-	int flush_all;       /* the next fill writes them whatever the time */
-	double bucket_now;   /* the time bucket5 is for */
+	double last_write; /* when what was held was last written */
+	int flush_all;     /* the next fill writes it whatever the time */
+	double bucket_now; /* the time bucket5 is for */
 	int64_t bucket5;
 	struct series_stats st;
 };
@@ -124,7 +124,7 @@ void series_conf_default(struct series_conf *c)
 	c->keep_5m = 35 * 86400.0;
 	c->keep_1h = 395 * 86400.0;
 	c->raw_min_interval = 10;
-	c->rollup_flush = 1;
+	c->flush = 1;
 	c->max_labels = 64;
 }
 
@@ -143,8 +143,8 @@ int series_conf_check(const struct series_conf *c, char *err, size_t errlen)
 		why = "rollup_1h_retention must be at least rollup_5m_retention";
 	else if (!(c->raw_min_interval >= 0 && c->raw_min_interval <= 3600))
 		why = "raw_min_interval must be between 0s and 1h";
-	else if (!(c->rollup_flush >= 0 && c->rollup_flush <= 60))
-		why = "rollup_flush_interval must be between 0s and 60s";
+	else if (!(c->flush >= 0 && c->flush <= 600))
+		why = "flush_interval must be between 0s and 10m";
 	else if (c->max_labels < 1 || c->max_labels > SERIES_LABELS_MAX)
 		why = "max_labels must be between 1 and 256";
 	if (why && errlen)
@@ -458,23 +458,24 @@ static void add_rows(struct store_batch *b, const struct sline *l, const struct 
 	store_batch_series_add(b, STORE_SERIES_1H, l->id, &a);
 }
 
-static int rollups_due(const struct series *s, double now)
+/* Time to write what is held: its interval is over, a flush was asked
+ * for, or a waiting array is half full (write early rather than drop). */
+static int write_due(const struct series *s, double now)
 {
-	return s->flush_all || now - s->last_rollups >= s->c.rollup_flush;
+	return s->flush_all || now - s->last_write >= s->c.flush || s->n_raw >= RAW_WAIT_MAX / 2 ||
+	       s->n_shut >= SHUT_WAIT_MAX / 2;
 }
 
 static int source_pending(void *ud)
 {
 	struct series *s = ud;
 	double now = now_of(s);
-	return s->n_raw || s->n_shut || (s->n_dirty && rollups_due(s, now)) ||
+	return ((s->n_dirty || s->n_raw || s->n_shut) && write_due(s, now)) ||
 	       now - s->last_prune >= PRUNE_IDLE;
 }
 
-static void source_fill(void *ud, struct store_batch *b)
+static void write_held(struct series *s, struct store_batch *b, double now)
 {
-	struct series *s = ud;
-	double now = now_of(s);
 	for (size_t i = 0; i < s->n_dirty; i++) {
 		struct scheck *k = s->dirty[i];
 		for (uint32_t j = 0; j < k->n; j++) {
@@ -494,7 +495,6 @@ static void source_fill(void *ud, struct store_batch *b)
 			l->put = 0;
 		}
 	}
-	/* buckets that closed are final: written now, before what follows */
 	for (size_t i = 0; i < s->n_shut; i++)
 		add_rows(b, &s->shut[i].k->lines[s->shut[i].i], &s->shut[i].d);
 	s->n_shut = 0;
@@ -503,22 +503,28 @@ static void source_fill(void *ud, struct store_batch *b)
 		                       s->raw[i].v);
 	s->st.raw_kept += s->n_raw;
 	s->n_raw = 0;
-	if (rollups_due(s, now)) {
-		for (size_t i = 0; i < s->n_dirty; i++) {
-			struct scheck *k = s->dirty[i];
-			for (uint32_t j = 0; j < k->n; j++) {
-				struct sline *l = &k->lines[j];
-				if (l->d.n) {
-					add_rows(b, l, &l->d);
-					l->d.n = 0;
-				}
+	for (size_t i = 0; i < s->n_dirty; i++) {
+		struct scheck *k = s->dirty[i];
+		for (uint32_t j = 0; j < k->n; j++) {
+			struct sline *l = &k->lines[j];
+			if (l->d.n) {
+				add_rows(b, l, &l->d);
+				l->d.n = 0;
 			}
-			k->dirty = 0;
 		}
-		s->n_dirty = 0;
-		s->last_rollups = now;
-		s->flush_all = 0;
+		k->dirty = 0;
 	}
+	s->n_dirty = 0;
+	s->last_write = now;
+	s->flush_all = 0;
+}
+
+static void source_fill(void *ud, struct store_batch *b)
+{
+	struct series *s = ud;
+	double now = now_of(s);
+	if ((s->n_dirty || s->n_raw || s->n_shut) && write_due(s, now))
+		write_held(s, b, now);
 	if (now - s->last_prune >= PRUNE_EVERY) {
 		struct store_series_prune p = {
 			.raw_before_ms = llround((now - s->c.raw_keep) * 1000),
@@ -544,7 +550,7 @@ struct series *series_new(const struct series_deps *d, const struct series_conf 
 	hmap_init(&s->checks);
 	s->bucket_now = NAN;
 	s->last_prune = now_of(s);
-	s->last_rollups = -INFINITY;
+	s->last_write = -INFINITY;
 	if (d->journal && journal_durable(d->journal))
 		journal_add_source(d->journal, source_fill, source_pending, s);
 	return s;

@@ -9,12 +9,15 @@
  * written, and the raw samples waiting); the journal's cuts take it into
  * the pending batch as a source, so the store writes it with everything
  * else in the writer's transaction.  Nothing here runs SQL or waits for
- * the disk.  Buckets are written as additions: raw samples with every
- * batch, the buckets' additions at most every conf.rollup_flush seconds
- * (1 s; 0: with every batch), so a series that gets ten values a second
- * costs two rollup writes a second, not twenty.  A stop or restart writes
+ * the disk.  Buckets are written as additions.  What is held is written
+ * with the first batch cut at least conf.flush seconds after the last
+ * write (1 s; 0: with every batch; sooner when the waiting arrays are half
+ * full): each write of a series dirties a page of each table it touches,
+ * so holding longer turns several samples of a series into one page write
+ * (carbon-cache and rrdcached do the same).  A stop or restart writes
  * everything (series_flush_all); a crash loses the batch that was not
- * committed and, for the rollups, at most the last rollup_flush.
+ * committed and at most the last conf.flush of the history - raw samples
+ * and rollups alike, so the tiers always agree on disk.
  *
  * Identity: a series is (customer, asset, check, label), its id assigned
  * once here (ids of the store continue after the largest at startup);
@@ -55,9 +58,9 @@ struct series_conf {
 	/* s: a series keeps at most one raw sample per this (0: every one);
 	 * the rollups count every sample */
 	double raw_min_interval;
-	/* s: the rollups' additions are written at most this often (0: with
-	 * every batch); what a crash may lose of them */
-	double rollup_flush;
+	/* s: the history is written at most this often (0: with every
+	 * batch); what a crash may lose of it (up to 600) */
+	double flush;
 	unsigned max_labels; /* per check */
 };
 void series_conf_default(struct series_conf *c);

@@ -168,7 +168,7 @@ static void history_conf(const struct mconf *c, struct series_conf *out)
 	out->keep_5m = c->history.rollup_5m_retention;
 	out->keep_1h = c->history.rollup_1h_retention;
 	out->raw_min_interval = c->history.raw_min_interval;
-	out->rollup_flush = c->history.rollup_flush_interval;
+	out->flush = c->history.flush_interval;
 	out->max_labels = c->history.max_labels;
 }
 

@@ -17,6 +17,12 @@
  *       items: the test plugin perfgen (build/tests/plugins, or
  *       BENCH_TESTPLUGIN_DIR), whose values change at every run, handed as
  *       text (parsed by the history) or as parsed items (as exec does).
+ *   build/bench/core_bench series_rate N SECONDS on|off
+ *       N perfgen checks (text, changing) every 1 s, first runs spread: a
+ *       steady N results/s.  The process's CPU and the bytes it wrote
+ *       (WAL and checkpoints: /proc/self/io wchar) per second, history on
+ *       or off - what the history costs at a NOC's rate, not at the
+ *       pipeline's limit.
  *   build/bench/core_bench lag N SECONDS
  *       N dummy checks, interval 1s, first runs spread: N checks/s at a
  *       steady rate; scheduling lag after a warm-up: the server's own
@@ -42,6 +48,8 @@
 #include <ev.h>
 #include <malloc.h>
 #include <stdint.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct bench_ctx {
@@ -181,36 +189,86 @@ static void perf_check(struct bench_buf *b, size_t i, void *ud)
 		bench_printf(b, "plugin = \"perfgen\"; mode = \"%s\";", mode);
 }
 
+/* Bytes this process handed to write()/pwrite() so far (the WAL's and
+ * the checkpoints' writes), from /proc/self/io; -1 if unknown. */
+static long long io_wchar(void)
+{
+	FILE *f = fopen("/proc/self/io", "r");
+	char line[128];
+	long long v = -1;
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, "wchar:", 6) == 0)
+			v = atoll(line + 6);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static int bench_series_run(size_t n, double seconds, int on, const char *mode,
+                            const char *interval, int rate);
+
 static int bench_series(size_t n, double seconds, int on, const char *mode)
+{
+	return bench_series_run(n, seconds, on, mode, "1ms", 0);
+}
+
+static int bench_series_run(size_t n, double seconds, int on, const char *mode,
+                            const char *interval, int rate)
 {
 	struct bench_ctx c;
 	ctx_init(&c, 1);
-	if (strcmp(mode, "dummy") != 0)
-		c.opts.plugin_dir = env_or("BENCH_TESTPLUGIN_DIR", "build/tests/plugins");
+	char pdir[300] = "";
+	if (strcmp(mode, "dummy") != 0) {
+		/* a directory with perfgen alone (the test plugins' directory
+		 * also holds the deliberately broken ones, which log) */
+		char src[PATH_MAX], dst[400];
+		snprintf(pdir, sizeof pdir, "%s/plugins", c.state_dir);
+		snprintf(dst, sizeof dst, "%s/perfgen.so", pdir);
+		if (!realpath(env_or("BENCH_TESTPLUGIN_DIR", "build/tests/plugins"), src) ||
+		    mkdir(pdir, 0700) != 0 || symlink(strcat(src, "/perfgen.so"), dst) != 0) {
+			perror("core_bench: perfgen plugin directory");
+			return 1;
+		}
+		c.opts.plugin_dir = pdir;
+	}
 	char header[512];
 	snprintf(header, sizeof header,
 	         "daemon = { log_level = \"warning\"; };\n"
 	         "history = { enabled = %s; };\n"
-	         "defaults = { interval = \"1ms\"; retry_interval = \"1ms\"; max_attempts = 3;"
+	         "defaults = { interval = \"%s\"; retry_interval = \"%s\"; max_attempts = 3;"
 	         " timeout = \"10s\"; };\n",
-	         on ? "true" : "false");
+	         on ? "true" : "false", interval, interval);
 	struct bench_buf b = { 0 };
 	bench_gen_config(&b, header, n, perf_check, (void *)mode);
-	struct server *s = make_server(&c, b.p, 1);
+	struct server *s = make_server(&c, b.p, !rate);
 	bench_buf_free(&b);
 	if (server_start(s) != 0)
 		return 1;
-	run_for(c.loop, seconds < 2 ? seconds / 2 : 1);
+	run_for(c.loop, rate ? 2.5 : seconds < 2 ? seconds / 2 : 1);
 	struct engine_stats a, z;
 	server_get_stats(s, &a);
+	long long io0 = io_wchar();
 	double c0 = bench_cpu(), w0 = bench_mono(), l0 = thread_cpu();
 	run_for(c.loop, seconds);
 	double cpu = bench_cpu() - c0, wall = bench_mono() - w0, loop = thread_cpu() - l0;
+	long long io = io_wchar() - io0;
 	server_get_stats(s, &z);
 	uint64_t done = z.runs_completed - a.runs_completed;
 	server_stop(s);
 	struct series_stats hs = { 0 };
 	server_series_stats(s, &hs);
+	if (rate) {
+		/* a steady rate: what the history costs in CPU and writes */
+		printf("series_rate_%s cpu_pct %.2f loop_pct %.2f results_per_s %.0f"
+		       " written_kib_per_s %.0f us_per_result %.2f samples %llu series %llu"
+		       " checks %zu\n",
+		       on ? "on" : "off", 100 * cpu / wall, 100 * loop / wall, (double)done / wall,
+		       io / 1024.0 / wall, cpu * 1e6 / (double)(done ? done : 1),
+		       (unsigned long long)hs.samples, (unsigned long long)hs.series, n);
+		server_free(s);
+		ctx_cleanup(&c);
+		return done && (!on || hs.series == 2 * n) ? 0 : 1;
+	}
 	printf("series_%s_%s %.0f/s completed %llu cpu %.2f loop_cpu %.2f loop_ns_per_check %.0f"
 	       " wall %.2f samples %llu raw_rows %llu series %llu checks %zu\n",
 	       mode, on ? "on" : "off", (double)done / cpu, (unsigned long long)done, cpu, loop,
@@ -408,6 +466,8 @@ int main(int argc, char **argv)
 		usage();
 	if (strcmp(argv[1], "pipeline") == 0 && argc > 4)
 		return bench_pipeline(n, seconds, strcmp(argv[4], "store") == 0);
+	if (strcmp(argv[1], "series_rate") == 0 && argc > 4)
+		return bench_series_run(n, seconds, strcmp(argv[4], "on") == 0, "text", "1s", 1);
 	if (strcmp(argv[1], "series") == 0 && argc > 4)
 		return bench_series(n, seconds, strcmp(argv[4], "on") == 0,
 		                    argc > 5 ? argv[5] : "dummy");

@@ -212,14 +212,14 @@ START_TEST(history_group)
 	ck_assert(c->history.rollup_5m_retention == 35 * 86400.0);
 	ck_assert(c->history.rollup_1h_retention == 395 * 86400.0);
 	ck_assert(c->history.raw_min_interval == 10);
-	ck_assert(c->history.rollup_flush_interval == 1);
+	ck_assert(c->history.flush_interval == 1);
 	ck_assert_uint_eq(c->history.max_labels, 64);
 	mconf_free(c);
 	/* every key */
 	c = load(
 	    "history = { enabled = false; raw_retention = \"24h\"; rollup_5m_retention = \"7d\";"
 	    " rollup_1h_retention = \"2w\"; raw_min_interval = \"0s\"; max_labels = 8;"
-	    " rollup_flush_interval = \"0s\"; };\n",
+	    " flush_interval = \"0s\"; };\n",
 	    &e);
 	ck_assert_msg(c != NULL, "%s", e.buf);
 	ck_assert_int_eq(c->history.enabled, 0);
@@ -227,7 +227,7 @@ START_TEST(history_group)
 	ck_assert(c->history.rollup_5m_retention == 7 * 86400.0);
 	ck_assert(c->history.rollup_1h_retention == 14 * 86400.0);
 	ck_assert(c->history.raw_min_interval == 0);
-	ck_assert(c->history.rollup_flush_interval == 0);
+	ck_assert(c->history.flush_interval == 0);
 	ck_assert_uint_eq(c->history.max_labels, 8);
 	mconf_free(c);
 	/* refused with file:line */
@@ -244,8 +244,8 @@ START_TEST(history_group)
 	        "(config):2:", "rollup_1h_retention must be at least rollup_5m_retention");
 	refused("history = {\n raw_min_interval = \"2h\"; };\n",
 	        "(config):2:", "history.raw_min_interval must be between 0s and 1h");
-	refused("history = {\n rollup_flush_interval = \"2m\"; };\n",
-	        "(config):2:", "history.rollup_flush_interval must be between 0s and 60s");
+	refused("history = {\n flush_interval = \"11m\"; };\n",
+	        "(config):2:", "history.flush_interval must be between 0s and 10m");
 	refused("history = {\n max_labels = 0; };\n",
 	        "(config):2:", "history.max_labels must be between 1 and 256");
 	refused("history = {\n max_labels = 1000; };\n", "(config):2:", NULL);

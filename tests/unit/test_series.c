@@ -111,7 +111,7 @@ static struct series_conf conf0(void)
 	struct series_conf c;
 	series_conf_default(&c);
 	c.raw_min_interval = 0;
-	c.rollup_flush = 0; /* every batch: the arithmetic tests flush when they mean to */
+	c.flush = 0; /* every batch: the arithmetic tests flush when they mean to */
 	return c;
 }
 
@@ -506,50 +506,58 @@ START_TEST(restart)
 }
 END_TEST
 
-/* The rollups' additions wait up to rollup_flush; raw samples do not. */
-START_TEST(rollup_flush)
+/* What is held waits up to conf.flush: raw samples and rollups alike. */
+START_TEST(flush_interval)
 {
 	struct series_conf c = conf0();
-	c.rollup_flush = 1;
+	c.flush = 1;
 	struct h h;
 	h_open(&h, &c);
 	double t = fake_now + 10;
-	rec(&h, "a=1", t); /* the first additions go at once */
+	rec(&h, "a=1", t); /* the first write of a process goes at once */
 	h_flush(&h);
 	ck_assert_str_eq(rows("SELECT n FROM series_5m"), "1;");
+	ck_assert_int_eq(scalar("SELECT count(*) FROM series_raw"), 1);
 	for (int i = 1; i <= 9; i++) {
 		rec(&h, "a=1", t + i * 0.1);
 		h_flush(&h);
 	}
-	ck_assert_str_eq(rows("SELECT n FROM series_5m"), "1;"); /* held */
-	ck_assert_int_eq(scalar("SELECT count(*) FROM series_raw"), 10);
+	/* held: neither tier has them, so the tiers agree */
+	ck_assert_str_eq(rows("SELECT n FROM series_5m"), "1;");
+	ck_assert_int_eq(scalar("SELECT count(*) FROM series_raw"), 1);
 	rec(&h, "a=1", t + 1.0);
 	h_flush(&h);
 	ck_assert_str_eq(rows("SELECT n FROM series_5m"), "11;");
 	ck_assert_str_eq(rows("SELECT n FROM series_1h"), "11;");
-	/* a bucket that closes is written with the next batch, held or not */
+	ck_assert_int_eq(scalar("SELECT count(*) FROM series_raw"), 11);
+	/* a bucket that closes waits like the rest */
 	rec(&h, "a=2", t + 1.5);
-	h_flush(&h);
-	ck_assert_str_eq(rows("SELECT n FROM series_5m"), "11;"); /* held */
 	double next = t - fmod(t, 300) + 300;
 	rec(&h, "a=5", next);
-	fake_now = t + 1.6; /* the batch comes before the hold is over */
+	fake_now = t + 1.6;
 	h_flush(&h);
-	ck_assert_str_eq(rows("SELECT n, vsum FROM series_5m ORDER BY t"), "12|13.0;");
-	/* a crash loses what was held (at most rollup_flush): a=5 */
+	ck_assert_str_eq(rows("SELECT n, vsum FROM series_5m ORDER BY t"), "11|11.0;");
+	fake_now = t + 2.0;
+	h_flush(&h);
+	ck_assert_str_eq(rows("SELECT n, vsum FROM series_5m ORDER BY t"), "12|13.0;1|5.0;");
+	/* a crash loses what was held (at most conf.flush), in every tier */
+	rec(&h, "a=6", t + 2.5);
+	h_flush(&h);
 	h_close(&h, 1);
-	ck_assert_str_eq(rows("SELECT sum(n) FROM series_5m"), "12;");
-	ck_assert_int_eq(scalar("SELECT count(*) FROM series_raw"), 13); /* raw has it */
+	ck_assert_str_eq(rows("SELECT sum(n) FROM series_5m"), "13;");
+	ck_assert_str_eq(rows("SELECT sum(n) FROM series_1h"), "13;");
+	ck_assert_int_eq(scalar("SELECT count(*) FROM series_raw"), 13);
 	/* a stop loses nothing */
 	h_open(&h, &c);
 	rec(&h, "a=7", next + 1);
-	h_flush(&h); /* written: the first additions of this process */
+	h_flush(&h); /* written: the first of this process */
 	rec(&h, "a=8", next + 1.1);
 	h_flush(&h); /* held */
-	ck_assert_str_eq(rows("SELECT sum(n) FROM series_5m"), "13;");
-	h_close(&h, 0);
 	ck_assert_str_eq(rows("SELECT sum(n) FROM series_5m"), "14;");
-	ck_assert_str_eq(rows("SELECT sum(n) FROM series_1h"), "14;");
+	h_close(&h, 0);
+	ck_assert_str_eq(rows("SELECT sum(n) FROM series_5m"), "15;");
+	ck_assert_str_eq(rows("SELECT sum(n) FROM series_1h"), "15;");
+	ck_assert_int_eq(scalar("SELECT count(*) FROM series_raw"), 15);
 }
 END_TEST
 
@@ -967,7 +975,7 @@ int main(void)
 	tcase_add_test(tc, retention);
 	tcase_add_test(tc, prune_is_bounded);
 	tcase_add_test(tc, restart);
-	tcase_add_test(tc, rollup_flush);
+	tcase_add_test(tc, flush_interval);
 	tcase_add_test(tc, read_points);
 	tcase_add_test(tc, plan);
 	tcase_add_test(tc, app_reads);
