@@ -254,16 +254,18 @@ static int bench_series_run(size_t n, double seconds, int on, const char *mode,
 	long long io = io_wchar() - io0;
 	server_get_stats(s, &z);
 	uint64_t done = z.runs_completed - a.runs_completed;
+	malloc_trim(0);
+	long rss = bench_rss_kib();
 	server_stop(s);
 	struct series_stats hs = { 0 };
 	server_series_stats(s, &hs);
 	if (rate) {
 		/* a steady rate: what the history costs in CPU and writes */
 		printf("series_rate_%s cpu_pct %.2f loop_pct %.2f results_per_s %.0f"
-		       " written_kib_per_s %.0f us_per_result %.2f samples %llu series %llu"
-		       " checks %zu\n",
+		       " written_kib_per_s %.0f us_per_result %.2f rss_kib %ld samples %llu"
+		       " series %llu checks %zu\n",
 		       on ? "on" : "off", 100 * cpu / wall, 100 * loop / wall, (double)done / wall,
-		       io / 1024.0 / wall, cpu * 1e6 / (double)(done ? done : 1),
+		       io / 1024.0 / wall, cpu * 1e6 / (double)(done ? done : 1), rss,
 		       (unsigned long long)hs.samples, (unsigned long long)hs.series, n);
 		server_free(s);
 		ctx_cleanup(&c);
