@@ -43,7 +43,7 @@
 #include <string.h>
 
 #define TEXT_MAX      8192    /* perfdata text parsed per result (as the engine keeps) */
-#define RAW_WAIT_MAX  2000000 /* raw samples waiting to be written (48 MB) */
+#define RAW_WAIT_MAX  2000000 /* raw samples waiting to be written (64 MB) */
 #define SHUT_WAIT_MAX 1000000 /* closed additions waiting to be written (56 MB) */
 #define PRUNE_EVERY   1.0     /* s between retention steps while batches come */
 #define PRUNE_IDLE    60.0    /* s: a step is worth a batch of its own */
