@@ -281,9 +281,9 @@ void app_history_free(struct app_history *h);
  * (raw samples, 5-minute or hourly rollups) is chosen by the range and
  * the step (series_plan in src/series/series.h says the rule; the answer
  * says what was used).  Buckets start on multiples of the step since the
- * epoch and have no point when nothing was recorded in them.  What the
- * history holds is what the store has written (up to the last batch:
- * daemon.flush_interval).
+ * epoch and have no point when nothing was recorded in them.  A read
+ * sees what the store has written: values reach it at most
+ * history.flush_interval (1 s) and one batch after they were recorded.
  *
  * Synchronous errors (returned, the callback never runs): APP_E_INVALID
  * (from >= to, step <= 0 or below 1 s, from older than the hourly

@@ -6,15 +6,15 @@
  * (the caller keeps a pointer to it; found by key in `checks` the first
  * time), holding its lines (series) in one block - the first two inside
  * the scheck itself, so the common check with one or two values is one
- * allocation.  A line holds `d`, what its buckets got since the last
- * batch: one addition that goes both into its 5-minute bucket and into
- * that bucket's hour (a 5-minute boundary passed between two batches
+ * allocation.  A line holds `d`, what its buckets got since they were
+ * last written: one addition that goes both into its 5-minute bucket and
+ * into that bucket's hour (a 5-minute boundary passed before the write
  * closes the addition early: both tiers are additive, so cutting an hour
  * into several additions changes nothing).  Checks that got a value are
  * on the dirty list; raw samples and closed additions wait in two
  * bounded arrays, naming their line by (check, index) since a check's
- * block moves when it grows.  The fill at each cut turns all of it into
- * batch rows.
+ * block moves when it grows.  The first cut at least conf.flush after the
+ * last write turns all of it into batch rows (write_held).
  *
  * Per result: the parse when the plugin gave text (into a stack copy: the
  * text is not ours), or none when the caller says the perfdata repeats
