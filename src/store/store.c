@@ -26,8 +26,11 @@
 /* The table files, in the order their statements are prepared.  A new
  * table file adds its line here (and its extern in store_int.h). */
 static const struct store__table *const tables[] = {
-	&store__state_table,    &store__alerts_table, &store__outbox_table,
-	&store__downtime_table, &store__series_table,
+	&store__state_table,    /* check_state, asset */
+	&store__alerts_table,   /* alert, alert_event, deadline, dispatch, cmd_seen */
+	&store__outbox_table,   /* outbox */
+	&store__downtime_table, /* downtime */
+	&store__series_table,   /* series, series_raw, series_5m, series_1h */
 };
 
 /* ---- schema ---- */
