@@ -144,7 +144,7 @@ lint:
 
 check: all unit integration lint
 
-bench: all $(BENCH_BINS)
+bench: all $(BENCH_BINS) $(TESTPLUG_SOS)
 	@sh tests/bench/all.sh
 
 demo: all

@@ -42,6 +42,7 @@ struct events;
 struct ev_loop;
 struct journal;
 struct registry;
+struct series;
 struct store;
 struct app;
 
@@ -143,7 +144,8 @@ struct app_deps {
 	struct alerts *alerting;    /* the outbox for answers (app_send); may be NULL */
 	struct journal *journal;    /* NULL: nothing persisted, done runs at once */
 	struct events *events;
-	struct store *store; /* command ids at startup; NULL: none */
+	struct store *store;   /* command ids at startup; NULL: none */
+	struct series *series; /* the perfdata history (its retention); NULL: none */
 	const char *node;
 	/* What readiness depends on, filled by the daemon (NULL: ready). */
 	void (*health)(void *ud, struct app_health *out);
@@ -348,6 +350,52 @@ typedef void (*app_history_fn)(void *ud, int err, const char *msg, struct app_hi
 int app_alert_history(struct app *a, const struct app_scope *sc, const char *id, app_history_fn fn,
                       void *ud);
 void app_history_free(struct app_history *h);
+
+/* ---- perfdata history (asynchronous, through the store's reader) ----
+ * The values of a check's perfdata labels between from and to (seconds
+ * since the epoch), in buckets of about `step` seconds: min, avg, max and
+ * the number of samples per bucket, per label.  The tier that answers
+ * (raw samples, 5-minute or hourly rollups) is chosen by the range and
+ * the step (series_plan in src/series/series.h says the rule; the answer
+ * says what was used).  Buckets start on multiples of the step since the
+ * epoch and have no point when nothing was recorded in them.  A read
+ * sees what the store has written: values reach it at most
+ * history.flush_interval (1 s) and one batch after they were recorded.
+ *
+ * Synchronous errors (returned, the callback never runs): APP_E_INVALID
+ * (from >= to, step <= 0 or below 1 s, from older than the hourly
+ * retention, more than APP_SERIES_MAX_POINTS buckets - the message names
+ * the step that fits), APP_E_NOTFOUND (a customer outside the caller's
+ * scope: existence is not revealed), APP_E_UNAVAILABLE (nothing is
+ * stored, or the store is closing).  Through the callback: APP_E_NOTFOUND
+ * for a check that neither exists nor has history (or a label it has no
+ * history of), APP_E_UNAVAILABLE when the store closed first.  At most
+ * APP_SERIES_MAX_POINTS points in all: labels that would pass it are left
+ * out whole and `truncated` is set (ask for one label at a time). */
+#define APP_SERIES_MAX_POINTS 10000
+struct app_series_point {
+	double t; /* the bucket's start */
+	double min, avg, max;
+	uint32_t count; /* samples in the bucket */
+};
+struct app_series_line {
+	char *label, *unit; /* unit normalised: "s", "B", "%", "c", "" ... */
+	struct app_series_point *points;
+	size_t n;
+};
+struct app_series {
+	const char *resolution; /* "raw", "5m" or "1h" (static) */
+	double from, to, step;  /* as answered: from aligned down, step rounded up */
+	struct app_series_line *lines;
+	size_t n;
+	int truncated;
+};
+typedef void (*app_series_fn)(void *ud, int err, const char *msg, struct app_series *s);
+/* label NULL: every label of the check. */
+int app_series(struct app *a, const struct app_scope *sc, const char *customer, const char *asset,
+               const char *check, const char *label, double from, double to, double step,
+               app_series_fn fn, void *ud, char *msg, size_t msglen);
+void app_series_free(struct app_series *s);
 
 struct app_downtime {
 	char *id, *customer, *asset, *check, *author, *comment;

@@ -37,10 +37,19 @@ static const struct mamori_key root_keys[] = { K("daemon", MAMORI_KEY_GROUP),
 	                                       K("defaults", MAMORI_KEY_GROUP),
 	                                       K("downtimes", -1),
 	                                       K("alerts", MAMORI_KEY_GROUP),
+	                                       K("history", MAMORI_KEY_GROUP),
 	                                       KEND };
 static const struct mamori_key alerts_keys[] = { K("reopen_within", MAMORI_KEY_DURATION),
 	                                         K("outbox_memory", MAMORI_KEY_INT),
 	                                         K("outbox_inflight", MAMORI_KEY_INT), KEND };
+static const struct mamori_key history_keys[] = { K("enabled", MAMORI_KEY_BOOL),
+	                                          K("raw_retention", MAMORI_KEY_DURATION),
+	                                          K("rollup_5m_retention", MAMORI_KEY_DURATION),
+	                                          K("rollup_1h_retention", MAMORI_KEY_DURATION),
+	                                          K("raw_min_interval", MAMORI_KEY_DURATION),
+	                                          K("flush_interval", MAMORI_KEY_DURATION),
+	                                          K("max_labels", MAMORI_KEY_INT),
+	                                          KEND };
 static const struct mamori_key daemon_keys[] = {
 	K("state_dir", MAMORI_KEY_STRING),   K("plugin_dir", MAMORI_KEY_STRING),
 	K("data_dir", MAMORI_KEY_STRING),    K("log_level", MAMORI_KEY_STRING),
@@ -369,12 +378,71 @@ static void parse_alerts(struct ctx *x, const config_setting_t *al)
 	int_in(x, al, "outbox_inflight", 1, 50000, &x->c->outbox_inflight);
 }
 
+/* An optional duration member of g within [lo, hi] seconds into *out;
+ * 1 when it was given. */
+static int duration_in(struct ctx *x, const config_setting_t *g, const char *name, double lo,
+                       double hi, const char *range, double *out)
+{
+	const config_setting_t *m = config_setting_get_member(g, name);
+	double v;
+	if (!m || pconf_setting_duration(m, &v) != 0)
+		return 0; /* absent, or reported by the validation */
+	if (v < lo || v > hi) {
+		config__report(x, m, "history.%s must be between %s", name, range);
+		return 0;
+	}
+	*out = v;
+	return 1;
+}
+
+/* history { }: defaults as in src/series (series_conf_default), the same
+ * bounds as series_conf_check, reported with file:line. */
+static void parse_history(struct ctx *x, const config_setting_t *g)
+{
+	struct mconf *c = x->c;
+	c->history.enabled = 1;
+	c->history.raw_retention = 48 * 3600.0;
+	c->history.rollup_5m_retention = 35 * 86400.0;
+	c->history.rollup_1h_retention = 395 * 86400.0;
+	c->history.raw_min_interval = 10;
+	c->history.flush_interval = 1;
+	c->history.max_labels = 64;
+	if (!g || config__validate(x, g, history_keys, NULL, "history") != 0)
+		return;
+	const config_setting_t *m = config_setting_get_member(g, "enabled");
+	if (m && config_setting_type(m) == CONFIG_TYPE_BOOL)
+		c->history.enabled = config_setting_get_bool(m);
+	duration_in(x, g, "raw_retention", 3600, 30 * 86400.0, "1h and 30d",
+	            &c->history.raw_retention);
+	int m5 = duration_in(x, g, "rollup_5m_retention", 86400, 400 * 86400.0, "1d and 400d",
+	                     &c->history.rollup_5m_retention);
+	int h1 = duration_in(x, g, "rollup_1h_retention", 7 * 86400.0, 3650 * 86400.0,
+	                     "7d and 3650d", &c->history.rollup_1h_retention);
+	duration_in(x, g, "raw_min_interval", 0, 3600, "0s and 1h", &c->history.raw_min_interval);
+	duration_in(x, g, "flush_interval", 0, 600, "0s and 10m", &c->history.flush_interval);
+	if (c->history.rollup_5m_retention < c->history.raw_retention)
+		config__report(x, m5 ? config_setting_get_member(g, "rollup_5m_retention") : g,
+		               "history.rollup_5m_retention must be at least raw_retention");
+	else if (c->history.rollup_1h_retention < c->history.rollup_5m_retention)
+		config__report(x, h1 ? config_setting_get_member(g, "rollup_1h_retention") : g,
+		               "history.rollup_1h_retention must be at least rollup_5m_retention");
+	m = config_setting_get_member(g, "max_labels");
+	if (m && config_setting_type(m) == CONFIG_TYPE_INT) {
+		int v = config_setting_get_int(m);
+		if (v < 1 || v > 256)
+			config__report(x, m, "history.max_labels must be between 1 and 256");
+		else
+			c->history.max_labels = (uint32_t)v;
+	}
+}
+
 static struct mconf *parse_tree(struct ctx *x)
 {
 	const config_setting_t *root = config_root_setting(&x->c->tree);
 	config__validate(x, root, root_keys, NULL, "top level");
 	parse_daemon(x, config_setting_get_member(root, "daemon"));
 	parse_alerts(x, config_setting_get_member(root, "alerts"));
+	parse_history(x, config_setting_get_member(root, "history"));
 	parse_calendars(x, root);
 	parse_plugins(x, root);
 	x->c->mqtt = config_setting_get_member(root, "mqtt");

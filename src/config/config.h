@@ -142,6 +142,13 @@ struct mconf {
 	 * (default 1,000). */
 	uint32_t outbox_memory, outbox_inflight;
 	uint32_t retention_days;
+	/* history { }: the perfdata history (src/series); durations in s */
+	struct {
+		int enabled;
+		double raw_retention, rollup_5m_retention, rollup_1h_retention;
+		double raw_min_interval, flush_interval;
+		uint32_t max_labels;
+	} history;
 	/* sections other modules parse */
 	const config_setting_t *mqtt, *http, *auth, *centers, *routes;
 	struct cfg_calendar *calendars;

@@ -321,7 +321,10 @@ void engine__apply_result(struct engine *e, struct check *c, const struct mamori
 		.flap_low = c->p.flap_low,
 		.flap_high = c->p.flap_high,
 	};
-	int text_changed = engine__store_text(c, r);
+	int perf_same;
+	int text_changed = engine__store_text(c, r, &perf_same);
+	if (e->perf_fn && ((r->perf && r->n_perf) || (r->perf_text && *r->perf_text)))
+		e->perf_fn(e->perf_ud, c, r, perf_same, now);
 	uint8_t attempt = c->st.attempt;
 	int st = r->state;
 	if (st < 0 || st > 3)
@@ -469,7 +472,8 @@ static void check_due(struct engine *e, struct check *c, double now)
 		struct mamori_result r = { .struct_size = sizeof r,
 			                   .state = c->p.stale_state,
 			                   .output = msg };
-		int text_changed = engine__store_text(c, &r);
+		int perf_same;
+		int text_changed = engine__store_text(c, &r, &perf_same);
 		struct state_event ev = state_apply_stale(&c->st, c->p.stale_state, now);
 		e->stats.stale_events++;
 		after_state(e, c, &ev, now, ev.flags || text_changed);
@@ -700,6 +704,12 @@ void engine_free(struct engine *e)
 	hmap_free(&e->plugin_stats);
 	free(e->dirty);
 	free(e);
+}
+
+void engine_on_perfdata(struct engine *e, engine_perf_fn fn, void *ud)
+{
+	e->perf_fn = fn;
+	e->perf_ud = ud;
 }
 
 int engine_submit(struct engine *e, struct check *c, const struct mamori_result *r)

@@ -70,6 +70,17 @@ void engine_rearm(struct engine *e);
  * start) and mark every check dirty so the last flush saves it. */
 void engine_stop(struct engine *e);
 
+/* Every result that carries perfdata (parsed items or text), as it is
+ * applied, before the state subscribers hear of it: the perfdata history
+ * (src/series, wired by the server).  It runs for every such result, so
+ * it must be cheap and must not keep c; c->hist is a slot it may use for
+ * its own per-check state.  same: the perfdata equals the previous
+ * result's of c (the text, or the hash of the parsed items the engine
+ * computes anyway).  One function; NULL turns it off. */
+typedef void (*engine_perf_fn)(void *ud, struct check *c, const struct mamori_result *r, int same,
+                               double now);
+void engine_on_perfdata(struct engine *e, engine_perf_fn fn, void *ud);
+
 /* A result from outside a plugin (service layer, tests). */
 int engine_submit(struct engine *e, struct check *c, const struct mamori_result *r);
 /* The check's acknowledgement mirrors its alert's (see doc/alerts.md):

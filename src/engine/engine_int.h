@@ -47,10 +47,13 @@ struct engine {
 	int stopping;
 	int in_wheel; /* inside wheel_advance: it rearms afterwards */
 	struct mamori_check_info info_scratch;
+	engine_perf_fn perf_fn; /* the perfdata history, or NULL */
+	void *perf_ud;
 };
 
-/* output.c: store a result's texts in c; 1 if they changed. */
-int engine__store_text(struct check *c, const struct mamori_result *r);
+/* output.c: store a result's texts in c; 1 if they changed.  *perf_same:
+ * the perfdata equals the previous result's. */
+int engine__store_text(struct check *c, const struct mamori_result *r, int *perf_same);
 
 /* engine.c */
 void engine__sched_at(struct engine *e, struct check *c, double when);

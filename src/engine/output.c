@@ -80,7 +80,7 @@ static uint64_t perf_items_hash(const struct mamori_perfdata *p, size_t n)
 	return h | 1;
 }
 
-int engine__store_text(struct check *c, const struct mamori_result *r)
+int engine__store_text(struct check *c, const struct mamori_result *r, int *perf_same)
 {
 	const char *out = r->output ? r->output : "";
 	size_t olen = clip_line(out, MAX_OUTPUT);
@@ -91,11 +91,13 @@ int engine__store_text(struct check *c, const struct mamori_result *r)
 	char pbuf[MAX_PERF];
 	const char *perf = "";
 	size_t plen = 0;
+	*perf_same = 0;
 	if (r->perf && r->n_perf) {
 		/* Formatting doubles costs more than the rest of a result: skip
 		 * it when the items are the same as last time. */
 		uint64_t h = perf_items_hash(r->perf, r->n_perf);
 		if (h == c->perf_hash && c->out) {
+			*perf_same = 1;
 			/* Copied: set_output may reallocate the blob it lives in. */
 			plen = strnlen(check_perf(c), sizeof pbuf - 1);
 			memcpy(pbuf, check_perf(c), plen);
@@ -108,9 +110,13 @@ int engine__store_text(struct check *c, const struct mamori_result *r)
 			c->perf_hash = h;
 		}
 	} else if (r->perf_text) {
-		c->perf_hash = 0;
 		perf = r->perf_text;
 		plen = clip_line(perf, MAX_PERF - 1);
+		if (c->out && !c->perf_hash) {
+			const char *old = check_perf(c);
+			*perf_same = strncmp(old, perf, plen) == 0 && old[plen] == '\0';
+		}
+		c->perf_hash = 0;
 	} else {
 		c->perf_hash = 0;
 	}

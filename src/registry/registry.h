@@ -117,6 +117,8 @@ struct check {
 	struct check_params p;
 	uint64_t hash;
 	uint64_t perf_hash; /* of the last parsed perfdata: format only when it changes */
+	void *hist;         /* the perfdata history's state of this check (opaque; see
+	                     * engine_on_perfdata): a pointer from us to it, never back */
 	double run_started;
 	uint8_t flags;
 	char key[]; /* "customer/asset/check" */

@@ -18,6 +18,7 @@
 #include "plugin/host.h"
 #include "plugin/loader.h"
 #include "proc/proc.h"
+#include "series/series.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -158,6 +159,41 @@ static void broker_stats(void *ud, struct app_broker_stats *out)
 	out->bytes_out = b.bytes_out;
 }
 
+/* ---- the perfdata history ---- */
+
+static void history_conf(const struct mconf *c, struct series_conf *out)
+{
+	series_conf_default(out);
+	out->enabled = c->history.enabled;
+	out->raw_keep = c->history.raw_retention;
+	out->keep_5m = c->history.rollup_5m_retention;
+	out->keep_1h = c->history.rollup_1h_retention;
+	out->raw_min_interval = c->history.raw_min_interval;
+	out->flush = c->history.flush_interval;
+	out->max_labels = c->history.max_labels;
+}
+
+/* The engine's per-result hook: the check's slot holds its series state
+ * (made, with the check's names, the first time). */
+static void on_perfdata(void *ud, struct check *c, const struct mamori_result *r, int same,
+                        double now)
+{
+	struct server *s = ud;
+	if (!c->hist)
+		c->hist =
+		    series_check(s->series, c->key, c->asset->cust->id, c->asset->name, c->name);
+	series_record(s->series, c->hist, r->perf, r->perf ? r->n_perf : 0, r->perf_text, same,
+	              now);
+}
+
+/* The hook runs only while the history records: off costs nothing per
+ * result. */
+static void history_wire(struct server *s)
+{
+	int on = s->series && series_recording(s->series);
+	engine_on_perfdata(s->engine, on ? on_perfdata : NULL, on ? s : NULL);
+}
+
 /* The test hook (server_set_state_hook) as an EVENT_STATE subscriber. */
 static void on_hook(void *ud, const struct event *e)
 {
@@ -227,6 +263,15 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 	s->journal = journal_new(loop, s->store, s->conf->flush_interval);
 	engine_attach(s->engine, s->journal, s->conf->node);
 	registry_attach(&s->reg, s->store, s->journal, s->events, s->conf->node);
+	if (s->store) {
+		/* after the engine's source: a batch holds the check states first */
+		struct series_conf hc;
+		history_conf(s->conf, &hc);
+		struct series_deps sd = { .loop = loop, .journal = s->journal };
+		s->series = series_new(&sd, &hc);
+		series_load(s->series, s->store);
+		history_wire(s);
+	}
 	if (!(s->bus = bus_open(loop, s->conf->mqtt, s->conf->node, s->events)))
 		goto fail;
 	bus_fill_ops(s->bus, &s->ops);
@@ -247,6 +292,7 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 		               .journal = s->journal,
 		               .events = s->events,
 		               .store = s->store,
+		               .series = s->series,
 		               .node = s->conf->node,
 		               .health = health,
 		               .broker_stats = broker_stats,
@@ -379,6 +425,12 @@ static int reload(struct server *s, const char *text)
 	mconf_free(s->conf);
 	s->conf = c;
 	journal_set_interval(s->journal, c->flush_interval);
+	if (s->series) {
+		struct series_conf sc;
+		history_conf(c, &sc);
+		series_set_conf(s->series, &sc);
+		history_wire(s);
+	}
 	log_set_level(c->log_level);
 	engine_rearm(s->engine);
 	/* No malloc_trim here: the next reload reuses these pages instead of
@@ -401,6 +453,7 @@ int server_reload_text(struct server *s, const char *text)
 
 void server_flush(struct server *s, int wait)
 {
+	series_flush_all(s->series); /* everything it holds, rollups too */
 	journal_flush(s->journal, wait);
 }
 
@@ -414,7 +467,8 @@ void server_stop(struct server *s)
 	mqtt_cmd_free(s->mqtt_cmd);
 	s->mqtt_cmd = NULL;
 	alerting_stop(s->alerts);
-	/* Cancel in-flight runs, then save every check's state. */
+	/* Cancel in-flight runs, then save every check's state and all
+	 * of the perfdata history held in memory. */
 	engine_stop(s->engine);
 	server_flush(s, 1);
 	journal_stop(s->journal);
@@ -446,6 +500,9 @@ void server_free(struct server *s)
 		store_close(s->store);
 	journal_free(s->journal);
 	auth_free(s->auth); /* after the journal: its tickets may name auth's requests */
+	if (s->engine)
+		engine_on_perfdata(s->engine, NULL, NULL);
+	series_free(s->series);
 	mconf_free(s->conf);
 	engine_free(s->engine);
 	if (s->reg.hooks.retire)
@@ -542,6 +599,14 @@ void server_set_state_hook(struct server *s, server_state_hook hook, void *ud)
 	s->hook_ud = ud;
 	if (!s->hook_sub)
 		s->hook_sub = events_subscribe(s->events, EVENT_MASK(EVENT_STATE), on_hook, s);
+}
+
+void server_series_stats(const struct server *s, struct series_stats *out)
+{
+	if (s->series)
+		series_get_stats(s->series, out);
+	else
+		memset(out, 0, sizeof *out);
 }
 
 struct app *server_app(struct server *s)

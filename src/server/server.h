@@ -56,7 +56,8 @@ struct server_check_view {
 };
 int server_check_view(const struct server *s, const char *customer, const char *asset,
                       const char *check, struct server_check_view *out);
-/* Record every check's state now (synchronously; tests and shutdown). */
+/* Record every check's state and the perfdata history held in memory
+ * now (with wait, synchronously; tests and shutdown). */
 void server_flush(struct server *s, int wait);
 /* Scheduling lag histogram (benchmarks): fills p50/p99 in seconds. */
 void server_lag_percentiles(const struct server *s, double *p50, double *p99, double *max);
@@ -83,6 +84,9 @@ int server_submit(struct server *s, const char *customer, const char *asset, con
                   int state, const char *output);
 /* The service layer and the event hub (front ends, tests). */
 struct app *server_app(struct server *s);
+/* The perfdata history's counters (zeros without a store). */
+struct series_stats;
+void server_series_stats(const struct server *s, struct series_stats *out);
 struct events *server_events(struct server *s);
 /* The wall-clock time the scheduler uses (ev_now). */
 double server_now(const struct server *s);

@@ -1,11 +1,11 @@
 /*
  * schema: the store's migration steps as SQL text.
  *
- * Steps 2 to 6 are share/mamori/sql/0002_alerts.sql, 0003_outbox_ref.sql,
- * 0004_node_downtime.sql, 0005_sla_indexes.sql and 0006_auth.sql embedded
- * byte for byte (the .sql files are the documentation copies;
- * tests/unit/test_alerts_store.c fails when they differ).  To change the
- * schema, add a step: a new
+ * Steps 2 to 7 are share/mamori/sql/0002_alerts.sql, 0003_outbox_ref.sql,
+ * 0004_node_downtime.sql, 0005_sla_indexes.sql, 0006_auth.sql and
+ * 0007_series.sql embedded byte for byte (the .sql files are the
+ * documentation copies; tests/unit/test_alerts_store.c fails when they
+ * differ).  To change the schema, add a step: a new
  * .sql file and a new string here, never an edit of a released step.
  */
 #include "store/store.h"
@@ -325,7 +325,64 @@ static const char step6[] =
     ");\n"
     "CREATE INDEX auth_audit_time ON auth_audit (time);\n";
 
-static const char *const steps[] = { step1, step2, step3, step4, step5, step6 };
+/* share/mamori/sql/0007_series.sql */
+static const char step7[] =
+    "-- mamori schema migration 7 (PRAGMA user_version 6 -> 7): the perfdata\n"
+    "-- history.  Run by the store inside its migration transaction (no\n"
+    "-- BEGIN/COMMIT here); see README.md in this folder.\n"
+    "--\n"
+    "-- One row per series: a perfdata label of one check.  `id` is assigned by\n"
+    "-- the daemon once (it loads every row at startup and continues after the\n"
+    "-- largest id); `unit` is the unit after normalisation (ms and us become s,\n"
+    "-- KB/MB/GB/TB become B); `last_seen` is written at most once a day.\n"
+    "CREATE TABLE series (\n"
+    "\tid         INTEGER PRIMARY KEY,\n"
+    "\tcustomer   TEXT NOT NULL,\n"
+    "\tasset      TEXT NOT NULL,\n"
+    "\tcheck_name TEXT NOT NULL,\n"
+    "\tlabel      TEXT NOT NULL,\n"
+    "\tunit       TEXT NOT NULL DEFAULT '',\n"
+    "\tcreated    REAL NOT NULL,\n"
+    "\tlast_seen  REAL NOT NULL,\n"
+    "\tUNIQUE (customer, asset, check_name, label)\n"
+    ");\n"
+    "\n"
+    "-- Samples as they came (at most one per series per\n"
+    "-- history.raw_min_interval), kept history.raw_retention (48 h).  `t` is\n"
+    "-- milliseconds since the Unix epoch.\n"
+    "CREATE TABLE series_raw (\n"
+    "\tseries INTEGER NOT NULL,\n"
+    "\tt      INTEGER NOT NULL,\n"
+    "\tv      REAL NOT NULL,\n"
+    "\tPRIMARY KEY (series, t)\n"
+    ") WITHOUT ROWID;\n"
+    "\n"
+    "-- Rollups of every sample: 5-minute buckets kept history.rollup_5m_retention\n"
+    "-- (35 d), hourly buckets kept history.rollup_1h_retention (395 d).  `t` is\n"
+    "-- the bucket's start in seconds since the Unix epoch (a multiple of 300 or\n"
+    "-- 3600); avg = vsum / n.  The daemon adds to a bucket at every write\n"
+    "-- (min of mins, max of maxes, sums of sums and counts), so a bucket still\n"
+    "-- open holds what has been written so far.\n"
+    "CREATE TABLE series_5m (\n"
+    "\tseries INTEGER NOT NULL,\n"
+    "\tt      INTEGER NOT NULL,\n"
+    "\tvmin   REAL NOT NULL,\n"
+    "\tvmax   REAL NOT NULL,\n"
+    "\tvsum   REAL NOT NULL,\n"
+    "\tn      INTEGER NOT NULL,\n"
+    "\tPRIMARY KEY (series, t)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE series_1h (\n"
+    "\tseries INTEGER NOT NULL,\n"
+    "\tt      INTEGER NOT NULL,\n"
+    "\tvmin   REAL NOT NULL,\n"
+    "\tvmax   REAL NOT NULL,\n"
+    "\tvsum   REAL NOT NULL,\n"
+    "\tn      INTEGER NOT NULL,\n"
+    "\tPRIMARY KEY (series, t)\n"
+    ") WITHOUT ROWID;\n";
+
+static const char *const steps[] = { step1, step2, step3, step4, step5, step6, step7 };
 
 int store_schema_latest(void)
 {

@@ -31,6 +31,7 @@ static const struct store__table *const tables[] = {
 	&store__outbox_table,   /* outbox */
 	&store__downtime_table, /* downtime */
 	&store__auth_table,     /* auth_user, auth_token, auth_session, auth_audit */
+	&store__series_table,   /* series, series_raw, series_5m, series_1h */
 };
 
 /* ---- schema ---- */

@@ -38,7 +38,7 @@ struct ev_loop;
 struct store;
 struct store_batch;
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 struct store_state_row {
 	const char *customer, *asset, *name, *plugin;
@@ -315,6 +315,56 @@ int store_load_auth_tokens(struct store *s,
 int store_load_auth_sessions(struct store *s,
                              void (*cb)(void *ud, const struct store_auth_session_row *r),
                              void *ud);
+/* ---- perfdata history (schema 7) ----
+ * A series is one perfdata label of one check; src/series assigns its id
+ * once and keeps the identities in memory (loaded at startup).  Raw
+ * samples are timed in milliseconds, rollup buckets by their start in
+ * seconds, both since the Unix epoch.  One node per database: ids are not
+ * scoped by node (two daemons writing one file would collide). */
+struct store_series_row {
+	int64_t id;
+	const char *customer, *asset, *check, *label;
+	const char *unit; /* normalised by src/series; "" when none */
+	double created, last_seen;
+};
+enum store_series_tier { STORE_SERIES_RAW = 0, STORE_SERIES_5M = 1, STORE_SERIES_1H = 2 };
+/* A rollup bucket, or what is added to one. */
+struct store_series_agg {
+	int64_t t; /* the bucket's start (s): a multiple of 300 or 3600 */
+	double min, max, sum;
+	uint32_t n; /* samples; avg = sum / n */
+};
+/* Insert the series, or (same id) update its unit and last_seen. */
+void store_batch_series(struct store_batch *b, const struct store_series_row *r);
+/* One raw sample (a second sample at the same millisecond replaces it). */
+void store_batch_series_raw(struct store_batch *b, int64_t id, int64_t t_ms, double v);
+/* Add `a` into a bucket of tier STORE_SERIES_5M or STORE_SERIES_1H: the
+ * bucket is created, or gets the min of the mins, the max of the maxes
+ * and the sums of the sums and counts - so partial buckets written at
+ * every batch add up to the whole. */
+void store_batch_series_add(struct store_batch *b, int tier, int64_t id,
+                            const struct store_series_agg *a);
+/* Retention, one bounded step (writer thread): from where the previous
+ * step stopped (a cursor over series ids, wrapping around), visit at most
+ * max_series series and delete at most max_rows rows older than the
+ * cutoffs; a series not seen since series_before and left without rows
+ * is deleted too.  Never one long transaction: a step is one statement
+ * per series and table, each with a LIMIT. */
+struct store_series_prune {
+	int64_t raw_before_ms; /* raw samples older than this (ms) */
+	int64_t m5_before;     /* 5-minute buckets starting before this (s) */
+	int64_t h1_before;     /* hourly buckets starting before this (s) */
+	double series_before;  /* series rows last seen before this */
+	unsigned max_rows, max_series;
+};
+void store_batch_series_prune(struct store_batch *b, const struct store_series_prune *p);
+/* Rows deleted by the prune steps so far (tests, metrics). */
+uint64_t store_series_pruned(struct store *s);
+/* Startup, before store_start: every series row, by id. */
+int store_load_series(struct store *s, void (*cb)(void *ud, const struct store_series_row *r),
+                      void *ud);
+/* The largest series id in the table (0 if none): new ids continue after. */
+int64_t store_series_last_id(struct store *s);
 
 /* ---- reads while the loop runs (the reader thread) ----
  *
@@ -460,6 +510,37 @@ int store_read_states(struct store *s, const char *filter, int problems_only, st
                       void *ud);
 size_t store_read_state_count(const struct store_read *rd);
 const struct store_state_row *store_read_state_at(const struct store_read *rd, size_t i);
+
+/* The perfdata history of one check: its series (one, or every label)
+ * with their points in [from, to) on one tier, grouped into buckets of
+ * `step` seconds aligned on multiples of step since the epoch (a raw step
+ * counts in milliseconds, a rollup step must be a multiple of 300 or
+ * 3600).  Buckets without samples have no point.  Series are ordered by
+ * label; a series whose points would pass max_points in all is left out
+ * whole and the read says more (store_read_more).  An unknown check or
+ * label is not an error: no series. */
+#define STORE_SERIES_MAX_POINTS 100000
+struct store_series_query {
+	const char *customer, *asset, *check;
+	const char *label; /* NULL: every label */
+	int tier;          /* enum store_series_tier */
+	double from, to, step;
+	unsigned max_points; /* 1..STORE_SERIES_MAX_POINTS */
+};
+struct store_series_point {
+	double t; /* the bucket's start (s) */
+	double min, max, sum;
+	uint32_t n;
+};
+/* 0, or STORE_EINVAL with the reason in err. */
+int store_series_query_check(const struct store_series_query *q, char *err, size_t errlen);
+int store_read_series(struct store *s, const struct store_series_query *q, store_read_cb cb,
+                      void *ud);
+size_t store_read_series_count(const struct store_read *rd);
+const struct store_series_row *store_read_series_at(const struct store_read *rd, size_t i);
+/* The points of series i, oldest first (*n of them). */
+const struct store_series_point *store_read_series_points(const struct store_read *rd, size_t i,
+                                                          size_t *n);
 
 /* Schema steps (schema.c): step v takes user_version v-1 to v. */
 int store_schema_latest(void);

@@ -11,10 +11,13 @@
  *   store_outbox.c  outbox (writes and reads)
  *   store_downtime.c  downtime
  *   store_auth.c    auth_user, auth_token, auth_session, auth_audit
+ *   store_series.c  series, series_raw, series_5m, series_1h: the perfdata
+ *                   history's writes, retention steps, startup load
  *   store_read.c    the reader thread: requests from the loop, results back
  *   store_read_alerts.c  alert lists and one alert's history (reads); the
  *                   SQL builder and the alert filters other reads share
  *   store_read_sla.c  the SLA summary per center and customer (read)
+ *   store_read_series.c  the points of one check's series (reads)
  *   store_ckpt.c    WAL checkpoints on their own thread
  *   schema.c        the migration steps
  *
@@ -75,6 +78,7 @@ extern const struct store__table store__alerts_table;
 extern const struct store__table store__outbox_table;
 extern const struct store__table store__downtime_table;
 extern const struct store__table store__auth_table;
+extern const struct store__table store__series_table;
 
 /* Append an operation of `t`'s kind `kind` to b and return `size` zeroed
  * bytes of the batch's memory for the caller to fill (loop thread). */
@@ -105,6 +109,10 @@ void store__alert_row(sqlite3_stmt *st, struct store_alert_row *r);
  * A request: what to read (filled on the loop thread, copied into `mem`),
  * how (`run`, on the reader thread, inside one read transaction) and the
  * result (in `mem` and the arrays, handed to `cb` on the loop thread). */
+struct store__series_line {
+	struct store_series_row row; /* strings in the read's memory */
+	size_t first, n;             /* its points: points[first .. first + n) */
+};
 struct store_read {
 	int (*run)(struct store_read *rd, sqlite3 *db); /* 0, or a negative enum store_err */
 	int min_schema;                                 /* the tables it reads exist since */
@@ -121,6 +129,7 @@ struct store_read {
 			int problems_only;
 		} states;
 		struct store_sla_query sla; /* lists copied into mem */
+		struct store_series_query series; /* strings copied into mem */
 	} in;
 	struct store_alert_row *alerts;
 	size_t n_alerts, cap_alerts;
@@ -132,6 +141,10 @@ struct store_read {
 	size_t n_states, cap_states;
 	struct store_sla_row *sla;
 	size_t n_sla, cap_sla;
+	struct store__series_line *lines; /* a series and where its points are */
+	size_t n_lines, cap_lines;
+	struct store_series_point *points;
+	size_t n_points, cap_points;
 	int more;
 	struct store_read *next;
 };

@@ -6,6 +6,23 @@
  *       N dummy checks, interval 1ms, all due at once: the scheduler is
  *       always behind, so completions/s is the pipeline's throughput
  *       (wheel -> plugin -> state engine -> dirty list -> store).
+ *   build/bench/core_bench series N SECONDS on|off [dummy|text|items]
+ *       the store pipeline again, every check printing perfdata as
+ *       check_ping does (two values with thresholds and units): with the
+ *       perfdata history on, or off (history.enabled = false) as the
+ *       reference of the same run; also prints the history's own figures
+ *       (samples, raw rows) so an "on" run proves it recorded, and the
+ *       loop thread's own CPU per check.  dummy: the same perfdata text
+ *       at every run (the history repeats the values it parsed); text and
+ *       items: the test plugin perfgen (build/tests/plugins, or
+ *       BENCH_TESTPLUGIN_DIR), whose values change at every run, handed as
+ *       text (parsed by the history) or as parsed items (as exec does).
+ *   build/bench/core_bench series_rate N SECONDS on|off
+ *       N perfgen checks (text, changing) every 1 s, first runs spread: a
+ *       steady N results/s.  The process's CPU and the bytes it wrote
+ *       (WAL and checkpoints: /proc/self/io wchar) per second, history on
+ *       or off - what the history costs at a NOC's rate, not at the
+ *       pipeline's limit.
  *   build/bench/core_bench lag N SECONDS
  *       N dummy checks, interval 1s, first runs spread: N checks/s at a
  *       steady rate; scheduling lag after a warm-up: the server's own
@@ -24,12 +41,15 @@
  * it counts really happened.
  */
 #include "bench.h"
+#include "series/series.h"
 #include "server/server.h"
 #include "util/log.h"
 
 #include <ev.h>
 #include <malloc.h>
 #include <stdint.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct bench_ctx {
@@ -148,6 +168,118 @@ static int bench_pipeline(size_t n, double seconds, int store)
 	server_free(s);
 	ctx_cleanup(&c);
 	return done && (!store || z.rows_flushed) ? 0 : 1;
+}
+
+/* CPU time of the calling thread (the loop's, in these benchmarks). */
+static double thread_cpu(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+#define PING_PERF "rta=0.052000ms;100.000000;500.000000;0.000000 pl=0%;20;60;0"
+
+static void perf_check(struct bench_buf *b, size_t i, void *ud)
+{
+	const char *mode = ud;
+	if (strcmp(mode, "dummy") == 0)
+		bench_printf(b, "plugin = \"dummy\"; perf = \"%s\";", PING_PERF);
+	else
+		bench_printf(b, "plugin = \"perfgen\"; mode = \"%s\";", mode);
+}
+
+/* Bytes this process handed to write()/pwrite() so far (the WAL's and
+ * the checkpoints' writes), from /proc/self/io; -1 if unknown. */
+static long long io_wchar(void)
+{
+	FILE *f = fopen("/proc/self/io", "r");
+	char line[128];
+	long long v = -1;
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, "wchar:", 6) == 0)
+			v = atoll(line + 6);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static int bench_series_run(size_t n, double seconds, int on, const char *mode,
+                            const char *interval, int rate);
+
+static int bench_series(size_t n, double seconds, int on, const char *mode)
+{
+	return bench_series_run(n, seconds, on, mode, "1ms", 0);
+}
+
+static int bench_series_run(size_t n, double seconds, int on, const char *mode,
+                            const char *interval, int rate)
+{
+	struct bench_ctx c;
+	ctx_init(&c, 1);
+	char pdir[300] = "";
+	if (strcmp(mode, "dummy") != 0) {
+		/* a directory with perfgen alone (the test plugins' directory
+		 * also holds the deliberately broken ones, which log) */
+		char src[PATH_MAX], dst[400];
+		snprintf(pdir, sizeof pdir, "%s/plugins", c.state_dir);
+		snprintf(dst, sizeof dst, "%s/perfgen.so", pdir);
+		if (!realpath(env_or("BENCH_TESTPLUGIN_DIR", "build/tests/plugins"), src) ||
+		    mkdir(pdir, 0700) != 0 || symlink(strcat(src, "/perfgen.so"), dst) != 0) {
+			perror("core_bench: perfgen plugin directory");
+			return 1;
+		}
+		c.opts.plugin_dir = pdir;
+	}
+	char header[512];
+	snprintf(header, sizeof header,
+	         "daemon = { log_level = \"warning\"; };\n"
+	         "history = { enabled = %s; };\n"
+	         "defaults = { interval = \"%s\"; retry_interval = \"%s\"; max_attempts = 3;"
+	         " timeout = \"10s\"; };\n",
+	         on ? "true" : "false", interval, interval);
+	struct bench_buf b = { 0 };
+	bench_gen_config(&b, header, n, perf_check, (void *)mode);
+	struct server *s = make_server(&c, b.p, !rate);
+	bench_buf_free(&b);
+	if (server_start(s) != 0)
+		return 1;
+	run_for(c.loop, rate ? 2.5 : seconds < 2 ? seconds / 2 : 1);
+	struct engine_stats a, z;
+	server_get_stats(s, &a);
+	long long io0 = io_wchar();
+	double c0 = bench_cpu(), w0 = bench_mono(), l0 = thread_cpu();
+	run_for(c.loop, seconds);
+	double cpu = bench_cpu() - c0, wall = bench_mono() - w0, loop = thread_cpu() - l0;
+	long long io = io_wchar() - io0;
+	server_get_stats(s, &z);
+	uint64_t done = z.runs_completed - a.runs_completed;
+	malloc_trim(0);
+	long rss = bench_rss_kib();
+	server_stop(s);
+	struct series_stats hs = { 0 };
+	server_series_stats(s, &hs);
+	if (rate) {
+		/* a steady rate: what the history costs in CPU and writes */
+		printf("series_rate_%s cpu_pct %.2f loop_pct %.2f results_per_s %.0f"
+		       " written_kib_per_s %.0f us_per_result %.2f rss_kib %ld samples %llu"
+		       " series %llu checks %zu\n",
+		       on ? "on" : "off", 100 * cpu / wall, 100 * loop / wall, (double)done / wall,
+		       io / 1024.0 / wall, cpu * 1e6 / (double)(done ? done : 1), rss,
+		       (unsigned long long)hs.samples, (unsigned long long)hs.series, n);
+		server_free(s);
+		ctx_cleanup(&c);
+		return done && (!on || hs.series == 2 * n) ? 0 : 1;
+	}
+	printf("series_%s_%s %.0f/s completed %llu cpu %.2f loop_cpu %.2f loop_ns_per_check %.0f"
+	       " wall %.2f samples %llu raw_rows %llu series %llu checks %zu\n",
+	       mode, on ? "on" : "off", (double)done / cpu, (unsigned long long)done, cpu, loop,
+	       loop * 1e9 / (double)(done ? done : 1), wall, (unsigned long long)hs.samples,
+	       (unsigned long long)hs.raw_kept, (unsigned long long)hs.series, n);
+	server_free(s);
+	ctx_cleanup(&c);
+	/* "on" must have recorded every label of every check */
+	return done && (!on || (hs.samples && hs.series == 2 * n)) ? 0 : 1;
 }
 
 /* Exact lag of a sample of checks, seen from outside through
@@ -318,9 +450,9 @@ static int bench_rss(size_t n)
 
 static void usage(void)
 {
-	fprintf(
-	    stderr,
-	    "usage: core_bench pipeline N SECONDS store|nostore | lag N SECONDS | load N | rss N\n");
+	fprintf(stderr, "usage: core_bench pipeline N SECONDS store|nostore |"
+	                " series N SECONDS on|off [dummy|text|items] |"
+	                " lag N SECONDS | load N | rss N\n");
 	exit(2);
 }
 
@@ -336,6 +468,11 @@ int main(int argc, char **argv)
 		usage();
 	if (strcmp(argv[1], "pipeline") == 0 && argc > 4)
 		return bench_pipeline(n, seconds, strcmp(argv[4], "store") == 0);
+	if (strcmp(argv[1], "series_rate") == 0 && argc > 4)
+		return bench_series_run(n, seconds, strcmp(argv[4], "on") == 0, "text", "1s", 1);
+	if (strcmp(argv[1], "series") == 0 && argc > 4)
+		return bench_series(n, seconds, strcmp(argv[4], "on") == 0,
+		                    argc > 5 ? argv[5] : "dummy");
 	if (strcmp(argv[1], "lag") == 0)
 		return bench_lag(n, seconds);
 	if (strcmp(argv[1], "load") == 0)

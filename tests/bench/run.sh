@@ -11,6 +11,7 @@
 #   BENCH_SECONDS            measuring window of each rate (default 5, quick 1)
 #   BENCH_CPU                core the in-process benchmarks are pinned to (0)
 #   BENCH_PIPELINE_CHECKS    100000      BENCH_LAG_CHECKS     10000
+#   BENCH_HIST_VARY_CHECKS   10000  checks of the history's changing-perfdata runs
 #   BENCH_EXEC_HOT           1000  exec checks due as fast as possible (= Nagios services)
 #   BENCH_EXEC_PARALLEL      8     children in flight (mamori max_concurrent, bare total)
 #   BENCH_EXEC_BIG           1000000 (quick 100000) configured checks, large daemon
@@ -30,6 +31,7 @@ fi
 CPU=${BENCH_CPU:-0}
 NPIPE=${BENCH_PIPELINE_CHECKS:-100000}
 NLAG=${BENCH_LAG_CHECKS:-10000}
+NVARY=${BENCH_HIST_VARY_CHECKS:-10000}
 HOT=${BENCH_EXEC_HOT:-1000}
 PAR=${BENCH_EXEC_PARALLEL:-8}
 NLOAD=${BENCH_LOAD_CHECKS:-100000}
@@ -176,6 +178,13 @@ run rss_100k $B/core_bench rss 100000
 run rss_big $B/core_bench rss "$RSSBIG"
 echo "5. config load and reload ($NLOAD checks)"
 run load $B/core_bench load "$NLOAD"
+echo "7. perfdata history (checks due every 1ms, two perfdata values each, store, one core;"
+echo "   $NPIPE checks with the same perfdata each run, $NVARY with perfdata changing each run)"
+for mode in dummy text items; do
+	[ "$mode" = dummy ] && nh=$NPIPE || nh=$NVARY
+	run "hist_${mode}_off" pin $B/core_bench series "$nh" "$T" off "$mode"
+	run "hist_${mode}_on" pin $B/core_bench series "$nh" "$T" on "$mode"
+done
 
 # ---- the table ----------------------------------------------------------------
 
@@ -202,6 +211,17 @@ row "4. RSS per check at 100000 (bytes)" "$(get rss_100k per_check_bytes)" "1024
 row "   RSS per check at $RSSBIG (bytes)" "$(get rss_big per_check_bytes)" "1024" "$(ratio "$(get rss_big per_check_bytes)" 1024)" "<= 1 KiB (after one run each: $(get rss_big after_run_bytes))"
 row "5. config load, $NLOAD checks (ms)" "$(get load load_ms)" "1000" "$(ratio "$(get load load_ms)" 1000)" "< 1 s"
 row "   reload, one check changed (ms)" "$(get load reload_ms)" "1000" "$(ratio "$(get load reload_ms)" 1000)" "< 1 s"
+for mode in dummy text items; do
+	case $mode in
+	dummy) what="same perfdata each run (replayed)" ;;
+	text) what="perfdata text changing each run (parsed)" ;;
+	items) what="parsed items changing each run (exec-like)" ;;
+	esac
+	hon=$(get "hist_${mode}_on" rate)
+	hoff=$(get "hist_${mode}_off" rate)
+	[ "$mode" = dummy ] && lbl="7. history on / off, checks/s ($mode)" || lbl="   history on / off, checks/s ($mode)"
+	row "$lbl" "$hon" "$hoff" "$(ratio "$hon" "$hoff")" ">= 0.9; $what"
+done
 # ==== 6. agent reports end to end ===============================================
 # Section owned by tests/bench/agents_bench.sh (see its header and
 # doc/benchmarks.md, "Agent reports"): a real mosquitto, the agent simulator,

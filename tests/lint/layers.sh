@@ -26,6 +26,7 @@ allowed() {
 	store) echo "util" ;;
 	events) echo "util" ;;
 	journal) echo "store util" ;;
+	series) echo "journal perfdata store util" ;;
 	mqtt) echo "config util" ;;
 	# config validates plugin keys (loader tables); plugins read their
 	# config through config/pconf: one pair, documented
@@ -36,12 +37,12 @@ allowed() {
 	engine) echo "cal events journal perfdata plugin proto registry state store util wheel" ;;
 	bus) echo "events mqtt plugin proto util" ;;
 	alerting) echo "alert config events journal mqtt proto registry route sla state store util" ;;
-	app) echo "alert alerting engine events journal proto registry state store util" ;;
+	app) echo "alert alerting engine events journal proto registry series state store util" ;;
 	auth) echo "journal store util" ;;
 	# adapters: the service layer, the codecs, their transport
 	ingress) echo "app proto alert mqtt util" ;;
 	http) echo "app auth proto alert events util" ;;
-	server) echo "alert alerting app auth bus cal config engine events ingress http journal plugin proc registry store util" ;;
+	server) echo "alert alerting app auth bus cal config engine events ingress http journal plugin proc registry series store util" ;;
 	*) echo "?" ;;
 	esac
 }

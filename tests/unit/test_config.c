@@ -201,6 +201,58 @@ START_TEST(bad_durations)
 }
 END_TEST
 
+START_TEST(history_group)
+{
+	/* defaults */
+	struct errs e;
+	struct mconf *c = load("daemon = { };\n", &e);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->history.enabled, 1);
+	ck_assert(c->history.raw_retention == 48 * 3600.0);
+	ck_assert(c->history.rollup_5m_retention == 35 * 86400.0);
+	ck_assert(c->history.rollup_1h_retention == 395 * 86400.0);
+	ck_assert(c->history.raw_min_interval == 10);
+	ck_assert(c->history.flush_interval == 1);
+	ck_assert_uint_eq(c->history.max_labels, 64);
+	mconf_free(c);
+	/* every key */
+	c = load(
+	    "history = { enabled = false; raw_retention = \"24h\"; rollup_5m_retention = \"7d\";"
+	    " rollup_1h_retention = \"2w\"; raw_min_interval = \"0s\"; max_labels = 8;"
+	    " flush_interval = \"0s\"; };\n",
+	    &e);
+	ck_assert_msg(c != NULL, "%s", e.buf);
+	ck_assert_int_eq(c->history.enabled, 0);
+	ck_assert(c->history.raw_retention == 86400);
+	ck_assert(c->history.rollup_5m_retention == 7 * 86400.0);
+	ck_assert(c->history.rollup_1h_retention == 14 * 86400.0);
+	ck_assert(c->history.raw_min_interval == 0);
+	ck_assert(c->history.flush_interval == 0);
+	ck_assert_uint_eq(c->history.max_labels, 8);
+	mconf_free(c);
+	/* refused with file:line */
+	refused("history = {\n  raw_retention = \"48h\";\n  retention = \"1d\"; };\n",
+	        "(config):3: history: unknown key 'retention'", "known: enabled");
+	refused("history = {\n enabled = \"yes\"; };\n", "(config):2:", NULL);
+	refused("history = {\n raw_retention = \"soon\"; };\n", "(config):2:", "bad duration");
+	refused("history = {\n raw_retention = \"10m\"; };\n",
+	        "(config):2:", "history.raw_retention must be between 1h and 30d");
+	refused("history = {\n rollup_1h_retention = \"20y\"; };\n", "(config):2:", NULL);
+	refused("history = {\n rollup_5m_retention = \"1d\"; raw_retention = \"2d\"; };\n",
+	        "(config):2:", "rollup_5m_retention must be at least raw_retention");
+	refused("history = {\n rollup_1h_retention = \"10d\"; };\n",
+	        "(config):2:", "rollup_1h_retention must be at least rollup_5m_retention");
+	refused("history = {\n raw_min_interval = \"2h\"; };\n",
+	        "(config):2:", "history.raw_min_interval must be between 0s and 1h");
+	refused("history = {\n flush_interval = \"11m\"; };\n",
+	        "(config):2:", "history.flush_interval must be between 0s and 10m");
+	refused("history = {\n max_labels = 0; };\n",
+	        "(config):2:", "history.max_labels must be between 1 and 256");
+	refused("history = {\n max_labels = 1000; };\n", "(config):2:", NULL);
+	refused("history = 5;\n", "(config):1:", NULL);
+}
+END_TEST
+
 START_TEST(max_attempts_range)
 {
 	refused(ONE_CHECK("plugin = \"dummy\";\n max_attempts = 0;"),
@@ -615,6 +667,7 @@ int main(void)
 	TCase *tc = tcase_create("errors");
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, unknown_key_top_level);
+	tcase_add_test(tc, history_group);
 	tcase_add_test(tc, unknown_key_daemon);
 	tcase_add_test(tc, unknown_key_customer);
 	tcase_add_test(tc, unknown_key_asset);
