@@ -260,7 +260,7 @@ void store_batch_downtime_delete(struct store_batch *b, const char *id);
 int store_load_downtimes(struct store *s, void (*cb)(void *ud, const struct store_downtime_row *r),
                          void *ud);
 
-/* ---- users, API tokens, sessions, audit (schema 5; src/auth) ----
+/* ---- users, API tokens, sessions, audit (schema 6; src/auth) ----
  * Rows as src/auth keeps them; the store checks nothing but the table's
  * CHECKs (a role one of "admin", "operator", "viewer"; an operator has
  * centers, a viewer a customer).  Times are epoch seconds; 0 is NULL. */

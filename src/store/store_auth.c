@@ -1,5 +1,5 @@
 /*
- * store_auth: the tables of src/auth (schema 5) - users, API tokens,
+ * store_auth: the tables of src/auth (schema 6) - users, API tokens,
  * login sessions and the audit log - written as batch operations and read
  * back once at startup.
  *

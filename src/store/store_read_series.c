@@ -20,7 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define SERIES_SINCE 5    /* the tables exist since schema 5 */
+#define SERIES_SINCE 7    /* the tables exist since schema 7 */
 #define MAX_TIME     1e11 /* s: year 5138, keeps milliseconds in range */
 
 int store_series_query_check(const struct store_series_query *q, char *err, size_t errlen)

@@ -1,5 +1,5 @@
 /*
- * store_series: the perfdata history's tables (schema 5) - series
+ * store_series: the perfdata history's tables (schema 7) - series
  * identities, raw samples, 5-minute and hourly rollups - written as batch
  * operations, pruned in bounded steps, and the identities read back once
  * at startup.
