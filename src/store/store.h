@@ -306,7 +306,7 @@ void store_batch_auth_audit(struct store_batch *b, const struct store_auth_audit
 void store_batch_auth_audit_prune(struct store_batch *b, double before, int limit);
 /* Startup, before store_start: every row (users by name, tokens and
  * sessions by creation).  A row that breaks the table's rules (written
- * behind the store's back) is skipped.  0, or -1 (a schema older than 5
+ * behind the store's back) is skipped.  0, or -1 (a schema older than 6
  * fails too). */
 int store_load_auth_users(struct store *s,
                           void (*cb)(void *ud, const struct store_auth_user_row *r), void *ud);

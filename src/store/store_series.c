@@ -341,7 +341,7 @@ int store_load_series(struct store *s, void (*cb)(void *, const struct store_ser
 	sqlite3_stmt *st;
 	const char *q = "SELECT id, customer, asset, check_name, label, unit, created, last_seen"
 	                " FROM series ORDER BY id";
-	if (s->schema < 5)
+	if (s->schema < 7)
 		return 0; /* a read-only file from before the history: nothing */
 	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
 		return -1;
@@ -367,7 +367,7 @@ int store_load_series(struct store *s, void (*cb)(void *, const struct store_ser
 int64_t store_series_last_id(struct store *s)
 {
 	sqlite3_stmt *st;
-	if (s->schema < 5 || sqlite3_prepare_v2(s->db, "SELECT coalesce(max(id), 0) FROM series",
+	if (s->schema < 7 || sqlite3_prepare_v2(s->db, "SELECT coalesce(max(id), 0) FROM series",
 	                                        -1, &st, NULL) != SQLITE_OK)
 		return 0;
 	int64_t id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
