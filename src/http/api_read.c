@@ -757,3 +757,100 @@ int api_sla(struct req *r)
 	req_suspend(r);
 	return 0;
 }
+
+/* ---- perfdata history ---- */
+
+static void on_series(void *ud, int err, const char *msg, struct app_series *s)
+{
+	struct req *r = ud;
+	if (req_orphaned(r)) {
+		app_series_free(s);
+		req_release(r);
+		return;
+	}
+	if (err == APP_E_NOTFOUND) {
+		app_series_free(s);
+		req_finish_error(r, 404, "not_found", "%s", msg && *msg ? msg : "no such check");
+		return;
+	}
+	if (err != APP_OK) {
+		app_series_free(s);
+		req_finish_app_error(r, err, msg);
+		return;
+	}
+	struct buf b = { 0 };
+	struct jw w;
+	jw_init(&w, &b);
+	jw_obj(&w);
+	jw_kstr(&w, "resolution", s->resolution);
+	jw_ktime(&w, "from", s->from);
+	jw_ktime(&w, "to", s->to);
+	jw_knum(&w, "step", s->step);
+	jw_kbool(&w, "truncated", s->truncated);
+	jw_key(&w, "series");
+	jw_arr(&w);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct app_series_line *l = &s->lines[i];
+		jw_obj(&w);
+		jw_kstr(&w, "label", l->label);
+		jw_kstr(&w, "unit", l->unit);
+		jw_key(&w, "points"); /* [t (epoch s), min, avg, max, count] */
+		jw_arr(&w);
+		for (size_t k = 0; k < l->n; k++) {
+			const struct app_series_point *p = &l->points[k];
+			jw_arr(&w);
+			jw_num(&w, p->t);
+			jw_num(&w, p->min);
+			jw_num(&w, p->avg);
+			jw_num(&w, p->max);
+			jw_int(&w, p->count);
+			jw_end_arr(&w);
+		}
+		jw_end_arr(&w);
+		jw_end_obj(&w);
+	}
+	jw_end_arr(&w);
+	jw_end_obj(&w);
+	app_series_free(s);
+	req_finish_json(r, 200, &b);
+}
+
+/* GET /api/v1/checks/{customer}/{asset}/{check}/series?from=&to=&step=&label=
+ * Defaults: `to` now; `from` 300 steps before `to`, or 24 hours without a
+ * step; `step` (to - from) / 300. */
+int api_series(struct req *r)
+{
+	double now = ev_now(req_loop(r)), from = 0, to = now, step = 0;
+	int has_from = q_time(r, "from", &from);
+	if (has_from < 0 || q_time(r, "to", &to) < 0)
+		return 0;
+	const char *sv = req_query(r, "step");
+	if (sv) {
+		char *e = NULL;
+		step = strtod(sv, &e);
+		if (!*sv || *e || !(step >= 1 && step <= 31 * 86400.0))
+			return reply_error(r, 400, "bad_parameter",
+			                   "query parameter 'step': seconds, 1..2678400");
+		if (has_from)
+			from = to - 300 * step;
+	} else {
+		if (has_from)
+			from = to - 86400;
+		step = (to - from) / 300;
+		if (step < 1)
+			step = 1;
+	}
+	struct app_scope sc;
+	who_scope(&r->who, &sc);
+	char msg[APP_MSG_MAX] = "";
+	int rc = app_series(req_app(r), &sc, r->param[0], r->param[1], r->param[2],
+	                    req_query(r, "label"), from, to, step, on_series, r, msg, sizeof msg);
+	if (rc == APP_E_INVALID)
+		return reply_error(r, 400, "bad_parameter", "%s", msg);
+	if (rc == APP_E_NOTFOUND)
+		return reply_error(r, 404, "not_found", "no such check");
+	if (rc != APP_OK)
+		return reply_app_error(r, rc, msg);
+	req_suspend(r);
+	return 0;
+}

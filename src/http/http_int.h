@@ -223,6 +223,7 @@ int api_customer(struct req *r);
 int api_assets(struct req *r);
 int api_checks(struct req *r);
 int api_check(struct req *r);
+int api_series(struct req *r);
 int api_alerts(struct req *r);
 int api_alert(struct req *r);
 int api_alert_act(struct req *r);

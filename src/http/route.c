@@ -50,6 +50,8 @@ const struct route http_routes[] = {
 	    NULL }, 0 },
 	{ "GET", "/api/v1/checks/{customer}/{asset}/{check}", ACC_CUSTOMER, "check", api_check, 0,
 	  { NULL }, 0 },
+	{ "GET", "/api/v1/checks/{customer}/{asset}/{check}/series", ACC_CUSTOMER, "check.series",
+	  api_series, 0, { "from", "to", "step", "label", NULL }, 0 },
 	{ "POST", "/api/v1/checks/{customer}/{asset}/{check}/ack", ACC_ACT, "check.ack",
 	  api_check_ack, 4096, { NULL }, 0 },
 	{ "POST", "/api/v1/checks/{customer}/{asset}/{check}/unack", ACC_ACT, "check.unack",

@@ -128,7 +128,7 @@ struct store_read {
 			const char *customer, *asset; /* NULL: any */
 			int problems_only;
 		} states;
-		struct store_sla_query sla; /* lists copied into mem */
+		struct store_sla_query sla;       /* lists copied into mem */
 		struct store_series_query series; /* strings copied into mem */
 	} in;
 	struct store_alert_row *alerts;

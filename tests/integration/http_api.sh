@@ -40,7 +40,9 @@ customers = (
     assets = ( { name = "utm-1"; checks = ( { plugin = "dummy"; name = "utm"; service = "utm"; interval = "1s"; max_attempts = 1; state = 1; output = "cpu high"; } ); },
                { name = "pc-1"; checks = ( { plugin = "dummy"; name = "defender"; service = "defender"; interval = "1s"; } ); },
                { name = "pc-2"; checks = ( { plugin = "dummy"; name = "defender"; service = "defender"; interval = "1s"; max_attempts = 1; state = 2; } ); } ); },
-  { id = "c3"; name = "Nagoya"; assets = ( { name = "x"; checks = ( { plugin = "dummy"; interval = "1s"; } ); } ); } );
+  { id = "c3"; name = "Nagoya"; assets = ( { name = "x"; checks = ( { plugin = "dummy"; interval = "1s"; },
+                                                                    { plugin = "dummy"; name = "ping"; interval = "200ms"; perf = "rta=0.52ms;100;500;0 pl=0%;20;60;0"; } ); } ); } );
+history = { raw_min_interval = "0s"; flush_interval = "100ms"; };
 CONF
 "$MAMORID" -c "$IT_TMP/m.conf" --check-config >"$IT_TMP/check.log" 2>&1 ||
 	it_fail "config refused: $(cat "$IT_TMP/check.log")"
@@ -112,7 +114,7 @@ else:
 j, _ = expect(200, "GET", "/api/v1/me")
 check(j["role"] == "admin" and j["auth"] == "local", "me: %r" % j)
 j, _ = expect(200, "GET", "/api/v1/status")
-check(j["checks"]["total"] == 6 and j["checks"]["critical"] == 2, "status: %r" % j)
+check(j["checks"]["total"] == 7 and j["checks"]["critical"] == 2, "status: %r" % j)
 expect(401, "GET", "/api/v1/me", tcp=True, want_code="unauthenticated")
 expect(401, "GET", "/api/v1/customers", tcp=True, headers={"Authorization": "Bearer nope"})
 
@@ -149,7 +151,7 @@ while True:
     after = j["next"]
     if not after or pages > 10:
         break
-check(len(seen) == 6 and len(set(seen)) == 6 and pages == 3, "paging: %d pages %r" % (pages, seen))
+check(len(seen) == 7 and len(set(seen)) == 7 and pages == 4, "paging: %d pages %r" % (pages, seen))
 expect(400, "GET", "/api/v1/checks?state=bad", want_code="bad_parameter")
 expect(400, "GET", "/api/v1/checks?limit=0", want_code="bad_parameter")
 expect(400, "GET", "/api/v1/checks?limit=1001", want_code="bad_parameter")
@@ -168,6 +170,25 @@ check(j["state"] == "critical" and j["output"].startswith("down"), "one check: %
 check(len(j["recent_alerts"]) == 1 and j["recent_alerts"][0]["status"] == "open", "recent alerts of the check: %r" % j.get("recent_alerts"))
 expect(404, "GET", "/api/v1/checks/c1/web/nope")
 expect(404, "GET", "/api/v1/checks/c9/web/http")
+
+# ---- perfdata history ----
+end = time.time() + 5
+while time.time() < end:
+    j, _ = expect(200, "GET", "/api/v1/checks/c3/x/ping/series?step=1")
+    if j["series"] and all(len(x["points"]) >= 2 for x in j["series"]):
+        break
+    time.sleep(0.3)
+lab = {x["label"]: x for x in j["series"]}
+check(set(lab) == {"rta", "pl"} and lab["rta"]["unit"] == "s", "series labels: %r" % j)
+pt = lab.get("rta", {}).get("points", [[0, 0, 0, 0, 0]])[0]
+check(abs(pt[2] - 0.00052) < 1e-9 and pt[4] >= 1 and j["resolution"] == "raw", "rta point: %r %r" % (pt, j["resolution"]))
+j, _ = expect(200, "GET", "/api/v1/checks/c3/x/ping/series?label=pl&from=%d&to=%d&step=300" % (time.time() - 86400, time.time()))
+check([x["label"] for x in j["series"]] == ["pl"] and j["resolution"] == "5m", "one label, 5m: %r" % j)
+expect(400, "GET", "/api/v1/checks/c3/x/ping/series?step=0")
+expect(400, "GET", "/api/v1/checks/c3/x/ping/series?from=%d&to=%d" % (time.time(), time.time() - 10))
+expect(400, "GET", "/api/v1/checks/c3/x/ping/series?from=yesterday")
+expect(404, "GET", "/api/v1/checks/c3/x/nope/series")
+expect(404, "GET", "/api/v1/checks/c9/x/ping/series")
 
 # ---- alerts ----
 j, _ = expect(200, "GET", "/api/v1/alerts?status=open")

@@ -39,7 +39,7 @@ routes = ( { center = "cc-east"; } );
 customers = (
   { id = "c1"; name = "Tokyo"; region = "kanto";
     assets = ( { name = "web"; checks = ( { plugin = "dummy"; name = "http"; service = "web"; interval = "1s"; max_attempts = 1; state = 2; output = "down"; },
-                                         { plugin = "dummy"; name = "ok"; service = "web"; interval = "1s"; } ); } ); },
+                                         { plugin = "dummy"; name = "ok"; service = "web"; interval = "1s"; perf = "time=0.2s;1;2;0 size=10KB"; } ); } ); },
   { id = "c2"; name = "Osaka";
     assets = ( { name = "utm-1"; checks = ( { plugin = "dummy"; name = "utm"; service = "utm"; interval = "1s"; max_attempts = 1; state = 1; output = "cpu high"; } ); },
                { name = "pc-1"; checks = ( { plugin = "dummy"; name = "defender"; service = "defender"; interval = "1s"; } ); } ); } );
@@ -281,6 +281,14 @@ req("GET", "/api/v1/checks?problems=true&customer=c1&service=web&hard=true", wan
 req("GET", "/api/v1/checks?state=bad", want=400)
 req("GET", "/api/v1/checks?customer=nope", want=404)
 req("GET", "/api/v1/checks/c1/web/http", want=200)
+req("GET", "/api/v1/checks/c1/web/ok/series?step=1", want=200)
+for _ in range(50):  # its first samples are written within a second or two
+    if req("GET", "/api/v1/checks/c1/web/ok/series?label=time&step=1&from=%d" % (time.time() - 60), doc=False)[0] == 200:
+        break
+    time.sleep(0.1)
+req("GET", "/api/v1/checks/c1/web/ok/series?label=time&step=1&from=%d" % (time.time() - 60), want=200)
+req("GET", "/api/v1/checks/c1/web/ok/series?step=0", want=400)
+req("GET", "/api/v1/checks/c1/web/nope/series", want=404)
 req("GET", "/api/v1/checks/c1/web/nope", want=404)
 
 # ---- alerts ----
