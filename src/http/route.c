@@ -126,11 +126,15 @@ void who_scope(const struct who *w, struct app_scope *sc)
 		sc->customers = (const char *const *)&w->customer;
 		sc->n_customers = 1;
 		break;
-	default:
-		/* nothing: a customer list that matches no customer */
-		sc->customers = (const char *const *)&w->customer;
+	default: {
+		/* nothing: a customer list that matches no customer ("" is no
+		 * customer's id) */
+		static const char *const none[] = { "" };
+		sc->customers = none;
 		sc->n_customers = 1;
+		sc->read_by_customer = 1;
 		break;
+	}
 	}
 }
 
