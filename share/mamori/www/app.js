@@ -164,4 +164,7 @@ async function boot() {
 		loggedOut();
 }
 
+// read-only figures for tests and the curious (the browser console)
+Object.defineProperty(window, 'mamori', { value: Object.freeze({ received: () => (ctx.live ? ctx.live.received : 0) }) });
+
 boot().catch(fatal);
