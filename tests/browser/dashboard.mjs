@@ -119,7 +119,11 @@ async function ready(page, view) {
 	await page.waitForSelector(`main[data-ready="1"]${view ? `[data-view="${view}"]` : ''}`, { timeout: 10000 });
 }
 
-async function shot(page, name) {
+async function shot(page, name, keepBanner) {
+	// as an operator would see the page once the notices are gone
+	if (!keepBanner)
+		await page.waitForSelector('#banner', { state: 'hidden', timeout: 10000 });
+	await page.waitForSelector('#toast', { state: 'hidden', timeout: 10000 });
 	await page.screenshot({ path: path.join(OUT, name + '.png'), fullPage: false });
 }
 
@@ -240,7 +244,7 @@ try {
 	await page.waitForSelector('#banner:not([hidden])', { timeout: 10000 });
 	const bannerText = await page.textContent('#banner');
 	check(/reconnecting/.test(bannerText), 'a lost stream shows a banner', bannerText);
-	await shot(page, 'live-lost-en');
+	await shot(page, 'live-lost-en', true);
 	const acts = await local('POST', '/api/v1/alerts/' + encodeURIComponent(c3.id) + '/ack', { note: 'acked by a colleague while the stream was down' });
 	check(acts.status === 200, 'a colleague acknowledges meanwhile', acts.status);
 	await sleep(1500);
