@@ -49,10 +49,14 @@ it_mosquitto
 IT_STATE_DIR=$IT_TMP/state
 mkdir -p "$IT_STATE_DIR"
 chmod 700 "$IT_STATE_DIR"
+# a copy of the data dir: the test adds a hidden file and a symlink to www
+DATA=$IT_TMP/share
+cp -R share/mamori "$DATA"
+WWW=$DATA/www
 hport=$(it_free_port)
 SOCK=$IT_TMP/api.sock
 cat >"$IT_TMP/m.conf" <<CONF
-daemon = { state_dir = "$IT_STATE_DIR"; plugin_dir = "$PLUGIN_DIR"; data_dir = "$(pwd)/share/mamori";
+daemon = { state_dir = "$IT_STATE_DIR"; plugin_dir = "$PLUGIN_DIR"; data_dir = "$DATA";
            log_level = "info"; node = "h1"; };
 mqtt = { host = "127.0.0.1"; port = $port; client_id = "mamorid-dash"; };
 http = { listen = [ "127.0.0.1:$hport", "unix:$SOCK" ]; };
@@ -116,7 +120,7 @@ hdr "$base/ui/app.css" | grep -qi '^content-type: text/css' || it_fail "app.css 
 hdr -I "$base/ui/app.js" | grep -qi "^content-length: $(wc -c <share/mamori/www/app.js)" || it_fail "HEAD length"
 curl -s "$base/ui/app.js" | cmp -s - share/mamori/www/app.js || it_fail "app.js bytes differ"
 # traversal, hidden files, listings, unknown types, deeper paths: all 404
-printf 'secret\n' >share/mamori/www/.hidden-test.txt 2>/dev/null && rm_hidden=1
+printf 'secret\n' >"$WWW/.hidden-test.txt"
 for p in /ui/../../../etc/passwd /ui/..%2f..%2fetc%2fpasswd /ui/%2e%2e/%2e%2e/etc/passwd \
 	/ui/js/../../../../etc/passwd /ui/js/..%2f..%2f..%2fetc%2fpasswd /ui/..%2fwww%2fapp.js \
 	/ui/.hidden-test.txt /ui/js /ui/js/ /ui/i18n /ui/ /ui/x/y/z.js /ui/nope.js /ui/index.html.bak \
@@ -129,13 +133,16 @@ for p in /ui/../../../etc/passwd /ui/..%2f..%2fetc%2fpasswd /ui/%2e%2e/%2e%2e/et
 done
 # MHD decodes %00 and the path ends there: "app.js%00.css" is app.js, as JavaScript
 hdr "$base/ui/app.js%00.css" | grep -qi '^content-type: text/css' && it_fail "app.js%00.css served as CSS"
-[ -n "${rm_hidden:-}" ] && rm -f share/mamori/www/.hidden-test.txt
 curl -s --path-as-is "$base/ui/../../../etc/passwd" | grep -q 'root:' && it_fail "traversal served /etc/passwd"
 [ "$(code -X POST "$base/ui/app.js")" = 405 ] || it_fail "POST /ui/app.js: not 405"
 [ "$(code "$base/ui/app.js?v=1")" = 400 ] || it_fail "a query on a file: not 400"
 # a symlink inside the www dir is not followed
-ln -s /etc/passwd share/mamori/www/link-test.txt 2>/dev/null &&
-	{ c=$(code "$base/ui/link-test.txt"); rm -f share/mamori/www/link-test.txt; [ "$c" = 404 ] || it_fail "a symlink was followed ($c)"; }
+ln -s /etc/passwd "$WWW/link-test.txt"
+[ "$(code "$base/ui/link-test.txt")" = 404 ] || it_fail "a symlink was followed"
+ln -s "$WWW/app.js" "$WWW/link-app.js"
+[ "$(code "$base/ui/link-app.js")" = 404 ] || it_fail "a symlink inside www was followed"
+mkdir "$WWW/sub.js"
+[ "$(code "$base/ui/sub.js")" = 404 ] || it_fail "a directory named like a file was served"
 
 # ---- in the browser ----
 # the alert of c0002 (the viewer of c0001 must not see it)

@@ -134,6 +134,8 @@ function throttleCount() {
 
 async function switchLang(l) {
 	await setLang(l, true);
+	if (ctx.live)
+		ctx.live.relabel();
 	if (ctx.me) {
 		header();
 		refreshCount();

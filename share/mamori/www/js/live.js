@@ -124,6 +124,12 @@ export class Live {
 		this.emit(type, data);
 	}
 
+	// the language changed: the banner's words too
+	relabel() {
+		if (!this.banner.hidden)
+			this.show(this.state === 'lost' ? 'lost' : null);
+	}
+
 	show(what) {
 		const b = this.banner;
 		clearTimeout(this.bannerTimer);
