@@ -18,7 +18,14 @@ BUILD_PKGS="gcc make libc6-dev pkg-config libev-dev libconfig-dev libmosquitto-d
 RUN_PKGS="libargon2-1 mosquitto mosquitto-clients sqlite3 monitoring-plugins-basic openssl ca-certificates tzdata
  procps python3 dnsmasq-base snmpd"
 TEST_PKGS="dnsmasq-base snmpd snmp nagios4-core postfix dovecot-imapd dovecot-lmtpd bind9-dnsutils curl
- iproute2 psmisc prometheus nginx-light wrk python3-yaml"
+ iproute2 psmisc prometheus nginx-light wrk python3-yaml chromium fonts-noto-cjk"
+
+# The dashboard's browser tests (tests/integration/dashboard*.sh) drive
+# Debian's chromium with playwright-core from npm (tests/browser, pinned in
+# its package-lock.json).  Node.js: Debian's nodejs and npm, unless a node
+# is already installed (another packaging of it must not be replaced).
+command -v node >/dev/null 2>&1 || TEST_PKGS="$TEST_PKGS nodejs"
+command -v npm >/dev/null 2>&1 || TEST_PKGS="$TEST_PKGS npm"
 
 need_install() {
 	for p in "$@"; do
@@ -61,6 +68,12 @@ demo)
 test)
 	# shellcheck disable=SC2086
 	install_pkgs $BUILD_PKGS $RUN_PKGS $TEST_PKGS
+	# playwright-core for the browser tests, as pinned (no browser download:
+	# the tests use Debian's chromium)
+	if command -v npm >/dev/null 2>&1; then
+		(cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund) ||
+			echo "quickstart: npm ci in tests/browser failed: the browser tests will be skipped"
+	fi
 	start=$(date +%s)
 	status=0
 	echo "=== pass 1: warnings as errors ==="

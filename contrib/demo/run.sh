@@ -4,6 +4,9 @@
 # agent simulator playing 30 PCs of 3 customers (some with Defender off,
 # aging signatures, silent agents and garbage payloads), and a status table
 # every 10 s.  Stop with Ctrl-C.  DEMO_SECONDS=N stops after N seconds.
+# The dashboard: http://127.0.0.1:8080/ (DEMO_HTTP_PORT=N for another
+# port; a free one is picked when 8080 is taken), login "demo" with the
+# password printed at the start (an operator of both contact centers).
 #
 # The network plugins get private servers too, all on 127.0.0.1 ports
 # picked here and stopped with the demo:
@@ -33,6 +36,11 @@ for t in "tcp", "tcp", "udp", "tcp":
 	s = socket.socket(type=socket.SOCK_DGRAM if t == "udp" else socket.SOCK_STREAM)
 	s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 mqttport=$1 dnsport=$2 snmpport=$3 tlsport=$4
+httpport=${DEMO_HTTP_PORT:-8080}
+python3 -c 'import socket,sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))' "$httpport" 2>/dev/null ||
+	httpport=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 # tcp_wait NAME:PORT...: wait up to 5 s for each; name the ones that never answered.
 tcp_wait() {
 	python3 -c 'import socket,sys,time
@@ -60,7 +68,7 @@ wait_for() {
 }
 sed -e "s|@STATE@|$state|g" -e "s|@PLUGINS@|$top/build/plugins|" -e "s|@DATA@|$top/share/mamori|" \
 	-e "s|@DEMO@|$demo|g" -e "s|@MQTTPORT@|$mqttport|" -e "s|@DNSPORT@|$dnsport|g" \
-	-e "s|@SNMPPORT@|$snmpport|g" -e "s|@TLSPORT@|$tlsport|g" \
+	-e "s|@SNMPPORT@|$snmpport|g" -e "s|@TLSPORT@|$tlsport|g" -e "s|@HTTPPORT@|$httpport|g" \
 	contrib/demo/demo.conf.in >"$state/demo.conf"
 pids=""
 cleanup() {
@@ -173,13 +181,32 @@ build/mamorid -c "$state/demo.conf" --check-config
 echo "demo: mamorid running; state in $state; Ctrl-C to stop"
 build/mamorid -f -c "$state/demo.conf" &
 pids="$pids $!"
-sleep 1
+wait_for 50 test -S "$state/api.sock" || echo "demo: mamorid's API socket did not appear" >&2
+# The dashboard's demo login: made over the local socket (the local
+# administrator), once per demo state dir; its password stays in the
+# state dir (0600).
+if [ ! -s "$state/demo-password" ]; then
+	(umask 077 && python3 -c 'import secrets; print("demo-" + secrets.token_urlsafe(9))' >"$state/demo-password")
+fi
+pw=$(cat "$state/demo-password")
+python3 - "$state/api.sock" "$pw" <<'PY' || echo "demo: could not create the demo login" >&2
+import http.client, json, socket, sys
+class C(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX); self.sock.connect(sys.argv[1])
+c = C("local")
+c.request("POST", "/api/v1/users", json.dumps({"name": "demo", "role": "operator",
+          "centers": ["cc-east", "cc-west"], "password": sys.argv[2]}), {"Content-Type": "application/json"})
+r = c.getresponse()
+sys.exit(0 if r.status in (201, 409) else 1)  # 409: made by an earlier run
+PY
+echo "demo: dashboard  http://127.0.0.1:$httpport/   login: demo   password: $pw"
 build/tools/mamori-agentsim -p "$mqttport" -c 3 -n 30 -r 3 -d "${DEMO_SECONDS:-31536000}" --status \
 	--defender-off 10 --aging 10 --silent 5 --bad 3 >"$state/agentsim.log" 2>&1 &
 pids="$pids $!"
 end=$(($(date +%s) + ${DEMO_SECONDS:-31536000}))
 while [ "$(date +%s)" -lt "$end" ]; do
 	sleep 10
-	echo "---- $(date '+%H:%M:%S') checks (mamorictl --socket $state/api.sock checks) ----"
+	echo "---- $(date '+%H:%M:%S') checks (mamorictl --socket $state/api.sock checks; dashboard http://127.0.0.1:$httpport/ demo / $pw) ----"
 	build/mamorictl --socket "$state/api.sock" checks | head -70 || true
 done

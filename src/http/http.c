@@ -310,6 +310,7 @@ void http_conf_free(struct http_conf *c)
 		free(c->trusted[i]);
 	free(c->tls_cert);
 	free(c->tls_key);
+	free(c->www);
 	memset(c, 0, sizeof *c);
 }
 
@@ -1322,6 +1323,7 @@ struct http *http_start(struct ev_loop *loop, const struct http_conf *c, struct 
 	h->started = ev_time();
 	h->uid = geteuid();
 	h->route_stats = xcalloc(http_n_routes, sizeof *h->route_stats);
+	h->www = c->www ? xstrdup(c->www) : NULL;
 	for (size_t i = 0; i < c->n_trusted; i++) {
 		struct cidr *t = &h->trusted[h->n_trusted];
 		if (parse_cidr(c->trusted[i], &t->fam, t->a, &t->bits) == 0)
@@ -1423,6 +1425,7 @@ void http_free(struct http *h)
 	free(h->tls_cert);
 	secret_free(h->tls_key, h->tls_key_len);
 	free(h->route_stats);
+	free(h->www);
 	free(h);
 }
 

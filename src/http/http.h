@@ -60,6 +60,9 @@ struct http_conf {
 	 * "::1", "fd00::/8").  From anyone else the headers are ignored. */
 	char *trusted[HTTP_MAX_TRUSTED];
 	size_t n_trusted;
+	/* The dashboard's files (served at / and /ui/...): not a key of the
+	 * group; the server sets it to <daemon.data_dir>/www.  NULL: none. */
+	char *www;
 };
 
 /* Parse and validate the group (NULL: no HTTP; *c stays empty).  0, or -1

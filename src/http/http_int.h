@@ -247,6 +247,10 @@ int api_tokens(struct req *r);
 int api_token_create(struct req *r);
 int api_token_revoke(struct req *r);
 int api_status(struct req *r);
+/* static.c: the dashboard's files under the www dir */
+int api_static(struct req *r);
+const char *http_static_type(const char *name); /* content type by extension, or NULL */
+int http_static_name_ok(const char *segment);   /* 1: a plain name that may be served */
 void api_events_shutdown(struct http *h);
 void api_events_closed(struct req *r);
 void api_events_free(struct http *h);
@@ -292,6 +296,7 @@ struct http {
 	size_t n_trusted;
 	char *tls_cert, *tls_key; /* PEM, kept while MHD runs */
 	size_t tls_key_len;
+	char *www; /* the dashboard's files (static.c), or NULL */
 };
 
 void http__wake(struct listener *l);

@@ -82,6 +82,9 @@ const struct route http_routes[] = {
 	{ "GET", "/api/v1/sla", ACC_READ, "sla", api_sla, 0, { "center", "customer", NULL }, 0 },
 	{ "GET", "/api/v1/events", ACC_READ, "events", api_events, 0, { "types", "customer", "after",
 	  NULL }, 1 },
+	{ "GET", "/", ACC_PUBLIC, "ui", api_static, 0, { NULL }, 0 },
+	{ "GET", "/ui/{file}", ACC_PUBLIC, "ui.file", api_static, 0, { NULL }, 0 },
+	{ "GET", "/ui/{dir}/{file}", ACC_PUBLIC, "ui.subdir", api_static, 0, { NULL }, 0 },
 };
 /* clang-format on */
 const size_t http_n_routes = sizeof http_routes / sizeof http_routes[0];

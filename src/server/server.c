@@ -305,6 +305,8 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 		log_always("config", LOG_LVL_ERR, "%s", herr);
 		goto fail;
 	}
+	/* the dashboard's files: share/mamori/www where the daemon's data is */
+	s->http_conf.www = xasprintf("%s/www", s->conf->data_dir);
 	/* users, sessions and tokens: read before the store's writer starts */
 	if (!opts->no_store && (s->http_conf.n_listen || s->http_conf.n_metrics)) {
 		if (!(s->auth =

@@ -28,7 +28,8 @@ hport=$(it_free_port)
 mport=$(it_free_port)
 SOCK=$IT_TMP/api.sock
 cat >"$IT_TMP/m.conf" <<CONF
-daemon = { state_dir = "$IT_STATE_DIR"; plugin_dir = "$PLUGIN_DIR"; log_level = "info"; node = "h1"; };
+daemon = { state_dir = "$IT_STATE_DIR"; plugin_dir = "$PLUGIN_DIR"; data_dir = "$(pwd)/share/mamori";
+           log_level = "info"; node = "h1"; };
 http = { listen = [ "127.0.0.1:$hport", "unix:$SOCK" ]; metrics_listen = "127.0.0.1:$mport"; };
 auth = { kdf_memory = 8; kdf_time_cost = 1; };
 calendars = ( { name = "always"; timezone = "Asia/Tokyo"; hours = [ "mon-sun 00:00-24:00" ]; } );
@@ -253,6 +254,13 @@ req("GET", "/readyz", want=200)
 req("GET", "/metrics", tcp=MPORT, want=200)
 req("GET", "/api/v1/me", tcp=MPORT, want=404, doc=False)  # the metrics address: no API
 req("GET", "/metrics", tcp=PORT, want=404)
+# the dashboard's files (public; not on the metrics address)
+req("GET", "/", tcp=PORT, want=200)
+req("GET", "/ui/app.js", tcp=PORT, want=200)
+req("GET", "/ui/i18n/en.json", tcp=PORT, want=200)
+req("GET", "/ui/nope.js", tcp=PORT, want=404)
+req("GET", "/ui/js/..", tcp=PORT, want=404)
+req("GET", "/", tcp=MPORT, want=404, doc=False)
 req("GET", "/api/v1/me", want=200)
 req("GET", "/api/v1/me", tcp=PORT, want=401)
 req("GET", "/api/v1/status", want=200)

@@ -74,7 +74,24 @@ START_TEST(routes_match)
 	find("GET", "/api/v1/alerts/", 404, p, &np);
 	find("GET", "/api/v1/checks/c1/a", 404, p, &np);
 	find("GET", "", 404, p, &np);
-	find("GET", "/", 404, p, &np);
+	/* the dashboard: "/", one or two segments under /ui, no deeper */
+	rt = find("GET", "/", 0, p, &np);
+	ck_assert_str_eq(rt->name, "ui");
+	ck_assert_uint_eq(np, 0);
+	rt = find("GET", "/ui/app.js", 0, p, &np);
+	ck_assert_str_eq(rt->name, "ui.file");
+	ck_assert_str_eq(p[0], "app.js");
+	free(p[0]);
+	rt = find("HEAD", "/ui/vendor/chart.min.js", 0, p, &np);
+	ck_assert_str_eq(rt->name, "ui.subdir");
+	ck_assert_str_eq(p[0], "vendor");
+	ck_assert_str_eq(p[1], "chart.min.js");
+	free(p[0]);
+	free(p[1]);
+	find("GET", "/ui/a/b/c.js", 404, p, &np);
+	find("GET", "/ui/", 404, p, &np);
+	find("GET", "/index.html", 404, p, &np);
+	find("POST", "/ui/app.js", 405, p, &np);
 	/* known path, other method: 405 with the allowed ones */
 	const struct route *x = NULL;
 	char allow[160];
@@ -84,6 +101,36 @@ START_TEST(routes_match)
 	ck_assert_int_eq(
 	    route_find("DELETE", "/api/v1/alerts/A1/ack", &x, p, &np, allow, sizeof allow), 405);
 	ck_assert_str_eq(allow, "POST");
+}
+END_TEST
+
+/* static.c: which path segments are served, and as what */
+START_TEST(static_names)
+{
+	static const char *const good[] = { "index.html", "app.js",    "chart.min.js",
+		                            "ja.json",    "a_b-c.css", "vendor",
+		                            NULL };
+	static const char *const bad[] = { "",     ".",    "..",  ".hidden", ".htaccess",
+		                           "a/b",  "a\\b", "a b", "a%2e",    "\xe6\x9d\xb1.js",
+		                           "a\nb", "x;y",  NULL };
+	for (size_t i = 0; good[i]; i++)
+		ck_assert_msg(http_static_name_ok(good[i]), "%s refused", good[i]);
+	for (size_t i = 0; bad[i]; i++)
+		ck_assert_msg(!http_static_name_ok(bad[i]), "'%s' accepted", bad[i]);
+	char longname[200];
+	memset(longname, 'a', sizeof longname - 1);
+	longname[sizeof longname - 1] = '\0';
+	ck_assert(!http_static_name_ok(longname));
+	ck_assert_str_eq(http_static_type("index.html"), "text/html; charset=utf-8");
+	ck_assert_str_eq(http_static_type("app.js"), "text/javascript; charset=utf-8");
+	ck_assert_str_eq(http_static_type("a.b.css"), "text/css; charset=utf-8");
+	ck_assert_str_eq(http_static_type("ja.json"), "application/json; charset=utf-8");
+	ck_assert_str_eq(http_static_type("logo.svg"), "image/svg+xml");
+	ck_assert_ptr_null(http_static_type("README"));
+	ck_assert_ptr_null(http_static_type(".js"));
+	ck_assert_ptr_null(http_static_type("x.sh"));
+	ck_assert_ptr_null(http_static_type("x.js.bak"));
+	ck_assert_ptr_null(http_static_type("x.JS"));
 }
 END_TEST
 
@@ -207,6 +254,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, every_route_has_a_rule);
 	tcase_add_test(tc, routes_match);
+	tcase_add_test(tc, static_names);
 	tcase_add_test(tc, json_writer);
 	tcase_add_test(tc, json_writer_random_bytes);
 	tcase_add_test(tc, times);
