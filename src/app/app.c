@@ -523,6 +523,8 @@ static void copy_alert(const struct alert *al, struct app_alert *o)
 	o->ack_due = running && !al->sla.acked ? al->sla.ack_due : 0;
 	o->resolve_due = running ? al->sla.resolve_due : 0;
 	o->paused = al->sla.paused != 0;
+	o->waiting = !!(al->sla.paused & SLA_PAUSE_WAIT);
+	o->in_downtime = !!(al->sla.paused & SLA_PAUSE_DOWNTIME);
 	o->ack_breached = al->sla.ack_breached;
 	o->resolve_breached = al->sla.resolve_breached;
 }

@@ -258,6 +258,8 @@ struct app_alert {
 	double opened_at, updated_at, acked_at, resolved_at;
 	double ack_due, resolve_due; /* 0: none or paused */
 	int paused, ack_breached, resolve_breached;
+	int waiting;     /* paused: waiting for the customer (`wait`) */
+	int in_downtime; /* paused: the check is in a downtime */
 };
 struct app_alert_filter {
 	const char *center, *customer, *status,

@@ -7,6 +7,7 @@
  * Must never: wait for the store on the loop; hand out the store's rows.
  */
 #include "app/app_int.h"
+#include "alert/alert.h"
 #include "store/store.h"
 #include "util/mem.h"
 
@@ -69,6 +70,8 @@ static void copy_row(const struct store_alert_row *r, struct app_alert *o)
 	o->ack_due = r->acked ? 0 : r->ack_due;
 	o->resolve_due = r->resolve_due;
 	o->paused = r->paused != 0;
+	o->waiting = !!(r->paused & SLA_PAUSE_WAIT);
+	o->in_downtime = !!(r->paused & SLA_PAUSE_DOWNTIME);
 	o->ack_breached = r->ack_breached;
 	o->resolve_breached = r->resolve_breached;
 }

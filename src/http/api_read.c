@@ -407,6 +407,8 @@ static void alert_json(struct jw *w, const struct app_alert *x)
 	jw_ktime(w, "ack_due", x->ack_due);
 	jw_ktime(w, "resolve_due", x->resolve_due);
 	jw_kbool(w, "paused", x->paused);
+	jw_kbool(w, "waiting", x->waiting);         /* why: waiting for the customer */
+	jw_kbool(w, "in_downtime", x->in_downtime); /* why: a downtime */
 	jw_kbool(w, "ack_breached", x->ack_breached);
 	jw_kbool(w, "resolve_breached", x->resolve_breached);
 	jw_end_obj(w);
