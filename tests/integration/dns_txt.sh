@@ -53,7 +53,6 @@ while [ $i -lt 11 ]; do
 done
 
 dns_port=$(it_free_port)
-hole_port=$(it_free_port)
 http_port=$(it_free_port)
 
 tcp_up() {
@@ -92,9 +91,14 @@ start_dns() {
 }
 start_dns 9f86d081884c7d65
 
-# A black hole: a UDP socket nobody reads.
+# A black hole: a UDP socket nobody reads, on a port the kernel gives it
+# (a port picked as free beforehand may be taken meanwhile by another
+# test's DNS server, which would then answer).
 it_bg hole python3 -c 'import socket,sys,time
-s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",int(sys.argv[1])));time.sleep(3600)' "$hole_port"
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0))
+open(sys.argv[1]+".tmp","w").write(str(s.getsockname()[1]));__import__("os").rename(sys.argv[1]+".tmp",sys.argv[1]);time.sleep(3600)' "$IT_TMP/hole.port"
+it_wait_for 10 test -s "$IT_TMP/hole.port" || it_fail "the black hole did not start"
+hole_port=$(cat "$IT_TMP/hole.port")
 
 abs_plugins=$(cd "$PLUGIN_DIR" && pwd)
 srv="server = \"127.0.0.1:$dns_port\"; interval = \"1s\"; max_attempts = 1;"
