@@ -475,6 +475,25 @@ typedef void (*app_event_fn)(void *ud, const struct event *e);
 struct app_sub *app_subscribe(struct app *a, const struct app_scope *sc, uint64_t after,
                               uint32_t mask, app_event_fn fn, void *ud, int *gap);
 void app_unsubscribe(struct app *a, struct app_sub *s);
+/* Alert events the store has, newer than `after` (epoch s), oldest first,
+ * in the scope, at most `limit`: what a live stream missed when the hub's
+ * ring no longer reaches back (or the daemon restarted).  json is the
+ * mamori.alert/1 payload as published. */
+struct app_stored_event {
+	char *alert_id, *json;
+	uint32_t seq;
+	double time;
+};
+struct app_stored_events {
+	struct app_stored_event *rows;
+	size_t n;
+	int truncated; /* more than `limit` */
+};
+typedef void (*app_events_since_fn)(void *ud, int err, const char *msg,
+                                    struct app_stored_events *l);
+int app_events_since(struct app *a, const struct app_scope *sc, double after, unsigned limit,
+                     app_events_since_fn fn, void *ud, char *msg, size_t msglen);
+void app_stored_events_free(struct app_stored_events *l);
 /* The hub's epoch (a resume names it with the sequence number: after a
  * restart the numbers start again and the epoch differs). */
 uint64_t app_events_epoch(const struct app *a);

@@ -277,3 +277,83 @@ int app_alert_history(struct app *a, const struct app_scope *sc, const char *id,
 	}
 	return APP_OK;
 }
+
+/* ---- alert events since a time (a live stream's resume) ---- */
+
+struct since_req {
+	app_events_since_fn fn;
+	void *ud;
+};
+
+void app_stored_events_free(struct app_stored_events *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->rows[i].alert_id);
+		free(l->rows[i].json);
+	}
+	free(l->rows);
+	free(l);
+}
+
+static void on_since(void *ud, const struct store_read *rd)
+{
+	struct since_req *q = ud;
+	int st = store_read_status(rd);
+	if (st != 0) {
+		q->fn(q->ud, APP_E_UNAVAILABLE, store_strerror(st), NULL);
+		free(q);
+		return;
+	}
+	struct app_stored_events *l = xcalloc(1, sizeof *l);
+	size_t n = store_read_event_count(rd);
+	l->rows = xcalloc(n ? n : 1, sizeof *l->rows);
+	for (size_t i = 0; i < n; i++) {
+		const struct store_event_row *e = store_read_event_at(rd, i);
+		if (!e->payload || !e->alert_id)
+			continue;
+		struct app_stored_event *o = &l->rows[l->n++];
+		o->alert_id = xstrdup(e->alert_id);
+		o->seq = (uint32_t)e->seq;
+		o->time = e->time;
+		o->json = xstrdup(e->payload);
+	}
+	l->truncated = store_read_more(rd);
+	q->fn(q->ud, APP_OK, NULL, l);
+	free(q);
+}
+
+int app_events_since(struct app *a, const struct app_scope *sc, double after, unsigned limit,
+                     app_events_since_fn fn, void *ud, char *msg, size_t msglen)
+{
+	if (!a->d.store) {
+		snprintf(msg, msglen, "nothing is stored (no state directory)");
+		return APP_E_UNAVAILABLE;
+	}
+	const char *const *centers = NULL, *const *customers = NULL;
+	size_t nc = 0, nu = 0;
+	if (!sc->all) {
+		if (!sc->read_by_customer) {
+			centers = sc->centers;
+			nc = sc->n_centers;
+			if (!nc) {
+				snprintf(msg, msglen, "your scope has no contact center");
+				return APP_E_FORBIDDEN;
+			}
+		}
+		customers = sc->customers;
+		nu = sc->n_customers;
+	}
+	struct since_req *q = xmalloc(sizeof *q);
+	q->fn = fn;
+	q->ud = ud;
+	int rc = store_read_events_since(a->d.store, after, centers, nc, customers, nu, limit,
+	                                 on_since, q);
+	if (rc != 0) {
+		free(q);
+		snprintf(msg, msglen, "%s", store_strerror(rc));
+		return rc == STORE_EINVAL ? APP_E_INVALID : APP_E_UNAVAILABLE;
+	}
+	return APP_OK;
+}

@@ -22,18 +22,21 @@
  * customer filter only).
  */
 #include "http/http_int.h"
+#include "alert/alert.h"
 #include "app/app.h"
 #include "events/events.h"
 #include "util/log.h"
 #include "util/mem.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SSE_QUEUE_MAX (1024 * 1024)
 #define SSE_HEARTBEAT 15.0
 #define SSE_MAX       2000
+#define SSE_REPLAY    10000 /* alert events from the store on one resume */
 
 struct sse {
 	struct req *r;
@@ -45,6 +48,18 @@ struct sse {
 	int dropped;    /* too slow: end the stream */
 	int gone;       /* MHD closed it */
 	char *customer; /* ?customer= */
+	/* a store replay is running: live events wait here */
+	int holding;
+	int replay_pending;   /* a store read will call on_replay */
+	char *reason;         /* of the gap the replay follows */
+	char skip_alert[128]; /* the replay skips this alert's events up to skip_seq */
+	long skip_seq;
+	struct buf held;
+	struct held_ev {
+		char *alert_id;
+		uint32_t seq;
+	} * held_alerts;
+	size_t n_held_alerts;
 	struct sse *next, *prev;
 };
 
@@ -99,26 +114,66 @@ static const char *type_name(enum event_type t)
 	return "event";
 }
 
+/* The alert event's own seq, from its mamori.alert/1 rendering. */
+static long alert_seq_of(const char *json)
+{
+	const char *p = strstr(json, "\"seq\":");
+	return p ? strtol(p + 6, NULL, 10) : -1;
+}
+
+/* One event rendered into b: id, name, data lines.  The id:
+ * "<epoch>-<seq>.<us>[.<alert seq>.<alert id>]" - the hub's run and
+ * number (0: a position in the store), the event's time in microseconds
+ * and, for an alert event, which one it is (a resume from the store
+ * skips it and that alert's earlier events). */
+static void render(struct buf *b, uint64_t epoch, uint64_t seq, double t, const char *name,
+                   const char *alert_id, const char *json)
+{
+	buf_put(b, "id: %" PRIu64 "-%" PRIu64 ".%lld", epoch, seq,
+	        t > 0 ? (long long)llround(t * 1e6) : 0LL);
+	long as = alert_id ? alert_seq_of(json) : -1;
+	if (as >= 0 && !strpbrk(alert_id, "\r\n"))
+		buf_put(b, ".%ld.%s", as, alert_id);
+	buf_put(b, "\nevent: %s\n", name);
+	/* data: one line per line of the rendering (JSON has none, but a
+	 * newline must never end the event early) */
+	const char *p = json;
+	do {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		buf_add(b, "data: ", 6);
+		buf_add(b, p, n);
+		buf_add(b, "\n", 1);
+		p = nl ? nl + 1 : NULL;
+	} while (p && *p);
+	buf_add(b, "\n", 1);
+}
+
 static void on_event(void *ud, const struct event *e)
 {
 	struct sse *s = ud;
 	if (s->customer && (!e->customer || strcmp(e->customer, s->customer) != 0))
 		return;
+	if (s->holding) {
+		if (s->held.n > SSE_QUEUE_MAX) {
+			s->dropped = 1; /* too much while the store was read */
+			wake(s);
+			return;
+		}
+		render(&s->held, app_events_epoch(req_app(s->r)), e->seq, e->time,
+		       type_name(e->type), e->type == EVENT_ALERT ? e->subject : NULL, e->json);
+		const struct event_alert *ea = e->type == EVENT_ALERT ? e->detail : NULL;
+		if (ea && ea->ev && e->subject) {
+			s->held_alerts = xrealloc(s->held_alerts,
+			                          (s->n_held_alerts + 1) * sizeof *s->held_alerts);
+			s->held_alerts[s->n_held_alerts].alert_id = xstrdup(e->subject);
+			s->held_alerts[s->n_held_alerts++].seq = ea->ev->seq;
+		}
+		return;
+	}
 	struct buf b = { 0 };
-	buf_put(&b, "id: %" PRIu64 "-%" PRIu64 "\nevent: %s\n", app_events_epoch(req_app(s->r)),
-	        e->seq, type_name(e->type));
-	/* data: one line per line of the rendering (JSON has none, but a
-	 * newline must never end the event early) */
-	const char *p = e->json;
-	do {
-		const char *nl = strchr(p, '\n');
-		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-		buf_add(&b, "data: ", 6);
-		buf_add(&b, p, n);
-		buf_add(&b, "\n", 1);
-		p = nl ? nl + 1 : NULL;
-	} while (p && *p);
-	buf_add(&b, "\n", 1);
+	render(&b, app_events_epoch(req_app(s->r)), e->seq, e->time, type_name(e->type),
+	       e->type == EVENT_ALERT ? e->subject : NULL, e->json);
 	push(s, b.p, b.n);
 	s->hub->sent++;
 	buf_free(&b);
@@ -194,25 +249,122 @@ static uint32_t parse_types(const char *v)
 	return m;
 }
 
-/* "<epoch>-<seq>" of this daemon: the seq; another epoch: a gap (0 with
- * *gap); garbage: -1. */
-static int parse_last_id(struct req *r, const char *v, uint64_t *after, int *gap)
+/* Where a client was: the id of the last event it got. */
+struct last_id {
+	uint64_t epoch, seq;
+	int has_time;
+	double time;     /* seconds */
+	long alert_seq;  /* -1: not an alert event */
+	char alert[128]; /* its alert's id */
+};
+
+/* "<epoch>-<seq>[.<us>[.<alert seq>.<alert id>]]": 0, or -1. */
+static int parse_last_id(const char *v, struct last_id *l)
 {
 	char *e = NULL;
-	unsigned long long ep = strtoull(v, &e, 10);
-	if (e == v || *e != '-')
+	memset(l, 0, sizeof *l);
+	l->alert_seq = -1;
+	if (*v < '0' || *v > '9')
 		return -1;
-	const char *sq = e + 1;
-	unsigned long long seq = strtoull(sq, &e, 10);
-	if (e == sq || *e)
+	l->epoch = strtoull(v, &e, 10);
+	if (*e != '-' || e[1] < '0' || e[1] > '9')
 		return -1;
-	if (ep != app_events_epoch(req_app(r))) {
-		*gap = 1;
-		*after = APP_LIVE_ONLY;
-	} else {
-		*after = seq;
+	l->seq = strtoull(e + 1, &e, 10);
+	if (*e == '.') {
+		if (e[1] < '0' || e[1] > '9')
+			return -1;
+		unsigned long long us = strtoull(e + 1, &e, 10);
+		if (us > 100000000000000000ULL)
+			return -1;
+		l->has_time = 1;
+		l->time = (double)us / 1e6;
+		if (*e == '.') {
+			if (e[1] < '0' || e[1] > '9')
+				return -1;
+			l->alert_seq = strtol(e + 1, &e, 10);
+			if (*e != '.' || !e[1] || strlen(e + 1) >= sizeof l->alert)
+				return -1;
+			snprintf(l->alert, sizeof l->alert, "%s", e + 1);
+			return 0;
+		}
 	}
-	return 0;
+	return *e ? -1 : 0;
+}
+
+static void gap_event(struct sse *s, const char *reason, int from_store)
+{
+	char g[160];
+	int n = snprintf(g, sizeof g,
+	                 "event: gap\ndata: {\"reason\":\"%s\",\"alerts_from_store\":%s}\n\n",
+	                 reason, from_store ? "true" : "false");
+	push(s, g, (size_t)n);
+}
+
+/* Stop holding: what arrived meanwhile goes out. */
+static void release_held(struct sse *s)
+{
+	s->holding = 0;
+	if (s->held.n)
+		push(s, s->held.p, s->held.n);
+	buf_free(&s->held);
+	for (size_t i = 0; i < s->n_held_alerts; i++)
+		free(s->held_alerts[i].alert_id);
+	free(s->held_alerts);
+	s->held_alerts = NULL;
+	s->n_held_alerts = 0;
+}
+
+static void sse_free(struct sse *s)
+{
+	release_held(s);
+	buf_free(&s->q);
+	free(s->customer);
+	free(s->reason);
+	free(s);
+}
+
+/* The store's alert events since the client's last one: after the gap
+ * event, before what was held. */
+static void on_replay(void *ud, int err, const char *msg, struct app_stored_events *l)
+{
+	struct sse *s = ud;
+	s->replay_pending = 0;
+	if (s->gone) { /* the client left meanwhile */
+		app_stored_events_free(l);
+		sse_free(s);
+		return;
+	}
+	gap_event(s, s->reason ? s->reason : "too_old", err == APP_OK);
+	uint64_t epoch = app_events_epoch(req_app(s->r));
+	for (size_t i = 0; l && i < l->n; i++) {
+		const struct app_stored_event *x = &l->rows[i];
+		int dup = 0;
+		for (size_t k = 0; k < s->n_held_alerts && !dup; k++)
+			dup = s->held_alerts[k].seq == x->seq &&
+			      strcmp(s->held_alerts[k].alert_id, x->alert_id) == 0;
+		if (dup)
+			continue; /* it comes with the held events */
+		if (s->skip_seq >= 0 && (long)x->seq <= s->skip_seq &&
+		    strcmp(x->alert_id, s->skip_alert) == 0)
+			continue; /* the client had it (and that alert's earlier ones) */
+		if (s->customer && !strstr(x->json, s->customer))
+			continue; /* cheap pre-filter; the exact test below */
+		if (s->customer) {
+			char k[300];
+			snprintf(k, sizeof k, "\"customer\":\"%s\"", s->customer);
+			if (!strstr(x->json, k))
+				continue;
+		}
+		struct buf b = { 0 };
+		render(&b, epoch, 0, x->time, "alert", x->alert_id, x->json); /* 0: the store */
+		push(s, b.p, b.n);
+		s->hub->sent++;
+		buf_free(&b);
+	}
+	if (l && l->truncated)
+		gap_event(s, "too_many", 0);
+	app_stored_events_free(l);
+	release_held(s);
 }
 
 int api_events(struct req *r)
@@ -230,22 +382,40 @@ int api_events(struct req *r)
 	const char *customer = req_query(r, "customer");
 	if (customer && r->who.role == ROLE_VIEWER && strcmp(customer, r->who.customer) != 0)
 		return reply_error(r, 404, "not_found", "no such customer");
-	uint64_t after = APP_LIVE_ONLY;
-	int gap = 0;
 	const char *last = req_header(r, "Last-Event-ID");
 	const char *q_after = req_query(r, "after");
 	if (q_after)
 		last = q_after;
-	if (last && parse_last_id(r, last, &after, &gap) != 0)
+	struct last_id li;
+	if (last && parse_last_id(last, &li) != 0)
 		return reply_error(r, 400, "bad_parameter",
 		                   "Last-Event-ID (or 'after') must be an id this stream sent "
-		                   "(\"<epoch>-<seq>\")");
+		                   "(\"<epoch>-<seq>.<us>...\")");
 	if (hub->n >= SSE_MAX)
 		return reply_error(r, 503, "unavailable", "too many event streams (at most %d)",
 		                   SSE_MAX);
+	/* where to resume: the ring (this run, a live event's id), the store
+	 * (a store position, another run, or the ring no longer reaching
+	 * back: alert events only), or nowhere (a gap) */
+	uint64_t after = APP_LIVE_ONLY;
+	const char *reason = NULL;
+	int ring = 0;
+	if (last) {
+		/* "<epoch>-0" without a time: everything the ring holds */
+		if (li.epoch == app_events_epoch(req_app(r)) && (li.seq > 0 || !li.has_time)) {
+			after = li.seq;
+			ring = 1;
+		} else {
+			reason = li.epoch != app_events_epoch(req_app(r)) ? "restarted" : "store";
+		}
+	}
+	int want_store = last && li.has_time && (mask & EVENT_MASK(EVENT_ALERT));
 	struct sse *s = xcalloc(1, sizeof *s);
 	s->r = r;
 	s->hub = hub;
+	s->skip_seq = last ? li.alert_seq : -1;
+	if (last)
+		snprintf(s->skip_alert, sizeof s->skip_alert, "%s", li.alert);
 	s->customer = customer ? xstrdup(customer) : NULL;
 	r->sse = s;
 	s->next = hub->list;
@@ -259,12 +429,29 @@ int api_events(struct req *r)
 	struct app_scope sc;
 	who_scope(&r->who, &sc);
 	int ring_gap = 0;
+	s->holding = want_store; /* until we know whether the store is needed */
 	s->sub = app_subscribe(req_app(r), &sc, after, mask, on_event, s, &ring_gap);
-	if (gap || ring_gap) {
-		char g[160];
-		int n = snprintf(g, sizeof g, "event: gap\ndata: {\"reason\":\"%s\"}\n\n",
-		                 gap ? "restarted" : "too_old");
-		push(s, g, (size_t)n);
+	if (ring && ring_gap)
+		reason = "too_old";
+	int started = 0;
+	if (reason && want_store) {
+		char msg[APP_MSG_MAX];
+		s->reason = xstrdup(reason);
+		/* the events from the time of the client's last one on: those
+		 * of the same instant too (several are emitted in one loop
+		 * iteration), but not that one itself nor its alert's earlier
+		 * ones; another alert's event of the very same instant may come
+		 * twice (at least once) */
+		if (app_events_since(req_app(r), &sc, li.time - 1e-6, SSE_REPLAY, on_replay, s, msg,
+		                     sizeof msg) == APP_OK) {
+			s->replay_pending = 1;
+			started = 1;
+		}
+	}
+	if (!started) {
+		if (reason)
+			gap_event(s, reason, 0);
+		release_held(s);
 	}
 	struct MHD_Response *resp =
 	    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, reader, s, NULL);
@@ -299,9 +486,10 @@ void api_events_closed(struct req *r)
 		s->next->prev = s->prev;
 	if (--hub->n == 0)
 		ev_timer_stop(hub->h->loop, &hub->beat);
-	buf_free(&s->q);
-	free(s->customer);
-	free(s);
+	s->sub = NULL;
+	if (s->replay_pending)
+		return; /* on_replay frees it */
+	sse_free(s);
 }
 
 /* Shutdown: wake every suspended stream so MHD can close it. */

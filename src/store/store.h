@@ -502,6 +502,16 @@ int store_read_sla(struct store *s, const struct store_sla_query *q, store_read_
 size_t store_read_sla_count(const struct store_read *rd);
 const struct store_sla_row *store_read_sla_at(const struct store_read *rd, size_t i);
 
+/* Alert events (every type, with the mamori.alert/1 payload as
+ * published) newer than `after`, oldest first, of alerts in the scope
+ * (centers: owner or a copy; customers; n 0: any), at most `limit`
+ * (store_read_more says whether there were more): what a live stream that
+ * lost its place in the event ring missed.  Read with
+ * store_read_event_count / store_read_event_at. */
+int store_read_events_since(struct store *s, double after, const char *const *centers,
+                            size_t n_centers, const char *const *customers, size_t n_customers,
+                            unsigned limit, store_read_cb cb, void *ud);
+
 /* Check states as stored (what mamorictl status shows), worst first:
  * problems (by state, descending) before OK, then customer, asset, check.
  * filter: "customer", "customer/asset" or NULL (all); problems_only:

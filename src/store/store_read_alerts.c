@@ -387,3 +387,66 @@ int store_read_alert_history(struct store *s, const char *alert_id, store_read_c
 	rd->in.alert_id = store__arena_dup(&rd->mem, alert_id);
 	return store__read_submit(s, rd);
 }
+
+/* ---- alert events since a time (the live stream's resume) ---- */
+
+static int run_events_since(struct store_read *rd, sqlite3 *db)
+{
+	const struct store_alert_query *q = &rd->in.alerts;
+	struct store__sql sql = { 0 };
+	store__sql_add(&sql, "SELECT e.alert_id, e.seq, e.type, e.time, e.actor, e.note, e.cmd_id,"
+	                     " e.payload FROM alert_event e JOIN alert a ON a.id = e.alert_id"
+	                     " WHERE e.time > ");
+	store__sql_bind(&sql, NULL, q->after_opened);
+	store__sql_scope(&sql, q->centers, q->n_centers, q->customers, q->n_customers, 1);
+	store__sql_add(&sql, " ORDER BY e.time, e.alert_id, e.seq LIMIT ");
+	store__sql_bind(&sql, NULL, (double)q->limit + 1);
+	sqlite3_stmt *st;
+	if (store__sql_prepare(&sql, db, &st) != SQLITE_OK) {
+		store__sql_free(&sql);
+		return store__read_fail(rd, STORE_EFAIL, "alert events: %s", sqlite3_errmsg(db));
+	}
+	store__sql_free(&sql);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (rd->n_events == q->limit) {
+			rd->more = 1;
+			rc = SQLITE_DONE;
+			break;
+		}
+		struct store_event_row *d = store__read_push((void **)&rd->events, &rd->n_events,
+		                                             &rd->cap_events, sizeof *d);
+		d->alert_id = keep(rd, st, 0);
+		d->seq = sqlite3_column_int64(st, 1);
+		d->type = keep(rd, st, 2);
+		d->time = sqlite3_column_double(st, 3);
+		d->actor = keep(rd, st, 4);
+		d->note = keep(rd, st, 5);
+		d->cmd_id = keep(rd, st, 6);
+		d->payload = keep(rd, st, 7);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		rd->n_events = 0;
+		return store__read_fail(rd, STORE_EFAIL, "alert events: %s", sqlite3_errmsg(db));
+	}
+	return 0;
+}
+
+int store_read_events_since(struct store *s, double after, const char *const *centers,
+                            size_t n_centers, const char *const *customers, size_t n_customers,
+                            unsigned limit, store_read_cb cb, void *ud)
+{
+	if (!cb || limit == 0 || limit > 100000)
+		return STORE_EINVAL;
+	struct store_read *rd = store__read_new(cb, ud, run_events_since, ALERTS_SINCE);
+	struct store_alert_query *q = &rd->in.alerts;
+	memset(q, 0, sizeof *q);
+	q->after_opened = after;
+	q->limit = limit;
+	q->centers = store__read_dup_list(rd, centers, n_centers);
+	q->n_centers = n_centers;
+	q->customers = store__read_dup_list(rd, customers, n_customers);
+	q->n_customers = n_customers;
+	return store__read_submit(s, rd);
+}

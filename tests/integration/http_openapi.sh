@@ -411,7 +411,7 @@ for e in sse("?types=state,alert,command,downtime&after=%s-0" % epoch) + \
     if sch is None:
         problem("event %r is not in x-sse-events" % name)
         continue
-    if name != "gap" and not re.match(r"^\d+-\d+$", e.get("id", "")):
+    if name != "gap" and not re.match(r"^\d+-\d+\.\d+(\.\d+\..+)?$", e.get("id", "")):
         problem("event %s: id %r is not <epoch>-<seq>" % (name, e.get("id")))
     seen[name] = seen.get(name, 0) + 1
     errs = []
