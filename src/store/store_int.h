@@ -97,7 +97,7 @@ const char *store__bdup(struct store_batch *b, const char *s);
 	" a.opened_at, a.updated_at, a.acked_at, a.acked_by, a.resolved_at,"                          \
 	" d.alert_id, d.tier, d.tier_name, d.paused, d.acked, d.stopped, d.ack_breached,"             \
 	" d.resolve_breached, d.ack_due, d.resolve_due, d.ack_left, d.resolve_left, d.reannounce_at," \
-	" d.breaches, p.vendor, p.planned_at, p.result"                                               \
+	" d.breaches, p.vendor, p.planned_at, p.result, a.runbook"                                    \
 	" FROM alert a LEFT JOIN deadline d ON d.alert_id = a.id"                                     \
 	" LEFT JOIN dispatch p ON p.alert_id = a.id AND p.seq ="                                      \
 	" (SELECT max(seq) FROM dispatch WHERE alert_id = a.id)"

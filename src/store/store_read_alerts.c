@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ALERTS_SINCE 2 /* the alert tables exist since schema 2 */
+#define ALERTS_SINCE 8 /* the alert tables exist since schema 2, their runbook since 8 */
 
 /* ---- checking and copying the query (loop thread) ---- */
 
