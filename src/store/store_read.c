@@ -282,6 +282,7 @@ int store__read_submit(struct store *s, struct store_read *rd)
 		store__read_free(rd);
 		return STORE_ESCHEMA;
 	}
+	rd->schema = s->schema;
 	rd->next = NULL;
 	pthread_mutex_lock(&r->lock);
 	if (r->queue_tail)

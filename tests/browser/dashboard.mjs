@@ -231,6 +231,16 @@ try {
 	const out = await page.textContent('#cu-checks tr[data-check="web/site"] td.out');
 	check(out.includes('<script>window.__xss=3</script>') && out.includes('<b>bold</b>'), 'a check output with HTML shows as text', out);
 	check(await page.locator('main b, main script, main img').count() === 0, 'no element made from an output');
+	// Defender over the customer's PCs (the simulator's reports)
+	await page.waitForSelector('#cu-history[data-ready="1"]', { timeout: 15000 });
+	const defc = await page.evaluate(() => [...document.querySelectorAll('#cu-charts .chart-card')].map(c => ({
+		title: c.querySelector('h3').textContent, unit: c.dataset.unit, points: Number(c.dataset.points),
+		text: c.querySelector('.legend-text').textContent })));
+	const cov = defc.find(c => c.title === 'Defender coverage');
+	check(cov && cov.unit === '%' && cov.points >= 1 && /PCs reporting \(%\): 100 %/.test(cov.text),
+		'Defender coverage over the customer\'s PCs is charted (100 % reporting)', JSON.stringify(defc));
+	const age = defc.find(c => c.title === 'Defender signature age');
+	check(age && age.unit === 'days' && age.points >= 2, 'the signature age is charted (average and oldest, in days)', JSON.stringify(age));
 	await shot(page, 'customer-en');
 
 	// ---- live: the stream is cut, a colleague acts, the stream resumes ----
@@ -347,6 +357,8 @@ try {
 	await page.waitForSelector('#toast', { state: 'hidden', timeout: 10000 });
 	await page.locator('#cu-history').screenshot({ path: path.join(OUT, 'customer-charts-en.png') });
 	check(true, 'screenshot of the charts');
+	await page.click('#nav-queue');
+	await ready(page, 'alerts');
 
 	// ---- a manual inquiry ----
 	await page.click('#q-inquiry');

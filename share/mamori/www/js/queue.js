@@ -31,7 +31,7 @@ export function dueText(a, now) {
 		return { text: '', cls: '' };
 	if (a.paused) {
 		const why = pausedWhy(a);
-		return { text: '\u23f8 ' + (why ? t('due.paused.why', { why }) : t('due.paused')), cls: 'paused' };
+		return { text: '\u2016 ' + (why ? t('due.paused.why', { why }) : t('due.paused')), cls: 'paused' };
 	}
 	const ms = dueOf(a);
 	if (ms === null)
