@@ -323,9 +323,11 @@ try {
 	check(true, 'its clock runs again');
 
 	// ---- charts of performance data (the dummy check's perfdata) ----
+	const tc0 = Date.now();
 	await page.evaluate(() => { location.hash = '#/customers/c0003'; });
 	await ready(page, 'customers-detail');
 	await page.waitForSelector('#cu-history[data-ready="1"]', { timeout: 15000 });
+	console.log(`     (c0003's page with its charts drawn ${Date.now() - tc0} ms after the click)`);
 	const cards = () => page.evaluate(() => [...document.querySelectorAll('#cu-charts .chart-card')].map(c => {
 		const cv = c.querySelector('canvas');
 		const ch = window.Chart && window.Chart.getChart(cv);

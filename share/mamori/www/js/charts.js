@@ -26,7 +26,7 @@ const PC_PARALLEL = 4;
 // step: the bucket asked for (the API picks the tier: raw, 5 min, 1 h);
 // pcStep: the Defender aggregate's bucket (coverage = reported in it)
 export const RANGES = {
-	'1h': { span: 3600, step: 15, pcStep: 300 },
+	'1h': { span: 3600, step: 15, pcStep: 900 },
 	'24h': { span: 86400, step: 300, pcStep: 3600 },
 	'7d': { span: 7 * 86400, step: 1800, pcStep: 21600 },
 	'30d': { span: 30 * 86400, step: 3600, pcStep: 86400 },
