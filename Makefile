@@ -63,8 +63,21 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(B)/bench/%)
 TOOL_SRCS := $(wildcard contrib/*/*.c)
 TOOL_BINS := $(patsubst %.c,$(B)/tools/%,$(notdir $(filter-out contrib/plugin-skeleton/%,$(TOOL_SRCS))))
 
+WWW_VENDOR := share/mamori/www/vendor/chart.min.js
+
 .PHONY: all check lint unit integration bench install uninstall clean distclean format format-check demo
-all: $(B)/mamorid $(B)/mamorictl $(PLUGIN_SOS) $(TOOL_BINS)
+all: $(B)/mamorid $(B)/mamorictl $(PLUGIN_SOS) $(TOOL_BINS) $(WWW_VENDOR)
+
+# The dashboard's chart library (doc/dashboard.md): Debian's Chart.js 3
+# (libjs-chart.js, found by configure), its one-file UMD build copied into
+# the served tree - no CDN, the page works offline, and install copies it
+# with the rest of share/mamori.  Not in git (.gitignore).
+$(WWW_VENDOR): $(CHARTJS) config.mk
+	@mkdir -p $(dir $@)
+	head -c 400 $(CHARTJS) | grep -q 'Chart\.js v3\.' || { echo "$(CHARTJS): not Chart.js 3" >&2; exit 1; }
+	cp $(CHARTJS) $@.tmp
+	chmod 644 $@.tmp
+	mv $@.tmp $@
 
 $(B)/obj/%.o: %.c buildcfg.h
 	@mkdir -p $(dir $@)
@@ -185,6 +198,6 @@ clean:
 	rm -rf $(B)
 
 distclean: clean
-	rm -f config.mk buildcfg.h
+	rm -f config.mk buildcfg.h $(WWW_VENDOR)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

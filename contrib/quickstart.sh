@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 # Everything the build, the demo and the tests use, by Debian package name.
 BUILD_PKGS="gcc make libc6-dev pkg-config libev-dev libconfig-dev libmosquitto-dev libssl-dev
  check libsubunit-dev libsqlite3-dev libcjson-dev libc-ares-dev libcurl4-openssl-dev libsnmp-dev
- libmicrohttpd-dev libargon2-dev"
+ libmicrohttpd-dev libargon2-dev libjs-chart.js"
 RUN_PKGS="libargon2-1 mosquitto mosquitto-clients sqlite3 monitoring-plugins-basic openssl ca-certificates tzdata
  procps python3 dnsmasq-base snmpd"
 TEST_PKGS="dnsmasq-base snmpd snmp nagios4-core postfix dovecot-imapd dovecot-lmtpd bind9-dnsutils curl

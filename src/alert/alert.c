@@ -109,12 +109,24 @@ static int set_summary(struct alert *a, const char *output)
 	return changed;
 }
 
+/* The check's runbook as of this result (a reload may have changed it):
+ * copied only when it differs.  No memory: the old one stays. */
+static void set_runbook(struct alert *a, const char *rb)
+{
+	if (rb && !*rb)
+		rb = NULL;
+	if (rb == a->runbook || (rb && a->runbook && strcmp(rb, a->runbook) == 0))
+		return;
+	(void)alert__set_str(&a->runbook, rb);
+}
+
 static int fill_identity(struct alert *a, const struct alert_input *in)
 {
 	if (alert__set_str(&a->customer, in->customer) < 0 ||
 	    alert__set_str(&a->asset, in->asset) < 0 || alert__set_str(&a->check, in->check) < 0 ||
 	    alert__set_str(&a->service, in->service) < 0)
 		return -1;
+	set_runbook(a, in->runbook);
 	return 0;
 }
 
@@ -199,6 +211,7 @@ static int reopen(struct alert_table *t, struct alert *a, const struct alert_inp
 {
 	if (set_summary(a, in->output) < 0)
 		return ALERT_E_NOMEM;
+	set_runbook(a, in->runbook);
 	a->state = in->ev->new_state;
 	a->flapping = (uint8_t)flapping;
 	a->manual = 0;
@@ -223,6 +236,7 @@ static int on_active(struct alert_table *t, struct alert *a, const struct alert_
 	int ok = ev->new_state == 0 && (ev->hard || (ev->flags & STATE_EV_RECOVERY));
 	struct alert_event up = { .type = ALERT_EV_UPDATED, .breach = -1 };
 
+	set_runbook(a, in->runbook);
 	if (in->ctx)
 		alert_set_downtime(t, in->key, in->ctx->in_downtime, now);
 	if (ev->flags & STATE_EV_FLAP_START && !a->flapping) {

@@ -72,6 +72,10 @@ struct alert {
 	uint32_t seq; /* seq of the last event */
 	char *key;    /* the caller's check key (e.g. "customer/asset/check") */
 	char *customer, *asset, *check, *service, *summary;
+	/* The check's `runbook` (a URL or a short text) as of its last
+	 * result, or NULL: a copy, so it stays with the alert when a reload
+	 * changes or removes the check (doc/alerts.md, "Runbooks"). */
+	char *runbook;
 	char *center; /* owning center (NULL: no route matched) */
 	char *also[ROUTE_MAX_ALSO];
 	size_t n_also;
@@ -118,6 +122,7 @@ struct alert_input {
 	const char *const *tags;
 	size_t n_tags;
 	const char *output;               /* first line becomes the summary */
+	const char *runbook;              /* the check's runbook, or NULL (copied) */
 	const struct sla_terms *contract; /* customer's own terms, or NULL */
 	const struct check_state *st;     /* after state_apply */
 	const struct state_event *ev;     /* what state_apply returned */

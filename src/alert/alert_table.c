@@ -151,6 +151,7 @@ void alert__free(struct alert *a)
 	free(a->check);
 	free(a->service);
 	free(a->summary);
+	free(a->runbook);
 	free(a->center);
 	for (size_t i = 0; i < a->n_also; i++)
 		free(a->also[i]);
@@ -282,6 +283,7 @@ static int copy_strings(struct alert *a, const struct alert *src)
 	    alert__set_str(&a->customer, src->customer) | alert__set_str(&a->asset, src->asset) |
 	    alert__set_str(&a->check, src->check) | alert__set_str(&a->service, src->service) |
 	    alert__set_str(&a->summary, src->summary) | alert__set_str(&a->center, src->center) |
+	    alert__set_str(&a->runbook, src->runbook) |
 	    alert__set_str(&a->acked_by, src->acked_by) |
 	    alert__set_str(&a->dispatch.vendor, src->dispatch.vendor) |
 	    alert__set_str(&a->dispatch.result, src->dispatch.result) |

@@ -159,6 +159,7 @@ static void fill_alert_row(const struct alert *a, struct store_alert_row *r, cha
 	r->center = a->center;
 	r->also = also;
 	r->summary = a->summary;
+	r->runbook = a->runbook;
 	r->status = alert_status_name(a->status);
 	r->acked_by = a->acked_by;
 	r->contract = a->contract;
@@ -310,6 +311,7 @@ static void on_state(void *ud, const struct event *e)
 		.tags = es->tags,
 		.n_tags = es->n_tags,
 		.output = es->output,
+		.runbook = es->runbook,
 		.contract = contract_of(al->conf, es->customer),
 		.st = es->st,
 		.ev = es->ev,
@@ -452,6 +454,7 @@ static void on_alert_row(void *ud, const struct store_alert_row *r)
 	a.check = (char *)r->check_name;
 	a.service = (char *)r->service;
 	a.summary = (char *)r->summary;
+	a.runbook = (char *)r->runbook;
 	a.center = (char *)r->center;
 	a.acked_by = (char *)r->acked_by;
 	a.n_also = also_parse(r->also, a.also);

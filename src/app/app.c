@@ -208,6 +208,7 @@ static void copy_check(struct app *a, const struct check *c, struct app_check *o
 	o->output = xstrdup(check_output(c));
 	o->perfdata = xstrdup(check_perf(c));
 	o->long_output = xstrdup(check_long(c));
+	o->runbook = c->p.runbook ? xstrdup(c->p.runbook) : NULL;
 }
 
 void app_check_clear(struct app_check *c)
@@ -221,6 +222,7 @@ void app_check_clear(struct app_check *c)
 	free(c->output);
 	free(c->perfdata);
 	free(c->long_output);
+	free(c->runbook);
 	memset(c, 0, sizeof *c);
 }
 
@@ -513,6 +515,7 @@ static void copy_alert(const struct alert *al, struct app_alert *o)
 	o->status = xstrdup(alert_status_name(al->status));
 	o->severity = xstrdup(alert_severity_name(al->state));
 	o->acked_by = al->acked_by ? xstrdup(al->acked_by) : NULL;
+	o->runbook = al->runbook ? xstrdup(al->runbook) : NULL;
 	o->seq = al->seq;
 	o->count = al->count;
 	o->opened_at = al->opened_at;
@@ -543,6 +546,7 @@ void app_alert_clear(struct app_alert *x)
 	free(x->status);
 	free(x->severity);
 	free(x->acked_by);
+	free(x->runbook);
 	memset(x, 0, sizeof *x);
 }
 

@@ -173,6 +173,7 @@ struct app_check {
 	int acknowledged, in_downtime, passive, has_result;
 	double last_check, last_change, next_due;
 	char *output, *perfdata, *long_output;
+	char *runbook; /* its `runbook` (configured), or NULL */
 };
 struct app_check_filter {
 	const char *customer, *asset, *service; /* NULL: any */
@@ -254,6 +255,8 @@ void app_assets_free(struct app_assets *l);
 struct app_alert {
 	char *id, *key, *customer, *asset, *check, *service, *summary, *center, *tier;
 	char *status, *severity, *acked_by;
+	char
+	    *runbook; /* the check's runbook as of its last result (kept with the alert), or NULL */
 	uint32_t seq, count;
 	double opened_at, updated_at, acked_at, resolved_at;
 	double ack_due, resolve_due; /* 0: none or paused */

@@ -61,6 +61,7 @@ static void copy_row(const struct store_alert_row *r, struct app_alert *o)
 	o->status = app__dup0(r->status);
 	o->severity = xstrdup(severity_of(r->state));
 	o->acked_by = dupn(r->acked_by);
+	o->runbook = dupn(r->runbook);
 	o->seq = (uint32_t)r->seq;
 	o->count = (uint32_t)r->count;
 	o->opened_at = r->opened_at;

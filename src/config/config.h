@@ -48,10 +48,22 @@ struct check_params {
 	uint8_t flap_enabled;
 	uint8_t service;
 	float flap_low, flap_high;
-	const struct cal *period; /* check_period, or NULL = always */
 	/* which fields were set at this level (for inheritance) */
 	uint32_t set;
+	const struct cal *period; /* check_period, or NULL = always */
+	/* `runbook`: what to do when the check fails (an http(s) URL or a
+	 * short text, config_runbook_check), or NULL.  In a struct mconf it
+	 * points into the libconfig tree; the registry interns it. */
+	const char *runbook;
 };
+
+/* A check's `runbook`: at most CONFIG_RUNBOOK_MAX bytes of valid UTF-8
+ * without control characters (tabs and newlines included); a text that
+ * is one word starting with a URL scheme ("xyz:...") is a URL and must be
+ * http:// or https:// with a host.  Returns 0, or -1 with the reason in
+ * why. */
+#define CONFIG_RUNBOOK_MAX 1024
+int config_runbook_check(const char *s, char *why, size_t whylen);
 
 struct cfg_check {
 	/* name and plugin point into the libconfig tree: valid while it

@@ -22,6 +22,7 @@ enum {
 	P_FLAP_HIGH = 1 << 8,
 	P_SERVICE = 1 << 9,
 	P_PERIOD = 1 << 10,
+	P_RUNBOOK = 1 << 11,
 };
 
 struct ctx {
@@ -49,7 +50,7 @@ struct ctx {
 	    K("check_period", MAMORI_KEY_STRING), K("service", MAMORI_KEY_STRING),                 \
 	    K("stale_after", MAMORI_KEY_DURATION), K("stale_state", MAMORI_KEY_INT),               \
 	    K("flap_detection", MAMORI_KEY_BOOL), K("flap_low", MAMORI_KEY_FLOAT),                 \
-	    K("flap_high", MAMORI_KEY_FLOAT)
+	    K("flap_high", MAMORI_KEY_FLOAT), K("runbook", MAMORI_KEY_STRING)
 
 /* config_params.c */
 void config__report(struct ctx *x, const config_setting_t *s, const char *fmt, ...)

@@ -8,6 +8,7 @@
 #include "config/config.h"
 #include "cal/cal.h"
 #include "config/pconf.h"
+#include "util/esc.h"
 #include "util/hmap.h"
 #include "util/mem.h"
 
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/config_int.h"
 
@@ -178,6 +180,7 @@ enum {
 	PM_FLAP_HIGH,
 	PM_SERVICE,
 	PM_PERIOD,
+	PM_RUNBOOK,
 	PM_COUNT
 };
 
@@ -189,7 +192,7 @@ static void param_members(const config_setting_t *g, const config_setting_t **ou
 	static const char *const names[PM_COUNT] = {
 		"interval",     "retry_interval", "timeout",        "stale_after",
 		"max_attempts", "stale_state",    "flap_detection", "flap_low",
-		"flap_high",    "service",        "check_period",
+		"flap_high",    "service",        "check_period",   "runbook",
 	};
 	memset(out, 0, PM_COUNT * sizeof *out);
 	int n = config_setting_length(g);
@@ -284,6 +287,53 @@ void config__parse_params(struct ctx *x, const config_setting_t *g, struct check
 			               config_setting_get_string(m));
 		p->set |= P_PERIOD;
 	}
+	if ((m = pm[PM_RUNBOOK]) && config_setting_type(m) == CONFIG_TYPE_STRING) {
+		char why[160];
+		const char *rb = config_setting_get_string(m);
+		if (config_runbook_check(rb, why, sizeof why) != 0)
+			config__report(x, m, "runbook: %s", why);
+		/* "" says "no runbook here", overriding an inherited one */
+		p->runbook = *rb ? rb : NULL;
+		p->set |= P_RUNBOOK;
+	}
+}
+
+int config_runbook_check(const char *s, char *why, size_t whylen)
+{
+	size_t n = strlen(s);
+	if (n > CONFIG_RUNBOOK_MAX) {
+		snprintf(why, whylen, "%zu bytes, at most %d (a URL or a short text)", n,
+		         CONFIG_RUNBOOK_MAX);
+		return -1;
+	}
+	/* esc_needed: C0 and C1 controls, DEL, invalid UTF-8; a tab too */
+	if (esc_needed(s) || strchr(s, '\t')) {
+		snprintf(why, whylen, "control characters or invalid UTF-8 (one line of text)");
+		return -1;
+	}
+	/* One word (no space) that starts with "scheme:" is a URL: http(s)
+	 * only, so a dashboard or a mail never links "javascript:" or
+	 * "file:".  Anything with a space is text, shown as text. */
+	size_t sch = 0;
+	if ((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z'))
+		sch =
+		    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+	if (sch == 0 || s[sch] != ':' || strchr(s, ' '))
+		return 0;
+	int https = sch == 5 && strncasecmp(s, "https", 5) == 0;
+	if (!(https || (sch == 4 && strncasecmp(s, "http", 4) == 0))) {
+		snprintf(why, whylen,
+		         "a URL of scheme '%.*s': only http and https URLs are allowed"
+		         " (a text needs a space)",
+		         (int)(sch > 20 ? 20 : sch), s);
+		return -1;
+	}
+	const char *host = s + sch + 1;
+	if (strncmp(host, "//", 2) != 0 || host[2] == 0 || strchr("/?#:@", host[2])) {
+		snprintf(why, whylen, "'%.40s' is not an http(s) URL with a host", s);
+		return -1;
+	}
+	return 0;
 }
 
 /* Fill what `child` did not set from `parent`. */
@@ -305,6 +355,7 @@ void config__inherit(struct check_params *child, const struct check_params *pare
 	INH(P_FLAP_HIGH, flap_high);
 	INH(P_SERVICE, service);
 	INH(P_PERIOD, period);
+	INH(P_RUNBOOK, runbook);
 #undef INH
 }
 

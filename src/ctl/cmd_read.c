@@ -400,6 +400,16 @@ static void print_alert(const cJSON *a)
 	snprintf(t2, sizeof t2, "%.0f", jn(a, "count", 0));
 	kv(L("count", "回数"), t2);
 	kv(L("summary", "概要"), out_safe(js(a, "summary")));
+	if (js(a, "runbook"))
+		kv(L("runbook", "対応手順"), out_safe(js(a, "runbook")));
+	if (jb(a, "paused")) {
+		/* why the clock stopped (both may hold) */
+		snprintf(line, sizeof line, "%s%s%s",
+		         jb(a, "waiting") ? L("waiting for the customer", "お客様の返答待ち") : "",
+		         jb(a, "waiting") && jb(a, "in_downtime") ? L(", ", "、") : "",
+		         jb(a, "in_downtime") ? L("in downtime", "メンテナンス中") : "");
+		kv(L("paused", "一時停止"), line[0] ? line : "-");
+	}
 	if (cJSON_IsString(jt(a, "ack_due")) || cJSON_IsString(jt(a, "resolve_due"))) {
 		snprintf(line, sizeof line, "%s%s", out_time(jt(a, "ack_due"), t1, sizeof t1),
 		         jb(a, "ack_breached") ? L(" (breached)", " (超過)") : "");

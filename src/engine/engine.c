@@ -181,6 +181,7 @@ static void emit_state(struct engine *e, struct check *c, const struct state_eve
 		.tags = (const char *const *)cu->tags,
 		.n_tags = cu->n_tags,
 		.output = check_output(c),
+		.runbook = c->p.runbook,
 		.st = &c->st,
 		.ev = ev,
 		.ctx = &ctx,

@@ -61,6 +61,7 @@ struct event_state {
 	const char *const *tags;
 	size_t n_tags;
 	const char *output;
+	const char *runbook; /* the check's `runbook`, or NULL */
 	const struct check_state *st;
 	const struct state_event *ev; /* flags 0: nothing in the state engine changed */
 	const struct state_context *ctx;

@@ -266,6 +266,7 @@ static void check_json(struct jw *w, const struct app_check *c, int full)
 	if (full) {
 		jw_kstr(w, "long_output", c->long_output);
 		jw_kbool(w, "running", c->running);
+		jw_kstr(w, "runbook", c->runbook);
 	}
 	jw_end_obj(w);
 }
@@ -394,6 +395,7 @@ static void alert_json(struct jw *w, const struct app_alert *x)
 	jw_kstr(w, "check", x->check);
 	jw_kstr(w, "service", x->service);
 	jw_kstr(w, "summary", x->summary);
+	jw_kstr(w, "runbook", x->runbook); /* a URL or a text, or null */
 	jw_kstr(w, "center", x->center);
 	jw_kstr(w, "tier", x->tier);
 	jw_kstr(w, "status", x->status);

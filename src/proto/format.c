@@ -162,6 +162,7 @@ char *cmd_format_alert(const struct alert *a, const struct alert_event *ev, cons
 	cJSON_AddStringToObject(o, "state", states[a->state & 3]);
 	cJSON_AddStringToObject(o, "severity", alert_severity_name(a->state));
 	add_str(o, "summary", a->summary);
+	add_str(o, "runbook", a->runbook);
 	add_str(o, "center", a->center);
 	if (a->n_also) {
 		cJSON *also = cJSON_AddArrayToObject(o, "also");

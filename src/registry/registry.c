@@ -236,6 +236,9 @@ static int add_check(struct registry *r, struct model *m, const struct model *ol
 		kh = hmap_hash(c->key, clen);
 	hmap_put_h(&m->checks, c->key, clen, kh, c);
 	c->p = c == oc ? c->p : *p;
+	/* The runbook is the model's, not the plugin's: a reused check takes
+	 * a changed one too (interned: lives as long as the registry). */
+	c->p.runbook = p->runbook ? registry_intern(r, p->runbook) : NULL;
 	if (c != oc && passive)
 		c->flags |= CK_PASSIVE;
 	return 0;
@@ -372,6 +375,7 @@ static void build_customer(struct registry *r, struct model *m, const struct mod
 		t->auto_register = ca->auto_register;
 		t->asset_type = xstrdup(ca->asset_type);
 		t->p = ca->p;
+		t->p.runbook = ca->p.runbook ? registry_intern(r, ca->p.runbook) : NULL;
 		t->hash = ca->hash;
 		t->s = ca->s;
 		tpl_prepare(r, old, cu, t, errors);

@@ -1,10 +1,11 @@
 /*
  * schema: the store's migration steps as SQL text.
  *
- * Steps 2 to 7 are share/mamori/sql/0002_alerts.sql, 0003_outbox_ref.sql,
- * 0004_node_downtime.sql, 0005_sla_indexes.sql, 0006_auth.sql and
- * 0007_series.sql embedded byte for byte (the .sql files are the
- * documentation copies; tests/unit/test_alerts_store.c fails when they
+ * Steps 2 to 8 are share/mamori/sql/0002_alerts.sql, 0003_outbox_ref.sql,
+ * 0004_node_downtime.sql, 0005_sla_indexes.sql, 0006_auth.sql,
+ * 0007_series.sql and 0008_alert_runbook.sql embedded byte for byte (the
+ * .sql files are the documentation copies; tests/unit/test_alerts_store.c
+ * fails when they
  * differ).  To change the schema, add a step: a new
  * .sql file and a new string here, never an edit of a released step.
  */
@@ -382,7 +383,16 @@ static const char step7[] =
     "\tPRIMARY KEY (series, t)\n"
     ") WITHOUT ROWID;\n";
 
-static const char *const steps[] = { step1, step2, step3, step4, step5, step6, step7 };
+/* share/mamori/sql/0008_alert_runbook.sql */
+static const char step8[] =
+    "-- mamori schema migration 8 (PRAGMA user_version 7 -> 8): an alert keeps\n"
+    "-- the runbook of its check (a URL or a short text: what to do), as of the\n"
+    "-- check's last result, so it stays with the alert when a reload changes\n"
+    "-- or removes the check.  Run by the store inside its migration\n"
+    "-- transaction (no BEGIN/COMMIT here); see README.md in this folder.\n"
+    "ALTER TABLE alert ADD COLUMN runbook TEXT;\n";
+
+static const char *const steps[] = { step1, step2, step3, step4, step5, step6, step7, step8 };
 
 int store_schema_latest(void)
 {

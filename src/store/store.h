@@ -38,7 +38,7 @@ struct ev_loop;
 struct store;
 struct store_batch;
 
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 struct store_state_row {
 	const char *customer, *asset, *name, *plugin;
@@ -134,6 +134,7 @@ struct store_alert_row {
 	const char *id, *check_key, *customer, *asset, *check_name, *service, *center;
 	const char *also; /* JSON array of centers, or NULL */
 	const char *summary, *status, *acked_by;
+	const char *runbook; /* the check's runbook when the row was written, or NULL */
 	int contract, state, flapping, stale, manual;
 	int64_t count, seq;
 	double opened_at, updated_at, acked_at, resolved_at;

@@ -53,14 +53,15 @@ static const char *const sql[S__COUNT] = {
 	[S_ALERT] =
 	    "INSERT INTO alert (id, check_key, customer, asset, check_name, service,"
 	    " center, also, contract, state, summary, status, flapping, stale, manual, count, seq,"
-	    " opened_at, updated_at, acked_at, acked_by, resolved_at)"
-	    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+	    " opened_at, updated_at, acked_at, acked_by, resolved_at, runbook)"
+	    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 	    " ON CONFLICT (id) DO UPDATE SET center = excluded.center, also = excluded.also,"
 	    " contract = excluded.contract, state = excluded.state, summary = excluded.summary,"
 	    " status = excluded.status, flapping = excluded.flapping, stale = excluded.stale,"
 	    " manual = excluded.manual, count = excluded.count, seq = excluded.seq,"
 	    " updated_at = excluded.updated_at, acked_at = excluded.acked_at,"
-	    " acked_by = excluded.acked_by, resolved_at = excluded.resolved_at",
+	    " acked_by = excluded.acked_by, resolved_at = excluded.resolved_at,"
+	    " runbook = excluded.runbook",
 	[S_DEADLINE] =
 	    "INSERT OR REPLACE INTO deadline (alert_id, tier, tier_name, paused, acked, stopped,"
 	    " ack_breached, resolve_breached, ack_due, resolve_due, ack_left, resolve_left,"
@@ -148,6 +149,7 @@ static int apply_alert(void *ctx, sqlite3 *db, const void *op)
 	store__bind_time(st, 20, r->acked_at);
 	store__bind_text(st, 21, r->acked_by);
 	store__bind_time(st, 22, r->resolved_at);
+	store__bind_text(st, 23, r->runbook);
 	if (store__run(st) != 0)
 		return -1;
 	if (!r->has_clock) {
@@ -259,7 +261,7 @@ void store_batch_alert_again(struct store_batch *b, void *slot, const struct sto
 	struct store_alert_row *d = slot;
 	*d = *r;
 	D(id), D(check_key), D(customer), D(asset), D(check_name), D(service), D(center);
-	D(also), D(summary), D(status), D(acked_by), D(tier_name);
+	D(also), D(summary), D(status), D(acked_by), D(tier_name), D(runbook);
 	d->vendor = d->result = NULL;
 }
 
@@ -364,6 +366,7 @@ void store__alert_row(sqlite3_stmt *st, struct store_alert_row *r)
 	r->vendor = ctext(st, 36);
 	r->planned_at = cnum(st, 37, 0);
 	r->result = ctext(st, 38);
+	r->runbook = ctext(st, 39);
 }
 
 static int load_alert_query(sqlite3 *db, const char *where, double arg, int bind,

@@ -91,16 +91,22 @@ const char *store__bdup(struct store_batch *b, const char *s);
 
 /* An alert with its deadline row and its newest dispatch row: columns in
  * the order store__alert_row reads them.  Append WHERE / ORDER BY. */
-#define STORE__ALERT_SELECT                                                                           \
+#define STORE__ALERT_SELECT_RB(rb)                                                                    \
 	"SELECT a.id, a.check_key, a.customer, a.asset, a.check_name, a.service, a.center, a.also,"   \
 	" a.contract, a.state, a.summary, a.status, a.flapping, a.stale, a.manual, a.count, a.seq,"   \
 	" a.opened_at, a.updated_at, a.acked_at, a.acked_by, a.resolved_at,"                          \
 	" d.alert_id, d.tier, d.tier_name, d.paused, d.acked, d.stopped, d.ack_breached,"             \
 	" d.resolve_breached, d.ack_due, d.resolve_due, d.ack_left, d.resolve_left, d.reannounce_at," \
-	" d.breaches, p.vendor, p.planned_at, p.result"                                               \
+	" d.breaches, p.vendor, p.planned_at, p.result, " rb                                          \
 	" FROM alert a LEFT JOIN deadline d ON d.alert_id = a.id"                                     \
 	" LEFT JOIN dispatch p ON p.alert_id = a.id AND p.seq ="                                      \
 	" (SELECT max(seq) FROM dispatch WHERE alert_id = a.id)"
+/* The alert's runbook exists since schema 8: a read-only store of an
+ * older file (store_open_readonly) reads it as NULL. */
+#define STORE__ALERT_SELECT     STORE__ALERT_SELECT_RB("a.runbook")
+#define STORE__ALERT_SELECT_OLD STORE__ALERT_SELECT_RB("NULL")
+#define STORE__ALERT_SELECT_FOR(schema)                                                            \
+	((schema) >= 8 ? STORE__ALERT_SELECT : STORE__ALERT_SELECT_OLD)
 /* The current row of a STORE__ALERT_SELECT statement (strings point into
  * the statement: valid until its next step). */
 void store__alert_row(sqlite3_stmt *st, struct store_alert_row *r);
@@ -116,6 +122,7 @@ struct store__series_line {
 struct store_read {
 	int (*run)(struct store_read *rd, sqlite3 *db); /* 0, or a negative enum store_err */
 	int min_schema;                                 /* the tables it reads exist since */
+	int schema;                                     /* the file's (set when submitted) */
 	store_read_cb cb;
 	void *ud;
 	struct store__arena mem;

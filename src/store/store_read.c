@@ -118,6 +118,7 @@ void store__read_copy_alert(struct store_read *rd, struct store_alert_row *d,
 	*d = *r;
 	D(id), D(check_key), D(customer), D(asset), D(check_name), D(service), D(center);
 	D(also), D(summary), D(status), D(acked_by), D(tier_name), D(vendor), D(result);
+	D(runbook);
 }
 
 #undef D
@@ -281,6 +282,7 @@ int store__read_submit(struct store *s, struct store_read *rd)
 		store__read_free(rd);
 		return STORE_ESCHEMA;
 	}
+	rd->schema = s->schema;
 	rd->next = NULL;
 	pthread_mutex_lock(&r->lock);
 	if (r->queue_tail)

@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ALERTS_SINCE 2 /* the alert tables exist since schema 2 */
+#define ALERTS_SINCE 2 /* the alert tables exist since schema 2 (their runbook since 8) */
 
 /* ---- checking and copying the query (loop thread) ---- */
 
@@ -187,9 +187,10 @@ void store__sql_free(struct store__sql *q)
 
 /* ---- the page (reader thread) ---- */
 
-static void build(struct store__sql *qb, const struct store_alert_query *q)
+static void build(struct store__sql *qb, const struct store_alert_query *q, int schema)
 {
-	store__sql_add(qb, STORE__ALERT_SELECT " WHERE 1");
+	store__sql_add(qb, STORE__ALERT_SELECT_FOR(schema));
+	store__sql_add(qb, " WHERE 1");
 	store__sql_scope(qb, q->centers, q->n_centers, q->customers, q->n_customers, 1);
 	if (q->status && strcmp(q->status, "resolved") != 0)
 		/* says outright what status = 'open' implies, so that SQLite
@@ -230,7 +231,7 @@ static int run_page(struct store_read *rd, sqlite3 *db)
 {
 	const struct store_alert_query *q = &rd->in.alerts;
 	struct store__sql qb = { 0 };
-	build(&qb, q);
+	build(&qb, q, rd->schema);
 	sqlite3_stmt *st = NULL;
 	int rc = store__sql_prepare(&qb, db, &st);
 	if (rc == SQLITE_OK)
@@ -354,8 +355,9 @@ static int read_dispatches(struct store_read *rd, sqlite3 *db)
 static int run_history(struct store_read *rd, sqlite3 *db)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, STORE__ALERT_SELECT " WHERE a.id = ?", -1, &st, NULL) !=
-	    SQLITE_OK)
+	char q[2048];
+	snprintf(q, sizeof q, "%s WHERE a.id = ?", STORE__ALERT_SELECT_FOR(rd->schema));
+	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
 		return store__read_fail(rd, STORE_EFAIL, "alert: %s", sqlite3_errmsg(db));
 	store__bind_text(st, 1, rd->in.alert_id);
 	int rc = sqlite3_step(st);

@@ -231,6 +231,16 @@ try {
 	const out = await page.textContent('#cu-checks tr[data-check="web/site"] td.out');
 	check(out.includes('<script>window.__xss=3</script>') && out.includes('<b>bold</b>'), 'a check output with HTML shows as text', out);
 	check(await page.locator('main b, main script, main img').count() === 0, 'no element made from an output');
+	// Defender over the customer's PCs (the simulator's reports)
+	await page.waitForSelector('#cu-history[data-ready="1"]', { timeout: 15000 });
+	const defc = await page.evaluate(() => [...document.querySelectorAll('#cu-charts .chart-card')].map(c => ({
+		title: c.querySelector('h3').textContent, unit: c.dataset.unit, points: Number(c.dataset.points),
+		text: c.querySelector('.legend-text').textContent })));
+	const cov = defc.find(c => c.title === 'Defender coverage');
+	check(cov && cov.unit === '%' && cov.points >= 1 && /PCs reporting \(%\): 100 %/.test(cov.text),
+		'Defender coverage over the customer\'s PCs is charted (100 % reporting)', JSON.stringify(defc));
+	const age = defc.find(c => c.title === 'Defender signature age');
+	check(age && age.unit === 'days' && age.points >= 2, 'the signature age is charted (average and oldest, in days)', JSON.stringify(age));
 	await shot(page, 'customer-en');
 
 	// ---- live: the stream is cut, a colleague acts, the stream resumes ----
@@ -264,6 +274,93 @@ try {
 		return tr && tr.querySelector('.st-acknowledged');
 	}, c3.id, { timeout: 10000 });
 	check(true, 'the queue shows the colleague\'s change without a reload');
+
+	// ---- a paused clock says why: waiting for the customer ----
+	const w = await local('POST', '/api/v1/alerts/' + encodeURIComponent(c3.id) + '/wait', { note: 'the customer calls back' });
+	check(w.status === 200, 'a colleague waits for the customer', w.status);
+	await page.waitForFunction(id => {
+		const td = document.querySelector(`#queue tr[data-alert="${CSS.escape(id)}"] [data-due]`);
+		return td && /paused: waiting for the customer/.test(td.textContent);
+	}, c3.id, { timeout: 10000 });
+	check(true, 'the queue shows the paused clock with why (waiting for the customer)');
+
+	// ---- runbooks: a text is text, a URL a link that gives nothing away ----
+	await page.evaluate(id => { location.hash = '#/alerts/' + encodeURIComponent(id); }, c3.id);
+	await ready(page, 'alerts-detail');
+	check(/paused: waiting for the customer/.test(await page.textContent('#al-due')), 'the alert page says why its clock is paused',
+		await page.textContent('#al-due'));
+	const rbText = await page.textContent('#al-runbook .runbook');
+	check(rbText === '<script>window.__xss=4</script> Check the relay\'s queue, then call the customer', 'a runbook text shows as text', rbText);
+	check(await page.locator('#al-runbook a, #al-runbook script').count() === 0, 'a runbook text is no link and no element');
+	await page.evaluate(id => { location.hash = '#/alerts/' + encodeURIComponent(id); }, env.B_ALERT);
+	await ready(page, 'alerts-detail');
+	const rbLink = page.locator('#al-runbook a');
+	check(await rbLink.count() === 1, 'a runbook URL is a link');
+	check(await rbLink.getAttribute('href') === 'https://wiki.example.net/runbooks/backup?id=1&lang=ja', 'the link goes to the runbook',
+		await rbLink.getAttribute('href'));
+	check(await rbLink.getAttribute('rel') === 'noopener noreferrer' && await rbLink.getAttribute('target') === '_blank',
+		'the runbook link has rel="noopener noreferrer"', await rbLink.getAttribute('rel'));
+	await shot(page, 'alert-runbook-en');
+
+	// ---- a downtime pauses B's clock: the queue says so ----
+	const dt = await local('POST', '/api/v1/downtimes', { customer: 'c0002', end: Math.floor(Date.now() / 1000) + 600, comment: 'pause test' });
+	check(dt.status === 201 || dt.status === 200, 'a downtime for c0002', dt.status);
+	await page.click('#nav-queue');
+	await ready(page, 'alerts');
+	await page.waitForFunction(id => {
+		const td = document.querySelector(`#queue tr[data-alert="${CSS.escape(id)}"] [data-due]`);
+		return td && /paused: in downtime/.test(td.textContent);
+	}, env.B_ALERT, { timeout: 10000 });
+	check(true, 'the queue shows the paused clock with why (in downtime)');
+	await shot(page, 'queue-paused-en');
+	const dtId = dt.body && dt.body.downtime;
+	const ended = await local('DELETE', '/api/v1/downtimes/' + encodeURIComponent(dtId));
+	check(ended.status === 200 || ended.status === 204, 'the downtime is ended', ended.status + ' ' + dtId);
+	await page.waitForFunction(id => {
+		const td = document.querySelector(`#queue tr[data-alert="${CSS.escape(id)}"] [data-due]`);
+		return td && !/paused/.test(td.textContent);
+	}, env.B_ALERT, { timeout: 10000 });
+	check(true, 'its clock runs again');
+
+	// ---- charts of performance data (the dummy check's perfdata) ----
+	const tc0 = Date.now();
+	await page.evaluate(() => { location.hash = '#/customers/c0003'; });
+	await ready(page, 'customers-detail');
+	await page.waitForSelector('#cu-history[data-ready="1"]', { timeout: 15000 });
+	console.log(`     (c0003's page with its charts drawn ${Date.now() - tc0} ms after the click)`);
+	const cards = () => page.evaluate(() => [...document.querySelectorAll('#cu-charts .chart-card')].map(c => {
+		const cv = c.querySelector('canvas');
+		const ch = window.Chart && window.Chart.getChart(cv);
+		const tk = ch && ch.scales.x.ticks.length ? ch.scales.x.ticks[0] : null;
+		return {
+			title: c.querySelector('h3').textContent, unit: c.dataset.unit, labels: c.dataset.labels,
+			points: ch ? ch.data.datasets.filter(d => !d.band).reduce((n, d) => n + d.data.filter(p => p.y !== null).length, 0) : -1,
+			ytitle: ch ? ch.options.scales.y.title.text : null,
+			tick: tk ? { v: tk.value, label: String(tk.label) } : null,
+			text: c.querySelector('.legend-text').textContent,
+		};
+	}));
+	let cs = await cards();
+	const lat30 = cs.find(c => c.labels === 'latency');
+	check(lat30 && lat30.points >= 1, 'a 30-day chart of the check\'s latency has points', JSON.stringify(cs));
+	await page.click('#cu-history button[data-range="1h"]');
+	await page.waitForFunction(() => document.querySelector('#cu-history button[data-range="1h"]').getAttribute('aria-pressed') === 'true' &&
+		document.querySelector('#cu-history').dataset.ready === '1', null, { timeout: 15000 });
+	cs = await cards();
+	const lat = cs.find(c => c.labels === 'latency');
+	check(lat && lat.points >= 2, 'the last hour: the latency chart has data points', JSON.stringify(lat));
+	check(lat && lat.unit === 's' && lat.ytitle === 'seconds (s)' && /latency: 620 ms/.test(lat.text), 'the chart shows its unit (s), values in it', lat && (lat.ytitle + ' | ' + lat.text));
+	const q = cs.find(c => c.labels === 'queue');
+	check(q && q.points >= 2 && q.ytitle === 'value (no unit)' && /queue: 230/.test(q.text), 'a label without a unit has its own chart', JSON.stringify(q));
+	const tz = lat && lat.tick ? new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Tokyo', hour: '2-digit', minute: '2-digit', hour12: false }).format(lat.tick.v) : null;
+	check(lat && lat.tick && lat.tick.label === tz, 'chart times are in the browser\'s time zone (Asia/Tokyo)', JSON.stringify(lat && lat.tick) + ' vs ' + tz);
+	check(await page.locator('script[src="/ui/vendor/chart.min.js"]').count() === 1, 'the chart library comes from mamorid itself');
+	await page.locator('#cu-history').scrollIntoViewIfNeeded();
+	await page.waitForSelector('#toast', { state: 'hidden', timeout: 10000 });
+	await page.locator('#cu-history').screenshot({ path: path.join(OUT, 'customer-charts-en.png') });
+	check(true, 'screenshot of the charts');
+	await page.click('#nav-queue');
+	await ready(page, 'alerts');
 
 	// ---- a manual inquiry ----
 	await page.click('#q-inquiry');
@@ -312,12 +409,12 @@ try {
 	await ready(page, 'customers-detail');
 	await shot(page, 'customer-ja');
 	// no message key shows as itself
-	for (const v of ['#/overview', '#/alerts', alertUrl.split('#')[1] ? '#' + alertUrl.split('#')[1] : '#/alerts', '#/customers/c0001', '#/maintenance']) {
+	for (const v of ['#/overview', '#/alerts', alertUrl.split('#')[1] ? '#' + alertUrl.split('#')[1] : '#/alerts', '#/customers/c0001', '#/customers/c0003', '#/maintenance']) {
 		await page.evaluate(h => { location.hash = h; }, v);
 		await page.waitForTimeout(300);
 		await ready(page);
 		const txt = await page.evaluate(() => document.body.innerText);
-		const keys = txt.match(/\b(?:ov|q|al|cu|dt|act|disp|inq|nav|state|status|svc|ev|nf|due|dur|ago|pcs|role|login|live|error)\.[a-z_.]+\b/g);
+		const keys = txt.match(/\b(?:ov|q|al|cu|dt|act|disp|inq|nav|state|status|svc|ev|nf|due|dur|ago|pcs|role|login|live|error|chart)\.[a-z_.0-9]+\b/g);
 		check(!keys, `no untranslated key on ${v}`, keys && keys.join(' '));
 	}
 	check(await page.evaluate(() => window.__xss) === undefined, 'no injected script ran (operator)');

@@ -69,15 +69,19 @@ routes = ( { center = "cc-east"; } );
 customers = (
   { id = "c0001"; name = "Tanaka <script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\"> 製作所";
     region = "aichi";
-    agents = { defender = { auto_register = true; stale_after = "15m"; }; };
+    agents = { defender = { auto_register = true; stale_after = "15m";
+               runbook = "Defender off: call the customer <b>today</b> and ask them to turn real-time protection on"; }; };
     assets = ( { name = "web"; checks = ( { plugin = "dummy"; name = "site"; service = "web"; interval = "2s";
                  output = "200 OK <b>bold</b><script>window.__xss=3</script>"; } ); } ); },
   { id = "c0002"; name = "Suzuki Dental"; region = "gifu";
     assets = ( { name = "reception-pc"; checks = ( { plugin = "dummy"; name = "backup"; interval = "1s";
-                 max_attempts = 1; state = 2; output = "last backup 9 days ago"; } ); } ); },
+                 max_attempts = 1; state = 2; output = "last backup 9 days ago";
+                 runbook = "https://wiki.example.net/runbooks/backup?id=1&lang=ja"; } ); } ); },
   { id = "c0003"; name = "加藤会計事務所"; region = "mie";
     assets = ( { name = "mail-relay"; checks = ( { plugin = "dummy"; name = "queue"; service = "mail"; interval = "1s";
-                 max_attempts = 1; state = 1; output = "mail queue 230 messages"; } ); } ); } );
+                 max_attempts = 1; state = 1; output = "mail queue 230 messages";
+                 perf = "latency=0.62s;5;10;0 queue=230;500;1000;0";
+                 runbook = "<script>window.__xss=4</script> Check the relay's queue, then call the customer"; } ); } ); } );
 CONF
 "$MAMORID" -c "$IT_TMP/m.conf" --check-config >"$IT_TMP/check.log" 2>&1 ||
 	it_fail "config refused: $(cat "$IT_TMP/check.log")"

@@ -34,10 +34,13 @@ centers = ( { name = "cc-east"; calendar = "always";
 routes = ( { service = "utm"; center = "cc-west"; }, { center = "cc-east"; } );
 customers = (
   { id = "c1"; name = "Tokyo <script>alert(1)</script> 株式会社"; region = "kanto";
-    assets = ( { name = "web"; checks = ( { plugin = "dummy"; name = "http"; service = "web"; interval = "1s"; max_attempts = 1; state = 2; output = "down \u001b[31m"; },
+    assets = ( { name = "web"; checks = ( { plugin = "dummy"; name = "http"; service = "web"; interval = "1s"; max_attempts = 1; state = 2; output = "down \u001b[31m";
+                                           runbook = "https://wiki.example.net/runbooks/web?site=1&lang=ja"; },
                                          { plugin = "dummy"; name = "ok"; service = "web"; interval = "1s"; } ); } ); },
   { id = "c2"; name = "Osaka"; region = "kansai";
-    assets = ( { name = "utm-1"; checks = ( { plugin = "dummy"; name = "utm"; service = "utm"; interval = "1s"; max_attempts = 1; state = 1; output = "cpu high"; } ); },
+    defaults = { runbook = "Call the customer: \"PC\" <b>protection</b> 保護を有効に"; };
+    assets = ( { name = "utm-1"; checks = ( { plugin = "dummy"; name = "utm"; service = "utm"; interval = "1s"; max_attempts = 1; state = 1; output = "cpu high";
+                                              runbook = ""; } ); },
                { name = "pc-1"; checks = ( { plugin = "dummy"; name = "defender"; service = "defender"; interval = "1s"; } ); },
                { name = "pc-2"; checks = ( { plugin = "dummy"; name = "defender"; service = "defender"; interval = "1s"; max_attempts = 1; state = 2; } ); } ); },
   { id = "c3"; name = "Nagoya"; assets = ( { name = "x"; checks = ( { plugin = "dummy"; interval = "1s"; },
@@ -197,6 +200,11 @@ by = {a["customer"] + "/" + a["asset"]: a for a in j["alerts"]}
 a_web, a_utm, a_pc = by["c1/web"], by["c2/utm-1"], by["c2/pc-2"]
 check(a_utm["center"] == "cc-west" and a_web["center"] == "cc-east", "routing: %r" % j)
 check(a_web["ack_due"] is not None, "no ack deadline: %r" % a_web)
+# runbooks: the check's, the customer's defaults, "" = none
+RB_WEB = "https://wiki.example.net/runbooks/web?site=1&lang=ja"
+RB_C2 = 'Call the customer: "PC" <b>protection</b> 保護を有効に'
+check(a_web["runbook"] == RB_WEB and a_pc["runbook"] == RB_C2 and a_utm["runbook"] is None,
+      "runbooks in memory: %r" % [(a["id"], a["runbook"]) for a in (a_web, a_pc, a_utm)])
 j, _ = expect(200, "GET", "/api/v1/alerts?status=unresolved&center=cc-west")
 check([a["id"] for a in j["alerts"]] == [a_utm["id"]], "center filter: %r" % j)
 j, _ = expect(200, "GET", "/api/v1/alerts?status=open&severity=warning")
@@ -216,8 +224,15 @@ expect(400, "GET", "/api/v1/alerts?status=open&after=garbage")
 time.sleep(1.5)  # the store has them after a commit
 j, _ = expect(200, "GET", "/api/v1/alerts")
 check(j["source"] == "store" and len(j["alerts"]) == 3, "stored alerts: %r" % j)
+sb = {a["id"]: a["runbook"] for a in j["alerts"]}
+check(sb == {a_web["id"]: RB_WEB, a_pc["id"]: RB_C2, a_utm["id"]: None}, "runbooks in the store: %r" % sb)
 j, _ = expect(200, "GET", "/api/v1/alerts/" + a_web["id"])
 check(j["alert"]["id"] == a_web["id"] and j["events"][0]["type"] == "opened", "history: %r" % j)
+check(j["alert"]["runbook"] == RB_WEB, "runbook of the alert page: %r" % j["alert"])
+j, _ = expect(200, "GET", "/api/v1/checks/c1/web/http")
+check(j["runbook"] == RB_WEB and j["recent_alerts"][0]["runbook"] == RB_WEB, "runbook of the check: %r" % j)
+j, _ = expect(200, "GET", "/api/v1/checks/c1/web/ok")
+check(j["runbook"] is None, "no runbook: %r" % j)
 expect(404, "GET", "/api/v1/alerts/A-nope-1", want_code="not_found")
 
 # ---- the event stream: live, then resumed after a disconnect ----

@@ -7,7 +7,8 @@ dest="$IT_TMP/root"
 (umask 002 && make -s install DESTDIR="$dest" prefix=/usr/local) >"$IT_TMP/install.log" 2>&1 || it_fail "make install failed: $(tail -5 "$IT_TMP/install.log")"
 for f in usr/local/sbin/mamorid usr/local/bin/mamorictl usr/local/include/mamori/plugin.h \
 	usr/local/lib/pkgconfig/mamori-plugin.pc usr/local/lib/mamori/plugins/dummy.so \
-	usr/local/lib/mamori/plugins/exec.so usr/local/share/mamori/holidays/jp.csv; do
+	usr/local/lib/mamori/plugins/exec.so usr/local/share/mamori/holidays/jp.csv \
+	usr/local/share/mamori/www/index.html usr/local/share/mamori/www/vendor/chart.min.js; do
 	[ -e "$dest/$f" ] || it_fail "make install did not install $f"
 done
 # The state dir holds every customer's alerts: not for others (even when

@@ -235,7 +235,8 @@ centers = ( { name = "cc-east"; calendar = "all-day";
 routes = ( { center = "cc-east"; } );
 customers = (
   { id = "c1"; assets = ( { name = "pc1"; checks = (
-      { plugin = "dummy"; name = "crit"; state = 2; output = "it broke"; max_attempts = 1; interval = "1s"; },
+      { plugin = "dummy"; name = "crit"; state = 2; output = "it broke"; max_attempts = 1; interval = "1s";
+        runbook = "Call the customer: 再起動を依頼"; },
       { plugin = "dummy"; name = "fine"; state = 0; output = "all good"; max_attempts = 1; interval = "1s"; },
       { plugin = "dummy"; name = "evil"; state = 1; max_attempts = 1; interval = "1s";
         output = "evil \x1b[2J\x1b]0;owned\x07\xc2\x9b31m 監視 end"; },
@@ -345,6 +346,9 @@ ctl 0 --json unack "$id"
 ctl 0 comment "$id" --note "電話しました"
 ctl 0 dispatch "$id" --vendor "Vendor K.K." --planned-at "+1d" --note "parts ordered"
 ctl 0 wait "$id" --note "customer away"
+ctl 0 alert "$id"
+has "runbook       Call the customer: 再起動を依頼"
+has "paused        waiting for the customer"
 ctl 0 escalate "$id"
 ctl 1 escalate "$id"
 has "HTTP 409 last_tier" "$E"

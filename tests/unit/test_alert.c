@@ -441,6 +441,66 @@ START_TEST(prune_and_restore)
 }
 END_TEST
 
+/* The alert keeps a copy of its check's runbook, as of the latest
+ * result: a changed runbook (a reload) reaches the open alert with the
+ * check's next result, a resolved alert keeps the last one, a restore
+ * copies it, and an empty one is none. */
+START_TEST(runbook_copy)
+{
+	struct fx *f = fx_new(600);
+	struct state_event ev = state_apply(&f->st, &f->pol, 2, T0);
+	char rb[64];
+	snprintf(rb, sizeof rb, "%s", "https://wiki.example/a");
+	struct alert_input in = { .key = "c0001/pc-1/defender",
+		                  .customer = "c0001",
+		                  .asset = "pc-1",
+		                  .check = "defender",
+		                  .service = "defender",
+		                  .output = "RTP off",
+		                  .runbook = rb,
+		                  .st = &f->st,
+		                  .ev = &ev,
+		                  .ctx = &f->ctx };
+	ck_assert_int_eq(alert_on_check_event(f->t, &in, T0), 1);
+	struct alert *a = alert_find(f->t, f->ev[0].id);
+	ck_assert_str_eq(a->runbook, "https://wiki.example/a");
+	ck_assert_ptr_ne(a->runbook, rb); /* a copy, not the caller's */
+	snprintf(rb, sizeof rb, "%s", "changed under it");
+	ck_assert_str_eq(a->runbook, "https://wiki.example/a");
+	/* the same text again: no new copy */
+	in.runbook = "https://wiki.example/a";
+	const char *before = a->runbook;
+	ev = state_apply(&f->st, &f->pol, 2, T0 + 60);
+	alert_on_check_event(f->t, &in, T0 + 60);
+	ck_assert_ptr_eq(a->runbook, before);
+	/* a reload changed it: the next result carries it */
+	in.runbook = "Call the customer";
+	ev = state_apply(&f->st, &f->pol, 2, T0 + 120);
+	alert_on_check_event(f->t, &in, T0 + 120);
+	ck_assert_str_eq(a->runbook, "Call the customer");
+	/* restore copies it */
+	struct alert_policy ap = { .node = "n1" };
+	struct alert_table *t2 = alert_table_new(&ap, f->rt, on_emit, f);
+	struct alert *r = alert_restore(t2, a, NULL);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(r->runbook, "Call the customer");
+	ck_assert_ptr_ne(r->runbook, a->runbook);
+	alert_table_free(t2);
+	/* resolved: kept as it was */
+	ev = state_apply(&f->st, &f->pol, 0, T0 + 180);
+	alert_on_check_event(f->t, &in, T0 + 180);
+	ck_assert_int_eq(a->status, ALERT_RESOLVED);
+	ck_assert_str_eq(a->runbook, "Call the customer");
+	/* reopened after the runbook was removed ("" or NULL): none */
+	in.runbook = "";
+	ev = state_apply(&f->st, &f->pol, 2, T0 + 240);
+	alert_on_check_event(f->t, &in, T0 + 240);
+	ck_assert_int_eq(a->status, ALERT_OPEN);
+	ck_assert_ptr_null(a->runbook);
+	fx_free(f);
+}
+END_TEST
+
 START_TEST(many_alerts)
 {
 	struct fx *f = fx_new(600);
@@ -513,6 +573,7 @@ int main(void)
 	tcase_add_test(tc, actions);
 	tcase_add_test(tc, prune_and_restore);
 	tcase_add_test(tc, many_alerts);
+	tcase_add_test(tc, runbook_copy);
 	tcase_add_test(tc, rebind_after_reload);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

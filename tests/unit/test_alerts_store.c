@@ -62,11 +62,12 @@ START_TEST(schema_file_identical)
 		                             "0004_node_downtime.sql",
 		                             "0005_sla_indexes.sql",
 		                             "0006_auth.sql",
-		                             "0007_series.sql" };
+		                             "0007_series.sql",
+		                             "0008_alert_runbook.sql" };
 	const char *path = getenv("MAMORI_SQL_DIR") ? getenv("MAMORI_SQL_DIR") : "share/mamori/sql";
 	ck_assert_int_eq(store_schema_latest(), STORE_SCHEMA_VERSION);
-	ck_assert_int_eq(STORE_SCHEMA_VERSION, 7);
-	for (int v = 2; v <= 5; v++) {
+	ck_assert_int_eq(STORE_SCHEMA_VERSION, 8);
+	for (int v = 2; v <= STORE_SCHEMA_VERSION; v++) {
 		char file[512];
 		snprintf(file, sizeof file, "%s/%s", path, files[v]);
 		char *text = read_all(file);
@@ -113,7 +114,7 @@ static struct store_alert_row sample_alert(const char *id, const char *status, i
 struct got {
 	int n;
 	struct store_alert_row last;
-	char id[64], also[64], tier_name[64], vendor[64];
+	char id[64], also[64], tier_name[64], vendor[64], runbook[64];
 };
 
 static void on_alert(void *ud, const struct store_alert_row *r)
@@ -125,6 +126,7 @@ static void on_alert(void *ud, const struct store_alert_row *r)
 	snprintf(g->also, sizeof g->also, "%s", r->also ? r->also : "(null)");
 	snprintf(g->tier_name, sizeof g->tier_name, "%s", r->tier_name ? r->tier_name : "(null)");
 	snprintf(g->vendor, sizeof g->vendor, "%s", r->vendor ? r->vendor : "(null)");
+	snprintf(g->runbook, sizeof g->runbook, "%s", r->runbook ? r->runbook : "(null)");
 }
 
 START_TEST(alert_round_trip)
@@ -133,6 +135,7 @@ START_TEST(alert_round_trip)
 	struct store_batch *b = store_batch_new();
 	struct store_alert_row a = sample_alert("A-1", "open", 1);
 	store_batch_alert(b, &a);
+	/* the first write has no runbook; the later one has (a reload) */
 	struct store_event_row e = { .alert_id = "A-1",
 		                     .type = "opened",
 		                     .actor = "mamori",
@@ -154,6 +157,7 @@ START_TEST(alert_round_trip)
 	a = sample_alert("A-1", "acknowledged", 2);
 	a.acked_at = 1005;
 	a.acked_by = "Sato";
+	a.runbook = "https://wiki.example/defender";
 	store_batch_alert(b, &a);
 	e.seq = 2;
 	e.type = "acknowledged";
@@ -169,6 +173,7 @@ START_TEST(alert_round_trip)
 	ck_assert_str_eq(g.also, "[\"cc-copy\"]");
 	ck_assert_str_eq(g.tier_name, "back-office");
 	ck_assert_str_eq(g.vendor, "Vendor K.K.");
+	ck_assert_str_eq(g.runbook, "https://wiki.example/defender");
 	ck_assert_int_eq(g.last.seq, 2);
 	ck_assert_int_eq(g.last.tier, 1);
 	ck_assert_int_eq(g.last.paused, 2);

@@ -83,6 +83,7 @@ static struct fx *fx_new(void)
 		                  .check = "defender",
 		                  .service = "defender",
 		                  .output = "Real-time protection off",
+		                  .runbook = "https://wiki.example/runbooks/defender-rtp",
 		                  .st = &st,
 		                  .ev = &ev,
 		                  .ctx = &ctx };
@@ -170,6 +171,7 @@ START_TEST(alert_json)
 	ck_assert_str_eq(sget(o, "ack_due"), "2026-11-30T09:10:00+09:00");
 	ck_assert_str_eq(sget(o, "resolve_due"), "2026-11-30T12:55:00+09:00");
 	ck_assert_str_eq(sget(o, "summary"), "Real-time protection off");
+	ck_assert_str_eq(sget(o, "runbook"), "https://wiki.example/runbooks/defender-rtp");
 	ck_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "resolved_at")));
 	cJSON_Delete(o);
 	/* times are truncated to the second, never rounded ahead of the event */
@@ -181,7 +183,47 @@ START_TEST(alert_json)
 	o = last(f);
 	ck_assert_str_eq(sget(o, "event"), "commented");
 	ck_assert_str_eq(sget(o, "time"), "2026-11-27T17:26:00+09:00");
+	/* the runbook travels on every event, not only on `opened` */
+	ck_assert_str_eq(sget(o, "runbook"), "https://wiki.example/runbooks/defender-rtp");
 	cJSON_Delete(o);
+	fx_free(f);
+}
+END_TEST
+
+/* mamori.alert/1's runbook: null without one; a text with quotes, HTML
+ * and Japanese comes back unchanged from the JSON; a new runbook of the
+ * check (a reload) is on the next event. */
+START_TEST(alert_json_runbook)
+{
+	struct fx *f = fx_new();
+	struct check_state st;
+	struct state_policy pol = { .max_attempts = 1 };
+	struct state_context ctx = { 0 };
+	state_init(&st);
+	struct state_event ev = state_apply(&st, &pol, 1, T0);
+	struct alert_input in = { .key = "c0002/utm-1/utm",
+		                  .customer = "c0002",
+		                  .asset = "utm-1",
+		                  .check = "utm",
+		                  .service = "utm",
+		                  .output = "CPU 95%",
+		                  .st = &st,
+		                  .ev = &ev,
+		                  .ctx = &ctx };
+	ck_assert_int_eq(alert_on_check_event(f->t, &in, T0), 1);
+	cJSON *o = last(f);
+	ck_assert_str_eq(sget(o, "check"), "utm");
+	ck_assert(cJSON_IsNull(cJSON_GetObjectItem(o, "runbook")));
+	cJSON_Delete(o);
+	const char *text = "\"Reboot\" <b>the UTM</b> \\ then call: 顧客に電話";
+	in.runbook = text;
+	ev = state_apply(&st, &pol, 2, T0 + 60);
+	ck_assert_int_eq(alert_on_check_event(f->t, &in, T0 + 60), 1);
+	o = last(f);
+	ck_assert_str_eq(sget(o, "event"), "updated");
+	ck_assert_str_eq(sget(o, "runbook"), text);
+	cJSON_Delete(o);
+	ck_assert(strstr(f->last_json, "<b>") != NULL); /* JSON keeps it; pages escape it */
 	fx_free(f);
 }
 END_TEST
@@ -513,6 +555,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, alert_json);
+	tcase_add_test(tc, alert_json_runbook);
 	tcase_add_test(tc, every_action);
 	tcase_add_test(tc, center_and_alert_checks);
 	tcase_add_test(tc, idempotent);

@@ -382,6 +382,110 @@ static const struct cfg_check *find_check(const struct mconf *c, const char *cu,
 	return NULL;
 }
 
+/* ---- runbook ---- */
+
+START_TEST(runbook_values)
+{
+	char why[200];
+	static const char *const ok[] = {
+		"https://wiki.example.net/runbooks/defender-passive",
+		"http://intra/kb?id=12#top",
+		"HTTPS://WIKI.EXAMPLE/x",
+		"Call the customer and ask them to turn real-time protection on",
+		"お客様に連絡し、Defender のリアルタイム保護を有効にしてもらう",
+		"javascript:alert(1) is shown as text, never linked", /* a space: text */
+		"KB 123: restart the UTM",
+		"",
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+		ck_assert_msg(config_runbook_check(ok[i], why, sizeof why) == 0, "refused '%s': %s",
+		              ok[i], why);
+	static const char *const bad[] = {
+		"javascript:alert(1)",
+		"JavaScript:void(0)",
+		"data:text/html,<script>alert(1)</script>",
+		"file:///etc/passwd",
+		"ftp://files.example/x",
+		"mailto:noc@example.net",
+		"vbscript:x",
+		"http:example.net",
+		"https://",
+		"http:///path",
+		"http://@x",
+		"two\nlines",
+		"a\ttab",
+		"escape \x1b[31m red",
+		"del \x7f",
+		"c1 \xc2\x85 next line",
+		"bad utf-8 \xff\xfe",
+		"overlong \xc0\xaf",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		why[0] = 0;
+		ck_assert_msg(config_runbook_check(bad[i], why, sizeof why) == -1,
+		              "accepted runbook #%zu", i);
+		ck_assert_msg(why[0] != 0, "no reason for #%zu", i);
+	}
+	/* the length limit, in bytes */
+	char big[CONFIG_RUNBOOK_MAX + 2];
+	memset(big, 'x', sizeof big);
+	big[CONFIG_RUNBOOK_MAX] = 0;
+	ck_assert_int_eq(config_runbook_check(big, why, sizeof why), 0);
+	big[CONFIG_RUNBOOK_MAX] = 'x';
+	big[CONFIG_RUNBOOK_MAX + 1] = 0;
+	ck_assert_int_eq(config_runbook_check(big, why, sizeof why), -1);
+	ck_assert_msg(strstr(why, "1025 bytes, at most 1024") != NULL, "%s", why);
+}
+END_TEST
+
+START_TEST(runbook_keys)
+{
+	/* inherited defaults -> customer -> asset -> check; "" clears it;
+	 * agent templates take it too */
+	struct errs e;
+	struct mconf *c = load(
+	    "defaults = { runbook = \"https://wiki.example/default\"; };\n"
+	    "customers = (\n"
+	    " { id = \"c1\"; defaults = { runbook = \"Call the customer\"; };\n"
+	    "   agents = { passive_test = { runbook = \"https://wiki.example/pc\"; }; };\n"
+	    "   assets = ( { name = \"a1\"; checks = ( { plugin = \"dummy\"; },\n"
+	    "              { plugin = \"dummy\"; name = \"d2\"; runbook = \"\"; },\n"
+	    "              { plugin = \"dummy\"; name = \"d3\"; runbook = \"http://kb/d3\"; } ); } ); },\n"
+	    " { id = \"c2\"; assets = ( { name = \"a1\"; defaults = { runbook = \"asset text\"; };\n"
+	    "   checks = ( { plugin = \"dummy\"; } ); },\n"
+	    "   { name = \"a2\"; checks = ( { plugin = \"dummy\"; } ); } ); } );\n",
+	    &e);
+	if (!c)
+		ck_abort_msg("refused: %s", e.buf);
+	ck_assert_str_eq(find_check(c, "c1", "a1", "dummy")->p.runbook, "Call the customer");
+	ck_assert_ptr_null(find_check(c, "c1", "a1", "d2")->p.runbook);
+	ck_assert_str_eq(find_check(c, "c1", "a1", "d3")->p.runbook, "http://kb/d3");
+	ck_assert_str_eq(find_check(c, "c2", "a1", "dummy")->p.runbook, "asset text");
+	ck_assert_str_eq(find_check(c, "c2", "a2", "dummy")->p.runbook,
+	                 "https://wiki.example/default");
+	ck_assert_uint_eq(c->customers[0].n_agents, 1);
+	ck_assert_str_eq(c->customers[0].agents[0].p.runbook, "https://wiki.example/pc");
+	mconf_free(c);
+
+	/* refusals name file and line, at every level */
+	refused("defaults = {\n runbook = \"javascript:alert(1)\"; };\n",
+	        "(config):2: runbook: a URL of scheme 'javascript'", "http and https");
+	refused("customers = ( { id = \"c1\";\n agents = { passive_test = {\n"
+	        "  runbook = \"file:///etc/passwd\"; }; }; } );\n",
+	        "(config):3: runbook: a URL of scheme 'file'", NULL);
+	refused(ONE_CHECK("plugin = \"dummy\";\n runbook = \"two\\nlines\";"),
+	        "(config):2: runbook: control characters", NULL);
+	refused(ONE_CHECK("plugin = \"dummy\";\n runbook = 42;"), "(config):2:", "runbook");
+	char text[2400];
+	char big[1100];
+	memset(big, 'a', sizeof big);
+	big[sizeof big - 1] = 0;
+	snprintf(text, sizeof text,
+	         "customers = ( { id = \"c1\";\n defaults = {\n runbook = \"%s\"; }; } );\n", big);
+	refused(text, "(config):3: runbook: 1099 bytes, at most 1024", NULL);
+}
+END_TEST
+
 START_TEST(inheritance)
 {
 	struct errs e;
@@ -687,6 +791,8 @@ int main(void)
 	tc = tcase_create("values");
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, inheritance);
+	tcase_add_test(tc, runbook_values);
+	tcase_add_test(tc, runbook_keys);
 	tcase_add_test(tc, builtin_defaults);
 	tcase_add_test(tc, passive_defaults_to_one_attempt);
 	tcase_add_test(tc, include_files);

@@ -146,6 +146,7 @@ export function mount(main, ctx, params) {
 			if (e.id === id && !timer)
 				timer = setTimeout(() => { timer = 0; load(); }, 200);
 		}),
+		ctx.live.on('downtime', () => { if (!timer) timer = setTimeout(() => { timer = 0; load(); }, 500); }),
 		ctx.live.on('gap', () => load()),
 	];
 	load();

@@ -1,20 +1,23 @@
 // customer: one customer's page - its assets and checks with their states
 // (problems first; a filter for the rest), its alerts (open ones and the
-// history the store keeps), a manual inquiry for it, and live updates.
-// Charts of perfdata over time wait for the API's history endpoint
-// (GET /api/v1/checks/{c}/{a}/{k}/series): until it exists the page shows
-// the latest perfdata as text.
-import { h, clear, setText, link } from './dom.js';
+// history the store keeps), a manual inquiry for it, charts of its
+// performance data over time (charts.js, from the API's history) and live
+// updates.  The charts section is made once and kept across the page's
+// reloads (which come with every state change of the customer): it reads
+// the history again only when the range or the set of checks changes.
+import { h, clear, link } from './dom.js';
 import { t, fmtTime, fmtAgo } from './i18n.js';
 import { get, getAll, enc } from './api.js';
 import { badge, statusBadge, rank, stateName, SERVICES } from './state.js';
 import { notFound } from './alert.js';
 import { newInquiry } from './queue.js';
+import { chartsSection } from './charts.js';
 
 export function mount(main, ctx, params) {
 	const id = params[0];
-	let alive = true, timer = 0;
+	let alive = true, timer = 0, charts = null;
 	const st = { cust: null, checks: [], alerts: [], onlyProblems: null };
+	const chartsEl = h('div', { id: 'cu-history' });
 
 	async function load() {
 		let cust;
@@ -81,7 +84,11 @@ export function mount(main, ctx, params) {
 			h('label', null, onlyBox, ' ', t('cu.problems', { n: probs.length })),
 			checksTable,
 			h('h2', { text: t('cu.charts') }),
-			h('p', { class: 'muted', id: 'cu-charts', text: t('cu.charts.none') }));
+			chartsEl);
+		if (!charts)
+			charts = chartsSection(chartsEl, st.checks);
+		else
+			charts.update(st.checks);
 		main.dataset.ready = '1';
 	}
 
@@ -99,5 +106,7 @@ export function mount(main, ctx, params) {
 		alive = false;
 		clearTimeout(timer);
 		offs.forEach(f => f());
+		if (charts)
+			charts.destroy();
 	};
 }

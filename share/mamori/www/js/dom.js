@@ -54,10 +54,10 @@ export function setText(el, s) {
 		el.textContent = s;
 }
 
-// An http(s) URL as given, or null: "javascript:", "data:" and relative
-// strings never become links.
+// An http(s) URL as given, or null: "javascript:", "data:", relative
+// strings and text with spaces (a runbook's words) never become links.
 export function safeUrl(s) {
-	if (typeof s !== 'string' || !/^https?:\/\//i.test(s))
+	if (typeof s !== 'string' || !/^https?:\/\/[^\s]+$/i.test(s))
 		return null;
 	try {
 		const u = new URL(s);

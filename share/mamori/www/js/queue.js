@@ -1,6 +1,7 @@
 // queue: the unresolved alerts, nearest deadline first, with live
 // countdowns (the deadlines are the daemon's, computed in business time;
-// a paused clock shows as paused), the actions, several alerts
+// a paused clock shows as paused, with why: waiting for the customer, a
+// downtime), the actions, several alerts
 // acknowledged at once, and manual inquiries.  Colleagues' changes come
 // over the live stream: the list is fetched again (at most every 300 ms)
 // and the rows that changed flash.
@@ -17,12 +18,21 @@ export function dueOf(a) {
 	return toMs(d);
 }
 
-// The deadline cell: "ack 12:34", "resolve -3m (late)", "paused".
+// Why a clock is paused, from the API's `waiting` and `in_downtime`.
+export function pausedWhy(a) {
+	const why = [a.waiting && t('due.why.waiting'), a.in_downtime && t('due.why.downtime')].filter(Boolean);
+	return why.join(t('due.why.and'));
+}
+
+// The deadline cell: "ack 12:34", "resolve -3m (late)", "paused:
+// waiting for the customer".
 export function dueText(a, now) {
 	if (a.status === 'resolved')
 		return { text: '', cls: '' };
-	if (a.paused)
-		return { text: '\u23f8 ' + t('due.paused'), cls: 'paused' };
+	if (a.paused) {
+		const why = pausedWhy(a);
+		return { text: '\u2016 ' + (why ? t('due.paused.why', { why }) : t('due.paused')), cls: 'paused' };
+	}
 	const ms = dueOf(a);
 	if (ms === null)
 		return { text: a.ack_breached || a.resolve_breached ? t('due.breached') : '', cls: 'late' };
@@ -186,6 +196,7 @@ export function mount(main, ctx) {
 
 	const offs = [
 		ctx.live.on('alert', soon),
+		ctx.live.on('downtime', soon), // a downtime pauses (resumes) clocks
 		ctx.live.on('gap', soon),
 		ctx.live.on('status', s => { if (s === 'open') soon(); }),
 	];
