@@ -509,9 +509,11 @@ int main(int argc, char **argv)
 						fclose(f);
 				}
 			} else if (t - t_start > wait_max) {
-				fprintf(stderr,
-				        "httpload: only %d of %d streams answered in %.0f s\n",
-				        ready, n_sse, wait_max);
+				fprintf(
+				    stderr,
+				    "httpload: not ready within %.0f s (%d of %d streams answered, "
+				    "request connections %s)\n",
+				    wait_max, ready, n_sse, req_ok ? "up" : "not connected");
 				return 1;
 			}
 		}
@@ -647,9 +649,20 @@ int main(int argc, char **argv)
 	       wall, n_ok + n_non2xx, (double)(n_ok + n_non2xx) / wall, n_ok, n_non2xx, n_err,
 	       n_late, p50 * 1e3, p99 * 1e3, mx * 1e3, n_sse, sse_ready, ev, ev_min, ev_max,
 	       sse_closed, cpu, self);
-	for (int i = 0; i < n_conn; i++)
+	for (int i = 0; i < n_conn; i++) {
 		if (cs[i].fd >= 0)
 			close(cs[i].fd);
+		free(cs[i].outbuf);
+	}
+	free(cs);
+	free(rbuf);
+	free(lat);
+	for (int i = 0; i < n_reqs; i++) {
+		free(reqs[i].method);
+		free(reqs[i].path);
+		free(reqs[i].body);
+	}
+	close(epfd);
 	if (rate > 0 && !n_ok)
 		return 1;
 	return 0;

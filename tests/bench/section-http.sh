@@ -268,8 +268,10 @@ EOF
 			{ fail "nginx did not start: $(tail -2 "$W/ngx/error.log" "$W/ngx/out.log")"; NG=; }
 	fi
 	if [ -n "$NG" ]; then
-		curl -s -o "$W/ngx.body" "http://127.0.0.1:$NPORT/alerts.json"
-		cmp -s "$W/alerts.json" "$W/ngx.body" || fail "nginx does not serve the same bytes"
+		for f in alerts overview; do
+			curl -s -o "$W/ngx.body" "http://127.0.0.1:$NPORT/$f.json"
+			cmp -s "$W/$f.json" "$W/ngx.body" || fail "nginx does not serve the same bytes ($f)"
+		done
 		say "  wrk: overview, alert page ($CONNS connections, ${T}s each)"
 		WC=$CONNS
 		m_ov=$(wrk_run "$OVU" "$AUTH")
