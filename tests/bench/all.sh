@@ -1,6 +1,6 @@
 #!/bin/sh
 # make bench: the core figures (run.sh), then every tests/bench/section-*.sh
-# (one per area: alerts, agents, network plugins).  Each prints its own
+# (one per area: alerts, network plugins, the HTTP API).  Each prints its own
 # table of figures next to references measured in the same invocation.
 # Nothing is asserted; the exit status is non-zero only when a benchmark
 # could not do its work.

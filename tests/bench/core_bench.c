@@ -34,6 +34,13 @@
  *       RSS of an empty server, then of N configured checks after load,
  *       and after each has run once: KiB per check.
  *
+ * Environment: BENCH_CONFIG_EXTRA, config text added to the generated
+ * header (e.g. an http group: tests/bench/section-http.sh runs the
+ * pipeline with its API listening); BENCH_GO_FILE, pipeline only: after
+ * the warm-up, keep running until that file exists (at most 60 s) before
+ * the window starts, so that a load generator started next to it is in
+ * full swing when counting begins.
+ *
  * Each prints one "key value ..." line for tests/bench/run.sh.  Runs from
  * the source tree root (plugins in build/plugins, data in share/mamori;
  * override with BENCH_PLUGIN_DIR / BENCH_DATA_DIR).  Exits 1 when the core
@@ -121,8 +128,9 @@ static void dummy_check(struct bench_buf *b, size_t i, void *ud)
 static char *gen_dummy(size_t n, const char *interval, size_t changed)
 {
 	struct bench_buf b = { 0 };
-	char header[512];
-	snprintf(header, sizeof header, header_fmt, interval, interval);
+	char header[4096];
+	int hn = snprintf(header, sizeof header, header_fmt, interval, interval);
+	snprintf(header + hn, sizeof header - (size_t)hn, "%s", env_or("BENCH_CONFIG_EXTRA", ""));
 	bench_gen_config(&b, header, n, dummy_check, changed == SIZE_MAX ? NULL : &changed);
 	return b.p;
 }
@@ -149,6 +157,14 @@ static int bench_pipeline(size_t n, double seconds, int store)
 	if (server_start(s) != 0)
 		return 1;
 	run_for(c.loop, seconds < 2 ? seconds / 2 : 1); /* warm up: caches, store pages */
+	const char *go = getenv("BENCH_GO_FILE");
+	for (int i = 0; go && *go && access(go, F_OK) != 0; i++) {
+		if (i == 1200) {
+			fprintf(stderr, "core_bench: %s did not appear within 60 s\n", go);
+			return 1;
+		}
+		run_for(c.loop, 0.05);
+	}
 	struct engine_stats a, z;
 	server_get_stats(s, &a);
 	double c0 = bench_cpu(), w0 = bench_mono();
