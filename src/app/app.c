@@ -790,6 +790,17 @@ void app_unsubscribe(struct app *a, struct app_sub *s)
 	free(s);
 }
 
+void app_version(const struct app *a, struct app_version *v)
+{
+	v->changes = a->d.events ? events_changes(a->d.events) : 0;
+	v->generation = a->generation;
+}
+
+void app_reloaded(struct app *a)
+{
+	a->generation++;
+}
+
 uint64_t app_events_epoch(const struct app *a)
 {
 	return a->d.events ? events_epoch(a->d.events) : 0;

@@ -500,5 +500,15 @@ void app_stored_events_free(struct app_stored_events *l);
 /* The hub's epoch (a resume names it with the sequence number: after a
  * restart the numbers start again and the epoch differs). */
 uint64_t app_events_epoch(const struct app *a);
+/* What the shown state depends on: changes through the hub and the
+ * configuration's generation.  Equal versions: an answer built from the
+ * same queries is the same (except for fields that move without a change
+ * a client is shown, such as a check's last_check: don't cache those). */
+struct app_version {
+	uint64_t changes, generation;
+};
+void app_version(const struct app *a, struct app_version *v);
+/* A reload committed a new model (the daemon calls it). */
+void app_reloaded(struct app *a);
 
 #endif

@@ -16,6 +16,7 @@ struct app {
 	struct cmd_seen *seen;
 	struct hmap made; /* "origin\nid" -> what that command created (own copies) */
 	uint64_t inquiries;
+	uint64_t generation; /* reloads */
 };
 
 double app__now(const struct app *a);

@@ -40,6 +40,7 @@ struct events {
 	struct slot *ring;
 	size_t cap, head, n; /* oldest at head, n slots used */
 	uint64_t evicted;
+	uint64_t changes; /* events with a rendering emitted */
 };
 
 struct events *events_new(size_t ring_size)
@@ -125,8 +126,10 @@ static void reap(struct events *h)
 uint64_t events_emit(struct events *h, struct event *ev)
 {
 	ev->seq = ++h->seq;
-	if (ev->json)
+	if (ev->json) {
+		h->changes++;
 		keep(h, ev);
+	}
 	uint32_t bit = EVENT_MASK(ev->type);
 	h->depth++;
 	for (struct events_sub *s = h->subs; s; s = s->next)
@@ -170,6 +173,11 @@ uint64_t events_last_seq(const struct events *h)
 uint64_t events_epoch(const struct events *h)
 {
 	return h->epoch;
+}
+
+uint64_t events_changes(const struct events *h)
+{
+	return h->changes;
 }
 
 uint64_t events_first_kept(const struct events *h)

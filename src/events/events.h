@@ -110,6 +110,9 @@ int events_replay(const struct events *h, uint64_t after, uint32_t mask, events_
 uint64_t events_last_seq(const struct events *h);
 /* The oldest sequence number still in the ring (0: empty). */
 uint64_t events_first_kept(const struct events *h);
+/* Events with a rendering (changes a client is shown) emitted so far: what
+ * a reader caches an answer against. */
+uint64_t events_changes(const struct events *h);
 /* Identifies this run of the process (wall-clock start in ms): a
  * sequence number is meaningful only with the epoch it belongs to. */
 uint64_t events_epoch(const struct events *h);

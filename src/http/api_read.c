@@ -72,6 +72,32 @@ static void page_end(struct jw *w, const char *next)
 	jw_str(w, next);
 }
 
+/* A 200 answer that others with the same scope may get from the cache
+ * until something changes: with an ETag (a hash of the bytes), and 304
+ * for a client that has them. */
+static int reply_cacheable(struct req *r, struct buf *b)
+{
+	static const unsigned char key[16] = "mamori-answers!";
+	char etag[40];
+	snprintf(etag, sizeof etag, "\"%016llx\"",
+	         (unsigned long long)jsonw_siphash(key, b->p, b->n, 1, 3));
+	size_t bytes = b->n;
+	reply_json(r, 200, b);
+	req_add_header(r, "ETag", etag);
+	cache_keep(r, etag, bytes);
+	const char *inm = req_header(r, "If-None-Match");
+	if (inm && (strstr(inm, etag) || strcmp(inm, "*") == 0)) {
+		if (!r->resp_shared && r->resp)
+			MHD_destroy_response(r->resp);
+		r->resp = NULL;
+		r->resp_shared = 0;
+		r->done = 0;
+		reply_empty(r, 304);
+		req_add_header(r, "ETag", etag);
+	}
+	return 0;
+}
+
 /* ---- me, status ---- */
 
 int api_me(struct req *r)
@@ -182,9 +208,11 @@ int api_customers(struct req *r)
 
 int api_customer(struct req *r)
 {
-	struct app_scope sc;
+	/* the route checked the customer is the caller's to see: build that
+	 * one only, not every customer */
+	const char *one[1] = { r->param[0] };
+	struct app_scope sc = { .customers = one, .n_customers = 1, .read_by_customer = 1 };
 	struct app_customers *l = NULL;
-	who_scope(&r->who, &sc);
 	app_customers(req_app(r), &sc, &l);
 	const struct app_customer *c = NULL;
 	for (size_t i = 0; l && i < l->n && !c; i++)
@@ -491,6 +519,8 @@ int api_alerts(struct req *r)
 		return reply_error(r, 404, "not_found", "no such customer");
 	char msg[APP_MSG_MAX] = "";
 	int memory = f.status && strcmp(f.status, "resolved") != 0;
+	if (memory && cache_answer(r))
+		return 0;
 	if (memory) {
 		struct app_alerts *l = NULL;
 		int rc = app_alerts(req_app(r), &sc, &f, &pg, &l, msg, sizeof msg);
@@ -501,7 +531,7 @@ int api_alerts(struct req *r)
 		struct buf b = { 0 };
 		alerts_page_json(&b, l, "memory");
 		app_alerts_free(l);
-		return reply_json(r, 200, &b);
+		return reply_cacheable(r, &b);
 	}
 	int rc = app_alerts_stored(req_app(r), &sc, &f, &pg, on_stored_page, r, msg, sizeof msg);
 	if (rc == APP_E_INVALID)
@@ -634,6 +664,8 @@ static const char *const pc_names[APP_PC__COUNT] = { "ok",      "warning", "crit
  * only when the customer has checks for them. */
 int api_overview(struct req *r)
 {
+	if (cache_answer(r))
+		return 0;
 	struct app_scope sc;
 	who_scope(&r->who, &sc);
 	struct app_overview *o = NULL;
@@ -684,19 +716,7 @@ int api_overview(struct req *r)
 	app_overview_free(o);
 	/* ETag: a hash of the answer (the same bytes give the same tag,
 	 * whatever the caller); a client with it gets 304 and no body */
-	static const unsigned char key[16] = "mamori-overview";
-	char etag[40];
-	snprintf(etag, sizeof etag, "\"%016llx\"",
-	         (unsigned long long)jsonw_siphash(key, b.p, b.n, 1, 3));
-	const char *inm = req_header(r, "If-None-Match");
-	if (inm && (strstr(inm, etag) || strcmp(inm, "*") == 0)) {
-		buf_free(&b);
-		reply_empty(r, 304);
-	} else {
-		reply_json(r, 200, &b);
-	}
-	req_add_header(r, "ETag", etag);
-	return 0;
+	return reply_cacheable(r, &b);
 }
 
 /* ---- SLA summary ---- */

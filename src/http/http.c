@@ -386,9 +386,20 @@ int reply_empty(struct req *r, unsigned status)
 	return deliver(r, status, resp);
 }
 
-void req_add_header(struct req *r, const char *name, const char *value)
+int reply_shared(struct req *r, unsigned status, struct MHD_Response *resp)
 {
 	if (r->resp)
+		return 0;
+	r->resp = resp;
+	r->resp_shared = 1;
+	r->status = (int)status;
+	r->done = 1;
+	return 0;
+}
+
+void req_add_header(struct req *r, const char *name, const char *value)
+{
+	if (r->resp && !r->resp_shared)
 		MHD_add_response_header(r->resp, name, value);
 }
 
@@ -943,6 +954,12 @@ static void format_metrics(struct http *h, struct buf *b)
 				     http_routes[i].name, c, h->route_stats[i].by_class[c]);
 	unsigned long long sse_sent, sse_dropped;
 	api_events_stats(h, &sse_sent, &sse_dropped);
+	unsigned long long ch, cm;
+	cache_stats(h->cache, &ch, &cm);
+	family(b, "mamori_http_cache_lookups_total", "counter",
+	       "Answers looked up in the cache (overview, open alerts), by result.");
+	bput(b, "mamori_http_cache_lookups_total{result=\"hit\"} %llu\n", ch);
+	bput(b, "mamori_http_cache_lookups_total{result=\"miss\"} %llu\n", cm);
 	one(b, "mamori_http_sse_clients", "gauge", "Clients of the live event stream.",
 	    (unsigned long long)api_events_clients(h));
 	one(b, "mamori_http_sse_events_total", "counter", "Events sent to stream clients.",
@@ -1009,7 +1026,7 @@ void req_release(struct req *r)
 	buf_free(&r->body);
 	if (r->json)
 		cJSON_Delete(r->json);
-	if (r->resp)
+	if (r->resp && !r->resp_shared)
 		MHD_destroy_response(r->resp);
 	free(r);
 }
@@ -1025,7 +1042,9 @@ static enum MHD_Result queue(struct req *r)
 	if (r->status == MHD_HTTP_METHOD_NOT_ALLOWED && r->allow[0])
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
 	enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)r->status, resp);
-	MHD_destroy_response(resp);
+	if (!r->resp_shared)
+		MHD_destroy_response(resp);
+	r->resp_shared = 0;
 	return rc;
 }
 
@@ -1323,6 +1342,7 @@ struct http *http_start(struct ev_loop *loop, const struct http_conf *c, struct 
 	h->started = ev_time();
 	h->uid = geteuid();
 	h->route_stats = xcalloc(http_n_routes, sizeof *h->route_stats);
+	h->cache = cache_new();
 	h->www = c->www ? xstrdup(c->www) : NULL;
 	for (size_t i = 0; i < c->n_trusted; i++) {
 		struct cidr *t = &h->trusted[h->n_trusted];
@@ -1422,6 +1442,7 @@ void http_free(struct http *h)
 		free(l->name);
 	}
 	api_events_free(h);
+	cache_free(h->cache);
 	free(h->tls_cert);
 	secret_free(h->tls_key, h->tls_key_len);
 	free(h->route_stats);

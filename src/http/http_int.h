@@ -168,6 +168,7 @@ struct req {
 	int stream_started; /* a streaming response is queued (SSE) */
 	int secure;         /* TLS, here or at a trusted proxy */
 	int auth_pending;   /* an auth call will call back (cancel it if the request goes) */
+	int resp_shared;    /* resp is the cache's: queue it, never destroy it */
 	char allow[160];    /* 405: the path's methods */
 	struct MHD_Response *resp;
 	unsigned route_ix;
@@ -184,6 +185,19 @@ int reply_error(struct req *r, unsigned status, const char *code, const char *fm
     __attribute__((format(printf, 4, 5)));
 int reply_app_error(struct req *r, int app_err, const char *msg);
 int reply_empty(struct req *r, unsigned status); /* 204, 304 */
+/* Answer with a response someone else keeps (the cache). */
+int reply_shared(struct req *r, unsigned status, struct MHD_Response *resp);
+
+/* ---- the answer cache (cache.c) ---- */
+struct http_cache;
+struct http_cache *cache_new(void);
+void cache_free(struct http_cache *c);
+/* 1: r was answered from the cache (the handler is done). */
+int cache_answer(struct req *r);
+/* Keep r's fresh 200 answer (r->resp) with its ETag for the next caller
+ * with the same route, query and scope while the app's version holds. */
+void cache_keep(struct req *r, const char *etag, size_t bytes);
+void cache_stats(const struct http_cache *c, unsigned long long *hits, unsigned long long *misses);
 /* A header on the answer just made (reply_*). */
 void req_add_header(struct req *r, const char *name, const char *value);
 /* Answer later: the connection is suspended until finish_* is called
@@ -287,6 +301,7 @@ struct http {
 	struct route_stats *route_stats; /* per route */
 	struct req *pending;             /* suspended requests */
 	struct sse_hub *sse;
+	struct http_cache *cache;
 	uid_t uid;
 	struct cidr {
 		int fam;

@@ -420,6 +420,7 @@ static int reload(struct server *s, const char *text)
 	registry_take_globals(&s->reg, &next, c, ev_now(s->loop));
 	mconf_drop_tree(c);
 	model_commit(&s->reg, &next, &s->reg.m);
+	app_reloaded(s->app);
 	s->reg.m = next;
 	/* Keep the store's configured directory: moving it needs a restart. */
 	free(c->state_dir);

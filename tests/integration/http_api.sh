@@ -205,6 +205,16 @@ RB_WEB = "https://wiki.example.net/runbooks/web?site=1&lang=ja"
 RB_C2 = 'Call the customer: "PC" <b>protection</b> 保護を有効に'
 check(a_web["runbook"] == RB_WEB and a_pc["runbook"] == RB_C2 and a_utm["runbook"] is None,
       "runbooks in memory: %r" % [(a["id"], a["runbook"]) for a in (a_web, a_pc, a_utm)])
+# the page of open alerts is cached until something changes: the same
+# bytes and ETag again, 304 with it, a new page after a change
+j1, h1 = expect(200, "GET", "/api/v1/alerts?status=open&customer=c2")
+j2, h2 = expect(200, "GET", "/api/v1/alerts?status=open&customer=c2")
+check(j1 == j2 and h1.get("etag") and h1.get("etag") == h2.get("etag"), "cached page differs")
+s304, _, _, body = req("GET", "/api/v1/alerts?status=open&customer=c2", headers={"If-None-Match": h1["etag"]})
+check(s304 == 304 and body == b"", "If-None-Match on alerts: %d" % s304)
+expect(200, "POST", "/api/v1/alerts/%s/comment" % a_pc["id"], {"note": "changes the page"})
+j3, h3 = expect(200, "GET", "/api/v1/alerts?status=open&customer=c2")
+check(h3.get("etag") != h1.get("etag"), "a change did not renew the cached page")
 j, _ = expect(200, "GET", "/api/v1/alerts?status=unresolved&center=cc-west")
 check([a["id"] for a in j["alerts"]] == [a_utm["id"]], "center filter: %r" % j)
 j, _ = expect(200, "GET", "/api/v1/alerts?status=open&severity=warning")
