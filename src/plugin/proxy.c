@@ -21,11 +21,11 @@
  * in poll(2) at startup (before the loop runs nothing is frozen, and the
  * same code reads the same frames).  One deadline, ANSWER_TIMEOUT from the
  * start of the build, covers all hosts, which work in parallel; a host
- * still silent then is declared hung (killed, restarted).  The ping
- * watchdog is held off while a build waits for a host (its loop is busy in
- * the plugin's init or prepare; the deadline bounds that) and counts from
- * the host's last answer.  Then proxy_wait_report passes each failure to
- * the core's conf_error at the key's real line: the child's error text
+ * still silent then is declared hung (killed, restarted).  While a host
+ * has init or prepare requests in flight (a build's, or a restart's) its
+ * loop is busy in the plugin: the ping watchdog then allows ANSWER_TIMEOUT
+ * instead of hang_after, counted from the host's last answer.  Then proxy_wait_report passes each
+ * failure to the core's conf_error at the key's real line: the child's error text
  * ("key 'x': why"), or why the host failed.  A host that sends a reply to
  * a request it was not sent, or floods the core with log messages
  * (HOST_LOG_FLOOD_* a second), is treated as broken like a crashed one.
@@ -725,9 +725,14 @@ static void on_ping(struct ev_loop *loop, ev_timer *w, int revents)
 	if (!px->up)
 		return;
 	double now = ev_now(loop);
-	/* A host a build waits for is busy in init or prepare: the build's
-	 * deadline bounds that, not the watchdog. */
-	if (px->ping_sent > 0 && !px->waited && now - px->ping_sent > px->hang_after) {
+	/* A host with init or prepare requests in flight is busy in the
+	 * plugin's init or check_prepare, which may take seconds: it gets
+	 * answer_timeout from its last answer (a build waiting for it ends
+	 * at its own deadline anyway). */
+	double limit = px->hang_after;
+	if (px->rq_head && answer_timeout > limit)
+		limit = answer_timeout;
+	if (px->ping_sent > 0 && now - px->ping_sent > limit) {
 		char why[80];
 		snprintf(why, sizeof why, "hung (no answer for %.1fs)", now - px->ping_sent);
 		px_lost(px, why);

@@ -481,6 +481,8 @@ static void reload_abandon(struct server *s)
 
 static int reload(struct server *s, const char *text)
 {
+	if (s->stopping)
+		return -1;
 	if (s->reloading) {
 		s->reload_again = 1;
 		free(s->reload_again_text);

@@ -831,6 +831,34 @@ START_TEST(reloads_while_pending_coalesce)
 }
 END_TEST
 
+static int x_recovered(struct fx *f)
+{
+	return strcmp(view(f, "x").output, "recovered") == 0;
+}
+
+/* A host restarted after a crash prepares its checks again, one of them
+ * in 8 s: busy with prepare requests, it is not declared hung after the
+ * watchdog's usual 5 s (it would then be killed at every restart). */
+START_TEST(restart_with_a_slow_prepare_is_not_hung)
+{
+	struct fx f;
+	fx_init(&f);
+	char conf[2048];
+	snprintf(
+	    conf, sizeof conf,
+	    CONF(ISO_CRASHY,
+	         "{ plugin = \"crashy\"; name = \"x\"; mode = \"segv_once\"; marker = \"%s/m\";"
+	         " interval = \"200ms\"; retry_interval = \"200ms\"; timeout = \"20s\"; },"
+	         " { plugin = \"crashy\"; name = \"slow\"; mode = \"slow_prepare\";"
+	         " delay = \"8s\"; interval = \"1h\"; }"),
+	    f.tmp);
+	fx_start(&f, conf); /* the startup waits for the 8 s itself */
+	ck_assert_msg(pump(&f, 25.0, x_recovered), "x: '%s'\n%s", view(&f, "x").output, f.logs);
+	ck_assert_msg(strstr(f.logs, "hung") == NULL, "logs: %s", f.logs);
+	fx_done(&f);
+}
+END_TEST
+
 /* Stopping while a reload waits: it is abandoned, nothing waits long. */
 START_TEST(stop_abandons_a_pending_reload)
 {
@@ -892,6 +920,7 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, reload_refused_with_host_error_at_its_line);
 	tcase_add_test(tc, reloads_while_pending_coalesce);
 	tcase_add_test(tc, stop_abandons_a_pending_reload);
+	tcase_add_test(tc, restart_with_a_slow_prepare_is_not_hung);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
