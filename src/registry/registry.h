@@ -19,9 +19,9 @@
  *
  * Must never: block (an isolated plugin's answers are awaited on the loop,
  * see model_build; only the startup waits for them), start or cancel a
- * run, touch the wheel.  Depends on
- * config, plugin (prepare/release of plugin data), store (startup loads),
- * journal (rows), events (downtime events), state (check_state).
+ * run, touch the wheel.  Depends on config, plugin (prepare/release of
+ * plugin data), store (startup loads), journal (rows), events (downtime
+ * events), state (check_state).
  */
 #ifndef MAMORI_REGISTRY_H
 #define MAMORI_REGISTRY_H
