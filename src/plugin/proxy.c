@@ -5,38 +5,49 @@
  * through /proc/self/exe), spawned with posix_spawn and one end of a
  * socketpair as fd 3; src/plugin/isolate.c is its side.  Messages: wire.h.
  *
- * Asynchronous on the loop: runs (START -> RESULT), cancels, releases and
- * pings.  Writes are buffered and non-blocking; an io watcher reads.
- * Synchronous, bounded by SYNC_TIMEOUT: init and check_prepare, because
- * the core wants their errors as config errors (file:line) before the
- * load or reload is accepted - as it does for an in-process plugin, whose
- * init and prepare block the loop for the same moment.  All the waits for
- * one host within one loop iteration (a reload prepares every check in a
- * row) share SYNC_TIMEOUT, so a slow host stalls the loop that long at
- * most, not that long per check.  Errors from the
- * child come back as text ("key 'x': why"); the proxy reports them through
- * the core's conf_error at the key's real line.  While the core waits, the
- * host's log messages and pongs are handled at once and what else it
- * sends (results, late replies) is kept for the loop, at most
- * PENDING_MAX_*.
+ * Everything is asynchronous on the loop: runs (START -> RESULT), cancels,
+ * releases, pings, and also init and check_prepare.  Writes are buffered
+ * and non-blocking; an io watcher reads, and every frame is handled as it
+ * arrives (nothing a host sends is kept beyond the frame being read).
  *
- * The host is not trusted with the core's memory: a host that sends more
- * than that while the core waits, or floods it with log messages
+ * Init and prepare answers.  The core wants their errors as config errors
+ * (file:line) before it accepts a load or reload, but must not stop its
+ * loop for a host: so proxy_new and px_prepare only send the request and
+ * return; the request is queued on its proxy (a host answers in the order
+ * it was asked, so a reply must match the head of the queue - anything
+ * else is a broken host) and collected by the build's struct proxy_wait
+ * with the conf it came with.  The build's owner waits for the wait: on
+ * the loop at a reload (checks, MQTT and HTTP carry on meanwhile), blocking
+ * in poll(2) at startup (before the loop runs nothing is frozen, and the
+ * same code reads the same frames).  One deadline, ANSWER_TIMEOUT from the
+ * start of the build, covers all hosts, which work in parallel; a host
+ * still silent then is declared hung (killed, restarted).  While a host
+ * has init or prepare requests in flight (a build's, or a restart's) its
+ * loop is busy in the plugin: the ping watchdog then allows ANSWER_TIMEOUT
+ * instead of hang_after, counted from the host's last answer.  Then proxy_wait_report passes each
+ * failure to the core's conf_error at the key's real line: the child's error text
+ * ("key 'x': why"), or why the host failed.  A host that sends a reply to
+ * a request it was not sent, or floods the core with log messages
  * (HOST_LOG_FLOOD_* a second), is treated as broken like a crashed one.
  *
  * Crash and hang: EOF on the socket, the child's exit, or no answer to a
  * ping within hang_after (the child's loop is stuck) mark the host DOWN:
- * it is killed, runs in flight complete UNKNOWN "plugin host ...", runs
- * started while it is down complete UNKNOWN at once (their output says
- * why it went down), and it is restarted after a backoff (doubling, reset
- * after a healthy minute) with the same instance block, every check
- * re-prepared.  A check prepared while the host is down (a reload at
- * that moment) is accepted unvalidated and validated at the restart
- * (failures are logged; its runs go UNKNOWN).  A run whose answer does
- * not come is cancelled by the core's timeout as for any plugin.  Must
- * never: block the loop outside init/prepare, complete a run twice (a run
- * is in `runs` until completed or cancelled), or hold more of what a host
- * sends than the limits above.
+ * it is killed, runs in flight complete UNKNOWN "plugin host ...",
+ * requests waited for fail with why, runs started while it is down
+ * complete UNKNOWN at once (their output says why it went down), and it
+ * is restarted after a backoff (doubling, reset after a healthy minute)
+ * with the same instance block, every check re-prepared (those answers
+ * nobody waits for: failures are logged).  A check prepared while the
+ * host is down (a reload at that moment) is accepted unvalidated and
+ * validated at the restart (failures are logged; its runs go UNKNOWN).  A
+ * run whose answer does not come is cancelled by the core's timeout as
+ * for any plugin.  A destroyed instance's host gets a second to leave by
+ * itself (a timer, never a wait on the loop), then SIGKILL.
+ *
+ * Must never: block the loop (proxy_wait_block is for the startup only;
+ * proxy_reap_all for the shutdown), complete a run twice (a run is in
+ * `runs` until completed or cancelled), or keep what a host sends beyond
+ * the frame being read.
  */
 #include "plugin/proxy.h"
 #include "config/pconf.h"
@@ -64,21 +75,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SYNC_TIMEOUT  10.0 /* s: init and prepares of one loop iteration answered by then */
-#define PING_EVERY    1.0  /* s */
-#define HANG_AFTER    5.0  /* s without a pong: the host's loop is stuck */
-#define BACKOFF_FIRST 0.5
-#define BACKOFF_MAX   30.0
-#define HEALTHY_AFTER 60.0 /* s of life that resets the backoff */
-#define CHILD_FD      3
+#define ANSWER_TIMEOUT 10.0 /* s: every init/prepare answer of one build by then */
+#define PING_EVERY     1.0  /* s */
+#define HANG_AFTER     5.0  /* s without a pong: the host's loop is stuck */
+#define BACKOFF_FIRST  0.5
+#define BACKOFF_MAX    30.0
+#define HEALTHY_AFTER  60.0 /* s of life that resets the backoff */
+#define REAP_GRACE     1.0  /* s for a dropped host to leave before SIGKILL */
+#define REAP_POLL      0.02 /* s */
+#define CHILD_FD       3
 
-/* What a host may send while the core waits for a synchronous answer and
- * the core keeps for later: results of runs in flight and late replies.
- * A run's result is clipped by the engine to ~80 KiB, and runs in flight
- * are bounded by the concurrency limits; more than this is a broken host,
- * not a busy one. */
-#define PENDING_MAX_BYTES     (8u * 1024 * 1024)
-#define PENDING_MAX_FRAMES    16384
 /* Log messages from the host (WIRE_LOG): per second, HOST_LOG_LINES are
  * passed on to the log and the rest counted; beyond HOST_LOG_FLOOD_* the
  * host is flooding the core and is treated as broken. */
@@ -86,13 +92,16 @@
 #define HOST_LOG_FLOOD_BYTES  (1024u * 1024)
 #define HOST_LOG_FLOOD_FRAMES 10000
 #define WHY_FLOOD_LOG         "flooded the core with log messages"
-#define WHY_FLOOD_WAIT        "sent too much while the core waited for an answer"
+#define WHY_NO_REQUEST        "answered a request it was not sent"
+#define WHY_NO_ANSWER         "did not answer in time (crashed, hung or too slow)"
 
 extern char **environ;
 
 struct pcheck {
 	uint32_t id;
+	uint8_t failed;   /* its prepare failed while waited for: not re-sent */
 	struct wbuf body; /* PREPARE fields after seq: re-sent at restart */
+	struct preq *q;   /* its prepare in flight, if any (at most one) */
 	struct pcheck *next, **pprev;
 };
 
@@ -100,6 +109,44 @@ struct prun {
 	uint32_t id;
 	struct mamori_run *run;
 };
+
+/* An init or prepare sent and not answered yet (in its proxy's queue), or
+ * answered and kept for its wait's report. */
+struct preq {
+	struct preq *next;        /* the proxy's queue, in the order sent */
+	struct preq *wnext;       /* the wait's list, in the order sent */
+	struct proxy *px;         /* sent to */
+	struct proxy_wait *w;     /* NULL: nobody waits (a restart's, or an abandoned one) */
+	struct pcheck *pc;        /* a prepare's check (NULL once abandoned) */
+	struct mamori_check *chk; /* the core's check, for messages */
+	int type;                 /* the reply expected: WIRE_INIT_R or WIRE_PREPARE_R */
+	uint32_t seq;
+	uint8_t queued;    /* still in px's queue */
+	uint8_t lost;      /* failed because the host went down */
+	uint8_t abandoned; /* its wait was freed: the answer is ignored */
+	int rc;            /* the answer */
+	char *errs;
+	const config_setting_t *s; /* where errors are reported: the block... */
+	pconf_err_fn on_error;     /* ...and the core's sink */
+	void *ud;
+	char why[96];
+};
+
+struct proxy_wait {
+	struct ev_loop *loop;
+	struct preq *head, **tail;
+	size_t pending;
+	double deadline; /* CLOCK_MONOTONIC */
+	ev_timer timer, kick;
+	void (*done)(void *ud);
+	void *ud;
+	uint8_t started;
+};
+
+/* the wait collecting requests now (a build is synchronous code: one at
+ * a time) */
+static struct proxy_wait *collecting;
+static double answer_timeout = ANSWER_TIMEOUT;
 
 /* every restart of every plugin host since the start (metrics) */
 static unsigned long long total_restarts;
@@ -119,13 +166,14 @@ struct proxy {
 	struct wbuf in, out;
 	struct hmap runs; /* id -> struct prun */
 	struct pcheck *checks;
+	struct preq *rq_head, **rq_tail; /* requests sent, not answered */
+	unsigned waited;                 /* how many of them a wait waits for */
+	uint8_t init_failed;             /* its first init failed (a build refuses it) */
 	uint32_t next_id, seq, ping_seq;
 	double ping_sent; /* 0: no ping outstanding */
 	double started, backoff, first_backoff, hang_after;
 	unsigned restarts;
-	char why[96];       /* why the host went down last: in its runs' output */
-	unsigned sync_iter; /* loop iteration of sync_used */
-	double sync_used;   /* seconds waited synchronously in it */
+	char why[96]; /* why the host went down last: in its runs' output */
 	struct {
 		double start; /* of the current second (CLOCK_MONOTONIC) */
 		unsigned lines, frames, dropped;
@@ -262,28 +310,114 @@ static void send_u32(struct proxy *px, int type, uint32_t a, const uint32_t *b)
 	px_flush(px);
 }
 
-static uint32_t send_init(struct proxy *px)
+/* ---- requests: init and prepare ---- */
+
+/* Queue a request sent to px (a host answers in order). */
+static struct preq *rq_push(struct proxy *px, int type, uint32_t seq, struct pcheck *pc)
+{
+	struct preq *q = xcalloc(1, sizeof *q);
+	q->px = px;
+	q->type = type;
+	q->seq = seq;
+	q->queued = 1;
+	q->pc = pc;
+	if (pc)
+		pc->q = q;
+	*px->rq_tail = q;
+	px->rq_tail = &q->next;
+	return q;
+}
+
+/* Let the collecting wait, if any, wait for q; conf says where its errors
+ * go (the block's setting and the core's sink: both outlive the wait). */
+static void rq_collect(struct preq *q, const struct mamori_conf *conf, struct mamori_check *chk)
+{
+	struct proxy_wait *w = collecting;
+	if (!w || !q->queued)
+		return;
+	q->w = w;
+	q->chk = chk;
+	q->s = conf ? conf->s : NULL;
+	q->on_error = conf ? conf->on_error : NULL;
+	q->ud = conf ? conf->ud : NULL;
+	*w->tail = q;
+	w->tail = &q->wnext;
+	w->pending++;
+	q->px->waited++;
+}
+
+/* q has its answer (q->rc, q->errs) or failed, and has left its proxy's
+ * queue: a waited one stays with its wait for the report, the others go. */
+static void rq_done(struct preq *q)
+{
+	struct proxy_wait *w = q->w;
+	q->queued = 0;
+	if (q->pc)
+		q->pc->q = NULL;
+	if (!w) {
+		free(q->errs);
+		free(q);
+		return;
+	}
+	q->px->waited--;
+	if (q->rc != 0 && q->pc)
+		q->pc->failed = 1; /* the host does not have it: never re-sent */
+	if (q->rc != 0 && q->type == WIRE_INIT_R)
+		q->px->init_failed = 1;
+	q->pc = NULL;
+	if (--w->pending == 0 && w->started)
+		ev_timer_start(w->loop, &w->kick); /* done() from the loop, not from here */
+}
+
+static struct preq *rq_pop(struct proxy *px)
+{
+	struct preq *q = px->rq_head;
+	if (q) {
+		px->rq_head = q->next;
+		if (!px->rq_head)
+			px->rq_tail = &px->rq_head;
+		q->next = NULL;
+	}
+	return q;
+}
+
+/* The host went down (or the instance goes away): every request in
+ * flight fails with why. */
+static void rq_fail_all(struct proxy *px, const char *why)
+{
+	struct preq *q;
+	while ((q = rq_pop(px))) {
+		q->rc = MAMORI_E_IO;
+		q->lost = 1;
+		snprintf(q->why, sizeof q->why, "%s", why);
+		rq_done(q);
+	}
+}
+
+static struct preq *send_init(struct proxy *px)
 {
 	char dir[PATH_MAX] = "";
 	host_table()->data_path(".", dir, sizeof dir);
+	struct preq *q = rq_push(px, WIRE_INIT_R, ++px->seq, NULL);
 	size_t m = wire_begin(&px->out, WIRE_INIT);
-	wbuf_u32(&px->out, ++px->seq);
+	wbuf_u32(&px->out, q->seq);
 	wbuf_str(&px->out, dir);
 	wbuf_i32(&px->out, log_get_level());
 	wbuf_str(&px->out, px->inst_text);
 	wire_end(&px->out, m);
 	px_flush(px);
-	return px->seq;
+	return q;
 }
 
-static uint32_t send_prepare(struct proxy *px, const struct pcheck *pc)
+static struct preq *send_prepare(struct proxy *px, struct pcheck *pc)
 {
+	struct preq *q = rq_push(px, WIRE_PREPARE_R, ++px->seq, pc);
 	size_t m = wire_begin(&px->out, WIRE_PREPARE);
-	wbuf_u32(&px->out, ++px->seq);
+	wbuf_u32(&px->out, q->seq);
 	wbuf_put(&px->out, pc->body.p, pc->body.len);
 	wire_end(&px->out, m);
 	px_flush(px);
-	return px->seq;
+	return q;
 }
 
 /* ---- the host process ---- */
@@ -367,6 +501,7 @@ static void px_close(struct proxy *px, int kill_it)
 	px->fd = -1;
 	px->up = 0;
 	px->gen++;
+	rq_fail_all(px, px->why[0] ? px->why : "crashed or hung");
 	if (px->pid > 0 && kill_it)
 		kill(px->pid, SIGKILL);
 	if (px->pid > 0 && !ev_is_default_loop(px->loop) && waitpid(px->pid, NULL, WNOHANG) != 0)
@@ -446,18 +581,41 @@ static void on_result(struct proxy *px, struct rbuf *r)
 	free(run);
 }
 
-static void on_async_reply(struct proxy *px, int type, struct rbuf *r)
+/* An init or prepare answer: it must answer the oldest request in flight
+ * (a host answers in order).  0, or -1 if malformed. */
+static int on_reply(struct proxy *px, int type, struct rbuf *r)
 {
-	rbuf_u32(r); /* seq: nobody waits for it any more */
+	uint32_t seq = rbuf_u32(r);
 	int rc = rbuf_i32(r);
 	const char *errs = rbuf_str(r);
-	if (r->bad || rc == 0)
-		return;
+	if (r->bad)
+		return -1;
+	struct preq *q = px->rq_head;
+	if (!q || q->seq != seq || q->type != type) {
+		px_lost(px, WHY_NO_REQUEST);
+		return 0;
+	}
+	rq_pop(px);
+	/* It answers, so its loop moves: the watchdog counts from here. */
+	if (px->ping_sent > 0)
+		px->ping_sent = ev_now(px->loop);
+	q->rc = rc;
+	if (q->w) {
+		q->errs = rc != 0 && errs && *errs ? xstrdup(errs) : NULL;
+		rq_done(q);
+		return 0;
+	}
+	int abandoned = q->abandoned;
+	rq_done(q);
+	if (rc == 0 || abandoned)
+		return 0;
+	/* Nobody waits (a restart re-prepares): logged. */
 	log_err("isolate", "plugin '%s' after restart: %s failed: %s", px->def.name,
 	        type == WIRE_INIT_R ? "init" : "check_prepare",
-	        errs ? errs : host_table()->strerror(rc));
+	        errs && *errs ? errs : host_table()->strerror(rc));
 	if (type == WIRE_INIT_R)
 		px_lost(px, "failed to initialise");
+	return 0;
 }
 
 /* A log message from the host: passed on, HOST_LOG_LINES a second; a host
@@ -504,7 +662,7 @@ static int px_dispatch(struct proxy *px, int type, struct rbuf *r)
 			px->ping_sent = 0;
 		break;
 	case WIRE_INIT_R:
-	case WIRE_PREPARE_R: on_async_reply(px, type, r); break;
+	case WIRE_PREPARE_R: return on_reply(px, type, r);
 	case WIRE_LOG: return on_host_log(px, r);
 	default: return -1;
 	}
@@ -534,17 +692,22 @@ static void px_drain(struct proxy *px)
 		px->in.len = 0;
 }
 
+/* Read what the host sent and handle it. */
+static void px_read(struct proxy *px)
+{
+	int eof = wire_fill(px->fd, &px->in) < 0;
+	px_drain(px); /* results and answers sent just before a crash still count */
+	if (eof)
+		px_lost(px, "crashed (connection closed)");
+}
+
 static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct proxy *px = w->data;
 	if (revents & EV_WRITE)
 		px_flush(px);
-	if (!(revents & EV_READ) || px->fd < 0)
-		return;
-	int eof = wire_fill(px->fd, &px->in) < 0;
-	px_drain(px); /* results sent just before a crash still count */
-	if (eof)
-		px_lost(px, "crashed (connection closed)");
+	if ((revents & EV_READ) && px->fd >= 0)
+		px_read(px);
 }
 
 static void on_kick(struct ev_loop *loop, ev_timer *w, int revents)
@@ -554,8 +717,6 @@ static void on_kick(struct ev_loop *loop, ev_timer *w, int revents)
 		px_lost(px, "crashed (write failed)");
 	if (!px->up)
 		fail_runs(px);
-	else
-		px_drain(px); /* messages left behind by a synchronous wait */
 }
 
 static void on_ping(struct ev_loop *loop, ev_timer *w, int revents)
@@ -564,7 +725,14 @@ static void on_ping(struct ev_loop *loop, ev_timer *w, int revents)
 	if (!px->up)
 		return;
 	double now = ev_now(loop);
-	if (px->ping_sent > 0 && now - px->ping_sent > px->hang_after) {
+	/* A host with init or prepare requests in flight is busy in the
+	 * plugin's init or check_prepare, which may take seconds: it gets
+	 * answer_timeout from its last answer (a build waiting for it ends
+	 * at its own deadline anyway). */
+	double limit = px->hang_after;
+	if (px->rq_head && answer_timeout > limit)
+		limit = answer_timeout;
+	if (px->ping_sent > 0 && now - px->ping_sent > limit) {
 		char why[80];
 		snprintf(why, sizeof why, "hung (no answer for %.1fs)", now - px->ping_sent);
 		px_lost(px, why);
@@ -590,109 +758,285 @@ static void on_restart(struct ev_loop *loop, ev_timer *w, int revents)
 	total_restarts++;
 	send_init(px);
 	for (struct pcheck *pc = px->checks; pc; pc = pc->next)
-		send_prepare(px, pc);
+		if (!pc->failed)
+			send_prepare(px, pc);
 }
 
-/* Wait for the reply (type, seq) to a synchronous request, with the loop
- * stopped.  Log messages and pongs are handled as they come; results and
- * late replies are kept for the loop (in front of px->in, in order), at
- * most PENDING_MAX_*.  On success the reply's fields after seq are in
- * *out (the caller frees it); on failure *why says what went wrong. */
-static int px_wait(struct proxy *px, int type, uint32_t seq, struct wbuf *out, const char **why)
+/* ---- waiting for answers (struct proxy_wait) ---- */
+
+/* Call done once, from the loop; done may free w. */
+static void wait_fire(struct proxy_wait *w)
 {
-	struct wbuf pend = { 0 };
-	size_t frames = 0;
-	int rc = -1, eof = 0;
-	if (ev_iteration(px->loop) != px->sync_iter) {
-		px->sync_iter = ev_iteration(px->loop);
-		px->sync_used = 0;
+	ev_timer_stop(w->loop, &w->timer);
+	ev_timer_stop(w->loop, &w->kick);
+	void (*done)(void *) = w->done;
+	w->done = NULL;
+	if (done)
+		done(w->ud);
+}
+
+/* The deadline passed: a host that still owes an answer is hung (killed,
+ * restarted); its requests fail with why. */
+static void wait_expire(struct proxy_wait *w)
+{
+	for (struct preq *q = w->head; q; q = q->wnext)
+		if (q->queued) {
+			px_lost(q->px, WHY_NO_ANSWER);
+			if (q->queued) /* not up: cannot happen, but never wait on */
+				rq_fail_all(q->px, WHY_NO_ANSWER);
+		}
+}
+
+static void on_wait_kick(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	wait_fire(t->data);
+}
+
+static void on_wait_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct proxy_wait *w = t->data;
+	wait_expire(w);
+	wait_fire(w);
+}
+
+struct proxy_wait *proxy_wait_new(struct ev_loop *loop)
+{
+	struct proxy_wait *w = xcalloc(1, sizeof *w);
+	w->loop = loop;
+	w->tail = &w->head;
+	w->deadline = mono_now() + answer_timeout;
+	ev_timer_init(&w->timer, on_wait_timer, 0, 0);
+	ev_timer_init(&w->kick, on_wait_kick, 0, 0);
+	w->timer.data = w->kick.data = w;
+	return w;
+}
+
+void proxy_wait_collect(struct proxy_wait *w)
+{
+	collecting = w;
+}
+
+size_t proxy_wait_pending(const struct proxy_wait *w)
+{
+	return w ? w->pending : 0;
+}
+
+void proxy_wait_start(struct proxy_wait *w, void (*done)(void *ud), void *ud)
+{
+	w->done = done;
+	w->ud = ud;
+	w->started = 1;
+	if (!w->pending) {
+		ev_timer_start(w->loop, &w->kick);
+		return;
 	}
-	double start = mono_now(), end = start + SYNC_TIMEOUT - px->sync_used;
-	*why = "did not answer in time (crashed, hung or too slow)";
-	while (px->up && px->fd >= 0) {
-		size_t off = 0;
-		long n;
-		struct rbuf body;
-		int ty, found = 0;
-		while (!found &&
-		       (n = wire_frame(wb_at(&px->in, off), px->in.len - off, &body, &ty)) > 0) {
-			const char *frame = px->in.p + off;
-			off += (size_t)n;
-			if (ty == type && rbuf_u32(&body) == seq && !body.bad) {
-				wbuf_put(out, body.p + body.off, body.len - body.off);
-				found = 1;
-			} else if (ty == WIRE_LOG || ty == WIRE_PONG) {
-				if (px_dispatch(px, ty, &body) != 0) {
-					*why = "sent a malformed message";
-					goto done;
-				}
-				if (!px->up)
-					goto done; /* flooding: lost, px->why says so */
-			} else if (ty != WIRE_RESULT && ty != WIRE_INIT_R && ty != WIRE_PREPARE_R) {
-				*why = "sent a malformed message";
-				goto done;
-			} else if (++frames > PENDING_MAX_FRAMES ||
-			           pend.len + (size_t)n > PENDING_MAX_BYTES) {
-				*why = WHY_FLOOD_WAIT;
-				goto done;
-			} else {
-				wbuf_put(&pend, frame, (size_t)n);
+	double left = w->deadline - mono_now();
+	ev_timer_set(&w->timer, left > 0 ? left : 0, 0);
+	ev_timer_start(w->loop, &w->timer);
+}
+
+void proxy_wait_block(struct proxy_wait *w)
+{
+	/* The hosts involved (none is freed meanwhile), each once. */
+	size_t n = 0, cap = 0;
+	struct proxy **pxs = NULL;
+	for (struct preq *q = w->head; q; q = q->wnext) {
+		size_t i = 0;
+		while (i < n && pxs[i] != q->px)
+			i++;
+		if (i < n)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			pxs = xrealloc(pxs, cap * sizeof *pxs);
+		}
+		pxs[n++] = q->px;
+	}
+	struct pollfd *pfd = xcalloc(n ? n : 1, sizeof *pfd);
+	while (w->pending) {
+		double left = w->deadline - mono_now();
+		if (left <= 0) {
+			ev_now_update(w->loop); /* for the host's lifetime in the log */
+			wait_expire(w);
+			break;
+		}
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (!pxs[i]->waited || pxs[i]->fd < 0)
+				continue;
+			pfd[k].fd = pxs[i]->fd;
+			pfd[k].events = POLLIN;
+			if (pxs[i]->out.len > pxs[i]->out.off)
+				pfd[k].events |= POLLOUT;
+			pfd[k].revents = 0;
+			pxs[k++] = pxs[i]; /* the ones still waited for move up */
+		}
+		n = k;
+		if (poll(pfd, n, (int)(left * 1000) + 1) < 0 && errno != EINTR) {
+			wait_expire(w);
+			break;
+		}
+		for (size_t i = 0; i < n; i++) {
+			struct proxy *px = pxs[i];
+			if (px->fd != pfd[i].fd || !pfd[i].revents)
+				continue;
+			if ((pfd[i].revents & POLLOUT) && wire_flush(px->fd, &px->out) < 0) {
+				px_lost(px, "crashed (write failed)");
+				continue;
 			}
+			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+				px_read(px);
 		}
-		if (n < 0) {
-			*why = "sent a malformed message";
-			goto done;
-		}
-		wbuf_consume(&px->in, off);
-		if (found) {
-			rc = 0;
-			goto done;
-		}
-		double left = end - mono_now();
-		if (eof || left <= 0)
-			goto done;
-		struct pollfd pfd = { .fd = px->fd, .events = POLLIN };
-		if (px->out.len > px->out.off)
-			pfd.events |= POLLOUT;
-		if (poll(&pfd, 1, (int)(left * 1000) + 1) < 0 && errno != EINTR)
-			goto done;
-		if ((pfd.revents & POLLOUT) && wire_flush(px->fd, &px->out) < 0)
-			goto done;
-		/* Closed: a reply may still be in what was read. */
-		if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
-			eof = wire_fill(px->fd, &px->in) < 0;
 	}
-done:
-	px->sync_used += mono_now() - start;
-	if (rc == 0 && pend.len) {
-		wbuf_put(&pend, px->in.p, px->in.len);
-		struct wbuf t = px->in;
-		px->in = pend;
-		pend = t;
-	}
-	if (rc == 0 && px->in.len)
-		ev_timer_start(px->loop, &px->kick);
-	wbuf_free(&pend);
-	return rc;
+	free(pfd);
+	free(pxs);
 }
 
-/* A synchronous request's reply: rc and error text. */
-static int px_call(struct proxy *px, int type, uint32_t seq, char **errs)
+int proxy_wait_report(struct proxy_wait *w)
 {
-	struct wbuf reply = { 0 };
-	const char *why;
-	*errs = NULL;
-	if (px_wait(px, type, seq, &reply, &why) != 0) {
-		px_lost(px, why); /* unless lost already, with its own reason */
-		wbuf_free(&reply);
-		return MAMORI_E_IO;
+	const struct mamori_host *h = host_table();
+	int failed = 0;
+	for (struct preq *q = w->head; q; q = q->wnext) {
+		if (q->queued) { /* not answered: cannot happen once nothing is pending */
+			q->rc = MAMORI_E_IO;
+			q->lost = 1;
+			snprintf(q->why, sizeof q->why, "%s", WHY_NO_ANSWER);
+		}
+		if (q->rc == 0)
+			continue;
+		failed++;
+		struct mamori_conf conf = { .s = q->s, .on_error = q->on_error, .ud = q->ud };
+		char fallback[640];
+		if (q->type == WIRE_INIT_R) {
+			snprintf(fallback, sizeof fallback,
+			         "the plugin host could not start the plugin%s%s",
+			         q->lost ? ": it " : "", q->lost ? q->why : "");
+		} else if (q->px->init_failed) {
+			continue; /* its init's error says it all */
+		} else if (q->lost) {
+			snprintf(fallback, sizeof fallback,
+			         "the plugin host %s while preparing this check", q->why);
+		} else {
+			/* as the registry says it of an in-process plugin */
+			const struct mamori_check_info *in = q->chk ? h->check_info(q->chk) : NULL;
+			snprintf(fallback, sizeof fallback, "check %s/%s/%s: %s",
+			         in ? in->customer : "?", in ? in->asset : "?",
+			         in ? in->check : "?", h->strerror(q->rc));
+		}
+		report_errors(&conf, q->lost ? NULL : q->errs, fallback);
+		pconf_release(&conf);
 	}
-	struct rbuf r = { .p = reply.p, .len = reply.len };
-	int rc = rbuf_i32(&r);
-	const char *e = rbuf_str(&r);
-	*errs = e && *e ? xstrdup(e) : NULL;
-	wbuf_free(&reply);
-	return r.bad ? MAMORI_E_INVAL : rc;
+	return failed;
+}
+
+void proxy_wait_free(struct proxy_wait *w)
+{
+	if (!w)
+		return;
+	if (collecting == w)
+		collecting = NULL;
+	ev_timer_stop(w->loop, &w->timer);
+	ev_timer_stop(w->loop, &w->kick);
+	struct preq *next;
+	for (struct preq *q = w->head; q; q = next) {
+		next = q->wnext;
+		if (q->queued) {
+			/* still in its proxy's queue: the proxy frees it when
+			 * the answer comes (ignored) or the host goes down */
+			q->w = NULL;
+			q->wnext = NULL;
+			q->abandoned = 1;
+			q->chk = NULL;
+			if (q->pc)
+				q->pc->q = NULL;
+			q->pc = NULL;
+			q->px->waited--;
+		} else {
+			free(q->errs);
+			free(q);
+		}
+	}
+	free(w);
+}
+
+void proxy_set_answer_timeout(double seconds)
+{
+	answer_timeout = seconds > 0 ? seconds : ANSWER_TIMEOUT;
+}
+
+/* ---- hosts of destroyed instances ---- */
+
+struct reaper {
+	ev_timer t;
+	struct ev_loop *loop;
+	pid_t pid;
+	double kill_at; /* CLOCK_MONOTONIC */
+	struct reaper *next, **pprev;
+};
+
+static struct reaper *reapers;
+
+/* 1 once pid is gone: reaped here, or already by libev's SIGCHLD handler
+ * (the default loop reaps every child). */
+static int reaped(pid_t pid)
+{
+	return waitpid(pid, NULL, WNOHANG) != 0;
+}
+
+static void reaper_free(struct reaper *rp)
+{
+	ev_timer_stop(rp->loop, &rp->t);
+	if (rp->next)
+		rp->next->pprev = rp->pprev;
+	*rp->pprev = rp->next;
+	free(rp);
+}
+
+static void on_reap(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct reaper *rp = t->data;
+	if (reaped(rp->pid)) {
+		reaper_free(rp);
+		return;
+	}
+	if (mono_now() >= rp->kill_at)
+		kill(rp->pid, SIGKILL); /* not ours to wait for any longer */
+}
+
+/* The host's socket is closed: it cleans up and exits by itself.  Give it
+ * REAP_GRACE, checked from a timer; never wait for it here. */
+static void reap_later(struct ev_loop *loop, pid_t pid)
+{
+	if (reaped(pid))
+		return;
+	struct reaper *rp = xcalloc(1, sizeof *rp);
+	rp->loop = loop;
+	rp->pid = pid;
+	rp->kill_at = mono_now() + REAP_GRACE;
+	ev_timer_init(&rp->t, on_reap, REAP_POLL, REAP_POLL);
+	rp->t.data = rp;
+	ev_timer_start(loop, &rp->t);
+	rp->next = reapers;
+	if (reapers)
+		reapers->pprev = &rp->next;
+	rp->pprev = &reapers;
+	reapers = rp;
+}
+
+void proxy_reap_all(void)
+{
+	while (reapers) {
+		struct reaper *rp = reapers;
+		while (!reaped(rp->pid) && mono_now() < rp->kill_at) {
+			struct timespec ts = { 0, 10 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+		if (!reaped(rp->pid)) {
+			kill(rp->pid, SIGKILL);
+			waitpid(rp->pid, NULL, 0);
+		}
+		reaper_free(rp);
+	}
 }
 
 /* ---- the plugin functions the core calls ---- */
@@ -708,6 +1052,8 @@ static void pcheck_free(struct pcheck *pc)
 		*pc->pprev = pc->next;
 	if (pc->next)
 		pc->next->pprev = pc->pprev;
+	if (pc->q) /* its prepare is still in flight: answered without it */
+		pc->q->pc = NULL;
 	wbuf_free(&pc->body);
 	free(pc);
 }
@@ -736,6 +1082,8 @@ static struct pcheck *pcheck_new(struct proxy *px, struct mamori_check *chk,
 	return pc;
 }
 
+/* Sent, not waited for: the collecting wait gets the answer (see
+ * proxy_wait); until then the check counts as prepared. */
 static int px_prepare(void *inst, struct mamori_check *chk, const struct mamori_conf *conf,
                       void **check_data)
 {
@@ -744,18 +1092,8 @@ static int px_prepare(void *inst, struct mamori_check *chk, const struct mamori_
 	*check_data = pc;
 	if (!px->up)
 		return 0; /* validated when the host is back */
-	char *errs;
-	int rc = px_call(px, WIRE_PREPARE_R, send_prepare(px, pc), &errs);
-	if (rc != 0) {
-		char why[160];
-		snprintf(why, sizeof why, "the plugin host %s while preparing this check",
-		         px_why(px));
-		report_errors(conf, errs, rc == MAMORI_E_IO ? why : NULL);
-		pcheck_free(pc);
-		*check_data = NULL;
-	}
-	free(errs);
-	return rc;
+	rq_collect(send_prepare(px, pc), conf, chk);
+	return 0;
 }
 
 static void px_release(void *inst, struct mamori_check *chk, void *check_data)
@@ -764,7 +1102,7 @@ static void px_release(void *inst, struct mamori_check *chk, void *check_data)
 	struct pcheck *pc = check_data;
 	if (!pc)
 		return;
-	if (px->up)
+	if (px->up && !pc->failed)
 		send_u32(px, WIRE_RELEASE, pc->id, NULL);
 	pcheck_free(pc);
 }
@@ -804,32 +1142,15 @@ static void px_cancel(void *inst, struct mamori_run *run, void *run_state)
 	free(r);
 }
 
-/* Give the host a moment to leave by itself (it cleans up on EOF). */
-static void px_reap(struct proxy *px)
-{
-	for (int i = 0; px->pid > 0 && i < 100; i++) {
-		pid_t r = waitpid(px->pid, NULL, WNOHANG);
-		if (r != 0) { /* gone, or reaped by libev's SIGCHLD handler */
-			px->pid = 0;
-			return;
-		}
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
-	if (px->pid > 0) {
-		kill(px->pid, SIGKILL);
-		waitpid(px->pid, NULL, 0);
-		px->pid = 0;
-	}
-}
-
 static void px_destroy(void *inst)
 {
 	struct proxy *px = inst;
 	if (!px)
 		return;
-	px_close(px, 0);
-	px_reap(px);
+	px_close(px, 0); /* it cleans up on EOF and leaves */
+	if (px->pid > 0)
+		reap_later(px->loop, px->pid);
+	px->pid = 0;
 	ev_child_stop(px->loop, &px->child);
 	ev_timer_stop(px->loop, &px->restart);
 	ev_timer_stop(px->loop, &px->kick);
@@ -876,20 +1197,16 @@ struct proxy *proxy_new(struct ev_loop *loop, const struct plugin_mod *real,
 	ev_init(&px->restart, on_restart);
 	ev_timer_init(&px->kick, on_kick, 0, 0);
 	ev_init(&px->ping, on_ping);
+	px->rq_tail = &px->rq_head;
 	px->ping.repeat = PING_EVERY;
 	px->io.data = px->child.data = px->restart.data = px->kick.data = px->ping.data = px;
-	char *errs = NULL;
-	int rc = px_spawn(px) != 0 ? MAMORI_E_IO : px_call(px, WIRE_INIT_R, send_init(px), &errs);
-	if (rc != 0) {
-		char why[160];
-		snprintf(why, sizeof why, "the plugin host could not start the plugin%s%s",
-		         px->why[0] ? ": it " : "", px->why);
-		report_errors(conf, errs, why);
-		free(errs);
-		ev_timer_stop(loop, &px->restart); /* px_lost armed it */
+	if (px_spawn(px) != 0) {
+		report_errors(conf, NULL, "the plugin host could not start the plugin");
 		px_destroy(px);
 		return NULL;
 	}
+	/* init's answer: see proxy_wait */
+	rq_collect(send_init(px), conf, NULL);
 	return px;
 }
 

@@ -2,24 +2,33 @@
  * proxy: a plugin instance run in a separate host process (`isolate =
  * true` in its `plugins` block).  See proxy.c for the design.
  *
- * proxy_new spawns the host, initialises the real plugin in it with the
- * instance block and returns a synthetic plugin module whose functions
+ * proxy_new spawns the host, asks it to initialise the real plugin with
+ * the instance block and returns a synthetic plugin module whose functions
  * (check_prepare, check_start, check_cancel, check_release, destroy)
  * forward over a socket; the core uses it exactly like an in-process
  * instance: pinst->mod = proxy_mod(px), pinst->inst = px.
+ *
+ * The answers to init and check_prepare are not waited for inside those
+ * calls: while a proxy_wait collects (a model build), each request is
+ * recorded in it, and its owner waits for all of them at once - on the
+ * loop (reload) or blocking before the loop runs (startup) - and then has
+ * the failures reported through the conf they came with (file:line).
  */
 #ifndef MAMORI_PROXY_H
 #define MAMORI_PROXY_H
 
 #include <mamori/plugin.h>
+#include <stddef.h>
 
 struct ev_loop;
 struct plugin_mod;
 struct proxy;
+struct proxy_wait;
 
 /* Start an isolated instance of `real` (a usable module).  conf is the
  * instance block (errors are reported through it, with file and line).
- * Returns NULL on failure, after reporting why. */
+ * Returns NULL if the host cannot be started, after reporting why; the
+ * plugin's init answer comes later (see proxy_wait). */
 struct proxy *proxy_new(struct ev_loop *loop, const struct plugin_mod *real,
                         const struct mamori_conf *conf);
 /* The synthetic module to use for this instance; its def->destroy(px)
@@ -35,5 +44,37 @@ int proxy_pid(const struct proxy *px);
 unsigned proxy_restarts(const struct proxy *px);
 /* Restarts of all plugin hosts since the process started. */
 unsigned long long proxy_total_restarts(void);
+
+/* ---- waiting for init and check_prepare answers ----
+ *
+ * A wait is created when a model build starts; its deadline (10 s) runs
+ * from then and covers every answer of every host.  Nothing here blocks
+ * except proxy_wait_block. */
+struct proxy_wait *proxy_wait_new(struct ev_loop *loop);
+/* Requests sent from now on (proxy_new, an isolated check_prepare) are
+ * collected by w; NULL stops collecting.  Without a collecting wait a
+ * request is answered asynchronously and a failure only logged. */
+void proxy_wait_collect(struct proxy_wait *w);
+/* Answers still outstanding. */
+size_t proxy_wait_pending(const struct proxy_wait *w);
+/* On the loop: done(ud) is called from the loop (never inside this call)
+ * once every answer is in or the deadline passed; a host that has not
+ * answered by then is declared hung (killed and restarted). */
+void proxy_wait_start(struct proxy_wait *w, void (*done)(void *ud), void *ud);
+/* The same, blocking in poll(2) on the hosts' sockets: for the startup,
+ * before the loop runs (nothing is there to freeze). */
+void proxy_wait_block(struct proxy_wait *w);
+/* Report every failed request through the conf it was made with (the
+ * host's own error lines at their key's file:line, or why the host
+ * failed) and return how many failed.  Call once nothing is pending. */
+int proxy_wait_report(struct proxy_wait *w);
+/* Free w; answers still outstanding are ignored when they come. */
+void proxy_wait_free(struct proxy_wait *w);
+/* Tests: the deadline of the waits created from now on (default 10 s). */
+void proxy_set_answer_timeout(double seconds);
+/* Hosts of destroyed instances get a second to leave by themselves (on
+ * the loop, never waited for there) before SIGKILL; at shutdown, wait
+ * for those still going (blocking, at most that second). */
+void proxy_reap_all(void);
 
 #endif

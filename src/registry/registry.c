@@ -12,6 +12,20 @@
  * objects (through the hooks: the engine moves schedules and runs).
  * Unchanged checks cost a hash lookup each, so a reload of 100,000 checks
  * takes milliseconds, and no check stalls.
+ *
+ * Isolated plugins (src/plugin/proxy.c) run init and check_prepare in
+ * their host processes.  The build does not wait for them: their requests
+ * are sent and collected in b->wait with the conf each came with, and the
+ * caller waits for the answers - on the loop at a reload, so the running
+ * model keeps checking meanwhile; blocking at startup, when nothing runs
+ * yet - before model_build_finish reports the hosts' errors exactly where
+ * an in-process plugin's would be (file:line, counted in b->errors) and
+ * says whether the model may be committed.  What may change in the
+ * running model meanwhile is only additions (agents' registrations,
+ * runtime downtimes): the finish carries registered assets over, and the
+ * caller takes the downtimes when it commits.  A build whose errors are
+ * known early still waits for the hosts' answers, so a refusal lists
+ * every error, as a synchronous build would.
  */
 #include "registry/registry.h"
 #include "journal/journal.h"
@@ -410,12 +424,36 @@ static void build_customer(struct registry *r, struct model *m, const struct mod
 		cu->agents[t].s = NULL;
 }
 
-int model_build(struct registry *r, struct mconf *c, struct model *m, const struct model *old)
+/* Assets registered by agents in the running model (old) that m lacks:
+ * at the build, and again at its finish (registrations while isolated
+ * plugins' answers were awaited). */
+static void carry_registered(struct reg_ctx *rc, const struct model *old)
 {
-	int errors = 0;
-	memset(m, 0, sizeof *m);
+	for (size_t i = 0; i < old->n_custs; i++) {
+		struct customer *ocu = old->custs[i];
+		struct customer *cu = hmap_get(&rc->m->cust_by_id, ocu->id, strlen(ocu->id));
+		size_t it = 0;
+		const struct hmap_entry *e;
+		while (cu && hmap_next(&ocu->assets, &it, &e)) {
+			const struct asset *oa = e->value;
+			if (oa->registered)
+				restore_registered(rc, cu, oa->name, oa->type, oa->address,
+				                   oa->registered_at);
+		}
+	}
+}
+
+int model_build(struct registry *r, struct mconf *c, struct model_build *b, const struct model *old)
+{
+	struct model *m = &b->m;
+	int *errors = &b->errors;
+	memset(b, 0, sizeof *b);
 	hmap_init(&m->cust_by_id);
 	hmap_init(&m->checks);
+	/* Isolated plugins' init and prepare answers: collected, not waited
+	 * for here (model_build_wait). */
+	b->wait = proxy_wait_new(r->loop);
+	proxy_wait_collect(b->wait);
 	/* Sized once: growing a map of 100,000 checks rehashed it 14 times. */
 	size_t expect = old && old->checks.count > c->n_checks ? old->checks.count : c->n_checks;
 	hmap_reserve(&m->checks, expect);
@@ -428,54 +466,87 @@ int model_build(struct registry *r, struct mconf *c, struct model *m, const stru
 		if (p) {
 			p->max_concurrent = c->plugins[i].max_concurrent;
 		} else {
-			p = pinst_make(r, &c->plugins[i], &errors);
+			p = pinst_make(r, &c->plugins[i], errors);
 		}
 		if (p)
 			m->pinsts[m->n_pinsts++] = p;
 	}
-	if (errors)
-		goto fail;
+	if (*errors)
+		goto stop; /* no checks on broken instances */
 	/* Agent templates need the checks of restored customers' templates
 	 * set up before customers: attach agents' config trees now. */
 	m->custs = xcalloc(c->n_customers + 1, sizeof *m->custs);
 	for (size_t i = 0; i < c->n_customers; i++) {
 		/* The customer's template tree pointers are needed while
 		 * building its registered assets below; keep them until then. */
-		build_customer(r, m, old, &c->customers[i], &errors);
+		build_customer(r, m, old, &c->customers[i], errors);
 	}
 	/* Registered assets: from the previous model on reload, from the
 	 * database at startup. */
-	struct reg_ctx rc = { r, m, old, &errors };
+	struct reg_ctx rc = { r, m, old, errors };
 	for (size_t i = 0; i < c->n_customers; i++) {
 		struct customer *cu = m->custs[i];
 		for (size_t t = 0; t < cu->n_agents; t++)
 			cu->agents[t].s = c->customers[i].agents[t].s;
 	}
-	if (old) {
-		for (size_t i = 0; i < old->n_custs; i++) {
-			struct customer *ocu = old->custs[i];
-			struct customer *cu = hmap_get(&m->cust_by_id, ocu->id, strlen(ocu->id));
-			size_t it = 0;
-			const struct hmap_entry *e;
-			while (cu && hmap_next(&ocu->assets, &it, &e)) {
-				const struct asset *oa = e->value;
-				if (oa->registered)
-					restore_registered(&rc, cu, oa->name, oa->type, oa->address,
-					                   oa->registered_at);
-			}
-		}
-	} else if (r->store) {
+	if (old)
+		carry_registered(&rc, old);
+	else if (r->store)
 		store_load_assets(r->store, on_asset_row, &rc);
-	}
 	for (size_t i = 0; i < m->n_custs; i++)
 		for (size_t t = 0; t < m->custs[i]->n_agents; t++)
 			m->custs[i]->agents[t].s = NULL;
-	if (errors)
-		goto fail;
+stop:
+	proxy_wait_collect(NULL);
+	/* With errors already, the hosts' answers still count: the refusal
+	 * lists their errors too, as one of a synchronous build would. */
+	if (*errors && !proxy_wait_pending(b->wait)) {
+		model_build_abort(r, b, old);
+		return -1;
+	}
 	return 0;
-fail:
-	model_discard(r, m, old);
-	return -1;
+}
+
+size_t model_build_waiting(const struct model_build *b)
+{
+	return proxy_wait_pending(b->wait);
+}
+
+void model_build_wait(struct model_build *b, void (*done)(void *ud), void *ud)
+{
+	proxy_wait_start(b->wait, done, ud);
+}
+
+void model_build_wait_here(struct model_build *b)
+{
+	proxy_wait_block(b->wait);
+}
+
+int model_build_finish(struct registry *r, struct model_build *b, const struct model *old)
+{
+	/* The hosts' errors, at their keys' file:line: each one counts in
+	 * b->errors through conf_err_log. */
+	int failed = proxy_wait_report(b->wait);
+	proxy_wait_free(b->wait);
+	b->wait = NULL;
+	if (failed && !b->errors)
+		b->errors++;
+	if (b->errors) {
+		model_discard(r, &b->m, old);
+		return -1;
+	}
+	if (old) {
+		struct reg_ctx rc = { r, &b->m, old, &b->errors };
+		carry_registered(&rc, old);
+	}
+	return 0;
+}
+
+void model_build_abort(struct registry *r, struct model_build *b, const struct model *old)
+{
+	proxy_wait_free(b->wait); /* answers still to come are ignored */
+	b->wait = NULL;
+	model_discard(r, &b->m, old);
 }
 
 static void customer_free(struct registry *r, struct customer *cu, int free_assets)

@@ -17,9 +17,11 @@
  * through the hooks.  Queries for the outside (src/app) copy what they
  * need.
  *
- * Must never: block, start or cancel a run, touch the wheel.  Depends on
- * config, plugin (prepare/release of plugin data), store (startup loads),
- * journal (rows), events (downtime events), state (check_state).
+ * Must never: block (an isolated plugin's answers are awaited on the loop,
+ * see model_build; only the startup waits for them), start or cancel a
+ * run, touch the wheel.  Depends on config, plugin (prepare/release of
+ * plugin data), store (startup loads), journal (rows), events (downtime
+ * events), state (check_state).
  */
 #ifndef MAMORI_REGISTRY_H
 #define MAMORI_REGISTRY_H
@@ -174,7 +176,38 @@ void registry_attach(struct registry *r, struct store *store, struct journal *jo
 void registry_fini(struct registry *r);
 
 const char *registry_intern(struct registry *r, const char *name);
-int model_build(struct registry *r, struct mconf *c, struct model *out, const struct model *old);
+/* A model being built (startup, reload).  Two steps, because isolated
+ * plugins answer init and check_prepare from their host processes and
+ * the loop must not stop for them:
+ *
+ *   model_build          everything new, without touching the running
+ *                        model; in-process plugins answer at once, the
+ *                        requests to isolated ones are only sent.
+ *                        -1: refused now (errors logged, b is empty).
+ *   model_build_wait     (reload) done(ud) from the loop once every answer
+ *                        is in or the deadline (10 s) passed; the running
+ *                        model goes on meanwhile.
+ *   model_build_wait_here  (startup) the same, blocking.
+ *   model_build_finish   the hosts' errors logged with file:line; -1:
+ *                        refused (b discarded), 0: b->m is ready for
+ *                        model_commit (assets that agents registered in
+ *                        the running model meanwhile are in it).
+ *   model_build_abort    throw a build away at any point (shutdown).
+ *
+ * The config tree of the build must live until finish or abort. */
+struct proxy_wait;
+struct model_build {
+	struct model m;
+	struct proxy_wait *wait; /* the isolated plugins' answers */
+	int errors;              /* config errors so far (conf_error counts here) */
+};
+int model_build(struct registry *r, struct mconf *c, struct model_build *b,
+                const struct model *old);
+size_t model_build_waiting(const struct model_build *b);
+void model_build_wait(struct model_build *b, void (*done)(void *ud), void *ud);
+void model_build_wait_here(struct model_build *b);
+int model_build_finish(struct registry *r, struct model_build *b, const struct model *old);
+void model_build_abort(struct registry *r, struct model_build *b, const struct model *old);
 void model_commit(struct registry *r, struct model *next, struct model *old);
 void model_discard(struct registry *r, struct model *m, const struct model *old);
 void model_free(struct registry *r, struct model *m);

@@ -17,6 +17,7 @@
 #include "journal/journal.h"
 #include "plugin/host.h"
 #include "plugin/loader.h"
+#include "plugin/proxy.h"
 #include "proc/proc.h"
 #include "series/series.h"
 #include "store/store.h"
@@ -316,10 +317,19 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 		}
 	}
 	s->reg.building = s->conf;
-	int built = model_build(&s->reg, s->conf, &s->reg.m, NULL);
+	struct model_build b;
+	int built = model_build(&s->reg, s->conf, &b, NULL);
+	if (built == 0) {
+		/* The startup waits for isolated plugins' init and prepare
+		 * answers right here: the loop does not run yet, so nothing
+		 * is frozen.  A reload waits for them on the loop (reload). */
+		model_build_wait_here(&b);
+		built = model_build_finish(&s->reg, &b, NULL);
+	}
 	s->reg.building = NULL;
 	if (built != 0)
 		goto fail;
+	s->reg.m = b.m;
 	registry_take_globals(&s->reg, &s->reg.m, s->conf, ev_now(loop));
 	registry_restore_downtimes(&s->reg, ev_now(loop));
 	mconf_drop_tree(s->conf);
@@ -359,8 +369,132 @@ int server_start(struct server *s)
 	return 0;
 }
 
+/* ---- reload ----
+ *
+ * A reload builds the new model beside the running one (src/registry).
+ * In-process plugins answer init and check_prepare at once; isolated ones
+ * answer from their host processes, and the loop never waits for them:
+ * the reload is then pending (reload returns 1), the running model keeps
+ * checking, MQTT and HTTP carry on, and the commit - or the refusal, with
+ * the same log lines as a synchronous one - comes from the loop once every
+ * answer is in or 10 s passed (a host silent that long is restarted).
+ * Reloads asked for while one is pending (SIGHUP, tests) coalesce into
+ * one more, started when the pending one is done and reading the file as
+ * it is then; the pending one is neither cancelled nor restarted.  Stopping
+ * abandons a pending reload (the running configuration stays).
+ */
+
+struct reload_job {
+	struct mconf *c;
+	struct alerts_conf *ac;
+	struct model_build b;
+	double t0;
+};
+
+static void reload_job_free(struct reload_job *job)
+{
+	alerting_conf_free(job->ac);
+	mconf_free(job->c);
+	free(job);
+}
+
+/* The build is complete (every answer in): commit it or refuse it. */
+static int reload_finish(struct server *s, struct reload_job *job)
+{
+	if (model_build_finish(&s->reg, &job->b, &s->reg.m) != 0) {
+		log_always(
+		    "server", LOG_LVL_ERR,
+		    "reload refused: plugins rejected the configuration; the running configuration stays");
+		reload_job_free(job);
+		s->reloads_refused++;
+		return -1;
+	}
+	/* Assets registered while the answers were awaited are written
+	 * before the model they point into goes. */
+	journal_flush(s->journal, 0);
+	struct mconf *c = job->c;
+	struct model next = job->b.m;
+	alerting_conf_install(s->alerts, job->ac, c); /* before the old calendars go */
+	job->ac = NULL;
+	registry_take_globals(&s->reg, &next, c, ev_now(s->loop));
+	mconf_drop_tree(c);
+	model_commit(&s->reg, &next, &s->reg.m);
+	app_reloaded(s->app);
+	s->reg.m = next;
+	/* Keep the store's configured directory: moving it needs a restart. */
+	free(c->state_dir);
+	c->state_dir = xstrdup(s->conf->state_dir);
+	mconf_free(s->conf);
+	s->conf = c;
+	job->c = NULL;
+	journal_set_interval(s->journal, c->flush_interval);
+	if (s->series) {
+		struct series_conf sc;
+		history_conf(c, &sc);
+		series_set_conf(s->series, &sc);
+		history_wire(s);
+	}
+	log_set_level(c->log_level);
+	engine_rearm(s->engine);
+	/* No malloc_trim here: the next reload reuses these pages instead of
+	 * faulting them in again (page faults dominated reload time). */
+	log_always("server", LOG_LVL_NOTICE,
+	           "configuration reloaded in %.0f ms: %zu customers, %zu checks",
+	           (ev_time() - job->t0) * 1000, s->reg.m.n_custs, (size_t)s->reg.m.checks.count);
+	reload_job_free(job);
+	s->reloads_committed++;
+	return 0;
+}
+
+static int reload(struct server *s, const char *text);
+
+/* From the loop: every isolated plugin answered, or the deadline passed. */
+static void on_reload_answers(void *ud)
+{
+	struct server *s = ud;
+	struct reload_job *job = s->reloading;
+	s->reloading = NULL;
+	reload_finish(s, job);
+	if (s->reload_again) {
+		char *again = s->reload_again_text;
+		s->reload_again = 0;
+		s->reload_again_text = NULL;
+		log_always("server", LOG_LVL_NOTICE,
+		           "reloading again: asked for while the last reload waited");
+		reload(s, again);
+		free(again);
+	}
+}
+
+/* Stopping: a pending reload is thrown away, the running model stays. */
+static void reload_abandon(struct server *s)
+{
+	struct reload_job *job = s->reloading;
+	free(s->reload_again_text);
+	s->reload_again_text = NULL;
+	s->reload_again = 0;
+	if (!job)
+		return;
+	s->reloading = NULL;
+	model_build_abort(&s->reg, &job->b, &s->reg.m);
+	reload_job_free(job);
+	log_always("server", LOG_LVL_NOTICE,
+	           "reload abandoned: mamorid is stopping; the running configuration stays");
+}
+
 static int reload(struct server *s, const char *text)
 {
+	if (s->stopping)
+		return -1;
+	if (s->reloading) {
+		s->reload_again = 1;
+		free(s->reload_again_text);
+		s->reload_again_text = text ? xstrdup(text) : NULL;
+		log_always("server", LOG_LVL_NOTICE,
+		           "reload asked for while one waits for isolated plugins: it follows when "
+		           "that one is done");
+		return 1;
+	}
 	double t0 = ev_time();
 	/* Newly registered assets are written before the model is rebuilt
 	 * (their pending rows point into the current model). */
@@ -370,6 +504,7 @@ static int reload(struct server *s, const char *text)
 		log_always(
 		    "server", LOG_LVL_ERR,
 		    "reload refused: configuration has errors; the running configuration stays");
+		s->reloads_refused++;
 		return -1;
 	}
 	/* The HTTP listeners stay as started: a change takes effect at the
@@ -384,6 +519,7 @@ static int reload(struct server *s, const char *text)
 		    "server", LOG_LVL_ERR,
 		    "reload refused: configuration has errors; the running configuration stays");
 		mconf_free(c);
+		s->reloads_refused++;
 		return -1;
 	}
 	int same = hc.n_listen == s->http_conf.n_listen && hc.n_metrics == s->http_conf.n_metrics;
@@ -402,46 +538,34 @@ static int reload(struct server *s, const char *text)
 		    "server", LOG_LVL_ERR,
 		    "reload refused: configuration has errors; the running configuration stays");
 		mconf_free(c);
+		s->reloads_refused++;
 		return -1;
 	}
-	struct model next;
+	struct reload_job *job = xcalloc(1, sizeof *job);
+	job->c = c;
+	job->ac = ac;
+	job->t0 = t0;
 	s->reg.building = c;
-	int built = model_build(&s->reg, c, &next, &s->reg.m);
+	int built = model_build(&s->reg, c, &job->b, &s->reg.m);
 	s->reg.building = NULL;
 	if (built != 0) {
 		log_always(
 		    "server", LOG_LVL_ERR,
 		    "reload refused: plugins rejected the configuration; the running configuration stays");
-		alerting_conf_free(ac);
-		mconf_free(c);
+		reload_job_free(job);
+		s->reloads_refused++;
 		return -1;
 	}
-	alerting_conf_install(s->alerts, ac, c); /* before the old calendars go */
-	registry_take_globals(&s->reg, &next, c, ev_now(s->loop));
-	mconf_drop_tree(c);
-	model_commit(&s->reg, &next, &s->reg.m);
-	app_reloaded(s->app);
-	s->reg.m = next;
-	/* Keep the store's configured directory: moving it needs a restart. */
-	free(c->state_dir);
-	c->state_dir = xstrdup(s->conf->state_dir);
-	mconf_free(s->conf);
-	s->conf = c;
-	journal_set_interval(s->journal, c->flush_interval);
-	if (s->series) {
-		struct series_conf sc;
-		history_conf(c, &sc);
-		series_set_conf(s->series, &sc);
-		history_wire(s);
-	}
-	log_set_level(c->log_level);
-	engine_rearm(s->engine);
-	/* No malloc_trim here: the next reload reuses these pages instead of
-	 * faulting them in again (page faults dominated reload time). */
+	size_t waiting = model_build_waiting(&job->b);
+	if (!waiting)
+		return reload_finish(s, job);
 	log_always("server", LOG_LVL_NOTICE,
-	           "configuration reloaded in %.0f ms: %zu customers, %zu checks",
-	           (ev_time() - t0) * 1000, s->reg.m.n_custs, (size_t)s->reg.m.checks.count);
-	return 0;
+	           "reload: waiting for %zu answer%s of isolated plugins; the running "
+	           "configuration stays meanwhile",
+	           waiting, waiting == 1 ? "" : "s");
+	s->reloading = job;
+	model_build_wait(&job->b, on_reload_answers, s);
+	return 1;
 }
 
 int server_reload(struct server *s)
@@ -452,6 +576,17 @@ int server_reload(struct server *s)
 int server_reload_text(struct server *s, const char *text)
 {
 	return reload(s, text);
+}
+
+int server_reload_pending(const struct server *s)
+{
+	return s->reloading != NULL;
+}
+
+void server_reload_counts(const struct server *s, unsigned *committed, unsigned *refused)
+{
+	*committed = s->reloads_committed;
+	*refused = s->reloads_refused;
 }
 
 void server_flush(struct server *s, int wait)
@@ -465,6 +600,7 @@ void server_stop(struct server *s)
 	if (s->stopping)
 		return;
 	s->stopping = 1;
+	reload_abandon(s);
 	http_free(s->http);
 	s->http = NULL;
 	mqtt_cmd_free(s->mqtt_cmd);
@@ -484,6 +620,7 @@ void server_free(struct server *s)
 		return;
 	if (!s->stopping && s->reg.m.n_pinsts)
 		server_stop(s);
+	reload_abandon(s); /* before the model whose objects it shares goes */
 	http_free(s->http);
 	http_conf_free(&s->http_conf);
 	mqtt_cmd_free(s->mqtt_cmd);
@@ -520,6 +657,7 @@ void server_free(struct server *s)
 	hmap_free(&s->restored);
 	loader_free(s->loader);
 	proc_ctx_free(s->procs);
+	proxy_reap_all(); /* the hosts of isolated instances, gone or going */
 	host_unbind();
 	events_unsubscribe(s->events, s->hook_sub);
 	events_free(s->events);

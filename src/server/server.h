@@ -36,11 +36,18 @@ struct server_opts {
 struct server *server_new(struct ev_loop *loop, const struct server_opts *opts);
 /* Start scheduling (and the store writer). */
 int server_start(struct server *s);
-/* Reload from the same path: 0 on success; on error the running config
- * is kept and the reasons are logged. */
+/* Reload from the same path: 0 committed; -1 refused (the running config
+ * is kept and the reasons are logged); 1 pending: isolated plugins'
+ * answers are awaited on the loop, and the commit or refusal follows from
+ * the loop (logged).  A reload asked for while one is pending is queued:
+ * any number of them make one more reload after the pending one (1). */
 int server_reload(struct server *s);
 /* Like reload, from text (tests). */
 int server_reload_text(struct server *s, const char *text);
+/* 1 while a reload waits for isolated plugins' answers. */
+int server_reload_pending(const struct server *s);
+/* Reloads committed and refused since the start (tests). */
+void server_reload_counts(const struct server *s, unsigned *committed, unsigned *refused);
 /* Stop: cancel in-flight runs, flush state, stop watchers. */
 void server_stop(struct server *s);
 void server_free(struct server *s);

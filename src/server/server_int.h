@@ -26,6 +26,7 @@ struct journal;
 struct loader;
 struct mqtt_cmd;
 struct proc_ctx;
+struct reload_job;
 struct series;
 struct store;
 
@@ -55,6 +56,10 @@ struct server {
 	server_state_hook hook;
 	void *hook_ud;
 	struct events_sub *hook_sub;
+	struct reload_job *reloading; /* waiting for isolated plugins' answers */
+	int reload_again;             /* asked for again meanwhile: once more after */
+	char *reload_again_text;      /* its text (tests), NULL: the file */
+	unsigned reloads_committed, reloads_refused;
 	int stopping;
 };
 

@@ -12,12 +12,19 @@
  *            "pid"        complete OK with the host's pid as output
  *            "slow_prepare" check_prepare takes `delay` (blocking), then
  *                         runs complete OK
+ *            "hang_prepare" check_prepare blocks the host forever
+ *            "segv_prepare" check_prepare writes through a NULL pointer
  *   marker = "/path"      for the *_once modes
- *   delay  = "2s"         for slow
+ *   delay  = "2s"         for slow and slow_prepare
  * Any other mode is a check_prepare error on the key `mode`.
+ *
+ * Instance key:
+ *   destroy_delay = "3s"  destroy takes that long (blocking): a host that
+ *                         is slow to leave when its instance is dropped
  */
 #include <mamori/plugin.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +34,7 @@
 
 struct crashy {
 	const struct mamori_host *host;
+	double destroy_delay;
 };
 
 struct crashy_check {
@@ -39,6 +47,11 @@ struct crashy_run {
 	struct crashy *c;
 	struct mamori_run *run;
 	struct mamori_timer *t;
+};
+
+static const struct mamori_key instance_keys[] = {
+	{ "destroy_delay", MAMORI_KEY_DURATION, 0, "how long destroy blocks", NULL },
+	{ NULL, 0, 0, NULL, NULL },
 };
 
 static const struct mamori_key check_keys[] = {
@@ -54,12 +67,23 @@ static int c_init(const struct mamori_host *host, const struct mamori_conf *conf
 	if (!c)
 		return MAMORI_E_NOMEM;
 	c->host = host;
+	host->conf_duration(conf, "destroy_delay", &c->destroy_delay);
 	*inst = c;
 	return 0;
 }
 
+static void sleep_for(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
 static void c_destroy(void *inst)
 {
+	struct crashy *c = inst;
+	if (c && c->destroy_delay > 0)
+		sleep_for(c->destroy_delay);
 	free(inst);
 }
 
@@ -67,9 +91,9 @@ static int c_prepare(void *inst, struct mamori_check *chk, const struct mamori_c
                      void **data)
 {
 	struct crashy *c = inst;
-	static const char *const modes[] = { "ok",        "slow",         "segv",
-		                             "segv_once", "hang",         "hang_once",
-		                             "pid",       "slow_prepare", NULL };
+	static const char *const modes[] = { "ok",           "slow",         "segv", "segv_once",
+		                             "hang",         "hang_once",    "pid",  "slow_prepare",
+		                             "hang_prepare", "segv_prepare", NULL };
 	const char *mode = "ok", *marker = "";
 	c->host->conf_string(conf, "mode", &mode);
 	c->host->conf_string(conf, "marker", &marker);
@@ -78,17 +102,21 @@ static int c_prepare(void *inst, struct mamori_check *chk, const struct mamori_c
 		known |= strcmp(mode, modes[i]) == 0;
 	if (!known)
 		return c->host->conf_error(conf, "mode", "unknown mode '%s'", mode);
+	if (strcmp(mode, "hang_prepare") == 0)
+		for (;;)
+			pause();
+	if (strcmp(mode, "segv_prepare") == 0) {
+		volatile int *volatile p = NULL;
+		*p = 42; /* the crash this mode exists for */
+	}
 	struct crashy_check *k = calloc(1, sizeof *k);
 	if (!k)
 		return MAMORI_E_NOMEM;
 	snprintf(k->mode, sizeof k->mode, "%s", mode);
 	snprintf(k->marker, sizeof k->marker, "%s", marker);
 	c->host->conf_duration(conf, "delay", &k->delay);
-	if (strcmp(mode, "slow_prepare") == 0) {
-		struct timespec ts = { (time_t)k->delay,
-			               (long)((k->delay - (double)(time_t)k->delay) * 1e9) };
-		nanosleep(&ts, NULL);
-	}
+	if (strcmp(mode, "slow_prepare") == 0)
+		sleep_for(k->delay);
 	*data = k;
 	return 0;
 }
@@ -165,6 +193,6 @@ static void c_cancel(void *inst, struct mamori_run *run, void *run_state)
 
 MAMORI_PLUGIN_DEFINE(.name = "crashy", .version = "1.0",
                      .description = "test plugin: crashes or hangs on demand",
-                     .check_keys = check_keys, .init = c_init, .destroy = c_destroy,
-                     .check_prepare = c_prepare, .check_release = c_release, .check_start = c_start,
-                     .check_cancel = c_cancel);
+                     .instance_keys = instance_keys, .check_keys = check_keys, .init = c_init,
+                     .destroy = c_destroy, .check_prepare = c_prepare, .check_release = c_release,
+                     .check_start = c_start, .check_cancel = c_cancel);

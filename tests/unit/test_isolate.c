@@ -8,12 +8,14 @@
  * directory this binary lives in, linked into a temporary plugin_dir.
  */
 #include "plugin/isolate.h"
+#include "plugin/proxy.h"
 #include "plugin/wire.h"
 #include "server/server.h"
 #include "util/log.h"
 
 #include <check.h>
 #include <dirent.h>
+#include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -31,7 +33,7 @@ struct fx {
 	struct server *s;
 	char tmp[64];
 	char plugdir[128];
-	char logs[8192]; /* captured error lines */
+	char logs[32768]; /* captured log lines (errors, and notices where the conf asks) */
 	size_t logs_len;
 	int seen_host_down; /* a view showed "plugin host" */
 	int seen_timeout;
@@ -461,9 +463,11 @@ START_TEST(log_flood_while_waiting_is_bounded)
 }
 END_TEST
 
+/* Replies to nothing: the core keeps nothing of them - the first one
+ * marks the host broken. */
 START_TEST(reply_flood_while_waiting_is_bounded)
 {
-	flood_init_case("replies", "sent too much while the core waited for an answer");
+	flood_init_case("replies", "answered a request it was not sent");
 }
 END_TEST
 
@@ -503,9 +507,9 @@ END_TEST
 
 /* ---- a slow host ---- */
 
-/* Three prepares of 4 s each: the core's waits for one host within one
- * loop iteration share 10 s, so the third one fails - not 30 s of stall
- * (10 s per check) - and the start is refused. */
+/* Three prepares of 4 s each at startup: all answers of one build share
+ * one 10 s deadline, so the third one fails - not 30 s of waiting (10 s
+ * per check) - and the start is refused. */
 START_TEST(slow_prepares_share_one_timeout)
 {
 	struct fx f;
@@ -556,6 +560,332 @@ START_TEST(passive_cannot_be_isolated)
 }
 END_TEST
 
+/* ---- reload: the loop never waits for a host ---- */
+
+/* The loop's worst stall: a 5 ms timer notes the longest gap (real time)
+ * between two of its runs; the pump itself never sleeps longer. */
+struct stall {
+	ev_timer t; /* first: the callback gets it */
+	double last, worst;
+};
+
+static void stall_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct stall *st = (struct stall *)w;
+	double now = ev_time();
+	if (now - st->last > st->worst)
+		st->worst = now - st->last;
+	st->last = now;
+}
+
+static void stall_start(struct fx *f, struct stall *st)
+{
+	memset(st, 0, sizeof *st);
+	ev_timer_init(&st->t, stall_cb, 0.005, 0.005);
+	st->last = ev_time();
+	ev_timer_start(f->loop, &st->t);
+}
+
+static double stall_stop(struct fx *f, struct stall *st)
+{
+	stall_cb(f->loop, &st->t, 0);
+	ev_timer_stop(f->loop, &st->t);
+	return st->worst;
+}
+
+static int reload_done(struct fx *f)
+{
+	return !server_reload_pending(f->s);
+}
+
+static int x_ran(struct fx *f)
+{
+	return view(f, "x").last_check > 0;
+}
+
+static int has_check(struct fx *f, const char *name)
+{
+	struct server_check_view v;
+	return server_check_view(f->s, "c1", "h", name, &v) == 0;
+}
+
+static unsigned reloads(struct fx *f, unsigned *refused)
+{
+	unsigned ok, bad;
+	server_reload_counts(f->s, &ok, &bad);
+	if (refused)
+		*refused = bad;
+	return ok;
+}
+
+/* notices too: the reload's own log lines */
+#define CONF_N(plugins, checks)                                                                    \
+	"daemon = { log_level = \"notice\"; };\nplugins = ( " plugins " );\n"                      \
+	"customers = ( { id = \"c1\"; assets = ( { name = \"h\"; checks = ( " checks               \
+	" ); } ); } );\n"
+#define ISO_CRASHY "{ name = \"crashy\"; isolate = true; }"
+#define BASE_CHECKS                                                                                \
+	"{ plugin = \"crashy\"; name = \"x\"; mode = \"pid\"; interval = \"100ms\";"               \
+	" retry_interval = \"100ms\"; timeout = \"20s\"; },"                                       \
+	" { plugin = \"dummy\"; name = \"d\"; interval = \"50ms\"; }"
+
+static int slow_ran(struct fx *f)
+{
+	return has_check(f, "slow") && strcmp(view(f, "slow").output, "crashy ok") == 0;
+}
+
+/* A host takes 5 s to answer a prepare: the reload waits for it on the
+ * loop - the running checks go on, the loop never stalls - and commits
+ * once the answer is in. */
+START_TEST(reload_waits_for_a_slow_host_on_the_loop)
+{
+	struct fx f;
+	fx_init(&f);
+	fx_start(&f, CONF_N(ISO_CRASHY, BASE_CHECKS));
+	ck_assert_msg(pump(&f, 10.0, x_ran), "no result: %s", f.logs);
+	struct stall st;
+	stall_start(&f, &st);
+	double t0 = ev_time();
+	int rc = server_reload_text(f.s, CONF_N(ISO_CRASHY, BASE_CHECKS
+	                                        ", { plugin = \"crashy\"; name = \"slow\";"
+	                                        " mode = \"slow_prepare\"; delay = \"5s\"; }"));
+	double call = ev_time() - t0;
+	ck_assert_int_eq(rc, 1);
+	ck_assert(server_reload_pending(f.s));
+	/* Half-way: the old model is still the one running, on schedule. */
+	pump(&f, 2.5, NULL);
+	ck_assert(server_reload_pending(f.s));
+	ck_assert(!has_check(&f, "slow"));
+	struct server_check_view d = view(&f, "d");
+	ck_assert_msg(ev_now(f.loop) - d.last_check < 0.5, "d stalled: last %.3f now %.3f",
+	              d.last_check, ev_now(f.loop));
+	ck_assert_msg(pump(&f, 10.0, reload_done), "still pending: %s", f.logs);
+	double waited = ev_time() - t0;
+	double worst = stall_stop(&f, &st);
+	unsigned refused, ok = reloads(&f, &refused);
+	printf("reload with a 5 s isolated prepare: reload call %.1f ms, committed after %.2f s, "
+	       "worst loop stall %.1f ms\n",
+	       call * 1000, waited, worst * 1000);
+	ck_assert_msg(ok == 1 && refused == 0, "committed %u refused %u: %s", ok, refused, f.logs);
+	ck_assert_msg(waited > 4.5, "committed after %.2f s: did not wait for the answer", waited);
+	ck_assert_msg(worst < 0.1, "the loop stalled %.1f ms", worst * 1000);
+	ck_assert_msg(strstr(f.logs, "reload: waiting for 1 answer of isolated plugins") != NULL,
+	              "logs: %s", f.logs);
+	ck_assert_msg(strstr(f.logs, "configuration reloaded") != NULL, "logs: %s", f.logs);
+	ck_assert_msg(pump(&f, 10.0, slow_ran), "slow: '%s'\n%s",
+	              has_check(&f, "slow") ? view(&f, "slow").output : "(none)", f.logs);
+	ck_assert_int_eq(view(&f, "x").state, 0); /* its host was never declared hung */
+	ck_assert_msg(strstr(f.logs, "hung") == NULL, "logs: %s", f.logs);
+	fx_done(&f);
+}
+END_TEST
+
+static int pid_of(struct fx *f)
+{
+	const char *o = view(f, "x").output;
+	return strncmp(o, "pid ", 4) == 0 ? atoi(o + 4) : 0;
+}
+
+static int old_pid;
+
+static int new_pid(struct fx *f)
+{
+	int p = pid_of(f);
+	return p && p != old_pid;
+}
+
+/* An instance block changes: a new host starts (its init and prepare
+ * answered on the loop) and the old one, slow to leave (its destroy takes
+ * 3 s), is not waited for: it gets a second, then SIGKILL. */
+START_TEST(replaced_host_is_not_waited_for)
+{
+	struct fx f;
+	fx_init(&f);
+	fx_start(&f, CONF_N("{ name = \"crashy\"; isolate = true; destroy_delay = \"3s\"; }",
+	                    BASE_CHECKS));
+	ck_assert_msg(pump(&f, 10.0, got_pid), "no pid: %s", f.logs);
+	old_pid = pid_of(&f);
+	struct stall st;
+	stall_start(&f, &st);
+	int rc = server_reload_text(
+	    f.s,
+	    CONF_N("{ name = \"crashy\"; isolate = true; destroy_delay = \"2s\"; }", BASE_CHECKS));
+	ck_assert_int_eq(rc, 1); /* the new host's init and x's prepare */
+	ck_assert_msg(pump(&f, 10.0, reload_done), "still pending: %s", f.logs);
+	ck_assert_uint_eq(reloads(&f, NULL), 1);
+	ck_assert_msg(pump(&f, 5.0, new_pid), "x still from host %d: %s", old_pid, f.logs);
+	pump(&f, 1.5, NULL); /* the old host's grace is over */
+	double worst = stall_stop(&f, &st);
+	printf("reload replacing a host slow to leave: worst loop stall %.1f ms\n", worst * 1000);
+	ck_assert_msg(worst < 0.1, "the loop stalled %.1f ms", worst * 1000);
+	ck_assert_msg(kill(old_pid, 0) != 0 && errno == ESRCH, "old host %d still there", old_pid);
+	fx_done(&f);
+}
+END_TEST
+
+/* A reload whose new check's prepare fails in the host: refused with the
+ * same lines as a synchronous refusal (a host that never answers: at the
+ * deadline, 2 s here), the running model stays, a host that hung or
+ * crashed is restarted (`restarted`), the loop never stalls. */
+static void refused_case(const char *mode, const char *why, int restarted)
+{
+	struct fx f;
+	fx_init(&f);
+	proxy_set_answer_timeout(2.0);
+	fx_start(&f, CONF_N(ISO_CRASHY, BASE_CHECKS));
+	ck_assert_msg(pump(&f, 10.0, got_pid), "no pid: %s", f.logs);
+	old_pid = pid_of(&f);
+	struct stall st;
+	stall_start(&f, &st);
+	double t0 = ev_time();
+	char conf[2048];
+	snprintf(conf, sizeof conf,
+	         CONF_N(ISO_CRASHY, BASE_CHECKS ", { plugin = \"crashy\"; name = \"bad\";\n"
+	                                        " mode = \"%s\"; }"),
+	         mode);
+	ck_assert_int_eq(server_reload_text(f.s, conf), 1);
+	ck_assert_msg(pump(&f, 10.0, reload_done), "still pending: %s", f.logs);
+	double took = ev_time() - t0;
+	unsigned refused, ok = reloads(&f, &refused);
+	ck_assert_msg(ok == 0 && refused == 1, "committed %u refused %u: %s", ok, refused, f.logs);
+	ck_assert(!has_check(&f, "bad"));
+	ck_assert_msg(strstr(f.logs, "reload refused: plugins rejected the configuration; the "
+	                             "running configuration stays") != NULL,
+	              "logs: %s", f.logs);
+	ck_assert_msg(strstr(f.logs, why) != NULL, "no '%s' in: %s", why, f.logs);
+	/* The host is back (or never left), with the running model's check. */
+	if (restarted)
+		ck_assert_msg(pump(&f, 10.0, new_pid), "x not back: '%s'\n%s", view(&f, "x").output,
+		              f.logs);
+	else
+		ck_assert_int_eq(pid_of(&f), old_pid);
+	pump(&f, 0.3, NULL);
+	ck_assert_int_eq(view(&f, "x").state, 0);
+	ck_assert_msg(ev_now(f.loop) - view(&f, "x").last_check < 0.5, "x stalled");
+	struct server_check_view d = view(&f, "d");
+	ck_assert_msg(ev_now(f.loop) - d.last_check < 0.5, "d stalled");
+	double worst = stall_stop(&f, &st);
+	printf("reload refused (%s): after %.2f s, worst loop stall %.1f ms\n", mode, took,
+	       worst * 1000);
+	ck_assert_msg(worst < 0.1, "the loop stalled %.1f ms", worst * 1000);
+	proxy_set_answer_timeout(0);
+	fx_done(&f);
+}
+
+START_TEST(reload_refused_when_host_never_answers)
+{
+	/* at the check's group: its first line */
+	refused_case("hang_prepare",
+	             "(config):3: the plugin host did not answer in time "
+	             "(crashed, hung or too slow) while preparing this check",
+	             1);
+}
+END_TEST
+
+START_TEST(reload_refused_when_host_crashes_in_prepare)
+{
+	refused_case("segv_prepare", "while preparing this check", 1);
+}
+END_TEST
+
+/* A prepare error from the host refuses the reload at the key's line. */
+START_TEST(reload_refused_with_host_error_at_its_line)
+{
+	refused_case("bogus", "(config):4: key 'mode': unknown mode 'bogus'", 0);
+}
+END_TEST
+
+static int two_done(struct fx *f)
+{
+	return reloads(f, NULL) == 2 && !server_reload_pending(f->s);
+}
+
+/* Reloads asked for while one is pending coalesce into one more, which
+ * reads the latest configuration once the pending one is done. */
+START_TEST(reloads_while_pending_coalesce)
+{
+	struct fx f;
+	fx_init(&f);
+	fx_start(&f, CONF_N(ISO_CRASHY, BASE_CHECKS));
+	ck_assert_msg(pump(&f, 10.0, x_ran), "no result: %s", f.logs);
+#define SLOW1 ", { plugin = \"crashy\"; name = \"slow\"; mode = \"slow_prepare\"; delay = \"1s\"; }"
+	ck_assert_int_eq(server_reload_text(f.s, CONF_N(ISO_CRASHY, BASE_CHECKS SLOW1)), 1);
+	ck_assert_int_eq(
+	    server_reload_text(f.s, CONF_N(ISO_CRASHY, BASE_CHECKS SLOW1
+	                                   ", { plugin = \"dummy\"; name = \"second\"; }")),
+	    1);
+	ck_assert_int_eq(
+	    server_reload_text(f.s, CONF_N(ISO_CRASHY, BASE_CHECKS SLOW1
+	                                   ", { plugin = \"dummy\"; name = \"third\"; }")),
+	    1);
+	ck_assert_msg(pump(&f, 10.0, two_done), "reloads %u: %s", reloads(&f, NULL), f.logs);
+	pump(&f, 0.5, NULL);
+	ck_assert_uint_eq(reloads(&f, NULL), 2); /* not three */
+	ck_assert(has_check(&f, "slow"));
+	ck_assert(has_check(&f, "third"));
+	ck_assert(!has_check(&f, "second"));
+	ck_assert_msg(strstr(f.logs, "it follows when that one is done") != NULL, "logs: %s",
+	              f.logs);
+	ck_assert_msg(strstr(f.logs, "reloading again") != NULL, "logs: %s", f.logs);
+	fx_done(&f);
+}
+END_TEST
+
+static int x_recovered(struct fx *f)
+{
+	return strcmp(view(f, "x").output, "recovered") == 0;
+}
+
+/* A host restarted after a crash prepares its checks again, one of them
+ * in 8 s: busy with prepare requests, it is not declared hung after the
+ * watchdog's usual 5 s (it would then be killed at every restart). */
+START_TEST(restart_with_a_slow_prepare_is_not_hung)
+{
+	struct fx f;
+	fx_init(&f);
+	char conf[2048];
+	snprintf(
+	    conf, sizeof conf,
+	    CONF(ISO_CRASHY,
+	         "{ plugin = \"crashy\"; name = \"x\"; mode = \"segv_once\"; marker = \"%s/m\";"
+	         " interval = \"200ms\"; retry_interval = \"200ms\"; timeout = \"20s\"; },"
+	         " { plugin = \"crashy\"; name = \"slow\"; mode = \"slow_prepare\";"
+	         " delay = \"8s\"; interval = \"1h\"; }"),
+	    f.tmp);
+	fx_start(&f, conf); /* the startup waits for the 8 s itself */
+	ck_assert_msg(pump(&f, 25.0, x_recovered), "x: '%s'\n%s", view(&f, "x").output, f.logs);
+	ck_assert_msg(strstr(f.logs, "hung") == NULL, "logs: %s", f.logs);
+	fx_done(&f);
+}
+END_TEST
+
+/* Stopping while a reload waits: it is abandoned, nothing waits long. */
+START_TEST(stop_abandons_a_pending_reload)
+{
+	struct fx f;
+	fx_init(&f);
+	fx_start(&f, CONF_N(ISO_CRASHY, BASE_CHECKS));
+	ck_assert_msg(pump(&f, 10.0, x_ran), "no result: %s", f.logs);
+	ck_assert_int_eq(
+	    server_reload_text(f.s,
+	                       CONF_N("{ name = \"crashy\"; isolate = true;"
+	                              " destroy_delay = \"1ms\"; }",
+	                              BASE_CHECKS ", { plugin = \"crashy\"; name = \"slow\";"
+	                                          " mode = \"slow_prepare\"; delay = \"5s\"; }")),
+	    1);
+	pump(&f, 0.2, NULL);
+	double t0 = ev_time();
+	server_stop(f.s);
+	server_free(f.s);
+	f.s = NULL;
+	double took = ev_time() - t0;
+	ck_assert_msg(strstr(f.logs, "reload abandoned") != NULL, "logs: %s", f.logs);
+	/* the new host is in its 5 s prepare: a second of grace, then SIGKILL */
+	ck_assert_msg(took < 3.0, "stopping took %.1f s", took);
+	fx_done(&f);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	/* Isolated instances spawn this binary as their host. */
@@ -580,6 +910,17 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, reply_flood_while_waiting_is_bounded);
 	tcase_add_test(tc, flooding_host_goes_unknown);
 	tcase_add_test(tc, slow_prepares_share_one_timeout);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("reload");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, reload_waits_for_a_slow_host_on_the_loop);
+	tcase_add_test(tc, replaced_host_is_not_waited_for);
+	tcase_add_test(tc, reload_refused_when_host_never_answers);
+	tcase_add_test(tc, reload_refused_when_host_crashes_in_prepare);
+	tcase_add_test(tc, reload_refused_with_host_error_at_its_line);
+	tcase_add_test(tc, reloads_while_pending_coalesce);
+	tcase_add_test(tc, stop_abandons_a_pending_reload);
+	tcase_add_test(tc, restart_with_a_slow_prepare_is_not_hung);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
