@@ -444,8 +444,8 @@ int app_check_ack(struct app *a, const struct app_scope *sc, const char *custome
  * "c1/inquiry/phone-1"). */
 int app_alert_open(struct app *a, const struct app_scope *sc, const char *customer,
                    const char *asset, const char *check, const char *service, int severity,
-                   const char *summary, const char *actor, const char *origin, const char *idem_id,
-                   struct app_result *r, app_done_fn done, void *ud);
+                   const char *summary, const char *actor, const char *note, const char *origin,
+                   const char *idem_id, struct app_result *r, app_done_fn done, void *ud);
 /* A downtime at run time (asset/check NULL: the whole customer/asset);
  * r->id is its id.  A repeat names the downtime the first request made. */
 int app_downtime_add(struct app *a, const struct app_scope *sc, const char *customer,

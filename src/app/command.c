@@ -252,7 +252,8 @@ int app_check_ack(struct app *a, const struct app_scope *sc, const char *custome
 
 static int alert_open(struct app *a, const struct app_scope *sc, const char *customer,
                       const char *asset, const char *check, const char *service, int severity,
-                      const char *summary, const char *actor, struct app_result *r)
+                      const char *summary, const char *actor, const char *note,
+                      struct app_result *r)
 {
 	const struct customer *cu = registry_customer(a->d.reg, customer);
 	if (!cu)
@@ -277,7 +278,7 @@ static int alert_open(struct app *a, const struct app_scope *sc, const char *cus
 		                  .tags = (const char *const *)cu->tags,
 		                  .n_tags = cu->n_tags,
 		                  .output = summary };
-	int rc = alert_open_manual(a->d.alerts, &in, severity, actor, NULL, app__now(a));
+	int rc = alert_open_manual(a->d.alerts, &in, severity, actor, note, app__now(a));
 	if (rc == ALERT_E_STATE)
 		return app__fail(r, APP_E_STATE, "%s already has an unresolved alert", key);
 	if (rc == ALERT_E_INVAL)
@@ -292,12 +293,13 @@ static int alert_open(struct app *a, const struct app_scope *sc, const char *cus
 
 int app_alert_open(struct app *a, const struct app_scope *sc, const char *customer,
                    const char *asset, const char *check, const char *service, int severity,
-                   const char *summary, const char *actor, const char *origin, const char *idem_id,
-                   struct app_result *r, app_done_fn done, void *ud)
+                   const char *summary, const char *actor, const char *note, const char *origin,
+                   const char *idem_id, struct app_result *r, app_done_fn done, void *ud)
 {
 	memset(r, 0, sizeof *r);
 	if (!idem_repeat(a, origin, idem_id, r)) {
-		alert_open(a, sc, customer, asset, check, service, severity, summary, actor, r);
+		alert_open(a, sc, customer, asset, check, service, severity, summary, actor, note,
+		           r);
 		idem_record(a, origin, idem_id, r, 1);
 	}
 	return finish(a, r, done, ud);

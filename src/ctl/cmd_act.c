@@ -199,6 +199,36 @@ int cmd_downtime(struct ctl *c, const char *sub, const char *arg)
 	return rc;
 }
 
+/* ---- a manual inquiry ---- */
+
+/* inquiry CUSTOMER[/ASSET] --summary TEXT ...: POST /api/v1/alerts */
+int cmd_inquiry(struct ctl *c, const char *target)
+{
+	char cust[256], *asset = NULL;
+	snprintf(cust, sizeof cust, "%s", target);
+	char *slash = strchr(cust, '/');
+	if (slash) {
+		*slash = '\0';
+		asset = slash + 1;
+	}
+	cJSON *b = cJSON_CreateObject();
+	cJSON_AddStringToObject(b, "customer", cust);
+	if (asset && *asset)
+		cJSON_AddStringToObject(b, "asset", asset);
+	cJSON_AddStringToObject(b, "summary", c->o.summary);
+	if (c->o.caller)
+		cJSON_AddStringToObject(b, "caller", c->o.caller);
+	if (c->o.channel)
+		cJSON_AddStringToObject(b, "channel", c->o.channel);
+	if (c->o.severity)
+		cJSON_AddStringToObject(b, "severity", c->o.severity);
+	if (c->o.service)
+		cJSON_AddStringToObject(b, "service", c->o.service);
+	if (c->o.request_id)
+		cJSON_AddStringToObject(b, "request_id", c->o.request_id);
+	return change(c, "POST", "/api/v1/alerts", b, L("inquiry", "問い合わせ"), "alert", NULL);
+}
+
 /* ---- passwords ---- */
 
 static struct termios saved_tio;

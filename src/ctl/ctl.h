@@ -35,7 +35,7 @@ enum {
 struct opts {
 	const char *note, *request_id, *vendor, *planned_at, *result;
 	const char *center, *customer, *status, *severity, *service, *due_before, *state;
-	const char *start, *end, *comment, *role, *out, *user;
+	const char *start, *end, *comment, *role, *out, *user, *summary, *caller, *channel;
 	const char *centers[16];
 	size_t n_centers;
 	unsigned long limit; /* 0: the command's default */
@@ -140,6 +140,7 @@ int cmd_alert(struct ctl *c, const char *id);
 int cmd_sla(struct ctl *c);
 int cmd_act(struct ctl *c, const char *action, const char *id);
 int cmd_downtime(struct ctl *c, const char *sub, const char *arg);
+int cmd_inquiry(struct ctl *c, const char *target);
 int cmd_user(struct ctl *c, const char *sub, const char *name);
 int cmd_token(struct ctl *c, const char *sub, const char *arg);
 

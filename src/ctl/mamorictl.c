@@ -52,6 +52,9 @@ static const char usage_text[] =
     "  token list | token revoke ID\n"
     "  token create LABEL [--user NAME] [--role R] [--center C]... [--customer C] [--out FILE]\n"
     "  sla [--center C] [--customer C]\n"
+    "  inquiry CUSTOMER[/ASSET] --summary TEXT [--caller WHO] [--channel phone|email|chat|\n"
+    "          visit|other] [--severity warning|critical] [--service S] [--request-id R]\n"
+    "                                           a call or a message becomes an alert\n"
     "\n"
     "TIME: RFC 3339, seconds since the epoch, \"YYYY-MM-DD HH:MM\" (local time), or\n"
     "+30m, +2h, +1d from now.  Messages are Japanese when LC_ALL, LC_MESSAGES or LANG\n"
@@ -101,6 +104,9 @@ enum {
 	O_OLD = 1u << 19,
 	O_CENTERS = 1u << 20, /* --center, repeatable (users, tokens) */
 	O_USER = 1u << 21, /* token create --user: the local administrator makes one for a user */
+	O_SUMMARY = 1u << 22, /* inquiry */
+	O_CALLER = 1u << 23,
+	O_CHANNEL = 1u << 24,
 };
 
 /* long option value -> (bit, name): getopt's val is 256 + bit index */
@@ -126,6 +132,9 @@ static const struct option longopts[] = {
 	{ "out", required_argument, NULL, 256 + 18 },
 	{ "old", no_argument, NULL, 256 + 19 },
 	{ "user", required_argument, NULL, 256 + 21 },
+	{ "summary", required_argument, NULL, 256 + 22 },
+	{ "caller", required_argument, NULL, 256 + 23 },
+	{ "channel", required_argument, NULL, 256 + 24 },
 	{ "url", required_argument, NULL, 'U' },
 	{ "socket", required_argument, NULL, 'S' },
 	{ "token-file", required_argument, NULL, 'T' },
@@ -177,6 +186,8 @@ static const struct command commands[] = {
 	{ "token", "create", 1, O_ROLE | O_CENTERS | O_CUSTOMER | O_OUT | O_USER, 0 },
 	{ "token", "revoke", 1, 0, 0 },
 	{ "sla", NULL, 0, O_CENTER | O_CUSTOMER, 0 },
+	{ "inquiry", NULL, 1,
+	  O_SUMMARY | O_CALLER | O_CHANNEL | O_SEVERITY | O_SERVICE | O_REQID | O_NOTE, O_SUMMARY },
 };
 
 static int one_of(const char *v, const char *const *ok)
@@ -260,6 +271,9 @@ int main(int argc, char **argv)
 		case 256 + 17: o->role = optarg; break;
 		case 256 + 18: o->out = optarg; break;
 		case 256 + 21: o->user = optarg; break;
+		case 256 + 22: o->summary = optarg; break;
+		case 256 + 23: o->caller = optarg; break;
+		case 256 + 24: o->channel = optarg; break;
 		case 256 + 19: o->old = 1; break;
 		case 'p':
 			o->problems = 1;
@@ -349,6 +363,8 @@ int main(int argc, char **argv)
 			rc = cmd_user(&c, cmd->sub, arg);
 		else if (strcmp(name, "token") == 0)
 			rc = cmd_token(&c, cmd->sub, arg);
+		else if (strcmp(name, "inquiry") == 0)
+			rc = cmd_inquiry(&c, arg);
 		else
 			rc = cmd_act(&c, name, arg);
 	}

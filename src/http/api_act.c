@@ -164,18 +164,26 @@ int api_check_ack(struct req *r)
 	return 0;
 }
 
-/* POST /api/v1/alerts: a manual inquiry (a customer phoned in). */
+/* POST /api/v1/alerts: a manual inquiry - a customer phoned or wrote in.
+ * It becomes an alert like any other (routing, SLA clock, escalation,
+ * history); its asset is the one named or "inquiry", its check
+ * "inquiry-<channel>-<ms>" unless named, and its first event's note says
+ * who called and how. */
 int api_alert_open(struct req *r)
 {
-	static const char *const allowed[] = { "customer", "asset",   "check",      "service",
-		                               "severity", "summary", "request_id", NULL };
+	static const char *const allowed[] = { "customer",   "asset",   "check",  "service",
+		                               "severity",   "summary", "caller", "channel",
+		                               "request_id", NULL };
+	static const char *const channels[] = { "phone", "email", "chat", "visit", "other", NULL };
 	const char *customer, *asset = NULL, *check = NULL, *service = NULL, *summary;
-	const char *sev = NULL;
+	const char *sev = NULL, *caller = NULL, *channel = NULL;
 	if (body_only(r, allowed) < 0 || body_str(r, "customer", 1, 128, &customer) < 0 ||
 	    body_str(r, "asset", 0, 128, &asset) < 0 || body_str(r, "check", 0, 128, &check) < 0 ||
 	    body_str(r, "service", 0, 32, &service) < 0 ||
 	    body_str(r, "severity", 0, 16, &sev) < 0 ||
-	    body_str(r, "summary", 1, 1000, &summary) < 0)
+	    body_str(r, "summary", 1, 1000, &summary) < 0 ||
+	    body_str(r, "caller", 0, 200, &caller) < 0 ||
+	    body_str(r, "channel", 0, 16, &channel) < 0)
 		return 0;
 	int severity = 2;
 	if (sev) {
@@ -184,19 +192,34 @@ int api_alert_open(struct req *r)
 			return reply_error(r, 400, "bad_body",
 			                   "'severity': must be warning or critical");
 	}
+	size_t ci = 0;
+	if (!channel)
+		channel = "phone";
+	while (channels[ci] && strcmp(channels[ci], channel) != 0)
+		ci++;
+	if (!channels[ci])
+		return reply_error(r, 400, "bad_body",
+		                   "'channel': must be phone, email, chat, visit or other");
 	const char *idem = request_id(r);
 	if (idem == (const char *)-1)
 		return 0;
-	char origin[96];
+	char origin[96], name[80], note[320];
 	origin_of(r, origin, sizeof origin);
+	if (!check) {
+		snprintf(name, sizeof name, "inquiry-%s-%lld", channel,
+		         (long long)(ev_now(req_loop(r)) * 1000.0));
+		check = name;
+	}
+	snprintf(note, sizeof note, "%s%s%s", channel, caller ? ", caller: " : "",
+	         caller ? caller : "");
 	struct app_scope sc;
 	who_scope(&r->who, &sc);
 	struct pending_cmd *p;
 	start(r, 1, &p);
 	struct app_result res;
-	app_alert_open(req_app(r), &sc, customer, asset ? asset : "inquiry",
-	               check ? check : "phone", service ? service : "other", severity, summary,
-	               r->who.user, origin, idem, &res, on_done, p);
+	app_alert_open(req_app(r), &sc, customer, asset ? asset : "inquiry", check,
+	               service ? service : "other", severity, summary, r->who.user, note, origin,
+	               idem, &res, on_done, p);
 	return 0;
 }
 

@@ -423,6 +423,10 @@ static void alert_json(struct jw *w, const struct app_alert *x)
 	jw_kstr(w, "check", x->check);
 	jw_kstr(w, "service", x->service);
 	jw_kstr(w, "summary", x->summary);
+	/* a manual inquiry (api_act.c names them so) */
+	jw_kbool(w, "inquiry",
+	         (x->asset && strcmp(x->asset, "inquiry") == 0) ||
+	             (x->check && strncmp(x->check, "inquiry-", 8) == 0));
 	jw_kstr(w, "runbook", x->runbook); /* a URL or a text, or null */
 	jw_kstr(w, "center", x->center);
 	jw_kstr(w, "tier", x->tier);

@@ -377,8 +377,14 @@ check(any(e["request_id"] == "r-1" for e in j["events"]), "request id not record
 check(all(e["actor"] in ("mamori", "local") for e in j["events"]), "actors: %r" % j["events"])
 
 # ---- a manual inquiry ----
-j, _ = expect(201, "POST", "/api/v1/alerts", {"customer": "c3", "summary": "customer phoned: printer", "request_id": "inq-1"})
+j, _ = expect(201, "POST", "/api/v1/alerts", {"customer": "c3", "summary": "customer phoned: printer", "request_id": "inq-1", "caller": "Ms Sato (front desk)", "channel": "phone"})
 inq = j["alert"]
+j2, _ = expect(201, "POST", "/api/v1/alerts", {"customer": "c3", "summary": "mail from the owner", "channel": "email", "severity": "warning"})
+check(j2["alert"] != inq, "a second inquiry of the customer got the first's id")
+time.sleep(1.2)
+jh, _ = expect(200, "GET", "/api/v1/alerts/" + inq)
+check(jh["alert"]["inquiry"] is True and jh["events"][0]["note"] == "phone, caller: Ms Sato (front desk)" and jh["events"][0]["actor"] == "local", "inquiry history: %r" % jh["events"][:1])
+expect(400, "POST", "/api/v1/alerts", {"customer": "c3", "summary": "x", "channel": "pigeon"})
 j, _ = expect(200, "POST", "/api/v1/alerts", {"customer": "c3", "summary": "customer phoned: printer", "request_id": "inq-1"})
 check(j["alert"] == inq and j["repeated"], "inquiry repeat: %r" % j)
 expect(400, "POST", "/api/v1/alerts", {"summary": "no customer"})

@@ -509,6 +509,17 @@ else
 fi
 
 # ---- the daemon gone: 3 again ----
+# a manual inquiry: a call becomes an alert
+ctl 0 inquiry c1 --summary "phoned: the printer is offline" --caller "Sato (front desk)" --channel phone
+has "done"
+iid=$(grep -o 'A-[A-Za-z0-9-]*' "$O" | head -1)
+[ -n "$iid" ] || it_fail "no alert id from inquiry: $(cat "$O")"
+sleep 1.5
+ctl 0 --json alert "$iid"
+grep -q '"inquiry":true' "$O" || it_fail "inquiry not marked: $(head -c 300 "$O")"
+grep -q 'phone, caller: Sato (front desk)' "$O" || it_fail "caller not in the history: $(head -c 600 "$O")"
+ctl 2 inquiry c1
+ctl 1 inquiry c1 --summary x --channel pigeon
 kill -TERM "$MAMORID_PID"
 it_wait_for 10 sh -c "! kill -0 $MAMORID_PID 2>/dev/null" || it_fail "mamorid did not stop"
 ctl 3 status

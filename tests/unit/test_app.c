@@ -478,8 +478,8 @@ START_TEST(manual_inquiry)
 	fx_init(&f);
 	struct app_result r;
 	ck_assert_int_eq(app_alert_open(f.app, &admin, "c2", "inquiry", "phone-1", "other", 1,
-	                                "customer says mail is slow", "Tanaka", NULL, NULL, &r,
-	                                NULL, NULL),
+	                                "customer says mail is slow", "Tanaka", NULL, NULL, NULL,
+	                                &r, NULL, NULL),
 	                 APP_OK);
 	struct app_alert got;
 	ck_assert_int_eq(app_alert_get(f.app, &viewer_c2, r.id, &got), APP_OK);
@@ -488,16 +488,16 @@ START_TEST(manual_inquiry)
 	ck_assert_str_eq(got.severity, "warning");
 	app_alert_clear(&got);
 	ck_assert_int_eq(app_alert_open(f.app, &admin, "c2", "inquiry", "phone-1", "other", 1, "x",
-	                                "Tanaka", NULL, NULL, &r, NULL, NULL),
+	                                "Tanaka", NULL, NULL, NULL, &r, NULL, NULL),
 	                 APP_E_STATE);
 	ck_assert_int_eq(app_alert_open(f.app, &viewer_c2, "c1", "inquiry", "p", "other", 1, "x",
-	                                "Tanaka", NULL, NULL, &r, NULL, NULL),
+	                                "Tanaka", NULL, NULL, NULL, &r, NULL, NULL),
 	                 APP_E_FORBIDDEN);
 	ck_assert_int_eq(app_alert_open(f.app, &admin, "c1", "in/quiry", "p", "other", 1, "x",
-	                                "Tanaka", NULL, NULL, &r, NULL, NULL),
+	                                "Tanaka", NULL, NULL, NULL, &r, NULL, NULL),
 	                 APP_E_INVALID);
 	ck_assert_int_eq(app_alert_open(f.app, &admin, "c1", "inquiry", "p", "other", 7, "x",
-	                                "Tanaka", NULL, NULL, &r, NULL, NULL),
+	                                "Tanaka", NULL, NULL, NULL, &r, NULL, NULL),
 	                 APP_E_INVALID);
 	fx_done(&f);
 }
