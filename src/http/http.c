@@ -706,7 +706,11 @@ void http_trusted_proxy(struct req *r)
 			if (inet_pton(AF_INET, item, tmp) != 1 &&
 			    inet_pton(AF_INET6, item, tmp) != 1)
 				break; /* garbage: keep the last good one */
-			snprintf(r->from, sizeof r->from, "%s", item);
+			/* an address parsed above: it fits (INET6_ADDRSTRLEN) */
+			size_t il = strlen(item);
+			if (il >= sizeof r->from)
+				break;
+			memcpy(r->from, item, il + 1);
 			if (!trusted(h, item) || !comma)
 				break;
 			*comma = '\0';

@@ -464,7 +464,7 @@ START_TEST(prune_is_bounded)
 			                      .unit = "",
 			                      .created = 1,
 			                      .last_seen = 1 };
-		char l[8];
+		char l[16];
 		snprintf(l, sizeof l, "l%d", i);
 		r.label = l;
 		store_batch_series(b, &r);
