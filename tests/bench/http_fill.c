@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 	}
 	struct store_batch *b = store_batch_new();
 	long rows = 0, events = 0;
-	char id[40], cust[16], asset[16], key[48], payload[400];
+	char id[40], cust[32], asset[32], key[80], payload[400];
 #define FLUSH_EVERY 5000
 	/* check states, and the unresolved alerts of the critical ones */
 	long alert_no = 0;
