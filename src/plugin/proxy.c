@@ -419,24 +419,22 @@ static void fail_runs(struct proxy *px)
 
 /* ---- messages from the host ---- */
 
-static void on_result(struct proxy *px, struct rbuf *r)
+static void on_result(struct proxy *px, const struct wire_host_msg *m)
 {
-	uint32_t id = rbuf_u32(r);
-	int rc = rbuf_i32(r);
 	struct mamori_result res = { .struct_size = sizeof res };
-	res.state = rbuf_i32(r);
-	res.flags = rbuf_u32(r);
-	res.output = rbuf_str(r);
-	res.long_output = rbuf_str(r);
-	res.perf_text = rbuf_str(r);
-	if (r->bad)
-		return;
+	res.state = m->state;
+	res.flags = m->flags;
+	res.output = m->output;
+	res.long_output = m->long_output;
+	res.perf_text = m->perf_text;
+	uint32_t id = m->id;
 	struct prun *run = hmap_del(&px->runs, (const char *)&id, sizeof id);
 	if (!run)
 		return; /* cancelled meanwhile: never completed twice */
 	char msg[200];
-	if (rc != 0) {
-		snprintf(msg, sizeof msg, "check could not start: %s", host_table()->strerror(rc));
+	if (m->rc != 0) {
+		snprintf(msg, sizeof msg, "check could not start: %s",
+		         host_table()->strerror(m->rc));
 		memset(&res, 0, sizeof res);
 		res.struct_size = sizeof res;
 		res.state = MAMORI_UNKNOWN;
@@ -446,28 +444,22 @@ static void on_result(struct proxy *px, struct rbuf *r)
 	free(run);
 }
 
-static void on_async_reply(struct proxy *px, int type, struct rbuf *r)
+static void on_async_reply(struct proxy *px, const struct wire_host_msg *m)
 {
-	rbuf_u32(r); /* seq: nobody waits for it any more */
-	int rc = rbuf_i32(r);
-	const char *errs = rbuf_str(r);
-	if (r->bad || rc == 0)
+	/* m->id, the seq: nobody waits for it any more */
+	if (m->rc == 0)
 		return;
 	log_err("isolate", "plugin '%s' after restart: %s failed: %s", px->def.name,
-	        type == WIRE_INIT_R ? "init" : "check_prepare",
-	        errs ? errs : host_table()->strerror(rc));
-	if (type == WIRE_INIT_R)
+	        m->type == WIRE_INIT_R ? "init" : "check_prepare",
+	        m->text ? m->text : host_table()->strerror(m->rc));
+	if (m->type == WIRE_INIT_R)
 		px_lost(px, "failed to initialise");
 }
 
-/* A log message from the host: passed on, HOST_LOG_LINES a second; a host
- * beyond HOST_LOG_FLOOD_* is lost.  0, or -1 if malformed. */
-static int on_host_log(struct proxy *px, struct rbuf *r)
+/* A log message from the host (`size` bytes of frame body): passed on,
+ * HOST_LOG_LINES a second; a host beyond HOST_LOG_FLOOD_* is lost. */
+static void on_host_log(struct proxy *px, const struct wire_host_msg *m, size_t size)
 {
-	int level = rbuf_i32(r);
-	const char *text = rbuf_str(r);
-	if (r->bad)
-		return -1;
 	double now = mono_now();
 	if (now - px->hlog.start >= 1.0) {
 		if (px->hlog.dropped)
@@ -479,36 +471,40 @@ static int on_host_log(struct proxy *px, struct rbuf *r)
 		px->hlog.start = now;
 	}
 	px->hlog.frames++;
-	px->hlog.bytes += r->len;
+	px->hlog.bytes += size;
 	if (px->hlog.frames > HOST_LOG_FLOOD_FRAMES || px->hlog.bytes > HOST_LOG_FLOOD_BYTES) {
 		px_lost(px, WHY_FLOOD_LOG);
-		return 0;
+		return;
 	}
 	if (++px->hlog.lines > HOST_LOG_LINES) {
 		px->hlog.dropped++;
-		return 0;
+		return;
 	}
-	level = level < LOG_LVL_ERR ? LOG_LVL_ERR : level > LOG_LVL_DEBUG ? LOG_LVL_DEBUG : level;
+	int level = m->level < LOG_LVL_ERR     ? LOG_LVL_ERR
+	            : m->level > LOG_LVL_DEBUG ? LOG_LVL_DEBUG
+	                                       : m->level;
 	log_msg("isolate", level, "plugin '%s' (host %d): %s", px->def.name, (int)px->pid,
-	        text ? text : "");
-	return 0;
+	        m->text ? m->text : "");
 }
 
-/* One message; 0 ok, -1 malformed. */
+/* One message; 0 ok, -1 malformed (wire_host_decode is the one reader of
+ * what a host sends: tests/fuzz/fuzz_wire.c fuzzes it). */
 static int px_dispatch(struct proxy *px, int type, struct rbuf *r)
 {
+	struct wire_host_msg m;
+	if (wire_host_decode(type, r, &m) != 0)
+		return -1;
 	switch (type) {
-	case WIRE_RESULT: on_result(px, r); break;
+	case WIRE_RESULT: on_result(px, &m); break;
 	case WIRE_PONG:
-		if (rbuf_u32(r) == px->ping_seq)
+		if (m.id == px->ping_seq)
 			px->ping_sent = 0;
 		break;
 	case WIRE_INIT_R:
-	case WIRE_PREPARE_R: on_async_reply(px, type, r); break;
-	case WIRE_LOG: return on_host_log(px, r);
-	default: return -1;
+	case WIRE_PREPARE_R: on_async_reply(px, &m); break;
+	case WIRE_LOG: on_host_log(px, &m, r->len); break;
 	}
-	return r->bad ? -1 : 0;
+	return 0;
 }
 
 /* Dispatch the complete messages in px->in. */
@@ -596,8 +592,8 @@ static void on_restart(struct ev_loop *loop, ev_timer *w, int revents)
 /* Wait for the reply (type, seq) to a synchronous request, with the loop
  * stopped.  Log messages and pongs are handled as they come; results and
  * late replies are kept for the loop (in front of px->in, in order), at
- * most PENDING_MAX_*.  On success the reply's fields after seq are in
- * *out (the caller frees it); on failure *why says what went wrong. */
+ * most PENDING_MAX_*.  On success the reply's body is in *out (the caller
+ * frees it); on failure *why says what went wrong. */
 static int px_wait(struct proxy *px, int type, uint32_t seq, struct wbuf *out, const char **why)
 {
 	struct wbuf pend = { 0 };
@@ -619,7 +615,7 @@ static int px_wait(struct proxy *px, int type, uint32_t seq, struct wbuf *out, c
 			const char *frame = px->in.p + off;
 			off += (size_t)n;
 			if (ty == type && rbuf_u32(&body) == seq && !body.bad) {
-				wbuf_put(out, body.p + body.off, body.len - body.off);
+				wbuf_put(out, body.p, body.len);
 				found = 1;
 			} else if (ty == WIRE_LOG || ty == WIRE_PONG) {
 				if (px_dispatch(px, ty, &body) != 0) {
@@ -688,11 +684,11 @@ static int px_call(struct proxy *px, int type, uint32_t seq, char **errs)
 		return MAMORI_E_IO;
 	}
 	struct rbuf r = { .p = reply.p, .len = reply.len };
-	int rc = rbuf_i32(&r);
-	const char *e = rbuf_str(&r);
-	*errs = e && *e ? xstrdup(e) : NULL;
+	struct wire_host_msg m;
+	int ok = wire_host_decode(type, &r, &m) == 0;
+	*errs = ok && m.text && *m.text ? xstrdup(m.text) : NULL;
 	wbuf_free(&reply);
-	return r.bad ? MAMORI_E_INVAL : rc;
+	return ok ? m.rc : MAMORI_E_INVAL;
 }
 
 /* ---- the plugin functions the core calls ---- */
