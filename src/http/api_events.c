@@ -196,15 +196,35 @@ static uint32_t parse_types(const char *v)
 
 /* "<epoch>-<seq>" of this daemon: the seq; another epoch: a gap (0 with
  * *gap); garbage: -1. */
+/* Decimal digits at *p into *out (no sign, no blank, no overflow). */
+static int id_number(const char **p, uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		unsigned d = (unsigned)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	if (s == *p)
+		return -1;
+	*p = s;
+	*out = v;
+	return 0;
+}
+
+int sse_parse_id(const char *v, uint64_t *epoch, uint64_t *seq)
+{
+	if (id_number(&v, epoch) != 0 || *v++ != '-' || id_number(&v, seq) != 0 || *v)
+		return -1;
+	return 0;
+}
+
 static int parse_last_id(struct req *r, const char *v, uint64_t *after, int *gap)
 {
-	char *e = NULL;
-	unsigned long long ep = strtoull(v, &e, 10);
-	if (e == v || *e != '-')
-		return -1;
-	const char *sq = e + 1;
-	unsigned long long seq = strtoull(sq, &e, 10);
-	if (e == sq || *e)
+	uint64_t ep, seq;
+	if (sse_parse_id(v, &ep, &seq) != 0)
 		return -1;
 	if (ep != app_events_epoch(req_app(r))) {
 		*gap = 1;

@@ -130,6 +130,9 @@ extern const size_t http_n_routes;
  * route has the path), or 405 with the path's methods in allow. */
 int route_find(const char *method, const char *path, const struct route **out, char **param,
                size_t *n_param, char *allow, size_t allowlen);
+/* One query parameter of a request for rt: 0 known (marked in seen), -1
+ * unknown, -2 given twice.  check_query (http.c) asks it for each. */
+int route_query_arg(const struct route *rt, const char *key, char seen[ROUTE_MAX_QUERY]);
 /* The route's access rule for r->who: 0 go on, -1 answered (401/403/404). */
 int authorize(struct req *r);
 /* RFC 3339 with Z or an offset, or seconds since the epoch: 0 or -1. */
@@ -246,6 +249,10 @@ int api_tokens(struct req *r);
 int api_token_create(struct req *r);
 int api_token_revoke(struct req *r);
 int api_status(struct req *r);
+/* An event id as the stream writes it, "<epoch>-<seq>" in decimal digits
+ * (Last-Event-ID, or ?after=): 0 with both numbers, -1 for anything else
+ * (a sign, blanks, an overflow, other characters). */
+int sse_parse_id(const char *v, uint64_t *epoch, uint64_t *seq);
 void api_events_shutdown(struct http *h);
 void api_events_closed(struct req *r);
 void api_events_free(struct http *h);

@@ -19,13 +19,18 @@
 #include <libgen.h>
 #include <regex.h>
 
-/* libconfig 1.5 (Debian 12) leaks its scanner's string buffer when a
- * syntax error interrupts a string; not ours to fix (see
- * tests/unit/test_config.c). */
+/* libconfig 1.5 (Debian 12) leaks what its scanner allocated for a token
+ * (a string's buffer, or the 1-byte empty string it makes for "") when a
+ * syntax error stops the parser before the token is used: its grammar has
+ * no destructors.  Not ours to fix, and not reachable by anything we free
+ * (config_destroy cannot see those tokens).  The suppression names the
+ * scanner only, so a tree we forgot to destroy (allocated by the parser's
+ * actions) is still reported.  tests/fuzz/regress/config/
+ * libconfig-token-leak is the input that showed it. */
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void)
 {
-	return "leak:strbuf_append\n";
+	return "leak:libconfig_yylex\n";
 }
 
 static struct loader *L;
