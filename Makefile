@@ -176,6 +176,15 @@ fuzz:
 		WARN="$(filter-out -Werror,$(WARN))" fuzz-build
 	@sh tests/fuzz/run.sh $(FUZZ_B) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
+# The unit suites and the fuzz replayers under valgrind memcheck: no
+# error, no leak (tests/valgrind.supp: third-party libraries only).  Needs
+# a build without sanitizers.  Not part of `make check` (see doc/fuzzing.md
+# for how long it takes).
+check-valgrind: $(UNIT_BINS) $(TESTPLUG_SOS) $(PLUGIN_SOS) $(FUZZ_REPLAY_BINS)
+	@if [ -n "$(SAN)" ]; then echo "check-valgrind: this build has sanitizers ($(SAN));" \
+		"configure without --enable-sanitizers" >&2; exit 1; fi
+	@sh tests/run-valgrind.sh $(B) $(UNIT_BINS) $(FUZZ_REPLAY_BINS)
+
 fuzz-build: $(FUZZ_BINS) $(B)/plugins/dummy.so $(B)/plugins/exec.so \
 	$(B)/tests/plugins/passive_test.so
 
