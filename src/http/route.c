@@ -376,8 +376,7 @@ int q_time(struct req *r, const char *name, double *out)
  * (found by tests/fuzz/fuzz_http_body.c: "unknown field" was cut off). */
 static int bad_body(struct req *r, const char *name, const char *why)
 {
-	reply_error(r, 400, "bad_body", "'%.64s%s': %s", name, strlen(name) > 64 ? "..." : "",
-	            why);
+	reply_error(r, 400, "bad_body", "'%.64s%s': %s", name, strlen(name) > 64 ? "..." : "", why);
 	return -1;
 }
 

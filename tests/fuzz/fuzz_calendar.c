@@ -39,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	time_t t0 = 1796000000 + (time_t)(sel * 7919);
 	time_t o = cal_next_open(c, t0);
 	if (o != (time_t)-1)
-		FUZZ_CHECK(o >= t0 && cal_is_open(c, o), "next open %ld from %ld", (long)o, (long)t0);
+		FUZZ_CHECK(o >= t0 && cal_is_open(c, o), "next open %ld from %ld", (long)o,
+		           (long)t0);
 	long long secs = 1 + (long long)(sel * 977);
 	time_t end = cal_add_business(c, t0, secs);
 	if (end != (time_t)-1) {

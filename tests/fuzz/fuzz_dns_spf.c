@@ -59,7 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			           "target %d not terminated", i);
 			for (int q = 1; q <= DT_Q_MX; q <<= 1)
 				if (spf.tgt[i].want & q)
-					dns_txt__spf_answer(&spf, i, q, odd ? DT_ST_OK : DT_ST_NXDOMAIN,
+					dns_txt__spf_answer(&spf, i, q,
+					                    odd ? DT_ST_OK : DT_ST_NXDOMAIN,
 					                    odd ? 11 : 0, 0, &v);
 		}
 		dns_txt__spf_judge(&spf, &v);

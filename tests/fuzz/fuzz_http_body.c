@@ -32,8 +32,12 @@ struct handler {
 
 #define NOTE_MAX 4000
 static const struct handler handlers[] = {
-	{ "alert action", 8192, { { "note", F_STR, 0, NOTE_MAX }, { "request_id", F_STR, 0, 120 } } },
-	{ "alert comment", 16384, { { "note", F_STR, 1, NOTE_MAX }, { "request_id", F_STR, 0, 120 } } },
+	{ "alert action",
+	  8192,
+	  { { "note", F_STR, 0, NOTE_MAX }, { "request_id", F_STR, 0, 120 } } },
+	{ "alert comment",
+	  16384,
+	  { { "note", F_STR, 1, NOTE_MAX }, { "request_id", F_STR, 0, 120 } } },
 	{ "alert dispatch",
 	  16384,
 	  { { "note", F_STR, 0, NOTE_MAX },
@@ -80,9 +84,11 @@ static const struct handler handlers[] = {
 static int utf8_ok(const unsigned char *s)
 {
 	while (*s) {
-		int n = *s < 0x80 ? 1 : (*s & 0xE0) == 0xC0 ? 2 : (*s & 0xF0) == 0xE0 ? 3
-		                                               : (*s & 0xF8) == 0xF0 ? 4
-		                                                                     : 0;
+		int n = *s < 0x80             ? 1
+		        : (*s & 0xE0) == 0xC0 ? 2
+		        : (*s & 0xF0) == 0xE0 ? 3
+		        : (*s & 0xF8) == 0xF0 ? 4
+		                              : 0;
 		if (!n)
 			return 0;
 		for (int i = 1; i < n; i++)
@@ -128,7 +134,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			const char *v = NULL;
 			rc = body_str(&f->r, fd->name, fd->required, fd->max, &v);
 			if (rc == 0)
-				FUZZ_CHECK(v && strlen(v) <= fd->max && utf8_ok((const unsigned char *)v),
+				FUZZ_CHECK(v && strlen(v) <= fd->max &&
+				               utf8_ok((const unsigned char *)v),
 				           "%s: '%s' accepted", fd->name, v ? v : "(null)");
 		} else if (fd->kind == F_TIME) {
 			double t = -1;
@@ -139,7 +146,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			long x = -1;
 			rc = body_int(&f->r, fd->name, fd->required, 1, (long)fd->max, &x);
 			if (rc == 0)
-				FUZZ_CHECK(x >= 1 && x <= (long)fd->max, "%s: %ld accepted", fd->name, x);
+				FUZZ_CHECK(x >= 1 && x <= (long)fd->max, "%s: %ld accepted",
+				           fd->name, x);
 		} else {
 			continue;
 		}

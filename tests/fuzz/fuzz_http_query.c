@@ -33,8 +33,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			listed |= strcmp(rt->query[k], f->key[i]) == 0;
 		for (size_t j = 0; j < i; j++)
 			twice |= strcmp(f->key[j], f->key[i]) == 0;
-		FUZZ_CHECK(rc == (!listed ? -1 : twice ? -2 : 0), "'%s' on %s: %d", f->key[i],
-		           rt->pattern, rc);
+		FUZZ_CHECK(rc == (!listed ? -1
+		                  : twice ? -2
+		                          : 0),
+		           "'%s' on %s: %d", f->key[i], rt->pattern, rc);
 		known = rc == 0;
 	}
 	if (!known)

@@ -10,8 +10,8 @@
  */
 #include "tests/fuzz/http_common.h"
 
-static const char *const methods[] = { "GET", "HEAD", "POST", "PATCH", "DELETE", "PUT", "OPTIONS",
-	                               "get" };
+static const char *const methods[] = { "GET",    "HEAD", "POST",    "PATCH",
+	                               "DELETE", "PUT",  "OPTIONS", "get" };
 #define N_METHODS (sizeof methods / sizeof methods[0])
 
 static int rebuild(const char *pattern, char *const *param, size_t n, char *out, size_t size)
@@ -58,7 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			           "parameter '%s'", param[i]);
 		size_t cap = strlen(path) + 2;
 		char *back = malloc(cap);
-		FUZZ_CHECK(rebuild(rt->pattern, param, n, back, cap) == 0 && strcmp(back, path) == 0,
+		FUZZ_CHECK(rebuild(rt->pattern, param, n, back, cap) == 0 &&
+		               strcmp(back, path) == 0,
 		           "%s rebuilt from %s", path, rt->pattern);
 		free(back);
 		for (size_t i = 0; i < n; i++)
@@ -73,7 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			const struct route *o = NULL;
 			size_t on = 0;
 			char *op[ROUTE_MAX_PARAMS];
-			int r2 = route_find(http_routes[i].method, path, &o, op, &on, allow, sizeof allow);
+			int r2 = route_find(http_routes[i].method, path, &o, op, &on, allow,
+			                    sizeof allow);
 			FUZZ_CHECK(r2 == 404, "%s %s: 404, but %d for %s", method, path, r2,
 			           http_routes[i].method);
 		}

@@ -81,8 +81,8 @@ static void getters(const cJSON *obj)
 		int ru = jsonw_get_uint(obj, m->string, 4294967295.0, &d);
 		FUZZ_CHECK(rb == (cJSON_IsBool(m) ? 1 : -1), "get_bool %d", rb);
 		FUZZ_CHECK(rs == (cJSON_IsString(m) ? 1 : -1), "get_string %d", rs);
-		FUZZ_CHECK(ru == -1 || (cJSON_IsNumber(m) && d >= 0 && d <= 4294967295.0 &&
-		                        d == floor(d)),
+		FUZZ_CHECK(ru == -1 ||
+		               (cJSON_IsNumber(m) && d >= 0 && d <= 4294967295.0 && d == floor(d)),
 		           "get_uint %d %g", ru, d);
 	}
 }

@@ -29,8 +29,8 @@ static void range_text(const struct mamori_range *r, char *buf, size_t size)
 static void same_item(const struct mamori_perfdata *a, const struct mamori_perfdata *b,
                       const char *text)
 {
-	FUZZ_CHECK(strcmp(a->label, b->label) == 0, "label '%s' came back '%s' from %s",
-	           a->label, b->label, text);
+	FUZZ_CHECK(strcmp(a->label, b->label) == 0, "label '%s' came back '%s' from %s", a->label,
+	           b->label, text);
 	FUZZ_CHECK(strcmp(a->uom, b->uom) == 0, "uom '%s' came back '%s'", a->uom, b->uom);
 	FUZZ_CHECK((a->flags & MAMORI_PERF_VALUE_UNKNOWN) == (b->flags & MAMORI_PERF_VALUE_UNKNOWN),
 	           "unknown flag differs in %s", text);

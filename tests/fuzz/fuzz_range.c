@@ -27,7 +27,8 @@ static void same(const struct mamori_range *a, const struct mamori_range *b, con
 	               a->end_inf == b->end_inf,
 	           "flags differ after a round trip of %s", text);
 	if (!a->start_inf)
-		FUZZ_CHECK(a->start == b->start, "start %.17g / %.17g (%s)", a->start, b->start, text);
+		FUZZ_CHECK(a->start == b->start, "start %.17g / %.17g (%s)", a->start, b->start,
+		           text);
 	if (!a->end_inf)
 		FUZZ_CHECK(a->end == b->end, "end %.17g / %.17g (%s)", a->end, b->end, text);
 }
@@ -65,7 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		double v = vs[i];
 		double around[] = { v, nextafter(v, INFINITY), nextafter(v, -INFINITY) };
 		for (size_t k = 0; k < 3; k++)
-			FUZZ_CHECK(perf_range_alert(&r, around[k]) == alerts_by_definition(&r, around[k]),
+			FUZZ_CHECK(perf_range_alert(&r, around[k]) ==
+			               alerts_by_definition(&r, around[k]),
 			           "'%s' at %.17g", text, around[k]);
 	}
 	struct mamori_range none = { 0 };

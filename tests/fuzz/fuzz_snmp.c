@@ -113,9 +113,9 @@ static int get_oid(struct in *in, const struct bases *b, oid *arcs, size_t *len,
 	return 0;
 }
 
-static const u_char types[] = { ASN_INTEGER,      ASN_GAUGE,          ASN_COUNTER,
-	                        ASN_TIMETICKS,    ASN_COUNTER64,      ASN_OCTET_STR,
-	                        ASN_OBJECT_ID,    SNMP_NOSUCHOBJECT,  SNMP_NOSUCHINSTANCE,
+static const u_char types[] = { ASN_INTEGER,       ASN_GAUGE,         ASN_COUNTER,
+	                        ASN_TIMETICKS,     ASN_COUNTER64,     ASN_OCTET_STR,
+	                        ASN_OBJECT_ID,     SNMP_NOSUCHOBJECT, SNMP_NOSUCHINSTANCE,
 	                        SNMP_ENDOFMIBVIEW, ASN_NULL,          ASN_IPADDRESS };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -181,7 +181,8 @@ done:
 	FUZZ_CHECK(values.n <= records, "%zu values from %zu records", values.n, records);
 	for (size_t i = 0; i < values.n; i++) {
 		const struct utm_vb *vb = &values.v[i];
-		FUZZ_CHECK(vb->oid.len <= UTM_OID_MAX && vb->oval.len <= UTM_OID_MAX, "OID too long");
+		FUZZ_CHECK(vb->oid.len <= UTM_OID_MAX && vb->oval.len <= UTM_OID_MAX,
+		           "OID too long");
 		FUZZ_CHECK(memchr(vb->str, '\0', sizeof vb->str), "string not terminated");
 		for (const char *s = vb->str; *s; s++)
 			FUZZ_CHECK(*s >= 0x20 && *s < 0x7f, "string byte 0x%02x kept",
@@ -216,7 +217,8 @@ done:
 	           "texts not terminated");
 	FUZZ_CHECK(o->n_perf <= UTM_PERF_MAX, "%zu perfdata", o->n_perf);
 	for (size_t i = 0; i < o->n_perf; i++)
-		FUZZ_CHECK(o->perf[i].label && o->perf[i].label[0], "perfdata %zu without label", i);
+		FUZZ_CHECK(o->perf[i].label && o->perf[i].label[0], "perfdata %zu without label",
+		           i);
 	char perf[8192];
 	perf_format_all(o->perf, o->n_perf, perf, sizeof perf);
 	free(o);

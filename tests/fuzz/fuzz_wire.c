@@ -59,8 +59,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				                     .perf_text = m.perf_text };
 			engine__store_text(c, &res);
 			/* the same result again: kept, not rewritten */
-			FUZZ_CHECK(engine__store_text(c, &res) == 0, "a repeated result changed the text");
-			FUZZ_CHECK(strlen(check_output(c)) <= 8192 && strlen(check_perf(c)) < 8192 &&
+			FUZZ_CHECK(engine__store_text(c, &res) == 0,
+			           "a repeated result changed the text");
+			FUZZ_CHECK(strlen(check_output(c)) <= 8192 &&
+			               strlen(check_perf(c)) < 8192 &&
 			               strlen(check_long(c)) <= 65536,
 			           "stored texts beyond their limits");
 		}

@@ -85,9 +85,10 @@ struct app *fuzz_req_app(struct req *r)
 
 static inline int hexval(int c)
 {
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-	                                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
-	                                                           : -1;
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	                              : -1;
 }
 
 /* Percent-decoding as MHD does it for arguments: '+' is a space, %XY a
@@ -123,7 +124,8 @@ static inline void fake_query(struct fake_req *f, const char *q, size_t len)
 			const char *eq = memchr(q + i, '=', e - i);
 			size_t kn = eq ? (size_t)(eq - (q + i)) : e - i;
 			f->key[f->n] = url_decode(q + i, kn);
-			f->val[f->n] = eq ? url_decode(eq + 1, (size_t)(q + e - eq - 1)) : strdup("");
+			f->val[f->n] =
+			    eq ? url_decode(eq + 1, (size_t)(q + e - eq - 1)) : strdup("");
 			f->n++;
 		}
 		i = e + 1;
