@@ -163,7 +163,7 @@ unit: $(UNIT_BINS) $(TESTPLUG_SOS) $(PLUGIN_SOS) $(FUZZ_REPLAY_BINS)
 # some), in its own build with clang (Debian: clang, libclang-rt-14-dev);
 # fails on any crash, leak, sanitizer report or broken promise, and copies
 # the input into tests/fuzz/regress/<target>/.  See doc/fuzzing.md.
-FUZZ_SECONDS ?= 15
+FUZZ_SECONDS ?= 12
 FUZZ_TARGETS ?=
 FUZZ_B ?= build-fuzz
 FUZZ_CC ?= clang

@@ -5,7 +5,7 @@
 #   sh contrib/quickstart.sh test   install build + test deps, run every test twice
 #                                   (-Werror build, then ASan+UBSan build), then
 #                                   every libFuzzer target for FUZZ_SECONDS each
-#                                   (default 15: about 5 minutes in all)
+#                                   (default 12: about 5 minutes in all, build included)
 #
 # Works on a fresh Debian 12 as root (or with sudo available): it installs
 # the Debian packages it needs.  Set MAMORI_NO_APT=1 to skip installing.
@@ -75,11 +75,11 @@ test)
 	build --enable-werror --enable-sanitizers
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0" make check || status=1
-	echo "=== fuzzing: every target for ${FUZZ_SECONDS:-15} s ==="
+	echo "=== fuzzing: every target for ${FUZZ_SECONDS:-12} s ==="
 	# Bounded: FUZZ_SECONDS per target (make fuzz FUZZ_SECONDS=600 by hand
 	# for long runs); a crash, leak or sanitizer report fails the run and
 	# its input is saved under tests/fuzz/regress/.
-	make fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-15}" || status=1
+	make fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-12}" || status=1
 	echo "=== format ==="
 	# The committed .clang-format is the style; a tree that differs fails.
 	# (Skipped where clang-format is not installed, e.g. a minimal Debian.)
