@@ -18,6 +18,9 @@
 #   tests/unit/test_*.c        -> build/tests/test_* (check suites, one per module)
 #   tests/integration/*.sh     -> run by tests/run-integration.sh
 #   tests/bench/*.c            -> build/bench/* ; tests/bench/run.sh prints figures
+#   tests/fuzz/fuzz_*.c        -> build/fuzz/replay_* (with tests/fuzz/replay.c; run by
+#                                 `make unit` on the committed inputs) and, with clang
+#                                 and libFuzzer, build-fuzz/fuzz/fuzz_* (`make fuzz`)
 
 -include config.mk
 ifeq ($(VERSION),)
@@ -60,12 +63,17 @@ TESTPLUG_SRCS := $(wildcard tests/plugins/*.c)
 TESTPLUG_SOS := $(TESTPLUG_SRCS:tests/plugins/%.c=$(B)/tests/plugins/%.so)
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(B)/bench/%)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
+FUZZ_REPLAY_BINS := $(FUZZ_NAMES:%=$(B)/fuzz/replay_%)
+FUZZ_BINS := $(FUZZ_NAMES:%=$(B)/fuzz/fuzz_%)
 TOOL_SRCS := $(wildcard contrib/*/*.c)
 TOOL_BINS := $(patsubst %.c,$(B)/tools/%,$(notdir $(filter-out contrib/plugin-skeleton/%,$(TOOL_SRCS))))
 
 WWW_VENDOR := share/mamori/www/vendor/chart.min.js
 
-.PHONY: all check lint unit integration bench install uninstall clean distclean format format-check demo
+.PHONY: all check lint unit integration bench install uninstall clean distclean format format-check demo \
+	fuzz fuzz-build check-valgrind
 all: $(B)/mamorid $(B)/mamorictl $(PLUGIN_SOS) $(TOOL_BINS) $(WWW_VENDOR)
 
 # The dashboard's chart library (doc/dashboard.md): Debian's Chart.js 3
@@ -138,6 +146,22 @@ $(B)/bench/%: $(B)/obj/tests/bench/%.o $(TESTLIB_OBJS) $(B)/libmamoricore.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CORE_LIBS)
 
+# Fuzz targets: one file each, linked with the replayer here and with
+# libFuzzer in the fuzz build.  Plugins' pure files are included by the
+# targets themselves (as the unit tests do); Net-SNMP only for the snmp one.
+$(B)/obj/tests/fuzz/%.o: tests/fuzz/%.c tests/fuzz/fuzz.h buildcfg.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(FUZZ_CFLAGS) -c -o $@ $<
+$(B)/fuzz/replay_%: $(B)/obj/tests/fuzz/fuzz_%.o $(B)/obj/tests/fuzz/replay.o $(B)/libmamoricore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(FUZZ_LIBS) $(CORE_LIBS)
+$(B)/fuzz/fuzz_%: $(B)/obj/tests/fuzz/fuzz_%.o $(B)/libmamoricore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_LIBS) $(CORE_LIBS)
+$(B)/obj/tests/fuzz/fuzz_snmp.o: FUZZ_CFLAGS = $(SNMP_CFLAGS)
+$(B)/fuzz/replay_snmp $(B)/fuzz/fuzz_snmp: FUZZ_LIBS = $(SNMP_LIBS)
+.SECONDARY: $(FUZZ_NAMES:%=$(B)/obj/tests/fuzz/fuzz_%.o) $(B)/obj/tests/fuzz/replay.o
+
 define tool_rule
 $(B)/tools/$(notdir $(basename $(1))): $(B)/obj/$(basename $(1)).o $(B)/libmamoricore.a
 	@mkdir -p $$(dir $$@)
@@ -145,8 +169,37 @@ $(B)/tools/$(notdir $(basename $(1))): $(B)/obj/$(basename $(1)).o $(B)/libmamor
 endef
 $(foreach t,$(filter-out contrib/plugin-skeleton/%,$(TOOL_SRCS)),$(eval $(call tool_rule,$(t))))
 
-unit: $(UNIT_BINS) $(TESTPLUG_SOS) $(PLUGIN_SOS)
-	@sh tests/run-unit.sh $(UNIT_BINS)
+unit: $(UNIT_BINS) $(TESTPLUG_SOS) $(PLUGIN_SOS) $(FUZZ_REPLAY_BINS)
+	@sh tests/run-unit.sh $(UNIT_BINS) $(FUZZ_REPLAY_BINS)
+
+# libFuzzer: every target for FUZZ_SECONDS each (FUZZ_TARGETS="a b" for
+# some), in its own build with clang (Debian: clang, libclang-rt-14-dev);
+# fails on any crash, leak, sanitizer report or broken promise, and copies
+# the input into tests/fuzz/regress/<target>/.  See doc/fuzzing.md.
+FUZZ_SECONDS ?= 12
+FUZZ_TARGETS ?=
+FUZZ_B ?= build-fuzz
+FUZZ_CC ?= clang
+FUZZ_SAN = -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+fuzz:
+	@command -v $(FUZZ_CC) >/dev/null 2>&1 || { echo "make fuzz: $(FUZZ_CC) not found;" \
+		"install Debian packages clang and libclang-rt-14-dev" >&2; exit 1; }
+	@$(MAKE) --no-print-directory B=$(FUZZ_B) CC=$(FUZZ_CC) OPT="-O1 -g" SAN="$(FUZZ_SAN)" \
+		WARN="$(filter-out -Werror,$(WARN))" fuzz-build
+	@sh tests/fuzz/run.sh $(FUZZ_B) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The unit suites and the fuzz replayers under valgrind memcheck: no
+# error, no leak (tests/valgrind.supp: third-party libraries only).  Needs
+# a build without sanitizers.  Not part of `make check` (see doc/fuzzing.md
+# for how long it takes).
+check-valgrind: $(UNIT_BINS) $(TESTPLUG_SOS) $(PLUGIN_SOS) $(FUZZ_REPLAY_BINS)
+	@if [ -n "$(SAN)" ]; then echo "check-valgrind: this build has sanitizers ($(SAN));" \
+		"configure without --enable-sanitizers" >&2; exit 1; fi
+	@sh tests/run-valgrind.sh $(B) $(UNIT_BINS) $(FUZZ_REPLAY_BINS)
+
+fuzz-build: $(FUZZ_BINS) $(B)/plugins/dummy.so $(B)/plugins/exec.so \
+	$(B)/tests/plugins/passive_test.so
 
 integration: all $(TESTPLUG_SOS)
 	@sh tests/run-integration.sh

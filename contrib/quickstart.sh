@@ -3,7 +3,9 @@
 #
 #   sh contrib/quickstart.sh demo   install build deps, build, run the demo
 #   sh contrib/quickstart.sh test   install build + test deps, run every test twice
-#                                   (-Werror build, then ASan+UBSan build)
+#                                   (-Werror build, then ASan+UBSan build), then
+#                                   every libFuzzer target for FUZZ_SECONDS each
+#                                   (default 12: about 5 minutes in all, build included)
 #
 # Works on a fresh Debian 12 as root (or with sudo available): it installs
 # the Debian packages it needs.  Set MAMORI_NO_APT=1 to skip installing.
@@ -12,13 +14,17 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # Everything the build, the demo and the tests use, by Debian package name.
+# clang + libclang-rt-14-dev: `make fuzz` (libFuzzer and the sanitizer
+# runtimes are in libclang-rt-14-dev, which clang only recommends);
+# llvm: llvm-symbolizer, for readable fuzzer reports.
 BUILD_PKGS="gcc make libc6-dev pkg-config libev-dev libconfig-dev libmosquitto-dev libssl-dev
  check libsubunit-dev libsqlite3-dev libcjson-dev libc-ares-dev libcurl4-openssl-dev libsnmp-dev
  libmicrohttpd-dev libargon2-dev libjs-chart.js"
 RUN_PKGS="libargon2-1 mosquitto mosquitto-clients sqlite3 monitoring-plugins-basic openssl ca-certificates tzdata
  procps python3 dnsmasq-base snmpd"
 TEST_PKGS="dnsmasq-base snmpd snmp nagios4-core postfix dovecot-imapd dovecot-lmtpd bind9-dnsutils curl
- iproute2 psmisc prometheus nginx-light wrk python3-yaml chromium fonts-noto-cjk"
+ iproute2 psmisc prometheus nginx-light wrk python3-yaml chromium fonts-noto-cjk
+ clang libclang-rt-14-dev llvm"
 
 # The dashboard's browser tests (tests/integration/dashboard*.sh) drive
 # Debian's chromium with playwright-core from npm (tests/browser, pinned in
@@ -83,6 +89,11 @@ test)
 	build --enable-werror --enable-sanitizers
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0" make check || status=1
+	echo "=== fuzzing: every target for ${FUZZ_SECONDS:-12} s ==="
+	# Bounded: FUZZ_SECONDS per target (make fuzz FUZZ_SECONDS=600 by hand
+	# for long runs); a crash, leak or sanitizer report fails the run and
+	# its input is saved under tests/fuzz/regress/.
+	make fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-12}" || status=1
 	echo "=== format ==="
 	# The committed .clang-format is the style; a tree that differs fails.
 	# (Skipped where clang-format is not installed, e.g. a minimal Debian.)

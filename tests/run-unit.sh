@@ -11,7 +11,7 @@ for t in "$@"; do
 	name=$(basename "$t")
 	out=$("$t" 2>&1)
 	rc=$?
-	printf '%s\n' "$out" | grep -E '^[0-9]+%: Checks' | sed "s/^/$name: /"
+	printf '%s\n' "$out" | grep -E '^([0-9]+%: Checks|replayed )' | sed "s/^/$name: /"
 	if [ $rc -eq 0 ]; then
 		pass=$((pass + 1))
 	else

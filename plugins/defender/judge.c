@@ -85,7 +85,10 @@ static int parse_rfc3339(const char *s, double *out)
 	    digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
 	    digits(s + 17, 2, &se))
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || se > 60)
+	/* February 29 only in leap years (it once read 2025-02-29 as March 1) */
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
+	    h > 23 || mi > 59 || se > 60)
 		return -1;
 	const char *p = s + 19;
 	double frac = 0;

@@ -249,6 +249,47 @@ static uint32_t parse_types(const char *v)
 	return m;
 }
 
+/* Decimal digits at *p into *out (no sign, no blank, no overflow). */
+static int id_number(const char **p, uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		unsigned d = (unsigned)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	if (s == *p)
+		return -1;
+	*p = s;
+	*out = v;
+	return 0;
+}
+
+int sse_parse_id(const char *v, struct sse_id *id)
+{
+	memset(id, 0, sizeof *id);
+	if (id_number(&v, &id->epoch) != 0 || *v++ != '-' || id_number(&v, &id->seq) != 0)
+		return -1;
+	if (!*v)
+		return 0;
+	if (*v++ != '.' || id_number(&v, &id->us) != 0 || id->us > 100000000000000000ULL)
+		return -1;
+	id->has_time = 1;
+	if (!*v)
+		return 0;
+	if (*v++ != '.' || id_number(&v, &id->alert_seq) != 0 || *v++ != '.' || !*v ||
+	    strlen(v) >= sizeof id->alert)
+		return -1;
+	for (const char *c = v; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return -1;
+	memcpy(id->alert, v, strlen(v) + 1);
+	id->has_alert = 1;
+	return 0;
+}
+
 /* Where a client was: the id of the last event it got. */
 struct last_id {
 	uint64_t epoch, seq;
@@ -258,37 +299,19 @@ struct last_id {
 	char alert[128]; /* its alert's id */
 };
 
-/* "<epoch>-<seq>[.<us>[.<alert seq>.<alert id>]]": 0, or -1. */
 static int parse_last_id(const char *v, struct last_id *l)
 {
-	char *e = NULL;
+	struct sse_id id;
+	if (sse_parse_id(v, &id) != 0 || id.alert_seq > 0x7fffffff)
+		return -1;
 	memset(l, 0, sizeof *l);
-	l->alert_seq = -1;
-	if (*v < '0' || *v > '9')
-		return -1;
-	l->epoch = strtoull(v, &e, 10);
-	if (*e != '-' || e[1] < '0' || e[1] > '9')
-		return -1;
-	l->seq = strtoull(e + 1, &e, 10);
-	if (*e == '.') {
-		if (e[1] < '0' || e[1] > '9')
-			return -1;
-		unsigned long long us = strtoull(e + 1, &e, 10);
-		if (us > 100000000000000000ULL)
-			return -1;
-		l->has_time = 1;
-		l->time = (double)us / 1e6;
-		if (*e == '.') {
-			if (e[1] < '0' || e[1] > '9')
-				return -1;
-			l->alert_seq = strtol(e + 1, &e, 10);
-			if (*e != '.' || !e[1] || strlen(e + 1) >= sizeof l->alert)
-				return -1;
-			snprintf(l->alert, sizeof l->alert, "%s", e + 1);
-			return 0;
-		}
-	}
-	return *e ? -1 : 0;
+	l->epoch = id.epoch;
+	l->seq = id.seq;
+	l->has_time = id.has_time;
+	l->time = (double)id.us / 1e6;
+	l->alert_seq = id.has_alert ? (long)id.alert_seq : -1;
+	snprintf(l->alert, sizeof l->alert, "%s", id.alert);
+	return 0;
 }
 
 static void gap_event(struct sse *s, const char *reason, int from_store)

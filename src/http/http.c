@@ -568,16 +568,10 @@ static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *
                                 const char *value)
 {
 	struct qcheck *q = cls;
-	for (size_t i = 0; i < ROUTE_MAX_QUERY && q->rt->query[i]; i++)
-		if (strcmp(q->rt->query[i], key) == 0) {
-			if (q->seen[i]) {
-				q->dup = 1;
-				snprintf(q->bad, sizeof q->bad, "%s", key);
-				return MHD_NO;
-			}
-			q->seen[i] = 1;
-			return MHD_YES;
-		}
+	int rc = route_query_arg(q->rt, key, q->seen);
+	if (rc == 0)
+		return MHD_YES;
+	q->dup = rc == -2;
 	snprintf(q->bad, sizeof q->bad, "%s", key);
 	return MHD_NO;
 }

@@ -130,6 +130,9 @@ extern const size_t http_n_routes;
  * route has the path), or 405 with the path's methods in allow. */
 int route_find(const char *method, const char *path, const struct route **out, char **param,
                size_t *n_param, char *allow, size_t allowlen);
+/* One query parameter of a request for rt: 0 known (marked in seen), -1
+ * unknown, -2 given twice.  check_query (http.c) asks it for each. */
+int route_query_arg(const struct route *rt, const char *key, char seen[ROUTE_MAX_QUERY]);
 /* The route's access rule for r->who: 0 go on, -1 answered (401/403/404). */
 int authorize(struct req *r);
 /* RFC 3339 with Z or an offset, or seconds since the epoch: 0 or -1. */
@@ -265,6 +268,16 @@ int api_status(struct req *r);
 int api_static(struct req *r);
 const char *http_static_type(const char *name); /* content type by extension, or NULL */
 int http_static_name_ok(const char *segment);   /* 1: a plain name that may be served */
+/* An event id as the stream writes it (Last-Event-ID, or ?after=):
+ * "<epoch>-<seq>[.<us>[.<alert seq>.<alert id>]]", numbers in decimal
+ * digits only (no sign, blank or overflow), the alert id without control
+ * characters: 0, or -1 for anything else. */
+struct sse_id {
+	uint64_t epoch, seq, us, alert_seq;
+	int has_time, has_alert;
+	char alert[128];
+};
+int sse_parse_id(const char *v, struct sse_id *id);
 void api_events_shutdown(struct http *h);
 void api_events_closed(struct req *r);
 void api_events_free(struct http *h);

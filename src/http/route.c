@@ -12,6 +12,7 @@
  */
 #include "http/http_int.h"
 #include "app/app.h"
+#include "proto/cmd.h"
 #include "util/mem.h"
 
 #include <errno.h>
@@ -312,6 +313,18 @@ int authorize(struct req *r)
 
 /* ---- query parameters ---- */
 
+int route_query_arg(const struct route *rt, const char *key, char seen[ROUTE_MAX_QUERY])
+{
+	for (size_t i = 0; i < ROUTE_MAX_QUERY && rt->query[i]; i++)
+		if (strcmp(rt->query[i], key) == 0) {
+			if (seen[i])
+				return -2;
+			seen[i] = 1;
+			return 0;
+		}
+	return -1;
+}
+
 static int bad_param(struct req *r, const char *name, const char *why)
 {
 	reply_error(r, 400, "bad_parameter", "query parameter '%s': %s", name, why);
@@ -335,47 +348,24 @@ int q_int(struct req *r, const char *name, long lo, long hi, long *out)
 	return 0;
 }
 
-/* RFC 3339 ("2026-12-07T09:00:00Z", "...+09:00") or seconds since the
- * epoch. */
+/* RFC 3339 ("2026-12-07T09:00:00Z", "...+09:00"), read by the strict
+ * reader the MQTT commands use, or seconds since the epoch as digits with
+ * an optional fraction ("1796601600", "1796601600.25").  It once went
+ * through strtod and strptime: a fraction ".5e3" added 500 s, an offset
+ * "+0/:00" was read as -1 h, "2026-02-31" as March 3 and "1e9" or
+ * " 0x10" as seconds (found by tests/fuzz/fuzz_http_time.c). */
 int parse_time(const char *v, double *out)
 {
-	char *e = NULL;
-	double x = strtod(v, &e);
-	if (*v && !*e && isfinite(x) && x >= 0 && x < 1e11) {
+	size_t n = strspn(v, "0123456789");
+	if (n > 0 && (v[n] == '\0' || (v[n] == '.' && v[n + 1] >= '0' && v[n + 1] <= '9' &&
+	                               v[n + 1 + strspn(v + n + 1, "0123456789")] == '\0'))) {
+		double x = strtod(v, NULL);
+		if (x >= 1e11)
+			return -1;
 		*out = x;
 		return 0;
 	}
-	struct tm tm;
-	memset(&tm, 0, sizeof tm);
-	const char *p = strptime(v, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p)
-		return -1;
-	double frac = 0;
-	if (*p == '.') {
-		char *fe = NULL;
-		frac = strtod(p, &fe);
-		p = fe;
-	}
-	long off = 0;
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
-		int hh = (p[1] - '0') * 10 + (p[2] - '0');
-		int mm = (p[4] - '0') * 10 + (p[5] - '0');
-		if (hh > 23 || mm > 59)
-			return -1;
-		off = (hh * 3600 + mm * 60) * (*p == '-' ? -1 : 1);
-		p += 6;
-	} else {
-		return -1;
-	}
-	if (*p)
-		return -1;
-	time_t t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -1;
-	*out = (double)t - (double)off + frac;
-	return 0;
+	return cmd_parse_rfc3339(v, out) == 0 ? 0 : -1;
 }
 
 int q_time(struct req *r, const char *name, double *out)
@@ -390,9 +380,12 @@ int q_time(struct req *r, const char *name, double *out)
 
 /* ---- bodies ---- */
 
+/* The field's name is the client's (an unknown one may be 16 KiB long):
+ * at most 64 bytes of it, so the reason always fits in the message
+ * (found by tests/fuzz/fuzz_http_body.c: "unknown field" was cut off). */
 static int bad_body(struct req *r, const char *name, const char *why)
 {
-	reply_error(r, 400, "bad_body", "'%s': %s", name, why);
+	reply_error(r, 400, "bad_body", "'%.64s%s': %s", name, strlen(name) > 64 ? "..." : "", why);
 	return -1;
 }
 

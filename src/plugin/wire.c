@@ -153,6 +153,36 @@ long wire_frame(const char *buf, size_t len, struct rbuf *body, int *type)
 	return (long)(sizeof n + n);
 }
 
+int wire_host_decode(int type, struct rbuf *r, struct wire_host_msg *m)
+{
+	memset(m, 0, sizeof *m);
+	m->type = type;
+	switch (type) {
+	case WIRE_RESULT:
+		m->id = rbuf_u32(r);
+		m->rc = rbuf_i32(r);
+		m->state = rbuf_i32(r);
+		m->flags = rbuf_u32(r);
+		m->output = rbuf_str(r);
+		m->long_output = rbuf_str(r);
+		m->perf_text = rbuf_str(r);
+		break;
+	case WIRE_PONG: m->id = rbuf_u32(r); break;
+	case WIRE_INIT_R:
+	case WIRE_PREPARE_R:
+		m->id = rbuf_u32(r);
+		m->rc = rbuf_i32(r);
+		m->text = rbuf_str(r);
+		break;
+	case WIRE_LOG:
+		m->level = rbuf_i32(r);
+		m->text = rbuf_str(r);
+		break;
+	default: return -1;
+	}
+	return r->bad ? -1 : 0;
+}
+
 int wire_flush(int fd, struct wbuf *out)
 {
 	while (out->off < out->len) {

@@ -69,6 +69,25 @@ const char *rbuf_str(struct rbuf *r);
  * is garbage (empty or oversized body). */
 long wire_frame(const char *buf, size_t len, struct rbuf *body, int *type);
 
+/* One message from a plugin host, decoded as the core reads it.  Strings
+ * point into the frame (NULL for a NULL string). */
+struct wire_host_msg {
+	int type;      /* WIRE_INIT_R, WIRE_PREPARE_R, WIRE_RESULT, WIRE_PONG, WIRE_LOG */
+	uint32_t id;   /* RESULT: run id; INIT_R, PREPARE_R, PONG: seq */
+	int32_t rc;    /* RESULT, INIT_R, PREPARE_R */
+	int32_t state; /* RESULT: as sent (the engine maps anything else than 0..3 to UNKNOWN) */
+	uint32_t flags;
+	const char *output, *long_output, *perf_text; /* RESULT */
+	const char *text;                             /* INIT_R/PREPARE_R: errors; LOG: the line */
+	int32_t level;                                /* LOG */
+};
+
+/* Decode the body of one frame a host sent (type and body from
+ * wire_frame).  0, or -1 when the body is malformed or the type is not one
+ * a host sends: the host is then treated as broken.  Bytes after the
+ * fields are ignored (a newer host may append fields).  Pure: no I/O. */
+int wire_host_decode(int type, struct rbuf *body, struct wire_host_msg *m);
+
 /* Send what is pending in out (non-blocking).  0: all sent, 1: some left
  * (wait for POLLOUT), -1: error (peer gone). */
 int wire_flush(int fd, struct wbuf *out);
