@@ -88,8 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	const char *after = fuzz_req_query(&f->r, "after");
 	if (after) {
-		uint64_t ep, seq;
-		(void)sse_parse_id(after, &ep, &seq);
+		struct sse_id id;
+		(void)sse_parse_id(after, &id);
 	}
 out:
 	fake_clear(f);

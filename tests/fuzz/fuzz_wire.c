@@ -57,9 +57,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				                     .output = m.output,
 				                     .long_output = m.long_output,
 				                     .perf_text = m.perf_text };
-			engine__store_text(c, &res);
+			int same = 0;
+			engine__store_text(c, &res, &same);
 			/* the same result again: kept, not rewritten */
-			FUZZ_CHECK(engine__store_text(c, &res) == 0,
+			FUZZ_CHECK(engine__store_text(c, &res, &same) == 0 && same,
 			           "a repeated result changed the text");
 			FUZZ_CHECK(strlen(check_output(c)) <= 8192 &&
 			               strlen(check_perf(c)) < 8192 &&
