@@ -19,6 +19,7 @@
 #include "plugin/loader.h"
 #include "proc/proc.h"
 #include "series/series.h"
+#include "statelog/statelog.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -271,6 +272,9 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 		s->series = series_new(&sd, &hc);
 		series_load(s->series, s->store);
 		history_wire(s);
+		/* the state history: after alerting would do as well (it only
+		 * appends rows); before it, a change and its alert share a batch */
+		s->statelog = statelog_new(loop, s->events, s->journal, s->conf->retention_days);
 	}
 	if (!(s->bus = bus_open(loop, s->conf->mqtt, s->conf->node, s->events)))
 		goto fail;
@@ -427,6 +431,7 @@ static int reload(struct server *s, const char *text)
 	mconf_free(s->conf);
 	s->conf = c;
 	journal_set_interval(s->journal, c->flush_interval);
+	statelog_set_retention(s->statelog, c->retention_days);
 	if (s->series) {
 		struct series_conf sc;
 		history_conf(c, &sc);
@@ -505,6 +510,7 @@ void server_free(struct server *s)
 	if (s->engine)
 		engine_on_perfdata(s->engine, NULL, NULL);
 	series_free(s->series);
+	statelog_free(s->statelog);
 	mconf_free(s->conf);
 	engine_free(s->engine);
 	if (s->reg.hooks.retire)

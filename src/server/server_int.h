@@ -27,6 +27,7 @@ struct loader;
 struct mqtt_cmd;
 struct proc_ctx;
 struct series;
+struct statelog;
 struct store;
 
 struct server {
@@ -44,7 +45,8 @@ struct server {
 	struct bus *bus;
 	struct alerts *alerts;
 	struct app *app;
-	struct series *series; /* the perfdata history; NULL without a store */
+	struct series *series;     /* the perfdata history; NULL without a store */
+	struct statelog *statelog; /* the state history; NULL without a store */
 	struct mqtt_cmd *mqtt_cmd;
 	struct http_conf http_conf; /* parsed at load (the tree is dropped after) */
 	struct auth_conf auth_conf;
