@@ -330,22 +330,24 @@ static void summary(struct ctx *x, int *found)
 	struct rbuf s = { 0 };
 	char a[128], b[128], c[128], n[32];
 	char *mt = month_title(x);
+	/* sentences: a space between them in English, none in Japanese */
+	const char *sep = strcmp(in->lang, "ja") == 0 ? "" : " ";
 	if (!r->first_data && !r->n_alerts) {
 		const char *v[] = { "customer", in->name, "month", mt, NULL };
 		rtext_fill(&s, x->t, "sum.no_data", v);
-		rbuf_puts(&s, " ");
+		rbuf_puts(&s, sep);
 	}
 	if (in->now < in->to) {
 		fmt_date(x, a, sizeof a, r->end);
 		const char *v[] = { "date", a, NULL };
 		rtext_fill(&s, x->t, "sum.partial", v);
-		rbuf_puts(&s, " ");
+		rbuf_puts(&s, sep);
 	}
 	if (r->first_data > in->from + 3600) {
 		fmt_date(x, a, sizeof a, r->first_data);
 		const char *v[] = { "date", a, NULL };
 		rtext_fill(&s, x->t, "sum.started", v);
-		rbuf_puts(&s, " ");
+		rbuf_puts(&s, sep);
 	}
 	/* PCs */
 	if (r->n_pcs) {
@@ -374,7 +376,7 @@ static void summary(struct ctx *x, int *found)
 			const char *v[] = { "n", n, NULL };
 			rtext_fill(&s, x->t, "sum.pcs_nodata", v);
 		}
-		rbuf_puts(&s, " ");
+		rbuf_puts(&s, sep);
 		rbuf_free(&ex);
 		unsigned silent = 0;
 		for (size_t i = 0; i < r->n_checks; i++)
@@ -383,7 +385,7 @@ static void summary(struct ctx *x, int *found)
 			snprintf(n, sizeof n, "%u", silent);
 			const char *v[] = { "n", n, NULL };
 			rtext_fill(&s, x->t, "sum.pcs_silent", v);
-			rbuf_puts(&s, " ");
+			rbuf_puts(&s, sep);
 			found[FD_PC_SILENT] = 1;
 		}
 	}
@@ -400,7 +402,7 @@ static void summary(struct ctx *x, int *found)
 		} else if (u->up[0] > 0) {
 			rtext_fill(&s, x->t, "sum.utm_ok", NULL);
 		}
-		rbuf_puts(&s, " ");
+		rbuf_puts(&s, sep);
 	}
 	/* mail */
 	if (r->mail_have) {
@@ -411,7 +413,7 @@ static void summary(struct ctx *x, int *found)
 			fmt_date(x, c, sizeof c, in->day[r->mail_worst_day]);
 		const char *v[] = { "p50", a, "max", b, "day", c, NULL };
 		rtext_fill(&s, x->t, "sum.mail", v);
-		rbuf_puts(&s, " ");
+		rbuf_puts(&s, sep);
 		if (r->mail_p95 > 300)
 			found[FD_MAIL_SLOW] = 1;
 	}
@@ -439,7 +441,7 @@ static void summary(struct ctx *x, int *found)
 	if (dns) {
 		const char *v[] = { "list", bad.p ? bad.p : "", NULL };
 		rtext_fill(&s, x->t, dns_bad ? "sum.dns_bad" : "sum.dns_ok", v);
-		rbuf_puts(&s, " ");
+		rbuf_puts(&s, sep);
 	}
 	rbuf_free(&bad);
 	/* alerts */
@@ -1043,6 +1045,7 @@ int report__doc(const struct report *r, const struct rtexts *t, struct rdoc *d)
 	const char *vt[] = { "customer", r->in->name, "month", mt, NULL };
 	d->title = F(&x, "title", vt);
 	d->footer = F(&x, "footer", vt);
+	d->page = xstrdup(T(&x, "page"));
 	blk(&x, RB_TITLE, F(&x, "title_short", vt));
 	char made[64], off[32];
 	report__local(r->in, r->in->now, 1, made, sizeof made);
@@ -1114,6 +1117,7 @@ void report__doc_free(struct rdoc *d)
 	free(d->b);
 	free(d->title);
 	free(d->footer);
+	free(d->page);
 	free(d->summary);
 	memset(d, 0, sizeof *d);
 }

@@ -24,6 +24,9 @@ void rbuf_printf(struct rbuf *b, const char *fmt, ...) __attribute__((format(pri
 /* s escaped for HTML text and attribute values; invalid UTF-8 and
  * control characters become U+FFFD. */
 void rbuf_html(struct rbuf *b, const char *s);
+/* s as valid UTF-8: invalid bytes and control characters but '\n'
+ * become U+FFFD (pango refuses invalid text). */
+void rbuf_utf8(struct rbuf *b, const char *s);
 void rbuf_free(struct rbuf *b);
 
 /* ---- the figures of one month ---- */
@@ -185,6 +188,7 @@ struct rblk {
 struct rdoc {
 	char lang[4];
 	char *title, *footer; /* footer: "Customer - Month" for page footers */
+	char *page;           /* "Page {n} of {m}" (PDF page numbers) */
 	struct rblk *b;
 	size_t n, cap;
 	char *summary; /* the summary paragraph as plain text */

@@ -131,6 +131,28 @@ void rbuf_html(struct rbuf *b, const char *s)
 	}
 }
 
+void rbuf_utf8(struct rbuf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	while (*p) {
+		if ((*p < 0x20 && *p != '\n') || *p == 0x7F) {
+			rbuf_puts(b, "\xEF\xBF\xBD");
+			p++;
+			continue;
+		}
+		size_t n = utf8_len(p);
+		if (!n) {
+			rbuf_puts(b, "\xEF\xBF\xBD");
+			p++;
+			continue;
+		}
+		rbuf_add(b, (const char *)p, n);
+		p += n;
+	}
+	if (!b->p)
+		rbuf_add(b, "", 0);
+}
+
 void rbuf_free(struct rbuf *b)
 {
 	free(b->p);

@@ -943,6 +943,123 @@ START_TEST(hostile_texts)
 }
 END_TEST
 
+/* The PDF: A4, text that pdftotext extracts (the same figures, both
+ * languages), page numbers; the first page rendered as PNG for a person
+ * to look at. */
+static int have(const char *tool)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
+	return system(cmd) == 0;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *p = malloc((size_t)n + 1);
+	size_t got = fread(p, 1, (size_t)n, f);
+	p[got] = '\0';
+	fclose(f);
+	return p;
+}
+
+/* pdftotext -layout joins nothing across columns: look for words in
+ * order with any spacing between them. */
+static int has_words(const char *text, const char *words)
+{
+	char w[512];
+	snprintf(w, sizeof w, "%s", words);
+	const char *at = text;
+	char *save = NULL;
+	for (char *t = strtok_r(w, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+		const char *f = strstr(at, t);
+		if (!f)
+			return 0;
+		at = f + strlen(t);
+	}
+	return 1;
+}
+
+static void pdf_case(const char *lang, const char *name, const char *pct_fmt)
+{
+	struct report_input *in =
+	    input_for("c1", name, lang, REPORT_PDF, cal, 2026, 5, jst(2026, 6, 1, 9, 0));
+	add_c1_checks(in);
+	size_t len;
+	char *pdf = make(ro_store, in, &len);
+	ck_assert(len > 1000);
+	ck_assert(memcmp(pdf, "%PDF-", 5) == 0);
+	char file[64], path[600], txt[600], cmd[1400];
+	snprintf(file, sizeof file, "simulated-%s.pdf", lang);
+	save(file, pdf, len);
+	free(pdf);
+	report_input_free(in);
+	if (!have("pdftotext")) {
+		fprintf(stderr, "test_report: pdftotext not installed (poppler-utils): PDF text "
+		                "not checked\n");
+		return;
+	}
+	snprintf(path, sizeof path, "%s/%s", outdir(), file);
+	snprintf(txt, sizeof txt, "%s/simulated-%s.txt", outdir(), lang);
+	snprintf(cmd, sizeof cmd, "pdftotext -enc UTF-8 '%s' '%s'", path, txt);
+	ck_assert_int_eq(system(cmd), 0);
+	char *t = slurp(txt);
+	ck_assert_ptr_nonnull(t);
+	struct expect e;
+	expect_c1(&e, pct_fmt);
+	ck_assert_msg(strstr(t, e.def_biz) && strstr(t, e.def_all), "PDF lacks %s / %s", e.def_biz,
+	              e.def_all);
+	ck_assert_msg(strstr(t, e.utm_all), "PDF lacks %s", e.utm_all);
+	if (strcmp(lang, "en") == 0) {
+		ck_assert(
+		    has_words(t, "except pc-07, whose protection was off for 26 h of business"));
+		ck_assert(has_words(t, "We handled 4 alerts; 3 of them"));
+		ck_assert(has_words(t, "utm-1 / utm Critical"));
+		ck_assert(has_words(t, "Page 1 of"));
+		ck_assert(has_words(t, "Nagoya PC Service"));
+	} else {
+		ck_assert(strstr(t, "26時間"));
+		ck_assert(strstr(t, "1時間30分"));
+		ck_assert(strstr(t, "アラートは4件あり"));
+		ck_assert(strstr(t, "1 / "));
+	}
+	free(t);
+	/* A4, fonts embedded */
+	if (have("pdfinfo")) {
+		snprintf(cmd, sizeof cmd, "pdfinfo '%s' | grep -q 'Page size: *595.28 x 841.89'",
+		         path);
+		ck_assert_msg(system(cmd) == 0, "not A4");
+		snprintf(cmd, sizeof cmd,
+		         "pdffonts '%s' | awk 'NR>2 && $(NF-4) != \"yes\" {bad=1} "
+		         "END {exit bad}'",
+		         path);
+		ck_assert_msg(system(cmd) == 0, "a font is not embedded");
+	}
+	if (have("pdftoppm")) {
+		snprintf(cmd, sizeof cmd,
+		         "pdftoppm -png -r 70 -f 1 -l 2 '%s' '%s/simulated-%s-page'", path,
+		         outdir(), lang);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+}
+
+START_TEST(pdf_en)
+{
+	pdf_case("en", "Acme Trading", "%s %%");
+}
+END_TEST
+
+START_TEST(pdf_ja)
+{
+	pdf_case("ja", "アクメ商事", "%s%%");
+}
+END_TEST
+
 /* ---- the state history's writer on a whole server ---- */
 
 #define SLCONF                                                                                     \
@@ -1056,6 +1173,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, added_mid_month);
 	tcase_add_test(tc, dst_berlin);
 	tcase_add_test(tc, hostile_texts);
+	tcase_add_test(tc, pdf_en);
+	tcase_add_test(tc, pdf_ja);
 	suite_add_tcase(s, tc);
 	TCase *tl = tcase_create("statelog");
 	tcase_set_timeout(tl, 60);
