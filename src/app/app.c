@@ -147,9 +147,13 @@ struct app *app_new(const struct app_deps *d)
 	a->d = *d;
 	snprintf(a->node, sizeof a->node, "%s", d->node ? d->node : "");
 	a->d.node = a->node;
+	a->datadir = xstrdup(d->datadir ? d->datadir : ".");
+	a->d.datadir = a->datadir;
+	snprintf(a->report_lang, sizeof a->report_lang, "ja");
 	a->seen = cmd_seen_new(CMD_SEEN_CAP);
 	hmap_init(&a->made);
 	if (!a->seen) {
+		free(a->datadir);
 		free(a);
 		return NULL;
 	}
@@ -170,6 +174,8 @@ void app_free(struct app *a)
 	while (hmap_next(&a->made, &it, &e))
 		free(e->value);
 	hmap_free(&a->made);
+	free(a->report_calendar);
+	free(a->datadir);
 	free(a);
 }
 

@@ -42,6 +42,7 @@ struct events;
 struct ev_loop;
 struct journal;
 struct registry;
+struct report_pool;
 struct series;
 struct store;
 struct app;
@@ -144,8 +145,10 @@ struct app_deps {
 	struct alerts *alerting;    /* the outbox for answers (app_send); may be NULL */
 	struct journal *journal;    /* NULL: nothing persisted, done runs at once */
 	struct events *events;
-	struct store *store;   /* command ids at startup; NULL: none */
-	struct series *series; /* the perfdata history (its retention); NULL: none */
+	struct store *store;         /* command ids at startup; NULL: none */
+	struct series *series;       /* the perfdata history (its retention); NULL: none */
+	struct report_pool *reports; /* the monthly reports' workers; NULL: none */
+	const char *datadir;         /* share/mamori (the reports' texts) */
 	const char *node;
 	/* What readiness depends on, filled by the daemon (NULL: ready). */
 	void (*health)(void *ud, struct app_health *out);
@@ -398,6 +401,36 @@ int app_series(struct app *a, const struct app_scope *sc, const char *customer, 
                const char *check, const char *label, double from, double to, double step,
                app_series_fn fn, void *ud, char *msg, size_t msglen);
 void app_series_free(struct app_series *s);
+
+/* ---- the monthly customer report (doc/report.md) ----
+ * Made by the report workers (src/report) from the store, off the loop;
+ * the callback runs later on the loop thread, exactly once, with the
+ * report (the caller frees it) or an error.  month "YYYY-MM"; lang "ja",
+ * "en" or NULL (the customer's `report.lang`, else `reports.lang`);
+ * format "html", "pdf" or NULL (html).  want_summary: also the summary
+ * paragraph as plain text (an e-mail body).
+ * Synchronous errors (the callback never runs): APP_E_INVALID (month,
+ * lang, format; a month that has not begun), APP_E_NOTFOUND (an unknown
+ * customer, or one outside the scope: the same answer),
+ * APP_E_UNAVAILABLE (no workers: nothing stored; the queue is full).
+ * Through the callback: APP_E_UNAVAILABLE (the store failed, the PDF
+ * library failed), APP_E_INVALID. */
+struct app_report {
+	char *data; /* the HTML or PDF */
+	size_t len;
+	const char *type;   /* "text/html; charset=utf-8" or "application/pdf" (static) */
+	char filename[160]; /* "report-c1-2026-05-ja.pdf" */
+	char *summary;      /* want_summary: the summary paragraph (plain text) */
+	double seconds;     /* the time a worker spent making it */
+};
+typedef void (*app_report_fn)(void *ud, int err, const char *msg, struct app_report *r);
+int app_report(struct app *a, const struct app_scope *sc, const char *customer, const char *month,
+               const char *lang, const char *format, int want_summary, app_report_fn fn, void *ud,
+               char *msg, size_t msglen);
+void app_report_free(struct app_report *r);
+/* The configuration's `reports` defaults (calendar name or NULL, "ja" or
+ * "en"); the server sets them at start and reload. */
+void app_set_report_defaults(struct app *a, const char *calendar, const char *lang);
 
 struct app_downtime {
 	char *id, *customer, *asset, *check, *author, *comment;

@@ -16,6 +16,9 @@ struct app {
 	struct cmd_seen *seen;
 	struct hmap made; /* "origin\nid" -> what that command created (own copies) */
 	uint64_t inquiries;
+	char *datadir;         /* d.datadir's copy */
+	char *report_calendar; /* reports.calendar, or NULL */
+	char report_lang[4];   /* reports.lang */
 };
 
 double app__now(const struct app *a);
@@ -28,5 +31,14 @@ struct alert;
 int app__alert_in_scope(const struct app_scope *sc, const struct alert *al);
 int app__fail(struct app_result *r, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* report.c: the calendar a customer's report is counted in (NULL: none),
+ * and the snapshot of one month (NULL with a message in msg). */
+struct customer;
+struct report_input;
+const char *app__report_calendar(const struct app *a, const struct customer *cu);
+struct report_input *app__report_input(struct app *a, const struct customer *cu, int year,
+                                       int month, const char *lang, int format, char *msg,
+                                       size_t msglen);
 
 #endif

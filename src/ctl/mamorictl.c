@@ -52,6 +52,9 @@ static const char usage_text[] =
     "  token list | token revoke ID\n"
     "  token create LABEL [--user NAME] [--role R] [--center C]... [--customer C] [--out FILE]\n"
     "  sla [--center C] [--customer C]\n"
+    "  report --customer ID --month YYYY-MM [--lang ja|en] [--format html|pdf] [-o FILE]\n"
+    "                                           the customer's monthly report (stdout\n"
+    "                                           without -o; a PDF is not written to a terminal)\n"
     "\n"
     "TIME: RFC 3339, seconds since the epoch, \"YYYY-MM-DD HH:MM\" (local time), or\n"
     "+30m, +2h, +1d from now.  Messages are Japanese when LC_ALL, LC_MESSAGES or LANG\n"
@@ -101,6 +104,9 @@ enum {
 	O_OLD = 1u << 19,
 	O_CENTERS = 1u << 20, /* --center, repeatable (users, tokens) */
 	O_USER = 1u << 21, /* token create --user: the local administrator makes one for a user */
+	O_MONTH = 1u << 22,
+	O_LANG = 1u << 23,
+	O_FORMAT = 1u << 24,
 };
 
 /* long option value -> (bit, name): getopt's val is 256 + bit index */
@@ -126,6 +132,9 @@ static const struct option longopts[] = {
 	{ "out", required_argument, NULL, 256 + 18 },
 	{ "old", no_argument, NULL, 256 + 19 },
 	{ "user", required_argument, NULL, 256 + 21 },
+	{ "month", required_argument, NULL, 256 + 22 },
+	{ "lang", required_argument, NULL, 256 + 23 },
+	{ "format", required_argument, NULL, 256 + 24 },
 	{ "url", required_argument, NULL, 'U' },
 	{ "socket", required_argument, NULL, 'S' },
 	{ "token-file", required_argument, NULL, 'T' },
@@ -177,6 +186,8 @@ static const struct command commands[] = {
 	{ "token", "create", 1, O_ROLE | O_CENTERS | O_CUSTOMER | O_OUT | O_USER, 0 },
 	{ "token", "revoke", 1, 0, 0 },
 	{ "sla", NULL, 0, O_CENTER | O_CUSTOMER, 0 },
+	{ "report", NULL, 0, O_CUSTOMER | O_MONTH | O_LANG | O_FORMAT | O_OUT,
+	  O_CUSTOMER | O_MONTH },
 };
 
 static int one_of(const char *v, const char *const *ok)
@@ -195,6 +206,20 @@ static int check_values(const struct opts *o)
 	static const char *const severity[] = { "warning", "critical", "unknown", NULL };
 	static const char *const state[] = { "ok", "warning", "critical", "unknown", NULL };
 	static const char *const role[] = { "admin", "operator", "viewer", NULL };
+	static const char *const lang[] = { "ja", "en", NULL };
+	static const char *const format[] = { "html", "pdf", NULL };
+	if (o->lang && !one_of(o->lang, lang))
+		return usage("--lang must be ja or en, not '%s'", out_safe(o->lang));
+	if (o->format && !one_of(o->format, format))
+		return usage("--format must be html or pdf, not '%s'", out_safe(o->format));
+	if (o->month) {
+		const char *s = o->month;
+		int ok = strlen(s) == 7 && s[4] == '-';
+		for (int i = 0; ok && i < 7; i++)
+			ok = i == 4 || (s[i] >= '0' && s[i] <= '9');
+		if (!ok || atoi(s + 5) < 1 || atoi(s + 5) > 12)
+			return usage("--month must be YYYY-MM, not '%s'", out_safe(s));
+	}
 	if (o->status && !one_of(o->status, status))
 		return usage(
 		    "--status must be open, acknowledged, resolved or unresolved, not '%s'",
@@ -220,7 +245,7 @@ int main(int argc, char **argv)
 	unsigned given = 0;
 	int ch;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":phV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":phVo:", longopts, NULL)) != -1) {
 		if (ch >= 256) {
 			unsigned bit = 1u << (ch - 256);
 			if (bit == O_CENTER) {
@@ -260,6 +285,13 @@ int main(int argc, char **argv)
 		case 256 + 17: o->role = optarg; break;
 		case 256 + 18: o->out = optarg; break;
 		case 256 + 21: o->user = optarg; break;
+		case 256 + 22: o->month = optarg; break;
+		case 256 + 23: o->lang = optarg; break;
+		case 256 + 24: o->format = optarg; break;
+		case 'o':
+			o->out = optarg;
+			given |= O_OUT;
+			break;
 		case 256 + 19: o->old = 1; break;
 		case 'p':
 			o->problems = 1;
@@ -343,6 +375,8 @@ int main(int argc, char **argv)
 			rc = cmd_alert(&c, arg);
 		else if (strcmp(name, "sla") == 0)
 			rc = cmd_sla(&c);
+		else if (strcmp(name, "report") == 0)
+			rc = cmd_report(&c);
 		else if (strcmp(name, "downtime") == 0)
 			rc = cmd_downtime(&c, cmd->sub, arg);
 		else if (strcmp(name, "user") == 0)

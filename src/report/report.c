@@ -25,11 +25,13 @@ static int make(struct store *ro, const struct report_input *in, struct rdoc *d,
 	return rc;
 }
 
-int report_make(struct store *ro, const struct report_input *in, char **out, size_t *len, char *err,
-                size_t errlen)
+int report__make_all(struct store *ro, const struct report_input *in, char **out, size_t *len,
+                     char **summary, char *err, size_t errlen)
 {
 	*out = NULL;
 	*len = 0;
+	if (summary)
+		*summary = NULL;
 	if (in->format != REPORT_HTML && in->format != REPORT_PDF) {
 		snprintf(err, errlen, "unknown format %d", in->format);
 		return REPORT_E_INVALID;
@@ -45,6 +47,10 @@ int report_make(struct store *ro, const struct report_input *in, char **out, siz
 	if (rc == REPORT_OK)
 		rc = in->format == REPORT_PDF ? report__pdf(&d, &b, err, errlen)
 		                              : report__html(&d, &b);
+	if (rc == REPORT_OK && summary) {
+		*summary = d.summary;
+		d.summary = NULL;
+	}
 	report__doc_free(&d);
 	if (rc != REPORT_OK) {
 		rbuf_free(&b);
@@ -53,6 +59,12 @@ int report_make(struct store *ro, const struct report_input *in, char **out, siz
 	*out = b.p;
 	*len = b.n;
 	return REPORT_OK;
+}
+
+int report_make(struct store *ro, const struct report_input *in, char **out, size_t *len, char *err,
+                size_t errlen)
+{
+	return report__make_all(ro, in, out, len, NULL, err, errlen);
 }
 
 int report_make_summary(struct store *ro, const struct report_input *in, char **out, char *err,

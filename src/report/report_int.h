@@ -203,6 +203,11 @@ const char *report__color(int cls, int i);
 int report__html(const struct rdoc *d, struct rbuf *out);
 int report__pdf(const struct rdoc *d, struct rbuf *out, char *err, size_t errlen);
 
+/* report.c: steps 2-4, and the summary paragraph when summary is not
+ * NULL (*summary then owned by the caller). */
+int report__make_all(struct store *ro, const struct report_input *in, char **out, size_t *len,
+                     char **summary, char *err, size_t errlen);
+
 /* ---- formatting helpers (report_doc.c) ---- */
 /* Local time of t as "YYYY-MM-DD HH:MM" (with_date) or "HH:MM". */
 void report__local(const struct report_input *in, double t, int with_date, char *buf, size_t len);

@@ -20,6 +20,7 @@
 #include "proc/proc.h"
 #include "series/series.h"
 #include "statelog/statelog.h"
+#include "report/report.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -288,6 +289,15 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 		                    .conf = s->conf };
 	if (!(s->alerts = alerting_new(&ad)))
 		goto fail;
+	if (s->store) {
+		char rerr[256] = "";
+		s->reports = report_pool_new(loop, s->conf->state_dir, s->conf->reports.workers, 0,
+		                             rerr, sizeof rerr);
+		if (!s->reports) {
+			log_always("report", LOG_LVL_ERR, "%s", rerr);
+			goto fail;
+		}
+	}
 	struct app_deps pd = { .loop = loop,
 		               .reg = &s->reg,
 		               .engine = s->engine,
@@ -297,12 +307,15 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 		               .events = s->events,
 		               .store = s->store,
 		               .series = s->series,
+		               .reports = s->reports,
+		               .datadir = s->conf->data_dir,
 		               .node = s->conf->node,
 		               .health = health,
 		               .broker_stats = broker_stats,
 		               .health_ud = s };
 	if (!(s->app = app_new(&pd)))
 		goto fail;
+	app_set_report_defaults(s->app, s->conf->reports.calendar, s->conf->reports.lang);
 	char herr[512] = "";
 	if (http_conf_parse(s->conf->http, &s->http_conf, herr, sizeof herr) != 0 ||
 	    auth_conf_parse(s->conf->auth, &s->auth_conf, herr, sizeof herr) != 0) {
@@ -471,6 +484,9 @@ void server_stop(struct server *s)
 	s->stopping = 1;
 	http_free(s->http);
 	s->http = NULL;
+	/* reports being made: answered (their requests are gone) */
+	report_pool_free(s->reports);
+	s->reports = NULL;
 	mqtt_cmd_free(s->mqtt_cmd);
 	s->mqtt_cmd = NULL;
 	alerting_stop(s->alerts);
@@ -489,6 +505,7 @@ void server_free(struct server *s)
 	if (!s->stopping && s->reg.m.n_pinsts)
 		server_stop(s);
 	http_free(s->http);
+	report_pool_free(s->reports);
 	http_conf_free(&s->http_conf);
 	mqtt_cmd_free(s->mqtt_cmd);
 	/* model_free clears the whole model: keep its calendars and
