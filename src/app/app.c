@@ -157,6 +157,7 @@ struct app *app_new(const struct app_deps *d)
 		free(a);
 		return NULL;
 	}
+	app__sched_init(a);
 	if (d->store) {
 		store_load_cmd_seen(d->store, CMD_SEEN_CAP, on_seen_row, a);
 		log_info("app", "restored %zu command ids", cmd_seen_count(a->seen));
@@ -174,6 +175,7 @@ void app_free(struct app *a)
 	while (hmap_next(&a->made, &it, &e))
 		free(e->value);
 	hmap_free(&a->made);
+	app__sched_free(a);
 	free(a->report_calendar);
 	free(a->datadir);
 	free(a);

@@ -432,6 +432,40 @@ void app_report_free(struct app_report *r);
  * "en"); the server sets them at start and reload. */
 void app_set_report_defaults(struct app *a, const char *calendar, const char *lang);
 
+/* ---- the monthly reports sent by the service ----
+ * On the first business day of a month in a customer's calendar, the
+ * previous month's report of every customer with a `report` group is
+ * made as a PDF with its summary and handed to the delivery hook, once
+ * (report_run records it in the batch the hook appends its rows to).
+ *
+ * THE DELIVERY HOOK (for the e-mail channel, issue 11): called on the
+ * loop thread with everything the mail needs; it must append its outbox
+ * rows to the journal's pending batch (journal_batch) before it returns
+ * and return 0 - the report is then recorded as handed on in that same
+ * batch, so it is sent once, or never lost - or -1 when it refuses (the
+ * report is recorded 'no_delivery', not sent).  Every pointer is valid
+ * during the call only: copy what is kept. */
+struct app_report_mail {
+	const char *customer, *customer_name, *month, *lang; /* month "YYYY-MM" */
+	const char *const *to;                               /* report.email */
+	size_t n_to;
+	const char *subject; /* in the report's language */
+	const char *summary; /* the summary paragraph, plain text (UTF-8) */
+	const char *html;    /* the summary as a small HTML document: the mail's body */
+	const char *pdf;     /* the report: the attachment */
+	size_t pdf_len;
+	const char *pdf_name; /* "report-c1-2026-05.pdf" */
+};
+typedef int (*app_report_deliver_fn)(void *ud, const struct app_report_mail *m);
+void app_set_report_delivery(struct app *a, app_report_deliver_fn fn, void *ud);
+/* Start (on) or stop the schedule (the server: reports.schedule). */
+void app_report_schedule(struct app *a, int on);
+/* One walk of the schedule now, whether it is on or not (tests, tools;
+ * the timer does it every minute while it is on). */
+void app_report_schedule_now(struct app *a);
+void app_report_schedule_stats(const struct app *a, unsigned long long *made,
+                               unsigned long long *undelivered, unsigned *inflight);
+
 struct app_downtime {
 	char *id, *customer, *asset, *check, *author, *comment;
 	double start, end, created;

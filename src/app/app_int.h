@@ -8,6 +8,8 @@
 #include "app/app.h"
 #include "util/hmap.h"
 
+#include <ev.h>
+
 struct cmd_seen;
 
 struct app {
@@ -19,6 +21,15 @@ struct app {
 	char *datadir;         /* d.datadir's copy */
 	char *report_calendar; /* reports.calendar, or NULL */
 	char report_lang[4];   /* reports.lang */
+	/* the schedule (report_sched.c) */
+	struct hmap sched_done; /* "customer\nYYYY-MM" -> double: 1 done, 0 with the
+	                         * workers, < 0: failed, retry after -value */
+	ev_timer sched_timer;
+	int sched_on;
+	unsigned sched_inflight;
+	unsigned long long sched_made, sched_undelivered;
+	app_report_deliver_fn sched_deliver;
+	void *sched_deliver_ud;
 };
 
 double app__now(const struct app *a);
@@ -40,5 +51,8 @@ const char *app__report_calendar(const struct app *a, const struct customer *cu)
 struct report_input *app__report_input(struct app *a, const struct customer *cu, int year,
                                        int month, const char *lang, int format, char *msg,
                                        size_t msglen);
+
+void app__sched_init(struct app *a);
+void app__sched_free(struct app *a);
 
 #endif

@@ -96,6 +96,14 @@ int report_input_calendar(struct report_input *in, const struct cal *c, const ch
  * first open moment that day); -1 when the calendar does not open that
  * month. */
 double report_first_business_day(const struct cal *c, int year, int month);
+/* Which month's report is due at `now` for a calendar: the month before
+ * the local month of now, once now has reached that local month's first
+ * business day (its first open moment).  1 with *year, *month set; 0 when
+ * not yet (*at: when it will be, or -1 when that month never opens). */
+int report_due(const struct cal *c, double now, int *year, int *month, double *at);
+/* The summary paragraph as a small HTML document (an e-mail body): the
+ * text escaped, in one <p>; malloc'ed. */
+char *report_summary_html(const char *summary, const char *lang, const char *title);
 /* Deep copy / free (the copy owns every string and array). */
 struct report_input *report_input_dup(const struct report_input *in);
 void report_input_free(struct report_input *in);

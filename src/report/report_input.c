@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int report_parse_month(const char *s, int *year, int *month)
 {
@@ -127,6 +128,34 @@ double report_first_business_day(const struct cal *c, int year, int month)
 	if (t == (time_t)-1 || t >= to)
 		return -1;
 	return (double)t;
+}
+
+int report_due(const struct cal *c, double now, int *year, int *month, double *at)
+{
+	time_t lt = (time_t)now + cal_utc_offset(c, (time_t)now);
+	struct tm tm;
+	gmtime_r(&lt, &tm);
+	int y = tm.tm_year + 1900, m = tm.tm_mon + 1;
+	double fb = report_first_business_day(c, y, m);
+	*at = fb;
+	*year = m == 1 ? y - 1 : y;
+	*month = m == 1 ? 12 : m - 1;
+	return fb >= 0 && now >= fb;
+}
+
+char *report_summary_html(const char *summary, const char *lang, const char *title)
+{
+	struct rbuf b = { 0 };
+	rbuf_puts(&b, "<!DOCTYPE html>\n<html lang=\"");
+	rbuf_html(&b, lang);
+	rbuf_puts(&b, "\"><head><meta charset=\"utf-8\"><title>");
+	rbuf_html(&b, title);
+	rbuf_puts(&b, "</title></head><body><h1 style=\"font-size:16px\">");
+	rbuf_html(&b, title);
+	rbuf_puts(&b, "</h1><p>");
+	rbuf_html(&b, summary);
+	rbuf_puts(&b, "</p></body></html>\n");
+	return b.p;
 }
 
 static char *dup0(const char *s)

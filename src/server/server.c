@@ -316,6 +316,9 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 	if (!(s->app = app_new(&pd)))
 		goto fail;
 	app_set_report_defaults(s->app, s->conf->reports.calendar, s->conf->reports.lang);
+	/* The e-mail channel (issue 11) installs its hook here:
+	 * app_set_report_delivery(s->app, fn, ud).  Until then reports are
+	 * made on schedule and recorded as not sent. */
 	char herr[512] = "";
 	if (http_conf_parse(s->conf->http, &s->http_conf, herr, sizeof herr) != 0 ||
 	    auth_conf_parse(s->conf->auth, &s->auth_conf, herr, sizeof herr) != 0) {
@@ -371,6 +374,7 @@ int server_start(struct server *s)
 		}
 	}
 	alerting_start(s->alerts);
+	app_report_schedule(s->app, s->reports && s->conf->reports.schedule);
 	journal_start(s->journal);
 	engine_rearm(s->engine);
 	return 0;

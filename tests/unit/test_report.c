@@ -21,6 +21,7 @@
  */
 #include "cal/cal.h"
 #include "events/events.h"
+#include "app/app.h"
 #include "report/report.h"
 #include "server/server.h"
 #include "store/store.h"
@@ -1158,6 +1159,167 @@ START_TEST(statelog_rows)
 }
 END_TEST
 
+/* ---- the schedule ---- */
+
+START_TEST(due_first_business_day)
+{
+	struct cal *c = cal_jp();
+	int y, m;
+	double at;
+	/* Monday 1 June 2026 opens at 09:00: May is due from then on */
+	ck_assert_int_eq(report_due(c, jst(2026, 6, 1, 8, 59), &y, &m, &at), 0);
+	ck_assert(at == jst(2026, 6, 1, 9, 0));
+	ck_assert_int_eq(report_due(c, jst(2026, 6, 1, 9, 0), &y, &m, &at), 1);
+	ck_assert(y == 2026 && m == 5);
+	/* January 2027: the 1st is a holiday, the 2nd and 3rd a weekend */
+	ck_assert_int_eq(report_due(c, jst(2027, 1, 2, 12, 0), &y, &m, &at), 0);
+	ck_assert(at == jst(2027, 1, 4, 9, 0));
+	ck_assert_int_eq(report_due(c, jst(2027, 1, 4, 10, 0), &y, &m, &at), 1);
+	ck_assert(y == 2026 && m == 12);
+	/* May 2026: Golden Week - the 1st is a Friday, a business day */
+	ck_assert(report_first_business_day(c, 2026, 5) == jst(2026, 5, 1, 9, 0));
+	/* a local month, not a UTC one: 1 June 00:30 JST is still 31 May UTC */
+	ck_assert_int_eq(report_due(c, jst(2026, 6, 1, 0, 30), &y, &m, &at), 0);
+	ck_assert(y == 2026 && m == 5);
+	cal_free(c);
+}
+END_TEST
+
+#define SCHEDCONF                                                                                                    \
+	"daemon = { log_level = \"err\"; node = \"n1\"; flush_interval = \"20ms\"; };\n"                             \
+	"reports = { schedule = false; };\n"                                                                         \
+	"customers = ( { id = \"c1\"; name = \"One\"; report = { email = [ \"boss@one.example\" ];"                  \
+	" lang = \"en\"; calendar = \"always\"; };"                                                                  \
+	" assets = ( { name = \"a\"; checks = ( { plugin = \"dummy\"; name = \"d\"; interval = \"1h\"; } ); } ); }," \
+	" { id = \"c2\"; name = \"Two\"; report = { email = [ \"it@two.example\", \"ceo@two.example\" ]; }; },"      \
+	" { id = \"c3\"; name = \"No report\"; } );\n"
+
+struct hooked {
+	int calls;
+	char to[4][64];
+	size_t n_to, pdf_len;
+	char subject[256], summary[1024], lang[4];
+	int has_pdf_magic, html_ok;
+};
+
+static int test_deliver(void *ud, const struct app_report_mail *m)
+{
+	struct hooked *h = ud;
+	h->calls++;
+	h->n_to = m->n_to;
+	for (size_t i = 0; i < m->n_to && i < 4; i++)
+		snprintf(h->to[i], sizeof h->to[i], "%s", m->to[i]);
+	snprintf(h->subject, sizeof h->subject, "%s", m->subject);
+	snprintf(h->summary, sizeof h->summary, "%s", m->summary);
+	snprintf(h->lang, sizeof h->lang, "%s", m->lang);
+	h->pdf_len = m->pdf_len;
+	h->has_pdf_magic = m->pdf_len > 5 && memcmp(m->pdf, "%PDF-", 5) == 0;
+	h->html_ok = strstr(m->html, "<p>") && !strstr(m->html, "<script");
+	return 0;
+}
+
+static struct server *sched_server(struct ev_loop *loop, const char *plugdir, const char *statedir)
+{
+	struct server_opts o = { .config_text = SCHEDCONF,
+		                 .plugin_dir = plugdir,
+		                 .state_dir = statedir,
+		                 .no_spread = 1,
+		                 .data_dir = "share/mamori" };
+	struct server *s = server_new(loop, &o);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(server_start(s), 0);
+	return s;
+}
+
+static void sched_until(struct ev_loop *loop, struct app *a, unsigned long long want)
+{
+	for (int i = 0; i < 500; i++) {
+		unsigned long long made, und;
+		unsigned infl;
+		app_report_schedule_stats(a, &made, &und, &infl);
+		if (made >= want && !infl)
+			return;
+		spin(loop, 0.02);
+	}
+}
+
+START_TEST(schedule_once)
+{
+	char tmp[64] = "/tmp/mamori-tsch.XXXXXX", plugdir[128], statedir[128], exe[512];
+	ck_assert_ptr_nonnull(mkdtemp(tmp));
+	snprintf(plugdir, sizeof plugdir, "%s/plugins", tmp);
+	snprintf(statedir, sizeof statedir, "%s/state", tmp);
+	ck_assert_int_eq(mkdir(plugdir, 0700), 0);
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	exe[n] = '\0';
+	*strrchr(exe, '/') = '\0';
+	*strrchr(exe, '/') = '\0';
+	char src[640], dst[256];
+	snprintf(src, sizeof src, "%s/plugins/dummy.so", exe);
+	snprintf(dst, sizeof dst, "%s/dummy.so", plugdir);
+	ck_assert_int_eq(symlink(src, dst), 0);
+	struct ev_loop *loop = ev_default_loop(0);
+	struct server *s = sched_server(loop, plugdir, statedir);
+	struct app *a = server_app(s);
+	struct hooked h = { 0 };
+	spin(loop, 0.2);
+	/* without a hook: made, recorded as not sent */
+	app_report_schedule_now(a);
+	sched_until(loop, a, 2);
+	unsigned long long made, und;
+	unsigned infl;
+	app_report_schedule_stats(a, &made, &und, &infl);
+	ck_assert_uint_eq(made, 2); /* c1 and c2: c3 has no report group */
+	ck_assert_uint_eq(und, 2);
+	/* again: nothing more */
+	app_report_schedule_now(a);
+	spin(loop, 0.2);
+	app_report_schedule_stats(a, &made, &und, &infl);
+	ck_assert_uint_eq(made, 2);
+	server_stop(s);
+	server_free(s);
+	/* the records outlive a restart: still nothing to make, hook or not */
+	char err[512];
+	struct store *ro = store_open_readonly(statedir, err, sizeof err);
+	ck_assert_msg(ro, "%s", err);
+	store_close(ro);
+	s = sched_server(loop, plugdir, statedir);
+	a = server_app(s);
+	app_set_report_delivery(a, test_deliver, &h);
+	app_report_schedule_now(a);
+	spin(loop, 0.3);
+	app_report_schedule_stats(a, &made, &und, &infl);
+	ck_assert_uint_eq(made, 0);
+	ck_assert_int_eq(h.calls, 0);
+	server_stop(s);
+	server_free(s);
+	/* a fresh store with the hook: each report handed on once, with its
+	 * recipients, a PDF and the summary */
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", statedir);
+	ck_assert_int_eq(system(cmd), 0);
+	s = sched_server(loop, plugdir, statedir);
+	a = server_app(s);
+	app_set_report_delivery(a, test_deliver, &h);
+	app_report_schedule_now(a);
+	sched_until(loop, a, 2);
+	app_report_schedule_stats(a, &made, &und, &infl);
+	ck_assert_uint_eq(made, 2);
+	ck_assert_uint_eq(und, 0);
+	ck_assert_int_eq(h.calls, 2);
+	ck_assert(h.has_pdf_magic && h.pdf_len > 1000);
+	ck_assert(h.html_ok);
+	ck_assert(strlen(h.summary) > 10);
+	app_report_schedule_now(a);
+	spin(loop, 0.3);
+	ck_assert_int_eq(h.calls, 2);
+	server_stop(s);
+	server_free(s);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("report");
@@ -1179,6 +1341,8 @@ static Suite *suite(void)
 	TCase *tl = tcase_create("statelog");
 	tcase_set_timeout(tl, 60);
 	tcase_add_test(tl, statelog_rows);
+	tcase_add_test(tl, due_first_business_day);
+	tcase_add_test(tl, schedule_once);
 	suite_add_tcase(s, tl);
 	return s;
 }
