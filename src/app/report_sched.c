@@ -171,7 +171,7 @@ static void walk(struct app *a)
 		char key[300];
 		snprintf(key, sizeof key, "%s\n%04d-%02d", cu->id, y, mo);
 		double *st = hmap_get(&a->sched_done, key, strlen(key));
-		if (st && (*st > 0 || -*st > now))
+		if (st && (*st >= 0 || -*st > now))
 			continue; /* done, with the workers, or waiting to retry */
 		struct sched_job *j = xcalloc(1, sizeof *j);
 		j->a = a;
