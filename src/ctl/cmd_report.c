@@ -61,7 +61,7 @@ int cmd_report(struct ctl *c)
 		return EXIT_USAGE;
 	}
 	struct sb path = { 0 };
-	sb_add(&path, "/api/v1/customers/", 18);
+	sb_add(&path, "/api/v1/customers", 17);
 	sb_seg(&path, o->customer);
 	sb_add(&path, "/report", 7);
 	sb_query(&path, "month", o->month);

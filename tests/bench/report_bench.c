@@ -22,6 +22,9 @@
  *     histogram, as /metrics has it) and of a 10 ms probe timer on the
  *     loop, for 10 s before the reports (the baseline) and during them.
  *
+ *   report_bench fill DIR [CUSTOMERS [PCS]]
+ *     Only fill DIR (tests/integration/report.sh uses it).
+ *
  * Output: "key=value" lines.  REPORT_BENCH_DIR=path keeps (and reuses)
  * the filled store there.
  */
@@ -536,8 +539,19 @@ int main(int argc, char **argv)
 	log_set_level(LOG_LVL_ERR);
 	if (argc >= 2 && strcmp(argv[1], "one") == 0)
 		return one(argc > 2 ? atoi(argv[2]) : 50);
+	if (argc >= 3 && strcmp(argv[1], "fill") == 0) {
+		/* a store for tests: last month's data of N customers */
+		double now = (double)time(NULL), from, to;
+		int y, m;
+		last_month(now, &y, &m, &from, &to);
+		return fill(argv[2], argc > 3 ? atoi(argv[3]) : 3, argc > 4 ? atoi(argv[4]) : 5,
+		            from, to) == 0
+		           ? 0
+		           : 1;
+	}
 	if (argc >= 2 && strcmp(argv[1], "all") == 0)
 		return all(argc > 2 ? atoi(argv[2]) : 5000, argc > 3 ? atoi(argv[3]) : 10);
-	fprintf(stderr, "usage: report_bench one [PCS] | all [CUSTOMERS [PCS]]\n");
+	fprintf(stderr,
+	        "usage: report_bench one [PCS] | all [CUSTOMERS [PCS]] | fill DIR [N [PCS]]\n");
 	return 2;
 }
