@@ -137,7 +137,8 @@ $(foreach t,$(filter-out contrib/plugin-skeleton/%,$(TOOL_SRCS)),$(eval $(call t
 unit: $(UNIT_BINS) $(TESTPLUG_SOS) $(PLUGIN_SOS)
 	@sh tests/run-unit.sh $(UNIT_BINS)
 
-integration: all $(TESTPLUG_SOS)
+# report.sh fills its store with build/bench/report_bench
+integration: all $(TESTPLUG_SOS) $(B)/bench/report_bench
 	@sh tests/run-integration.sh
 
 lint:

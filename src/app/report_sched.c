@@ -159,14 +159,34 @@ static void walk(struct app *a)
 		return;
 	double now = app__now(a);
 	const struct model *m = &a->d.reg->m;
+	/* the due month per calendar, computed once per walk (a handful of
+	 * calendars, thousands of customers) */
+	struct {
+		const struct cal *c;
+		int due, y, mo;
+	} memo[16];
+	size_t n_memo = 0;
 	for (size_t i = 0; i < m->n_custs && a->sched_inflight < SCHED_INFLIGHT; i++) {
 		const struct customer *cu = m->custs[i];
 		if (!cu->report_set)
 			continue;
 		const struct cal *c = sched_cal(a, cu);
-		int y, mo;
-		double at;
-		if (!c || !report_due(c, now, &y, &mo, &at))
+		if (!c)
+			continue;
+		int y = 0, mo = 0, due = -1;
+		for (size_t k = 0; k < n_memo && due < 0; k++)
+			if (memo[k].c == c) {
+				due = memo[k].due;
+				y = memo[k].y;
+				mo = memo[k].mo;
+			}
+		if (due < 0) {
+			double at;
+			due = report_due(c, now, &y, &mo, &at);
+			if (n_memo < 16)
+				memo[n_memo++] = (__typeof__(memo[0])){ c, due, y, mo };
+		}
+		if (!due)
 			continue;
 		char key[300];
 		snprintf(key, sizeof key, "%s\n%04d-%02d", cu->id, y, mo);

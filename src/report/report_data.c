@@ -625,7 +625,8 @@ int report__build(struct store *ro, const struct report_input *in, struct report
 		rc = store_month_series(ro, in->customer, on_series_row, &x, err, errlen);
 	if (!rc) {
 		/* the series need the checks' services, known by now */
-		qsort(r->checks, r->n_checks, sizeof *r->checks, cmp_check);
+		if (r->n_checks)
+			qsort(r->checks, r->n_checks, sizeof *r->checks, cmp_check);
 		rc = read_series(ro, r, err, errlen);
 	}
 	store_month_end(ro);
