@@ -27,6 +27,7 @@ struct app {
 	ev_timer sched_timer;
 	int sched_on;
 	unsigned sched_inflight;
+	size_t sched_cursor, sched_next; /* where the next walk starts */
 	unsigned long long sched_made, sched_undelivered;
 	app_report_deliver_fn sched_deliver;
 	void *sched_deliver_ud;

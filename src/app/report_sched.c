@@ -14,9 +14,11 @@
  * later (not recorded).
  *
  * Load: a minute's timer walks the customers (on the loop: a comparison
- * per customer and month); at most SCHED_INFLIGHT reports are with the
- * workers at once, the rest wait for the next ticks, so 5,000 customers
- * on the same morning never fill the workers' queue nor the memory.
+ * per customer and month, the due month computed once per calendar); at
+ * most SCHED_INFLIGHT reports are with the workers at once, and each one
+ * that comes back continues the walk where it stopped, so 5,000 customers
+ * on the same morning never fill the workers' queue nor the memory, and
+ * the workers are never idle while reports are due.
  *
  * Must never: send anything itself (the hook does), hand a report on
  * twice, block the loop.
@@ -46,6 +48,8 @@ struct sched_job {
 	char **to;
 	size_t n_to;
 };
+
+static void walk(struct app *a);
 
 static const struct cal *sched_cal(const struct app *a, const struct customer *cu)
 {
@@ -104,6 +108,8 @@ static void on_made(void *ud, struct report_result *res)
 		        j->customer, j->month, res->msg);
 		mark(a, j->key, -(app__now(a) + SCHED_RETRY)); /* < 0: retry after */
 		job_free(j);
+		if (res->err != REPORT_E_CLOSED)
+			walk(a);
 		return;
 	}
 	struct app_report_mail m = {
@@ -150,6 +156,7 @@ static void on_made(void *ud, struct report_result *res)
 	         handed ? "handed to delivery" : "not sent (no e-mail channel)");
 	free(html);
 	job_free(j);
+	walk(a); /* the next one, if any is due */
 }
 
 /* One walk: every customer with a report group whose month is due. */
@@ -166,7 +173,13 @@ static void walk(struct app *a)
 		int due, y, mo;
 	} memo[16];
 	size_t n_memo = 0;
-	for (size_t i = 0; i < m->n_custs && a->sched_inflight < SCHED_INFLIGHT; i++) {
+	/* from where the last walk stopped, once around: a report that
+	 * comes back starts the next one (on_made), so a morning of 5,000
+	 * customers is one pass in pieces, not a scan per report */
+	size_t n = m->n_custs;
+	for (size_t step = 0; step < n && a->sched_inflight < SCHED_INFLIGHT; step++) {
+		size_t i = (a->sched_cursor + step) % n;
+		a->sched_next = (i + 1) % n;
 		const struct customer *cu = m->custs[i];
 		if (!cu->report_set)
 			continue;
@@ -221,6 +234,7 @@ static void walk(struct app *a)
 		mark(a, key, 0); /* with the workers */
 		a->sched_inflight++;
 	}
+	a->sched_cursor = a->sched_next;
 }
 
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)

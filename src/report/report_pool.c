@@ -5,10 +5,11 @@
  * readonly, opened at its first job and kept): the month is read there,
  * on the worker, never on the loop and never through the daemon's own
  * reader thread (a month of a customer is thousands of rows; the reader
- * serves the API's short reads).  Workers run at a lower CPU priority
- * (nice 10): on a 2-core machine a batch of 5,000 reports must not delay
- * checks.  A finished job goes on the `done` list and one ev_async brings
- * the loop thread to run its callback.
+ * serves the API's short reads).  Workers run at the lowest CPU
+ * priority (SCHED_IDLE: only CPU time nobody else wants; else nice 19):
+ * on a 2-core machine a batch of 5,000 reports must not delay checks.  A
+ * finished job goes on the `done` list and one ev_async brings the loop
+ * thread to run its callback.
  *
  * Threads: `queue`, `done`, `stop`, `waiting`, `running` under `lock`;
  * each worker's store is its own; `pending` and callbacks are the loop's.
@@ -23,6 +24,7 @@
 
 #include <ev.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,8 +88,12 @@ static void run_job(struct report_pool *p, struct store **ro, struct job *j)
 static void *worker(void *arg)
 {
 	struct report_pool *p = arg;
-	/* below the loop's priority: reports wait, checks do not */
-	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+	/* below everything else: a worker runs only on CPU time nobody else
+	 * wants (SCHED_IDLE), so reports wait and checks do not; where that
+	 * is refused, the lowest nice */
+	struct sched_param sp = { .sched_priority = 0 };
+	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0)
+		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 	struct store *ro = NULL;
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
