@@ -31,9 +31,11 @@ B := build
 DESTDIR ?=
 
 LIB_CFLAGS = $(EV_CFLAGS) $(CONFIG_CFLAGS) $(SQLITE_CFLAGS) $(SSL_CFLAGS) $(MOSQ_CFLAGS) \
-	$(CJSON_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) $(CARES_CFLAGS) $(ARGON2_CFLAGS)
+	$(CJSON_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) $(CARES_CFLAGS) $(ARGON2_CFLAGS) \
+	$(CAIRO_CFLAGS) $(PANGO_CFLAGS)
 CORE_LIBS = $(EV_LIBS) $(CONFIG_LIBS) $(SQLITE_LIBS) $(SSL_LIBS) $(MOSQ_LIBS) $(CJSON_LIBS) \
-	$(MHD_LIBS) $(CURL_LIBS) $(CARES_LIBS) $(ARGON2_LIBS) -lpthread -ldl -lm
+	$(MHD_LIBS) $(CURL_LIBS) $(CARES_LIBS) $(ARGON2_LIBS) $(PANGO_LIBS) $(CAIRO_LIBS) \
+	-lpthread -ldl -lm
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -I. -Iinclude -Isrc $(OPT) $(WARN) $(SAN) $(USER_CFLAGS) \
 	-MMD -MP
 ALL_CFLAGS = $(BASE_CFLAGS) $(LIB_CFLAGS)
@@ -201,7 +203,8 @@ check-valgrind: $(UNIT_BINS) $(TESTPLUG_SOS) $(PLUGIN_SOS) $(FUZZ_REPLAY_BINS)
 fuzz-build: $(FUZZ_BINS) $(B)/plugins/dummy.so $(B)/plugins/exec.so \
 	$(B)/tests/plugins/passive_test.so
 
-integration: all $(TESTPLUG_SOS)
+# report.sh fills its store with build/bench/report_bench
+integration: all $(TESTPLUG_SOS) $(B)/bench/report_bench
 	@sh tests/run-integration.sh
 
 lint:

@@ -19,11 +19,11 @@ cd "$(dirname "$0")/.."
 # llvm: llvm-symbolizer, for readable fuzzer reports.
 BUILD_PKGS="gcc make libc6-dev pkg-config libev-dev libconfig-dev libmosquitto-dev libssl-dev
  check libsubunit-dev libsqlite3-dev libcjson-dev libc-ares-dev libcurl4-openssl-dev libsnmp-dev
- libmicrohttpd-dev libargon2-dev libjs-chart.js"
-RUN_PKGS="libargon2-1 mosquitto mosquitto-clients sqlite3 monitoring-plugins-basic openssl ca-certificates tzdata
+ libmicrohttpd-dev libargon2-dev libjs-chart.js libcairo2-dev libpango1.0-dev"
+RUN_PKGS="libargon2-1 libcairo2 libpangocairo-1.0-0 fonts-noto-cjk mosquitto mosquitto-clients sqlite3 monitoring-plugins-basic openssl ca-certificates tzdata
  procps python3 dnsmasq-base snmpd"
 TEST_PKGS="dnsmasq-base snmpd snmp nagios4-core postfix dovecot-imapd dovecot-lmtpd bind9-dnsutils curl
- iproute2 psmisc prometheus nginx-light wrk python3-yaml chromium fonts-noto-cjk
+ iproute2 psmisc prometheus nginx-light wrk python3-yaml chromium fonts-noto-cjk poppler-utils
  clang libclang-rt-14-dev llvm"
 
 # The dashboard's browser tests (tests/integration/dashboard*.sh) drive

@@ -147,12 +147,17 @@ struct app *app_new(const struct app_deps *d)
 	a->d = *d;
 	snprintf(a->node, sizeof a->node, "%s", d->node ? d->node : "");
 	a->d.node = a->node;
+	a->datadir = xstrdup(d->datadir ? d->datadir : ".");
+	a->d.datadir = a->datadir;
+	snprintf(a->report_lang, sizeof a->report_lang, "ja");
 	a->seen = cmd_seen_new(CMD_SEEN_CAP);
 	hmap_init(&a->made);
 	if (!a->seen) {
+		free(a->datadir);
 		free(a);
 		return NULL;
 	}
+	app__sched_init(a);
 	if (d->store) {
 		store_load_cmd_seen(d->store, CMD_SEEN_CAP, on_seen_row, a);
 		log_info("app", "restored %zu command ids", cmd_seen_count(a->seen));
@@ -170,6 +175,9 @@ void app_free(struct app *a)
 	while (hmap_next(&a->made, &it, &e))
 		free(e->value);
 	hmap_free(&a->made);
+	app__sched_free(a);
+	free(a->report_calendar);
+	free(a->datadir);
 	free(a);
 }
 

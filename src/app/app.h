@@ -42,6 +42,7 @@ struct events;
 struct ev_loop;
 struct journal;
 struct registry;
+struct report_pool;
 struct series;
 struct store;
 struct app;
@@ -144,8 +145,10 @@ struct app_deps {
 	struct alerts *alerting;    /* the outbox for answers (app_send); may be NULL */
 	struct journal *journal;    /* NULL: nothing persisted, done runs at once */
 	struct events *events;
-	struct store *store;   /* command ids at startup; NULL: none */
-	struct series *series; /* the perfdata history (its retention); NULL: none */
+	struct store *store;         /* command ids at startup; NULL: none */
+	struct series *series;       /* the perfdata history (its retention); NULL: none */
+	struct report_pool *reports; /* the monthly reports' workers; NULL: none */
+	const char *datadir;         /* share/mamori (the reports' texts) */
 	const char *node;
 	/* What readiness depends on, filled by the daemon (NULL: ready). */
 	void (*health)(void *ud, struct app_health *out);
@@ -401,6 +404,70 @@ int app_series(struct app *a, const struct app_scope *sc, const char *customer, 
                const char *check, const char *label, double from, double to, double step,
                app_series_fn fn, void *ud, char *msg, size_t msglen);
 void app_series_free(struct app_series *s);
+
+/* ---- the monthly customer report (doc/report.md) ----
+ * Made by the report workers (src/report) from the store, off the loop;
+ * the callback runs later on the loop thread, exactly once, with the
+ * report (the caller frees it) or an error.  month "YYYY-MM"; lang "ja",
+ * "en" or NULL (the customer's `report.lang`, else `reports.lang`);
+ * format "html", "pdf" or NULL (html).  want_summary: also the summary
+ * paragraph as plain text (an e-mail body).
+ * Synchronous errors (the callback never runs): APP_E_INVALID (month,
+ * lang, format; a month that has not begun), APP_E_NOTFOUND (an unknown
+ * customer, or one outside the scope: the same answer),
+ * APP_E_UNAVAILABLE (no workers: nothing stored; the queue is full).
+ * Through the callback: APP_E_UNAVAILABLE (the store failed, the PDF
+ * library failed), APP_E_INVALID. */
+struct app_report {
+	char *data; /* the HTML or PDF */
+	size_t len;
+	const char *type;   /* "text/html; charset=utf-8" or "application/pdf" (static) */
+	char filename[160]; /* "report-c1-2026-05-ja.pdf" */
+	char *summary;      /* want_summary: the summary paragraph (plain text) */
+	double seconds;     /* the time a worker spent making it */
+};
+typedef void (*app_report_fn)(void *ud, int err, const char *msg, struct app_report *r);
+int app_report(struct app *a, const struct app_scope *sc, const char *customer, const char *month,
+               const char *lang, const char *format, int want_summary, app_report_fn fn, void *ud,
+               char *msg, size_t msglen);
+void app_report_free(struct app_report *r);
+/* The configuration's `reports` defaults (calendar name or NULL, "ja" or
+ * "en"); the server sets them at start and reload. */
+void app_set_report_defaults(struct app *a, const char *calendar, const char *lang);
+
+/* ---- the monthly reports sent by the service ----
+ * On the first business day of a month in a customer's calendar, the
+ * previous month's report of every customer with a `report` group is
+ * made as a PDF with its summary and handed to the delivery hook, once
+ * (report_run records it in the batch the hook appends its rows to).
+ *
+ * THE DELIVERY HOOK (for the e-mail channel, issue 11): called on the
+ * loop thread with everything the mail needs; it must append its outbox
+ * rows to the journal's pending batch (journal_batch) before it returns
+ * and return 0 - the report is then recorded as handed on in that same
+ * batch, so it is sent once, or never lost - or -1 when it refuses (the
+ * report is recorded 'no_delivery', not sent).  Every pointer is valid
+ * during the call only: copy what is kept. */
+struct app_report_mail {
+	const char *customer, *customer_name, *month, *lang; /* month "YYYY-MM" */
+	const char *const *to;                               /* report.email */
+	size_t n_to;
+	const char *subject; /* in the report's language */
+	const char *summary; /* the summary paragraph, plain text (UTF-8) */
+	const char *html;    /* the summary as a small HTML document: the mail's body */
+	const char *pdf;     /* the report: the attachment */
+	size_t pdf_len;
+	const char *pdf_name; /* "report-c1-2026-05.pdf" */
+};
+typedef int (*app_report_deliver_fn)(void *ud, const struct app_report_mail *m);
+void app_set_report_delivery(struct app *a, app_report_deliver_fn fn, void *ud);
+/* Start (on) or stop the schedule (the server: reports.schedule). */
+void app_report_schedule(struct app *a, int on);
+/* One walk of the schedule now, whether it is on or not (tests, tools;
+ * the timer does it every minute while it is on). */
+void app_report_schedule_now(struct app *a);
+void app_report_schedule_stats(const struct app *a, unsigned long long *made,
+                               unsigned long long *undelivered, unsigned *inflight);
 
 struct app_downtime {
 	char *id, *customer, *asset, *check, *author, *comment;

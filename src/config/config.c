@@ -38,7 +38,12 @@ static const struct mamori_key root_keys[] = { K("daemon", MAMORI_KEY_GROUP),
 	                                       K("downtimes", -1),
 	                                       K("alerts", MAMORI_KEY_GROUP),
 	                                       K("history", MAMORI_KEY_GROUP),
+	                                       K("reports", MAMORI_KEY_GROUP),
 	                                       KEND };
+static const struct mamori_key reports_keys[] = { K("calendar", MAMORI_KEY_STRING),
+	                                          K("lang", MAMORI_KEY_STRING),
+	                                          K("workers", MAMORI_KEY_INT),
+	                                          K("schedule", MAMORI_KEY_BOOL), KEND };
 static const struct mamori_key alerts_keys[] = { K("reopen_within", MAMORI_KEY_DURATION),
 	                                         K("outbox_memory", MAMORI_KEY_INT),
 	                                         K("outbox_inflight", MAMORI_KEY_INT), KEND };
@@ -436,6 +441,40 @@ static void parse_history(struct ctx *x, const config_setting_t *g)
 	}
 }
 
+/* reports { }: after the calendars (it names one). */
+static void parse_reports(struct ctx *x, const config_setting_t *g)
+{
+	struct mconf *c = x->c;
+	snprintf(c->reports.lang, sizeof c->reports.lang, "ja");
+	c->reports.workers = 1;
+	c->reports.schedule = 1;
+	if (!g || config__validate(x, g, reports_keys, NULL, "reports") != 0)
+		return;
+	const char *cal = config__str_member(g, "calendar");
+	if (cal && !mconf_calendar(c, cal))
+		config__report(x, config_setting_get_member(g, "calendar"),
+		               "reports: undefined calendar '%s'", cal);
+	else if (cal)
+		c->reports.calendar = xstrdup(cal);
+	const char *lang = config__str_member(g, "lang");
+	if (lang && strcmp(lang, "ja") && strcmp(lang, "en"))
+		config__report(x, config_setting_get_member(g, "lang"),
+		               "reports.lang must be \"ja\" or \"en\"");
+	else if (lang)
+		snprintf(c->reports.lang, sizeof c->reports.lang, "%s", lang);
+	const config_setting_t *m = config_setting_get_member(g, "workers");
+	if (m && config_setting_type(m) == CONFIG_TYPE_INT) {
+		int v = config_setting_get_int(m);
+		if (v < 1 || v > 8)
+			config__report(x, m, "reports.workers must be between 1 and 8");
+		else
+			c->reports.workers = v;
+	}
+	m = config_setting_get_member(g, "schedule");
+	if (m && config_setting_type(m) == CONFIG_TYPE_BOOL)
+		c->reports.schedule = config_setting_get_bool(m);
+}
+
 static struct mconf *parse_tree(struct ctx *x)
 {
 	const config_setting_t *root = config_root_setting(&x->c->tree);
@@ -444,6 +483,7 @@ static struct mconf *parse_tree(struct ctx *x)
 	parse_alerts(x, config_setting_get_member(root, "alerts"));
 	parse_history(x, config_setting_get_member(root, "history"));
 	parse_calendars(x, root);
+	parse_reports(x, config_setting_get_member(root, "reports"));
 	parse_plugins(x, root);
 	x->c->mqtt = config_setting_get_member(root, "mqtt");
 	x->c->http = config_setting_get_member(root, "http");
@@ -604,8 +644,15 @@ void mconf_free(struct mconf *c)
 		free(cu->id);
 		free(cu->name);
 		free(cu->region);
+		free(cu->sla_calendar);
+		for (size_t j = 0; j < cu->report.n_email; j++)
+			free(cu->report.email[j]);
+		free(cu->report.email);
+		free(cu->report.lang);
+		free(cu->report.calendar);
 	}
 	free(c->customers);
+	free(c->reports.calendar);
 	cfg_downtimes_free(c->downtimes, c->n_downtimes);
 	cfg_calendars_free(c->calendars, c->n_calendars);
 	for (size_t i = 0; i < c->n_plugins; i++)

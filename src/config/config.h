@@ -99,6 +99,17 @@ struct cfg_agent {
 	uint64_t hash;
 };
 
+/* `report = { email = [...]; lang = "ja"; calendar = "..."; }` of a
+ * customer: who gets its monthly report, in which language, and the
+ * business calendar it is counted in (doc/report.md). */
+struct cfg_report {
+	int set; /* the group is there: the customer gets the report sent */
+	char **email;
+	size_t n_email;
+	char *lang;     /* "ja", "en" or NULL (reports.lang) */
+	char *calendar; /* a calendar's name or NULL (contract's, then reports.calendar) */
+};
+
 struct cfg_customer {
 	char *id;
 	char *name;
@@ -110,6 +121,8 @@ struct cfg_customer {
 	struct cfg_agent *agents;
 	size_t n_agents;
 	const config_setting_t *sla; /* contract override, parsed by the sla module */
+	char *sla_calendar;          /* the contract's calendar name, or NULL */
+	struct cfg_report report;
 };
 
 struct cfg_plugin {
@@ -161,6 +174,13 @@ struct mconf {
 		double raw_min_interval, flush_interval;
 		uint32_t max_labels;
 	} history;
+	/* reports { }: the monthly customer reports (src/report) */
+	struct {
+		char *calendar; /* default business calendar, or NULL (all hours only) */
+		char lang[4];   /* default language: "ja" */
+		int workers;    /* threads that make reports: 1 */
+		int schedule;   /* send the month's reports on the first business day: 1 */
+	} reports;
 	/* sections other modules parse */
 	const config_setting_t *mqtt, *http, *auth, *centers, *routes;
 	struct cfg_calendar *calendars;

@@ -31,7 +31,11 @@ static const struct mamori_key customer_keys[] = { K("id", MAMORI_KEY_STRING),
 	                                           K("defaults", MAMORI_KEY_GROUP),
 	                                           K("sla", -1),
 	                                           K("contact", -1),
+	                                           K("report", MAMORI_KEY_GROUP),
 	                                           KEND };
+static const struct mamori_key report_keys[] = { K("email", MAMORI_KEY_STRING_LIST),
+	                                         K("lang", MAMORI_KEY_STRING),
+	                                         K("calendar", MAMORI_KEY_STRING), KEND };
 static const struct mamori_key asset_keys[] = { K("name", MAMORI_KEY_STRING),
 	                                        K("type", MAMORI_KEY_STRING),
 	                                        K("address", MAMORI_KEY_STRING),
@@ -239,6 +243,59 @@ static void check_parents(struct ctx *x, struct cfg_customer *cu, const config_s
 	}
 }
 
+/* An address the report may be sent to: local@domain, printable ASCII
+ * without spaces, angle brackets, quotes or commas (what a header and an
+ * SMTP envelope take as they are), at most 254 bytes. */
+static int email_ok(const char *s)
+{
+	size_t n = strlen(s);
+	const char *at = strchr(s, '@');
+	if (n < 3 || n > 254 || !at || at == s || !at[1] || strchr(at + 1, '@') ||
+	    !strchr(at + 1, '.'))
+		return 0;
+	for (const char *p = s; *p; p++)
+		if (*p <= ' ' || *p >= 127 || strchr("<>\"(),;:\\[]", *p))
+			return 0;
+	return 1;
+}
+
+static void parse_report(struct ctx *x, const config_setting_t *g, struct cfg_customer *cu)
+{
+	if (!g)
+		return;
+	char what[200];
+	snprintf(what, sizeof what, "customer '%s' report", cu->id);
+	if (config__validate(x, g, report_keys, NULL, what) != 0)
+		return;
+	cu->report.set = 1;
+	const config_setting_t *m = config_setting_get_member(g, "email");
+	const char *em[16];
+	size_t ne = 0;
+	if (m && config_setting_length(m) > 16)
+		config__report(x, m, "%s: at most 16 addresses in email", what);
+	config__fill_strings(m, em, 16, &ne);
+	cu->report.email = xcalloc(ne + 1, sizeof *cu->report.email);
+	for (size_t i = 0; i < ne; i++) {
+		if (!email_ok(em[i])) {
+			config__report(x, m, "%s: '%s' is not an e-mail address", what, em[i]);
+			continue;
+		}
+		cu->report.email[cu->report.n_email++] = xstrdup(em[i]);
+	}
+	const char *lang = config__str_member(g, "lang");
+	if (lang && strcmp(lang, "ja") && strcmp(lang, "en"))
+		config__report(x, config_setting_get_member(g, "lang"),
+		               "%s: lang must be \"ja\" or \"en\"", what);
+	else if (lang)
+		cu->report.lang = xstrdup(lang);
+	const char *cal = config__str_member(g, "calendar");
+	if (cal && !mconf_calendar(x->c, cal))
+		config__report(x, config_setting_get_member(g, "calendar"),
+		               "%s: undefined calendar '%s'", what, cal);
+	else if (cal)
+		cu->report.calendar = xstrdup(cal);
+}
+
 static void parse_customer(struct ctx *x, const config_setting_t *g,
                            const struct check_params *global, struct hmap *ids,
                            struct cfg_customer *cu)
@@ -267,6 +324,9 @@ static void parse_customer(struct ctx *x, const config_setting_t *g,
 	for (size_t i = 0; i < nt; i++)
 		cu->tags[cu->n_tags++] = xstrdup(tags[i]);
 	cu->sla = config_setting_get_member(g, "sla");
+	if (cu->sla && config__str_member(cu->sla, "calendar"))
+		cu->sla_calendar = xstrdup(config__str_member(cu->sla, "calendar"));
+	parse_report(x, config_setting_get_member(g, "report"), cu);
 	struct check_params p;
 	const config_setting_t *d = config_setting_get_member(g, "defaults");
 	if (d)

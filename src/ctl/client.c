@@ -277,7 +277,7 @@ int ctl_call(struct ctl *c, const char *method, const char *path, const char *bo
 	struct sb url = { 0 };
 	sb_addf(&url, "%s%s", c->url, path);
 	struct curl_slist *hdr = NULL;
-	hdr = curl_slist_append(hdr, "Accept: application/json");
+	hdr = curl_slist_append(hdr, c->raw ? "Accept: */*" : "Accept: application/json");
 	hdr = curl_slist_append(hdr, "Expect:");
 	if (body)
 		hdr = curl_slist_append(hdr, "Content-Type: application/json");
@@ -328,7 +328,7 @@ int ctl_call(struct ctl *c, const char *method, const char *path, const char *bo
 		return unreachable(c, rc, err);
 	if (r->status < 200 || r->status > 299)
 		return refused(c, r);
-	if (r->body.n == 0)
+	if (r->body.n == 0 || c->raw)
 		return EXIT_OK;
 	struct jsonw_limits lim = { .max_size = BODY_MAX, .max_depth = 32 };
 	struct jsonw_error je;

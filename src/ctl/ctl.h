@@ -36,6 +36,7 @@ struct opts {
 	const char *note, *request_id, *vendor, *planned_at, *result;
 	const char *center, *customer, *status, *severity, *service, *due_before, *state;
 	const char *start, *end, *comment, *role, *out, *user, *summary, *caller, *channel;
+	const char *month, *lang, *format;
 	const char *centers[16];
 	size_t n_centers;
 	unsigned long limit; /* 0: the command's default */
@@ -49,6 +50,7 @@ struct ctl {
 	size_t token_len;
 	long timeout; /* seconds, whole request */
 	int json;     /* --json: the server's JSON, unchanged */
+	int raw;      /* a 2xx answer is a document, not JSON (ctl_call keeps its bytes) */
 	void *curl;   /* CURL * */
 	struct opts o;
 };
@@ -138,6 +140,7 @@ int cmd_checks(struct ctl *c, const char *filter);
 int cmd_alerts(struct ctl *c);
 int cmd_alert(struct ctl *c, const char *id);
 int cmd_sla(struct ctl *c);
+int cmd_report(struct ctl *c);
 int cmd_act(struct ctl *c, const char *action, const char *id);
 int cmd_downtime(struct ctl *c, const char *sub, const char *arg);
 int cmd_inquiry(struct ctl *c, const char *target);

@@ -55,6 +55,9 @@ static const char usage_text[] =
     "  inquiry CUSTOMER[/ASSET] --summary TEXT [--caller WHO] [--channel phone|email|chat|\n"
     "          visit|other] [--severity warning|critical] [--service S] [--request-id R]\n"
     "                                           a call or a message becomes an alert\n"
+    "  report --customer ID --month YYYY-MM [--lang ja|en] [--format html|pdf] [-o FILE]\n"
+    "                                           the customer's monthly report (stdout\n"
+    "                                           without -o; a PDF is not written to a terminal)\n"
     "\n"
     "TIME: RFC 3339, seconds since the epoch, \"YYYY-MM-DD HH:MM\" (local time), or\n"
     "+30m, +2h, +1d from now.  Messages are Japanese when LC_ALL, LC_MESSAGES or LANG\n"
@@ -107,6 +110,9 @@ enum {
 	O_SUMMARY = 1u << 22, /* inquiry */
 	O_CALLER = 1u << 23,
 	O_CHANNEL = 1u << 24,
+	O_MONTH = 1u << 25,
+	O_LANG = 1u << 26,
+	O_FORMAT = 1u << 27,
 };
 
 /* long option value -> (bit, name): getopt's val is 256 + bit index */
@@ -135,6 +141,9 @@ static const struct option longopts[] = {
 	{ "summary", required_argument, NULL, 256 + 22 },
 	{ "caller", required_argument, NULL, 256 + 23 },
 	{ "channel", required_argument, NULL, 256 + 24 },
+	{ "month", required_argument, NULL, 256 + 25 },
+	{ "lang", required_argument, NULL, 256 + 26 },
+	{ "format", required_argument, NULL, 256 + 27 },
 	{ "url", required_argument, NULL, 'U' },
 	{ "socket", required_argument, NULL, 'S' },
 	{ "token-file", required_argument, NULL, 'T' },
@@ -188,6 +197,8 @@ static const struct command commands[] = {
 	{ "sla", NULL, 0, O_CENTER | O_CUSTOMER, 0 },
 	{ "inquiry", NULL, 1,
 	  O_SUMMARY | O_CALLER | O_CHANNEL | O_SEVERITY | O_SERVICE | O_REQID | O_NOTE, O_SUMMARY },
+	{ "report", NULL, 0, O_CUSTOMER | O_MONTH | O_LANG | O_FORMAT | O_OUT,
+	  O_CUSTOMER | O_MONTH },
 };
 
 static int one_of(const char *v, const char *const *ok)
@@ -206,6 +217,20 @@ static int check_values(const struct opts *o)
 	static const char *const severity[] = { "warning", "critical", "unknown", NULL };
 	static const char *const state[] = { "ok", "warning", "critical", "unknown", NULL };
 	static const char *const role[] = { "admin", "operator", "viewer", NULL };
+	static const char *const lang[] = { "ja", "en", NULL };
+	static const char *const format[] = { "html", "pdf", NULL };
+	if (o->lang && !one_of(o->lang, lang))
+		return usage("--lang must be ja or en, not '%s'", out_safe(o->lang));
+	if (o->format && !one_of(o->format, format))
+		return usage("--format must be html or pdf, not '%s'", out_safe(o->format));
+	if (o->month) {
+		const char *s = o->month;
+		int ok = strlen(s) == 7 && s[4] == '-';
+		for (int i = 0; ok && i < 7; i++)
+			ok = i == 4 || (s[i] >= '0' && s[i] <= '9');
+		if (!ok || atoi(s + 5) < 1 || atoi(s + 5) > 12)
+			return usage("--month must be YYYY-MM, not '%s'", out_safe(s));
+	}
 	if (o->status && !one_of(o->status, status))
 		return usage(
 		    "--status must be open, acknowledged, resolved or unresolved, not '%s'",
@@ -231,7 +256,7 @@ int main(int argc, char **argv)
 	unsigned given = 0;
 	int ch;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":phV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":phVo:", longopts, NULL)) != -1) {
 		if (ch >= 256) {
 			unsigned bit = 1u << (ch - 256);
 			if (bit == O_CENTER) {
@@ -274,6 +299,13 @@ int main(int argc, char **argv)
 		case 256 + 22: o->summary = optarg; break;
 		case 256 + 23: o->caller = optarg; break;
 		case 256 + 24: o->channel = optarg; break;
+		case 256 + 25: o->month = optarg; break;
+		case 256 + 26: o->lang = optarg; break;
+		case 256 + 27: o->format = optarg; break;
+		case 'o':
+			o->out = optarg;
+			given |= O_OUT;
+			break;
 		case 256 + 19: o->old = 1; break;
 		case 'p':
 			o->problems = 1;
@@ -357,6 +389,8 @@ int main(int argc, char **argv)
 			rc = cmd_alert(&c, arg);
 		else if (strcmp(name, "sla") == 0)
 			rc = cmd_sla(&c);
+		else if (strcmp(name, "report") == 0)
+			rc = cmd_report(&c);
 		else if (strcmp(name, "downtime") == 0)
 			rc = cmd_downtime(&c, cmd->sub, arg);
 		else if (strcmp(name, "user") == 0)

@@ -525,6 +525,38 @@ void req_finish_empty(struct req *r, unsigned status)
 	finished(r);
 }
 
+void req_finish_body(struct req *r, unsigned status, const char *type, const char *filename,
+                     char *data, size_t len)
+{
+	if (r->orphan) {
+		free(data);
+		req_release(r);
+		return;
+	}
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+	    len, data ? data : (char *)"", data ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		free(data);
+	} else {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+		MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+		MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+		MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+		/* a document of its own: inline styles, nothing else, no script */
+		MHD_add_response_header(resp, "Content-Security-Policy",
+		                        "default-src 'none'; style-src 'unsafe-inline'; "
+		                        "frame-ancestors 'none'; sandbox");
+		if (filename) {
+			char cd[256];
+			snprintf(cd, sizeof cd, "inline; filename=\"%s\"", filename);
+			MHD_add_response_header(resp, "Content-Disposition", cd);
+		}
+	}
+	deliver(r, status, resp);
+	finished(r);
+}
+
 void req_finish_app_error(struct req *r, int err, const char *msg)
 {
 	if (r->orphan) {

@@ -211,6 +211,11 @@ void req_finish_error(struct req *r, unsigned status, const char *code, const ch
     __attribute__((format(printf, 4, 5)));
 void req_finish_app_error(struct req *r, int app_err, const char *msg);
 void req_finish_empty(struct req *r, unsigned status);
+/* A document that is not JSON (a report): takes data (malloc'ed); its own
+ * Content-Security-Policy (inline styles only, sandboxed); filename: for
+ * Content-Disposition, a plain name (NULL: none). */
+void req_finish_body(struct req *r, unsigned status, const char *type, const char *filename,
+                     char *data, size_t len);
 /* The request is gone (shutdown): a callback must only free its data
  * and call req_release. */
 int req_orphaned(const struct req *r);

@@ -11,6 +11,7 @@
  * answers "not found" for what is outside the scope it is given).
  */
 #include "http/http_int.h"
+#include "http/api_report.h"
 #include "app/app.h"
 #include "proto/cmd.h"
 #include "util/mem.h"
@@ -46,6 +47,8 @@ const struct route http_routes[] = {
 	  { NULL }, 0 },
 	{ "GET", "/api/v1/customers/{customer}/assets", ACC_CUSTOMER, "assets", api_assets, 0,
 	  { NULL }, 0 },
+	{ "GET", "/api/v1/customers/{customer}/report", ACC_CUSTOMER, "customer.report", api_report,
+	  0, { "month", "lang", "format", NULL }, 0 },
 	{ "GET", "/api/v1/checks", ACC_READ, "checks", api_checks, 0,
 	  { "customer", "asset", "service", "state", "hard", "acknowledged", "problems", Q_PAGE,
 	    NULL }, 0 },

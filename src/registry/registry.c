@@ -268,6 +268,13 @@ static struct customer *customer_new(const struct cfg_customer *cc)
 	for (size_t i = 0; i < cc->n_tags; i++)
 		cu->tags[cu->n_tags++] = xstrdup(cc->tags[i]);
 	hmap_init(&cu->assets);
+	cu->report_set = cc->report.set;
+	cu->report_email = xcalloc(cc->report.n_email + 1, sizeof *cu->report_email);
+	for (size_t i = 0; i < cc->report.n_email; i++)
+		cu->report_email[cu->n_report_email++] = xstrdup(cc->report.email[i]);
+	cu->report_lang = cc->report.lang ? xstrdup(cc->report.lang) : NULL;
+	cu->report_calendar = cc->report.calendar ? xstrdup(cc->report.calendar) : NULL;
+	cu->sla_calendar = cc->sla_calendar ? xstrdup(cc->sla_calendar) : NULL;
 	return cu;
 }
 
@@ -570,6 +577,12 @@ static void customer_free(struct registry *r, struct customer *cu, int free_asse
 	for (size_t i = 0; i < cu->n_tags; i++)
 		free(cu->tags[i]);
 	free(cu->tags);
+	for (size_t i = 0; i < cu->n_report_email; i++)
+		free(cu->report_email[i]);
+	free(cu->report_email);
+	free(cu->report_lang);
+	free(cu->report_calendar);
+	free(cu->sla_calendar);
 	free(cu->agents);
 	free(cu->id);
 	free(cu->name);

@@ -81,6 +81,12 @@ struct customer {
 	struct agent_tpl *agents;
 	size_t n_agents;
 	struct hmap assets; /* name -> struct asset */
+	/* its monthly report (config's cfg_report): recipients, language,
+	 * calendar (names; NULL: the defaults) and the contract's calendar */
+	int report_set;
+	char **report_email;
+	size_t n_report_email;
+	char *report_lang, *report_calendar, *sla_calendar;
 };
 
 struct asset {

@@ -20,6 +20,8 @@
 #include "plugin/proxy.h"
 #include "proc/proc.h"
 #include "series/series.h"
+#include "statelog/statelog.h"
+#include "report/report.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -272,6 +274,9 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 		s->series = series_new(&sd, &hc);
 		series_load(s->series, s->store);
 		history_wire(s);
+		/* the state history: after alerting would do as well (it only
+		 * appends rows); before it, a change and its alert share a batch */
+		s->statelog = statelog_new(loop, s->events, s->journal, s->conf->retention_days);
 	}
 	if (!(s->bus = bus_open(loop, s->conf->mqtt, s->conf->node, s->events)))
 		goto fail;
@@ -285,6 +290,15 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 		                    .conf = s->conf };
 	if (!(s->alerts = alerting_new(&ad)))
 		goto fail;
+	if (s->store) {
+		char rerr[256] = "";
+		s->reports = report_pool_new(loop, s->conf->state_dir, s->conf->reports.workers, 0,
+		                             rerr, sizeof rerr);
+		if (!s->reports) {
+			log_always("report", LOG_LVL_ERR, "%s", rerr);
+			goto fail;
+		}
+	}
 	struct app_deps pd = { .loop = loop,
 		               .reg = &s->reg,
 		               .engine = s->engine,
@@ -294,12 +308,18 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 		               .events = s->events,
 		               .store = s->store,
 		               .series = s->series,
+		               .reports = s->reports,
+		               .datadir = s->conf->data_dir,
 		               .node = s->conf->node,
 		               .health = health,
 		               .broker_stats = broker_stats,
 		               .health_ud = s };
 	if (!(s->app = app_new(&pd)))
 		goto fail;
+	app_set_report_defaults(s->app, s->conf->reports.calendar, s->conf->reports.lang);
+	/* The e-mail channel (issue 11) installs its hook here:
+	 * app_set_report_delivery(s->app, fn, ud).  Until then reports are
+	 * made on schedule and recorded as not sent. */
 	char herr[512] = "";
 	if (http_conf_parse(s->conf->http, &s->http_conf, herr, sizeof herr) != 0 ||
 	    auth_conf_parse(s->conf->auth, &s->auth_conf, herr, sizeof herr) != 0) {
@@ -364,6 +384,7 @@ int server_start(struct server *s)
 		}
 	}
 	alerting_start(s->alerts);
+	app_report_schedule(s->app, s->reports && s->conf->reports.schedule);
 	journal_start(s->journal);
 	engine_rearm(s->engine);
 	return 0;
@@ -428,6 +449,7 @@ static int reload_finish(struct server *s, struct reload_job *job)
 	s->conf = c;
 	job->c = NULL;
 	journal_set_interval(s->journal, c->flush_interval);
+	statelog_set_retention(s->statelog, c->retention_days);
 	if (s->series) {
 		struct series_conf sc;
 		history_conf(c, &sc);
@@ -603,6 +625,9 @@ void server_stop(struct server *s)
 	reload_abandon(s);
 	http_free(s->http);
 	s->http = NULL;
+	/* reports being made: answered (their requests are gone) */
+	report_pool_free(s->reports);
+	s->reports = NULL;
 	mqtt_cmd_free(s->mqtt_cmd);
 	s->mqtt_cmd = NULL;
 	alerting_stop(s->alerts);
@@ -622,6 +647,7 @@ void server_free(struct server *s)
 		server_stop(s);
 	reload_abandon(s); /* before the model whose objects it shares goes */
 	http_free(s->http);
+	report_pool_free(s->reports);
 	http_conf_free(&s->http_conf);
 	mqtt_cmd_free(s->mqtt_cmd);
 	/* model_free clears the whole model: keep its calendars and
@@ -643,6 +669,7 @@ void server_free(struct server *s)
 	if (s->engine)
 		engine_on_perfdata(s->engine, NULL, NULL);
 	series_free(s->series);
+	statelog_free(s->statelog);
 	mconf_free(s->conf);
 	engine_free(s->engine);
 	if (s->reg.hooks.retire)

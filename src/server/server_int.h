@@ -27,7 +27,9 @@ struct loader;
 struct mqtt_cmd;
 struct proc_ctx;
 struct reload_job;
+struct report_pool;
 struct series;
+struct statelog;
 struct store;
 
 struct server {
@@ -45,7 +47,9 @@ struct server {
 	struct bus *bus;
 	struct alerts *alerts;
 	struct app *app;
-	struct series *series; /* the perfdata history; NULL without a store */
+	struct series *series;       /* the perfdata history; NULL without a store */
+	struct statelog *statelog;   /* the state history; NULL without a store */
+	struct report_pool *reports; /* the monthly reports' workers; NULL without a store */
 	struct mqtt_cmd *mqtt_cmd;
 	struct http_conf http_conf; /* parsed at load (the tree is dropped after) */
 	struct auth_conf auth_conf;

@@ -1,11 +1,11 @@
 /*
  * schema: the store's migration steps as SQL text.
  *
- * Steps 2 to 8 are share/mamori/sql/0002_alerts.sql, 0003_outbox_ref.sql,
+ * Steps 2 to 9 are share/mamori/sql/0002_alerts.sql, 0003_outbox_ref.sql,
  * 0004_node_downtime.sql, 0005_sla_indexes.sql, 0006_auth.sql,
- * 0007_series.sql and 0008_alert_runbook.sql embedded byte for byte (the
- * .sql files are the documentation copies; tests/unit/test_alerts_store.c
- * fails when they
+ * 0007_series.sql, 0008_alert_runbook.sql and 0009_state_history.sql
+ * embedded byte for byte (the .sql files are the documentation copies;
+ * tests/unit/test_alerts_store.c fails when they
  * differ).  To change the schema, add a step: a new
  * .sql file and a new string here, never an edit of a released step.
  */
@@ -391,8 +391,51 @@ static const char step8[] =
     "-- or removes the check.  Run by the store inside its migration\n"
     "-- transaction (no BEGIN/COMMIT here); see README.md in this folder.\n"
     "ALTER TABLE alert ADD COLUMN runbook TEXT;\n";
+/* share/mamori/sql/0009_state_history.sql */
+static const char step9[] =
+    "-- mamori schema migration 9 (PRAGMA user_version 8 -> 9): the history of\n"
+    "-- check states (what the monthly report's availability is counted from)\n"
+    "-- and the monthly reports the schedule has made.  Run by the store inside\n"
+    "-- its migration transaction (no BEGIN/COMMIT here); see README.md in this\n"
+    "-- folder.\n"
+    "\n"
+    "-- One row per change of a check's hard state or staleness, and one for a\n"
+    "-- check's first result: the state from `t` until the check's next row.\n"
+    "-- `state` 0..3 (OK, WARNING, CRITICAL, UNKNOWN); `stale` 1 when the state\n"
+    "-- came from freshness (no report within stale_after: a silent agent);\n"
+    "-- `output` the first line of the result that made the change, cut to 200\n"
+    "-- bytes.  Written by src/statelog through the journal, in the batch of the\n"
+    "-- check state it describes.  Two changes of one check within the same\n"
+    "-- instant keep the last.\n"
+    "CREATE TABLE state_change (\n"
+    "\tcustomer   TEXT NOT NULL,\n"
+    "\tasset      TEXT NOT NULL,\n"
+    "\tcheck_name TEXT NOT NULL,\n"
+    "\tt          REAL NOT NULL,\n"
+    "\tstate      INTEGER NOT NULL CHECK (state BETWEEN 0 AND 3),\n"
+    "\tstale      INTEGER NOT NULL DEFAULT 0,\n"
+    "\toutput     TEXT,\n"
+    "\tPRIMARY KEY (customer, asset, check_name, t)\n"
+    ") WITHOUT ROWID;\n"
+    "-- Retention: the oldest rows first.\n"
+    "CREATE INDEX state_change_t ON state_change (t);\n"
+    "\n"
+    "-- The monthly reports the schedule generated and handed on for delivery,\n"
+    "-- one row per customer and month ('YYYY-MM'), written in the batch that\n"
+    "-- hands the report on (so a restart never makes it twice).  `status`:\n"
+    "-- 'handed' (given to the delivery hook), 'no_delivery' (generated, nothing\n"
+    "-- to send it with), 'failed' (generation failed; `detail` says why).\n"
+    "CREATE TABLE report_run (\n"
+    "\tcustomer TEXT NOT NULL,\n"
+    "\tmonth    TEXT NOT NULL,\n"
+    "\ttime     REAL NOT NULL,\n"
+    "\tstatus   TEXT NOT NULL CHECK (status IN ('handed', 'no_delivery', 'failed')),\n"
+    "\tdetail   TEXT,\n"
+    "\tPRIMARY KEY (customer, month)\n"
+    ") WITHOUT ROWID;\n";
 
-static const char *const steps[] = { step1, step2, step3, step4, step5, step6, step7, step8 };
+static const char *const steps[] = { step1, step2, step3, step4, step5, step6, step7, step8,
+	                             step9 };
 
 int store_schema_latest(void)
 {

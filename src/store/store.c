@@ -32,6 +32,7 @@ static const struct store__table *const tables[] = {
 	&store__downtime_table, /* downtime */
 	&store__auth_table,     /* auth_user, auth_token, auth_session, auth_audit */
 	&store__series_table,   /* series, series_raw, series_5m, series_1h */
+	&store__history_table,  /* state_change, report_run */
 };
 
 /* ---- schema ---- */

@@ -1,7 +1,8 @@
 /*
  * store: the one way into persistence - check state, registered assets,
  * alerts and their history, SLA deadlines, the outbox, downtimes, the
- * users, tokens, sessions and audit log of the API.  No
+ * users, tokens, sessions and audit log of the API, the perfdata and
+ * state histories, the reports made.  No
  * SQLite type or name appears here (the backend's own knobs are in
  * store_sqlite.h); only src/store includes <sqlite3.h>.
  *
@@ -38,7 +39,7 @@ struct ev_loop;
 struct store;
 struct store_batch;
 
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 
 struct store_state_row {
 	const char *customer, *asset, *name, *plugin;
@@ -366,6 +367,78 @@ int store_load_series(struct store *s, void (*cb)(void *ud, const struct store_s
                       void *ud);
 /* The largest series id in the table (0 if none): new ids continue after. */
 int64_t store_series_last_id(struct store *s);
+
+/* ---- the history of check states, the reports made (schema 8) ----
+ * One row per change of a check's hard state or staleness (and its first
+ * result), written by src/statelog in the batch of the check state it
+ * describes; the monthly report counts availability from them. */
+struct store_state_change_row {
+	const char *customer, *asset, *check;
+	double t;
+	int state;          /* 0..3 */
+	int stale;          /* the state came from freshness (silence) */
+	const char *output; /* first line, at most STORE_CHANGE_OUTPUT_MAX bytes kept */
+};
+#define STORE_CHANGE_OUTPUT_MAX 200
+void store_batch_state_change(struct store_batch *b, const struct store_state_change_row *r);
+/* Retention: delete at most `limit` rows older than `before`, oldest
+ * first (writer thread). */
+void store_batch_state_change_prune(struct store_batch *b, double before, int limit);
+/* A monthly report the schedule made: status "handed", "no_delivery" or
+ * "failed" (detail: why, or NULL).  Insert or replace (customer, month). */
+struct store_report_run_row {
+	const char *customer, *month; /* month "YYYY-MM" */
+	double time;
+	const char *status, *detail;
+};
+void store_batch_report_run(struct store_batch *b, const struct store_report_run_row *r);
+/* Startup, before store_start: the rows of months >= since ("YYYY-MM"). */
+int store_load_report_runs(struct store *s, const char *since,
+                           void (*cb)(void *ud, const struct store_report_run_row *r), void *ud);
+
+/* ---- synchronous reads of one customer's month (the report workers) ----
+ * For a store opened with store_open_readonly and never started, used by
+ * one thread at a time (a report worker owns one): each call runs at once
+ * on the calling thread.  store_month_begin/end bracket the reads of one
+ * report in one read transaction, so they see one snapshot.  Every read
+ * returns 0, or a negative enum store_err (STORE_ESCHEMA: the file
+ * predates the table; STORE_EFAIL: the database failed, the message in
+ * err).  Rows and their strings are valid during the callback only. */
+int store_month_begin(struct store *s, char *err, size_t errlen);
+void store_month_end(struct store *s);
+/* The state history of the customer's checks: for each check, its last
+ * row before `from` (the state it entered the period in), then its rows
+ * in [from, to); ordered by asset, check, t. */
+int store_month_changes(struct store *s, const char *customer, double from, double to,
+                        void (*cb)(void *ud, const struct store_state_change_row *r), void *ud,
+                        char *err, size_t errlen);
+/* The customer's check_state rows (the latest state of each check). */
+int store_month_states(struct store *s, const char *customer,
+                       void (*cb)(void *ud, const struct store_state_row *r), void *ud, char *err,
+                       size_t errlen);
+/* The customer's assets as registered by agents (type, registered_at). */
+int store_month_assets(struct store *s, const char *customer,
+                       void (*cb)(void *ud, const struct store_asset_row *r), void *ud, char *err,
+                       size_t errlen);
+/* The customer's alerts that were open at some time in [from, to)
+ * (opened before `to`, not resolved before `from`), by opened_at, each
+ * with its events (alert_cb, then event_cb per event in seq order) and
+ * the dispatch rows recorded in [from, to) of any of its alerts. */
+int store_month_alerts(struct store *s, const char *customer, double from, double to,
+                       void (*alert_cb)(void *ud, const struct store_alert_row *r),
+                       void (*event_cb)(void *ud, const struct store_event_row *r),
+                       void (*dispatch_cb)(void *ud, const struct store_dispatch_row *r,
+                                           const char *check_key),
+                       void *ud, char *err, size_t errlen);
+/* The customer's series (every check and label), by id. */
+int store_month_series(struct store *s, const char *customer,
+                       void (*cb)(void *ud, const struct store_series_row *r), void *ud, char *err,
+                       size_t errlen);
+/* The buckets of one series on a rollup tier (STORE_SERIES_5M or _1H)
+ * starting in [from, to), oldest first. */
+int store_month_buckets(struct store *s, int tier, int64_t series, double from, double to,
+                        void (*cb)(void *ud, const struct store_series_agg *a), void *ud, char *err,
+                        size_t errlen);
 
 /* ---- reads while the loop runs (the reader thread) ----
  *

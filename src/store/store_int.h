@@ -13,6 +13,10 @@
  *   store_auth.c    auth_user, auth_token, auth_session, auth_audit
  *   store_series.c  series, series_raw, series_5m, series_1h: the perfdata
  *                   history's writes, retention steps, startup load
+ *   store_history.c  state_change and report_run: the state history's
+ *                   writes and retention, the reports made
+ *   store_month.c   synchronous reads of one customer's month for the
+ *                   report workers (their own read-only connections)
  *   store_read.c    the reader thread: requests from the loop, results back
  *   store_read_alerts.c  alert lists and one alert's history (reads); the
  *                   SQL builder and the alert filters other reads share
@@ -79,6 +83,7 @@ extern const struct store__table store__outbox_table;
 extern const struct store__table store__downtime_table;
 extern const struct store__table store__auth_table;
 extern const struct store__table store__series_table;
+extern const struct store__table store__history_table;
 
 /* Append an operation of `t`'s kind `kind` to b and return `size` zeroed
  * bytes of the batch's memory for the caller to fill (loop thread). */

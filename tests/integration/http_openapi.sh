@@ -275,6 +275,20 @@ req("GET", "/api/v1/customers", want=200)
 req("GET", "/api/v1/customers/c1", want=200)
 req("GET", "/api/v1/customers/nope", want=404)
 req("GET", "/api/v1/customers/c2/assets", want=200)
+# the monthly report: this month so far (the daemon's customers have no
+# calendar: the month in UTC), HTML and PDF; refusals
+MONTH = time.strftime("%Y-%m", time.gmtime())
+st, _, hd = req("GET", "/api/v1/customers/c2/report?month=" + MONTH, want=200)
+if "sandbox" not in hd.get("content-security-policy", ""):
+    problem("the HTML report is served without its sandboxing policy: %r" % hd)
+st, _, hd = req("GET", "/api/v1/customers/c2/report?month=%s&format=pdf&lang=en" % MONTH, want=200)
+if not hd.get("content-type", "").startswith("application/pdf"):
+    problem("the PDF report came as %r" % hd.get("content-type"))
+req("GET", "/api/v1/customers/c2/report", want=400)
+req("GET", "/api/v1/customers/c2/report?month=2999-01", want=400)
+req("GET", "/api/v1/customers/c2/report?month=2026-13", want=400)
+req("GET", "/api/v1/customers/c2/report?month=2026-01&format=doc", want=400)
+req("GET", "/api/v1/customers/nope/report?month=2026-01", want=404)
 end = time.time() + 20
 while time.time() < end:
     s, j, _ = req("GET", "/api/v1/alerts?status=open")

@@ -3,7 +3,7 @@
 # on the source (make lint, part of make check and so of CI).
 #
 #  1. Only src/store includes <sqlite3.h>, only src/mqtt <mosquitto.h>,
-#     only src/http <microhttpd.h>.
+#     only src/http <microhttpd.h>, only src/report cairo and pango.
 #  2. A module includes only the modules its row below allows (the
 #     one-way graph); a new dependency is a change to this table and to
 #     doc/architecture.md, made on purpose.
@@ -27,6 +27,9 @@ allowed() {
 	events) echo "util" ;;
 	journal) echo "store util" ;;
 	series) echo "journal perfdata store util" ;;
+	statelog) echo "events journal state store util" ;;
+	# the monthly report: snapshot in, bytes out, its own read-only store
+	report) echo "cal store util" ;;
 	mqtt) echo "config util" ;;
 	# config validates plugin keys (loader tables); plugins read their
 	# config through config/pconf: one pair, documented
@@ -37,12 +40,12 @@ allowed() {
 	engine) echo "cal events journal perfdata plugin proto registry state store util wheel" ;;
 	bus) echo "events mqtt plugin proto util" ;;
 	alerting) echo "alert config events journal mqtt proto registry route sla state store util" ;;
-	app) echo "alert alerting engine events journal proto registry series state store util" ;;
+	app) echo "alert alerting engine events journal proto registry report series state store util" ;;
 	auth) echo "journal store util" ;;
 	# adapters: the service layer, the codecs, their transport
 	ingress) echo "app proto alert mqtt util" ;;
 	http) echo "app auth proto alert events util" ;;
-	server) echo "alert alerting app auth bus cal config engine events ingress http journal plugin proc registry series store util" ;;
+	server) echo "alert alerting app auth bus cal config engine events ingress http journal plugin proc registry report series statelog store util" ;;
 	*) echo "?" ;;
 	esac
 }
@@ -65,6 +68,9 @@ for f in $(find src -name '*.[ch]' | sort); do
 	done
 	grep -n '#include <microhttpd.h>' "$f" | while IFS=: read -r ln _; do
 		[ "$mod" = http ] || echo "layers: $f:$ln: only src/http includes <microhttpd.h>"
+	done
+	grep -n '#include <\(cairo\|pango\)' "$f" | while IFS=: read -r ln _; do
+		[ "$mod" = report ] || echo "layers: $f:$ln: only src/report includes cairo and pango"
 	done
 	[ "$mod" = main ] && continue
 	ok=$(allowed "$mod")

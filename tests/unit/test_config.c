@@ -253,6 +253,61 @@ START_TEST(history_group)
 }
 END_TEST
 
+START_TEST(reports_group)
+{
+	struct errs e;
+	struct mconf *c = load("daemon = { };\n", &e);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_null(c->reports.calendar);
+	ck_assert_str_eq(c->reports.lang, "ja");
+	ck_assert_int_eq(c->reports.workers, 1);
+	ck_assert_int_eq(c->reports.schedule, 1);
+	mconf_free(c);
+	c = load(
+	    "calendars = ( { name = \"biz\"; timezone = \"Asia/Tokyo\";"
+	    " hours = [ \"mon-fri 09:00-18:00\" ]; } );\n"
+	    "reports = { calendar = \"biz\"; lang = \"en\"; workers = 2; schedule = false; };\n"
+	    "customers = ( { id = \"c1\"; report = { email = [ \"boss@example.co.jp\","
+	    " \"it@example.co.jp\" ]; lang = \"ja\"; calendar = \"always\"; }; },"
+	    " { id = \"c2\"; sla = { calendar = \"biz\"; tiers = ( { name = \"t\"; } ); }; } );\n",
+	    &e);
+	ck_assert_msg(c != NULL, "%s", e.buf);
+	ck_assert_str_eq(c->reports.calendar, "biz");
+	ck_assert_str_eq(c->reports.lang, "en");
+	ck_assert_int_eq(c->reports.workers, 2);
+	ck_assert_int_eq(c->reports.schedule, 0);
+	ck_assert_int_eq(c->customers[0].report.set, 1);
+	ck_assert_uint_eq(c->customers[0].report.n_email, 2);
+	ck_assert_str_eq(c->customers[0].report.email[1], "it@example.co.jp");
+	ck_assert_str_eq(c->customers[0].report.lang, "ja");
+	ck_assert_str_eq(c->customers[0].report.calendar, "always");
+	ck_assert_int_eq(c->customers[1].report.set, 0);
+	ck_assert_str_eq(c->customers[1].sla_calendar, "biz");
+	mconf_free(c);
+	refused("reports = {\n calendar = \"nope\"; };\n",
+	        "(config):2:", "reports: undefined calendar 'nope'");
+	refused("reports = {\n lang = \"fr\"; };\n", "(config):2:", "reports.lang must be");
+	refused("reports = {\n workers = 0; };\n",
+	        "(config):2:", "reports.workers must be between 1 and 8");
+	refused("reports = {\n workers = 99; };\n", "(config):2:", NULL);
+	refused("reports = {\n when = \"now\"; };\n", "(config):2: reports: unknown key 'when'",
+	        NULL);
+	refused(
+	    "customers = ( { id = \"c1\";\n report = { email = [ \"not an address\" ]; }; } );\n",
+	    "(config):2:", "'not an address' is not an e-mail address");
+	refused("customers = ( { id = \"c1\";\n report = { email = [ \"a@b\" ]; }; } );\n",
+	        "(config):2:", "is not an e-mail address");
+	refused("customers = ( { id = \"c1\";\n report = { email = [ \"x<y>@b.jp\" ]; }; } );\n",
+	        "(config):2:", "is not an e-mail address");
+	refused("customers = ( { id = \"c1\";\n report = { lang = \"de\"; }; } );\n",
+	        "(config):2:", "lang must be \"ja\" or \"en\"");
+	refused("customers = ( { id = \"c1\";\n report = { calendar = \"x\"; }; } );\n",
+	        "(config):2:", "undefined calendar 'x'");
+	refused("customers = ( { id = \"c1\";\n report = { mail = [ ]; }; } );\n",
+	        "(config):2:", "unknown key 'mail'");
+}
+END_TEST
+
 START_TEST(max_attempts_range)
 {
 	refused(ONE_CHECK("plugin = \"dummy\";\n max_attempts = 0;"),
@@ -772,6 +827,7 @@ int main(void)
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, unknown_key_top_level);
 	tcase_add_test(tc, history_group);
+	tcase_add_test(tc, reports_group);
 	tcase_add_test(tc, unknown_key_daemon);
 	tcase_add_test(tc, unknown_key_customer);
 	tcase_add_test(tc, unknown_key_asset);

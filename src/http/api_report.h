@@ -1,0 +1,10 @@
+/*
+ * api_report: GET /api/v1/customers/{customer}/report (api_report.c).
+ */
+#ifndef MAMORI_API_REPORT_H
+#define MAMORI_API_REPORT_H
+
+struct req;
+int api_report(struct req *r);
+
+#endif

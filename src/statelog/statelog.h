@@ -1,0 +1,35 @@
+/*
+ * statelog: the history of check states - one durable row per change of
+ * a check's hard state or staleness, and one for its first result, so
+ * that what a check was at any moment of the last months can be told
+ * (the monthly report counts availability from it: doc/report.md).
+ *
+ * It subscribes to EVENT_STATE and appends rows to the journal's pending
+ * batch, so a change is written in the same transaction as the check
+ * state it describes; a retention timer deletes rows older than the
+ * retention in bounded steps on the writer thread.
+ *
+ * Must never: block, keep anything per check (the rows say it all), or
+ * write a row for a result that changed nothing hard (a soft problem, a
+ * repeated state, a new output of the same state).  Depends on events,
+ * journal, store, state.
+ */
+#ifndef MAMORI_STATELOG_H
+#define MAMORI_STATELOG_H
+
+#include <stdint.h>
+
+struct ev_loop;
+struct events;
+struct journal;
+struct statelog;
+
+/* retention_days: rows older than this are deleted (0: never). */
+struct statelog *statelog_new(struct ev_loop *loop, struct events *events, struct journal *journal,
+                              double retention_days);
+void statelog_set_retention(struct statelog *l, double retention_days);
+void statelog_free(struct statelog *l);
+/* Rows appended so far (tests, metrics). */
+uint64_t statelog_rows(const struct statelog *l);
+
+#endif
