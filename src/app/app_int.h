@@ -18,7 +18,7 @@ struct app {
 	struct cmd_seen *seen;
 	struct hmap made; /* "origin\nid" -> what that command created (own copies) */
 	uint64_t inquiries;
-	uint64_t generation; /* reloads */
+	uint64_t generation;   /* reloads */
 	char *datadir;         /* d.datadir's copy */
 	char *report_calendar; /* reports.calendar, or NULL */
 	char report_lang[4];   /* reports.lang */

@@ -627,9 +627,12 @@ int api_token_revoke(struct req *r)
  * audits logins and its own changes itself. */
 void http_audit(struct req *r)
 {
-	if (!r->h->auth || !r->route || strcmp(r->route->method, "GET") == 0 ||
-	    r->route->access == ACC_PUBLIC || strncmp(r->route->name, "users", 5) == 0 ||
-	    strncmp(r->route->name, "tokens", 6) == 0 || strcmp(r->route->name, "logout") == 0)
+	/* an anonymous request is not written down: a flood of them must not
+	 * fill the database (failed logins are auth's, and limited) */
+	if (!r->h->auth || !r->route || r->who.role == ROLE_NONE ||
+	    strcmp(r->route->method, "GET") == 0 || r->route->access == ACC_PUBLIC ||
+	    strncmp(r->route->name, "users", 5) == 0 || strncmp(r->route->name, "tokens", 6) == 0 ||
+	    strcmp(r->route->name, "logout") == 0)
 		return;
 	char detail[300];
 	snprintf(detail, sizeof detail, "%s%s%s%s%s status=%d", r->n_param ? r->param[0] : "",

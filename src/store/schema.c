@@ -434,8 +434,9 @@ static const char step9[] =
     "\tPRIMARY KEY (customer, month)\n"
     ") WITHOUT ROWID;\n";
 
-static const char *const steps[] = { step1, step2, step3, step4, step5, step6, step7, step8,
-	                             step9 };
+static const char *const steps[] = {
+	step1, step2, step3, step4, step5, step6, step7, step8, step9
+};
 
 int store_schema_latest(void)
 {

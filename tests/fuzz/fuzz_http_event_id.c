@@ -27,9 +27,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(sse_parse_id(back, &again) == 0, "'%s' accepted, '%s' not", v, back);
 		FUZZ_CHECK(again.epoch == id.epoch && again.seq == id.seq && again.us == id.us &&
 		               again.has_time == id.has_time && again.has_alert == id.has_alert &&
-		               again.alert_seq == id.alert_seq && strcmp(again.alert, id.alert) == 0,
+		               again.alert_seq == id.alert_seq &&
+		               strcmp(again.alert, id.alert) == 0,
 		           "'%s' does not round-trip through '%s'", v, back);
-		FUZZ_CHECK(!strpbrk(v, " +\t") || id.has_alert, "'%s' accepted with a sign or blank", v);
+		FUZZ_CHECK(!strpbrk(v, " +\t") || id.has_alert,
+		           "'%s' accepted with a sign or blank", v);
 	}
 	free(v);
 	return 0;
