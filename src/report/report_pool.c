@@ -76,7 +76,10 @@ static void run_job(struct report_pool *p, struct store **ro, struct job *j)
 		*ro = store_open_readonly(p->state_dir, err, sizeof err);
 		if (!*ro) {
 			r->err = REPORT_E_STORE;
-			snprintf(r->msg, sizeof r->msg, "%s", err);
+			/* cut to the message's size (a long path may not fit) */
+			size_t n = strnlen(err, sizeof r->msg - 1);
+			memcpy(r->msg, err, n);
+			r->msg[n] = '\0';
 			return;
 		}
 	}
