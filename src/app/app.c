@@ -399,10 +399,14 @@ int app_check_get(struct app *a, const struct app_scope *sc, const char *custome
 
 /* ---- customers ---- */
 
-static int worse(int a, int b)
+int app__worse(int a, int b)
 {
 	/* CRITICAL > WARNING > UNKNOWN > OK, as a NOC reads them */
 	static const int rank[4] = { 0, 2, 3, 1 };
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
 	return rank[b & 3] > rank[a & 3] ? b : a;
 }
 
@@ -427,7 +431,7 @@ int app_customers(struct app *a, const struct app_scope *sc, struct app_customer
 			for (const struct check *c = as->checks; c; c = c->anext) {
 				o->n_checks++;
 				if (c->st.has_result)
-					o->worst = worse(o->worst, c->st.state);
+					o->worst = app__worse(o->worst, c->st.state);
 			}
 		}
 	}
@@ -483,7 +487,7 @@ int app_assets(struct app *a, const struct app_scope *sc, const char *customer,
 		for (const struct check *c = as->checks; c; c = c->anext) {
 			o->n_checks++;
 			if (c->st.has_result)
-				o->worst = worse(o->worst, c->st.state);
+				o->worst = app__worse(o->worst, c->st.state);
 		}
 	}
 	qsort(l->rows, l->n, sizeof *l->rows, cmp_asset);

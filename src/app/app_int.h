@@ -40,6 +40,9 @@ char *app__dup0(const char *s);
 void app__remember_made(struct app *a, const char *origin, const char *idem, const char *id);
 int app__customer_in_scope(const struct app_scope *sc, const char *customer);
 int app__center_in_scope(const struct app_scope *sc, const char *center);
+/* The more alarming of two states (CRITICAL > WARNING > UNKNOWN > OK);
+ * -1 stands for none. */
+int app__worse(int a, int b);
 struct alert;
 int app__alert_in_scope(const struct app_scope *sc, const struct alert *al);
 int app__fail(struct app_result *r, int err, const char *fmt, ...)

@@ -17,17 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* CRITICAL > WARNING > UNKNOWN > OK, as a NOC reads them; -1: nothing */
-static int worse(int a, int b)
-{
-	static const int rank[4] = { 0, 2, 3, 1 };
-	if (a < 0)
-		return b;
-	if (b < 0)
-		return a;
-	return rank[b & 3] > rank[a & 3] ? b : a;
-}
-
 /* A PC's verdict from several Defender checks: the most alarming. */
 static int worse_pc(int a, int b)
 {
@@ -103,7 +92,7 @@ int app_overview(struct app *a, const struct app_scope *sc, struct app_overview 
 					r->last_change = c->st.last_change;
 				int st = c->st.has_result ? c->st.state & 3 : -1;
 				if (st >= 0)
-					r->worst[svc] = worse(r->worst[svc], st);
+					r->worst[svc] = app__worse(r->worst[svc], st);
 				else
 					r->pending[svc]++;
 				if (svc == SERVICE_DEFENDER) {
