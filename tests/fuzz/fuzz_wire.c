@@ -59,9 +59,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				                     .perf_text = m.perf_text };
 			int same = 0;
 			engine__store_text(c, &res, &same);
-			/* the same result again: kept, not rewritten */
-			FUZZ_CHECK(engine__store_text(c, &res, &same) == 0 && same,
+			/* the same result again: kept, not rewritten, and its
+			 * perfdata (when it has any) known to be the same */
+			FUZZ_CHECK(engine__store_text(c, &res, &same) == 0,
 			           "a repeated result changed the text");
+			FUZZ_CHECK(same || !res.perf_text, "repeated perfdata not seen as the same");
 			FUZZ_CHECK(strlen(check_output(c)) <= 8192 &&
 			               strlen(check_perf(c)) < 8192 &&
 			               strlen(check_long(c)) <= 65536,
