@@ -63,7 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			 * perfdata (when it has any) known to be the same */
 			FUZZ_CHECK(engine__store_text(c, &res, &same) == 0,
 			           "a repeated result changed the text");
-			FUZZ_CHECK(same || !res.perf_text, "repeated perfdata not seen as the same");
+			FUZZ_CHECK(same || !res.perf_text,
+			           "repeated perfdata not seen as the same");
 			FUZZ_CHECK(strlen(check_output(c)) <= 8192 &&
 			               strlen(check_perf(c)) < 8192 &&
 			               strlen(check_long(c)) <= 65536,

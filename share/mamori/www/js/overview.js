@@ -107,7 +107,9 @@ export function mount(main, ctx) {
 			}
 			if (st.f.center)
 				await loadCenters();
-			main.dataset.ready = '1';
+			// ready once the rows are painted (the next frame), not before
+			st.markReady = true;
+			frame();
 		} catch (e) {
 			if (e.status !== 401)
 				setText(count, t('error.load', { msg: e.message }));
@@ -254,6 +256,10 @@ export function mount(main, ctx) {
 		else if (st.needSort)
 			resort(false);
 		paint();
+		if (st.markReady) {
+			st.markReady = false;
+			main.dataset.ready = '1';
+		}
 	}
 
 	function makeRow() {
