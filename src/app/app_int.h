@@ -16,6 +16,8 @@ struct app {
 	struct cmd_seen *seen;
 	struct hmap made; /* "origin\nid" -> what that command created (own copies) */
 	uint64_t inquiries;
+	struct app_notify_hooks notify; /* src/notify's answers (app_set_notify) */
+	void *notify_ud;
 };
 
 double app__now(const struct app *a);

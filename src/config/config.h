@@ -144,6 +144,8 @@ struct mconf {
 	uint32_t retention_days;
 	/* sections other modules parse */
 	const config_setting_t *mqtt, *http, *auth, *centers, *routes;
+	/* on-call notifications (src/notify parses them) */
+	const config_setting_t *contacts, *oncall, *notify;
 	struct cfg_calendar *calendars;
 	size_t n_calendars;
 	struct cfg_plugin *plugins;

@@ -52,6 +52,8 @@ static const char usage_text[] =
     "  token list | token revoke ID\n"
     "  token create LABEL [--role R] [--center C]... [--customer C] [--out FILE]\n"
     "  sla [--center C] [--customer C]\n"
+    "  oncall [--at TIME] [--center C]          who is on call per schedule, until when\n"
+    "  notifications ID                         an alert's notifications and attempts\n"
     "\n"
     "TIME: RFC 3339, seconds since the epoch, \"YYYY-MM-DD HH:MM\" (local time), or\n"
     "+30m, +2h, +1d from now.  Messages are Japanese when LC_ALL, LC_MESSAGES or LANG\n"
@@ -100,6 +102,7 @@ enum {
 	O_OUT = 1u << 18,
 	O_OLD = 1u << 19,
 	O_CENTERS = 1u << 20, /* --center, repeatable (users, tokens) */
+	O_AT = 1u << 21,
 };
 
 /* long option value -> (bit, name): getopt's val is 256 + bit index */
@@ -124,6 +127,7 @@ static const struct option longopts[] = {
 	{ "role", required_argument, NULL, 256 + 17 },
 	{ "out", required_argument, NULL, 256 + 18 },
 	{ "old", no_argument, NULL, 256 + 19 },
+	{ "at", required_argument, NULL, 256 + 21 },
 	{ "url", required_argument, NULL, 'U' },
 	{ "socket", required_argument, NULL, 'S' },
 	{ "token-file", required_argument, NULL, 'T' },
@@ -175,6 +179,8 @@ static const struct command commands[] = {
 	{ "token", "create", 1, O_ROLE | O_CENTERS | O_CUSTOMER | O_OUT, 0 },
 	{ "token", "revoke", 1, 0, 0 },
 	{ "sla", NULL, 0, O_CENTER | O_CUSTOMER, 0 },
+	{ "oncall", NULL, 0, O_CENTER | O_AT, 0 },
+	{ "notifications", NULL, 1, 0, 0 },
 };
 
 static int one_of(const char *v, const char *const *ok)
@@ -258,6 +264,7 @@ int main(int argc, char **argv)
 		case 256 + 17: o->role = optarg; break;
 		case 256 + 18: o->out = optarg; break;
 		case 256 + 19: o->old = 1; break;
+		case 256 + 21: o->at = optarg; break;
 		case 'p':
 			o->problems = 1;
 			given |= O_PROBLEMS;
@@ -340,6 +347,10 @@ int main(int argc, char **argv)
 			rc = cmd_alert(&c, arg);
 		else if (strcmp(name, "sla") == 0)
 			rc = cmd_sla(&c);
+		else if (strcmp(name, "oncall") == 0)
+			rc = cmd_oncall(&c);
+		else if (strcmp(name, "notifications") == 0)
+			rc = cmd_notifications(&c, arg);
 		else if (strcmp(name, "downtime") == 0)
 			rc = cmd_downtime(&c, cmd->sub, arg);
 		else if (strcmp(name, "user") == 0)

@@ -11,6 +11,7 @@
  * answers "not found" for what is outside the scope it is given).
  */
 #include "http/http_int.h"
+#include "http/api_notify.h"
 #include "app/app.h"
 #include "util/mem.h"
 
@@ -78,6 +79,7 @@ const struct route http_routes[] = {
 	  0, { NULL }, 0 },
 	{ "GET", "/api/v1/overview", ACC_READ, "overview", api_overview, 0, { NULL }, 0 },
 	{ "GET", "/api/v1/sla", ACC_READ, "sla", api_sla, 0, { "center", "customer", NULL }, 0 },
+	{ "GET", "/api/v1/oncall", ACC_READ, "oncall", api_oncall, 0, { "at", "center", NULL }, 0 },
 	{ "GET", "/api/v1/events", ACC_READ, "events", api_events, 0, { "types", "customer", "after",
 	  NULL }, 1 },
 };

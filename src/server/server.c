@@ -15,6 +15,7 @@
 #include "http/http.h"
 #include "ingress/mqtt_cmd.h"
 #include "journal/journal.h"
+#include "notify/notify.h"
 #include "plugin/host.h"
 #include "plugin/loader.h"
 #include "proc/proc.h"
@@ -253,6 +254,26 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 		               .health_ud = s };
 	if (!(s->app = app_new(&pd)))
 		goto fail;
+	/* on-call notifications: their channels are notifier plugins, made
+	 * here while the config tree lives */
+	struct notify_conf *nc = notify_conf_parse(s->conf, s->loader, NULL, ev_now(loop));
+	if (!nc)
+		goto fail;
+	struct notify_deps nd = { .loop = loop,
+		                  .journal = s->journal,
+		                  .events = s->events,
+		                  .store = s->store,
+		                  .app = s->app,
+		                  .node = s->conf->node,
+		                  .data_dir = s->conf->data_dir };
+	if (!(s->notify = notify_new(&nd, nc)))
+		goto fail;
+	struct app_notify_hooks nh;
+	notify_app_hooks(s->notify, &nh);
+	app_set_notify(s->app, &nh, s->notify);
+	s->ops.notify_done = notify_host_done;
+	s->ops.notify_reply = notify_host_reply;
+	s->ops.notify_ctx = s->notify;
 	char herr[512] = "";
 	if (http_conf_parse(s->conf->http, &s->http_conf, herr, sizeof herr) != 0 ||
 	    auth_conf_parse(s->conf->auth, &s->auth_conf, herr, sizeof herr) != 0) {
@@ -306,6 +327,7 @@ int server_start(struct server *s)
 		}
 	}
 	alerting_start(s->alerts);
+	notify_start(s->notify);
 	journal_start(s->journal);
 	engine_rearm(s->engine);
 	return 0;
@@ -356,6 +378,16 @@ static int reload(struct server *s, const char *text)
 		mconf_free(c);
 		return -1;
 	}
+	struct notify_conf *nc =
+	    notify_conf_parse(c, s->loader, notify_conf_current(s->notify), ev_now(s->loop));
+	if (!nc) {
+		log_always(
+		    "server", LOG_LVL_ERR,
+		    "reload refused: configuration has errors; the running configuration stays");
+		alerting_conf_free(ac);
+		mconf_free(c);
+		return -1;
+	}
 	struct model next;
 	s->reg.building = c;
 	int built = model_build(&s->reg, c, &next, &s->reg.m);
@@ -365,10 +397,12 @@ static int reload(struct server *s, const char *text)
 		    "server", LOG_LVL_ERR,
 		    "reload refused: plugins rejected the configuration; the running configuration stays");
 		alerting_conf_free(ac);
+		notify_conf_free(nc);
 		mconf_free(c);
 		return -1;
 	}
 	alerting_conf_install(s->alerts, ac, c); /* before the old calendars go */
+	notify_conf_install(s->notify, nc);
 	registry_take_globals(&s->reg, &next, c, ev_now(s->loop));
 	mconf_drop_tree(c);
 	model_commit(&s->reg, &next, &s->reg.m);
@@ -413,6 +447,7 @@ void server_stop(struct server *s)
 	s->http = NULL;
 	mqtt_cmd_free(s->mqtt_cmd);
 	s->mqtt_cmd = NULL;
+	notify_stop(s->notify);
 	alerting_stop(s->alerts);
 	/* Cancel in-flight runs, then save every check's state. */
 	engine_stop(s->engine);
@@ -438,6 +473,10 @@ void server_free(struct server *s)
 		                 .n_calendars = s->reg.m.n_calendars };
 	if (s->reg.hooks.retire)
 		model_free(&s->reg, &s->reg.m);
+	if (s->app)
+		app_set_notify(s->app, NULL, NULL);
+	notify_free(s->notify); /* its notifier instances, before the host goes */
+	s->notify = NULL;
 	app_free(s->app);
 	alerting_free(s->alerts);
 	bus_free(s->bus);

@@ -25,6 +25,7 @@ struct events_sub;
 struct journal;
 struct loader;
 struct mqtt_cmd;
+struct notify;
 struct proc_ctx;
 struct store;
 
@@ -43,6 +44,7 @@ struct server {
 	struct bus *bus;
 	struct alerts *alerts;
 	struct app *app;
+	struct notify *notify; /* on-call notifications (src/notify) */
 	struct mqtt_cmd *mqtt_cmd;
 	struct http_conf http_conf; /* parsed at load (the tree is dropped after) */
 	struct auth_conf auth_conf;

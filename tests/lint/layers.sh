@@ -38,10 +38,13 @@ allowed() {
 	alerting) echo "alert config events journal mqtt proto registry route sla state store util" ;;
 	app) echo "alert alerting engine events journal proto registry state store util" ;;
 	auth) echo "journal store util" ;;
+	# on-call notifications: a hub subscriber and an ingress of replies
+	# (acks through app); notifier instances through plugin
+	notify) echo "alert app cal config events journal plugin store util" ;;
 	# adapters: the service layer, the codecs, their transport
 	ingress) echo "app proto alert mqtt util" ;;
 	http) echo "app auth proto alert events util" ;;
-	server) echo "alert alerting app auth bus cal config engine events ingress http journal plugin proc registry store util" ;;
+	server) echo "alert alerting app auth bus cal config engine events ingress http journal notify plugin proc registry store util" ;;
 	*) echo "?" ;;
 	esac
 }

@@ -1,0 +1,69 @@
+/*
+ * api_notify: the on-call notification routes over the service layer
+ * (src/app/notify.c, which asks src/notify).
+ *
+ *   GET  /api/v1/oncall?at=&center=          who is on call per schedule
+ *   GET  /api/v1/alerts/{id}/notifications   an alert's notifications and attempts
+ *   POST /api/v1/notify/inbound/{channel}    a gateway's webhook (public: the
+ *                                            channel verifies its signature)
+ *   GET  /api/v1/notify/ack/{token}          what a one-click link would do (public)
+ *   POST /api/v1/notify/ack/{token}          do it (public: the signed token is
+ *                                            the authority, for that one action)
+ *
+ * Must never: act on an unverified inbound request or link (the service
+ * layer's hooks verify), answer a viewer with staff information.
+ */
+#include "http/api_notify.h"
+#include "http/http_int.h"
+#include "app/app.h"
+#include "util/mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- who is on call ---- */
+
+int api_oncall(struct req *r)
+{
+	double at = 0;
+	int rc = q_time(r, "at", &at);
+	if (rc < 0)
+		return 0;
+	if (rc > 0)
+		at = ev_now(req_loop(r));
+	struct app_scope sc;
+	who_scope(&r->who, &sc);
+	struct app_oncall *o = NULL;
+	char msg[APP_MSG_MAX] = "";
+	rc = app_oncall(req_app(r), &sc, at, req_query(r, "center"), &o, msg, sizeof msg);
+	if (rc != APP_OK)
+		return reply_app_error(r, rc, msg);
+	struct buf b = { 0 };
+	struct jw w;
+	jw_init(&w, &b);
+	jw_obj(&w);
+	jw_ktime(&w, "at", o->at);
+	jw_key(&w, "schedules");
+	jw_arr(&w);
+	for (size_t i = 0; i < o->n; i++) {
+		const struct app_oncall_row *row = &o->rows[i];
+		jw_obj(&w);
+		jw_kstr(&w, "center", row->center);
+		jw_kstr(&w, "tier", row->tier);
+		jw_key(&w, "on_call");
+		jw_arr(&w);
+		for (size_t k = 0; k < row->n_on; k++) {
+			jw_obj(&w);
+			jw_kstr(&w, "contact", row->on[k].contact);
+			jw_kstr(&w, "source", row->on[k].source);
+			jw_end_obj(&w);
+		}
+		jw_end_arr(&w);
+		jw_ktime(&w, "until", row->until);
+		jw_end_obj(&w);
+	}
+	jw_end_arr(&w);
+	jw_end_obj(&w);
+	app_oncall_free(o);
+	return reply_json(r, 200, &b);
+}
