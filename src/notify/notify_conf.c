@@ -215,7 +215,7 @@ static const config_setting_t *at(const config_setting_t *g, const char *key)
 	return m ? m : g;
 }
 
-static char *dup(const config_setting_t *g, const char *key)
+static char *cdup(const config_setting_t *g, const char *key)
 {
 	const char *s = str(g, key);
 	return s ? xstrdup(s) : NULL;
@@ -322,7 +322,7 @@ static int events_of(struct px *x, const config_setting_t *g, uint32_t *out)
 	uint32_t bits = 0;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t b = nconf_event_bit(v[i]);
-		if (!b || b == EV(ALERT_EV_UPDATED)) {
+		if (!b || b == EV(ALERT_EV_UPDATED) || b == EV(ALERT_EV_NOTIFY_FAILED)) {
 			perr(
 			    x, at(g, "events"),
 			    "unknown event '%s' (known: opened, reopened, escalated, sla_breach, "
@@ -568,8 +568,8 @@ static void parse_contact(struct px *x, const config_setting_t *g, const char *l
 	}
 	struct ncontact ct = { 0 };
 	ct.name = xstrdup(name);
-	ct.email = dup(g, "email");
-	ct.phone = dup(g, "phone");
+	ct.email = cdup(g, "email");
+	ct.phone = cdup(g, "phone");
 	ct.lang = xstrdup(str(g, "language") ? str(g, "language") : lang);
 	int bad = 0;
 	if (ct.email && !email_ok(ct.email)) {
@@ -852,7 +852,7 @@ static void parse_sched(struct px *x, const config_setting_t *g)
 		return;
 	struct nsched s = { .fallback = -1 };
 	s.center = xstrdup(str(g, "center"));
-	s.tier = dup(g, "tier");
+	s.tier = cdup(g, "tier");
 	pconf_where(g, s.where, sizeof s.where);
 	int bad = 0;
 	const struct pcenter *pc = find_center(x, s.center);
@@ -995,9 +995,9 @@ static void parse_rules(struct px *x, const config_setting_t *ng)
 		if (validate(x, g, rule_keys, NULL, "notify rule") != 0)
 			continue;
 		struct nrule r = { 0 };
-		r.center = dup(g, "center");
-		r.service = dup(g, "service");
-		r.customer = dup(g, "customer");
+		r.center = cdup(g, "center");
+		r.service = cdup(g, "service");
+		r.customer = cdup(g, "customer");
 		if (r.center && !find_center(x, r.center))
 			perr(x, at(g, "center"), "notify rule: no center named '%s'", r.center);
 		if (r.service && service_parse(r.service) < 0)
@@ -1017,8 +1017,8 @@ static void parse_rules(struct px *x, const config_setting_t *ng)
 		const config_setting_t *g = config_setting_get_elem(bl, (unsigned)i);
 		if (validate(x, g, runbook_keys, NULL, "runbook") != 0)
 			continue;
-		struct nrunbook b = { dup(g, "service"), dup(g, "check"), dup(g, "customer"),
-			              dup(g, "text") };
+		struct nrunbook b = { cdup(g, "service"), cdup(g, "check"), cdup(g, "customer"),
+			              cdup(g, "text") };
 		nc->runbooks = xrealloc(nc->runbooks, (nc->n_runbooks + 1) * sizeof *nc->runbooks);
 		nc->runbooks[nc->n_runbooks++] = b;
 	}
@@ -1063,7 +1063,7 @@ static void parse_notify(struct px *x, const config_setting_t *ng, const char *n
 		else
 			nc->sms_per_hour = (unsigned)v;
 	}
-	nc->link_base = dup(ng, "link_base");
+	nc->link_base = cdup(ng, "link_base");
 	if (nc->link_base) {
 		size_t n = strlen(nc->link_base);
 		while (n && nc->link_base[n - 1] == '/')
@@ -1073,7 +1073,7 @@ static void parse_notify(struct px *x, const config_setting_t *ng, const char *n
 			perr(x, at(ng, "link_base"),
 			     "notify: link_base must be an http:// or https:// URL");
 	}
-	nc->reply_to = dup(ng, "reply_to");
+	nc->reply_to = cdup(ng, "reply_to");
 	if (nc->reply_to && (!strstr(nc->reply_to, "{token}") || !strchr(nc->reply_to, '@')))
 		perr(x, at(ng, "reply_to"),
 		     "notify: reply_to must be an address with {token}, e.g. "
@@ -1127,6 +1127,12 @@ struct notify_conf *notify_conf_parse(struct mconf *c, struct loader *loader,
 	x->nc = nc;
 	x->old = old;
 	read_centers(x);
+	hmap_init(&nc->customers);
+	for (size_t i = 0; i < c->n_customers; i++) {
+		const struct cfg_customer *cu = &c->customers[i];
+		char *v = xasprintf("%s%c%s", cu->id, 0, cu->name ? cu->name : cu->id);
+		free(hmap_put(&nc->customers, v, strlen(v), v));
+	}
 	parse_notify(x, c->notify, c->node);
 	const config_setting_t *chl = c->notify ? list(x, c->notify, "channels") : NULL;
 	for (int i = 0; chl && i < config_setting_length(chl); i++)
@@ -1184,6 +1190,11 @@ void notify_conf_free(struct notify_conf *nc)
 		free(nc->runbooks[i].text);
 	}
 	free(nc->runbooks);
+	size_t it = 0;
+	const struct hmap_entry *e;
+	while (hmap_next(&nc->customers, &it, &e))
+		free(e->value);
+	hmap_free(&nc->customers);
 	free(nc->link_base);
 	free(nc->reply_to);
 	free(nc->msgid_domain);
@@ -1198,6 +1209,7 @@ void notify_conf_free(struct notify_conf *nc)
 struct notify_conf *notify_conf_empty(void)
 {
 	struct notify_conf *nc = xcalloc(1, sizeof *nc);
+	hmap_init(&nc->customers);
 	nc->window = 60;
 	nc->retry_min = 10;
 	nc->retry_max = 600;
@@ -1212,6 +1224,12 @@ struct notify_conf *notify_conf_empty(void)
 int notify_conf_active(const struct notify_conf *nc)
 {
 	return nc && nc->n_contacts && nc->n_scheds && nc->n_channels;
+}
+
+const char *nconf_customer_name(const struct notify_conf *nc, const char *id)
+{
+	const char *v = id ? hmap_get(&nc->customers, id, strlen(id)) : NULL;
+	return v ? v + strlen(v) + 1 : NULL;
 }
 
 long nconf_contact(const struct notify_conf *nc, const char *name)

@@ -11,11 +11,16 @@
 
 #include "notify/notify.h"
 
+#include "util/hmap.h"
+
+#include <ev.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
 struct cal;
+struct ndelivery;
+struct mamori_plugin;
 struct plugin_mod;
 
 #define NOTIFY_MAX_CHANNELS 16
@@ -122,11 +127,14 @@ struct notify_conf {
 	char *reply_to;      /* reply address for e-mail ("mamori+{token}@example.jp"), or NULL */
 	char *msgid_domain;  /* right side of Message-IDs */
 	char *default_lang;
+	struct hmap customers; /* customer id -> display name (own copies) */
 	unsigned char *secret; /* HMAC key (secret_file, or random per process) */
 	size_t secret_len;
 	int secret_from_file;
 };
 
+/* A customer's display name (NULL: unknown). */
+const char *nconf_customer_name(const struct notify_conf *nc, const char *id);
 /* Index of a contact by name, -1 if none. */
 long nconf_contact(const struct notify_conf *nc, const char *name);
 /* Index of a channel by name, -1 if none. */
@@ -167,6 +175,8 @@ void notify__cancel_all(struct notify *n);
 void notify__conf_changed(struct notify *n, const struct notify_conf *old);
 /* The hooks other than oncall. */
 void notify__more_hooks(struct notify *n, struct app_notify_hooks *h);
+/* reply.c: inbound webhooks, one-click links. */
+void notify__reply_hooks(struct notify *n, struct app_notify_hooks *h);
 
 /* ---- oncall.c: the resolver (pure) ---- */
 
@@ -200,6 +210,170 @@ struct oncall_gap {
 };
 size_t oncall_gaps(const struct nsched *s, time_t from, time_t to, struct oncall_gap *out,
                    size_t max);
+
+/* ---- sms.c: SMS length rules (pure) ---- */
+
+struct sms_len {
+	int ucs2;          /* 0: GSM-7 */
+	size_t units;      /* septets (GSM-7) or UTF-16 code units (UCS-2) */
+	unsigned segments; /* SMS it takes */
+};
+void sms_measure(const char *text, struct sms_len *out);
+/* Room in `segments` SMS: 160 or 70 for one, 153 or 67 each for more. */
+size_t sms_capacity(int ucs2, unsigned segments);
+/* Bytes of the longest prefix of text that fits `budget` units in the
+ * encoding (never inside a character); *units: what it uses. */
+size_t sms_prefix(const char *text, int ucs2, size_t budget, size_t *units);
+
+/* ---- the runtime (page.c, deliver.c, render.c) ---- */
+
+/* What a message tells about an alert at one event (copies). */
+struct nfields {
+	char *customer, *customer_name, *asset, *check, *service, *summary, *center, *tier;
+	char *status;
+	int state; /* 0..3: the check state at the event */
+	double opened_at, ack_due, resolve_due;
+};
+void nfields_free(struct nfields *f);
+void nfields_copy(struct nfields *d, const struct nfields *s);
+/* From a mamori.alert/1 payload (startup); -1 when it is not one. */
+int nfields_from_json(struct nfields *f, const char *json);
+
+enum nitem_status { NI_PENDING = 0, NI_SENDING = 1 };
+
+/* One notification in memory: (alert, seq, event, contact, channel). */
+struct nitem {
+	struct nitem *next;
+	char *alert_id, *event, *contact, *channel;
+	int64_t seq;
+	struct nfields f;
+	int status;
+	unsigned attempts;
+	double created, due, ready_at;
+	uint64_t batch; /* the store batch holding its row; 0: committed */
+	int possible_dup;
+	char *key; /* "alert\nseq\nevent\ncontact\nchannel": the in-memory dedup */
+};
+
+/* The paging state of an alert that paged someone (until it resolves). */
+struct npage {
+	char *alert_id, *center, *tier;
+	int severity; /* the worst check state seen (1..3) */
+	int acked;
+	double repeat_at; /* 0: no repeat page due */
+	int repeats;
+	int64_t seq;      /* the alert's last event seen */
+	struct nfields f; /* the alert as of that event (repeat pages tell it) */
+	char **paged;     /* contacts paged for it */
+	size_t n_paged;
+};
+
+#define NOTIFY_SMS_RING 3600 /* sends remembered per lane (sms_per_hour's bound) */
+
+/* A (contact, channel): its queue of committed items and its pacing. */
+struct nlane {
+	struct notify *n;
+	char *contact, *channel;
+	struct nitem *head, *tail; /* committed, waiting to be sent */
+	size_t len;
+	struct ndelivery *inflight; /* at most one per lane */
+	double last_sent;           /* the last message out (bundling window) */
+	double *sms;                /* times of sends in the last hour (ring) */
+	size_t sms_n, sms_i;
+	ev_timer timer;
+	double armed; /* the timer's target, 0: none */
+};
+
+/* One message on its way: the struct mamori_delivery a notifier sees. */
+struct ndelivery {
+	struct ndelivery *self; /* its key in `live` (keys are borrowed) */
+	struct notify *n;
+	struct nlane *lane;
+	struct nitem **items;
+	size_t n_items;
+	void *inst; /* the channel instance it went to */
+	const struct mamori_plugin *def;
+	void *state;
+	unsigned attempt; /* of its first item */
+	char *message_id;
+	double started;
+	uint64_t batch; /* the batch marking its items 'sending'; 0: written */
+	int phase;      /* 0 marking, 1 with the notifier */
+	ev_timer timeout;
+	struct ndelivery *next; /* the marking list */
+};
+
+struct notify_rt {
+	struct hmap lanes; /* "contact\nchannel" -> struct nlane */
+	struct hmap keys;  /* item key -> struct nitem (every item in memory) */
+	struct hmap pages; /* alert id -> struct npage */
+	struct hmap live;  /* struct ndelivery pointer -> itself (pointers from notifiers) */
+	struct nitem *pend_head, *pend_tail;     /* rows in the pending batch */
+	struct nitem *wait_head, *wait_tail;     /* rows in batches not yet written */
+	struct ndelivery *mark_head, *mark_tail; /* 'sending' marks not yet written */
+	struct ntemplates *tmpl;
+	ev_timer tick; /* repeat pages, retention */
+	unsigned ticks;
+	int hooked; /* journal listeners registered */
+};
+
+/* page.c */
+void notify__item_free(struct nitem *it);
+/* deliver.c: committed items into their lanes; the lanes' work. */
+void notify__ready(struct notify *n, struct nitem *it);
+void notify__lane_pump(struct nlane *l);
+void notify__on_cut(void *ud, uint64_t number);
+void notify__on_done(void *ud, uint64_t done);
+void notify__deliver_init(struct notify *n);
+void notify__deliver_fini(struct notify *n);
+/* Give an item up (status failed, an attempt row, the alert's
+ * notify_failed event); frees it. */
+void notify__give_up(struct notify *n, struct nitem *it, const char *result, const char *why);
+void notify__item_row(struct notify *n, const struct nitem *it, const char *status,
+                      const char *error, double updated);
+void notify__attempt_row(struct notify *n, const struct nitem *it, unsigned attempt,
+                         const char *result, const char *detail, const char *message_id);
+
+/* Rendered text of one message (render.c). */
+struct nmsg {
+	char *subject, *body, *short_text;
+	char *message_id, *in_reply_to, *references, *reply_to;
+	char *severity;
+};
+void nmsg_free(struct nmsg *m);
+
+struct ntemplates;
+/* Load DATA_DIR/notify/{ja,en}.tmpl (a missing or bad file: logged, the
+ * built-in English text stands in).  NULL never. */
+struct ntemplates *ntemplates_load(const char *data_dir);
+void ntemplates_free(struct ntemplates *t);
+/* Render the message of items[0..n) for a contact over a channel. */
+int nrender(const struct ntemplates *t, const struct notify_conf *nc, const struct ncontact *ct,
+            const struct nchannel *ch, struct nitem *const *items, size_t n, const char *node,
+            struct nmsg *out);
+/* The dashboard link of an alert into buf ("" without link_base). */
+void nrender_link(const struct notify_conf *nc, const char *alert_id, char *buf, size_t size);
+/* The runbook text for an item (NULL: none). */
+const char *nrender_runbook(const struct notify_conf *nc, const struct nfields *f);
+
+/* ---- token.c: what replies prove (HMAC under notify.secret) ---- */
+
+/* The signature of (kind, alert, contact) as 32 hex digits. */
+void ntoken_sig(const struct notify_conf *nc, const char *kind, const char *alert_id,
+                const char *contact, char out[33]);
+/* The thread root and a message's id for an alert and contact. */
+void ntoken_root(const struct notify_conf *nc, const char *alert_id, const char *contact, char *buf,
+                 size_t size);
+void ntoken_msgid(const struct notify_conf *nc, const char *alert_id, int64_t seq,
+                  const char *event, const char *contact, const char *channel, char *buf,
+                  size_t size);
+/* Find a verified (alert, contact) in a msg-id or a reply address
+ * ("<...@domain>", "mamori+...@domain"): 0 with both filled, -1 when it
+ * is none of ours or its signature is wrong. */
+int ntoken_parse(const struct notify_conf *nc, const char *ref, char *alert_id, size_t alen,
+                 char *contact, size_t clen);
+/* The 4-digit code an SMS reply names an alert by. */
+unsigned ntoken_code(const struct notify_conf *nc, const char *alert_id, const char *contact);
 
 /* Civil date of a day number (days since 1970-01-01) and back. */
 void notify__civil(int64_t days, int *y, int *m, int *d);

@@ -1,8 +1,9 @@
 /*
  * schema: the store's migration steps as SQL text.
  *
- * Steps 2 to 6 are share/mamori/sql/0002_alerts.sql, 0003_outbox_ref.sql,
- * 0004_node_downtime.sql, 0005_sla_indexes.sql and 0006_auth.sql embedded
+ * Steps 2 to 7 are share/mamori/sql/0002_alerts.sql, 0003_outbox_ref.sql,
+ * 0004_node_downtime.sql, 0005_sla_indexes.sql, 0006_auth.sql and
+ * 0007_notify.sql embedded
  * byte for byte (the .sql files are the documentation copies;
  * tests/unit/test_alerts_store.c fails when they differ).  To change the
  * schema, add a step: a new
@@ -325,7 +326,108 @@ static const char step6[] =
     ");\n"
     "CREATE INDEX auth_audit_time ON auth_audit (time);\n";
 
-static const char *const steps[] = { step1, step2, step3, step4, step5, step6 };
+/* share/mamori/sql/0007_notify.sql */
+static const char step7[] =
+    "-- mamori schema migration 7 (PRAGMA user_version 6 -> 7): on-call\n"
+    "-- notifications (src/notify).  Run by the store inside its migration\n"
+    "-- transaction (no BEGIN/COMMIT here); see README.md in this folder.\n"
+    "\n"
+    "-- The alert event type `notify_failed` (a notification to a technician\n"
+    "-- was given up): alert_event's CHECK cannot be altered in place, so the\n"
+    "-- table is rebuilt with the wider list, its rows and indexes as they were.\n"
+    "CREATE TABLE alert_event_v7 (\n"
+    "\talert_id TEXT NOT NULL REFERENCES alert (id) ON DELETE CASCADE,\n"
+    "\tseq      INTEGER NOT NULL,\n"
+    "\ttype     TEXT NOT NULL CHECK (type IN ('opened', 'updated', 'acknowledged', 'escalated',\n"
+    "\t                 'sla_breach', 'dispatched', 'resolved', 'reopened', 'commented',\n"
+    "\t                 'unacknowledged', 'waiting', 'notify_failed')),\n"
+    "\ttime     REAL NOT NULL,\n"
+    "\tactor    TEXT NOT NULL,\n"
+    "\tnote     TEXT,\n"
+    "\tcmd_id   TEXT,\n"
+    "\tpayload  TEXT NOT NULL,\n"
+    "\tPRIMARY KEY (alert_id, seq)\n"
+    ") WITHOUT ROWID;\n"
+    "INSERT INTO alert_event_v7 (alert_id, seq, type, time, actor, note, cmd_id, payload)\n"
+    "\tSELECT alert_id, seq, type, time, actor, note, cmd_id, payload FROM alert_event;\n"
+    "DROP TABLE alert_event;\n"
+    "ALTER TABLE alert_event_v7 RENAME TO alert_event;\n"
+    "CREATE INDEX alert_event_time ON alert_event (time);\n"
+    "CREATE INDEX alert_event_breach ON alert_event (time) WHERE type = 'sla_breach';\n"
+    "\n"
+    "-- One notification: an alert event told to one contact over one\n"
+    "-- channel.  Written in the same transaction as the alert event it tells\n"
+    "-- of, so a crash leaves both or neither; the key is what deduplicates\n"
+    "-- (a restart never pages twice).  (alert_id, seq) is the alert event\n"
+    "-- (its payload describes the alert at that time); `event` is its type,\n"
+    "-- or 'repeat-N' for the N-th repeat page of an unacknowledged alert (at\n"
+    "-- the alert's seq of that moment).\n"
+    "-- status: 'pending' (to send; `due` says when), 'sending' (handed to the\n"
+    "-- channel: a crash now means it may have gone out), 'sent', 'failed'\n"
+    "-- (given up).  Rows stay after sending, for the dedup and the history,\n"
+    "-- until retention.\n"
+    "CREATE TABLE notify_item (\n"
+    "\talert_id TEXT NOT NULL,\n"
+    "\tseq      INTEGER NOT NULL,\n"
+    "\tevent    TEXT NOT NULL,\n"
+    "\tcontact  TEXT NOT NULL,\n"
+    "\tchannel  TEXT NOT NULL,\n"
+    "\tnode     TEXT NOT NULL DEFAULT '',\n"
+    "\tstatus   TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'failed')),\n"
+    "\tattempts INTEGER NOT NULL DEFAULT 0,\n"
+    "\tcreated  REAL NOT NULL,\n"
+    "\tdue      REAL,\n"
+    "\tupdated  REAL NOT NULL,\n"
+    "\terror    TEXT,\n"
+    "\tPRIMARY KEY (alert_id, seq, event, contact, channel)\n"
+    ") WITHOUT ROWID;\n"
+    "-- Startup: the node's unsent notifications.\n"
+    "CREATE INDEX notify_item_open ON notify_item (node, status) WHERE status IN ('pending', 'sending');\n"
+    "-- Retention.\n"
+    "CREATE INDEX notify_item_created ON notify_item (created);\n"
+    "\n"
+    "-- Every attempt to deliver a notification and how it went: 'sent',\n"
+    "-- 'retry' (failed, tried again later), 'failed' (the channel says it\n"
+    "-- never works), 'gave_up' (retried too long), 'cancelled' (a reload or\n"
+    "-- a stop interrupted it), 'unknown' (mamorid stopped during it: it may\n"
+    "-- have gone out).  `message_id` is the e-mail's Message-ID (or the\n"
+    "-- message's id for other channels): a duplicate after a crash has the\n"
+    "-- same one.\n"
+    "CREATE TABLE notify_attempt (\n"
+    "\talert_id   TEXT NOT NULL,\n"
+    "\tseq        INTEGER NOT NULL,\n"
+    "\tevent      TEXT NOT NULL,\n"
+    "\tcontact    TEXT NOT NULL,\n"
+    "\tchannel    TEXT NOT NULL,\n"
+    "\tattempt    INTEGER NOT NULL,\n"
+    "\ttime       REAL NOT NULL,\n"
+    "\tresult     TEXT NOT NULL CHECK (result IN ('sent', 'retry', 'failed', 'gave_up',\n"
+    "\t                                           'cancelled', 'unknown')),\n"
+    "\tdetail     TEXT,\n"
+    "\tmessage_id TEXT,\n"
+    "\tPRIMARY KEY (alert_id, seq, event, contact, channel, attempt)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE INDEX notify_attempt_time ON notify_attempt (time);\n"
+    "\n"
+    "-- Paging state of an unresolved alert: its tier when last paged, the\n"
+    "-- worst severity seen, when to page again while nobody acknowledges\n"
+    "-- (repeat_at NULL: not again), how many repeats so far, the alert's last\n"
+    "-- event seen (seq: its payload tells a repeat page), and who was paged\n"
+    "-- (a JSON array of contact names: they hear of the resolution).\n"
+    "-- Deleted when the alert resolves.\n"
+    "CREATE TABLE notify_page (\n"
+    "\talert_id  TEXT PRIMARY KEY,\n"
+    "\tnode      TEXT NOT NULL DEFAULT '',\n"
+    "\tcenter    TEXT,\n"
+    "\ttier      TEXT,\n"
+    "\tseverity  INTEGER NOT NULL,\n"
+    "\trepeat_at REAL,\n"
+    "\trepeats   INTEGER NOT NULL DEFAULT 0,\n"
+    "\tseq       INTEGER NOT NULL DEFAULT 0,\n"
+    "\tpaged     TEXT\n"
+    ") WITHOUT ROWID;\n";
+
+static const char *const steps[] = { step1, step2, step3, step4, step5, step6, step7 };
 
 int store_schema_latest(void)
 {

@@ -31,6 +31,7 @@ static const struct store__table *const tables[] = {
 	&store__outbox_table,   /* outbox */
 	&store__downtime_table, /* downtime */
 	&store__auth_table,     /* auth_user, auth_token, auth_session, auth_audit */
+	&store__notify_table,   /* notify_item, notify_attempt, notify_page */
 };
 
 /* ---- schema ---- */

@@ -38,7 +38,7 @@ struct ev_loop;
 struct store;
 struct store_batch;
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 struct store_state_row {
 	const char *customer, *asset, *name, *plugin;
@@ -316,6 +316,61 @@ int store_load_auth_sessions(struct store *s,
                              void (*cb)(void *ud, const struct store_auth_session_row *r),
                              void *ud);
 
+/* ---- on-call notifications (schema 7; src/notify) ----
+ * An item is one notification: an alert event (alert_id, seq) told to a
+ * contact over a channel; (alert_id, seq, event, contact, channel) is its
+ * key and an insert of a key that exists is ignored (the dedup that
+ * keeps a restart from paging twice).  Items are this node's
+ * (store_set_node).  Times are epoch seconds; 0 is NULL. */
+struct store_notify_item_row {
+	const char *alert_id;
+	int64_t seq;
+	const char *event; /* the event's type, or "repeat-N" */
+	const char *contact, *channel;
+	const char *status; /* "pending", "sending", "sent", "failed" */
+	int attempts;
+	double created, due, updated;
+	const char *error;
+	/* loading: the alert_event (alert_id, seq)'s payload; NULL when gone */
+	const char *payload;
+};
+struct store_notify_attempt_row {
+	const char *alert_id;
+	int64_t seq;
+	const char *event, *contact, *channel;
+	int attempt;
+	double time;
+	const char *result; /* "sent", "retry", "failed", "gave_up", "cancelled", "unknown" */
+	const char *detail, *message_id;
+};
+struct store_notify_page_row {
+	const char *alert_id, *center, *tier;
+	int severity;
+	double repeat_at; /* 0: no repeat */
+	int repeats;
+	int64_t seq;         /* the alert's last event seen */
+	const char *paged;   /* JSON array of contact names */
+	const char *payload; /* loading: that event's payload (NULL: gone) */
+};
+/* Insert an item (ignored when its key exists). */
+void store_batch_notify_item(struct store_batch *b, const struct store_notify_item_row *r);
+/* Its status, attempts, due, updated and error, by key. */
+void store_batch_notify_update(struct store_batch *b, const struct store_notify_item_row *r);
+void store_batch_notify_attempt(struct store_batch *b, const struct store_notify_attempt_row *r);
+/* Insert or replace the paging state of an alert; delete it. */
+void store_batch_notify_page(struct store_batch *b, const struct store_notify_page_row *r);
+void store_batch_notify_page_delete(struct store_batch *b, const char *alert_id);
+/* Retention: delete at most `limit` items sent or given up before
+ * `before`, and the attempts older than it. */
+void store_batch_notify_prune(struct store_batch *b, double before, int limit);
+/* Startup, before store_start: this node's items still pending or
+ * sending (created order), each with its event's payload; the paging
+ * state of unresolved alerts.  0 or -1. */
+int store_load_notify_items(struct store *s,
+                            void (*cb)(void *ud, const struct store_notify_item_row *r), void *ud);
+int store_load_notify_pages(struct store *s,
+                            void (*cb)(void *ud, const struct store_notify_page_row *r), void *ud);
+
 /* ---- reads while the loop runs (the reader thread) ----
  *
  * A store_read_* call returns 0 when it accepted the request: its
@@ -460,6 +515,21 @@ int store_read_states(struct store *s, const char *filter, int problems_only, st
                       void *ud);
 size_t store_read_state_count(const struct store_read *rd);
 const struct store_state_row *store_read_state_at(const struct store_read *rd, size_t i);
+
+/* One alert's notifications (items by creation, at most
+ * STORE_READ_MAX_HISTORY) and their attempts (by time, as many), with
+ * the alert's center and customer (the caller's scope check; both NULL
+ * and no rows when the alert is unknown).  Needs schema 7. */
+int store_read_notifications(struct store *s, const char *alert_id, store_read_cb cb, void *ud);
+/* The alert's center and customer (NULL: unknown alert). */
+const char *store_read_notify_center(const struct store_read *rd);
+const char *store_read_notify_customer(const struct store_read *rd);
+size_t store_read_notify_item_count(const struct store_read *rd);
+const struct store_notify_item_row *store_read_notify_item_at(const struct store_read *rd,
+                                                              size_t i);
+size_t store_read_notify_attempt_count(const struct store_read *rd);
+const struct store_notify_attempt_row *store_read_notify_attempt_at(const struct store_read *rd,
+                                                                    size_t i);
 
 /* Schema steps (schema.c): step v takes user_version v-1 to v. */
 int store_schema_latest(void);

@@ -11,6 +11,7 @@
  *   store_outbox.c  outbox (writes and reads)
  *   store_downtime.c  downtime
  *   store_auth.c    auth_user, auth_token, auth_session, auth_audit
+ *   store_notify.c  notify_item, notify_attempt, notify_page (writes, loads, reads)
  *   store_read.c    the reader thread: requests from the loop, results back
  *   store_read_alerts.c  alert lists and one alert's history (reads); the
  *                   SQL builder and the alert filters other reads share
@@ -75,6 +76,7 @@ extern const struct store__table store__alerts_table;
 extern const struct store__table store__outbox_table;
 extern const struct store__table store__downtime_table;
 extern const struct store__table store__auth_table;
+extern const struct store__table store__notify_table;
 
 /* Append an operation of `t`'s kind `kind` to b and return `size` zeroed
  * bytes of the batch's memory for the caller to fill (loop thread). */
@@ -132,6 +134,11 @@ struct store_read {
 	size_t n_states, cap_states;
 	struct store_sla_row *sla;
 	size_t n_sla, cap_sla;
+	struct store_notify_item_row *nitems; /* store_notify.c */
+	size_t n_nitems, cap_nitems;
+	struct store_notify_attempt_row *nattempts;
+	size_t n_nattempts, cap_nattempts;
+	const char *ncenter, *ncustomer;
 	int more;
 	struct store_read *next;
 };

@@ -84,6 +84,8 @@ void store__read_free(struct store_read *rd)
 	free(rd->dispatches);
 	free(rd->states);
 	free(rd->sla);
+	free(rd->nitems);
+	free(rd->nattempts);
 	free(rd);
 }
 

@@ -40,7 +40,7 @@ allowed() {
 	auth) echo "journal store util" ;;
 	# on-call notifications: a hub subscriber and an ingress of replies
 	# (acks through app); notifier instances through plugin
-	notify) echo "alert app cal config events journal plugin store util" ;;
+	notify) echo "alert app cal config events journal plugin proto store util" ;;
 	# adapters: the service layer, the codecs, their transport
 	ingress) echo "app proto alert mqtt util" ;;
 	http) echo "app auth proto alert events util" ;;

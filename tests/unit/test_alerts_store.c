@@ -61,11 +61,12 @@ START_TEST(schema_file_identical)
 		                             "0003_outbox_ref.sql",
 		                             "0004_node_downtime.sql",
 		                             "0005_sla_indexes.sql",
-		                             "0006_auth.sql" };
+		                             "0006_auth.sql",
+		                             "0007_notify.sql" };
 	const char *path = getenv("MAMORI_SQL_DIR") ? getenv("MAMORI_SQL_DIR") : "share/mamori/sql";
 	ck_assert_int_eq(store_schema_latest(), STORE_SCHEMA_VERSION);
-	ck_assert_int_eq(STORE_SCHEMA_VERSION, 6);
-	for (int v = 2; v <= 5; v++) {
+	ck_assert_int_eq(STORE_SCHEMA_VERSION, 7);
+	for (int v = 2; v <= 7; v++) {
 		char file[512];
 		snprintf(file, sizeof file, "%s/%s", path, files[v]);
 		char *text = read_all(file);
