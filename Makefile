@@ -58,6 +58,10 @@ TESTLIB_SRCS := $(wildcard tests/lib/*.c)
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(B)/obj/%.o)
 TESTPLUG_SRCS := $(wildcard tests/plugins/*.c)
 TESTPLUG_SOS := $(TESTPLUG_SRCS:tests/plugins/%.c=$(B)/tests/plugins/%.so)
+# Check plugins built against an older plugin header (tests/plugins/abi-X.Y/):
+# a newer core must load them unchanged.
+TESTPLUG_OLD_SRCS := $(wildcard tests/plugins/abi-*/*.c)
+TESTPLUG_SOS += $(patsubst %.c,$(B)/tests/plugins/%.so,$(notdir $(TESTPLUG_OLD_SRCS)))
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(B)/bench/%)
 TOOL_SRCS := $(wildcard contrib/*/*.c)
@@ -108,6 +112,13 @@ $(foreach p,$(PLUGINS),$(eval $(call plugin_rule,$(p))))
 $(B)/tests/plugins/%.so: tests/plugins/%.c include/mamori/plugin.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -fPIC -fvisibility=hidden -shared -o $@ $< $(ALL_LDFLAGS)
+
+define oldplug_rule
+$(B)/tests/plugins/$(notdir $(basename $(1))).so: $(1) $(dir $(1))mamori/plugin.h
+	@mkdir -p $$(dir $$@)
+	$$(CC) -I$(dir $(1)) $$(BASE_CFLAGS) -fPIC -fvisibility=hidden -shared -o $$@ $$< $$(ALL_LDFLAGS)
+endef
+$(foreach p,$(TESTPLUG_OLD_SRCS),$(eval $(call oldplug_rule,$(p))))
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(TESTLIB_OBJS) $(B)/libmamoricore.a
 	@mkdir -p $(dir $@)

@@ -67,3 +67,78 @@ int api_oncall(struct req *r)
 	app_oncall_free(o);
 	return reply_json(r, 200, &b);
 }
+
+/* ---- an alert's notifications ---- */
+
+static void on_notifications(void *ud, int err, const char *msg, struct app_notifications *l)
+{
+	struct req *r = ud;
+	if (req_orphaned(r)) {
+		app_notifications_free(l);
+		req_release(r);
+		return;
+	}
+	if (err == APP_E_NOTFOUND || err == APP_E_FORBIDDEN) {
+		app_notifications_free(l);
+		req_finish_error(r, 404, "not_found", "no such alert");
+		return;
+	}
+	if (err != APP_OK) {
+		app_notifications_free(l);
+		req_finish_app_error(r, err, msg);
+		return;
+	}
+	struct buf b = { 0 };
+	struct jw w;
+	jw_init(&w, &b);
+	jw_obj(&w);
+	jw_kstr(&w, "alert", r->param[0]);
+	jw_key(&w, "notifications");
+	jw_arr(&w);
+	for (size_t i = 0; i < l->n; i++) {
+		const struct app_notification *x = &l->rows[i];
+		jw_obj(&w);
+		jw_kint(&w, "seq", x->seq);
+		jw_kstr(&w, "event", x->event);
+		jw_kstr(&w, "contact", x->contact);
+		jw_kstr(&w, "channel", x->channel);
+		jw_kstr(&w, "status", x->status);
+		jw_kint(&w, "attempts", x->attempts);
+		jw_kstr(&w, "error", x->error);
+		jw_ktime(&w, "created", x->created);
+		jw_ktime(&w, "updated", x->updated);
+		jw_end_obj(&w);
+	}
+	jw_end_arr(&w);
+	jw_key(&w, "attempts");
+	jw_arr(&w);
+	for (size_t i = 0; i < l->n_attempts; i++) {
+		const struct app_notify_attempt *x = &l->attempts[i];
+		jw_obj(&w);
+		jw_ktime(&w, "time", x->time);
+		jw_kstr(&w, "event", x->event);
+		jw_kstr(&w, "contact", x->contact);
+		jw_kstr(&w, "channel", x->channel);
+		jw_kint(&w, "attempt", x->attempt);
+		jw_kstr(&w, "result", x->result);
+		jw_kstr(&w, "detail", x->detail);
+		jw_kstr(&w, "message_id", x->message_id);
+		jw_end_obj(&w);
+	}
+	jw_end_arr(&w);
+	jw_kbool(&w, "truncated", l->truncated);
+	jw_end_obj(&w);
+	app_notifications_free(l);
+	req_finish_json(r, 200, &b);
+}
+
+int api_alert_notifications(struct req *r)
+{
+	struct app_scope sc;
+	who_scope(&r->who, &sc);
+	int rc = app_alert_notifications(req_app(r), &sc, r->param[0], on_notifications, r);
+	if (rc != APP_OK)
+		return reply_app_error(r, rc, NULL);
+	req_suspend(r);
+	return 0;
+}

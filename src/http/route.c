@@ -59,6 +59,8 @@ const struct route http_routes[] = {
 	  { "center", "customer", "status", "severity", "service", "due_before", Q_PAGE, NULL }, 0 },
 	{ "POST", "/api/v1/alerts", ACC_ACT, "alerts.open", api_alert_open, 8192, { NULL }, 0 },
 	{ "GET", "/api/v1/alerts/{id}", ACC_READ, "alert", api_alert, 0, { NULL }, 0 },
+	{ "GET", "/api/v1/alerts/{id}/notifications", ACC_READ, "alert.notifications",
+	  api_alert_notifications, 0, { NULL }, 0 },
 	{ "POST", "/api/v1/alerts/{id}/ack", ACC_ACT, "alert.ack", api_alert_act, 8192, { NULL }, 0 },
 	{ "POST", "/api/v1/alerts/{id}/unack", ACC_ACT, "alert.unack", api_alert_act, 8192,
 	  { NULL }, 0 },

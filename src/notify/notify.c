@@ -12,16 +12,44 @@
 #include "app/app.h"
 #include "plugin/host.h"
 #include "plugin/loader.h"
+#include "journal/journal.h"
+#include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
 
 #include <ev.h>
+#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 
 double notify__now(const struct notify *n)
 {
 	return n->d.clock ? n->d.clock(n->d.clock_ud) : ev_now(n->d.loop);
+}
+
+/* Without secret_file the key is the store's (made once): replies to
+ * messages of an earlier run verify, a message sent again keeps its id. */
+static void use_key(struct notify *n, struct notify_conf *nc)
+{
+	if (!n->have_key || nc->secret_from_file || !nc->secret || nc->secret_len < 32)
+		return;
+	memcpy(nc->secret, n->key, 32);
+	nc->secret_len = 32;
+}
+
+static void load_key(struct notify *n)
+{
+	size_t len = 0;
+	if (n->d.store && store_load_notify_key(n->d.store, n->key, sizeof n->key, &len) == 0 &&
+	    len == 32) {
+		n->have_key = 1;
+		return;
+	}
+	if (RAND_bytes(n->key, sizeof n->key) != 1)
+		return; /* the conf's own random key stays */
+	n->have_key = 1;
+	if (n->d.store && n->d.journal && journal_durable(n->d.journal))
+		store_batch_notify_key(journal_batch(n->d.journal), n->key, sizeof n->key);
 }
 
 struct notify *notify_new(const struct notify_deps *d, struct notify_conf *nc)
@@ -33,6 +61,8 @@ struct notify *notify_new(const struct notify_deps *d, struct notify_conf *nc)
 	n->d.node = n->node;
 	n->d.data_dir = n->data_dir;
 	n->nc = nc ? nc : notify_conf_empty();
+	load_key(n);
+	use_key(n, n->nc);
 	if (notify__init(n) != 0) {
 		notify_free(n);
 		return NULL;
@@ -72,6 +102,7 @@ void notify_free(struct notify *n)
 void notify_conf_install(struct notify *n, struct notify_conf *nc)
 {
 	struct notify_conf *old = n->nc;
+	use_key(n, nc);
 	/* Deliveries run on the old instances: cancel them (they are sent
 	 * again on the new ones), then move the unchanged instances over. */
 	notify__cancel_all(n);

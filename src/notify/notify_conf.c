@@ -1048,11 +1048,11 @@ static void parse_notify(struct px *x, const config_setting_t *ng, const char *n
 	duration(ng, "retry_max", &nc->retry_max);
 	duration(ng, "give_up_after", &nc->give_up);
 	duration(ng, "send_timeout", &nc->send_timeout);
-	if (nc->retry_min < 1 || nc->retry_max < nc->retry_min)
+	if (nc->retry_min < 0.1 || nc->retry_max < nc->retry_min)
 		perr(x, ng,
-		     "notify: retry_min must be at least 1s and retry_max at least retry_min");
-	if (nc->send_timeout < 1)
-		perr(x, ng, "notify: send_timeout must be at least 1s");
+		     "notify: retry_min must be at least 100ms and retry_max at least retry_min");
+	if (nc->send_timeout < 0.1)
+		perr(x, ng, "notify: send_timeout must be at least 100ms");
 	if (nc->window > 3600 || nc->hold > nc->window)
 		perr(x, ng, "notify: bundle_window must be at most 1h, hold at most bundle_window");
 	const config_setting_t *m;
@@ -1218,6 +1218,8 @@ struct notify_conf *notify_conf_empty(void)
 	nc->sms_per_hour = 10;
 	nc->msgid_domain = xstrdup("mamori");
 	nc->default_lang = xstrdup("ja");
+	nc->secret = xcalloc(1, 32);
+	nc->secret_len = 32;
 	return nc;
 }
 

@@ -159,7 +159,9 @@ struct notify {
 	struct notify_conf *nc;
 	int started;
 	struct events_sub *sub;
-	struct notify_rt *rt; /* the runtime: pages, items, lanes (page.c, deliver.c) */
+	struct notify_rt *rt;  /* the runtime: pages, items, lanes (page.c, deliver.c) */
+	unsigned char key[32]; /* the stored key (notify_key), used without secret_file */
+	int have_key;
 	struct notify_stats st;
 };
 
@@ -353,6 +355,8 @@ int nrender(const struct ntemplates *t, const struct notify_conf *nc, const stru
             struct nmsg *out);
 /* The dashboard link of an alert into buf ("" without link_base). */
 void nrender_link(const struct notify_conf *nc, const char *alert_id, char *buf, size_t size);
+/* The short link for an SMS: link_base/a/<the id's counter part>. */
+void nrender_short_link(const struct notify_conf *nc, const char *alert_id, char *buf, size_t size);
 /* The runbook text for an item (NULL: none). */
 const char *nrender_runbook(const struct notify_conf *nc, const struct nfields *f);
 

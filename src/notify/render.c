@@ -10,11 +10,13 @@
  * service), each group one [bundle.line] ("9 x CRITICAL utm opened:
  * Example Co (pc-001, pc-002, pc-003, ...)"), the largest first.
  *
- * The SMS text keeps what matters: everything but the one field marked
- * {{x|cut}} (the check's output, or a bundle's summary) is kept, and
- * that field is shortened - between characters, ending in an ellipsis -
- * until the whole fits the channel's segments (sms.c).  Only when even
- * the rest does not fit is the end cut (still between characters).
+ * The SMS text keeps what matters: the field marked {{x|cut}} (the
+ * check's output, or a bundle's summary) is shortened first - between
+ * characters, ending in an ellipsis - until the whole fits the channel's
+ * segments (sms.c); if it is gone and the rest is still too long, the
+ * field marked {{y|cut2}} (the customer's name) is shortened too.  Only
+ * when even that does not fit is the end cut (still between characters),
+ * so the template puts what matters least last.
  *
  * Must never: put a header line break into a subject (the output's
  * first line only), read a template past its end.
@@ -168,6 +170,19 @@ void nrender_link(const struct notify_conf *nc, const char *alert_id, char *buf,
 	snprintf(buf, size, "%s/alerts/%s", nc->link_base, alert_id);
 }
 
+void nrender_short_link(const struct notify_conf *nc, const char *alert_id, char *buf, size_t size)
+{
+	if (!nc->link_base || !alert_id) {
+		if (size)
+			buf[0] = '\0';
+		return;
+	}
+	/* "A-<node>-<14 base32>": the counter part names the alert on the
+	 * dashboard's short path; the node only matters to several nodes */
+	const char *tail = strrchr(alert_id, '-');
+	snprintf(buf, size, "%s/a/%s", nc->link_base, tail && tail[1] ? tail + 1 : alert_id);
+}
+
 static int eq_or_any(const char *want, const char *have)
 {
 	return !want || (have && strcmp(want, have) == 0);
@@ -199,7 +214,7 @@ struct rctx {
 	const struct nchannel *ch;
 	const struct nitem *it; /* one item's fields (the first of a bundle) */
 	const char *node;
-	char link[512], opened[64], ack[64], ack_short[32], resolve[64], code[8];
+	char link[512], short_link[512], opened[64], ack[64], ack_short[32], resolve[64], code[8];
 	char label_event[128], label_sev[128], repeat[16];
 	/* a bundle */
 	char count[24], window[160], top[512];
@@ -208,9 +223,8 @@ struct rctx {
 	const char *g_event, *g_sev, *g_customer, *g_service;
 	char g_n[24], g_assets[256];
 	char g_label_event[128], g_label_sev[128];
-	/* the cut field: 0 full, 1 empty, 2 cut_text */
-	int cut_mode;
-	const char *cut_text;
+	/* while fitting an SMS: the |cut and |cut2 fields' values (NULL: full) */
+	const char *cut1, *cut2;
 	int has_reply;
 };
 
@@ -288,6 +302,8 @@ static const char *field(const struct rctx *r, const char *name)
 		return r->lines;
 	if (IS("link"))
 		return r->link[0] ? r->link : NULL;
+	if (IS("short_link"))
+		return r->short_link[0] ? r->short_link : NULL;
 	if (IS("node"))
 		return r->node;
 	if (IS("contact"))
@@ -351,12 +367,10 @@ static const char *lookup(void *ud, const char *name, size_t nlen, const char *f
 	memcpy(n, name, nlen);
 	n[nlen] = '\0';
 	const char *v = field(r, n);
-	if (filter && flen == 3 && memcmp(filter, "cut", 3) == 0) {
-		if (r->cut_mode == 1)
-			return "";
-		if (r->cut_mode == 2)
-			return r->cut_text;
-	}
+	if (filter && flen == 3 && memcmp(filter, "cut", 3) == 0 && r->cut1)
+		return r->cut1;
+	if (filter && flen == 4 && memcmp(filter, "cut2", 4) == 0 && r->cut2)
+		return r->cut2;
 	return v;
 }
 
@@ -378,18 +392,21 @@ static char *section(struct rctx *r, const char *sec, size_t limit)
 	return out.p ? out.p : xstrdup("");
 }
 
-/* The value of the field marked |cut in section sec (rendered full). */
-static const char *cut_value(struct rctx *r, const char *sec)
+/* The value of the field marked |<filter> in section sec (rendered
+ * full); NULL when there is none. */
+static const char *cut_value(struct rctx *r, const char *sec, const char *filter)
 {
 	const char *body;
 	size_t len;
+	char tag[16];
+	snprintf(tag, sizeof tag, "|%s}}", filter);
 	if (tmpl_section(r->tmpl, sec, &body, &len) != 0)
 		return NULL;
-	const char *m = memmem(body, len, "|cut}}", 6);
+	const char *m = memmem(body, len, tag, strlen(tag));
 	if (!m)
 		return NULL;
 	const char *o = m;
-	while (o > body && !(o[-1] == '{' && o > body + 1 && o[-2] == '{'))
+	while (o > body + 1 && !(o[-1] == '{' && o[-2] == '{'))
 		o--;
 	char name[64];
 	size_t n = (size_t)(m - o);
@@ -400,58 +417,97 @@ static const char *cut_value(struct rctx *r, const char *sec)
 	return field(r, name);
 }
 
-/* The SMS text: fitted into `segments` (see the top of the file). */
+/* Units of text in the encoding ucs2 (a GSM text counted as UCS-2 when
+ * the whole message is UCS-2). */
+static size_t units_as(const char *text, int ucs2)
+{
+	size_t u;
+	sms_prefix(text, ucs2, (size_t)-1, &u);
+	return u;
+}
+
+/* Render sec with the |cut field set to c1 and the |cut2 field to c2
+ * (NULL: their full values); does it fit? */
+static char *try_fit(struct rctx *r, const char *sec, const char *c1, const char *c2,
+                     unsigned segments, int *fits)
+{
+	r->cut1 = c1;
+	r->cut2 = c2;
+	char *t = section(r, sec, 64 * 1024);
+	r->cut1 = r->cut2 = NULL;
+	struct sms_len L;
+	sms_measure(t, &L);
+	*fits = L.units <= sms_capacity(L.ucs2, segments);
+	return t;
+}
+
+/* The longest prefix of v that, with an ellipsis, fits `room` units;
+ * malloc'd ("" when not even the ellipsis fits). */
+static char *shorten(const char *v, int ucs2, size_t room)
+{
+	const char *ell = ucs2 ? "\xe2\x80\xa6" : "...";
+	size_t el = ucs2 ? 1 : 3;
+	if (!v || room <= el)
+		return xstrdup("");
+	size_t bytes = sms_prefix(v, ucs2, room - el, NULL);
+	return xasprintf("%.*s%s", (int)bytes, v, ell);
+}
+
+/* The SMS text: fitted into `segments` (see the top of the file): the
+ * |cut field shrinks first (to nothing), then the |cut2 field; only
+ * when even that is too long is the end cut. */
 static char *sms_text(struct rctx *r, const char *sec, unsigned segments)
 {
-	r->cut_mode = 0;
-	char *full = section(r, sec, 64 * 1024);
+	int fits;
+	char *full = try_fit(r, sec, NULL, NULL, segments, &fits);
+	if (fits)
+		return full;
 	struct sms_len L;
 	sms_measure(full, &L);
-	if (L.units <= sms_capacity(L.ucs2, segments))
-		return full;
-	const char *cv = cut_value(r, sec);
-	r->cut_mode = 1;
-	char *base = section(r, sec, 64 * 1024);
+	int ucs2 = L.ucs2; /* the whole text's encoding */
+	size_t cap = sms_capacity(ucs2, segments);
+	free(full);
+	const char *v1 = cut_value(r, sec, "cut"), *v2 = cut_value(r, sec, "cut2");
+	/* without the first field at all: room for a part of it? */
+	char *base = try_fit(r, sec, "", NULL, segments, &fits);
+	if (fits) {
+		size_t used = units_as(base, ucs2);
+		char *c1 = shorten(v1, ucs2, cap - used);
+		char *t = try_fit(r, sec, c1, NULL, segments, &fits);
+		free(c1);
+		if (fits) {
+			free(base);
+			return t;
+		}
+		free(t);
+		return base; /* the field's share rounds to nothing */
+	}
+	free(base);
+	/* the second field shrinks too */
+	base = try_fit(r, sec, "", "", segments, &fits);
+	if (fits && v2) {
+		size_t used = units_as(base, ucs2);
+		char *c2 = shorten(v2, ucs2, cap - used);
+		char *t = try_fit(r, sec, "", c2, segments, &fits);
+		free(c2);
+		if (fits) {
+			free(base);
+			return t;
+		}
+		free(t);
+	}
+	if (fits)
+		return base;
+	/* even without both it is too long: the second field keeps its
+	 * start (4 characters), and the end is cut (between characters) */
+	free(base);
+	char *c2 = shorten(v2, ucs2, 5);
+	base = try_fit(r, sec, "", c2, segments, &fits);
+	free(c2);
 	struct sms_len B;
 	sms_measure(base, &B);
-	int ucs2 = L.ucs2; /* the whole text's encoding */
-	const char *ell = ucs2 ? "\xe2\x80\xa6" : "...";
-	size_t cap = sms_capacity(ucs2, segments), ell_units = ucs2 ? 1 : 3;
-	struct sms_len BU;
-	sms_measure(base, &BU);
-	size_t base_units = BU.units;
-	if (ucs2 && !BU.ucs2) {
-		/* the base alone is GSM: count it in UCS-2 units */
-		base_units = 0;
-		size_t u;
-		sms_prefix(base, 1, (size_t)-1, &u);
-		base_units = u;
-	}
-	if (cv && base_units + ell_units < cap) {
-		size_t u;
-		size_t bytes = sms_prefix(cv, ucs2, cap - base_units - ell_units, &u);
-		char *cut = xasprintf("%.*s%s", (int)bytes, cv, ell);
-		r->cut_mode = 2;
-		r->cut_text = cut;
-		char *fit = section(r, sec, 64 * 1024);
-		free(cut);
-		struct sms_len F;
-		sms_measure(fit, &F);
-		if (F.units <= sms_capacity(F.ucs2, segments)) {
-			free(full);
-			free(base);
-			r->cut_mode = 0;
-			return fit;
-		}
-		free(fit);
-	}
-	/* even without the field it is too long: cut the end */
-	r->cut_mode = 0;
-	struct sms_len BB;
-	sms_measure(base, &BB);
-	size_t bytes = sms_prefix(base, BB.ucs2, sms_capacity(BB.ucs2, segments), NULL);
+	size_t bytes = sms_prefix(base, B.ucs2, sms_capacity(B.ucs2, segments), NULL);
 	base[bytes] = '\0';
-	free(full);
 	return base;
 }
 
@@ -467,6 +523,7 @@ static void setup_item(struct rctx *r, const struct nitem *it)
 {
 	r->it = it;
 	nrender_link(r->nc, it->alert_id, r->link, sizeof r->link);
+	nrender_short_link(r->nc, it->alert_id, r->short_link, sizeof r->short_link);
 	local_time(r->ct, it->f.opened_at, 0, r->opened, sizeof r->opened);
 	local_time(r->ct, it->f.ack_due, 0, r->ack, sizeof r->ack);
 	local_time(r->ct, it->f.ack_due, 1, r->ack_short, sizeof r->ack_short);
@@ -631,6 +688,7 @@ int nrender(const struct ntemplates *t, const struct notify_conf *nc, const stru
 			snprintf(r.link, sizeof r.link, "%s/alerts", nc->link_base);
 		else
 			r.link[0] = '\0';
+		snprintf(r.short_link, sizeof r.short_link, "%s", r.link);
 		out->subject = section(&r, "bundle.subject", 2048);
 		one_line(out->subject);
 		out->body = section(&r, "bundle.body", 64 * 1024);

@@ -425,7 +425,16 @@ static const char step7[] =
     "\trepeats   INTEGER NOT NULL DEFAULT 0,\n"
     "\tseq       INTEGER NOT NULL DEFAULT 0,\n"
     "\tpaged     TEXT\n"
-    ") WITHOUT ROWID;\n";
+    ") WITHOUT ROWID;\n"
+    "\n"
+    "-- The key that signs what replies carry (message ids, reply addresses,\n"
+    "-- SMS codes, links) when notify.secret_file names none: made once, so\n"
+    "-- a reply to a message sent before a restart still verifies and a\n"
+    "-- message sent again after a crash keeps its id.  One row.\n"
+    "CREATE TABLE notify_key (\n"
+    "\tid  INTEGER PRIMARY KEY CHECK (id = 1),\n"
+    "\tkey BLOB NOT NULL CHECK (length(key) >= 16)\n"
+    ");\n";
 
 static const char *const steps[] = { step1, step2, step3, step4, step5, step6, step7 };
 

@@ -366,6 +366,10 @@ void store_batch_notify_prune(struct store_batch *b, double before, int limit);
 /* Startup, before store_start: this node's items still pending or
  * sending (created order), each with its event's payload; the paging
  * state of unresolved alerts.  0 or -1. */
+/* The notification key (notify_key): 0 with up to `size` bytes in buf and
+ * *len set; 1 when there is none yet; -1 on error. */
+int store_load_notify_key(struct store *s, unsigned char *buf, size_t size, size_t *len);
+void store_batch_notify_key(struct store_batch *b, const unsigned char *key, size_t len);
 int store_load_notify_items(struct store *s,
                             void (*cb)(void *ud, const struct store_notify_item_row *r), void *ud);
 int store_load_notify_pages(struct store *s,

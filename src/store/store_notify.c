@@ -18,9 +18,19 @@
 
 #define NOTIFY_SINCE 7 /* the tables exist since schema 7 */
 
-enum kind { K_ITEM, K_UPDATE, K_ATTEMPT, K_PAGE, K_PAGE_DEL, K_PRUNE };
+enum kind { K_ITEM, K_UPDATE, K_ATTEMPT, K_PAGE, K_PAGE_DEL, K_PRUNE, K_KEY };
 
-enum { S_ITEM, S_UPDATE, S_ATTEMPT, S_PAGE, S_PAGE_DEL, S_PRUNE_ITEMS, S_PRUNE_ATTEMPTS, S__COUNT };
+enum {
+	S_ITEM,
+	S_UPDATE,
+	S_ATTEMPT,
+	S_PAGE,
+	S_PAGE_DEL,
+	S_PRUNE_ITEMS,
+	S_PRUNE_ATTEMPTS,
+	S_KEY,
+	S__COUNT
+};
 
 static const char *const sql[S__COUNT] = {
 	[S_ITEM] =
@@ -45,6 +55,8 @@ static const char *const sql[S__COUNT] = {
 	    "DELETE FROM notify_attempt WHERE (alert_id, seq, event, contact, channel,"
 	    " attempt) IN (SELECT alert_id, seq, event, contact, channel, attempt"
 	    " FROM notify_attempt WHERE time < ?1 ORDER BY time LIMIT ?2)",
+	/* the first key stays: a second node or a race never replaces it */
+	[S_KEY] = "INSERT OR IGNORE INTO notify_key (id, key) VALUES (1, ?)",
 };
 
 struct tbl {
@@ -167,6 +179,20 @@ static int apply_prune(void *ctx, sqlite3 *db, const void *op)
 	return store__run(a) == 0 && store__run(b) == 0 ? 0 : -1;
 }
 
+struct keyop {
+	size_t len;
+	unsigned char key[64];
+};
+
+static int apply_key(void *ctx, sqlite3 *db, const void *op)
+{
+	const struct tbl *t = ctx;
+	const struct keyop *k = op;
+	sqlite3_stmt *st = t->st[S_KEY];
+	sqlite3_bind_blob(st, 1, k->key, (int)k->len, SQLITE_TRANSIENT);
+	return store__run(st);
+}
+
 static const struct store__kind kinds[] = {
 	[K_ITEM] = { "notify item", apply_item },
 	[K_UPDATE] = { "notify item update", apply_update },
@@ -174,6 +200,7 @@ static const struct store__kind kinds[] = {
 	[K_PAGE] = { "notify page", apply_page },
 	[K_PAGE_DEL] = { "notify page delete", apply_page_del },
 	[K_PRUNE] = { "notify prune", apply_prune },
+	[K_KEY] = { "notify key", apply_key },
 };
 
 const struct store__table store__notify_table = {
@@ -247,7 +274,38 @@ void store_batch_notify_prune(struct store_batch *b, double before, int limit)
 	p->limit = limit;
 }
 
+void store_batch_notify_key(struct store_batch *b, const unsigned char *key, size_t len)
+{
+	struct keyop *k = store__push(b, &store__notify_table, K_KEY, sizeof *k);
+	k->len = len < sizeof k->key ? len : sizeof k->key;
+	memcpy(k->key, key, k->len);
+}
+
 /* ---- startup loads ---- */
+
+int store_load_notify_key(struct store *s, unsigned char *buf, size_t size, size_t *len)
+{
+	if (s->schema < NOTIFY_SINCE)
+		return -1;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT key FROM notify_key WHERE id = 1", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	int rc = sqlite3_step(st), out = 1;
+	if (rc == SQLITE_ROW) {
+		size_t n = (size_t)sqlite3_column_bytes(st, 0);
+		const void *p = sqlite3_column_blob(st, 0);
+		if (p && n >= 16) {
+			*len = n < size ? n : size;
+			memcpy(buf, p, *len);
+			out = 0;
+		}
+	} else if (rc != SQLITE_DONE) {
+		out = -1;
+	}
+	sqlite3_finalize(st);
+	return out;
+}
 
 static const char *ctext(sqlite3_stmt *st, int i)
 {

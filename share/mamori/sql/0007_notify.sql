@@ -96,3 +96,12 @@ CREATE TABLE notify_page (
 	seq       INTEGER NOT NULL DEFAULT 0,
 	paged     TEXT
 ) WITHOUT ROWID;
+
+-- The key that signs what replies carry (message ids, reply addresses,
+-- SMS codes, links) when notify.secret_file names none: made once, so
+-- a reply to a message sent before a restart still verifies and a
+-- message sent again after a crash keeps its id.  One row.
+CREATE TABLE notify_key (
+	id  INTEGER PRIMARY KEY CHECK (id = 1),
+	key BLOB NOT NULL CHECK (length(key) >= 16)
+);
