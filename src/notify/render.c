@@ -453,9 +453,21 @@ static char *shorten(const char *v, int ucs2, size_t room)
 	return xasprintf("%.*s%s", (int)bytes, v, ell);
 }
 
-/* The SMS text: fitted into `segments` (see the top of the file): the
- * |cut field shrinks first (to nothing), then the |cut2 field; only
- * when even that is too long is the end cut. */
+/* Cut text at `cap` units (between characters), in place. */
+static void cut_end(char *text, unsigned segments)
+{
+	struct sms_len L;
+	sms_measure(text, &L);
+	text[sms_prefix(text, L.ucs2, sms_capacity(L.ucs2, segments), NULL)] = '\0';
+}
+
+/* The SMS text, fitted into `segments` (see the top of the file):
+ *   1. the |cut field (the output) shrinks, to nothing if need be;
+ *   2. then the end is cut - what the template puts after the short link
+ *      (the reply hint, the asset) goes first;
+ *   3. only when the text up to the link is itself too long does the
+ *      |cut2 field (the customer's name) shrink to make room, and the
+ *      end is cut again. */
 static char *sms_text(struct rctx *r, const char *sec, unsigned segments)
 {
 	int fits;
@@ -468,7 +480,6 @@ static char *sms_text(struct rctx *r, const char *sec, unsigned segments)
 	size_t cap = sms_capacity(ucs2, segments);
 	free(full);
 	const char *v1 = cut_value(r, sec, "cut"), *v2 = cut_value(r, sec, "cut2");
-	/* without the first field at all: room for a part of it? */
 	char *base = try_fit(r, sec, "", NULL, segments, &fits);
 	if (fits) {
 		size_t used = units_as(base, ucs2);
@@ -480,34 +491,28 @@ static char *sms_text(struct rctx *r, const char *sec, unsigned segments)
 			return t;
 		}
 		free(t);
-		return base; /* the field's share rounds to nothing */
+		return base; /* the output's share rounds to nothing */
 	}
-	free(base);
-	/* the second field shrinks too */
-	base = try_fit(r, sec, "", "", segments, &fits);
-	if (fits && v2) {
-		size_t used = units_as(base, ucs2);
-		char *c2 = shorten(v2, ucs2, cap - used);
-		char *t = try_fit(r, sec, "", c2, segments, &fits);
-		free(c2);
-		if (fits) {
-			free(base);
-			return t;
-		}
-		free(t);
-	}
-	if (fits)
+	/* where the part that matters ends: after the short link (or
+	 * everything, without one) */
+	const char *link = r->short_link[0] ? r->short_link : NULL;
+	const char *at = link ? strstr(base, link) : NULL;
+	size_t keep = at ? (size_t)(at - base) + strlen(link) : strlen(base);
+	char saved = base[keep];
+	base[keep] = '\0';
+	size_t head = units_as(base, ucs2);
+	base[keep] = saved;
+	if (head <= cap || !v2) {
+		cut_end(base, segments);
 		return base;
-	/* even without both it is too long: the second field keeps its
-	 * start (4 characters), and the end is cut (between characters) */
+	}
+	size_t v2u = units_as(v2, ucs2);
+	size_t over = head - cap;
+	char *c2 = shorten(v2, ucs2, v2u > over + 1 ? v2u - over : 2);
 	free(base);
-	char *c2 = shorten(v2, ucs2, 5);
 	base = try_fit(r, sec, "", c2, segments, &fits);
 	free(c2);
-	struct sms_len B;
-	sms_measure(base, &B);
-	size_t bytes = sms_prefix(base, B.ucs2, sms_capacity(B.ucs2, segments), NULL);
-	base[bytes] = '\0';
+	cut_end(base, segments);
 	return base;
 }
 
