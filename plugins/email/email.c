@@ -262,8 +262,10 @@ static void smtp_done(struct curlxfer *x, int rc, void *ud)
 		done(s, MAMORI_NOTIFY_SENT, detail);
 		return;
 	}
-	snprintf(detail, sizeof(detail), "SMTP %s%ld: %s", code ? "" : "(no answer) ", code,
-	         curlxfer_error(x, rc));
+	if (code)
+		snprintf(detail, sizeof(detail), "SMTP %ld: %s", code, curlxfer_error(x, rc));
+	else
+		snprintf(detail, sizeof(detail), "SMTP: %s", curlxfer_error(x, rc));
 	/* 5xx: the server will never take it as it is */
 	done(s, code >= 500 && code < 600 ? MAMORI_NOTIFY_FAILED : MAMORI_NOTIFY_RETRY, detail);
 }

@@ -262,8 +262,8 @@ START_TEST(sms_fitted)
 					    "no link: %s", m.short_text);
 				/* the customer: whole, or its start when 70 units are tight */
 				if (seg == 2 || l == 0)
-					ck_assert_msg(strstr(m.short_text, "株式会社"), "no customer: %s",
-					              m.short_text);
+					ck_assert_msg(strstr(m.short_text, "株式会社"),
+					              "no customer: %s", m.short_text);
 				/* valid UTF-8 throughout (nothing cut inside a character) */
 				for (const unsigned char *p = (const unsigned char *)m.short_text;
 				     *p;) {
