@@ -57,13 +57,6 @@ static const struct mamori_key instance_keys[] = {
 	{ NULL, 0, 0, NULL, NULL },
 };
 
-struct email_endpoint {
-	char *url, *user, *password, *ca_file;
-	size_t password_len;
-	int starttls, verify;
-	double timeout;
-};
-
 struct email_inst {
 	const struct mamori_host *host;
 	struct curlloop *cl;
@@ -79,17 +72,6 @@ struct email_send {
 	char *msg;
 	size_t len;
 };
-
-/* imap.c */
-int email_reply_start(struct email_inst *in, const struct mamori_conf *conf, void **out);
-void email_reply_stop(void *reply);
-
-void email_endpoint_free(struct email_endpoint *ep);
-int email_endpoint_read(const struct mamori_host *h, const struct mamori_conf *g,
-                        struct email_endpoint *ep, int smtp);
-void email_endpoint_opts(void *easy, const struct email_endpoint *ep);
-struct curlloop *email_curlloop(void *inst);
-const struct mamori_host *email_host(void *inst);
 
 void email_endpoint_free(struct email_endpoint *ep)
 {

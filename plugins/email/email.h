@@ -37,4 +37,45 @@ char *email_encode_words(const char *value, size_t used);
 /* Base64 of n bytes in lines of 76 (CRLF), malloc'd. */
 char *email_base64(const unsigned char *data, size_t n, int wrap);
 
+/* A reply read from the mailbox: what the core needs to verify and act
+ * (all malloc'd, NULL when absent; text is UTF-8, the first text/plain
+ * part decoded from base64 or quoted-printable and from ISO-2022-JP,
+ * Shift_JIS or EUC-JP when it is in one). */
+#define EMAIL_MAX_REFS 8
+struct email_reply {
+	char *from, *message_id, *text;
+	char *refs[EMAIL_MAX_REFS]; /* In-Reply-To, References, To, Cc, Delivered-To */
+	size_t n_refs;
+};
+/* Parse a message (RFC 5322 bytes).  0, or -1 when it is not one. */
+int email_reply_parse(const char *msg, size_t len, struct email_reply *out);
+void email_reply_free(struct email_reply *r);
+
+/* ---- shared by email.c and imap.c ---- */
+
+struct mamori_host;
+struct mamori_conf;
+struct curlloop;
+struct email_inst;
+
+/* A server: url, user, password (from its file), ca_file, starttls, verify. */
+struct email_endpoint {
+	char *url, *user, *password, *ca_file;
+	size_t password_len;
+	int starttls, verify;
+	double timeout;
+};
+void email_endpoint_free(struct email_endpoint *ep);
+/* Read a group's endpoint keys (smtp: the url is smtp[s]://, else imap[s]://). */
+int email_endpoint_read(const struct mamori_host *h, const struct mamori_conf *g,
+                        struct email_endpoint *ep, int smtp);
+/* Set an easy handle's URL, credentials, TLS and timeout. */
+void email_endpoint_opts(void *easy, const struct email_endpoint *ep);
+struct curlloop *email_curlloop(void *inst);
+const struct mamori_host *email_host(void *inst);
+
+/* imap.c: the reply mailbox poller (conf: the `reply` group). */
+int email_reply_start(struct email_inst *in, const struct mamori_conf *conf, void **out);
+void email_reply_stop(void *reply);
+
 #endif

@@ -255,3 +255,278 @@ char *email_build(const struct email_msg *m, size_t *len)
 	*len = b.n;
 	return b.p;
 }
+
+/* ---- reading a reply ---- */
+
+#include <ctype.h>
+#include <iconv.h>
+#include <strings.h>
+
+#define MAX_TEXT  8192
+#define MAX_DEPTH 4
+
+void email_reply_free(struct email_reply *r)
+{
+	free(r->from);
+	free(r->message_id);
+	free(r->text);
+	for (size_t i = 0; i < r->n_refs; i++)
+		free(r->refs[i]);
+	memset(r, 0, sizeof(*r));
+}
+
+/* The end of the header block (the blank line), or NULL. */
+static const char *header_end(const char *m, size_t len, const char **body)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (m[i] == '\n' && m[i + 1] == '\n') {
+			*body = m + i + 2;
+			return m + i + 1;
+		}
+		if (i + 3 < len && m[i] == '\r' && m[i + 1] == '\n' && m[i + 2] == '\r' &&
+		    m[i + 3] == '\n') {
+			*body = m + i + 4;
+			return m + i + 2;
+		}
+	}
+	return NULL;
+}
+
+/* A header's value (unfolded, trimmed) from the block [h, end), malloc'd. */
+static char *get_header(const char *h, const char *end, const char *name)
+{
+	size_t nl = strlen(name);
+	const char *p = h;
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		if (!eol)
+			eol = end;
+		if ((size_t)(eol - p) > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+			struct sb v = { 0 };
+			put(&v, "", 0);
+			const char *q = p + nl + 1;
+			for (;;) {
+				size_t l = (size_t)(eol - q);
+				while (l && (q[l - 1] == '\r'))
+					l--;
+				put(&v, q, l);
+				if (eol >= end || eol + 1 >= end ||
+				    (eol[1] != ' ' && eol[1] != '\t'))
+					break;
+				q = eol + 1;
+				eol = memchr(q, '\n', (size_t)(end - q));
+				if (!eol)
+					eol = end;
+			}
+			if (v.failed) {
+				free(v.p);
+				return NULL;
+			}
+			/* trim */
+			char *s = v.p;
+			while (*s == ' ' || *s == '\t')
+				s++;
+			memmove(v.p, s, strlen(s) + 1);
+			size_t n = strlen(v.p);
+			while (n && (v.p[n - 1] == ' ' || v.p[n - 1] == '\t'))
+				v.p[--n] = '\0';
+			return v.p;
+		}
+		p = eol + 1;
+	}
+	return NULL;
+}
+
+/* A parameter of a header value ("boundary", "charset"), malloc'd. */
+static char *param(const char *v, const char *name)
+{
+	size_t nl = strlen(name);
+	for (const char *p = v ? strchr(v, ';') : NULL; p; p = strchr(p + 1, ';')) {
+		const char *q = p + 1;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (strncasecmp(q, name, nl) != 0 || q[nl] != '=')
+			continue;
+		q += nl + 1;
+		size_t n;
+		if (*q == '"') {
+			q++;
+			const char *e = strchr(q, '"');
+			n = e ? (size_t)(e - q) : strlen(q);
+		} else {
+			n = strcspn(q, "; \t");
+		}
+		char *out = malloc(n + 1);
+		if (out) {
+			memcpy(out, q, n);
+			out[n] = '\0';
+		}
+		return out;
+	}
+	return NULL;
+}
+
+static int b64val(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+static void decode_b64(const char *s, size_t n, struct sb *out)
+{
+	unsigned v = 0;
+	int bits = 0;
+	for (size_t i = 0; i < n; i++) {
+		int d = b64val((unsigned char)s[i]);
+		if (d < 0)
+			continue;
+		v = (v << 6) | (unsigned)d;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			char c = (char)(v >> bits);
+			put(out, &c, 1);
+		}
+	}
+}
+
+static int hexd(int c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	                              : -1;
+}
+
+static void decode_qp(const char *s, size_t n, struct sb *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '=' && i + 1 < n && (s[i + 1] == '\n' || s[i + 1] == '\r')) {
+			i++; /* a soft line break */
+			if (s[i] == '\r' && i + 1 < n && s[i + 1] == '\n')
+				i++;
+			continue;
+		}
+		if (s[i] == '=' && i + 2 < n && hexd(s[i + 1]) >= 0 && hexd(s[i + 2]) >= 0) {
+			char c = (char)(hexd(s[i + 1]) * 16 + hexd(s[i + 2]));
+			put(out, &c, 1);
+			i += 2;
+			continue;
+		}
+		put(out, s + i, 1);
+	}
+}
+
+/* Convert to UTF-8 from a Japanese legacy charset (iconv; nothing else
+ * is converted: UTF-8 and ASCII stay as they are). */
+static char *to_utf8(const char *s, size_t n, const char *charset)
+{
+	char *out = malloc(n * 4 + 1);
+	if (!out)
+		return NULL;
+	if (charset && (strcasecmp(charset, "iso-2022-jp") == 0 ||
+	                strcasecmp(charset, "shift_jis") == 0 || strcasecmp(charset, "sjis") == 0 ||
+	                strcasecmp(charset, "cp932") == 0 || strcasecmp(charset, "euc-jp") == 0)) {
+		iconv_t cd =
+		    iconv_open("UTF-8", strcasecmp(charset, "sjis") == 0 ? "SHIFT_JIS" : charset);
+		if (cd != (iconv_t)-1) {
+			char *in = (char *)s, *o = out;
+			size_t il = n, ol = n * 4;
+			size_t rc = iconv(cd, &in, &il, &o, &ol);
+			iconv_close(cd);
+			if (rc != (size_t)-1) {
+				*o = '\0';
+				return out;
+			}
+		}
+	}
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return out;
+}
+
+/* The first text/plain part of [m, m+len) (headers included), decoded;
+ * NULL when there is none. */
+static char *text_part(const char *m, size_t len, int depth)
+{
+	const char *body;
+	const char *he = header_end(m, len, &body);
+	if (!he) /* a part without headers: its body is all of it */
+		return NULL;
+	char *ct = get_header(m, he, "Content-Type");
+	char *cte = get_header(m, he, "Content-Transfer-Encoding");
+	size_t blen = len - (size_t)(body - m);
+	char *result = NULL;
+	if (ct && strncasecmp(ct, "multipart/", 10) == 0 && depth < MAX_DEPTH) {
+		char *b = param(ct, "boundary");
+		if (b && *b && strlen(b) < 200) {
+			char delim[210];
+			snprintf(delim, sizeof delim, "--%s", b);
+			size_t dl = strlen(delim);
+			const char *p = body, *end = body + blen;
+			const char *start = NULL;
+			while (p < end && !result) {
+				const char *eol = memchr(p, '\n', (size_t)(end - p));
+				const char *next = eol ? eol + 1 : end;
+				if ((size_t)(end - p) >= dl && memcmp(p, delim, dl) == 0) {
+					if (start)
+						result = text_part(start, (size_t)(p - start),
+						                   depth + 1);
+					if (p + dl + 1 < end && p[dl] == '-' && p[dl + 1] == '-')
+						break;
+					start = next;
+				}
+				p = next;
+			}
+		}
+		free(b);
+	} else if (!ct || strncasecmp(ct, "text/plain", 10) == 0) {
+		struct sb dec = { 0 };
+		put(&dec, "", 0);
+		if (cte && strcasecmp(cte, "base64") == 0)
+			decode_b64(body, blen, &dec);
+		else if (cte && strcasecmp(cte, "quoted-printable") == 0)
+			decode_qp(body, blen, &dec);
+		else
+			put(&dec, body, blen);
+		if (!dec.failed) {
+			size_t n = dec.n > MAX_TEXT ? MAX_TEXT : dec.n;
+			char *cs = ct ? param(ct, "charset") : NULL;
+			result = to_utf8(dec.p, n, cs);
+			free(cs);
+		}
+		free(dec.p);
+	}
+	free(ct);
+	free(cte);
+	return result;
+}
+
+int email_reply_parse(const char *msg, size_t len, struct email_reply *out)
+{
+	memset(out, 0, sizeof(*out));
+	const char *body;
+	const char *he = msg ? header_end(msg, len, &body) : NULL;
+	if (!he)
+		return -1;
+	out->from = get_header(msg, he, "From");
+	out->message_id = get_header(msg, he, "Message-ID");
+	static const char *const refs[] = { "In-Reply-To", "References", "To", "Cc",
+		                            "Delivered-To" };
+	for (size_t i = 0; i < sizeof refs / sizeof refs[0] && out->n_refs < EMAIL_MAX_REFS; i++) {
+		char *v = get_header(msg, he, refs[i]);
+		if (v)
+			out->refs[out->n_refs++] = v;
+	}
+	out->text = text_part(msg, len, 0);
+	if (!out->from) {
+		email_reply_free(out);
+		return -1;
+	}
+	return 0;
+}

@@ -481,8 +481,10 @@ struct app_notify_hooks {
 	int (*oncall)(void *ud, double at, const char *center, struct app_oncall **out);
 	int (*history)(void *ud, const char *alert_id, app_notifications_fn fn, void *fn_ud);
 	int (*inbound)(void *ud, const struct app_inbound *in, struct app_inbound_answer *out);
-	/* check a link's token (confirm 0), or use it (confirm 1: acts,
-	 * done runs once durable) */
+	/* check a link's token (confirm 0), or use it (confirm 1: acts; for
+	 * a valid token APP_OK and `done` runs once with the outcome - r->
+	 * repeated when the link was used already; an invalid token:
+	 * APP_E_FORBIDDEN with out->error, and `done` never runs) */
 	int (*link)(void *ud, const char *token, int confirm, struct app_link *out,
 	            app_done_fn done, void *done_ud);
 };

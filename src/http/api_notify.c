@@ -142,3 +142,116 @@ int api_alert_notifications(struct req *r)
 	req_suspend(r);
 	return 0;
 }
+
+/* ---- a gateway's inbound webhook ---- */
+
+int api_notify_inbound(struct req *r)
+{
+	/* the headers a gateway signs with (the channel reads what it needs) */
+	static const char *const names[] = { "X-Twilio-Signature", "X-Mamori-Signature",
+		                             "User-Agent" };
+	const char *hv[2 * 3];
+	size_t nh = 0;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		const char *v = req_header(r, names[i]);
+		if (v) {
+			hv[2 * nh] = names[i];
+			hv[2 * nh + 1] = v;
+			nh++;
+		}
+	}
+	char url[512];
+	snprintf(url, sizeof url, "/api/v1/notify/inbound/%s", r->param[0]);
+	struct app_inbound in = { .channel = r->param[0],
+		                  .method = "POST",
+		                  .url = url,
+		                  .content_type = req_header(r, "Content-Type"),
+		                  .headers = hv,
+		                  .n_headers = nh,
+		                  .body = r->body.p ? r->body.p : "",
+		                  .body_len = r->body.n };
+	struct app_inbound_answer ans;
+	int rc = app_notify_inbound(req_app(r), &in, &ans);
+	if (rc == APP_E_NOTFOUND)
+		return reply_error(r, 404, "not_found", "no such channel, or it takes no replies");
+	if (ans.status == 403 || ans.status == 401)
+		return reply_error(r, 403, "forbidden", "%s", ans.body);
+	if (ans.status >= 400)
+		return reply_error(r, 400, "bad_body", "%s", ans.body);
+	struct buf b = { 0 };
+	struct jw w;
+	jw_init(&w, &b);
+	jw_obj(&w);
+	jw_kstr(&w, "result", ans.body);
+	jw_end_obj(&w);
+	return reply_json(r, 200, &b);
+}
+
+/* ---- one-click links ---- */
+
+static void link_json(struct buf *b, const struct app_link *l, const char *state)
+{
+	struct jw w;
+	jw_init(&w, b);
+	jw_obj(&w);
+	jw_kbool(&w, "valid", l->valid);
+	jw_kstr(&w, "action", l->action[0] ? l->action : NULL);
+	jw_kstr(&w, "alert", l->alert[0] ? l->alert : NULL);
+	jw_kstr(&w, "contact", l->contact[0] ? l->contact : NULL);
+	jw_ktime(&w, "expires", l->expires);
+	jw_kstr(&w, "result", state);
+	jw_end_obj(&w);
+}
+
+struct link_call {
+	struct req *r;
+	struct app_link l;
+};
+
+static void on_link_done(void *ud, const struct app_result *res)
+{
+	struct link_call *c = ud;
+	struct req *r = c->r;
+	if (req_orphaned(r)) {
+		free(c);
+		req_release(r);
+		return;
+	}
+	if (res->repeated) {
+		req_finish_error(r, 409, "conflict", "the link was used already");
+	} else if (res->err != APP_OK) {
+		req_finish_app_error(r, res->err, res->msg);
+	} else {
+		struct buf b = { 0 };
+		link_json(&b, &c->l, "acknowledged");
+		req_finish_json(r, 200, &b);
+	}
+	free(c);
+}
+
+int api_notify_link(struct req *r)
+{
+	int confirm = strcmp(r->route->method, "POST") == 0;
+	struct link_call *c = xcalloc(1, sizeof *c);
+	c->r = r;
+	int rc = app_notify_link(req_app(r), r->param[0], confirm, &c->l, on_link_done, c);
+	if (rc == APP_E_UNAVAILABLE) {
+		reply_error(r, 503, "unavailable", "no notifications are configured");
+		free(c);
+		return 0;
+	}
+	if (rc != APP_OK) {
+		reply_error(r, 403, "forbidden", "%s",
+		            c->l.error[0] ? c->l.error : "not a valid link");
+		free(c);
+		return 0;
+	}
+	if (!confirm) {
+		struct buf b = { 0 };
+		link_json(&b, &c->l, "POST this URL to acknowledge");
+		free(c);
+		return reply_json(r, 200, &b);
+	}
+	req_suspend(r); /* on_link_done answers */
+	return 0;
+}

@@ -82,6 +82,12 @@ const struct route http_routes[] = {
 	{ "GET", "/api/v1/overview", ACC_READ, "overview", api_overview, 0, { NULL }, 0 },
 	{ "GET", "/api/v1/sla", ACC_READ, "sla", api_sla, 0, { "center", "customer", NULL }, 0 },
 	{ "GET", "/api/v1/oncall", ACC_READ, "oncall", api_oncall, 0, { "at", "center", NULL }, 0 },
+	{ "POST", "/api/v1/notify/inbound/{channel}", ACC_PUBLIC, "notify.inbound",
+	  api_notify_inbound, 16384, { NULL }, 0 },
+	{ "GET", "/api/v1/notify/ack/{token}", ACC_PUBLIC, "notify.link", api_notify_link, 0,
+	  { NULL }, 0 },
+	{ "POST", "/api/v1/notify/ack/{token}", ACC_PUBLIC, "notify.link.use", api_notify_link, 1024,
+	  { NULL }, 0 },
 	{ "GET", "/api/v1/events", ACC_READ, "events", api_events, 0, { "types", "customer", "after",
 	  NULL }, 1 },
 };

@@ -473,7 +473,8 @@ static void delivery_send(struct ndelivery *d)
 	const struct ncontact *ct = &nc->contacts[ci];
 	const struct nchannel *ch = &nc->channels[chi];
 	struct nmsg msg;
-	if (nrender(n->rt->tmpl, nc, ct, ch, d->items, d->n_items, n->node, &msg) != 0) {
+	if (nrender(n->rt->tmpl, nc, ct, ch, d->items, d->n_items, n->node, notify__now(n), &msg) !=
+	    0) {
 		delivery_result(d, MAMORI_NOTIFY_FAILED, "cannot render the message", 0);
 		return;
 	}

@@ -352,7 +352,7 @@ void ntemplates_free(struct ntemplates *t);
 /* Render the message of items[0..n) for a contact over a channel. */
 int nrender(const struct ntemplates *t, const struct notify_conf *nc, const struct ncontact *ct,
             const struct nchannel *ch, struct nitem *const *items, size_t n, const char *node,
-            struct nmsg *out);
+            double now, struct nmsg *out);
 /* The dashboard link of an alert into buf ("" without link_base). */
 void nrender_link(const struct notify_conf *nc, const char *alert_id, char *buf, size_t size);
 /* The short link for an SMS: link_base/a/<the id's counter part>. */
@@ -376,6 +376,9 @@ void ntoken_msgid(const struct notify_conf *nc, const char *alert_id, int64_t se
  * is none of ours or its signature is wrong. */
 int ntoken_parse(const struct notify_conf *nc, const char *ref, char *alert_id, size_t alen,
                  char *contact, size_t clen);
+/* reply.c: a one-click link's token for (alert, contact), valid a day. */
+void nlink_make(const struct notify_conf *nc, const char *alert_id, const char *contact, double now,
+                char *out, size_t size);
 /* The 4-digit code an SMS reply names an alert by. */
 unsigned ntoken_code(const struct notify_conf *nc, const char *alert_id, const char *contact);
 

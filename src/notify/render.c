@@ -214,6 +214,8 @@ struct rctx {
 	const struct nchannel *ch;
 	const struct nitem *it; /* one item's fields (the first of a bundle) */
 	const char *node;
+	double now;
+	char ack_link[1200];
 	char link[512], short_link[512], opened[64], ack[64], ack_short[32], resolve[64], code[8];
 	char label_event[128], label_sev[128], repeat[16];
 	/* a bundle */
@@ -245,8 +247,10 @@ static void label(const char *tmpl, const char *x, char *buf, size_t size)
 	}
 }
 
-/* "2026-12-07 18:30 +09:00" in the contact's zone; "" for 0. */
-static void local_time(const struct ncontact *ct, double t, int shorter, char *buf, size_t size)
+/* "2026-12-07 18:30 +09:00" in the contact's zone; "" for 0.  shorter:
+ * "12/07 18:30", or "18:30" when it is the same local day as `now`. */
+static void local_time(const struct ncontact *ct, double t, int shorter, double now, char *buf,
+                       size_t size)
 {
 	if (t <= 0) {
 		if (size)
@@ -260,7 +264,11 @@ static void local_time(const struct ncontact *ct, double t, int shorter, char *b
 	int y, m, d;
 	notify__civil(days, &y, &m, &d);
 	long aoff = off < 0 ? -off : off;
-	if (shorter)
+	int64_t lnow = (int64_t)now + (ct && ct->tz ? cal_utc_offset(ct->tz, (time_t)now) : 0);
+	int64_t today = lnow >= 0 ? lnow / 86400 : (lnow - 86399) / 86400;
+	if (shorter && now > 0 && today == days)
+		snprintf(buf, size, "%02d:%02d", (int)(sec / 3600), (int)(sec / 60 % 60));
+	else if (shorter)
 		snprintf(buf, size, "%02d/%02d %02d:%02d", m, d, (int)(sec / 3600),
 		         (int)(sec / 60 % 60));
 	else
@@ -304,6 +312,8 @@ static const char *field(const struct rctx *r, const char *name)
 		return r->link[0] ? r->link : NULL;
 	if (IS("short_link"))
 		return r->short_link[0] ? r->short_link : NULL;
+	if (IS("ack_link"))
+		return r->ack_link[0] ? r->ack_link : NULL;
 	if (IS("node"))
 		return r->node;
 	if (IS("contact"))
@@ -529,10 +539,10 @@ static void setup_item(struct rctx *r, const struct nitem *it)
 	r->it = it;
 	nrender_link(r->nc, it->alert_id, r->link, sizeof r->link);
 	nrender_short_link(r->nc, it->alert_id, r->short_link, sizeof r->short_link);
-	local_time(r->ct, it->f.opened_at, 0, r->opened, sizeof r->opened);
-	local_time(r->ct, it->f.ack_due, 0, r->ack, sizeof r->ack);
-	local_time(r->ct, it->f.ack_due, 1, r->ack_short, sizeof r->ack_short);
-	local_time(r->ct, it->f.resolve_due, 0, r->resolve, sizeof r->resolve);
+	local_time(r->ct, it->f.opened_at, 0, 0, r->opened, sizeof r->opened);
+	local_time(r->ct, it->f.ack_due, 0, 0, r->ack, sizeof r->ack);
+	local_time(r->ct, it->f.ack_due, 1, r->now, r->ack_short, sizeof r->ack_short);
+	local_time(r->ct, it->f.resolve_due, 0, 0, r->resolve, sizeof r->resolve);
 	const char *ev = strncmp(it->event, "repeat-", 7) == 0 ? "repeat" : it->event;
 	r->repeat[0] = '\0';
 	if (ev != it->event)
@@ -639,12 +649,12 @@ static char *bundle_lines(struct rctx *r, struct nitem *const *items, size_t n)
 
 int nrender(const struct ntemplates *t, const struct notify_conf *nc, const struct ncontact *ct,
             const struct nchannel *ch, struct nitem *const *items, size_t n, const char *node,
-            struct nmsg *out)
+            double now, struct nmsg *out)
 {
 	memset(out, 0, sizeof *out);
 	if (!n)
 		return -1;
-	struct rctx r = { .nc = nc, .ct = ct, .ch = ch, .node = node };
+	struct rctx r = { .nc = nc, .ct = ct, .ch = ch, .node = node, .now = now };
 	r.tmpl = t->text[ct && ct->lang && strcmp(ct->lang, "en") == 0 ? 1 : 0];
 	int worst = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -660,6 +670,13 @@ int nrender(const struct ntemplates *t, const struct notify_conf *nc, const stru
 	if (n == 1) {
 		setup_item(&r, items[0]);
 		r.has_reply = nc->reply_to && (ch->flags & MAMORI_PLUGIN_NEEDS_EMAIL);
+		if (nc->link_base && strcmp(items[0]->event, "resolved") != 0) {
+			char tok[1000];
+			nlink_make(nc, items[0]->alert_id, ct->name, now, tok, sizeof tok);
+			if (tok[0])
+				snprintf(r.ack_link, sizeof r.ack_link, "%s/api/v1/notify/ack/%s",
+				         nc->link_base, tok);
+		}
 		out->subject = section(&r, "subject", 2048);
 		one_line(out->subject);
 		out->body = section(&r, "body", 64 * 1024);
@@ -683,8 +700,8 @@ int nrender(const struct ntemplates *t, const struct notify_conf *nc, const stru
 				last = items[i]->ready_at;
 		}
 		char a[64], b[64];
-		local_time(ct, first, 1, a, sizeof a);
-		local_time(ct, last, 1, b, sizeof b);
+		local_time(ct, first, 1, 0, a, sizeof a);
+		local_time(ct, last, 1, 0, b, sizeof b);
 		snprintf(r.window, sizeof r.window, "%s - %s", a,
 		         b + (strncmp(a, b, 5) == 0 ? 6 : 0));
 		char *lines = bundle_lines(&r, items, n);

@@ -34,7 +34,7 @@ rc=$?
 . "$IT_TMP/ms.env"
 PW=$(cat "$MS_PASSWORD_FILE")
 # the technicians' mailboxes (same password as the probe user)
-for u in tanaka suzuki sato; do
+for u in tanaka suzuki sato mamori; do
 	printf '%s:{PLAIN}%s\n' "$u" "$PW" >>"$IT_TMP/ms/dovecot/users"
 done
 
@@ -59,13 +59,16 @@ notify = {
   channels = (
     { name = "mail"; plugin = "email"; from = "mamori@mamori.test"; from_name = "mamori 監視";
       smtp = { url = "smtp://127.0.0.1:$MS_SMTP_PORT"; user = "probe"; password_file = "$MS_PASSWORD_FILE";
-               ca_file = "$MS_CA"; timeout = "20s"; }; },
+               ca_file = "$MS_CA"; timeout = "20s"; };
+      reply = { url = "imap://127.0.0.1:$MS_IMAP_PORT/INBOX"; user = "mamori";
+                password_file = "$MS_PASSWORD_FILE"; ca_file = "$MS_CA"; poll = "500ms"; }; },
     { name = "mail_tls"; plugin = "email"; from = "mamori@mamori.test";
       smtp = { url = "smtps://127.0.0.1:$MS_SMTPS_PORT"; user = "probe"; password_file = "$MS_PASSWORD_FILE";
                ca_file = "$MS_CA"; }; },
     { name = "mail_proxy"; plugin = "email"; from = "mamori@mamori.test";
       smtp = { url = "smtp://127.0.0.1:$proxy_port"; starttls = false; timeout = "30s"; }; } );
   link_base = "https://mamori.example.jp"; message_id_domain = "mamori.test";
+  reply_to = "mamori+{token}@probe.test";
   bundle_window = "1s"; retry_min = "1s"; retry_max = "2s"; repeat = "0";
 };
 contacts = (
@@ -153,6 +156,47 @@ case "$(f tanaka "$u2" subject)" in *復旧*) ;; *) it_fail "resolved subject: $
 
 "$MAMORICTL" --socket "$sock" notifications "$A" >"$IT_TMP/notif.txt" || it_fail "mamorictl notifications"
 [ "$(grep -c ' sent ' "$IT_TMP/notif.txt")" -ge 4 ] || it_fail "notifications: $(cat "$IT_TMP/notif.txt")"
+
+# ---- acknowledge by replying to the mail (through Postfix, read over IMAP) ----
+send_reply() { # FROM TO IN-REPLY-TO TEXT
+	{
+		printf 'From: %s\r\nTo: %s\r\nSubject: Re: [mamori]\r\n' "$1" "$2"
+		printf 'Message-ID: <reply-%s@probe.test>\r\nIn-Reply-To: %s\r\nReferences: %s\r\n' \
+			"$(date +%s%N)" "$3" "$3"
+		printf 'MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n'
+		printf 'Content-Transfer-Encoding: base64\r\n\r\n'
+		printf '%s\r\n\r\n> [mamori] ...\r\n' "$4" | base64
+	} >"$IT_TMP/reply.eml"
+	curl -s --max-time 10 --ssl-reqd --cacert "$MS_CA" --user "probe:$PW" \
+		--mail-from "$1" --mail-rcpt "$2" --upload-file "$IT_TMP/reply.eml" \
+		"smtp://127.0.0.1:$MS_SMTP_PORT" || it_fail "cannot send a reply"
+}
+status_of() { api GET "/api/v1/alerts/$1" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p' | head -1; }
+is_acked() { [ "$(status_of "$1")" = acknowledged ]; }
+n1=$(nmail tanaka)
+D=$(open_alert mail mail "メール遅延 2 時間")
+it_wait_for 20 has_mail tanaka $((n1 + 1)) || it_fail "no mail for D"
+ud=$(uids tanaka | awk '{print $NF}')
+check_mail tanaka "$ud"
+rto=$(f tanaka "$ud" reply_to)
+midd=$(f tanaka "$ud" message_id)
+case "$rto" in "mamori+$D+tanaka+"*"@probe.test") ;; *) it_fail "Reply-To: $rto" ;; esac
+# forged: a token of our shape with a wrong signature
+forged=$(echo "$midd" | sed 's/+tanaka+[0-9a-f]*@/+tanaka+00000000000000000000000000000000@/')
+send_reply tanaka@probe.test "mamori@probe.test" "$forged" "了解"
+# the right reply, but from someone else's address
+send_reply sato@probe.test "$rto" "$midd" "了解"
+it_wait_for 20 sh -c "[ \$(grep -c 'names no alert of ours\|came from another address' '$IT_TMP/mamorid.log') -ge 2 ]" ||
+	it_fail "the forged replies were not read: $(grep -i reply "$IT_TMP/mamorid.log" | tail -3)"
+[ "$(status_of "$D")" = open ] || it_fail "a forged reply acknowledged D"
+# the real one: tanaka replies to the Reply-To address
+send_reply tanaka@probe.test "$rto" "$midd" "了解しました"
+it_wait_for 20 is_acked "$D" || it_fail "the reply did not acknowledge D: $(grep -i 'notify' "$IT_TMP/mamorid.log" | tail -3)"
+api GET "/api/v1/alerts/$D" | grep -q '"acked_by":"tanaka"' || it_fail "D not acknowledged as tanaka"
+api GET "/api/v1/alerts/$D" | grep -q 'acknowledged by e-mail reply' || it_fail "the ack's note"
+# the mailbox is emptied: nothing is read twice
+it_wait_for 10 sh -c "[ \$(curl -s --max-time 10 --ssl-reqd --cacert '$MS_CA' --user 'mamori:$PW' 'imap://127.0.0.1:$MS_IMAP_PORT/INBOX' -X 'UID SEARCH UNDELETED' | tr -d '\r' | sed -n 's/^\* SEARCH//p' | wc -w) -eq 0 ]" ||
+	it_fail "the reply mailbox was not emptied"
 
 # ---- SMTP down, then up: delivered once, the retry recorded ----
 /usr/sbin/postfix -c "$IT_TMP/ms/postfix" stop >/dev/null 2>&1

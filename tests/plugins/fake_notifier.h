@@ -35,6 +35,9 @@ struct fake_ctl {
 	size_t cancels, inits, destroys;
 	/* inbound: the reply notify_inbound reads from a body "FROM|TEXT|ID" */
 	int inbound_status;
+	/* the last instance and its host (a test hands replies to the core) */
+	void *inst;
+	const void *host; /* const struct mamori_host * */
 };
 
 #endif

@@ -30,6 +30,8 @@ static int f_init(const struct mamori_host *h, const struct mamori_conf *c, void
 	in->h = h;
 	*out = in;
 	fake_notifier_ctl.inits++;
+	fake_notifier_ctl.inst = in;
+	fake_notifier_ctl.host = h;
 	return 0;
 }
 

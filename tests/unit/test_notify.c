@@ -152,8 +152,25 @@ static void fx_start(struct fx *f, const char *text)
 
 static void reset_ctl(struct fx *f)
 {
+	void *mi = f->mail->inst, *si = f->sms->inst;
+	const void *mh = f->mail->host, *sh = f->sms->host;
 	memset(f->mail, 0, sizeof *f->mail);
 	memset(f->sms, 0, sizeof *f->sms);
+	f->mail->inst = mi;
+	f->mail->host = mh;
+	f->sms->inst = si;
+	f->sms->host = sh;
+}
+
+static const char *alert_status(struct fx *f, const char *id)
+{
+	static char st[32];
+	struct app_alert a;
+	if (app_alert_get(server_app(f->s), &admin, id, &a) != APP_OK)
+		return "?";
+	snprintf(st, sizeof st, "%s", a.status);
+	app_alert_clear(&a);
+	return st;
 }
 
 static void fx_stop(struct fx *f)
@@ -306,7 +323,8 @@ START_TEST(pages_by_rules)
 	sms_measure(s->short_text, &L);
 	ck_assert_int_eq(L.ucs2, 1);
 	ck_assert_uint_le(L.units, 70);
-	ck_assert_msg(strstr(s->short_text, "株式会社テスト") != NULL, "%s", s->short_text);
+	ck_assert_msg(strstr(s->short_text, "株式会社") != NULL, "%s", s->short_text);
+	ck_assert_msg(strstr(s->short_text, "返信:了解") != NULL, "%s", s->short_text);
 	ck_assert_ptr_nonnull(strstr(s->short_text, "https://m.example/a/"));
 	/* rows: both sent, one attempt each */
 	ck_assert_int_eq(q1(&f,
@@ -640,6 +658,161 @@ START_TEST(crash_during_delivery)
 }
 END_TEST
 
+/* ---- replies ---- */
+
+static int reply_mail(struct fx *f, const char *from, const char *text, const char *ref,
+                      const char *id)
+{
+	const struct mamori_host *h = f->mail->host;
+	const char *refs[1] = { ref };
+	struct mamori_reply r = { .struct_size = sizeof r,
+		                  .id = id,
+		                  .from = from,
+		                  .text = text,
+		                  .refs = refs,
+		                  .n_refs = 1 };
+	return h->notify_reply(f->mail->inst, &r);
+}
+
+START_TEST(ack_by_mail_reply)
+{
+	struct fx f;
+	fx_init(&f);
+	char *c = conf("reply_to = \"mamori+{token}@example.jp\";", "");
+	fx_start(&f, c);
+	reset_ctl(&f);
+	char *id = open_alert(&f, "utm", 2, "UTM down", NULL, NULL);
+	ck_assert_uint_eq(pump_until(&f, &f.mail->n, 1, 5), 1);
+	char mid[300], reply_to[300];
+	snprintf(mid, sizeof mid, "%s", f.mail->msgs[0].message_id);
+	snprintf(reply_to, sizeof reply_to, "%s", f.mail->msgs[0].reply_to);
+	ck_assert_ptr_nonnull(strstr(reply_to, "mamori+"));
+	/* forged: another contact's name under tanaka's signature */
+	char forged[300];
+	snprintf(forged, sizeof forged, "%s", mid);
+	char *t = strstr(forged, "+tanaka+");
+	memcpy(t, "+suzuki+", 8);
+	ck_assert_int_eq(reply_mail(&f, "suzuki@example.jp", "ack", forged, "<r1@x>"),
+	                 MAMORI_E_DENIED);
+	/* the right token from another address */
+	ck_assert_int_eq(reply_mail(&f, "Mallory <mallory@example.com>", "ack", mid, "<r2@x>"),
+	                 MAMORI_E_DENIED);
+	/* not an acknowledgement */
+	ck_assert_int_eq(reply_mail(&f, "tanaka@example.jp", "what is this?", mid, "<r3@x>"),
+	                 MAMORI_E_NOTFOUND);
+	pump(&f, 0.2);
+	ck_assert_str_eq(alert_status(&f, id), "open");
+	/* the real one: quoted lines below, "Re:" client, a display name */
+	ck_assert_int_eq(reply_mail(&f, "Tanaka Taro <TANAKA@example.jp>",
+	                            "\n了解しました\n\n> [mamori] 重大 発生\n", reply_to, "<r4@x>"),
+	                 0);
+	pump(&f, 0.3);
+	ck_assert_str_eq(alert_status(&f, id), "acknowledged");
+	ck_assert_int_eq(q1(&f,
+	                    "SELECT count(*) FROM alert_event WHERE alert_id = ?1 AND type = "
+	                    "'acknowledged' AND actor = 'tanaka'",
+	                    id),
+	                 1);
+	/* the same reply read again: nothing more */
+	ck_assert_int_eq(reply_mail(&f, "tanaka@example.jp", "ack", mid, "<r4@x>"), 0);
+	free(id);
+	free(c);
+	fx_done(&f);
+}
+END_TEST
+
+static int inbound(struct fx *f, const char *body, struct app_inbound_answer *ans)
+{
+	struct app_inbound in = { .channel = "sms",
+		                  .method = "POST",
+		                  .url = "/api/v1/notify/inbound/sms",
+		                  .content_type = "application/json",
+		                  .body = body,
+		                  .body_len = strlen(body) };
+	return app_notify_inbound(server_app(f->s), &in, ans);
+}
+
+START_TEST(ack_by_sms_and_link)
+{
+	struct fx f;
+	fx_init(&f);
+	char *c = conf("", "");
+	fx_start(&f, c);
+	reset_ctl(&f);
+	char *a1 = open_alert(&f, "utm", 2, "UTM down", NULL, NULL);
+	char *a2 = open_alert(&f, "web", 2, "web down", NULL, NULL);
+	ck_assert_uint_eq(pump_until(&f, &f.sms->n, 2, 5), 2);
+	/* the code of a2 is in its SMS */
+	const char *code = NULL;
+	for (size_t i = 0; i < 2; i++)
+		if (strcmp(f.sms->msgs[i].alert0, a2) == 0)
+			code = strstr(f.sms->msgs[i].short_text, "了解");
+	ck_assert_ptr_nonnull(code);
+	char digits[8];
+	ck_assert_int_eq(sscanf(code + strlen("了解"), "%4[0-9]", digits), 1);
+	struct app_inbound_answer ans;
+	char body[256];
+	/* a number that is no contact's */
+	snprintf(body, sizeof body, "+819099999999|了解 %s|SM1", digits);
+	ck_assert_int_eq(inbound(&f, body, &ans), APP_OK);
+	/* two alerts wait: a plain "ack" does not say which */
+	ck_assert_int_eq(inbound(&f, "+819011112222|ack|SM2", &ans), APP_OK);
+	ck_assert_ptr_nonnull(strstr(ans.body, "ok"));
+	pump(&f, 0.2);
+	ck_assert_str_eq(alert_status(&f, a1), "open");
+	ck_assert_str_eq(alert_status(&f, a2), "open");
+	/* the gateway's signature refused (the channel says 403) */
+	f.sms->inbound_status = 403;
+	snprintf(body, sizeof body, "+819011112222|了解 %s|SM3", digits);
+	ck_assert_int_eq(inbound(&f, body, &ans), APP_OK);
+	ck_assert_uint_eq(ans.status, 403);
+	pump(&f, 0.2);
+	ck_assert_str_eq(alert_status(&f, a2), "open");
+	/* the real one */
+	f.sms->inbound_status = 0;
+	ck_assert_int_eq(inbound(&f, body, &ans), APP_OK);
+	ck_assert_uint_eq(ans.status, 200);
+	pump(&f, 0.2);
+	ck_assert_str_eq(alert_status(&f, a2), "acknowledged");
+	ck_assert_str_eq(alert_status(&f, a1), "open");
+	/* now one is left: a plain "ack" is enough */
+	ck_assert_int_eq(inbound(&f, "+819011112222|OK|SM4", &ans), APP_OK);
+	pump(&f, 0.2);
+	ck_assert_str_eq(alert_status(&f, a1), "acknowledged");
+	/* a link: made for a3, checked, used once */
+	char *a3 = open_alert(&f, "dns", 1, "no DMARC", NULL, NULL);
+	ck_assert_uint_eq(pump_until(&f, &f.mail->n, 3, 5), 3);
+	const char *l = strstr(f.mail->msgs[2].body, "/api/v1/notify/ack/");
+	ck_assert_ptr_nonnull(l);
+	char token[400];
+	ck_assert_int_eq(sscanf(l + strlen("/api/v1/notify/ack/"), "%399[A-Za-z0-9_.-]", token), 1);
+	struct app_link lk;
+	ck_assert_int_eq(app_notify_link(server_app(f.s), token, 0, &lk, NULL, NULL), APP_OK);
+	ck_assert(lk.valid);
+	ck_assert_str_eq(lk.alert, a3);
+	ck_assert_str_eq(lk.contact, "tanaka");
+	ck_assert_str_eq(alert_status(&f, a3), "open"); /* looking changes nothing */
+	char bad[400];
+	snprintf(bad, sizeof bad, "%s", token);
+	bad[2] = bad[2] == 'A' ? 'B' : 'A';
+	ck_assert_int_eq(app_notify_link(server_app(f.s), bad, 1, &lk, NULL, NULL),
+	                 APP_E_FORBIDDEN);
+	ck_assert_int_eq(app_notify_link(server_app(f.s), token, 1, &lk, NULL, NULL), APP_OK);
+	pump(&f, 0.2);
+	ck_assert_str_eq(alert_status(&f, a3), "acknowledged");
+	ck_assert_int_eq(act(&f, a3, ALERT_ACT_UNACK), APP_OK);
+	/* used once: a second use does nothing */
+	ck_assert_int_eq(app_notify_link(server_app(f.s), token, 1, &lk, NULL, NULL), APP_OK);
+	pump(&f, 0.2);
+	ck_assert_str_eq(alert_status(&f, a3), "open");
+	free(a1);
+	free(a2);
+	free(a3);
+	free(c);
+	fx_done(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("notify");
@@ -654,6 +827,8 @@ static Suite *suite(void)
 	tcase_add_test(t, sms_cap);
 	tcase_add_test(t, repeat_escalate_resolve);
 	tcase_add_test(t, crash_during_delivery);
+	tcase_add_test(t, ack_by_mail_reply);
+	tcase_add_test(t, ack_by_sms_and_link);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -247,7 +247,8 @@ START_TEST(sms_fitted)
 				struct nitem *items[1] = { &r.it };
 				struct nmsg m;
 				ck_assert_int_eq(
-				    nrender(r.t, r.nc, &r.ct, &r.ch, items, 1, "n", &m), 0);
+				    nrender(r.t, r.nc, &r.ct, &r.ch, items, 1, "n", 1796608123, &m),
+				    0);
 				struct sms_len L;
 				sms_measure(m.short_text, &L);
 				ck_assert_msg(L.units <= sms_capacity(L.ucs2, seg),
@@ -299,7 +300,7 @@ START_TEST(rendered_mail)
 	r.nc->reply_to = xstrdup("mamori+{token}@example.jp");
 	struct nitem *items[1] = { &r.it };
 	struct nmsg m;
-	ck_assert_int_eq(nrender(r.t, r.nc, &r.ct, &r.ch, items, 1, "node1", &m), 0);
+	ck_assert_int_eq(nrender(r.t, r.nc, &r.ct, &r.ch, items, 1, "node1", 1796608123, &m), 0);
 	ck_assert_ptr_null(strpbrk(m.subject, "\r\n"));
 	ck_assert_ptr_nonnull(strstr(m.subject, "株式会社サンプル製作所"));
 	ck_assert_ptr_nonnull(strstr(m.body, "確認期限: "));
@@ -533,6 +534,105 @@ START_TEST(mail_message)
 }
 END_TEST
 
+START_TEST(reply_parsing)
+{
+	static const char gmail[] =
+	    "Return-Path: <tanaka@example.jp>\r\n"
+	    "From: =?UTF-8?B?55Sw5Lit?= <tanaka@example.jp>\r\n"
+	    "To: mamori+A-1+tanaka+abc@example.jp\r\n"
+	    "Subject: Re: [mamori]\r\n"
+	    "Message-ID: <CAxyz@mail.gmail.com>\r\n"
+	    "In-Reply-To: <1.opened.mail+A-1+tanaka+abc@m.test>\r\n"
+	    "References: <A-1+tanaka+abc@m.test>\r\n"
+	    "\t<1.opened.mail+A-1+tanaka+abc@m.test>\r\n"
+	    "MIME-Version: 1.0\r\n"
+	    "Content-Type: multipart/alternative; boundary=\"000000abc\"\r\n"
+	    "\r\n"
+	    "--000000abc\r\n"
+	    "Content-Type: text/plain; charset=\"UTF-8\"\r\n"
+	    "Content-Transfer-Encoding: base64\r\n"
+	    "\r\n"
+	    "5LqG6KejDQoNCj4gW21hbW9yaV0g6YeN5aSnDQo=\r\n"
+	    "--000000abc\r\n"
+	    "Content-Type: text/html; charset=\"UTF-8\"\r\n"
+	    "\r\n"
+	    "<div>html</div>\r\n"
+	    "--000000abc--\r\n";
+	struct email_reply r;
+	ck_assert_int_eq(email_reply_parse(gmail, sizeof gmail - 1, &r), 0);
+	ck_assert_str_eq(r.from, "=?UTF-8?B?55Sw5Lit?= <tanaka@example.jp>");
+	ck_assert_str_eq(r.message_id, "<CAxyz@mail.gmail.com>");
+	ck_assert_uint_eq(r.n_refs, 3);
+	ck_assert_str_eq(r.refs[0], "<1.opened.mail+A-1+tanaka+abc@m.test>");
+	ck_assert_str_eq(r.refs[1],
+	                 "<A-1+tanaka+abc@m.test>\t<1.opened.mail+A-1+tanaka+abc@m.test>");
+	ck_assert_str_eq(r.refs[2], "mamori+A-1+tanaka+abc@example.jp");
+	ck_assert_str_eq(r.text, "了解\r\n\r\n> [mamori] 重大\r\n");
+	email_reply_free(&r);
+
+	static const char iphone[] = "From: tanaka@example.jp\n"
+	                             "Content-Type: text/plain; charset=utf-8\n"
+	                             "Content-Transfer-Encoding: quoted-printable\n"
+	                             "\n"
+	                             "=E4=BA=86=E8=A7=A3 =\n"
+	                             "2634\n";
+	ck_assert_int_eq(email_reply_parse(iphone, sizeof iphone - 1, &r), 0);
+	ck_assert_str_eq(r.text, "了解 2634\n");
+	ck_assert_uint_eq(r.n_refs, 0);
+	email_reply_free(&r);
+
+	static const char jis[] = "From: tanaka@example.jp\r\n"
+	                          "Content-Type: text/plain; charset=ISO-2022-JP\r\n"
+	                          "Content-Transfer-Encoding: 7bit\r\n"
+	                          "\r\n"
+	                          "\x1b$BN;2r\x1b(B\r\n";
+	ck_assert_int_eq(email_reply_parse(jis, sizeof jis - 1, &r), 0);
+	ck_assert_str_eq(r.text, "了解\r\n");
+	email_reply_free(&r);
+
+	static const char sjis[] = "From: t@example.jp\r\n"
+	                           "Content-Type: text/plain; charset=Shift_JIS\r\n"
+	                           "\r\n"
+	                           "\x97\xb9\x89\xf0\x82\xb5\x82\xdc\x82\xb5\x82\xbd\r\n";
+	ck_assert_int_eq(email_reply_parse(sjis, sizeof sjis - 1, &r), 0);
+	ck_assert_str_eq(r.text, "了解しました\r\n");
+	email_reply_free(&r);
+
+	/* garbage: never a crash; what is not a mail is refused */
+	static const char *const junk[] = {
+		"",
+		"no headers at all",
+		"From: x\r\n",
+		"Content-Type: text/plain\r\n\r\nno From\r\n",
+		"From: a@b\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n--b\r\n--b",
+		"From: a@b\r\nContent-Type: multipart/mixed; boundary=\"\r\n\r\nx",
+		"From: a@b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!",
+		"From: a@b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: "
+		"quoted-printable\r\n\r\n=Z=",
+		"From: a@b\r\nContent-Type: text/plain; charset=ISO-2022-JP\r\n\r\n\x1b$B\xff\xfe",
+	};
+	for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
+		int rc = email_reply_parse(junk[i], strlen(junk[i]), &r);
+		if (rc == 0)
+			email_reply_free(&r);
+	}
+	ck_assert_int_eq(email_reply_parse("no headers at all", 17, &r), -1);
+	ck_assert_int_eq(email_reply_parse(NULL, 0, &r), -1);
+	/* nested multipart deeper than the bound: no text, no crash */
+	char deep[4096] = "From: a@b\r\n";
+	for (int i = 0; i < 10; i++) {
+		char part[128];
+		snprintf(part, sizeof part,
+		         "Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n", i, i);
+		strcat(deep, part);
+	}
+	strcat(deep, "Content-Type: text/plain\r\n\r\nack\r\n");
+	ck_assert_int_eq(email_reply_parse(deep, strlen(deep), &r), 0);
+	ck_assert_ptr_null(r.text);
+	email_reply_free(&r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("notify_text");
@@ -547,6 +647,7 @@ static Suite *suite(void)
 	tcase_add_test(t, tokens);
 	tcase_add_test(t, mail_subject_words);
 	tcase_add_test(t, mail_message);
+	tcase_add_test(t, reply_parsing);
 	suite_add_tcase(s, t);
 	return s;
 }
