@@ -144,6 +144,125 @@ START_TEST(config_keeps_notifiers_out_of_checks)
 }
 END_TEST
 
+
+/* ---- the sms notifier's inbound webhooks ---- */
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void write_secret(const char *path, const char *v)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(v, f);
+	fclose(f);
+	chmod(path, 0600);
+}
+
+static int call_inbound(struct plugtest *pt, const char *ct, const char *h1, const char *v1,
+                        const char *body, struct mamori_reply *out)
+{
+	const char *hv[2] = { h1, v1 };
+	struct mamori_http_request req = { .struct_size = sizeof req,
+		                           .method = "POST",
+		                           .url = "/api/v1/notify/inbound/sms",
+		                           .content_type = ct,
+		                           .headers = hv,
+		                           .n_headers = h1 ? 1 : 0,
+		                           .body = body,
+		                           .body_len = strlen(body) };
+	char answer[256];
+	memset(out, 0, sizeof *out);
+	return plugtest_def(pt)->notify_inbound(plugtest_instance(pt), &req, out, answer,
+	                                        sizeof answer);
+}
+
+START_TEST(twilio_signature)
+{
+	char tok[] = "/tmp/mamori-tw.XXXXXX";
+	int fd = mkstemp(tok);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	write_secret(tok, "12345678901234567890123456789012\n");
+	char conf[1024];
+	snprintf(conf, sizeof conf,
+	         "template = \"twilio\"; url = \"https://api.twilio.test/2010-04-01/Accounts/AC1/"
+	         "Messages.json\"; user = \"AC1\"; secret_file = \"%s\"; from = \"+815000000000\";"
+	         " inbound = \"twilio\"; inbound_url = \"https://mamori.example.jp/api/v1/notify/"
+	         "inbound/sms\";",
+	         tok);
+	struct plugtest *pt = plugtest_new("build/plugins/sms.so", conf);
+	ck_assert_msg(pt != NULL, "%s", plugtest_last_error());
+	/* Twilio's rule: URL, then each parameter's name and value sorted */
+	const char *body = "To=%2B815000000000&From=%2B819011112222&Body=%E4%BA%86%E8%A7%A3+1234"
+	                   "&MessageSid=SM0123";
+	const char *data = "https://mamori.example.jp/api/v1/notify/inbound/sms"
+	                   "Body了解 1234From+819011112222MessageSidSM0123To+815000000000";
+	unsigned char mac[20];
+	unsigned ml = sizeof mac;
+	HMAC(EVP_sha1(), "12345678901234567890123456789012", 32, (const unsigned char *)data,
+	     strlen(data), mac, &ml);
+	char sig[64];
+	EVP_EncodeBlock((unsigned char *)sig, mac, (int)ml);
+	struct mamori_reply r;
+	const char *form = "application/x-www-form-urlencoded";
+	ck_assert_int_eq(call_inbound(pt, form, "X-Twilio-Signature", sig, body, &r), 200);
+	ck_assert_str_eq(r.from, "+819011112222");
+	ck_assert_str_eq(r.text, "了解 1234");
+	ck_assert_str_eq(r.id, "SM0123");
+	/* one changed parameter, no signature, not a form, a broken escape */
+	const char *tampered = "To=%2B815000000000&From=%2B819011112223&Body=%E4%BA%86%E8%A7%A3+1234"
+	                       "&MessageSid=SM0123";
+	ck_assert_int_eq(call_inbound(pt, form, "X-Twilio-Signature", sig, tampered, &r), 403);
+	ck_assert_int_eq(call_inbound(pt, form, NULL, NULL, body, &r), 403);
+	ck_assert_int_eq(call_inbound(pt, "application/json", "X-Twilio-Signature", sig, body, &r),
+	                 403);
+	ck_assert_int_eq(call_inbound(pt, form, "X-Twilio-Signature", sig, "Body=%ZZ", &r), 400);
+	ck_assert_int_eq(call_inbound(pt, form, "X-Twilio-Signature", sig, "no equals", &r), 400);
+	plugtest_free(pt);
+	unlink(tok);
+}
+END_TEST
+
+START_TEST(json_inbound_signature)
+{
+	char key[] = "/tmp/mamori-gw.XXXXXX", tok[] = "/tmp/mamori-gt.XXXXXX";
+	close(mkstemp(key));
+	close(mkstemp(tok));
+	write_secret(key, "inbound-key-0123456789");
+	write_secret(tok, "bearer-token");
+	char conf[1024];
+	snprintf(conf, sizeof conf,
+	         "template = \"json\"; url = \"https://gw.test/send\"; secret_file = \"%s\";"
+	         " from = \"MAMORI\"; inbound = \"json\"; inbound_secret_file = \"%s\";",
+	         tok, key);
+	struct plugtest *pt = plugtest_new("build/plugins/sms.so", conf);
+	ck_assert_msg(pt != NULL, "%s", plugtest_last_error());
+	const char *body = "{\"from\":\"+819011112222\",\"text\":\"ack 1234\",\"id\":\"m1\"}";
+	unsigned char mac[32];
+	unsigned ml = sizeof mac;
+	HMAC(EVP_sha256(), "inbound-key-0123456789", 22, (const unsigned char *)body, strlen(body),
+	     mac, &ml);
+	char sig[80] = "sha256=";
+	for (unsigned i = 0; i < ml; i++)
+		snprintf(sig + 7 + 2 * i, 3, "%02x", mac[i]);
+	struct mamori_reply r;
+	ck_assert_int_eq(call_inbound(pt, "application/json", "X-Mamori-Signature", sig, body, &r),
+	                 200);
+	ck_assert_str_eq(r.text, "ack 1234");
+	sig[10] = sig[10] == '0' ? '1' : '0';
+	ck_assert_int_eq(call_inbound(pt, "application/json", "X-Mamori-Signature", sig, body, &r),
+	                 403);
+	ck_assert_int_eq(call_inbound(pt, "application/json", NULL, NULL, body, &r), 403);
+	plugtest_free(pt);
+	unlink(key);
+	unlink(tok);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("notify_abi");
@@ -153,6 +272,8 @@ static Suite *suite(void)
 	tcase_add_test(t, notifier_loads);
 	tcase_add_test(t, notifier_rules);
 	tcase_add_test(t, config_keeps_notifiers_out_of_checks);
+	tcase_add_test(t, twilio_signature);
+	tcase_add_test(t, json_inbound_signature);
 	suite_add_tcase(s, t);
 	return s;
 }
