@@ -144,7 +144,6 @@ START_TEST(config_keeps_notifiers_out_of_checks)
 }
 END_TEST
 
-
 /* ---- the sms notifier's inbound webhooks ---- */
 
 #include <openssl/evp.h>
@@ -214,8 +213,9 @@ START_TEST(twilio_signature)
 	ck_assert_str_eq(r.text, "了解 1234");
 	ck_assert_str_eq(r.id, "SM0123");
 	/* one changed parameter, no signature, not a form, a broken escape */
-	const char *tampered = "To=%2B815000000000&From=%2B819011112223&Body=%E4%BA%86%E8%A7%A3+1234"
-	                       "&MessageSid=SM0123";
+	const char *tampered =
+	    "To=%2B815000000000&From=%2B819011112223&Body=%E4%BA%86%E8%A7%A3+1234"
+	    "&MessageSid=SM0123";
 	ck_assert_int_eq(call_inbound(pt, form, "X-Twilio-Signature", sig, tampered, &r), 403);
 	ck_assert_int_eq(call_inbound(pt, form, NULL, NULL, body, &r), 403);
 	ck_assert_int_eq(call_inbound(pt, "application/json", "X-Twilio-Signature", sig, body, &r),
