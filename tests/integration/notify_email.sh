@@ -201,14 +201,14 @@ it_wait_for 10 sh -c "[ \$(curl -s --max-time 10 --ssl-reqd --cacert '$MS_CA' --
 # ---- SMTP down, then up: delivered once, the retry recorded ----
 /usr/sbin/postfix -c "$IT_TMP/ms/postfix" stop >/dev/null 2>&1
 n0=$(nmail tanaka)
-B=$(open_alert web web "Web サーバ停止")
-it_wait_for 20 sh -c "[ \$(sqlite3 -cmd '.timeout 3000' '$IT_STATE_DIR/mamori.db' \"SELECT count(*) FROM notify_attempt WHERE alert_id = '$B' AND result = 'retry'\") -ge 1 ]" ||
+ALERT_B=$(open_alert web web "Web サーバ停止")
+it_wait_for 20 sh -c "[ \$(sqlite3 -cmd '.timeout 3000' '$IT_STATE_DIR/mamori.db' \"SELECT count(*) FROM notify_attempt WHERE alert_id = '$ALERT_B' AND result = 'retry'\") -ge 1 ]" ||
 	it_fail "no retry recorded while SMTP was down"
 /usr/sbin/postfix -c "$IT_TMP/ms/postfix" start >/dev/null 2>&1
 it_wait_for 30 has_mail tanaka $((n0 + 1)) || it_fail "not delivered after SMTP came back"
 sleep 3
 [ "$(nmail tanaka)" -eq $((n0 + 1)) ] || it_fail "delivered more than once after the outage"
-[ "$(db "SELECT status FROM notify_item WHERE alert_id = '$B'")" = sent ] || it_fail "item of B not sent"
+[ "$(db "SELECT status FROM notify_item WHERE alert_id = '$ALERT_B'")" = sent ] || it_fail "item of B not sent"
 
 # ---- kill -9 while the server holds its 250: one duplicate at most, marked ----
 touch "$IT_TMP/hold"

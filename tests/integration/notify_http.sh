@@ -117,7 +117,7 @@ case "$body" in *"株式会社"*"https://mmr.jp/a/"*) ;; *) it_fail "SMS text: $
 
 # ---- the JSON gateway: 500, then 200 - delivered once ----
 printf '500\n200\n' >"$PLAN"
-B=$(open_alert dns dns "DMARC レコードなし")
+ALERT_B=$(open_alert dns dns "DMARC レコードなし")
 it_wait_for 20 nreq /sms/send 2 || it_fail "no retry after the gateway's 500: $(req count /sms/send)"
 sleep 3
 [ "$(req count /sms/send)" -eq 2 ] || it_fail "sent $(req count /sms/send) times"
@@ -126,10 +126,10 @@ sleep 3
 	it_fail "the retry has another idempotency key"
 [ "$(req last /sms/send header:authorization)" = "Bearer gateway-bearer-456" ] || it_fail "gateway auth"
 [ "$(req last /sms/send json:to)" = "+819033334444" ] || it_fail "gateway to"
-[ "$(req last /sms/send json:alert)" = "$B" ] || it_fail "gateway alert"
-[ "$(db "SELECT status || '/' || attempts FROM notify_item WHERE alert_id = '$B'")" = sent/2 ] ||
-	it_fail "item of B: $(db "SELECT status || '/' || attempts FROM notify_item WHERE alert_id = '$B'")"
-[ "$(db "SELECT result FROM notify_attempt WHERE alert_id = '$B' ORDER BY attempt")" = "retry
+[ "$(req last /sms/send json:alert)" = "$ALERT_B" ] || it_fail "gateway alert"
+[ "$(db "SELECT status || '/' || attempts FROM notify_item WHERE alert_id = '$ALERT_B'")" = sent/2 ] ||
+	it_fail "item of B: $(db "SELECT status || '/' || attempts FROM notify_item WHERE alert_id = '$ALERT_B'")"
+[ "$(db "SELECT result FROM notify_attempt WHERE alert_id = '$ALERT_B' ORDER BY attempt")" = "retry
 sent" ] || it_fail "attempts of B"
 
 # ---- chat webhooks: Slack, Teams, Mattermost ----
@@ -165,11 +165,11 @@ st() { api POST /api/v1/notify/inbound/gw "$1" -o /dev/null -w '%{http_code}' ${
 [ "$(st "$reply")" = 403 ] || it_fail "an unsigned reply was not refused"
 [ "$(st "$reply" "X-Mamori-Signature: sha256=0000$sig")" = 403 ] || it_fail "a forged reply was not refused"
 [ "$(api POST /api/v1/notify/inbound/nope "$reply" -o /dev/null -w '%{http_code}')" = 404 ] || it_fail "unknown channel"
-api GET "/api/v1/alerts/$B" | grep -q '"status":"open"' || it_fail "B acknowledged by a refused reply"
+api GET "/api/v1/alerts/$ALERT_B" | grep -q '"status":"open"' || it_fail "B acknowledged by a refused reply"
 [ "$(st "$reply" "X-Mamori-Signature: sha256=$sig")" = 200 ] || it_fail "the signed reply was refused"
-it_wait_for 10 sh -c "curl -s --unix-socket '$sock' http://local/api/v1/alerts/$B | grep -q '\"status\":\"acknowledged\"'" ||
+it_wait_for 10 sh -c "curl -s --unix-socket '$sock' http://local/api/v1/alerts/$ALERT_B | grep -q '\"status\":\"acknowledged\"'" ||
 	it_fail "the SMS reply did not acknowledge B"
-api GET "/api/v1/alerts/$B" | grep -q '"acked_by":"suzuki"' || it_fail "B not acknowledged as suzuki"
+api GET "/api/v1/alerts/$ALERT_B" | grep -q '"acked_by":"suzuki"' || it_fail "B not acknowledged as suzuki"
 # Twilio posts a form: this API takes JSON bodies only (415); see doc/notifications.md
 [ "$(curl -s --max-time 5 --unix-socket "$sock" -X POST -H 'Content-Type: application/x-www-form-urlencoded' \
 	-d 'From=%2B819011112222&Body=ack' -o /dev/null -w '%{http_code}' http://local/api/v1/notify/inbound/twilio)" = 415 ] ||
