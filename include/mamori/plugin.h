@@ -309,6 +309,16 @@ struct mamori_notify_item {
 	void *reserved[4];
 };
 
+/* A file sent with a message (e-mail: a MIME part in base64). */
+struct mamori_attachment {
+	uint32_t struct_size;
+	const char *name;         /* the file name: ASCII letters, digits, '.', '-', '_' */
+	const char *content_type; /* "application/pdf" */
+	const void *data;
+	size_t len;
+	void *reserved[2];
+};
+
 /* One notification to one contact over one channel.  The text is
  * rendered by the core from the templates of the contact's language. */
 struct mamori_notification {
@@ -333,6 +343,13 @@ struct mamori_notification {
 	size_t n_items;
 	unsigned attempt;       /* 1 for the first */
 	int possible_duplicate; /* an earlier attempt may have been delivered */
+	/* A document the service mails by itself (a monthly report) rather
+	 * than an alert: n_items 0, contact NULL, the address is the
+	 * recipient's.  Only e-mail channels (MAMORI_PLUGIN_NEEDS_EMAIL) get
+	 * these.  html: an HTML alternative of body (UTF-8), or NULL. */
+	const char *html;
+	const struct mamori_attachment *attachments;
+	size_t n_attachments;
 	void *reserved[4];
 };
 

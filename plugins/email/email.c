@@ -283,13 +283,25 @@ static int email_send(void *inst, struct mamori_delivery *d, const struct mamori
 		.possible_duplicate = n->possible_duplicate,
 		.date = in->host->now(),
 	};
+	/* a document: its HTML alternative and files */
+	struct email_part parts[8];
+	if (MAMORI_HAS_FIELD(n, struct mamori_notification, n_attachments)) {
+		m.html = n->html;
+		for (size_t i = 0; i < n->n_attachments && i < 8; i++) {
+			const struct mamori_attachment *a = &n->attachments[i];
+			parts[i] = (struct email_part){ a->name, a->content_type, a->data, a->len };
+			m.n_parts++;
+		}
+		m.parts = m.n_parts ? parts : NULL;
+	}
 	if (!(s->msg = email_build(&m, &s->len))) {
 		free(s);
 		struct mamori_notify_result r = { .struct_size = sizeof(r),
 			                          .status = MAMORI_NOTIFY_FAILED,
 			                          .detail =
 			                              "cannot build the message (a header with a "
-			                              "line break, or no memory)" };
+			                              "line break, an attachment's odd name, or "
+			                              "no memory)" };
 		in->host->notify_done(d, &r);
 		return 0;
 	}

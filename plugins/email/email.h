@@ -5,7 +5,8 @@
  *            (plugins/lib/curlloop.h: libcurl's multi interface on the loop)
  *   mime.c   the message itself (pure: unit tests include it): RFC 5322
  *            headers, RFC 2047 encoded-words for a UTF-8 subject, a base64
- *            UTF-8 body
+ *            UTF-8 body, an HTML alternative and attachments (MIME
+ *            multipart) for the documents the service mails
  *   imap.c   reading the reply mailbox: replies to notifications handed to
  *            the core (host->notify_reply), which verifies and acknowledges
  */
@@ -14,20 +15,34 @@
 
 #include <stddef.h>
 
+/* A file attached (name: ASCII letters, digits, '.', '-', '_'). */
+struct email_part {
+	const char *name, *type;
+	const void *data;
+	size_t len;
+};
+
 /* What a message holds (NULL fields are left out). */
 struct email_msg {
 	const char *from_name, *from; /* display name (UTF-8) and address */
 	const char *to;
 	const char *subject, *body; /* UTF-8; the body's lines end in "\n" */
 	const char *message_id, *in_reply_to, *references, *reply_to;
-	const char *alert_id;   /* X-Mamori-Alert */
-	int possible_duplicate; /* X-Mamori-Possible-Duplicate: yes */
-	double date;            /* epoch seconds (Date:, in UTC) */
+	const char *alert_id;           /* X-Mamori-Alert */
+	int possible_duplicate;         /* X-Mamori-Possible-Duplicate: yes */
+	double date;                    /* epoch seconds (Date:, in UTC) */
+	const char *html;               /* an HTML alternative of body, or NULL */
+	const struct email_part *parts; /* attachments */
+	size_t n_parts;
 };
 
 /* The whole message (headers, blank line, body; CRLF line ends) into a
  * malloc'd buffer; NULL on no memory.  A header value with a CR or LF
- * is refused (NULL): nothing from outside may add a header. */
+ * is refused (NULL): nothing from outside may add a header; so is an
+ * attachment whose name or type is not plain.  Text only: one
+ * text/plain part; with html: multipart/alternative; with attachments:
+ * multipart/mixed around them (every part base64, so no boundary
+ * "=_..." can occur inside one). */
 char *email_build(const struct email_msg *m, size_t *len);
 /* RFC 2047: the value as encoded-words ("=?UTF-8?B?...?=", at most 75
  * characters each, folded with CRLF SP) when it is not plain ASCII;

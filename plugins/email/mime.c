@@ -4,10 +4,13 @@
  * In-Reply-To and References (the thread of the alert), Reply-To,
  * MIME-Version, a text/plain UTF-8 body in base64 (CRLF line ends
  * inside, 76 characters a line outside), Auto-Submitted (RFC 3834: auto
- * responders stay quiet).  Pure: no I/O, plain malloc.
+ * responders stay quiet); for a document (a monthly report) an HTML
+ * alternative and attached files in multipart/alternative and
+ * multipart/mixed.  Pure: no I/O, plain malloc.
  */
 #include "email.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +166,59 @@ static void header(struct sb *b, const char *name, const char *value)
 	puts_(b, "\r\n");
 }
 
+/* Text (UTF-8, "\n" line ends) as base64 of its CRLF form. */
+static void text_b64(struct sb *b, const char *text)
+{
+	struct sb body = { 0 };
+	put(&body, "", 0);
+	for (const char *p = text ? text : ""; *p; p++) {
+		if (*p == '\n' && (p == text || p[-1] != '\r'))
+			put(&body, "\r\n", 2);
+		else
+			put(&body, p, 1);
+	}
+	char *enc = body.failed ? NULL : email_base64((const unsigned char *)body.p, body.n, 1);
+	free(body.p);
+	if (!enc) {
+		b->failed = 1;
+		return;
+	}
+	puts_(b, enc);
+	puts_(b, "\r\n");
+	free(enc);
+}
+
+static void put_text_part(struct sb *b, const char *type, const char *text)
+{
+	puts_(b, "Content-Type: ");
+	puts_(b, type);
+	puts_(b, "; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+	text_b64(b, text);
+}
+
+/* A boundary line (the closing one with "--"). */
+static void delim(struct sb *b, const char *boundary, int last)
+{
+	puts_(b, "--");
+	puts_(b, boundary);
+	puts_(b, last ? "--\r\n" : "\r\n");
+}
+
+static int part_ok(const struct email_part *p)
+{
+	if (!p->name || !*p->name || !p->type || !strchr(p->type, '/') || (!p->data && p->len))
+		return 0;
+	for (const char *s = p->name; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '-' || *s == '_'))
+			return 0;
+	for (const char *s = p->type; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '/' || *s == '.' || *s == '-' || *s == '+'))
+			return 0;
+	return 1;
+}
+
 char *email_build(const struct email_msg *m, size_t *len)
 {
 	const char *vals[] = { m->from_name,  m->from,       m->to,
@@ -223,31 +279,77 @@ char *email_build(const struct email_msg *m, size_t *len)
 	header(&b, "References", m->references);
 	header(&b, "Reply-To", m->reply_to);
 	header(&b, "MIME-Version", "1.0");
-	header(&b, "Content-Type", "text/plain; charset=UTF-8");
-	header(&b, "Content-Transfer-Encoding", "base64");
+	/* boundaries: "=_" never occurs in base64, and every part is base64 */
+	char bm[64], ba[64];
+	uint64_t h = 1469598103934665603ull; /* FNV-1a of the id and the date */
+	for (const char *p = m->message_id ? m->message_id : ""; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	h = (h ^ (uint64_t)m->date) * 1099511628211ull;
+	snprintf(bm, sizeof bm, "=_mamori_%016llx_m", (unsigned long long)h);
+	snprintf(ba, sizeof ba, "=_mamori_%016llx_a", (unsigned long long)h);
+	int multi = m->html || m->n_parts;
+	if (!multi) {
+		header(&b, "Content-Type", "text/plain; charset=UTF-8");
+		header(&b, "Content-Transfer-Encoding", "base64");
+	} else {
+		puts_(&b, "Content-Type: multipart/");
+		puts_(&b, m->n_parts ? "mixed" : "alternative");
+		puts_(&b, "; boundary=\"");
+		puts_(&b, m->n_parts ? bm : ba);
+		puts_(&b, "\"\r\n");
+	}
 	header(&b, "Auto-Submitted", "auto-generated");
 	header(&b, "X-Mamori-Alert", m->alert_id);
 	if (m->possible_duplicate)
 		header(&b, "X-Mamori-Possible-Duplicate", "yes");
 	puts_(&b, "\r\n");
-	/* the body with CRLF line ends, then base64 */
-	struct sb body = { 0 };
-	put(&body, "", 0);
-	for (const char *p = m->body ? m->body : ""; *p; p++) {
-		if (*p == '\n' && (p == m->body || p[-1] != '\r'))
-			put(&body, "\r\n", 2);
-		else
-			put(&body, p, 1);
+	if (!multi) {
+		text_b64(&b, m->body);
+	} else {
+		puts_(&b, "This is a multi-part message in MIME format.\r\n");
+		if (m->n_parts) {
+			delim(&b, bm, 0);
+			if (m->html) {
+				puts_(&b, "Content-Type: multipart/alternative; boundary=\"");
+				puts_(&b, ba);
+				puts_(&b, "\"\r\n\r\n");
+			}
+		}
+		if (m->html) {
+			delim(&b, ba, 0);
+			put_text_part(&b, "text/plain", m->body);
+			delim(&b, ba, 0);
+			put_text_part(&b, "text/html", m->html);
+			delim(&b, ba, 1);
+		} else {
+			put_text_part(&b, "text/plain", m->body);
+		}
+		for (size_t i = 0; i < m->n_parts; i++) {
+			const struct email_part *pt = &m->parts[i];
+			if (!part_ok(pt)) {
+				free(b.p);
+				return NULL;
+			}
+			delim(&b, bm, 0);
+			puts_(&b, "Content-Type: ");
+			puts_(&b, pt->type);
+			puts_(&b, "; name=\"");
+			puts_(&b, pt->name);
+			puts_(&b, "\"\r\nContent-Disposition: attachment; filename=\"");
+			puts_(&b, pt->name);
+			puts_(&b, "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+			char *enc = email_base64(pt->data, pt->len, 1);
+			if (!enc) {
+				free(b.p);
+				return NULL;
+			}
+			puts_(&b, enc);
+			puts_(&b, "\r\n");
+			free(enc);
+		}
+		if (m->n_parts)
+			delim(&b, bm, 1);
 	}
-	char *enc = body.failed ? NULL : email_base64((const unsigned char *)body.p, body.n, 1);
-	free(body.p);
-	if (!enc) {
-		free(b.p);
-		return NULL;
-	}
-	puts_(&b, enc);
-	puts_(&b, "\r\n");
-	free(enc);
 	if (b.failed) {
 		free(b.p);
 		return NULL;

@@ -266,6 +266,7 @@ void notify__on_cut(void *ud, uint64_t number)
 {
 	struct notify *n = ud;
 	struct notify_rt *rt = n->rt;
+	notify__mail_on_cut(n, number);
 	for (struct nitem *it = rt->pend_head; it; it = it->next)
 		it->batch = number;
 	if (rt->pend_head) {
@@ -301,11 +302,12 @@ void notify__on_done(void *ud, uint64_t done)
 		d->next = NULL;
 		delivery_send(d);
 	}
+	notify__mail_on_done(n, done);
 }
 
 /* ---- one delivery ---- */
 
-static void delivery_free(struct ndelivery *d)
+void notify__delivery_free(struct ndelivery *d)
 {
 	struct notify *n = d->n;
 	ev_timer_stop(n->d.loop, &d->timeout);
@@ -369,6 +371,12 @@ void notify__give_up(struct notify *n, struct nitem *it, const char *result, con
 static void delivery_result(struct ndelivery *d, int status, const char *detail, double retry_after)
 {
 	struct notify *n = d->n;
+	if (d->mail) {
+		struct nmail *x = d->mail;
+		notify__delivery_free(d);
+		notify__mail_done(n, x, status, detail, retry_after);
+		return;
+	}
 	struct nlane *l = d->lane;
 	const struct notify_conf *nc = n->nc;
 	double now = notify__now(n);
@@ -417,11 +425,11 @@ static void delivery_result(struct ndelivery *d, int status, const char *detail,
 	l->inflight = NULL;
 	lane_unshift(l, back, n_back);
 	free(back);
-	delivery_free(d);
+	notify__delivery_free(d);
 	notify__lane_pump(l);
 }
 
-static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+void notify__on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct ndelivery *d = w->data;
 	struct notify *n = d->n;
@@ -515,7 +523,7 @@ static void delivery_send(struct ndelivery *d)
 	d->def = ch->mod->def;
 	d->phase = 1;
 	d->started = notify__now(n);
-	ev_timer_init(&d->timeout, on_timeout, nc->send_timeout, 0.);
+	ev_timer_init(&d->timeout, notify__on_timeout, nc->send_timeout, 0.);
 	d->timeout.data = d;
 	ev_timer_start(n->d.loop, &d->timeout);
 	/* a notifier may complete inside notify_send: the delivery is then
@@ -590,7 +598,7 @@ static void cancel(struct ndelivery *d, int forget_items)
 	}
 	d->n_items = 0;
 	l->inflight = NULL;
-	delivery_free(d);
+	notify__delivery_free(d);
 }
 
 void notify__cancel_all(struct notify *n)
@@ -598,6 +606,7 @@ void notify__cancel_all(struct notify *n)
 	struct notify_rt *rt = n->rt;
 	if (!rt)
 		return;
+	notify__mail_cancel_all(n);
 	rt->mark_head = rt->mark_tail = NULL;
 	size_t it = 0;
 	const struct hmap_entry *e;
@@ -640,6 +649,7 @@ void notify_get_stats(const struct notify *n, struct notify_stats *out)
 	if (!n->rt)
 		return;
 	out->pending = n->rt->keys.count;
+	out->mails_pending = notify__mail_pending(n);
 	out->in_flight = 0;
 	size_t it = 0;
 	const struct hmap_entry *e;

@@ -101,10 +101,35 @@ int notify_oncall(struct notify *n, double at, const char *center, struct app_on
 struct app_notify_hooks;
 void notify_app_hooks(struct notify *n, struct app_notify_hooks *h);
 
+/* A document the service mails by itself (a monthly report), queued to
+ * each address over the e-mail channel (notify.mail_channel, or the
+ * first e-mail channel) in the pending store batch: rows the caller adds
+ * to that batch commit with it.  Retried like notifications, for a day
+ * at least.  The caller hands each key once (a second call while the
+ * first is unsent is ignored; after it was sent, it would send again).
+ * Every pointer is read during the call only. */
+struct notify_mail {
+	const char *key;      /* the document: "report/<customer>/<YYYY-MM>" (one line) */
+	const char *customer; /* for the log and the rows, or NULL */
+	const char *const *to;
+	size_t n_to;
+	const char *subject;    /* one line, UTF-8 */
+	const char *text;       /* plain text, UTF-8 */
+	const char *html;       /* the same as a small HTML document, or NULL */
+	const void *attachment; /* a file, or NULL */
+	size_t attachment_len;
+	const char *attachment_name; /* "report-c0042-2026-05.pdf" ([A-Za-z0-9._-]) */
+	const char *attachment_type; /* "application/pdf" */
+};
+/* 0: queued for at least one address; -1: refused (no e-mail channel, no
+ * store, a malformed document or no usable address; logged). */
+int notify_mail(struct notify *n, const struct notify_mail *m);
+
 struct notify_stats {
 	uint64_t items, sent, failed, retries, bundles, deliveries, suppressed_quiet, capped;
 	uint64_t replies, acks, replies_refused;
-	size_t pending, in_flight;
+	uint64_t mails, mails_sent, mails_failed; /* documents (notify_mail) */
+	size_t pending, in_flight, mails_pending;
 };
 void notify_get_stats(const struct notify *n, struct notify_stats *out);
 

@@ -113,6 +113,7 @@ static const struct mamori_key notify_keys[] = {
 	KEY("language", MAMORI_KEY_STRING),
 	KEY("secret_file", MAMORI_KEY_FILE),
 	KEY("runbooks", LIST),
+	KEY("mail_channel", MAMORI_KEY_STRING),
 	KEYEND,
 };
 static const struct mamori_key rule_keys[] = {
@@ -1150,6 +1151,26 @@ struct notify_conf *notify_conf_parse(struct mconf *c, struct loader *loader,
 			parse_sched(x, config_setting_get_elem(c->oncall, (unsigned)i));
 	if (c->notify)
 		parse_rules(x, c->notify);
+	/* documents (monthly reports) go out over notify.mail_channel, or
+	 * the first e-mail channel */
+	nc->mail_channel = -1;
+	const char *mch = c->notify ? str(c->notify, "mail_channel") : NULL;
+	if (mch) {
+		long i = nconf_channel(nc, mch);
+		if (i < 0)
+			perr(x, at(c->notify, "mail_channel"),
+			     "notify: mail_channel '%s' is not one of notify.channels", mch);
+		else if (!(nc->channels[i].flags & MAMORI_PLUGIN_NEEDS_EMAIL))
+			perr(x, at(c->notify, "mail_channel"),
+			     "notify: mail_channel '%s' is not an e-mail channel (plugin %s)", mch,
+			     nc->channels[i].plugin);
+		else
+			nc->mail_channel = i;
+	} else {
+		for (size_t i = 0; i < nc->n_channels && nc->mail_channel < 0; i++)
+			if (nc->channels[i].flags & MAMORI_PLUGIN_NEEDS_EMAIL)
+				nc->mail_channel = (long)i;
+	}
 	if (nc->n_scheds && !nc->n_channels)
 		pwarn(
 		    x, c->notify ? c->notify : c->oncall,
@@ -1210,6 +1231,7 @@ struct notify_conf *notify_conf_empty(void)
 {
 	struct notify_conf *nc = xcalloc(1, sizeof *nc);
 	hmap_init(&nc->customers);
+	nc->mail_channel = -1;
 	nc->window = 60;
 	nc->retry_min = 10;
 	nc->retry_max = 600;

@@ -5,6 +5,10 @@
  *   notify_conf.c  contacts, oncall and notify groups -> struct notify_conf
  *   oncall.c       the schedule resolver and the gap finder (pure: a
  *                  schedule and a time in, contacts out; no I/O)
+ *   page.c         alert events -> items, repeat pages, restore
+ *   deliver.c      lanes, bundling, SMS cap, deliveries, retries
+ *   render.c, sms.c, token.c, reply.c   texts, SMS rules, ids, replies
+ *   mail.c         documents mailed by the service (monthly reports)
  */
 #ifndef MAMORI_NOTIFY_INT_H
 #define MAMORI_NOTIFY_INT_H
@@ -112,6 +116,7 @@ struct notify_conf {
 	size_t n_scheds;
 	struct nchannel channels[NOTIFY_MAX_CHANNELS];
 	size_t n_channels;
+	long mail_channel; /* documents go out over this e-mail channel; -1 none */
 	struct nrule *rules;
 	size_t n_rules;
 	struct nrunbook *runbooks;
@@ -287,10 +292,12 @@ struct nlane {
 };
 
 /* One message on its way: the struct mamori_delivery a notifier sees. */
+struct nmail;
 struct ndelivery {
 	struct ndelivery *self; /* its key in `live` (keys are borrowed) */
 	struct notify *n;
-	struct nlane *lane;
+	struct nlane *lane; /* a notification's; NULL for a mail */
+	struct nmail *mail; /* a document's (mail.c); NULL for a notification */
 	struct nitem **items;
 	size_t n_items;
 	void *inst; /* the channel instance it went to */
@@ -314,7 +321,8 @@ struct notify_rt {
 	struct nitem *wait_head, *wait_tail;     /* rows in batches not yet written */
 	struct ndelivery *mark_head, *mark_tail; /* 'sending' marks not yet written */
 	struct ntemplates *tmpl;
-	ev_timer tick; /* repeat pages, retention */
+	struct nmails *mails; /* documents (mail.c) */
+	ev_timer tick;        /* repeat pages, retention */
 	unsigned ticks;
 	int hooked; /* journal listeners registered */
 };
@@ -328,6 +336,23 @@ void notify__on_cut(void *ud, uint64_t number);
 void notify__on_done(void *ud, uint64_t done);
 void notify__deliver_init(struct notify *n);
 void notify__deliver_fini(struct notify *n);
+/* A delivery's end: out of `live`, its timer stopped, freed (its items
+ * or mail are the caller's). */
+void notify__delivery_free(struct ndelivery *d);
+/* The core's send_timeout fired for a delivery (ev_timer callback). */
+void notify__on_timeout(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* mail.c: documents (notify_mail). */
+void notify__mail_init(struct notify *n);  /* restores the unsent ones from the store */
+void notify__mail_start(struct notify *n); /* and after a reload: send what is due */
+void notify__mail_cancel_all(struct notify *n);
+void notify__mail_fini(struct notify *n);
+void notify__mail_on_cut(struct notify *n, uint64_t number);
+void notify__mail_on_done(struct notify *n, uint64_t done);
+/* A mail's attempt ended (its delivery already freed). */
+void notify__mail_done(struct notify *n, struct nmail *x, int status, const char *detail,
+                       double retry_after);
+size_t notify__mail_pending(const struct notify *n);
 /* Give an item up (status failed, an attempt row, the alert's
  * notify_failed event); frees it. */
 void notify__give_up(struct notify *n, struct nitem *it, const char *result, const char *why);

@@ -601,6 +601,7 @@ int notify__init(struct notify *n)
 			log_info("notify", "restored %zu unsent notifications, %zu alerts paged",
 			         rt->keys.count - before, (size_t)rt->pages.count);
 	}
+	notify__mail_init(n);
 	return 0;
 }
 
@@ -616,6 +617,7 @@ void notify__start(struct notify *n)
 	const struct hmap_entry *e;
 	while (hmap_next(&rt->lanes, &it, &e))
 		notify__lane_pump(e->value);
+	notify__mail_start(n);
 }
 
 void notify__stop(struct notify *n)
@@ -646,6 +648,7 @@ void notify__fini(struct notify *n)
 	struct notify_rt *rt = n->rt;
 	if (!rt)
 		return;
+	notify__mail_fini(n);
 	notify__deliver_fini(n); /* lanes and what they hold */
 	free_list(rt->pend_head);
 	free_list(rt->wait_head);
@@ -670,6 +673,7 @@ void notify__conf_changed(struct notify *n, const struct notify_conf *old)
 	const struct hmap_entry *e;
 	while (hmap_next(&n->rt->lanes, &it, &e))
 		notify__lane_pump(e->value);
+	notify__mail_start(n);
 }
 
 /* ---- the service layer's other hooks ---- */

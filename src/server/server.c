@@ -588,6 +588,11 @@ struct app *server_app(struct server *s)
 	return s->app;
 }
 
+struct notify *server_notify(struct server *s)
+{
+	return s->notify;
+}
+
 struct events *server_events(struct server *s)
 {
 	return s->events;

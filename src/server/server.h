@@ -20,6 +20,7 @@
 
 struct ev_loop;
 struct server;
+struct notify;
 
 struct server_opts {
 	const char *config_path;
@@ -84,6 +85,8 @@ int server_submit(struct server *s, const char *customer, const char *asset, con
 /* The service layer and the event hub (front ends, tests). */
 struct app *server_app(struct server *s);
 struct events *server_events(struct server *s);
+/* The notifications (notify_mail: documents such as monthly reports). */
+struct notify *server_notify(struct server *s);
 /* The wall-clock time the scheduler uses (ev_now). */
 double server_now(const struct server *s);
 

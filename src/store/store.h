@@ -360,8 +360,8 @@ void store_batch_notify_attempt(struct store_batch *b, const struct store_notify
 /* Insert or replace the paging state of an alert; delete it. */
 void store_batch_notify_page(struct store_batch *b, const struct store_notify_page_row *r);
 void store_batch_notify_page_delete(struct store_batch *b, const char *alert_id);
-/* Retention: delete at most `limit` items sent or given up before
- * `before`, and the attempts older than it. */
+/* Retention: delete at most `limit` items (and as many mails) sent or
+ * given up before `before`, and the attempts older than it. */
 void store_batch_notify_prune(struct store_batch *b, double before, int limit);
 /* Startup, before store_start: this node's items still pending or
  * sending (created order), each with its event's payload; the paging
@@ -374,6 +374,29 @@ int store_load_notify_items(struct store *s,
                             void (*cb)(void *ud, const struct store_notify_item_row *r), void *ud);
 int store_load_notify_pages(struct store *s,
                             void (*cb)(void *ud, const struct store_notify_page_row *r), void *ud);
+/* A document mailed to one address (a monthly report): (key, address) is
+ * the row's key and an insert of a key that exists is ignored.  The row
+ * holds the whole message until it is sent or given up (then its html
+ * and file are dropped). */
+struct store_notify_mail_row {
+	const char *key, *address, *channel, *customer;
+	const char *subject, *body, *html; /* loads: NULL (store_read_notify_mail) */
+	const char *att_name, *att_type;   /* the attached file, or NULL */
+	const void *att;
+	size_t att_len;
+	const char *status; /* "pending", "sending", "sent", "failed" */
+	int attempts;
+	double created, due, updated;
+	const char *error, *message_id;
+};
+void store_batch_notify_mail(struct store_batch *b, const struct store_notify_mail_row *r);
+/* Its status, attempts, due, updated, error and message_id (NULL: kept),
+ * by key. */
+void store_batch_notify_mail_update(struct store_batch *b, const struct store_notify_mail_row *r);
+/* Startup, before store_start: this node's mails still pending or
+ * sending (created order), without their content.  0 or -1. */
+int store_load_notify_mails(struct store *s,
+                            void (*cb)(void *ud, const struct store_notify_mail_row *r), void *ud);
 
 /* ---- reads while the loop runs (the reader thread) ----
  *
@@ -532,6 +555,11 @@ size_t store_read_notify_item_count(const struct store_read *rd);
 const struct store_notify_item_row *store_read_notify_item_at(const struct store_read *rd,
                                                               size_t i);
 size_t store_read_notify_attempt_count(const struct store_read *rd);
+/* One mail's whole row, content included (NULL from the accessor when
+ * there is no such row). */
+int store_read_notify_mail(struct store *s, const char *key, const char *address, store_read_cb cb,
+                           void *ud);
+const struct store_notify_mail_row *store_read_notify_mail_row(const struct store_read *rd);
 const struct store_notify_attempt_row *store_read_notify_attempt_at(const struct store_read *rd,
                                                                     size_t i);
 

@@ -11,7 +11,8 @@
  *   store_outbox.c  outbox (writes and reads)
  *   store_downtime.c  downtime
  *   store_auth.c    auth_user, auth_token, auth_session, auth_audit
- *   store_notify.c  notify_item, notify_attempt, notify_page (writes, loads, reads)
+ *   store_notify.c  notify_item, notify_attempt, notify_page, notify_mail (writes,
+ *                   loads, reads)
  *   store_read.c    the reader thread: requests from the loop, results back
  *   store_read_alerts.c  alert lists and one alert's history (reads); the
  *                   SQL builder and the alert filters other reads share
@@ -123,6 +124,9 @@ struct store_read {
 			int problems_only;
 		} states;
 		struct store_sla_query sla; /* lists copied into mem */
+		struct {
+			const char *key, *address;
+		} mail; /* store_notify.c */
 	} in;
 	struct store_alert_row *alerts;
 	size_t n_alerts, cap_alerts;
@@ -139,6 +143,7 @@ struct store_read {
 	struct store_notify_attempt_row *nattempts;
 	size_t n_nattempts, cap_nattempts;
 	const char *ncenter, *ncustomer;
+	struct store_notify_mail_row *nmail; /* NULL: no such mail */
 	int more;
 	struct store_read *next;
 };

@@ -1,9 +1,11 @@
 /*
  * store_notify: the on-call notification tables (schema 7) - items (one
  * notification each, keyed by alert event, contact and channel), the
- * attempts to deliver them, and the paging state of unresolved alerts -
- * written as batch operations, loaded once at startup, and one alert's
- * notifications read on the reader thread.
+ * attempts to deliver them, the paging state of unresolved alerts, and
+ * the mails of documents (a monthly report: one row per recipient, the
+ * whole message in it until sent) - written as batch operations, loaded
+ * once at startup (mails without their content), and one alert's
+ * notifications or one mail's content read on the reader thread.
  *
  * An item insert that meets its key is ignored: that is the dedup that
  * keeps a notification from being written twice.  Items and pages are
@@ -18,7 +20,17 @@
 
 #define NOTIFY_SINCE 7 /* the tables exist since schema 7 */
 
-enum kind { K_ITEM, K_UPDATE, K_ATTEMPT, K_PAGE, K_PAGE_DEL, K_PRUNE, K_KEY };
+enum kind {
+	K_ITEM,
+	K_UPDATE,
+	K_ATTEMPT,
+	K_PAGE,
+	K_PAGE_DEL,
+	K_PRUNE,
+	K_KEY,
+	K_MAIL,
+	K_MAIL_UPDATE
+};
 
 enum {
 	S_ITEM,
@@ -29,6 +41,9 @@ enum {
 	S_PRUNE_ITEMS,
 	S_PRUNE_ATTEMPTS,
 	S_KEY,
+	S_MAIL,
+	S_MAIL_UPDATE,
+	S_PRUNE_MAILS,
 	S__COUNT
 };
 
@@ -57,6 +72,20 @@ static const char *const sql[S__COUNT] = {
 	    " FROM notify_attempt WHERE time < ?1 ORDER BY time LIMIT ?2)",
 	/* the first key stays: a second node or a race never replaces it */
 	[S_KEY] = "INSERT OR IGNORE INTO notify_key (id, key) VALUES (1, ?)",
+	[S_MAIL] = "INSERT OR IGNORE INTO notify_mail (key, address, node, channel, customer,"
+	           " subject, body, html, att_name, att_type, att, status, attempts, created,"
+	           " due, updated, error, message_id)"
+	           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	/* once sent or given up, the HTML and the file are not kept */
+	[S_MAIL_UPDATE] =
+	    "UPDATE notify_mail SET status = ?1, attempts = ?2, due = ?3, updated = ?4,"
+	    " error = ?5, message_id = coalesce(?6, message_id),"
+	    " html = CASE WHEN ?1 IN ('sent', 'failed') THEN NULL ELSE html END,"
+	    " att = CASE WHEN ?1 IN ('sent', 'failed') THEN NULL ELSE att END"
+	    " WHERE key = ?7 AND address = ?8",
+	[S_PRUNE_MAILS] = "DELETE FROM notify_mail WHERE rowid IN (SELECT rowid FROM notify_mail"
+	                  " WHERE created < ?1 AND status IN ('sent', 'failed') ORDER BY created"
+	                  " LIMIT ?2)",
 };
 
 struct tbl {
@@ -172,11 +201,14 @@ static int apply_prune(void *ctx, sqlite3 *db, const void *op)
 	const struct tbl *t = ctx;
 	const struct prune *p = op;
 	sqlite3_stmt *a = t->st[S_PRUNE_ITEMS], *b = t->st[S_PRUNE_ATTEMPTS];
+	sqlite3_stmt *c = t->st[S_PRUNE_MAILS];
 	sqlite3_bind_double(a, 1, p->before);
 	sqlite3_bind_int(a, 2, p->limit);
 	sqlite3_bind_double(b, 1, p->before);
 	sqlite3_bind_int(b, 2, p->limit);
-	return store__run(a) == 0 && store__run(b) == 0 ? 0 : -1;
+	sqlite3_bind_double(c, 1, p->before);
+	sqlite3_bind_int(c, 2, p->limit);
+	return store__run(a) == 0 && store__run(b) == 0 && store__run(c) == 0 ? 0 : -1;
 }
 
 struct keyop {
@@ -193,6 +225,51 @@ static int apply_key(void *ctx, sqlite3 *db, const void *op)
 	return store__run(st);
 }
 
+static int apply_mail(void *ctx, sqlite3 *db, const void *op)
+{
+	const struct tbl *t = ctx;
+	const struct store_notify_mail_row *r = op;
+	sqlite3_stmt *st = t->st[S_MAIL];
+	store__bind_text(st, 1, r->key);
+	store__bind_text(st, 2, r->address);
+	store__bind_text(st, 3, t->s->node);
+	store__bind_text(st, 4, r->channel);
+	store__bind_text(st, 5, r->customer);
+	store__bind_text(st, 6, r->subject ? r->subject : "");
+	store__bind_text(st, 7, r->body ? r->body : "");
+	store__bind_text(st, 8, r->html);
+	store__bind_text(st, 9, r->att_name);
+	store__bind_text(st, 10, r->att_type);
+	if (r->att)
+		sqlite3_bind_blob64(st, 11, r->att, r->att_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 11);
+	store__bind_text(st, 12, r->status ? r->status : "pending");
+	sqlite3_bind_int(st, 13, r->attempts);
+	sqlite3_bind_double(st, 14, r->created);
+	store__bind_time(st, 15, r->due);
+	sqlite3_bind_double(st, 16, r->updated > 0 ? r->updated : r->created);
+	store__bind_text(st, 17, r->error);
+	store__bind_text(st, 18, r->message_id);
+	return store__run(st);
+}
+
+static int apply_mail_update(void *ctx, sqlite3 *db, const void *op)
+{
+	const struct tbl *t = ctx;
+	const struct store_notify_mail_row *r = op;
+	sqlite3_stmt *st = t->st[S_MAIL_UPDATE];
+	store__bind_text(st, 1, r->status);
+	sqlite3_bind_int(st, 2, r->attempts);
+	store__bind_time(st, 3, r->due);
+	sqlite3_bind_double(st, 4, r->updated);
+	store__bind_text(st, 5, r->error);
+	store__bind_text(st, 6, r->message_id);
+	store__bind_text(st, 7, r->key);
+	store__bind_text(st, 8, r->address);
+	return store__run(st);
+}
+
 static const struct store__kind kinds[] = {
 	[K_ITEM] = { "notify item", apply_item },
 	[K_UPDATE] = { "notify item update", apply_update },
@@ -201,6 +278,8 @@ static const struct store__kind kinds[] = {
 	[K_PAGE_DEL] = { "notify page delete", apply_page_del },
 	[K_PRUNE] = { "notify prune", apply_prune },
 	[K_KEY] = { "notify key", apply_key },
+	[K_MAIL] = { "notify mail", apply_mail },
+	[K_MAIL_UPDATE] = { "notify mail update", apply_mail_update },
 };
 
 const struct store__table store__notify_table = {
@@ -279,6 +358,46 @@ void store_batch_notify_key(struct store_batch *b, const unsigned char *key, siz
 	struct keyop *k = store__push(b, &store__notify_table, K_KEY, sizeof *k);
 	k->len = len < sizeof k->key ? len : sizeof k->key;
 	memcpy(k->key, key, k->len);
+}
+
+static void copy_mail(struct store_batch *b, struct store_notify_mail_row *d,
+                      const struct store_notify_mail_row *r, int content)
+{
+	*d = *r;
+	d->key = store__bdup(b, r->key);
+	d->address = store__bdup(b, r->address);
+	d->status = store__bdup(b, r->status);
+	d->error = store__bdup(b, r->error);
+	d->message_id = store__bdup(b, r->message_id);
+	if (!content) {
+		d->channel = d->customer = d->subject = d->body = d->html = NULL;
+		d->att_name = d->att_type = NULL;
+		d->att = NULL;
+		d->att_len = 0;
+		return;
+	}
+	d->channel = store__bdup(b, r->channel);
+	d->customer = store__bdup(b, r->customer);
+	d->subject = store__bdup(b, r->subject);
+	d->body = store__bdup(b, r->body);
+	d->html = store__bdup(b, r->html);
+	d->att_name = store__bdup(b, r->att_name);
+	d->att_type = store__bdup(b, r->att_type);
+	if (r->att) {
+		void *p = store__balloc(b, r->att_len ? r->att_len : 1);
+		memcpy(p, r->att, r->att_len);
+		d->att = p;
+	}
+}
+
+void store_batch_notify_mail(struct store_batch *b, const struct store_notify_mail_row *r)
+{
+	copy_mail(b, store__push(b, &store__notify_table, K_MAIL, sizeof *r), r, 1);
+}
+
+void store_batch_notify_mail_update(struct store_batch *b, const struct store_notify_mail_row *r)
+{
+	copy_mail(b, store__push(b, &store__notify_table, K_MAIL_UPDATE, sizeof *r), r, 0);
 }
 
 /* ---- startup loads ---- */
@@ -389,6 +508,41 @@ int store_load_notify_pages(struct store *s,
 			.payload = ctext(st, 8),
 		};
 		if (r.alert_id)
+			cb(ud, &r);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_load_notify_mails(struct store *s,
+                            void (*cb)(void *ud, const struct store_notify_mail_row *r), void *ud)
+{
+	if (s->schema < NOTIFY_SINCE)
+		return -1;
+	sqlite3_stmt *st;
+	const char *q =
+	    "SELECT key, address, channel, customer, status, attempts, created, due,"
+	    " updated, error, message_id FROM notify_mail"
+	    " WHERE node = ? AND status IN ('pending', 'sending') ORDER BY created, key";
+	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	store__bind_text(st, 1, s->node);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_notify_mail_row r = {
+			.key = ctext(st, 0),
+			.address = ctext(st, 1),
+			.channel = ctext(st, 2),
+			.customer = ctext(st, 3),
+			.status = ctext(st, 4),
+			.attempts = sqlite3_column_int(st, 5),
+			.created = ctime_(st, 6),
+			.due = ctime_(st, 7),
+			.updated = ctime_(st, 8),
+			.error = ctext(st, 9),
+			.message_id = ctext(st, 10),
+		};
+		if (r.key && r.address && r.channel && r.status)
 			cb(ud, &r);
 	}
 	sqlite3_finalize(st);
@@ -516,4 +670,69 @@ const struct store_notify_attempt_row *store_read_notify_attempt_at(const struct
                                                                     size_t i)
 {
 	return i < rd->n_nattempts ? &rd->nattempts[i] : NULL;
+}
+
+/* ---- one mail's content (reader thread) ---- */
+
+static int run_mail(struct store_read *rd, sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	const char *q = "SELECT key, address, channel, customer, subject, body, html, att_name,"
+	                " att_type, att, status, attempts, created, due, updated, error,"
+	                " message_id FROM notify_mail WHERE key = ? AND address = ?";
+	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) != SQLITE_OK)
+		return store__read_fail(rd, STORE_EFAIL, "notify mail: %s", sqlite3_errmsg(db));
+	store__bind_text(st, 1, rd->in.mail.key);
+	store__bind_text(st, 2, rd->in.mail.address);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		struct store_notify_mail_row *d = store__arena_alloc(&rd->mem, sizeof *d);
+		memset(d, 0, sizeof *d);
+		d->key = keep(rd, st, 0);
+		d->address = keep(rd, st, 1);
+		d->channel = keep(rd, st, 2);
+		d->customer = keep(rd, st, 3);
+		d->subject = keep(rd, st, 4);
+		d->body = keep(rd, st, 5);
+		d->html = keep(rd, st, 6);
+		d->att_name = keep(rd, st, 7);
+		d->att_type = keep(rd, st, 8);
+		const void *blob = sqlite3_column_blob(st, 9);
+		size_t n = (size_t)sqlite3_column_bytes(st, 9);
+		if (blob) {
+			void *p = store__arena_alloc(&rd->mem, n ? n : 1);
+			memcpy(p, blob, n);
+			d->att = p;
+			d->att_len = n;
+		}
+		d->status = keep(rd, st, 10);
+		d->attempts = sqlite3_column_int(st, 11);
+		d->created = ctime_(st, 12);
+		d->due = ctime_(st, 13);
+		d->updated = ctime_(st, 14);
+		d->error = keep(rd, st, 15);
+		d->message_id = keep(rd, st, 16);
+		rd->nmail = d;
+		rc = SQLITE_DONE;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return store__read_fail(rd, STORE_EFAIL, "notify mail: %s", sqlite3_errmsg(db));
+	return 0;
+}
+
+int store_read_notify_mail(struct store *s, const char *key, const char *address, store_read_cb cb,
+                           void *ud)
+{
+	if (!key || !address || !cb)
+		return STORE_EINVAL;
+	struct store_read *rd = store__read_new(cb, ud, run_mail, NOTIFY_SINCE);
+	rd->in.mail.key = store__arena_dup(&rd->mem, key);
+	rd->in.mail.address = store__arena_dup(&rd->mem, address);
+	return store__read_submit(s, rd);
+}
+
+const struct store_notify_mail_row *store_read_notify_mail_row(const struct store_read *rd)
+{
+	return rd->nmail;
 }

@@ -21,6 +21,10 @@ struct fake_msg {
 	unsigned attempt;
 	int dup;
 	double t;
+	/* a document's: its HTML and its first file (length, sum of bytes) */
+	char html[512], att_name[128], att_type[64];
+	size_t n_att, att_len;
+	unsigned long long att_sum;
 };
 
 enum { FAKE_NOW = 0, FAKE_LATER = 1, FAKE_HANG = 2 };

@@ -92,6 +92,20 @@ static int f_send(void *inst, struct mamori_delivery *d, const struct mamori_not
 		}
 		m->attempt = n->attempt;
 		m->dup = n->possible_duplicate;
+		if (MAMORI_HAS_FIELD(n, struct mamori_notification, n_attachments)) {
+			cp(m->html, sizeof m->html, n->html);
+			m->n_att = n->n_attachments;
+			if (n->n_attachments) {
+				const struct mamori_attachment *a = &n->attachments[0];
+				cp(m->att_name, sizeof m->att_name, a->name);
+				cp(m->att_type, sizeof m->att_type, a->content_type);
+				m->att_len = a->len;
+				m->att_sum = 0;
+				for (size_t i = 0; i < a->len; i++)
+					m->att_sum =
+					    m->att_sum * 31 + ((const unsigned char *)a->data)[i];
+			}
+		}
 		m->t = in->h->now();
 	}
 	c->n++;

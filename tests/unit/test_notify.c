@@ -12,7 +12,11 @@
  * summarised, repeat pages until acknowledged, escalation paging the next
  * tier, the resolution told to those paged, a crash while a delivery was
  * handed over (sent again as a possible duplicate with the same id), the
- * SMS text fitted to one segment, and the message ids of a thread.
+ * SMS text fitted to one segment, and the message ids of a thread;
+ * documents mailed by the service (a monthly report with its PDF): sent
+ * once per address with the file intact, retried across a restart with
+ * the file read back from the store, sent again as a possible duplicate
+ * after a crash during the hand-over, refused when malformed.
  *
  * The loop runs for real with durations of a few hundred milliseconds
  * (assertions allow slack); nothing sleeps.
@@ -813,6 +817,231 @@ START_TEST(ack_by_sms_and_link)
 }
 END_TEST
 
+/* ---- documents (notify_mail: a monthly report) ---- */
+
+static unsigned char *fake_pdf(size_t n)
+{
+	unsigned char *d = malloc(n);
+	ck_assert_ptr_nonnull(d);
+	uint32_t x = 2463534242u;
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		d[i] = (unsigned char)x;
+	}
+	memcpy(d, "%PDF-1.7\n", 9);
+	return d;
+}
+
+static unsigned long long sum(const unsigned char *d, size_t n)
+{
+	unsigned long long v = 0;
+	for (size_t i = 0; i < n; i++)
+		v = v * 31 + d[i];
+	return v;
+}
+
+static int send_report(struct fx *f, const char *key, const unsigned char *pdf, size_t len)
+{
+	static const char *const to[] = { "keiri@acme.example", "not an address",
+		                          "boss@acme.example" };
+	struct notify_mail m = {
+		.key = key,
+		.customer = "c1",
+		.to = to,
+		.n_to = 3,
+		.subject = "月次セキュリティレポート 2026年5月 (株式会社テスト 様)",
+		.text = "5月は重大なアラートはありませんでした。\n",
+		.html = "<html><body><p>5月は重大なアラートはありませんでした。</p></body></html>",
+		.attachment = pdf,
+		.attachment_len = len,
+		.attachment_name = "report-c1-2026-05.pdf",
+		.attachment_type = "application/pdf",
+	};
+	return notify_mail(server_notify(f->s), &m);
+}
+
+START_TEST(document_mailed_with_its_file)
+{
+	struct fx f;
+	fx_init(&f);
+	char *c = conf("", "");
+	fx_start(&f, c);
+	reset_ctl(&f);
+	size_t len = 300 * 1024;
+	unsigned char *pdf = fake_pdf(len);
+	ck_assert_int_eq(send_report(&f, "report/c1/2026-05", pdf, len), 0);
+	/* nothing goes before its row is written: the rows are in the
+	 * pending batch, beside the caller's */
+	ck_assert_uint_eq(f.mail->n, 0);
+	ck_assert_uint_eq(pump_until(&f, &f.mail->n, 2, 5), 2);
+	for (int i = 0; i < 2; i++) {
+		const struct fake_msg *m = &f.mail->msgs[i];
+		ck_assert_uint_eq(m->n_items, 0);
+		ck_assert_str_eq(m->contact, "");
+		ck_assert_str_eq(m->subject,
+		                 "月次セキュリティレポート 2026年5月 (株式会社テスト 様)");
+		ck_assert_ptr_nonnull(strstr(m->html, "<p>5月は"));
+		ck_assert_uint_eq(m->n_att, 1);
+		ck_assert_str_eq(m->att_name, "report-c1-2026-05.pdf");
+		ck_assert_str_eq(m->att_type, "application/pdf");
+		ck_assert_uint_eq(m->att_len, len);
+		ck_assert(m->att_sum == sum(pdf, len));
+		ck_assert_ptr_nonnull(strstr(m->message_id, "@m.test>"));
+		ck_assert_uint_eq(m->attempt, 1);
+	}
+	ck_assert_str_ne(f.mail->msgs[0].address, f.mail->msgs[1].address);
+	/* sent: the rows keep subject and text, not the HTML nor the file */
+	ck_assert_int_eq(q1(&f,
+	                    "SELECT count(*) FROM notify_mail WHERE key = ?1 AND status = 'sent'"
+	                    " AND html IS NULL AND att IS NULL AND attempts = 1",
+	                    "report/c1/2026-05"),
+	                 2);
+	/* the same document again while nothing is pending: the rows exist
+	 * (the insert is ignored) */
+	struct notify_stats st;
+	notify_get_stats(server_notify(f.s), &st);
+	ck_assert_uint_eq(st.mails_sent, 2);
+	ck_assert_uint_eq(st.mails_pending, 0);
+	free(pdf);
+	free(c);
+	fx_done(&f);
+}
+END_TEST
+
+START_TEST(document_retried_across_a_restart)
+{
+	struct fx f;
+	fx_init(&f);
+	char *c = conf("", "");
+	fx_start(&f, c);
+	reset_ctl(&f);
+	f.mail->status = MAMORI_NOTIFY_RETRY; /* the SMTP server says 4xx */
+	size_t len = 64 * 1024 + 7;
+	unsigned char *pdf = fake_pdf(len);
+	ck_assert_int_eq(send_report(&f, "report/c1/2026-05", pdf, len), 0);
+	/* a second hand-over while it is pending: ignored */
+	ck_assert_int_eq(send_report(&f, "report/c1/2026-05", pdf, len), 0);
+	ck_assert_uint_ge(pump_until(&f, &f.mail->n, 4, 5), 4); /* 2 addresses x 2 attempts */
+	ck_assert_int_eq(q1(&f,
+	                    "SELECT count(*) FROM notify_mail WHERE key = ?1 AND status = 'pending'"
+	                    " AND att IS NOT NULL AND error LIKE '451%'",
+	                    "report/c1/2026-05"),
+	                 2);
+	char id0[300];
+	snprintf(id0, sizeof id0, "%s", f.mail->msgs[0].message_id);
+	/* restart: the file comes back from the store, nothing from memory */
+	fx_stop(&f);
+	fx_start(&f, c);
+	reset_ctl(&f);
+	f.mail->status = MAMORI_NOTIFY_SENT;
+	ck_assert_uint_eq(pump_until(&f, &f.mail->n, 2, 5), 2);
+	pump(&f, 0.3);
+	ck_assert_uint_eq(f.mail->n, 2); /* once each */
+	for (int i = 0; i < 2; i++) {
+		const struct fake_msg *m = &f.mail->msgs[i];
+		ck_assert_uint_eq(m->att_len, len);
+		ck_assert(m->att_sum == sum(pdf, len));
+		ck_assert_uint_ge(m->attempt, 3);
+		ck_assert_int_eq(m->dup, 0);
+	}
+	ck_assert(strcmp(f.mail->msgs[0].message_id, id0) == 0 ||
+	          strcmp(f.mail->msgs[1].message_id, id0) == 0); /* the same id on every try */
+	ck_assert_int_eq(q1(&f,
+	                    "SELECT count(*) FROM notify_mail WHERE key = ?1 AND status = 'sent'",
+	                    "report/c1/2026-05"),
+	                 2);
+	free(pdf);
+	free(c);
+	fx_done(&f);
+}
+END_TEST
+
+START_TEST(document_crash_and_refusals)
+{
+	struct fx f;
+	fx_init(&f);
+	char *c = conf("", "");
+	fx_start(&f, c);
+	reset_ctl(&f);
+	f.mail->mode = FAKE_HANG; /* handed over, never answered */
+	unsigned char *pdf = fake_pdf(1000);
+	ck_assert_int_eq(send_report(&f, "report/c1/2026-04", pdf, 1000), 0);
+	ck_assert_uint_eq(pump_until(&f, &f.mail->n, 2, 5), 2);
+	ck_assert_int_eq(q1(&f, "SELECT count(*) FROM notify_mail WHERE status = 'sending'", NULL),
+	                 2);
+	char crash[160], a[320], b[320];
+	snprintf(crash, sizeof crash, "%s/crash", f.tmp);
+	ck_assert_int_eq(mkdir(crash, 0700), 0);
+	static const char *const files[] = { "mamori.db", "mamori.db-wal", "mamori.db-shm" };
+	for (int i = 0; i < 3; i++) {
+		snprintf(a, sizeof a, "%s/%s", f.statedir, files[i]);
+		snprintf(b, sizeof b, "%s/%s", crash, files[i]);
+		copy_file(a, b);
+	}
+	fx_stop(&f);
+	snprintf(f.statedir, sizeof f.statedir, "%s", crash);
+	fx_start(&f, c);
+	reset_ctl(&f);
+	f.mail->status = MAMORI_NOTIFY_FAILED; /* 5xx: never */
+	ck_assert_uint_eq(pump_until(&f, &f.mail->n, 2, 5), 2);
+	ck_assert_int_eq(f.mail->msgs[0].dup, 1); /* may have gone out before the crash */
+	ck_assert_uint_eq(f.mail->msgs[0].att_len, 1000);
+	pump(&f, 0.3);
+	ck_assert_uint_eq(f.mail->n, 2);
+	ck_assert_int_eq(q1(&f,
+	                    "SELECT count(*) FROM notify_mail WHERE status = 'failed'"
+	                    " AND att IS NULL",
+	                    NULL),
+	                 2);
+	struct notify_stats st;
+	notify_get_stats(server_notify(f.s), &st);
+	ck_assert_uint_eq(st.mails_failed, 2);
+	/* refusals: a subject with a line break, a file with an odd name,
+	 * no usable address */
+	struct notify *n = server_notify(f.s);
+	static const char *const bad_to[] = { "nobody" }, *const to[] = { "a@b.example" };
+	struct notify_mail m = {
+		.key = "k", .to = to, .n_to = 1, .subject = "a\r\nBcc: x@y", .text = "t"
+	};
+	ck_assert_int_eq(notify_mail(n, &m), -1);
+	m.subject = "s";
+	m.attachment = pdf;
+	m.attachment_len = 10;
+	m.attachment_name = "../etc/passwd";
+	m.attachment_type = "application/pdf";
+	ck_assert_int_eq(notify_mail(n, &m), -1);
+	m.attachment = NULL;
+	m.to = bad_to;
+	ck_assert_int_eq(notify_mail(n, &m), -1);
+	free(pdf);
+	free(c);
+	fx_done(&f);
+}
+END_TEST
+
+START_TEST(document_channel_config)
+{
+	struct fx f;
+	fx_init(&f);
+	/* mail_channel must be an e-mail channel */
+	char *c = conf("mail_channel = \"sms\";", "");
+	struct server_opts o = { .config_text = c,
+		                 .plugin_dir = f.plugdir,
+		                 .state_dir = f.statedir,
+		                 .data_dir = "share/mamori",
+		                 .no_spread = 1 };
+	ck_assert_ptr_null(server_new(f.loop, &o));
+	free(c);
+	c = conf("mail_channel = \"mail\";", "");
+	fx_start(&f, c);
+	ck_assert_int_eq(notify_conf_current(server_notify(f.s))->mail_channel, 0);
+	free(c);
+	fx_done(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("notify");
@@ -829,6 +1058,10 @@ static Suite *suite(void)
 	tcase_add_test(t, crash_during_delivery);
 	tcase_add_test(t, ack_by_mail_reply);
 	tcase_add_test(t, ack_by_sms_and_link);
+	tcase_add_test(t, document_mailed_with_its_file);
+	tcase_add_test(t, document_retried_across_a_restart);
+	tcase_add_test(t, document_crash_and_refusals);
+	tcase_add_test(t, document_channel_config);
 	suite_add_tcase(s, t);
 	return s;
 }

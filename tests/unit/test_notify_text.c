@@ -534,6 +534,83 @@ START_TEST(mail_message)
 }
 END_TEST
 
+/* A document: text and HTML alternatives, a file; every part base64. */
+START_TEST(mail_document_parts)
+{
+	unsigned char file[1000];
+	for (size_t i = 0; i < sizeof file; i++)
+		file[i] = (unsigned char)(i * 7 + 3);
+	struct email_part part = { "report-c1-2026-05.pdf", "application/pdf", file, sizeof file };
+	struct email_msg m = {
+		.from = "mamori@example.jp",
+		.to = "keiri@example.jp",
+		.subject = "月次セキュリティレポート 2026年5月",
+		.body = "本文です。\n",
+		.html = "<p>本文です。</p>\n",
+		.message_id = "<mail.abc@m.test>",
+		.date = 1796608123,
+		.parts = &part,
+		.n_parts = 1,
+	};
+	size_t len;
+	char *msg = email_build(&m, &len);
+	ck_assert_ptr_nonnull(msg);
+	for (size_t i = 0; i < len; i++)
+		if (msg[i] == '\n')
+			ck_assert_msg(i > 0 && msg[i - 1] == '\r', "bare LF at %zu", i);
+	const char *ct = strstr(msg, "\r\nContent-Type: multipart/mixed; boundary=\"");
+	ck_assert_ptr_nonnull(ct);
+	char bm[80], ba[80];
+	ck_assert_int_eq(sscanf(ct, "\r\nContent-Type: multipart/mixed; boundary=\"%79[^\"]", bm),
+	                 1);
+	const char *alt = strstr(msg, "Content-Type: multipart/alternative; boundary=\"");
+	ck_assert_ptr_nonnull(alt);
+	ck_assert_int_eq(
+	    sscanf(alt, "Content-Type: multipart/alternative; boundary=\"%79[^\"]", ba), 1);
+	ck_assert_str_ne(bm, ba);
+	char close_m[100], close_a[100];
+	snprintf(close_m, sizeof close_m, "\r\n--%s--\r\n", bm);
+	snprintf(close_a, sizeof close_a, "\r\n--%s--\r\n", ba);
+	ck_assert_ptr_nonnull(strstr(msg, close_m));
+	ck_assert_ptr_nonnull(strstr(msg, close_a));
+	ck_assert(strstr(msg, close_a) < strstr(msg, close_m));
+	ck_assert_ptr_nonnull(strstr(msg, "Content-Type: text/html; charset=UTF-8\r\n"));
+	const char *ap =
+	    strstr(msg, "Content-Type: application/pdf; name=\"report-c1-2026-05.pdf\"\r\n"
+	                "Content-Disposition: attachment; filename=\"report-c1-2026-05.pdf\"\r\n"
+	                "Content-Transfer-Encoding: base64\r\n\r\n");
+	ck_assert_ptr_nonnull(ap);
+	ap = strstr(ap, "\r\n\r\n") + 4;
+	const char *end = strstr(ap, close_m);
+	ck_assert_ptr_nonnull(end);
+	unsigned char dec[2000];
+	size_t dn = unb64(ap, (size_t)(end - ap), dec);
+	ck_assert_uint_eq(dn, sizeof file);
+	ck_assert_int_eq(memcmp(dec, file, dn), 0);
+	/* a reader finds the text part (the reply parser walks multiparts) */
+	struct email_reply r;
+	ck_assert_int_eq(email_reply_parse(msg, len, &r), 0);
+	ck_assert_str_eq(r.text, "本文です。\r\n");
+	email_reply_free(&r);
+	free(msg);
+	/* HTML without a file: multipart/alternative at the top */
+	m.n_parts = 0;
+	m.parts = NULL;
+	msg = email_build(&m, &len);
+	ck_assert_ptr_nonnull(strstr(msg, "\r\nContent-Type: multipart/alternative; boundary=\""));
+	ck_assert_ptr_null(strstr(msg, "multipart/mixed"));
+	free(msg);
+	/* a file name that is not plain, a type with a quote: refused */
+	part.name = "a\"b.pdf";
+	m.parts = &part;
+	m.n_parts = 1;
+	ck_assert_ptr_null(email_build(&m, &len));
+	part.name = "ok.pdf";
+	part.type = "application/pdf\"; x=\"";
+	ck_assert_ptr_null(email_build(&m, &len));
+}
+END_TEST
+
 START_TEST(reply_parsing)
 {
 	static const char gmail[] =
@@ -647,6 +724,7 @@ static Suite *suite(void)
 	tcase_add_test(t, tokens);
 	tcase_add_test(t, mail_subject_words);
 	tcase_add_test(t, mail_message);
+	tcase_add_test(t, mail_document_parts);
 	tcase_add_test(t, reply_parsing);
 	suite_add_tcase(s, t);
 	return s;

@@ -105,3 +105,36 @@ CREATE TABLE notify_key (
 	id  INTEGER PRIMARY KEY CHECK (id = 1),
 	key BLOB NOT NULL CHECK (length(key) >= 16)
 );
+
+-- A document the service mails by itself (a monthly report) to one
+-- address: the outbox row holds the whole message (subject, text, HTML,
+-- the attached file) until it is sent or given up, when the HTML and the
+-- file are dropped (subject and text stay for the history).  Written in
+-- the same transaction as whatever hands the document on (the report's
+-- own record), so a crash leaves both or neither.  (key, address) is the
+-- row's key: "report/<customer>/<YYYY-MM>" and the recipient.  status
+-- and attempts as in notify_item; message_id is the same on every
+-- attempt.
+CREATE TABLE notify_mail (
+	key        TEXT NOT NULL,
+	address    TEXT NOT NULL,
+	node       TEXT NOT NULL DEFAULT '',
+	channel    TEXT NOT NULL,
+	customer   TEXT,
+	subject    TEXT NOT NULL,
+	body       TEXT NOT NULL,
+	html       TEXT,
+	att_name   TEXT,
+	att_type   TEXT,
+	att        BLOB,
+	status     TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'failed')),
+	attempts   INTEGER NOT NULL DEFAULT 0,
+	created    REAL NOT NULL,
+	due        REAL,
+	updated    REAL NOT NULL,
+	error      TEXT,
+	message_id TEXT,
+	PRIMARY KEY (key, address)
+);
+CREATE INDEX notify_mail_open ON notify_mail (node, status) WHERE status IN ('pending', 'sending');
+CREATE INDEX notify_mail_created ON notify_mail (created);
