@@ -62,6 +62,8 @@ TESTPLUG_SOS := $(TESTPLUG_SRCS:tests/plugins/%.c=$(B)/tests/plugins/%.so)
 # a newer core must load them unchanged.
 TESTPLUG_OLD_SRCS := $(wildcard tests/plugins/abi-*/*.c)
 TESTPLUG_SOS += $(patsubst %.c,$(B)/tests/plugins/%.so,$(notdir $(TESTPLUG_OLD_SRCS)))
+IT_SRCS := $(wildcard tests/integration/*.c)
+IT_BINS := $(IT_SRCS:tests/integration/%.c=$(B)/tests/it/%)
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(B)/bench/%)
 TOOL_SRCS := $(wildcard contrib/*/*.c)
@@ -132,6 +134,11 @@ $(B)/obj/tests/unit/%.o: tests/unit/%.c buildcfg.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
 
+# Drivers the integration tests run: a core without mamorid's front ends.
+$(B)/tests/it/%: $(B)/obj/tests/integration/%.o $(TESTLIB_OBJS) $(B)/libmamoricore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CORE_LIBS)
+
 $(B)/bench/%: $(B)/obj/tests/bench/%.o $(TESTLIB_OBJS) $(B)/libmamoricore.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CORE_LIBS)
@@ -146,7 +153,7 @@ $(foreach t,$(filter-out contrib/plugin-skeleton/%,$(TOOL_SRCS)),$(eval $(call t
 unit: $(UNIT_BINS) $(TESTPLUG_SOS) $(PLUGIN_SOS)
 	@sh tests/run-unit.sh $(UNIT_BINS)
 
-integration: all $(TESTPLUG_SOS)
+integration: all $(TESTPLUG_SOS) $(IT_BINS)
 	@sh tests/run-integration.sh
 
 lint:

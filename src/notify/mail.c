@@ -522,7 +522,7 @@ void notify__mail_done(struct notify *n, struct nmail *x, int status, const char
 			b = retry_after < nc->retry_max * 4 ? retry_after : nc->retry_max * 4;
 		x->due = now + b;
 		row(n, x, "pending", why);
-		log_info("notify", "mail %s to %s: %s; tried again in %.0f s", x->key, x->address,
+		log_info("notify", "mail %s to %s: %s; tried again in %.1f s", x->key, x->address,
 		         why, b);
 		n->st.retries++;
 		requeue(n, x, x->due);

@@ -1,8 +1,11 @@
 # mailcheck: read one e-mail (RFC 5322 bytes on stdin) and print what the
 # notification tests check, one "key=value" per line, decoded: subject,
 # from, to, message_id, in_reply_to, references, reply_to, content_type,
-# charset, transfer_encoding, duplicate, date_ok, body (escaped newlines).
+# charset, transfer_encoding, duplicate, date_ok, body (escaped newlines);
+# for a multipart document also html, attachments ("name:type:sha256"
+# each) and structure (the content types of every part, in order).
 import email
+import hashlib
 import email.policy
 import email.utils
 import sys
@@ -45,4 +48,19 @@ for i, l in enumerate(lines):
                 break
             subj.append(c)
 out("longest_subject_line", max(len(l) for l in subj) if subj else 0)
-out("body", m.get_content())
+if m.is_multipart():
+    # a document: the text and HTML alternatives, and its files
+    plain = m.get_body(preferencelist=("plain",))
+    html = m.get_body(preferencelist=("html",))
+    out("body", plain.get_content() if plain is not None else None)
+    out("body_charset", plain.get_content_charset() if plain is not None else None)
+    out("html", html.get_content() if html is not None else None)
+    atts = []
+    for a in m.iter_attachments():
+        data = a.get_payload(decode=True)
+        atts.append("%s:%s:%s" % (a.get_filename(), a.get_content_type(),
+                                  hashlib.sha256(data).hexdigest()))
+    out("attachments", " ".join(atts))
+    out("structure", " ".join(p.get_content_type() for p in m.walk()))
+else:
+    out("body", m.get_content())
