@@ -17,7 +17,9 @@
  *                   channel).
  *   results         sent: the row says so and drops its HTML and file;
  *                   retry: again after the notifications' backoff, for at
- *                   least MAIL_GIVE_UP (a report is worth waiting for);
+ *                   least MAIL_GIVE_UP (a report is worth waiting for),
+ *                   and no other mail starts for retry_min (an outage is
+ *                   probed, not hammered);
  *                   failed or given up: the row says failed, logged as an
  *                   error.  A row found 'sending' at startup may have gone
  *                   out: it is sent again marked as a possible duplicate,
@@ -77,6 +79,7 @@ struct nmails {
 	struct nmail *mk_head, *mk_tail;   /* 'sending' marks not written yet */
 	struct nticket *tickets;           /* reads in flight */
 	size_t busy;                       /* marking, loading or sending */
+	double hold_until;                 /* after a "try again": nothing new starts before */
 	ev_timer timer;
 	double armed;
 };
@@ -354,6 +357,15 @@ static void pump(struct notify *n)
 	if (!n->started)
 		return;
 	double now = notify__now(n), next = 0;
+	if (m->hold_until > now) {
+		if (m->q_head && m->armed != m->hold_until) {
+			ev_timer_stop(n->d.loop, &m->timer);
+			m->armed = m->hold_until;
+			ev_timer_set(&m->timer, m->hold_until - now, 0.);
+			ev_timer_start(n->d.loop, &m->timer);
+		}
+		return;
+	}
 	struct nmail **pp = &m->q_head, *prev = NULL;
 	/* full: the next completion pumps again */
 	while (*pp && m->busy < MAIL_INFLIGHT) {
@@ -504,6 +516,11 @@ void notify__mail_done(struct notify *n, struct nmail *x, int status, const char
 	m->busy--;
 	x->deliv = NULL;
 	double give_up = nc->give_up > MAIL_GIVE_UP ? nc->give_up : MAIL_GIVE_UP;
+	/* a server that says "later" is probably saying it to every mail: the
+	 * queue waits retry_min before starting another, so an SMTP outage
+	 * with 5,000 reports waiting costs an attempt per retry_min, not a
+	 * stream of them; one mailbox's trouble delays the rest that little */
+	m->hold_until = status == MAMORI_NOTIFY_RETRY ? now + nc->retry_min : 0;
 	if (status == MAMORI_NOTIFY_SENT) {
 		row(n, x, "sent", x->possible_dup ? "possible duplicate" : NULL);
 		log_info("notify", "mail %s to %s sent (attempt %u): %s", x->key, x->address,
