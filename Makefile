@@ -63,6 +63,12 @@ TESTLIB_SRCS := $(wildcard tests/lib/*.c)
 TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(B)/obj/%.o)
 TESTPLUG_SRCS := $(wildcard tests/plugins/*.c)
 TESTPLUG_SOS := $(TESTPLUG_SRCS:tests/plugins/%.c=$(B)/tests/plugins/%.so)
+# Check plugins built against an older plugin header (tests/plugins/abi-X.Y/):
+# a newer core must load them unchanged.
+TESTPLUG_OLD_SRCS := $(wildcard tests/plugins/abi-*/*.c)
+TESTPLUG_SOS += $(patsubst %.c,$(B)/tests/plugins/%.so,$(notdir $(TESTPLUG_OLD_SRCS)))
+IT_SRCS := $(wildcard tests/integration/*.c)
+IT_BINS := $(IT_SRCS:tests/integration/%.c=$(B)/tests/it/%)
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(B)/bench/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
@@ -132,6 +138,13 @@ $(B)/tests/plugins/%.so: tests/plugins/%.c include/mamori/plugin.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -fPIC -fvisibility=hidden -shared -o $@ $< $(ALL_LDFLAGS)
 
+define oldplug_rule
+$(B)/tests/plugins/$(notdir $(basename $(1))).so: $(1) $(dir $(1))mamori/plugin.h
+	@mkdir -p $$(dir $$@)
+	$$(CC) -I$(dir $(1)) $$(BASE_CFLAGS) -fPIC -fvisibility=hidden -shared -o $$@ $$< $$(ALL_LDFLAGS)
+endef
+$(foreach p,$(TESTPLUG_OLD_SRCS),$(eval $(call oldplug_rule,$(p))))
+
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(TESTLIB_OBJS) $(B)/libmamoricore.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(CORE_LIBS)
@@ -143,6 +156,11 @@ $(B)/tests/test_mqtt_interpose: $(B)/obj/tests/unit/test_mqtt_interpose.o $(TEST
 $(B)/obj/tests/unit/%.o: tests/unit/%.c buildcfg.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+
+# Drivers the integration tests run: a core without mamorid's front ends.
+$(B)/tests/it/%: $(B)/obj/tests/integration/%.o $(TESTLIB_OBJS) $(B)/libmamoricore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CORE_LIBS)
 
 $(B)/bench/%: $(B)/obj/tests/bench/%.o $(TESTLIB_OBJS) $(B)/libmamoricore.a
 	@mkdir -p $(dir $@)
@@ -204,7 +222,7 @@ fuzz-build: $(FUZZ_BINS) $(B)/plugins/dummy.so $(B)/plugins/exec.so \
 	$(B)/tests/plugins/passive_test.so
 
 # report.sh fills its store with build/bench/report_bench
-integration: all $(TESTPLUG_SOS) $(B)/bench/report_bench
+integration: all $(TESTPLUG_SOS) $(IT_BINS) $(B)/bench/report_bench
 	@sh tests/run-integration.sh
 
 lint:

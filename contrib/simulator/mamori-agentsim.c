@@ -464,10 +464,11 @@ static int publish_next(struct worker *w)
 	unsigned k = w->next_agent;
 	unsigned i = (unsigned)w->idx + k * (unsigned)o->connections; /* global agent index */
 	enum fault f = agent_fault(o, i);
+	unsigned long long round = w->round; /* this report's round (the last agent's too) */
 	w->next_agent = (k + 1) % w->n_agents;
 	if (w->next_agent == 0)
 		w->round++;
-	if (f == F_SILENT && w->round > 0)
+	if (f == F_SILENT && round > 0)
 		return 1; /* silent after its first report: skip */
 	agent_names(o, i, cust, host, sizeof(cust));
 	snprintf(topic, sizeof(topic), "%s/v1/agents/%s/%s/defender", o->prefix, cust, host);
@@ -538,16 +539,24 @@ static void pump(struct worker *w)
 		double want = el * o->rate / o->connections;
 		due = want > (double)w->sent ? (unsigned long long)want - w->sent : 0;
 	}
+	unsigned skipped = 0;
 	for (unsigned long long k = 0; k < due && (!w->limit || w->sent < w->limit); k++) {
 		if (o->qos > 0 && w->unacked >= (unsigned long long)o->window)
 			break;
 		if (!w->m && w->wlen - w->woff >= RAW_HIGH)
 			break;
-		if (publish_next(w) < 0) {
+		int rc = publish_next(w);
+		if (rc < 0) {
 			w->failed = 1;
 			ev_break(w->loop, EVBREAK_ALL);
 			return;
 		}
+		/* every agent silent: nothing to send until the run ends (at
+		 * --rate 0 `due` has no end, so stop looking) */
+		if (rc == 1 && ++skipped >= w->n_agents)
+			break;
+		if (rc == 0)
+			skipped = 0;
 	}
 	if (!w->m && !ev_is_active(&w->wio) && raw_flush(w))
 		raw_fail(w, "write failed");

@@ -1,10 +1,16 @@
 /*
- * mamori plugin ABI, version 1.
+ * mamori plugin ABI, version 1.1 (1.1 adds notifier plugins; a plugin
+ * built against 1.0 loads unchanged).
  *
  * This is the only header a check or notifier plugin includes.  It is the
  * whole contract between mamorid ("the core") and a plugin: no libev,
  * libconfig, libmosquitto or SQLite type crosses it, so the core can change
  * behind it without breaking plugins built against an older minor version.
+ *
+ * A plugin is either a check plugin (check_* functions: it watches
+ * something and reports results) or, since 1.1, a notifier plugin
+ * (MAMORI_PLUGIN_NOTIFIER, notify_* functions: it delivers notifications
+ * to people over one channel - e-mail, SMS, a chat webhook).
  *
  * Two versioned structs cross the boundary:
  *   - struct mamori_plugin: plugin -> core.  A plugin exports exactly one
@@ -53,7 +59,7 @@ extern "C" {
 #endif
 
 #define MAMORI_PLUGIN_ABI_MAJOR 1
-#define MAMORI_PLUGIN_ABI_MINOR 0
+#define MAMORI_PLUGIN_ABI_MINOR 1
 #define MAMORI_PLUGIN_SYMBOL    "mamori_plugin_v1"
 
 #if defined(__GNUC__)
@@ -170,6 +176,7 @@ struct mamori_io;
 struct mamori_async;
 struct mamori_proc;
 struct mamori_sub;
+struct mamori_delivery; /* 1.1: one notification being delivered */
 
 /* What the core tells a plugin about a check.  Strings live as long as the
  * check (until check_release). Returned by host->check_info. */
@@ -273,6 +280,119 @@ struct mamori_asset_spec {
 	const char *name;
 	const char *type;
 	const char *address;
+	void *reserved[4];
+};
+
+/* ---- notifier plugins (ABI 1.1) ----------------------------------------
+ *
+ * The core decides who is told what and when (on-call schedules, rules,
+ * bundling, retries, deduplication); a notifier only delivers one
+ * rendered notification at a time to one contact over its channel and
+ * says how it went.  Everything here is valid during the call only. */
+
+/* One alert event a notification covers (a bundle covers several). */
+struct mamori_notify_item {
+	uint32_t struct_size;
+	const char *alert_id;      /* "A-<node>-<14 chars>" */
+	const char *event;         /* opened, reopened, escalated, sla_breach, resolved, repeat */
+	const char *customer;      /* customer id */
+	const char *customer_name; /* display name (or the id) */
+	const char *asset, *check, *service;
+	const char *severity; /* "warning", "critical", "unknown" */
+	const char *summary;  /* the check's output line */
+	const char *center, *tier;
+	const char *link;    /* the alert on the dashboard, or NULL */
+	const char *runbook; /* what to do, a URL or a line, or NULL */
+	double opened_at;    /* epoch seconds */
+	double ack_due;      /* 0: none */
+	double resolve_due;  /* 0: none */
+	void *reserved[4];
+};
+
+/* A file sent with a message (e-mail: a MIME part in base64). */
+struct mamori_attachment {
+	uint32_t struct_size;
+	const char *name;         /* the file name: ASCII letters, digits, '.', '-', '_' */
+	const char *content_type; /* "application/pdf" */
+	const void *data;
+	size_t len;
+	void *reserved[2];
+};
+
+/* One notification to one contact over one channel.  The text is
+ * rendered by the core from the templates of the contact's language. */
+struct mamori_notification {
+	uint32_t struct_size;
+	const char *channel;  /* the channel's name in notify.channels */
+	const char *id;       /* stable for this message: the same on every retry */
+	const char *contact;  /* the contact's name */
+	const char *address;  /* e-mail address or E.164 phone (MAMORI_PLUGIN_NEEDS_*), or NULL */
+	const char *language; /* "ja" or "en" */
+	const char *severity; /* the worst of the items */
+	const char *subject;  /* one line, UTF-8 */
+	const char *body;     /* plain text, UTF-8, lines end in "\n" */
+	/* What matters first (customer, service, state, deadline, link),
+	 * fitted to the channel's SMS segments: never cut inside a
+	 * character or a UTF-16 surrogate pair. */
+	const char *short_text;
+	/* E-mail threading: RFC 5322 msg-ids with their angle brackets
+	 * (references: several, space separated), or NULL. */
+	const char *message_id, *in_reply_to, *references;
+	const char *reply_to; /* the address a reply acknowledges through, or NULL */
+	const struct mamori_notify_item *items;
+	size_t n_items;
+	unsigned attempt;       /* 1 for the first */
+	int possible_duplicate; /* an earlier attempt may have been delivered */
+	/* A document the service mails by itself (a monthly report) rather
+	 * than an alert: n_items 0, contact NULL, the address is the
+	 * recipient's.  Only e-mail channels (MAMORI_PLUGIN_NEEDS_EMAIL) get
+	 * these.  html: an HTML alternative of body (UTF-8), or NULL. */
+	const char *html;
+	const struct mamori_attachment *attachments;
+	size_t n_attachments;
+	void *reserved[4];
+};
+
+enum mamori_notify_status {
+	MAMORI_NOTIFY_SENT = 0,   /* the server took it (SMTP 250, HTTP 2xx) */
+	MAMORI_NOTIFY_RETRY = 1,  /* try again later (timeout, 4xx SMTP, HTTP 429/5xx) */
+	MAMORI_NOTIFY_FAILED = 2, /* never works as it is (bad address, HTTP 400) */
+};
+
+struct mamori_notify_result {
+	uint32_t struct_size;
+	int status;         /* enum mamori_notify_status */
+	const char *detail; /* the server's answer or the error, one line (copied) */
+	double retry_after; /* RETRY: seconds the server asked for; 0: the core's backoff */
+	void *reserved[4];
+};
+
+/* A reply a notifier received (an e-mail answering a notification, an
+ * SMS from a contact's phone), handed to host->notify_reply.  The core
+ * trusts none of it: it acts only on what it can verify (its signed
+ * tokens in refs, the sender's address). */
+struct mamori_reply {
+	uint32_t struct_size;
+	const char *id;   /* the reply's own id (Message-ID, gateway SID): each acts once */
+	const char *from; /* the sender: e-mail address or E.164 phone */
+	const char *text; /* what the person wrote (first lines, UTF-8, no quoted part) */
+	const char *const
+	    *refs; /* msg-ids and addresses it refers to (In-Reply-To, References, To) */
+	size_t n_refs;
+	void *reserved[4];
+};
+
+/* An HTTP request to /api/v1/notify/inbound/{channel} (a gateway's
+ * inbound webhook), for notify_inbound to verify and read. */
+struct mamori_http_request {
+	uint32_t struct_size;
+	const char *method;
+	const char *url; /* as the gateway called it (http.public_url + path), for signatures */
+	const char *content_type;
+	const char *const *headers; /* name, value, name, value, ... */
+	size_t n_headers;
+	const char *body;
+	size_t body_len;
 	void *reserved[4];
 };
 
@@ -419,11 +539,31 @@ struct mamori_host {
 	int (*calendar_is_open)(const char *calendar, double t);
 
 	void *reserved[16];
+
+	/* ---- ABI 1.1: read only when MAMORI_HAS_FIELD says they exist ---- */
+
+	/* Complete a delivery (notify_send): exactly once, now or later from a
+	 * callback, never after notify_cancel.  The result is copied. */
+	void (*notify_done)(struct mamori_delivery *d, const struct mamori_notify_result *r);
+	/* Hand over a reply the plugin received: the core verifies it and
+	 * acts (acknowledges the alert as the contact).  0: acted (or it was
+	 * acted on before); MAMORI_E_DENIED: not verifiable, ignored;
+	 * MAMORI_E_NOTFOUND: verified but nothing to do (alert gone or
+	 * resolved).  The plugin may delete the reply either way. */
+	int (*notify_reply)(void *inst, const struct mamori_reply *r);
 };
 
 /* ---- plugin -> core ------------------------------------------------------ */
 
-#define MAMORI_PLUGIN_PASSIVE 0x1u /* results arrive by check_submit; not scheduled */
+#define MAMORI_PLUGIN_PASSIVE     0x1u /* results arrive by check_submit; not scheduled */
+/* 1.1: a notifier plugin (notify_send and notify_cancel instead of the
+ * check functions).  It never gets checks; its instances are the
+ * channels of `notify.channels` (one per block), not `plugins` blocks. */
+#define MAMORI_PLUGIN_NOTIFIER    0x2u
+/* 1.1, notifiers: what a contact needs for the channel (config checks it). */
+#define MAMORI_PLUGIN_NEEDS_EMAIL 0x4u  /* an `email` address */
+#define MAMORI_PLUGIN_NEEDS_PHONE 0x8u  /* a `phone` number (E.164) */
+#define MAMORI_PLUGIN_SMS         0x10u /* short messages: per-contact SMS cap, short_text */
 
 struct mamori_plugin {
 	uint16_t abi_major;                     /* MAMORI_PLUGIN_ABI_MAJOR */
@@ -462,8 +602,29 @@ struct mamori_plugin {
 	 * never complete it afterwards. */
 	void (*check_cancel)(void *inst, struct mamori_run *run, void *run_state);
 
-	/* Notifier plugins (a later minor version defines their API).  NULL. */
-	void *notify_reserved[4];
+	/* ---- notifier plugins (ABI 1.1; these slots were reserved for them
+	 * in 1.0, so a 1.0 check plugin has them NULL) ---- */
+
+	/* Deliver one notification.  Complete it with host->notify_done
+	 * exactly once, inside the call or later; *state is handed to
+	 * notify_cancel.  A negative return means nothing was started (and
+	 * must not be completed): the core retries later.  Everything in `n`
+	 * is valid during the call only: copy what you keep. */
+	int (*notify_send)(void *inst, struct mamori_delivery *d,
+	                   const struct mamori_notification *n, void **state);
+	/* Abandon a delivery (shutdown, reload, the core's timeout): free its
+	 * resources; never complete it afterwards. */
+	void (*notify_cancel)(void *inst, struct mamori_delivery *d, void *state);
+	/* Optional: a request to the channel's inbound webhook
+	 * (/api/v1/notify/inbound/{channel}).  Verify the sender (the
+	 * gateway's signature) and read the reply into *out (its strings may
+	 * point into `req` or into the plugin's memory until the next call).
+	 * Returns 200..599: the HTTP status to answer, with the body (plain
+	 * text or XML the gateway expects) in answer; *out is used only for a
+	 * 2xx with out->from set.  NULL: the channel takes no webhook. */
+	int (*notify_inbound)(void *inst, const struct mamori_http_request *req,
+	                      struct mamori_reply *out, char *answer, size_t answer_size);
+	void *notify_reserved[1];
 
 	void *reserved[8];
 };

@@ -81,7 +81,7 @@ static int ml_init(const struct mamori_host *host, const struct mamori_conf *con
 		*out = NULL;
 		return MAMORI_E_NOMEM;
 	}
-	return ml_curl_init(in);
+	return (in->cl = curlloop_new(host)) ? 0 : MAMORI_E_NOMEM;
 }
 
 static void ml_destroy(void *inst)
@@ -89,7 +89,8 @@ static void ml_destroy(void *inst)
 	struct ml_inst *in = inst;
 	if (!in)
 		return;
-	ml_curl_cleanup(in);
+	curlloop_free(in->cl);
+	in->cl = NULL;
 	free(in);
 	curl_global_cleanup();
 }

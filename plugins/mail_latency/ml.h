@@ -3,8 +3,8 @@
  * installed, never included from outside plugins/mail_latency).
  *
  *   mail_latency.c  ABI struct, config keys, instance and check lifecycle
- *   curlloop.c      one libcurl multi handle per instance driven by the
- *                   host's fd watchers and one timer
+ *   (plugins/lib/curlloop.c: one libcurl multi handle per instance driven
+ *   by the host's fd watchers and one timer, shared with the notifiers)
  *   probe.c         probe mode: a state machine per run (SMTP send, IMAP polls)
  *   queue.c         queue mode: `postqueue -j` through host->proc_spawn
  *   parse.c         pure parsers (IMAP responses, probe tags, postqueue JSON)
@@ -17,6 +17,8 @@
 #include <stdint.h>
 
 #include <mamori/plugin.h>
+
+#include "../lib/curlloop.h"
 
 #define ML_ID_LEN   14 /* "m" + 13 hex digits */
 #define ML_TAG_MAX  64 /* <id>-<seq>-<send ms> */
@@ -69,37 +71,7 @@ struct ml_queue_stats {
 long ml_queue_parse(const char *text, size_t len, struct ml_queue_stats *out);
 extern const char *const ml_queue_names[5];
 
-/* ---- curlloop.c ---- */
-
-struct ml_inst;
-struct ml_xfer;
-typedef void (*ml_xfer_done_cb)(struct ml_xfer *x, int curl_code, void *ud);
-
-/* One transfer: an easy handle plus what its callbacks need. */
-struct ml_xfer {
-	struct ml_inst *inst;
-	void *easy; /* CURL * */
-	ml_xfer_done_cb done;
-	void *ud;
-	char *out; /* response body (IMAP untagged lines), NUL-terminated */
-	size_t out_len;
-	size_t out_cap;
-	const char *upload; /* SMTP message */
-	size_t upload_len;
-	size_t upload_off;
-	void *rcpt; /* struct curl_slist * of SMTP recipients, freed with it */
-	char errbuf[256];
-};
-
-int ml_curl_init(struct ml_inst *in);
-void ml_curl_cleanup(struct ml_inst *in);
-/* Create the transfer's easy handle with the options every transfer shares. */
-int ml_xfer_init(struct ml_xfer *x, struct ml_inst *in, ml_xfer_done_cb done, void *ud);
-/* Hand it to the multi handle; `done` is called once from the loop. */
-int ml_xfer_start(struct ml_xfer *x);
-/* Remove and free the easy handle and buffers; `done` is never called. */
-void ml_xfer_free(struct ml_xfer *x);
-const char *ml_xfer_error(const struct ml_xfer *x, int curl_code);
+/* ---- transfers: plugins/lib/curlloop.h (libcurl multi on the loop) ---- */
 
 /* ---- instance and check (mail_latency.c) ---- */
 
@@ -132,9 +104,7 @@ struct ml_check {
 
 struct ml_inst {
 	const struct mamori_host *host;
-	void *multi; /* CURLM * */
-	struct mamori_timer *curl_timer;
-	struct ml_sock *socks;
+	struct curlloop *cl; /* one multi handle per instance */
 };
 
 /* ---- probe.c / queue.c ---- */

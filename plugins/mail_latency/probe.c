@@ -41,7 +41,7 @@ struct probe_run {
 	struct ml_check *c;
 	struct ml_inst *in;
 	struct mamori_run *run;
-	struct ml_xfer x;
+	struct curlxfer x;
 	struct mamori_timer *poll;
 	struct ml_tag t;
 	char tag[ML_TAG_MAX];
@@ -62,7 +62,7 @@ static void probe_free(struct probe_run *r)
 {
 	if (!r)
 		return;
-	ml_xfer_free(&r->x);
+	curlxfer_free(&r->x);
 	if (r->poll)
 		r->in->host->timer_free(r->poll);
 	free(r->msg);
@@ -184,15 +184,15 @@ static long step_timeout_ms(const struct probe_run *r)
 	return (long)((left > 60 ? 60 : left) * 1000);
 }
 
-static void imap_done(struct ml_xfer *x, int rc, void *ud);
+static void imap_done(struct curlxfer *x, int rc, void *ud);
 
 static int imap_cmd(struct probe_run *r, int step, const char *fmt, const char *arg)
 {
 	char cmd[ML_MAX_UIDS * 12 + 128];
 	snprintf(cmd, sizeof(cmd), fmt, arg);
-	ml_xfer_free(&r->x);
+	curlxfer_free(&r->x);
 	r->step = step;
-	int err = ml_xfer_init(&r->x, r->in, imap_done, r);
+	int err = curlxfer_init(&r->x, r->in->cl, "imap,imaps", imap_done, r);
 	if (err)
 		return err;
 	CURL *e = r->x.easy;
@@ -200,7 +200,7 @@ static int imap_cmd(struct probe_run *r, int step, const char *fmt, const char *
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, cmd);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, step_timeout_ms(r));
 	endpoint_opts(e, &r->c->imap);
-	return ml_xfer_start(&r->x);
+	return curlxfer_start(&r->x);
 }
 
 static void schedule_poll(struct probe_run *r, double after)
@@ -312,19 +312,19 @@ static void imap_step(struct probe_run *r)
 	}
 }
 
-static void imap_done(struct ml_xfer *x, int rc, void *ud)
+static void imap_done(struct curlxfer *x, int rc, void *ud)
 {
 	struct probe_run *r = ud;
 	if (rc == CURLE_LOGIN_DENIED) {
 		char out[400];
 		snprintf(out, sizeof(out), "MAIL UNKNOWN - IMAP login failed for user %s: %s",
-		         r->c->imap.user ? r->c->imap.user : "(none)", ml_xfer_error(x, rc));
+		         r->c->imap.user ? r->c->imap.user : "(none)", curlxfer_error(x, rc));
 		probe_complete(r, MAMORI_UNKNOWN, out, NULL);
 		return;
 	}
 	if (rc != CURLE_OK) {
 		/* Transient until the deadline: the probe may still be found. */
-		snprintf(r->imap_err, sizeof(r->imap_err), "%s", ml_xfer_error(x, rc));
+		snprintf(r->imap_err, sizeof(r->imap_err), "%s", curlxfer_error(x, rc));
 		if (r->found && r->step != P_SEARCH && r->step != P_FETCH)
 			probe_finish_found(r); /* found; only the delete failed */
 		else
@@ -334,7 +334,7 @@ static void imap_done(struct ml_xfer *x, int rc, void *ud)
 	imap_step(r);
 }
 
-static void smtp_done(struct ml_xfer *x, int rc, void *ud)
+static void smtp_done(struct curlxfer *x, int rc, void *ud)
 {
 	struct probe_run *r = ud;
 	char out[400];
@@ -347,11 +347,11 @@ static void smtp_done(struct ml_xfer *x, int rc, void *ud)
 	if (rc == CURLE_LOGIN_DENIED) {
 		snprintf(out, sizeof(out),
 		         "MAIL UNKNOWN - SMTP authentication failed for user %s: %s",
-		         r->c->smtp.user ? r->c->smtp.user : "(none)", ml_xfer_error(x, rc));
+		         r->c->smtp.user ? r->c->smtp.user : "(none)", curlxfer_error(x, rc));
 		probe_complete(r, MAMORI_UNKNOWN, out, NULL);
 		return;
 	}
-	snprintf(out, sizeof(out), "MAIL CRITICAL - SMTP send failed: %s", ml_xfer_error(x, rc));
+	snprintf(out, sizeof(out), "MAIL CRITICAL - SMTP send failed: %s", curlxfer_error(x, rc));
 	probe_complete(r, MAMORI_CRITICAL, out, NULL);
 }
 
@@ -395,7 +395,7 @@ static int build_imap_url(struct probe_run *r)
 
 static int smtp_send(struct probe_run *r)
 {
-	int err = ml_xfer_init(&r->x, r->in, smtp_done, r);
+	int err = curlxfer_init(&r->x, r->in->cl, "smtp,smtps", smtp_done, r);
 	if (err)
 		return err;
 	CURL *e = r->x.easy;
@@ -414,7 +414,7 @@ static int smtp_send(struct probe_run *r)
 	curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->msg_len);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT, 60L);
 	endpoint_opts(e, &r->c->smtp);
-	return ml_xfer_start(&r->x);
+	return curlxfer_start(&r->x);
 }
 
 int ml_probe_start(struct ml_check *c, struct mamori_run *run, void **out)

@@ -17,7 +17,7 @@
 
 static const char *const ev_names[ALERT_EV_COUNT] = {
 	"opened",   "updated",  "acknowledged", "escalated",      "sla_breach", "dispatched",
-	"resolved", "reopened", "commented",    "unacknowledged", "waiting",
+	"resolved", "reopened", "commented",    "unacknowledged", "waiting",    "notify_failed",
 };
 
 const char *alert_event_name(enum alert_ev_type t)

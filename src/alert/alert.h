@@ -49,6 +49,7 @@ enum alert_ev_type {
 	ALERT_EV_COMMENTED,
 	ALERT_EV_UNACKNOWLEDGED,
 	ALERT_EV_WAITING,
+	ALERT_EV_NOTIFY_FAILED, /* a notification to a technician was given up (src/notify) */
 	ALERT_EV_COUNT
 };
 
@@ -178,6 +179,10 @@ enum alert_action_type {
 	ALERT_ACT_DISPATCH,
 	ALERT_ACT_WAIT,
 	ALERT_ACT_COMMENT,
+	/* The daemon's own record that a notification was given up (its
+	 * notifications module; not a contact-center command).  Allowed in
+	 * any status; changes nothing but the history. */
+	ALERT_ACT_NOTIFY_FAILED,
 };
 struct alert_action {
 	enum alert_action_type type;

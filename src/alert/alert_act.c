@@ -1,6 +1,7 @@
 /*
  * alert_act.c: contact-center actions on one alert (ack, unack, resolve,
- * escalate, dispatch, wait, comment).
+ * escalate, dispatch, wait, comment) and the daemon's notify_failed
+ * record.
  *
  * Each action first checks that it is allowed (nothing changes on error),
  * then ends a `wait` (the SLA clock pauses only until the next command),
@@ -25,7 +26,8 @@ static int allowed(const struct alert *a, enum alert_action_type type)
 			return ALERT_E_LAST_TIER;
 		return 0;
 	case ALERT_ACT_DISPATCH: /* results of a visit may come after resolution */
-	case ALERT_ACT_COMMENT: return 0;
+	case ALERT_ACT_COMMENT:
+	case ALERT_ACT_NOTIFY_FAILED: return 0;
 	}
 	return ALERT_E_INVAL;
 }
@@ -72,6 +74,7 @@ static enum alert_ev_type apply(struct alert_table *t, struct alert *a,
 		return ALERT_EV_WAITING;
 	case ALERT_ACT_DISPATCH: return ALERT_EV_DISPATCHED;
 	case ALERT_ACT_COMMENT: break;
+	case ALERT_ACT_NOTIFY_FAILED: return ALERT_EV_NOTIFY_FAILED;
 	}
 	return ALERT_EV_COMMENTED;
 }
@@ -85,7 +88,9 @@ int alert_act(struct alert_table *t, struct alert *a, const struct alert_action 
 		return r;
 	if (act->type == ALERT_ACT_DISPATCH && (r = set_dispatch(a, act)) < 0)
 		return r;
-	if (act->type != ALERT_ACT_WAIT && (a->sla.paused & SLA_PAUSE_WAIT))
+	/* the daemon's own record is not a command: a `wait` goes on */
+	if (act->type != ALERT_ACT_WAIT && act->type != ALERT_ACT_NOTIFY_FAILED &&
+	    (a->sla.paused & SLA_PAUSE_WAIT))
 		sla_resume(t->sla, &a->sla, SLA_PAUSE_WAIT, now);
 	struct alert_event ev = {
 		.type = apply(t, a, act, now),

@@ -531,6 +531,111 @@ void app_send(struct app *a, const char *topic, const char *payload);
 int app_submit(struct app *a, const struct app_scope *sc, const char *customer, const char *asset,
                const char *check, int state, const char *output);
 
+/* ---- on-call notifications (src/notify answers through hooks) ----
+ * notify acts through this layer (an acknowledgement by reply is an
+ * app_alert_act), so this layer cannot call notify: the daemon installs
+ * notify's answers as hooks.  Without hooks (no notify) the calls answer
+ * APP_E_UNAVAILABLE. */
+struct app_oncall_person {
+	char *contact;
+	char *source; /* "override", "fallback", or the layer's name */
+};
+struct app_oncall_row {
+	char *center;
+	char *tier; /* NULL: every tier of the center without a schedule of its own */
+	struct app_oncall_person *on;
+	size_t n_on;  /* 0: nobody (a gap without a fallback) */
+	double until; /* the next time the answer may change; 0: none in sight */
+};
+struct app_oncall {
+	double at;
+	struct app_oncall_row *rows;
+	size_t n;
+};
+void app_oncall_free(struct app_oncall *o);
+
+/* One notification of an alert (alert, event, contact, channel) and the
+ * attempts to deliver it, as the store has them. */
+struct app_notification {
+	char *event, *contact, *channel;
+	char *status; /* "pending", "sending", "sent", "failed" */
+	char *error;  /* the last attempt's error, or NULL */
+	uint32_t seq; /* the alert event it tells of */
+	unsigned attempts;
+	double created, updated;
+};
+struct app_notify_attempt {
+	char *event, *contact, *channel;
+	unsigned attempt;
+	double time;
+	char *result; /* "sent", "retry", "failed", "gave_up", "cancelled", "duplicate?" */
+	char *detail; /* the server's answer or the error */
+	char *message_id;
+};
+struct app_notifications {
+	char *center, *customer; /* of the alert (scope), NULL: unknown alert */
+	struct app_notification *rows;
+	size_t n;
+	struct app_notify_attempt *attempts;
+	size_t n_attempts;
+	int truncated;
+};
+typedef void (*app_notifications_fn)(void *ud, int err, const char *msg,
+                                     struct app_notifications *l);
+void app_notifications_free(struct app_notifications *l);
+
+/* A request to a channel's inbound webhook (an SMS gateway posting a
+ * reply) and the answer for the gateway. */
+struct app_inbound {
+	const char *channel, *method, *url, *content_type;
+	const char *const *headers; /* name, value, ... */
+	size_t n_headers;
+	const char *body;
+	size_t body_len;
+};
+struct app_inbound_answer {
+	unsigned status;
+	char content_type[64];
+	char body[1024];
+};
+
+/* A signed one-click link (acknowledge from the phone without a login). */
+struct app_link {
+	int valid; /* the token verified and has not expired or been used */
+	char alert[96], contact[96], action[16];
+	double expires;
+	char error[128]; /* why not, when not valid */
+};
+
+struct app_notify_hooks {
+	int (*oncall)(void *ud, double at, const char *center, struct app_oncall **out);
+	int (*history)(void *ud, const char *alert_id, app_notifications_fn fn, void *fn_ud);
+	int (*inbound)(void *ud, const struct app_inbound *in, struct app_inbound_answer *out);
+	/* check a link's token (confirm 0), or use it (confirm 1: acts; for
+	 * a valid token APP_OK and `done` runs once with the outcome - r->
+	 * repeated when the link was used already; an invalid token:
+	 * APP_E_FORBIDDEN with out->error, and `done` never runs) */
+	int (*link)(void *ud, const char *token, int confirm, struct app_link *out,
+	            app_done_fn done, void *done_ud);
+};
+void app_set_notify(struct app *a, const struct app_notify_hooks *h, void *ud);
+
+/* Who is on call at `at` for each schedule (center NULL: all the scope
+ * may see).  A customer's viewer sees none (APP_E_FORBIDDEN); an
+ * operator the schedules of its centers; an admin all. */
+int app_oncall(struct app *a, const struct app_scope *sc, double at, const char *center,
+               struct app_oncall **out, char *msg, size_t msglen);
+/* The notifications of one alert (APP_E_NOTFOUND, APP_E_FORBIDDEN through
+ * the callback, as app_alert_history). */
+int app_alert_notifications(struct app *a, const struct app_scope *sc, const char *alert_id,
+                            app_notifications_fn fn, void *ud);
+/* A gateway's webhook: verified and acted on by the channel; the answer
+ * is filled for the gateway.  APP_E_NOTFOUND: no such channel. */
+int app_notify_inbound(struct app *a, const struct app_inbound *in, struct app_inbound_answer *out);
+/* A one-click link: see struct app_notify_hooks.link. */
+int app_notify_link(struct app *a, const char *token, int confirm, struct app_link *out,
+                    app_done_fn done, void *ud);
+
 /* ---- subscriptions ---- */
 
 struct event;

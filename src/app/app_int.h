@@ -32,6 +32,8 @@ struct app {
 	unsigned long long sched_made, sched_undelivered;
 	app_report_deliver_fn sched_deliver;
 	void *sched_deliver_ud;
+	struct app_notify_hooks notify; /* src/notify's answers (app_set_notify) */
+	void *notify_ud;
 };
 
 double app__now(const struct app *a);

@@ -117,8 +117,8 @@ static void emit_command(struct app *a, const char *origin, const char *id, cons
 static const char *action_name(int t)
 {
 	static const char *const names[] = { "ack",      "unack", "resolve", "escalate",
-		                             "dispatch", "wait",  "comment" };
-	return t >= 0 && t <= ALERT_ACT_COMMENT ? names[t] : "?";
+		                             "dispatch", "wait",  "comment", "notify_failed" };
+	return t >= 0 && t <= ALERT_ACT_NOTIFY_FAILED ? names[t] : "?";
 }
 
 /* Idempotency: (origin, id) -> the first answer.  The code lives in

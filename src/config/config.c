@@ -39,6 +39,9 @@ static const struct mamori_key root_keys[] = { K("daemon", MAMORI_KEY_GROUP),
 	                                       K("alerts", MAMORI_KEY_GROUP),
 	                                       K("history", MAMORI_KEY_GROUP),
 	                                       K("reports", MAMORI_KEY_GROUP),
+	                                       K("contacts", -1),
+	                                       K("oncall", -1),
+	                                       K("notify", MAMORI_KEY_GROUP),
 	                                       KEND };
 static const struct mamori_key reports_keys[] = { K("calendar", MAMORI_KEY_STRING),
 	                                          K("lang", MAMORI_KEY_STRING),
@@ -267,6 +270,14 @@ static void parse_plugins(struct ctx *x, const config_setting_t *root)
 			config__report(x, g, "plugins: '%s' configured twice", name);
 			continue;
 		}
+		if (m->def && (m->def->flags & MAMORI_PLUGIN_NOTIFIER)) {
+			config__report(
+			    x, g,
+			    "plugins: '%s' is a notifier plugin: configure it as a channel "
+			    "in notify.channels",
+			    name);
+			continue;
+		}
 		char what[160];
 		snprintf(what, sizeof what, "plugin '%s'", name);
 		config__validate(x, g, m->def ? m->def->instance_keys : NULL, plugin_core_keys,
@@ -298,6 +309,9 @@ static void parse_plugins(struct ctx *x, const config_setting_t *root)
 	for (size_t i = 0; i < loader_count(x->loader); i++) {
 		struct plugin_mod *m = loader_at(x->loader, i);
 		if (config__plugin_index(c, m->name) >= 0)
+			continue;
+		/* notifiers get their instances from notify.channels (src/notify) */
+		if (m->def && (m->def->flags & MAMORI_PLUGIN_NOTIFIER))
 			continue;
 		struct cfg_plugin *p = &c->plugins[c->n_plugins++];
 		p->name = xstrdup(m->name);
@@ -488,6 +502,9 @@ static struct mconf *parse_tree(struct ctx *x)
 	x->c->mqtt = config_setting_get_member(root, "mqtt");
 	x->c->http = config_setting_get_member(root, "http");
 	x->c->auth = config_setting_get_member(root, "auth");
+	x->c->contacts = config_setting_get_member(root, "contacts");
+	x->c->oncall = config_setting_get_member(root, "oncall");
+	x->c->notify = config_setting_get_member(root, "notify");
 	x->c->centers = config__list_member(x, root, "centers");
 	x->c->routes = config__list_member(x, root, "routes");
 	parse_named_list(x, root, "centers", &x->c->center_names, &x->c->n_centers);
@@ -578,6 +595,7 @@ void mconf_drop_tree(struct mconf *c)
 	config_destroy(&c->tree);
 	c->tree_live = 0;
 	c->mqtt = c->http = c->auth = c->centers = c->routes = NULL;
+	c->contacts = c->oncall = c->notify = NULL;
 	for (size_t i = 0; i < c->n_plugins; i++)
 		c->plugins[i].s = NULL;
 	for (size_t i = 0; i < c->n_customers; i++) {

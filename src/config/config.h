@@ -183,6 +183,8 @@ struct mconf {
 	} reports;
 	/* sections other modules parse */
 	const config_setting_t *mqtt, *http, *auth, *centers, *routes;
+	/* on-call notifications (src/notify parses them) */
+	const config_setting_t *contacts, *oncall, *notify;
 	struct cfg_calendar *calendars;
 	size_t n_calendars;
 	struct cfg_plugin *plugins;

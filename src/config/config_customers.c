@@ -61,6 +61,13 @@ static int parse_check(struct ctx *x, const config_setting_t *g, const struct cf
 	}
 	int pi = config__plugin_index(x->c, plugin);
 	struct plugin_mod *m = loader_find(x->loader, plugin);
+	if (m && m->def && (m->def->flags & MAMORI_PLUGIN_NOTIFIER)) {
+		config__report(x, config_setting_get_member(g, "plugin"),
+		               "asset '%s': plugin '%s' is a notifier (a channel of "
+		               "notify.channels), not a check plugin",
+		               a->name, plugin);
+		return -1;
+	}
 	if (pi < 0 || !m) {
 		config__report(x, config_setting_get_member(g, "plugin"),
 		               "asset '%s': unknown plugin '%s'", a->name, plugin);

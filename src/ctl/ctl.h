@@ -36,7 +36,7 @@ struct opts {
 	const char *note, *request_id, *vendor, *planned_at, *result;
 	const char *center, *customer, *status, *severity, *service, *due_before, *state;
 	const char *start, *end, *comment, *role, *out, *user, *summary, *caller, *channel;
-	const char *month, *lang, *format;
+	const char *month, *lang, *format, *at;
 	const char *centers[16];
 	size_t n_centers;
 	unsigned long limit; /* 0: the command's default */
@@ -146,6 +146,9 @@ int cmd_downtime(struct ctl *c, const char *sub, const char *arg);
 int cmd_inquiry(struct ctl *c, const char *target);
 int cmd_user(struct ctl *c, const char *sub, const char *name);
 int cmd_token(struct ctl *c, const char *sub, const char *arg);
+/* cmd_notify.c */
+int cmd_oncall(struct ctl *c);
+int cmd_notifications(struct ctl *c, const char *id);
 
 /* A time from the command line as seconds since the epoch: RFC 3339,
  * seconds, "YYYY-MM-DD HH:MM[:SS]" in the local zone, or "+N[smhd]" from

@@ -58,6 +58,8 @@ static const char usage_text[] =
     "  report --customer ID --month YYYY-MM [--lang ja|en] [--format html|pdf] [-o FILE]\n"
     "                                           the customer's monthly report (stdout\n"
     "                                           without -o; a PDF is not written to a terminal)\n"
+    "  oncall [--at TIME] [--center C]          who is on call per schedule, until when\n"
+    "  notifications ID                         an alert's notifications and attempts\n"
     "\n"
     "TIME: RFC 3339, seconds since the epoch, \"YYYY-MM-DD HH:MM\" (local time), or\n"
     "+30m, +2h, +1d from now.  Messages are Japanese when LC_ALL, LC_MESSAGES or LANG\n"
@@ -113,6 +115,7 @@ enum {
 	O_MONTH = 1u << 25,
 	O_LANG = 1u << 26,
 	O_FORMAT = 1u << 27,
+	O_AT = 1u << 28, /* oncall */
 };
 
 /* long option value -> (bit, name): getopt's val is 256 + bit index */
@@ -144,6 +147,7 @@ static const struct option longopts[] = {
 	{ "month", required_argument, NULL, 256 + 25 },
 	{ "lang", required_argument, NULL, 256 + 26 },
 	{ "format", required_argument, NULL, 256 + 27 },
+	{ "at", required_argument, NULL, 256 + 28 },
 	{ "url", required_argument, NULL, 'U' },
 	{ "socket", required_argument, NULL, 'S' },
 	{ "token-file", required_argument, NULL, 'T' },
@@ -199,6 +203,8 @@ static const struct command commands[] = {
 	  O_SUMMARY | O_CALLER | O_CHANNEL | O_SEVERITY | O_SERVICE | O_REQID | O_NOTE, O_SUMMARY },
 	{ "report", NULL, 0, O_CUSTOMER | O_MONTH | O_LANG | O_FORMAT | O_OUT,
 	  O_CUSTOMER | O_MONTH },
+	{ "oncall", NULL, 0, O_CENTER | O_AT, 0 },
+	{ "notifications", NULL, 1, 0, 0 },
 };
 
 static int one_of(const char *v, const char *const *ok)
@@ -302,6 +308,7 @@ int main(int argc, char **argv)
 		case 256 + 25: o->month = optarg; break;
 		case 256 + 26: o->lang = optarg; break;
 		case 256 + 27: o->format = optarg; break;
+		case 256 + 28: o->at = optarg; break;
 		case 'o':
 			o->out = optarg;
 			given |= O_OUT;
@@ -391,6 +398,10 @@ int main(int argc, char **argv)
 			rc = cmd_sla(&c);
 		else if (strcmp(name, "report") == 0)
 			rc = cmd_report(&c);
+		else if (strcmp(name, "oncall") == 0)
+			rc = cmd_oncall(&c);
+		else if (strcmp(name, "notifications") == 0)
+			rc = cmd_notifications(&c, arg);
 		else if (strcmp(name, "downtime") == 0)
 			rc = cmd_downtime(&c, cmd->sub, arg);
 		else if (strcmp(name, "user") == 0)

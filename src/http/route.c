@@ -12,6 +12,7 @@
  */
 #include "http/http_int.h"
 #include "http/api_report.h"
+#include "http/api_notify.h"
 #include "app/app.h"
 #include "proto/cmd.h"
 #include "util/mem.h"
@@ -64,6 +65,8 @@ const struct route http_routes[] = {
 	  { "center", "customer", "status", "severity", "service", "due_before", Q_PAGE, NULL }, 0 },
 	{ "POST", "/api/v1/alerts", ACC_ACT, "alerts.open", api_alert_open, 8192, { NULL }, 0 },
 	{ "GET", "/api/v1/alerts/{id}", ACC_READ, "alert", api_alert, 0, { NULL }, 0 },
+	{ "GET", "/api/v1/alerts/{id}/notifications", ACC_READ, "alert.notifications",
+	  api_alert_notifications, 0, { NULL }, 0 },
 	{ "POST", "/api/v1/alerts/{id}/ack", ACC_ACT, "alert.ack", api_alert_act, 8192, { NULL }, 0 },
 	{ "POST", "/api/v1/alerts/{id}/unack", ACC_ACT, "alert.unack", api_alert_act, 8192,
 	  { NULL }, 0 },
@@ -84,6 +87,13 @@ const struct route http_routes[] = {
 	  0, { NULL }, 0 },
 	{ "GET", "/api/v1/overview", ACC_READ, "overview", api_overview, 0, { NULL }, 0 },
 	{ "GET", "/api/v1/sla", ACC_READ, "sla", api_sla, 0, { "center", "customer", NULL }, 0 },
+	{ "GET", "/api/v1/oncall", ACC_READ, "oncall", api_oncall, 0, { "at", "center", NULL }, 0 },
+	{ "POST", "/api/v1/notify/inbound/{channel}", ACC_PUBLIC, "notify.inbound",
+	  api_notify_inbound, 16384, { NULL }, 0 },
+	{ "GET", "/api/v1/notify/ack/{token}", ACC_PUBLIC, "notify.link", api_notify_link, 0,
+	  { NULL }, 0 },
+	{ "POST", "/api/v1/notify/ack/{token}", ACC_PUBLIC, "notify.link.use", api_notify_link, 1024,
+	  { NULL }, 0 },
 	{ "GET", "/api/v1/events", ACC_READ, "events", api_events, 0, { "types", "customer", "after",
 	  NULL }, 1 },
 	{ "GET", "/", ACC_PUBLIC, "ui", api_static, 0, { NULL }, 0 },

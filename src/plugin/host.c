@@ -328,6 +328,18 @@ static int h_calendar_is_open(const char *calendar, double t)
 	                               : MAMORI_E_NOTFOUND;
 }
 
+static void h_notify_done(struct mamori_delivery *d, const struct mamori_notify_result *r)
+{
+	if (H.ops->notify_done)
+		H.ops->notify_done(H.ops->notify_ctx, d, r);
+}
+
+static int h_notify_reply(void *inst, const struct mamori_reply *r)
+{
+	return H.ops->notify_reply ? H.ops->notify_reply(H.ops->notify_ctx, inst, r)
+	                           : MAMORI_E_NOTSUP;
+}
+
 static int h_output_parse(char *text, struct mamori_result *res, struct mamori_perfdata *items,
                           size_t max_items)
 {
@@ -393,6 +405,8 @@ static const struct mamori_host host_fns = {
 	.asset_register = h_asset_register,
 	.check_data = h_check_data,
 	.calendar_is_open = h_calendar_is_open,
+	.notify_done = h_notify_done,
+	.notify_reply = h_notify_reply,
 };
 
 void host_bind(struct ev_loop *loop, struct proc_ctx *procs, const struct host_ops *ops, void *ctx,

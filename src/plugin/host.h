@@ -33,6 +33,11 @@ struct host_ops {
 	const char *(*mqtt_prefix)(void *ctx);
 	void *(*check_data)(void *ctx, void *inst, const struct mamori_check *chk);
 	int (*calendar_is_open)(void *ctx, const char *calendar, double t);
+	/* notifiers (ABI 1.1): called with notify_ctx */
+	void (*notify_done)(void *ctx, struct mamori_delivery *d,
+	                    const struct mamori_notify_result *r);
+	int (*notify_reply)(void *ctx, void *inst, const struct mamori_reply *r);
+	void *notify_ctx;
 	/* The mqtt_* ops get this context instead of host_bind's when it is
 	 * set (the daemon's broker side is another module than its checks). */
 	void *mqtt_ctx;

@@ -2,6 +2,9 @@
  * loader: dlopen and validate plugins.  See loader.h.
  * CHECKLIST: when plugin.h's struct mamori_plugin grows (minor version),
  * add the minimum struct_size of the new minor to loader_check_def.
+ * 1.1 did not grow it: notifiers use the four slots 1.0 reserved for
+ * them (NULL in every 1.0 plugin), and only MAMORI_PLUGIN_NOTIFIER
+ * plugins may use them.
  */
 #include "plugin/loader.h"
 #include "util/log.h"
@@ -85,6 +88,16 @@ const char *loader_check_def(const struct mamori_plugin *def)
 		return "plugin name missing or not [a-z0-9_]{1,64}";
 	if (!def->init || !def->destroy)
 		return "plugin lacks init or destroy";
+	if (def->flags & MAMORI_PLUGIN_NOTIFIER) {
+		/* 1.1: the notify slots were reserved (NULL) in 1.0 */
+		if (def->abi_minor < 1)
+			return "notifier plugin built for ABI 1.0 (notifiers need 1.1)";
+		if (def->flags & MAMORI_PLUGIN_PASSIVE)
+			return "a notifier plugin cannot be passive";
+		if (!def->notify_send || !def->notify_cancel)
+			return "notifier plugin lacks notify_send or notify_cancel";
+		return NULL;
+	}
 	if (!(def->flags & MAMORI_PLUGIN_PASSIVE) &&
 	    (!def->check_prepare || !def->check_start || !def->check_cancel || !def->check_release))
 		return "active plugin lacks check_prepare, check_start, check_cancel or check_release";

@@ -15,6 +15,7 @@
 #include "http/http.h"
 #include "ingress/mqtt_cmd.h"
 #include "journal/journal.h"
+#include "notify/notify.h"
 #include "plugin/host.h"
 #include "plugin/loader.h"
 #include "plugin/proxy.h"
@@ -206,6 +207,29 @@ static void on_hook(void *ud, const struct event *e)
 		s->hook(s->hook_ud, es->customer, es->asset, es->check, es->ev, es->suppressed);
 }
 
+/* The monthly report's delivery hook: each report goes to the
+ * notification outbox as one mail per address (src/notify: notify_mail),
+ * in the store batch that records the report as handed on. */
+static int report_deliver(void *ud, const struct app_report_mail *r)
+{
+	char key[200];
+	int n = snprintf(key, sizeof key, "report/%s/%s", r->customer, r->month);
+	if (n < 0 || (size_t)n >= sizeof key)
+		return -1;
+	struct notify_mail m = { .key = key,
+		                 .customer = r->customer,
+		                 .to = r->to,
+		                 .n_to = r->n_to,
+		                 .subject = r->subject,
+		                 .text = r->summary,
+		                 .html = r->html,
+		                 .attachment = r->pdf,
+		                 .attachment_len = r->pdf_len,
+		                 .attachment_name = r->pdf_name,
+		                 .attachment_type = "application/pdf" };
+	return notify_mail(ud, &m);
+}
+
 struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 {
 	struct server *s = xcalloc(1, sizeof *s);
@@ -317,9 +341,28 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 	if (!(s->app = app_new(&pd)))
 		goto fail;
 	app_set_report_defaults(s->app, s->conf->reports.calendar, s->conf->reports.lang);
-	/* The e-mail channel (issue 11) installs its hook here:
-	 * app_set_report_delivery(s->app, fn, ud).  Until then reports are
-	 * made on schedule and recorded as not sent. */
+	/* on-call notifications: their channels are notifier plugins, made
+	 * here while the config tree lives */
+	struct notify_conf *nc = notify_conf_parse(s->conf, s->loader, NULL, ev_now(loop));
+	if (!nc)
+		goto fail;
+	struct notify_deps nd = { .loop = loop,
+		                  .journal = s->journal,
+		                  .events = s->events,
+		                  .store = s->store,
+		                  .app = s->app,
+		                  .node = s->conf->node,
+		                  .data_dir = s->conf->data_dir };
+	if (!(s->notify = notify_new(&nd, nc)))
+		goto fail;
+	struct app_notify_hooks nh;
+	notify_app_hooks(s->notify, &nh);
+	app_set_notify(s->app, &nh, s->notify);
+	s->ops.notify_done = notify_host_done;
+	s->ops.notify_reply = notify_host_reply;
+	s->ops.notify_ctx = s->notify;
+	/* the monthly reports go out through the notification outbox */
+	app_set_report_delivery(s->app, report_deliver, s->notify);
 	char herr[512] = "";
 	if (http_conf_parse(s->conf->http, &s->http_conf, herr, sizeof herr) != 0 ||
 	    auth_conf_parse(s->conf->auth, &s->auth_conf, herr, sizeof herr) != 0) {
@@ -385,6 +428,7 @@ int server_start(struct server *s)
 	}
 	alerting_start(s->alerts);
 	app_report_schedule(s->app, s->reports && s->conf->reports.schedule);
+	notify_start(s->notify);
 	journal_start(s->journal);
 	engine_rearm(s->engine);
 	return 0;
@@ -408,6 +452,7 @@ int server_start(struct server *s)
 struct reload_job {
 	struct mconf *c;
 	struct alerts_conf *ac;
+	struct notify_conf *nc;
 	struct model_build b;
 	double t0;
 };
@@ -415,6 +460,7 @@ struct reload_job {
 static void reload_job_free(struct reload_job *job)
 {
 	alerting_conf_free(job->ac);
+	notify_conf_free(job->nc);
 	mconf_free(job->c);
 	free(job);
 }
@@ -437,6 +483,8 @@ static int reload_finish(struct server *s, struct reload_job *job)
 	struct model next = job->b.m;
 	alerting_conf_install(s->alerts, job->ac, c); /* before the old calendars go */
 	job->ac = NULL;
+	notify_conf_install(s->notify, job->nc);
+	job->nc = NULL;
 	registry_take_globals(&s->reg, &next, c, ev_now(s->loop));
 	mconf_drop_tree(c);
 	model_commit(&s->reg, &next, &s->reg.m);
@@ -563,9 +611,21 @@ static int reload(struct server *s, const char *text)
 		s->reloads_refused++;
 		return -1;
 	}
+	struct notify_conf *nc =
+	    notify_conf_parse(c, s->loader, notify_conf_current(s->notify), ev_now(s->loop));
+	if (!nc) {
+		log_always(
+		    "server", LOG_LVL_ERR,
+		    "reload refused: configuration has errors; the running configuration stays");
+		alerting_conf_free(ac);
+		mconf_free(c);
+		s->reloads_refused++;
+		return -1;
+	}
 	struct reload_job *job = xcalloc(1, sizeof *job);
 	job->c = c;
 	job->ac = ac;
+	job->nc = nc;
 	job->t0 = t0;
 	s->reg.building = c;
 	int built = model_build(&s->reg, c, &job->b, &s->reg.m);
@@ -630,6 +690,7 @@ void server_stop(struct server *s)
 	s->reports = NULL;
 	mqtt_cmd_free(s->mqtt_cmd);
 	s->mqtt_cmd = NULL;
+	notify_stop(s->notify);
 	alerting_stop(s->alerts);
 	/* Cancel in-flight runs, then save every check's state and all
 	 * of the perfdata history held in memory. */
@@ -658,6 +719,10 @@ void server_free(struct server *s)
 		                 .n_calendars = s->reg.m.n_calendars };
 	if (s->reg.hooks.retire)
 		model_free(&s->reg, &s->reg.m);
+	if (s->app)
+		app_set_notify(s->app, NULL, NULL);
+	notify_free(s->notify); /* its notifier instances, before the host goes */
+	s->notify = NULL;
 	app_free(s->app);
 	alerting_free(s->alerts);
 	bus_free(s->bus);
@@ -780,6 +845,11 @@ void server_series_stats(const struct server *s, struct series_stats *out)
 struct app *server_app(struct server *s)
 {
 	return s->app;
+}
+
+struct notify *server_notify(struct server *s)
+{
+	return s->notify;
 }
 
 struct events *server_events(struct server *s)

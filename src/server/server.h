@@ -20,6 +20,7 @@
 
 struct ev_loop;
 struct server;
+struct notify;
 
 struct server_opts {
 	const char *config_path;
@@ -95,6 +96,8 @@ struct app *server_app(struct server *s);
 struct series_stats;
 void server_series_stats(const struct server *s, struct series_stats *out);
 struct events *server_events(struct server *s);
+/* The notifications (notify_mail: documents such as monthly reports). */
+struct notify *server_notify(struct server *s);
 /* The wall-clock time the scheduler uses (ev_now). */
 double server_now(const struct server *s);
 

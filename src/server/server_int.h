@@ -25,6 +25,7 @@ struct events_sub;
 struct journal;
 struct loader;
 struct mqtt_cmd;
+struct notify;
 struct proc_ctx;
 struct reload_job;
 struct report_pool;
@@ -50,6 +51,7 @@ struct server {
 	struct series *series;       /* the perfdata history; NULL without a store */
 	struct statelog *statelog;   /* the state history; NULL without a store */
 	struct report_pool *reports; /* the monthly reports' workers; NULL without a store */
+	struct notify *notify;       /* on-call notifications (src/notify) */
 	struct mqtt_cmd *mqtt_cmd;
 	struct http_conf http_conf; /* parsed at load (the tree is dropped after) */
 	struct auth_conf auth_conf;

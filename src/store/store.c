@@ -33,6 +33,7 @@ static const struct store__table *const tables[] = {
 	&store__auth_table,     /* auth_user, auth_token, auth_session, auth_audit */
 	&store__series_table,   /* series, series_raw, series_5m, series_1h */
 	&store__history_table,  /* state_change, report_run */
+	&store__notify_table,   /* notify_item, notify_attempt, notify_page */
 };
 
 /* ---- schema ---- */

@@ -39,7 +39,7 @@ struct ev_loop;
 struct store;
 struct store_batch;
 
-#define STORE_SCHEMA_VERSION 9
+#define STORE_SCHEMA_VERSION 10
 
 struct store_state_row {
 	const char *customer, *asset, *name, *plugin;
@@ -440,6 +440,88 @@ int store_month_buckets(struct store *s, int tier, int64_t series, double from, 
                         void (*cb)(void *ud, const struct store_series_agg *a), void *ud, char *err,
                         size_t errlen);
 
+/* ---- on-call notifications (schema 10; src/notify) ----
+ * An item is one notification: an alert event (alert_id, seq) told to a
+ * contact over a channel; (alert_id, seq, event, contact, channel) is its
+ * key and an insert of a key that exists is ignored (the dedup that
+ * keeps a restart from paging twice).  Items are this node's
+ * (store_set_node).  Times are epoch seconds; 0 is NULL. */
+struct store_notify_item_row {
+	const char *alert_id;
+	int64_t seq;
+	const char *event; /* the event's type, or "repeat-N" */
+	const char *contact, *channel;
+	const char *status; /* "pending", "sending", "sent", "failed" */
+	int attempts;
+	double created, due, updated;
+	const char *error;
+	/* loading: the alert_event (alert_id, seq)'s payload; NULL when gone */
+	const char *payload;
+};
+struct store_notify_attempt_row {
+	const char *alert_id;
+	int64_t seq;
+	const char *event, *contact, *channel;
+	int attempt;
+	double time;
+	const char *result; /* "sent", "retry", "failed", "gave_up", "cancelled", "unknown" */
+	const char *detail, *message_id;
+};
+struct store_notify_page_row {
+	const char *alert_id, *center, *tier;
+	int severity;
+	double repeat_at; /* 0: no repeat */
+	int repeats;
+	int64_t seq;         /* the alert's last event seen */
+	const char *paged;   /* JSON array of contact names */
+	const char *payload; /* loading: that event's payload (NULL: gone) */
+};
+/* Insert an item (ignored when its key exists). */
+void store_batch_notify_item(struct store_batch *b, const struct store_notify_item_row *r);
+/* Its status, attempts, due, updated and error, by key. */
+void store_batch_notify_update(struct store_batch *b, const struct store_notify_item_row *r);
+void store_batch_notify_attempt(struct store_batch *b, const struct store_notify_attempt_row *r);
+/* Insert or replace the paging state of an alert; delete it. */
+void store_batch_notify_page(struct store_batch *b, const struct store_notify_page_row *r);
+void store_batch_notify_page_delete(struct store_batch *b, const char *alert_id);
+/* Retention: delete at most `limit` items (and as many mails) sent or
+ * given up before `before`, and the attempts older than it. */
+void store_batch_notify_prune(struct store_batch *b, double before, int limit);
+/* Startup, before store_start: this node's items still pending or
+ * sending (created order), each with its event's payload; the paging
+ * state of unresolved alerts.  0 or -1. */
+/* The notification key (notify_key): 0 with up to `size` bytes in buf and
+ * *len set; 1 when there is none yet; -1 on error. */
+int store_load_notify_key(struct store *s, unsigned char *buf, size_t size, size_t *len);
+void store_batch_notify_key(struct store_batch *b, const unsigned char *key, size_t len);
+int store_load_notify_items(struct store *s,
+                            void (*cb)(void *ud, const struct store_notify_item_row *r), void *ud);
+int store_load_notify_pages(struct store *s,
+                            void (*cb)(void *ud, const struct store_notify_page_row *r), void *ud);
+/* A document mailed to one address (a monthly report): (key, address) is
+ * the row's key and an insert of a key that exists is ignored.  The row
+ * holds the whole message until it is sent or given up (then its html
+ * and file are dropped). */
+struct store_notify_mail_row {
+	const char *key, *address, *channel, *customer;
+	const char *subject, *body, *html; /* loads: NULL (store_read_notify_mail) */
+	const char *att_name, *att_type;   /* the attached file, or NULL */
+	const void *att;
+	size_t att_len;
+	const char *status; /* "pending", "sending", "sent", "failed" */
+	int attempts;
+	double created, due, updated;
+	const char *error, *message_id;
+};
+void store_batch_notify_mail(struct store_batch *b, const struct store_notify_mail_row *r);
+/* Its status, attempts, due, updated, error and message_id (NULL: kept),
+ * by key. */
+void store_batch_notify_mail_update(struct store_batch *b, const struct store_notify_mail_row *r);
+/* Startup, before store_start: this node's mails still pending or
+ * sending (created order), without their content.  0 or -1. */
+int store_load_notify_mails(struct store *s,
+                            void (*cb)(void *ud, const struct store_notify_mail_row *r), void *ud);
+
 /* ---- reads while the loop runs (the reader thread) ----
  *
  * A store_read_* call returns 0 when it accepted the request: its
@@ -625,6 +707,25 @@ const struct store_series_row *store_read_series_at(const struct store_read *rd,
 /* The points of series i, oldest first (*n of them). */
 const struct store_series_point *store_read_series_points(const struct store_read *rd, size_t i,
                                                           size_t *n);
+/* One alert's notifications (items by creation, at most
+ * STORE_READ_MAX_HISTORY) and their attempts (by time, as many), with
+ * the alert's center and customer (the caller's scope check; both NULL
+ * and no rows when the alert is unknown).  Needs schema 10. */
+int store_read_notifications(struct store *s, const char *alert_id, store_read_cb cb, void *ud);
+/* The alert's center and customer (NULL: unknown alert). */
+const char *store_read_notify_center(const struct store_read *rd);
+const char *store_read_notify_customer(const struct store_read *rd);
+size_t store_read_notify_item_count(const struct store_read *rd);
+const struct store_notify_item_row *store_read_notify_item_at(const struct store_read *rd,
+                                                              size_t i);
+size_t store_read_notify_attempt_count(const struct store_read *rd);
+/* One mail's whole row, content included (NULL from the accessor when
+ * there is no such row). */
+int store_read_notify_mail(struct store *s, const char *key, const char *address, store_read_cb cb,
+                           void *ud);
+const struct store_notify_mail_row *store_read_notify_mail_row(const struct store_read *rd);
+const struct store_notify_attempt_row *store_read_notify_attempt_at(const struct store_read *rd,
+                                                                    size_t i);
 
 /* Schema steps (schema.c): step v takes user_version v-1 to v. */
 int store_schema_latest(void);

@@ -17,6 +17,8 @@
  *                   writes and retention, the reports made
  *   store_month.c   synchronous reads of one customer's month for the
  *                   report workers (their own read-only connections)
+ *   store_notify.c  notify_item, notify_attempt, notify_page, notify_mail (writes,
+ *                   loads, reads)
  *   store_read.c    the reader thread: requests from the loop, results back
  *   store_read_alerts.c  alert lists and one alert's history (reads); the
  *                   SQL builder and the alert filters other reads share
@@ -84,6 +86,7 @@ extern const struct store__table store__downtime_table;
 extern const struct store__table store__auth_table;
 extern const struct store__table store__series_table;
 extern const struct store__table store__history_table;
+extern const struct store__table store__notify_table;
 
 /* Append an operation of `t`'s kind `kind` to b and return `size` zeroed
  * bytes of the batch's memory for the caller to fill (loop thread). */
@@ -142,6 +145,9 @@ struct store_read {
 		} states;
 		struct store_sla_query sla;       /* lists copied into mem */
 		struct store_series_query series; /* strings copied into mem */
+		struct {
+			const char *key, *address;
+		} mail; /* store_notify.c */
 	} in;
 	struct store_alert_row *alerts;
 	size_t n_alerts, cap_alerts;
@@ -157,6 +163,12 @@ struct store_read {
 	size_t n_lines, cap_lines;
 	struct store_series_point *points;
 	size_t n_points, cap_points;
+	struct store_notify_item_row *nitems; /* store_notify.c */
+	size_t n_nitems, cap_nitems;
+	struct store_notify_attempt_row *nattempts;
+	size_t n_nattempts, cap_nattempts;
+	const char *ncenter, *ncustomer;
+	struct store_notify_mail_row *nmail; /* NULL: no such mail */
 	int more;
 	struct store_read *next;
 };

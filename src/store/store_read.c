@@ -86,6 +86,8 @@ void store__read_free(struct store_read *rd)
 	free(rd->sla);
 	free(rd->lines);
 	free(rd->points);
+	free(rd->nitems);
+	free(rd->nattempts);
 	free(rd);
 }
 

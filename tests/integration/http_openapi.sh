@@ -27,6 +27,23 @@ chmod 700 "$IT_STATE_DIR"
 hport=$(it_free_port)
 mport=$(it_free_port)
 SOCK=$IT_TMP/api.sock
+# on-call notifications: a webhook channel to a local listener (its
+# messages carry the one-click links), an SMS channel whose gateway's
+# replies come in signed
+wport=$(it_free_port)
+printf 'inbound-key-0123456789\n' >"$IT_TMP/inbound.key"
+printf 'gateway-token\n' >"$IT_TMP/gw.token"
+chmod 600 "$IT_TMP/inbound.key" "$IT_TMP/gw.token"
+it_bg hooks python3 -c '
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        b = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        open(sys.argv[2], "ab").write(b + b"\n")
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+' "$wport" "$IT_TMP/hooks.txt"
 cat >"$IT_TMP/m.conf" <<CONF
 daemon = { state_dir = "$IT_STATE_DIR"; plugin_dir = "$PLUGIN_DIR"; data_dir = "$(pwd)/share/mamori";
            log_level = "info"; node = "h1"; };
@@ -37,6 +54,12 @@ centers = ( { name = "cc-east"; calendar = "always";
               tiers = ( { name = "contact-center"; ack_within = "15m"; resolve_within = "4h"; },
                         { name = "back-office"; ack_within = "30m"; resolve_within = "8h"; } ); } );
 routes = ( { center = "cc-east"; } );
+notify = { channels = ( { name = "hook"; plugin = "webhook"; template = "json"; url = "http://127.0.0.1:$wport/hook"; },
+                        { name = "gw"; plugin = "sms"; template = "json"; from = "M"; url = "http://127.0.0.1:$wport/sms";
+                          secret_file = "$IT_TMP/gw.token"; inbound = "json"; inbound_secret_file = "$IT_TMP/inbound.key"; } );
+           link_base = "http://mamori.example"; retry_min = "1s"; repeat = "0"; bundle_window = "0s"; };
+contacts = ( { name = "room"; phone = "+819011112222"; channels = ( { channel = "hook"; }, { channel = "gw"; } ); } );
+oncall = ( { center = "cc-east"; layers = ( { members = "room"; } ); } );
 customers = (
   { id = "c1"; name = "Tokyo"; region = "kanto";
     assets = ( { name = "web"; checks = ( { plugin = "dummy"; name = "http"; service = "web"; interval = "1s"; max_attempts = 1; state = 2; output = "down"; },
@@ -50,7 +73,7 @@ CONF
 it_mamorid "$IT_TMP/m.conf"
 it_wait_for 10 test -S "$SOCK" || it_fail "no API socket"
 
-python3 - "$SOCK" "$hport" "$mport" doc/openapi.yaml <<'PY' || it_fail "answers differ from doc/openapi.yaml (above)"
+python3 - "$SOCK" "$hport" "$mport" doc/openapi.yaml "$IT_TMP/hooks.txt" <<'PY' || it_fail "answers differ from doc/openapi.yaml (above)"
 import http.client, json, re, socket, sys, threading, time
 
 import yaml
@@ -326,6 +349,41 @@ req("GET", "/api/v1/alerts", want=200)
 req("GET", "/api/v1/alerts?status=resolved&due_before=2100-01-01T00:00:00Z", want=200)
 req("GET", "/api/v1/alerts/" + a1, want=200)
 req("GET", "/api/v1/alerts/A-nope-1", want=404)
+
+# ---- on-call notifications ----
+req("GET", "/api/v1/oncall", want=200)
+req("GET", "/api/v1/oncall?at=2026-12-24T12:00:00Z&center=cc-east", want=200)
+req("GET", "/api/v1/oncall?at=never", want=400)
+req("GET", "/api/v1/oncall", tcp=PORT, want=401)
+req("GET", "/api/v1/alerts/%s/notifications" % a1, want=200)
+req("GET", "/api/v1/alerts/A-nope-1/notifications", want=404)
+import hashlib, hmac
+body = json.dumps({"from": "+819011112222", "text": "ack", "id": "gw-1"}).encode()
+sig = "sha256=" + hmac.new(b"inbound-key-0123456789", body, hashlib.sha256).hexdigest()
+req("POST", "/api/v1/notify/inbound/gw", raw=body, tcp=PORT,
+    headers={"Content-Type": "application/json", "X-Mamori-Signature": sig}, want=200)
+req("POST", "/api/v1/notify/inbound/gw", raw=body, tcp=PORT,
+    headers={"Content-Type": "application/json", "X-Mamori-Signature": "sha256=00"}, want=403)
+req("POST", "/api/v1/notify/inbound/nope", raw=body, tcp=PORT,
+    headers={"Content-Type": "application/json"}, want=404)
+token = None
+end = time.time() + 20
+while time.time() < end and not token:
+    try:
+        m = re.search(r"/api/v1/notify/ack/([A-Za-z0-9_.-]+)", open(sys.argv[5], encoding="utf-8").read())
+        token = m.group(1) if m else None
+    except OSError:
+        pass
+    time.sleep(0.3)
+if not token:
+    problem("no notification with a one-click link reached the webhook")
+else:
+    req("GET", "/api/v1/notify/ack/" + token, tcp=PORT, want=200)
+    req("GET", "/api/v1/notify/ack/x" + token, tcp=PORT, want=403)
+    s, j, _ = req("POST", "/api/v1/notify/ack/" + token, {}, tcp=PORT)
+    req("POST", "/api/v1/notify/ack/" + token, {}, tcp=PORT, want=409)
+    if s == 200:  # as it was for the actions below
+        req("POST", "/api/v1/alerts/%s/unack" % j["alert"], {}, want=200)
 
 # the event stream: an id of this run first, then everything replayed
 def sse(query, until=None, secs=2.0):

@@ -331,3 +331,13 @@ void plugtest_free(struct plugtest *pt)
 	host_unbind();
 	free(pt);
 }
+
+const struct mamori_plugin *plugtest_def(struct plugtest *pt)
+{
+	return pt->mod ? pt->mod->def : NULL;
+}
+
+void *plugtest_instance(struct plugtest *pt)
+{
+	return pt->inst;
+}

@@ -49,6 +49,10 @@ int plugtest_run_cancel(struct plugtest *pt, double after, double linger);
 void plugtest_pump(struct plugtest *pt, double seconds);
 const char *plugtest_error(const struct plugtest *pt);
 const struct mamori_host *plugtest_host(struct plugtest *pt);
+/* The plugin's definition and its instance (to call a notifier's
+ * functions directly). */
+const struct mamori_plugin *plugtest_def(struct plugtest *pt);
+void *plugtest_instance(struct plugtest *pt);
 void plugtest_free(struct plugtest *pt);
 
 #endif

@@ -25,7 +25,7 @@ export function mount(main, ctx) {
 	const st = {
 		rows: [], byId: new Map(), view: [], etag: null, centers: new Map(),
 		f: { q: '', region: '', center: '', state: '' }, sort: 'worst',
-		queue: [], raf: 0, needSort: true, lastSort: 0, sortTimer: 0,
+		queue: [], raf: 0, needSort: true, lastSort: -Infinity, sortTimer: 0,
 		fetching: false, again: false, lastFetch: 0, fetchTimer: 0, alive: true,
 		loadedAt: 0,
 	};
@@ -210,7 +210,7 @@ export function mount(main, ctx) {
 	function resort(now) {
 		st.needSort = true;
 		if (now) {
-			st.lastSort = 0;
+			st.lastSort = -Infinity; // sort in the next frame, however soon after the page loaded
 			frame();
 			return;
 		}

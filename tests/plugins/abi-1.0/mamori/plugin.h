@@ -1,0 +1,486 @@
+/*
+ * mamori plugin ABI, version 1.
+ *
+ * This is the only header a check or notifier plugin includes.  It is the
+ * whole contract between mamorid ("the core") and a plugin: no libev,
+ * libconfig, libmosquitto or SQLite type crosses it, so the core can change
+ * behind it without breaking plugins built against an older minor version.
+ *
+ * Two versioned structs cross the boundary:
+ *   - struct mamori_plugin: plugin -> core.  A plugin exports exactly one
+ *     symbol, `mamori_plugin_v1`, of this type (use MAMORI_PLUGIN_DEFINE).
+ *   - struct mamori_host:   core -> plugin.  Function pointers the plugin
+ *     uses for everything it needs from the core (timers, fd watches,
+ *     processes, results, logging, config, MQTT).
+ * Both begin with abi_major, abi_minor, struct_size.  The major number must
+ * match exactly; a minor version only appends fields, so a reader checks
+ * struct_size (or abi_minor) before touching a field added after 1.0
+ * (MAMORI_HAS_FIELD).  Both end in reserved slots that must be zero.
+ *
+ * Threads: every function here is called by the core on its event-loop
+ * thread, and every host function must be called on that thread too, with
+ * the single exception of mamori_host.async_send (see there).
+ *
+ * Ownership: strings and structs the plugin hands to the core (results,
+ * log messages, publish payloads) are copied before the call returns, so a
+ * plugin may pass stack buffers.  Strings the core hands to a plugin are
+ * valid for the duration stated on each function; copy them to keep them.
+ *
+ * Lifecycle (one instance per `plugins` config block, or one default
+ * instance per plugin that checks use without a block):
+ *   init -> (check_prepare -> (check_start [-> check_cancel])* ->
+ *   check_release)* -> destroy
+ * A check run completes exactly once, through host->run_complete, either
+ * inside check_start or later from a callback.  After check_cancel returns
+ * the plugin must never complete that run.  The core owns timeouts: when a
+ * run's timeout expires the core cancels it and records UNKNOWN.
+ *
+ * CHECKLIST when changing this file: bump MAMORI_PLUGIN_ABI_MINOR for an
+ * appended field (never insert, never reorder), update src/plugin/loader.c
+ * (validation of struct_size per minor), src/plugin/host.c (the table the
+ * core fills), docs in doc/plugin-abi.md, and the changelog.
+ */
+#ifndef MAMORI_PLUGIN_H
+#define MAMORI_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MAMORI_PLUGIN_ABI_MAJOR 1
+#define MAMORI_PLUGIN_ABI_MINOR 0
+#define MAMORI_PLUGIN_SYMBOL    "mamori_plugin_v1"
+
+#if defined(__GNUC__)
+#define MAMORI_EXPORT       __attribute__((visibility("default")))
+#define MAMORI_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define MAMORI_EXPORT
+#define MAMORI_PRINTF(f, a)
+#endif
+
+/* Mark a callback parameter a plugin does not use (-Wunused-parameter). */
+#define MAMORI_UNUSED(x) ((void)(x))
+
+/* True when a versioned struct `s` (pointer) is large enough to hold
+ * `field`: use before reading a field added in a later minor version. */
+#define MAMORI_HAS_FIELD(s, type, field)                                                           \
+	((s)->struct_size >= offsetof(type, field) + sizeof(((type *)0)->field))
+
+/* ---- states and errors ------------------------------------------------ */
+
+/* Monitoring Plugins states, identical to the exit codes of check_* tools. */
+enum mamori_state {
+	MAMORI_OK = 0,
+	MAMORI_WARNING = 1,
+	MAMORI_CRITICAL = 2,
+	MAMORI_UNKNOWN = 3,
+};
+
+/* Error codes: 0 is success, errors are negative.  mamori_host.strerror
+ * turns one into text. */
+enum mamori_err {
+	MAMORI_E_OK = 0,
+	MAMORI_E_NOMEM = -1,    /* out of memory */
+	MAMORI_E_INVAL = -2,    /* invalid argument or malformed input */
+	MAMORI_E_CONFIG = -3,   /* configuration error (already reported) */
+	MAMORI_E_IO = -4,       /* I/O error; errno may say more */
+	MAMORI_E_NOTSUP = -5,   /* not supported by this core or build */
+	MAMORI_E_BUSY = -6,     /* limit reached, try later */
+	MAMORI_E_NOTFOUND = -7, /* no such key, check, asset or customer */
+	MAMORI_E_TIMEOUT = -8,  /* timed out */
+	MAMORI_E_RANGE = -9,    /* number out of range */
+	MAMORI_E_TYPE = -10,    /* config value has the wrong type */
+	MAMORI_E_DENIED = -11,  /* refused by policy (ACL, registration off) */
+	MAMORI_E_EXISTS = -12,  /* already exists */
+};
+
+enum mamori_log_level {
+	MAMORI_LOG_ERR = 3,
+	MAMORI_LOG_WARNING = 4,
+	MAMORI_LOG_NOTICE = 5,
+	MAMORI_LOG_INFO = 6,
+	MAMORI_LOG_DEBUG = 7,
+};
+
+/* ---- thresholds and perfdata (Monitoring Plugins contract) -------------- */
+
+/* A threshold range as written by Monitoring Plugins: `[@]start:end`.
+ * "10" = 0:10, "10:" = 10:inf, "~:10" = -inf:10, "10:20", "@10:20".
+ * An alert is raised when the value is outside start..end (inclusive), or
+ * inside it when `inside` is set (the `@` form). */
+struct mamori_range {
+	double start;
+	double end;
+	unsigned char set;       /* 0: no threshold given */
+	unsigned char start_inf; /* start is -infinity ("~") */
+	unsigned char end_inf;   /* end is +infinity ("10:") */
+	unsigned char inside;    /* '@': alert when inside */
+};
+
+/* One perfdata item: 'label'=value[UOM];[warn];[crit];[min];[max].
+ * The core copies items handed to it; pointers need only live for the call. */
+struct mamori_perfdata {
+	const char *label; /* without quotes; never empty */
+	const char *uom;   /* "", "s", "ms", "%", "B", "KB", "c", ... */
+	double value;
+	double min;
+	double max;
+	struct mamori_range warn;
+	struct mamori_range crit;
+	unsigned flags; /* MAMORI_PERF_* */
+};
+#define MAMORI_PERF_HAS_MIN       0x1u
+#define MAMORI_PERF_HAS_MAX       0x2u
+#define MAMORI_PERF_VALUE_UNKNOWN 0x4u /* value was "U" */
+
+/* A check result.  Zero-initialise it and set what you have.  Everything is
+ * copied by the core before run_complete/check_submit returns. */
+struct mamori_result {
+	uint32_t struct_size;               /* sizeof(struct mamori_result) */
+	int state;                          /* enum mamori_state */
+	const char *output;                 /* first line, plain text, NULL = "" */
+	const char *long_output;            /* further lines, or NULL */
+	const struct mamori_perfdata *perf; /* parsed perfdata items, or NULL */
+	size_t n_perf;
+	/* Raw perfdata text in the Monitoring Plugins format, parsed by the core
+	 * when `perf` is NULL.  Convenient for exec-style plugins. */
+	const char *perf_text;
+	unsigned flags; /* MAMORI_RESULT_* */
+	unsigned reserved_u;
+	void *reserved[3];
+};
+/* Passive result: stop the freshness timer until the next result (the
+ * agent said goodbye, e.g. its "offline" last will: silence is expected). */
+#define MAMORI_RESULT_NO_FRESHNESS 0x1u
+
+/* ---- opaque core objects --------------------------------------------- */
+
+struct mamori_host;
+struct mamori_conf;  /* a config group (instance block or check block) */
+struct mamori_check; /* a configured check; lives until check_release */
+struct mamori_run;   /* one execution of a check; lives until completed/cancelled */
+struct mamori_timer;
+struct mamori_io;
+struct mamori_async;
+struct mamori_proc;
+struct mamori_sub;
+
+/* What the core tells a plugin about a check.  Strings live as long as the
+ * check (until check_release). Returned by host->check_info. */
+struct mamori_check_info {
+	uint32_t struct_size;
+	const char *customer;      /* customer id, e.g. "c0001" */
+	const char *customer_name; /* display name */
+	const char *region;        /* customer region or "" */
+	const char *asset;         /* asset name, e.g. "utm-1" */
+	const char *asset_type;    /* "utm", "domain", "host", "pc", ... */
+	const char *address;       /* asset address or "" */
+	const char *check;         /* check name, unique within the asset */
+	const char *service;       /* defender, web, mail, utm, dns, other */
+	double interval;           /* seconds */
+	double timeout;            /* seconds */
+	void *reserved[4];
+};
+
+/* ---- config schema ----------------------------------------------------- */
+
+enum mamori_key_type {
+	MAMORI_KEY_STRING = 1,
+	MAMORI_KEY_INT,
+	MAMORI_KEY_FLOAT, /* accepts integers too */
+	MAMORI_KEY_BOOL,
+	MAMORI_KEY_DURATION,    /* string like "500ms", "30s", "15m", "4h", "1d", or a number of
+	                           seconds */
+	MAMORI_KEY_RANGE,       /* threshold range string, "[@]start:end" */
+	MAMORI_KEY_STRING_LIST, /* [ "a", "b" ] or ( "a", "b" ) */
+	MAMORI_KEY_GROUP,       /* { ... }; `sub` describes its keys */
+	MAMORI_KEY_FILE,        /* path to a readable file (secrets) */
+};
+#define MAMORI_KEY_REQUIRED 0x1u
+
+/* One config key a plugin accepts.  Arrays end with a {NULL} entry.
+ * The core rejects unknown keys and wrong types with file and line before
+ * check_prepare is called, so a plugin only checks semantics. */
+struct mamori_key {
+	const char *name;
+	int type;                     /* enum mamori_key_type */
+	unsigned flags;               /* MAMORI_KEY_* */
+	const char *doc;              /* one line, shown by --help-plugin */
+	const struct mamori_key *sub; /* keys of a MAMORI_KEY_GROUP */
+};
+
+/* ---- callbacks --------------------------------------------------------- */
+
+typedef void (*mamori_timer_cb)(struct mamori_timer *t, void *ud);
+#define MAMORI_IO_READ  0x1
+#define MAMORI_IO_WRITE 0x2
+typedef void (*mamori_io_cb)(struct mamori_io *io, int fd, int revents, void *ud);
+typedef void (*mamori_async_cb)(struct mamori_async *a, void *ud);
+
+/* Result of a spawned process (host->proc_spawn).  `output` is the child's
+ * stdout (and stderr, when merged), NUL-terminated, at most `max_output`
+ * bytes; `truncated` says more was discarded.  status: exit code 0..255 when
+ * exited, or -signal when killed.  timed_out: the core killed the process
+ * group after the timeout.  Valid only during the callback. */
+struct mamori_proc_result {
+	uint32_t struct_size;
+	int exited; /* 1: normal exit, `status` is the code */
+	int status;
+	int timed_out;
+	int spawn_errno; /* reserved: always 0 (spawn errors are returned by proc_spawn) */
+	const char *output;
+	size_t output_len;
+	int truncated;
+	double duration; /* seconds */
+	void *reserved[4];
+};
+typedef void (*mamori_proc_cb)(struct mamori_proc *p, const struct mamori_proc_result *r, void *ud);
+
+struct mamori_spawn {
+	uint32_t struct_size;
+	const char *const *argv; /* argv[0] is the path (no PATH search) */
+	const char *const *envp; /* NULL: a minimal default environment */
+	double timeout;          /* seconds; <= 0: none */
+	size_t max_output;       /* 0: default 64 KiB */
+	int merge_stderr;        /* 1: stderr goes to output too */
+	const char *stdin_data;  /* NULL: /dev/null */
+	size_t stdin_len;
+	void *reserved[4];
+};
+
+/* MQTT message handed to a subscriber; valid only during the callback. */
+struct mamori_msg {
+	uint32_t struct_size;
+	const char *topic;
+	const void *payload;
+	size_t len;
+	int qos;
+	int retain;
+	void *reserved[4];
+};
+typedef void (*mamori_msg_cb)(struct mamori_sub *s, const struct mamori_msg *m, void *ud);
+
+/* Properties of an asset a plugin registers (auto-registration). */
+struct mamori_asset_spec {
+	uint32_t struct_size;
+	const char *customer;
+	const char *name;
+	const char *type;
+	const char *address;
+	void *reserved[4];
+};
+
+/* ---- core -> plugin ----------------------------------------------------- */
+
+struct mamori_host {
+	uint16_t abi_major;
+	uint16_t abi_minor;
+	uint32_t struct_size;
+
+	/* -- logging -- */
+	/* Log a message with the plugin's name as prefix.  Identical messages
+	 * repeated within a short window are rate-limited by the core.  Never
+	 * pass secrets. */
+	void (*log)(void *inst, int level, const char *fmt, ...) MAMORI_PRINTF(3, 4);
+	void (*logv)(void *inst, int level, const char *fmt, va_list ap);
+	const char *(*strerror)(int err);
+
+	/* -- time -- */
+	/* Wall-clock time in seconds since the epoch, as of this loop iteration
+	 * (cheap; the clock the state engine uses). */
+	double (*now)(void);
+
+	/* -- timers: the plugin owns them and must free them -- */
+	struct mamori_timer *(*timer_new)(mamori_timer_cb cb, void *ud);
+	/* Fire after `after` seconds, then every `repeat` seconds if > 0. */
+	void (*timer_start)(struct mamori_timer *t, double after, double repeat);
+	void (*timer_stop)(struct mamori_timer *t);
+	void (*timer_free)(struct mamori_timer *t); /* stops it first; NULL ok */
+
+	/* -- fd watchers: level-triggered, the plugin owns fd and watcher -- */
+	struct mamori_io *(*io_new)(int fd, int events, mamori_io_cb cb, void *ud);
+	/* Change the watched events (0 = stop watching). */
+	void (*io_set)(struct mamori_io *io, int events);
+	void (*io_free)(struct mamori_io *io); /* does not close fd; NULL ok */
+
+	/* -- cross-thread wake-up: the one function callable from any thread is
+	 *    async_send; the callback runs on the loop thread. -- */
+	struct mamori_async *(*async_new)(mamori_async_cb cb, void *ud);
+	void (*async_send)(struct mamori_async *a);
+	void (*async_free)(struct mamori_async *a);
+
+	/* -- processes: spawned without copying the daemon (posix_spawn), in a
+	 *    new process group, reaped by the core; on timeout the group is
+	 *    killed.  cb is called exactly once unless proc_kill was called.
+	 *    Returns 0, or MAMORI_E_IO with errno set when the program cannot
+	 *    be started (ENOENT, EACCES...): then cb is never called. -- */
+	int (*proc_spawn)(const struct mamori_spawn *req, mamori_proc_cb cb, void *ud,
+	                  struct mamori_proc **out);
+	/* Kill the process group and forget the callback; the core reaps it. */
+	void (*proc_kill)(struct mamori_proc *p);
+
+	/* -- config (a struct mamori_conf is valid during init/check_prepare
+	 *    only).  Getters return 0, MAMORI_E_NOTFOUND when the key is absent
+	 *    (the out value is untouched, so preset a default), or
+	 *    MAMORI_E_TYPE. -- */
+	int (*conf_string)(const struct mamori_conf *c, const char *key, const char **out);
+	int (*conf_int)(const struct mamori_conf *c, const char *key, long long *out);
+	int (*conf_float)(const struct mamori_conf *c, const char *key, double *out);
+	int (*conf_bool)(const struct mamori_conf *c, const char *key, int *out);
+	int (*conf_duration)(const struct mamori_conf *c, const char *key, double *out_seconds);
+	int (*conf_range)(const struct mamori_conf *c, const char *key, struct mamori_range *out);
+	/* Element `i` of a string list; MAMORI_E_NOTFOUND past the end. */
+	int (*conf_list_item)(const struct mamori_conf *c, const char *key, size_t i,
+	                      const char **out);
+	int (*conf_group)(const struct mamori_conf *c, const char *key,
+	                  const struct mamori_conf **out);
+	/* Report a semantic error at the key's file and line; returns
+	 * MAMORI_E_CONFIG so a plugin can `return host->conf_error(...)`. */
+	int (*conf_error)(const struct mamori_conf *c, const char *key, const char *fmt, ...)
+	    MAMORI_PRINTF(3, 4);
+	/* Read a secret file named by a config key (MAMORI_KEY_FILE); trailing
+	 * newline removed.  *out is malloc'd; the caller frees it (and should
+	 * wipe it).  Content never reaches a log.  The core refuses a file
+	 * that is not regular, is writable by its group or others, or is
+	 * readable by others (ssh's rule: 0600 or 0640), and one it cannot
+	 * read: it reports why at the key's line and returns MAMORI_E_CONFIG
+	 * (pass it on; older cores returned MAMORI_E_IO unreported). */
+	int (*conf_secret)(const struct mamori_conf *c, const char *key, char **out, size_t *len);
+	/* Resolve a data file under the installed share dir (e.g. a vendor
+	 * profile): writes the path into buf. */
+	int (*data_path)(const char *rel, char *buf, size_t size);
+
+	/* -- checks -- */
+	/* The struct is the core's scratch, overwritten by the next call; its
+	 * strings live as long as the check. */
+	const struct mamori_check_info *(*check_info)(const struct mamori_check *chk);
+	struct mamori_check *(*run_check)(const struct mamori_run *run);
+	/* Complete a run: exactly once per run, never after check_cancel. */
+	void (*run_complete)(struct mamori_run *run, const struct mamori_result *res);
+	/* Submit a passive result for a check (e.g. from an agent report).
+	 * Resets the check's freshness timer. */
+	int (*check_submit)(struct mamori_check *chk, const struct mamori_result *res);
+	/* Find a check by its names (any plugin's), NULL if none. */
+	struct mamori_check *(*check_find)(const char *customer, const char *asset,
+	                                   const char *check);
+
+	/* -- thresholds and perfdata helpers -- */
+	/* Parse "[@]start:end"; returns 0 or MAMORI_E_INVAL. */
+	int (*range_parse)(const char *text, struct mamori_range *out);
+	/* 1 if `value` raises an alert for this range, 0 if not (or unset). */
+	int (*range_alert)(const struct mamori_range *r, double value);
+	/* State for a value against warning and critical ranges. */
+	int (*range_state)(const struct mamori_range *warn, const struct mamori_range *crit,
+	                   double value);
+	/* Format a perfdata item into buf (NUL-terminated, truncated to size);
+	 * returns the length it needed, like snprintf. */
+	int (*perf_format)(const struct mamori_perfdata *p, char *buf, size_t size);
+	/* Split plugin output (Monitoring Plugins format: first line with
+	 * optional "|perfdata", long output, more perfdata after a "|") into
+	 * a result.  Strings point into `text`, which is modified in place.
+	 * perf items are written into `items` (at most max_items); returns
+	 * the number of items found or a negative error. */
+	int (*output_parse)(char *text, struct mamori_result *res, struct mamori_perfdata *items,
+	                    size_t max_items);
+	int (*duration_parse)(const char *text, double *out_seconds);
+
+	/* -- MQTT (through the core's single broker connection) -- */
+	/* Subscribe to a filter (with + and #).  Messages over the size limit
+	 * are dropped and counted by the core before cb sees them. */
+	int (*mqtt_subscribe)(void *inst, const char *filter, int qos, mamori_msg_cb cb, void *ud,
+	                      struct mamori_sub **out);
+	void (*mqtt_unsubscribe)(struct mamori_sub *s);
+	/* Publish; payload is copied.  QoS 1 messages are queued while the
+	 * broker is away and sent on reconnect. */
+	int (*mqtt_publish)(void *inst, const char *topic, const void *payload, size_t len, int qos,
+	                    int retain);
+	/* The topic prefix (default "mamori"). */
+	const char *(*mqtt_prefix)(void);
+
+	/* -- assets -- */
+	/* Register an asset for a known customer (auto-registration).  It is
+	 * persisted, gets the customer's check templates for `type`, and is
+	 * visible everywhere.  MAMORI_E_EXISTS if it is already there. */
+	int (*asset_register)(void *inst, const struct mamori_asset_spec *spec);
+	/* The check_data this plugin's check_prepare returned for `chk` (for
+	 * passive plugins that receive reports for a check they found with
+	 * check_find).  Checks made from an agent template share the
+	 * template's data.  NULL for another plugin's check. */
+	void *(*check_data)(void *inst, const struct mamori_check *chk);
+	/* 1 if the named business calendar (config `calendars`, or the built-in
+	 * "always") is open at time t, 0 if closed, MAMORI_E_NOTFOUND if there
+	 * is no such calendar. */
+	int (*calendar_is_open)(const char *calendar, double t);
+
+	void *reserved[16];
+};
+
+/* ---- plugin -> core ------------------------------------------------------ */
+
+#define MAMORI_PLUGIN_PASSIVE 0x1u /* results arrive by check_submit; not scheduled */
+
+struct mamori_plugin {
+	uint16_t abi_major;                     /* MAMORI_PLUGIN_ABI_MAJOR */
+	uint16_t abi_minor;                     /* MAMORI_PLUGIN_ABI_MINOR */
+	uint32_t struct_size;                   /* sizeof(struct mamori_plugin) */
+	const char *name;                       /* unique, [a-z0-9_]+ */
+	const char *version;                    /* the plugin's own version */
+	const char *description;                /* one line */
+	unsigned flags;                         /* MAMORI_PLUGIN_* */
+	const struct mamori_key *instance_keys; /* keys of its `plugins` block */
+	const struct mamori_key *check_keys;    /* plugin keys of a check block */
+
+	/* Create an instance.  `conf` is the instance's config block (possibly
+	 * empty), valid during the call.  Store `host`.  On failure return a
+	 * negative error; destroy is then called with whatever *inst holds
+	 * (possibly NULL), so it must cope with a half-built instance. */
+	int (*init)(const struct mamori_host *host, const struct mamori_conf *conf, void **inst);
+	/* Free an instance.  No checks or runs remain. inst may be NULL. */
+	void (*destroy)(void *inst);
+
+	/* Validate and pre-parse one check block (config load or reload).
+	 * Report problems with host->conf_error and return its value.  The
+	 * returned *check_data is handed to every later call for this check.
+	 * When it fails, check_release is NOT called: free what you built. */
+	int (*check_prepare)(void *inst, struct mamori_check *chk, const struct mamori_conf *conf,
+	                     void **check_data);
+	/* Forget a check; no run of it is in flight.  check_data may be NULL. */
+	void (*check_release)(void *inst, struct mamori_check *chk, void *check_data);
+
+	/* Start one run.  Complete it now or later with host->run_complete.
+	 * *run_state is handed to check_cancel.  A negative return means the
+	 * run did not start (and must not be completed): the core records
+	 * UNKNOWN with host->strerror of the code. */
+	int (*check_start)(void *inst, struct mamori_run *run, void *check_data, void **run_state);
+	/* Abandon a run (timeout, shutdown, reload): release its resources;
+	 * never complete it afterwards. */
+	void (*check_cancel)(void *inst, struct mamori_run *run, void *run_state);
+
+	/* Notifier plugins (a later minor version defines their API).  NULL. */
+	void *notify_reserved[4];
+
+	void *reserved[8];
+};
+
+/* Declare the plugin: exports `mamori_plugin_v1` with the ABI numbers and
+ * size filled in.  Usage:
+ *   MAMORI_PLUGIN_DEFINE(.name = "dummy", .version = "1.0", .init = my_init, ...);
+ */
+#define MAMORI_PLUGIN_DEFINE(...)                                                                  \
+	MAMORI_EXPORT extern const struct mamori_plugin mamori_plugin_v1;                          \
+	const struct mamori_plugin mamori_plugin_v1 = { .abi_major = MAMORI_PLUGIN_ABI_MAJOR,      \
+		                                        .abi_minor = MAMORI_PLUGIN_ABI_MINOR,      \
+		                                        .struct_size =                             \
+		                                            sizeof(struct mamori_plugin),          \
+		                                        __VA_ARGS__ }
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MAMORI_PLUGIN_H */
