@@ -61,6 +61,8 @@ daemon = { state_dir = "$IT_STATE_DIR"; plugin_dir = "$PLUGIN_DIR"; data_dir = "
 mqtt = { host = "127.0.0.1"; port = $port; client_id = "mamorid-dash"; };
 http = { listen = [ "127.0.0.1:$hport", "unix:$SOCK" ]; };
 auth = { kdf_memory = 8; kdf_time_cost = 1; };
+# a raw sample every second: the last hour's chart has points however fast the test runs
+history = { raw_min_interval = "1s"; };
 calendars = ( { name = "always"; timezone = "Asia/Tokyo"; hours = [ "mon-sun 00:00-24:00" ]; } );
 centers = ( { name = "cc-east"; calendar = "always";
               tiers = ( { name = "contact-center"; ack_within = "15m"; resolve_within = "4h"; },
