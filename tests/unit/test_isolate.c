@@ -427,6 +427,16 @@ static long status_kb(const char *key)
 	return kb;
 }
 
+/* What the core may grow by while a host floods it: far below the 256 MiB
+ * sent.  AddressSanitizer keeps freed blocks in its quarantine (256 MiB by
+ * default) and pads every allocation, so the frames the core read and
+ * dropped still count in its peak there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define FLOOD_GROWTH_KB (128 * 1024)
+#else
+#define FLOOD_GROWTH_KB (64 * 1024)
+#endif
+
 /* Start the core with an isolated flood instance that floods during its
  * init, which the core waits for: refused at once, with why, and the
  * core's peak memory grew by far less than the 256 MiB the host sent. */
@@ -452,7 +462,7 @@ static void flood_init_case(const char *kind, const char *why)
 		server_free(s);
 	ck_assert_msg(s == NULL, "a flooding host was accepted");
 	ck_assert_msg(strstr(f.logs, why) != NULL, "logs: %s", f.logs);
-	ck_assert_msg(grew < 64 * 1024, "the core grew by %ld kB", grew);
+	ck_assert_msg(grew < FLOOD_GROWTH_KB, "the core grew by %ld kB", grew);
 	ck_assert_msg(took < 5.0, "took %.1fs", took);
 	fx_done(&f);
 }
