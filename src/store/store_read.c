@@ -193,6 +193,7 @@ static void run_one(struct store_reader *r, struct store_read *rd)
 	char e[256];
 	int code = SQLITE_OK;
 	if (store__exec(r->db, "BEGIN", e, sizeof e) != 0) {
+		code = sqlite3_errcode(r->db); /* a stop may interrupt BEGIN itself */
 		store__read_fail(rd, STORE_EFAIL, "%s", e);
 	} else {
 		int rc = rd->run(rd, r->db);
