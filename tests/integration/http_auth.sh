@@ -244,11 +244,18 @@ for method, pattern, acc, name in routes:
             # what the access rule promises
             if name == "login":  # public; its wrong password is its own 401
                 ok, want = s == 401, "401 (wrong password)"
+            elif name.startswith("notify."):
+                # public, but the capability is the signed token or the
+                # gateway's signature, never a login: a forged one is refused
+                # whoever asks, and no login makes it pass
+                ok, want = s in (400, 403, 404, 415, 422), "refused (forged token or signature)"
             elif acc == "ACC_PUBLIC":
                 ok = s not in (401, 403)
                 want = "not 401/403"
             elif rname == "nobody":
                 ok, want = s == 401, "401"
+            elif name == "oncall" and rname.startswith("viewer"):
+                ok, want = s == 403, "403 (on-call schedules are for staff)"
             elif acc == "ACC_USER" and "{name}" in pattern and rname != "admin" and ten == "other":
                 ok, want = s == 403, "403 (another user's)"
             elif acc in ("ACC_USER", "ACC_READ"):
