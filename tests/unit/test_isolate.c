@@ -427,6 +427,15 @@ static long status_kb(const char *key)
 	return kb;
 }
 
+/* The longest the loop may stall in the reload tests: a synchronous wait
+ * for a host would be seconds; what remains is forking a host again and
+ * a busy machine.  An ASan process forks slowly (its shadow memory). */
+#if defined(__SANITIZE_ADDRESS__)
+#define STALL_MAX 1.0
+#else
+#define STALL_MAX 0.25
+#endif
+
 /* What the core may grow by while a host floods it: far below the 256 MiB
  * sent.  AddressSanitizer keeps freed blocks in its quarantine (256 MiB by
  * default) and pads every allocation, so the frames the core read and
@@ -678,7 +687,7 @@ START_TEST(reload_waits_for_a_slow_host_on_the_loop)
 	       call * 1000, waited, worst * 1000);
 	ck_assert_msg(ok == 1 && refused == 0, "committed %u refused %u: %s", ok, refused, f.logs);
 	ck_assert_msg(waited > 4.5, "committed after %.2f s: did not wait for the answer", waited);
-	ck_assert_msg(worst < 0.1, "the loop stalled %.1f ms", worst * 1000);
+	ck_assert_msg(worst < STALL_MAX, "the loop stalled %.1f ms", worst * 1000);
 	ck_assert_msg(strstr(f.logs, "reload: waiting for 1 answer of isolated plugins") != NULL,
 	              "logs: %s", f.logs);
 	ck_assert_msg(strstr(f.logs, "configuration reloaded") != NULL, "logs: %s", f.logs);
@@ -727,7 +736,7 @@ START_TEST(replaced_host_is_not_waited_for)
 	pump(&f, 1.5, NULL); /* the old host's grace is over */
 	double worst = stall_stop(&f, &st);
 	printf("reload replacing a host slow to leave: worst loop stall %.1f ms\n", worst * 1000);
-	ck_assert_msg(worst < 0.1, "the loop stalled %.1f ms", worst * 1000);
+	ck_assert_msg(worst < STALL_MAX, "the loop stalled %.1f ms", worst * 1000);
 	ck_assert_msg(kill(old_pid, 0) != 0 && errno == ESRCH, "old host %d still there", old_pid);
 	fx_done(&f);
 }
@@ -777,7 +786,7 @@ static void refused_case(const char *mode, const char *why, int restarted)
 	double worst = stall_stop(&f, &st);
 	printf("reload refused (%s): after %.2f s, worst loop stall %.1f ms\n", mode, took,
 	       worst * 1000);
-	ck_assert_msg(worst < 0.1, "the loop stalled %.1f ms", worst * 1000);
+	ck_assert_msg(worst < STALL_MAX, "the loop stalled %.1f ms", worst * 1000);
 	proxy_set_answer_timeout(0);
 	fx_done(&f);
 }
