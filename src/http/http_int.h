@@ -8,7 +8,8 @@
  *      route's limit and type (413, 415) before a byte of it is read;
  *   2. body chunks are collected up to the limit;
  *   3. complete: query parameters are checked against the route's list
- *      (400 naming the unknown one), the body is parsed by jsonw (400),
+ *      (400 naming the unknown one), the body is parsed by jsonw (400) - or,
+ *      a form on a ROUTE_FORM route, by MHD's post processor (400),
  *      the route's access rule is applied (403, or 404 where existence
  *      must not be revealed), and the handler runs.  A handler answers at
  *      once, or suspends the connection and answers later from a callback
