@@ -393,7 +393,13 @@ struct mamori_http_request {
 	size_t n_headers;
 	const char *body;
 	size_t body_len;
-	void *reserved[4];
+	/* An application/x-www-form-urlencoded body as the core decoded it
+	 * (libmicrohttpd's post processor): name, value, name, value, ... in
+	 * the order sent, NUL-terminated, valid UTF-8, each name once; NULL
+	 * when the body is not a form.  Use it instead of parsing `body`. */
+	const char *const *form;
+	size_t n_form; /* parameters (form holds 2 * n_form strings) */
+	void *reserved[2];
 };
 
 /* ---- core -> plugin ----------------------------------------------------- */

@@ -424,6 +424,11 @@ static char *get_header(const char *h, const char *end, const char *name)
 				free(v.p);
 				return NULL;
 			}
+			/* a bare CR (or a NUL-less LF) left inside is not a line:
+			 * a value is one line (found by fuzz_notify_reply) */
+			for (char *c = v.p; *c; c++)
+				if (*c == '\r' || *c == '\n')
+					*c = ' ';
 			/* trim */
 			char *s = v.p;
 			while (*s == ' ' || *s == '\t')
@@ -524,9 +529,60 @@ static void decode_qp(const char *s, size_t n, struct sb *out)
 	}
 }
 
+/* Length of the valid UTF-8 sequence at p (left bytes), 0 if invalid
+ * (overlong forms, surrogates and code points above U+10FFFF are). */
+static size_t u8_seq(const unsigned char *p, size_t left)
+{
+	unsigned c = p[0];
+	size_t n = c < 0x80                 ? 1
+	           : c >= 0xc2 && c <= 0xdf ? 2
+	           : c >= 0xe0 && c <= 0xef ? 3
+	           : c >= 0xf0 && c <= 0xf4 ? 4
+	                                    : 0;
+	if (!n || n > left)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if (n > 1 && ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0) ||
+	              (c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] >= 0x90)))
+		return 0;
+	return n;
+}
+
+/* s (n bytes, freed) as valid UTF-8: every byte that is not part of a
+ * valid sequence becomes U+FFFD.  A body that claims UTF-8 (or a legacy
+ * charset iconv could not convert) may hold anything. */
+static char *utf8_fix(char *s, size_t n)
+{
+	if (!s)
+		return NULL;
+	char *out = malloc(n * 3 + 1);
+	if (!out) {
+		free(s);
+		return NULL;
+	}
+	size_t o = 0;
+	for (size_t i = 0; i < n;) {
+		size_t k = u8_seq((const unsigned char *)s + i, n - i);
+		if (k) {
+			memcpy(out + o, s + i, k);
+			o += k;
+			i += k;
+		} else {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		}
+	}
+	out[o] = '\0';
+	free(s);
+	return out;
+}
+
 /* Convert to UTF-8 from a Japanese legacy charset (iconv; nothing else
  * is converted: UTF-8 and ASCII stay as they are). */
-static char *to_utf8(const char *s, size_t n, const char *charset)
+static char *to_utf8_raw(const char *s, size_t n, const char *charset, size_t *outlen)
 {
 	char *out = malloc(n * 4 + 1);
 	if (!out)
@@ -543,13 +599,24 @@ static char *to_utf8(const char *s, size_t n, const char *charset)
 			iconv_close(cd);
 			if (rc != (size_t)-1) {
 				*o = '\0';
+				*outlen = (size_t)(o - out);
 				return out;
 			}
 		}
 	}
 	memcpy(out, s, n);
 	out[n] = '\0';
+	*outlen = n;
 	return out;
+}
+
+/* The text as valid UTF-8 whatever its bytes were (to_utf8_raw, then
+ * utf8_fix). */
+static char *to_utf8(const char *s, size_t n, const char *charset)
+{
+	size_t len = 0;
+	char *raw = to_utf8_raw(s, n, charset, &len);
+	return raw ? utf8_fix(raw, len) : NULL;
 }
 
 /* The first text/plain part of [m, m+len) (headers included), decoded;

@@ -10,7 +10,8 @@
  *   inbound = "twilio": X-Twilio-Signature, base64 HMAC-SHA1 under the
  *     Auth Token (secret_file) of inbound_url (the exact URL configured at
  *     Twilio) followed by every form parameter's name and value, sorted
- *     by name; the form's From, Body and MessageSid are the reply.
+ *     by name, over the form the core decoded (req->form: this plugin
+ *     parses no HTTP); the form's From, Body and MessageSid are the reply.
  *   inbound = "json": X-Mamori-Signature: sha256=<hex HMAC-SHA256 of the
  *     body under inbound_secret_file>; {"from","text","id"} is the reply.
  * Anything else is refused (403) and never reaches the core.
@@ -30,6 +31,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +58,7 @@ struct sms {
 	char *in_secret;
 	size_t in_secret_len;
 	/* the last reply read (notify_inbound's strings point here) */
-	char r_from[64], r_text[512], r_id[128];
+	char r_from[64], r_text[2048], r_id[128];
 };
 
 static void sms_destroy(void *inst)
@@ -168,87 +170,70 @@ static const char *header(const struct mamori_http_request *req, const char *nam
 	return NULL;
 }
 
+/* A form parameter as the core decoded it (req->form). */
 struct param {
-	char k[64], v[1024];
+	const char *k, *v;
 };
-
-static int hexv(int c)
-{
-	return c >= '0' && c <= '9'   ? c - '0'
-	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
-	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
-	                              : -1;
-}
-
-/* Decode one form component into out (size); -1 when it does not fit or
- * is malformed. */
-static int form_decode(const char *s, size_t n, char *out, size_t size)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)s[i];
-		if (c == '+') {
-			c = ' ';
-		} else if (c == '%') {
-			if (i + 2 >= n)
-				return -1;
-			int a = hexv(s[i + 1]), b = hexv(s[i + 2]);
-			if (a < 0 || b < 0)
-				return -1;
-			c = a * 16 + b;
-			i += 2;
-		}
-		if (o + 1 >= size || c == 0)
-			return -1;
-		out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	return 0;
-}
 
 static int by_key(const void *a, const void *b)
 {
 	return strcmp(((const struct param *)a)->k, ((const struct param *)b)->k);
 }
 
+/* Copy src into dst (size) whole, or cut at a UTF-8 character boundary. */
+static void copy_text(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+	if (n >= size) {
+		n = size - 1;
+		while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* Twilio signs inbound_url followed by each POST parameter's name and
+ * value, sorted by name (byte order).  The form is the core's decoding
+ * (libmicrohttpd); this plugin parses no HTTP itself.  The core gives
+ * each name once, so the sort is total. */
 static int twilio(struct sms *s, const struct mamori_http_request *req, struct mamori_reply *out,
                   char *answer, size_t size)
 {
 	const char *sig = header(req, "X-Twilio-Signature");
-	if (!sig || !req->content_type ||
-	    strncasecmp(req->content_type, "application/x-www-form-urlencoded", 33) != 0) {
+	const char *const *form =
+	    req->struct_size >= offsetof(struct mamori_http_request, n_form) + sizeof(size_t)
+	        ? req->form
+	        : NULL;
+	if (!sig || !form) {
 		snprintf(answer, size, "unsigned or not a form");
 		return 403;
 	}
-	struct param *p = calloc(64, sizeof *p);
+	size_t np = req->n_form;
+	struct param *p = calloc(np ? np : 1, sizeof *p);
 	if (!p)
 		return 503;
-	size_t np = 0;
-	const char *b = req->body, *end = req->body + req->body_len;
-	while (b < end && np < 64) {
-		const char *amp = memchr(b, '&', (size_t)(end - b));
-		const char *e = amp ? amp : end;
-		const char *eq = memchr(b, '=', (size_t)(e - b));
-		if (!eq || form_decode(b, (size_t)(eq - b), p[np].k, sizeof p[np].k) != 0 ||
-		    form_decode(eq + 1, (size_t)(e - eq - 1), p[np].v, sizeof p[np].v) != 0) {
-			free(p);
-			snprintf(answer, size, "malformed form");
-			return 400;
-		}
-		np++;
-		b = amp ? amp + 1 : end;
+	size_t cap = strlen(s->inbound_url) + 1;
+	for (size_t i = 0; i < np; i++) {
+		p[i].k = form[2 * i];
+		p[i].v = form[2 * i + 1];
+		cap += strlen(p[i].k) + strlen(p[i].v);
 	}
 	qsort(p, np, sizeof *p, by_key);
 	/* url + k1 v1 k2 v2 ... */
-	size_t cap = strlen(s->inbound_url) + np * (64 + 1024) + 1;
 	char *data = malloc(cap);
 	if (!data) {
 		free(p);
 		return 503;
 	}
-	size_t o = (size_t)snprintf(data, cap, "%s", s->inbound_url);
-	for (size_t i = 0; i < np; i++)
-		o += (size_t)snprintf(data + o, cap - o, "%s%s", p[i].k, p[i].v);
+	size_t o = strlen(s->inbound_url);
+	memcpy(data, s->inbound_url, o);
+	for (size_t i = 0; i < np; i++) {
+		size_t kl = strlen(p[i].k), vl = strlen(p[i].v);
+		memcpy(data + o, p[i].k, kl);
+		memcpy(data + o + kl, p[i].v, vl);
+		o += kl + vl;
+	}
 	unsigned char mac[20];
 	unsigned ml = sizeof mac;
 	HMAC(EVP_sha1(), s->hp.secret, (int)s->hp.secret_len, (unsigned char *)data, o, mac, &ml);
@@ -263,11 +248,11 @@ static int twilio(struct sms *s, const struct mamori_http_request *req, struct m
 	s->r_from[0] = s->r_text[0] = s->r_id[0] = '\0';
 	for (size_t i = 0; i < np; i++) {
 		if (strcmp(p[i].k, "From") == 0)
-			snprintf(s->r_from, sizeof s->r_from, "%s", p[i].v);
+			copy_text(s->r_from, sizeof s->r_from, p[i].v);
 		else if (strcmp(p[i].k, "Body") == 0)
-			snprintf(s->r_text, sizeof s->r_text, "%s", p[i].v);
+			copy_text(s->r_text, sizeof s->r_text, p[i].v);
 		else if (strcmp(p[i].k, "MessageSid") == 0)
-			snprintf(s->r_id, sizeof s->r_id, "%s", p[i].v);
+			copy_text(s->r_id, sizeof s->r_id, p[i].v);
 	}
 	free(p);
 	if (!s->r_from[0] || !s->r_id[0]) {

@@ -924,6 +924,10 @@ void app_metrics(struct app *a, struct app_metrics *out)
 		a->d.broker_stats(a->d.health_ud, &out->broker);
 	out->events_emitted = events_last_seq(a->d.events);
 	out->command_ids = cmd_seen_count(a->seen);
+	if (a->notify.stats) {
+		out->notify_configured = 1;
+		a->notify.stats(a->notify_ud, &out->notify);
+	}
 }
 
 void app_metrics_clear(struct app_metrics *m)

@@ -107,6 +107,23 @@ struct app_plugin_metrics {
 	double dur_sum;
 	uint32_t dur_buckets[18]; /* below 2^b milliseconds (the last: everything) */
 };
+/* On-call notifications' counters (src/notify fills them). */
+struct app_notify_stats {
+	unsigned long long items;    /* notifications queued: (alert, event, contact, channel) */
+	unsigned long long sent;     /* items delivered */
+	unsigned long long failed;   /* items given up */
+	unsigned long long retries;  /* attempts that will be tried again */
+	unsigned long long messages; /* messages a channel accepted (one may bundle items) */
+	unsigned long long bundles;  /* of those, messages holding more than one item */
+	unsigned long long suppressed_quiet; /* not sent: a contact's quiet hours */
+	unsigned long long capped;           /* held back by the per-contact SMS cap */
+	unsigned long long replies, acks, replies_refused;  /* e-mail/SMS replies and links */
+	unsigned long long mails, mails_sent, mails_failed; /* documents (monthly reports) */
+	unsigned long long pending;   /* items waiting (due later, retrying, bundling) */
+	unsigned long long in_flight; /* messages being handed to a channel now */
+	unsigned long long mails_pending;
+};
+
 struct app_metrics {
 	/* per plugin (n_plugins entries, caller frees with app_metrics_clear) */
 	struct app_plugin_metrics *plugins;
@@ -133,6 +150,9 @@ struct app_metrics {
 	struct app_broker_stats broker;
 	/* events, commands */
 	unsigned long long events_emitted, command_ids;
+	/* on-call notifications (through the notify hooks; 0 without) */
+	int notify_configured;
+	struct app_notify_stats notify;
 };
 void app_metrics(struct app *a, struct app_metrics *out);
 void app_metrics_clear(struct app_metrics *m);
@@ -592,6 +612,9 @@ struct app_inbound {
 	size_t n_headers;
 	const char *body;
 	size_t body_len;
+	/* a form body, decoded: name, value, ... (n_form pairs), or NULL */
+	const char *const *form;
+	size_t n_form;
 };
 struct app_inbound_answer {
 	unsigned status;
@@ -617,6 +640,8 @@ struct app_notify_hooks {
 	 * APP_E_FORBIDDEN with out->error, and `done` never runs) */
 	int (*link)(void *ud, const char *token, int confirm, struct app_link *out,
 	            app_done_fn done, void *done_ud);
+	/* the counters for app_metrics */
+	void (*stats)(void *ud, struct app_notify_stats *out);
 };
 void app_set_notify(struct app *a, const struct app_notify_hooks *h, void *ud);
 

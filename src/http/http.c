@@ -330,7 +330,7 @@ static void count(struct http *h, struct req *r, unsigned status)
 	}
 }
 
-static void common_headers(struct MHD_Response *resp, const char *type)
+static void doc_headers(struct MHD_Response *resp, const char *type, const char *csp)
 {
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
@@ -338,7 +338,12 @@ static void common_headers(struct MHD_Response *resp, const char *type)
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(resp, "Content-Security-Policy",
-	                        "default-src 'none'; frame-ancestors 'none'");
+	                        csp ? csp : "default-src 'none'; frame-ancestors 'none'");
+}
+
+static void common_headers(struct MHD_Response *resp, const char *type)
+{
+	doc_headers(resp, type, NULL);
 }
 
 static struct MHD_Response *make_response(struct buf *b, const char *type)
@@ -369,6 +374,21 @@ static int deliver(struct req *r, unsigned status, struct MHD_Response *resp)
 	r->status = (int)status;
 	r->done = 1;
 	return 0;
+}
+
+int reply_doc(struct req *r, unsigned status, const char *type, const char *csp, struct buf *b)
+{
+	if (!b->p)
+		buf_add(b, "", 0);
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(b->n, b->p, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		buf_free(b);
+		return deliver(r, status, NULL);
+	}
+	memset(b, 0, sizeof *b);
+	doc_headers(resp, type, csp);
+	return deliver(r, status, resp);
 }
 
 int reply_json(struct req *r, unsigned status, struct buf *b)
@@ -554,6 +574,18 @@ void req_finish_body(struct req *r, unsigned status, const char *type, const cha
 		}
 	}
 	deliver(r, status, resp);
+	finished(r);
+}
+
+void req_finish_doc(struct req *r, unsigned status, const char *type, const char *csp,
+                    struct buf *b)
+{
+	if (r->orphan) {
+		buf_free(b);
+		req_release(r);
+		return;
+	}
+	reply_doc(r, status, type, csp, b);
 	finished(r);
 }
 
@@ -829,6 +861,45 @@ static void process_metrics(struct buf *b, double started)
 	bput(b, "process_start_time_seconds %.3f\n", started);
 }
 
+/* On-call notifications (doc/notifications.md lists them). */
+static void notify_metrics(struct buf *b, const struct app_notify_stats *n)
+{
+	one(b, "mamori_notify_items_total", "counter",
+	    "Notifications queued, one per (alert, event, contact, channel).", n->items);
+	one(b, "mamori_notify_sent_total", "counter", "Notifications delivered.", n->sent);
+	one(b, "mamori_notify_failed_total", "counter",
+	    "Notifications given up (notify_failed on the alert).", n->failed);
+	one(b, "mamori_notify_retries_total", "counter",
+	    "Delivery attempts that failed and will be tried again.", n->retries);
+	one(b, "mamori_notify_messages_total", "counter",
+	    "Messages a channel accepted (one may bundle several notifications).", n->messages);
+	one(b, "mamori_notify_bundles_total", "counter",
+	    "Messages that bundled more than one notification (storm control).", n->bundles);
+	family(b, "mamori_notify_suppressed_total", "counter",
+	       "Notifications not sent by a contact's rules, by reason.");
+	bput(b, "mamori_notify_suppressed_total{reason=\"quiet_hours\"} %llu\n",
+	     n->suppressed_quiet);
+	one(b, "mamori_notify_capped_total", "counter",
+	    "Times the per-contact SMS cap held messages back.", n->capped);
+	family(b, "mamori_notify_replies_total", "counter",
+	       "Replies (e-mail, SMS webhook, one-click link) by outcome.");
+	bput(b, "mamori_notify_replies_total{result=\"received\"} %llu\n", n->replies);
+	bput(b, "mamori_notify_replies_total{result=\"refused\"} %llu\n", n->replies_refused);
+	one(b, "mamori_notify_acks_total", "counter",
+	    "Alerts acknowledged by a reply or a one-click link.", n->acks);
+	one(b, "mamori_notify_pending", "gauge",
+	    "Notifications waiting in the outbox (due later, retrying, bundling).", n->pending);
+	one(b, "mamori_notify_in_flight", "gauge", "Messages being handed to a channel now.",
+	    n->in_flight);
+	family(b, "mamori_notify_documents_total", "counter",
+	       "Documents mailed by the service (monthly reports), per recipient, by outcome.");
+	bput(b, "mamori_notify_documents_total{result=\"queued\"} %llu\n", n->mails);
+	bput(b, "mamori_notify_documents_total{result=\"sent\"} %llu\n", n->mails_sent);
+	bput(b, "mamori_notify_documents_total{result=\"failed\"} %llu\n", n->mails_failed);
+	one(b, "mamori_notify_documents_pending", "gauge", "Documents waiting to be mailed.",
+	    n->mails_pending);
+}
+
 static void format_metrics(struct http *h, struct buf *b)
 {
 	static const char *const states[4] = { "ok", "warning", "critical", "unknown" };
@@ -1011,6 +1082,8 @@ static void format_metrics(struct http *h, struct buf *b)
 		       "Time the password hashing worker spent.");
 		bput(b, "mamori_auth_kdf_seconds_total %.6f\n", as.kdf_seconds);
 	}
+	if (m.notify_configured)
+		notify_metrics(b, &m.notify);
 	process_metrics(b, h->started);
 	app_metrics_clear(&m);
 }
@@ -1056,6 +1129,9 @@ void req_release(struct req *r)
 	buf_free(&r->body);
 	if (r->json)
 		cJSON_Delete(r->json);
+	for (size_t i = 0; i < 2 * r->n_form; i++)
+		free(r->form[i]);
+	free(r->form);
 	if (r->resp && !r->resp_shared)
 		MHD_destroy_response(r->resp);
 	free(r);
@@ -1078,7 +1154,107 @@ static enum MHD_Result queue(struct req *r)
 	return rc;
 }
 
-/* The body is JSON: parsed by the strict gate, an object at the top. */
+/* ---- form bodies (routes with ROUTE_FORM) ----
+ * MHD's post processor decodes application/x-www-form-urlencoded; what
+ * it hands over is checked here: at most FORM_MAX_PARAMS parameters,
+ * names of 1..FORM_MAX_NAME printable ASCII bytes given once, values of
+ * valid UTF-8 without NUL.  Anything else is a 400 naming the reason. */
+
+struct form_parse {
+	struct req *r;
+	size_t *vlen; /* the length of each value so far */
+	char why[128];
+};
+
+static enum MHD_Result form_bad(struct form_parse *f, const char *why, const char *key)
+{
+	if (!f->why[0])
+		snprintf(f->why, sizeof f->why, "%s%s%.64s%s", why, key ? " '" : "", key ? key : "",
+		         key ? "'" : "");
+	return MHD_NO;
+}
+
+static enum MHD_Result form_param(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *filename, const char *content_type,
+                                  const char *transfer_encoding, const char *data, uint64_t off,
+                                  size_t size)
+{
+	struct form_parse *f = cls;
+	struct req *r = f->r;
+	(void)kind;
+	(void)filename;
+	(void)content_type;
+	(void)transfer_encoding;
+	if (!key)
+		return form_bad(f, "a parameter without a name", NULL);
+	if (size && memchr(data, '\0', size))
+		return form_bad(f, "a NUL byte in parameter", key);
+	if (off > 0) {
+		/* the rest of the last value */
+		size_t last = r->n_form - 1;
+		if (!r->n_form || strcmp(r->form[2 * last], key) != 0 || off != f->vlen[last])
+			return form_bad(f, "a value out of order for", key);
+		r->form[2 * last + 1] = xrealloc(r->form[2 * last + 1], f->vlen[last] + size + 1);
+		memcpy(r->form[2 * last + 1] + f->vlen[last], data, size);
+		f->vlen[last] += size;
+		r->form[2 * last + 1][f->vlen[last]] = '\0';
+		return MHD_YES;
+	}
+	size_t kn = strlen(key);
+	if (kn == 0)
+		return form_bad(f, "a parameter without a name", NULL);
+	if (kn > FORM_MAX_NAME)
+		return form_bad(f, "a parameter name longer than 64 bytes:", key);
+	for (size_t i = 0; i < kn; i++)
+		if ((unsigned char)key[i] <= 0x20 || (unsigned char)key[i] >= 0x7f)
+			return form_bad(f, "a parameter name that is not printable ASCII", NULL);
+	for (size_t i = 0; i < r->n_form; i++)
+		if (strcmp(r->form[2 * i], key) == 0)
+			return form_bad(f, "parameter given twice:", key);
+	if (r->n_form == FORM_MAX_PARAMS)
+		return form_bad(f, "more than 64 parameters", NULL);
+	if (!r->form) {
+		r->form = xcalloc(2 * FORM_MAX_PARAMS, sizeof *r->form);
+		f->vlen = xcalloc(FORM_MAX_PARAMS, sizeof *f->vlen);
+	}
+	char *v = xmalloc(size + 1);
+	if (size)
+		memcpy(v, data, size);
+	v[size] = '\0';
+	r->form[2 * r->n_form] = xstrdup(key);
+	r->form[2 * r->n_form + 1] = v;
+	f->vlen[r->n_form] = size;
+	r->n_form++;
+	return MHD_YES;
+}
+
+static int parse_form(struct req *r)
+{
+	struct form_parse f = { .r = r };
+	struct MHD_PostProcessor *pp = MHD_create_post_processor(r->conn, 1024, form_param, &f);
+	if (!pp) {
+		reply_error(
+		    r, 415, "unsupported_media_type",
+		    "the body must be application/json or application/x-www-form-urlencoded");
+		return -1;
+	}
+	enum MHD_Result ok = MHD_post_process(pp, r->body.p, r->body.n);
+	if (MHD_destroy_post_processor(pp) != MHD_YES)
+		ok = MHD_NO;
+	for (size_t i = 0; ok == MHD_YES && i < r->n_form; i++)
+		if (strlen(r->form[2 * i + 1]) != f.vlen[i] || !utf8_valid(r->form[2 * i + 1]))
+			ok = form_bad(&f, "a value that is not UTF-8 text in", r->form[2 * i]);
+	free(f.vlen);
+	if (ok != MHD_YES) {
+		reply_error(r, 400, "bad_form", "the form body is malformed: %s",
+		            f.why[0] ? f.why : "not application/x-www-form-urlencoded");
+		return -1;
+	}
+	return 0;
+}
+
+/* The body is JSON: parsed by the strict gate, an object at the top.  A
+ * form body (BODY_FORM routes) fills r->form and leaves an empty object. */
 static int parse_body(struct req *r)
 {
 	if (!r->route->max_body)
@@ -1086,6 +1262,10 @@ static int parse_body(struct req *r)
 	if (!r->body.n) {
 		r->json = cJSON_CreateObject(); /* no body: an empty object */
 		return 0;
+	}
+	if (r->is_form) {
+		r->json = cJSON_CreateObject();
+		return parse_form(r);
 	}
 	struct jsonw_limits lim = { .max_size = r->route->max_body };
 	struct jsonw_error e;
@@ -1100,6 +1280,14 @@ static int parse_body(struct req *r)
 		return -1;
 	}
 	return 0;
+}
+
+/* 1: the Content-Type ct is the media type `type` (parameters such as
+ * "; charset=utf-8" may follow). */
+static int media_is(const char *ct, const char *type)
+{
+	size_t n = strlen(type);
+	return ct && strncasecmp(ct, type, n) == 0 && (!ct[n] || ct[n] == ';' || ct[n] == ' ');
 }
 
 /* First call: headers only.  0 go on, else answered. */
@@ -1146,8 +1334,17 @@ static int on_headers(struct req *r, const char *url, const char *method)
 			return -1;
 		}
 		const char *ct = req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
-		if (!ct || strncasecmp(ct, "application/json", 16) != 0 ||
-		    (ct[16] && ct[16] != ';' && ct[16] != ' ')) {
+		if (media_is(ct, "application/json")) {
+			r->is_form = 0;
+		} else if ((r->route->flags & ROUTE_FORM) &&
+		           media_is(ct, MHD_HTTP_POST_ENCODING_FORM_URLENCODED)) {
+			r->is_form = 1;
+		} else if (r->route->flags & ROUTE_FORM) {
+			reply_error(r, 415, "unsupported_media_type",
+			            "the body must be application/json or "
+			            "application/x-www-form-urlencoded");
+			return -1;
+		} else {
 			reply_error(r, 415, "unsupported_media_type",
 			            "the body must be application/json");
 			return -1;

@@ -8,7 +8,8 @@
  *      route's limit and type (413, 415) before a byte of it is read;
  *   2. body chunks are collected up to the limit;
  *   3. complete: query parameters are checked against the route's list
- *      (400 naming the unknown one), the body is parsed by jsonw (400),
+ *      (400 naming the unknown one), the body is parsed by jsonw (400) - or,
+ *      a form on a ROUTE_FORM route, by MHD's post processor (400),
  *      the route's access rule is applied (403, or 404 where existence
  *      must not be revealed), and the handler runs.  A handler answers at
  *      once, or suspends the connection and answers later from a callback
@@ -72,6 +73,12 @@ void jw_kint(struct jw *w, const char *k, long long v);
 void jw_knum(struct jw *w, const char *k, double v);
 void jw_kbool(struct jw *w, const char *k, int v);
 void jw_ktime(struct jw *w, const char *k, double t);
+/* 1: s (NUL-terminated) is valid UTF-8 (no overlong form, no surrogate) */
+int utf8_valid(const char *s);
+/* s as HTML text or attribute value into b: & < > " ' as entities,
+ * control characters (and every non-ASCII byte when s is not valid
+ * UTF-8) as U+FFFD */
+void html_escape(struct buf *b, const char *s);
 /* s escaped as JSON string content (no quotes) into b */
 void jw_escape(struct buf *b, const char *s);
 
@@ -122,8 +129,18 @@ struct route {
 	int (*fn)(struct req *r);
 	size_t max_body;                    /* 0: no body accepted */
 	const char *query[ROUTE_MAX_QUERY]; /* accepted query parameters (NULL-ended) */
-	int stream;                         /* answers with a stream (SSE) */
+	/* 0, or ROUTE_STREAM: answers with a stream (SSE); ROUTE_FORM: the
+	 * body may also be application/x-www-form-urlencoded (a gateway's
+	 * webhook, a browser's form), decoded by MHD's post processor into
+	 * r->form (r->json stays an empty object), same size limit, 400 for
+	 * garbage.  Every other route takes JSON bodies only. */
+	unsigned flags;
 };
+#define ROUTE_STREAM    1u
+#define ROUTE_FORM      2u
+/* A form body's limits: parameters, and bytes of one name. */
+#define FORM_MAX_PARAMS 64
+#define FORM_MAX_NAME   64
 extern const struct route http_routes[];
 extern const size_t http_n_routes;
 /* 0 with *out and the path's parameters (caller frees them), or 404 (no
@@ -164,6 +181,11 @@ struct req {
 	struct buf body;
 	int body_too_large;
 	cJSON *json; /* the parsed body, or NULL */
+	/* a form body (BODY_FORM routes): name, value, name, value, ...
+	 * decoded, NUL-terminated, valid UTF-8, names unique */
+	char **form;
+	size_t n_form; /* parameters (form holds twice as many strings) */
+	int is_form;   /* the request's body is a form */
 	/* an answer prepared while suspended, queued when MHD calls again */
 	int suspended, want_suspend, done, status;
 	int orphan;         /* the connection is gone: the callback frees */
@@ -188,6 +210,12 @@ int reply_error(struct req *r, unsigned status, const char *code, const char *fm
     __attribute__((format(printf, 4, 5)));
 int reply_app_error(struct req *r, int app_err, const char *msg);
 int reply_empty(struct req *r, unsigned status); /* 204, 304 */
+/* A small document that is not JSON (an HTML page, a gateway's XML),
+ * takes b's memory; csp: its Content-Security-Policy (NULL: the API's,
+ * which allows nothing). */
+int reply_doc(struct req *r, unsigned status, const char *type, const char *csp, struct buf *b);
+void req_finish_doc(struct req *r, unsigned status, const char *type, const char *csp,
+                    struct buf *b);
 /* Answer with a response someone else keeps (the cache). */
 int reply_shared(struct req *r, unsigned status, struct MHD_Response *resp);
 

@@ -1,7 +1,9 @@
 /*
  * jw: the answers' JSON writer and the growable buffer under it (see
- * http_int.h).  Must never: emit invalid UTF-8 or an unescaped control
- * character, whatever bytes a plugin or an agent sent.
+ * http_int.h), and the HTML text escape of the few pages the API serves
+ * (the one-click link's).  Must never: emit invalid UTF-8 or an
+ * unescaped control character (nor, in HTML, a markup character),
+ * whatever bytes a plugin or an agent sent.
  */
 #include "http/http_int.h"
 #include "util/mem.h"
@@ -81,6 +83,17 @@ static size_t utf8_len(const unsigned char *s)
 		return 4;
 	}
 	return 0;
+}
+
+int utf8_valid(const char *str)
+{
+	for (const unsigned char *s = (const unsigned char *)str; *s;) {
+		size_t n = utf8_len(s);
+		if (!n)
+			return 0;
+		s += n;
+	}
+	return 1;
 }
 
 void jw_escape(struct buf *b, const char *str)
@@ -291,4 +304,28 @@ void jw_ktime(struct jw *w, const char *k, double t)
 {
 	jw_key(w, k);
 	jw_time(w, t);
+}
+
+/* Text into HTML: & < > " ' as entities, control characters and bytes
+ * that are not UTF-8 as U+FFFD. */
+void html_escape(struct buf *b, const char *s)
+{
+	char one[2] = { 0, 0 };
+	int valid = utf8_valid(s);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '&': buf_put(b, "&amp;"); break;
+		case '<': buf_put(b, "&lt;"); break;
+		case '>': buf_put(b, "&gt;"); break;
+		case '"': buf_put(b, "&quot;"); break;
+		case '\'': buf_put(b, "&#39;"); break;
+		default:
+			if (*p < 0x20 || *p == 0x7f || (*p >= 0x80 && !valid)) {
+				buf_put(b, "\xef\xbf\xbd");
+			} else {
+				one[0] = (char)*p;
+				buf_add(b, one, 1);
+			}
+		}
+	}
 }

@@ -187,9 +187,33 @@ static int hook_oncall(void *ud, double at, const char *center, struct app_oncal
 	return notify_oncall(ud, at, center, out);
 }
 
+static void hook_stats(void *ud, struct app_notify_stats *out)
+{
+	struct notify_stats st;
+	notify_get_stats(ud, &st);
+	*out = (struct app_notify_stats){ .items = st.items,
+		                          .sent = st.sent,
+		                          .failed = st.failed,
+		                          .retries = st.retries,
+		                          .messages = st.deliveries,
+		                          .bundles = st.bundles,
+		                          .suppressed_quiet = st.suppressed_quiet,
+		                          .capped = st.capped,
+		                          .replies = st.replies,
+		                          .acks = st.acks,
+		                          .replies_refused = st.replies_refused,
+		                          .mails = st.mails,
+		                          .mails_sent = st.mails_sent,
+		                          .mails_failed = st.mails_failed,
+		                          .pending = st.pending,
+		                          .in_flight = st.in_flight,
+		                          .mails_pending = st.mails_pending };
+}
+
 void notify_app_hooks(struct notify *n, struct app_notify_hooks *h)
 {
 	memset(h, 0, sizeof *h);
 	h->oncall = hook_oncall;
+	h->stats = hook_stats;
 	notify__more_hooks(n, h);
 }

@@ -404,6 +404,13 @@ int ntoken_parse(const struct notify_conf *nc, const char *ref, char *alert_id, 
 /* reply.c: a one-click link's token for (alert, contact), valid a day. */
 void nlink_make(const struct notify_conf *nc, const char *alert_id, const char *contact, double now,
                 char *out, size_t size);
+/* reply.c: what a reply's text says (pure; e-mail and SMS alike): 1
+ * when its first line that is neither empty nor quoted ("> ...") starts
+ * with an acknowledging word (ack, ok, 了解, 確認, ...), *code then the
+ * number written after it (1 to 4 digits: 0..9999) or -1 for none; 0
+ * otherwise, also for a number of 5 or more digits (no code is that
+ * long; "ack 4294968530" once wrapped onto code 1234 through atoi). */
+int nreply_ack(const char *text, int *code);
 /* The 4-digit code an SMS reply names an alert by. */
 unsigned ntoken_code(const struct notify_conf *nc, const char *alert_id, const char *contact);
 

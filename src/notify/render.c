@@ -578,6 +578,21 @@ static int by_size(const void *x, const void *y)
 	return a->n < b->n ? 1 : a->n > b->n ? -1 : 0;
 }
 
+/* src into dst (size > 0), whole or cut between UTF-8 characters (never
+ * inside one: a bundle's first line went into a 512-byte buffer cut in
+ * the middle of a Japanese name, found by fuzz_notify_render). */
+static void ucopy(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+	if (n >= size) {
+		n = size - 1;
+		while (n && ((unsigned char)src[n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static void add_asset(struct group *g, const char *asset)
 {
 	if (!asset)
@@ -593,7 +608,12 @@ static void add_asset(struct group *g, const char *asset)
 	}
 	if (g->n_assets > ASSETS_PER_LINE)
 		return;
-	snprintf(g->assets + len, sizeof g->assets - len, "%s%s", len ? ", " : "", asset);
+	if (len && len + 2 < sizeof g->assets) {
+		memcpy(g->assets + len, ", ", 3);
+		len += 2;
+	}
+	if (len + 1 < sizeof g->assets)
+		ucopy(g->assets + len, sizeof g->assets - len, asset);
 	g->n_assets++;
 }
 
@@ -626,14 +646,14 @@ static char *bundle_lines(struct rctx *r, struct nitem *const *items, size_t n)
 		r->g_customer = it->f.customer_name ? it->f.customer_name : it->f.customer;
 		r->g_service = it->f.service ? it->f.service : "";
 		snprintf(r->g_n, sizeof r->g_n, "%zu", g[k].n);
-		snprintf(r->g_assets, sizeof r->g_assets, "%s", g[k].assets);
+		ucopy(r->g_assets, sizeof r->g_assets, g[k].assets);
 		label(r->tmpl, ev, r->g_label_event, sizeof r->g_label_event);
 		label(r->tmpl, r->g_sev, r->g_label_sev, sizeof r->g_label_sev);
 		r->it = it;
 		char *line = section(r, "bundle.line", 2048);
 		one_line(line);
 		if (k == 0)
-			snprintf(r->top, sizeof r->top, "%s", line);
+			ucopy(r->top, sizeof r->top, line);
 		tmpl_buf_add(&out, line, strlen(line));
 		tmpl_buf_add(&out, "\n", 1);
 		free(line);

@@ -63,7 +63,14 @@ static void first_line(const char *text, char *out, size_t size)
 		while (n && isspace((unsigned char)p[n - 1]))
 			n--;
 		if (n && *p != '>') {
-			snprintf(out, size, "%.*s", (int)(n < size ? n : size - 1), p);
+			if (n >= size) {
+				/* cut between characters, never inside one */
+				n = size - 1;
+				while (n && ((unsigned char)p[n] & 0xc0) == 0x80)
+					n--;
+			}
+			memcpy(out, p, n);
+			out[n] = '\0';
 			return;
 		}
 		if (!e)
@@ -94,6 +101,25 @@ static int says_ack(const char *line, const char **rest)
 	while (*r && !isdigit((unsigned char)*r))
 		r++;
 	*rest = r;
+	return 1;
+}
+
+int nreply_ack(const char *text, int *code)
+{
+	char line[256];
+	const char *rest = "";
+	*code = -1;
+	first_line(text, line, sizeof line);
+	if (!says_ack(line, &rest))
+		return 0;
+	size_t nd = strspn(rest, "0123456789");
+	if (nd > 4)
+		return 0; /* no code is that long (and a long one must not wrap onto one) */
+	int c = 0;
+	for (size_t i = 0; i < nd; i++)
+		c = c * 10 + (rest[i] - '0');
+	if (nd)
+		*code = c;
 	return 1;
 }
 
@@ -148,10 +174,8 @@ static void bare_address(const char *s, char *out, size_t size)
 static int email_reply(struct notify *n, const struct nchannel *ch, const struct mamori_reply *r)
 {
 	const struct notify_conf *nc = n->nc;
-	char line[256], alert[160] = "", contact[80] = "";
-	const char *rest;
-	first_line(r->text, line, sizeof line);
-	int found = 0;
+	char alert[160] = "", contact[80] = "";
+	int found = 0, code;
 	for (size_t i = 0; r->refs && i < r->n_refs && !found; i++) {
 		/* a References header holds several ids */
 		const char *p = r->refs[i];
@@ -182,7 +206,7 @@ static int email_reply(struct notify *n, const struct nchannel *ch, const struct
 		           alert, contact);
 		return MAMORI_E_DENIED;
 	}
-	if (!says_ack(line, &rest)) {
+	if (!nreply_ack(r->text, &code)) {
 		log_info("notify", "a reply from %s about %s does not say ack: ignored", contact,
 		         alert);
 		return MAMORI_E_NOTFOUND;
@@ -209,16 +233,11 @@ static int sms_reply(struct notify *n, const struct nchannel *ch, const struct m
 		return MAMORI_E_DENIED;
 	}
 	const char *contact = nc->contacts[ci].name;
-	char line[256];
-	const char *rest = "";
-	first_line(r->text, line, sizeof line);
-	if (!says_ack(line, &rest)) {
+	int want;
+	if (!nreply_ack(r->text, &want)) {
 		snprintf(answer, size, "not an ack");
 		return MAMORI_E_NOTFOUND;
 	}
-	int want = -1;
-	if (isdigit((unsigned char)rest[0]))
-		want = atoi(rest);
 	const char *match = NULL;
 	int candidates = 0;
 	size_t it = 0;
@@ -288,7 +307,9 @@ static int hook_inbound(void *ud, const struct app_inbound *in, struct app_inbou
 		                           .headers = in->headers,
 		                           .n_headers = in->n_headers,
 		                           .body = in->body ? in->body : "",
-		                           .body_len = in->body_len };
+		                           .body_len = in->body_len,
+		                           .form = in->form,
+		                           .n_form = in->n_form };
 	struct mamori_reply r = { 0 };
 	char answer[512] = "";
 	int status = ch->mod->def->notify_inbound(ch->inst, &req, &r, answer, sizeof answer);

@@ -21,10 +21,16 @@ void tmpl_buf_free(struct tmpl_buf *b)
 void tmpl_buf_add(struct tmpl_buf *b, const char *s, size_t n)
 {
 	size_t limit = b->limit ? b->limit : DEFAULT_LIMIT;
-	if (b->failed)
-		return;
+	if (b->failed || b->truncated)
+		return; /* nothing after a cut: the text ends where it was cut */
 	if (b->n + n > limit) {
 		n = limit > b->n ? limit - b->n : 0;
+		/* between characters, never inside one (s[n] is the first byte
+		 * left out: a continuation byte means its character began
+		 * before; found by fuzz_notify_render, a subject cut at 2048
+		 * bytes inside a Japanese customer name) */
+		while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
 		b->truncated = 1;
 	}
 	if (b->n + n + 1 > b->cap) {

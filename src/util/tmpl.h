@@ -30,8 +30,8 @@
 struct tmpl_buf {
 	char *p;              /* NUL-terminated */
 	size_t n, cap, limit; /* limit 0: 1 MiB */
-	int truncated;        /* the output reached the limit */
-	int failed;           /* out of memory */
+	int truncated; /* the output reached the limit: cut between characters, nothing after */
+	int failed;    /* out of memory */
 };
 void tmpl_buf_free(struct tmpl_buf *b);
 void tmpl_buf_add(struct tmpl_buf *b, const char *s, size_t n);

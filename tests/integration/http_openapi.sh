@@ -378,12 +378,54 @@ while time.time() < end and not token:
 if not token:
     problem("no notification with a one-click link reached the webhook")
 else:
-    req("GET", "/api/v1/notify/ack/" + token, tcp=PORT, want=200)
+    _, info, _ = req("GET", "/api/v1/notify/ack/" + token, tcp=PORT, want=200)
     req("GET", "/api/v1/notify/ack/x" + token, tcp=PORT, want=403)
-    s, j, _ = req("POST", "/api/v1/notify/ack/" + token, {}, tcp=PORT)
+    # a phone's browser: a page, never an action on GET; the button POSTs
+    import base64
+    def page(method, url, lang, want, has, raw=None, extra=None):
+        h = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+             "Accept-Language": lang}
+        if raw is not None:
+            h["Content-Type"] = "application/x-www-form-urlencoded"
+        h.update(extra or {})
+        c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
+        c.request(method, url, body=raw, headers=h)
+        r = c.getresponse()
+        text = r.read().decode("utf-8")
+        c.close()
+        hd = dict((k.lower(), v) for k, v in r.getheaders())
+        verify(method, url, r.status, hd.get("content-type"), text.encode())
+        where = "%s %s (%s)" % (method, url[:40], lang)
+        if r.status != want:
+            problem("%s: %d, want %d" % (where, r.status, want))
+        if not hd.get("content-type", "").startswith("text/html"):
+            problem("%s: Content-Type %r" % (where, hd.get("content-type")))
+        csp = hd.get("content-security-policy", "")
+        style = re.search(r"<style>(.*?)</style>", text, re.S)
+        digest = base64.b64encode(hashlib.sha256(style.group(1).encode()).digest()).decode() \
+            if style else "-"
+        if "default-src 'none'" not in csp or "'sha256-%s'" % digest not in csp or \
+                "unsafe" in csp or "script" in csp:
+            problem("%s: CSP %r does not allow exactly the page's style" % (where, csp))
+        if "<script" in text.lower() or re.search(r"<[^>]*\son\w+\s*=", text, re.I):
+            problem("%s: a script in the page" % where)
+        for x in has:
+            if x not in text:
+                problem("%s: %r not in the page: %s" % (where, x, text[:300]))
+        return text
+    url = "/api/v1/notify/ack/" + token
+    page("GET", url, "en-US,en;q=0.9,ja;q=0.5", 200,
+         ['<html lang="en">', '<form method="post"><button type="submit">Acknowledge</button>'])
+    t = page("GET", url, "ja,en-US;q=0.8", 200, ['<html lang="ja">', "確認済みにする"])
+    _, still, _ = req("GET", "/api/v1/alerts/" + info["alert"], want=200)
+    if still.get("status") == "acknowledged" and still.get("acked_by") == info["contact"]:
+        problem("GET of the link page acknowledged the alert")
+    page("GET", "/api/v1/notify/ack/x" + token, "ja", 403, ["このリンクは無効です"])
+    page("POST", url, "ja", 200, ["確認済みにしました"], raw=b"")
     req("POST", "/api/v1/notify/ack/" + token, {}, tcp=PORT, want=409)
-    if s == 200:  # as it was for the actions below
-        req("POST", "/api/v1/alerts/%s/unack" % j["alert"], {}, want=200)
+    page("POST", url, "en", 409, ["This link was used already"], raw=b"")
+    # as it was for the actions below
+    req("POST", "/api/v1/alerts/%s/unack" % info["alert"], {}, want=200)
 
 # the event stream: an id of this run first, then everything replayed
 def sse(query, until=None, secs=2.0):

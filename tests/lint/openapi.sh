@@ -9,14 +9,16 @@
 #     3xx; path parameters match the path's template; every $ref is local
 #     and resolves; tags and security schemes used are declared; every
 #     JSON request body is an object with additionalProperties: false (the
-#     server refuses unknown fields).
+#     server refuses unknown fields); a form request body is an object.
 #  2. Every route of src/http/route.c's table (method + pattern) is in the
 #     document with the same access rule (x-access), query parameters,
 #     body limit (x-max-body; none when the route takes no body), public
-#     routes with `security: []`, and text/event-stream exactly for
-#     streaming routes; and the document has no operation the table lacks,
-#     except GET /metrics (served by http.c before the table, checked to be
-#     still there) and routes marked "(since 0.2)" in their description
+#     routes with `security: []`, text/event-stream exactly for
+#     streaming routes (ROUTE_STREAM), and a form request body
+#     (application/x-www-form-urlencoded) exactly for ROUTE_FORM routes;
+#     and the document has no operation the table lacks, except GET
+#     /metrics (served by http.c before the table, checked to be still
+#     there) and routes marked "(since 0.2)" in their description
 #     (being built; they get the same checks once they are in the table).
 #  3. Every error the server can answer (reply_error/req_finish_error
 #     calls in src/http, and the service layer's errors through app_status
@@ -37,6 +39,8 @@ fi
 
 exec python3 - doc/openapi.yaml src/http configure <<'PY'
 import glob, json, os, re, sys
+
+FORM = "application/x-www-form-urlencoded"
 
 import yaml
 
@@ -245,6 +249,8 @@ for path, item in paths.items():
                 fail("%s: the request body must be application/json" % where)
             for mt, media in content.items():
                 sch = deref((media or {}).get("schema"))
+                if mt == FORM and isinstance(sch, dict) and sch.get("type") == "object":
+                    continue  # a gateway's form: its parameters are the gateway's
                 if not isinstance(sch, dict) or sch.get("type") != "object" or \
                         sch.get("additionalProperties") is not False:
                     fail("%s: request body %s: an object schema with additionalProperties: "
@@ -265,7 +271,7 @@ for name, body in re.findall(r'^#define\s+(\w+)\s+((?:"[^"]*"\s*,?\s*)+)$', src,
 access_names = dict(re.findall(r'case\s+(ACC_\w+):\s*return\s+"(\w+)";', src))
 entry_re = re.compile(
     r'\{\s*"([A-Z]+)",\s*"([^"]+)",\s*(ACC_\w+),\s*"([^"]*)",\s*(\w+),\s*(\d+),\s*'
-    r'\{([^}]*)\},\s*([01])\s*\}')
+    r'\{([^}]*)\},\s*(0|ROUTE_\w+(?:\s*\|\s*ROUTE_\w+)*)\s*\}')
 entries = entry_re.findall(table)
 starts = re.findall(r'\{\s*"[A-Z]+",\s*"/', table)
 if not entries or len(entries) != len(starts):
@@ -274,7 +280,12 @@ if not entries or len(entries) != len(starts):
     sys.exit(1)
 
 routes = {}
-for method, pattern, acc, name, fn, max_body, query, stream in entries:
+for method, pattern, acc, name, fn, max_body, query, flags in entries:
+    flags = set(re.findall(r"ROUTE_\w+", flags))
+    unknown = flags - {"ROUTE_STREAM", "ROUTE_FORM"}
+    if unknown:
+        fail("%s: %s %s: unknown flags %s (update tests/lint/openapi.sh)" %
+             (ROUTES_C, method, pattern, sorted(unknown)))
     q = []
     for tok in re.findall(r'"[^"]*"|\w+', query):
         if tok.startswith('"'):
@@ -288,7 +299,7 @@ for method, pattern, acc, name, fn, max_body, query, stream in entries:
                  (ROUTES_C, method, pattern, tok))
     routes[(method.lower(), pattern)] = {
         "access": access_names.get(acc), "acc": acc, "max_body": int(max_body),
-        "query": sorted(q), "stream": stream == "1"}
+        "query": sorted(q), "stream": "ROUTE_STREAM" in flags, "form": "ROUTE_FORM" in flags}
 
 for (method, pattern), rt in sorted(routes.items(), key=lambda x: x[0][1]):
     where = "%s %s" % (method.upper(), pattern)
@@ -311,6 +322,11 @@ for (method, pattern), rt in sorted(routes.items(), key=lambda x: x[0][1]):
                                                             rt["max_body"]))
     elif has_body or "x-max-body" in op:
         fail("%s: route.c takes no body, the document has one" % where)
+    types = (deref(op.get("requestBody")) or {}).get("content") or {}
+    if rt["form"] != (FORM in types):
+        fail("%s: requestBody %s %s, route.c's ROUTE_FORM flag is %s" %
+             (where, "lists" if FORM in types else "lacks", FORM,
+              "set" if rt["form"] else "not set"))
     public = rt["access"] == "public"
     if public and op.get("security") != []:
         fail("%s: a public route needs `security: []`" % where)

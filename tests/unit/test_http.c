@@ -224,6 +224,40 @@ START_TEST(json_writer_random_bytes)
 }
 END_TEST
 
+START_TEST(html_text)
+{
+	struct buf b = { 0 };
+	html_escape(&b, "<script>alert('x')</script> & \"q\" 株式会社\x01\x7f");
+	ck_assert_str_eq(b.p, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot; "
+	                      "株式会社\xef\xbf\xbd\xef\xbf\xbd");
+	buf_free(&b);
+	/* not UTF-8: every byte above ASCII replaced, the output is UTF-8 */
+	html_escape(&b, "a\xe6\x9d\xb1\xff<");
+	ck_assert_str_eq(b.p, "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd&lt;");
+	buf_free(&b);
+	ck_assert(utf8_valid("東京 abc"));
+	ck_assert(!utf8_valid("\xc0\xaf"));         /* overlong '/' */
+	ck_assert(!utf8_valid("\xed\xa0\x80"));     /* a surrogate */
+	ck_assert(!utf8_valid("\xe6\x9d"));         /* cut */
+	ck_assert(!utf8_valid("\xf4\x90\x80\x80")); /* above U+10FFFF */
+	/* random bytes: never a markup character, always UTF-8 */
+	srand(11);
+	for (int round = 0; round < 2000; round++) {
+		char in[48];
+		size_t n = (size_t)(rand() % 47);
+		for (size_t i = 0; i < n; i++)
+			in[i] = (char)(1 + rand() % 255);
+		in[n] = '\0';
+		html_escape(&b, in);
+		if (b.p) {
+			ck_assert(!strpbrk(b.p, "<>\"'"));
+			ck_assert(utf8_valid(b.p));
+		}
+		buf_free(&b);
+	}
+}
+END_TEST
+
 START_TEST(times)
 {
 	double t = 0;
@@ -262,6 +296,7 @@ int main(void)
 	tcase_add_test(tc, static_names);
 	tcase_add_test(tc, json_writer);
 	tcase_add_test(tc, json_writer_random_bytes);
+	tcase_add_test(tc, html_text);
 	tcase_add_test(tc, times);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
