@@ -499,7 +499,9 @@ int store_load_notify_items(struct store *s,
 int store_load_notify_pages(struct store *s,
                             void (*cb)(void *ud, const struct store_notify_page_row *r), void *ud);
 /* A document mailed to one address (a monthly report): (key, address) is
- * the row's key and an insert of a key that exists is ignored.  The row
+ * the row's key; an insert of a key that exists replaces the row when it
+ * was sent or given up (the document mailed again) and is ignored while
+ * it is pending or sending.  The row
  * holds the whole message until it is sent or given up (then its html
  * and file are dropped). */
 struct store_notify_mail_row {
