@@ -93,6 +93,9 @@ http = { listen = "unix:$sock"; };
 calendars = ( { name = "jp-business"; timezone = "Asia/Tokyo"; hours = [ "mon-fri 09:00-18:00" ];
                 holidays = "jp"; } );
 reports = { calendar = "jp-business"; lang = "en"; schedule = true; };
+centers = ( { name = "cc-east"; calendar = "jp-business";
+              tiers = ( { name = "contact-center"; ack_within = "15m"; resolve_within = "4h"; } ); } );
+routes = ( { center = "cc-east"; } );
 notify = {
   channels = (
     { name = "mail"; plugin = "email"; from = "reports@mamori.test"; from_name = "mamori レポート";
@@ -160,6 +163,9 @@ want=$(python3 -c "import calendar,time; print(calendar.timegm(time.strptime('$B
 sleep 2
 stop_mamorid
 [ "$(db "SELECT count(*) FROM report_run")" = 0 ] || it_fail "a report made in M-1"
+# the run is recorded, its clean stop too (what tells the gap)
+[ "$(db "SELECT count(*) || '|' || sum(stopped) || '|' || (min(seen) >= $want) FROM monitor_run")" = "1|1|1" ] ||
+	it_fail "monitor_run after the first run: $(db "SELECT * FROM monitor_run")"
 
 # ---- 2. the first business day of M: made and mailed ----
 fake_mamorid "$DAY"
@@ -186,12 +192,17 @@ for u in keiri boss; do
 	# the summary paragraph: monitoring began on the 20th (the first run)
 	f $u "$1" body | grep -q "監視は${YEAR}年${MON}月20日に始まりました。" || it_fail "the text body: $(f $u "$1" body | head -c 300)"
 	f $u "$1" html | grep -q "監視は${YEAR}年${MON}月20日に始まりました。" || it_fail "the summary is not in the HTML body"
+	f $u "$1" body | grep -q "今月は監視そのものが合計.*止まっていました" || it_fail "the summary does not tell the monitoring gap"
 	pdf=$IT_TMP/att/$u.$1/report-c1-$MONTH.pdf
 	[ -f "$pdf" ] || it_fail "no attachment report-c1-$MONTH.pdf: $(f $u "$1" attachments)"
 	head -c 5 "$pdf" | grep -q '%PDF-' || it_fail "the attachment is not a PDF"
 	pdftotext "$pdf" "$pdf.txt" || it_fail "pdftotext"
 	grep -q '株式会社サンプル製作所' "$pdf.txt" || it_fail "the PDF does not name the customer"
 	grep -q "${YEAR}年${MON}月" "$pdf.txt" || it_fail "the PDF does not name the month: $(head -5 "$pdf.txt")"
+	# mamorid was stopped from the 20th on: that is said, not counted as up
+	grep -q "今月は監視そのものが合計" "$pdf.txt" || it_fail "the PDF does not tell the monitoring gap"
+	# the SLA terms of the center its alerts go to
+	grep -q "contact-center: 15分以内に受付、4時間以内に解決" "$pdf.txt" || it_fail "the PDF does not state the SLA terms"
 done
 cp "$IT_TMP/att/keiri.$(uids keiri | awk '{print $1}')/report-c1-$MONTH.pdf" "$IT_TMP/first.pdf"
 
@@ -248,6 +259,7 @@ for u in keiri boss; do
 	pdf=$IT_TMP/att/$u.$2/report-c1-$MONTH.pdf
 	pdftotext "$pdf" "$pdf.txt" || it_fail "the second PDF"
 	grep -q "Monthly security report" "$pdf.txt" || it_fail "the second PDF is not the English report"
+	grep -q "contact-center: acknowledged within 15 min, resolved within 4 h" "$pdf.txt" || it_fail "the English terms"
 	grep -q '株式会社サンプル製作所' "$pdf.txt" || it_fail "the second PDF does not name the customer"
 done
 [ "$(f keiri "$(uids keiri | awk '{print $2}')" message_id)" != "$mid1" ] || it_fail "mailed again with the same Message-ID"
