@@ -244,6 +244,14 @@ for method, pattern, acc, name in routes:
             # what the access rule promises
             if name == "login":  # public; its wrong password is its own 401
                 ok, want = s == 401, "401 (wrong password)"
+            elif name in ("notify.link", "notify.link.use"):
+                # public: the signed token is the authority, and "{token}"
+                # is none (a made-up token is refused as such, for anyone)
+                ok = s == 403 and (j or {}).get("error", {}).get("code") == "forbidden"
+                want = "403 (not a link token)"
+            elif name == "oncall" and rname.startswith("viewer"):
+                # staff information: read access, but not for a customer's viewer
+                ok, want = s == 403, "403 (staff only)"
             elif acc == "ACC_PUBLIC":
                 ok = s not in (401, 403)
                 want = "not 401/403"
