@@ -1171,6 +1171,20 @@ static void on_row(void *ud, const struct store_state_change_row *r)
 	x->n++;
 }
 
+struct runs_seen {
+	int n, stopped;
+	double started, seen;
+};
+
+static void on_run(void *ud, const struct store_monitor_run_row *r)
+{
+	struct runs_seen *x = ud;
+	x->n++;
+	x->stopped = r->stopped;
+	x->started = r->started;
+	x->seen = r->seen;
+}
+
 START_TEST(statelog_rows)
 {
 	char tmp[64] = "/tmp/mamori-tsl.XXXXXX", plugdir[128], statedir[128], exe[512];
@@ -1222,6 +1236,12 @@ START_TEST(statelog_rows)
 	ck_assert_int_eq(x.state[2], 1);
 	ck_assert_int_eq(x.state[3], 0);
 	ck_assert_str_eq(x.out[3], "fine again");
+	/* this run of the daemon: recorded, with its clean stop */
+	struct runs_seen rs = { 0 };
+	ck_assert_int_eq(store_month_runs(ro, 0, 4e9, on_run, &rs, err, sizeof err), 0);
+	ck_assert_int_eq(rs.n, 1);
+	ck_assert_int_eq(rs.stopped, 1);
+	ck_assert(rs.seen >= rs.started && rs.seen - rs.started < 60);
 	store_close(ro);
 	char cmd[200];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
