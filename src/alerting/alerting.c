@@ -121,6 +121,55 @@ static const struct sla_terms *terms_for(void *arg, const struct alert *a)
 	return c ? &c->terms : NULL;
 }
 
+/* Append the tiers of terms t (center NULL: the contract) to out. */
+static size_t put_tiers(const char *center, const struct sla_terms *t, struct alerting_tier *out,
+                        size_t n, size_t max)
+{
+	for (size_t k = 0; k < t->n_tiers && n < max; k++)
+		out[n++] = (struct alerting_tier){ center, t->tiers[k].name, t->tiers[k].ack_within,
+			                           t->tiers[k].resolve_within };
+	return n;
+}
+
+size_t alerting_customer_tiers(const struct alerts *al, const struct customer *cu,
+                               struct alerting_tier *out, size_t max)
+{
+	const struct alerts_conf *ac = al ? al->conf : NULL;
+	if (!ac || !cu || !max)
+		return 0;
+	const struct sla_terms *t = contract_of(ac, cu->id);
+	if (t)
+		return put_tiers(NULL, t, out, 0, max);
+	const struct sla_center *seen[8];
+	size_t n = 0, n_seen = 0, it = 0;
+	const struct hmap_entry *e;
+	while (hmap_next(&cu->assets, &it, &e)) {
+		const struct asset *as = e->value;
+		for (const struct check *k = as->checks; k; k = k->anext) {
+			struct route_input in = { .customer = cu->id,
+				                  .tags = (const char *const *)cu->tags,
+				                  .n_tags = cu->n_tags,
+				                  .region = cu->region,
+				                  .service = service_name(k->p.service),
+				                  .severity = "critical",
+				                  .check = k->name };
+			struct route_result r;
+			if (!ac->routes || route_match(ac->routes, &in, &r) != 0 || !r.center)
+				continue;
+			size_t i = 0;
+			while (i < n_seen && seen[i] != r.center)
+				i++;
+			if (i < n_seen)
+				continue;
+			if (n_seen == 8 || n == max)
+				return n;
+			seen[n_seen++] = r.center;
+			n = put_tiers(r.center->name, &r.center->terms, out, n, max);
+		}
+	}
+	return n;
+}
+
 /* Reload: the new routes and terms replace the old ones (call while the
  * old calendars still exist). */
 void alerting_conf_install(struct alerts *al, struct alerts_conf *ac, struct mconf *c)

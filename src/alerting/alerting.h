@@ -69,6 +69,21 @@ struct alert_table *alerting_table(struct alerts *al);
  * pending batch, published once it is durable. */
 void alerting_queue_msg(struct alerts *al, const char *topic, const char *payload, double now);
 
+/* The SLA tiers a customer's alerts run on (the monthly report states
+ * them): its contract's, else those of every center its checks route to
+ * (a critical problem of each check), at most `max` tiers.  The names
+ * point into the running configuration: use them before the next
+ * reload.  Durations: open (business) seconds of the terms' calendar, 0
+ * for no deadline. */
+struct customer;
+struct alerting_tier {
+	const char *center; /* NULL: the customer's own contract */
+	const char *tier;
+	double ack_within, resolve_within;
+};
+size_t alerting_customer_tiers(const struct alerts *al, const struct customer *cu,
+                               struct alerting_tier *out, size_t max);
+
 struct alerting_stats {
 	uint64_t events, published, acked;
 	uint64_t by_type[16]; /* events by enum alert_ev_type */

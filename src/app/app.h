@@ -486,6 +486,28 @@ void app_report_schedule(struct app *a, int on);
 /* One walk of the schedule now, whether it is on or not (tests, tools;
  * the timer does it every minute while it is on). */
 void app_report_schedule_now(struct app *a);
+/* Send a month's report again (a customer lost the mail): made as the
+ * schedule makes it (PDF, the customer's language unless lang) and
+ * handed to the same delivery hook, under the same key - the e-mail
+ * channel sends it again once the previous one was sent, and not twice
+ * while it is still on its way; report_run says 'handed', "sent again on
+ * request".  Only a month that has ended.  fn runs later on the loop
+ * thread, exactly once: APP_OK once the mails are written to the outbox
+ * (s filled), or an error (s NULL).  Synchronous errors (fn never runs):
+ * APP_E_INVALID (month, lang, a month not ended), APP_E_NOTFOUND (an
+ * unknown customer or one outside the scope), APP_E_STATE (no
+ * report.email), APP_E_UNAVAILABLE (no store, no e-mail channel, the
+ * workers' queue full). */
+struct app_report_sent {
+	char customer[128], month[8], lang[4];
+	size_t n_to;  /* addresses it was handed to */
+	size_t bytes; /* the PDF */
+};
+typedef void (*app_report_sent_fn)(void *ud, int err, const char *msg,
+                                   const struct app_report_sent *s);
+int app_report_send(struct app *a, const struct app_scope *sc, const char *customer,
+                    const char *month, const char *lang, app_report_sent_fn fn, void *ud, char *msg,
+                    size_t msglen);
 void app_report_schedule_stats(const struct app *a, unsigned long long *made,
                                unsigned long long *undelivered, unsigned *inflight);
 

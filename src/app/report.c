@@ -12,6 +12,7 @@
  * calendar pointer in what it hands over.
  */
 #include "app/app_int.h"
+#include "alerting/alerting.h"
 #include "registry/registry.h"
 #include "report/report.h"
 #include "util/mem.h"
@@ -83,6 +84,12 @@ struct report_input *app__report_input(struct app *a, const struct customer *cu,
 			                       k->pi ? k->pi->name : "",
 			                       service_name(k->p.service));
 	}
+	/* the SLA terms its alerts run on, stated in the alert section */
+	struct alerting_tier tiers[16];
+	size_t n_tiers = alerting_customer_tiers(a->d.alerting, cu, tiers, 16);
+	for (size_t i = 0; i < n_tiers; i++)
+		report_input_add_tier(in, tiers[i].center, tiers[i].tier, tiers[i].ack_within,
+		                      tiers[i].resolve_within);
 	return in;
 }
 

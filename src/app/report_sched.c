@@ -47,6 +47,16 @@ struct sched_job {
 	char customer[128], month[8], lang[4], name[256];
 	char **to;
 	size_t n_to;
+	/* on demand (app_report_send): the caller's answer; NULL: the schedule */
+	app_report_sent_fn fn;
+	void *ud;
+};
+
+/* An on-demand answer waiting for its rows to be written. */
+struct sent_wait {
+	app_report_sent_fn fn;
+	void *ud;
+	struct app_report_sent s;
 };
 
 static void walk(struct app *a);
@@ -98,20 +108,17 @@ static void job_free(struct sched_job *j)
 	free(j);
 }
 
-static void on_made(void *ud, struct report_result *res)
+static void sent_written(void *ud)
 {
-	struct sched_job *j = ud;
-	struct app *a = j->a;
-	a->sched_inflight--;
-	if (res->err != REPORT_OK) {
-		log_err("report", "%s %s: the monthly report failed: %s (tried again in an hour)",
-		        j->customer, j->month, res->msg);
-		mark(a, j->key, -(app__now(a) + SCHED_RETRY)); /* < 0: retry after */
-		job_free(j);
-		if (res->err != REPORT_E_CLOSED)
-			walk(a);
-		return;
-	}
+	struct sent_wait *w = ud;
+	w->fn(w->ud, APP_OK, "", &w->s);
+	free(w);
+}
+
+/* The mail of a report made: subject, file name, the summary as HTML,
+ * handed to the hook.  1: handed (its rows are in the pending batch). */
+static int hand(struct app *a, struct sched_job *j, struct report_result *res)
+{
 	struct app_report_mail m = {
 		.customer = j->customer,
 		.customer_name = j->name,
@@ -142,6 +149,69 @@ static void on_made(void *ud, struct report_result *res)
 	int handed = 0;
 	if (a->sched_deliver && j->n_to)
 		handed = a->sched_deliver(a->sched_deliver_ud, &m) == 0;
+	free(html);
+	return handed;
+}
+
+/* A report made on demand: handed to the hook, answered once its rows
+ * are written (or with the error). */
+static void on_demand_made(struct app *a, struct sched_job *j, struct report_result *res)
+{
+	if (res->err != REPORT_OK) {
+		char msg[APP_MSG_MAX];
+		snprintf(msg, sizeof msg, "the report could not be made: %.200s", res->msg);
+		log_err("report", "%s %s: %s", j->customer, j->month, msg);
+		j->fn(j->ud, res->err == REPORT_E_INVALID ? APP_E_INVALID : APP_E_UNAVAILABLE, msg,
+		      NULL);
+		return;
+	}
+	if (!hand(a, j, res)) {
+		log_warn("report", "%s %s: not sent again: the delivery hook refused it",
+		         j->customer, j->month);
+		j->fn(j->ud, APP_E_UNAVAILABLE,
+		      "the report was made but the e-mail channel refused it (see the log)", NULL);
+		return;
+	}
+	record(a, j->customer, j->month, "handed", "sent again on request");
+	mark(a, j->key, 1); /* the schedule never sends it on top */
+	log_notice("report",
+	           "%s %s: monthly report made in %.0f ms (%zu bytes), handed to"
+	           " delivery again on request",
+	           j->customer, j->month, res->seconds * 1000, res->len);
+	struct sent_wait *w = xcalloc(1, sizeof *w);
+	w->fn = j->fn;
+	w->ud = j->ud;
+	snprintf(w->s.customer, sizeof w->s.customer, "%s", j->customer);
+	snprintf(w->s.month, sizeof w->s.month, "%s", j->month);
+	snprintf(w->s.lang, sizeof w->s.lang, "%s", j->lang);
+	w->s.n_to = j->n_to;
+	w->s.bytes = res->len;
+	if (a->d.journal)
+		journal_ticket(a->d.journal, sent_written, w);
+	else
+		sent_written(w);
+}
+
+static void on_made(void *ud, struct report_result *res)
+{
+	struct sched_job *j = ud;
+	struct app *a = j->a;
+	if (j->fn) {
+		on_demand_made(a, j, res);
+		job_free(j);
+		return;
+	}
+	a->sched_inflight--;
+	if (res->err != REPORT_OK) {
+		log_err("report", "%s %s: the monthly report failed: %s (tried again in an hour)",
+		        j->customer, j->month, res->msg);
+		mark(a, j->key, -(app__now(a) + SCHED_RETRY)); /* < 0: retry after */
+		job_free(j);
+		if (res->err != REPORT_E_CLOSED)
+			walk(a);
+		return;
+	}
+	int handed = hand(a, j, res);
 	/* the record rides in the batch the hook's rows are in */
 	record(a, j->customer, j->month, handed ? "handed" : "no_delivery",
 	       handed             ? NULL
@@ -154,7 +224,6 @@ static void on_made(void *ud, struct report_result *res)
 	log_info("report", "%s %s: monthly report made in %.0f ms (%zu bytes), %s", j->customer,
 	         j->month, res->seconds * 1000, res->len,
 	         handed ? "handed to delivery" : "not sent (no e-mail channel)");
-	free(html);
 	job_free(j);
 	walk(a); /* the next one, if any is due */
 }
@@ -318,4 +387,64 @@ void app_report_schedule_stats(const struct app *a, unsigned long long *made,
 	*made = a->sched_made;
 	*undelivered = a->sched_undelivered;
 	*inflight = a->sched_inflight;
+}
+
+int app_report_send(struct app *a, const struct app_scope *sc, const char *customer,
+                    const char *month, const char *lang, app_report_sent_fn fn, void *ud, char *msg,
+                    size_t msglen)
+{
+	int year, mon;
+	if (!month || report_parse_month(month, &year, &mon) != 0) {
+		snprintf(msg, msglen, "month: YYYY-MM");
+		return APP_E_INVALID;
+	}
+	if (lang && strcmp(lang, "ja") && strcmp(lang, "en")) {
+		snprintf(msg, msglen, "lang: ja or en");
+		return APP_E_INVALID;
+	}
+	const struct customer *cu = customer ? registry_customer(a->d.reg, customer) : NULL;
+	if (!cu || !app__customer_in_scope(sc, customer)) {
+		snprintf(msg, msglen, "no such customer");
+		return APP_E_NOTFOUND;
+	}
+	if (!cu->n_report_email) {
+		snprintf(msg, msglen, "customer %s has no report e-mail addresses (report.email)",
+		         cu->id);
+		return APP_E_STATE;
+	}
+	if (!a->d.reports || !a->sched_deliver) {
+		snprintf(msg, msglen,
+		         "reports cannot be sent here (no store or no e-mail channel)");
+		return APP_E_UNAVAILABLE;
+	}
+	struct report_input *in =
+	    app__report_input(a, cu, year, mon, lang, REPORT_PDF, msg, msglen);
+	if (!in)
+		return APP_E_INVALID;
+	if (in->now < in->to) {
+		snprintf(msg, msglen, "the month %s has not ended: only a whole month is sent",
+		         month);
+		report_input_free(in);
+		return APP_E_INVALID;
+	}
+	struct sched_job *j = xcalloc(1, sizeof *j);
+	j->a = a;
+	j->fn = fn;
+	j->ud = ud;
+	snprintf(j->key, sizeof j->key, "%s\n%04d-%02d", cu->id, year, mon);
+	snprintf(j->customer, sizeof j->customer, "%s", cu->id);
+	snprintf(j->month, sizeof j->month, "%04d-%02d", year, mon);
+	snprintf(j->name, sizeof j->name, "%s", cu->name && *cu->name ? cu->name : cu->id);
+	snprintf(j->lang, sizeof j->lang, "%s", in->lang);
+	j->to = xcalloc(cu->n_report_email + 1, sizeof *j->to);
+	for (size_t k = 0; k < cu->n_report_email; k++)
+		j->to[j->n_to++] = xstrdup(cu->report_email[k]);
+	int rc = report_pool_submit(a->d.reports, in, 1, on_made, j);
+	report_input_free(in);
+	if (rc != REPORT_OK) {
+		snprintf(msg, msglen, "%s", report_strerror(rc));
+		job_free(j);
+		return APP_E_UNAVAILABLE;
+	}
+	return APP_OK;
 }

@@ -2,13 +2,16 @@
  * cmd_report: `mamorictl report --customer ID --month YYYY-MM [--lang ja|en]
  * [--format html|pdf] [-o FILE]` - a customer's monthly report, fetched
  * from GET /api/v1/customers/{id}/report (mamorid makes it) and written
- * to FILE or to stdout.
+ * to FILE or to stdout.  With --send: the month's report mailed to the
+ * customer's report.email again (POST .../report/send; a customer lost
+ * the mail), the answer printed.
  *
  * Must never: write a PDF to a terminal (binary bytes drive it), or
  * leave a half-written FILE (written to FILE.tmp, then renamed).
  */
 #include "ctl/ctl.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -50,9 +53,48 @@ static int save(const char *path, const char *p, size_t n)
 	return EXIT_OK;
 }
 
+static int send_again(struct ctl *c)
+{
+	const struct opts *o = &c->o;
+	if (o->format || o->out) {
+		fprintf(
+		    stderr, "mamorictl: %s\n",
+		    L("report --send takes neither --format nor -o (it mails the PDF)",
+		      "report --send には --format も -o も指定できません (PDF をメールします)"));
+		return EXIT_USAGE;
+	}
+	cJSON *b = cJSON_CreateObject();
+	if (!b || !cJSON_AddStringToObject(b, "month", o->month) ||
+	    (o->lang && !cJSON_AddStringToObject(b, "lang", o->lang)))
+		abort();
+	char *text = cJSON_PrintUnformatted(b);
+	cJSON_Delete(b);
+	if (!text)
+		abort();
+	struct sb path = { 0 };
+	sb_add(&path, "/api/v1/customers", 17);
+	sb_seg(&path, o->customer);
+	sb_add(&path, "/report/send", 12);
+	struct reply r;
+	int rc = ctl_call(c, "POST", path.p, text, &r);
+	cJSON_free(text);
+	sb_free(&path);
+	if (rc == EXIT_OK && c->json)
+		reply_print_raw(&r);
+	else if (rc == EXIT_OK)
+		printf("%s %s %s: %s (%s %.0f, PDF %.0f bytes)\n", L("report", "レポート"),
+		       out_safe(js(r.doc, "customer")), out_safe(js(r.doc, "month")),
+		       L("queued for sending again", "再送を受け付けました"),
+		       L("addresses", "宛先"), jn(r.doc, "recipients", 0), jn(r.doc, "bytes", 0));
+	reply_free(&r);
+	return rc;
+}
+
 int cmd_report(struct ctl *c)
 {
 	const struct opts *o = &c->o;
+	if (o->send)
+		return send_again(c);
 	int pdf = o->format && strcmp(o->format, "pdf") == 0;
 	if (!o->out && pdf && isatty(STDOUT_FILENO)) {
 		fprintf(stderr, "mamorictl: %s\n",

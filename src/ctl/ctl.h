@@ -40,7 +40,7 @@ struct opts {
 	const char *centers[16];
 	size_t n_centers;
 	unsigned long limit; /* 0: the command's default */
-	int problems, old;
+	int problems, old, send;
 };
 
 struct ctl {

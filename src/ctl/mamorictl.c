@@ -58,6 +58,9 @@ static const char usage_text[] =
     "  report --customer ID --month YYYY-MM [--lang ja|en] [--format html|pdf] [-o FILE]\n"
     "                                           the customer's monthly report (stdout\n"
     "                                           without -o; a PDF is not written to a terminal)\n"
+    "  report --customer ID --month YYYY-MM --send [--lang ja|en]\n"
+    "                                           mail that month's report to the customer's\n"
+    "                                           report.email again\n"
     "  oncall [--at TIME] [--center C]          who is on call per schedule, until when\n"
     "  notifications ID                         an alert's notifications and attempts\n"
     "\n"
@@ -115,7 +118,8 @@ enum {
 	O_MONTH = 1u << 25,
 	O_LANG = 1u << 26,
 	O_FORMAT = 1u << 27,
-	O_AT = 1u << 28, /* oncall */
+	O_AT = 1u << 28,   /* oncall */
+	O_SEND = 1u << 29, /* report --send */
 };
 
 /* long option value -> (bit, name): getopt's val is 256 + bit index */
@@ -148,6 +152,7 @@ static const struct option longopts[] = {
 	{ "lang", required_argument, NULL, 256 + 26 },
 	{ "format", required_argument, NULL, 256 + 27 },
 	{ "at", required_argument, NULL, 256 + 28 },
+	{ "send", no_argument, NULL, 256 + 29 },
 	{ "url", required_argument, NULL, 'U' },
 	{ "socket", required_argument, NULL, 'S' },
 	{ "token-file", required_argument, NULL, 'T' },
@@ -201,7 +206,7 @@ static const struct command commands[] = {
 	{ "sla", NULL, 0, O_CENTER | O_CUSTOMER, 0 },
 	{ "inquiry", NULL, 1,
 	  O_SUMMARY | O_CALLER | O_CHANNEL | O_SEVERITY | O_SERVICE | O_REQID | O_NOTE, O_SUMMARY },
-	{ "report", NULL, 0, O_CUSTOMER | O_MONTH | O_LANG | O_FORMAT | O_OUT,
+	{ "report", NULL, 0, O_CUSTOMER | O_MONTH | O_LANG | O_FORMAT | O_OUT | O_SEND,
 	  O_CUSTOMER | O_MONTH },
 	{ "oncall", NULL, 0, O_CENTER | O_AT, 0 },
 	{ "notifications", NULL, 1, 0, 0 },
@@ -309,6 +314,7 @@ int main(int argc, char **argv)
 		case 256 + 26: o->lang = optarg; break;
 		case 256 + 27: o->format = optarg; break;
 		case 256 + 28: o->at = optarg; break;
+		case 256 + 29: o->send = 1; break;
 		case 'o':
 			o->out = optarg;
 			given |= O_OUT;

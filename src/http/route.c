@@ -50,6 +50,8 @@ const struct route http_routes[] = {
 	  { NULL }, 0 },
 	{ "GET", "/api/v1/customers/{customer}/report", ACC_CUSTOMER, "customer.report", api_report,
 	  0, { "month", "lang", "format", NULL }, 0 },
+	{ "POST", "/api/v1/customers/{customer}/report/send", ACC_MAINTAIN, "customer.report.send",
+	  api_report_send, 1024, { NULL }, 0 },
 	{ "GET", "/api/v1/checks", ACC_READ, "checks", api_checks, 0,
 	  { "customer", "asset", "service", "state", "hard", "acknowledged", "problems", Q_PAGE,
 	    NULL }, 0 },

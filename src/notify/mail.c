@@ -233,8 +233,12 @@ int notify_mail(struct notify *n, const struct notify_mail *m)
 		x->address = xstrdup(a);
 		x->channel = xstrdup(ch->name);
 		x->customer = m->customer ? xstrdup(m->customer) : NULL;
-		char sig[33];
-		ntoken_sig(nc, "mail", key, a, sig);
+		/* its own Message-ID per sending: a document mailed again is
+		 * a new message (a reader's client must not take it for the
+		 * one it lost); a retry of this one keeps it (from the row) */
+		char sig[33], who[300];
+		snprintf(who, sizeof who, "%s\n%.0f", a, now * 1000);
+		ntoken_sig(nc, "mail", key, who, sig);
 		x->message_id = xasprintf("<mail.%s@%s>", sig, nc->msgid_domain);
 		x->created = x->due = now;
 		x->state = NM_UNWRITTEN;

@@ -53,6 +53,16 @@ struct report_check {
 	char *service; /* "defender", "web", "mail", "utm", "dns", "other" */
 };
 
+/* An SLA tier the customer's alerts run on (stated in the report's alert
+ * section): its contract's, else those of the centers its checks route
+ * to.  Durations in the terms' calendar's open (business) seconds; 0: no
+ * deadline. */
+struct report_tier {
+	char *center; /* NULL: the customer's own contract */
+	char *tier;
+	double ack_within, resolve_within;
+};
+
 struct report_span {
 	double a, b;
 };
@@ -81,6 +91,8 @@ struct report_input {
 	size_t n_open;
 	struct report_check *checks;
 	size_t n_checks;
+	struct report_tier *tiers; /* the SLA terms (report_input_add_tier) */
+	size_t n_tiers;
 	char *datadir; /* where report/ (the texts) is: share/mamori */
 };
 
@@ -107,6 +119,9 @@ char *report_summary_html(const char *summary, const char *lang, const char *tit
 /* Deep copy / free (the copy owns every string and array). */
 struct report_input *report_input_dup(const struct report_input *in);
 void report_input_free(struct report_input *in);
+/* Add an SLA tier (strings copied; center NULL: the contract's). */
+void report_input_add_tier(struct report_input *in, const char *center, const char *tier,
+                           double ack_within, double resolve_within);
 /* Add a configured check (strings copied). */
 void report_input_add_check(struct report_input *in, const char *asset, const char *asset_type,
                             const char *check, const char *plugin, const char *service);

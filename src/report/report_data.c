@@ -11,7 +11,11 @@
  *   silent   stale: no report within stale_after (a PC switched off,
  *            an agent that stopped),
  *   unknown  UNKNOWN (the check could not tell),
- *   no data  before the check's first result.
+ *   no data  before the check's first result, and while no daemon was
+ *            monitoring (between a run's last sign of life and the next
+ *            run's start, from the monitor_run rows): a check keeps its
+ *            last state in the store while mamorid is down, but nobody
+ *            saw it then.
  * Availability is up / (up + down): silence and UNKNOWN are neither
  * (they are shown apart).  The same pieces are cut by the business hours
  * of the customer's calendar for the business-hours column.  A check
@@ -183,6 +187,54 @@ static void on_asset_row(void *ud, const struct store_asset_row *row)
 	}
 }
 
+/* A run of a daemon.  One not stopped whose last mark is recent is the
+ * one making the report (or another running now): it covers up to now. */
+#define RUN_LIVE 180.0 /* s: three missed minutes and a run is taken as gone */
+
+static void on_run_row(void *ud, const struct store_monitor_run_row *row)
+{
+	struct build *x = ud;
+	struct report *r = x->r;
+	GROW(r->runs, r->n_runs, r->cap_runs);
+	int live = !row->stopped && row->seen >= r->in->now - RUN_LIVE;
+	r->runs[r->n_runs++] = (struct report_span){ row->started, live ? -1 : row->seen };
+}
+
+static double biz(const struct report_input *in, double a, double b);
+
+/* The gaps between the runs (by start), clipped to [from, end).  Before
+ * the first run known nothing is told (a database from before the
+ * record): no gap. */
+static void find_gaps(struct report *r)
+{
+	const struct report_input *in = r->in;
+	double covered = 0; /* the end of the runs so far; < 0: running now */
+	for (size_t i = 0; i < r->n_runs && covered >= 0; i++) {
+		const struct report_span *u = &r->runs[i];
+		if (i > 0 && u->a > covered) {
+			double a = covered > in->from ? covered : in->from;
+			double b = u->a < r->end ? u->a : r->end;
+			if (b > a) {
+				GROW(r->gaps, r->n_gaps, r->cap_gaps);
+				r->gaps[r->n_gaps++] = (struct report_span){ a, b };
+			}
+		}
+		if (u->b < 0)
+			covered = -1;
+		else if (u->b > covered)
+			covered = u->b;
+	}
+	if (r->n_runs && covered >= 0 && covered < r->end) {
+		double a = covered > in->from ? covered : in->from;
+		GROW(r->gaps, r->n_gaps, r->cap_gaps);
+		r->gaps[r->n_gaps++] = (struct report_span){ a, r->end };
+	}
+	for (size_t i = 0; i < r->n_gaps; i++) {
+		r->gap[0] += r->gaps[i].b - r->gaps[i].a;
+		r->gap[1] += biz(in, r->gaps[i].a, r->gaps[i].b);
+	}
+}
+
 /* Business seconds of [a, b): the open spans are sorted. */
 static double biz(const struct report_input *in, double a, double b)
 {
@@ -219,6 +271,31 @@ static int kind_of(const struct rep_seg *s)
 	return K_UP;
 }
 
+/* One piece [a, b) of a check's timeline, of one kind. */
+static void count_piece(const struct report_input *in, struct rep_check *c, double a, double b,
+                        int k)
+{
+	double all = b - a, bz = biz(in, a, b);
+	double *dst;
+	switch (k) {
+	case K_DOWN: dst = c->t.down; break;
+	case K_SILENT: dst = c->t.silent; break;
+	case K_UNKNOWN: dst = c->t.unknown; break;
+	default: dst = c->t.up; break;
+	}
+	dst[0] += all;
+	dst[1] += bz;
+	/* per day: unprotected beats protected beats silent */
+	unsigned char v = k == K_DOWN ? 3 : k == K_UP ? 1 : k == K_SILENT ? 2 : 0;
+	for (int d = 0; d < in->n_days; d++) {
+		if (in->day[d + 1] <= a || in->day[d] >= b)
+			continue;
+		unsigned char old = c->day[d];
+		if (v == 3 || (v == 1 && old != 3) || (v == 2 && old == 0))
+			c->day[d] = v;
+	}
+}
+
 static void count_check(struct report *r, struct rep_check *c)
 {
 	const struct report_input *in = r->in;
@@ -237,26 +314,22 @@ static void count_check(struct report *r, struct rep_check *c)
 			s->b = end;
 		if (s->b <= s->a)
 			continue;
-		double all = s->b - s->a, bz = biz(in, s->a, s->b);
-		double *dst;
-		switch (kind_of(s)) {
-		case K_DOWN: dst = c->t.down; break;
-		case K_SILENT: dst = c->t.silent; break;
-		case K_UNKNOWN: dst = c->t.unknown; break;
-		default: dst = c->t.up; break;
-		}
-		dst[0] += all;
-		dst[1] += bz;
-		/* per day: unprotected beats protected beats silent */
-		int k = kind_of(s);
-		unsigned char v = k == K_DOWN ? 3 : k == K_UP ? 1 : k == K_SILENT ? 2 : 0;
-		for (int d = 0; d < in->n_days; d++) {
-			if (in->day[d + 1] <= s->a || in->day[d] >= s->b)
+		/* the parts while nobody was monitoring are no data */
+		double a = s->a;
+		for (size_t g = 0; g < r->n_gaps && a < s->b; g++) {
+			const struct report_span *gp = &r->gaps[g];
+			if (gp->b <= a || gp->a >= s->b)
 				continue;
-			unsigned char old = c->day[d];
-			if (v == 3 || (v == 1 && old != 3) || (v == 2 && old == 0))
-				c->day[d] = v;
+			if (gp->a > a)
+				count_piece(in, c, a, gp->a, kind_of(s));
+			double gb = gp->b < s->b ? gp->b : s->b;
+			double ga = gp->a > a ? gp->a : a;
+			c->t.nodata[0] += gb - ga;
+			c->t.nodata[1] += biz(in, ga, gb);
+			a = gb;
 		}
+		if (a < s->b)
+			count_piece(in, c, a, s->b, kind_of(s));
 	}
 	if (c->n_segs) {
 		c->end_state = c->segs[c->n_segs - 1].state;
@@ -622,6 +695,9 @@ int report__build(struct store *ro, const struct report_input *in, struct report
 		                        r->end > in->from ? r->end : in->to, on_alert, on_event,
 		                        on_dispatch, &x, err, errlen);
 	if (!rc)
+		rc = store_month_runs(ro, in->from, r->end > in->from ? r->end : in->to, on_run_row,
+		                      &x, err, errlen);
+	if (!rc)
 		rc = store_month_series(ro, in->customer, on_series_row, &x, err, errlen);
 	if (!rc) {
 		/* the series need the checks' services, known by now */
@@ -632,6 +708,7 @@ int report__build(struct store *ro, const struct report_input *in, struct report
 	store_month_end(ro);
 	if (rc)
 		return REPORT_E_STORE;
+	find_gaps(r);
 	for (size_t i = 0; i < r->n_checks; i++) {
 		struct rep_check *c = &r->checks[i];
 		/* a check gone from the configuration counts while it has a
@@ -718,5 +795,7 @@ void report__free(struct report *r)
 		free(r->series[i].unit);
 	}
 	free(r->series);
+	free(r->gaps);
+	free(r->runs);
 	memset(r, 0, sizeof *r);
 }

@@ -349,6 +349,12 @@ static void summary(struct ctx *x, int *found)
 		rtext_fill(&s, x->t, "sum.started", v);
 		rbuf_puts(&s, sep);
 	}
+	if (r->gap[0] >= 60) {
+		fmt_dur(x, a, sizeof a, r->gap[0]);
+		const char *v[] = { "all", a, NULL };
+		rtext_fill(&s, x->t, "sum.gap", v);
+		rbuf_puts(&s, sep);
+	}
 	/* PCs */
 	if (r->n_pcs) {
 		struct rbuf ex = { 0 };
@@ -513,6 +519,34 @@ static void watched(struct ctx *x)
 		list_add(l, xstrdup(T(x, "w.nothing")));
 }
 
+/* The time no daemon was monitoring: said, with its times (the first
+ * few), and that it counts as no data. */
+static void gaps(struct ctx *x)
+{
+	const struct report *r = x->r;
+	if (!r->n_gaps)
+		return;
+	char all[64], bz[64];
+	fmt_dur(x, all, sizeof all, r->gap[0]);
+	fmt_dur(x, bz, sizeof bz, r->gap[1]);
+	struct rbuf when = { 0 };
+	for (size_t i = 0; i < r->n_gaps && i < 5; i++) {
+		char a[64], b[64];
+		fmt_when(x, a, sizeof a, r->gaps[i].a);
+		fmt_when(x, b, sizeof b, r->gaps[i].b);
+		if (i)
+			rbuf_puts(&when, T(x, "list_sep"));
+		rbuf_puts(&when, a);
+		rbuf_puts(&when, " - ");
+		rbuf_puts(&when, b);
+	}
+	if (r->n_gaps > 5)
+		rbuf_puts(&when, T(x, "list_more"));
+	const char *v[] = { "all", all, "biz", bz, "when", when.p ? when.p : "", NULL };
+	para(x, RB_PARA, x->in->calendar ? "av.gap" : "av.gap_nobiz", v);
+	rbuf_free(&when);
+}
+
 static void availability(struct ctx *x)
 {
 	const struct report *r = x->r;
@@ -548,6 +582,50 @@ static void availability(struct ctx *x)
 	if (!any)
 		para(x, RB_NOTE, "av.none", NULL);
 	para(x, RB_NOTE, x->in->calendar ? "av.note" : "av.note_nobiz", NULL);
+	gaps(x);
+}
+
+/* The SLA terms the alerts ran on, one line per tier: the contract's, or
+ * each routed center's (named when there are several). */
+static void terms(struct ctx *x)
+{
+	const struct report_input *in = x->in;
+	if (!in->n_tiers)
+		return;
+	int centers = 0; /* more than one center: each tier says whose */
+	const char *c0 = in->tiers[0].center;
+	for (size_t i = 1; i < in->n_tiers; i++) {
+		const char *c = in->tiers[i].center;
+		if (!c != !c0 || (c && strcmp(c, c0) != 0))
+			centers = 1;
+	}
+	para(x, RB_PARA, "al.terms", NULL);
+	struct rblk *l = blk(x, RB_LIST, NULL);
+	for (size_t i = 0; i < in->n_tiers; i++) {
+		const struct report_tier *t = &in->tiers[i];
+		char d[64], who[300];
+		char *ack, *res;
+		if (t->ack_within > 0) {
+			fmt_dur(x, d, sizeof d, t->ack_within);
+			const char *v[] = { "d", d, NULL };
+			ack = F(x, "al.term_ack", v);
+		} else
+			ack = F(x, "al.term_ack_none", NULL);
+		if (t->resolve_within > 0) {
+			fmt_dur(x, d, sizeof d, t->resolve_within);
+			const char *v[] = { "d", d, NULL };
+			res = F(x, "al.term_res", v);
+		} else
+			res = F(x, "al.term_res_none", NULL);
+		if (centers && t->center)
+			snprintf(who, sizeof who, "%s / %s", t->center, t->tier);
+		else
+			snprintf(who, sizeof who, "%s", t->tier);
+		const char *v[] = { "who", who, "ack", ack, "res", res, NULL };
+		list_add(l, F(x, "al.term", v));
+		free(ack);
+		free(res);
+	}
 }
 
 static void alerts(struct ctx *x, int *found)
@@ -578,6 +656,7 @@ static void alerts(struct ctx *x, int *found)
 	snprintf(nn, sizeof nn, "%u", n);
 	const char *v[] = { "n", nn, NULL };
 	para(x, RB_PARA, n ? "al.count" : "al.none", v);
+	terms(x);
 	if (!n)
 		return;
 	const char *head[] = { T(x, "al.service"), T(x, "sev.warning"), T(x, "sev.critical"),

@@ -176,6 +176,17 @@ void report_input_add_check(struct report_input *in, const char *asset, const ch
 	c->service = xstrdup(service ? service : "other");
 }
 
+void report_input_add_tier(struct report_input *in, const char *center, const char *tier,
+                           double ack_within, double resolve_within)
+{
+	in->tiers = xrealloc(in->tiers, (in->n_tiers + 1) * sizeof *in->tiers);
+	struct report_tier *t = &in->tiers[in->n_tiers++];
+	t->center = center ? xstrdup(center) : NULL;
+	t->tier = xstrdup(tier ? tier : "");
+	t->ack_within = ack_within;
+	t->resolve_within = resolve_within;
+}
+
 struct report_input *report_input_dup(const struct report_input *in)
 {
 	struct report_input *o = xcalloc(1, sizeof *o);
@@ -201,6 +212,12 @@ struct report_input *report_input_dup(const struct report_input *in)
 		const struct report_check *c = &in->checks[i];
 		report_input_add_check(o, c->asset, c->asset_type, c->check, c->plugin, c->service);
 	}
+	o->tiers = NULL;
+	o->n_tiers = 0;
+	for (size_t i = 0; i < in->n_tiers; i++) {
+		const struct report_tier *t = &in->tiers[i];
+		report_input_add_tier(o, t->center, t->tier, t->ack_within, t->resolve_within);
+	}
 	return o;
 }
 
@@ -223,6 +240,11 @@ void report_input_free(struct report_input *in)
 		free(in->checks[i].service);
 	}
 	free(in->checks);
+	for (size_t i = 0; i < in->n_tiers; i++) {
+		free(in->tiers[i].center);
+		free(in->tiers[i].tier);
+	}
+	free(in->tiers);
 	free(in);
 }
 

@@ -108,6 +108,13 @@ struct report {
 	struct rep_time svc[SVC__COUNT];
 	unsigned svc_checks[SVC__COUNT];
 	double first_data; /* first state known in the period (0: none) */
+	/* monitoring gaps: no daemon was running (monitor_run), within
+	 * [from, end), in order; their time in all and in business hours */
+	struct report_span *gaps;
+	size_t n_gaps, cap_gaps;
+	double gap[2];
+	struct report_span *runs; /* the runs read (started, seen; seen < 0: running now) */
+	size_t n_runs, cap_runs;
 	/* what was watched */
 	unsigned n_pcs, n_utm, n_mail, n_domains;
 	/* Defender per day: PCs protected all the day they reported,

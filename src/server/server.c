@@ -300,7 +300,8 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 		history_wire(s);
 		/* the state history: after alerting would do as well (it only
 		 * appends rows); before it, a change and its alert share a batch */
-		s->statelog = statelog_new(loop, s->events, s->journal, s->conf->retention_days);
+		s->statelog = statelog_new(loop, s->events, s->journal, s->conf->node,
+		                           s->conf->retention_days);
 	}
 	if (!(s->bus = bus_open(loop, s->conf->mqtt, s->conf->node, s->events)))
 		goto fail;
@@ -695,6 +696,7 @@ void server_stop(struct server *s)
 	/* Cancel in-flight runs, then save every check's state and all
 	 * of the perfdata history held in memory. */
 	engine_stop(s->engine);
+	statelog_stop(s->statelog); /* "monitoring stopped cleanly now" */
 	server_flush(s, 1);
 	journal_stop(s->journal);
 	bus_close(s->bus);

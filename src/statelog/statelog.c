@@ -10,6 +10,11 @@
  * a hard change).  A row says the state from its time until the check's
  * next row: soft states never make one, so availability is counted on
  * confirmed states, as the alerts are.
+ *
+ * This run of the daemon has a monitor_run row: written at the start,
+ * rewritten every minute ("still running at") and at a clean stop, so
+ * that the time no daemon ran - stopped, crashed (its last minute), the
+ * machine down - is told apart from a check keeping its last state.
  */
 #include "statelog/statelog.h"
 #include "events/events.h"
@@ -21,7 +26,7 @@
 #include <ev.h>
 #include <stdlib.h>
 
-#define PRUNE_EVERY 60.0 /* s between retention steps */
+#define PRUNE_EVERY 60.0 /* s between retention steps and between "still running" marks */
 #define PRUNE_ROWS  2000 /* rows deleted per step at most */
 
 struct statelog {
@@ -32,7 +37,22 @@ struct statelog {
 	double retention; /* seconds; 0: keep */
 	ev_timer prune;
 	uint64_t rows;
+	char *node;
+	double started; /* this run's monitor_run row */
+	int stopped;
 };
+
+/* This run's row: seen now (stopped: a clean stop). */
+static void mark_run(struct statelog *l, int stopped)
+{
+	struct store_batch *b = journal_batch(l->journal);
+	if (!b)
+		return;
+	struct store_monitor_run_row r = {
+		.node = l->node, .started = l->started, .seen = ev_now(l->loop), .stopped = stopped
+	};
+	store_batch_monitor_run(b, &r);
+}
 
 static void on_state(void *ud, const struct event *e)
 {
@@ -65,6 +85,8 @@ static void on_state(void *ud, const struct event *e)
 static void on_prune(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct statelog *l = w->data;
+	if (!l->stopped)
+		mark_run(l, 0);
 	if (l->retention <= 0)
 		return;
 	struct store_batch *b = journal_batch(l->journal);
@@ -73,10 +95,12 @@ static void on_prune(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 struct statelog *statelog_new(struct ev_loop *loop, struct events *events, struct journal *journal,
-                              double retention_days)
+                              const char *node, double retention_days)
 {
 	struct statelog *l = xcalloc(1, sizeof *l);
 	l->loop = loop;
+	l->node = xstrdup(node ? node : "");
+	l->started = ev_now(loop);
 	l->events = events;
 	l->journal = journal;
 	l->retention = retention_days * 86400.0;
@@ -85,7 +109,16 @@ struct statelog *statelog_new(struct ev_loop *loop, struct events *events, struc
 	l->prune.data = l;
 	ev_timer_start(loop, &l->prune);
 	ev_unref(loop); /* retention alone keeps no loop alive */
+	mark_run(l, 0);
 	return l;
+}
+
+void statelog_stop(struct statelog *l)
+{
+	if (l && !l->stopped) {
+		l->stopped = 1;
+		mark_run(l, 1);
+	}
 }
 
 void statelog_set_retention(struct statelog *l, double retention_days)
@@ -101,6 +134,7 @@ void statelog_free(struct statelog *l)
 	ev_ref(l->loop);
 	ev_timer_stop(l->loop, &l->prune);
 	events_unsubscribe(l->events, l->sub);
+	free(l->node);
 	free(l);
 }
 

@@ -1,10 +1,11 @@
 /*
  * schema: the store's migration steps as SQL text.
  *
- * Steps 2 to 10 are share/mamori/sql/0002_alerts.sql, 0003_outbox_ref.sql,
+ * Steps 2 to 11 are share/mamori/sql/0002_alerts.sql, 0003_outbox_ref.sql,
  * 0004_node_downtime.sql, 0005_sla_indexes.sql, 0006_auth.sql,
- * 0007_series.sql, 0008_alert_runbook.sql, 0009_state_history.sql and
- * 0010_notify.sql embedded byte for byte (the .sql files are the documentation copies;
+ * 0007_series.sql, 0008_alert_runbook.sql, 0009_state_history.sql,
+ * 0010_notify.sql and 0011_monitor_run.sql embedded byte for byte (the
+ * .sql files are the documentation copies;
  * tests/unit/test_alerts_store.c fails when they
  * differ).  To change the schema, add a step: a new
  * .sql file and a new string here, never an edit of a released step.
@@ -577,8 +578,34 @@ static const char step10[] =
     "CREATE INDEX notify_mail_open ON notify_mail (node, status) WHERE status IN ('pending', 'sending');\n"
     "CREATE INDEX notify_mail_created ON notify_mail (created);\n";
 
-static const char *const steps[] = { step1, step2, step3, step4, step5,
-	                             step6, step7, step8, step9, step10 };
+/* share/mamori/sql/0011_monitor_run.sql */
+static const char step11[] =
+    "-- mamori schema migration 11 (PRAGMA user_version 10 -> 11): when the\n"
+    "-- daemon itself was monitoring, so that the time it was not (stopped,\n"
+    "-- crashed, the machine down) is told apart from a check's last state.\n"
+    "-- Run by the store inside its migration transaction (no BEGIN/COMMIT\n"
+    "-- here); see README.md in this folder.\n"
+    "\n"
+    "-- One row per run of a daemon (`node`): `started` when it began\n"
+    "-- monitoring, `seen` the last moment it is known to have been running\n"
+    "-- (rewritten every minute, and at a clean stop), `stopped` 1 after a\n"
+    "-- clean stop.  A run that crashed keeps the `seen` of its last minute.\n"
+    "-- Written by src/statelog through the journal.  The monthly report\n"
+    "-- counts the time between one run's `seen` and the next run's `started`\n"
+    "-- (and after a run that stopped) as \"no data\", not as the checks' last\n"
+    "-- states.\n"
+    "CREATE TABLE monitor_run (\n"
+    "\tnode    TEXT NOT NULL,\n"
+    "\tstarted REAL NOT NULL,\n"
+    "\tseen    REAL NOT NULL,\n"
+    "\tstopped INTEGER NOT NULL DEFAULT 0,\n"
+    "\tPRIMARY KEY (node, started)\n"
+    ") WITHOUT ROWID;\n"
+    "-- The report's read: the runs that reach into a month.\n"
+    "CREATE INDEX monitor_run_seen ON monitor_run (seen);\n";
+
+static const char *const steps[] = { step1, step2, step3, step4,  step5, step6,
+	                             step7, step8, step9, step10, step11 };
 
 int store_schema_latest(void)
 {

@@ -39,7 +39,18 @@ struct ev_loop;
 struct store;
 struct store_batch;
 
-#define STORE_SCHEMA_VERSION 10
+#define STORE_SCHEMA_VERSION 11
+
+/* One run of a daemon (schema 11, monitor_run; written by src/statelog):
+ * when it began monitoring, the last moment it is known to have been
+ * running, and whether it stopped cleanly then.  An insert of the same
+ * (node, started) replaces the row. */
+struct store_monitor_run_row {
+	const char *node;
+	double started, seen;
+	int stopped;
+};
+void store_batch_monitor_run(struct store_batch *b, const struct store_monitor_run_row *r);
 
 struct store_state_row {
 	const char *customer, *asset, *name, *plugin;
@@ -406,6 +417,13 @@ int store_load_report_runs(struct store *s, const char *since,
  * err).  Rows and their strings are valid during the callback only. */
 int store_month_begin(struct store *s, char *err, size_t errlen);
 void store_month_end(struct store *s);
+/* The daemons' runs that tell monitoring gaps within [from, to): the
+ * last run seen before `from`, then every run that began before `to`
+ * and was seen at or after `from`, by start.  A database before schema
+ * 11: none (0). */
+int store_month_runs(struct store *s, double from, double to,
+                     void (*cb)(void *ud, const struct store_monitor_run_row *r), void *ud,
+                     char *err, size_t errlen);
 /* The state history of the customer's checks: for each check, its last
  * row before `from` (the state it entered the period in), then its rows
  * in [from, to); ordered by asset, check, t. */
@@ -499,7 +517,9 @@ int store_load_notify_items(struct store *s,
 int store_load_notify_pages(struct store *s,
                             void (*cb)(void *ud, const struct store_notify_page_row *r), void *ud);
 /* A document mailed to one address (a monthly report): (key, address) is
- * the row's key and an insert of a key that exists is ignored.  The row
+ * the row's key; an insert of a key that exists replaces the row when it
+ * was sent or given up (the document mailed again) and is ignored while
+ * it is pending or sending.  The row
  * holds the whole message until it is sent or given up (then its html
  * and file are dropped). */
 struct store_notify_mail_row {

@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_CHANGE, K_PRUNE, K_RUN };
+enum kind { K_CHANGE, K_PRUNE, K_RUN, K_MRUN };
 
-enum { S_CHANGE, S_PRUNE, S_RUN, S__COUNT };
+enum { S_CHANGE, S_PRUNE, S_RUN, S_MRUN, S__COUNT };
 
 static const char *const sql[S__COUNT] = {
 	[S_CHANGE] = "INSERT OR REPLACE INTO state_change (customer, asset, check_name, t, state,"
@@ -28,6 +28,8 @@ static const char *const sql[S__COUNT] = {
 	            " ORDER BY t LIMIT ?)",
 	[S_RUN] = "INSERT OR REPLACE INTO report_run (customer, month, time, status, detail)"
 	          " VALUES (?,?,?,?,?)",
+	[S_MRUN] = "INSERT OR REPLACE INTO monitor_run (node, started, seen, stopped)"
+	           " VALUES (?,?,?,?)",
 };
 
 struct tbl {
@@ -43,7 +45,10 @@ static int tbl_open(struct store *s, sqlite3 *db, void **ctx, char *err, size_t 
 {
 	struct tbl *t = xcalloc(1, sizeof *t);
 	*ctx = t;
-	return store__prepare_all(db, sql, t->st, S__COUNT, "state history", err, errlen);
+	/* monitor_run exists from schema 11 on (a read-only store of an
+	 * older database prepares what it has) */
+	return store__prepare_all(db, sql, t->st, s->schema >= 11 ? S__COUNT : S_MRUN,
+	                          "state history", err, errlen);
 }
 
 static void tbl_close(void *ctx)
@@ -90,10 +95,24 @@ static int apply_run(void *ctx, sqlite3 *db, const void *op)
 	return store__run(st);
 }
 
+static int apply_mrun(void *ctx, sqlite3 *db, const void *op)
+{
+	const struct store_monitor_run_row *r = op;
+	sqlite3_stmt *st = ((struct tbl *)ctx)->st[S_MRUN];
+	if (!st)
+		return 0; /* an older schema: nothing to record it in */
+	store__bind_text(st, 1, r->node);
+	sqlite3_bind_double(st, 2, r->started);
+	sqlite3_bind_double(st, 3, r->seen);
+	sqlite3_bind_int(st, 4, r->stopped != 0);
+	return store__run(st);
+}
+
 static const struct store__kind kinds[] = {
 	[K_CHANGE] = { "state change", apply_change },
 	[K_PRUNE] = { "state history retention", apply_prune },
 	[K_RUN] = { "report run", apply_run },
+	[K_MRUN] = { "monitor run", apply_mrun },
 };
 
 const struct store__table store__history_table = {
@@ -150,6 +169,13 @@ void store_batch_report_run(struct store_batch *b, const struct store_report_run
 	d->month = store__bdup(b, r->month);
 	d->status = store__bdup(b, r->status);
 	d->detail = store__bdup(b, r->detail);
+}
+
+void store_batch_monitor_run(struct store_batch *b, const struct store_monitor_run_row *r)
+{
+	struct store_monitor_run_row *d = store__push(b, &store__history_table, K_MRUN, sizeof *d);
+	*d = *r;
+	d->node = store__bdup(b, r->node ? r->node : "");
 }
 
 /* ---- startup read ---- */

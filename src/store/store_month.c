@@ -109,6 +109,36 @@ int store_month_changes(struct store *s, const char *customer, double from, doub
 	return finish(s, st, rc, err, errlen);
 }
 
+int store_month_runs(struct store *s, double from, double to,
+                     void (*cb)(void *ud, const struct store_monitor_run_row *r), void *ud,
+                     char *err, size_t errlen)
+{
+	if (s->schema < 11)
+		return 0; /* no record of the runs: no gap is told */
+	/* the last run seen before `from` (a gap may reach into the month),
+	 * then the runs of the month: a handful (one per start) */
+	static const char q[] =
+	    "SELECT node, started, seen, stopped FROM monitor_run"
+	    " WHERE started < ?2 AND seen >= coalesce((SELECT max(seen) FROM monitor_run"
+	    " WHERE seen < ?1), ?1) ORDER BY started";
+	sqlite3_stmt *st;
+	int rc = prepare(s, 11, q, &st, err, errlen);
+	if (rc)
+		return rc;
+	sqlite3_bind_double(st, 1, from);
+	sqlite3_bind_double(st, 2, to);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_monitor_run_row r = {
+			.node = ctext(st, 0),
+			.started = sqlite3_column_double(st, 1),
+			.seen = sqlite3_column_double(st, 2),
+			.stopped = sqlite3_column_int(st, 3),
+		};
+		cb(ud, &r);
+	}
+	return finish(s, st, rc, err, errlen);
+}
+
 int store_month_states(struct store *s, const char *customer,
                        void (*cb)(void *ud, const struct store_state_row *r), void *ud, char *err,
                        size_t errlen)

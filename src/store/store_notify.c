@@ -72,10 +72,21 @@ static const char *const sql[S__COUNT] = {
 	    " FROM notify_attempt WHERE time < ?1 ORDER BY time LIMIT ?2)",
 	/* the first key stays: a second node or a race never replaces it */
 	[S_KEY] = "INSERT OR IGNORE INTO notify_key (id, key) VALUES (1, ?)",
-	[S_MAIL] = "INSERT OR IGNORE INTO notify_mail (key, address, node, channel, customer,"
-	           " subject, body, html, att_name, att_type, att, status, attempts, created,"
-	           " due, updated, error, message_id)"
-	           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	/* a document mailed again (a month's report on request) replaces its
+	 * row once that was sent or given up; one still on its way stays */
+	[S_MAIL] =
+	    "INSERT INTO notify_mail (key, address, node, channel, customer,"
+	    " subject, body, html, att_name, att_type, att, status, attempts, created,"
+	    " due, updated, error, message_id)"
+	    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+	    " ON CONFLICT (key, address) DO UPDATE SET node = excluded.node,"
+	    " channel = excluded.channel, customer = excluded.customer,"
+	    " subject = excluded.subject, body = excluded.body, html = excluded.html,"
+	    " att_name = excluded.att_name, att_type = excluded.att_type, att = excluded.att,"
+	    " status = excluded.status, attempts = excluded.attempts,"
+	    " created = excluded.created, due = excluded.due, updated = excluded.updated,"
+	    " error = excluded.error, message_id = excluded.message_id"
+	    " WHERE notify_mail.status IN ('sent', 'failed')",
 	/* once sent or given up, the HTML and the file are not kept */
 	[S_MAIL_UPDATE] =
 	    "UPDATE notify_mail SET status = ?1, attempts = ?2, due = ?3, updated = ?4,"

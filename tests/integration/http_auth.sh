@@ -244,6 +244,14 @@ for method, pattern, acc, name in routes:
             # what the access rule promises
             if name == "login":  # public; its wrong password is its own 401
                 ok, want = s == 401, "401 (wrong password)"
+            elif name in ("notify.link", "notify.link.use"):
+                # public: the signed token is the authority, and "{token}"
+                # is none (a made-up token is refused as such, for anyone)
+                ok = s == 403 and (j or {}).get("error", {}).get("code") == "forbidden"
+                want = "403 (not a link token)"
+            elif name == "oncall" and rname.startswith("viewer"):
+                # staff information: read access, but not for a customer's viewer
+                ok, want = s == 403, "403 (staff only)"
             elif name.startswith("notify."):
                 # public, but the capability is the signed token or the
                 # gateway's signature, never a login: a forged one is refused
@@ -254,8 +262,6 @@ for method, pattern, acc, name in routes:
                 want = "not 401/403"
             elif rname == "nobody":
                 ok, want = s == 401, "401"
-            elif name == "oncall" and rname.startswith("viewer"):
-                ok, want = s == 403, "403 (on-call schedules are for staff)"
             elif acc == "ACC_USER" and "{name}" in pattern and rname != "admin" and ten == "other":
                 ok, want = s == 403, "403 (another user's)"
             elif acc in ("ACC_USER", "ACC_READ"):

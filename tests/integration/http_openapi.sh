@@ -49,6 +49,7 @@ daemon = { state_dir = "$IT_STATE_DIR"; plugin_dir = "$PLUGIN_DIR"; data_dir = "
            log_level = "info"; node = "h1"; };
 http = { listen = [ "127.0.0.1:$hport", "unix:$SOCK" ]; metrics_listen = "127.0.0.1:$mport"; };
 auth = { kdf_memory = 8; kdf_time_cost = 1; };
+reports = { schedule = false; };
 calendars = ( { name = "always"; timezone = "Asia/Tokyo"; hours = [ "mon-sun 00:00-24:00" ]; } );
 centers = ( { name = "cc-east"; calendar = "always";
               tiers = ( { name = "contact-center"; ack_within = "15m"; resolve_within = "4h"; },
@@ -56,7 +57,9 @@ centers = ( { name = "cc-east"; calendar = "always";
 routes = ( { center = "cc-east"; } );
 notify = { channels = ( { name = "hook"; plugin = "webhook"; template = "json"; url = "http://127.0.0.1:$wport/hook"; },
                         { name = "gw"; plugin = "sms"; template = "json"; from = "M"; url = "http://127.0.0.1:$wport/sms";
-                          secret_file = "$IT_TMP/gw.token"; inbound = "json"; inbound_secret_file = "$IT_TMP/inbound.key"; } );
+                          secret_file = "$IT_TMP/gw.token"; inbound = "json"; inbound_secret_file = "$IT_TMP/inbound.key"; },
+                        { name = "mail"; plugin = "email"; from = "reports@mamori.test";
+                          smtp = { url = "smtp://127.0.0.1:$(it_free_port)"; starttls = false; }; } );
            link_base = "http://mamori.example"; retry_min = "1s"; repeat = "0"; bundle_window = "0s"; };
 contacts = ( { name = "room"; phone = "+819011112222"; channels = ( { channel = "hook"; }, { channel = "gw"; } ); } );
 oncall = ( { center = "cc-east"; layers = ( { members = "room"; } ); } );
@@ -64,7 +67,7 @@ customers = (
   { id = "c1"; name = "Tokyo"; region = "kanto";
     assets = ( { name = "web"; checks = ( { plugin = "dummy"; name = "http"; service = "web"; interval = "1s"; max_attempts = 1; state = 2; output = "down"; },
                                          { plugin = "dummy"; name = "ok"; service = "web"; interval = "1s"; perf = "time=0.2s;1;2;0 size=10KB"; } ); } ); },
-  { id = "c2"; name = "Osaka";
+  { id = "c2"; name = "Osaka"; report = { email = [ "osaka@example.test" ]; };
     assets = ( { name = "utm-1"; checks = ( { plugin = "dummy"; name = "utm"; service = "utm"; interval = "1s"; max_attempts = 1; state = 1; output = "cpu high"; } ); },
                { name = "pc-1"; checks = ( { plugin = "dummy"; name = "defender"; service = "defender"; interval = "1s"; } ); } ); } );
 CONF
@@ -312,6 +315,21 @@ req("GET", "/api/v1/customers/c2/report?month=2999-01", want=400)
 req("GET", "/api/v1/customers/c2/report?month=2026-13", want=400)
 req("GET", "/api/v1/customers/c2/report?month=2026-01&format=doc", want=400)
 req("GET", "/api/v1/customers/nope/report?month=2026-01", want=404)
+# mailed again: last month's (queued in the outbox; its SMTP server is
+# unreachable, which the answer does not wait for); refusals
+t = time.gmtime()
+LAST = "%04d-%02d" % ((t.tm_year, t.tm_mon - 1) if t.tm_mon > 1 else (t.tm_year - 1, 12))
+SEND = "/api/v1/customers/%s/report/send"
+st, j, _ = req("POST", SEND % "c2", body={"month": LAST}, want=202)
+if not j or j.get("result") != "queued" or j.get("recipients") != 1 or j.get("month") != LAST:
+    problem("report/send: %r" % (j,))
+req("POST", SEND % "c2", body={"month": MONTH}, want=400)
+req("POST", SEND % "c2", body={"month": "2026-13"}, want=400)
+req("POST", SEND % "c2", body={"month": LAST, "lang": "fr"}, want=400)
+req("POST", SEND % "c2", body={"month": LAST, "to": "x@example.test"}, want=400)
+req("POST", SEND % "c1", body={"month": LAST}, want=409)
+req("POST", SEND % "nope", body={"month": LAST}, want=404)
+req("POST", SEND % "c2", raw=b"{}", want=415)
 end = time.time() + 20
 while time.time() < end:
     s, j, _ = req("GET", "/api/v1/alerts?status=open")

@@ -3,9 +3,11 @@
 # from, to, message_id, in_reply_to, references, reply_to, content_type,
 # charset, transfer_encoding, duplicate, date_ok, body (escaped newlines);
 # for a multipart document also html, attachments ("name:type:sha256"
-# each) and structure (the content types of every part, in order).
+# each) and structure (the content types of every part, in order).  With
+# MAILCHECK_SAVE=DIR set, each attachment is also written to DIR/<its name>.
 import email
 import hashlib
+import os
 import email.policy
 import email.utils
 import sys
@@ -58,6 +60,10 @@ if m.is_multipart():
     atts = []
     for a in m.iter_attachments():
         data = a.get_payload(decode=True)
+        save = os.environ.get("MAILCHECK_SAVE")
+        if save and a.get_filename():
+            with open(os.path.join(save, os.path.basename(a.get_filename())), "wb") as f:
+                f.write(data)
         atts.append("%s:%s:%s" % (a.get_filename(), a.get_content_type(),
                                   hashlib.sha256(data).hexdigest()))
     out("attachments", " ".join(atts))

@@ -29,16 +29,19 @@ ms_die() {
 	return 77
 }
 
-# ms_certs DIR: a CA and a server certificate for 127.0.0.1 / localhost.
+# ms_certs DIR: a CA and a server certificate for 127.0.0.1 / localhost, valid
+# for MS_CERT_DAYS days (2 by default; a test that fakes the clock months
+# ahead, report_mail.sh, sets more).
 ms_certs() {
+	_days=${MS_CERT_DAYS:-2}
 	_d=$1
-	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=mamori test CA" \
+	openssl req -x509 -newkey rsa:2048 -nodes -days "$_days" -subj "/CN=mamori test CA" \
 		-keyout "$_d/ca.key" -out "$_d/ca.pem" >/dev/null 2>&1 || return 1
 	openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
 		-keyout "$_d/key.pem" -out "$_d/server.csr" >/dev/null 2>&1 || return 1
 	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$_d/san.ext"
 	openssl x509 -req -in "$_d/server.csr" -CA "$_d/ca.pem" -CAkey "$_d/ca.key" \
-		-CAcreateserial -days 2 -extfile "$_d/san.ext" -out "$_d/cert.pem" >/dev/null 2>&1
+		-CAcreateserial -days "$_days" -extfile "$_d/san.ext" -out "$_d/cert.pem" >/dev/null 2>&1
 }
 
 ms_dovecot_conf() {

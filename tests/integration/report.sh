@@ -7,7 +7,9 @@
 # (self-contained: no script, no external reference), usage errors (exit
 # 2), a month that has not begun (exit 1, the server's 400), an unknown
 # customer (exit 4), and a viewer who gets its own customer's report but
-# not another's (404: exit 4, as for one that does not exist).
+# not another's (404: exit 4, as for one that does not exist); sending a
+# month again: a viewer refused (403 for its own customer, 404 for
+# another), and 503 without an e-mail channel.
 . tests/integration/lib.sh
 
 [ -x "$MAMORID" ] && [ -x "$MAMORICTL" ] || it_skip "mamorid/mamorictl not built"
@@ -37,7 +39,7 @@ http = { listen = [ "127.0.0.1:$hport", "unix:$SOCK" ]; };
 auth = { kdf_memory = 8; kdf_time_cost = 1; };
 reports = { schedule = false; };
 customers = (
-  { id = "c00000"; name = "Acme Trading"; report = { lang = "en"; };
+  { id = "c00000"; name = "Acme Trading"; report = { lang = "en"; email = [ "acme@example.test" ]; };
     assets = ( { name = "pc-01"; checks = ( { plugin = "dummy"; name = "defender"; service = "defender"; interval = "1h"; } ); },
                { name = "utm-1"; checks = ( { plugin = "dummy"; name = "utm"; service = "utm"; interval = "1h"; } ); } ); },
   { id = "c00001"; name = "Beta Kogyo";
@@ -99,6 +101,15 @@ rc 0 $T report --customer c00001 --month "$MONTH" --format pdf -o "$IT_TMP/v.pdf
 head -c 5 "$IT_TMP/v.pdf" | grep -q '%PDF-' || it_fail "the viewer's PDF"
 # shellcheck disable=SC2086
 rc 4 $T report --customer c00000 --month "$MONTH"
+# sending a report again is for operators: a viewer gets 403 for its own
+# customer (exit 1) and 404 for another (exit 4)
+# shellcheck disable=SC2086
+rc 1 $T report --customer c00001 --month "$MONTH" --send
+grep -q "403\|forbidden\|not allowed\|may not" "$E" || it_fail "a viewer's send: $(cat "$E")"
+# shellcheck disable=SC2086
+rc 4 $T report --customer c00000 --month "$MONTH" --send
+# the administrator, without an e-mail channel here: 503 (exit 3)
+rc 3 --socket "$SOCK" report --customer c00000 --month "$MONTH" --send
 # the same over plain HTTP: 404 with the API's error, like a customer that does not exist
 code=$(python3 - "$hport" "$(cat "$IT_TMP/vic.token")" <<'PY'
 import http.client, sys

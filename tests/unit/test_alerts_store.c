@@ -65,10 +65,11 @@ START_TEST(schema_file_identical)
 		                             "0007_series.sql",
 		                             "0008_alert_runbook.sql",
 		                             "0009_state_history.sql",
-		                             "0010_notify.sql" };
+		                             "0010_notify.sql",
+		                             "0011_monitor_run.sql" };
 	const char *path = getenv("MAMORI_SQL_DIR") ? getenv("MAMORI_SQL_DIR") : "share/mamori/sql";
 	ck_assert_int_eq(store_schema_latest(), STORE_SCHEMA_VERSION);
-	ck_assert_int_eq(STORE_SCHEMA_VERSION, 10);
+	ck_assert_int_eq(STORE_SCHEMA_VERSION, 11);
 	for (int v = 2; v <= STORE_SCHEMA_VERSION; v++) {
 		char file[512];
 		snprintf(file, sizeof file, "%s/%s", path, files[v]);

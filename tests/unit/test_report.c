@@ -538,9 +538,17 @@ START_TEST(simulated_month_en)
 	struct report_input *in =
 	    input_for("c1", "Acme Trading", "en", REPORT_HTML, cal, 2026, 5, jst(2026, 6, 1, 9, 0));
 	add_c1_checks(in);
+	/* one center's terms: stated without the center's name */
+	report_input_add_tier(in, "cc-east", "contact-center", 15 * 60, 4 * 3600);
+	report_input_add_tier(in, "cc-east", "second-line", 90 * 60, 0);
 	size_t len;
 	char *html = make(ro_store, in, &len);
 	save("simulated-en.html", html, len);
+	HAS(html, "The response times agreed for your alerts");
+	/* no record of the daemon's runs: no gap is told */
+	ck_assert_ptr_null(strstr(html, "monitoring itself"));
+	HAS(html, "<li>contact-center: acknowledged within 15 min, resolved within 4 h</li>");
+	HAS(html, "<li>second-line: acknowledged within 1 h 30 min, no resolution deadline</li>");
 	struct expect e;
 	expect_c1(&e, "%s %%");
 	/* the independent figures */
@@ -649,9 +657,17 @@ START_TEST(simulated_month_ja)
 	struct report_input *in =
 	    input_for("c1", "アクメ商事", "ja", REPORT_HTML, cal, 2026, 5, jst(2026, 6, 1, 9, 0));
 	add_c1_checks(in);
+	/* two centers: each tier named with its center */
+	report_input_add_tier(in, "cc-east", "contact-center", 15 * 60, 4 * 3600);
+	report_input_add_tier(in, "cc-west", "窓口", 0, 8 * 3600);
+	struct report_input *dup = report_input_dup(in); /* the copy carries them */
+	report_input_free(in);
+	in = dup;
 	size_t len;
 	char *html = make(ro_store, in, &len);
 	save("simulated-ja.html", html, len);
+	HAS(html, "<li>cc-east / contact-center: 15分以内に受付、4時間以内に解決</li>");
+	HAS(html, "<li>cc-west / 窓口: 受付の期限なし、8時間以内に解決</li>");
 	struct expect e;
 	expect_c1(&e, "%s%%");
 	HAS(html, "<html lang=\"ja\">");
@@ -797,6 +813,60 @@ START_TEST(added_mid_month)
 	    biz, all);
 	free(html);
 	report_input_free(in);
+}
+END_TEST
+
+/* Monitoring gaps: the time no daemon ran (monitor_run: a clean stop,
+ * then a run that crashed and never came back) is no data, not the
+ * checks' last states; the report says so with the times. */
+START_TEST(monitoring_gaps)
+{
+	char err[512] = "";
+	char d2[256];
+	ck_assert_int_eq(tmpdir_make(d2, sizeof d2, "rep-gap"), 0);
+	struct store *s = store_open(d2, err, sizeof err);
+	ck_assert_int_eq(store_start(s, NULL, NULL, NULL), 0);
+	struct store_batch *b = store_batch_new();
+	change(b, "g1", "utm-g", "utm", jst(2026, 4, 1, 0, 0), 0, 0, "UTM OK");
+	change(b, "g1", "utm-g", "utm", jst(2026, 5, 10, 11, 0), 2, 0, "UTM unreachable");
+	change(b, "g1", "utm-g", "utm", jst(2026, 5, 13, 0, 0), 0, 0, "UTM OK");
+	/* stopped cleanly on the 10th at 12:00, started again on the 12th at
+	 * 12:00, last seen on the 20th at 00:00 (a crash), nothing since */
+	struct store_monitor_run_row r1 = { "n1", jst(2026, 4, 1, 0, 0), jst(2026, 5, 10, 12, 0),
+		                            1 };
+	struct store_monitor_run_row r2 = { "n1", jst(2026, 5, 12, 12, 0), jst(2026, 5, 20, 0, 0),
+		                            0 };
+	store_batch_monitor_run(b, &r1);
+	store_batch_monitor_run(b, &r2);
+	store_commit(s, b);
+	store_sync(s);
+	store_close(s);
+	struct store *ro = store_open_readonly(d2, err, sizeof err);
+	ck_assert_msg(ro, "%s", err);
+	struct report_input *in =
+	    input_for("g1", "Gap Co.", "en", REPORT_HTML, cal, 2026, 5, jst(2026, 6, 1, 9, 0));
+	report_input_add_check(in, "utm-g", "utm", "utm", "utm", "utm");
+	size_t len;
+	char *html = make(ro, in, &len);
+	save("gaps-en.html", html, len);
+	/* down: 11:00-12:00 on the 10th, then from the restart on the 12th
+	 * at 12:00 to the 13th at 00:00 - not the 61 h of the last state */
+	double month = in->to - in->from, gap = 48 * 3600.0 + (in->to - jst(2026, 5, 20, 0, 0));
+	double down = 13 * 3600.0, up = month - gap - down;
+	char all[64];
+	pct(all, sizeof all, up, down, "%s %%");
+	HAS(html, "<td class=\"n\">%s</td><td class=\"n\">13 h</td>", all);
+	HAS(html, "Our monitoring itself was not running for 336 h this month");
+	HAS(html, "Our monitoring itself was not running for 336 h this month (see Availability)");
+	HAS(html, "2026-05-10 12:00 - 2026-05-12 12:00, 2026-05-20 00:00 - 2026-06-01 00:00");
+	free(html);
+	/* in Japanese too */
+	snprintf(in->lang, sizeof in->lang, "ja");
+	html = make(ro, in, &len);
+	HAS(html, "今月は監視そのものが合計336時間止まっていました");
+	free(html);
+	report_input_free(in);
+	store_close(ro);
 }
 END_TEST
 
@@ -1101,6 +1171,20 @@ static void on_row(void *ud, const struct store_state_change_row *r)
 	x->n++;
 }
 
+struct runs_seen {
+	int n, stopped;
+	double started, seen;
+};
+
+static void on_run(void *ud, const struct store_monitor_run_row *r)
+{
+	struct runs_seen *x = ud;
+	x->n++;
+	x->stopped = r->stopped;
+	x->started = r->started;
+	x->seen = r->seen;
+}
+
 START_TEST(statelog_rows)
 {
 	char tmp[64] = "/tmp/mamori-tsl.XXXXXX", plugdir[128], statedir[128], exe[512];
@@ -1152,6 +1236,12 @@ START_TEST(statelog_rows)
 	ck_assert_int_eq(x.state[2], 1);
 	ck_assert_int_eq(x.state[3], 0);
 	ck_assert_str_eq(x.out[3], "fine again");
+	/* this run of the daemon: recorded, with its clean stop */
+	struct runs_seen rs = { 0 };
+	ck_assert_int_eq(store_month_runs(ro, 0, 4e9, on_run, &rs, err, sizeof err), 0);
+	ck_assert_int_eq(rs.n, 1);
+	ck_assert_int_eq(rs.stopped, 1);
+	ck_assert(rs.seen >= rs.started && rs.seen - rs.started < 60);
 	store_close(ro);
 	char cmd[200];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
@@ -1334,6 +1424,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, partial_month);
 	tcase_add_test(tc, added_mid_month);
 	tcase_add_test(tc, dst_berlin);
+	tcase_add_test(tc, monitoring_gaps);
 	tcase_add_test(tc, hostile_texts);
 	tcase_add_test(tc, pdf_en);
 	tcase_add_test(tc, pdf_ja);
