@@ -313,6 +313,17 @@ unsigned long long engine_host_restarts(const struct engine *e)
 	return proxy_total_restarts();
 }
 
+/* c's state changed from slot `was`: move it between the counts. */
+static void count_move(struct engine *e, const struct check *c, unsigned was)
+{
+	unsigned now = engine__slot(c);
+	if (now == was)
+		return;
+	if (e->by_state[was])
+		e->by_state[was]--;
+	e->by_state[now]++;
+}
+
 void engine__apply_result(struct engine *e, struct check *c, const struct mamori_result *r,
                           double now)
 {
@@ -333,7 +344,9 @@ void engine__apply_result(struct engine *e, struct check *c, const struct mamori
 	struct engine_plugin_stats *ps = engine__plugin_stats(e, c);
 	if (ps)
 		ps->results[st]++;
+	unsigned slot = engine__slot(c);
 	struct state_event ev = state_apply(&c->st, &pol, st, now);
+	count_move(e, c, slot);
 	/* Subscribers see changes, not every repetition of the same result. */
 	int visible = (ev.flags & (STATE_EV_CHANGE | STATE_EV_HARD_CHANGE | STATE_EV_FLAP_START |
 	                           STATE_EV_FLAP_STOP)) ||
@@ -475,7 +488,9 @@ static void check_due(struct engine *e, struct check *c, double now)
 			                   .output = msg };
 		int perf_same;
 		int text_changed = engine__store_text(c, &r, &perf_same);
+		unsigned slot = engine__slot(c);
 		struct state_event ev = state_apply_stale(&c->st, c->p.stale_state, now);
+		count_move(e, c, slot);
 		e->stats.stale_events++;
 		after_state(e, c, &ev, now, ev.flags || text_changed);
 		check_mark_dirty(e, c);
@@ -599,6 +614,11 @@ static void hook_retire(void *ud, struct check *oc, struct check *nc)
 	}
 	check_clean(e, oc);
 	oc->flags &= (uint8_t)~CK_WAITING;
+	/* A check that leaves for good leaves the counts (on a reload the
+	 * commit counts again anyway: nc gets oc's state only after this). */
+	unsigned slot = engine__slot(oc);
+	if (!nc && e->by_state[slot])
+		e->by_state[slot]--;
 }
 
 static void hook_committed(void *ud, struct model *m)
@@ -607,10 +627,12 @@ static void hook_committed(void *ud, struct model *m)
 	/* Wait queues are rebuilt from the surviving checks. */
 	for (size_t i = 0; i < m->n_pinsts; i++)
 		m->pinsts[i]->wait_head = m->pinsts[i]->wait_tail = NULL;
+	memset(e->by_state, 0, sizeof e->by_state);
 	size_t it = 0;
 	const struct hmap_entry *he;
 	while (hmap_next(&m->checks, &it, &he)) {
 		struct check *c = he->value;
+		e->by_state[engine__slot(c)]++;
 		if (c->flags & CK_WAITING)
 			wait_push(c->pi, c);
 		if (!wheel_pending(&c->node) && !c->run && !(c->flags & CK_WAITING))
@@ -622,6 +644,7 @@ static void hook_committed(void *ud, struct model *m)
 static void hook_added(void *ud, struct check *c)
 {
 	struct engine *e = ud;
+	e->by_state[engine__slot(c)]++;
 	sched_first(e, c);
 	e->stats.checks = e->reg->m.checks.count;
 }
@@ -742,6 +765,11 @@ void engine_get_stats(const struct engine *e, struct engine_stats *out)
 	*out = e->stats;
 	out->checks = e->reg->m.checks.count;
 	out->rows_flushed = e->journal ? journal_rows(e->journal) : 0;
+}
+
+void engine_check_counts(const struct engine *e, uint64_t out[ENGINE_COUNT_SLOTS])
+{
+	memcpy(out, e->by_state, sizeof e->by_state);
 }
 
 void engine_lag_percentiles(const struct engine *e, double *p50, double *p99, double *max)

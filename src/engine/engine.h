@@ -92,6 +92,13 @@ double engine_next_due(const struct engine *e, const struct check *c);
 int engine_in_downtime(const struct engine *e, const struct check *c, double now);
 
 void engine_get_stats(const struct engine *e, struct engine_stats *out);
+/* Checks of the model per current state: out[0..3] OK, WARNING, CRITICAL,
+ * UNKNOWN, out[ENGINE_PENDING] no result yet.  Kept up to date as results
+ * are applied and rebuilt when the model is committed (start, reload), so
+ * reading it costs nothing (a walk of 100,000 checks cost ~2 ms). */
+#define ENGINE_PENDING     4
+#define ENGINE_COUNT_SLOTS 5
+void engine_check_counts(const struct engine *e, uint64_t out[ENGINE_COUNT_SLOTS]);
 /* Per plugin (by name, kept across reloads): results by state (active and
  * passive), completed runs and their durations (histogram: below 2^b ms,
  * b = 0..ENGINE_DUR_BUCKETS-1). */

@@ -49,7 +49,16 @@ struct engine {
 	struct mamori_check_info info_scratch;
 	engine_perf_fn perf_fn; /* the perfdata history, or NULL */
 	void *perf_ud;
+	/* Checks of the model per current state, [4]: no result yet; kept as
+	 * results are applied (engine__count_move), rebuilt on every commit. */
+	uint64_t by_state[ENGINE_COUNT_SLOTS];
 };
+
+/* The slot of c in by_state: its state, or ENGINE_PENDING without a result. */
+static inline unsigned engine__slot(const struct check *c)
+{
+	return c->st.has_result ? (unsigned)(c->st.state & 3) : ENGINE_PENDING;
+}
 
 /* output.c: store a result's texts in c; 1 if they changed.  *perf_same:
  * the perfdata equals the previous result's. */
