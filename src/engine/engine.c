@@ -519,11 +519,30 @@ static void fire(struct wheel_node *n, void *ud)
 	check_due(e, c, now);
 }
 
+static double mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Fire what is due, in slices of ENGINE_WHEEL_SLICE checks, for at most
+ * ENGINE_WHEEL_BUDGET seconds: when checks saturate the core (always
+ * due), one callback would otherwise run for as long as it takes to start
+ * every one of them (~100 ms at 100,000) and every request, broker
+ * message and completion waits for its end.  What is left stays held in
+ * the wheel (due now), the timer is re-armed at 0, and libev polls I/O
+ * before it fires again.  The order of the checks is unchanged. */
 static void on_wheel(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct engine *e = w->data;
+	uint64_t to = engine__tick(e, ev_now(loop));
+	double t0 = mono_now();
 	e->in_wheel = 1;
-	wheel_advance(&e->wheel, engine__tick(e, ev_now(loop)), fire, e);
+	while (wheel_advance_max(&e->wheel, to, fire, e, ENGINE_WHEEL_SLICE) ==
+	           ENGINE_WHEEL_SLICE &&
+	       mono_now() - t0 < ENGINE_WHEEL_BUDGET)
+		;
 	e->in_wheel = 0;
 	engine_rearm(e);
 }

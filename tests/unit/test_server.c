@@ -900,6 +900,67 @@ START_TEST(state_counts_follow_results)
 }
 END_TEST
 
+/* ---- the wheel callback yields to I/O ---- */
+
+struct iter_watch {
+	struct fx *f;
+	unsigned long long last, max_per_iter, iters;
+};
+
+static void on_iter(struct ev_loop *loop, ev_check *w, int revents)
+{
+	struct iter_watch *iw = w->data;
+	unsigned long long now = stats(iw->f).runs_started;
+	if (now - iw->last > iw->max_per_iter)
+		iw->max_per_iter = now - iw->last;
+	iw->last = now;
+	iw->iters++;
+}
+
+static int all_started(struct fx *f)
+{
+	return stats(f).runs_started >= 30000;
+}
+
+START_TEST(wheel_yields_when_saturated)
+{
+	/* 30,000 checks due at the same moment: the engine starts them in
+	 * slices with I/O polled between (its time budget), not all in one
+	 * callback, and still starts every one of them once. */
+	enum { N = 30000 };
+	size_t cap = 64 * N + 512, len = 0;
+	char *conf = malloc(cap);
+	ck_assert_ptr_nonnull(conf);
+	len +=
+	    (size_t)snprintf(conf + len, cap - len,
+	                     "daemon = { log_level = \"err\"; };\n"
+	                     "customers = ( { id = \"c1\"; assets = ( { name = \"a\"; checks = ( ");
+	for (int i = 0; i < N; i++)
+		len +=
+		    (size_t)snprintf(conf + len, cap - len,
+		                     "%s{ plugin = \"dummy\"; name = \"d%d\"; interval = \"1h\"; }",
+		                     i ? ", " : "", i);
+	snprintf(conf + len, cap - len, " ); } ); } );\n");
+	struct fx f;
+	fx_init(&f);
+	fx_start(&f, conf, 0, 0);
+	free(conf);
+	struct iter_watch iw = { .f = &f };
+	ev_check chk;
+	ev_check_init(&chk, on_iter);
+	chk.data = &iw;
+	ev_check_start(f.loop, &chk);
+	ck_assert(pump(&f, 30.0, all_started));
+	ev_check_stop(f.loop, &chk);
+	on_iter(f.loop, &chk, 0); /* the last iteration's starts */
+	ck_assert_uint_eq(stats(&f).runs_started, N);
+	ck_assert_msg(iw.max_per_iter < N / 2, "%llu checks started in one loop iteration",
+	              iw.max_per_iter);
+	ck_assert_uint_ge(iw.iters, 2);
+	fx_done(&f);
+}
+END_TEST
+
 START_TEST(plugin_rejects_check)
 {
 	struct fx f;
@@ -947,6 +1008,7 @@ int main(void)
 	tcase_add_test(tc, concurrency_limit);
 	tcase_add_test(tc, timeout_gives_unknown);
 	tcase_add_test(tc, check_period_closed);
+	tcase_add_test(tc, wheel_yields_when_saturated);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("state");
 	tcase_set_timeout(tc, 60);
