@@ -18,6 +18,7 @@
 #include "util/mem.h"
 
 #include <ev.h>
+#include <mamori/plugin.h>
 
 #include <math.h>
 #include <stdarg.h>
@@ -865,7 +866,69 @@ static void copy_plugin(void *ud, const char *plugin, const struct engine_plugin
 		o->dur_buckets[i] = st->dur_buckets[i];
 }
 
+/* Prometheus label text: backslash, double quote and newline escaped. */
+static size_t label_put(char *out, size_t at, size_t size, const char *k, const char *v)
+{
+	int n = snprintf(out + at, at < size ? size - at : 0, "%s%s=\"", at ? "," : "", k);
+	at += n > 0 ? (size_t)n : 0;
+	for (const char *p = v; *p && at + 3 < size; p++) {
+		if (*p == '\\' || *p == '"' || *p == '\n') {
+			out[at++] = '\\';
+			out[at++] = *p == '\n' ? 'n' : *p;
+		} else {
+			out[at++] = *p;
+		}
+	}
+	if (at + 1 < size)
+		out[at++] = '"';
+	out[at < size ? at : size - 1] = '\0';
+	return at;
+}
+
+struct series_copy {
+	struct app_metrics *m;
+	size_t cap;
+};
+
+static void copy_series(void *ud, const char *plugin, const char *instance,
+                        const struct mamori_metric *x)
+{
+	struct series_copy *sc = ud;
+	struct app_metrics *m = sc->m;
+	if (m->n_series == sc->cap) {
+		sc->cap = sc->cap ? sc->cap * 2 : 32;
+		m->series = xrealloc(m->series, sc->cap * sizeof *m->series);
+	}
+	struct app_plugin_series *o = &m->series[m->n_series++];
+	snprintf(o->family, sizeof o->family, "mamori_%s_%s", plugin, x->name);
+	snprintf(o->help, sizeof o->help, "%s", x->help ? x->help : "");
+	o->counter = x->type == MAMORI_METRIC_COUNTER;
+	size_t at = label_put(o->labels, 0, sizeof o->labels, "instance", instance);
+	for (size_t i = 0; i < x->n_labels; i++)
+		at = label_put(o->labels, at, sizeof o->labels, x->labels[2 * i],
+		               x->labels[2 * i + 1]);
+	o->value = x->value;
+	o->seq = (unsigned)(m->n_series - 1);
+}
+
+/* By family, then as reported (one HELP and TYPE per family). */
+static int cmp_series(const void *a, const void *b)
+{
+	const struct app_plugin_series *x = a, *y = b;
+	int c = strcmp(x->family, y->family);
+	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
 void app_metrics(struct app *a, struct app_metrics *out)
+{
+	app_metrics_core(a, out);
+	struct series_copy sc = { .m = out };
+	engine_plugin_series(a->d.engine, copy_series, &sc);
+	if (out->n_series > 1)
+		qsort(out->series, out->n_series, sizeof *out->series, cmp_series);
+}
+
+void app_metrics_core(struct app *a, struct app_metrics *out)
 {
 	memset(out, 0, sizeof *out);
 	struct engine_stats es;
@@ -924,6 +987,9 @@ void app_metrics(struct app *a, struct app_metrics *out)
 
 void app_metrics_clear(struct app_metrics *m)
 {
+	free(m->series);
+	m->series = NULL;
+	m->n_series = 0;
 	free(m->plugins);
 	m->plugins = NULL;
 	m->n_plugins = 0;

@@ -307,6 +307,31 @@ void engine_plugin_stats(const struct engine *e,
 	}
 }
 
+struct series_walk {
+	engine_series_fn fn;
+	void *ud;
+	const char *plugin, *instance;
+};
+
+static void series_one(void *ud, const struct mamori_metric *x)
+{
+	struct series_walk *w = ud;
+	w->fn(w->ud, w->plugin, w->instance, x);
+}
+
+void engine_plugin_series(struct engine *e, engine_series_fn fn, void *ud)
+{
+	for (size_t i = 0; i < e->reg->m.n_pinsts; i++) {
+		const struct pinst *p = e->reg->m.pinsts[i];
+		if (!p->inst || !p->mod || !p->mod->def)
+			continue;
+		struct series_walk w = {
+			.fn = fn, .ud = ud, .plugin = p->mod->def->name, .instance = p->name
+		};
+		host_collect_metrics(p->mod->def, p->inst, series_one, &w);
+	}
+}
+
 unsigned long long engine_host_restarts(const struct engine *e)
 {
 	(void)e;

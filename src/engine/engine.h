@@ -113,6 +113,14 @@ void engine_plugin_stats(const struct engine *e,
                          void (*fn)(void *ud, const char *plugin,
                                     const struct engine_plugin_stats *st),
                          void *ud);
+/* The plugins' own metrics (ABI 1.2, mamori_plugin.metrics) of every
+ * check plugin instance: fn gets the plugin's name, the instance's and
+ * each series, checked (valid during the call).  In-process instances
+ * are asked now; isolated ones answer with what their host last sent. */
+struct mamori_metric;
+typedef void (*engine_series_fn)(void *ud, const char *plugin, const char *instance,
+                                 const struct mamori_metric *x);
+void engine_plugin_series(struct engine *e, engine_series_fn fn, void *ud);
 /* Restarts of isolated plugin hosts since the start. */
 unsigned long long engine_host_restarts(const struct engine *e);
 void engine_lag_percentiles(const struct engine *e, double *p50, double *p99, double *max);
