@@ -22,6 +22,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -866,12 +867,20 @@ static void copy_plugin(void *ud, const char *plugin, const struct engine_plugin
 		o->dur_buckets[i] = st->dur_buckets[i];
 }
 
-/* Prometheus label text: backslash, double quote and newline escaped. */
+/* Prometheus label text: backslash, double quote and newline escaped.
+ * Returns the new length, or SIZE_MAX when it does not fit (the series is
+ * then dropped rather than shown cut). */
 static size_t label_put(char *out, size_t at, size_t size, const char *k, const char *v)
 {
-	int n = snprintf(out + at, at < size ? size - at : 0, "%s%s=\"", at ? "," : "", k);
-	at += n > 0 ? (size_t)n : 0;
-	for (const char *p = v; *p && at + 3 < size; p++) {
+	if (at == SIZE_MAX)
+		return at;
+	int n = snprintf(out + at, size - at, "%s%s=\"", at ? "," : "", k);
+	if (n < 0 || (size_t)n >= size - at)
+		return SIZE_MAX;
+	at += (size_t)n;
+	for (const char *p = v; *p; p++) {
+		if (at + 3 >= size)
+			return SIZE_MAX;
 		if (*p == '\\' || *p == '"' || *p == '\n') {
 			out[at++] = '\\';
 			out[at++] = *p == '\n' ? 'n' : *p;
@@ -879,9 +888,10 @@ static size_t label_put(char *out, size_t at, size_t size, const char *k, const 
 			out[at++] = *p;
 		}
 	}
-	if (at + 1 < size)
-		out[at++] = '"';
-	out[at < size ? at : size - 1] = '\0';
+	if (at + 2 > size)
+		return SIZE_MAX;
+	out[at++] = '"';
+	out[at] = '\0';
 	return at;
 }
 
@@ -907,6 +917,10 @@ static void copy_series(void *ud, const char *plugin, const char *instance,
 	for (size_t i = 0; i < x->n_labels; i++)
 		at = label_put(o->labels, at, sizeof o->labels, x->labels[2 * i],
 		               x->labels[2 * i + 1]);
+	if (at == SIZE_MAX || strlen(o->family) != strlen(plugin) + strlen(x->name) + 8) {
+		m->n_series--; /* cannot happen within the ABI's limits: never show it cut */
+		return;
+	}
 	o->value = x->value;
 	o->seq = (unsigned)(m->n_series - 1);
 }

@@ -112,7 +112,7 @@ struct app_plugin_series {
 	char family[160]; /* mamori_<plugin>_<name> */
 	char help[208];
 	int counter;       /* 1: counter, 0: gauge */
-	char labels[1024]; /* instance="...",name="value",... (escaped) */
+	char labels[1536]; /* instance="...",name="value",... (escaped; fits the ABI's limits) */
 	double value;
 	unsigned seq; /* order of reporting (ties in the sort) */
 };

@@ -14,11 +14,15 @@
 #include <ev.h>
 #include <mamori/plugin.h>
 
-#define LAG_BUCKETS         ENGINE_LAG_BUCKETS
+#define LAG_BUCKETS ENGINE_LAG_BUCKETS
 /* on_wheel's share of the loop: checks started per slice, and the time
  * after which it yields to I/O (seconds) when more are due. */
-#define ENGINE_WHEEL_SLICE  256
+#ifndef ENGINE_WHEEL_SLICE /* (overridable for experiments) */
+#define ENGINE_WHEEL_SLICE 256
+#endif
+#ifndef ENGINE_WHEEL_BUDGET
 #define ENGINE_WHEEL_BUDGET 0.002
+#endif
 
 struct mamori_run {
 	struct check *chk;
