@@ -408,7 +408,7 @@ struct mamori_http_request {
 
 enum mamori_metric_type {
 	MAMORI_METRIC_COUNTER = 1, /* only goes up (reset by a restart); name ends in _total */
-	MAMORI_METRIC_GAUGE = 2,   /* a value now */
+	MAMORI_METRIC_GAUGE = 2,   /* a value now; name does not end in _total */
 };
 
 /* One series.  Valid during the host->metric call only (copied). */

@@ -424,8 +424,11 @@ static const char *metric_check(const struct mamori_metric *x)
 	if (!metric_ident(x->name))
 		return "name is not [a-z_][a-z0-9_]{0,63}";
 	size_t n = strlen(x->name);
-	if (x->type == MAMORI_METRIC_COUNTER && (n < 6 || strcmp(x->name + n - 6, "_total") != 0))
+	int total = n >= 6 && strcmp(x->name + n - 6, "_total") == 0;
+	if (x->type == MAMORI_METRIC_COUNTER && !total)
 		return "a counter's name must end in _total";
+	if (x->type == MAMORI_METRIC_GAUGE && total)
+		return "a gauge's name must not end in _total";
 	if (x->help && !metric_text(x->help, 200))
 		return "help is not one line of UTF-8 text up to 200 bytes";
 	if (x->n_labels > MAMORI_METRIC_MAX_LABELS || (x->n_labels && !x->labels))

@@ -5,8 +5,9 @@
 # (in-process: a passive plugin cannot be isolated) and counted by reason in
 # mamori_defender_reports_rejected_total; the dummy plugin runs isolated
 # (`isolate = true`, its own host process) and its counters come over the
-# wire with the watchdog's pongs.  promtool checks the exposition when
-# installed.
+# wire with the watchdog's pongs.  A test plugin named "check"
+# (tests/plugins/metrics_clash.c) reports what the core must print with
+# care.  promtool checks the exposition when installed.
 . tests/integration/lib.sh
 it_init
 [ -x "$MAMORID" ] || it_skip "$MAMORID not built"
@@ -15,14 +16,21 @@ command -v curl >/dev/null || it_skip "curl missing"
 it_mosquitto
 V=tests/fixtures/defender
 
+[ -f "$B/tests/plugins/metrics_clash.so" ] || it_skip "test plugins not built"
+# the shipped plugins and the test plugin "check" (metrics_clash.so),
+# whose families the core must print with care
+mkdir -p "$IT_TMP/plugins"
+for _p in "$PLUGIN_DIR"/*.so "$B/tests/plugins/metrics_clash.so"; do
+	ln -s "$(cd "$(dirname "$_p")" && pwd)/$(basename "$_p")" "$IT_TMP/plugins/"
+done
 IT_STATE_DIR=$IT_TMP/state
 mkdir -p "$IT_STATE_DIR"
 mport=$(it_free_port)
 cat >"$IT_TMP/mamori.conf" <<EOF
-daemon = { state_dir = "$IT_STATE_DIR"; plugin_dir = "$PLUGIN_DIR"; log_level = "info"; };
+daemon = { state_dir = "$IT_STATE_DIR"; plugin_dir = "$IT_TMP/plugins"; log_level = "info"; };
 mqtt = { host = "127.0.0.1"; port = $port; client_id = "mamorid-it"; topic_prefix = "mamori"; };
 http = { metrics_listen = "127.0.0.1:$mport"; };
-plugins = ( { name = "dummy"; isolate = true; } );
+plugins = ( { name = "dummy"; isolate = true; }, { name = "check"; } );
 customers = (
   { id = "c0001"; name = "one"; agents = { defender = { auto_register = true; stale_after = "15m"; }; };
     assets = ( { name = "srv"; checks = (
@@ -95,6 +103,21 @@ curl -s "$M" >"$IT_TMP/m.txt"
 want "$D{instance=\"dummy\",state=\"warning\"} 0"
 want "mamori_dummy_runs_delayed{instance=\"dummy\"} 0"
 pgrep -P "$MAMORID_PID" -f -- "--plugin-host" >/dev/null || it_fail "the dummy plugin does not run in a host process"
+
+# a plugin family never takes the place of the core's own; label values
+# are escaped; a gauge named like a counter is refused
+[ "$(grep -c '^# TYPE mamori_check_results_total ' "$IT_TMP/m.txt")" = 1 ] ||
+	it_fail "mamori_check_results_total printed twice"
+if grep -q '^mamori_check_results_total{instance=' "$IT_TMP/m.txt"; then
+	it_fail "a plugin's series took the core's family"
+fi
+want 'mamori_check_odd_total{instance="check",text="a \"quoted\" \\ back\\slash 守り"} 1'
+want '# HELP mamori_check_odd_total A \\ test.'
+want '# TYPE mamori_check_mixed_total counter'
+want 'mamori_check_mixed_total{instance="check",state="ok"} 2'
+if grep -q '^mamori_check_mixed_total{instance="check"}' "$IT_TMP/m.txt"; then
+	it_fail "a gauge named like a counter was shown"
+fi
 
 PROMTOOL=$(command -v promtool || echo /usr/bin/promtool)
 if [ -x "$PROMTOOL" ]; then

@@ -222,7 +222,7 @@ static void bad_metrics(void *inst, struct mamori_metrics *m)
 	put(m, MAMORI_METRIC_GAUGE, "l6", NULL, badutf, 1, 1);          /* 16 */
 	put(m, MAMORI_METRIC_GAUGE, "l7", NULL, five, 5, 1);            /* 17 */
 	put(m, MAMORI_METRIC_GAUGE, "h1", "two\nlines", NULL, 0, 1);    /* 18 */
-	put(m, MAMORI_METRIC_GAUGE, "l8", NULL, NULL, 1, 1);            /* 19 */
+	put(m, MAMORI_METRIC_GAUGE, "gauge_total", NULL, NULL, 0, 1);   /* 19 */
 	struct mamori_metric small = { .struct_size = 8, .type = 2, .name = "s" };
 	rcs[n_rcs++] = host_table()->metric(m, &small); /* 20 */
 	rcs[n_rcs++] = host_table()->metric(m, NULL);   /* 21 */
