@@ -1,6 +1,6 @@
 /*
- * mamori plugin ABI, version 1.1 (1.1 adds notifier plugins; a plugin
- * built against 1.0 loads unchanged).
+ * mamori plugin ABI, version 1.2 (1.1 adds notifier plugins, 1.2 plugin
+ * metrics; a plugin built against 1.0 or 1.1 loads unchanged).
  *
  * This is the only header a check or notifier plugin includes.  It is the
  * whole contract between mamorid ("the core") and a plugin: no libev,
@@ -59,7 +59,7 @@ extern "C" {
 #endif
 
 #define MAMORI_PLUGIN_ABI_MAJOR 1
-#define MAMORI_PLUGIN_ABI_MINOR 1
+#define MAMORI_PLUGIN_ABI_MINOR 2
 #define MAMORI_PLUGIN_SYMBOL    "mamori_plugin_v1"
 
 #if defined(__GNUC__)
@@ -177,6 +177,7 @@ struct mamori_async;
 struct mamori_proc;
 struct mamori_sub;
 struct mamori_delivery; /* 1.1: one notification being delivered */
+struct mamori_metrics;  /* 1.2: one collection of a plugin's metrics */
 
 /* What the core tells a plugin about a check.  Strings live as long as the
  * check (until check_release). Returned by host->check_info. */
@@ -402,6 +403,39 @@ struct mamori_http_request {
 	void *reserved[2];
 };
 
+/* ---- plugin metrics (ABI 1.2) ------------------------------------------
+ *
+ * A plugin that counts things of its own (reports refused and why,
+ * requests to a vendor's API, a queue's length) shows them on mamorid's
+ * Prometheus /metrics: it fills mamori_plugin.metrics, and when the core
+ * collects (a scrape) it reports each series with host->metric.  The core
+ * names the family `mamori_<plugin>_<name>` and adds the label
+ * `instance` (the plugin instance's block name). */
+
+enum mamori_metric_type {
+	MAMORI_METRIC_COUNTER = 1, /* only goes up (reset by a restart); name ends in _total */
+	MAMORI_METRIC_GAUGE = 2,   /* a value now; name does not end in _total */
+};
+
+/* One series.  Valid during the host->metric call only (copied). */
+struct mamori_metric {
+	uint32_t struct_size; /* sizeof(struct mamori_metric) */
+	int type;             /* enum mamori_metric_type */
+	/* [a-z_][a-z0-9_]{0,63}: "reports_rejected_total".  Every series of
+	 * one name has the same type, help and label names. */
+	const char *name;
+	const char *help; /* one line of plain text, or NULL */
+	/* name, value, name, value, ... (n_labels pairs, at most
+	 * MAMORI_METRIC_MAX_LABELS): names [a-z_][a-z0-9_]{0,63} other than
+	 * `instance`, values UTF-8 text up to 128 bytes. */
+	const char *const *labels;
+	size_t n_labels;
+	double value; /* finite; a counter's is >= 0 */
+	void *reserved[2];
+};
+#define MAMORI_METRIC_MAX_LABELS 4
+#define MAMORI_METRIC_MAX_SERIES 256 /* per instance and collection */
+
 /* ---- core -> plugin ----------------------------------------------------- */
 
 struct mamori_host {
@@ -557,6 +591,15 @@ struct mamori_host {
 	 * MAMORI_E_NOTFOUND: verified but nothing to do (alert gone or
 	 * resolved).  The plugin may delete the reply either way. */
 	int (*notify_reply)(void *inst, const struct mamori_reply *r);
+
+	/* ---- ABI 1.2 ---- */
+
+	/* Report one series of the collection `m`, inside the plugin's
+	 * `metrics` function only.  0; MAMORI_E_INVAL for a bad name, label,
+	 * type or value (the series is dropped and the core logs why, at most
+	 * once an hour per plugin); MAMORI_E_BUSY past
+	 * MAMORI_METRIC_MAX_SERIES series in one collection. */
+	int (*metric)(struct mamori_metrics *m, const struct mamori_metric *x);
 };
 
 /* ---- plugin -> core ------------------------------------------------------ */
@@ -633,6 +676,16 @@ struct mamori_plugin {
 	void *notify_reserved[1];
 
 	void *reserved[8];
+
+	/* ---- ABI 1.2: the core reads it only when struct_size covers it ---- */
+
+	/* Optional: report the plugin's own metrics with host->metric (see
+	 * "plugin metrics" above).  Called on the loop thread when the core
+	 * collects - a /metrics scrape; for an isolated instance, in its host
+	 * process once a second with the watchdog's ping, the core showing
+	 * the last values the host sent.  It must be quick and never block:
+	 * report counters the plugin keeps, do no I/O.  NULL: no metrics. */
+	void (*metrics)(void *inst, struct mamori_metrics *m);
 };
 
 /* Declare the plugin: exports `mamori_plugin_v1` with the ABI numbers and

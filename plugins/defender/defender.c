@@ -10,7 +10,9 @@
  * (the core knows the customers and whether auto_register is on).  Each
  * report is judged by judge.c with the check's own thresholds and submitted
  * with host->check_submit.  Rejected input is counted by reason and logged
- * at most once per hour per customer/host; it changes no state.
+ * at most once per hour per customer/host; it changes no state.  The
+ * counters are on mamorid's /metrics (ABI 1.2 `metrics`:
+ * mamori_defender_reports_rejected_total{reason=...} and others).
  *
  * A retained report is ignored (counted, logged at most once per hour per
  * customer/host): the broker hands a topic's retained message to every new
@@ -288,6 +290,62 @@ static void on_msg(struct mamori_sub *s, const struct mamori_msg *m, void *ud)
 		d->cnt.bad_topic++;
 }
 
+/* ---- metrics (ABI 1.2): the counters above on mamorid's /metrics ---- */
+
+static void metric(struct defender *d, struct mamori_metrics *m, int type, const char *name,
+                   const char *help, const char *label, const char *value, unsigned long long v)
+{
+	const char *labels[2] = { label, value };
+	struct mamori_metric x = { .struct_size = sizeof x,
+		                   .type = type,
+		                   .name = name,
+		                   .help = help,
+		                   .labels = labels,
+		                   .n_labels = label ? 1 : 0,
+		                   .value = (double)v };
+	d->host->metric(m, &x);
+}
+
+static void defender_metrics(void *inst, struct mamori_metrics *m)
+{
+	struct defender *d = inst;
+	const struct defender_counters *c = &d->cnt;
+	static const char rej_help[] = "Agent messages refused, by reason (nothing changed).";
+	static const char rej[] = "reports_rejected_total";
+	metric(d, m, MAMORI_METRIC_COUNTER, "reports_total", "Defender reports received.", NULL,
+	       NULL, c->reports);
+	metric(d, m, MAMORI_METRIC_COUNTER, "reports_accepted_total",
+	       "Defender reports judged and submitted.", NULL, NULL, c->accepted);
+	/* the payload's faults (judge.c), then the sender's */
+	for (int r = DEF_R_JSON; r < DEF_R__COUNT; r++)
+		metric(d, m, MAMORI_METRIC_COUNTER, rej, rej_help, "reason",
+		       defender_reject_name((enum defender_reject)r), c->rejected[r]);
+	const struct {
+		const char *reason;
+		unsigned long long v;
+	} other[] = {
+		{ "bad_topic", c->bad_topic },
+		{ "bad_status", c->bad_status },
+		{ "retained", c->retained },
+		{ "unknown_customer", c->unknown_customer },
+		{ "registration_denied", c->registration_denied },
+		{ "not_ours", c->not_ours },
+		{ "submit_failed", c->submit_failed },
+	};
+	for (size_t i = 0; i < sizeof other / sizeof *other; i++)
+		metric(d, m, MAMORI_METRIC_COUNTER, rej, rej_help, "reason", other[i].reason,
+		       other[i].v);
+	metric(d, m, MAMORI_METRIC_COUNTER, "status_total", "Agent status messages (last will).",
+	       "status", "online", c->status_online);
+	metric(d, m, MAMORI_METRIC_COUNTER, "status_total", "Agent status messages (last will).",
+	       "status", "offline", c->status_offline);
+	metric(d, m, MAMORI_METRIC_COUNTER, "assets_registered_total",
+	       "PCs registered from their first report.", NULL, NULL, c->registered);
+	metric(d, m, MAMORI_METRIC_COUNTER, "name_mismatches_total",
+	       "Reports whose ComputerName disagrees with the topic (the topic wins).", NULL, NULL,
+	       c->name_mismatch);
+}
+
 /* ---- lifecycle ---- */
 
 static void defender_destroy(void *inst)
@@ -480,4 +538,4 @@ MAMORI_PLUGIN_DEFINE(
         .flags = MAMORI_PLUGIN_PASSIVE, .instance_keys = instance_keys, .check_keys = check_keys,
         .init = defender_init, .destroy = defender_destroy, .check_prepare = defender_check_prepare,
         .check_release = defender_check_release, .check_start = defender_check_start,
-        .check_cancel = defender_check_cancel);
+        .check_cancel = defender_check_cancel, .metrics = defender_metrics);

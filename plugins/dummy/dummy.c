@@ -7,6 +7,10 @@
  *   output = "text"        first line (default "dummy <STATE>")
  *   delay  = "2s"          complete after this long (default: at once)
  *   perf   = "'x'=1;2;3"   optional perfdata text
+ *
+ * Metrics (plugin ABI 1.2, the example for plugin authors): runs it
+ * completed by state, mamori_dummy_runs_total{instance=...,state=...},
+ * and runs waiting on their delay, mamori_dummy_runs_delayed.
  */
 #include <mamori/plugin.h>
 
@@ -16,6 +20,8 @@
 
 struct dummy {
 	const struct mamori_host *host;
+	unsigned long long runs[4]; /* completed, by state */
+	unsigned long long delayed; /* runs waiting on their delay now */
 };
 
 struct dummy_check {
@@ -108,6 +114,7 @@ static void complete(struct dummy *d, struct mamori_run *run, const struct dummy
 		.output = c->output,
 		.perf_text = c->perf,
 	};
+	d->runs[c->state & 3]++;
 	d->host->run_complete(run, &r);
 }
 
@@ -116,6 +123,7 @@ static void on_delay(struct mamori_timer *t, void *ud)
 	struct dummy_run *r = ud;
 	struct dummy *d = r->d;
 	d->host->timer_free(r->timer);
+	d->delayed--;
 	complete(d, r->run, r->c);
 	free(r);
 }
@@ -137,6 +145,7 @@ static int d_start(void *inst, struct mamori_run *run, void *data, void **run_st
 	r->run = run;
 	r->timer = d->host->timer_new(on_delay, r);
 	d->host->timer_start(r->timer, c->delay, 0);
+	d->delayed++;
 	*run_state = r;
 	return 0;
 }
@@ -148,10 +157,35 @@ static void d_cancel(void *inst, struct mamori_run *run, void *run_state)
 	if (!r)
 		return;
 	d->host->timer_free(r->timer);
+	d->delayed--;
 	free(r);
+}
+
+static void d_metrics(void *inst, struct mamori_metrics *m)
+{
+	struct dummy *d = inst;
+	static const char *const states[] = { "ok", "warning", "critical", "unknown" };
+	for (int i = 0; i < 4; i++) {
+		const char *labels[] = { "state", states[i] };
+		struct mamori_metric x = { .struct_size = sizeof x,
+			                   .type = MAMORI_METRIC_COUNTER,
+			                   .name = "runs_total",
+			                   .help = "Runs the dummy plugin completed, by state.",
+			                   .labels = labels,
+			                   .n_labels = 1,
+			                   .value = (double)d->runs[i] };
+		d->host->metric(m, &x);
+	}
+	struct mamori_metric g = { .struct_size = sizeof g,
+		                   .type = MAMORI_METRIC_GAUGE,
+		                   .name = "runs_delayed",
+		                   .help = "Runs waiting on their delay.",
+		                   .value = (double)d->delayed };
+	d->host->metric(m, &g);
 }
 
 MAMORI_PLUGIN_DEFINE(.name = "dummy", .version = "1.0",
                      .description = "returns a configured result", .check_keys = check_keys,
                      .init = d_init, .destroy = d_destroy, .check_prepare = d_prepare,
-                     .check_release = d_release, .check_start = d_start, .check_cancel = d_cancel);
+                     .check_release = d_release, .check_start = d_start, .check_cancel = d_cancel,
+                     .metrics = d_metrics);

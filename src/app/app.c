@@ -18,9 +18,11 @@
 #include "util/mem.h"
 
 #include <ev.h>
+#include <mamori/plugin.h>
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -865,7 +867,82 @@ static void copy_plugin(void *ud, const char *plugin, const struct engine_plugin
 		o->dur_buckets[i] = st->dur_buckets[i];
 }
 
+/* Prometheus label text: backslash, double quote and newline escaped.
+ * Returns the new length, or SIZE_MAX when it does not fit (the series is
+ * then dropped rather than shown cut). */
+static size_t label_put(char *out, size_t at, size_t size, const char *k, const char *v)
+{
+	if (at == SIZE_MAX)
+		return at;
+	int n = snprintf(out + at, size - at, "%s%s=\"", at ? "," : "", k);
+	if (n < 0 || (size_t)n >= size - at)
+		return SIZE_MAX;
+	at += (size_t)n;
+	for (const char *p = v; *p; p++) {
+		if (at + 3 >= size)
+			return SIZE_MAX;
+		if (*p == '\\' || *p == '"' || *p == '\n') {
+			out[at++] = '\\';
+			out[at++] = *p == '\n' ? 'n' : *p;
+		} else {
+			out[at++] = *p;
+		}
+	}
+	if (at + 2 > size)
+		return SIZE_MAX;
+	out[at++] = '"';
+	out[at] = '\0';
+	return at;
+}
+
+struct series_copy {
+	struct app_metrics *m;
+	size_t cap;
+};
+
+static void copy_series(void *ud, const char *plugin, const char *instance,
+                        const struct mamori_metric *x)
+{
+	struct series_copy *sc = ud;
+	struct app_metrics *m = sc->m;
+	if (m->n_series == sc->cap) {
+		sc->cap = sc->cap ? sc->cap * 2 : 32;
+		m->series = xrealloc(m->series, sc->cap * sizeof *m->series);
+	}
+	struct app_plugin_series *o = &m->series[m->n_series++];
+	snprintf(o->family, sizeof o->family, "mamori_%s_%s", plugin, x->name);
+	snprintf(o->help, sizeof o->help, "%s", x->help ? x->help : "");
+	o->counter = x->type == MAMORI_METRIC_COUNTER;
+	size_t at = label_put(o->labels, 0, sizeof o->labels, "instance", instance);
+	for (size_t i = 0; i < x->n_labels; i++)
+		at = label_put(o->labels, at, sizeof o->labels, x->labels[2 * i],
+		               x->labels[2 * i + 1]);
+	if (at == SIZE_MAX || strlen(o->family) != strlen(plugin) + strlen(x->name) + 8) {
+		m->n_series--; /* cannot happen within the ABI's limits: never show it cut */
+		return;
+	}
+	o->value = x->value;
+	o->seq = (unsigned)(m->n_series - 1);
+}
+
+/* By family, then as reported (one HELP and TYPE per family). */
+static int cmp_series(const void *a, const void *b)
+{
+	const struct app_plugin_series *x = a, *y = b;
+	int c = strcmp(x->family, y->family);
+	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
 void app_metrics(struct app *a, struct app_metrics *out)
+{
+	app_metrics_core(a, out);
+	struct series_copy sc = { .m = out };
+	engine_plugin_series(a->d.engine, copy_series, &sc);
+	if (out->n_series > 1)
+		qsort(out->series, out->n_series, sizeof *out->series, cmp_series);
+}
+
+void app_metrics_core(struct app *a, struct app_metrics *out)
 {
 	memset(out, 0, sizeof *out);
 	struct engine_stats es;
@@ -886,17 +963,13 @@ void app_metrics(struct app *a, struct app_metrics *out)
 	out->lag_count = engine_lag_histogram(a->d.engine, out->lag_buckets);
 	engine_plugin_stats(a->d.engine, copy_plugin, out);
 	out->host_restarts = engine_host_restarts(a->d.engine);
-	/* Checks per current state: one walk of the model per scrape (a
-	 * scrape every 15 s of 100,000 checks costs about a millisecond). */
-	size_t it = 0;
-	const struct hmap_entry *e;
-	while (hmap_next(&a->d.reg->m.checks, &it, &e)) {
-		const struct check *c = e->value;
-		if (c->st.has_result)
-			out->by_state[c->st.state & 3]++;
-		else
-			out->pending++;
-	}
+	/* Checks per current state: the engine keeps the counts as it
+	 * applies results (no walk of the model per request). */
+	uint64_t counts[ENGINE_COUNT_SLOTS];
+	engine_check_counts(a->d.engine, counts);
+	for (int i = 0; i < 4; i++)
+		out->by_state[i] = counts[i];
+	out->pending = counts[ENGINE_PENDING];
 	if (a->d.alerting) {
 		struct alerting_stats as;
 		alerting_get_stats(a->d.alerting, &as);
@@ -932,6 +1005,9 @@ void app_metrics(struct app *a, struct app_metrics *out)
 
 void app_metrics_clear(struct app_metrics *m)
 {
+	free(m->series);
+	m->series = NULL;
+	m->n_series = 0;
 	free(m->plugins);
 	m->plugins = NULL;
 	m->n_plugins = 0;

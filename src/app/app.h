@@ -124,7 +124,20 @@ struct app_notify_stats {
 	unsigned long long mails_pending;
 };
 
+/* One series a plugin reported (plugin ABI 1.2), ready to print. */
+struct app_plugin_series {
+	char family[160]; /* mamori_<plugin>_<name> */
+	char help[208];
+	int counter;       /* 1: counter, 0: gauge */
+	char labels[1536]; /* instance="...",name="value",... (escaped; fits the ABI's limits) */
+	double value;
+	unsigned seq; /* order of reporting (ties in the sort) */
+};
 struct app_metrics {
+	/* the plugins' own series, sorted by family (caller frees with
+	 * app_metrics_clear) */
+	struct app_plugin_series *series;
+	size_t n_series;
 	/* per plugin (n_plugins entries, caller frees with app_metrics_clear) */
 	struct app_plugin_metrics *plugins;
 	size_t n_plugins;
@@ -155,6 +168,8 @@ struct app_metrics {
 	struct app_notify_stats notify;
 };
 void app_metrics(struct app *a, struct app_metrics *out);
+/* The same without the plugins' own series (cheaper: /api/v1/status). */
+void app_metrics_core(struct app *a, struct app_metrics *out);
 void app_metrics_clear(struct app_metrics *m);
 
 struct app_deps {

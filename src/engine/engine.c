@@ -307,10 +307,46 @@ void engine_plugin_stats(const struct engine *e,
 	}
 }
 
+struct series_walk {
+	engine_series_fn fn;
+	void *ud;
+	const char *plugin, *instance;
+};
+
+static void series_one(void *ud, const struct mamori_metric *x)
+{
+	struct series_walk *w = ud;
+	w->fn(w->ud, w->plugin, w->instance, x);
+}
+
+void engine_plugin_series(struct engine *e, engine_series_fn fn, void *ud)
+{
+	for (size_t i = 0; i < e->reg->m.n_pinsts; i++) {
+		const struct pinst *p = e->reg->m.pinsts[i];
+		if (!p->inst || !p->mod || !p->mod->def)
+			continue;
+		struct series_walk w = {
+			.fn = fn, .ud = ud, .plugin = p->mod->def->name, .instance = p->name
+		};
+		host_collect_metrics(p->mod->def, p->inst, series_one, &w);
+	}
+}
+
 unsigned long long engine_host_restarts(const struct engine *e)
 {
 	(void)e;
 	return proxy_total_restarts();
+}
+
+/* c's state changed from slot `was`: move it between the counts. */
+static void count_move(struct engine *e, const struct check *c, unsigned was)
+{
+	unsigned now = engine__slot(c);
+	if (now == was)
+		return;
+	if (e->by_state[was])
+		e->by_state[was]--;
+	e->by_state[now]++;
 }
 
 void engine__apply_result(struct engine *e, struct check *c, const struct mamori_result *r,
@@ -333,7 +369,9 @@ void engine__apply_result(struct engine *e, struct check *c, const struct mamori
 	struct engine_plugin_stats *ps = engine__plugin_stats(e, c);
 	if (ps)
 		ps->results[st]++;
+	unsigned slot = engine__slot(c);
 	struct state_event ev = state_apply(&c->st, &pol, st, now);
+	count_move(e, c, slot);
 	/* Subscribers see changes, not every repetition of the same result. */
 	int visible = (ev.flags & (STATE_EV_CHANGE | STATE_EV_HARD_CHANGE | STATE_EV_FLAP_START |
 	                           STATE_EV_FLAP_STOP)) ||
@@ -475,7 +513,9 @@ static void check_due(struct engine *e, struct check *c, double now)
 			                   .output = msg };
 		int perf_same;
 		int text_changed = engine__store_text(c, &r, &perf_same);
+		unsigned slot = engine__slot(c);
 		struct state_event ev = state_apply_stale(&c->st, c->p.stale_state, now);
+		count_move(e, c, slot);
 		e->stats.stale_events++;
 		after_state(e, c, &ev, now, ev.flags || text_changed);
 		check_mark_dirty(e, c);
@@ -504,11 +544,30 @@ static void fire(struct wheel_node *n, void *ud)
 	check_due(e, c, now);
 }
 
+static double mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Fire what is due, in slices of ENGINE_WHEEL_SLICE checks, for at most
+ * ENGINE_WHEEL_BUDGET seconds: when checks saturate the core (always
+ * due), one callback would otherwise run for as long as it takes to start
+ * every one of them (~100 ms at 100,000) and every request, broker
+ * message and completion waits for its end.  What is left stays held in
+ * the wheel (due now), the timer is re-armed at 0, and libev polls I/O
+ * before it fires again.  The order of the checks is unchanged. */
 static void on_wheel(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct engine *e = w->data;
+	uint64_t to = engine__tick(e, ev_now(loop));
+	double t0 = mono_now();
 	e->in_wheel = 1;
-	wheel_advance(&e->wheel, engine__tick(e, ev_now(loop)), fire, e);
+	while (wheel_advance_max(&e->wheel, to, fire, e, ENGINE_WHEEL_SLICE) ==
+	           ENGINE_WHEEL_SLICE &&
+	       mono_now() - t0 < ENGINE_WHEEL_BUDGET)
+		;
 	e->in_wheel = 0;
 	engine_rearm(e);
 }
@@ -599,6 +658,11 @@ static void hook_retire(void *ud, struct check *oc, struct check *nc)
 	}
 	check_clean(e, oc);
 	oc->flags &= (uint8_t)~CK_WAITING;
+	/* A check that leaves for good leaves the counts (on a reload the
+	 * commit counts again anyway: nc gets oc's state only after this). */
+	unsigned slot = engine__slot(oc);
+	if (!nc && e->by_state[slot])
+		e->by_state[slot]--;
 }
 
 static void hook_committed(void *ud, struct model *m)
@@ -607,10 +671,12 @@ static void hook_committed(void *ud, struct model *m)
 	/* Wait queues are rebuilt from the surviving checks. */
 	for (size_t i = 0; i < m->n_pinsts; i++)
 		m->pinsts[i]->wait_head = m->pinsts[i]->wait_tail = NULL;
+	memset(e->by_state, 0, sizeof e->by_state);
 	size_t it = 0;
 	const struct hmap_entry *he;
 	while (hmap_next(&m->checks, &it, &he)) {
 		struct check *c = he->value;
+		e->by_state[engine__slot(c)]++;
 		if (c->flags & CK_WAITING)
 			wait_push(c->pi, c);
 		if (!wheel_pending(&c->node) && !c->run && !(c->flags & CK_WAITING))
@@ -622,6 +688,7 @@ static void hook_committed(void *ud, struct model *m)
 static void hook_added(void *ud, struct check *c)
 {
 	struct engine *e = ud;
+	e->by_state[engine__slot(c)]++;
 	sched_first(e, c);
 	e->stats.checks = e->reg->m.checks.count;
 }
@@ -742,6 +809,11 @@ void engine_get_stats(const struct engine *e, struct engine_stats *out)
 	*out = e->stats;
 	out->checks = e->reg->m.checks.count;
 	out->rows_flushed = e->journal ? journal_rows(e->journal) : 0;
+}
+
+void engine_check_counts(const struct engine *e, uint64_t out[ENGINE_COUNT_SLOTS])
+{
+	memcpy(out, e->by_state, sizeof e->by_state);
 }
 
 void engine_lag_percentiles(const struct engine *e, double *p50, double *p99, double *max)

@@ -92,6 +92,13 @@ double engine_next_due(const struct engine *e, const struct check *c);
 int engine_in_downtime(const struct engine *e, const struct check *c, double now);
 
 void engine_get_stats(const struct engine *e, struct engine_stats *out);
+/* Checks of the model per current state: out[0..3] OK, WARNING, CRITICAL,
+ * UNKNOWN, out[ENGINE_PENDING] no result yet.  Kept up to date as results
+ * are applied and rebuilt when the model is committed (start, reload), so
+ * reading it costs nothing (a walk of 100,000 checks cost ~2 ms). */
+#define ENGINE_PENDING     4
+#define ENGINE_COUNT_SLOTS 5
+void engine_check_counts(const struct engine *e, uint64_t out[ENGINE_COUNT_SLOTS]);
 /* Per plugin (by name, kept across reloads): results by state (active and
  * passive), completed runs and their durations (histogram: below 2^b ms,
  * b = 0..ENGINE_DUR_BUCKETS-1). */
@@ -106,6 +113,14 @@ void engine_plugin_stats(const struct engine *e,
                          void (*fn)(void *ud, const char *plugin,
                                     const struct engine_plugin_stats *st),
                          void *ud);
+/* The plugins' own metrics (ABI 1.2, mamori_plugin.metrics) of every
+ * check plugin instance: fn gets the plugin's name, the instance's and
+ * each series, checked (valid during the call).  In-process instances
+ * are asked now; isolated ones answer with what their host last sent. */
+struct mamori_metric;
+typedef void (*engine_series_fn)(void *ud, const char *plugin, const char *instance,
+                                 const struct mamori_metric *x);
+void engine_plugin_series(struct engine *e, engine_series_fn fn, void *ud);
 /* Restarts of isolated plugin hosts since the start. */
 unsigned long long engine_host_restarts(const struct engine *e);
 void engine_lag_percentiles(const struct engine *e, double *p50, double *p99, double *max);

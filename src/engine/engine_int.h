@@ -15,6 +15,14 @@
 #include <mamori/plugin.h>
 
 #define LAG_BUCKETS ENGINE_LAG_BUCKETS
+/* on_wheel's share of the loop: checks started per slice, and the time
+ * after which it yields to I/O (seconds) when more are due. */
+#ifndef ENGINE_WHEEL_SLICE /* (overridable for experiments) */
+#define ENGINE_WHEEL_SLICE 256
+#endif
+#ifndef ENGINE_WHEEL_BUDGET
+#define ENGINE_WHEEL_BUDGET 0.002
+#endif
 
 struct mamori_run {
 	struct check *chk;
@@ -49,7 +57,16 @@ struct engine {
 	struct mamori_check_info info_scratch;
 	engine_perf_fn perf_fn; /* the perfdata history, or NULL */
 	void *perf_ud;
+	/* Checks of the model per current state, [4]: no result yet; kept as
+	 * results are applied (engine__count_move), rebuilt on every commit. */
+	uint64_t by_state[ENGINE_COUNT_SLOTS];
 };
+
+/* The slot of c in by_state: its state, or ENGINE_PENDING without a result. */
+static inline unsigned engine__slot(const struct check *c)
+{
+	return c->st.has_result ? (unsigned)(c->st.state & 3) : ENGINE_PENDING;
+}
 
 /* output.c: store a result's texts in c; 1 if they changed.  *perf_same:
  * the perfdata equals the previous result's. */

@@ -131,7 +131,7 @@ int api_status(struct req *r)
 	struct app_health hl;
 	struct app_metrics m;
 	app_health(req_app(r), &hl);
-	app_metrics(req_app(r), &m);
+	app_metrics_core(req_app(r), &m);
 	struct buf b = { 0 };
 	struct jw w;
 	jw_init(&w, &b);

@@ -900,6 +900,42 @@ static void notify_metrics(struct buf *b, const struct app_notify_stats *n)
 	    n->mails_pending);
 }
 
+/* Has the core printed this family already?  A plugin's series never
+ * takes the place of one of the core's (plugin "check", name
+ * "results_total"). */
+static int core_family(const struct buf *b, size_t core_end, const char *name)
+{
+	char pat[200];
+	snprintf(pat, sizeof pat, "# TYPE %s ", name);
+	return core_end && memmem(b->p, core_end, pat, strlen(pat)) != NULL;
+}
+
+/* The plugins' own series (plugin ABI 1.2), sorted by family: one HELP
+ * and TYPE each; within a family the first series' type counts. */
+static void plugin_series(struct buf *b, const struct app_metrics *m)
+{
+	size_t core_end = b->n;
+	const char *fam = NULL;
+	int counter = 0, skip = 0;
+	for (size_t i = 0; i < m->n_series; i++) {
+		const struct app_plugin_series *s = &m->series[i];
+		if (!fam || strcmp(fam, s->family) != 0) {
+			fam = s->family;
+			counter = s->counter;
+			skip = core_family(b, core_end, fam);
+			if (skip)
+				continue;
+			bput(b, "# HELP %s ", fam);
+			for (const char *p = s->help; *p; p++)
+				bput(b, *p == '\\' ? "\\\\" : "%c", *p);
+			bput(b, "\n# TYPE %s %s\n", fam, counter ? "counter" : "gauge");
+		}
+		if (skip || s->counter != counter)
+			continue;
+		bput(b, "%s{%s} %.15g\n", fam, s->labels, s->value);
+	}
+}
+
 static void format_metrics(struct http *h, struct buf *b)
 {
 	static const char *const states[4] = { "ok", "warning", "critical", "unknown" };
@@ -1084,6 +1120,7 @@ static void format_metrics(struct http *h, struct buf *b)
 	}
 	if (m.notify_configured)
 		notify_metrics(b, &m.notify);
+	plugin_series(b, &m);
 	process_metrics(b, h->started);
 	app_metrics_clear(&m);
 }

@@ -5,6 +5,7 @@
  * ABI's host functions carry no context (one core per process).
  */
 #include "plugin/host.h"
+#include "plugin/loader.h"
 #include "config/pconf.h"
 #include "perfdata/perfdata.h"
 #include "proc/proc.h"
@@ -356,6 +357,136 @@ static int h_duration_parse(const char *text, double *out)
 	return perf_duration_parse(text, out) == 0 ? 0 : MAMORI_E_INVAL;
 }
 
+/* ---- plugin metrics (ABI 1.2) ---- */
+
+struct mamori_metrics {
+	host_metric_fn fn;
+	void *ud;
+	const char *plugin;
+	unsigned n;
+};
+
+static int metric_ident(const char *s)
+{
+	if (!s || !*s || (*s >= '0' && *s <= '9'))
+		return 0;
+	size_t n = 0;
+	for (; *s; s++, n++)
+		if (n >= 64 || !((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+			return 0;
+	return 1;
+}
+
+/* Plain text of at most max bytes: strict UTF-8, no control characters. */
+static int metric_text(const char *s, size_t max)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
+	if (n > max)
+		return 0;
+	for (size_t i = 0; i < n;) {
+		unsigned c = p[i], len, cp;
+		if (c < 0x20 || c == 0x7f)
+			return 0;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			len = 2, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			len = 3, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			len = 4, cp = c & 0x07;
+		else
+			return 0;
+		if (i + len > n)
+			return 0;
+		for (unsigned k = 1; k < len; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[i + k] & 0x3f);
+		}
+		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
+static const char *metric_check(const struct mamori_metric *x)
+{
+	if (!x || !MAMORI_HAS_FIELD(x, struct mamori_metric, value))
+		return "struct_size too small";
+	if (x->type != MAMORI_METRIC_COUNTER && x->type != MAMORI_METRIC_GAUGE)
+		return "type is neither counter nor gauge";
+	if (!metric_ident(x->name))
+		return "name is not [a-z_][a-z0-9_]{0,63}";
+	size_t n = strlen(x->name);
+	int total = n >= 6 && strcmp(x->name + n - 6, "_total") == 0;
+	if (x->type == MAMORI_METRIC_COUNTER && !total)
+		return "a counter's name must end in _total";
+	if (x->type == MAMORI_METRIC_GAUGE && total)
+		return "a gauge's name must not end in _total";
+	if (x->help && !metric_text(x->help, 200))
+		return "help is not one line of UTF-8 text up to 200 bytes";
+	if (x->n_labels > MAMORI_METRIC_MAX_LABELS || (x->n_labels && !x->labels))
+		return "too many labels";
+	for (size_t i = 0; i < x->n_labels; i++) {
+		const char *k = x->labels[2 * i], *v = x->labels[2 * i + 1];
+		if (!metric_ident(k) || strcmp(k, "instance") == 0 || strncmp(k, "__", 2) == 0)
+			return "a label name is not [a-z_][a-z0-9_]{0,63}, or is reserved";
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(k, x->labels[2 * j]) == 0)
+				return "a label name repeats";
+		if (!v || !metric_text(v, 128))
+			return "a label value is not UTF-8 text up to 128 bytes";
+	}
+	if (!(x->value == x->value) || x->value > 1.7e308 || x->value < -1.7e308)
+		return "value is not a finite number";
+	if (x->type == MAMORI_METRIC_COUNTER && x->value < 0)
+		return "a counter's value is negative";
+	return NULL;
+}
+
+static int h_metric(struct mamori_metrics *m, const struct mamori_metric *x)
+{
+	static double last_complaint;
+	if (!m)
+		return MAMORI_E_INVAL;
+	const char *why = metric_check(x);
+	if (why) {
+		double now = H.loop ? ev_now(H.loop) : 0;
+		if (now - last_complaint >= 3600 || now < last_complaint || !last_complaint) {
+			last_complaint = now ? now : 1;
+			log_warn("plugin", "%s: metric '%s' dropped: %s", m->plugin,
+			         x && x->name && metric_ident(x->name) ? x->name : "?", why);
+		}
+		return MAMORI_E_INVAL;
+	}
+	if (m->n >= MAMORI_METRIC_MAX_SERIES)
+		return MAMORI_E_BUSY;
+	m->n++;
+	m->fn(m->ud, x);
+	return 0;
+}
+
+size_t host_collect_metrics(const struct mamori_plugin *def, void *inst, host_metric_fn fn,
+                            void *ud)
+{
+	if (!inst || !loader_has_metrics(def))
+		return 0;
+	struct mamori_metrics m = { .fn = fn, .ud = ud, .plugin = def->name };
+	def->metrics(inst, &m);
+	return m.n;
+}
+
+int host_metric_valid(const struct mamori_metric *x)
+{
+	return metric_check(x) == NULL;
+}
+
 static const struct mamori_host host_fns = {
 	.abi_major = MAMORI_PLUGIN_ABI_MAJOR,
 	.abi_minor = MAMORI_PLUGIN_ABI_MINOR,
@@ -407,6 +538,7 @@ static const struct mamori_host host_fns = {
 	.calendar_is_open = h_calendar_is_open,
 	.notify_done = h_notify_done,
 	.notify_reply = h_notify_reply,
+	.metric = h_metric,
 };
 
 void host_bind(struct ev_loop *loop, struct proc_ctx *procs, const struct host_ops *ops, void *ctx,

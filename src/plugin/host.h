@@ -52,6 +52,15 @@ const struct mamori_host *host_table(void);
 /* Map a plugin instance pointer to a name for log prefixes. */
 void host_name_instance(void *inst, const char *name);
 void host_forget_instance(void *inst);
+/* Plugin metrics (ABI 1.2): call def->metrics(inst) when the plugin has
+ * it; every series it reports through host->metric is checked (names,
+ * labels, type, value; MAMORI_METRIC_MAX_SERIES at most) and handed to fn
+ * during the call.  Returns how many were. */
+typedef void (*host_metric_fn)(void *ud, const struct mamori_metric *x);
+size_t host_collect_metrics(const struct mamori_plugin *def, void *inst, host_metric_fn fn,
+                            void *ud);
+/* The same checks host->metric makes (series from an isolated host). */
+int host_metric_valid(const struct mamori_metric *x);
 /* Counters of live plugin-owned objects (leak checks in tests). */
 unsigned host_live_timers(void);
 unsigned host_live_ios(void);

@@ -351,12 +351,40 @@ static void do_cancel(struct ph *ph, struct rbuf *r)
 	run_put(ph, run);
 }
 
+struct metrics_out {
+	struct wbuf *b;
+	uint32_t n;
+};
+
+static void put_metric(void *ud, const struct mamori_metric *x)
+{
+	struct metrics_out *mo = ud;
+	wire_put_metric(mo->b, x);
+	mo->n++;
+}
+
+/* The plugin's metrics (ABI 1.2) go with every pong: the core keeps the
+ * last ones for its /metrics (it never waits for a host). */
+static void send_metrics(struct ph *ph)
+{
+	if (!ph->inst || !loader_has_metrics(ph->def))
+		return;
+	size_t m = wire_begin(&ph->out, WIRE_METRICS);
+	size_t at = ph->out.len;
+	wbuf_u32(&ph->out, 0);
+	struct metrics_out mo = { .b = &ph->out };
+	host_collect_metrics(ph->def, ph->inst, put_metric, &mo);
+	memcpy(ph->out.p + at, &mo.n, sizeof mo.n);
+	wire_end(&ph->out, m);
+}
+
 static void do_ping(struct ph *ph, struct rbuf *r)
 {
 	uint32_t seq = rbuf_u32(r);
 	size_t m = wire_begin(&ph->out, WIRE_PONG);
 	wbuf_u32(&ph->out, seq);
 	wire_end(&ph->out, m);
+	send_metrics(ph);
 	ph_flush(ph);
 }
 

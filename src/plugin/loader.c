@@ -4,7 +4,8 @@
  * add the minimum struct_size of the new minor to loader_check_def.
  * 1.1 did not grow it: notifiers use the four slots 1.0 reserved for
  * them (NULL in every 1.0 plugin), and only MAMORI_PLUGIN_NOTIFIER
- * plugins may use them.
+ * plugins may use them.  1.2 appended `metrics`: a 1.0/1.1 plugin ends at
+ * `reserved` (loader_has_metrics says whether the field is there).
  */
 #include "plugin/loader.h"
 #include "util/log.h"
@@ -81,8 +82,10 @@ const char *loader_check_def(const struct mamori_plugin *def)
 {
 	if (def->abi_major != MAMORI_PLUGIN_ABI_MAJOR)
 		return "plugin ABI major version mismatch";
-	/* Minor 0 defines everything up to and including `reserved`. */
-	if (def->struct_size < sizeof(struct mamori_plugin))
+	/* Minor 0 and 1 define everything up to and including `reserved`,
+	 * 2 also `metrics`. */
+	if (def->struct_size < offsetof(struct mamori_plugin, metrics) ||
+	    (def->abi_minor >= 2 && !MAMORI_HAS_FIELD(def, struct mamori_plugin, metrics)))
 		return "plugin struct too small for its ABI version";
 	if (!valid_name(def->name))
 		return "plugin name missing or not [a-z0-9_]{1,64}";
@@ -102,6 +105,11 @@ const char *loader_check_def(const struct mamori_plugin *def)
 	    (!def->check_prepare || !def->check_start || !def->check_cancel || !def->check_release))
 		return "active plugin lacks check_prepare, check_start, check_cancel or check_release";
 	return NULL;
+}
+
+int loader_has_metrics(const struct mamori_plugin *def)
+{
+	return def && MAMORI_HAS_FIELD(def, struct mamori_plugin, metrics) && def->metrics;
 }
 
 static void add(struct loader *l, struct plugin_mod *m)

@@ -41,5 +41,7 @@ struct plugin_mod *loader_at(const struct loader *l, size_t i);
 /* Validate a plugin struct (used by loader_load; exposed for tests).
  * Returns NULL if fine, else a static message. */
 const char *loader_check_def(const struct mamori_plugin *def);
+/* 1 when def has a metrics function (ABI 1.2: the field exists and is set). */
+int loader_has_metrics(const struct mamori_plugin *def);
 
 #endif

@@ -47,7 +47,9 @@
  * Must never: block the loop (proxy_wait_block is for the startup only;
  * proxy_reap_all for the shutdown), complete a run twice (a run is in
  * `runs` until completed or cancelled), or keep what a host sends beyond
- * the frame being read.
+ * the frame being read - except the plugin's metrics (ABI 1.2): the host
+ * sends them with every pong, and the last well-formed set (bounded:
+ * 256 series, PX_METRICS_MAX bytes) is what the core's /metrics shows.
  */
 #include "plugin/proxy.h"
 #include "config/pconf.h"
@@ -75,9 +77,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ANSWER_TIMEOUT 10.0 /* s: every init/prepare answer of one build by then */
-#define PING_EVERY     1.0  /* s */
-#define HANG_AFTER     5.0  /* s without a pong: the host's loop is stuck */
+#define ANSWER_TIMEOUT 10.0          /* s: every init/prepare answer of one build by then */
+#define PING_EVERY     1.0           /* s */
+#define HANG_AFTER     5.0           /* s without a pong: the host's loop is stuck */
+#define PX_METRICS_MAX (512u * 1024) /* bytes of one WIRE_METRICS body */
 #define BACKOFF_FIRST  0.5
 #define BACKOFF_MAX    30.0
 #define HEALTHY_AFTER  60.0 /* s of life that resets the backoff */
@@ -174,6 +177,11 @@ struct proxy {
 	double started, backoff, first_backoff, hang_after;
 	unsigned restarts;
 	char why[96]; /* why the host went down last: in its runs' output */
+	/* The plugin's metrics (ABI 1.2) as the host last sent them with a
+	 * pong: a checked WIRE_METRICS body of metrics_n series. */
+	char *metrics;
+	size_t metrics_len;
+	uint32_t metrics_n;
 	struct {
 		double start; /* of the current second (CLOCK_MONOTONIC) */
 		unsigned lines, frames, dropped;
@@ -652,6 +660,40 @@ static int on_host_log(struct proxy *px, struct rbuf *r)
 	return 0;
 }
 
+/* The instance's metrics, sent with every pong: keep the last ones (the
+ * only thing kept of what a host sends; bounded by WIRE_METRICS' limit
+ * on series and PX_METRICS_MAX bytes). */
+static int on_metrics(struct proxy *px, struct rbuf *r)
+{
+	struct wire_host_msg m;
+	if (wire_host_decode(WIRE_METRICS, r, &m) != 0)
+		return -1;
+	if (m.data_len > PX_METRICS_MAX)
+		return -1;
+	free(px->metrics);
+	px->metrics = m.data_len ? xmalloc(m.data_len) : NULL;
+	if (m.data_len)
+		memcpy(px->metrics, m.data, m.data_len);
+	px->metrics_len = m.data_len;
+	px->metrics_n = m.count;
+	return 0;
+}
+
+/* The synthetic module's metrics: the host's last values, checked again
+ * by host->metric like any plugin's. */
+static void px_metrics(void *inst, struct mamori_metrics *mm)
+{
+	struct proxy *px = inst;
+	struct rbuf r = { .p = px->metrics, .len = px->metrics_len };
+	for (uint32_t i = 0; i < px->metrics_n; i++) {
+		struct mamori_metric x;
+		const char *lab[2 * MAMORI_METRIC_MAX_LABELS];
+		if (wire_get_metric(&r, &x, lab) != 0)
+			break;
+		host_table()->metric(mm, &x);
+	}
+}
+
 /* One message; 0 ok, -1 malformed. */
 static int px_dispatch(struct proxy *px, int type, struct rbuf *r)
 {
@@ -664,6 +706,7 @@ static int px_dispatch(struct proxy *px, int type, struct rbuf *r)
 	case WIRE_INIT_R:
 	case WIRE_PREPARE_R: return on_reply(px, type, r);
 	case WIRE_LOG: return on_host_log(px, r);
+	case WIRE_METRICS: return on_metrics(px, r);
 	default: return -1;
 	}
 	return r->bad ? -1 : 0;
@@ -1163,6 +1206,7 @@ static void px_destroy(void *inst)
 		pcheck_free(px->checks);
 	wbuf_free(&px->in);
 	wbuf_free(&px->out);
+	free(px->metrics);
 	free(px->path);
 	free(px->inst_text);
 	free(px->mod.name);
@@ -1175,7 +1219,13 @@ struct proxy *proxy_new(struct ev_loop *loop, const struct plugin_mod *real,
                         const struct mamori_conf *conf)
 {
 	struct proxy *px = xcalloc(1, sizeof *px);
-	px->def = *real->def;
+	/* A plugin built for an older minor has a shorter struct: copy what
+	 * it has, the rest stays zero. */
+	size_t have =
+	    real->def->struct_size < sizeof px->def ? real->def->struct_size : sizeof px->def;
+	memcpy(&px->def, real->def, have);
+	px->def.struct_size = sizeof px->def;
+	px->def.metrics = loader_has_metrics(real->def) ? px_metrics : NULL;
 	px->def.init = px_init;
 	px->def.destroy = px_destroy;
 	px->def.check_prepare = px_prepare;

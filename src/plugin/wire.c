@@ -4,6 +4,8 @@
 #include "plugin/wire.h"
 #include "util/mem.h"
 
+#include <mamori/plugin.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,8 +180,55 @@ int wire_host_decode(int type, struct rbuf *r, struct wire_host_msg *m)
 		m->level = rbuf_i32(r);
 		m->text = rbuf_str(r);
 		break;
+	case WIRE_METRICS: {
+		m->count = rbuf_u32(r);
+		if (r->bad || m->count > MAMORI_METRIC_MAX_SERIES)
+			return -1;
+		m->data = r->p + r->off;
+		struct rbuf walk = { .p = m->data, .len = r->len - r->off };
+		struct mamori_metric x;
+		const char *lab[2 * MAMORI_METRIC_MAX_LABELS];
+		for (uint32_t i = 0; i < m->count; i++)
+			if (wire_get_metric(&walk, &x, lab) != 0)
+				return -1;
+		m->data_len = walk.off;
+		r->off += walk.off;
+		break;
+	}
 	default: return -1;
 	}
+	return r->bad ? -1 : 0;
+}
+
+void wire_put_metric(struct wbuf *b, const struct mamori_metric *x)
+{
+	wbuf_i32(b, x->type);
+	wbuf_str(b, x->name);
+	wbuf_str(b, x->help);
+	wbuf_u32(b, (uint32_t)x->n_labels);
+	for (size_t i = 0; i < 2 * x->n_labels; i++)
+		wbuf_str(b, x->labels[i]);
+	wbuf_f64(b, x->value);
+}
+
+int wire_get_metric(struct rbuf *r, struct mamori_metric *x, const char **lab)
+{
+	memset(x, 0, sizeof *x);
+	x->struct_size = sizeof *x;
+	x->type = rbuf_i32(r);
+	x->name = rbuf_str(r);
+	x->help = rbuf_str(r);
+	uint32_t n = rbuf_u32(r);
+	if (r->bad || n > MAMORI_METRIC_MAX_LABELS || !x->name) {
+		r->bad = 1;
+		return -1;
+	}
+	for (uint32_t i = 0; i < 2 * n; i++)
+		if (!(lab[i] = rbuf_str(r)))
+			r->bad = 1;
+	x->labels = lab;
+	x->n_labels = n;
+	x->value = rbuf_f64(r);
 	return r->bad ? -1 : 0;
 }
 

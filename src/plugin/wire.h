@@ -32,6 +32,7 @@ enum wire_type {
 	WIRE_RESULT,      /* run id, rc, state, flags, output, long output, perfdata */
 	WIRE_PONG,        /* seq */
 	WIRE_LOG,         /* level, text (reserved) */
+	WIRE_METRICS,     /* count, then per series (wire_put_metric) */
 };
 
 struct wbuf {
@@ -80,7 +81,21 @@ struct wire_host_msg {
 	const char *output, *long_output, *perf_text; /* RESULT */
 	const char *text;                             /* INIT_R/PREPARE_R: errors; LOG: the line */
 	int32_t level;                                /* LOG */
+	/* METRICS: `count` series (already checked to be well-formed; read
+	 * them with wire_get_metric) in data[0..data_len) */
+	uint32_t count;
+	const char *data;
+	size_t data_len;
 };
+
+/* One series of a WIRE_METRICS body: i32 type, name, help, u32 n_labels,
+ * n_labels x (label name, label value), f64 value. */
+struct mamori_metric;
+void wire_put_metric(struct wbuf *b, const struct mamori_metric *x);
+/* Read the next series into x: strings point into the body, the label
+ * pairs into lab (room for 2 * MAMORI_METRIC_MAX_LABELS).  0, or -1 when
+ * malformed (r->bad set).  The values are not judged: host_metric_valid. */
+int wire_get_metric(struct rbuf *r, struct mamori_metric *x, const char **lab);
 
 /* Decode the body of one frame a host sent (type and body from
  * wire_frame).  0, or -1 when the body is malformed or the type is not one

@@ -73,6 +73,8 @@ uint64_t wheel_next(const struct wheel *w)
 {
 	if (!w->count)
 		return UINT64_MAX;
+	if (w->cur)
+		return w->now - 1; /* a bounded advance left part of that tick */
 	uint64_t best = UINT64_MAX;
 	for (unsigned l = 0; l < WHEEL_LEVELS; l++) {
 		if (!w->occ[l])
@@ -114,39 +116,51 @@ static void cascade(struct wheel *w, unsigned level)
 	}
 }
 
-void wheel_advance(struct wheel *w, uint64_t to, wheel_fire_fn fire, void *ud)
+size_t wheel_advance_max(struct wheel *w, uint64_t to, wheel_fire_fn fire, void *ud, size_t max)
 {
-	while (w->now <= to) {
+	size_t fired = 0;
+	for (;;) {
+		/* Fire the held tick's nodes.  Callbacks may re-add (lands at
+		 * now at the earliest) or delete other nodes of this list
+		 * (they unlink through pprev, which may point at w->cur). */
+		while (w->cur) {
+			if (fired >= max)
+				return fired;
+			struct wheel_node *n = w->cur;
+			w->cur = n->next;
+			if (w->cur)
+				w->cur->pprev = &w->cur;
+			n->next = NULL;
+			n->pprev = NULL;
+			w->count--;
+			fire(n, ud);
+			fired++;
+		}
+		if (w->now > to)
+			return fired;
 		uint64_t next = wheel_next(w);
 		if (next > to) {
 			/* Nothing happens before `to`: jump (no slot is skipped
 			 * that holds a node, so placement stays consistent). */
 			w->now = to + 1;
-			return;
+			return fired;
 		}
 		w->now = next;
 		for (unsigned l = WHEEL_LEVELS - 1; l > 0; l--)
 			if ((w->now & ((1ULL << (WHEEL_BITS * l)) - 1)) == 0)
 				cascade(w, l);
+		/* Detach the slot into w->cur; now moves past the tick. */
 		unsigned idx = (unsigned)w->now & (WHEEL_SLOTS - 1);
-		/* Detach the slot: callbacks may re-add (lands at now+1) or
-		 * delete other nodes of this list (they stay counted and
-		 * unlinkable through `head` until popped). */
-		struct wheel_node *head = w->slot[0][idx];
+		w->cur = w->slot[0][idx];
 		w->slot[0][idx] = NULL;
 		w->occ[0] &= ~(1ULL << idx);
-		if (head)
-			head->pprev = &head;
+		if (w->cur)
+			w->cur->pprev = &w->cur;
 		w->now++;
-		while (head) {
-			struct wheel_node *n = head;
-			head = n->next;
-			if (head)
-				head->pprev = &head;
-			n->next = NULL;
-			n->pprev = NULL;
-			w->count--;
-			fire(n, ud);
-		}
 	}
+}
+
+void wheel_advance(struct wheel *w, uint64_t to, wheel_fire_fn fire, void *ud)
+{
+	wheel_advance_max(w, to, fire, ud, SIZE_MAX);
 }

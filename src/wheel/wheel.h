@@ -12,6 +12,7 @@
 #ifndef MAMORI_WHEEL_H
 #define MAMORI_WHEEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define WHEEL_BITS   6
@@ -28,6 +29,10 @@ struct wheel {
 	uint64_t now; /* next tick to be processed; everything earlier has fired */
 	uint64_t occ[WHEEL_LEVELS];
 	struct wheel_node *slot[WHEEL_LEVELS][WHEEL_SLOTS];
+	/* The nodes of tick now-1 not fired yet: a bounded advance stopped
+	 * inside that tick (they fire first at the next advance).  Nodes
+	 * point into it (pprev), so a wheel is never moved. */
+	struct wheel_node *cur;
 	uint64_t count;
 };
 
@@ -49,5 +54,11 @@ uint64_t wheel_next(const struct wheel *w);
  * node (already removed from the wheel; fire may re-add it, which lands
  * at the next tick at the earliest). */
 void wheel_advance(struct wheel *w, uint64_t to, wheel_fire_fn fire, void *ud);
+/* The same, but return once `max` nodes have fired (a caller that must
+ * yield, e.g. to poll I/O): the rest of the tick being processed stays
+ * held and fires first at the next advance, in order, and wheel_next
+ * says it is due (now - 1).  Returns how many fired: below `max` when
+ * everything up to `to` has. */
+size_t wheel_advance_max(struct wheel *w, uint64_t to, wheel_fire_fn fire, void *ud, size_t max);
 
 #endif

@@ -385,16 +385,18 @@ if want pipeline; then
 	NPIPE=${BENCH_PIPELINE_CHECKS:-100000}
 	# pipe_run LABEL [MIX]: one core_bench pipeline run, with the load if MIX
 	pipe_run() {
-		rm -rf "$P3/state" "$P3/go"
+		rm -rf "$P3/state" "$P3/go" "$P3/ready"
 		mkdir -p "$P3/state"
 		chmod 700 "$P3/state"
-		$PIN_SRV env TMPDIR="$P3/state" BENCH_GO_FILE="${2:+$P3/go}" \
+		$PIN_SRV env TMPDIR="$P3/state" BENCH_GO_FILE="${2:+$P3/go}" BENCH_READY_FILE="${2:+$P3/ready}" \
 			BENCH_CONFIG_EXTRA="http = { listen = [ \"127.0.0.1:$PPORT\", \"unix:$P3/api.sock\" ]; }; auth = { kdf_memory = 8; kdf_time_cost = 1; };" \
 			"$B/bench/core_bench" pipeline "$NPIPE" "$T" store >"$P3/out" 2>"$P3/err" &
 		_cb=$!
 		_l=
 		if [ -n "${2:-}" ]; then
-			if wait_for 60 test -S "$P3/api.sock" && make_token "$P3/api.sock" "$P3/token"; then
+			# the load starts once every check has run once (core_bench's
+			# warm-up): streams connected earlier get the first results
+			if wait_for 60 test -e "$P3/ready" && make_token "$P3/api.sock" "$P3/token"; then
 				_l=$($PIN_GEN "$LOAD" -p "$PPORT" -T "$P3/token" -s "$NSSE" -r "$RATE" -c 64 \
 					-u "$P3/$2" -d "$T" -R "$P3/go" 2>>"$W/load.err")
 			else

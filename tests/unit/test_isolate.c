@@ -7,6 +7,7 @@
  * EVRUN_ONCE and a guard timer (no sleep).  Plugins come from the build
  * directory this binary lives in, linked into a temporary plugin_dir.
  */
+#include "app/app.h"
 #include "plugin/isolate.h"
 #include "plugin/proxy.h"
 #include "plugin/wire.h"
@@ -210,6 +211,101 @@ START_TEST(wire_roundtrip_and_garbage)
 }
 END_TEST
 
+/* A plugin's metrics on the wire (ABI 1.2): what the host encodes the
+ * core decodes, and truncated or lying bodies are refused, never read
+ * past. */
+START_TEST(wire_metrics_roundtrip_and_garbage)
+{
+	const char *lab[] = { "reason", "json", "kind", "x\"y" };
+	struct mamori_metric in[2] = {
+		{ .struct_size = sizeof in[0],
+		  .type = MAMORI_METRIC_COUNTER,
+		  .name = "reports_rejected_total",
+		  .help = "Refused.",
+		  .labels = lab,
+		  .n_labels = 2,
+		  .value = 42 },
+		{ .struct_size = sizeof in[1],
+		  .type = MAMORI_METRIC_GAUGE,
+		  .name = "queue",
+		  .value = -1.5 },
+	};
+	struct wbuf b = { 0 };
+	size_t m = wire_begin(&b, WIRE_METRICS);
+	wbuf_u32(&b, 2);
+	wire_put_metric(&b, &in[0]);
+	wire_put_metric(&b, &in[1]);
+	wire_end(&b, m);
+	struct rbuf r;
+	int type = 0;
+	ck_assert_int_eq(wire_frame(b.p, b.len, &r, &type), (long)b.len);
+	ck_assert_int_eq(type, WIRE_METRICS);
+	struct wire_host_msg hm;
+	ck_assert_int_eq(wire_host_decode(type, &r, &hm), 0);
+	ck_assert_uint_eq(hm.count, 2);
+	struct rbuf walk = { .p = hm.data, .len = hm.data_len };
+	struct mamori_metric x;
+	const char *xl[2 * MAMORI_METRIC_MAX_LABELS];
+	ck_assert_int_eq(wire_get_metric(&walk, &x, xl), 0);
+	ck_assert_int_eq(x.type, MAMORI_METRIC_COUNTER);
+	ck_assert_str_eq(x.name, "reports_rejected_total");
+	ck_assert_str_eq(x.help, "Refused.");
+	ck_assert_uint_eq(x.n_labels, 2);
+	ck_assert_str_eq(x.labels[3], "x\"y");
+	ck_assert(x.value == 42);
+	ck_assert_int_eq(wire_get_metric(&walk, &x, xl), 0);
+	ck_assert_ptr_null(x.help);
+	ck_assert(x.value == -1.5);
+	ck_assert_uint_eq(walk.off, walk.len);
+	/* every truncation of the body is refused */
+	struct rbuf whole;
+	wire_frame(b.p, b.len, &whole, &type);
+	for (size_t cut = 0; cut < whole.len; cut++) {
+		char *heap = malloc(cut ? cut : 1);
+		memcpy(heap, whole.p, cut);
+		struct rbuf t = { .p = heap, .len = cut };
+		ck_assert_msg(wire_host_decode(WIRE_METRICS, &t, &hm) == -1, "cut at %zu accepted",
+		              cut);
+		free(heap);
+	}
+	/* a count larger than the series sent, or over the limit; too many labels */
+	char body[64];
+	uint32_t big = 3;
+	memcpy(body, &big, 4);
+	struct rbuf t = { .p = body, .len = 4 };
+	ck_assert_int_eq(wire_host_decode(WIRE_METRICS, &t, &hm), -1);
+	big = MAMORI_METRIC_MAX_SERIES + 1;
+	memcpy(body, &big, 4);
+	t = (struct rbuf){ .p = body, .len = 4 };
+	ck_assert_int_eq(wire_host_decode(WIRE_METRICS, &t, &hm), -1);
+	struct wbuf w = { 0 };
+	wbuf_u32(&w, 1);
+	wbuf_i32(&w, 1);
+	wbuf_str(&w, "a_total");
+	wbuf_str(&w, NULL);
+	wbuf_u32(&w, MAMORI_METRIC_MAX_LABELS + 1);
+	t = (struct rbuf){ .p = w.p, .len = w.len };
+	ck_assert_int_eq(wire_host_decode(WIRE_METRICS, &t, &hm), -1);
+	wbuf_free(&w);
+	/* random bodies: refused or accepted, never an overread (ASan) */
+	srand(7);
+	for (int i = 0; i < 20000; i++) {
+		size_t n = (size_t)(rand() % 80);
+		char *heap = malloc(n ? n : 1);
+		for (size_t k = 0; k < n; k++)
+			heap[k] = (char)(rand() % 3 == 0 ? rand() % 4 : rand());
+		t = (struct rbuf){ .p = heap, .len = n };
+		if (wire_host_decode(WIRE_METRICS, &t, &hm) == 0) {
+			struct rbuf again = { .p = hm.data, .len = hm.data_len };
+			for (uint32_t k = 0; k < hm.count; k++)
+				ck_assert_int_eq(wire_get_metric(&again, &x, xl), 0);
+		}
+		free(heap);
+	}
+	wbuf_free(&b);
+}
+END_TEST
+
 /* ---- dummy and exec isolated ---- */
 
 static int both_done(struct fx *f)
@@ -238,6 +334,46 @@ START_TEST(dummy_and_exec_isolated)
 		ck_assert_msg(strstr(v.output, "warned") != NULL, "output '%s'", v.output);
 	}
 	ck_assert_uint_eq(stats(&f).runs_completed, 2);
+	fx_done(&f);
+}
+END_TEST
+
+/* The value of one series of the plugins' own metrics, -1 if absent. */
+static double series_value(struct fx *f, const char *family, const char *labels)
+{
+	struct app_metrics m;
+	app_metrics(server_app(f->s), &m);
+	double v = -1;
+	for (size_t i = 0; i < m.n_series; i++)
+		if (strcmp(m.series[i].family, family) == 0 &&
+		    strcmp(m.series[i].labels, labels) == 0)
+			v = m.series[i].value;
+	app_metrics_clear(&m);
+	return v;
+}
+
+static int two_critical(struct fx *f)
+{
+	return series_value(f, "mamori_dummy_runs_total",
+	                    "instance=\"dummy\",state=\"critical\"") == 2;
+}
+
+/* A plugin's metrics (ABI 1.2) from an isolated instance: its host sends
+ * them with every pong and the core shows the last ones. */
+START_TEST(metrics_of_isolated_instance)
+{
+	struct fx f;
+	fx_init(&f);
+	fx_start(&f, CONF("{ name = \"dummy\"; isolate = true; }",
+	                  "{ plugin = \"dummy\"; name = \"d\"; state = 2; interval = \"1h\"; },"
+	                  " { plugin = \"dummy\"; name = \"d2\"; state = 2; interval = \"1h\"; },"
+	                  " { plugin = \"dummy\"; name = \"d3\"; interval = \"1h\"; }"));
+	ck_assert_msg(pump(&f, 10.0, two_critical), "no metrics from the host: %s", f.logs);
+	ck_assert(series_value(&f, "mamori_dummy_runs_total", "instance=\"dummy\",state=\"ok\"") ==
+	          1);
+	ck_assert(series_value(&f, "mamori_dummy_runs_total",
+	                       "instance=\"dummy\",state=\"warning\"") == 0);
+	ck_assert(series_value(&f, "mamori_dummy_runs_delayed", "instance=\"dummy\"") == 0);
 	fx_done(&f);
 }
 END_TEST
@@ -914,10 +1050,12 @@ int main(int argc, char **argv)
 	Suite *s = suite_create("isolate");
 	TCase *tc = tcase_create("wire");
 	tcase_add_test(tc, wire_roundtrip_and_garbage);
+	tcase_add_test(tc, wire_metrics_roundtrip_and_garbage);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("proxy");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, dummy_and_exec_isolated);
+	tcase_add_test(tc, metrics_of_isolated_instance);
 	tcase_add_test(tc, timeout_cancels_isolated_run);
 	tcase_add_test(tc, segv_costs_only_its_checks);
 	tcase_add_test(tc, hang_times_out_and_restarts);

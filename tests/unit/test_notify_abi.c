@@ -1,5 +1,6 @@
 /*
- * test_notify_abi: plugin ABI 1.1 (notifier plugins) as a minor version.
+ * test_notify_abi: plugin ABI 1.1 (notifier plugins) as a minor version
+ * (and 1.2, plugin metrics, which appended a field to the plugin struct).
  * A check plugin built against the 1.0 header (tests/plugins/abi-1.0)
  * loads and runs unchanged; notifiers are accepted only as 1.1 plugins
  * with notify_send and notify_cancel; the config keeps notifiers out of
@@ -11,6 +12,7 @@
 #include "../lib/plugtest.h"
 
 #include <check.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,8 +26,10 @@ START_TEST(old_check_plugin_loads_and_runs)
 	ck_assert_msg(m->def != NULL, "refused: %s", m->refused ? m->refused : "?");
 	ck_assert_int_eq(m->def->abi_major, 1);
 	ck_assert_int_eq(m->def->abi_minor, 0);
-	/* 1.1 did not grow the plugin struct: the 1.0 size is the size */
-	ck_assert_uint_eq(m->def->struct_size, sizeof(struct mamori_plugin));
+	/* 1.1 did not grow the plugin struct, 1.2 appended `metrics`: the
+	 * 1.0 size ends right before it, and the loader never reads it */
+	ck_assert_uint_eq(m->def->struct_size, offsetof(struct mamori_plugin, metrics));
+	ck_assert_int_eq(loader_has_metrics(m->def), 0);
 	ck_assert_ptr_null(m->def->notify_send);
 	ck_assert_ptr_null(m->def->notify_cancel);
 	ck_assert_ptr_null(m->def->notify_inbound);
@@ -40,11 +44,12 @@ START_TEST(old_check_plugin_loads_and_runs)
 	ck_assert_int_eq(r.state, MAMORI_OK);
 	ck_assert_int_eq(r.completions, 1);
 	ck_assert_str_eq(r.output, "old but fine");
-	/* the host it got is 1.1, larger than the 1.0 one it knows */
+	/* the host it got is the current one, larger than the 1.0 one it knows */
 	const struct mamori_host *h = plugtest_host(pt);
-	ck_assert_int_eq(h->abi_minor, 1);
+	ck_assert_int_eq(h->abi_minor, MAMORI_PLUGIN_ABI_MINOR);
 	ck_assert(MAMORI_HAS_FIELD(h, struct mamori_host, notify_done));
 	ck_assert(MAMORI_HAS_FIELD(h, struct mamori_host, notify_reply));
+	ck_assert(MAMORI_HAS_FIELD(h, struct mamori_host, metric));
 	plugtest_free(pt);
 }
 END_TEST

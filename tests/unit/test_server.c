@@ -8,6 +8,7 @@
  * taken from the build directory this binary lives in (so a B=... build
  * tests its own plugins), linked into a private temporary plugin_dir.
  */
+#include "app/app.h"
 #include "server/server.h"
 #include "state/state.h"
 #include "util/log.h"
@@ -764,6 +765,202 @@ START_TEST(state_kept_across_restart)
 }
 END_TEST
 
+/* ---- checks per state: kept by the engine, never walked ---- */
+
+struct counts {
+	unsigned long long st[4], pending, total;
+};
+
+/* What /status and /metrics show (the engine's counts). */
+static struct counts kept_counts(struct fx *f)
+{
+	struct app_metrics m;
+	app_metrics(server_app(f->s), &m);
+	struct counts c = { .pending = m.pending, .total = m.checks };
+	for (int i = 0; i < 4; i++)
+		c.st[i] = m.by_state[i];
+	app_metrics_clear(&m);
+	return c;
+}
+
+/* The oracle: the same counts from every named check's own state. */
+static struct counts walked_counts(struct fx *f, const char *const *names)
+{
+	struct counts c = { 0 };
+	for (size_t i = 0; names[i]; i += 2) {
+		struct server_check_view v;
+		if (server_check_view(f->s, "c1", names[i], names[i + 1], &v) != 0)
+			continue;
+		c.total++;
+		if (v.last_check > 0)
+			c.st[v.state & 3]++;
+		else
+			c.pending++;
+	}
+	return c;
+}
+
+static void same_counts(struct fx *f, const char *const *names, const char *when)
+{
+	struct counts k = kept_counts(f), w = walked_counts(f, names);
+	ck_assert_msg(k.total == w.total && k.pending == w.pending && k.st[0] == w.st[0] &&
+	                  k.st[1] == w.st[1] && k.st[2] == w.st[2] && k.st[3] == w.st[3],
+	              "%s: kept %llu/%llu/%llu/%llu pending %llu total %llu, walked "
+	              "%llu/%llu/%llu/%llu pending %llu total %llu",
+	              when, k.st[0], k.st[1], k.st[2], k.st[3], k.pending, k.total, w.st[0],
+	              w.st[1], w.st[2], w.st[3], w.pending, w.total);
+}
+
+static int stale_p3(struct fx *f)
+{
+	return view(f, "b", "p3").stale;
+}
+
+#define COUNTS_A                                                                                   \
+	"{ name = \"a\"; checks = ( { plugin = \"dummy\"; state = 2; interval = \"1h\"; "          \
+	"max_attempts = 1; } ); }"
+#define COUNTS_B(extra)                                                                            \
+	"{ name = \"b\"; checks = ( { plugin = \"passive_test\"; name = \"p1\"; },"                \
+	" { plugin = \"passive_test\"; name = \"p2\"; }" extra " ); }"
+
+START_TEST(state_counts_follow_results)
+{
+	static const char *const names[] = { "a",  "dummy", "b", "p1", "b", "p2",
+		                             "b",  "p3",    "b", "p4", "c", "passive_test",
+		                             NULL, NULL };
+	const char *conf =
+	    CONF1(COUNTS_A ", " COUNTS_B(", { plugin = \"passive_test\"; name = \"p3\"; "
+	                                 "stale_after = \"40ms\"; stale_state = 3; }"));
+	struct fx f;
+	fx_init(&f);
+	fx_start(&f, conf, 1, 0);
+	struct counts k = kept_counts(&f);
+	ck_assert_uint_eq(k.total, 4);
+	same_counts(&f, names, "start");
+	ck_assert(pump(&f, 1.0, hard_seen)); /* the dummy: CRITICAL */
+	k = kept_counts(&f);
+	ck_assert_uint_eq(k.st[2], 1);
+	ck_assert_uint_eq(k.pending + k.st[3], 3); /* p3 may be stale already on a busy machine */
+	same_counts(&f, names, "first run");
+	/* passive results move checks between states, repeats move nothing */
+	int seq[] = { 0, 1, 1, 2, 3, 0, 0, 2 };
+	for (size_t i = 0; i < sizeof seq / sizeof *seq; i++) {
+		ck_assert_int_eq(server_submit(f.s, "c1", "b", i % 2 ? "p2" : "p1", seq[i], "x"),
+		                 0);
+		same_counts(&f, names, "submit");
+	}
+	/* an acknowledgement and a downtime change no count */
+	struct counts before = kept_counts(&f);
+	ck_assert_int_eq(server_ack(f.s, "c1", "b", "p2", "op", "mine"), 0);
+	double now = server_now(f.s);
+	ck_assert_int_eq(server_add_downtime(f.s, "c1", "b", NULL, now - 1, now + 60, "t", "x"), 0);
+	k = kept_counts(&f);
+	ck_assert_mem_eq(&k, &before, sizeof k);
+	/* freshness: p3 goes UNKNOWN with no result ever */
+	int was_stale = stale_p3(&f);
+	ck_assert(pump(&f, 5.0, stale_p3));
+	ck_assert_uint_eq(kept_counts(&f).st[3], before.st[3] + !was_stale);
+	same_counts(&f, names, "stale");
+	/* reload: p2 and p3 go, p4 and a new asset come (pending), the rest
+	 * keep their states */
+	ck_assert_int_eq(
+	    server_reload_text(f.s, CONF1(COUNTS_A ", { name = \"b\"; checks = ( { plugin = "
+	                                           "\"passive_test\"; name = \"p1\"; },"
+	                                           " { plugin = \"passive_test\"; name = \"p4\"; "
+	                                           "} ); }, { name = \"c\"; checks = ( { plugin = "
+	                                           "\"passive_test\"; } ); }")),
+	    0);
+	k = kept_counts(&f);
+	ck_assert_uint_eq(k.total, 4);
+	ck_assert_uint_eq(k.pending, 2);
+	same_counts(&f, names, "reload");
+	ck_assert_int_eq(server_submit(f.s, "c1", "c", "passive_test", 1, "x"), 0);
+	same_counts(&f, names, "after reload");
+	/* a refused reload changes nothing */
+	before = kept_counts(&f);
+	ck_assert_int_eq(server_reload_text(f.s, "customers = ( { id = "), -1);
+	k = kept_counts(&f);
+	ck_assert_mem_eq(&k, &before, sizeof k);
+	/* a restart counts the states restored from the store */
+	server_stop(f.s);
+	server_free(f.s);
+	f.s = fx_server(&f,
+	                CONF1(COUNTS_A ", { name = \"b\"; checks = ( { plugin = "
+	                               "\"passive_test\"; name = \"p1\"; },"
+	                               " { plugin = \"passive_test\"; name = \"p4\"; "
+	                               "} ); }, { name = \"c\"; checks = ( { plugin = "
+	                               "\"passive_test\"; } ); }"),
+	                1, 0);
+	ck_assert_ptr_nonnull(f.s);
+	ck_assert_int_eq(server_start(f.s), 0); /* counted when the model is committed */
+	k = kept_counts(&f);
+	ck_assert_mem_eq(&k, &before, sizeof k);
+	same_counts(&f, names, "restart");
+	fx_done(&f);
+}
+END_TEST
+
+/* ---- the wheel callback yields to I/O ---- */
+
+struct iter_watch {
+	struct fx *f;
+	unsigned long long last, max_per_iter, iters;
+};
+
+static void on_iter(struct ev_loop *loop, ev_check *w, int revents)
+{
+	struct iter_watch *iw = w->data;
+	unsigned long long now = stats(iw->f).runs_started;
+	if (now - iw->last > iw->max_per_iter)
+		iw->max_per_iter = now - iw->last;
+	iw->last = now;
+	iw->iters++;
+}
+
+static int all_started(struct fx *f)
+{
+	return stats(f).runs_started >= 30000;
+}
+
+START_TEST(wheel_yields_when_saturated)
+{
+	/* 30,000 checks due at the same moment: the engine starts them in
+	 * slices with I/O polled between (its time budget), not all in one
+	 * callback, and still starts every one of them once. */
+	enum { N = 30000 };
+	size_t cap = 64 * N + 512, len = 0;
+	char *conf = malloc(cap);
+	ck_assert_ptr_nonnull(conf);
+	len +=
+	    (size_t)snprintf(conf + len, cap - len,
+	                     "daemon = { log_level = \"err\"; };\n"
+	                     "customers = ( { id = \"c1\"; assets = ( { name = \"a\"; checks = ( ");
+	for (int i = 0; i < N; i++)
+		len +=
+		    (size_t)snprintf(conf + len, cap - len,
+		                     "%s{ plugin = \"dummy\"; name = \"d%d\"; interval = \"1h\"; }",
+		                     i ? ", " : "", i);
+	snprintf(conf + len, cap - len, " ); } ); } );\n");
+	struct fx f;
+	fx_init(&f);
+	fx_start(&f, conf, 0, 0);
+	free(conf);
+	struct iter_watch iw = { .f = &f };
+	ev_check chk;
+	ev_check_init(&chk, on_iter);
+	chk.data = &iw;
+	ev_check_start(f.loop, &chk);
+	ck_assert(pump(&f, 30.0, all_started));
+	ev_check_stop(f.loop, &chk);
+	on_iter(f.loop, &chk, 0); /* the last iteration's starts */
+	ck_assert_uint_eq(stats(&f).runs_started, N);
+	ck_assert_msg(iw.max_per_iter < N / 2, "%llu checks started in one loop iteration",
+	              iw.max_per_iter);
+	ck_assert_uint_ge(iw.iters, 2);
+	fx_done(&f);
+}
+END_TEST
+
 START_TEST(plugin_rejects_check)
 {
 	struct fx f;
@@ -811,6 +1008,7 @@ int main(void)
 	tcase_add_test(tc, concurrency_limit);
 	tcase_add_test(tc, timeout_gives_unknown);
 	tcase_add_test(tc, check_period_closed);
+	tcase_add_test(tc, wheel_yields_when_saturated);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("state");
 	tcase_set_timeout(tc, 60);
@@ -828,6 +1026,7 @@ int main(void)
 	tcase_add_test(tc, bad_reload_keeps_running_config);
 	tcase_add_test(tc, reload_during_runs);
 	tcase_add_test(tc, state_kept_across_restart);
+	tcase_add_test(tc, state_counts_follow_results);
 	tcase_add_test(tc, plugin_rejects_check);
 	tcase_add_test(tc, refused_plugin_goes_unknown);
 	suite_add_tcase(s, tc);
