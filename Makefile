@@ -256,9 +256,20 @@ install: all $(B)/mamori-plugin.pc
 	install -m 644 $(B)/mamori-plugin.pc $(DESTDIR)$(libdir)/pkgconfig/mamori-plugin.pc
 	cp -R share/mamori/. $(DESTDIR)$(pkgdatadir)/
 	install -m 644 etc/mamori.conf $(DESTDIR)$(pkgconfdir)/mamori.conf.example
+	install -d $(DESTDIR)$(libdir)/systemd/system
+	sed -e 's|/usr/local/sbin/mamorid|$(sbindir)/mamorid|g' \
+	    -e 's|/usr/local/etc/mamori/|$(pkgconfdir)/|g' \
+	    -e 's|/usr/local/var/lib/mamori|$(statedir)|g' \
+	    -e 's|/usr/local/share/doc/mamori/|$(datadir)/doc/mamori/|g' \
+	    contrib/systemd/mamorid.service >$(DESTDIR)$(libdir)/systemd/system/mamorid.service
+	chmod 644 $(DESTDIR)$(libdir)/systemd/system/mamorid.service
+	install -d $(DESTDIR)$(datadir)/doc/mamori
+	install -m 644 doc/operations.md $(DESTDIR)$(datadir)/doc/mamori/operations.md
 
 uninstall:
 	rm -f $(DESTDIR)$(sbindir)/mamorid $(DESTDIR)$(bindir)/mamorictl
+	rm -f $(DESTDIR)$(libdir)/systemd/system/mamorid.service
+	rm -rf $(DESTDIR)$(datadir)/doc/mamori
 	rm -rf $(DESTDIR)$(plugindir) $(DESTDIR)$(includedir)/mamori $(DESTDIR)$(pkgdatadir)
 	rm -f $(DESTDIR)$(libdir)/pkgconfig/mamori-plugin.pc
 
