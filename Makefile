@@ -235,6 +235,12 @@ soak: all
 		sh tests/integration/alerts_kill9.sh
 	@echo "soak report: $(B)/soak-report.txt"
 
+# The security tests in one go (tests/check-security.sh): attackers on the
+# broker and the API, permissions, the privilege drop and sandbox, faults
+# (broker, disk, clock, kill -9), then no test fixture's secret in any log.
+check-security: all $(TESTPLUG_SOS) $(IT_BINS)
+	@sh tests/check-security.sh
+
 lint:
 	@sh tests/lint/layers.sh
 	@sh tests/lint/openapi.sh
