@@ -16,6 +16,9 @@
 SEC_TESTS="mqtt_takeover mqtt_acl mqtt_retain mqtt_limits mqtt_tls agent_password perms http_auth http_hostile
 http_tls privdrop systemd_unit broker_restart disk_full clock_jump alerts_kill9"
 work=$(mktemp -d "${TMPDIR:-/tmp}/mamori-check-security.XXXXXX")
+# the brokers and the privilege-drop test run as other users: they must
+# reach the tests' directories below this one
+chmod 755 "$work"
 tests=""
 for n in ${IT:-$SEC_TESTS}; do
 	tests="$tests tests/integration/$n.sh"
