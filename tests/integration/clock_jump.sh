@@ -26,6 +26,11 @@ for _l in /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 /usr/lib/*/faketim
 	[ -f "$_l" ] && FT=$_l && break
 done
 [ -n "$FT" ] || it_skip "libfaketime not installed (Debian package faketime)"
+# libfaketime and ASan's runtime do not mix: preloaded together (ASan's
+# first, as it demands), even `mamorid --version` hangs at start.  The
+# plain build runs this test; the ASan pass skips it.
+ldd "$MAMORID" 2>/dev/null | grep -q libasan &&
+	it_skip "an ASan build: libfaketime deadlocks with ASan's runtime (the plain build runs this test)"
 it_init
 ACK=${CJ_ACK:-8}
 it_mosquitto "max_inflight_messages 1000" "max_queued_messages 0"
