@@ -34,7 +34,15 @@ cat >"$IT_TMP/whoami.sh" <<'SH'
 echo "uid=$(id -u) gid=$(id -g)"
 SH
 chmod 755 "$IT_TMP/whoami.sh"
-abs_plugins=$(cd "$PLUGIN_DIR" && pwd)
+# The binary and plugins are copied in here: the checkout may be where
+# the user cannot go (/root/...), and an isolated plugin's host is
+# mamorid itself, started again by the user.
+mkdir "$IT_TMP/plugins"
+cp "$PLUGIN_DIR/exec.so" "$PLUGIN_DIR/dummy.so" "$IT_TMP/plugins/"
+cp "$MAMORID" "$IT_TMP/mamorid"
+MAMORID=$IT_TMP/mamorid
+chmod 755 "$IT_TMP/plugins" "$MAMORID"
+abs_plugins=$IT_TMP/plugins
 conf() { # user-line
 	cat <<EOC
 daemon = { state_dir = "$IT_STATE_DIR"; plugin_dir = "$abs_plugins"; $1 };
