@@ -17,6 +17,9 @@ cd "$(dirname "$0")/.."
 # clang + libclang-rt-14-dev: `make fuzz` (libFuzzer and the sanitizer
 # runtimes are in libclang-rt-14-dev, which clang only recommends);
 # llvm: llvm-symbolizer, for readable fuzzer reports.
+# systemd: only systemd-analyze, which rates contrib/systemd/mamorid.service
+# offline (tests/integration/systemd_unit.sh); installing it in a container
+# does not make it the init.  faketime: the clock-jump test.
 BUILD_PKGS="gcc make libc6-dev pkg-config libev-dev libconfig-dev libmosquitto-dev libssl-dev
  check libsubunit-dev libsqlite3-dev libcjson-dev libc-ares-dev libcurl4-openssl-dev libsnmp-dev
  libmicrohttpd-dev libargon2-dev libjs-chart.js libcairo2-dev libpango1.0-dev"
@@ -24,7 +27,7 @@ RUN_PKGS="libargon2-1 libcairo2 libpangocairo-1.0-0 fonts-noto-cjk mosquitto mos
  procps python3 dnsmasq-base snmpd"
 TEST_PKGS="dnsmasq-base snmpd snmp nagios4-core postfix dovecot-imapd dovecot-lmtpd bind9-dnsutils curl
  iproute2 psmisc prometheus nginx-light wrk python3-yaml chromium fonts-noto-cjk poppler-utils
- clang libclang-rt-14-dev llvm faketime"
+ clang libclang-rt-14-dev llvm systemd faketime"
 
 # The dashboard's browser tests (tests/integration/dashboard*.sh) drive
 # Debian's chromium with playwright-core from npm (tests/browser, pinned in

@@ -5,6 +5,9 @@
  *   mamorid -c FILE --check-config
  *   mamorid --version
  *
+ * Started as root, it becomes daemon.user (default "mamori") first of
+ * all (src/server/privs.c).
+ *
  * SIGHUP reloads the configuration (a bad file keeps the running one),
  * SIGTERM/SIGINT stop cleanly: in-flight checks are cancelled and every
  * check's state is saved.
@@ -127,6 +130,13 @@ int main(int argc, char **argv)
 	if (check_only) {
 		log_set_level(LOG_LVL_WARNING);
 		return server_check_config(&opts);
+	}
+	/* Root is given up before anything is opened, so the database,
+	 * plugin hosts and exec'd plugins are the unprivileged user's. */
+	char perr[1024];
+	if (server_drop_privileges(opts.config_path, perr, sizeof perr) != 0) {
+		log_always("main", LOG_LVL_ERR, "startup refused: %s", perr);
+		return 1;
 	}
 	if (!foreground && daemonize() != 0) {
 		perror("mamorid: cannot daemonize");

@@ -19,6 +19,8 @@
 # real Postfix: see there).  Debian packages: dnsmasq-base, snmpd, openssl
 # (contrib/quickstart.sh installs them); a missing one is reported and its
 # checks go UNKNOWN/CRITICAL, the rest of the demo runs.
+# mamorid started as root stays root here (a bench/demo, no daemon.user)
+export MAMORI_ALLOW_ROOT=1
 set -eu
 cd "$(dirname "$0")/../.."
 top=$(pwd)

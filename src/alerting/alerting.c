@@ -611,6 +611,31 @@ struct alerts *alerting_new(const struct alerting_deps *d)
 	return al;
 }
 
+/* The wall clock stepped: every running SLA deadline moves with it, so
+ * an ack_within of 15 minutes stays 15 minutes from the opening however
+ * the clock jumps (a step forward breaching everything at once, a step
+ * back holding escalations for an hour, were the alternatives).  The
+ * moved deadlines are stored again, so a restart keeps them. */
+static void on_clock_step(void *ud, double step)
+{
+	struct alerts *al = ud;
+	size_t n = sla_shift(alert_table_sla(al->t), step);
+	if (n && journal_durable(al->journal)) {
+		size_t it = 0;
+		const struct hmap_entry *e;
+		while (hmap_next(&al->open_keys, &it, &e)) {
+			struct alert *a = alert_find_check(al->t, e->key);
+			if (a && a->status != ALERT_RESOLVED)
+				store_alert(al, a);
+		}
+	}
+	log_always("alerts", LOG_LVL_NOTICE,
+	           "the wall clock stepped %+.3f s: %zu running SLA deadline%s moved with it", step,
+	           n, n == 1 ? "" : "s");
+	al->armed = -2;
+	rearm(al);
+}
+
 int alerting_start(struct alerts *al)
 {
 	al->started = 1;
@@ -618,6 +643,7 @@ int alerting_start(struct alerts *al)
 	ev_unref(al->loop);
 	ev_timer_start(al->loop, &al->house_timer);
 	ev_unref(al->loop);
+	clockstep_start(al->loop, &al->clock, on_clock_step, al);
 	if (al->mqtt) {
 		mqtt_set_ack_cb(al->mqtt, alerts__on_puback, al);
 		/* Unsent messages from the last run: committed, publish now. */
@@ -646,6 +672,7 @@ void alerting_stop(struct alerts *al)
 		ev_timer_stop(al->loop, &al->house_timer);
 	}
 	ev_timer_stop(al->loop, &al->due_timer);
+	clockstep_stop(al->loop, &al->clock);
 	/* Once: the broker connection goes right after the first stop
 	 * (server_stop), and alerting_free stops again. */
 	if (al->mqtt && al->started)

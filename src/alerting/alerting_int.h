@@ -11,6 +11,8 @@
 #include "sla/sla.h"
 #include "util/hmap.h"
 
+#include "util/clockstep.h"
+
 #include <ev.h>
 #include <stdint.h>
 
@@ -70,7 +72,8 @@ struct alerts {
 	ev_prepare prepare;
 	ev_timer due_timer;
 	ev_timer house_timer;
-	double armed; /* due_timer's target, -1 none */
+	struct clockstep clock; /* deadlines are elapsed time: they move with a step */
+	double armed;           /* due_timer's target, -1 none */
 	unsigned house_turns;
 	int dt_seen; /* downtimes existed at the last pass */
 	uint64_t events, published, acked;

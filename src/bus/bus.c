@@ -19,6 +19,7 @@ struct bus {
 	struct mqtt *mqtt;
 	struct events *events;
 	struct events_sub *state_sub;
+	char *node;
 };
 
 struct mamori_sub {
@@ -66,9 +67,11 @@ struct bus *bus_open(struct ev_loop *loop, const config_setting_t *group, const 
 		mc.node = xstrdup(node);
 	}
 	b->mqtt = mqtt_new(loop, &mc, err, sizeof err);
+	b->node = xstrdup(mc.node);
 	mqtt_conf_free(&mc);
 	if (!b->mqtt) {
 		log_always("mqtt", LOG_LVL_ERR, "%s", err);
+		free(b->node);
 		free(b);
 		return NULL;
 	}
@@ -95,7 +98,25 @@ void bus_close(struct bus *b)
 void bus_free(struct bus *b)
 {
 	bus_close(b);
+	if (b)
+		free(b->node);
 	free(b);
+}
+
+void bus_publish_health(struct bus *b, int store_failing, double since, double now)
+{
+	if (!b || !b->mqtt)
+		return;
+	char topic[512], payload[512];
+	snprintf(topic, sizeof topic, "%s/v1/server/%s/health", mqtt_prefix(b->mqtt), b->node);
+	/* the node is a checked topic level (no quote, no backslash) */
+	int n = snprintf(payload, sizeof payload,
+	                 "{\"schema\":\"mamori.health/1\",\"node\":\"%s\",\"store\":\"%s\","
+	                 "\"since\":%.3f,\"time\":%.3f}",
+	                 b->node, store_failing ? "failing" : "ok", since, now);
+	if (n > 0 && (size_t)n < sizeof payload &&
+	    mqtt_publish(b->mqtt, topic, payload, (size_t)n, 1, 1, NULL) != 0)
+		log_warn("mqtt", "cannot publish the server's health on %s", topic);
 }
 
 int bus_connected(const struct bus *b)

@@ -3,7 +3,7 @@
  * config has an `mqtt` group), implements the plugin host's mqtt_* ops,
  * and publishes the retained <prefix>/v1/state/{customer}/{asset}/{check}
  * message (mamori.state/1) of every EVENT_STATE that changed something a
- * subscriber shows.
+ * subscriber shows, and the server's health (bus_publish_health).
  *
  * Must never: block; include <mosquitto.h> (only src/mqtt does).
  * Depends on mqtt, events, proto.
@@ -37,6 +37,13 @@ struct bus_stats {
 	    connects, connect_failures, unacked, bytes_in, bytes_out;
 };
 void bus_get_stats(const struct bus *b, struct bus_stats *out);
+/* The server's own health, retained QoS 1 on
+ * <prefix>/v1/server/{node}/health (mamori.health/1):
+ *   {"schema":"mamori.health/1","node":N,"store":"ok"|"failing",
+ *    "since":UNIX-SECONDS,"time":UNIX-SECONDS}
+ * It does not go through the database (the store may be what fails):
+ * libmosquitto queues it while the broker is away.  No broker: nothing. */
+void bus_publish_health(struct bus *b, int store_failing, double since, double now);
 /* Fill the mqtt_* ops (their context is b). */
 void bus_fill_ops(struct bus *b, struct host_ops *ops);
 

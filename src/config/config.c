@@ -62,7 +62,8 @@ static const struct mamori_key daemon_keys[] = {
 	K("state_dir", MAMORI_KEY_STRING),   K("plugin_dir", MAMORI_KEY_STRING),
 	K("data_dir", MAMORI_KEY_STRING),    K("log_level", MAMORI_KEY_STRING),
 	K("node", MAMORI_KEY_STRING),        K("flush_interval", MAMORI_KEY_DURATION),
-	K("retention_days", MAMORI_KEY_INT), KEND
+	K("retention_days", MAMORI_KEY_INT), K("user", MAMORI_KEY_STRING),
+	K("allow_root", MAMORI_KEY_BOOL),    KEND
 };
 static const struct mamori_key calendar_keys[] = {
 	K("name", MAMORI_KEY_STRING),          K("timezone", MAMORI_KEY_STRING),
@@ -92,6 +93,10 @@ static void parse_daemon(struct ctx *x, const config_setting_t *d)
 		gethostname(host, sizeof host - 1);
 		c->node = xstrdup(host);
 	}
+	const char *user = config__str_member(d, "user");
+	if (user && (!*user || strlen(user) > 32 || strchr(user, '/') || strchr(user, ':')))
+		config__report(x, config_setting_get_member(d, "user"),
+		               "daemon.user '%s' is not a user name", user);
 	if (!config__valid_ident(c->node, 0))
 		config__report(x, d, "daemon.node '%s' is not usable as an MQTT topic level",
 		               c->node);
@@ -586,6 +591,57 @@ int config_peek_daemon(const char *path, char **plugin_dir, char **data_dir, con
 	*data_dir = xstrdup(dd ? dd : MAMORI_DATADIR);
 	config_destroy(&t);
 	return 0;
+}
+
+int config_peek_privs(const char *path, struct cfg_privs *out, config_err_fn err, void *ud)
+{
+	memset(out, 0, sizeof *out);
+	config_t t;
+	config_init(&t);
+	char *dir = xstrdup(path);
+	config_set_include_dir(&t, dirname(dir));
+	free(dir);
+	if (!config_read_file(&t, path)) {
+		char msg[1200];
+		const char *f = config_error_file(&t);
+		if (config_error_type(&t) == CONFIG_ERR_FILE_IO)
+			snprintf(msg, sizeof msg, "%s: cannot read file", path);
+		else
+			snprintf(msg, sizeof msg, "%s:%d: %s", f ? f : path, config_error_line(&t),
+			         config_error_text(&t));
+		err(ud, msg);
+		config_destroy(&t);
+		return -1;
+	}
+	const config_setting_t *d = config_lookup(&t, "daemon"), *m;
+	int rc = 0;
+	if (d && (m = config_setting_get_member(d, "user")) &&
+	    config_setting_type(m) != CONFIG_TYPE_STRING) {
+		err(ud, "daemon.user must be a string (a user name)");
+		rc = -1;
+	}
+	if (d && (m = config_setting_get_member(d, "allow_root"))) {
+		if (config_setting_type(m) != CONFIG_TYPE_BOOL) {
+			err(ud, "daemon.allow_root must be true or false");
+			rc = -1;
+		} else {
+			out->allow_root = config_setting_get_bool(m);
+		}
+	}
+	const char *u = config__str_member(d, "user"), *sd = config__str_member(d, "state_dir");
+	out->user = xstrdup(u && *u ? u : "mamori");
+	out->state_dir = xstrdup(sd ? sd : MAMORI_STATEDIR);
+	config_destroy(&t);
+	if (rc)
+		config_privs_free(out);
+	return rc;
+}
+
+void config_privs_free(struct cfg_privs *p)
+{
+	free(p->user);
+	free(p->state_dir);
+	p->user = p->state_dir = NULL;
 }
 
 void mconf_drop_tree(struct mconf *c)

@@ -210,6 +210,19 @@ struct mconf *config_load(const char *path, struct loader *plugins, const char *
 /* Parse only the daemon section (plugin_dir is needed before plugins load). */
 int config_peek_daemon(const char *path, char **plugin_dir, char **data_dir, config_err_fn err,
                        void *ud);
+/* The daemon's run-as settings, read before anything else (mamorid
+ * started as root drops to daemon.user before it opens any file).
+ * user: daemon.user or "mamori"; allow_root: daemon.allow_root (keep
+ * running as root); state_dir: daemon.state_dir or the built-in one.
+ * The strings are malloc'd (config_privs_free).  -1 after err() on an
+ * unreadable file or a wrong type. */
+struct cfg_privs {
+	char *user;
+	int allow_root;
+	char *state_dir;
+};
+int config_peek_privs(const char *path, struct cfg_privs *out, config_err_fn err, void *ud);
+void config_privs_free(struct cfg_privs *p);
 void mconf_drop_tree(struct mconf *c);
 /* Free arrays of calendars / downtimes (shared with the server, which
  * takes them over from the config). */

@@ -544,6 +544,20 @@ static void fire(struct wheel_node *n, void *ud)
 	check_due(e, c, now);
 }
 
+/* The wall clock stepped: tick 0 moves with it, so every check's next
+ * run stays the same elapsed time away (an interval is elapsed time; a
+ * step forward must not run every check at once, nor a step back stop
+ * them for as long as it went back).  The due ticks in the wheel stay. */
+static void on_clock_step(void *ud, double step)
+{
+	struct engine *e = ud;
+	e->t0 += step;
+	log_always("engine", LOG_LVL_NOTICE,
+	           "the wall clock stepped %+.3f s: check schedules keep their intervals", step);
+	if (!e->in_wheel)
+		engine_rearm(e);
+}
+
 static double mono_now(void)
 {
 	struct timespec ts;
@@ -721,6 +735,7 @@ struct engine *engine_new(struct ev_loop *loop, struct registry *reg, struct jou
 	e->wheel_timer.data = e;
 	ev_idle_init(&e->drain_idle, on_drain);
 	e->drain_idle.data = e;
+	clockstep_start(loop, &e->clock, on_clock_step, e);
 	if (journal)
 		engine_attach(e, journal, opts->node);
 	return e;
@@ -752,6 +767,7 @@ void engine_stop(struct engine *e)
 	}
 	ev_timer_stop(e->loop, &e->wheel_timer);
 	ev_idle_stop(e->loop, &e->drain_idle);
+	clockstep_stop(e->loop, &e->clock);
 }
 
 void engine_free(struct engine *e)
@@ -760,6 +776,7 @@ void engine_free(struct engine *e)
 		return;
 	ev_timer_stop(e->loop, &e->wheel_timer);
 	ev_idle_stop(e->loop, &e->drain_idle);
+	clockstep_stop(e->loop, &e->clock);
 	while (e->free_runs) {
 		struct mamori_run *r = e->free_runs;
 		e->free_runs = r->next_free;

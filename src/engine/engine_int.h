@@ -7,6 +7,7 @@
 
 #include "engine/engine.h"
 #include "registry/registry.h"
+#include "util/clockstep.h"
 #include "wheel/wheel.h"
 
 #include "util/hmap.h"
@@ -41,7 +42,8 @@ struct engine {
 	struct engine_opts opts;
 	char node[128]; /* for the state JSON */
 	struct wheel wheel;
-	double t0; /* wall time of wheel tick 0 */
+	double t0;              /* wall time of wheel tick 0; moved by a clock step */
+	struct clockstep clock; /* the wheel counts elapsed time, not wall time */
 	ev_timer wheel_timer;
 	ev_idle drain_idle; /* starts checks waiting behind limits */
 	struct check **dirty;

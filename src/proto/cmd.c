@@ -179,17 +179,27 @@ void cmd_clear(struct cmd *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* --- processed ids --- */
+/* --- processed ids ---
+ *
+ * One ring per origin (a center, or "http:<user>"): a center that sends
+ * many commands forgets only its own oldest ids, never another's.  A
+ * ring's slots are allocated as it fills (doubling up to the capacity),
+ * so an origin with few commands costs little. */
 
 struct seen_entry {
 	char *key; /* center "\n" id (neither may contain a newline) */
 	enum cmd_err result;
 };
 
+struct seen_ring {
+	struct seen_entry **slot; /* size `size`, up to the capacity */
+	size_t size, head, n;
+};
+
 struct cmd_seen {
-	struct hmap map;
-	struct seen_entry *ring;
-	size_t cap, head, n;
+	struct hmap map;   /* center "\n" id -> struct seen_entry */
+	struct hmap rings; /* center -> struct seen_ring */
+	size_t cap, n;
 };
 
 struct cmd_seen *cmd_seen_new(size_t capacity)
@@ -198,12 +208,8 @@ struct cmd_seen *cmd_seen_new(size_t capacity)
 	if (!s)
 		return NULL;
 	s->cap = capacity ? capacity : 1;
-	s->ring = calloc(s->cap, sizeof(*s->ring));
-	if (!s->ring) {
-		free(s);
-		return NULL;
-	}
 	hmap_init(&s->map);
+	hmap_init(&s->rings);
 	return s;
 }
 
@@ -211,10 +217,20 @@ void cmd_seen_free(struct cmd_seen *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->cap; i++)
-		free(s->ring[i].key);
+	size_t it = 0;
+	const struct hmap_entry *he;
+	while (hmap_next(&s->rings, &it, &he)) {
+		struct seen_ring *r = he->value;
+		for (size_t i = 0; i < r->size; i++)
+			if (r->slot[i]) {
+				free(r->slot[i]->key);
+				free(r->slot[i]);
+			}
+		free(r->slot);
+		free(r);
+	}
+	hmap_free(&s->rings);
 	hmap_free(&s->map);
-	free(s->ring);
 	free(s);
 }
 
@@ -244,6 +260,22 @@ int cmd_seen_lookup(const struct cmd_seen *s, const char *center, const char *id
 	return 1;
 }
 
+static struct seen_ring *ring_of(struct cmd_seen *s, const char *center)
+{
+	const char *c = center ? center : "";
+	struct seen_ring *r = hmap_get(&s->rings, c, strlen(c));
+	if (r)
+		return r;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	if (hmap_put(&s->rings, c, strlen(c), r) == NULL && !hmap_get(&s->rings, c, strlen(c))) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
 int cmd_seen_add(struct cmd_seen *s, const char *center, const char *id, enum cmd_err result)
 {
 	char k[512];
@@ -255,23 +287,47 @@ int cmd_seen_add(struct cmd_seen *s, const char *center, const char *id, enum cm
 		e->result = result;
 		return 0;
 	}
-	char *key = strdup(k);
-	if (!key)
+	struct seen_ring *r = ring_of(s, center);
+	if (!r)
 		return -1;
-	e = &s->ring[s->head];
-	if (e->key) { /* full: forget the oldest */
-		hmap_del(&s->map, e->key, strlen(e->key));
-		free(e->key);
-		s->n--;
+	if (r->n == r->size && r->size < s->cap) {
+		/* not full yet: grow (the ring is still in order 0..n-1) */
+		size_t size = r->size ? r->size * 2 : 16;
+		if (size > s->cap)
+			size = s->cap;
+		struct seen_entry **slot = realloc(r->slot, size * sizeof(*slot));
+		if (!slot)
+			return -1;
+		memset(slot + r->size, 0, (size - r->size) * sizeof(*slot));
+		r->slot = slot;
+		r->head = r->n;
+		r->size = size;
+	}
+	e = calloc(1, sizeof(*e));
+	char *key = strdup(k);
+	if (!e || !key) {
+		free(e);
+		free(key);
+		return -1;
 	}
 	e->key = key;
 	e->result = result;
 	if (hmap_put(&s->map, key, (size_t)n, e) == NULL && !hmap_get(&s->map, key, (size_t)n)) {
 		free(key);
-		e->key = NULL;
+		free(e);
 		return -1;
 	}
-	s->head = (s->head + 1) % s->cap;
+	struct seen_entry *old = r->slot[r->head];
+	if (old) { /* this origin's ring is full: forget its oldest */
+		hmap_del(&s->map, old->key, strlen(old->key));
+		free(old->key);
+		free(old);
+		r->n--;
+		s->n--;
+	}
+	r->slot[r->head] = e;
+	r->head = (r->head + 1) % r->size;
+	r->n++;
 	s->n++;
 	return 0;
 }

@@ -61,14 +61,16 @@ struct cmd {
 enum cmd_err cmd_parse(const char *buf, size_t len, struct cmd *c, char *msg, size_t msglen);
 void cmd_clear(struct cmd *c);
 
-/* Processed command ids. */
+/* Processed command ids, capacity ids per origin (center or HTTP user):
+ * one origin's commands never push another's ids out. */
 struct cmd_seen;
 struct cmd_seen *cmd_seen_new(size_t capacity); /* e.g. 100000 */
 void cmd_seen_free(struct cmd_seen *s);
 /* 1 and the recorded result if (center, id) was processed, else 0. */
 int cmd_seen_lookup(const struct cmd_seen *s, const char *center, const char *id,
                     enum cmd_err *result);
-/* Remember (center, id) -> result; the oldest entry goes when full. */
+/* Remember (center, id) -> result; the center's oldest entry goes when
+ * the center has `capacity` of them. */
 int cmd_seen_add(struct cmd_seen *s, const char *center, const char *id, enum cmd_err result);
 size_t cmd_seen_count(const struct cmd_seen *s);
 

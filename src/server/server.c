@@ -407,6 +407,37 @@ fail:
 	return NULL;
 }
 
+/* Every second: has the store started or stopped failing (disk full,
+ * I/O errors)?  Said loudly once per change - an error line, the retained
+ * health message on the broker (which does not need the database), and
+ * /metrics' mamori_store_failing, which the store keeps itself.  Checks go
+ * on meanwhile; what they change waits in memory and is written and
+ * published when the disk takes it again (src/store/store_batch.c). */
+static void on_health(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct server *s = w->data;
+	int down = store_failing(s->store);
+	if (down == s->store_down)
+		return;
+	s->store_down = down;
+	double now = ev_now(loop);
+	if (down) {
+		s->store_down_at = now;
+		log_always("server", LOG_LVL_ERR,
+		           "STORE FAILING: %s/mamori.db cannot be written (disk full or I/O "
+		           "errors); checks go on, their results and alert events wait in memory "
+		           "and are written and published when it works again",
+		           s->conf->state_dir);
+	} else {
+		log_always("server", LOG_LVL_NOTICE,
+		           "store writable again after %.0f s: the waiting results and alert "
+		           "events are being written and published",
+		           now - s->store_down_at);
+		s->store_down_at = 0;
+	}
+	bus_publish_health(s->bus, down, down ? s->store_down_at : now, now);
+}
+
 int server_start(struct server *s)
 {
 	if (s->store && store_start(s->store, s->loop, journal_on_commit, s->journal) != 0) {
@@ -426,6 +457,12 @@ int server_start(struct server *s)
 			log_err("http", "%s", err);
 			return -1;
 		}
+	}
+	if (s->store) {
+		bus_publish_health(s->bus, 0, ev_now(s->loop), ev_now(s->loop));
+		ev_timer_init(&s->health_w, on_health, 1.0, 1.0);
+		s->health_w.data = s;
+		ev_timer_start(s->loop, &s->health_w);
 	}
 	alerting_start(s->alerts);
 	app_report_schedule(s->app, s->reports && s->conf->reports.schedule);
@@ -683,6 +720,7 @@ void server_stop(struct server *s)
 	if (s->stopping)
 		return;
 	s->stopping = 1;
+	ev_timer_stop(s->loop, &s->health_w);
 	reload_abandon(s);
 	http_free(s->http);
 	s->http = NULL;

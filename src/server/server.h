@@ -54,6 +54,11 @@ void server_stop(struct server *s);
 void server_free(struct server *s);
 /* --check-config: validate only.  0 = valid. */
 int server_check_config(const struct server_opts *opts);
+/* Started as root: become daemon.user (default "mamori") after preparing
+ * the state directory, or stay root only with daemon.allow_root = true
+ * (src/server/privs.c).  Not root: nothing.  0, or -1 with the reason in
+ * err (the start is refused). */
+int server_drop_privileges(const char *config_path, char *err, size_t errlen);
 
 void server_get_stats(const struct server *s, struct engine_stats *out);
 /* Find a check's state (tests): returns 0 and fills; -1 if unknown. */

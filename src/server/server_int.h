@@ -67,6 +67,9 @@ struct server {
 	char *reload_again_text;      /* its text (tests), NULL: the file */
 	unsigned reloads_committed, reloads_refused;
 	int stopping;
+	ev_timer health_w;    /* watches the store: a disk full is said loudly */
+	int store_down;       /* the last health published: the store failing */
+	double store_down_at; /* since when (wall clock), 0 when not */
 };
 
 #endif

@@ -311,6 +311,22 @@ void sla_rebind(struct sla *s, struct sla_clock *c, const struct sla_terms *term
 	requeue(s, c);
 }
 
+size_t sla_shift(struct sla *s, double step)
+{
+	/* all keys move alike: the heap order stays */
+	for (size_t i = 0; i < s->n; i++) {
+		struct sla_clock *c = s->heap[i];
+		if (c->ack_due > 0)
+			c->ack_due += step;
+		if (c->resolve_due > 0)
+			c->resolve_due += step;
+		if (c->reannounce_at > 0)
+			c->reannounce_at += step;
+		c->key += step;
+	}
+	return s->n;
+}
+
 void sla_restore(struct sla *s, struct sla_clock *c)
 {
 	c->pos = SLA_NOT_QUEUED;

@@ -126,6 +126,10 @@ void sla_stop(struct sla *s, struct sla_clock *c);
 /* Replace terms after a config reload, keeping deadlines already computed
  * (the tier index is clamped to the new number of tiers). */
 void sla_rebind(struct sla *s, struct sla_clock *c, const struct sla_terms *terms);
+/* The wall clock stepped by `step` seconds: every running deadline moves
+ * with it (an ack_within is elapsed time), paused clocks keep what is
+ * left.  Returns the number of clocks moved. */
+size_t sla_shift(struct sla *s, double step);
 /* Re-insert a clock restored from storage (after sla_clock fields were
  * filled from the database); overdue deadlines then fire at the next
  * sla_fire_due. */

@@ -247,7 +247,8 @@ size_t store_outbox_read_count(const struct store_outbox_read *rd);
 /* Row i (valid until store_outbox_read_free). */
 const struct store_outbox_row *store_outbox_read_row(const struct store_outbox_read *rd, size_t i);
 int64_t store_outbox_read_next(const struct store_outbox_read *rd);
-/* The newest `limit` processed command ids, oldest first. */
+/* The newest `limit` processed command ids of each center (origin),
+ * oldest first. */
 int store_load_cmd_seen(struct store *s, size_t limit,
                         void (*cb)(void *ud, const char *center, const char *id,
                                    const char *result),

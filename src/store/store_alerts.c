@@ -444,8 +444,9 @@ int store_load_cmd_seen(struct store *s, size_t limit,
 {
 	sqlite3_stmt *st;
 	const char *q =
-	    "SELECT center, id, result FROM (SELECT center, id, result, time FROM cmd_seen"
-	    " ORDER BY time DESC LIMIT ?) ORDER BY time";
+	    "SELECT center, id, result FROM (SELECT center, id, result, time, row_number()"
+	    " OVER (PARTITION BY center ORDER BY time DESC) AS k FROM cmd_seen)"
+	    " WHERE k <= ? ORDER BY time";
 	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)limit);

@@ -33,6 +33,8 @@
 # 100), BENCH_AGENT_CONNS (simulator connections, 2), BENCH_AGENT_MQTT
 # (extra keys for mamorid's mqtt group, e.g. "protocol = 4;"),
 # BENCH_KEEP=1 (keep the work directory and print its path).
+# mamorid started as root stays root here (a bench/demo, no daemon.user)
+export MAMORI_ALLOW_ROOT=1
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 B=${B:-build}

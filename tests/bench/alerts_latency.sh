@@ -6,6 +6,8 @@
 # store on (group commit, outbox, PUBACK).  Prints "latency ..." and
 # "background ..." key=value lines.  Run from the repository top after
 # `make all build/bench/alerts_bench`.
+# mamorid started as root stays root here (a bench/demo, no daemon.user)
+export MAMORI_ALLOW_ROOT=1
 set -u
 B=${B:-build}
 RATE=${ALERTS_BG_RATE:-10000}

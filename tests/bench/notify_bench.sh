@@ -20,6 +20,8 @@
 # stderr.  Exit 0, 1 on failure, 77 when something needed is missing.
 # Environment: BENCH_NOTIFY_N (alerts for `mail`, 60; quick 20),
 # BENCH_KEEP=1 (keep the work directory).
+# mamorid started as root stays root here (a bench/demo, no daemon.user)
+export MAMORI_ALLOW_ROOT=1
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 B=${B:-build}

@@ -19,6 +19,8 @@
 #   BENCH_NAGIOS=0           skip Nagios
 #   BENCH_NAGIOS_MAXCONC     Nagios max_concurrent_checks (default BENCH_EXEC_PARALLEL,
 #                            as mamori; 0 = unlimited starts all services at once)
+# mamorid started as root stays root here (a bench, no daemon.user)
+export MAMORI_ALLOW_ROOT=1
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 B=build/bench

@@ -48,6 +48,8 @@
 # BENCH_AGENT_REPORTS (per run, 100000), BENCH_HTTP_PARTS (which parts:
 # "reads fanout pipeline agents"), BENCH_KEEP=1 (keep the work directory).
 # Exit 0, 1 when a part failed; parts whose tools are missing say skipped.
+# mamorid started as root stays root here (a bench/demo, no daemon.user)
+export MAMORI_ALLOW_ROOT=1
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 B=${B:-build}

@@ -343,6 +343,14 @@ START_TEST(cmd_seen_and_prune)
 	ck_assert_int_eq(store_load_cmd_seen(s, 3, on_seen, &x), 0);
 	ck_assert_int_eq(x.n, 3);
 	ck_assert_str_eq(x.last, "cc-east|cmd-9|wrong_center"); /* newest last */
+	/* the limit is per center: an older center's ids come back too */
+	b = store_batch_new();
+	store_batch_cmd_seen(b, "cc-west", "w-1", "ok", 101.5);
+	store_commit(s, b);
+	x.n = 0;
+	ck_assert_int_eq(store_load_cmd_seen(s, 3, on_seen, &x), 0);
+	ck_assert_int_eq(x.n, 4);
+	ck_assert_str_eq(x.last, "cc-east|cmd-9|wrong_center");
 
 	b = store_batch_new();
 	store_batch_prune(b, 1000, 105, 100);
@@ -353,7 +361,7 @@ START_TEST(cmd_seen_and_prune)
 	ck_assert_str_eq(g.id, "A-kept");
 	x.n = 0;
 	store_load_cmd_seen(s, 100, on_seen, &x);
-	ck_assert_int_eq(x.n, 5); /* 105..109 */
+	ck_assert_int_eq(x.n, 5); /* 105..109 (cc-west's 101.5 pruned too) */
 	store_close(s);
 
 	/* the pruned alert's events went with it (ON DELETE CASCADE) */

@@ -379,6 +379,40 @@ START_TEST(seen_is_bounded)
 }
 END_TEST
 
+/* Per origin: a center flooding unique ids pushes out only its own. */
+START_TEST(seen_per_center)
+{
+	struct cmd_seen *s = cmd_seen_new(4);
+	enum cmd_err e;
+	ck_assert_int_eq(cmd_seen_add(s, "cc-west", "w-1", CMD_OK), 0);
+	ck_assert_int_eq(cmd_seen_add(s, "http:ops", "h-1", CMD_OK), 0);
+	char id[32];
+	for (int i = 0; i < 1000; i++) {
+		snprintf(id, sizeof(id), "flood-%d", i);
+		ck_assert_int_eq(cmd_seen_add(s, "cc-east", id, CMD_OK), 0);
+	}
+	ck_assert_int_eq(cmd_seen_lookup(s, "cc-west", "w-1", &e), 1);
+	ck_assert_int_eq(cmd_seen_lookup(s, "http:ops", "h-1", &e), 1);
+	ck_assert_int_eq(cmd_seen_lookup(s, "cc-east", "flood-999", &e), 1);
+	ck_assert_int_eq(cmd_seen_lookup(s, "cc-east", "flood-996", &e), 1);
+	ck_assert_int_eq(cmd_seen_lookup(s, "cc-east", "flood-995", &e), 0);
+	ck_assert_uint_eq(cmd_seen_count(s), 6);
+	/* the same id under another center is another command */
+	ck_assert_int_eq(cmd_seen_lookup(s, "cc-west", "flood-999", &e), 0);
+	/* west's ring fills and wraps on its own */
+	for (int i = 2; i <= 6; i++) {
+		snprintf(id, sizeof(id), "w-%d", i);
+		ck_assert_int_eq(cmd_seen_add(s, "cc-west", id, CMD_E_STATE), 0);
+	}
+	ck_assert_int_eq(cmd_seen_lookup(s, "cc-west", "w-2", &e), 0);
+	ck_assert_int_eq(cmd_seen_lookup(s, "cc-west", "w-3", &e), 1);
+	ck_assert_int_eq(e, CMD_E_STATE);
+	ck_assert_int_eq(cmd_seen_lookup(s, "cc-east", "flood-996", &e), 1);
+	ck_assert_uint_eq(cmd_seen_count(s), 9);
+	cmd_seen_free(s);
+}
+END_TEST
+
 START_TEST(parse_errors)
 {
 	static const struct {
@@ -561,6 +595,7 @@ int main(void)
 	tcase_add_test(tc, idempotent);
 	tcase_add_test(tc, retained_ignored);
 	tcase_add_test(tc, seen_is_bounded);
+	tcase_add_test(tc, seen_per_center);
 	tcase_add_test(tc, parse_errors);
 	tcase_add_test(tc, garbage);
 	tcase_add_test(tc, rfc3339);

@@ -143,6 +143,40 @@ START_TEST(breach_escalates_24x7)
 }
 END_TEST
 
+/* A wall-clock step moves running deadlines with it; a paused clock keeps
+ * what it has left. */
+START_TEST(clock_step_shifts)
+{
+	struct cal *c = mkcal("UTC", "mon-sun 00:00-24:00");
+	struct sla_tier t[] = { { "t1", 10, 100 } };
+	struct sla_terms terms = { c, t, 1, 3600 };
+	struct sla *s = sla_new();
+	struct sla_clock k, p;
+	struct rec r = { 0 };
+	sla_clock_init(&k);
+	sla_clock_init(&p);
+	double t0 = 1790000000.0;
+	sla_start(s, &k, &terms, 0, t0);
+	sla_start(s, &p, &terms, 0, t0);
+	sla_pause(s, &p, 1, t0 + 4);
+	ck_assert_uint_eq(sla_shift(s, 3600), 1);
+	ck_assert_double_eq_tol(k.ack_due, t0 + 3610, 1e-6);
+	ck_assert_double_eq_tol(k.resolve_due, t0 + 3700, 1e-6);
+	ck_assert_double_eq_tol(sla_next_due(s), t0 + 3610, 1e-6);
+	/* nothing fires at the step itself */
+	ck_assert_uint_eq(sla_fire_due(s, t0 + 3601, rec_fn, &r), 0);
+	ck_assert_uint_eq(sla_shift(s, -7200), 1);
+	ck_assert_double_eq_tol(sla_next_due(s), t0 - 3590, 1e-6);
+	ck_assert_uint_eq(sla_fire_due(s, t0 - 3591, rec_fn, &r), 0);
+	ck_assert_uint_eq(sla_fire_due(s, t0 - 3590, rec_fn, &r), 1);
+	ck_assert_int_eq(r.which[0], SLA_ACK);
+	/* the paused clock: its business seconds left, untouched */
+	ck_assert_double_eq_tol(p.ack_left, 6, 1e-6);
+	sla_free(s);
+	cal_free(c);
+}
+END_TEST
+
 START_TEST(chain_and_reannounce)
 {
 	struct cal *c = mkcal("UTC", "mon-sun 00:00-24:00");
@@ -423,6 +457,7 @@ int main(void)
 	tcase_add_test(tc, friday_to_monday);
 	tcase_add_test(tc, berlin_dst);
 	tcase_add_test(tc, breach_escalates_24x7);
+	tcase_add_test(tc, clock_step_shifts);
 	tcase_add_test(tc, chain_and_reannounce);
 	tcase_add_test(tc, resolve_breach_escalates);
 	tcase_add_test(tc, wait_pauses_business_time);
