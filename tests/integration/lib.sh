@@ -17,6 +17,9 @@
 
 B=${B:-build}
 MAMORID=${MAMORID:-$B/mamorid}
+# it_asan: true when mamorid is an AddressSanitizer build (its quarantine
+# and redzones make memory figures several times larger)
+it_asan() { ldd "$MAMORID" 2>/dev/null | grep -q libasan; }
 MAMORICTL=${MAMORICTL:-$B/mamorictl}
 PLUGIN_DIR=${PLUGIN_DIR:-$B/plugins}
 IT_NAME=$(basename "$0" .sh)
