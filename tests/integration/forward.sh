@@ -108,6 +108,19 @@ v=$(latest "$DISK" "$((t0 - 2))")
 sent=$(curl -s "$M" | awk '$1 == "mamori_history_forward_lines_total{result=\"sent\"}" { print $2 }')
 [ "${sent:-0}" -gt 0 ] || it_fail "/metrics: no lines sent"
 
+if command -v promtool >/dev/null; then
+	curl -s "$M" >"$IT_TMP/metrics.txt"
+	promtool check metrics <"$IT_TMP/metrics.txt" >"$IT_TMP/promtool.txt" 2>&1 ||
+		{ cat "$IT_TMP/promtool.txt" >&2; it_fail "promtool refuses /metrics"; }
+fi
+
+# ---- a reload with the same forward group keeps the connection ----
+kill -HUP "$PID"
+it_wait_for 10 grep -q "SIGHUP" "$IT_TMP/mamorid.log" || it_fail "no reload"
+sleep 1
+[ "$(metric mamori_history_forward_connects_total)" = 1 ] || it_fail "a reload without a change reconnected"
+[ "$(metric mamori_history_forward_connected)" = 1 ] || it_fail "not connected after a reload"
+
 # ---- carbon stops: mamorid keeps running, the buffer overflows ----
 kill -TERM "$CARBON_PID"
 it_wait_for 15 sh -c "! kill -0 $CARBON_PID" || it_fail "carbon-cache did not stop"
@@ -131,5 +144,13 @@ it_wait_for 90 sh -c "[ \"\$(curl -s '$M' | awk '\$1 == \"mamori_history_forward
 	it_fail "mamorid did not reconnect to carbon"
 it_wait_for 30 has_new "$RTA" "$((t1 + 1))" || it_fail "no new value in carbon after the reconnect"
 [ "$(metric mamori_history_forward_connects_total)" -ge 2 ] || it_fail "connects_total below 2"
+
+# ---- a reload with another prefix: a new forwarder, new paths ----
+sed 's/prefix = "it.noc"/prefix = "it.moved"/' "$IT_TMP/mamori.conf" >"$IT_TMP/m2.conf"
+mv "$IT_TMP/m2.conf" "$IT_TMP/mamori.conf"
+t2=$(date +%s)
+kill -HUP "$PID"
+it_wait_for 30 has_new "$C/whisper/it/moved/c1/web1/ping/rta.wsp" "$((t2 - 1))" ||
+	it_fail "no value under the new prefix after a reload"
 kill -0 "$PID" 2>/dev/null || it_fail "mamorid died"
 echo "PASS forward"
