@@ -61,6 +61,7 @@ static const struct mamori_key history_keys[] = { K("enabled", MAMORI_KEY_BOOL),
 	                                          K("forward", MAMORI_KEY_GROUP),
 	                                          KEND };
 static const struct mamori_key forward_keys[] = { K("graphite", MAMORI_KEY_STRING),
+	                                          K("influx", MAMORI_KEY_STRING),
 	                                          K("prefix", MAMORI_KEY_STRING),
 	                                          K("buffer", MAMORI_KEY_INT), KEND };
 static const struct mamori_key daemon_keys[] = {
@@ -483,6 +484,16 @@ static void parse_forward(struct ctx *x, const config_setting_t *g)
 		               " (\"127.0.0.1:2003\", \"[::1]:2003\"; no host names)");
 	else if (v)
 		c->history.forward.graphite = xstrdup(v);
+	m = config_setting_get_member(g, "influx");
+	v = config__str_member(g, "influx");
+	if (v && (strncmp(v, "udp://", 6) != 0 || !numeric_hostport(v + 6)))
+		config__report(x, m,
+		               "history.forward.influx must be udp:// and a numeric address with a"
+		               " port (\"udp://127.0.0.1:8089\": InfluxDB's UDP listener)");
+	else if (v)
+		c->history.forward.influx = xstrdup(v);
+	if (m && config_setting_get_member(g, "graphite"))
+		config__report(x, m, "history.forward: graphite or influx, not both");
 	m = config_setting_get_member(g, "prefix");
 	v = config__str_member(g, "prefix");
 	if (v && !prefix_ok(v))
@@ -500,8 +511,9 @@ static void parse_forward(struct ctx *x, const config_setting_t *g)
 		else
 			c->history.forward.buffer = (uint32_t)b;
 	}
-	if (!config_setting_get_member(g, "graphite"))
-		config__report(x, g, "history.forward needs graphite (the receiver's address)");
+	if (!config_setting_get_member(g, "graphite") && !config_setting_get_member(g, "influx"))
+		config__report(x, g,
+		               "history.forward needs graphite or influx (the receiver's address)");
 }
 
 /* history { }: defaults as in src/series (series_conf_default), the same
@@ -766,6 +778,7 @@ void mconf_free(struct mconf *c)
 	free(c->customers);
 	free(c->reports.calendar);
 	free(c->history.forward.graphite);
+	free(c->history.forward.influx);
 	free(c->history.forward.prefix);
 	cfg_downtimes_free(c->downtimes, c->n_downtimes);
 	cfg_calendars_free(c->calendars, c->n_calendars);

@@ -177,6 +177,7 @@ struct mconf {
 		 * database (src/series/forward.h) */
 		struct {
 			char *graphite;  /* "127.0.0.1:2003", "[::1]:2003"; NULL: off */
+			char *influx;    /* "udp://127.0.0.1:8089"; NULL: off (one of the two) */
 			char *prefix;    /* NULL: "mamori" */
 			uint32_t buffer; /* bytes (1 MiB) */
 		} forward;

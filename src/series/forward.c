@@ -1,6 +1,7 @@
 /*
  * forward: every value the perfdata history records, as Graphite
- * plaintext lines over one non-blocking TCP connection (see forward.h).
+ * plaintext lines over one non-blocking TCP connection, or InfluxDB line
+ * protocol lines in UDP datagrams of whole lines (see forward.h).
  *
  * The buffer is one array of conf.buffer bytes: [start, end) waits to be
  * written; start moves as the socket takes bytes, and the rest is moved
@@ -9,7 +10,9 @@
  * is not a copy per value - are dropped and counted; a line already
  * partly written stays (the receiver has its head).  A lost connection
  * drops the rest of a partly written line, so the next connection starts
- * on a line boundary.
+ * on a line boundary.  UDP has no connection and no back-pressure but
+ * the socket's buffer: a datagram refused (nobody listens) is dropped and
+ * counted, like a full buffer.
  *
  * Must never: block (connect and write are non-blocking, the address is
  * numeric), grow past conf.buffer, log per value (one line per
@@ -32,6 +35,8 @@
 #include <unistd.h>
 
 #define CONNECT_TIMEOUT 10.0 /* s for a connect to complete */
+#define DGRAM_MAX       1400 /* bytes of whole lines per UDP datagram (one line may be more) */
+#define UDP_REFUSED_FOR 10.0 /* s: UDP counts as not connected this long after a refusal */
 
 enum { DOWN, CONNECTING, UP };
 
@@ -41,6 +46,9 @@ struct forward {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	int have_addr;
+	int udp;           /* influx: datagrams of whole lines */
+	double refused_at; /* UDP: when a datagram was last refused */
+	char what[96];     /* "graphite 127.0.0.1:2003", for the log */
 	int fd, state;
 	ev_io wio, rio;
 	ev_timer timer; /* reconnect backoff, or the connect timeout */
@@ -140,14 +148,21 @@ int forward_conf_check(const struct forward_conf *c, char *err, size_t errlen)
 		         FORWARD_PREFIX_MAX);
 		return -1;
 	}
-	if (c->graphite[0]) {
-		struct sockaddr_storage ss;
-		socklen_t len;
-		char why[200];
-		if (forward_parse_addr(c->graphite, &ss, &len, why, sizeof why) != 0) {
-			snprintf(err, errlen, "graphite: %s", why);
-			return -1;
-		}
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char why[200];
+	if (c->graphite[0] && c->influx[0]) {
+		snprintf(err, errlen, "graphite and influx: one of them, not both");
+		return -1;
+	}
+	if (c->graphite[0] && forward_parse_addr(c->graphite, &ss, &len, why, sizeof why) != 0) {
+		snprintf(err, errlen, "graphite: %s", why);
+		return -1;
+	}
+	if (c->influx[0] && (strncmp(c->influx, "udp://", 6) != 0 ||
+	                     forward_parse_addr(c->influx + 6, &ss, &len, why, sizeof why) != 0)) {
+		snprintf(err, errlen, "influx: must be udp://ADDRESS:PORT with a numeric address");
+		return -1;
 	}
 	return 0;
 }
@@ -224,6 +239,62 @@ size_t forward_graphite_line(char *out, size_t cap, const char *prefix, const ch
 	const char *pre = prefix && forward_prefix_ok(prefix) ? prefix : "";
 	int n = snprintf(out, cap, "%s%s%s.%s.%s.%s %.17g %lld\n", pre, pre[0] ? "." : "", c[0],
 	                 c[1], c[2], c[3], v, (long long)floor(t));
+	if (n < 0 || (size_t)n >= cap)
+		return 0;
+	return (size_t)n;
+}
+
+size_t forward_influx_tag(char *out, const char *in)
+{
+	const unsigned char *p = (const unsigned char *)(in ? in : "");
+	const unsigned char *p0 = p;
+	size_t o = 0;
+	while (*p && (size_t)(p - p0) < FORWARD_COMP_MAX) {
+		unsigned char ch = *p;
+		if (ch >= 0x80) {
+			size_t n = utf8_len(p);
+			if (n && (size_t)(p - p0) + n > FORWARD_COMP_MAX)
+				break;
+			if (n) {
+				memcpy(out + o, p, n);
+				o += n;
+				p += n;
+			} else {
+				out[o++] = '_';
+				p++;
+			}
+			continue;
+		}
+		if (ch == ',' || ch == '=' || ch == ' ')
+			out[o++] = '\\';
+		out[o++] = (ch < 0x20 || ch == 0x7f || ch == '\\' || ch == '"') ? '_' : (char)ch;
+		p++;
+	}
+	if (!o)
+		out[o++] = '_';
+	out[o] = '\0';
+	return o;
+}
+
+size_t forward_influx_line(char *out, size_t cap, const char *prefix, const char *customer,
+                           const char *asset, const char *check, const char *label,
+                           const char *unit, double v, double t)
+{
+	if (!isfinite(v) || !isfinite(t) || t < 0 || t > 9.2e9)
+		return 0;
+	char c[5][2 * FORWARD_COMP_MAX + 1];
+	forward_influx_tag(c[0], customer);
+	forward_influx_tag(c[1], asset);
+	forward_influx_tag(c[2], check);
+	forward_influx_tag(c[3], label);
+	int has_unit = unit && unit[0];
+	if (has_unit)
+		forward_influx_tag(c[4], unit);
+	const char *m = prefix && prefix[0] && forward_prefix_ok(prefix) ? prefix : "perfdata";
+	int n =
+	    snprintf(out, cap, "%s,customer=%s,asset=%s,check=%s,label=%s%s%s value=%.17g %lld\n",
+	             m, c[0], c[1], c[2], c[3], has_unit ? ",unit=" : "", has_unit ? c[4] : "", v,
+	             (long long)llround(t * 1e6) * 1000LL);
 	if (n < 0 || (size_t)n >= cap)
 		return 0;
 	return (size_t)n;
@@ -310,6 +381,7 @@ static void drop_partial(struct forward *f)
 /* ---- the connection ---- */
 
 static void try_connect(struct forward *f);
+static void send_dgrams(struct forward *f);
 
 static void close_fd(struct forward *f)
 {
@@ -326,10 +398,10 @@ static void close_fd(struct forward *f)
 static void lost(struct forward *f, const char *what, int err)
 {
 	if (f->state == UP)
-		log_warn("forward", "graphite %s: %s (%s); reconnecting in %.0f s", f->c.graphite,
-		         what, err ? strerror(err) : "closed", f->backoff);
+		log_warn("forward", "%s: %s (%s); reconnecting in %.0f s", f->what, what,
+		         err ? strerror(err) : "closed", f->backoff);
 	else if (f->st.failures == 0 || f->backoff >= FORWARD_BACKOFF_MAX)
-		log_warn("forward", "graphite %s: %s (%s); retrying in %.0f s", f->c.graphite, what,
+		log_warn("forward", "%s: %s (%s); retrying in %.0f s", f->what, what,
 		         err ? strerror(err) : "closed", f->backoff);
 	close_fd(f);
 	drop_partial(f);
@@ -355,9 +427,11 @@ static void up(struct forward *f)
 	f->st.connected = 1;
 	f->st.connects++;
 	f->backoff = 1;
-	log_info("forward", "graphite %s: connected", f->c.graphite);
-	ev_io_set(&f->rio, f->fd, EV_READ);
-	ev_io_start(f->loop, &f->rio);
+	log_info("forward", "%s: connected", f->what);
+	if (!f->udp) {
+		ev_io_set(&f->rio, f->fd, EV_READ);
+		ev_io_start(f->loop, &f->rio);
+	}
 	want_write(f);
 }
 
@@ -376,6 +450,10 @@ static void on_write(struct ev_loop *loop, ev_io *w, int revents)
 		up(f);
 		return;
 	}
+	if (f->udp) {
+		send_dgrams(f);
+		return;
+	}
 	while (f->end > f->start) {
 		ssize_t n =
 		    send(f->fd, f->buf + f->start, f->end - f->start, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -391,6 +469,47 @@ static void on_write(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	ev_io_stop(loop, w);
+}
+
+/* UDP: whole lines, up to DGRAM_MAX bytes (or one longer line) per
+ * datagram.  A refused one (ICMP port unreachable of an earlier one, on
+ * loopback at once) is dropped and counted: nobody listens. */
+static void send_dgrams(struct forward *f)
+{
+	while (f->end > f->start) {
+		const char *p = f->buf + f->start;
+		size_t avail = f->end - f->start, len = 0;
+		while (len < avail) {
+			const char *nl = memchr(p + len, '\n', avail - len);
+			size_t next = nl ? (size_t)(nl - p) + 1 : avail;
+			if (len && next > DGRAM_MAX)
+				break;
+			len = next;
+		}
+		ssize_t n = send(f->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != ECONNREFUSED) {
+			lost(f, "cannot send", errno);
+			return;
+		}
+		if (n < 0) { /* refused: these lines are lost */
+			for (const char *q = p; (q = memchr(q, '\n', (size_t)(p + len - q))); q++)
+				f->st.dropped++;
+			f->start += len;
+			if (f->start == f->end)
+				f->start = f->end = 0;
+			if (ev_now(f->loop) - f->refused_at > UDP_REFUSED_FOR)
+				log_warn("forward", "%s: refused (nobody listens); dropping",
+				         f->what);
+			f->refused_at = ev_now(f->loop);
+			continue;
+		}
+		forward__consume(f, len);
+	}
+	ev_io_stop(f->loop, &f->wio);
 }
 
 /* The receiver never talks: readable means closed (or reset). */
@@ -415,13 +534,15 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void try_connect(struct forward *f)
 {
-	f->fd = socket(f->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	f->fd = socket(f->addr.ss_family,
+	               (f->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (f->fd < 0) {
 		lost(f, "cannot make a socket", errno);
 		return;
 	}
 	int one = 1;
-	setsockopt(f->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (!f->udp)
+		setsockopt(f->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (connect(f->fd, (struct sockaddr *)&f->addr, f->addrlen) == 0) {
 		up(f);
 		return;
@@ -449,14 +570,22 @@ struct forward *forward_new(struct ev_loop *loop, const struct forward_conf *c)
 	f->buf = xmalloc(f->c.buffer);
 	f->fd = -1;
 	f->backoff = 1;
+	f->refused_at = -INFINITY;
 	ev_io_init(&f->wio, on_write, -1, EV_WRITE);
 	ev_io_init(&f->rio, on_read, -1, EV_READ);
 	ev_timer_init(&f->timer, on_timer, 0, 0);
 	f->wio.data = f->rio.data = f->timer.data = f;
 	char err[200];
 	if (c->graphite[0] &&
-	    forward_parse_addr(c->graphite, &f->addr, &f->addrlen, err, sizeof err) == 0)
+	    forward_parse_addr(c->graphite, &f->addr, &f->addrlen, err, sizeof err) == 0) {
 		f->have_addr = 1;
+		snprintf(f->what, sizeof f->what, "graphite %s", c->graphite);
+	} else if (!strncmp(c->influx, "udp://", 6) &&
+	           forward_parse_addr(c->influx + 6, &f->addr, &f->addrlen, err, sizeof err) == 0) {
+		f->have_addr = 1;
+		f->udp = 1;
+		snprintf(f->what, sizeof f->what, "influx %s", c->influx);
+	}
 	if (f->have_addr && loop)
 		try_connect(f);
 	return f;
@@ -478,11 +607,13 @@ const struct forward_conf *forward_get_conf(const struct forward *f)
 }
 
 void forward_value(struct forward *f, const char *customer, const char *asset, const char *check,
-                   const char *label, double v, double t)
+                   const char *label, const char *unit, double v, double t)
 {
-	char line[FORWARD_PREFIX_MAX + 4 * (FORWARD_COMP_MAX + 1) + 64];
-	size_t n = forward_graphite_line(line, sizeof line, f->c.prefix, customer, asset, check,
-	                                 label, v, t);
+	char line[FORWARD_PREFIX_MAX + 5 * (2 * FORWARD_COMP_MAX + 16) + 64];
+	size_t n = f->udp ? forward_influx_line(line, sizeof line, f->c.prefix, customer, asset,
+	                                        check, label, unit, v, t)
+	                  : forward_graphite_line(line, sizeof line, f->c.prefix, customer, asset,
+	                                          check, label, v, t);
 	if (!n)
 		return;
 	forward__append(f, line, n);
@@ -493,4 +624,7 @@ void forward_get_stats(const struct forward *f, struct forward_stats *out)
 {
 	*out = f->st;
 	out->queued = f->end - f->start;
+	if (f->udp && f->loop)
+		out->connected =
+		    f->state == UP && ev_now(f->loop) - f->refused_at > UDP_REFUSED_FOR;
 }

@@ -1,15 +1,16 @@
 /*
  * forward: the perfdata history's second consumer - every value the
  * history records is also sent, as one Graphite plaintext line
- * ("path value time\n"), to a NOC's existing time-series database
- * (carbon-cache, or anything that speaks the plaintext protocol).
+ * ("path value time\n") over TCP, or one InfluxDB line protocol line
+ * over UDP, to a NOC's existing time-series database.
  *
  * The history calls forward_value for each value it records (after unit
  * normalisation, with the sample's time): the engine keeps its one
  * per-result hook, this hangs off the history.  The line goes into a
  * bounded send buffer; a libev watcher writes it out over one TCP
- * connection.  The address is numeric (IPv4 "a.b.c.d:port" or IPv6
- * "[addr]:port"): no DNS on the loop.  Connects are non-blocking; a lost
+ * connection (Graphite) or UDP socket (InfluxDB).  The address is
+ * numeric (IPv4 "a.b.c.d:port" or IPv6 "[addr]:port"): no DNS on the
+ * loop.  Connects are non-blocking; a lost
  * connection is retried with a backoff (1 s doubling to 60 s).  When the
  * receiver is slow or down the buffer fills, and the oldest whole lines
  * (a quarter of the buffer at a time) are dropped and counted: memory
@@ -38,7 +39,10 @@ struct forward;
 #define FORWARD_BACKOFF_MAX 60.0 /* s between reconnects, at most */
 
 struct forward_conf {
-	char graphite[80];                   /* "127.0.0.1:2003", "[::1]:2003"; "" off */
+	char graphite[80]; /* "127.0.0.1:2003", "[::1]:2003"; "" off */
+	/* InfluxDB line protocol over UDP (InfluxDB 1.x's [[udp]] listener):
+	 * "udp://127.0.0.1:8089"; "" off; at most one of graphite and influx */
+	char influx[80];
 	char prefix[FORWARD_PREFIX_MAX + 1]; /* "mamori" (may be "") */
 	size_t buffer;                       /* bytes */
 };
@@ -57,6 +61,18 @@ int forward_prefix_ok(const char *p);
  * character boundary; "" becomes "_".  Returns the length written
  * (out has room for FORWARD_COMP_MAX + 1). */
 size_t forward_component(char *out, const char *in);
+/* One InfluxDB tag value (or key): '\\' before ',', '=' and ' ' (the line
+ * protocol's escapes); control bytes, '\\' and broken UTF-8 become '_'
+ * (a newline cannot be escaped; a trailing backslash would swallow the
+ * separator); cut at FORWARD_COMP_MAX bytes of the input on a character
+ * boundary; "" becomes "_".  out has room for 2 * FORWARD_COMP_MAX + 1. */
+size_t forward_influx_tag(char *out, const char *in);
+/* The InfluxDB line of one value: measurement prefix (or "perfdata" when
+ * empty), tags customer, asset, check, label and unit (when not empty),
+ * field value (a float), the time in nanoseconds.  Length, or 0. */
+size_t forward_influx_line(char *out, size_t cap, const char *prefix, const char *customer,
+                           const char *asset, const char *check, const char *label,
+                           const char *unit, double v, double t);
 /* The Graphite line of one value into out (cap bytes): its length, or 0
  * when it does not fit or v is not finite. */
 size_t forward_graphite_line(char *out, size_t cap, const char *prefix, const char *customer,
@@ -68,7 +84,7 @@ void forward_free(struct forward *f);
 const struct forward_conf *forward_get_conf(const struct forward *f);
 /* One value (v in the history's base unit, t the sample's time). */
 void forward_value(struct forward *f, const char *customer, const char *asset, const char *check,
-                   const char *label, double v, double t);
+                   const char *label, const char *unit, double v, double t);
 
 struct forward_stats {
 	uint64_t sent;     /* lines written whole to the socket */

@@ -350,7 +350,8 @@ static void add_value(struct series *s, struct scheck *k, uint32_t i, double v, 
 	l->last_v = v;
 	l->in_last = 1;
 	if (s->fwd)
-		forward_value(s->fwd, k->customer, k->asset, k->check, label_of(l), v, now);
+		forward_value(s->fwd, k->customer, k->asset, k->check, label_of(l), l->unit, v,
+		              now);
 	if (now - l->seen_written >= SEEN_EVERY)
 		l->put = 1;
 }

@@ -200,20 +200,22 @@ static void forward_wire(struct server *s, const struct mconf *c)
 	forward_conf_default(&fc);
 	if (c->history.forward.graphite)
 		snprintf(fc.graphite, sizeof fc.graphite, "%s", c->history.forward.graphite);
+	if (c->history.forward.influx)
+		snprintf(fc.influx, sizeof fc.influx, "%s", c->history.forward.influx);
 	if (c->history.forward.prefix)
 		snprintf(fc.prefix, sizeof fc.prefix, "%s", c->history.forward.prefix);
 	fc.buffer = c->history.forward.buffer;
 	char err[256];
-	if (fc.graphite[0] && forward_conf_check(&fc, err, sizeof err) != 0) {
+	if ((fc.graphite[0] || fc.influx[0]) && forward_conf_check(&fc, err, sizeof err) != 0) {
 		log_err("forward", "history.forward: %s; not forwarding", err);
-		fc.graphite[0] = '\0';
+		fc.graphite[0] = fc.influx[0] = '\0';
 	}
 	if (s->forward && memcmp(forward_get_conf(s->forward), &fc, sizeof fc) == 0)
 		return;
 	series_set_forward(s->series, NULL);
 	forward_free(s->forward);
 	s->forward = NULL;
-	if (!fc.graphite[0])
+	if (!fc.graphite[0] && !fc.influx[0])
 		return;
 	s->forward = forward_new(s->loop, &fc);
 	series_set_forward(s->series, s->forward);

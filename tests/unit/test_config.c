@@ -241,10 +241,24 @@ START_TEST(history_forward)
 	        "(config):2:", "history.forward.prefix");
 	refused("history = { forward = { graphite = \"127.0.0.1:2003\";\n buffer = 100; }; };\n",
 	        "(config):2:", "history.forward.buffer must be between");
-	refused("history = { forward = { graphite = \"127.0.0.1:2003\";\n influx = \"x\"; }; };\n",
-	        "(config):2:", "unknown key 'influx'");
+	refused("history = { forward = { graphite = \"127.0.0.1:2003\";\n udp = \"x\"; }; };\n",
+	        "(config):2:", "unknown key 'udp'");
+	c = load("history = { forward = { influx = \"udp://127.0.0.1:8089\"; }; };\n", &e);
+	ck_assert_msg(c != NULL, "%s", e.buf);
+	ck_assert_str_eq(c->history.forward.influx, "udp://127.0.0.1:8089");
+	ck_assert_ptr_null(c->history.forward.graphite);
+	mconf_free(c);
+	refused("history = { forward = {\n influx = \"127.0.0.1:8089\"; }; };\n",
+	        "(config):2:", "history.forward.influx must be udp://");
+	refused("history = { forward = {\n influx = \"tcp://127.0.0.1:8089\"; }; };\n",
+	        "(config):2:", "history.forward.influx");
+	refused("history = { forward = {\n influx = \"udp://influx.example:8089\"; }; };\n",
+	        "(config):2:", "history.forward.influx");
+	refused(
+	    "history = { forward = { graphite = \"127.0.0.1:2003\";\n influx = \"udp://127.0.0.1:8089\"; }; };\n",
+	    "(config):2:", "graphite or influx, not both");
 	refused("history = {\n forward = { prefix = \"m\"; }; };\n",
-	        "(config):2:", "history.forward needs graphite");
+	        "(config):2:", "history.forward needs graphite or influx");
 }
 END_TEST
 

@@ -132,6 +132,81 @@ START_TEST(lines)
 }
 END_TEST
 
+/* Split an Influx line protocol line the way InfluxDB does: unescaped
+ * spaces separate the three parts, unescaped commas the tags. */
+static int influx_parts(const char *line, int *tags)
+{
+	int spaces = 0;
+	*tags = 0;
+	for (const char *p = line; *p && *p != '\n'; p++) {
+		if (*p == '\\') {
+			ck_assert_msg(p[1] == ',' || p[1] == '=' || p[1] == ' ',
+			              "stray backslash in %s", line);
+			p++;
+			continue;
+		}
+		if (*p == ' ')
+			spaces++;
+		if (*p == ',' && spaces == 0)
+			(*tags)++;
+	}
+	return spaces;
+}
+
+START_TEST(influx_lines)
+{
+	char out[2 * FORWARD_COMP_MAX + 1];
+	forward_influx_tag(out, "a b,c=d");
+	ck_assert_str_eq(out, "a\\ b\\,c\\=d");
+	forward_influx_tag(out, "x\ny\tz\\");
+	ck_assert_str_eq(out, "x_y_z_");
+	forward_influx_tag(out, "");
+	ck_assert_str_eq(out, "_");
+	forward_influx_tag(out, "応答.時間");
+	ck_assert_str_eq(out, "応答.時間");
+	forward_influx_tag(out, "\xff\xc0\xae");
+	ck_assert_str_eq(out, "___");
+	char line[2048];
+	size_t n = forward_influx_line(line, sizeof line, "mamori", "c1", "web 1", "http", "time",
+	                               "s", 0.25, 1800000000.5);
+	ck_assert_str_eq(line, "mamori,customer=c1,asset=web\\ 1,check=http,label=time,unit=s"
+	                       " value=0.25 1800000000500000000\n");
+	ck_assert_uint_eq(n, strlen(line));
+	forward_influx_line(line, sizeof line, "", "c", "a", "k", "l", "", -1, 5);
+	ck_assert_str_eq(line, "perfdata,customer=c,asset=a,check=k,label=l value=-1 5000000000\n");
+	ck_assert_uint_eq(
+	    forward_influx_line(line, sizeof line, "m", "a", "b", "c", "d", "", NAN, 5), 0);
+	ck_assert_uint_eq(forward_influx_line(line, 20, "m", "a", "b", "c", "d", "", 1, 5), 0);
+	/* hostile names: one line, always three parts and four or five tags */
+	const char *bad[] = { "",   " ",   ",",       "=",    "a=b,c d", "\n",
+		              "\\", "x\\", "日本 語", "\xff", "\"q\"" };
+	size_t nb = sizeof bad / sizeof bad[0];
+	for (size_t i = 0; i < nb; i++)
+		for (size_t j = 0; j < nb; j++) {
+			n = forward_influx_line(line, sizeof line, "m", bad[i], bad[j],
+			                        bad[nb - 1 - i], bad[(i + j) % nb], bad[j], 1.5,
+			                        100);
+			ck_assert_uint_gt(n, 0);
+			ck_assert_ptr_eq(strchr(line, '\n'), line + n - 1);
+			int tags;
+			ck_assert_int_eq(influx_parts(line, &tags), 2);
+			ck_assert_int_eq(tags, bad[j][0] ? 5 : 4);
+		}
+	/* long: cut, on a character boundary */
+	char jp[1000] = "";
+	for (int i = 0; i < 100; i++)
+		strcat(jp, "日");
+	n = forward_influx_tag(out, jp);
+	ck_assert_uint_le(n, FORWARD_COMP_MAX);
+	ck_assert_uint_eq(n % 3, 0);
+	char sp[500];
+	memset(sp, ' ', sizeof sp - 1);
+	sp[sizeof sp - 1] = '\0';
+	n = forward_influx_tag(out, sp);
+	ck_assert_uint_eq(n, 2 * FORWARD_COMP_MAX);
+}
+END_TEST
+
 START_TEST(addresses)
 {
 	struct sockaddr_storage ss;
@@ -346,8 +421,8 @@ START_TEST(tcp_receiver)
 	forward_conf_default(&c);
 	snprintf(c.graphite, sizeof c.graphite, "127.0.0.1:%d", port);
 	struct forward *f = forward_new(loop, &c);
-	forward_value(f, "c1", "web 1", "http", "time", 0.5, 1800000000);
-	forward_value(f, "c1", "web 1", "http", "size", 1024, 1800000000);
+	forward_value(f, "c1", "web 1", "http", "time", "s", 0.5, 1800000000);
+	forward_value(f, "c1", "web 1", "http", "size", "B", 1024, 1800000000);
 	run_for(loop, 0.3);
 	ck_assert_str_eq(r.got, "mamori.c1.web_1.http.time 0.5 1800000000\n"
 	                        "mamori.c1.web_1.http.size 1024 1800000000\n");
@@ -364,7 +439,7 @@ START_TEST(tcp_receiver)
 	forward_get_stats(f, &st);
 	ck_assert_int_eq(st.connected, 0);
 	ck_assert_uint_eq(st.failures, 1);
-	forward_value(f, "c1", "a", "b", "held", 7, 1800000001);
+	forward_value(f, "c1", "a", "b", "held", "", 7, 1800000001);
 	r.n = 0;
 	r.got[0] = '\0';
 	ev_io_set(&r.w, r.lfd, EV_READ);
@@ -382,6 +457,55 @@ START_TEST(tcp_receiver)
 }
 END_TEST
 
+START_TEST(udp_receiver)
+{
+	struct ev_loop *loop = ev_loop_new(0);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	socklen_t l = sizeof a;
+	getsockname(fd, (struct sockaddr *)&a, &l);
+	struct forward_conf c;
+	forward_conf_default(&c);
+	snprintf(c.influx, sizeof c.influx, "udp://127.0.0.1:%d", ntohs(a.sin_port));
+	struct forward *f = forward_new(loop, &c);
+	for (int i = 0; i < 100; i++)
+		forward_value(f, "c1", "a", "k", "l", "s", i, 1800000000);
+	run_for(loop, 0.2);
+	struct forward_stats st;
+	forward_get_stats(f, &st);
+	ck_assert_uint_eq(st.sent, 100);
+	ck_assert_int_eq(st.connected, 1);
+	/* the datagrams hold whole lines, at most 1400 bytes each */
+	char d[4096];
+	int nlines = 0, grams = 0;
+	ssize_t n;
+	while ((n = recv(fd, d, sizeof d, MSG_DONTWAIT)) > 0) {
+		grams++;
+		ck_assert_int_le(n, 1400);
+		ck_assert_int_eq(d[n - 1], '\n');
+		for (ssize_t i = 0; i < n; i++)
+			nlines += d[i] == '\n';
+		ck_assert(
+		    memcmp(d, "mamori,customer=c1,asset=a,check=k,label=l,unit=s value=", 56) == 0);
+	}
+	ck_assert_int_eq(nlines, 100);
+	ck_assert_int_gt(grams, 1);
+	/* nobody listens any more: refused datagrams are dropped and counted */
+	close(fd);
+	for (int r = 0; r < 5; r++) {
+		forward_value(f, "c1", "a", "k", "l", "s", r, 1800000001);
+		run_for(loop, 0.05);
+	}
+	forward_get_stats(f, &st);
+	ck_assert_uint_gt(st.dropped, 0);
+	ck_assert_int_eq(st.connected, 0);
+	ck_assert_uint_eq(st.queued, 0);
+	forward_free(f);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
 START_TEST(tcp_refused)
 {
 	struct ev_loop *loop = ev_loop_new(0);
@@ -394,7 +518,7 @@ START_TEST(tcp_refused)
 	snprintf(c.graphite, sizeof c.graphite, "127.0.0.1:%d", port);
 	struct forward *f = forward_new(loop, &c);
 	for (int i = 0; i < 500; i++)
-		forward_value(f, "customer", "asset", "check", "label", i, 1800000000 + i);
+		forward_value(f, "customer", "asset", "check", "label", "", i, 1800000000 + i);
 	run_for(loop, 0.2);
 	struct forward_stats st;
 	forward_get_stats(f, &st);
@@ -415,6 +539,7 @@ int main(void)
 	TCase *tc = tcase_create("format");
 	tcase_add_test(tc, components);
 	tcase_add_test(tc, lines);
+	tcase_add_test(tc, influx_lines);
 	tcase_add_test(tc, addresses);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("buffer");
@@ -425,6 +550,7 @@ int main(void)
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, tcp_receiver);
 	tcase_add_test(tc, tcp_refused);
+	tcase_add_test(tc, udp_receiver);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
