@@ -210,6 +210,9 @@ static void forward_wire(struct server *s, const struct mconf *c)
 		log_err("forward", "history.forward: %s; not forwarding", err);
 		fc.graphite[0] = fc.influx[0] = '\0';
 	}
+	if ((fc.graphite[0] || fc.influx[0]) && !c->history.enabled)
+		log_warn("forward", "history.forward is set but history.enabled is false:"
+		                    " nothing is forwarded until the history records");
 	if (s->forward && memcmp(forward_get_conf(s->forward), &fc, sizeof fc) == 0)
 		return;
 	series_set_forward(s->series, NULL);
