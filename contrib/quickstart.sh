@@ -27,7 +27,7 @@ RUN_PKGS="libargon2-1 libcairo2 libpangocairo-1.0-0 fonts-noto-cjk mosquitto mos
  procps python3 dnsmasq-base snmpd"
 TEST_PKGS="dnsmasq-base snmpd snmp nagios4-core postfix dovecot-imapd dovecot-lmtpd bind9-dnsutils curl
  iproute2 psmisc prometheus nginx-light wrk python3-yaml chromium fonts-noto-cjk poppler-utils
- clang libclang-rt-14-dev llvm systemd faketime"
+ clang libclang-rt-14-dev llvm systemd faketime graphite-carbon python3-whisper influxdb"
 
 # The dashboard's browser tests (tests/integration/dashboard*.sh) drive
 # Debian's chromium with playwright-core from npm (tests/browser, pinned in

@@ -13,6 +13,8 @@
 #include "events/events.h"
 #include "proto/cmd.h"
 #include "registry/registry.h"
+#include "series/forward.h"
+#include "series/series.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -945,6 +947,16 @@ void app_metrics(struct app *a, struct app_metrics *out)
 void app_metrics_core(struct app *a, struct app_metrics *out)
 {
 	memset(out, 0, sizeof *out);
+	struct forward_stats fs;
+	if (series_forward_stats(a->d.series, &fs)) {
+		out->forward_configured = 1;
+		out->forward_connected = fs.connected;
+		out->forward_sent = fs.sent;
+		out->forward_dropped = fs.dropped;
+		out->forward_connects = fs.connects;
+		out->forward_failures = fs.failures;
+		out->forward_queued = fs.queued;
+	}
 	struct engine_stats es;
 	engine_get_stats(a->d.engine, &es);
 	out->checks = es.checks;

@@ -166,6 +166,10 @@ struct app_metrics {
 	/* on-call notifications (through the notify hooks; 0 without) */
 	int notify_configured;
 	struct app_notify_stats notify;
+	/* history.forward (0 when not configured) */
+	int forward_configured, forward_connected;
+	unsigned long long forward_sent, forward_dropped, forward_connects, forward_failures,
+	    forward_queued;
 };
 void app_metrics(struct app *a, struct app_metrics *out);
 /* The same without the plugins' own series (cheaper: /api/v1/status). */

@@ -15,6 +15,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 
+#include <arpa/inet.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
@@ -57,7 +58,12 @@ static const struct mamori_key history_keys[] = { K("enabled", MAMORI_KEY_BOOL),
 	                                          K("raw_min_interval", MAMORI_KEY_DURATION),
 	                                          K("flush_interval", MAMORI_KEY_DURATION),
 	                                          K("max_labels", MAMORI_KEY_INT),
+	                                          K("forward", MAMORI_KEY_GROUP),
 	                                          KEND };
+static const struct mamori_key forward_keys[] = { K("graphite", MAMORI_KEY_STRING),
+	                                          K("influx", MAMORI_KEY_STRING),
+	                                          K("prefix", MAMORI_KEY_STRING),
+	                                          K("buffer", MAMORI_KEY_INT), KEND };
 static const struct mamori_key daemon_keys[] = {
 	K("state_dir", MAMORI_KEY_STRING),   K("plugin_dir", MAMORI_KEY_STRING),
 	K("data_dir", MAMORI_KEY_STRING),    K("log_level", MAMORI_KEY_STRING),
@@ -419,6 +425,102 @@ static int duration_in(struct ctx *x, const config_setting_t *g, const char *nam
 	return 1;
 }
 
+/* "a.b.c.d:port" or "[v6]:port", numeric (no DNS on the loop); the same
+ * rule as forward_parse_addr. */
+static int numeric_hostport(const char *s)
+{
+	char host[64];
+	const char *port;
+	if (s[0] == '[') {
+		const char *e = strchr(s, ']');
+		if (!e || e[1] != ':' || (size_t)(e - s - 1) >= sizeof host)
+			return 0;
+		memcpy(host, s + 1, (size_t)(e - s - 1));
+		host[e - s - 1] = '\0';
+		port = e + 2;
+	} else {
+		const char *e = strrchr(s, ':');
+		if (!e || (size_t)(e - s) >= sizeof host || memchr(s, ':', (size_t)(e - s)))
+			return 0;
+		memcpy(host, s, (size_t)(e - s));
+		host[e - s] = '\0';
+		port = e + 1;
+	}
+	unsigned char a[16];
+	if (inet_pton(AF_INET, host, a) != 1 && inet_pton(AF_INET6, host, a) != 1)
+		return 0;
+	if (!*port || strlen(port) > 5 || strspn(port, "0123456789") != strlen(port))
+		return 0;
+	long p = strtol(port, NULL, 10);
+	return p >= 1 && p <= 65535;
+}
+
+/* A Graphite path prefix: "" or dot-separated words of [A-Za-z0-9_-],
+ * at most 64 bytes (forward_prefix_ok). */
+static int prefix_ok(const char *p)
+{
+	size_t n = strlen(p);
+	if (n > 64)
+		return 0;
+	char prev = '.';
+	for (size_t i = 0; i < n; i++) {
+		char ch = p[i];
+		int word = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		           (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+		if (!word && !(ch == '.' && prev != '.'))
+			return 0;
+		prev = ch;
+	}
+	return n == 0 || prev != '.';
+}
+
+/* history.forward { }: the bounds of forward_conf_check. */
+static void parse_forward(struct ctx *x, const config_setting_t *g)
+{
+	struct mconf *c = x->c;
+	c->history.forward.buffer = 1 << 20;
+	if (!g || config__validate(x, g, forward_keys, NULL, "history.forward") != 0)
+		return;
+	const config_setting_t *m = config_setting_get_member(g, "graphite");
+	const char *v = config__str_member(g, "graphite");
+	if (v && !numeric_hostport(v))
+		config__report(x, m,
+		               "history.forward.graphite must be a numeric address with a port"
+		               " (\"127.0.0.1:2003\", \"[::1]:2003\"; no host names)");
+	else if (v)
+		c->history.forward.graphite = xstrdup(v);
+	m = config_setting_get_member(g, "influx");
+	v = config__str_member(g, "influx");
+	if (v && (strncmp(v, "udp://", 6) != 0 || !numeric_hostport(v + 6)))
+		config__report(x, m,
+		               "history.forward.influx must be udp:// and a numeric address with a"
+		               " port (\"udp://127.0.0.1:8089\": InfluxDB's UDP listener)");
+	else if (v)
+		c->history.forward.influx = xstrdup(v);
+	if (m && config_setting_get_member(g, "graphite"))
+		config__report(x, m, "history.forward: graphite or influx, not both");
+	m = config_setting_get_member(g, "prefix");
+	v = config__str_member(g, "prefix");
+	if (v && !prefix_ok(v))
+		config__report(x, m,
+		               "history.forward.prefix must be at most 64 bytes of dot-separated"
+		               " words of letters, digits, '_' and '-'");
+	else if (v)
+		c->history.forward.prefix = xstrdup(v);
+	m = config_setting_get_member(g, "buffer");
+	if (m && config_setting_type(m) == CONFIG_TYPE_INT) {
+		int b = config_setting_get_int(m);
+		if (b < 4096 || b > (64 << 20))
+			config__report(
+			    x, m, "history.forward.buffer must be between 4096 and 67108864 bytes");
+		else
+			c->history.forward.buffer = (uint32_t)b;
+	}
+	if (!config_setting_get_member(g, "graphite") && !config_setting_get_member(g, "influx"))
+		config__report(x, g,
+		               "history.forward needs graphite or influx (the receiver's address)");
+}
+
 /* history { }: defaults as in src/series (series_conf_default), the same
  * bounds as series_conf_check, reported with file:line. */
 static void parse_history(struct ctx *x, const config_setting_t *g)
@@ -431,8 +533,12 @@ static void parse_history(struct ctx *x, const config_setting_t *g)
 	c->history.raw_min_interval = 10;
 	c->history.flush_interval = 1;
 	c->history.max_labels = 64;
+	c->history.forward.buffer = 1 << 20;
 	if (!g || config__validate(x, g, history_keys, NULL, "history") != 0)
 		return;
+	const config_setting_t *fg = config_setting_get_member(g, "forward");
+	if (fg && config_setting_type(fg) == CONFIG_TYPE_GROUP)
+		parse_forward(x, fg);
 	const config_setting_t *m = config_setting_get_member(g, "enabled");
 	if (m && config_setting_type(m) == CONFIG_TYPE_BOOL)
 		c->history.enabled = config_setting_get_bool(m);
@@ -727,6 +833,9 @@ void mconf_free(struct mconf *c)
 	}
 	free(c->customers);
 	free(c->reports.calendar);
+	free(c->history.forward.graphite);
+	free(c->history.forward.influx);
+	free(c->history.forward.prefix);
 	cfg_downtimes_free(c->downtimes, c->n_downtimes);
 	cfg_calendars_free(c->calendars, c->n_calendars);
 	for (size_t i = 0; i < c->n_plugins; i++)

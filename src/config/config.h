@@ -173,6 +173,14 @@ struct mconf {
 		double raw_retention, rollup_5m_retention, rollup_1h_retention;
 		double raw_min_interval, flush_interval;
 		uint32_t max_labels;
+		/* history.forward { }: values also sent to a time-series
+		 * database (src/series/forward.h) */
+		struct {
+			char *graphite;  /* "127.0.0.1:2003", "[::1]:2003"; NULL: off */
+			char *influx;    /* "udp://127.0.0.1:8089"; NULL: off (one of the two) */
+			char *prefix;    /* NULL: "mamori" */
+			uint32_t buffer; /* bytes (1 MiB) */
+		} forward;
 	} history;
 	/* reports { }: the monthly customer reports (src/report) */
 	struct {

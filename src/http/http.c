@@ -1120,6 +1120,24 @@ static void format_metrics(struct http *h, struct buf *b)
 	}
 	if (m.notify_configured)
 		notify_metrics(b, &m.notify);
+	if (m.forward_configured) {
+		family(b, "mamori_history_forward_lines_total", "counter",
+		       "Perfdata lines for the time-series database, by result.");
+		bput(b, "mamori_history_forward_lines_total{result=\"sent\"} %llu\n",
+		     m.forward_sent);
+		bput(b, "mamori_history_forward_lines_total{result=\"dropped\"} %llu\n",
+		     m.forward_dropped);
+		one(b, "mamori_history_forward_connected", "gauge",
+		    "1 while connected to the time-series database.",
+		    (unsigned long long)m.forward_connected);
+		one(b, "mamori_history_forward_connects_total", "counter",
+		    "Connections to the time-series database established.", m.forward_connects);
+		one(b, "mamori_history_forward_failures_total", "counter",
+		    "Connects refused and connections lost to the time-series database.",
+		    m.forward_failures);
+		one(b, "mamori_history_forward_queued_bytes", "gauge",
+		    "Bytes waiting for the time-series database.", m.forward_queued);
+	}
 	plugin_series(b, &m);
 	process_metrics(b, h->started);
 	app_metrics_clear(&m);

@@ -27,6 +27,7 @@
  * daemon runs (the engine's slots point at it).
  */
 #include "series/series.h"
+#include "series/forward.h"
 #include "journal/journal.h"
 #include "perfdata/perfdata.h"
 #include "store/store.h"
@@ -114,6 +115,7 @@ struct series {
 	double bucket_now; /* the time bucket5 is for */
 	int64_t bucket5;
 	struct series_stats st;
+	struct forward *fwd; /* NULL: values are not forwarded */
 };
 
 void series_conf_default(struct series_conf *c)
@@ -347,6 +349,9 @@ static void add_value(struct series *s, struct scheck *k, uint32_t i, double v, 
 	}
 	l->last_v = v;
 	l->in_last = 1;
+	if (s->fwd)
+		forward_value(s->fwd, k->customer, k->asset, k->check, label_of(l), l->unit, v,
+		              now);
 	if (now - l->seen_written >= SEEN_EVERY)
 		l->put = 1;
 }
@@ -597,6 +602,20 @@ const struct series_conf *series_get_conf(const struct series *s)
 void series_get_stats(const struct series *s, struct series_stats *out)
 {
 	*out = s->st;
+}
+
+void series_set_forward(struct series *s, struct forward *f)
+{
+	if (s)
+		s->fwd = f;
+}
+
+int series_forward_stats(const struct series *s, struct forward_stats *out)
+{
+	if (!s || !s->fwd)
+		return 0;
+	forward_get_stats(s->fwd, out);
+	return 1;
 }
 
 void series_free(struct series *s)

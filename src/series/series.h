@@ -31,7 +31,9 @@
  *
  * Must never: block, log per result, hold a pointer to a registry object
  * (the engine's per-check slot holds a pointer to ours, never the other
- * way round).  Depends on journal, store, perfdata, util.
+ * way round).  Values recorded may also go to a forwarder (forward.h:
+ * Graphite plaintext to a NOC's time-series database).  Depends on
+ * journal, store, perfdata, util.
  */
 #ifndef MAMORI_SERIES_H
 #define MAMORI_SERIES_H
@@ -113,6 +115,15 @@ struct series_stats {
 	uint64_t prune_steps;    /* retention steps handed to the store */
 };
 void series_get_stats(const struct series *s, struct series_stats *out);
+
+/* Forwarding (series/forward.h): every value recorded is also handed to
+ * f, after normalisation, with its sample time (NULL: none; the caller
+ * owns f and sets NULL before freeing it). */
+struct forward;
+struct forward_stats;
+void series_set_forward(struct series *s, struct forward *f);
+/* 1 and the forwarder's counters when one is set, else 0. */
+int series_forward_stats(const struct series *s, struct forward_stats *out);
 
 /* ---- reading: which tier answers a request ----
  * Tiers: raw (every kept sample), 5-minute and hourly rollups; each

@@ -20,6 +20,7 @@
 #include "plugin/loader.h"
 #include "plugin/proxy.h"
 #include "proc/proc.h"
+#include "series/forward.h"
 #include "series/series.h"
 #include "statelog/statelog.h"
 #include "report/report.h"
@@ -190,6 +191,39 @@ static void on_perfdata(void *ud, struct check *c, const struct mamori_result *r
 	              now);
 }
 
+/* history.forward: a forwarder for the configured receiver, kept across a
+ * reload that does not change it (its buffer and connection stay); a
+ * changed one replaces it (what the old one held is dropped). */
+static void forward_wire(struct server *s, const struct mconf *c)
+{
+	struct forward_conf fc;
+	forward_conf_default(&fc);
+	if (c->history.forward.graphite)
+		snprintf(fc.graphite, sizeof fc.graphite, "%s", c->history.forward.graphite);
+	if (c->history.forward.influx)
+		snprintf(fc.influx, sizeof fc.influx, "%s", c->history.forward.influx);
+	if (c->history.forward.prefix)
+		snprintf(fc.prefix, sizeof fc.prefix, "%s", c->history.forward.prefix);
+	fc.buffer = c->history.forward.buffer;
+	char err[256];
+	if ((fc.graphite[0] || fc.influx[0]) && forward_conf_check(&fc, err, sizeof err) != 0) {
+		log_err("forward", "history.forward: %s; not forwarding", err);
+		fc.graphite[0] = fc.influx[0] = '\0';
+	}
+	if ((fc.graphite[0] || fc.influx[0]) && !c->history.enabled)
+		log_warn("forward", "history.forward is set but history.enabled is false:"
+		                    " nothing is forwarded until the history records");
+	if (s->forward && memcmp(forward_get_conf(s->forward), &fc, sizeof fc) == 0)
+		return;
+	series_set_forward(s->series, NULL);
+	forward_free(s->forward);
+	s->forward = NULL;
+	if (!fc.graphite[0] && !fc.influx[0])
+		return;
+	s->forward = forward_new(s->loop, &fc);
+	series_set_forward(s->series, s->forward);
+}
+
 /* The hook runs only while the history records: off costs nothing per
  * result. */
 static void history_wire(struct server *s)
@@ -297,6 +331,7 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 		struct series_deps sd = { .loop = loop, .journal = s->journal };
 		s->series = series_new(&sd, &hc);
 		series_load(s->series, s->store);
+		forward_wire(s, s->conf);
 		history_wire(s);
 		/* the state history: after alerting would do as well (it only
 		 * appends rows); before it, a change and its alert share a batch */
@@ -540,6 +575,7 @@ static int reload_finish(struct server *s, struct reload_job *job)
 		struct series_conf sc;
 		history_conf(c, &sc);
 		series_set_conf(s->series, &sc);
+		forward_wire(s, c);
 		history_wire(s);
 	}
 	log_set_level(c->log_level);
@@ -773,6 +809,8 @@ void server_free(struct server *s)
 	auth_free(s->auth); /* after the journal: its tickets may name auth's requests */
 	if (s->engine)
 		engine_on_perfdata(s->engine, NULL, NULL);
+	series_set_forward(s->series, NULL);
+	forward_free(s->forward);
 	series_free(s->series);
 	statelog_free(s->statelog);
 	mconf_free(s->conf);

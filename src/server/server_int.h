@@ -49,6 +49,7 @@ struct server {
 	struct alerts *alerts;
 	struct app *app;
 	struct series *series;       /* the perfdata history; NULL without a store */
+	struct forward *forward;     /* history.forward: its values to Graphite; NULL: off */
 	struct statelog *statelog;   /* the state history; NULL without a store */
 	struct report_pool *reports; /* the monthly reports' workers; NULL without a store */
 	struct notify *notify;       /* on-call notifications (src/notify) */

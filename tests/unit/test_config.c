@@ -201,6 +201,67 @@ START_TEST(bad_durations)
 }
 END_TEST
 
+START_TEST(history_forward)
+{
+	struct errs e;
+	struct mconf *c = load("daemon = { };\n", &e);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_null(c->history.forward.graphite);
+	ck_assert_uint_eq(c->history.forward.buffer, 1 << 20);
+	mconf_free(c);
+	c = load("history = { forward = { graphite = \"127.0.0.1:2003\"; prefix = \"noc.mamori\";"
+	         " buffer = 65536; }; };\n",
+	         &e);
+	ck_assert_msg(c != NULL, "%s", e.buf);
+	ck_assert_str_eq(c->history.forward.graphite, "127.0.0.1:2003");
+	ck_assert_str_eq(c->history.forward.prefix, "noc.mamori");
+	ck_assert_uint_eq(c->history.forward.buffer, 65536);
+	mconf_free(c);
+	accepted("history = { forward = { graphite = \"[::1]:2003\"; prefix = \"\"; }; };\n");
+	accepted("history = { forward = { graphite = \"10.0.0.1:65535\"; }; };\n");
+	refused("history = {\n forward = {\n graphite = \"carbon.example:2003\"; }; };\n",
+	        "(config):3:", "numeric address with a port");
+	refused("history = { forward = {\n graphite = \"127.0.0.1\"; }; };\n",
+	        "(config):2:", "history.forward.graphite");
+	refused("history = { forward = {\n graphite = \"127.0.0.1:0\"; }; };\n",
+	        "(config):2:", NULL);
+	refused("history = { forward = {\n graphite = \"127.0.0.1:65536\"; }; };\n",
+	        "(config):2:", NULL);
+	refused("history = { forward = {\n graphite = \"127.0.0.1:20 03\"; }; };\n",
+	        "(config):2:", NULL);
+	refused("history = { forward = {\n graphite = \"::1:2003\"; }; };\n", "(config):2:", NULL);
+	refused("history = { forward = {\n graphite = 2003; }; };\n", "(config):2:", NULL);
+	refused(
+	    "history = { forward = { graphite = \"127.0.0.1:2003\";\n prefix = \"a..b\"; }; };\n",
+	    "(config):2:", "history.forward.prefix");
+	refused(
+	    "history = { forward = { graphite = \"127.0.0.1:2003\";\n prefix = \"a b\"; }; };\n",
+	    "(config):2:", "history.forward.prefix");
+	refused("history = { forward = { graphite = \"127.0.0.1:2003\";\n prefix = \"x.\"; }; };\n",
+	        "(config):2:", "history.forward.prefix");
+	refused("history = { forward = { graphite = \"127.0.0.1:2003\";\n buffer = 100; }; };\n",
+	        "(config):2:", "history.forward.buffer must be between");
+	refused("history = { forward = { graphite = \"127.0.0.1:2003\";\n udp = \"x\"; }; };\n",
+	        "(config):2:", "unknown key 'udp'");
+	c = load("history = { forward = { influx = \"udp://127.0.0.1:8089\"; }; };\n", &e);
+	ck_assert_msg(c != NULL, "%s", e.buf);
+	ck_assert_str_eq(c->history.forward.influx, "udp://127.0.0.1:8089");
+	ck_assert_ptr_null(c->history.forward.graphite);
+	mconf_free(c);
+	refused("history = { forward = {\n influx = \"127.0.0.1:8089\"; }; };\n",
+	        "(config):2:", "history.forward.influx must be udp://");
+	refused("history = { forward = {\n influx = \"tcp://127.0.0.1:8089\"; }; };\n",
+	        "(config):2:", "history.forward.influx");
+	refused("history = { forward = {\n influx = \"udp://influx.example:8089\"; }; };\n",
+	        "(config):2:", "history.forward.influx");
+	refused(
+	    "history = { forward = { graphite = \"127.0.0.1:2003\";\n influx = \"udp://127.0.0.1:8089\"; }; };\n",
+	    "(config):2:", "graphite or influx, not both");
+	refused("history = {\n forward = { prefix = \"m\"; }; };\n",
+	        "(config):2:", "history.forward needs graphite or influx");
+}
+END_TEST
+
 START_TEST(history_group)
 {
 	/* defaults */
@@ -827,6 +888,7 @@ int main(void)
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, unknown_key_top_level);
 	tcase_add_test(tc, history_group);
+	tcase_add_test(tc, history_forward);
 	tcase_add_test(tc, reports_group);
 	tcase_add_test(tc, unknown_key_daemon);
 	tcase_add_test(tc, unknown_key_customer);
