@@ -194,6 +194,7 @@ struct seen_entry {
 struct seen_ring {
 	struct seen_entry **slot; /* size `size`, up to the capacity */
 	size_t size, head, n;
+	char *center; /* the key in `rings` (a copy: the caller's string goes) */
 };
 
 struct cmd_seen {
@@ -227,6 +228,7 @@ void cmd_seen_free(struct cmd_seen *s)
 				free(r->slot[i]);
 			}
 		free(r->slot);
+		free(r->center);
 		free(r);
 	}
 	hmap_free(&s->rings);
@@ -267,9 +269,16 @@ static struct seen_ring *ring_of(struct cmd_seen *s, const char *center)
 	if (r)
 		return r;
 	r = calloc(1, sizeof(*r));
-	if (!r)
+	char *key = strdup(c);
+	if (!r || !key) {
+		free(r);
+		free(key);
 		return NULL;
-	if (hmap_put(&s->rings, c, strlen(c), r) == NULL && !hmap_get(&s->rings, c, strlen(c))) {
+	}
+	r->center = key;
+	if (hmap_put(&s->rings, key, strlen(key), r) == NULL &&
+	    !hmap_get(&s->rings, key, strlen(key))) {
+		free(key);
 		free(r);
 		return NULL;
 	}
