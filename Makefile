@@ -117,6 +117,18 @@ $(B)/libmamoriplugutil.a: $(PLUGUTIL_OBJS)
 $(B)/mamorid: $(DAEMON_OBJS) $(B)/libmamoricore.a $(B)/io-interpose-$(IO_INTERPOSE)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter-out $(B)/io-interpose-%,$^) $(CORE_LIBS)
 
+# The names of the shipped plugins (plugins/<name>/) are stamped into the
+# loader: shipped ones run in-process by default, others isolated
+# (src/plugin/loader.h).  The stamp file names the list's hash, so a new
+# plugin directory recompiles the loader.
+SHIPPED_STAMP := $(B)/shipped-$(firstword $(shell printf '%s' '$(PLUGINS)' | md5sum))
+$(B)/obj/src/plugin/loader.o: USER_CFLAGS += -DMAMORI_SHIPPED_PLUGINS='"$(PLUGINS)"'
+$(B)/obj/src/plugin/loader.o: $(SHIPPED_STAMP)
+$(SHIPPED_STAMP):
+	@mkdir -p $(dir $@)
+	rm -f $(B)/shipped-*
+	touch $@
+
 $(B)/io-interpose-$(IO_INTERPOSE):
 	@mkdir -p $(dir $@)
 	rm -f $(B)/io-interpose-*

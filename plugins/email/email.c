@@ -105,6 +105,11 @@ int email_endpoint_read(const struct mamori_host *h, const struct mamori_conf *g
 	ep->timeout = 60;
 	h->conf_bool(g, "starttls", &ep->starttls);
 	h->conf_bool(g, "verify", &ep->verify);
+	if (!ep->verify)
+		h->log(NULL, MAMORI_LOG_WARNING,
+		       "email: %s endpoint %s: verify = false: the server's certificate and "
+		       "host name are NOT verified (insecure)",
+		       smtp ? "smtp" : "imap", ep->url ? ep->url : "?");
 	h->conf_duration(g, "timeout", &ep->timeout);
 	const char *want = smtp ? "smtp" : "imap";
 	size_t wl = strlen(want);

@@ -203,6 +203,12 @@ int curlxfer_init(struct curlxfer *x, struct curlloop *cl, const char *protocols
 	curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
 	curl_easy_setopt(e, CURLOPT_READDATA, x);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 30L);
+	/* Every TLS a plugin speaks through libcurl (smtps/STARTTLS, imaps,
+	 * https): 1.2 or newer, certificate and host name verified unless the
+	 * caller turns that off on an explicit (and logged) `verify = false`. */
+	curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, protocols);
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, protocols);
 	return 0;

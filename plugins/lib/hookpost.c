@@ -177,6 +177,11 @@ int hookpost_init(struct hookpost *hp, const struct mamori_host *h, const struct
 	if (h->conf_string(c, "ca_file", &v) == 0 && v)
 		hp->ca_file = strdup(v);
 	h->conf_bool(c, "verify", &hp->verify);
+	if (!hp->verify)
+		h->log(NULL, MAMORI_LOG_WARNING,
+		       "%s: verify = false: the server's certificate and host name are NOT "
+		       "verified (insecure)",
+		       hp->url ? hp->url : "?");
 	h->conf_duration(c, "timeout", &hp->timeout);
 	if (hp->timeout < 1 || hp->timeout > 600)
 		return h->conf_error(c, "timeout", "must be 1s..10m");

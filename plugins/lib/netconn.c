@@ -207,6 +207,10 @@ static SSL_CTX *ctx_make(const char *ca_file)
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	if (!ctx)
 		return NULL;
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	if (ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1
 	            : SSL_CTX_set_default_verify_paths(ctx) != 1) {
 		SSL_CTX_free(ctx);

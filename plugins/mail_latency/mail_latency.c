@@ -165,6 +165,11 @@ static int endpoint_load(const struct mamori_host *h, const struct mamori_conf *
 	ep->verify = 1;
 	h->conf_bool(g, "starttls", &ep->starttls);
 	h->conf_bool(g, "tls_verify", &ep->verify);
+	if (!ep->verify)
+		h->log(NULL, MAMORI_LOG_WARNING,
+		       "mail_latency: %s: tls_verify = false: the server's certificate and host "
+		       "name are NOT verified (insecure)",
+		       group);
 	return 0;
 }
 

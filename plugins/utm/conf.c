@@ -256,6 +256,10 @@ static int https_conf(const struct mamori_host *h, const struct mamori_conf *g, 
 	h->conf_string(g, "url", &url);
 	h->conf_string(g, "ca_file", &ca);
 	h->conf_bool(g, "verify", &verify);
+	if (!verify)
+		h->log(NULL, MAMORI_LOG_WARNING,
+		       "utm: https.verify = false: an untrusted certificate or a wrong host name "
+		       "is reported but does not make the check CRITICAL (insecure)");
 	h->conf_int(g, "warning_days", &hs->warn_days);
 	h->conf_int(g, "critical_days", &hs->crit_days);
 	h->conf_duration(g, "timeout", &hs->timeout);

@@ -258,6 +258,19 @@ static const struct mamori_key plugin_core_keys[] = { K("name", MAMORI_KEY_STRIN
 	                                              K("max_concurrent", MAMORI_KEY_INT),
 	                                              K("isolate", MAMORI_KEY_BOOL), KEND };
 
+/*
+ * Where an instance runs when its config does not say (`isolate`): the
+ * plugins mamori ships in-process, every other one in a host process of its
+ * own (src/plugin/loader.h says how a shipped plugin is recognised).  A
+ * passive plugin needs MQTT and check_submit, which a host has not: one
+ * that is not shipped runs in-process (the registry warns when it makes
+ * the instance).
+ */
+static int default_isolate(const struct plugin_mod *m)
+{
+	return !m->shipped && !(m->def->flags & MAMORI_PLUGIN_PASSIVE);
+}
+
 static void parse_plugins(struct ctx *x, const config_setting_t *root)
 {
 	const config_setting_t *l = config__list_member(x, root, "plugins");
@@ -302,18 +315,26 @@ static void parse_plugins(struct ctx *x, const config_setting_t *root)
 		if (mc && config_setting_type(mc) == CONFIG_TYPE_INT)
 			p->max_concurrent = config_setting_get_int(mc);
 		const config_setting_t *iso = config_setting_get_member(g, "isolate");
-		if (iso && config_setting_type(iso) == CONFIG_TYPE_BOOL &&
-		    config_setting_get_bool(iso)) {
+		if (iso && config_setting_type(iso) == CONFIG_TYPE_BOOL) {
+			p->isolate = config_setting_get_bool(iso) ? 1 : 0;
 			/* A host process has no MQTT, check_submit or asset
 			 * registration (src/plugin/isolate.h). */
-			if (m->def && (m->def->flags & MAMORI_PLUGIN_PASSIVE))
+			if (p->isolate && m->def && (m->def->flags & MAMORI_PLUGIN_PASSIVE)) {
 				config__report(
 				    x, iso,
 				    "plugin '%s': isolate = true is not possible for a passive "
 				    "plugin",
 				    name);
-			else
-				p->isolate = 1;
+				p->isolate = 0;
+			} else if (!p->isolate && m->def && !m->shipped) {
+				log_notice(
+				    "config",
+				    "plugin '%s' (%s) is not shipped with mamori and runs "
+				    "in-process (isolate = false): a crash in it stops mamorid",
+				    name, m->path);
+			}
+		} else {
+			p->isolate = default_isolate(m);
 		}
 	}
 	/* A default instance for every other plugin. */
@@ -326,6 +347,7 @@ static void parse_plugins(struct ctx *x, const config_setting_t *root)
 			continue;
 		struct cfg_plugin *p = &c->plugins[c->n_plugins++];
 		p->name = xstrdup(m->name);
+		p->isolate = m->def ? default_isolate(m) : 0;
 	}
 }
 

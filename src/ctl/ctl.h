@@ -48,10 +48,11 @@ struct ctl {
 	const char *sock; /* UNIX socket path, or NULL */
 	char *token;      /* bearer token, or NULL; never printed */
 	size_t token_len;
-	long timeout; /* seconds, whole request */
-	int json;     /* --json: the server's JSON, unchanged */
-	int raw;      /* a 2xx answer is a document, not JSON (ctl_call keeps its bytes) */
-	void *curl;   /* CURL * */
+	long timeout;        /* seconds, whole request */
+	const char *ca_file; /* --ca-file / $MAMORI_CA_FILE, or NULL: the system's CAs */
+	int json;            /* --json: the server's JSON, unchanged */
+	int raw;             /* a 2xx answer is a document, not JSON (ctl_call keeps its bytes) */
+	void *curl;          /* CURL * */
 	struct opts o;
 };
 

@@ -24,13 +24,17 @@
 #include <string.h>
 
 static const char usage_text[] =
-    "usage: mamorictl [--url URL | --socket PATH] [--token-file FILE] [--json] COMMAND ...\n"
+    "usage: mamorictl [--url URL | --socket PATH] [--token-file FILE] [--ca-file FILE] [--json]\n"
+    "                 COMMAND ...\n"
     "\n"
     "Connection (default: $MAMORI_URL, else $MAMORI_SOCKET, else " CTL_DEFAULT_SOCKET "):\n"
     "  --url URL           mamorid's API, http://host:port or https://host:port\n"
     "  --socket PATH       mamorid's local UNIX socket (its user and root are admin there)\n"
     "  --token-file FILE   API token, not readable by others (default $MAMORI_TOKEN_FILE)\n"
     "  --timeout SECONDS   give up on a request after this long (default 60)\n"
+    "  --ca-file FILE      CA certificates to verify an https:// server (default\n"
+    "                      $MAMORI_CA_FILE, else the system's); TLS >= 1.2, the\n"
+    "                      certificate and host name are always verified\n"
     "  --json              print the server's JSON unchanged (one document per page)\n"
     "\n"
     "Commands:\n"
@@ -157,6 +161,7 @@ static const struct option longopts[] = {
 	{ "socket", required_argument, NULL, 'S' },
 	{ "token-file", required_argument, NULL, 'T' },
 	{ "timeout", required_argument, NULL, 't' },
+	{ "ca-file", required_argument, NULL, 'A' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -327,6 +332,7 @@ int main(int argc, char **argv)
 		case 'U': url = optarg; break;
 		case 'S': sock = optarg; break;
 		case 'T': token_file = optarg; break;
+		case 'A': c.ca_file = optarg; break;
 		case 't': {
 			char *e = NULL;
 			c.timeout = strtol(optarg, &e, 10);

@@ -18,6 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Stamped by the Makefile: the names of plugins/<name>/, space-separated. */
+#ifndef MAMORI_SHIPPED_PLUGINS
+#define MAMORI_SHIPPED_PLUGINS ""
+#endif
+
 struct loader {
 	struct plugin_mod **mods;
 	size_t n, cap;
@@ -112,6 +117,26 @@ int loader_has_metrics(const struct mamori_plugin *def)
 	return def && MAMORI_HAS_FIELD(def, struct mamori_plugin, metrics) && def->metrics;
 }
 
+int loader_is_shipped(const char *name, const char *path)
+{
+	if (!name || !*name || !path)
+		return 0;
+	size_t n = strlen(name);
+	const char *b = strrchr(path, '/');
+	b = b ? b + 1 : path;
+	if (strncmp(b, name, n) != 0 || strcmp(b + n, ".so") != 0)
+		return 0;
+	for (const char *p = MAMORI_SHIPPED_PLUGINS; *p;) {
+		while (*p == ' ')
+			p++;
+		size_t w = strcspn(p, " ");
+		if (w == n && strncmp(p, name, n) == 0)
+			return 1;
+		p += w;
+	}
+	return 0;
+}
+
 static void add(struct loader *l, struct plugin_mod *m)
 {
 	if (l->n == l->cap) {
@@ -191,9 +216,10 @@ struct plugin_mod *loader_load(struct loader *l, const char *path)
 		return refuse(l, m, why);
 	}
 	m->def = def;
+	m->shipped = loader_is_shipped(def->name, path);
 	add(l, m);
-	log_info("plugin", "loaded %s %s from %s", def->name, def->version ? def->version : "?",
-	         path);
+	log_info("plugin", "loaded %s %s from %s%s", def->name, def->version ? def->version : "?",
+	         path, m->shipped ? "" : " (not shipped with mamori)");
 	return m;
 }
 

@@ -11,6 +11,17 @@
  *
  * dlopen(RTLD_NOW | RTLD_LOCAL): unresolved symbols fail at load, not at
  * the first check; plugins cannot see each other's symbols.
+ *
+ * Shipped plugins: the build stamps the names of the plugins in this
+ * repository's plugins/ directory into loader.o (MAMORI_SHIPPED_PLUGINS,
+ * from the Makefile's PLUGINS list, so a new plugins/<name>/ is shipped
+ * with no list to keep by hand).  A module is `shipped` when its name is
+ * in that list and its file is <name>.so, as the build names it.  Config
+ * runs every other plugin isolated by default (src/config/config.c).
+ * This is no authentication: a foreign .so that calls itself `utm` and
+ * replaces utm.so is trusted like utm - whoever can write the plugin
+ * directory runs code as mamorid anyway.  What it guards against is a
+ * vendor's buggy plugin taking the core down.
  */
 #ifndef MAMORI_LOADER_H
 #define MAMORI_LOADER_H
@@ -24,6 +35,7 @@ struct plugin_mod {
 	void *dl;                        /* dlopen handle, NULL if refused */
 	const struct mamori_plugin *def; /* NULL if refused */
 	char *refused;                   /* why it was refused, or NULL */
+	int shipped;                     /* one of the plugins mamori ships */
 };
 
 struct loader;
@@ -41,6 +53,8 @@ struct plugin_mod *loader_at(const struct loader *l, size_t i);
 /* Validate a plugin struct (used by loader_load; exposed for tests).
  * Returns NULL if fine, else a static message. */
 const char *loader_check_def(const struct mamori_plugin *def);
+/* 1 when a plugin named name, loaded from path, is one mamori ships. */
+int loader_is_shipped(const char *name, const char *path);
 /* 1 when def has a metrics function (ABI 1.2: the field exists and is set). */
 int loader_has_metrics(const struct mamori_plugin *def);
 

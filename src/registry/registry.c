@@ -155,6 +155,11 @@ static struct pinst *pinst_make(struct registry *r, const struct cfg_plugin *cp,
 		host_name_instance(p->inst, mod->def->name);
 		return p;
 	}
+	if (!mod->shipped && (mod->def->flags & MAMORI_PLUGIN_PASSIVE))
+		log_warn("registry",
+		         "plugin '%s' (%s) is not shipped with mamori but passive: it cannot be "
+		         "isolated and runs in-process (a crash in it stops mamorid)",
+		         cp->name, mod->path);
 	int rc = mod->def->init(host_table(), &conf, &p->inst);
 	pconf_release(&conf);
 	if (rc != 0) {

@@ -30,7 +30,7 @@ cat >"$IT_TMP/mamori.conf" <<EOF
 daemon = { state_dir = "$IT_STATE_DIR"; plugin_dir = "$IT_TMP/plugins"; log_level = "info"; };
 mqtt = { host = "127.0.0.1"; port = $port; client_id = "mamorid-it"; topic_prefix = "mamori"; };
 http = { metrics_listen = "127.0.0.1:$mport"; };
-plugins = ( { name = "dummy"; isolate = true; }, { name = "check"; } );
+plugins = ( { name = "dummy"; isolate = true; }, { name = "check"; isolate = false; } );
 customers = (
   { id = "c0001"; name = "one"; agents = { defender = { auto_register = true; stale_after = "15m"; }; };
     assets = ( { name = "srv"; checks = (

@@ -9,6 +9,7 @@
  */
 #include "app/app.h"
 #include "plugin/isolate.h"
+#include "plugin/loader.h"
 #include "plugin/proxy.h"
 #include "plugin/wire.h"
 #include "server/server.h"
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 struct fx {
@@ -703,6 +705,147 @@ START_TEST(prepare_error_is_config_error)
 }
 END_TEST
 
+/* ---- the default: shipped plugins in-process, others isolated ---- */
+
+#define CONF_NOTICE(plugins, checks)                                                               \
+	"daemon = { log_level = \"notice\"; };\nplugins = ( " plugins " );\n"                      \
+	"customers = ( { id = \"c1\"; assets = ( { name = \"h\"; checks = ( " checks               \
+	" ); } ); } );\n"
+
+#define PID_CHECK   "{ plugin = \"crashy\"; name = \"x\"; mode = \"pid\"; interval = \"1h\"; }"
+#define DUMMY_CHECK "{ plugin = \"dummy\"; name = \"d\"; state = 0; interval = \"1h\"; }"
+
+static int x_done(struct fx *f)
+{
+	return view(f, "x").last_check > 0;
+}
+
+static int d_done(struct fx *f)
+{
+	return view(f, "d").last_check > 0;
+}
+
+/* The pid crashy's "pid" mode reported, -1 if none. */
+static long reported_pid(struct fx *f)
+{
+	struct server_check_view v = view(f, "x");
+	long pid = -1;
+	if (sscanf(v.output, "pid %ld", &pid) != 1)
+		return -1;
+	return pid;
+}
+
+/* 1 when this process has a child (a plugin host) alive. */
+static int have_children(void)
+{
+	int st;
+	pid_t r = waitpid(-1, &st, WNOHANG);
+	ck_assert_msg(r >= 0 || errno == ECHILD, "waitpid: %s", strerror(errno));
+	ck_assert_msg(r <= 0, "a child exited unexpectedly");
+	return r == 0;
+}
+
+START_TEST(shipped_list_stamped)
+{
+	ck_assert_int_eq(loader_is_shipped("dummy", "/x/plugins/dummy.so"), 1);
+	ck_assert_int_eq(loader_is_shipped("exec", "exec.so"), 1);
+	ck_assert_int_eq(loader_is_shipped("crashy", "/x/crashy.so"), 0);
+	ck_assert_int_eq(loader_is_shipped("passive_test", "/x/passive_test.so"), 0);
+	/* the name alone is not enough: the build names the file after it */
+	ck_assert_int_eq(loader_is_shipped("dummy", "/x/vendor_dummy.so"), 0);
+	ck_assert_int_eq(loader_is_shipped("dumm", "/x/dumm.so"), 0);
+	ck_assert_int_eq(loader_is_shipped("", "/x/.so"), 0);
+	ck_assert_int_eq(loader_is_shipped(NULL, "/x/dummy.so"), 0);
+}
+END_TEST
+
+START_TEST(foreign_plugin_isolated_by_default)
+{
+	struct fx f;
+	fx_init(&f);
+	fx_start(&f, CONF("{ name = \"crashy\"; }", PID_CHECK));
+	ck_assert_msg(pump(&f, 10.0, x_done), "no result: %s", f.logs);
+	long pid = reported_pid(&f);
+	ck_assert_msg(pid > 0, "output '%s'", view(&f, "x").output);
+	ck_assert_int_ne(pid, (long)getpid());
+	ck_assert_int_eq(have_children(), 1);
+	fx_done(&f);
+}
+END_TEST
+
+/* A plugin that is not configured at all gets a default instance: isolated too. */
+START_TEST(foreign_default_instance_isolated)
+{
+	struct fx f;
+	fx_init(&f);
+	fx_start(&f, "daemon = { log_level = \"err\"; };\n"
+	             "customers = ( { id = \"c1\"; assets = ( { name = \"h\"; checks = ( " PID_CHECK
+	             " ); } ); } );\n");
+	ck_assert_msg(pump(&f, 10.0, x_done), "no result: %s", f.logs);
+	long pid = reported_pid(&f);
+	ck_assert_msg(pid > 0, "output '%s'", view(&f, "x").output);
+	ck_assert_int_ne(pid, (long)getpid());
+	fx_done(&f);
+}
+END_TEST
+
+START_TEST(foreign_plugin_in_process_when_asked)
+{
+	struct fx f;
+	fx_init(&f);
+	log_set_level(LOG_LVL_NOTICE); /* config logs while parsing */
+	fx_start(&f, CONF_NOTICE("{ name = \"crashy\"; isolate = false; }", PID_CHECK));
+	ck_assert_msg(pump(&f, 10.0, x_done), "no result: %s", f.logs);
+	ck_assert_int_eq(reported_pid(&f), (long)getpid());
+	ck_assert_int_eq(have_children(), 0);
+	ck_assert_msg(strstr(f.logs, "plugin 'crashy'") &&
+	                  strstr(f.logs, "is not shipped with mamori and runs in-process"),
+	              "logs: %s", f.logs);
+	fx_done(&f);
+}
+END_TEST
+
+START_TEST(shipped_plugin_in_process_by_default)
+{
+	struct fx f;
+	fx_init(&f);
+	log_set_level(LOG_LVL_NOTICE); /* config logs while parsing */
+	fx_start(&f, CONF_NOTICE("{ name = \"dummy\"; }", DUMMY_CHECK));
+	ck_assert_msg(pump(&f, 10.0, d_done), "no result: %s", f.logs);
+	ck_assert_int_eq(view(&f, "d").state, 0);
+	ck_assert_int_eq(have_children(), 0);
+	ck_assert_msg(strstr(f.logs, "not shipped") == NULL, "logs: %s", f.logs);
+	fx_done(&f);
+}
+END_TEST
+
+START_TEST(shipped_plugin_isolated_when_asked)
+{
+	struct fx f;
+	fx_init(&f);
+	fx_start(&f, CONF("{ name = \"dummy\"; isolate = true; }", DUMMY_CHECK));
+	ck_assert_msg(pump(&f, 10.0, d_done), "no result: %s", f.logs);
+	ck_assert_int_eq(have_children(), 1);
+	fx_done(&f);
+}
+END_TEST
+
+/* A passive plugin cannot run in a host: not shipped, it still loads,
+ * in-process, with a warning. */
+START_TEST(foreign_passive_in_process_with_warning)
+{
+	struct fx f;
+	fx_init(&f);
+	log_set_level(LOG_LVL_NOTICE); /* config logs while parsing */
+	fx_start(&f, CONF_NOTICE("{ name = \"passive_test\"; }", ""));
+	ck_assert_msg(strstr(f.logs, "plugin 'passive_test'") &&
+	                  strstr(f.logs, "cannot be isolated and runs in-process"),
+	              "logs: %s", f.logs);
+	ck_assert_int_eq(have_children(), 0);
+	fx_done(&f);
+}
+END_TEST
+
 START_TEST(passive_cannot_be_isolated)
 {
 	struct fx f;
@@ -1062,6 +1205,13 @@ int main(int argc, char **argv)
 	tcase_add_test(tc, always_crashing_stays_unknown);
 	tcase_add_test(tc, prepare_error_is_config_error);
 	tcase_add_test(tc, passive_cannot_be_isolated);
+	tcase_add_test(tc, shipped_list_stamped);
+	tcase_add_test(tc, foreign_plugin_isolated_by_default);
+	tcase_add_test(tc, foreign_default_instance_isolated);
+	tcase_add_test(tc, foreign_plugin_in_process_when_asked);
+	tcase_add_test(tc, shipped_plugin_in_process_by_default);
+	tcase_add_test(tc, shipped_plugin_isolated_when_asked);
+	tcase_add_test(tc, foreign_passive_in_process_with_warning);
 	tcase_add_test(tc, host_inherits_no_descriptors);
 	tcase_add_test(tc, log_flood_while_waiting_is_bounded);
 	tcase_add_test(tc, reply_flood_while_waiting_is_bounded);
