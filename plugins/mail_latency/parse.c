@@ -7,6 +7,7 @@
 #include "ml.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,7 +231,9 @@ static int queue_item(const cJSON *o, struct ml_queue_stats *st)
 {
 	const cJSON *q = cJSON_GetObjectItemCaseSensitive(o, "queue_name");
 	const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "arrival_time");
-	if (!cJSON_IsObject(o) || !cJSON_IsString(q) || !cJSON_IsNumber(a) || a->valuedouble < 0)
+	/* an arrival time is a finite epoch time: a huge exponent parses as inf */
+	if (!cJSON_IsObject(o) || !cJSON_IsString(q) || !cJSON_IsNumber(a) ||
+	    !isfinite(a->valuedouble) || a->valuedouble < 0)
 		return -1;
 	int i;
 	for (i = 0; i < 5 && strcmp(q->valuestring, ml_queue_names[i]); i++)
