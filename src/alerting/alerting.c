@@ -30,7 +30,6 @@
 
 #define PRUNE_EVERY    15   /* housekeeping turns between retention prunes (30 s) */
 #define PRUNE_LIMIT    1000 /* alerts deleted per prune (writer thread) */
-#define CMD_SEEN_KEEP  (7 * 86400.0)
 #define DEFAULT_REOPEN 600.0
 
 /* ---- configuration: centers, routes, contracts ---- */
@@ -464,8 +463,9 @@ static void on_house(struct ev_loop *loop, ev_timer *w, int revents)
 		alerts__pump(al); /* after "not now" without PUBACKs, a failed reload */
 	if (journal_durable(al->journal) && ++al->house_turns % PRUNE_EVERY == 1) {
 		double keep = (al->mc->retention_days ? al->mc->retention_days : 400) * 86400.0;
-		store_batch_prune(journal_batch(al->journal), now - keep, now - CMD_SEEN_KEEP,
-		                  PRUNE_LIMIT);
+		/* command ids as long as resolved alerts: a repeat of an id older
+		 * than that mostly finds no alert left to act on */
+		store_batch_prune(journal_batch(al->journal), now - keep, now - keep, PRUNE_LIMIT);
 	}
 }
 

@@ -29,7 +29,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CMD_SEEN_CAP 100000
+/* Command ids: a million per origin, as long as the alerts they name are
+ * kept (daemon.retention_days); the created ids of repeats: 100,000. */
+#define CMD_SEEN_CAP 1000000
+#define CMD_MADE_CAP 100000
 
 const char *app_strerror(int err)
 {
@@ -113,9 +116,9 @@ int app__alert_in_scope(const struct app_scope *sc, const struct alert *al)
 
 void app__remember_made(struct app *a, const char *origin, const char *idem, const char *id)
 {
-	/* bounded with cmd_seen: forget everything once it is as large (the
-	 * code stays in cmd_seen; only the created id of a repeat is lost) */
-	if (a->made.count >= CMD_SEEN_CAP) {
+	/* bounded: forget everything once it is this large (the code stays in
+	 * cmd_seen; only the created id of a repeat is lost) */
+	if (a->made.count >= CMD_MADE_CAP) {
 		size_t it = 0;
 		const struct hmap_entry *e;
 		while (hmap_next(&a->made, &it, &e))
@@ -130,7 +133,8 @@ void app__remember_made(struct app *a, const char *origin, const char *idem, con
 	free(hmap_put(&a->made, key, strlen(key), v));
 }
 
-static void on_seen_row(void *ud, const char *center, const char *id, const char *result)
+static void on_seen_row(void *ud, const char *center, const char *id, const char *result,
+                        double time)
 {
 	struct app *a = ud;
 	enum cmd_err e = CMD_OK;
@@ -140,7 +144,7 @@ static void on_seen_row(void *ud, const char *center, const char *id, const char
 		if (result && strlen(cmd_errname((enum cmd_err)i)) == n &&
 		    strncmp(result, cmd_errname((enum cmd_err)i), n) == 0)
 			e = (enum cmd_err)i;
-	cmd_seen_add(a->seen, center, id, e);
+	cmd_seen_add(a->seen, center, id, e, time);
 	if (colon && colon[1])
 		app__remember_made(a, center, id, colon + 1);
 }
@@ -154,7 +158,8 @@ struct app *app_new(const struct app_deps *d)
 	a->datadir = xstrdup(d->datadir ? d->datadir : ".");
 	a->d.datadir = a->datadir;
 	snprintf(a->report_lang, sizeof a->report_lang, "ja");
-	a->seen = cmd_seen_new(CMD_SEEN_CAP);
+	a->seen =
+	    cmd_seen_new(CMD_SEEN_CAP, (d->retention_days ? d->retention_days : 400) * 86400.0);
 	hmap_init(&a->made);
 	if (!a->seen) {
 		free(a->datadir);

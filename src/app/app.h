@@ -188,6 +188,7 @@ struct app_deps {
 	struct series *series;       /* the perfdata history (its retention); NULL: none */
 	struct report_pool *reports; /* the monthly reports' workers; NULL: none */
 	const char *datadir;         /* share/mamori (the reports' texts) */
+	unsigned retention_days;     /* how long command ids are kept; 0: 400 */
 	const char *node;
 	/* What readiness depends on, filled by the daemon (NULL: ready). */
 	void (*health)(void *ud, struct app_health *out);

@@ -143,12 +143,14 @@ static int idem_repeat(struct app *a, const char *origin, const char *idem, stru
 static void idem_record(struct app *a, const char *origin, const char *idem,
                         const struct app_result *r, int created)
 {
-	if (!idem || !*idem || !origin)
-		return;
-	cmd_seen_add(a->seen, origin, idem, (enum cmd_err)app_cmd_code(r->err));
+	if (!idem || !*idem || !origin || r->err == APP_E_NOMEM)
+		return; /* out of memory is no answer: a retry may try again */
+	cmd_seen_add(a->seen, origin, idem, (enum cmd_err)app_cmd_code(r->err), app__now(a));
 	if (created && r->err == APP_OK && r->id[0])
 		app__remember_made(a, origin, idem, r->id);
-	if (r->fresh && a->d.journal && journal_durable(a->d.journal)) {
+	/* failures too: a replay of a refused command must not act later, when
+	 * the alert it names has changed */
+	if (a->d.journal && journal_durable(a->d.journal)) {
 		char res[200];
 		snprintf(res, sizeof res, "%s%s%s", cmd_errname((enum cmd_err)app_cmd_code(r->err)),
 		         created && r->id[0] ? ":" : "", created ? r->id : "");

@@ -10,6 +10,7 @@
 #include "proto/cmd.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,35 +182,48 @@ void cmd_clear(struct cmd *c)
 
 /* --- processed ids ---
  *
- * One ring per origin (a center, or "http:<user>"): a center that sends
- * many commands forgets only its own oldest ids, never another's.  A
- * ring's slots are allocated as it fills (doubling up to the capacity),
- * so an origin with few commands costs little. */
+ * Each processed (origin, id) is kept as a 64-bit fingerprint: SipHash-2-4
+ * of "origin\nid" under the process's random key, its low 4 bits replaced
+ * by the first answer's code.  60 bits make a false "already seen" among
+ * a million ids about one in a million million per command, and nobody
+ * outside can aim at one (the key is random per process; the ids are
+ * hashed again from the store at start).
+ *
+ * `tab` is an open-addressing set of those words (linear probing; 0 is
+ * an empty slot, 1 a deleted one), at most 3/4 full counting deletions.
+ * Each origin (a center, or "http:<user>") has a ring of its own
+ * fingerprints and times in the order they came: a center that sends
+ * many commands forgets only its own oldest, never another's, and ids
+ * older than `keep` seconds leave from the ring's head as the origin adds
+ * new ones.  About 30 bytes per id. */
 
-struct seen_entry {
-	char *key; /* center "\n" id (neither may contain a newline) */
-	enum cmd_err result;
-};
+#define FP_CODE  0xfull
+#define FP_EMPTY 0
+#define FP_TOMB  1
+_Static_assert(CMD_E__COUNT <= 16, "a code must fit in a fingerprint's low 4 bits");
 
 struct seen_ring {
-	struct seen_entry **slot; /* size `size`, up to the capacity */
-	size_t size, head, n;
+	uint64_t *fp; /* fingerprints without the code, oldest at `tail` */
+	uint32_t *t;  /* seconds since 1970 */
+	size_t size, tail, n;
 	char *center; /* the key in `rings` (a copy: the caller's string goes) */
 };
 
 struct cmd_seen {
-	struct hmap map;   /* center "\n" id -> struct seen_entry */
-	struct hmap rings; /* center -> struct seen_ring */
+	uint64_t *tab;
+	size_t tab_size, used, tombs; /* tab_size: a power of two */
+	struct hmap rings;            /* origin -> struct seen_ring */
 	size_t cap, n;
+	double keep;
 };
 
-struct cmd_seen *cmd_seen_new(size_t capacity)
+struct cmd_seen *cmd_seen_new(size_t capacity, double keep)
 {
 	struct cmd_seen *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->cap = capacity ? capacity : 1;
-	hmap_init(&s->map);
+	s->keep = keep;
 	hmap_init(&s->rings);
 	return s;
 }
@@ -222,17 +236,13 @@ void cmd_seen_free(struct cmd_seen *s)
 	const struct hmap_entry *he;
 	while (hmap_next(&s->rings, &it, &he)) {
 		struct seen_ring *r = he->value;
-		for (size_t i = 0; i < r->size; i++)
-			if (r->slot[i]) {
-				free(r->slot[i]->key);
-				free(r->slot[i]);
-			}
-		free(r->slot);
+		free(r->fp);
+		free(r->t);
 		free(r->center);
 		free(r);
 	}
 	hmap_free(&s->rings);
-	hmap_free(&s->map);
+	free(s->tab);
 	free(s);
 }
 
@@ -241,24 +251,81 @@ size_t cmd_seen_count(const struct cmd_seen *s)
 	return s->n;
 }
 
-static int seen_key(char *buf, size_t size, const char *center, const char *id)
+size_t cmd_seen_bytes(const struct cmd_seen *s)
 {
-	int n = snprintf(buf, size, "%s\n%s", center ? center : "", id ? id : "");
-	return n < 0 || (size_t)n >= size ? -1 : n;
+	size_t b = sizeof(*s) + s->tab_size * sizeof(*s->tab);
+	size_t it = 0;
+	const struct hmap_entry *he;
+	while (hmap_next(&s->rings, &it, &he)) {
+		const struct seen_ring *r = he->value;
+		b +=
+		    sizeof(*r) + r->size * (sizeof(*r->fp) + sizeof(*r->t)) + strlen(r->center) + 1;
+	}
+	return b;
+}
+
+static uint64_t fingerprint(const char *center, const char *id)
+{
+	char k[512];
+	int n = snprintf(k, sizeof(k), "%s\n%s", center ? center : "", id ? id : "");
+	if (n < 0 || (size_t)n >= sizeof(k))
+		n = (int)sizeof(k) - 1; /* ids are at most CMD_ID_MAX: cannot happen */
+	uint64_t h = jsonw_keyed_hash(k, (size_t)n) & ~FP_CODE;
+	return h ? h : FP_CODE + 1;
+}
+
+/* The slot holding fp, or (insert) the first free one on its path; NULL
+ * when absent (lookup) . */
+static uint64_t *tab_find(const struct cmd_seen *s, uint64_t fp, int insert)
+{
+	if (!s->tab_size)
+		return NULL;
+	size_t mask = s->tab_size - 1, i = (size_t)(fp >> 4) & mask;
+	uint64_t *free_slot = NULL;
+	for (size_t probes = 0; probes < s->tab_size; probes++, i = (i + 1) & mask) {
+		uint64_t v = s->tab[i];
+		if (v == FP_EMPTY)
+			return insert ? (free_slot ? free_slot : &s->tab[i]) : NULL;
+		if (v == FP_TOMB) {
+			if (!free_slot)
+				free_slot = &s->tab[i];
+		} else if ((v & ~FP_CODE) == fp) {
+			return &s->tab[i];
+		}
+	}
+	return insert ? free_slot : NULL;
+}
+
+static int tab_grow(struct cmd_seen *s)
+{
+	if ((s->used + s->tombs + 1) * 4 <= s->tab_size * 3)
+		return 0;
+	size_t size = 64;
+	while (size < (s->used + 1) * 2) /* live entries at most half after */
+		size *= 2;
+	uint64_t *tab = calloc(size, sizeof(*tab));
+	if (!tab)
+		return -1;
+	uint64_t *old = s->tab;
+	size_t old_size = s->tab_size;
+	s->tab = tab;
+	s->tab_size = size;
+	s->tombs = 0;
+	for (size_t i = 0; i < old_size; i++)
+		if (old[i] > FP_TOMB)
+			*tab_find(s, old[i] & ~FP_CODE, 1) = old[i];
+	free(old);
+	return 0;
 }
 
 int cmd_seen_lookup(const struct cmd_seen *s, const char *center, const char *id,
                     enum cmd_err *result)
 {
-	char k[512];
-	int n = seen_key(k, sizeof(k), center, id);
-	if (n < 0)
-		return 0;
-	const struct seen_entry *e = hmap_get(&s->map, k, (size_t)n);
-	if (!e)
+	const uint64_t *v = tab_find(s, fingerprint(center, id), 0);
+	if (!v)
 		return 0;
 	if (result)
-		*result = e->result;
+		*result = (enum cmd_err)(*v & FP_CODE);
 	return 1;
 }
 
@@ -285,57 +352,71 @@ static struct seen_ring *ring_of(struct cmd_seen *s, const char *center)
 	return r;
 }
 
-int cmd_seen_add(struct cmd_seen *s, const char *center, const char *id, enum cmd_err result)
+/* Forget the ring's oldest id. */
+static void ring_pop(struct cmd_seen *s, struct seen_ring *r)
 {
-	char k[512];
-	int n = seen_key(k, sizeof(k), center, id);
-	if (n < 0)
-		return -1;
-	struct seen_entry *e = hmap_get(&s->map, k, (size_t)n);
-	if (e) {
-		e->result = result;
+	uint64_t *v = tab_find(s, r->fp[r->tail], 0);
+	if (v) {
+		*v = FP_TOMB;
+		s->used--;
+		s->tombs++;
+	}
+	r->tail = (r->tail + 1) % r->size;
+	r->n--;
+	s->n--;
+}
+
+int cmd_seen_add(struct cmd_seen *s, const char *center, const char *id, enum cmd_err result,
+                 double now)
+{
+	uint64_t fp = fingerprint(center, id);
+	uint64_t *v = tab_find(s, fp, 0);
+	if (v) {
+		*v = fp | ((uint64_t)result & FP_CODE);
 		return 0;
 	}
 	struct seen_ring *r = ring_of(s, center);
 	if (!r)
 		return -1;
-	if (r->n == r->size && r->size < s->cap) {
-		/* not full yet: grow (the ring is still in order 0..n-1) */
+	uint32_t t = now <= 0 ? 0 : now >= 4294967295.0 ? UINT32_MAX : (uint32_t)now;
+	while (r->n && s->keep > 0 && r->t[r->tail] < now - s->keep)
+		ring_pop(s, r);
+	if (r->n == s->cap)
+		ring_pop(s, r); /* this origin's ring is full: forget its oldest */
+	if (r->n == r->size) {
+		/* grow (doubling up to the capacity), unrolling the ring so that
+		 * it is in order 0..n-1 again */
 		size_t size = r->size ? r->size * 2 : 16;
 		if (size > s->cap)
 			size = s->cap;
-		struct seen_entry **slot = realloc(r->slot, size * sizeof(*slot));
-		if (!slot)
+		uint64_t *nfp = malloc(size * sizeof(*nfp));
+		uint32_t *nt = malloc(size * sizeof(*nt));
+		if (!nfp || !nt) {
+			free(nfp);
+			free(nt);
 			return -1;
-		memset(slot + r->size, 0, (size - r->size) * sizeof(*slot));
-		r->slot = slot;
-		r->head = r->n;
+		}
+		for (size_t i = 0; i < r->n; i++) {
+			nfp[i] = r->fp[(r->tail + i) % r->size];
+			nt[i] = r->t[(r->tail + i) % r->size];
+		}
+		free(r->fp);
+		free(r->t);
+		r->fp = nfp;
+		r->t = nt;
 		r->size = size;
+		r->tail = 0;
 	}
-	e = calloc(1, sizeof(*e));
-	char *key = strdup(k);
-	if (!e || !key) {
-		free(e);
-		free(key);
+	if (tab_grow(s) < 0)
 		return -1;
-	}
-	e->key = key;
-	e->result = result;
-	if (hmap_put(&s->map, key, (size_t)n, e) == NULL && !hmap_get(&s->map, key, (size_t)n)) {
-		free(key);
-		free(e);
-		return -1;
-	}
-	struct seen_entry *old = r->slot[r->head];
-	if (old) { /* this origin's ring is full: forget its oldest */
-		hmap_del(&s->map, old->key, strlen(old->key));
-		free(old->key);
-		free(old);
-		r->n--;
-		s->n--;
-	}
-	r->slot[r->head] = e;
-	r->head = (r->head + 1) % r->size;
+	v = tab_find(s, fp, 1);
+	if (*v == FP_TOMB)
+		s->tombs--;
+	*v = fp | ((uint64_t)result & FP_CODE);
+	s->used++;
+	size_t head = (r->tail + r->n) % r->size;
+	r->fp[head] = fp;
+	r->t[head] = t;
 	r->n++;
 	s->n++;
 	return 0;

@@ -12,7 +12,8 @@
  *      mamori.alert/1 on mamori/v1/alerts/{center}/{customer} (cmd_format_alert).
  *
  * Commands are idempotent by (center, id): struct cmd_seen remembers
- * processed ids (bounded, oldest forgotten first); the service layer
+ * processed ids (per origin, bounded by count and age, oldest forgotten
+ * first); the service layer
  * (src/app) applies commands, persists the ids and answers a repeated
  * command with the first answer again without acting.
  *
@@ -61,17 +62,24 @@ struct cmd {
 enum cmd_err cmd_parse(const char *buf, size_t len, struct cmd *c, char *msg, size_t msglen);
 void cmd_clear(struct cmd *c);
 
-/* Processed command ids, capacity ids per origin (center or HTTP user):
- * one origin's commands never push another's ids out. */
+/* Processed command ids: up to `capacity` per origin (a center or an
+ * HTTP user: one origin's commands never push another's ids out), each
+ * for `keep` seconds (0: no age limit), as a 64-bit keyed fingerprint
+ * with the first answer's code (about 30 bytes per id; see cmd.c). */
 struct cmd_seen;
-struct cmd_seen *cmd_seen_new(size_t capacity); /* e.g. 100000 */
+struct cmd_seen *cmd_seen_new(size_t capacity, double keep); /* e.g. 1000000, 400 days */
 void cmd_seen_free(struct cmd_seen *s);
 /* 1 and the recorded result if (center, id) was processed, else 0. */
 int cmd_seen_lookup(const struct cmd_seen *s, const char *center, const char *id,
                     enum cmd_err *result);
-/* Remember (center, id) -> result; the center's oldest entry goes when
- * the center has `capacity` of them. */
-int cmd_seen_add(struct cmd_seen *s, const char *center, const char *id, enum cmd_err result);
+/* Remember (center, id) -> result, processed at `now` (ids must come in
+ * time order per origin, as they are processed or read back from the
+ * store).  The center's ids older than now - keep go, and its oldest when
+ * it has `capacity` of them.  A known id only has its result updated. */
+int cmd_seen_add(struct cmd_seen *s, const char *center, const char *id, enum cmd_err result,
+                 double now);
+/* Heap bytes held (for /metrics and the benchmark). */
+size_t cmd_seen_bytes(const struct cmd_seen *s);
 size_t cmd_seen_count(const struct cmd_seen *s);
 
 /* mamori.cmdresult/1; err_text may be NULL (then the default text). */

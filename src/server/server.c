@@ -370,6 +370,7 @@ struct server *server_new(struct ev_loop *loop, const struct server_opts *opts)
 		               .series = s->series,
 		               .reports = s->reports,
 		               .datadir = s->conf->data_dir,
+		               .retention_days = s->conf->retention_days,
 		               .node = s->conf->node,
 		               .health = health,
 		               .broker_stats = broker_stats,

@@ -248,10 +248,10 @@ size_t store_outbox_read_count(const struct store_outbox_read *rd);
 const struct store_outbox_row *store_outbox_read_row(const struct store_outbox_read *rd, size_t i);
 int64_t store_outbox_read_next(const struct store_outbox_read *rd);
 /* The newest `limit` processed command ids of each center (origin),
- * oldest first. */
+ * oldest first, with the time each was processed. */
 int store_load_cmd_seen(struct store *s, size_t limit,
-                        void (*cb)(void *ud, const char *center, const char *id,
-                                   const char *result),
+                        void (*cb)(void *ud, const char *center, const char *id, const char *result,
+                                   double time),
                         void *ud);
 /* Number of this node's alerts, whose ids are "A-<node>-<14 chars>"; with
  * node "" every alert (seeds the alert id counter). */

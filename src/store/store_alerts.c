@@ -440,11 +440,12 @@ int64_t store_alert_total(struct store *s)
 }
 
 int store_load_cmd_seen(struct store *s, size_t limit,
-                        void (*cb)(void *, const char *, const char *, const char *), void *ud)
+                        void (*cb)(void *, const char *, const char *, const char *, double),
+                        void *ud)
 {
 	sqlite3_stmt *st;
 	const char *q =
-	    "SELECT center, id, result FROM (SELECT center, id, result, time, row_number()"
+	    "SELECT center, id, result, time FROM (SELECT center, id, result, time, row_number()"
 	    " OVER (PARTITION BY center ORDER BY time DESC) AS k FROM cmd_seen)"
 	    " WHERE k <= ? ORDER BY time";
 	if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK)
@@ -453,7 +454,8 @@ int store_load_cmd_seen(struct store *s, size_t limit,
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		if (ctext(st, 0) && ctext(st, 1))
-			cb(ud, ctext(st, 0), ctext(st, 1), ctext(st, 2));
+			cb(ud, ctext(st, 0), ctext(st, 1), ctext(st, 2),
+			   sqlite3_column_double(st, 3));
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }

@@ -376,6 +376,12 @@ static void hash_key_init(void)
 	errno = saved_errno;
 }
 
+uint64_t jsonw_keyed_hash(const void *msg, size_t len)
+{
+	pthread_once(&hash_key_once, hash_key_init);
+	return siphash(hash_key.k0, hash_key.k1, msg, len, 2, 4);
+}
+
 static uint64_t key_hash(const char *s)
 {
 	return siphash(hash_key.k0, hash_key.k1, (const unsigned char *)s, strlen(s), 1, 3);

@@ -84,6 +84,10 @@ enum jsonw_err jsonw_check_keys(const cJSON *root, const struct jsonw_limits *li
  * SipHash-1-3; exposed so the tests can check it against published
  * vectors. */
 uint64_t jsonw_siphash(const unsigned char key[16], const void *msg, size_t len, int c, int d);
+/* SipHash-2-4 of msg under this process's random key (the one the
+ * duplicate-key check uses): a fingerprint others cannot aim collisions
+ * at.  Differs between processes: never store it. */
+uint64_t jsonw_keyed_hash(const void *msg, size_t len);
 
 /* Short text for an error code ("invalid UTF-8"); never NULL. */
 const char *jsonw_strerror(enum jsonw_err e);

@@ -62,9 +62,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(res);
 
 	if (c.id[0]) {
-		struct cmd_seen *s = cmd_seen_new(4);
+		struct cmd_seen *s = cmd_seen_new(4, 0);
 		enum cmd_err got = CMD_OK;
-		FUZZ_CHECK(cmd_seen_add(s, "center-a", c.id, e) == 0, "seen_add failed");
+		FUZZ_CHECK(cmd_seen_add(s, "center-a", c.id, e, 1) == 0, "seen_add failed");
 		FUZZ_CHECK(cmd_seen_lookup(s, "center-a", c.id, &got) == 1 && got == e,
 		           "recorded id not found");
 		FUZZ_CHECK(cmd_seen_lookup(s, "center-b", c.id, &got) == 0,

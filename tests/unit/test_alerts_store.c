@@ -310,11 +310,11 @@ struct seen {
 	char last[64];
 };
 
-static void on_seen(void *ud, const char *center, const char *id, const char *result)
+static void on_seen(void *ud, const char *center, const char *id, const char *result, double time)
 {
 	struct seen *x = ud;
 	x->n++;
-	snprintf(x->last, sizeof x->last, "%s|%s|%s", center, id, result);
+	snprintf(x->last, sizeof x->last, "%s|%s|%s|%g", center, id, result, time);
 }
 
 START_TEST(cmd_seen_and_prune)
@@ -342,7 +342,7 @@ START_TEST(cmd_seen_and_prune)
 	struct seen x = { 0 };
 	ck_assert_int_eq(store_load_cmd_seen(s, 3, on_seen, &x), 0);
 	ck_assert_int_eq(x.n, 3);
-	ck_assert_str_eq(x.last, "cc-east|cmd-9|wrong_center"); /* newest last */
+	ck_assert_str_eq(x.last, "cc-east|cmd-9|wrong_center|109"); /* newest last */
 	/* the limit is per center: an older center's ids come back too */
 	b = store_batch_new();
 	store_batch_cmd_seen(b, "cc-west", "w-1", "ok", 101.5);
@@ -350,7 +350,7 @@ START_TEST(cmd_seen_and_prune)
 	x.n = 0;
 	ck_assert_int_eq(store_load_cmd_seen(s, 3, on_seen, &x), 0);
 	ck_assert_int_eq(x.n, 4);
-	ck_assert_str_eq(x.last, "cc-east|cmd-9|wrong_center");
+	ck_assert_str_eq(x.last, "cc-east|cmd-9|wrong_center|109");
 
 	b = store_batch_new();
 	store_batch_prune(b, 1000, 105, 100);

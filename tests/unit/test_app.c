@@ -9,6 +9,7 @@
 #include "app/app.h"
 #include "events/events.h"
 #include "server/server.h"
+#include "store/store.h"
 #include "util/log.h"
 
 #include <check.h>
@@ -332,6 +333,59 @@ START_TEST(actions_scope_idempotency_and_durability)
 	ck_assert_int_eq(app_alerts(f.app, &east, &flt, NULL, &l, msg, sizeof msg), APP_E_INVALID);
 	struct app_page bad = { .after = "no-bar", .limit = 10 };
 	ck_assert_int_eq(app_alerts(f.app, &east, NULL, &bad, &l, msg, sizeof msg), APP_E_INVALID);
+	fx_done(&f);
+}
+END_TEST
+
+/* An accepted command id is never applied again: not after 150,000 newer
+ * ids of the same center (the old memory kept 100,000), nor after a
+ * restart that reads them all back from the store. */
+START_TEST(command_ids_beyond_many)
+{
+	struct fx f;
+	fx_init(&f);
+	char id[64];
+	problem(&f, "c1", "a", id, sizeof id);
+	struct app_result r;
+	struct alert_action ack = { .type = ALERT_ACT_ACK, .actor = "Sato" };
+	ck_assert_int_eq(app_alert_act(f.app, &east, id, &ack, "cc-east", "k-old", &r, on_done, &f),
+	                 APP_OK);
+	turn(&f, 5.0);
+	ck_assert_int_eq(f.done_calls, 1);
+	server_stop(f.s);
+	server_free(f.s);
+
+	char err[256] = "";
+	struct store *st = store_open(f.statedir, err, sizeof err);
+	ck_assert_msg(st != NULL, "store_open: %s", err);
+	struct store_batch *b = store_batch_new();
+	double t0 = ev_now(f.loop);
+	char k[32];
+	for (int i = 0; i < 150000; i++) {
+		snprintf(k, sizeof k, "bulk-%d", i);
+		store_batch_cmd_seen(b, "cc-east", k, "ok", t0 + 1 + i * 0.001);
+	}
+	ck_assert_uint_gt(store_commit(st, b), 0);
+	store_close(st);
+
+	start(&f);
+	ck_assert_uint_eq(app_seen_count(f.app), 150001);
+	/* an unack under the old id: the first answer, nothing done */
+	struct alert_action unack = { .type = ALERT_ACT_UNACK, .actor = "Sato" };
+	ck_assert_int_eq(
+	    app_alert_act(f.app, &east, id, &unack, "cc-east", "k-old", &r, NULL, NULL), APP_OK);
+	ck_assert_int_eq(r.repeated, 1);
+	struct app_check one;
+	ck_assert_int_eq(app_check_get(f.app, &admin, "c1", "a", "passive_test", &one), APP_OK);
+	ck_assert_int_eq(one.acknowledged, 1);
+	app_check_clear(&one);
+	/* under a new id it is applied */
+	ck_assert_int_eq(
+	    app_alert_act(f.app, &east, id, &unack, "cc-east", "k-new", &r, NULL, NULL), APP_OK);
+	ck_assert_int_eq(r.repeated, 0);
+	ck_assert_int_eq(app_check_get(f.app, &admin, "c1", "a", "passive_test", &one), APP_OK);
+	ck_assert_int_eq(one.acknowledged, 0);
+	app_check_clear(&one);
 	fx_done(&f);
 }
 END_TEST
@@ -823,6 +877,7 @@ int main(void)
 	tcase_add_test(tc, queries_copy_page_and_scope);
 	tcase_add_test(tc, actions_scope_idempotency_and_durability);
 	tcase_add_test(tc, alert_pages_newest_first);
+	tcase_add_test(tc, command_ids_beyond_many);
 	tcase_add_test(tc, downtimes_with_ids);
 	tcase_add_test(tc, manual_inquiry);
 	tcase_add_test(tc, subscriptions_replay_and_scope);

@@ -359,11 +359,11 @@ END_TEST
 
 START_TEST(seen_is_bounded)
 {
-	struct cmd_seen *s = cmd_seen_new(3);
+	struct cmd_seen *s = cmd_seen_new(3, 0);
 	char id[16];
 	for (int i = 0; i < 10; i++) {
 		snprintf(id, sizeof(id), "%d", i);
-		ck_assert_int_eq(cmd_seen_add(s, "cc", id, CMD_OK), 0);
+		ck_assert_int_eq(cmd_seen_add(s, "cc", id, CMD_OK, 1), 0);
 	}
 	ck_assert_uint_eq(cmd_seen_count(s), 3);
 	enum cmd_err e;
@@ -371,7 +371,7 @@ START_TEST(seen_is_bounded)
 	ck_assert_int_eq(cmd_seen_lookup(s, "cc", "7", &e), 1);
 	ck_assert_int_eq(cmd_seen_lookup(s, "cc", "6", &e), 0);
 	ck_assert_int_eq(cmd_seen_lookup(s, "cc2", "9", &e), 0);
-	cmd_seen_add(s, "cc", "9", CMD_E_STATE); /* update, no new entry */
+	cmd_seen_add(s, "cc", "9", CMD_E_STATE, 1); /* update, no new entry */
 	ck_assert_int_eq(cmd_seen_lookup(s, "cc", "9", &e), 1);
 	ck_assert_int_eq(e, CMD_E_STATE);
 	ck_assert_uint_eq(cmd_seen_count(s), 3);
@@ -382,14 +382,14 @@ END_TEST
 /* Per origin: a center flooding unique ids pushes out only its own. */
 START_TEST(seen_per_center)
 {
-	struct cmd_seen *s = cmd_seen_new(4);
+	struct cmd_seen *s = cmd_seen_new(4, 0);
 	enum cmd_err e;
-	ck_assert_int_eq(cmd_seen_add(s, "cc-west", "w-1", CMD_OK), 0);
-	ck_assert_int_eq(cmd_seen_add(s, "http:ops", "h-1", CMD_OK), 0);
+	ck_assert_int_eq(cmd_seen_add(s, "cc-west", "w-1", CMD_OK, 1), 0);
+	ck_assert_int_eq(cmd_seen_add(s, "http:ops", "h-1", CMD_OK, 1), 0);
 	char id[32];
 	for (int i = 0; i < 1000; i++) {
 		snprintf(id, sizeof(id), "flood-%d", i);
-		ck_assert_int_eq(cmd_seen_add(s, "cc-east", id, CMD_OK), 0);
+		ck_assert_int_eq(cmd_seen_add(s, "cc-east", id, CMD_OK, 1), 0);
 	}
 	ck_assert_int_eq(cmd_seen_lookup(s, "cc-west", "w-1", &e), 1);
 	ck_assert_int_eq(cmd_seen_lookup(s, "http:ops", "h-1", &e), 1);
@@ -402,13 +402,87 @@ START_TEST(seen_per_center)
 	/* west's ring fills and wraps on its own */
 	for (int i = 2; i <= 6; i++) {
 		snprintf(id, sizeof(id), "w-%d", i);
-		ck_assert_int_eq(cmd_seen_add(s, "cc-west", id, CMD_E_STATE), 0);
+		ck_assert_int_eq(cmd_seen_add(s, "cc-west", id, CMD_E_STATE, 1), 0);
 	}
 	ck_assert_int_eq(cmd_seen_lookup(s, "cc-west", "w-2", &e), 0);
 	ck_assert_int_eq(cmd_seen_lookup(s, "cc-west", "w-3", &e), 1);
 	ck_assert_int_eq(e, CMD_E_STATE);
 	ck_assert_int_eq(cmd_seen_lookup(s, "cc-east", "flood-996", &e), 1);
 	ck_assert_uint_eq(cmd_seen_count(s), 9);
+	cmd_seen_free(s);
+}
+END_TEST
+
+/* Ids leave by age, as their origin adds new ones: keep = 100 s. */
+START_TEST(seen_forgets_by_age)
+{
+	struct cmd_seen *s = cmd_seen_new(1000, 100);
+	enum cmd_err e;
+	ck_assert_int_eq(cmd_seen_add(s, "cc", "old", CMD_OK, 1000), 0);
+	ck_assert_int_eq(cmd_seen_add(s, "cc", "mid", CMD_E_STATE, 1050), 0);
+	ck_assert_int_eq(cmd_seen_add(s, "other", "o", CMD_OK, 1000), 0);
+	ck_assert_int_eq(cmd_seen_add(s, "cc", "new", CMD_OK, 1120), 0); /* "old" is 120 s old */
+	ck_assert_int_eq(cmd_seen_lookup(s, "cc", "old", &e), 0);
+	ck_assert_int_eq(cmd_seen_lookup(s, "cc", "mid", &e), 1);
+	ck_assert_int_eq(e, CMD_E_STATE);
+	/* another origin's ids wait for that origin's next command */
+	ck_assert_int_eq(cmd_seen_lookup(s, "other", "o", &e), 1);
+	ck_assert_uint_eq(cmd_seen_count(s), 3);
+	/* a forgotten id is a new command again, recorded afresh */
+	ck_assert_int_eq(cmd_seen_add(s, "cc", "old", CMD_E_UNKNOWN_ALERT, 1121), 0);
+	ck_assert_int_eq(cmd_seen_lookup(s, "cc", "old", &e), 1);
+	ck_assert_int_eq(e, CMD_E_UNKNOWN_ALERT);
+	cmd_seen_free(s);
+}
+END_TEST
+
+/* A million ids of one center and a few of others: every one is found
+ * with its code, none that was not added is, and the memory stays near
+ * 30 bytes an id.  Then churn through a small capacity: deleted slots are
+ * reused, the table does not grow with the ids that went. */
+START_TEST(seen_million)
+{
+	enum { N = 1000000 };
+	struct cmd_seen *s = cmd_seen_new(N, 0);
+	char id[32];
+	for (int i = 0; i < N; i++) {
+		snprintf(id, sizeof(id), "cmd-%d", i);
+		ck_assert_int_eq(
+		    cmd_seen_add(s, "cc-east", id, (enum cmd_err)(i % CMD_E__COUNT), i), 0);
+	}
+	for (int i = 0; i < 100; i++) {
+		snprintf(id, sizeof(id), "w-%d", i);
+		ck_assert_int_eq(cmd_seen_add(s, "cc-west", id, CMD_OK, N + i), 0);
+	}
+	ck_assert_uint_eq(cmd_seen_count(s), N + 100);
+	enum cmd_err e;
+	for (int i = 0; i < N; i += 7) {
+		snprintf(id, sizeof(id), "cmd-%d", i);
+		ck_assert_int_eq(cmd_seen_lookup(s, "cc-east", id, &e), 1);
+		ck_assert_int_eq(e, i % CMD_E__COUNT);
+		ck_assert_int_eq(cmd_seen_lookup(s, "cc-west", id, &e), 0);
+	}
+	for (int i = N; i < N + 100000; i++) {
+		snprintf(id, sizeof(id), "cmd-%d", i);
+		ck_assert_int_eq(cmd_seen_lookup(s, "cc-east", id, &e), 0);
+	}
+	size_t bytes = cmd_seen_bytes(s);
+	ck_assert_msg(bytes < (size_t)N * 48, "%zu bytes for a million ids", bytes);
+	cmd_seen_free(s);
+
+	s = cmd_seen_new(1000, 0);
+	size_t first = 0;
+	for (int i = 0; i < 200000; i++) {
+		snprintf(id, sizeof(id), "c-%d", i);
+		ck_assert_int_eq(cmd_seen_add(s, "cc", id, CMD_OK, i), 0);
+		if (i == 1000)
+			first = cmd_seen_bytes(s);
+	}
+	ck_assert_uint_eq(cmd_seen_count(s), 1000);
+	ck_assert_uint_le(cmd_seen_bytes(s), first * 2);
+	ck_assert_int_eq(cmd_seen_lookup(s, "cc", "c-198999", &e), 0);
+	ck_assert_int_eq(cmd_seen_lookup(s, "cc", "c-199000", &e), 1);
+	ck_assert_int_eq(cmd_seen_lookup(s, "cc", "c-199999", &e), 1);
 	cmd_seen_free(s);
 }
 END_TEST
@@ -596,6 +670,8 @@ int main(void)
 	tcase_add_test(tc, retained_ignored);
 	tcase_add_test(tc, seen_is_bounded);
 	tcase_add_test(tc, seen_per_center);
+	tcase_add_test(tc, seen_forgets_by_age);
+	tcase_add_test(tc, seen_million);
 	tcase_add_test(tc, parse_errors);
 	tcase_add_test(tc, garbage);
 	tcase_add_test(tc, rfc3339);
