@@ -1,4 +1,5 @@
 #!/bin/sh
+# it: long
 # alerts_downtime: scheduled downtime from the configuration file against
 # the alert pipeline, through a REAL mosquitto and mamorid.  Center cc on a
 # 24x7 UTC calendar, ack_within 6 s (tier 1), then tier 2.  Downtimes are

@@ -1,4 +1,5 @@
 #!/bin/sh
+# it: serial
 # alerts_kill9: durability of the alert pipeline under kill -9.
 #
 # A REAL mosquitto, mamorid with MQTT and a 24x7 center with short

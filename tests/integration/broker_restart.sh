@@ -1,4 +1,5 @@
 #!/bin/sh
+# it: serial
 # broker_restart: the broker killed and restarted under load loses no alert
 # event and stalls no check.
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# it: serial
 # clock_jump: the wall clock jumps forward and back under a running
 # mamorid; checks keep their interval and SLA deadlines stay where they
 # were in real (elapsed) time.

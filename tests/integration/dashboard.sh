@@ -1,4 +1,5 @@
 #!/bin/sh
+# it: serial
 # dashboard: the browser dashboard in a real browser (Debian's chromium,
 # headless, driven by playwright-core from tests/browser, pinned in its
 # package-lock.json) against a real mamorid, a real mosquitto and the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# it: serial
 # dashboard_perf: the overview with 5,000 customers and their PCs (100,000
 # by default, registered by the agent simulator) in headless Chromium:
 #   - usable within 2 s of logging in (rows painted);

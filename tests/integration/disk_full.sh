@@ -1,4 +1,5 @@
 #!/bin/sh
+# it: serial
 # disk_full: a full disk under the state directory is said loudly, checks
 # go on, and everything catches up without loss when space returns.
 #

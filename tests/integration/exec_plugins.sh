@@ -1,4 +1,5 @@
 #!/bin/sh
+# it: long
 # exec plugin end to end: a real mamorid runs Debian's check_dummy and
 # check_tcp (against a real TCP server this test starts on loopback) and a
 # script that hangs past its timeout; states are read from the state db.

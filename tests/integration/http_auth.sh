@@ -1,4 +1,5 @@
 #!/bin/sh
+# it: long
 # Users and access over real HTTP: the first admin made over the local
 # UNIX socket; logins with session cookies and API tokens; then EVERY
 # route of src/http/route.c (read from the table itself, so a new route is

@@ -1,4 +1,5 @@
 #!/bin/sh
+# it: serial
 # Hostile HTTP clients against a running mamorid with 300 checks every
 # second (200 of them CRITICAL, so alert events flow at ~200/s): garbage
 # requests, 1 MB headers, 100 slow-loris clients, 2,000 idle connections,

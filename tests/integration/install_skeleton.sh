@@ -1,4 +1,5 @@
 #!/bin/sh
+# it: serial
 # make install into a DESTDIR, build contrib/plugin-skeleton out of tree
 # against the installed header and mamori-plugin.pc, and run it in mamorid.
 . tests/integration/lib.sh

@@ -1,4 +1,5 @@
 #!/bin/sh
+# it: serial
 # isolate = true end to end: the real mamorid runs exec (Debian's
 # check_dummy), dummy and the crashy test plugin in plugin host processes.
 # A plugin that segfaults in check_start and one that hangs its host's loop

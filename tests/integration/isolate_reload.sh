@@ -1,4 +1,5 @@
 #!/bin/sh
+# it: serial
 # Reload with isolated plugins on the real mamorid (SIGHUP): the core never
 # waits for a plugin host on its loop.  A new check whose isolated prepare
 # takes 5 s: the reload is pending meanwhile - the in-process check keeps

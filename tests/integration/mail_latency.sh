@@ -1,4 +1,5 @@
 #!/bin/sh
+# it: serial
 # mail_latency end to end: a real mamorid runs mail_latency checks against a
 # real Postfix (SMTP + STARTTLS / implicit TLS, AUTH through Dovecot SASL)
 # delivering over LMTP to a real Dovecot (IMAP), all on loopback ports

@@ -1,4 +1,5 @@
 #!/bin/sh
+# it: long
 # notify_email: on-call e-mail end to end with the real Postfix (SMTP,
 # STARTTLS and implicit TLS, AUTH) and Dovecot (IMAP) of mailserver.sh.
 # A real mamorid pages the on-call technicians of an alert's tier; the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# it: serial
 # notify_storm: storm control end to end with real agents through the
 # broker.  mamori-agentsim plays Windows agents that report once and go
 # silent (what a customer's UTM outage looks like from here: every PC

@@ -1,4 +1,5 @@
 #!/bin/sh
+# it: serial
 # perms: what mamorid creates is not for others, and what it trusts is
 # not writable by others (ssh's rules).
 #  - a state_dir its group or others may write to: --check-config and the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# it: serial
 # privdrop: mamorid started as root becomes daemon.user.
 #
 # Started as root with daemon.user = "nobody": /proc/PID/status shows the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# it: long
 # report_mail: the monthly report's schedule and delivery end to end.  A
 # real mamorid whose clock is moved with libfaketime (Debian's faketime):
 #   1. on a day of month M-1 it runs its checks for a few seconds and

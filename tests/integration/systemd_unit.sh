@@ -1,4 +1,5 @@
 #!/bin/sh
+# it: serial
 # systemd_unit: contrib/systemd/mamorid.service stays sandboxed.
 #
 # `systemd-analyze security --offline=true` rates the unit without a

@@ -1,4 +1,5 @@
 #!/bin/sh
+# it: long
 # tls_clients: mamori's TLS clients refuse a server they must not trust and
 # talk to one they must.  `openssl s_server` on loopback plays the server:
 #
