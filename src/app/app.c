@@ -68,6 +68,11 @@ size_t app_seen_count(const struct app *a)
 	return cmd_seen_count(a->seen);
 }
 
+int app_seen(const struct app *a, const char *origin, const char *id)
+{
+	return cmd_seen_lookup(a->seen, origin, id, NULL);
+}
+
 int app__fail(struct app_result *r, int err, const char *fmt, ...)
 {
 	va_list ap;

@@ -201,6 +201,9 @@ struct app_deps {
 struct app *app_new(const struct app_deps *d);
 /* Command ids remembered for idempotency. */
 size_t app_seen_count(const struct app *a);
+/* 1 when (origin, id) was processed (and is still remembered: see
+ * doc/alerts.md, "Command ids"). */
+int app_seen(const struct app *a, const char *origin, const char *id);
 void app_free(struct app *a);
 
 /* ---- queries ---- */
@@ -666,7 +669,8 @@ struct app_inbound_answer {
 
 /* A signed one-click link (acknowledge from the phone without a login). */
 struct app_link {
-	int valid; /* the token verified and has not expired or been used */
+	int valid; /* the token verified and has not expired */
+	int used;  /* ... and was used already (a repeat would change nothing) */
 	char alert[96], contact[96], action[16];
 	double expires;
 	char error[128]; /* why not, when not valid */

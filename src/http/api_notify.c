@@ -434,6 +434,14 @@ int api_notify_link(struct req *r)
 		free(c);
 		return 0;
 	}
+	if (!confirm && c->l.used) { /* say so now, not after the button */
+		if (html)
+			page_reply(r, 409, PAGE_USED, &c->l, NULL, 0);
+		else
+			reply_error(r, 409, "conflict", "the link was used already");
+		free(c);
+		return 0;
+	}
 	if (!confirm) {
 		struct buf b = { 0 };
 		if (html) {

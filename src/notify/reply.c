@@ -478,11 +478,13 @@ static int hook_link(void *ud, const char *token, int confirm, struct app_link *
 		return APP_E_FORBIDDEN;
 	}
 	out->valid = 1;
-	if (!confirm)
-		return APP_OK;
 	char note[200], idem[64];
-	snprintf(note, sizeof note, "acknowledged by a link (%s)", out->contact);
 	snprintf(idem, sizeof idem, "link:%s", nonce);
+	if (!confirm) {
+		out->used = app_seen(n->d.app, "notify:link", idem);
+		return APP_OK;
+	}
+	snprintf(note, sizeof note, "acknowledged by a link (%s)", out->contact);
 	struct alert_action act = { .type = ALERT_ACT_ACK, .actor = out->contact, .note = note };
 	struct app_result r;
 	/* the outcome (done, used already, refused) reaches `done` */

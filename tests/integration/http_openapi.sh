@@ -442,6 +442,12 @@ else:
     page("POST", url, "ja", 200, ["確認済みにしました"], raw=b"")
     req("POST", "/api/v1/notify/ack/" + token, {}, tcp=PORT, want=409)
     page("POST", url, "en", 409, ["This link was used already"], raw=b"")
+    # and the page says so before its button is pressed again
+    t = page("GET", url, "en", 409, ["This link was used already"])
+    if "<form" in t:
+        problem("GET of a used link still offers the button")
+    page("GET", url, "ja", 409, ["このリンクは使用済みです"])
+    req("GET", "/api/v1/notify/ack/" + token, tcp=PORT, want=409)
     # as it was for the actions below
     req("POST", "/api/v1/alerts/%s/unack" % info["alert"], {}, want=200)
 
