@@ -275,7 +275,7 @@ static uint64_t fingerprint(const char *center, const char *id)
 }
 
 /* The slot holding fp, or (insert) the first free one on its path; NULL
- * when absent (lookup) . */
+ * when absent (lookup). */
 static uint64_t *tab_find(const struct cmd_seen *s, uint64_t fp, int insert)
 {
 	if (!s->tab_size)
