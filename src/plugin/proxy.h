@@ -19,6 +19,7 @@
 
 #include <mamori/plugin.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct ev_loop;
 struct plugin_mod;
@@ -26,11 +27,12 @@ struct proxy;
 struct proxy_wait;
 
 /* Start an isolated instance of `real` (a usable module).  conf is the
- * instance block (errors are reported through it, with file and line).
- * Returns NULL if the host cannot be started, after reporting why; the
- * plugin's init answer comes later (see proxy_wait). */
+ * instance block (errors are reported through it, with file and line);
+ * memory_limit the host's RLIMIT_DATA in bytes (0: none).  Returns NULL if
+ * the host cannot be started, after reporting why; the plugin's init
+ * answer comes later (see proxy_wait). */
 struct proxy *proxy_new(struct ev_loop *loop, const struct plugin_mod *real,
-                        const struct mamori_conf *conf);
+                        const struct mamori_conf *conf, uint64_t memory_limit);
 /* The synthetic module to use for this instance; its def->destroy(px)
  * frees the proxy (and the module). */
 struct plugin_mod *proxy_mod(struct proxy *px);
@@ -42,6 +44,11 @@ void proxy_set_timing(struct proxy *px, double hang_after, double first_backoff)
 int proxy_pid(const struct proxy *px);
 /* How many times the host was restarted (tests, metrics). */
 unsigned proxy_restarts(const struct proxy *px);
+/* Why a host that sent WIRE_FATAL (signal, KiB of data in use, KiB of its
+ * limit) went down, as its checks' UNKNOWN output says it: "ran out of
+ * memory (...)" when it died near its limit, else "crashed (signal N...)".
+ * Pure. */
+void proxy_fatal_why(int sig, uint32_t used_kib, uint32_t limit_kib, char *buf, size_t n);
 /* Restarts of all plugin hosts since the process started. */
 unsigned long long proxy_total_restarts(void);
 
