@@ -1304,3 +1304,67 @@ unsigned proxy_restarts(const struct proxy *px)
 {
 	return px->restarts;
 }
+
+/* ---- without a process (fuzzing, tests) ---- */
+
+struct proxy *proxy__detached(struct ev_loop *loop, const char *name)
+{
+	struct proxy *px = xcalloc(1, sizeof *px);
+	px->def.struct_size = sizeof px->def;
+	px->def.name = "detached";
+	px->def.init = px_init;
+	px->def.destroy = px_destroy;
+	px->def.check_prepare = px_prepare;
+	px->def.check_release = px_release;
+	px->def.check_start = px_start;
+	px->def.check_cancel = px_cancel;
+	px->mod.name = xstrdup(name);
+	px->mod.def = &px->def;
+	px->path = xstrdup("/nonexistent");
+	px->inst_text = xstrdup("");
+	px->loop = loop;
+	px->fd = -1; /* what it sends goes nowhere (px_flush) */
+	px->first_backoff = px->backoff = BACKOFF_FIRST;
+	px->hang_after = HANG_AFTER;
+	hmap_init(&px->runs);
+	ev_io_init(&px->io, on_io, -1, EV_READ);
+	ev_init(&px->child, on_child);
+	ev_init(&px->restart, on_restart);
+	ev_timer_init(&px->kick, on_kick, 0, 0);
+	ev_init(&px->ping, on_ping);
+	px->rq_tail = &px->rq_head;
+	px->ping.repeat = PING_EVERY;
+	px->io.data = px->child.data = px->restart.data = px->kick.data = px->ping.data = px;
+	px->up = 1;
+	px->started = ev_now(loop);
+	send_init(px); /* a WIRE_INIT_R with seq 1 is expected */
+	return px;
+}
+
+int proxy__feed(struct proxy *px, const void *data, size_t n, int eof)
+{
+	if (!px->up)
+		return -1; /* as px_close stops the io watcher */
+	wire_reader_put(&px->rd, data, n);
+	px->out.len = px->out.off = 0; /* nobody reads what it sends */
+	px_drain(px);
+	if (eof)
+		px_lost(px, px->fatal[0] ? px->fatal : "crashed (connection closed)");
+	return px->up ? 0 : -1;
+}
+
+const char *proxy__why(const struct proxy *px)
+{
+	return px->up ? NULL : px_why(px);
+}
+
+size_t proxy__pending(const struct proxy *px)
+{
+	return wire_reader_pending(&px->rd);
+}
+
+size_t proxy__metrics(const struct proxy *px, uint32_t *n)
+{
+	*n = px->metrics_n;
+	return px->metrics_len;
+}

@@ -84,4 +84,23 @@ void proxy_set_answer_timeout(double seconds);
  * for those still going (blocking, at most that second). */
 void proxy_reap_all(void);
 
+/* ---- without a process: the fuzz target and tests drive the core's
+ * reading of a host's stream with these ----
+ *
+ * A proxy that is up, has no host process nor socket (what it sends is
+ * dropped), and waits for the answer to an init (seq 1); its module's
+ * functions (proxy_mod(px)->def) prepare checks (seq 2, 3... in that
+ * order) and start runs as for a real one.  Free with def->destroy(px). */
+struct proxy *proxy__detached(struct ev_loop *loop, const char *name);
+/* n bytes of the host's stream, handled as px_read does (eof: then the
+ * connection closed).  0 while the host is up, -1 once it is down (then
+ * nothing more is read). */
+int proxy__feed(struct proxy *px, const void *data, size_t n, int eof);
+/* Why the host went down, NULL while it is up. */
+const char *proxy__why(const struct proxy *px);
+/* Bytes received and not handled yet (an incomplete frame). */
+size_t proxy__pending(const struct proxy *px);
+/* The metrics kept from the last WIRE_METRICS: bytes, and *n series. */
+size_t proxy__metrics(const struct proxy *px, uint32_t *n);
+
 #endif
