@@ -8,6 +8,12 @@
  * that completes twice is caught instead of writing freed memory.
  * When the socket closes (mamorid stopped or dropped the instance) it
  * cancels what runs, releases the checks, destroys the instance and exits.
+ *
+ * With a memory limit (the instance's memory_limit, on the command line)
+ * it sets RLIMIT_DATA on itself before the plugin is loaded (see
+ * apply_memory_limit for why not RLIMIT_AS), no core dumps, and a handler
+ * of the fatal signals that sends WIRE_FATAL (memory in use) when the
+ * socket is at a frame boundary, then dies of the signal.
  */
 #include "plugin/isolate.h"
 #include "config/pconf.h"

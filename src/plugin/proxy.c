@@ -7,8 +7,20 @@
  *
  * Everything is asynchronous on the loop: runs (START -> RESULT), cancels,
  * releases, pings, and also init and check_prepare.  Writes are buffered
- * and non-blocking; an io watcher reads, and every frame is handled as it
- * arrives (nothing a host sends is kept beyond the frame being read).
+ * and non-blocking; an io watcher reads into a wire_reader (wire.h: the
+ * framing and decoding, whatever pieces the stream comes in), and every
+ * message is handled as it arrives (nothing a host sends is kept beyond
+ * the frame being read).  proxy__detached and proxy__feed drive that
+ * reading without a process (tests/fuzz/fuzz_proxy_read.c).
+ *
+ * Memory: the host gets the instance's memory_limit on its command line
+ * and limits itself (src/plugin/isolate.c).  A host that dies of a signal
+ * with a limit sends WIRE_FATAL first (its memory in use); when that was
+ * near the limit, why it went down says "ran out of memory (memory_limit
+ * ...)" (proxy_fatal_why), else "crashed (signal N...)".  A child's exit
+ * is handled after reading what is left in its socket, so those last
+ * words, and results sent just before, are never lost to the order in
+ * which the loop sees the exit and the EOF.
  *
  * Init and prepare answers.  The core wants their errors as config errors
  * (file:line) before it accepts a load or reload, but must not stop its
