@@ -190,8 +190,8 @@ struct proxy {
 	double ping_sent; /* 0: no ping outstanding */
 	double started, backoff, first_backoff, hang_after;
 	unsigned restarts;
-	char why[96];   /* why the host went down last: in its runs' output */
-	char fatal[96]; /* what its WIRE_FATAL said, until the connection closes */
+	char why[96];          /* why the host went down last: in its runs' output */
+	char fatal[96];        /* what its WIRE_FATAL said, until the connection closes */
 	uint64_t memory_limit; /* bytes (RLIMIT_DATA of the host), 0: none */
 	/* The plugin's metrics (ABI 1.2) as the host last sent them with a
 	 * pong: a checked WIRE_METRICS body of metrics_n series. */
@@ -480,8 +480,9 @@ static int px_spawn(struct proxy *px)
 	snprintf(limarg, sizeof limarg, "%llu", (unsigned long long)px->memory_limit);
 	/* The host sets its own limit (RLIMIT_DATA) before it loads the
 	 * plugin: posix_spawn has no step between fork and exec for it. */
-	char *const argv[] = { exe, "--plugin-host", fdarg, px->path,
-		               px->memory_limit ? limarg : NULL, NULL };
+	char *const argv[] = {
+		exe, "--plugin-host", fdarg, px->path, px->memory_limit ? limarg : NULL, NULL
+	};
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], CHILD_FD);
@@ -562,8 +563,9 @@ void proxy_fatal_why(int sig, uint32_t used_kib, uint32_t limit_kib, char *buf, 
 	uint64_t used = used_kib, limit = limit_kib;
 	uint64_t near = limit / 4 < MEM_NEAR_KIB ? limit / 4 : MEM_NEAR_KIB;
 	if (limit && used + near >= limit)
-		snprintf(buf, n, "ran out of memory (memory_limit %llu MiB, %llu MiB in use, signal %d)",
-		         (unsigned long long)(limit / 1024), (unsigned long long)(used / 1024), sig);
+		snprintf(
+		    buf, n, "ran out of memory (memory_limit %llu MiB, %llu MiB in use, signal %d)",
+		    (unsigned long long)(limit / 1024), (unsigned long long)(used / 1024), sig);
 	else
 		snprintf(buf, n, "crashed (signal %d, %llu MiB in use)", sig,
 		         (unsigned long long)(used / 1024));

@@ -592,8 +592,19 @@ START_TEST(memory_limit_values)
 	ck_assert_uint_eq(v, 1ull << 40);
 	ck_assert_int_eq(config_parse_memory_limit("123", &v), 0);
 	ck_assert_uint_eq(v, 123);
-	const char *bad[] = { "",     "M",    "-1",   "1.5G", "12 M", "12m",   "1Gb",
-		              "1GiBs", "none ", " 1G", "0x10", "16384P", "99999999999999999999",
+	const char *bad[] = { "",
+		              "M",
+		              "-1",
+		              "1.5G",
+		              "12 M",
+		              "12m",
+		              "1Gb",
+		              "1GiBs",
+		              "none ",
+		              " 1G",
+		              "0x10",
+		              "16384P",
+		              "99999999999999999999",
 		              "17179869184G" };
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
 		ck_assert_msg(config_parse_memory_limit(bad[i], &v) == -1, "accepted '%s'", bad[i]);
