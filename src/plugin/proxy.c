@@ -17,7 +17,7 @@
  * and limits itself (src/plugin/isolate.c).  A host that dies of a signal
  * with a limit sends WIRE_FATAL first (its memory in use); when that was
  * near the limit, why it went down says "ran out of memory (memory_limit
- * ...)" (proxy_fatal_why), else "crashed (signal N...)".  A child's exit
+ * ...)" (proxy_fatal_why), else "crashed (signal N)".  A child's exit
  * is handled after reading what is left in its socket, so those last
  * words, and results sent just before, are never lost to the order in
  * which the loop sees the exit and the EOF.
@@ -567,8 +567,7 @@ void proxy_fatal_why(int sig, uint32_t used_kib, uint32_t limit_kib, char *buf, 
 		    buf, n, "ran out of memory (memory_limit %llu MiB, %llu MiB in use, signal %d)",
 		    (unsigned long long)(limit / 1024), (unsigned long long)(used / 1024), sig);
 	else
-		snprintf(buf, n, "crashed (signal %d, %llu MiB in use)", sig,
-		         (unsigned long long)(used / 1024));
+		snprintf(buf, n, "crashed (signal %d)", sig);
 }
 
 /* Why the host is down, for an UNKNOWN output. */

@@ -46,7 +46,7 @@ int proxy_pid(const struct proxy *px);
 unsigned proxy_restarts(const struct proxy *px);
 /* Why a host that sent WIRE_FATAL (signal, KiB of data in use, KiB of its
  * limit) went down, as its checks' UNKNOWN output says it: "ran out of
- * memory (...)" when it died near its limit, else "crashed (signal N...)".
+ * memory (...)" when it died near its limit, else "crashed (signal N)".
  * Pure. */
 void proxy_fatal_why(int sig, uint32_t used_kib, uint32_t limit_kib, char *buf, size_t n);
 /* Restarts of all plugin hosts since the process started. */
