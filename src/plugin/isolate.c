@@ -459,6 +459,7 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 #endif
 #endif
 
+#ifndef HOST_ASAN
 /* What the fatal-signal handler uses, set before it is installed. */
 static int fatal_fd = -1;
 static uint32_t fatal_limit_kib, page_kib = 4;
@@ -513,6 +514,7 @@ static void on_fatal_signal(int sig)
 	errno = saved;
 	raise(sig);
 }
+#endif
 
 /*
  * Limit what the host (and so the plugin) may allocate to `limit` bytes

@@ -686,7 +686,6 @@ static void on_host_log(struct proxy *px, const struct wire_host_msg *m)
 	level = level < LOG_LVL_ERR ? LOG_LVL_ERR : level > LOG_LVL_DEBUG ? LOG_LVL_DEBUG : level;
 	log_msg("isolate", level, "plugin '%s' (host %d): %s", px->def.name, (int)px->pid,
 	        text ? text : "");
-	return;
 }
 
 /* The instance's metrics, sent with every pong: keep the last ones (the
