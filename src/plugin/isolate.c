@@ -518,15 +518,15 @@ static void on_fatal_signal(int sig)
 
 /*
  * Limit what the host (and so the plugin) may allocate to `limit` bytes
- * of private writable memory: RLIMIT_DATA, which counts the heap and
- * anonymous mappings (malloc's arenas and big blocks) but not the address
- * space merely reserved (thread stacks' guard areas, malloc's arena
- * reservations, mapped files, the libraries' code), as RLIMIT_AS would:
- * a plugin with a few threads would reach an RLIMIT_AS of 512 MiB in
- * reservations alone.  Soft and hard limit both, so the plugin cannot
- * raise it.  A host with a limit dumps no core (RLIMIT_CORE 0: a runaway
- * host would write one as big as the limit at every restart).  Done
- * before the plugin is loaded.
+ * of private writable memory: RLIMIT_DATA, which counts the heap,
+ * malloc's blocks and thread stacks, but not mapped files, the libraries'
+ * code or address space reserved without access, as RLIMIT_AS would (an
+ * idle host: ~35 MB of address space, under 1 MB of data; a plugin's own
+ * libraries would eat into an RLIMIT_AS without using memory).  Under
+ * AddressSanitizer neither works (see HOST_ASAN).  Soft and hard limit
+ * both, so the plugin cannot raise it.  A host with a limit dumps no core
+ * (RLIMIT_CORE 0: a runaway host would write one as big as the limit at
+ * every restart).  Done before the plugin is loaded.
  */
 static void apply_memory_limit(int fd, uint64_t limit)
 {
