@@ -208,7 +208,12 @@ unit: $(UNIT_BINS) $(TESTPLUG_SOS) $(PLUGIN_SOS) $(FUZZ_REPLAY_BINS)
 # some), in its own build with clang (Debian: clang, libclang-rt-14-dev);
 # fails on any crash, leak, sanitizer report or broken promise, and copies
 # the input into tests/fuzz/regress/<target>/.  See doc/fuzzing.md.
-FUZZ_SECONDS ?= 12
+# FUZZ_SECONDS defaults to FUZZ_BUDGET split evenly over all targets (at
+# least 1 s each): a new target shortens the others' runs instead of
+# lengthening CI.
+FUZZ_BUDGET ?= 264
+FUZZ_SECONDS ?= $(shell n=$(words $(FUZZ_NAMES)); s=$$(( $(FUZZ_BUDGET) / ($$n > 0 ? $$n : 1) )); \
+	echo $$(( s > 0 ? s : 1 )))
 FUZZ_TARGETS ?=
 FUZZ_B ?= build-fuzz
 FUZZ_CC ?= clang

@@ -101,8 +101,8 @@ int main(int argc, char **argv)
 	umask(027);
 	/* Hidden: mamorid started by itself as the host of an isolated plugin
 	 * (`isolate = true`, src/plugin/isolate.c); not for people. */
-	if (argc == 4 && strcmp(argv[1], "--plugin-host") == 0)
-		return plughost_main(atoi(argv[2]), argv[3]);
+	if (plughost_argv(argc, argv, &c))
+		return c;
 	while ((c = getopt_long(argc, argv, "c:fVh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': opts.config_path = optarg; break;

@@ -256,7 +256,88 @@ int config__plugin_index(struct mconf *c, const char *name)
 
 static const struct mamori_key plugin_core_keys[] = { K("name", MAMORI_KEY_STRING),
 	                                              K("max_concurrent", MAMORI_KEY_INT),
-	                                              K("isolate", MAMORI_KEY_BOOL), KEND };
+	                                              K("isolate", MAMORI_KEY_BOOL),
+	                                              K("memory_limit", -1), KEND };
+
+/* See config.h. */
+int config_parse_memory_limit(const char *s, uint64_t *out)
+{
+	if (strcmp(s, "none") == 0) {
+		*out = 0;
+		return 0;
+	}
+	uint64_t v = 0;
+	const char *p = s;
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	static const char units[] = "KMGT";
+	const char *u = *p ? strchr(units, *p) : NULL;
+	if (*p && !u)
+		return -1;
+	if (u) {
+		for (int i = 0; i <= (int)(u - units); i++) {
+			if (v > UINT64_MAX / 1024)
+				return -1;
+			v *= 1024;
+		}
+		p++;
+		if (strcmp(p, "iB") == 0 || strcmp(p, "B") == 0)
+			p += strlen(p);
+	}
+	if (*p)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/*
+ * A plugin block's memory_limit (isolated instances: the host's
+ * RLIMIT_DATA): bytes as an integer, or a string for
+ * config_parse_memory_limit; 0 and "none" mean no limit, absent means
+ * CFG_MEMORY_LIMIT_DEFAULT.  Anything else, or a limit below
+ * CFG_MEMORY_LIMIT_MIN (a host and its libraries need that much), is
+ * refused with file:line.
+ */
+static void parse_memory_limit(struct ctx *x, const config_setting_t *g, const char *name,
+                               uint64_t *limit)
+{
+	const config_setting_t *ml = config_setting_get_member(g, "memory_limit");
+	*limit = CFG_MEMORY_LIMIT_DEFAULT;
+	if (!ml)
+		return;
+	int t = config_setting_type(ml);
+	uint64_t v = 0;
+	int ok = 0;
+	if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) {
+		long long i = config_setting_get_int64(ml);
+		ok = i >= 0;
+		v = ok ? (uint64_t)i : 0;
+	} else if (t == CONFIG_TYPE_STRING) {
+		ok = config_parse_memory_limit(config_setting_get_string(ml), &v) == 0;
+	}
+	if (!ok) {
+		config__report(x, ml,
+		               "plugin '%s': memory_limit must be a size such as \"512M\" or "
+		               "\"2G\" (K, M, G, T: powers of 1024), a number of bytes, or "
+		               "\"none\"",
+		               name);
+		return;
+	}
+	if (v && v < CFG_MEMORY_LIMIT_MIN) {
+		config__report(x, ml,
+		               "plugin '%s': memory_limit %llu bytes is too small for a plugin "
+		               "host (at least %lluM, or \"none\")",
+		               name, (unsigned long long)v,
+		               (unsigned long long)(CFG_MEMORY_LIMIT_MIN >> 20));
+		return;
+	}
+	*limit = v;
+}
 
 /*
  * Where an instance runs when its config does not say (`isolate`): the
@@ -336,6 +417,12 @@ static void parse_plugins(struct ctx *x, const config_setting_t *root)
 		} else {
 			p->isolate = default_isolate(m);
 		}
+		parse_memory_limit(x, g, name, &p->memory_limit);
+		if (config_setting_get_member(g, "memory_limit") && !p->isolate)
+			log_notice("config",
+			           "plugin '%s': memory_limit applies to isolated plugins only; "
+			           "this one runs in-process",
+			           name);
 	}
 	/* A default instance for every other plugin. */
 	for (size_t i = 0; i < loader_count(x->loader); i++) {
@@ -348,6 +435,7 @@ static void parse_plugins(struct ctx *x, const config_setting_t *root)
 		struct cfg_plugin *p = &c->plugins[c->n_plugins++];
 		p->name = xstrdup(m->name);
 		p->isolate = m->def ? default_isolate(m) : 0;
+		p->memory_limit = CFG_MEMORY_LIMIT_DEFAULT;
 	}
 }
 

@@ -64,6 +64,10 @@ struct check_params {
  * why. */
 #define CONFIG_RUNBOOK_MAX 1024
 int config_runbook_check(const char *s, char *why, size_t whylen);
+/* A plugin's `memory_limit` string: "none", or "<n>[K|M|G|T][iB|B]" (powers
+ * of 1024).  0 with the bytes in *out (0 for "none"), -1 when malformed or
+ * beyond 64 bits.  The minimum is the caller's to check. */
+int config_parse_memory_limit(const char *s, uint64_t *out);
 
 struct cfg_check {
 	/* name and plugin point into the libconfig tree: valid while it
@@ -125,10 +129,15 @@ struct cfg_customer {
 	struct cfg_report report;
 };
 
+/* A plugin host's memory limit when its block does not say (memory_limit). */
+#define CFG_MEMORY_LIMIT_DEFAULT (512ull * 1024 * 1024)
+#define CFG_MEMORY_LIMIT_MIN     (32ull * 1024 * 1024)
+
 struct cfg_plugin {
 	char *name;         /* plugin name */
 	int max_concurrent; /* 0 = unlimited */
 	int isolate;
+	uint64_t memory_limit;     /* bytes, isolated only (the host's RLIMIT_DATA); 0: none */
 	const config_setting_t *s; /* its block, or NULL (default instance) */
 	uint64_t hash;
 	int used; /* configured or used by a check: gets an instance */

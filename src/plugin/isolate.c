@@ -8,6 +8,12 @@
  * that completes twice is caught instead of writing freed memory.
  * When the socket closes (mamorid stopped or dropped the instance) it
  * cancels what runs, releases the checks, destroys the instance and exits.
+ *
+ * With a memory limit (the instance's memory_limit, on the command line)
+ * it sets RLIMIT_DATA on itself before the plugin is loaded (see
+ * apply_memory_limit for why not RLIMIT_AS), no core dumps, and a handler
+ * of the fatal signals that sends WIRE_FATAL (memory in use) when the
+ * socket is at a frame boundary, then dies of the signal.
  */
 #include "plugin/isolate.h"
 #include "config/pconf.h"
@@ -20,6 +26,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 
+#include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
 #include <libconfig.h>
@@ -27,6 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -70,9 +79,15 @@ struct ph {
 
 /* ---- output ---- */
 
+/* 1 while the socket is at a frame boundary (nothing half-sent): only then
+ * may the fatal-signal handler add a frame of its own. */
+static volatile sig_atomic_t wire_clean = 1;
+
 static void ph_flush(struct ph *ph)
 {
+	wire_clean = 0;
 	int rc = wire_flush(ph->fd, &ph->out);
+	wire_clean = rc == 0;
 	if (rc < 0) {
 		ev_break(ph->loop, EVBREAK_ALL); /* the core is gone */
 		return;
@@ -432,6 +447,132 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 		ev_break(loop, EVBREAK_ALL);
 }
 
+/* ---- the memory limit ---- */
+
+/* AddressSanitizer maps terabytes of shadow memory as private writable
+ * memory, which RLIMIT_DATA counts: under it, no allocation would succeed. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HOST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HOST_ASAN 1
+#endif
+#endif
+
+#ifndef HOST_ASAN
+/* What the fatal-signal handler uses, set before it is installed. */
+static int fatal_fd = -1;
+static uint32_t fatal_limit_kib, page_kib = 4;
+
+/* KiB of private writable memory (data and stack) in use, from
+ * /proc/self/statm; 0 if unknown.  Async-signal-safe. */
+static uint32_t data_kib(void)
+{
+	char buf[256];
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* size resident shared text lib data dt, in pages: the sixth */
+	const char *p = buf;
+	for (int i = 0; i < 5; i++) {
+		while (*p && *p != ' ')
+			p++;
+		while (*p == ' ')
+			p++;
+	}
+	uint64_t pages = 0;
+	for (; *p >= '0' && *p <= '9' && pages < UINT32_MAX; p++)
+		pages = pages * 10 + (uint64_t)(*p - '0');
+	uint64_t kib = pages * page_kib;
+	return kib > UINT32_MAX ? UINT32_MAX : (uint32_t)kib;
+}
+
+/* SIGABRT (a failed allocation the plugin or glibc gives up on), SIGSEGV
+ * or SIGBUS: tell the core how much memory was in use (WIRE_FATAL) if the
+ * socket is at a frame boundary, then die of the signal as without the
+ * handler (SA_RESETHAND).  Only async-signal-safe calls. */
+static void on_fatal_signal(int sig)
+{
+	int saved = errno;
+	if (wire_clean && fatal_fd >= 0) {
+		unsigned char f[4 + 1 + 12];
+		uint32_t len = 1 + 12, used = data_kib();
+		int32_t s = sig;
+		memcpy(f, &len, 4);
+		f[4] = WIRE_FATAL;
+		memcpy(f + 5, &s, 4);
+		memcpy(f + 9, &used, 4);
+		memcpy(f + 13, &fatal_limit_kib, 4);
+		ssize_t n = send(fatal_fd, f, sizeof f, MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)n;
+	}
+	errno = saved;
+	raise(sig);
+}
+#endif
+
+/*
+ * Limit what the host (and so the plugin) may allocate to `limit` bytes
+ * of private writable memory: RLIMIT_DATA, which counts the heap,
+ * malloc's blocks and thread stacks, but not mapped files, the libraries'
+ * code or address space reserved without access, as RLIMIT_AS would (an
+ * idle host: ~35 MB of address space, under 1 MB of data; a plugin's own
+ * libraries would eat into an RLIMIT_AS without using memory).  Under
+ * AddressSanitizer neither works (see HOST_ASAN).  Soft and hard limit
+ * both, so the plugin cannot raise it.  A host with a limit dumps no core
+ * (RLIMIT_CORE 0: a runaway host would write one as big as the limit at
+ * every restart).  Done before the plugin is loaded.
+ */
+static void apply_memory_limit(int fd, uint64_t limit)
+{
+	if (!limit)
+		return;
+#ifdef HOST_ASAN
+	(void)fd;
+	log_notice("plughost",
+	           "memory_limit not applied: this is an AddressSanitizer build (its shadow "
+	           "memory counts as data)");
+#else
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+	    rl.rlim_max < limit) {
+		log_warn("plughost", "memory_limit %llu above the hard limit %llu: using that",
+		         (unsigned long long)limit, (unsigned long long)rl.rlim_max);
+		limit = rl.rlim_max;
+	}
+	rl.rlim_cur = rl.rlim_max = limit;
+	if (setrlimit(RLIMIT_DATA, &rl) != 0) {
+		log_err("plughost", "cannot set memory_limit: %s", strerror(errno));
+		return;
+	}
+	if (getrlimit(RLIMIT_CORE, &rl) == 0) {
+		rl.rlim_cur = 0;
+		setrlimit(RLIMIT_CORE, &rl);
+	}
+	long ps = sysconf(_SC_PAGESIZE);
+	page_kib = ps >= 1024 ? (uint32_t)(ps / 1024) : 4;
+	fatal_fd = fd;
+	fatal_limit_kib = limit / 1024 > UINT32_MAX ? UINT32_MAX : (uint32_t)(limit / 1024);
+	/* its own stack: a stack overflow is a SIGSEGV too */
+	static char altstack[64 * 1024];
+	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof altstack };
+	sigaltstack(&ss, NULL);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_fatal_signal;
+	sa.sa_flags = SA_RESETHAND | SA_ONSTACK | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGABRT, &sa, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+#endif
+}
+
 /* ---- process ---- */
 
 static int stderr_is_devnull(void)
@@ -480,7 +621,7 @@ static void ph_cleanup(struct ph *ph)
 	close(ph->fd);
 }
 
-int plughost_main(int fd, const char *plugin_path)
+int plughost_main(int fd, const char *plugin_path, uint64_t memory_limit)
 {
 #ifdef __linux__
 	prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive mamorid */
@@ -495,6 +636,7 @@ int plughost_main(int fd, const char *plugin_path)
 		log_err("plughost", "bad socket fd %d", fd);
 		return 2;
 	}
+	apply_memory_limit(fd, memory_limit); /* before the plugin is loaded */
 	struct ph ph;
 	memset(&ph, 0, sizeof ph);
 	ph.fd = fd;
@@ -515,4 +657,24 @@ int plughost_main(int fd, const char *plugin_path)
 	ev_run(ph.loop, 0);
 	ph_cleanup(&ph);
 	return 0;
+}
+
+int plughost_argv(int argc, char **argv, int *rc)
+{
+	if ((argc != 4 && argc != 5) || strcmp(argv[1], "--plugin-host") != 0)
+		return 0;
+	uint64_t limit = 0;
+	if (argc == 5) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(argv[4], &end, 10);
+		if (errno || end == argv[4] || *end) {
+			fprintf(stderr, "mamorid --plugin-host: bad memory limit '%s'\n", argv[4]);
+			*rc = 2;
+			return 1;
+		}
+		limit = v;
+	}
+	*rc = plughost_main(atoi(argv[2]), argv[3], limit);
+	return 1;
 }

@@ -16,8 +16,15 @@
 #ifndef MAMORI_PLUGHOST_H
 #define MAMORI_PLUGHOST_H
 
+#include <stdint.h>
+
 /* The child's main: serve the proxy on fd until it closes the socket.
- * Returns the process exit code. */
-int plughost_main(int fd, const char *plugin_path);
+ * memory_limit: bytes of private writable memory the host may use
+ * (RLIMIT_DATA, set before the plugin is loaded; 0: none).  Returns the
+ * process exit code. */
+int plughost_main(int fd, const char *plugin_path, uint64_t memory_limit);
+/* `mamorid --plugin-host FD PATH [LIMIT]`: plughost_main when argv is
+ * that (returns 1 with *rc set), else 0. */
+int plughost_argv(int argc, char **argv, int *rc);
 
 #endif

@@ -7,8 +7,20 @@
  *
  * Everything is asynchronous on the loop: runs (START -> RESULT), cancels,
  * releases, pings, and also init and check_prepare.  Writes are buffered
- * and non-blocking; an io watcher reads, and every frame is handled as it
- * arrives (nothing a host sends is kept beyond the frame being read).
+ * and non-blocking; an io watcher reads into a wire_reader (wire.h: the
+ * framing and decoding, whatever pieces the stream comes in), and every
+ * message is handled as it arrives (nothing a host sends is kept beyond
+ * the frame being read).  proxy__detached and proxy__feed drive that
+ * reading without a process (tests/fuzz/fuzz_proxy_read.c).
+ *
+ * Memory: the host gets the instance's memory_limit on its command line
+ * and limits itself (src/plugin/isolate.c).  A host that dies of a signal
+ * with a limit sends WIRE_FATAL first (its memory in use); when that was
+ * near the limit, why it went down says "ran out of memory (memory_limit
+ * ...)" (proxy_fatal_why), else "crashed (signal N)".  A child's exit
+ * is handled after reading what is left in its socket, so those last
+ * words, and results sent just before, are never lost to the order in
+ * which the loop sees the exit and the EOF.
  *
  * Init and prepare answers.  The core wants their errors as config errors
  * (file:line) before it accepts a load or reload, but must not stop its
@@ -87,6 +99,7 @@
 #define REAP_GRACE     1.0  /* s for a dropped host to leave before SIGKILL */
 #define REAP_POLL      0.02 /* s */
 #define CHILD_FD       3
+#define MEM_NEAR_KIB   (64u * 1024) /* see proxy_fatal_why */
 
 /* Log messages from the host (WIRE_LOG): per second, HOST_LOG_LINES are
  * passed on to the log and the rest counted; beyond HOST_LOG_FLOOD_* the
@@ -166,7 +179,8 @@ struct proxy {
 	ev_io io;
 	ev_child child;
 	ev_timer ping, restart, kick;
-	struct wbuf in, out;
+	struct wire_reader rd; /* what the host sends */
+	struct wbuf out;
 	struct hmap runs; /* id -> struct prun */
 	struct pcheck *checks;
 	struct preq *rq_head, **rq_tail; /* requests sent, not answered */
@@ -176,7 +190,9 @@ struct proxy {
 	double ping_sent; /* 0: no ping outstanding */
 	double started, backoff, first_backoff, hang_after;
 	unsigned restarts;
-	char why[96]; /* why the host went down last: in its runs' output */
+	char why[96];          /* why the host went down last: in its runs' output */
+	char fatal[96];        /* what its WIRE_FATAL said, until the connection closes */
+	uint64_t memory_limit; /* bytes (RLIMIT_DATA of the host), 0: none */
 	/* The plugin's metrics (ABI 1.2) as the host last sent them with a
 	 * pong: a checked WIRE_METRICS body of metrics_n series. */
 	char *metrics;
@@ -190,6 +206,7 @@ struct proxy {
 };
 
 static void px_lost(struct proxy *px, const char *why);
+static void px_read(struct proxy *px);
 
 /* ---- config text ---- */
 
@@ -270,13 +287,6 @@ static void report_errors(const struct mamori_conf *conf, const char *errs, cons
 }
 
 /* ---- socket ---- */
-
-/* b's bytes from off (NULL for an empty buffer that never had storage:
- * NULL + 0 is undefined). */
-static const char *wb_at(const struct wbuf *b, size_t off)
-{
-	return b->p ? b->p + off : NULL;
-}
 
 static double mono_now(void)
 {
@@ -442,8 +452,12 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents)
 		log_err("isolate", "plugin host of '%s' (pid %d) exited with %d", px->def.name,
 		        (int)w->rpid, WEXITSTATUS(st));
 	px->pid = 0;
+	/* What it sent before it died (results, its WIRE_FATAL) is still in
+	 * the socket: read it first, EOF included. */
+	if (px->up && px->fd >= 0)
+		px_read(px);
 	if (px->up)
-		px_lost(px, "exited");
+		px_lost(px, px->fatal[0] ? px->fatal : "exited");
 }
 
 static int px_spawn(struct proxy *px)
@@ -461,9 +475,14 @@ static int px_spawn(struct proxy *px)
 		close(sv[1]);
 		sv[1] = d;
 	}
-	char fdarg[16];
+	char fdarg[16], limarg[24];
 	snprintf(fdarg, sizeof fdarg, "%d", CHILD_FD);
-	char *const argv[] = { exe, "--plugin-host", fdarg, px->path, NULL };
+	snprintf(limarg, sizeof limarg, "%llu", (unsigned long long)px->memory_limit);
+	/* The host sets its own limit (RLIMIT_DATA) before it loads the
+	 * plugin: posix_spawn has no step between fork and exec for it. */
+	char *const argv[] = {
+		exe, "--plugin-host", fdarg, px->path, px->memory_limit ? limarg : NULL, NULL
+	};
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, sv[1], CHILD_FD);
@@ -484,7 +503,9 @@ static int px_spawn(struct proxy *px)
 	px->fd = sv[0];
 	px->pid = pid;
 	px->up = 1;
-	px->in.len = px->out.len = px->out.off = 0;
+	wire_reader_reset(&px->rd);
+	px->out.len = px->out.off = 0;
+	px->fatal[0] = '\0';
 	px->ping_sent = 0;
 	px->started = ev_now(px->loop);
 	ev_io_set(&px->io, px->fd, EV_READ);
@@ -535,6 +556,20 @@ static void px_lost(struct proxy *px, const char *why)
 	ev_timer_start(px->loop, &px->kick);
 }
 
+void proxy_fatal_why(int sig, uint32_t used_kib, uint32_t limit_kib, char *buf, size_t n)
+{
+	/* A host that dies within MEM_NEAR of its limit ran out of it: the
+	 * allocation that failed may have asked for a big block at once. */
+	uint64_t used = used_kib, limit = limit_kib;
+	uint64_t near = limit / 4 < MEM_NEAR_KIB ? limit / 4 : MEM_NEAR_KIB;
+	if (limit && used + near >= limit)
+		snprintf(
+		    buf, n, "ran out of memory (memory_limit %llu MiB, %llu MiB in use, signal %d)",
+		    (unsigned long long)(limit / 1024), (unsigned long long)(used / 1024), sig);
+	else
+		snprintf(buf, n, "crashed (signal %d)", sig);
+}
+
 /* Why the host is down, for an UNKNOWN output. */
 static const char *px_why(const struct proxy *px)
 {
@@ -562,18 +597,16 @@ static void fail_runs(struct proxy *px)
 
 /* ---- messages from the host ---- */
 
-static void on_result(struct proxy *px, struct rbuf *r)
+static void on_result(struct proxy *px, const struct wire_host_msg *m)
 {
-	uint32_t id = rbuf_u32(r);
-	int rc = rbuf_i32(r);
+	uint32_t id = m->id;
+	int rc = m->rc;
 	struct mamori_result res = { .struct_size = sizeof res };
-	res.state = rbuf_i32(r);
-	res.flags = rbuf_u32(r);
-	res.output = rbuf_str(r);
-	res.long_output = rbuf_str(r);
-	res.perf_text = rbuf_str(r);
-	if (r->bad)
-		return;
+	res.state = m->state;
+	res.flags = m->flags;
+	res.output = m->output;
+	res.long_output = m->long_output;
+	res.perf_text = m->perf_text;
 	struct prun *run = hmap_del(&px->runs, (const char *)&id, sizeof id);
 	if (!run)
 		return; /* cancelled meanwhile: never completed twice */
@@ -590,18 +623,17 @@ static void on_result(struct proxy *px, struct rbuf *r)
 }
 
 /* An init or prepare answer: it must answer the oldest request in flight
- * (a host answers in order).  0, or -1 if malformed. */
-static int on_reply(struct proxy *px, int type, struct rbuf *r)
+ * (a host answers in order). */
+static void on_reply(struct proxy *px, const struct wire_host_msg *m)
 {
-	uint32_t seq = rbuf_u32(r);
-	int rc = rbuf_i32(r);
-	const char *errs = rbuf_str(r);
-	if (r->bad)
-		return -1;
+	int type = m->type;
+	uint32_t seq = m->id;
+	int rc = m->rc;
+	const char *errs = m->text;
 	struct preq *q = px->rq_head;
 	if (!q || q->seq != seq || q->type != type) {
 		px_lost(px, WHY_NO_REQUEST);
-		return 0;
+		return;
 	}
 	rq_pop(px);
 	/* It answers, so its loop moves: the watchdog counts from here. */
@@ -611,29 +643,26 @@ static int on_reply(struct proxy *px, int type, struct rbuf *r)
 	if (q->w) {
 		q->errs = rc != 0 && errs && *errs ? xstrdup(errs) : NULL;
 		rq_done(q);
-		return 0;
+		return;
 	}
 	int abandoned = q->abandoned;
 	rq_done(q);
 	if (rc == 0 || abandoned)
-		return 0;
+		return;
 	/* Nobody waits (a restart re-prepares): logged. */
 	log_err("isolate", "plugin '%s' after restart: %s failed: %s", px->def.name,
 	        type == WIRE_INIT_R ? "init" : "check_prepare",
 	        errs && *errs ? errs : host_table()->strerror(rc));
 	if (type == WIRE_INIT_R)
 		px_lost(px, "failed to initialise");
-	return 0;
 }
 
 /* A log message from the host: passed on, HOST_LOG_LINES a second; a host
- * beyond HOST_LOG_FLOOD_* is lost.  0, or -1 if malformed. */
-static int on_host_log(struct proxy *px, struct rbuf *r)
+ * beyond HOST_LOG_FLOOD_* is lost. */
+static void on_host_log(struct proxy *px, const struct wire_host_msg *m)
 {
-	int level = rbuf_i32(r);
-	const char *text = rbuf_str(r);
-	if (r->bad)
-		return -1;
+	int level = m->level;
+	const char *text = m->text;
 	double now = mono_now();
 	if (now - px->hlog.start >= 1.0) {
 		if (px->hlog.dropped)
@@ -645,38 +674,42 @@ static int on_host_log(struct proxy *px, struct rbuf *r)
 		px->hlog.start = now;
 	}
 	px->hlog.frames++;
-	px->hlog.bytes += r->len;
+	px->hlog.bytes += m->len;
 	if (px->hlog.frames > HOST_LOG_FLOOD_FRAMES || px->hlog.bytes > HOST_LOG_FLOOD_BYTES) {
 		px_lost(px, WHY_FLOOD_LOG);
-		return 0;
+		return;
 	}
 	if (++px->hlog.lines > HOST_LOG_LINES) {
 		px->hlog.dropped++;
-		return 0;
+		return;
 	}
 	level = level < LOG_LVL_ERR ? LOG_LVL_ERR : level > LOG_LVL_DEBUG ? LOG_LVL_DEBUG : level;
 	log_msg("isolate", level, "plugin '%s' (host %d): %s", px->def.name, (int)px->pid,
 	        text ? text : "");
-	return 0;
 }
 
 /* The instance's metrics, sent with every pong: keep the last ones (the
  * only thing kept of what a host sends; bounded by WIRE_METRICS' limit
  * on series and PX_METRICS_MAX bytes). */
-static int on_metrics(struct proxy *px, struct rbuf *r)
+static int on_metrics(struct proxy *px, const struct wire_host_msg *m)
 {
-	struct wire_host_msg m;
-	if (wire_host_decode(WIRE_METRICS, r, &m) != 0)
-		return -1;
-	if (m.data_len > PX_METRICS_MAX)
+	if (m->data_len > PX_METRICS_MAX)
 		return -1;
 	free(px->metrics);
-	px->metrics = m.data_len ? xmalloc(m.data_len) : NULL;
-	if (m.data_len)
-		memcpy(px->metrics, m.data, m.data_len);
-	px->metrics_len = m.data_len;
-	px->metrics_n = m.count;
+	px->metrics = m->data_len ? xmalloc(m->data_len) : NULL;
+	if (m->data_len)
+		memcpy(px->metrics, m->data, m->data_len);
+	px->metrics_len = m->data_len;
+	px->metrics_n = m->count;
 	return 0;
+}
+
+/* The host is dying (its signal handler's last words, sent only by a host
+ * with a memory limit): why it went down, for the log and its checks'
+ * UNKNOWN output, once the connection closes. */
+static void on_fatal(struct proxy *px, const struct wire_host_msg *m)
+{
+	proxy_fatal_why(m->level, m->used_kib, m->limit_kib, px->fatal, sizeof px->fatal);
 }
 
 /* The synthetic module's metrics: the host's last values, checked again
@@ -694,54 +727,51 @@ static void px_metrics(void *inst, struct mamori_metrics *mm)
 	}
 }
 
-/* One message; 0 ok, -1 malformed. */
-static int px_dispatch(struct proxy *px, int type, struct rbuf *r)
+/* One message (decoded by the reader: well-formed); 0 ok, -1 refused. */
+static int px_dispatch(struct proxy *px, const struct wire_host_msg *m)
 {
-	switch (type) {
-	case WIRE_RESULT: on_result(px, r); break;
+	switch (m->type) {
+	case WIRE_RESULT: on_result(px, m); break;
 	case WIRE_PONG:
-		if (rbuf_u32(r) == px->ping_seq)
+		if (m->id == px->ping_seq)
 			px->ping_sent = 0;
 		break;
 	case WIRE_INIT_R:
-	case WIRE_PREPARE_R: return on_reply(px, type, r);
-	case WIRE_LOG: return on_host_log(px, r);
-	case WIRE_METRICS: return on_metrics(px, r);
+	case WIRE_PREPARE_R: on_reply(px, m); break;
+	case WIRE_LOG: on_host_log(px, m); break;
+	case WIRE_METRICS: return on_metrics(px, m);
+	case WIRE_FATAL: on_fatal(px, m); break;
 	default: return -1;
 	}
-	return r->bad ? -1 : 0;
+	return 0;
 }
 
-/* Dispatch the complete messages in px->in. */
+/* Handle the complete messages the reader has (wire_reader: the framing
+ * and decoding, whatever chunks the stream came in). */
 static void px_drain(struct proxy *px)
 {
 	unsigned gen = px->gen;
-	size_t off = 0;
 	while (px->gen == gen) {
-		struct rbuf body;
-		int type;
-		long n = wire_frame(wb_at(&px->in, off), px->in.len - off, &body, &type);
-		if (n == 0)
+		struct wire_host_msg m;
+		int rc = wire_reader_next(&px->rd, &m);
+		if (rc == 0)
 			break;
-		if (n < 0 || px_dispatch(px, type, &body) != 0) {
+		if (rc < 0 || px_dispatch(px, &m) != 0) {
 			px_lost(px, "sent a malformed message");
 			break;
 		}
-		off += (size_t)n;
 	}
-	if (px->gen == gen)
-		wbuf_consume(&px->in, off);
-	else
-		px->in.len = 0;
+	if (px->gen != gen)
+		wire_reader_reset(&px->rd);
 }
 
 /* Read what the host sent and handle it. */
 static void px_read(struct proxy *px)
 {
-	int eof = wire_fill(px->fd, &px->in) < 0;
+	int eof = wire_fill(px->fd, &px->rd.in) < 0;
 	px_drain(px); /* results and answers sent just before a crash still count */
 	if (eof)
-		px_lost(px, "crashed (connection closed)");
+		px_lost(px, px->fatal[0] ? px->fatal : "crashed (connection closed)");
 }
 
 static void on_io(struct ev_loop *loop, ev_io *w, int revents)
@@ -1204,7 +1234,7 @@ static void px_destroy(void *inst)
 	hmap_free(&px->runs);
 	while (px->checks)
 		pcheck_free(px->checks);
-	wbuf_free(&px->in);
+	wire_reader_free(&px->rd);
 	wbuf_free(&px->out);
 	free(px->metrics);
 	free(px->path);
@@ -1216,9 +1246,10 @@ static void px_destroy(void *inst)
 /* ---- public ---- */
 
 struct proxy *proxy_new(struct ev_loop *loop, const struct plugin_mod *real,
-                        const struct mamori_conf *conf)
+                        const struct mamori_conf *conf, uint64_t memory_limit)
 {
 	struct proxy *px = xcalloc(1, sizeof *px);
+	px->memory_limit = memory_limit;
 	/* A plugin built for an older minor has a shorter struct: copy what
 	 * it has, the rest stays zero. */
 	size_t have =
@@ -1284,4 +1315,68 @@ unsigned long long proxy_total_restarts(void)
 unsigned proxy_restarts(const struct proxy *px)
 {
 	return px->restarts;
+}
+
+/* ---- without a process (fuzzing, tests) ---- */
+
+struct proxy *proxy__detached(struct ev_loop *loop, const char *name)
+{
+	struct proxy *px = xcalloc(1, sizeof *px);
+	px->def.struct_size = sizeof px->def;
+	px->def.name = "detached";
+	px->def.init = px_init;
+	px->def.destroy = px_destroy;
+	px->def.check_prepare = px_prepare;
+	px->def.check_release = px_release;
+	px->def.check_start = px_start;
+	px->def.check_cancel = px_cancel;
+	px->mod.name = xstrdup(name);
+	px->mod.def = &px->def;
+	px->path = xstrdup("/nonexistent");
+	px->inst_text = xstrdup("");
+	px->loop = loop;
+	px->fd = -1; /* what it sends goes nowhere (px_flush) */
+	px->first_backoff = px->backoff = BACKOFF_FIRST;
+	px->hang_after = HANG_AFTER;
+	hmap_init(&px->runs);
+	ev_io_init(&px->io, on_io, -1, EV_READ);
+	ev_init(&px->child, on_child);
+	ev_init(&px->restart, on_restart);
+	ev_timer_init(&px->kick, on_kick, 0, 0);
+	ev_init(&px->ping, on_ping);
+	px->rq_tail = &px->rq_head;
+	px->ping.repeat = PING_EVERY;
+	px->io.data = px->child.data = px->restart.data = px->kick.data = px->ping.data = px;
+	px->up = 1;
+	px->started = ev_now(loop);
+	send_init(px); /* a WIRE_INIT_R with seq 1 is expected */
+	return px;
+}
+
+int proxy__feed(struct proxy *px, const void *data, size_t n, int eof)
+{
+	if (!px->up)
+		return -1; /* as px_close stops the io watcher */
+	wire_reader_put(&px->rd, data, n);
+	px->out.len = px->out.off = 0; /* nobody reads what it sends */
+	px_drain(px);
+	if (eof)
+		px_lost(px, px->fatal[0] ? px->fatal : "crashed (connection closed)");
+	return px->up ? 0 : -1;
+}
+
+const char *proxy__why(const struct proxy *px)
+{
+	return px->up ? NULL : px_why(px);
+}
+
+size_t proxy__pending(const struct proxy *px)
+{
+	return wire_reader_pending(&px->rd);
+}
+
+size_t proxy__metrics(const struct proxy *px, uint32_t *n)
+{
+	*n = px->metrics_n;
+	return px->metrics_len;
 }

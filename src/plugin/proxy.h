@@ -19,6 +19,7 @@
 
 #include <mamori/plugin.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct ev_loop;
 struct plugin_mod;
@@ -26,11 +27,12 @@ struct proxy;
 struct proxy_wait;
 
 /* Start an isolated instance of `real` (a usable module).  conf is the
- * instance block (errors are reported through it, with file and line).
- * Returns NULL if the host cannot be started, after reporting why; the
- * plugin's init answer comes later (see proxy_wait). */
+ * instance block (errors are reported through it, with file and line);
+ * memory_limit the host's RLIMIT_DATA in bytes (0: none).  Returns NULL if
+ * the host cannot be started, after reporting why; the plugin's init
+ * answer comes later (see proxy_wait). */
 struct proxy *proxy_new(struct ev_loop *loop, const struct plugin_mod *real,
-                        const struct mamori_conf *conf);
+                        const struct mamori_conf *conf, uint64_t memory_limit);
 /* The synthetic module to use for this instance; its def->destroy(px)
  * frees the proxy (and the module). */
 struct plugin_mod *proxy_mod(struct proxy *px);
@@ -42,6 +44,11 @@ void proxy_set_timing(struct proxy *px, double hang_after, double first_backoff)
 int proxy_pid(const struct proxy *px);
 /* How many times the host was restarted (tests, metrics). */
 unsigned proxy_restarts(const struct proxy *px);
+/* Why a host that sent WIRE_FATAL (signal, KiB of data in use, KiB of its
+ * limit) went down, as its checks' UNKNOWN output says it: "ran out of
+ * memory (...)" when it died near its limit, else "crashed (signal N)".
+ * Pure. */
+void proxy_fatal_why(int sig, uint32_t used_kib, uint32_t limit_kib, char *buf, size_t n);
 /* Restarts of all plugin hosts since the process started. */
 unsigned long long proxy_total_restarts(void);
 
@@ -76,5 +83,24 @@ void proxy_set_answer_timeout(double seconds);
  * the loop, never waited for there) before SIGKILL; at shutdown, wait
  * for those still going (blocking, at most that second). */
 void proxy_reap_all(void);
+
+/* ---- without a process: the fuzz target and tests drive the core's
+ * reading of a host's stream with these ----
+ *
+ * A proxy that is up, has no host process nor socket (what it sends is
+ * dropped), and waits for the answer to an init (seq 1); its module's
+ * functions (proxy_mod(px)->def) prepare checks (seq 2, 3... in that
+ * order) and start runs as for a real one.  Free with def->destroy(px). */
+struct proxy *proxy__detached(struct ev_loop *loop, const char *name);
+/* n bytes of the host's stream, handled as px_read does (eof: then the
+ * connection closed).  0 while the host is up, -1 once it is down (then
+ * nothing more is read). */
+int proxy__feed(struct proxy *px, const void *data, size_t n, int eof);
+/* Why the host went down, NULL while it is up. */
+const char *proxy__why(const struct proxy *px);
+/* Bytes received and not handled yet (an incomplete frame). */
+size_t proxy__pending(const struct proxy *px);
+/* The metrics kept from the last WIRE_METRICS: bytes, and *n series. */
+size_t proxy__metrics(const struct proxy *px, uint32_t *n);
 
 #endif

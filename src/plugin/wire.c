@@ -159,6 +159,7 @@ int wire_host_decode(int type, struct rbuf *r, struct wire_host_msg *m)
 {
 	memset(m, 0, sizeof *m);
 	m->type = type;
+	m->len = r->len;
 	switch (type) {
 	case WIRE_RESULT:
 		m->id = rbuf_u32(r);
@@ -195,9 +196,59 @@ int wire_host_decode(int type, struct rbuf *r, struct wire_host_msg *m)
 		r->off += walk.off;
 		break;
 	}
+	case WIRE_FATAL:
+		m->level = rbuf_i32(r);
+		m->used_kib = rbuf_u32(r);
+		m->limit_kib = rbuf_u32(r);
+		break;
 	default: return -1;
 	}
 	return r->bad ? -1 : 0;
+}
+
+void wire_reader_put(struct wire_reader *rd, const void *data, size_t n)
+{
+	wbuf_put(&rd->in, data, n);
+}
+
+int wire_reader_next(struct wire_reader *rd, struct wire_host_msg *m)
+{
+	if (rd->broken)
+		return -1;
+	struct rbuf body;
+	int type;
+	const char *at = rd->in.p ? rd->in.p + rd->off : NULL; /* NULL + 0 is undefined */
+	long n = wire_frame(at, rd->in.len - rd->off, &body, &type);
+	if (n == 0) {
+		wbuf_consume(&rd->in, rd->off); /* nothing handed out is in use now */
+		rd->off = 0;
+		return 0;
+	}
+	if (n < 0 || wire_host_decode(type, &body, m) != 0) {
+		rd->broken = 1;
+		return -1;
+	}
+	rd->off += (size_t)n;
+	return 1;
+}
+
+void wire_reader_reset(struct wire_reader *rd)
+{
+	rd->in.len = 0;
+	rd->off = 0;
+	rd->broken = 0;
+}
+
+void wire_reader_free(struct wire_reader *rd)
+{
+	wbuf_free(&rd->in);
+	rd->off = 0;
+	rd->broken = 0;
+}
+
+size_t wire_reader_pending(const struct wire_reader *rd)
+{
+	return rd->in.len - rd->off;
 }
 
 void wire_put_metric(struct wbuf *b, const struct mamori_metric *x)

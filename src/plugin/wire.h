@@ -33,6 +33,8 @@ enum wire_type {
 	WIRE_PONG,        /* seq */
 	WIRE_LOG,         /* level, text (reserved) */
 	WIRE_METRICS,     /* count, then per series (wire_put_metric) */
+	WIRE_FATAL,       /* signal, KiB of data in use, KiB of the limit: the host is dying
+	                   * (sent from its signal handler when it has a memory limit) */
 };
 
 struct wbuf {
@@ -73,14 +75,17 @@ long wire_frame(const char *buf, size_t len, struct rbuf *body, int *type);
 /* One message from a plugin host, decoded as the core reads it.  Strings
  * point into the frame (NULL for a NULL string). */
 struct wire_host_msg {
-	int type;      /* WIRE_INIT_R, WIRE_PREPARE_R, WIRE_RESULT, WIRE_PONG, WIRE_LOG */
+	int type;      /* WIRE_INIT_R, WIRE_PREPARE_R, WIRE_RESULT, WIRE_PONG, WIRE_LOG,
+	                  WIRE_METRICS, WIRE_FATAL */
 	uint32_t id;   /* RESULT: run id; INIT_R, PREPARE_R, PONG: seq */
 	int32_t rc;    /* RESULT, INIT_R, PREPARE_R */
 	int32_t state; /* RESULT: as sent (the engine maps anything else than 0..3 to UNKNOWN) */
 	uint32_t flags;
 	const char *output, *long_output, *perf_text; /* RESULT */
 	const char *text;                             /* INIT_R/PREPARE_R: errors; LOG: the line */
-	int32_t level;                                /* LOG */
+	int32_t level;                                /* LOG; FATAL: the signal */
+	uint32_t used_kib, limit_kib;                 /* FATAL */
+	size_t len;                                   /* the body's length */
 	/* METRICS: `count` series (already checked to be well-formed; read
 	 * them with wire_get_metric) in data[0..data_len) */
 	uint32_t count;
@@ -102,6 +107,28 @@ int wire_get_metric(struct rbuf *r, struct mamori_metric *x, const char **lab);
  * a host sends: the host is then treated as broken.  Bytes after the
  * fields are ignored (a newer host may append fields).  Pure: no I/O. */
 int wire_host_decode(int type, struct rbuf *body, struct wire_host_msg *m);
+
+/* The core's reader of one host's stream: bytes in (wire_fill into `in`,
+ * or wire_reader_put), decoded messages out, whatever the chunks the
+ * stream arrives in.  A message's strings point into `in` and stay valid
+ * until the next wire_reader_put / wire_fill / wire_reader_reset: read
+ * every message of a fill before filling again.  Once a frame is bad the
+ * reader stays broken (the host is then dropped).  Pure: no I/O. */
+struct wire_reader {
+	struct wbuf in;
+	size_t off; /* bytes of `in` already handed out as messages */
+	int broken;
+};
+void wire_reader_put(struct wire_reader *rd, const void *data, size_t n);
+/* The next complete message: 1 (in m), 0 when more bytes are needed (what
+ * was handed out is dropped from `in` then), -1 when the stream is broken
+ * (a bad frame header, a malformed body or a type a host does not send). */
+int wire_reader_next(struct wire_reader *rd, struct wire_host_msg *m);
+/* Forget everything buffered (a new host, or the old one went down). */
+void wire_reader_reset(struct wire_reader *rd);
+void wire_reader_free(struct wire_reader *rd);
+/* Bytes buffered and not yet handed out. */
+size_t wire_reader_pending(const struct wire_reader *rd);
 
 /* Send what is pending in out (non-blocking).  0: all sent, 1: some left
  * (wait for POLLOUT), -1: error (peer gone). */

@@ -142,7 +142,7 @@ static struct pinst *pinst_make(struct registry *r, const struct cfg_plugin *cp,
 	int before = *errors;
 	if (cp->isolate) {
 		/* In a host process of its own: a synthetic module forwards. */
-		struct proxy *px = proxy_new(r->loop, mod, &conf);
+		struct proxy *px = proxy_new(r->loop, mod, &conf, cp->memory_limit);
 		pconf_release(&conf);
 		if (!px) {
 			if (*errors == before)

@@ -90,7 +90,7 @@ conf "$SLOW, { plugin = \"crashy\"; name = \"boom\"; mode = \"segv_prepare\"; }"
 kill -HUP "$PID"
 it_wait_for 10 grep -q "reload refused: plugins rejected the configuration; the running configuration stays" "$LOG" ||
 	fail "crashing prepare did not refuse the reload"
-grep -q "m.conf:6: the plugin host crashed (connection closed) while preparing this check\|m.conf:6: the plugin host exited while preparing this check" "$LOG" ||
+grep -q "m.conf:6: the plugin host crashed (connection closed) while preparing this check\|m.conf:6: the plugin host exited while preparing this check\|m.conf:6: the plugin host crashed (signal 11) while preparing this check" "$LOG" ||
 	fail "no file:line for the crashed prepare"
 kill -0 "$PID" 2>/dev/null || fail "mamorid died"
 it_wait_for 10 sh -c "[ \$(grep -c \"plugin 'crashy' runs in host process\" '$LOG') -gt $n_before ]" ||
