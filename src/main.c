@@ -17,6 +17,7 @@
 #include "server/server.h"
 #include "util/log.h"
 
+#include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -80,6 +82,34 @@ static int daemonize(void)
 			close(fd);
 	}
 	return 0;
+}
+
+/* The soft descriptor limit up to the hard one (at most NOFILE_CAP): every
+ * HTTP connection is a descriptor, and 1024 (the usual soft default outside
+ * systemd's LimitNOFILE) would refuse the 1,025th.  Children (exec'd plugins,
+ * plugin hosts) inherit the raised limit, as they do under LimitNOFILE. */
+#define NOFILE_CAP (1024 * 1024)
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	rlim_t want =
+	    rl.rlim_max == RLIM_INFINITY || rl.rlim_max > NOFILE_CAP ? NOFILE_CAP : rl.rlim_max;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= want)
+		return;
+	rlim_t was = rl.rlim_cur;
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		log_always("main", LOG_LVL_WARNING,
+		           "cannot raise the descriptor limit from %llu: %s",
+		           (unsigned long long)was, strerror(errno));
+		return;
+	}
+	log_always("main", LOG_LVL_NOTICE,
+	           "descriptor limit raised from %llu to %llu (the hard limit%s)",
+	           (unsigned long long)was, (unsigned long long)want,
+	           want == NOFILE_CAP ? ", capped" : "");
 }
 
 int main(int argc, char **argv)
@@ -143,6 +173,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_open("mamorid", foreground, LOG_LVL_INFO);
+	raise_nofile();
 	struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
 	struct server *s = server_new(loop, &opts);
 	if (!s) {

@@ -13,7 +13,7 @@
 #      secret file it came from (not the secret).
 # Ends with "check-security: N passed, N failed, N skipped; S secrets
 # looked for in L files: none found" (or the leaks).
-SEC_TESTS="mqtt_takeover mqtt_acl mqtt_retain mqtt_limits mqtt_tls agent_password perms http_auth http_hostile
+SEC_TESTS="mqtt_takeover mqtt_acl mqtt_retain mqtt_limits mqtt_slow_subscriber mqtt_tls agent_password perms http_auth http_hostile
 http_tls tls_clients privdrop systemd_unit broker_restart disk_full clock_jump alerts_kill9 isolate isolate_memory"
 work=$(mktemp -d "${TMPDIR:-/tmp}/mamori-check-security.XXXXXX")
 # the brokers and the privilege-drop test run as other users: they must

@@ -41,7 +41,11 @@
 #define MEMORY_LIMIT   (32 * 1024) /* per connection: request line, headers, buffers */
 #define DEF_MAX_CONN   1000
 #define DEF_TIMEOUT    30
-#define LISTEN_BACKLOG 128
+/* Connections waiting for accept: a burst of clients (thousands reconnecting
+ * after a network outage) beyond it would wait for their SYN's
+ * retransmission (1 s, then 3 s...).  The kernel caps it at
+ * net.core.somaxconn (4096 by default since Linux 5.4). */
+#define LISTEN_BACKLOG 4096
 
 /* ---- configuration ---- */
 
@@ -1097,6 +1101,15 @@ static void format_metrics(struct http *h, struct buf *b)
 	       "Answers looked up in the cache (overview, open alerts), by result.");
 	bput(b, "mamori_http_cache_lookups_total{result=\"hit\"} %llu\n", ch);
 	bput(b, "mamori_http_cache_lookups_total{result=\"miss\"} %llu\n", cm);
+	family(b, "mamori_http_connections", "gauge",
+	       "Open HTTP connections by listen address (at most max_connections each).");
+	for (size_t i = 0; i < h->n; i++) {
+		const union MHD_DaemonInfo *di =
+		    MHD_get_daemon_info(h->ls[i].d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+		bput(b, "mamori_http_connections{listen=\"");
+		blabel(b, h->ls[i].name);
+		bput(b, "\"} %u\n", di ? di->num_connections : 0);
+	}
 	one(b, "mamori_http_sse_clients", "gauge", "Clients of the live event stream.",
 	    (unsigned long long)api_events_clients(h));
 	one(b, "mamori_http_sse_events_total", "counter", "Events sent to stream clients.",
@@ -1614,6 +1627,27 @@ static int read_pem(const char *path, char **out, size_t *len, char *err, size_t
 	return 0;
 }
 
+/* Every connection is a descriptor: say at start when the descriptor
+ * limit (raised to the hard limit by main.c) is below what max_connections
+ * allows on one listen address, plus a reserve for the database, the
+ * broker, plugins and their children's pipes.  MHD refuses connections
+ * beyond it (accept fails with EMFILE) - nothing worse - but the operator
+ * should know which of the two limits is the real one. */
+#define NOFILE_RESERVE 256
+static void check_nofile(const struct http_conf *c)
+{
+	struct rlimit rl;
+	unsigned long long need = (unsigned long long)c->max_connections + NOFILE_RESERVE;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    (unsigned long long)rl.rlim_cur >= need)
+		return;
+	log_warn("http",
+	         "the descriptor limit is %llu, below the %llu that max_connections = %u needs: "
+	         "connections beyond it are refused (raise LimitNOFILE / ulimit -Hn, or lower "
+	         "max_connections)",
+	         (unsigned long long)rl.rlim_cur, need, c->max_connections);
+}
+
 struct http *http_start(struct ev_loop *loop, const struct http_conf *c, struct app *app,
                         struct auth *auth, char *err, size_t errlen)
 {
@@ -1693,6 +1727,7 @@ struct http *http_start(struct ev_loop *loop, const struct http_conf *c, struct 
 		rearm(l);
 		log_notice("http", "listening on %s%s", spec, l->metrics ? " (metrics)" : "");
 	}
+	check_nofile(c);
 	return h;
 fail:
 	http_free(h);

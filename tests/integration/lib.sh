@@ -176,7 +176,8 @@ it_wait_online() {
 # (password file $IT_TMP/passwd).  Fails unless every listener of the
 # shipped file has the same value of each per-listener setting copied here
 # (the test's one listener stands for all of them).  IT_SHIPPED_CONF: another
-# file (e.g. to see a test fail on an older config).  Sets $port and
+# file (e.g. to see a test fail on an older config); IT_SHIPPED_ACL_EXTRA:
+# ACL lines for the test's own logins, appended to the shipped ACL.  Sets $port and
 # $MOSQ_PID; the broker's log is $IT_TMP/mosquitto.log.
 IT_SHIPPED_GLOBAL='per_listener_settings|allow_anonymous|max_inflight_messages|max_queued_messages|max_queued_bytes|set_tcp_nodelay|message_size_limit|retain_available'
 IT_SHIPPED_LISTENER='use_username_as_clientid'
@@ -197,6 +198,8 @@ it_mosquitto_shipped() {
 		mosquitto_passwd -b "$IT_TMP/passwd" "$_u" "secret-$_u" || it_fail "mosquitto_passwd $_u"
 	done
 	cp contrib/mosquitto/mamori.acl "$IT_TMP/acl"
+	# a test's own logins (IT_SHIPPED_ACL_EXTRA: ACL lines), after the shipped ones
+	[ -z "${IT_SHIPPED_ACL_EXTRA:-}" ] || printf '%s\n' "$IT_SHIPPED_ACL_EXTRA" >>"$IT_TMP/acl"
 	chmod 0755 "$IT_TMP"
 	chmod 0644 "$IT_TMP/passwd" "$IT_TMP/acl"
 	{
