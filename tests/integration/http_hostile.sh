@@ -28,12 +28,23 @@ command -v python3 >/dev/null || it_skip "python3 missing"
 command -v curl >/dev/null || it_skip "curl missing"
 [ -f "$PLUGIN_DIR/dummy.so" ] || it_skip "dummy.so not built"
 # the clients hold ~10,200 sockets, and so does mamorid
-NOFILE_NEED=11000
+NOFILE_NEED=12300 # max_connections (IDLE + 2,000) + 256 and the clients
 hard=$(ulimit -H -n)
-[ "$hard" = unlimited ] || [ "$hard" -ge $NOFILE_NEED ] ||
-	it_skip "the hard descriptor limit is $hard, 10,000 idle connections need $NOFILE_NEED (raise it: ulimit -H -n / LimitNOFILE)"
-ulimit -S -n "$hard" 2>/dev/null || ulimit -S -n $NOFILE_NEED 2>/dev/null ||
-	it_skip "cannot raise the soft descriptor limit to $NOFILE_NEED (ulimit -n $(ulimit -n))"
+# root may raise its hard limit (up to fs.nr_open): CI runs as root
+if [ "$hard" != unlimited ] && [ "$hard" -lt $NOFILE_NEED ]; then
+	ulimit -H -n $NOFILE_NEED 2>/dev/null && hard=$(ulimit -H -n)
+fi
+# a machine whose hard limit is lower (and may not be raised) still runs
+# every case, with as many idle connections as the limit allows - said
+# loudly, not skipped
+IDLE=10000
+if [ "$hard" != unlimited ] && [ "$hard" -lt $NOFILE_NEED ]; then
+	IDLE=$(((hard - 1000) / 2))
+	[ $IDLE -ge 1000 ] || it_skip "the hard descriptor limit is $hard: too low for this test"
+	echo "NOTE: the hard descriptor limit is $hard: $IDLE idle connections, not 10,000 (raise it: ulimit -H -n / LimitNOFILE)"
+fi
+ulimit -S -n "$hard" 2>/dev/null ||
+	it_skip "cannot raise the soft descriptor limit to $hard (ulimit -n $(ulimit -n))"
 
 it_init
 IT_STATE_DIR=$IT_TMP/state
@@ -46,7 +57,7 @@ SOCK=$IT_TMP/api.sock
 	cat <<CONF
 daemon = { state_dir = "$IT_STATE_DIR"; plugin_dir = "$PLUGIN_DIR"; log_level = "notice"; node = "x1"; };
 http = { listen = [ "127.0.0.1:$hport", "unix:$SOCK" ]; metrics_listen = "127.0.0.1:$mport";
-         max_connections = 12000; timeout = "20s"; };
+         max_connections = $((IDLE + 2000)); timeout = "20s"; };
 calendars = ( { name = "always"; timezone = "UTC"; hours = [ "mon-sun 00:00-24:00" ]; } );
 centers = ( { name = "cc"; calendar = "always"; tiers = ( { name = "t1"; ack_within = "1h"; resolve_within = "4h"; } ); } );
 routes = ( { center = "cc"; } );
@@ -88,10 +99,11 @@ lagmax() { curl -s "http://127.0.0.1:$mport/metrics" | awk '$1=="mamori_scheduli
 rss() { awk '/VmRSS/{print $2}' "/proc/$MAMORID_PID/status"; }
 rss0=$(rss)
 
-python3 - "$hport" "$SOCK" "$mport" "$MAMORID_PID" "$(it_asan && echo 1 || echo 0)" <<'PY' || it_fail "hostile clients (above)"
+python3 - "$hport" "$SOCK" "$mport" "$MAMORID_PID" "$(it_asan && echo 1 || echo 0)" "$IDLE" <<'PY' || it_fail "hostile clients (above)"
 import socket, sys, threading, time, random
 
 PORT, SOCK, MPORT, PID, ASAN = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5] == "1"
+IDLE = int(sys.argv[6])
 TIMEOUT = 20.0  # http.timeout in the config above
 def tcp():
     s = socket.create_connection(("127.0.0.1", PORT), timeout=10)
@@ -181,7 +193,7 @@ PIPELINED = 40
 rss0 = rss_kb()
 t_idle = time.time()
 idle = []
-for i in range(10000):
+for i in range(IDLE):
     try:
         idle.append(tcp())
     except OSError as e:
@@ -202,16 +214,16 @@ threading.Thread(target=drip, daemon=True).start()
 held = 0
 for _ in range(50):
     held = metric("mamori_http_connections", TCP_L) or 0
-    if held >= 10000:
+    if held >= IDLE:
         break
     time.sleep(0.1)
-print("10,000 idle connections opened in %.1f s; mamorid holds %d on that address" % (t_idle_open, held))
-if held < 10000:
-    fails.append("mamorid holds %d connections, not the 10,000 idle ones" % held)
+print("%d idle connections opened in %.1f s; mamorid holds %d on that address" % (IDLE, t_idle_open, held))
+if held < IDLE:
+    fails.append("mamorid holds %d connections, not the %d idle ones" % (held, IDLE))
 # a burst beyond the listen backlog waits for SYN retransmissions (1 s,
 # 3 s...): with a backlog of 128 this took 55 s
 if t_idle_open > 10:
-    fails.append("10,000 connections took %.1f s to open" % t_idle_open)
+    fails.append("%d connections took %.1f s to open" % (IDLE, t_idle_open))
 
 # stream readers that never read (over the UNIX socket: the local admin)
 stalled = []
