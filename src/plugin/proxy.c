@@ -1245,29 +1245,21 @@ static void px_destroy(void *inst)
 
 /* ---- public ---- */
 
-struct proxy *proxy_new(struct ev_loop *loop, const struct plugin_mod *real,
-                        const struct mamori_conf *conf, uint64_t memory_limit)
+/* What proxy_new and proxy__detached share: the definition's calls, the
+ * names, and the watchers (not started).  Takes inst_text. */
+static void px_setup(struct proxy *px, struct ev_loop *loop, const char *name, const char *path,
+                     char *inst_text)
 {
-	struct proxy *px = xcalloc(1, sizeof *px);
-	px->memory_limit = memory_limit;
-	/* A plugin built for an older minor has a shorter struct: copy what
-	 * it has, the rest stays zero. */
-	size_t have =
-	    real->def->struct_size < sizeof px->def ? real->def->struct_size : sizeof px->def;
-	memcpy(&px->def, real->def, have);
-	px->def.struct_size = sizeof px->def;
-	px->def.metrics = loader_has_metrics(real->def) ? px_metrics : NULL;
 	px->def.init = px_init;
 	px->def.destroy = px_destroy;
 	px->def.check_prepare = px_prepare;
 	px->def.check_release = px_release;
 	px->def.check_start = px_start;
 	px->def.check_cancel = px_cancel;
-	px->mod.name = xstrdup(real->name);
-	px->mod.path = real->path; /* borrowed for messages; the loader outlives us */
+	px->mod.name = xstrdup(name);
 	px->mod.def = &px->def;
-	px->path = xstrdup(real->path);
-	px->inst_text = conf_text(conf ? conf->s : NULL);
+	px->path = xstrdup(path);
+	px->inst_text = inst_text;
 	px->loop = loop;
 	px->fd = -1;
 	px->first_backoff = px->backoff = BACKOFF_FIRST;
@@ -1281,6 +1273,22 @@ struct proxy *proxy_new(struct ev_loop *loop, const struct plugin_mod *real,
 	px->rq_tail = &px->rq_head;
 	px->ping.repeat = PING_EVERY;
 	px->io.data = px->child.data = px->restart.data = px->kick.data = px->ping.data = px;
+}
+
+struct proxy *proxy_new(struct ev_loop *loop, const struct plugin_mod *real,
+                        const struct mamori_conf *conf, uint64_t memory_limit)
+{
+	struct proxy *px = xcalloc(1, sizeof *px);
+	px->memory_limit = memory_limit;
+	/* A plugin built for an older minor has a shorter struct: copy what
+	 * it has, the rest stays zero. */
+	size_t have =
+	    real->def->struct_size < sizeof px->def ? real->def->struct_size : sizeof px->def;
+	memcpy(&px->def, real->def, have);
+	px->def.struct_size = sizeof px->def;
+	px->def.metrics = loader_has_metrics(real->def) ? px_metrics : NULL;
+	px_setup(px, loop, real->name, real->path, conf_text(conf ? conf->s : NULL));
+	px->mod.path = real->path; /* borrowed for messages; the loader outlives us */
 	if (px_spawn(px) != 0) {
 		report_errors(conf, NULL, "the plugin host could not start the plugin");
 		px_destroy(px);
@@ -1324,29 +1332,8 @@ struct proxy *proxy__detached(struct ev_loop *loop, const char *name)
 	struct proxy *px = xcalloc(1, sizeof *px);
 	px->def.struct_size = sizeof px->def;
 	px->def.name = "detached";
-	px->def.init = px_init;
-	px->def.destroy = px_destroy;
-	px->def.check_prepare = px_prepare;
-	px->def.check_release = px_release;
-	px->def.check_start = px_start;
-	px->def.check_cancel = px_cancel;
-	px->mod.name = xstrdup(name);
-	px->mod.def = &px->def;
-	px->path = xstrdup("/nonexistent");
-	px->inst_text = xstrdup("");
-	px->loop = loop;
-	px->fd = -1; /* what it sends goes nowhere (px_flush) */
-	px->first_backoff = px->backoff = BACKOFF_FIRST;
-	px->hang_after = HANG_AFTER;
-	hmap_init(&px->runs);
-	ev_io_init(&px->io, on_io, -1, EV_READ);
-	ev_init(&px->child, on_child);
-	ev_init(&px->restart, on_restart);
-	ev_timer_init(&px->kick, on_kick, 0, 0);
-	ev_init(&px->ping, on_ping);
-	px->rq_tail = &px->rq_head;
-	px->ping.repeat = PING_EVERY;
-	px->io.data = px->child.data = px->restart.data = px->kick.data = px->ping.data = px;
+	px_setup(px, loop, name, "/nonexistent", xstrdup(""));
+	/* fd -1: what it sends goes nowhere (px_flush) */
 	px->up = 1;
 	px->started = ev_now(loop);
 	send_init(px); /* a WIRE_INIT_R with seq 1 is expected */
